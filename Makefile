@@ -1,0 +1,62 @@
+# sdd build. `make` builds ./sdd and libsdd.{a,so}; `make test` runs the tests;
+# `make demo` runs the main job; `make bench` times sdd against PyTorch.
+# Missing system packages are installed by scripts/install-deps (Debian names).
+
+CC      ?= cc
+ARCH    ?= -march=native
+OPT     ?= -O3
+# IEEE semantics are kept on purpose: no -ffast-math (NaN checks, EER ties).
+CFLAGS  += -std=c11 $(OPT) $(ARCH) -g -fPIC -fopenmp -Wall -Wextra -Wno-unused-parameter \
+           -D_GNU_SOURCE -Iinclude -Isrc -I/usr/include/x86_64-linux-gnu/openblas-openmp
+LDLIBS  += -lsndfile -lsoxr -ljansson -lzip -L/usr/lib/x86_64-linux-gnu/openblas-openmp -lopenblas -lm
+LDFLAGS += -fopenmp
+
+BUILD   ?= build
+LIBSRC  := $(shell find src -name '*.c' ! -path 'src/cli/*' | sort)
+CLISRC  := $(shell find src/cli -name '*.c' | sort)
+LIBOBJ  := $(LIBSRC:%.c=$(BUILD)/%.o)
+CLIOBJ  := $(CLISRC:%.c=$(BUILD)/%.o)
+TESTSRC := $(sort $(wildcard tests/unit/test_*.c))
+TESTBIN := $(TESTSRC:tests/unit/%.c=$(BUILD)/tests/%)
+DEPSTAMP := $(BUILD)/.deps-ok
+
+.PHONY: all test demo bench clean deps fuzz-build
+all: sdd libsdd.a libsdd.so
+
+$(DEPSTAMP): scripts/install-deps
+	@mkdir -p $(BUILD)
+	@./scripts/install-deps
+	@touch $@
+
+deps: $(DEPSTAMP)
+
+$(BUILD)/%.o: %.c | $(DEPSTAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+libsdd.a: $(LIBOBJ)
+	rm -f $@ && ar rcs $@ $^
+
+libsdd.so: $(LIBOBJ)
+	$(CC) -shared $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+sdd: $(CLIOBJ) libsdd.a
+	$(CC) $(LDFLAGS) -o $@ $(CLIOBJ) libsdd.a $(LDLIBS)
+
+$(BUILD)/tests/%: tests/unit/%.c libsdd.a tests/unit/check.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests/unit -o $@ $< libsdd.a $(LDLIBS)
+
+test: all $(TESTBIN)
+	@./tests/run.sh $(TESTBIN)
+
+demo: all
+	@./scripts/demo
+
+bench: all
+	@./bench/run
+
+clean:
+	rm -rf $(BUILD) sdd libsdd.a libsdd.so
+
+-include $(LIBOBJ:.o=.d) $(CLIOBJ:.o=.d)

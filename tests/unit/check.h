@@ -1,0 +1,25 @@
+/* Minimal test harness shared by every tests/unit/test_*.c binary.
+ * CHECK records a failure with file:line and goes on; each binary's main ends
+ * with CHECK_DONE(), which prints "NAME: N passed, M failed" and returns the
+ * exit status. tests/run.sh sums the lines of all binaries. */
+#ifndef SDD_TEST_CHECK_H
+#define SDD_TEST_CHECK_H
+#include <stdio.h>
+#include <string.h>
+#include <math.h>
+
+static int check_pass_, check_fail_;
+
+#define CHECK(cond) do { if (cond) check_pass_++; else { check_fail_++; \
+    fprintf(stderr, "FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond); } } while (0)
+#define CHECK_MSG(cond, ...) do { if (cond) check_pass_++; else { check_fail_++; \
+    fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__); fprintf(stderr, __VA_ARGS__); \
+    fputc('\n', stderr); } } while (0)
+#define CHECK_NEAR(a, b, tol) do { double a_ = (a), b_ = (b); \
+    CHECK_MSG(fabs(a_ - b_) <= (tol), "%s = %.9g, %s = %.9g, tol %.3g", #a, a_, #b, b_, (double)(tol)); } while (0)
+#define CHECK_STR_CONTAINS(hay, needle) CHECK_MSG((hay) && strstr((hay), (needle)), \
+    "'%s' does not contain '%s'", (hay) ? (hay) : "(null)", (needle))
+#define CHECK_DONE(name) (printf("%s: %d passed, %d failed\n", (name), check_pass_, check_fail_), \
+    check_fail_ ? 1 : 0)
+
+#endif
