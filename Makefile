@@ -60,3 +60,6 @@ clean:
 	rm -rf $(BUILD) sdd libsdd.a libsdd.so
 
 -include $(LIBOBJ:.o=.d) $(CLIOBJ:.o=.d)
+
+# Fuzz targets (clang + libFuzzer) live in tests/fuzz; their rules are kept there.
+-include tests/fuzz/fuzz.mk
