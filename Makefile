@@ -6,7 +6,7 @@ CC      ?= cc
 ARCH    ?= -march=native
 OPT     ?= -O3
 # IEEE semantics are kept on purpose: no -ffast-math (NaN checks, EER ties).
-CFLAGS  += -std=c11 $(OPT) $(ARCH) -g -fPIC -fopenmp -Wall -Wextra -Wno-unused-parameter \
+CFLAGS  += -std=c11 $(OPT) $(ARCH) -g -fPIC -fopenmp -Wall -Wextra -Wno-unused-parameter -Wno-format-truncation \
            -D_GNU_SOURCE -Iinclude -Isrc -I/usr/include/x86_64-linux-gnu/openblas-openmp
 LDLIBS  += -lsndfile -lsoxr -ljansson -lzip -L/usr/lib/x86_64-linux-gnu/openblas-openmp -lopenblas -lm
 LDFLAGS += -fopenmp

@@ -1,0 +1,26 @@
+/* Arena allocator: a list of large chunks handed out linearly and reset once
+ * per step, so a training step does no malloc/free in its hot path. Chunks are
+ * kept across resets; the peak is tracked for memory reports. */
+#ifndef SDD_CORE_ARENA_H
+#define SDD_CORE_ARENA_H
+#include <stddef.h>
+
+typedef struct sdd_arena_chunk sdd_arena_chunk;
+typedef struct sdd_arena {
+    sdd_arena_chunk *head;   /* chunk being filled */
+    sdd_arena_chunk *first;  /* chunk list, kept across resets */
+    size_t chunk_size;       /* default size of a new chunk */
+    size_t used;             /* bytes handed out since the last reset */
+    size_t peak;             /* max of used over the arena's life */
+    size_t reserved;         /* bytes held in chunks */
+} sdd_arena;
+
+void sdd_arena_init(sdd_arena *a, size_t chunk_size);
+/* 64-byte aligned, uninitialised; NULL when memory is exhausted. */
+void *sdd_arena_alloc(sdd_arena *a, size_t bytes);
+/* Same, zero-filled. */
+void *sdd_arena_calloc(sdd_arena *a, size_t bytes);
+void sdd_arena_reset(sdd_arena *a);
+void sdd_arena_free(sdd_arena *a);
+
+#endif

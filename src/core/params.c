@@ -1,0 +1,85 @@
+/* Owns the flat parameter block (see params.h). */
+#include "core/params.h"
+#include <stdlib.h>
+#include <string.h>
+#include <stdio.h>
+
+void sdd_params_init(sdd_params *ps) { memset(ps, 0, sizeof *ps); }
+
+void sdd_params_free(sdd_params *ps)
+{
+    free(ps->p);
+    free(ps->data);
+    for (int i = 0; i < SDD_MAX_PATHS; i++) free(ps->grad[i]);
+    memset(ps, 0, sizeof *ps);
+}
+
+int sdd_params_add(sdd_params *ps, const char *name, int nd, const int64_t *shape, int trainable, sdd_err *e)
+{
+    if (ps->data) return sdd_err_set(e, "params: cannot add %s after allocation", name);
+    if (nd < 0 || nd > SDD_MAX_DIMS) return sdd_err_set(e, "params: %s has %d dims", name, nd);
+    if (strlen(name) >= sizeof ps->p[0].name) return sdd_err_set(e, "params: name too long: %s", name);
+    if (sdd_params_find(ps, name) >= 0) return sdd_err_set(e, "params: duplicate name %s", name);
+    if (ps->np == ps->cap) {
+        int nc = ps->cap ? ps->cap * 2 : 64;
+        sdd_pinfo *np = realloc(ps->p, (size_t)nc * sizeof *np);
+        if (!np) return sdd_err_set(e, "params: out of memory");
+        ps->p = np;
+        ps->cap = nc;
+    }
+    sdd_pinfo *pi = &ps->p[ps->np];
+    memset(pi, 0, sizeof *pi);
+    snprintf(pi->name, sizeof pi->name, "%s", name);
+    pi->nd = nd;
+    pi->numel = 1;
+    for (int d = 0; d < nd; d++) {
+        if (shape[d] < 0) return sdd_err_set(e, "params: %s has a negative dim", name);
+        pi->shape[d] = shape[d];
+        pi->numel *= (size_t)shape[d];
+    }
+    pi->trainable = trainable;
+    pi->off = ps->total;
+    ps->total += (pi->numel + 15) & ~(size_t)15;
+    if (trainable) ps->ntrainable += pi->numel;
+    return ps->np++;
+}
+
+static float *alloc_floats(size_t n)
+{
+    void *p = NULL;
+    if (posix_memalign(&p, 64, (n ? n : 1) * sizeof(float)) != 0) return NULL;
+    memset(p, 0, (n ? n : 1) * sizeof(float));
+    return p;
+}
+
+int sdd_params_alloc(sdd_params *ps, sdd_err *e)
+{
+    free(ps->data);
+    ps->data = alloc_floats(ps->total);
+    if (!ps->data) return sdd_err_set(e, "params: out of memory (%zu floats)", ps->total);
+    return 0;
+}
+
+int sdd_params_alloc_grads(sdd_params *ps, int n, sdd_err *e)
+{
+    if (n < 1 || n > SDD_MAX_PATHS) return sdd_err_set(e, "params: %d gradient buffers (max %d)", n, SDD_MAX_PATHS);
+    for (int i = 0; i < SDD_MAX_PATHS; i++) { free(ps->grad[i]); ps->grad[i] = NULL; }
+    for (int i = 0; i < n; i++) {
+        ps->grad[i] = alloc_floats(ps->total);
+        if (!ps->grad[i]) return sdd_err_set(e, "params: out of memory for gradients");
+    }
+    ps->ngrad = n;
+    return 0;
+}
+
+void sdd_params_zero_grads(sdd_params *ps)
+{
+    for (int i = 0; i < ps->ngrad; i++) memset(ps->grad[i], 0, ps->total * sizeof(float));
+}
+
+int sdd_params_find(const sdd_params *ps, const char *name)
+{
+    for (int i = 0; i < ps->np; i++)
+        if (strcmp(ps->p[i].name, name) == 0) return i;
+    return -1;
+}

@@ -1,0 +1,109 @@
+/* Tensors, the per-step context and the autograd tape.
+ *
+ * A tensor is a view of float memory with up to 4 dims (row-major). Activations
+ * live in the context's arena, which is reset at the start of every step;
+ * parameter tensors point into the flat parameter block (params.h) and carry
+ * their index there, so ops can route parameter gradients to per-path buffers.
+ *
+ * Paths: a batch is laid out as contiguous segments of samples, segment s
+ * covering samples [seg_end[s-1], seg_end[s]). In dual-path training segment 0
+ * holds the originals and segment 1 their RawBoost copies. An op that produces
+ * a parameter gradient accumulates the contribution of segment s's samples
+ * into gradient buffer seg_grad[s], so ONE backward pass yields both paths'
+ * gradients. Ops that mix samples (BatchNorm in training) compute their
+ * statistics per segment when bn_per_seg is set, which keeps the paths
+ * independent and makes the split exact. With joint_grad set every parameter
+ * gradient goes to buffer cur_grad instead (the reference's joint-statistics
+ * mode, which needs one backward pass per path).
+ *
+ * Errors: an op that cannot allocate returns NULL and records the reason in
+ * ctx->err; every op returns NULL when given a NULL input, so model code checks
+ * only its final result. */
+#ifndef SDD_CORE_TENSOR_H
+#define SDD_CORE_TENSOR_H
+#include <stdint.h>
+#include <stddef.h>
+#include "core/arena.h"
+#include "core/params.h"
+#include "core/error.h"
+
+typedef struct sdd_tensor {
+    float *x;                 /* values */
+    float *g;                 /* gradient, allocated lazily in backward; NULL until then */
+    int nd;
+    int64_t n[SDD_MAX_DIMS];
+    int rg;                   /* 1 when a gradient must flow into this tensor */
+    int pidx;                 /* index in the parameter block, -1 for activations */
+} sdd_tensor;
+
+typedef struct sdd_ctx sdd_ctx;
+typedef void (*sdd_backward_fn)(sdd_ctx *c, void *node);
+
+typedef struct {
+    sdd_backward_fn fn;
+    void *node;
+} sdd_tape_entry;
+
+struct sdd_ctx {
+    sdd_arena arena;
+    sdd_params *params;
+    sdd_tape_entry *tape;
+    int ntape, captape;
+    sdd_tensor **gten;        /* activation tensors whose gradient was allocated */
+    int ngten, capgten;
+    int train;                /* training behaviour: batch statistics, dropout */
+    int grad;                 /* record the tape for a backward pass */
+    int dropout_off;          /* train mode with every dropout disabled (tests) */
+    int B;                    /* batch size of the current step */
+    int nseg;
+    int seg_end[SDD_MAX_PATHS];
+    int seg_grad[SDD_MAX_PATHS];
+    int bn_per_seg;
+    int joint_grad, cur_grad;
+    uint64_t rng_key;         /* dropout stream for this step */
+    int op_serial;            /* per-op counter that keys each dropout mask */
+    int failed;
+    sdd_err err;
+};
+
+void sdd_ctx_init(sdd_ctx *c, sdd_params *params);
+void sdd_ctx_free(sdd_ctx *c);
+/* Starts a step: resets the arena and tape, one segment over the batch. */
+void sdd_ctx_begin(sdd_ctx *c, int B, int train, int grad);
+/* Splits the batch into segments (ends ascending, last == B), each routed to grad buffer bufs[s]. */
+int sdd_ctx_set_segments(sdd_ctx *c, int nseg, const int *ends, const int *bufs);
+static inline int sdd_ctx_seg_begin(const sdd_ctx *c, int s) { return s ? c->seg_end[s - 1] : 0; }
+
+/* New activation tensor in the arena (values uninitialised); NULL on OOM. */
+sdd_tensor *sdd_tensor_new(sdd_ctx *c, int nd, const int64_t *n);
+sdd_tensor *sdd_new2(sdd_ctx *c, int64_t a, int64_t b);
+sdd_tensor *sdd_new3(sdd_ctx *c, int64_t a, int64_t b, int64_t d);
+sdd_tensor *sdd_new4(sdd_ctx *c, int64_t a, int64_t b, int64_t d, int64_t e);
+/* Wraps caller memory as a tensor that needs no gradient (model inputs). */
+sdd_tensor *sdd_tensor_wrap(sdd_ctx *c, float *x, int nd, const int64_t *n);
+/* A tensor view of parameter idx (lives in the params block). */
+sdd_tensor sdd_param_tensor(const sdd_params *ps, int idx);
+size_t sdd_numel(const sdd_tensor *t);
+/* Scratch memory from the arena. */
+void *sdd_scratch(sdd_ctx *c, size_t bytes);
+void *sdd_scratch0(sdd_ctx *c, size_t bytes);
+
+/* True when a gradient must be produced for t in this step. */
+static inline int sdd_wants(const sdd_ctx *c, const sdd_tensor *t) { return c->grad && t && t->rg; }
+/* The gradient of t, allocated zeroed on first use; NULL on OOM. */
+float *sdd_grad_of(sdd_ctx *c, sdd_tensor *t);
+/* Gradient buffer slot of parameter tensor w for the samples of segment s; NULL when w is not trainable. */
+float *sdd_pgrad(sdd_ctx *c, const sdd_tensor *w, int s);
+/* Segment of sample b. */
+int sdd_seg_of(const sdd_ctx *c, int b);
+
+/* Records a backward closure (node lives in the arena). Returns -1 on OOM. */
+int sdd_tape_push(sdd_ctx *c, sdd_backward_fn fn, void *node);
+/* Seeds d(objective)/d(t_i) = seed_i (t_i scalar or any shape: every element gets seed_i) and runs the tape backwards. */
+int sdd_backward(sdd_ctx *c, int n, sdd_tensor **t, const float *seed);
+/* Zeroes every activation gradient (before a second backward pass over the same tape). */
+void sdd_zero_act_grads(sdd_ctx *c);
+/* Records an out-of-memory failure and returns NULL. */
+void *sdd_oom(sdd_ctx *c, const char *what);
+
+#endif

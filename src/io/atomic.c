@@ -1,0 +1,152 @@
+/* Owns atomic file output (see atomic.h): temp file via mkstemp in the target
+ * directory, commit = fflush/ferror/fsync/fclose/rename/fsync(dir), abort =
+ * remove the temp file. */
+#include "io/atomic.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+struct sdd_afile {
+    char *path;   /* target */
+    char *tmp;    /* temp file name */
+    FILE *fp;
+};
+
+/* The process umask without changing it (umask() is not thread-safe to
+ * probe); Linux reports it in /proc/self/status. Falls back to 022. */
+static mode_t current_umask(void)
+{
+    mode_t m = 022;
+    FILE *f = fopen("/proc/self/status", "r");
+    if (!f) return m;
+    char line[256];
+    while (fgets(line, sizeof line, f))
+        if (strncmp(line, "Umask:", 6) == 0) {
+            m = (mode_t)(strtoul(line + 6, NULL, 8) & 0777);
+            break;
+        }
+    fclose(f);
+    return m;
+}
+
+sdd_afile *sdd_afile_open(const char *path, sdd_err *e)
+{
+    if (!path || !*path) { sdd_err_set(e, "atomic: empty output path"); return NULL; }
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+        sdd_err_set(e, "%s: is a directory", path);
+        return NULL;
+    }
+    sdd_afile *af = calloc(1, sizeof *af);
+    size_t n = strlen(path);
+    if (af) {
+        af->path = strdup(path);
+        af->tmp = malloc(n + sizeof ".tmp.XXXXXX");
+    }
+    if (!af || !af->path || !af->tmp) {
+        if (af) { free(af->path); free(af->tmp); free(af); }
+        sdd_err_set(e, "%s: out of memory", path);
+        return NULL;
+    }
+    memcpy(af->tmp, path, n);
+    memcpy(af->tmp + n, ".tmp.XXXXXX", sizeof ".tmp.XXXXXX");
+    int fd = mkstemp(af->tmp);
+    if (fd < 0) {
+        sdd_err_set(e, "%s: cannot create temp file: %s", path, strerror(errno));
+        free(af->path); free(af->tmp); free(af);
+        return NULL;
+    }
+    mode_t mode = (stat(path, &st) == 0) ? (st.st_mode & 07777) : (0666 & ~current_umask());
+    (void)fchmod(fd, mode);   /* best effort: a 0600 file is still a correct file */
+    af->fp = fdopen(fd, "wb");
+    if (!af->fp) {
+        sdd_err_set(e, "%s: cannot open temp file: %s", path, strerror(errno));
+        close(fd);
+        unlink(af->tmp);
+        free(af->path); free(af->tmp); free(af);
+        return NULL;
+    }
+    errno = 0;
+    return af;
+}
+
+FILE *sdd_afile_fp(sdd_afile *af)
+{
+    return af ? af->fp : NULL;
+}
+
+static void afile_free(sdd_afile *af)
+{
+    free(af->path);
+    free(af->tmp);
+    free(af);
+}
+
+void sdd_afile_abort(sdd_afile *af)
+{
+    if (!af) return;
+    if (af->fp) fclose(af->fp);
+    unlink(af->tmp);
+    afile_free(af);
+}
+
+/* fsync the directory holding path so the rename itself is durable. Errors
+ * are ignored: some file systems refuse fsync on directories. */
+static void sync_dir(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    char *dir = slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path)) : strdup(".");
+    if (!dir) return;
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd >= 0) { (void)fsync(fd); close(fd); }
+    free(dir);
+}
+
+int sdd_afile_commit(sdd_afile *af, sdd_err *e)
+{
+    if (!af) return sdd_err_set(e, "atomic: commit of a NULL file");
+    int err = errno;   /* a failed fwrite leaves its errno here, usually */
+    if (fflush(af->fp) != 0) err = errno;
+    else if (ferror(af->fp)) err = err ? err : EIO;
+    else err = 0;
+    if (err) {
+        sdd_err_set(e, "%s: write failed: %s", af->path, strerror(err));
+        sdd_afile_abort(af);
+        return -1;
+    }
+    if (fsync(fileno(af->fp)) != 0 && errno != EINVAL && errno != EROFS) {
+        sdd_err_set(e, "%s: write failed (fsync): %s", af->path, strerror(errno));
+        sdd_afile_abort(af);
+        return -1;
+    }
+    FILE *fp = af->fp;
+    af->fp = NULL;
+    if (fclose(fp) != 0) {
+        sdd_err_set(e, "%s: write failed (close): %s", af->path, strerror(errno));
+        sdd_afile_abort(af);
+        return -1;
+    }
+    if (rename(af->tmp, af->path) != 0) {
+        sdd_err_set(e, "%s: cannot replace file: %s", af->path, strerror(errno));
+        sdd_afile_abort(af);
+        return -1;
+    }
+    sync_dir(af->path);
+    afile_free(af);
+    return 0;
+}
+
+int sdd_atomic_write(const char *path, const void *buf, size_t n, sdd_err *e)
+{
+    sdd_afile *af = sdd_afile_open(path, e);
+    if (!af) return -1;
+    if (n && fwrite(buf, 1, n, af->fp) != n) {
+        sdd_err_set(e, "%s: write failed: %s", path, strerror(errno ? errno : EIO));
+        sdd_afile_abort(af);
+        return -1;
+    }
+    return sdd_afile_commit(af, e);
+}

@@ -1,0 +1,75 @@
+/* In-memory named tensor collection (sdd_tensorset): what the model-file
+ * loaders (safetensors.c, pth.c) produce and the safetensors writer consumes.
+ * Owns: the dtype enum and its sizes/names, the tensor and string-metadata
+ * containers, name lookup. Every tensor owns a heap copy of its data laid out
+ * contiguously (row-major, little-endian as on the host). */
+#ifndef SDD_IO_TENSORSET_H
+#define SDD_IO_TENSORSET_H
+#include <stddef.h>
+#include <stdint.h>
+#include "core/error.h"
+
+#define SDD_TENSOR_MAXDIM 8
+
+typedef enum {
+    SDD_F32, SDD_F64, SDD_F16, SDD_BF16, SDD_I64, SDD_I32, SDD_I16, SDD_I8, SDD_U8, SDD_BOOL
+} sdd_dtype;
+#define SDD_DTYPE_COUNT 10
+
+typedef struct {
+    char *name;
+    sdd_dtype dtype;
+    int ndim;
+    int64_t shape[SDD_TENSOR_MAXDIM];
+    void *data;     /* nbytes bytes; may be NULL when nbytes == 0 */
+    size_t nbytes;  /* numel * sdd_dtype_size(dtype) */
+} sdd_ntensor;
+
+/* Fields are readable; change them only through the functions below (the
+ * private name index must stay in step with t[]). Zero-initialised memory
+ * ({0}) is a valid empty set, as is one after sdd_tensorset_init. */
+typedef struct {
+    sdd_ntensor *t;
+    int n, cap;
+    char **meta_key, **meta_val;
+    int nmeta, metacap;
+    int *hidx_;     /* private: open-addressing index of t[] by name */
+    int hcap_;      /* private: slots in hidx_ (0 or a power of two) */
+} sdd_tensorset;
+
+/* Bytes per element (1..8); 0 for a value outside the enum. */
+size_t sdd_dtype_size(sdd_dtype dt);
+/* safetensors spelling: "F32", "F64", "F16", "BF16", "I64", "I32", "I16",
+ * "I8", "U8", "BOOL"; "?" for a value outside the enum. */
+const char *sdd_dtype_name(sdd_dtype dt);
+/* Parses the spelling above; returns 0 and sets *dt, or -1 when unknown. */
+int sdd_dtype_from_name(const char *name, sdd_dtype *dt);
+
+/* Number of elements of a shape (1 for ndim 0). Returns 0 and sets *numel, or
+ * -1 when ndim is outside 0..8, a dimension is negative, or the element count
+ * times 8 bytes would overflow int64. */
+int sdd_shape_numel(int ndim, const int64_t *shape, int64_t *numel);
+
+void sdd_tensorset_init(sdd_tensorset *ts);
+/* Frees everything and leaves an empty, reusable set. */
+void sdd_tensorset_free(sdd_tensorset *ts);
+
+/* Appends a tensor, copying name and data (data may be NULL: zero-filled).
+ * Fails (-1, e set) on a NULL or duplicate name ("" is allowed), a bad
+ * dtype or shape, nbytes != numel * dtype size, or out of memory. */
+int sdd_tensorset_add(sdd_tensorset *ts, const char *name, sdd_dtype dtype, int ndim,
+                      const int64_t *shape, const void *data, size_t nbytes, sdd_err *e);
+/* Same, but takes ownership of data (malloc'd; freed by the set, or right
+ * away when the call fails) instead of copying it. */
+int sdd_tensorset_add_owned(sdd_tensorset *ts, const char *name, sdd_dtype dtype, int ndim,
+                            const int64_t *shape, void *data, size_t nbytes, sdd_err *e);
+
+/* The tensor named name, or NULL. */
+const sdd_ntensor *sdd_tensorset_find(const sdd_tensorset *ts, const char *name);
+
+/* Sets (adds or replaces) a string metadata entry; copies both strings. */
+int sdd_tensorset_set_meta(sdd_tensorset *ts, const char *key, const char *val, sdd_err *e);
+/* The value for key, or NULL. */
+const char *sdd_tensorset_get_meta(const sdd_tensorset *ts, const char *key);
+
+#endif

@@ -1,0 +1,72 @@
+/* Owns the model registry and the generic (PyTorch-default) random init. */
+#include "models/model.h"
+#include "core/rng.h"
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *sdd_model_archs(void) { return "AASIST, AASIST-L"; }
+
+sdd_model *sdd_model_new(const char *arch, sdd_err *e)
+{
+    sdd_model *m = calloc(1, sizeof *m);
+    if (!m) { sdd_err_set(e, "out of memory"); return NULL; }
+    sdd_params_init(&m->params);
+    int rc;
+    if (strcmp(arch, "AASIST") == 0) rc = sdd_aasist_create(m, 0, e);
+    else if (strcmp(arch, "AASIST-L") == 0) rc = sdd_aasist_create(m, 1, e);
+    else rc = sdd_err_set(e, "unknown model architecture '%s' (known: %s)", arch, sdd_model_archs());
+    if (rc) { sdd_model_free(m); return NULL; }
+    return m;
+}
+
+void sdd_model_free(sdd_model *m)
+{
+    if (!m) return;
+    if (m->free_impl) m->free_impl(m->impl);
+    sdd_params_free(&m->params);
+    free(m);
+}
+
+static int ends_with(const char *s, const char *suf)
+{
+    size_t a = strlen(s), b = strlen(suf);
+    return a >= b && strcmp(s + a - b, suf) == 0;
+}
+
+/* Weights: U(-1/sqrt(fan_in), 1/sqrt(fan_in)) as PyTorch's default for Linear/Conv
+ * (kaiming_uniform with a = sqrt(5)); biases likewise with the weight's fan_in;
+ * attention vectors (D, 1) xavier-normal; positional/master embeddings N(0, 1);
+ * BatchNorm weight 1, bias 0, running mean 0, var 1. */
+void sdd_model_init_random(sdd_model *m, uint64_t seed)
+{
+    sdd_params *ps = &m->params;
+    for (int i = 0; i < ps->np; i++) {
+        sdd_pinfo *pi = &ps->p[i];
+        float *x = sdd_params_ptr(ps, i);
+        const uint64_t key = sdd_rng_key(seed, 0x1417, (uint64_t)i, 0);
+        const int isbn = strstr(pi->name, "bn") != NULL && pi->nd == 1;
+        if (ends_with(pi->name, ".running_var") || (isbn && ends_with(pi->name, ".weight"))) {
+            for (size_t k = 0; k < pi->numel; k++) x[k] = 1.0f;
+        } else if (ends_with(pi->name, ".running_mean") || (isbn && ends_with(pi->name, ".bias"))) {
+            for (size_t k = 0; k < pi->numel; k++) x[k] = 0.0f;
+        } else if (pi->nd == 2 && pi->shape[1] == 1 && strstr(pi->name, "att_weight")) {
+            const double sd = sqrt(2.0 / (double)(pi->shape[0] + 1));
+            for (size_t k = 0; k < pi->numel; k++) x[k] = (float)(sd * sdd_rng_normal(key, k));
+        } else if (ends_with(pi->name, ".weight") || ends_with(pi->name, ".bias")) {
+            size_t fan_in = pi->numel / (size_t)(pi->shape[0] ? pi->shape[0] : 1);
+            if (ends_with(pi->name, ".bias")) {
+                /* fan_in of the sibling weight */
+                char wn[sizeof pi->name];
+                strcpy(wn, pi->name);
+                strcpy(wn + strlen(wn) - 5, "weight");
+                int w = sdd_params_find(ps, wn);
+                fan_in = w >= 0 ? ps->p[w].numel / (size_t)ps->p[w].shape[0] : 1;
+            }
+            const double bound = 1.0 / sqrt((double)(fan_in ? fan_in : 1));
+            for (size_t k = 0; k < pi->numel; k++) x[k] = (float)(bound * (2.0 * sdd_rng_uniform_d(key, k) - 1.0));
+        } else {
+            for (size_t k = 0; k < pi->numel; k++) x[k] = (float)sdd_rng_normal(key, k);
+        }
+    }
+}

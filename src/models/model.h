@@ -1,0 +1,32 @@
+/* The model interface and registry. A model is a parameter block plus a
+ * forward function from a waveform batch (B, L) to logits (B, 2) (column 1 =
+ * bona fide, whose logit is the score). Architectures register by name. */
+#ifndef SDD_MODELS_MODEL_H
+#define SDD_MODELS_MODEL_H
+#include "core/tensor.h"
+
+typedef struct sdd_model sdd_model;
+struct sdd_model {
+    char arch[32];
+    sdd_params params;
+    void *impl;
+    sdd_tensor *(*forward)(sdd_ctx *c, sdd_model *m, sdd_tensor *wave);
+    void (*free_impl)(void *impl);
+    int nb_samp;          /* the reference input length (cut) */
+    int min_samples;      /* the shortest input the architecture accepts */
+    double threshold;     /* decision threshold on the score, when has_threshold */
+    int has_threshold;
+};
+
+/* Creates an architecture by name ("AASIST", "AASIST-L"); parameters allocated, zeroed. */
+sdd_model *sdd_model_new(const char *arch, sdd_err *e);
+void sdd_model_free(sdd_model *m);
+/* Comma-separated list of known architectures. */
+const char *sdd_model_archs(void);
+/* PyTorch-default random initialisation (seeded), used by tests and training from scratch. */
+void sdd_model_init_random(sdd_model *m, uint64_t seed);
+
+/* Architecture constructors (registered in model.c). */
+int sdd_aasist_create(sdd_model *m, int light, sdd_err *e);
+
+#endif

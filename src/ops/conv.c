@@ -1,0 +1,211 @@
+/* Convolutions: the fixed sinc front end (conv1d + |.| + MaxPool2d(3,3) fused,
+ * forward only) and conv2d (stride 1, zero padding) by row-wise im2col + sgemm,
+ * with its backward (weight gradients per segment, input gradient by col2im). */
+#include "ops/ops.h"
+#include <cblas.h>
+#include <math.h>
+#include <string.h>
+#include <stdlib.h>
+#include <omp.h>
+
+#define SINC_CHUNK 3072  /* time columns per GEMM in the front end (multiple of 3) */
+#define CONV_CHUNK 2048  /* output columns per GEMM in conv2d */
+
+sdd_tensor *sdd_sinc_front(sdd_ctx *c, sdd_tensor *wave, const float *filt, int C, int K)
+{
+    if (!wave || c->failed) return NULL;
+    const int B = (int)wave->n[0];
+    const int64_t L = wave->n[1];
+    const int64_t T = L - K + 1;            /* conv output length */
+    if (T < 3) { sdd_err_set(&c->err, "sinc front end: input of %lld samples is shorter than %d", (long long)L, K + 2); c->failed = 1; return NULL; }
+    const int Ho = C / 3;                    /* pooled filter rows */
+    const int Cu = Ho * 3;                   /* filters that survive the floor */
+    const int64_t Wo = T / 3;
+    sdd_tensor *out = sdd_new4(c, B, 1, Ho, Wo);
+    if (!out) return NULL;
+    const int64_t nchunk = (Wo * 3 + SINC_CHUNK - 1) / SINC_CHUNK;
+    const int nth = omp_get_max_threads();
+    float *scratch = sdd_scratch(c, (size_t)nth * ((size_t)K * SINC_CHUNK + (size_t)Cu * SINC_CHUNK) * sizeof(float));
+    if (!scratch) return NULL;
+    #pragma omp parallel for schedule(dynamic, 1)
+    for (int64_t job = 0; job < (int64_t)B * nchunk; job++) {
+        const int b = (int)(job / nchunk);
+        const int64_t t0 = (job % nchunk) * SINC_CHUNK;
+        int64_t tc = Wo * 3 - t0;
+        if (tc > SINC_CHUNK) tc = SINC_CHUNK;
+        float *cols = scratch + (size_t)omp_get_thread_num() * ((size_t)K * SINC_CHUNK + (size_t)Cu * SINC_CHUNK);
+        float *y = cols + (size_t)K * SINC_CHUNK;
+        const float *xw = wave->x + (size_t)b * L + t0;
+        /* cols (K, tc): cols[k][t] = x[t0 + t + k] */
+        for (int k = 0; k < K; k++) memcpy(cols + (size_t)k * tc, xw + k, (size_t)tc * sizeof(float));
+        /* y (Cu, tc) = filt (Cu, K) @ cols (K, tc) */
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Cu, (int)tc, K, 1.0f, filt, K, cols, (int)tc, 0.0f, y, (int)tc);
+        /* |.| + 3x3 max pool */
+        for (int h = 0; h < Ho; h++) {
+            float *o = out->x + ((size_t)b * Ho + h) * Wo + t0 / 3;
+            const float *r0 = y + (size_t)(3 * h) * tc, *r1 = r0 + tc, *r2 = r1 + tc;
+            for (int64_t w = 0; w < tc / 3; w++) {
+                float m = 0.0f;
+                for (int j = 0; j < 3; j++) {
+                    float a = fabsf(r0[3 * w + j]), bq = fabsf(r1[3 * w + j]), cq = fabsf(r2[3 * w + j]);
+                    if (a > m) m = a;
+                    if (bq > m) m = bq;
+                    if (cq > m) m = cq;
+                }
+                o[w] = m;
+            }
+        }
+    }
+    return out;
+}
+
+typedef struct {
+    sdd_tensor *x, *w, *b, *out;
+    int ph, pw;
+} conv2d_node;
+
+/* cols (K, wc) for output row h, columns [w0, w0+wc) of sample plane xb (Cin, H, W). */
+static void im2col_row(const float *xb, int Cin, int H, int W, int kh, int kw, int ph, int pw,
+                       int h, int w0, int wc, float *cols)
+{
+    for (int ci = 0; ci < Cin; ci++)
+        for (int i = 0; i < kh; i++) {
+            const int hi = h + i - ph;
+            for (int j = 0; j < kw; j++) {
+                float *dst = cols + ((size_t)(ci * kh + i) * kw + j) * wc;
+                if (hi < 0 || hi >= H) { memset(dst, 0, (size_t)wc * sizeof(float)); continue; }
+                const float *src = xb + ((size_t)ci * H + hi) * W;
+                const int off = j - pw;
+                int lo = 0, hiw = wc;             /* valid range of q with 0 <= w0+q+off < W */
+                if (w0 + off < 0) lo = -(w0 + off);
+                if (w0 + wc + off > W) hiw = W - w0 - off;
+                if (hiw < lo) hiw = lo;
+                for (int q = 0; q < lo && q < wc; q++) dst[q] = 0.0f;
+                if (hiw > lo) memcpy(dst + lo, src + w0 + lo + off, (size_t)(hiw - lo) * sizeof(float));
+                for (int q = hiw > lo ? hiw : lo; q < wc; q++) dst[q] = 0.0f;
+            }
+        }
+}
+
+static void col2im_row(float *dxb, int Cin, int H, int W, int kh, int kw, int ph, int pw,
+                       int h, int w0, int wc, const float *dcols)
+{
+    for (int ci = 0; ci < Cin; ci++)
+        for (int i = 0; i < kh; i++) {
+            const int hi = h + i - ph;
+            if (hi < 0 || hi >= H) continue;
+            float *dst = dxb + ((size_t)ci * H + hi) * W;
+            for (int j = 0; j < kw; j++) {
+                const float *src = dcols + ((size_t)(ci * kh + i) * kw + j) * wc;
+                const int off = j - pw;
+                int lo = 0, hiw = wc;
+                if (w0 + off < 0) lo = -(w0 + off);
+                if (w0 + wc + off > W) hiw = W - w0 - off;
+                for (int q = lo; q < hiw; q++) dst[w0 + q + off] += src[q];
+            }
+        }
+}
+
+static void conv2d_backward(sdd_ctx *c, void *vn)
+{
+    conv2d_node *n = vn;
+    sdd_tensor *x = n->x, *w = n->w, *out = n->out;
+    if (!out->g) return;
+    const int B = (int)x->n[0], Cin = (int)x->n[1], H = (int)x->n[2], W = (int)x->n[3];
+    const int Cout = (int)w->n[0], kh = (int)w->n[2], kw = (int)w->n[3];
+    const int Ho = (int)out->n[2], Wo = (int)out->n[3];
+    const int K = Cin * kh * kw;
+    float *dx = sdd_wants(c, x) ? sdd_grad_of(c, x) : NULL;
+    const int wantw = sdd_pgrad(c, w, 0) != NULL || (c->nseg > 1 && sdd_pgrad(c, w, c->nseg - 1));
+    const int wantb = n->b && sdd_pgrad(c, n->b, 0) != NULL;
+    const int nth = omp_get_max_threads();
+    const size_t wsz = (size_t)Cout * K;
+    /* per-thread, per-segment weight/bias gradient accumulators */
+    float *acc = sdd_scratch0(c, (size_t)nth * c->nseg * (wsz + Cout) * sizeof(float));
+    float *scr = sdd_scratch(c, (size_t)nth * 2 * K * CONV_CHUNK * sizeof(float));
+    if (!acc || !scr) return;
+    const int nch = (Wo + CONV_CHUNK - 1) / CONV_CHUNK;
+    #pragma omp parallel for schedule(dynamic, 1)
+    for (int b = 0; b < B; b++) {
+        const int t = omp_get_thread_num();
+        const int s = sdd_seg_of(c, b);
+        float *dW = acc + ((size_t)t * c->nseg + s) * (wsz + Cout);
+        float *dB = dW + wsz;
+        float *cols = scr + (size_t)t * 2 * K * CONV_CHUNK;
+        float *dcols = cols + (size_t)K * CONV_CHUNK;
+        const float *xb = x->x + (size_t)b * Cin * H * W;
+        for (int h = 0; h < Ho; h++)
+            for (int ch = 0; ch < nch; ch++) {
+                const int w0 = ch * CONV_CHUNK;
+                const int wc = Wo - w0 < CONV_CHUNK ? Wo - w0 : CONV_CHUNK;
+                const float *dy = out->g + (size_t)b * Cout * Ho * Wo + (size_t)h * Wo + w0;
+                const int ldy = Ho * Wo;
+                if (wantw) {
+                    im2col_row(xb, Cin, H, W, kh, kw, n->ph, n->pw, h, w0, wc, cols);
+                    /* dW (Cout, K) += dy (Cout, wc) @ cols^T (wc, K) */
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Cout, K, wc, 1.0f, dy, ldy, cols, wc, 1.0f, dW, K);
+                }
+                if (wantb)
+                    for (int co = 0; co < Cout; co++) {
+                        const float *r = dy + (size_t)co * ldy;
+                        float sum = 0.0f;
+                        for (int q = 0; q < wc; q++) sum += r[q];
+                        dB[co] += sum;
+                    }
+                if (dx) {
+                    /* dcols (K, wc) = w^T (K, Cout) @ dy (Cout, wc) */
+                    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, wc, Cout, 1.0f, w->x, K, dy, ldy, 0.0f, dcols, wc);
+                    col2im_row(dx + (size_t)b * Cin * H * W, Cin, H, W, kh, kw, n->ph, n->pw, h, w0, wc, dcols);
+                }
+            }
+    }
+    for (int s = 0; s < c->nseg; s++) {
+        float *gw = sdd_pgrad(c, w, s), *gb = n->b ? sdd_pgrad(c, n->b, s) : NULL;
+        for (int t = 0; t < nth; t++) {
+            const float *dW = acc + ((size_t)t * c->nseg + s) * (wsz + Cout);
+            if (gw) for (size_t k = 0; k < wsz; k++) gw[k] += dW[k];
+            if (gb) for (int k = 0; k < Cout; k++) gb[k] += dW[wsz + k];
+        }
+    }
+}
+
+sdd_tensor *sdd_conv2d(sdd_ctx *c, sdd_tensor *x, sdd_tensor *w, sdd_tensor *b, int ph, int pw)
+{
+    if (!x || !w || c->failed) return NULL;
+    const int B = (int)x->n[0], Cin = (int)x->n[1], H = (int)x->n[2], W = (int)x->n[3];
+    const int Cout = (int)w->n[0], kh = (int)w->n[2], kw = (int)w->n[3];
+    if (w->n[1] != Cin) { sdd_err_set(&c->err, "conv2d: input has %d channels, weight expects %lld", Cin, (long long)w->n[1]); c->failed = 1; return NULL; }
+    const int Ho = H + 2 * ph - kh + 1, Wo = W + 2 * pw - kw + 1;
+    if (Ho < 1 || Wo < 1) { sdd_err_set(&c->err, "conv2d: input %dx%d too small", H, W); c->failed = 1; return NULL; }
+    sdd_tensor *out = sdd_new4(c, B, Cout, Ho, Wo);
+    if (!out) return NULL;
+    const int K = Cin * kh * kw;
+    const int nth = omp_get_max_threads();
+    float *scr = sdd_scratch(c, (size_t)nth * K * CONV_CHUNK * sizeof(float));
+    if (!scr) return NULL;
+    const int nch = (Wo + CONV_CHUNK - 1) / CONV_CHUNK;
+    #pragma omp parallel for schedule(dynamic, 1)
+    for (int64_t job = 0; job < (int64_t)B * Ho * nch; job++) {
+        const int bb = (int)(job / ((int64_t)Ho * nch));
+        const int h = (int)((job / nch) % Ho);
+        const int w0 = (int)(job % nch) * CONV_CHUNK;
+        const int wc = Wo - w0 < CONV_CHUNK ? Wo - w0 : CONV_CHUNK;
+        float *cols = scr + (size_t)omp_get_thread_num() * K * CONV_CHUNK;
+        im2col_row(x->x + (size_t)bb * Cin * H * W, Cin, H, W, kh, kw, ph, pw, h, w0, wc, cols);
+        float *o = out->x + (size_t)bb * Cout * Ho * Wo + (size_t)h * Wo + w0;
+        for (int co = 0; co < Cout; co++) {
+            float bv = b ? b->x[co] : 0.0f;
+            float *r = o + (size_t)co * Ho * Wo;
+            for (int q = 0; q < wc; q++) r[q] = bv;
+        }
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Cout, wc, K, 1.0f, w->x, K, cols, wc, 1.0f, o, Ho * Wo);
+    }
+    out->rg = sdd_wants(c, x) || sdd_wants(c, w) || (b && sdd_wants(c, b));
+    if (c->grad && out->rg) {
+        conv2d_node *n = sdd_scratch(c, sizeof *n);
+        if (!n) return NULL;
+        n->x = x; n->w = w; n->b = b; n->out = out; n->ph = ph; n->pw = pw;
+        if (sdd_tape_push(c, conv2d_backward, n)) return NULL;
+    }
+    return out;
+}

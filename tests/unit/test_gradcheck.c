@@ -1,0 +1,275 @@
+/* Finite-difference gradient checks for every differentiable op in src/ops.
+ * Each case builds an op from random inputs, takes L = sum(r * out) for a
+ * fixed random r, and compares the tape's gradients (activation inputs and
+ * parameters, routed through the per-path buffers) with central differences
+ * of L computed in double. Also checks that per-segment BatchNorm and
+ * per-path parameter-gradient routing split the batch exactly. */
+#include "check.h"
+#include "ops/ops.h"
+#include "core/rng.h"
+#include <stdlib.h>
+
+#define MAXIN 8
+
+typedef sdd_tensor *(*build_fn)(sdd_ctx *c, sdd_tensor **in, void *ud);
+
+typedef struct {
+    const char *name;
+    int nin;
+    int nd[MAXIN];
+    int64_t shape[MAXIN][4];
+    int is_param[MAXIN];     /* 1: registered in the parameter block (gradient per path) */
+    int positive[MAXIN];     /* inputs that must stay > 0 (variances) */
+    int nograd[MAXIN];       /* inputs not differentiated (running statistics) */
+    int train;
+    int nseg;                /* segments of the batch (leading dim of input 0) */
+    int bn_per_seg;
+    build_fn fn;
+    void *ud;
+    int spaced;              /* inputs are distinct values 0.01 apart (ops with kinks: max, top-k) */
+} gc_case;
+
+static sdd_params ps;
+static float *act[MAXIN];
+static int pidx[MAXIN];
+
+static sdd_tensor *forward(const gc_case *k, sdd_ctx *c, int grad, sdd_tensor **ins)
+{
+    sdd_ctx_begin(c, (int)k->shape[0][0], k->train, grad);
+    c->bn_per_seg = k->bn_per_seg;
+    c->rng_key = 42;
+    if (k->nseg > 1) {
+        int B = (int)k->shape[0][0], ends[2] = { B / 2, B };
+        sdd_ctx_set_segments(c, 2, ends, NULL);
+    }
+    for (int i = 0; i < k->nin; i++) {
+        if (k->is_param[i]) {
+            ins[i] = sdd_scratch(c, sizeof(sdd_tensor));
+            *ins[i] = sdd_param_tensor(&ps, pidx[i]);
+            if (k->nograd[i]) ins[i]->rg = 0;
+        } else {
+            ins[i] = sdd_tensor_wrap(c, act[i], k->nd[i], k->shape[i]);
+            ins[i]->rg = !k->nograd[i];
+        }
+    }
+    return k->fn(c, ins, k->ud);
+}
+
+static double objective(const sdd_tensor *out, const float *r)
+{
+    double L = 0.0;
+    size_t m = sdd_numel(out);
+    for (size_t i = 0; i < m; i++) L += (double)r[i] * out->x[i];
+    return L;
+}
+
+static void run_case(const gc_case *k)
+{
+    sdd_err e;
+    sdd_params_init(&ps);
+    size_t nel[MAXIN];
+    for (int i = 0; i < k->nin; i++) {
+        nel[i] = 1;
+        for (int d = 0; d < k->nd[i]; d++) nel[i] *= (size_t)k->shape[i][d];
+        if (k->is_param[i]) {
+            char nm[32];
+            snprintf(nm, sizeof nm, "p%d", i);
+            pidx[i] = sdd_params_add(&ps, nm, k->nd[i], k->shape[i], 1, &e);
+        }
+    }
+    sdd_params_alloc(&ps, &e);
+    sdd_params_alloc_grads(&ps, 2, &e);
+    uint64_t key = sdd_rng_key(1234, (uint64_t)(uintptr_t)k->name[0], k->nin, k->nd[0]);
+    for (int i = 0; i < k->nin; i++) {
+        float *x = k->is_param[i] ? sdd_params_ptr(&ps, pidx[i]) : (act[i] = malloc(nel[i] * sizeof(float)));
+        for (size_t j = 0; j < nel[i]; j++) {
+            double v = sdd_rng_normal(key + i, j);
+            if (k->spaced) v = 0.01 * (double)((j * 7919 + (size_t)i * 104729) % 1009) - 5.0;
+            x[j] = (float)(k->positive[i] ? 0.5 + fabs(v) : v);
+        }
+    }
+    sdd_ctx c;
+    sdd_ctx_init(&c, &ps);
+    sdd_tensor *ins[MAXIN];
+    sdd_tensor *out = forward(k, &c, 1, ins);
+    CHECK_MSG(out != NULL, "%s: forward failed: %s", k->name, c.err.msg);
+    if (!out) goto done;
+    size_t m = sdd_numel(out);
+    float *r = malloc(m * sizeof(float));
+    for (size_t j = 0; j < m; j++) r[j] = (float)sdd_rng_normal(99, j);
+    float *g = sdd_grad_of(&c, out);
+    for (size_t j = 0; j < m; j++) g[j] = r[j];
+    sdd_backward(&c, 0, NULL, NULL);
+    /* copy analytic gradients before re-running forwards */
+    float *ga[MAXIN];
+    for (int i = 0; i < k->nin; i++) {
+        ga[i] = calloc(nel[i], sizeof(float));
+        if (k->is_param[i]) {
+            for (int p = 0; p < 2; p++)
+                for (size_t j = 0; j < nel[i]; j++) ga[i][j] += ps.grad[p][ps.p[pidx[i]].off + j];
+        } else if (ins[i]->g) {
+            for (size_t j = 0; j < nel[i]; j++) ga[i][j] = ins[i]->g[j];
+        }
+    }
+    int bad = 0;
+    double worst = 0.0;
+    for (int i = 0; i < k->nin; i++) {
+        if (k->nograd[i]) { free(ga[i]); continue; }
+        float *x = k->is_param[i] ? sdd_params_ptr(&ps, pidx[i]) : act[i];
+        size_t nprobe = nel[i] < 24 ? nel[i] : 24;
+        for (size_t t = 0; t < nprobe; t++) {
+            size_t j = nel[i] < 24 ? t : (size_t)(sdd_rng_u64(7 + i, t) % nel[i]);
+            const float x0 = x[j];
+            const float h = (k->spaced ? 1e-3f : 1e-2f) * (fabsf(x0) > 1.0f ? fabsf(x0) : 1.0f);
+            x[j] = x0 + h;
+            double lp = objective(forward(k, &c, 0, ins), r);
+            x[j] = x0 - h;
+            double lm = objective(forward(k, &c, 0, ins), r);
+            x[j] = x0;
+            double num = (lp - lm) / (2.0 * ((double)(x0 + h) - (double)x0));
+            double ana = ga[i][j];
+            double err = fabs(num - ana) / (fabs(num) + fabs(ana) + 1e-2);
+            if (err > worst) worst = err;
+            if (err > 2e-2) {
+                if (bad < 3) fprintf(stderr, "  %s input %d elem %zu: analytic %.6g numeric %.6g\n", k->name, i, j, ana, num);
+                bad++;
+            }
+        }
+        free(ga[i]);
+    }
+    CHECK_MSG(bad == 0, "%s: %d gradient entries off (worst rel %.3g)", k->name, bad, worst);
+    free(r);
+done:
+    sdd_ctx_free(&c);
+    for (int i = 0; i < k->nin; i++) if (!k->is_param[i]) free(act[i]);
+    sdd_params_free(&ps);
+}
+
+static sdd_tensor *b_conv(sdd_ctx *c, sdd_tensor **in, void *ud) { int *p = ud; return sdd_conv2d(c, in[0], in[1], in[2], p[0], p[1]); }
+static sdd_tensor *b_maxpool(sdd_ctx *c, sdd_tensor **in, void *ud) { return sdd_maxpool2d(c, in[0], 1, 3); }
+static sdd_tensor *b_maxpool33(sdd_ctx *c, sdd_tensor **in, void *ud) { return sdd_maxpool2d(c, in[0], 3, 3); }
+static sdd_tensor *b_absmax3(sdd_ctx *c, sdd_tensor **in, void *ud) { return sdd_absmax_axis(c, in[0], 3); }
+static sdd_tensor *b_absmax2(sdd_ctx *c, sdd_tensor **in, void *ud) { return sdd_absmax_axis(c, in[0], 2); }
+static sdd_tensor *b_bn_cf(sdd_ctx *c, sdd_tensor **in, void *ud) { return sdd_batchnorm(c, in[0], in[1], in[2], in[3], in[4], 0, 0.1f, 1e-5f); }
+static sdd_tensor *b_bn_cl(sdd_ctx *c, sdd_tensor **in, void *ud) { return sdd_batchnorm(c, in[0], in[1], in[2], in[3], in[4], 1, 0.1f, 1e-5f); }
+static sdd_tensor *b_selu(sdd_ctx *c, sdd_tensor **in, void *ud) { return sdd_selu(c, in[0]); }
+static sdd_tensor *b_add(sdd_ctx *c, sdd_tensor **in, void *ud) { return sdd_add(c, in[0], in[1]); }
+static sdd_tensor *b_max2(sdd_ctx *c, sdd_tensor **in, void *ud) { return sdd_max2(c, in[0], in[1]); }
+static sdd_tensor *b_dropout(sdd_ctx *c, sdd_tensor **in, void *ud) { return sdd_dropout(c, in[0], 0.3f); }
+static sdd_tensor *b_expand(sdd_ctx *c, sdd_tensor **in, void *ud) { return sdd_add(c, in[0], sdd_expand_batch(c, in[1], (int)in[0]->n[0])); }
+static sdd_tensor *b_concat(sdd_ctx *c, sdd_tensor **in, void *ud) { return sdd_concat_nodes(c, in[0], in[1]); }
+static sdd_tensor *b_slice(sdd_ctx *c, sdd_tensor **in, void *ud) { return sdd_slice_nodes(c, in[0], 2, 3); }
+static sdd_tensor *b_linear(sdd_ctx *c, sdd_tensor **in, void *ud) { return sdd_linear(c, in[0], in[1], in[2]); }
+static sdd_tensor *b_bmm(sdd_ctx *c, sdd_tensor **in, void *ud) { return sdd_bmm(c, in[0], in[1]); }
+static sdd_tensor *b_pair(sdd_ctx *c, sdd_tensor **in, void *ud) { return sdd_pair_attn(c, in[0], in[1], in[2], in[3], in[4], in[5], 3, 2.0f); }
+static sdd_tensor *b_pair1(sdd_ctx *c, sdd_tensor **in, void *ud) { return sdd_pair_attn(c, in[0], in[1], in[2], in[3], NULL, NULL, (int)in[0]->n[1], 0.5f); }
+static sdd_tensor *b_master(sdd_ctx *c, sdd_tensor **in, void *ud) { return sdd_master_attn(c, in[0], in[1], in[2], in[3], in[4], 2.0f); }
+static sdd_tensor *b_gpool(sdd_ctx *c, sdd_tensor **in, void *ud) { return sdd_graph_pool(c, in[0], in[1], in[2], 0.5, 0.3f); }
+static sdd_tensor *b_readout(sdd_ctx *c, sdd_tensor **in, void *ud) { return sdd_readout(c, in[0], in[1], in[2]); }
+static int ce_labels[6] = { 1, 0, 0, 1, 1, 0 };
+static sdd_tensor *b_ce(sdd_ctx *c, sdd_tensor **in, void *ud) { float cw[2] = { 0.1f, 0.9f }; return sdd_ce_weighted(c, in[0], ce_labels, cw, NULL); }
+
+#define S4(a, b, c_, d) { a, b, c_, d }
+
+/* Per-path routing: with per-segment BatchNorm, gradient buffer s of a conv+BN+linear
+ * chain over a 2-segment batch must equal the gradient of segment s's loss computed alone. */
+static void test_path_split(void)
+{
+    sdd_err e;
+    sdd_params p;
+    sdd_params_init(&p);
+    int64_t sw[4] = { 3, 2, 2, 3 }, sb[1] = { 3 }, sl[2] = { 2, 3 * 3 * 6 }, s2[1] = { 2 };
+    int iw = sdd_params_add(&p, "w", 4, sw, 1, &e), ib = sdd_params_add(&p, "b", 1, sb, 1, &e);
+    int ig = sdd_params_add(&p, "g", 1, sb, 1, &e), ibe = sdd_params_add(&p, "be", 1, sb, 1, &e);
+    int irm = sdd_params_add(&p, "rm", 1, sb, 0, &e), irv = sdd_params_add(&p, "rv", 1, sb, 0, &e);
+    int il = sdd_params_add(&p, "lw", 2, sl, 1, &e), ilb = sdd_params_add(&p, "lb", 1, s2, 1, &e);
+    sdd_params_alloc(&p, &e);
+    sdd_params_alloc_grads(&p, 2, &e);
+    for (size_t j = 0; j < p.total; j++) p.data[j] = (float)sdd_rng_normal(5, j);
+    for (int k = 0; k < 3; k++) { sdd_params_ptr(&p, irv)[k] = 1.0f; sdd_params_ptr(&p, irm)[k] = 0.0f; }
+    const int B = 6;
+    float *x = malloc(sizeof(float) * B * 2 * 4 * 6);
+    for (int j = 0; j < B * 2 * 4 * 6; j++) x[j] = (float)sdd_rng_normal(6, j);
+    int labels[6] = { 1, 0, 1, 1, 0, 0 };
+    float cw[2] = { 0.1f, 0.9f };
+    float *sep[2];
+    sdd_ctx c;
+    sdd_ctx_init(&c, &p);
+    for (int pass = 0; pass < 3; pass++) {
+        /* pass 0, 1: each half alone (one segment); pass 2: both halves, two segments */
+        const int b0 = pass == 1 ? B / 2 : 0, nb = pass == 2 ? B : B / 2;
+        sdd_params_zero_grads(&p);
+        sdd_ctx_begin(&c, nb, 1, 1);
+        c.bn_per_seg = 1;
+        if (pass == 2) { int ends[2] = { B / 2, B }; sdd_ctx_set_segments(&c, 2, ends, NULL); }
+        int64_t sx[4] = { nb, 2, 4, 6 };
+        sdd_tensor *in = sdd_tensor_wrap(&c, x + (size_t)b0 * 48, 4, sx);
+        sdd_tensor W = sdd_param_tensor(&p, iw), Bb = sdd_param_tensor(&p, ib), G = sdd_param_tensor(&p, ig),
+                   Be = sdd_param_tensor(&p, ibe), RM = sdd_param_tensor(&p, irm), RV = sdd_param_tensor(&p, irv),
+                   LW = sdd_param_tensor(&p, il), LB = sdd_param_tensor(&p, ilb);
+        sdd_tensor *h = sdd_selu(&c, sdd_batchnorm(&c, sdd_conv2d(&c, in, &W, &Bb, 0, 1), &G, &Be, &RM, &RV, 0, 0.1f, 1e-5f));
+        int64_t sf[2] = { nb, 54 };
+        sdd_tensor *flat = sdd_reshape(&c, h, 2, sf);
+        sdd_tensor *z = sdd_linear(&c, flat, &LW, &LB);
+        sdd_tensor *L = sdd_ce_weighted(&c, z, labels + b0, cw, NULL);
+        CHECK_MSG(L != NULL, "path split forward: %s", c.err.msg);
+        if (!L) break;
+        float one[1] = { 1.0f };
+        sdd_tensor *Ls[1] = { L };
+        if (pass < 2) {
+            sdd_backward(&c, 1, Ls, one);
+            sep[pass] = malloc(p.total * sizeof(float));
+            memcpy(sep[pass], p.grad[0], p.total * sizeof(float));
+        } else {
+            /* seed both per-segment losses with 1: buffers 0 and 1 get each path's gradient */
+            float *gl = sdd_grad_of(&c, L);
+            gl[0] = gl[1] = 1.0f;
+            sdd_backward(&c, 0, NULL, NULL);
+            for (int s = 0; s < 2; s++) {
+                double num = 0, den = 0;
+                for (size_t j = 0; j < p.total; j++) { double d = p.grad[s][j] - sep[s][j]; num += d * d; den += sep[s][j] * sep[s][j]; }
+                CHECK_MSG(sqrt(num / (den + 1e-30)) < 1e-5, "path %d gradient differs from its separate loss: rel %.3g", s, sqrt(num / (den + 1e-30)));
+            }
+            free(sep[0]);
+            free(sep[1]);
+        }
+    }
+    sdd_ctx_free(&c);
+    sdd_params_free(&p);
+    free(x);
+}
+
+int main(void)
+{
+    int conv_pad11[2] = { 1, 1 }, conv_pad01[2] = { 0, 1 };
+    gc_case cases[] = {
+        { "conv2d k23 p11", 3, { 4, 4, 1 }, { S4(2, 3, 4, 7), S4(5, 3, 2, 3), S4(5, 0, 0, 0) }, { 0, 1, 1 }, {0}, {0}, 0, 2, 0, b_conv, conv_pad11, 0 },
+        { "conv2d k13 p01", 3, { 4, 4, 1 }, { S4(2, 2, 3, 5), S4(4, 2, 1, 3), S4(4, 0, 0, 0) }, { 0, 1, 1 }, {0}, {0}, 0, 2, 0, b_conv, conv_pad01, 0 },
+        { "maxpool 1x3", 1, { 4 }, { S4(2, 2, 3, 9) }, {0}, {0}, {0}, 0, 1, 0, b_maxpool, NULL, 1 },
+        { "maxpool 3x3", 1, { 4 }, { S4(2, 1, 7, 10) }, {0}, {0}, {0}, 0, 1, 0, b_maxpool33, NULL, 1 },
+        { "absmax axis 3", 1, { 4 }, { S4(2, 3, 4, 5) }, {0}, {0}, {0}, 0, 1, 0, b_absmax3, NULL, 1 },
+        { "absmax axis 2", 1, { 4 }, { S4(2, 3, 4, 5) }, {0}, {0}, {0}, 0, 1, 0, b_absmax2, NULL, 1 },
+        { "batchnorm2d train joint", 5, { 4, 1, 1, 1, 1 }, { S4(4, 3, 2, 5), S4(3, 0, 0, 0), S4(3, 0, 0, 0), S4(3, 0, 0, 0), S4(3, 0, 0, 0) }, { 0, 1, 1, 1, 1 }, { 0, 0, 0, 0, 1 }, { 0, 0, 0, 1, 1 }, 1, 2, 0, b_bn_cf, NULL, 0 },
+        { "batchnorm2d train per-path", 5, { 4, 1, 1, 1, 1 }, { S4(4, 3, 2, 5), S4(3, 0, 0, 0), S4(3, 0, 0, 0), S4(3, 0, 0, 0), S4(3, 0, 0, 0) }, { 0, 1, 1, 1, 1 }, { 0, 0, 0, 0, 1 }, { 0, 0, 0, 1, 1 }, 1, 2, 1, b_bn_cf, NULL, 0 },
+        { "batchnorm2d eval", 5, { 4, 1, 1, 1, 1 }, { S4(2, 3, 2, 5), S4(3, 0, 0, 0), S4(3, 0, 0, 0), S4(3, 0, 0, 0), S4(3, 0, 0, 0) }, { 0, 1, 1, 1, 1 }, { 0, 0, 0, 0, 1 }, { 0, 0, 0, 1, 1 }, 0, 2, 0, b_bn_cf, NULL, 0 },
+        { "batchnorm1d train per-path", 5, { 3, 1, 1, 1, 1 }, { S4(4, 5, 6, 0), S4(6, 0, 0, 0), S4(6, 0, 0, 0), S4(6, 0, 0, 0), S4(6, 0, 0, 0) }, { 0, 1, 1, 1, 1 }, { 0, 0, 0, 0, 1 }, { 0, 0, 0, 1, 1 }, 1, 2, 1, b_bn_cl, NULL, 0 },
+        { "selu", 1, { 3 }, { S4(2, 5, 7, 0) }, {0}, {0}, {0}, 0, 1, 0, b_selu, NULL, 0 },
+        { "add", 2, { 3, 3 }, { S4(2, 5, 7, 0), S4(2, 5, 7, 0) }, {0}, {0}, {0}, 0, 1, 0, b_add, NULL, 0 },
+        { "max2", 2, { 3, 3 }, { S4(2, 5, 7, 0), S4(2, 5, 7, 0) }, {0}, {0}, {0}, 0, 1, 0, b_max2, NULL, 1 },
+        { "dropout", 1, { 3 }, { S4(2, 5, 7, 0) }, {0}, {0}, {0}, 1, 1, 0, b_dropout, NULL, 0 },
+        { "expand_batch", 2, { 3, 3 }, { S4(4, 5, 3, 0), S4(1, 5, 3, 0) }, { 0, 1 }, {0}, {0}, 0, 2, 0, b_expand, NULL, 0 },
+        { "concat nodes", 2, { 3, 3 }, { S4(2, 4, 3, 0), S4(2, 5, 3, 0) }, {0}, {0}, {0}, 0, 1, 0, b_concat, NULL, 0 },
+        { "slice nodes", 1, { 3 }, { S4(2, 7, 3, 0) }, {0}, {0}, {0}, 0, 1, 0, b_slice, NULL, 0 },
+        { "linear", 3, { 3, 2, 1 }, { S4(4, 3, 5, 0), S4(6, 5, 0, 0), S4(6, 0, 0, 0) }, { 0, 1, 1 }, {0}, {0}, 0, 2, 0, b_linear, NULL, 0 },
+        { "bmm", 2, { 3, 3 }, { S4(2, 4, 5, 0), S4(2, 5, 3, 0) }, {0}, {0}, {0}, 0, 1, 0, b_bmm, NULL, 0 },
+        { "pair attention (3 blocks)", 6, { 3, 2, 1, 2, 2, 2 }, { S4(4, 5, 4, 0), S4(6, 4, 0, 0), S4(6, 0, 0, 0), S4(6, 1, 0, 0), S4(6, 1, 0, 0), S4(6, 1, 0, 0) }, { 0, 1, 1, 1, 1, 1 }, {0}, {0}, 0, 2, 0, b_pair, NULL, 0 },
+        { "pair attention (1 block)", 4, { 3, 2, 1, 2 }, { S4(2, 4, 3, 0), S4(5, 3, 0, 0), S4(5, 0, 0, 0), S4(5, 1, 0, 0) }, { 0, 1, 1, 1 }, {0}, {0}, 0, 1, 0, b_pair1, NULL, 0 },
+        { "master attention", 5, { 3, 3, 2, 1, 2 }, { S4(4, 5, 4, 0), S4(4, 1, 4, 0), S4(3, 4, 0, 0), S4(3, 0, 0, 0), S4(3, 1, 0, 0) }, { 0, 0, 1, 1, 1 }, {0}, {0}, 0, 2, 0, b_master, NULL, 0 },
+        { "graph pool", 3, { 3, 2, 1 }, { S4(4, 6, 3, 0), S4(1, 3, 0, 0), S4(1, 0, 0, 0) }, { 0, 1, 1 }, {0}, {0}, 1, 2, 0, b_gpool, NULL, 1 },
+        { "readout", 3, { 3, 3, 3 }, { S4(2, 4, 3, 0), S4(2, 3, 3, 0), S4(2, 1, 3, 0) }, {0}, {0}, {0}, 0, 1, 0, b_readout, NULL, 1 },
+        { "weighted cross entropy", 1, { 2 }, { S4(6, 2, 0, 0) }, {0}, {0}, {0}, 0, 2, 0, b_ce, NULL, 0 },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) run_case(&cases[i]);
+    test_path_split();
+    return CHECK_DONE("test_gradcheck");
+}
