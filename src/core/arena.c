@@ -85,3 +85,17 @@ void sdd_arena_free(sdd_arena *a)
     }
     memset(a, 0, sizeof *a);
 }
+
+sdd_arena_mark sdd_arena_get_mark(const sdd_arena *a)
+{
+    sdd_arena_mark m = { a->head, a->head ? a->head->off : 0, a->used };
+    return m;
+}
+
+void sdd_arena_release(sdd_arena *a, sdd_arena_mark m)
+{
+    if (!m.chunk) { sdd_arena_reset(a); return; }
+    a->head = m.chunk;
+    a->head->off = m.off;
+    a->used = m.used;
+}

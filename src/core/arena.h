@@ -21,6 +21,10 @@ void *sdd_arena_alloc(sdd_arena *a, size_t bytes);
 /* Same, zero-filled. */
 void *sdd_arena_calloc(sdd_arena *a, size_t bytes);
 void sdd_arena_reset(sdd_arena *a);
+/* A position to come back to: everything allocated after it is released. */
+typedef struct { sdd_arena_chunk *chunk; size_t off, used; } sdd_arena_mark;
+sdd_arena_mark sdd_arena_get_mark(const sdd_arena *a);
+void sdd_arena_release(sdd_arena *a, sdd_arena_mark m);
 void sdd_arena_free(sdd_arena *a);
 
 #endif

@@ -169,12 +169,20 @@ static sdd_tensor *lin(sdd_ctx *c, aasist *a, sdd_tensor *x, const lin_ix *l)
 
 static sdd_tensor *res_block(sdd_ctx *c, aasist *a, sdd_tensor *x, const res_ix *r)
 {
+    /* in eval mode the block's temporaries are overwritten in place and
+     * released at the end, keeping only the pooled output */
+    const sdd_arena_mark mark = sdd_arena_get_mark(&c->arena);
     if (r->has_bn1) sdd_bn_track(c, x, P(r->bn1.rm), P(r->bn1.rv), BN_MOM);
     sdd_tensor *o = sdd_conv2d(c, x, P(r->conv1.w), P(r->conv1.b), 1, 1);
+    c->inplace = 1;
     o = sdd_selu(c, bn(c, a, o, &r->bn2, 0));
+    c->inplace = 0;
     o = sdd_conv2d(c, o, P(r->conv2.w), P(r->conv2.b), 0, 1);
     sdd_tensor *id = r->has_down ? sdd_conv2d(c, x, P(r->down.w), P(r->down.b), 0, 1) : x;
-    return sdd_maxpool2d(c, sdd_add(c, o, id), 1, 3);
+    c->inplace = 1;
+    o = sdd_add(c, o, id);
+    c->inplace = 0;
+    return sdd_ctx_keep(c, mark, sdd_maxpool2d(c, o, 1, 3));
 }
 
 static sdd_tensor *gat(sdd_ctx *c, aasist *a, sdd_tensor *x, const gat_ix *g, float tau)
@@ -269,6 +277,11 @@ int sdd_aasist_create(sdd_model *m, int light, sdd_err *e)
     const float temps[4] = { 2.0f, 2.0f, 100.0f, 100.0f };
     memcpy(a->temps, temps, sizeof temps);
     sinc_filters(a->filt);
+    snprintf(m->config, sizeof m->config,
+             "{\"nb_samp\": 64600, \"first_conv\": 128, \"filts\": [70, [1, 32], [32, 32], [32, %d], [%d, %d]], "
+             "\"gat_dims\": [%d, %d], \"pool_ratios\": [%g, %g, %g, %g], \"temperatures\": [2.0, 2.0, 100.0, 100.0]}",
+             a->filts[2][1], a->filts[3][0], a->filts[3][1], a->gat_dims[0], a->gat_dims[1],
+             a->pool_ratios[0], a->pool_ratios[1], a->pool_ratios[2], a->pool_ratios[3]);
     snprintf(m->arch, sizeof m->arch, "%s", light ? "AASIST-L" : "AASIST");
     if (aasist_register(a, &m->params, e)) return -1;
     if (sdd_params_alloc(&m->params, e)) return -1;

@@ -16,6 +16,7 @@ struct sdd_model {
     int min_samples;      /* the shortest input the architecture accepts */
     double threshold;     /* decision threshold on the score, when has_threshold */
     int has_threshold;
+    char config[512];     /* hyperparameters as JSON, stored in the model file's metadata */
 };
 
 /* Creates an architecture by name ("AASIST", "AASIST-L"); parameters allocated, zeroed. */

@@ -129,7 +129,7 @@ sdd_tensor *sdd_batchnorm(sdd_ctx *c, sdd_tensor *x, sdd_tensor *gamma, sdd_tens
     bn_node tmp;
     memset(&tmp, 0, sizeof tmp);
     bn_setup(&tmp, x, channel_last);
-    sdd_tensor *out = sdd_tensor_new(c, x->nd, x->n);
+    sdd_tensor *out = sdd_tensor_like(c, x);
     if (!out) return NULL;
     const int batch = c->train;
     const int ng = batch ? (c->bn_per_seg ? c->nseg : 1) : 1;

@@ -1,0 +1,92 @@
+/* Owns the CLI helpers (see cli.h). */
+#include "cli/cli.h"
+#include <errno.h>
+#include <math.h>
+#include <omp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+void openblas_set_num_threads(int);
+
+void cli_error(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("sdd: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+int cli_usage_error(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "sdd %s: ", cmd);
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, " (see 'sdd %s --help')\n", cmd);
+    va_end(ap);
+    return SDD_EXIT_USAGE;
+}
+
+int cli_parse_int(const char *s, long lo, long hi, long *out)
+{
+    if (!s || !*s) return -1;
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || *end || v < lo || v > hi) return -1;
+    *out = v;
+    return 0;
+}
+
+int cli_parse_double(const char *s, double *out)
+{
+    if (!s || !*s) return -1;
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || *end || !isfinite(v)) return -1;
+    *out = v;
+    return 0;
+}
+
+const char *cli_value(int argc, char **argv, int *i)
+{
+    if (*i + 1 >= argc) return NULL;
+    return argv[++*i];
+}
+
+void cli_set_threads(long n)
+{
+    if (n <= 0) n = omp_get_num_procs();
+    omp_set_num_threads((int)n);
+    openblas_set_num_threads((int)n);
+}
+
+void cli_progress_start(cli_progress *p, int64_t total)
+{
+    p->total = total;
+    p->tty = isatty(2);
+    p->t0 = omp_get_wtime();
+}
+
+void cli_progress_update(cli_progress *p, int64_t done)
+{
+    if (!p->tty || p->total <= 0) return;
+    const int width = 30;
+    int fill = (int)(width * done / p->total);
+    double el = omp_get_wtime() - p->t0;
+    double eta = done > 0 ? el * (double)(p->total - done) / (double)done : 0.0;
+    fprintf(stderr, "\r[");
+    for (int k = 0; k < width; k++) fputc(k < fill ? '#' : '.', stderr);
+    fprintf(stderr, "] %lld/%lld  %.0fs elapsed, %.0fs left ", (long long)done, (long long)p->total, el, eta);
+    fflush(stderr);
+}
+
+void cli_progress_end(cli_progress *p)
+{
+    if (p->tty && p->total > 0) fputc('\n', stderr);
+}

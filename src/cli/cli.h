@@ -1,0 +1,42 @@
+/* Shared helpers of the sdd subcommands: option parsing with usage errors
+ * (exit status 2), user-facing errors (one line "sdd: ...", exit status 1),
+ * thread setup and a TTY-only progress bar. */
+#ifndef SDD_CLI_CLI_H
+#define SDD_CLI_CLI_H
+#include <stdint.h>
+
+#define SDD_EXIT_OK 0
+#define SDD_EXIT_ERROR 1
+#define SDD_EXIT_USAGE 2
+
+int cmd_import(int argc, char **argv);
+int cmd_score(int argc, char **argv);
+int cmd_info(int argc, char **argv);
+
+/* Prints "sdd: <msg>" to stderr. */
+void cli_error(const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 1, 2)))
+#endif
+    ;
+/* Prints "sdd CMD: <msg>" and a hint to run --help; returns SDD_EXIT_USAGE. */
+int cli_usage_error(const char *cmd, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+/* Strict number parsing: the whole string must be a number in [lo, hi]. */
+int cli_parse_int(const char *s, long lo, long hi, long *out);
+int cli_parse_double(const char *s, double *out);
+/* Option value: argv[*i + 1] if present (advances *i), else NULL. */
+const char *cli_value(int argc, char **argv, int *i);
+/* Sets OpenMP/OpenBLAS threads (n <= 0: all cores). */
+void cli_set_threads(long n);
+
+/* Progress on stderr, drawn only when stderr is a terminal. */
+typedef struct { int64_t total; int tty; double t0; } cli_progress;
+void cli_progress_start(cli_progress *p, int64_t total);
+void cli_progress_update(cli_progress *p, int64_t done);
+void cli_progress_end(cli_progress *p);
+
+#endif

@@ -1,0 +1,38 @@
+/* `sdd info MODEL`: prints a model file's architecture, metadata and tensors. */
+#include "cli/cli.h"
+#include "models/modelio.h"
+#include <stdio.h>
+#include <string.h>
+
+int cmd_info(int argc, char **argv)
+{
+    const char *in = NULL;
+    int verbose = 0;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+            printf("usage: sdd info MODEL [-v]\nPrints the architecture, parameter count and threshold of a model file\n(.safetensors or .pth); -v lists every tensor.\n");
+            return SDD_EXIT_OK;
+        } else if (!strcmp(argv[i], "-v")) verbose = 1;
+        else if (argv[i][0] == '-') return cli_usage_error("info", "unknown option %s", argv[i]);
+        else if (!in) in = argv[i];
+        else return cli_usage_error("info", "unexpected argument %s", argv[i]);
+    }
+    if (!in) return cli_usage_error("info", "no model given");
+    sdd_err e;
+    sdd_model *m = sdd_model_load(in, NULL, &e);
+    if (!m) { cli_error("%s", e.msg); return SDD_EXIT_ERROR; }
+    printf("file: %s\narch: %s\ntensors: %d\ntrainable parameters: %zu\ninput: %d samples at 16 kHz (reference cut)\n",
+           in, m->arch, m->params.np, m->params.ntrainable, m->nb_samp);
+    if (m->has_threshold) printf("threshold: %.9g\n", m->threshold);
+    else printf("threshold: none stored\n");
+    printf("config: %s\n", m->config);
+    if (verbose)
+        for (int i = 0; i < m->params.np; i++) {
+            const sdd_pinfo *p = &m->params.p[i];
+            printf("  %-50s (", p->name);
+            for (int d = 0; d < p->nd; d++) printf("%s%lld", d ? ", " : "", (long long)p->shape[d]);
+            printf(")%s\n", p->trainable ? "" : " buffer");
+        }
+    sdd_model_free(m);
+    return SDD_EXIT_OK;
+}

@@ -1,0 +1,248 @@
+/* `sdd score`: scores audio files, folders (recursively, audio files only) or
+ * a list/protocol file with a model. Output lines "ID SCORE [LABEL]"; score =
+ * bona fide logit printed with %.9g. Unreadable files get one error line each,
+ * the good files are still scored and written (atomically), and the exit
+ * status is then 1. */
+#include "cli/cli.h"
+#include "models/modelio.h"
+#include "models/infer.h"
+#include "audio/decode.h"
+#include "data/list.h"
+#include "io/atomic.h"
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+typedef struct { char *id, *path; } item;
+typedef struct { item *v; int n, cap; } items;
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: sdd score -m MODEL [--list FILE [--audio-dir DIR] | AUDIO... | DIR...] [options]\n"
+            "Scores audio with a model: one line 'ID SCORE [LABEL]' per file, SCORE = the bona\n"
+            "fide logit (higher = more likely genuine), printed with %%.9g. Any format libsndfile\n"
+            "reads, any sample rate (resampled to 16 kHz), multi-channel mixed to mono.\n"
+            "  -m FILE          model (.safetensors from 'sdd import', or a PyTorch .pth)\n"
+            "  --list FILE      list or protocol (plain 'PATH [LABEL]', ASVspoof 2019/2021 protocols\n"
+            "                   and keys, In-the-Wild meta.csv, FoR csv); ID = the list's ID column\n"
+            "  --audio-dir DIR  folder the list's files are relative to\n"
+            "  AUDIO... | DIR   files (ID = the path as given) or folders (searched recursively)\n"
+            "  -o FILE          write scores to FILE (atomically) instead of stdout\n"
+            "  --cut N          score the first N samples, shorter clips repeated (default: the\n"
+            "                   model's reference length, 64600 for AASIST)\n"
+            "  --full           score whole files instead; files longer than --window are split\n"
+            "                   into equal windows and their scores averaged\n"
+            "  --window SEC     longest window in --full mode (default 16)\n"
+            "  --threshold T    add a label: bonafide when SCORE >= T, else spoof (default: the\n"
+            "                   threshold stored in the model, if any)\n"
+            "  --batch N        utterances per forward pass (default 8)\n"
+            "  --threads N      threads (default: all cores)\n");
+}
+
+static int items_add(items *it, const char *id, const char *path)
+{
+    if (it->n == it->cap) {
+        int nc = it->cap ? it->cap * 2 : 64;
+        item *nv = realloc(it->v, (size_t)nc * sizeof *nv);
+        if (!nv) return -1;
+        it->v = nv;
+        it->cap = nc;
+    }
+    it->v[it->n].id = strdup(id);
+    it->v[it->n].path = strdup(path);
+    if (!it->v[it->n].id || !it->v[it->n].path) return -1;
+    it->n++;
+    return 0;
+}
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+/* Adds the audio files under dir, sorted, recursively. */
+static int walk(items *it, const char *dir, int depth)
+{
+    if (depth > 64) { cli_error("%s: directory nesting too deep", dir); return -1; }
+    DIR *d = opendir(dir);
+    if (!d) { cli_error("%s: cannot open directory", dir); return -1; }
+    char **names = NULL;
+    int n = 0, cap = 0, rc = 0;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        if (de->d_name[0] == '.') continue;
+        if (n == cap) {
+            cap = cap ? 2 * cap : 64;
+            char **nn = realloc(names, (size_t)cap * sizeof *nn);
+            if (!nn) { rc = -1; break; }
+            names = nn;
+        }
+        if (!(names[n] = strdup(de->d_name))) { rc = -1; break; }
+        n++;
+    }
+    closedir(d);
+    if (n > 1) qsort(names, (size_t)n, sizeof *names, cmp_str);
+    for (int i = 0; i < n; i++) {
+        if (rc == 0) {
+            size_t L = strlen(dir) + strlen(names[i]) + 2;
+            char *p = malloc(L);
+            if (!p) rc = -1;
+            else {
+                snprintf(p, L, "%s%s%s", dir, dir[strlen(dir) - 1] == '/' ? "" : "/", names[i]);
+                struct stat st;
+                if (stat(p, &st) == 0 && S_ISDIR(st.st_mode)) rc = walk(it, p, depth + 1);
+                else if (sdd_audio_is_audio_path(p)) rc = items_add(it, p, p);
+                free(p);
+            }
+        }
+        free(names[i]);
+    }
+    free(names);
+    return rc;
+}
+
+int cmd_score(int argc, char **argv)
+{
+    const char *model = NULL, *list = NULL, *adir = NULL, *out = NULL;
+    long cut = 0, batch = 8, threads = 0;
+    double window_s = 16.0, thr = 0.0;
+    int full = 0, have_thr = 0;
+    items it = { 0 };
+    char **pos = calloc((size_t)argc, sizeof *pos);
+    int npos = 0;
+    if (!pos) { cli_error("out of memory"); return SDD_EXIT_ERROR; }
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v;
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) { usage(stdout); free(pos); return SDD_EXIT_OK; }
+#define NEED(var, what) do { if (!((var) = cli_value(argc, argv, &i))) { free(pos); return cli_usage_error("score", "%s needs %s", a, what); } } while (0)
+        if (!strcmp(a, "-m")) NEED(model, "a model file");
+        else if (!strcmp(a, "--list")) NEED(list, "a file");
+        else if (!strcmp(a, "--audio-dir")) NEED(adir, "a folder");
+        else if (!strcmp(a, "-o")) NEED(out, "a file");
+        else if (!strcmp(a, "--full")) full = 1;
+        else if (!strcmp(a, "--cut")) { NEED(v, "a number"); if (cli_parse_int(v, 1, 1L << 30, &cut)) { free(pos); return cli_usage_error("score", "--cut: '%s' is not a positive integer", v); } }
+        else if (!strcmp(a, "--batch")) { NEED(v, "a number"); if (cli_parse_int(v, 1, 4096, &batch)) { free(pos); return cli_usage_error("score", "--batch: '%s' is not in 1..4096", v); } }
+        else if (!strcmp(a, "--threads")) { NEED(v, "a number"); if (cli_parse_int(v, 1, 1024, &threads)) { free(pos); return cli_usage_error("score", "--threads: '%s' is not in 1..1024", v); } }
+        else if (!strcmp(a, "--window")) { NEED(v, "seconds"); if (cli_parse_double(v, &window_s) || window_s <= 0) { free(pos); return cli_usage_error("score", "--window: '%s' is not a positive number", v); } }
+        else if (!strcmp(a, "--threshold")) { NEED(v, "a number"); if (cli_parse_double(v, &thr)) { free(pos); return cli_usage_error("score", "--threshold: '%s' is not a number", v); } have_thr = 1; }
+        else if (a[0] == '-' && a[1]) { free(pos); return cli_usage_error("score", "unknown option %s", a); }
+        else pos[npos++] = argv[i];
+#undef NEED
+    }
+    if (!model) { free(pos); return cli_usage_error("score", "no model given (-m MODEL)"); }
+    if (!list && npos == 0) { free(pos); return cli_usage_error("score", "nothing to score: give --list FILE, audio files or folders"); }
+    if (list && npos) { free(pos); return cli_usage_error("score", "give either --list or audio files/folders, not both"); }
+    if (full && cut) { free(pos); return cli_usage_error("score", "--cut and --full exclude each other"); }
+    if (adir && !list) { free(pos); return cli_usage_error("score", "--audio-dir applies to --list only"); }
+    cli_set_threads(threads);
+
+    sdd_err e;
+    int status = SDD_EXIT_OK;
+    if (list) {
+        sdd_list l;
+        if (sdd_list_load(list, adir, &l, &e)) { cli_error("%s", e.msg); free(pos); return SDD_EXIT_ERROR; }
+        for (int k = 0; k < l.n; k++)
+            if (items_add(&it, l.items[k].id, l.items[k].path)) { cli_error("out of memory"); status = SDD_EXIT_ERROR; break; }
+        sdd_list_free(&l);
+    } else {
+        for (int k = 0; k < npos && status == SDD_EXIT_OK; k++) {
+            struct stat st;
+            if (stat(pos[k], &st) == 0 && S_ISDIR(st.st_mode)) {
+                int before = it.n;
+                if (walk(&it, pos[k], 0)) status = SDD_EXIT_ERROR;
+                else if (it.n == before) { cli_error("%s: no audio files found", pos[k]); status = SDD_EXIT_ERROR; }
+            } else if (items_add(&it, pos[k], pos[k])) { cli_error("out of memory"); status = SDD_EXIT_ERROR; }
+        }
+    }
+    free(pos);
+    sdd_model *m = status == SDD_EXIT_OK ? sdd_model_load(model, NULL, &e) : NULL;
+    if (status == SDD_EXIT_OK && !m) { cli_error("%s", e.msg); status = SDD_EXIT_ERROR; }
+    sdd_afile *af = NULL;
+    FILE *fo = stdout;
+    if (m && out) {
+        if (!(af = sdd_afile_open(out, &e))) { cli_error("%s", e.msg); status = SDD_EXIT_ERROR; }
+        else fo = sdd_afile_fp(af);
+    }
+    if (status != SDD_EXIT_OK) {
+        for (int k = 0; k < it.n; k++) { free(it.v[k].id); free(it.v[k].path); }
+        free(it.v);
+        sdd_model_free(m);
+        return status;
+    }
+    if (!have_thr && m->has_threshold) { thr = m->threshold; have_thr = 1; }
+    const int64_t L = cut ? cut : m->nb_samp;
+    if (!full && L < m->min_samples) {
+        cli_error("--cut %lld is shorter than %s's minimum input of %d samples", (long long)L, m->arch, m->min_samples);
+        sdd_model_free(m);
+        if (af) sdd_afile_abort(af);
+        return SDD_EXIT_ERROR;
+    }
+    const int B = full ? 1 : (int)batch;
+    float *wave = malloc((size_t)B * L * sizeof(float));
+    float *scores = malloc((size_t)B * sizeof(float));
+    int *ok = malloc((size_t)B * sizeof(int));
+    char (*errs)[sizeof e.msg] = malloc((size_t)B * sizeof *errs);
+    sdd_ctx c;
+    sdd_ctx_init(&c, &m->params);
+    cli_progress pr;
+    cli_progress_start(&pr, it.n);
+    int nbad = 0;
+    if (!wave || !scores || !ok || !errs) { cli_error("out of memory for batch %d", B); status = SDD_EXIT_ERROR; }
+    for (int k0 = 0; k0 < it.n && status == SDD_EXIT_OK; k0 += B) {
+        const int nb = it.n - k0 < B ? it.n - k0 : B;
+        float *full_x[1] = { NULL };
+        int64_t full_n = 0;
+        /* decode the batch's files in parallel */
+        #pragma omp parallel for schedule(dynamic, 1)
+        for (int b = 0; b < nb; b++) {
+            float *x = NULL;
+            int64_t n = 0;
+            sdd_err de;
+            ok[b] = sdd_audio_load(it.v[k0 + b].path, 16000, &x, &n, NULL, &de) == 0;
+            if (!ok[b]) { memcpy(errs[b], de.msg, sizeof de.msg); continue; }
+            if (full) { full_x[0] = x; full_n = n; continue; }
+            sdd_cut_repeat(x, n, L, wave + (size_t)b * L);
+            free(x);
+        }
+        /* failed files are scored as zeros and dropped; compact the good ones */
+        int ng = 0, idx[4096];
+        for (int b = 0; b < nb; b++) {
+            if (!ok[b]) { cli_error("%s", errs[b]); nbad++; continue; }
+            if (!full && ng != b) memcpy(wave + (size_t)ng * L, wave + (size_t)b * L, (size_t)L * sizeof(float));
+            idx[ng++] = b;
+        }
+        if (ng > 0) {
+            int rc;
+            if (full) {
+                double s;
+                rc = sdd_score_full(m, &c, full_x[0], full_n, (int64_t)(window_s * 16000.0), &s, &e);
+                scores[0] = (float)s;
+            } else rc = sdd_score_batch(m, &c, wave, ng, L, scores, NULL, &e);
+            if (rc) { cli_error("%s: %s", it.v[k0 + idx[0]].path, e.msg); status = SDD_EXIT_ERROR; }
+            for (int g = 0; g < ng && rc == 0; g++) {
+                const item *itm = &it.v[k0 + idx[g]];
+                if (have_thr) fprintf(fo, "%s %.9g %s\n", itm->id, scores[g], scores[g] >= thr ? "bonafide" : "spoof");
+                else fprintf(fo, "%s %.9g\n", itm->id, scores[g]);
+            }
+            if (fo == stdout) fflush(stdout);
+        }
+        free(full_x[0]);
+        cli_progress_update(&pr, k0 + nb);
+    }
+    cli_progress_end(&pr);
+    if (af) {
+        if (status == SDD_EXIT_OK) {
+            if (sdd_afile_commit(af, &e)) { cli_error("%s", e.msg); status = SDD_EXIT_ERROR; }
+        } else sdd_afile_abort(af);
+    }
+    if (nbad) {
+        fprintf(stderr, "sdd: %d of %d files could not be scored\n", nbad, it.n);
+        status = SDD_EXIT_ERROR;
+    }
+    sdd_ctx_free(&c);
+    free(wave); free(scores); free(ok); free(errs);
+    for (int k = 0; k < it.n; k++) { free(it.v[k].id); free(it.v[k].path); }
+    free(it.v);
+    sdd_model_free(m);
+    return status;
+}

@@ -1,0 +1,36 @@
+/* The sdd command: dispatches to subcommands. */
+#include "cli/cli.h"
+#include <stdio.h>
+#include <string.h>
+
+#define SDD_VERSION "0.1.0"
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "sdd %s: speech deepfake detection (anti-spoofing) in C\n"
+            "usage: sdd <command> [options]   (sdd <command> --help lists every option)\n"
+            "commands:\n"
+            "  score    score audio files, a folder or a list with a model\n"
+            "  import   convert a PyTorch checkpoint (.pth) into an sdd model file\n"
+            "  info     describe a model file\n"
+            "not yet implemented (see the project issues): train, eval, augment, bench\n",
+            SDD_VERSION);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) { usage(stderr); return SDD_EXIT_USAGE; }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) { usage(stdout); return SDD_EXIT_OK; }
+    if (!strcmp(cmd, "--version") || !strcmp(cmd, "version")) { printf("sdd %s\n", SDD_VERSION); return SDD_EXIT_OK; }
+    if (!strcmp(cmd, "score")) return cmd_score(argc - 1, argv + 1);
+    if (!strcmp(cmd, "import")) return cmd_import(argc - 1, argv + 1);
+    if (!strcmp(cmd, "info")) return cmd_info(argc - 1, argv + 1);
+    if (!strcmp(cmd, "train") || !strcmp(cmd, "eval") || !strcmp(cmd, "augment") || !strcmp(cmd, "bench")) {
+        fprintf(stderr, "sdd: '%s' is not implemented yet\n", cmd);
+        return SDD_EXIT_ERROR;
+    }
+    fprintf(stderr, "sdd: unknown command '%s' (see 'sdd --help')\n", cmd);
+    return SDD_EXIT_USAGE;
+}

@@ -1,0 +1,161 @@
+/* Owns model-file loading and saving (see modelio.h). */
+#include "models/modelio.h"
+#include "io/pth.h"
+#include "io/safetensors.h"
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SDD_FORMAT_NAME "sdd-model"
+#define SDD_FORMAT_VERSION "1"
+
+static int ends_with(const char *s, const char *suf)
+{
+    size_t a = strlen(s), b = strlen(suf);
+    return a >= b && strcmp(s + a - b, suf) == 0;
+}
+
+static float half_to_float(uint16_t h)
+{
+    const uint32_t sign = (uint32_t)(h >> 15) << 31, ex = (h >> 10) & 0x1f, man = h & 0x3ff;
+    float f;
+    if (ex == 0) f = ldexpf((float)man, -24);
+    else if (ex == 31) f = man ? NAN : INFINITY;
+    else f = ldexpf((float)(man | 0x400), (int)ex - 25);
+    return sign ? -f : f;
+}
+
+static int convert(const sdd_ntensor *t, float *dst, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        switch (t->dtype) {
+        case SDD_F32: { float v; memcpy(&v, (const char *)t->data + 4 * i, 4); dst[i] = v; break; }
+        case SDD_F64: { double v; memcpy(&v, (const char *)t->data + 8 * i, 8); dst[i] = (float)v; break; }
+        case SDD_F16: { uint16_t v; memcpy(&v, (const char *)t->data + 2 * i, 2); dst[i] = half_to_float(v); break; }
+        case SDD_BF16: { uint16_t v; memcpy(&v, (const char *)t->data + 2 * i, 2); uint32_t u = (uint32_t)v << 16; memcpy(&dst[i], &u, 4); break; }
+        default: return -1;
+        }
+    }
+    return 0;
+}
+
+int sdd_model_set_weights(sdd_model *m, const sdd_tensorset *ts, const char *path, sdd_err *e)
+{
+    sdd_params *ps = &m->params;
+    int loaded = 0;
+    for (int i = 0; i < ps->np; i++) {
+        const sdd_pinfo *pi = &ps->p[i];
+        const sdd_ntensor *t = sdd_tensorset_find(ts, pi->name);
+        if (!t) return sdd_err_set(e, "%s: missing tensor %s (needed by %s)", path, pi->name, m->arch);
+        int same = t->ndim == pi->nd;
+        for (int d = 0; same && d < pi->nd; d++) same = t->shape[d] == pi->shape[d];
+        if (!same) {
+            char want[64] = "", got[64] = "";
+            for (int d = 0; d < pi->nd; d++) snprintf(want + strlen(want), sizeof want - strlen(want), "%s%lld", d ? "," : "", (long long)pi->shape[d]);
+            for (int d = 0; d < t->ndim && d < 8; d++) snprintf(got + strlen(got), sizeof got - strlen(got), "%s%lld", d ? "," : "", (long long)t->shape[d]);
+            return sdd_err_set(e, "%s: tensor %s has shape (%s), %s expects (%s)", path, pi->name, got, m->arch, want);
+        }
+        float *dst = sdd_params_ptr(ps, i);
+        if (convert(t, dst, pi->numel))
+            return sdd_err_set(e, "%s: tensor %s has dtype %s (expected a float type)", path, pi->name, sdd_dtype_name(t->dtype));
+        for (size_t k = 0; k < pi->numel; k++)
+            if (!isfinite(dst[k])) return sdd_err_set(e, "%s: tensor %s holds a non-finite value at element %zu", path, pi->name, k);
+        loaded++;
+    }
+    for (int i = 0; i < ts->n; i++) {
+        const char *nm = ts->t[i].name;
+        if (sdd_params_find(ps, nm) >= 0 || ends_with(nm, ".num_batches_tracked")) continue;
+        return sdd_err_set(e, "%s: unexpected tensor %s (not part of %s)", path, nm, m->arch);
+    }
+    if (loaded != ps->np) return sdd_err_set(e, "%s: loaded %d of %d tensors", path, loaded, ps->np);
+    return 0;
+}
+
+const char *sdd_model_guess_arch(const sdd_tensorset *ts)
+{
+    const sdd_ntensor *pos = sdd_tensorset_find(ts, "pos_S");
+    const sdd_ntensor *enc = sdd_tensorset_find(ts, "encoder.0.0.conv1.weight");
+    if (!pos || !enc || pos->ndim != 3) return NULL;
+    if (pos->shape[2] == 64) return "AASIST";
+    if (pos->shape[2] == 24) return "AASIST-L";
+    return NULL;
+}
+
+static int is_zip(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return 0;
+    unsigned char mg[4] = { 0 };
+    size_t n = fread(mg, 1, 4, f);
+    fclose(f);
+    return n == 4 && mg[0] == 'P' && mg[1] == 'K' && mg[2] == 3 && mg[3] == 4;
+}
+
+sdd_model *sdd_model_load(const char *path, const char *arch, sdd_err *e)
+{
+    sdd_tensorset ts;
+    sdd_tensorset_init(&ts);
+    const int pth = is_zip(path);
+    if (pth ? sdd_pth_load(path, &ts, e) : sdd_safetensors_load(path, &ts, e)) { sdd_tensorset_free(&ts); return NULL; }
+    const char *a = arch;
+    if (!a && !pth) {
+        const char *fmt = sdd_tensorset_get_meta(&ts, "format");
+        if (!fmt || strcmp(fmt, SDD_FORMAT_NAME) != 0) {
+            a = sdd_model_guess_arch(&ts);
+        } else a = sdd_tensorset_get_meta(&ts, "arch");
+    }
+    if (!a) a = sdd_model_guess_arch(&ts);
+    if (!a) {
+        sdd_err_set(e, "%s: cannot tell the model architecture (no sdd metadata, and the tensors match none of: %s)", path, sdd_model_archs());
+        sdd_tensorset_free(&ts);
+        return NULL;
+    }
+    sdd_model *m = sdd_model_new(a, e);
+    if (!m) { sdd_err_prefix(e, "%s", path); sdd_tensorset_free(&ts); return NULL; }
+    if (sdd_model_set_weights(m, &ts, path, e)) { sdd_model_free(m); sdd_tensorset_free(&ts); return NULL; }
+    const char *thr = sdd_tensorset_get_meta(&ts, "threshold");
+    if (thr) {
+        char *end;
+        double v = strtod(thr, &end);
+        if (*end || !isfinite(v)) { sdd_err_set(e, "%s: metadata threshold '%s' is not a number", path, thr); sdd_model_free(m); sdd_tensorset_free(&ts); return NULL; }
+        m->threshold = v;
+        m->has_threshold = 1;
+    }
+    sdd_tensorset_free(&ts);
+    return m;
+}
+
+int sdd_model_to_tensorset(const sdd_model *m, sdd_tensorset *ts, sdd_err *e)
+{
+    sdd_tensorset_init(ts);
+    const sdd_params *ps = &m->params;
+    for (int i = 0; i < ps->np; i++) {
+        const sdd_pinfo *pi = &ps->p[i];
+        if (sdd_tensorset_add(ts, pi->name, SDD_F32, pi->nd, pi->shape, sdd_params_ptr(ps, i), pi->numel * sizeof(float), e))
+            return -1;
+    }
+    char buf[64];
+    if (sdd_tensorset_set_meta(ts, "format", SDD_FORMAT_NAME, e) || sdd_tensorset_set_meta(ts, "format_version", SDD_FORMAT_VERSION, e) ||
+        sdd_tensorset_set_meta(ts, "arch", m->arch, e))
+        return -1;
+    snprintf(buf, sizeof buf, "%d", m->nb_samp);
+    if (sdd_tensorset_set_meta(ts, "nb_samp", buf, e)) return -1;
+    if (sdd_tensorset_set_meta(ts, "sample_rate", "16000", e)) return -1;
+    if (m->config[0] && sdd_tensorset_set_meta(ts, "config", m->config, e)) return -1;
+    if (sdd_tensorset_set_meta(ts, "score", "logit of the bona fide class (output column 1)", e)) return -1;
+    if (m->has_threshold) {
+        snprintf(buf, sizeof buf, "%.9g", m->threshold);
+        if (sdd_tensorset_set_meta(ts, "threshold", buf, e)) return -1;
+    }
+    return 0;
+}
+
+int sdd_model_save(const sdd_model *m, const char *path, sdd_err *e)
+{
+    sdd_tensorset ts;
+    int rc = sdd_model_to_tensorset(m, &ts, e);
+    if (!rc) rc = sdd_safetensors_save(path, &ts, e);
+    sdd_tensorset_free(&ts);
+    return rc;
+}

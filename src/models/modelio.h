@@ -1,0 +1,26 @@
+/* Model files: loading weights from a named tensor set (safetensors or an
+ * imported PyTorch state dict) with name, shape, dtype, finiteness and
+ * loaded-count checks; saving a model as safetensors with the architecture and
+ * hyperparameters in __metadata__. */
+#ifndef SDD_MODELS_MODELIO_H
+#define SDD_MODELS_MODELIO_H
+#include "models/model.h"
+#include "io/tensorset.h"
+
+/* Copies every registered parameter/buffer from ts (F32, F64, F16 or BF16;
+ * exact shape). Every registered entry must be present and every tensor in ts
+ * must be known (PyTorch's num_batches_tracked counters are accepted and
+ * ignored). `path` names the source in errors. */
+int sdd_model_set_weights(sdd_model *m, const sdd_tensorset *ts, const char *path, sdd_err *e);
+/* Guesses the architecture of a PyTorch state dict from its tensor shapes;
+ * NULL when it is none that sdd knows. */
+const char *sdd_model_guess_arch(const sdd_tensorset *ts);
+/* Loads a model file: safetensors written by sdd (architecture from metadata),
+ * or a PyTorch .pth (architecture from `arch` or guessed). */
+sdd_model *sdd_model_load(const char *path, const char *arch, sdd_err *e);
+/* Writes the model as safetensors, atomically. */
+int sdd_model_save(const sdd_model *m, const char *path, sdd_err *e);
+/* Fills ts with the model's tensors and metadata (what sdd_model_save writes). */
+int sdd_model_to_tensorset(const sdd_model *m, sdd_tensorset *ts, sdd_err *e);
+
+#endif
