@@ -28,11 +28,10 @@ static const char *kind_name[] = { "None", "bool", "int", "float", "str", "bytes
 enum { G_ODICT, G_REBUILD_V2, G_REBUILD_V1, G_PARAM, G_PARAM_STATE, G_ENCODE, G_STORAGE };
 
 typedef struct pobj pobj;
-typedef struct {
+typedef struct {   /* a tensor view: storage, element offset, sizes and strides */
     pobj *stor;
-    int64_t off;
+    int64_t off, size[SDD_TENSOR_MAXDIM], stride[SDD_TENSOR_MAXDIM];
     int ndim;
-    int64_t size[SDD_TENSOR_MAXDIM], stride[SDD_TENSOR_MAXDIM];
 } ptensor;
 
 struct pobj {
@@ -54,16 +53,10 @@ struct pobj {
 typedef struct {
     const char *fname, *member;     /* for messages */
     sdd_err *e;
-    const unsigned char *p;
+    const unsigned char *p;         /* the pickle, n bytes */
     size_t n, pos, op_at;
-    pobj **stack;
-    size_t sn, scap;
-    size_t *marks;
-    size_t mn, mcap;
-    pobj **memo;
-    size_t memolen, memoset;
-    pobj *all;
-    size_t nobj;
+    pobj **stack, **memo, *all;     /* all: every object made, for freeing */
+    size_t sn, scap, *marks, mn, mcap, memolen, memoset, nobj;
     pobj **stab;                    /* storages by key (open addressing) */
     size_t stabcap, stabn;
 } pvm;
@@ -506,13 +499,40 @@ static int op_reduce(pvm *vm, int newobj_op)
     }
 }
 
+static int rdle(pvm *vm, int k, uint64_t *v)
+{
+    const unsigned char *b = NULL;
+    if (rd(vm, (size_t)k, &b) < 0) return -1;
+    *v = le(b, k);
+    return 0;
+}
+
+/* APPENDS / SETITEMS: the items above the MARK go into the list / dict below it. */
+static int op_extend(pvm *vm, int kind, const char *opname)
+{
+    size_t start = 0;
+    if (pop_mark(vm, &start) < 0) return -1;
+    if (start == 0 || (vm->mn && vm->marks[vm->mn - 1] >= start))
+        return verr(vm, "%s with nothing below the MARK", opname);
+    pobj *c = vm->stack[start - 1];
+    if (c->kind != kind) return verr(vm, "%s on a %s", opname, kind_name[c->kind]);
+    if (kind == O_DICT && (vm->sn - start) % 2)
+        return verr(vm, "%s with an odd number of items", opname);
+    for (size_t i = start; i < vm->sn; i++)
+        if (seq_add(vm, c, vm->stack[i]) < 0) return -1;
+    vm->sn = start;
+    return 0;
+}
+
 /* Runs the pickle; on success *result is the object STOP returned. */
 static int vm_run(pvm *vm, pobj **result)
 {
     const unsigned char *b = NULL;
     size_t start = 0;
+    uint64_t u;
     pobj *x, *y, *c;
     for (;;) {
+        u = 0;
         if (vm->pos >= vm->n) { vm->op_at = vm->pos; return verr(vm, "truncated pickle (no STOP)"); }
         vm->op_at = vm->pos;
         unsigned char op = vm->p[vm->pos++];
@@ -546,29 +566,17 @@ static int vm_run(pvm *vm, pobj **result)
             x->u.i = op == 0x88;
             rc = push(vm, x);
             break;
-        case 'J': /* BININT */
-            if (rd(vm, 4, &b) < 0) return -1;
-            rc = new_int(vm, (int32_t)(uint32_t)le(b, 4));
-            break;
-        case 'K': /* BININT1 */
-            if (rd(vm, 1, &b) < 0) return -1;
-            rc = new_int(vm, b[0]);
-            break;
-        case 'M': /* BININT2 */
-            if (rd(vm, 2, &b) < 0) return -1;
-            rc = new_int(vm, (int64_t)le(b, 2));
-            break;
+        case 'J': if ((rc = rdle(vm, 4, &u)) == 0) rc = new_int(vm, (int32_t)(uint32_t)u); break;
+        case 'K': if ((rc = rdle(vm, 1, &u)) == 0) rc = new_int(vm, (int64_t)u); break;  /* BININT1 */
+        case 'M': if ((rc = rdle(vm, 2, &u)) == 0) rc = new_int(vm, (int64_t)u); break;  /* BININT2 */
         case 0x8a: rc = op_long(vm, 1); break;   /* LONG1 */
         case 0x8b: rc = op_long(vm, 4); break;   /* LONG4 */
-        case 'G': { /* BINFLOAT, big-endian */
-            if (rd(vm, 8, &b) < 0) return -1;
-            uint64_t u = 0;
+        case 'G': /* BINFLOAT, big-endian */
+            if (rd(vm, 8, &b) < 0 || !(x = newobj(vm, O_FLOAT))) return -1;
             for (int i = 0; i < 8; i++) u = (u << 8) | b[i];
-            if (!(x = newobj(vm, O_FLOAT))) return -1;
             memcpy(&x->u.f, &u, sizeof u);
             rc = push(vm, x);
             break;
-        }
         case 'X': rc = op_string(vm, 4, O_STR, 0); break;     /* BINUNICODE */
         case 0x8c: rc = op_string(vm, 1, O_STR, 0); break;    /* SHORT_BINUNICODE */
         case 0x8d: rc = op_string(vm, 8, O_STR, 0); break;    /* BINUNICODE8 */
@@ -599,15 +607,7 @@ static int vm_run(pvm *vm, pobj **result)
             if (c->kind != O_LIST) return verr(vm, "APPEND to a %s", kind_name[c->kind]);
             rc = seq_add(vm, c, x);
             break;
-        case 'e': /* APPENDS */
-            if (pop_mark(vm, &start) < 0) return -1;
-            if (start == 0 || (vm->mn && vm->marks[vm->mn - 1] >= start))
-                return verr(vm, "APPENDS with no list below the MARK");
-            c = vm->stack[start - 1];
-            if (c->kind != O_LIST) return verr(vm, "APPENDS to a %s", kind_name[c->kind]);
-            for (size_t i = start; rc == 0 && i < vm->sn; i++) rc = seq_add(vm, c, vm->stack[i]);
-            vm->sn = start;
-            break;
+        case 'e': rc = op_extend(vm, O_LIST, "APPENDS"); break;
         case 's': /* SETITEM */
             if (need(vm, 3) < 0) return -1;
             y = pop(vm);
@@ -616,16 +616,7 @@ static int vm_run(pvm *vm, pobj **result)
             if (c->kind != O_DICT) return verr(vm, "SETITEM on a %s", kind_name[c->kind]);
             if ((rc = seq_add(vm, c, x)) == 0) rc = seq_add(vm, c, y);
             break;
-        case 'u': /* SETITEMS */
-            if (pop_mark(vm, &start) < 0) return -1;
-            if (start == 0 || (vm->mn && vm->marks[vm->mn - 1] >= start))
-                return verr(vm, "SETITEMS with no dict below the MARK");
-            if ((vm->sn - start) % 2) return verr(vm, "SETITEMS with an odd number of items");
-            c = vm->stack[start - 1];
-            if (c->kind != O_DICT) return verr(vm, "SETITEMS on a %s", kind_name[c->kind]);
-            for (size_t i = start; rc == 0 && i < vm->sn; i++) rc = seq_add(vm, c, vm->stack[i]);
-            vm->sn = start;
-            break;
+        case 'u': rc = op_extend(vm, O_DICT, "SETITEMS"); break;
         case 'c': rc = op_global(vm); break;
         case 0x93: /* STACK_GLOBAL */
             if (need(vm, 2) < 0) return -1;
@@ -635,23 +626,11 @@ static int vm_run(pvm *vm, pobj **result)
                 return verr(vm, "STACK_GLOBAL needs two strings");
             rc = resolve_global(vm, x->u.str.s, x->u.str.n, y->u.str.s, y->u.str.n);
             break;
-        case 'q': /* BINPUT */
-            if (rd(vm, 1, &b) < 0) return -1;
-            rc = memo_put(vm, b[0]);
-            break;
-        case 'r': /* LONG_BINPUT */
-            if (rd(vm, 4, &b) < 0) return -1;
-            rc = memo_put(vm, le(b, 4));
-            break;
-        case 0x94: rc = memo_put(vm, vm->memoset); break;   /* MEMOIZE */
-        case 'h': /* BINGET */
-            if (rd(vm, 1, &b) < 0) return -1;
-            rc = memo_get(vm, b[0]);
-            break;
-        case 'j': /* LONG_BINGET */
-            if (rd(vm, 4, &b) < 0) return -1;
-            rc = memo_get(vm, le(b, 4));
-            break;
+        case 'q': if ((rc = rdle(vm, 1, &u)) == 0) rc = memo_put(vm, u); break;  /* BINPUT */
+        case 'r': if ((rc = rdle(vm, 4, &u)) == 0) rc = memo_put(vm, u); break;  /* LONG_BINPUT */
+        case 0x94: rc = memo_put(vm, vm->memoset); break;                        /* MEMOIZE */
+        case 'h': if ((rc = rdle(vm, 1, &u)) == 0) rc = memo_get(vm, u); break;  /* BINGET */
+        case 'j': if ((rc = rdle(vm, 4, &u)) == 0) rc = memo_get(vm, u); break;  /* LONG_BINGET */
         case 'R': rc = op_reduce(vm, 0); break;
         case 0x81: rc = op_reduce(vm, 1); break;   /* NEWOBJ */
         case 'b': /* BUILD: state is ignored for dicts and tensors */
@@ -671,12 +650,7 @@ static int vm_run(pvm *vm, pobj **result)
 
 /* ---- zip side ---- */
 
-typedef struct {
-    zip_t *za;
-    const char *fname;
-    char prefix[128];
-    char pkl[160];
-} pzip;
+typedef struct { zip_t *za; const char *fname; char prefix[128], pkl[160]; } pzip;
 
 static const char *zip_errstr(int code, char *buf, size_t cap)
 {
@@ -973,11 +947,8 @@ static int finish(pzip *z, int rc, sdd_tensorset *out, sdd_pth_info *info, sdd_p
 int sdd_pth_load_mem_ex(const void *buf, size_t n, const char *name_for_errors,
                         sdd_tensorset *out, sdd_pth_info *uinfo, sdd_err *e)
 {
-    sdd_pth_info info;
-    memset(&info, 0, sizeof info);
-    pzip z;
-    memset(&z, 0, sizeof z);
-    z.fname = name_for_errors ? name_for_errors : "(memory)";
+    sdd_pth_info info = {0};
+    pzip z = { NULL, name_for_errors ? name_for_errors : "(memory)", "", "" };
     sdd_tensorset_init(out);
     if (n == 0) return finish(&z, sdd_err_set(e, "%s: empty file", z.fname), out, &info, uinfo);
     if (!buf) return finish(&z, sdd_err_set(e, "%s: NULL buffer", z.fname), out, &info, uinfo);
@@ -1002,11 +973,8 @@ int sdd_pth_load_mem_ex(const void *buf, size_t n, const char *name_for_errors,
 
 int sdd_pth_load_ex(const char *path, sdd_tensorset *out, sdd_pth_info *uinfo, sdd_err *e)
 {
-    sdd_pth_info info;
-    memset(&info, 0, sizeof info);
-    pzip z;
-    memset(&z, 0, sizeof z);
-    z.fname = path ? path : "(null)";
+    sdd_pth_info info = {0};
+    pzip z = { NULL, path ? path : "(null)", "", "" };
     sdd_tensorset_init(out);
     if (!path) return finish(&z, sdd_err_set(e, "pth: NULL path"), out, &info, uinfo);
     FILE *fp = fopen(path, "rb");
