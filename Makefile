@@ -17,7 +17,7 @@ CLISRC  := $(shell find src/cli -name '*.c' | sort)
 LIBOBJ  := $(LIBSRC:%.c=$(BUILD)/%.o)
 CLIOBJ  := $(CLISRC:%.c=$(BUILD)/%.o)
 TESTSRC := $(sort $(wildcard tests/unit/test_*.c))
-TESTBIN := $(TESTSRC:tests/unit/%.c=$(BUILD)/tests/%)
+TESTBIN := $(TESTSRC:tests/unit/%.c=$(BUILD)/tests/%) $(BUILD)/tests/test_api_cxx
 DEPSTAMP := $(BUILD)/.deps-ok
 
 .PHONY: all test demo bench clean deps fuzz-build
@@ -46,6 +46,11 @@ sdd: $(CLIOBJ) libsdd.a
 $(BUILD)/tests/%: tests/unit/%.c libsdd.a tests/unit/check.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests/unit -o $@ $< libsdd.a $(LDLIBS)
+
+# the public-API test again, compiled as C++ against include/sdd.h only
+$(BUILD)/tests/test_api_cxx: tests/unit/test_api.c include/sdd.h libsdd.a tests/unit/check.h
+	@mkdir -p $(dir $@)
+	$(CXX) -x c++ -std=c++17 -O2 -Wall -Iinclude -Itests/unit -o $@ $< -x none libsdd.a -fopenmp $(LDLIBS)
 
 test: all $(TESTBIN)
 	@./tests/run.sh $(TESTBIN)

@@ -122,15 +122,16 @@ static void conv2d_backward(sdd_ctx *c, void *vn)
     const size_t wsz = (size_t)Cout * K;
     /* per-thread, per-segment weight/bias gradient accumulators */
     float *acc = sdd_scratch0(c, (size_t)nth * c->nseg * (wsz + Cout) * sizeof(float));
+    double *dbias = sdd_scratch0(c, (size_t)nth * c->nseg * Cout * sizeof(double));
     float *scr = sdd_scratch(c, (size_t)nth * 2 * K * CONV_CHUNK * sizeof(float));
-    if (!acc || !scr) return;
+    if (!acc || !scr || !dbias) return;
     const int nch = (Wo + CONV_CHUNK - 1) / CONV_CHUNK;
     #pragma omp parallel for schedule(dynamic, 1)
     for (int b = 0; b < B; b++) {
         const int t = omp_get_thread_num();
         const int s = sdd_seg_of(c, b);
         float *dW = acc + ((size_t)t * c->nseg + s) * (wsz + Cout);
-        float *dB = dW + wsz;
+        double *dBd = dbias + ((size_t)t * c->nseg + s) * Cout;
         float *cols = scr + (size_t)t * 2 * K * CONV_CHUNK;
         float *dcols = cols + (size_t)K * CONV_CHUNK;
         const float *xb = x->x + (size_t)b * Cin * H * W;
@@ -147,10 +148,11 @@ static void conv2d_backward(sdd_ctx *c, void *vn)
                 }
                 if (wantb)
                     for (int co = 0; co < Cout; co++) {
+                        /* bias gradients cancel heavily (the next BatchNorm removes the mean): sum in double */
                         const float *r = dy + (size_t)co * ldy;
-                        float sum = 0.0f;
+                        double sum = 0.0;
                         for (int q = 0; q < wc; q++) sum += r[q];
-                        dB[co] += sum;
+                        dBd[co] += sum;
                     }
                 if (dx) {
                     /* dcols (K, wc) = w^T (K, Cout) @ dy (Cout, wc) */
@@ -161,10 +163,14 @@ static void conv2d_backward(sdd_ctx *c, void *vn)
     }
     for (int s = 0; s < c->nseg; s++) {
         float *gw = sdd_pgrad(c, w, s), *gb = n->b ? sdd_pgrad(c, n->b, s) : NULL;
+        for (int k = 0; gb && k < Cout; k++) {
+            double sum = 0.0;
+            for (int t = 0; t < nth; t++) sum += dbias[((size_t)t * c->nseg + s) * Cout + k];
+            gb[k] += (float)sum;
+        }
         for (int t = 0; t < nth; t++) {
             const float *dW = acc + ((size_t)t * c->nseg + s) * (wsz + Cout);
             if (gw) for (size_t k = 0; k < wsz; k++) gw[k] += dW[k];
-            if (gb) for (int k = 0; k < Cout; k++) gb[k] += dW[wsz + k];
         }
     }
 }

@@ -29,10 +29,11 @@ static void selu_backward(sdd_ctx *c, void *vn)
     float *dx = sdd_grad_of(c, n->a);
     if (!dx) return;
     const size_t m = sdd_numel(n->a);
-    const float *x = n->a->x, *y = n->out->x, *dy = n->out->g;
+    const float *x = n->a->x, *dy = n->out->g;
     #pragma omp parallel for schedule(static)
     for (size_t k = 0; k < m; k++)
-        dx[k] += dy[k] * (x[k] > 0.0f ? (float)SELU_SCALE : y[k] + (float)(SELU_SCALE * SELU_ALPHA));
+        /* from the input, not y + scale*alpha, which cancels badly for very negative x */
+        dx[k] += dy[k] * (x[k] > 0.0f ? (float)SELU_SCALE : (float)(SELU_SCALE * SELU_ALPHA) * expf(x[k]));
 }
 
 sdd_tensor *sdd_selu(sdd_ctx *c, sdd_tensor *x)

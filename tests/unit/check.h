@@ -17,8 +17,8 @@ static int check_pass_, check_fail_;
     fputc('\n', stderr); } } while (0)
 #define CHECK_NEAR(a, b, tol) do { double a_ = (a), b_ = (b); \
     CHECK_MSG(fabs(a_ - b_) <= (tol), "%s = %.9g, %s = %.9g, tol %.3g", #a, a_, #b, b_, (double)(tol)); } while (0)
-#define CHECK_STR_CONTAINS(hay, needle) CHECK_MSG((hay) && strstr((hay), (needle)), \
-    "'%s' does not contain '%s'", (hay) ? (hay) : "(null)", (needle))
+#define CHECK_STR_CONTAINS(hay, needle) do { const char *h_ = (hay); \
+    CHECK_MSG(h_ && strstr(h_, (needle)), "'%s' does not contain '%s'", h_ ? h_ : "(null)", (needle)); } while (0)
 #define CHECK_DONE(name) (printf("%s: %d passed, %d failed\n", (name), check_pass_, check_fail_), \
     check_fail_ ? 1 : 0)
 

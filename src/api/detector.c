@@ -1,0 +1,118 @@
+/* Implements the public API in include/sdd.h on top of the model, inference
+ * and audio modules. */
+#include "sdd.h"
+#include "models/modelio.h"
+#include "models/infer.h"
+#include "audio/decode.h"
+#include <omp.h>
+#include <soxr.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void openblas_set_num_threads(int);
+
+struct sdd_detector {
+    sdd_model *m;
+    sdd_ctx c;
+    sdd_detector_params p;
+    sdd_err err;
+};
+
+sdd_detector_params sdd_detector_default_params(void)
+{
+    sdd_detector_params p;
+    memset(&p, 0, sizeof p);
+    p.threads = 0;
+    p.cut = 0;
+    p.window_s = 16.0;
+    return p;
+}
+
+const char *sdd_version(void) { return SDD_VERSION_STRING; }
+
+sdd_detector *sdd_detector_load(const char *model_path, const sdd_detector_params *params, char *err, size_t err_len)
+{
+    sdd_err e;
+    sdd_detector *d = calloc(1, sizeof *d);
+    if (!d) { if (err_len) snprintf(err, err_len, "out of memory"); return NULL; }
+    d->p = params ? *params : sdd_detector_default_params();
+    if (d->p.window_s <= 0) d->p.window_s = 16.0;
+    d->m = sdd_model_load(model_path, NULL, &e);
+    if (!d->m) {
+        if (err_len) snprintf(err, err_len, "%s", e.msg);
+        free(d);
+        return NULL;
+    }
+    if (d->p.threads > 0) { omp_set_num_threads(d->p.threads); openblas_set_num_threads(d->p.threads); }
+    sdd_ctx_init(&d->c, &d->m->params);
+    return d;
+}
+
+void sdd_detector_free(sdd_detector *d)
+{
+    if (!d) return;
+    sdd_ctx_free(&d->c);
+    sdd_model_free(d->m);
+    free(d);
+}
+
+const char *sdd_detector_error(const sdd_detector *d) { return d ? d->err.msg : "no detector"; }
+const char *sdd_detector_arch(const sdd_detector *d) { return d ? d->m->arch : ""; }
+
+int sdd_detector_threshold(const sdd_detector *d, double *threshold)
+{
+    if (!d || !d->m->has_threshold) return 0;
+    if (threshold) *threshold = d->m->threshold;
+    return 1;
+}
+
+static int score16k(sdd_detector *d, const float *x, int64_t n, double *score)
+{
+    if (n <= 0) return sdd_err_set(&d->err, "no samples");
+    for (int64_t i = 0; i < n; i++)
+        if (!(x[i] == x[i]) || x[i] > 3.4e38f || x[i] < -3.4e38f)
+            return sdd_err_set(&d->err, "sample %lld is not finite", (long long)i);
+    if (d->p.cut < 0) return sdd_score_full(d->m, &d->c, x, n, (int64_t)(d->p.window_s * 16000.0), score, &d->err);
+    const int64_t L = d->p.cut > 0 ? d->p.cut : d->m->nb_samp;
+    float *buf = malloc((size_t)L * sizeof(float));
+    if (!buf) return sdd_err_set(&d->err, "out of memory");
+    sdd_cut_repeat(x, n, L, buf);
+    float s;
+    int rc = sdd_score_batch(d->m, &d->c, buf, 1, L, &s, NULL, &d->err);
+    free(buf);
+    if (!rc) *score = s;
+    return rc;
+}
+
+int sdd_detector_score_samples(sdd_detector *d, const float *samples, int64_t n, int sample_rate, double *score)
+{
+    if (!d || !samples || !score) return -1;
+    d->err.msg[0] = 0;
+    if (sample_rate <= 0) return sdd_err_set(&d->err, "sample rate %d is not positive", sample_rate);
+    if (sample_rate == 16000) return score16k(d, samples, n, score);
+    const double ratio = 16000.0 / sample_rate;
+    size_t olen = (size_t)((double)n * ratio + 16), odone = 0;
+    float *y = malloc(olen * sizeof(float));
+    if (!y) return sdd_err_set(&d->err, "out of memory");
+    soxr_io_spec_t io = soxr_io_spec(SOXR_FLOAT32_I, SOXR_FLOAT32_I);
+    soxr_quality_spec_t q = soxr_quality_spec(SOXR_HQ, 0);
+    soxr_error_t se = soxr_oneshot(sample_rate, 16000, 1, samples, (size_t)n, NULL, y, olen, &odone, &io, &q, NULL);
+    if (se) { free(y); return sdd_err_set(&d->err, "resampling failed: %s", se); }
+    int rc = score16k(d, y, (int64_t)odone, score);
+    free(y);
+    return rc;
+}
+
+int sdd_detector_score_file(sdd_detector *d, const char *path, double *score)
+{
+    if (!d || !path || !score) return -1;
+    d->err.msg[0] = 0;
+    float *x = NULL;
+    int64_t n = 0;
+    if (sdd_audio_load(path, 16000, &x, &n, NULL, &d->err)) return -1;
+    int rc = score16k(d, x, n, score);
+    if (rc) sdd_err_prefix(&d->err, "%s", path);
+    free(x);
+    return rc;
+}
