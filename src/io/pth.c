@@ -650,7 +650,7 @@ static int vm_run(pvm *vm, pobj **result)
 
 /* ---- zip side ---- */
 
-typedef struct { zip_t *za; const char *fname; char prefix[128], pkl[160]; } pzip;
+typedef struct { zip_t *za; const char *fname; char prefix[128], pkl[160]; sdd_err *e; } pzip;
 
 static const char *zip_errstr(int code, char *buf, size_t cap)
 {
@@ -939,6 +939,8 @@ static int finish(pzip *z, int rc, sdd_tensorset *out, sdd_pth_info *info, sdd_p
     if (rc < 0) {
         sdd_tensorset_free(out);
         memset(info, 0, sizeof *info);
+        for (char *p = z->e ? z->e->msg : NULL; p && *p; p++)   /* names from the file: one line */
+            if ((unsigned char)*p < 0x20 || *p == 0x7f) *p = '?';
     }
     if (user) *user = *info;
     return rc;
@@ -948,7 +950,7 @@ int sdd_pth_load_mem_ex(const void *buf, size_t n, const char *name_for_errors,
                         sdd_tensorset *out, sdd_pth_info *uinfo, sdd_err *e)
 {
     sdd_pth_info info = {0};
-    pzip z = { NULL, name_for_errors ? name_for_errors : "(memory)", "", "" };
+    pzip z = { NULL, name_for_errors ? name_for_errors : "(memory)", "", "", e };
     sdd_tensorset_init(out);
     if (n == 0) return finish(&z, sdd_err_set(e, "%s: empty file", z.fname), out, &info, uinfo);
     if (!buf) return finish(&z, sdd_err_set(e, "%s: NULL buffer", z.fname), out, &info, uinfo);
@@ -974,7 +976,7 @@ int sdd_pth_load_mem_ex(const void *buf, size_t n, const char *name_for_errors,
 int sdd_pth_load_ex(const char *path, sdd_tensorset *out, sdd_pth_info *uinfo, sdd_err *e)
 {
     sdd_pth_info info = {0};
-    pzip z = { NULL, path ? path : "(null)", "", "" };
+    pzip z = { NULL, path ? path : "(null)", "", "", e };
     sdd_tensorset_init(out);
     if (!path) return finish(&z, sdd_err_set(e, "pth: NULL path"), out, &info, uinfo);
     FILE *fp = fopen(path, "rb");

@@ -237,12 +237,21 @@ done:
     return rc;
 }
 
+/* Error messages quote names from the file: keep them on one line. */
+static int oneline(int rc, sdd_err *e)
+{
+    if (rc < 0 && e)
+        for (char *p = e->msg; *p; p++)
+            if ((unsigned char)*p < 0x20 || *p == 0x7f) *p = '?';
+    return rc;
+}
+
 int sdd_safetensors_load_mem(const void *buf, size_t n, const char *name_for_errors,
                              sdd_tensorset *out, sdd_err *e)
 {
     st_src s = { name_for_errors ? name_for_errors : "(memory)", buf, NULL, n };
     if (!buf && n) { sdd_tensorset_init(out); return sdd_err_set(e, "%s: NULL buffer", s.name); }
-    return load_src(&s, out, e);
+    return oneline(load_src(&s, out, e), e);
 }
 
 int sdd_safetensors_load(const char *path, sdd_tensorset *out, sdd_err *e)
@@ -260,7 +269,7 @@ int sdd_safetensors_load(const char *path, sdd_tensorset *out, sdd_err *e)
     if (S_ISDIR(st.st_mode)) { fclose(fp); return sdd_err_set(e, "%s: is a directory", path); }
     if (!S_ISREG(st.st_mode)) { fclose(fp); return sdd_err_set(e, "%s: not a regular file", path); }
     st_src s = { path, NULL, fp, (uint64_t)st.st_size };
-    int rc = load_src(&s, out, e);
+    int rc = oneline(load_src(&s, out, e), e);
     fclose(fp);
     return rc;
 }
@@ -378,5 +387,5 @@ done:
     free(items);
     free(offs);
     json_decref(root);
-    return rc;
+    return oneline(rc, e);
 }

@@ -72,19 +72,30 @@ static int count_entries(const char *dir, const char *prefix)
     return n;
 }
 
+/* The repository root relative to the working directory ("" when the tests
+ * run from the root, as `make test` does), found by its tests/data/io. */
+static const char *repo_root(void)
+{
+    static const char *pre[] = { "", "../", "../../", "../../../" };
+    char q[512];
+    for (int i = 0; i < 4; i++) {
+        snprintf(q, sizeof q, "%stests/data/io/tiny.pth", pre[i]);
+        if (exists(q)) return pre[i];
+    }
+    return "";
+}
+
 static const char *fixture(const char *name)
 {
     static char buf[4][512];
     static int k;
-    static const char *pre[] = { "tests/data/io/", "../tests/data/io/", "../../tests/data/io/" };
     k = (k + 1) % 4;
-    for (int i = 0; i < 3; i++) {
-        snprintf(buf[k], sizeof buf[k], "%s%s", pre[i], name);
-        if (exists(buf[k])) return buf[k];
-    }
-    return NULL;
+    snprintf(buf[k], sizeof buf[k], "%stests/data/io/%s", repo_root(), name);
+    return exists(buf[k]) ? buf[k] : NULL;
 }
 
+/* $SDD_SHARED/models/NAME, else ROOT/../shared/models/NAME (CI clones the
+ * repository beside a copy of shared/). */
 static const char *shared_model(const char *name)
 {
     static char buf[2][512];
@@ -95,7 +106,7 @@ static const char *shared_model(const char *name)
         snprintf(buf[k], sizeof buf[k], "%s/models/%s", env, name);
         if (exists(buf[k])) return buf[k];
     }
-    snprintf(buf[k], sizeof buf[k], "../shared/models/%s", name);
+    snprintf(buf[k], sizeof buf[k], "%s../shared/models/%s", repo_root(), name);
     return exists(buf[k]) ? buf[k] : NULL;
 }
 
@@ -496,6 +507,15 @@ static void test_pth_fixtures(void)
     CHECK(SHAPE(t, 1, 2) && f32(t, 1) == 0.5f);
     sdd_tensorset_free(&ts);
 
+    /* pickle protocol 4 (FRAME, STACK_GLOBAL, MEMOIZE): w = arange(4).reshape(2,2).t() */
+    const char *p4 = fixture("proto4.pth");
+    CHECK(p4 && sdd_pth_load(p4, &ts, &e) == 0 && ts.n == 2);
+    t = sdd_tensorset_find(&ts, "w");
+    CHECK(SHAPE(t, 2, 2) && f32(t, 0) == 0 && f32(t, 1) == 2 && f32(t, 2) == 1 && f32(t, 3) == 3);
+    t = sdd_tensorset_find(&ts, "n");
+    CHECK(t && t->dtype == SDD_I64 && t->ndim == 0 && *(int64_t *)t->data == 7);
+    sdd_tensorset_free(&ts);
+
     const char *ck = fixture("ckpt.pth"), *mixed = fixture("sd_mixed.pth");
     CHECK(ck && sdd_pth_load_ex(ck, &ts, &info, &e) == 0);
     CHECK(ts.n == 2 && strcmp(info.source_key, "model") == 0 && sdd_tensorset_find(&ts, "w"));
@@ -556,7 +576,7 @@ static void test_pth_fixtures(void)
 
 /* ---------------- pth: crafted pickles ---------------- */
 
-typedef struct { unsigned char b[4096]; size_t n; } pk;
+typedef struct { unsigned char b[16384]; size_t n; } pk;
 static void pk_raw(pk *p, const void *s, size_t n)
 {
     if (p->n + n <= sizeof p->b) { memcpy(p->b + p->n, s, n); p->n += n; }
@@ -577,8 +597,16 @@ static void pk_int(pk *p, int32_t v)     /* BININT */
                           (unsigned char)(u >> 24)};
     pk_raw(p, h, 5);
 }
-/* _rebuild_tensor_v2(('storage', FloatStorage, key, 'cpu', numel), off, (size,), (1,), False, OrderedDict()) */
-static void pk_tensor(pk *p, const char *key, int numel, int off, int size)
+static void pk_long(pk *p, int64_t v)    /* BININT, or LONG1 with 8 bytes */
+{
+    if (v >= INT32_MIN && v <= INT32_MAX) { pk_int(p, (int32_t)v); return; }
+    unsigned char h[10] = {0x8a, 8};
+    for (int i = 0; i < 8; i++) h[2 + i] = (unsigned char)((uint64_t)v >> (8 * i));
+    pk_raw(p, h, 10);
+}
+/* _rebuild_tensor_v2(('storage', FloatStorage, key, 'cpu', numel), off, size, stride, False, OrderedDict()) */
+static void pk_tensor_nd(pk *p, const char *key, int numel, int off, int nd, const int64_t *size,
+                         const int64_t *stride)
 {
     PK(p, "ctorch._utils\n_rebuild_tensor_v2\n((");
     pk_str(p, "storage");
@@ -588,14 +616,21 @@ static void pk_tensor(pk *p, const char *key, int numel, int off, int size)
     pk_int(p, numel);
     PK(p, "tQ");
     pk_int(p, off);
-    pk_int(p, size);
-    PK(p, "\x85");
-    pk_int(p, 1);
-    PK(p, "\x85\x89" "ccollections\nOrderedDict\n)R" "tR");
+    PK(p, "(");
+    for (int i = 0; i < nd; i++) pk_long(p, size[i]);
+    PK(p, "t(");
+    for (int i = 0; i < nd; i++) pk_long(p, stride[i]);
+    PK(p, "t\x89" "ccollections\nOrderedDict\n)R" "tR");
+}
+static void pk_tensor(pk *p, const char *key, int numel, int off, int size)
+{
+    int64_t sz = size, st = 1;
+    pk_tensor_nd(p, key, numel, off, 1, &sz, &st);
 }
 
-/* Writes a zip with arch/data.pkl = pickle and arch/data/0 = 4 floats 1..4. */
-static int make_pth(const char *path, const pk *p)
+/* Writes a zip with arch/data.pkl = pickle, arch/data/0 = 4 floats 1..4 and,
+ * unless NULL, arch/byteorder. */
+static int make_pth(const char *path, const pk *p, const char *byteorder)
 {
     static const float st[4] = {1, 2, 3, 4};
     int err;
@@ -605,15 +640,20 @@ static int make_pth(const char *path, const pk *p)
     zip_source_t *s2 = zip_source_buffer(za, st, sizeof st, 0);
     int ok = s1 && s2 && zip_file_add(za, "arch/data.pkl", s1, 0) >= 0 &&
              zip_file_add(za, "arch/data/0", s2, 0) >= 0;
+    if (ok && byteorder) {
+        zip_source_t *s3 = zip_source_buffer(za, byteorder, strlen(byteorder), 0);
+        ok = s3 && zip_file_add(za, "arch/byteorder", s3, 0) >= 0;
+    }
     if (!ok) { zip_discard(za); return -1; }
     return zip_close(za);
 }
 
-static int crafted(const pk *p, sdd_tensorset *ts, sdd_err *e)
+static int crafted_bo(const pk *p, const char *byteorder, sdd_tensorset *ts, sdd_err *e)
 {
-    if (make_pth(tpath("crafted.pth"), p) < 0) return sdd_err_set(e, "test: cannot write zip");
+    if (make_pth(tpath("crafted.pth"), p, byteorder) < 0) return sdd_err_set(e, "test: cannot write zip");
     return sdd_pth_load(tpath("crafted.pth"), ts, e);
 }
+static int crafted(const pk *p, sdd_tensorset *ts, sdd_err *e) { return crafted_bo(p, NULL, ts, e); }
 
 static void test_pth_crafted(void)
 {
@@ -629,6 +669,11 @@ static void test_pth_crafted(void)
     const sdd_ntensor *t = sdd_tensorset_find(&ts, "w");
     CHECK(SHAPE(t, 3) && f32(t, 0) == 2 && f32(t, 2) == 4);
     sdd_tensorset_free(&ts);
+    /* byteorder member (torch >= 2.1): "little" loads, "big" is refused */
+    CHECK(crafted_bo(&p, "little", &ts, &e) == 0 && ts.n == 1);
+    sdd_tensorset_free(&ts);
+    CHECK(crafted_bo(&p, "big", &ts, &e) == -1 && ts.n == 0);
+    CHECK_STR_CONTAINS(e.msg, "crafted.pth: byte order is not 'little'");
 
     static const struct { const char *pkl; size_t n; const char *want; } cases[] = {
 #define C(lit, want) { lit, sizeof(lit) - 1, want }
@@ -718,6 +763,53 @@ static void test_pth_crafted(void)
     PK(&q, "uu.");
     CHECK_MSG(crafted(&q, &ts, &e) == 0, "%s", e.msg);
     CHECK(ts.n == 2 && sdd_tensorset_find(&ts, "b") && f32(sdd_tensorset_find(&ts, "b"), 0) == 4);
+    sdd_tensorset_free(&ts);
+    /* an expanded view (stride 0) too large to materialise */
+    int64_t bsz[2] = {8192, 8192}, bst[2] = {0, 0};
+    q.n = 0;
+    PK(&q, "\x80\x02}(");
+    pk_str(&q, "w");
+    pk_tensor_nd(&q, "0", 4, 0, 2, bsz, bst);
+    PK(&q, "u.");
+    CHECK(crafted(&q, &ts, &e) == -1);
+    CHECK_STR_CONTAINS(e.msg, "tensor 'w': views of shared storages would need over");
+    /* a small expanded view is fine: (3,2) with strides (0,1) from offset 2 */
+    int64_t esz[2] = {3, 2}, est[2] = {0, 1};
+    q.n = 0;
+    PK(&q, "\x80\x02}(");
+    pk_str(&q, "w");
+    pk_tensor_nd(&q, "0", 4, 2, 2, esz, est);
+    PK(&q, "u.");
+    CHECK_MSG(crafted(&q, &ts, &e) == 0, "%s", e.msg);
+    t = sdd_tensorset_find(&ts, "w");
+    CHECK(SHAPE(t, 3, 2) && f32(t, 0) == 3 && f32(t, 1) == 4 && f32(t, 4) == 3 && f32(t, 5) == 4);
+    sdd_tensorset_free(&ts);
+    /* strides whose extent overflows int64 */
+    int64_t osz[1] = {3}, ost[1] = {INT64_C(1) << 62};
+    q.n = 0;
+    PK(&q, "\x80\x02}(");
+    pk_str(&q, "w");
+    pk_tensor_nd(&q, "0", 4, 0, 1, osz, ost);
+    PK(&q, "u.");
+    CHECK(crafted(&q, &ts, &e) == -1);
+    CHECK_STR_CONTAINS(e.msg, "tensor view overflows");
+    /* 40 more storages (the key table grows) in a skipped list */
+    q.n = 0;
+    PK(&q, "\x80\x02}(");
+    pk_str(&q, "w");
+    pk_tensor(&q, "0", 4, 0, 4);
+    pk_str(&q, "extra");
+    PK(&q, "](");
+    for (int i = 1; i <= 40; i++) {
+        char key[16];
+        snprintf(key, sizeof key, "%d", i);
+        pk_tensor(&q, key, 4, 0, 4);
+    }
+    PK(&q, "eu.");
+    sdd_pth_info info;
+    CHECK_MSG(make_pth(tpath("crafted.pth"), &q, NULL) == 0 &&
+              sdd_pth_load_ex(tpath("crafted.pth"), &ts, &info, &e) == 0, "%s", e.msg);
+    CHECK(ts.n == 1 && info.skipped == 1);
     sdd_tensorset_free(&ts);
     /* a zip with no data.pkl */
     int err;

@@ -61,3 +61,7 @@ with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as out:
             data = data[:16]
         out.writestr(info.filename, data)
 open("short_storage.pth", "wb").write(buf.getvalue())
+
+# proto4.pth: pickle protocol 4 (FRAME, STACK_GLOBAL, MEMOIZE, SHORT_BINUNICODE)
+torch.save(OrderedDict(w=torch.arange(4, dtype=torch.float32).reshape(2, 2).t(),
+                       n=torch.tensor(7)), "proto4.pth", pickle_protocol=4)
