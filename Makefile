@@ -58,7 +58,11 @@ test: all $(TESTBIN)
 demo: all
 	@./scripts/demo
 
-bench: all
+$(BUILD)/bench/bench_sdd: bench/bench_sdd.c libsdd.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< libsdd.a $(LDLIBS)
+
+bench: all $(BUILD)/bench/bench_sdd
 	@./bench/run
 
 clean:

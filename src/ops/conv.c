@@ -2,7 +2,7 @@
  * forward only) and conv2d (stride 1, zero padding) by row-wise im2col + sgemm,
  * with its backward (weight gradients per segment, input gradient by col2im). */
 #include "ops/ops.h"
-#include <cblas.h>
+#include "backend/gemm.h"
 #include <math.h>
 #include <string.h>
 #include <stdlib.h>
@@ -20,26 +20,29 @@ sdd_tensor *sdd_sinc_front(sdd_ctx *c, sdd_tensor *wave, const float *filt, int 
     if (T < 3) { sdd_err_set(&c->err, "sinc front end: input of %lld samples is shorter than %d", (long long)L, K + 2); c->failed = 1; return NULL; }
     const int Ho = C / 3;                    /* pooled filter rows */
     const int Cu = Ho * 3;                   /* filters that survive the floor */
+    const int Cp = (Cu + 7) & ~7;            /* rows padded with zero filters for the 8-row GEMM tile */
     const int64_t Wo = T / 3;
     sdd_tensor *out = sdd_new4(c, B, 1, Ho, Wo);
     if (!out) return NULL;
     const int64_t nchunk = (Wo * 3 + SINC_CHUNK - 1) / SINC_CHUNK;
     const int nth = omp_get_max_threads();
-    float *scratch = sdd_scratch(c, (size_t)nth * ((size_t)K * SINC_CHUNK + (size_t)Cu * SINC_CHUNK) * sizeof(float));
-    if (!scratch) return NULL;
+    float *scratch = sdd_scratch(c, (size_t)nth * ((size_t)K * SINC_CHUNK + (size_t)Cp * SINC_CHUNK) * sizeof(float));
+    float *fp = sdd_scratch0(c, (size_t)Cp * K * sizeof(float));
+    if (!scratch || !fp) return NULL;
+    memcpy(fp, filt, (size_t)Cu * K * sizeof(float));
     #pragma omp parallel for schedule(dynamic, 1)
     for (int64_t job = 0; job < (int64_t)B * nchunk; job++) {
         const int b = (int)(job / nchunk);
         const int64_t t0 = (job % nchunk) * SINC_CHUNK;
         int64_t tc = Wo * 3 - t0;
         if (tc > SINC_CHUNK) tc = SINC_CHUNK;
-        float *cols = scratch + (size_t)omp_get_thread_num() * ((size_t)K * SINC_CHUNK + (size_t)Cu * SINC_CHUNK);
+        float *cols = scratch + (size_t)omp_get_thread_num() * ((size_t)K * SINC_CHUNK + (size_t)Cp * SINC_CHUNK);
         float *y = cols + (size_t)K * SINC_CHUNK;
         const float *xw = wave->x + (size_t)b * L + t0;
         /* cols (K, tc): cols[k][t] = x[t0 + t + k] */
         for (int k = 0; k < K; k++) memcpy(cols + (size_t)k * tc, xw + k, (size_t)tc * sizeof(float));
-        /* y (Cu, tc) = filt (Cu, K) @ cols (K, tc) */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Cu, (int)tc, K, 1.0f, filt, K, cols, (int)tc, 0.0f, y, (int)tc);
+        /* y (Cp, tc) = filt (Cp, K) @ cols (K, tc) */
+        sdd_gemm_nn(Cp, (int)tc, K, fp, K, cols, (int)tc, y, (int)tc, 0);
         /* |.| + 3x3 max pool */
         for (int h = 0; h < Ho; h++) {
             float *o = out->x + ((size_t)b * Ho + h) * Wo + t0 / 3;
@@ -124,7 +127,10 @@ static void conv2d_backward(sdd_ctx *c, void *vn)
     float *acc = sdd_scratch0(c, (size_t)nth * c->nseg * (wsz + Cout) * sizeof(float));
     double *dbias = sdd_scratch0(c, (size_t)nth * c->nseg * Cout * sizeof(double));
     float *scr = sdd_scratch(c, (size_t)nth * 2 * K * CONV_CHUNK * sizeof(float));
-    if (!acc || !scr || !dbias) return;
+    float *wT = sdd_scratch(c, wsz * sizeof(float));   /* (K, Cout) */
+    if (!acc || !scr || !dbias || !wT) return;
+    for (int co = 0; co < Cout; co++)
+        for (int k = 0; k < K; k++) wT[(size_t)k * Cout + co] = w->x[(size_t)co * K + k];
     const int nch = (Wo + CONV_CHUNK - 1) / CONV_CHUNK;
     #pragma omp parallel for schedule(dynamic, 1)
     for (int b = 0; b < B; b++) {
@@ -144,7 +150,7 @@ static void conv2d_backward(sdd_ctx *c, void *vn)
                 if (wantw) {
                     im2col_row(xb, Cin, H, W, kh, kw, n->ph, n->pw, h, w0, wc, cols);
                     /* dW (Cout, K) += dy (Cout, wc) @ cols^T (wc, K) */
-                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Cout, K, wc, 1.0f, dy, ldy, cols, wc, 1.0f, dW, K);
+                    sdd_gemm_nt(Cout, K, wc, dy, ldy, cols, wc, dW, K, 1);
                 }
                 if (wantb)
                     for (int co = 0; co < Cout; co++) {
@@ -156,7 +162,7 @@ static void conv2d_backward(sdd_ctx *c, void *vn)
                     }
                 if (dx) {
                     /* dcols (K, wc) = w^T (K, Cout) @ dy (Cout, wc) */
-                    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, wc, Cout, 1.0f, w->x, K, dy, ldy, 0.0f, dcols, wc);
+                    sdd_gemm_nn(K, wc, Cout, wT, Cout, dy, ldy, dcols, wc, 0);
                     col2im_row(dx + (size_t)b * Cin * H * W, Cin, H, W, kh, kw, n->ph, n->pw, h, w0, wc, dcols);
                 }
             }
@@ -204,7 +210,7 @@ sdd_tensor *sdd_conv2d(sdd_ctx *c, sdd_tensor *x, sdd_tensor *w, sdd_tensor *b, 
             float *r = o + (size_t)co * Ho * Wo;
             for (int q = 0; q < wc; q++) r[q] = bv;
         }
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Cout, wc, K, 1.0f, w->x, K, cols, wc, 1.0f, o, Ho * Wo);
+        sdd_gemm_nn(Cout, wc, K, w->x, K, cols, wc, o, Ho * Wo, 1);
     }
     out->rg = sdd_wants(c, x) || sdd_wants(c, w) || (b && sdd_wants(c, b));
     if (c->grad && out->rg) {

@@ -1,0 +1,83 @@
+/* sdd side of `make bench`: times AASIST eval forward and train
+ * forward+backward (batch B of L samples), the dual-path per-path step
+ * (B/2 originals + B/2 copies, two gradient buffers, one backward pass), and
+ * batch-1 inference, printing one JSON object per measurement with the
+ * process's peak RSS. Run one mode per process so the RSS is the mode's own. */
+#include "models/model.h"
+#include "models/modelio.h"
+#include "ops/ops.h"
+#include "core/rng.h"
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+
+void openblas_set_num_threads(int);
+
+static double peak_rss_mb(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_maxrss / 1024.0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 6) {
+        fprintf(stderr, "usage: bench_sdd MODE(fwd|fwdbwd|dual|infer1) ARCH B L REPS [THREADS]\n");
+        return 2;
+    }
+    const char *mode = argv[1], *arch = argv[2];
+    const int B = atoi(argv[3]), L = atoi(argv[4]), reps = atoi(argv[5]);
+    const int threads = argc > 6 ? atoi(argv[6]) : 2;
+    omp_set_num_threads(threads);
+    openblas_set_num_threads(threads);
+    sdd_err e;
+    sdd_model *m = sdd_model_new(arch, &e);
+    if (!m) { fprintf(stderr, "%s\n", e.msg); return 1; }
+    sdd_model_init_random(m, 1);
+    if (sdd_params_alloc_grads(&m->params, 2, &e)) { fprintf(stderr, "%s\n", e.msg); return 1; }
+    float *x = malloc((size_t)B * L * sizeof(float));
+    if (!x) return 1;
+    for (size_t i = 0; i < (size_t)B * L; i++) x[i] = 0.1f * (float)sdd_rng_normal(3, i);
+    int labels[256];
+    for (int b = 0; b < B && b < 256; b++) labels[b] = b % 2;
+    const float cw[2] = { 0.1f, 0.9f };
+    sdd_ctx c;
+    sdd_ctx_init(&c, &m->params);
+    const int dual = !strcmp(mode, "dual"), train = dual || !strcmp(mode, "fwdbwd"), one = !strcmp(mode, "infer1");
+    const int bs = one ? 1 : B;
+    double best = 1e30, total = 0;
+    for (int r = 0; r <= reps; r++) {   /* r == 0 is the warm-up */
+        double t0 = omp_get_wtime();
+        for (int k = 0; k < (one ? B : 1); k++) {
+            sdd_ctx_begin(&c, bs, train, train);
+            if (dual) {
+                int ends[2] = { B / 2, B };
+                c.bn_per_seg = 1;
+                sdd_ctx_set_segments(&c, 2, ends, NULL);
+            }
+            int64_t shp[2] = { bs, L };
+            sdd_tensor *z = m->forward(&c, m, sdd_tensor_wrap(&c, x + (size_t)k * (one ? L : 0), 2, shp));
+            if (!z) { fprintf(stderr, "%s\n", c.err.msg); return 1; }
+            if (train) {
+                sdd_params_zero_grads(&m->params);
+                sdd_tensor *l = sdd_ce_weighted(&c, z, labels, cw, NULL);
+                if (!l) { fprintf(stderr, "%s\n", c.err.msg); return 1; }
+                float *g = sdd_grad_of(&c, l);
+                for (int s = 0; s < c.nseg; s++) g[s] = 1.0f;
+                if (sdd_backward(&c, 0, NULL, NULL)) { fprintf(stderr, "%s\n", c.err.msg); return 1; }
+            }
+        }
+        double dt = omp_get_wtime() - t0;
+        if (r > 0) { total += dt; if (dt < best) best = dt; }
+    }
+    printf("{\"impl\": \"sdd\", \"mode\": \"%s\", \"arch\": \"%s\", \"batch\": %d, \"len\": %d, \"threads\": %d, "
+           "\"reps\": %d, \"best_s\": %.4f, \"mean_s\": %.4f, \"peak_rss_mb\": %.1f, \"arena_peak_mb\": %.1f}\n",
+           mode, arch, B, L, threads, reps, best, total / reps, peak_rss_mb(), c.arena.peak / 1048576.0);
+    sdd_ctx_free(&c);
+    sdd_model_free(m);
+    free(x);
+    return 0;
+}
