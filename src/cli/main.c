@@ -14,7 +14,8 @@ static void usage(FILE *f)
             "  score    score audio files, a folder or a list with a model\n"
             "  import   convert a PyTorch checkpoint (.pth) into an sdd model file\n"
             "  info     describe a model file\n"
-            "not yet implemented (see the project issues): train, eval, augment, bench\n",
+            "  augment  apply RawBoost data augmentation (algorithms 1-8) to an audio file\n"
+            "not yet implemented (see the project issues): train, eval, bench\n",
             SDD_VERSION);
 }
 
@@ -27,7 +28,8 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "score")) return cmd_score(argc - 1, argv + 1);
     if (!strcmp(cmd, "import")) return cmd_import(argc - 1, argv + 1);
     if (!strcmp(cmd, "info")) return cmd_info(argc - 1, argv + 1);
-    if (!strcmp(cmd, "train") || !strcmp(cmd, "eval") || !strcmp(cmd, "augment") || !strcmp(cmd, "bench")) {
+    if (!strcmp(cmd, "augment")) return cmd_augment(argc - 1, argv + 1);
+    if (!strcmp(cmd, "train") || !strcmp(cmd, "eval") || !strcmp(cmd, "bench")) {
         fprintf(stderr, "sdd: '%s' is not implemented yet\n", cmd);
         return SDD_EXIT_ERROR;
     }

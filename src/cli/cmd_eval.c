@@ -1,0 +1,99 @@
+/* `sdd eval`: scores + key in; EER, min t-DCF (with ASV scores), Cllr and the
+ * per-attack / per-condition table out, as the official ASVspoof tools
+ * compute them (src/metrics). Optional JSON report and DET curve TSV, both
+ * written atomically. Exit status 0, 1 (one line "sdd: FILE[:LINE]: reason"),
+ * 2 (usage). */
+#include "cli/cli.h"
+#include "metrics/evaluate.h"
+#include "io/atomic.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: sdd eval --scores FILE --key KEYFILE [options]\n"
+            "Computes EER, min t-DCF and per-attack / per-condition EERs exactly as the official\n"
+            "ASVspoof tools (2021 eval-package, clovaai/aasist): scores joined with the key by trial ID.\n"
+            "  --scores FILE      CM scores: 'ID SCORE [EXTRA...]' (sdd score output; ASVspoof 2021\n"
+            "                     'trial score') or 'UTT SRC KEY SCORE' (ASVspoof 2019 CM score file);\n"
+            "                     higher = more likely bona fide\n"
+            "  --key FILE         labels: ASVspoof 2019 protocol, 2021 LA/DF key (trial_metadata.txt),\n"
+            "                     ASVspoof 5 protocol, In-the-Wild meta.csv, FoR csv, or 'ID LABEL'\n"
+            "                     (default: none, allowed only for 'UTT SRC KEY SCORE' files)\n"
+            "  --subset NAME      keep the key's trials of this subset, 'all' for every trial\n"
+            "                     (default: eval when the key has a subset column, as 2021 keys do)\n"
+            "  --allow-missing    skip key trials that have no score, with a warning (default: such\n"
+            "                     trials are an error listing how many and the first few)\n"
+            "  --asv-scores FILE  ASV scores for the min t-DCF: '... KEY SCORE' lines with KEY\n"
+            "                     target|nontarget|spoof (ASVspoof 2019), or 2021 'SPK TRIAL SCORE'\n"
+            "                     lines with --asv-key (default: none, no t-DCF)\n"
+            "  --asv-key FILE     ASVspoof 2021 ASV key (spk trial codec trans attack label trim subset),\n"
+            "                     paired line by line with --asv-scores; gives the per-attack and\n"
+            "                     per-codec min t-DCF of the 2021 tables (default: none)\n"
+            "  --tdcf 2019|2021   t-DCF form: 2019 legacy (ASVspoof 2019, clovaai) or 2021\n"
+            "                     (eval-package) normalisation (default: 2021 for 2021 keys, else 2019)\n"
+            "  --det FILE         write the DET curve as TSV: threshold, far, frr, probit_far,\n"
+            "                     probit_frr (default: not written)\n"
+            "  -o FILE            write a JSON report with every number at full precision\n"
+            "                     (default: not written)\n"
+            "  -h, --help         this text\n");
+}
+
+int cmd_eval(int argc, char **argv)
+{
+    sdd_eval_opts o = { 0 };
+    const char *det = NULL, *out = NULL, *v;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) { usage(stdout); return SDD_EXIT_OK; }
+#define NEED(var, what) do { if (!((var) = cli_value(argc, argv, &i))) return cli_usage_error("eval", "%s needs %s", a, what); } while (0)
+        if (!strcmp(a, "--scores")) NEED(o.scores, "a file");
+        else if (!strcmp(a, "--key")) NEED(o.key, "a file");
+        else if (!strcmp(a, "--asv-scores")) NEED(o.asv_scores, "a file");
+        else if (!strcmp(a, "--asv-key")) NEED(o.asv_key, "a file");
+        else if (!strcmp(a, "--subset")) NEED(o.subset, "a subset name");
+        else if (!strcmp(a, "--det")) NEED(det, "a file");
+        else if (!strcmp(a, "-o")) NEED(out, "a file");
+        else if (!strcmp(a, "--allow-missing")) o.allow_missing = 1;
+        else if (!strcmp(a, "--tdcf")) {
+            NEED(v, "2019 or 2021");
+            if (!strcmp(v, "2019")) o.tdcf = SDD_TDCF_2019;
+            else if (!strcmp(v, "2021")) o.tdcf = SDD_TDCF_2021;
+            else return cli_usage_error("eval", "--tdcf: '%s' is not 2019 or 2021", v);
+        } else if (a[0] == '-' && a[1]) return cli_usage_error("eval", "unknown option %s", a);
+        else return cli_usage_error("eval", "unexpected argument '%s'", a);
+#undef NEED
+    }
+    if (!o.scores) return cli_usage_error("eval", "no score file given (--scores FILE)");
+    if (o.asv_key && !o.asv_scores) return cli_usage_error("eval", "--asv-key needs --asv-scores");
+    if (o.tdcf && !o.asv_scores) return cli_usage_error("eval", "--tdcf needs --asv-scores");
+
+    sdd_err e;
+    sdd_eval_report r;
+    if (sdd_eval_run(&o, &r, &e)) { cli_error("%s", e.msg); return SDD_EXIT_ERROR; }
+    for (int i = 0; i < r.nwarn; i++) fprintf(stderr, "sdd: warning: %s\n", r.warnings[i]);
+    sdd_eval_print(&r, stdout);
+    fflush(stdout);
+
+    int status = SDD_EXIT_OK;
+    const char *paths[2] = { out, det };
+    for (int k = 0; k < 2; k++) {
+        if (!paths[k]) continue;
+        sdd_afile *af = sdd_afile_open(paths[k], &e);
+        if (!af) { cli_error("%s", e.msg); status = SDD_EXIT_ERROR; continue; }
+        int rc = k == 0 ? sdd_eval_write_json(&r, &o, sdd_afile_fp(af), &e)
+                        : sdd_eval_write_det(&r, sdd_afile_fp(af), &e);
+        if (rc) {
+            sdd_afile_abort(af);
+            cli_error("%s: %s", paths[k], e.msg);
+            status = SDD_EXIT_ERROR;
+        } else if (sdd_afile_commit(af, &e)) {
+            cli_error("%s", e.msg);
+            status = SDD_EXIT_ERROR;
+        }
+    }
+    sdd_eval_report_free(&r);
+    return status;
+}
