@@ -1,0 +1,684 @@
+/* Owns sdd_eval_run and the report writers (evaluate.h): joins a CM score
+ * file with its key by trial ID (subset filter, missing/unused IDs, label
+ * cross-check for 2019 CM files), computes EER, Cllr, min t-DCF from ASV
+ * scores (pooled, and per table cell when the 2021 ASV key gives attacks and
+ * codecs, as the 2021 eval-package's C012 per condition), the attack x
+ * condition table, and writes the text summary, JSON and DET TSV. */
+#include "metrics/evaluate.h"
+#include "metrics/scores.h"
+#include "data/list.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- helpers ---- */
+
+static void warn(sdd_eval_report *r, const char *fmt, ...)
+{
+    char buf[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    char **w = realloc(r->warnings, (size_t)(r->nwarn + 1) * sizeof *w);
+    if (!w) return;
+    r->warnings = w;
+    if ((w[r->nwarn] = strdup(buf))) r->nwarn++;
+}
+
+/* A small set of names (attacks, conditions); indexes are stable. */
+typedef struct { const char **v; int n, cap; } nameset;
+
+static int nameset_index(const nameset *s, const char *x)
+{
+    for (int i = 0; i < s->n; i++)
+        if (!strcmp(s->v[i], x)) return i;
+    return -1;
+}
+
+static int nameset_add(nameset *s, const char *x)
+{
+    int i = nameset_index(s, x);
+    if (i >= 0) return i;
+    if (s->n == s->cap) {
+        int nc = s->cap ? 2 * s->cap : 16;
+        const char **p = realloc(s->v, (size_t)nc * sizeof *p);
+        if (!p) return -1;
+        s->v = p;
+        s->cap = nc;
+    }
+    s->v[s->n] = x;
+    return s->n++;
+}
+
+/* Official condition orders and tags (eval-package config.py). */
+static const char *const la_codecs[] = { "none", "alaw", "pstn", "g722", "ulaw", "gsm", "opus" };
+static const char *const df_codecs[] = { "nocodec", "low_mp3", "high_mp3", "low_m4a", "high_m4a",
+                                         "low_ogg", "high_ogg", "mp3m4a", "oggm4a" };
+
+static int official_rank(int key_format, const char *c)
+{
+    const char *const *v = key_format == SDD_LIST_ASV21_LA_KEY ? la_codecs
+                         : key_format == SDD_LIST_ASV21_DF_KEY ? df_codecs : NULL;
+    int n = key_format == SDD_LIST_ASV21_LA_KEY ? 7 : key_format == SDD_LIST_ASV21_DF_KEY ? 9 : 0;
+    for (int i = 0; i < n; i++)
+        if (!strcmp(v[i], c)) return i;
+    return -1;
+}
+
+/* Conditions: the official order first, others alphabetically after. */
+static int cmp_cond(const void *a, const void *b, void *fmt)
+{
+    const char *x = *(const char *const *)a, *y = *(const char *const *)b;
+    const int kf = *(const int *)fmt;
+    int rx = official_rank(kf, x), ry = official_rank(kf, y);
+    if (rx >= 0 || ry >= 0) {
+        if (rx < 0) return 1;
+        if (ry < 0) return -1;
+        return rx - ry;
+    }
+    return strcmp(x, y);
+}
+
+/* DF vocoder types in the eval-package order, others alphabetically after. */
+static const char *const df_vocoders[] = { "traditional_vocoder", "waveform_concatenation",
+                                           "neural_vocoder_autoregressive",
+                                           "neural_vocoder_nonautoregressive", "unknown" };
+
+static int cmp_vocoder(const void *a, const void *b)
+{
+    const char *x = *(const char *const *)a, *y = *(const char *const *)b;
+    int rx = -1, ry = -1;
+    for (int i = 0; i < 5; i++) {
+        if (!strcmp(df_vocoders[i], x)) rx = i;
+        if (!strcmp(df_vocoders[i], y)) ry = i;
+    }
+    if (rx >= 0 || ry >= 0) return rx < 0 ? 1 : ry < 0 ? -1 : rx - ry;
+    return strcmp(x, y);
+}
+
+/* Column col (0-based, whitespace-separated) of every line of path, indexed
+ * by line number - 1 (NULL where the line is shorter); *n = lines. */
+static char **column_by_line(const char *path, int col, int *n, sdd_err *e)
+{
+    FILE *f = fopen(path, "re");
+    if (!f) { sdd_err_set(e, "%s: %s", path, strerror(errno)); return NULL; }
+    char **v = NULL, *line = NULL;
+    size_t cap = 0;
+    int nv = 0, capv = 0, ok = 1;
+    while (ok && getline(&line, &cap, f) >= 0) {
+        if (nv == capv) {
+            capv = capv ? 2 * capv : 1024;
+            char **p = realloc(v, (size_t)capv * sizeof *p);
+            if (!p) { ok = 0; break; }
+            v = p;
+        }
+        v[nv] = NULL;
+        int k = 0;
+        for (char *s = line; *s;) {
+            while (*s && strchr(" \t\r\n\v\f", *s)) s++;
+            if (!*s) break;
+            char *t = s;
+            while (*s && !strchr(" \t\r\n\v\f", *s)) s++;
+            if (k++ == col) {
+                if (!(v[nv] = strndup(t, (size_t)(s - t)))) ok = 0;
+                break;
+            }
+        }
+        nv++;
+    }
+    if (ferror(f)) ok = 0;
+    free(line);
+    fclose(f);
+    if (!ok) {
+        for (int i = 0; i < nv; i++) free(v[i]);
+        free(v);
+        sdd_err_set(e, "%s: cannot read the vocoder column", path);
+        return NULL;
+    }
+    *n = nv;
+    return v;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+void sdd_eval_report_free(sdd_eval_report *r)
+{
+    if (!r) return;
+    for (int i = 0; r->col_tag && i < r->table.ncol; i++) free(r->col_tag[i]);
+    free(r->col_tag);
+    sdd_table_free(&r->table);
+    sdd_table_free(&r->vocoder_table);
+    sdd_sorted_free(&r->cm);
+    for (int i = 0; i < r->nwarn; i++) free(r->warnings[i]);
+    free(r->warnings);
+    memset(r, 0, sizeof *r);
+    r->key_format = -1;
+}
+
+/* ASV rates and coefficients for one table cell; row/col NULL = pooled. */
+static int cell_coef(const sdd_asv_scores *a, const char *row, const char *col, int form,
+                     const sdd_tdcf_cost *cost, sdd_tdcf_coef *k, sdd_err *e)
+{
+    double *buf = malloc((size_t)(a->n ? a->n : 1) * sizeof *buf);
+    if (!buf) return sdd_err_set(e, "out of memory");
+    int64_t nt = 0, nn = 0, ns = 0;
+    /* targets from the front, nontargets from the back, then spoofs after targets */
+    for (int64_t i = 0; i < a->n; i++) {
+        if (col && (!a->codec || !a->codec[i] || strcmp(a->codec[i], col))) continue;
+        if (a->cls[i] == SDD_ASV_TARGET) buf[nt++] = a->score[i];
+    }
+    double *non = malloc((size_t)(a->n ? a->n : 1) * sizeof *non);
+    double *spf = malloc((size_t)(a->n ? a->n : 1) * sizeof *spf);
+    if (!non || !spf) { free(buf); free(non); free(spf); return sdd_err_set(e, "out of memory"); }
+    for (int64_t i = 0; i < a->n; i++) {
+        if (col && (!a->codec || !a->codec[i] || strcmp(a->codec[i], col))) continue;
+        if (a->cls[i] == SDD_ASV_NONTARGET) non[nn++] = a->score[i];
+        else if (a->cls[i] == SDD_ASV_SPOOF &&
+                 (!row || (a->attack && a->attack[i] && !strcmp(a->attack[i], row))))
+            spf[ns++] = a->score[i];
+    }
+    sdd_asv_rates rates;
+    int rc = sdd_asv_rates_compute(buf, nt, non, nn, spf, ns, &rates, e);
+    if (rc == 0) rc = sdd_tdcf_coef_compute(form, &rates, cost, k, e);
+    free(buf);
+    free(non);
+    free(spf);
+    return rc;
+}
+
+/* ---- the run ---- */
+
+int sdd_eval_run(const sdd_eval_opts *o, sdd_eval_report *r, sdd_err *e)
+{
+    memset(r, 0, sizeof *r);
+    r->key_format = -1;
+    if (!o || !o->scores) return sdd_err_set(e, "no score file given");
+    sdd_scores sc;
+    sdd_list key = { 0 };
+    sdd_asv_scores asv = { 0 };
+    double *score = NULL;
+    unsigned char *pos = NULL, *used = NULL;
+    const char **att = NULL, **cod = NULL;
+    int *row_of = NULL, *col_of = NULL;
+    sdd_tdcf_coef *cells = NULL;
+    nameset rows = { 0 }, cols = { 0 }, vocs = { 0 };
+    int *vline = NULL, *vrow = NULL, vnl = 0;   /* DF keys: key line of each trial, vocoder row */
+    char **vcol = NULL;
+    int64_t n = 0;
+    int rc = -1;
+    if (sdd_scores_load(o->scores, &sc, e)) return -1;
+
+    if (o->key) {
+        if (sdd_list_load(o->key, NULL, &key, e)) goto done;
+        r->key_format = key.format;
+        if (key.format == SDD_LIST_ASV21_TRIALS) {
+            sdd_err_set(e, "%s: is a trial list without labels, not a key", o->key);
+            goto done;
+        }
+        int has_subset = 0;
+        for (int i = 0; i < key.n && !has_subset; i++) has_subset = key.items[i].subset != NULL;
+        const char *subset = NULL;
+        if (has_subset) subset = o->subset ? o->subset : "eval";
+        else if (o->subset && strcmp(o->subset, "all")) {
+            sdd_err_set(e, "%s: has no subset column to select '%.60s' from", o->key, o->subset);
+            goto done;
+        }
+        if (subset && !strcmp(subset, "all")) subset = NULL;
+        if (subset) snprintf(r->subset, sizeof r->subset, "%s", subset);
+        score = malloc((size_t)key.n * sizeof *score);
+        pos = malloc((size_t)key.n);
+        att = malloc((size_t)key.n * sizeof *att);
+        cod = malloc((size_t)key.n * sizeof *cod);
+        used = calloc((size_t)sc.n, 1);
+        vline = malloc((size_t)key.n * sizeof *vline);
+        if (!score || !pos || !att || !cod || !used || !vline) { sdd_err_set(e, "out of memory"); goto done; }
+        const char *first_missing[3];
+        int64_t nkept = 0;
+        for (int i = 0; i < key.n; i++) {
+            const sdd_list_item *it = &key.items[i];
+            int64_t j = sdd_scores_find(&sc, it->id);
+            if (j >= 0) used[j] = 1;
+            if (subset && (!it->subset || strcmp(it->subset, subset))) continue;
+            nkept++;
+            if (it->label == SDD_LABEL_NONE) {
+                sdd_err_set(e, "%s:%d: trial %.200s has no label (a key labels every trial bonafide or spoof)",
+                            o->key, it->line, it->id);
+                goto done;
+            }
+            if (j < 0) {
+                if (r->n_missing < 3) first_missing[r->n_missing] = it->id;
+                r->n_missing++;
+                continue;
+            }
+            const int isb = it->label == SDD_LABEL_BONAFIDE;
+            if (sc.label && sc.label[j] != isb) {
+                sdd_err_set(e, "%s:%d: %.200s is labelled %s here but %s in %s", o->scores, sc.line[j], it->id,
+                            sc.label[j] ? "bonafide" : "spoof", isb ? "bonafide" : "spoof", o->key);
+                goto done;
+            }
+            score[n] = sc.score[j];
+            pos[n] = (unsigned char)isb;
+            att[n] = it->attack;
+            cod[n] = it->codec;
+            vline[n] = it->line;
+            n++;
+        }
+        if (nkept == 0) {
+            nameset subs = { 0 };
+            char list[256] = "";
+            for (int i = 0; i < key.n; i++)
+                if (key.items[i].subset && nameset_add(&subs, key.items[i].subset) < 0) break;
+            for (int i = 0; i < subs.n; i++)
+                snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? ", " : "", subs.v[i]);
+            free(subs.v);
+            sdd_err_set(e, "%s: no trials in subset '%.60s' (subsets: %s)", o->key, subset, list);
+            goto done;
+        }
+        if (r->n_missing) {
+            char ids[700];
+            snprintf(ids, sizeof ids, "%.200s%s%.200s%s%.200s%s", first_missing[0],
+                     r->n_missing > 1 ? ", " : "", r->n_missing > 1 ? first_missing[1] : "",
+                     r->n_missing > 2 ? ", " : "", r->n_missing > 2 ? first_missing[2] : "",
+                     r->n_missing > 3 ? ", ..." : "");
+            if (!o->allow_missing) {
+                sdd_err_set(e, "%s: no score for %lld of the %lld trials in %s (first: %s)", o->scores,
+                            (long long)r->n_missing, (long long)nkept, o->key, ids);
+                goto done;
+            }
+            warn(r, "%s: no score for %lld of the %lld trials in %s (first: %s); skipped", o->scores,
+                 (long long)r->n_missing, (long long)nkept, o->key, ids);
+        }
+        for (int64_t j = 0; j < sc.n; j++) r->n_unused += !used[j];
+        if (r->n_unused)
+            warn(r, "%s: %lld scores have no trial in %s; ignored", o->scores, (long long)r->n_unused, o->key);
+    } else {
+        if (sc.format != SDD_SCORES_CM2019) {
+            sdd_err_set(e, "%s: 'ID SCORE' files carry no labels: a key file is needed", o->scores);
+            goto done;
+        }
+        score = malloc((size_t)sc.n * sizeof *score);
+        pos = malloc((size_t)sc.n);
+        att = malloc((size_t)sc.n * sizeof *att);
+        cod = malloc((size_t)sc.n * sizeof *cod);
+        if (!score || !pos || !att || !cod) { sdd_err_set(e, "out of memory"); goto done; }
+        for (int64_t j = 0; j < sc.n; j++) {
+            score[n] = sc.score[j];
+            pos[n] = (unsigned char)(sc.label[j] == 1);
+            att[n] = sc.src[j];
+            cod[n] = NULL;
+            n++;
+        }
+    }
+    const char *src_name = o->key ? o->key : o->scores;
+    for (int64_t i = 0; i < n; i++) { if (pos[i]) r->n_bona++; else r->n_spoof++; }
+    if (r->n_bona == 0 || r->n_spoof == 0) {
+        sdd_err_set(e, "%s: no %s trials among the %lld scored", src_name, r->n_bona ? "spoof" : "bona fide",
+                    (long long)n);
+        goto done;
+    }
+    if (sdd_sorted_init(&r->cm, score, pos, n, e)) goto done;
+    if (sdd_eer_sorted(&r->cm, NULL, &r->eer, e)) goto done;
+    if (sdd_cllr_sorted(&r->cm, NULL, &r->cllr, &r->min_cllr, e)) goto done;
+
+    /* attacks (of spoof trials) and conditions, in table order */
+    for (int64_t i = 0; i < n; i++) {
+        if ((!pos[i] && att[i] && nameset_add(&rows, att[i]) < 0) || (cod[i] && nameset_add(&cols, cod[i]) < 0)) {
+            sdd_err_set(e, "out of memory");
+            goto done;
+        }
+    }
+    if (rows.n > 1) qsort(rows.v, (size_t)rows.n, sizeof *rows.v, cmp_str);
+    if (cols.n > 1) qsort_r(cols.v, (size_t)cols.n, sizeof *cols.v, cmp_cond, &r->key_format);
+    r->has_table = rows.n > 0 || cols.n > 0;
+
+    /* t-DCF */
+    const sdd_asv_scores *A = NULL;
+    if (o->asv_scores) {
+        const char *asv_subset = r->subset[0] ? r->subset : o->subset;
+        if (sdd_asv_load(o->asv_scores, o->asv_key, asv_subset, &asv, e)) goto done;
+        A = &asv;
+        r->has_tdcf = 1;
+        r->tdcf_form = o->tdcf ? o->tdcf
+                     : (r->key_format == SDD_LIST_ASV21_LA_KEY || r->key_format == SDD_LIST_ASV21_DF_KEY)
+                           ? SDD_TDCF_2021 : SDD_TDCF_2019;
+        sdd_tdcf_cost cost;
+        sdd_tdcf_cost_asvspoof(&cost);
+        if (cell_coef(A, NULL, NULL, r->tdcf_form, &cost, &r->coef, e)) {
+            sdd_err_prefix(e, "%s", o->asv_scores);
+            goto done;
+        }
+        {   /* the ASV rates themselves, for the report */
+            sdd_err e2;
+            double *t = malloc((size_t)A->n * sizeof *t), *nn = malloc((size_t)A->n * sizeof *nn),
+                   *s = malloc((size_t)A->n * sizeof *s);
+            int64_t a = 0, b = 0, c = 0;
+            if (!t || !nn || !s) { free(t); free(nn); free(s); sdd_err_set(e, "out of memory"); goto done; }
+            for (int64_t i = 0; i < A->n; i++) {
+                if (A->cls[i] == SDD_ASV_TARGET) t[a++] = A->score[i];
+                else if (A->cls[i] == SDD_ASV_NONTARGET) nn[b++] = A->score[i];
+                else s[c++] = A->score[i];
+            }
+            sdd_asv_rates_compute(t, a, nn, b, s, c, &r->asv, &e2);
+            free(t); free(nn); free(s);
+        }
+        sdd_err e2;
+        if (sdd_min_tdcf_sorted(&r->cm, NULL, &r->coef, &r->tdcf, &e2)) {
+            r->tdcf.min_tdcf = NAN;
+            warn(r, "%s: no min t-DCF: %s", o->scores, e2.msg);
+        }
+        if (r->has_table) {
+            const int R = rows.n + 1, C = cols.n + 1;
+            cells = calloc((size_t)R * C, sizeof *cells);
+            if (!cells) { sdd_err_set(e, "out of memory"); goto done; }
+            cells[(size_t)R * C - 1] = r->coef;
+            if (A->codec) {  /* keyed ASV scores: C012 per cell, as the 2021 eval-package */
+                for (int ri = 0; ri < R; ri++)
+                    for (int ci = 0; ci < C; ci++) {
+                        if (ri == R - 1 && ci == C - 1) continue;
+                        sdd_err e3;
+                        if (cell_coef(A, ri < rows.n ? rows.v[ri] : NULL, ci < cols.n ? cols.v[ci] : NULL,
+                                      r->tdcf_form, &cost, &cells[(size_t)ri * C + ci], &e3))
+                            cells[(size_t)ri * C + ci].form = 0;
+                    }
+            }
+        }
+    }
+
+    if (r->has_table) {
+        row_of = malloc((size_t)n * sizeof *row_of);
+        col_of = malloc((size_t)n * sizeof *col_of);
+        if (!row_of || !col_of) { sdd_err_set(e, "out of memory"); goto done; }
+        for (int64_t i = 0; i < n; i++) {
+            row_of[i] = !pos[i] && att[i] ? nameset_index(&rows, att[i]) : -1;
+            col_of[i] = cod[i] ? nameset_index(&cols, cod[i]) : -1;
+        }
+        if (sdd_table_compute(&r->cm, row_of, rows.v, rows.n, col_of, cols.v, cols.n, cells, &r->table, e))
+            goto done;
+        r->col_tag = calloc((size_t)r->table.ncol, sizeof *r->col_tag);
+        if (!r->col_tag) { sdd_err_set(e, "out of memory"); goto done; }
+        for (int ci = 0; ci < cols.n; ci++) {
+            int k = official_rank(r->key_format, cols.v[ci]);
+            if (k >= 0) {
+                char tag[8];
+                snprintf(tag, sizeof tag, "C%d", k + 1);
+                r->col_tag[ci] = strdup(tag);
+            }
+        }
+    }
+    if (key.format == SDD_LIST_ASV21_DF_KEY && vline) {
+        /* the DF table: vocoder type (a spoof factor) x codec */
+        vcol = column_by_line(o->key, 8, &vnl, e);
+        if (!vcol) goto done;
+        vrow = malloc((size_t)(n ? n : 1) * sizeof *vrow);
+        if (!vrow) { sdd_err_set(e, "out of memory"); goto done; }
+        for (int64_t i = 0; i < n; i++) {
+            const char *vv = vline[i] >= 1 && vline[i] <= vnl ? vcol[vline[i] - 1] : NULL;
+            if (!pos[i] && vv && strcmp(vv, "-") && nameset_add(&vocs, vv) < 0) { sdd_err_set(e, "out of memory"); goto done; }
+        }
+        if (vocs.n > 1) qsort(vocs.v, (size_t)vocs.n, sizeof *vocs.v, cmp_vocoder);
+        for (int64_t i = 0; i < n; i++) {
+            const char *vv = vline[i] >= 1 && vline[i] <= vnl ? vcol[vline[i] - 1] : NULL;
+            vrow[i] = !pos[i] && vv ? nameset_index(&vocs, vv) : -1;
+        }
+        if (vocs.n > 0) {
+            if (!col_of) {
+                col_of = malloc((size_t)(n ? n : 1) * sizeof *col_of);
+                if (!col_of) { sdd_err_set(e, "out of memory"); goto done; }
+                for (int64_t i = 0; i < n; i++) col_of[i] = cod[i] ? nameset_index(&cols, cod[i]) : -1;
+            }
+            if (sdd_table_compute(&r->cm, vrow, vocs.v, vocs.n, col_of, cols.v, cols.n, NULL, &r->vocoder_table, e))
+                goto done;
+            r->has_vocoder_table = 1;
+        }
+    }
+    rc = 0;
+done:
+    for (int i = 0; vcol && i < vnl; i++) free(vcol[i]);
+    free(vcol);
+    free(vline); free(vrow); free(vocs.v);
+    free(score); free(pos); free(used); free(att); free(cod);
+    free(row_of); free(col_of); free(cells);
+    free(rows.v); free(cols.v);
+    sdd_asv_free(&asv);
+    sdd_list_free(&key);
+    sdd_scores_free(&sc);
+    if (rc) sdd_eval_report_free(r);
+    return rc;
+}
+
+/* ---- text summary ---- */
+
+static void print_cell(FILE *f, double v, double scale, int w, const char *fmt)
+{
+    if (isnan(v)) fprintf(f, " %*s", w, "-");
+    else fprintf(f, fmt, w, v * scale);
+}
+
+static const char *col_label(const sdd_eval_report *r, int c, char *buf, size_t n)
+{
+    const char *name = r->table.col_name[c];
+    if (r->col_tag && r->col_tag[c]) snprintf(buf, n, "%s:%s", r->col_tag[c], name);
+    else snprintf(buf, n, "%s", name);
+    return buf;
+}
+
+static void print_matrix(const sdd_eval_report *r, const sdd_table *t, FILE *f, const double *v, double scale,
+                         const char *fmt, const char *title, const char *rowhead)
+{
+    int w0 = 7;
+    for (int i = 0; i < t->nrow; i++) if ((int)strlen(t->row_name[i]) > w0) w0 = (int)strlen(t->row_name[i]);
+    fprintf(f, "\n%s\n%-*s", title, w0, rowhead);
+    int *w = malloc((size_t)t->ncol * sizeof *w);
+    if (!w) return;
+    for (int c = 0; c < t->ncol; c++) {
+        char b[128];
+        col_label(r, c, b, sizeof b);
+        w[c] = (int)strlen(b) > 7 ? (int)strlen(b) : 7;
+        fprintf(f, " %*s", w[c], b);
+    }
+    fputc('\n', f);
+    for (int i = 0; i < t->nrow; i++) {
+        fprintf(f, "%-*s", w0, t->row_name[i]);
+        for (int c = 0; c < t->ncol; c++) print_cell(f, v[(size_t)i * t->ncol + c], scale, w[c], fmt);
+        fputc('\n', f);
+    }
+    free(w);
+}
+
+void sdd_eval_print(const sdd_eval_report *r, FILE *f)
+{
+    fprintf(f, "trials     %lld (%lld bona fide, %lld spoof)%s%s\n", (long long)(r->n_bona + r->n_spoof),
+            (long long)r->n_bona, (long long)r->n_spoof, r->subset[0] ? ", subset " : "", r->subset);
+    fprintf(f, "EER        %.9f %%  (threshold %.9g)\n", r->eer.eer * 100.0, r->eer.threshold);
+    if (r->has_tdcf) {
+        if (isnan(r->tdcf.min_tdcf)) fprintf(f, "min t-DCF  -  (%d form; see the warning)\n", r->tdcf_form);
+        else
+            fprintf(f, "min t-DCF  %.9f  (%d%s form, CM threshold %.9g; ASV EER %.4f %%, threshold %.9g)\n",
+                    r->tdcf.min_tdcf, r->tdcf_form, r->tdcf_form == SDD_TDCF_2019 ? " legacy" : "",
+                    r->tdcf.threshold, r->asv.eer * 100.0, r->asv.threshold);
+    }
+    fprintf(f, "Cllr       %.6f bits  (scores read as natural-log LLRs), min Cllr %.6f bits\n", r->cllr,
+            r->min_cllr);
+    if (!r->has_table) return;
+    const sdd_table *t = &r->table;
+    if (t->ncol == 1) {
+        fprintf(f, "\nper attack: its spoof trials vs all bona fide\n%-10s %9s %9s %10s%s\n", "attack", "bona fide",
+                "spoof", "EER (%)", r->has_tdcf ? "  min t-DCF" : "");
+        for (int i = 0; i < t->nrow; i++) {
+            fprintf(f, "%-10s %9lld %9lld", t->row_name[i], (long long)t->n_bona[i], (long long)t->n_spoof[i]);
+            print_cell(f, t->eer[i], 100.0, 10, " %*.4f");
+            if (r->has_tdcf) print_cell(f, t->min_tdcf[i], 1.0, 10, " %*.4f");
+            fputc('\n', f);
+        }
+    } else if (t->nrow == 1) {
+        fprintf(f, "\nper condition: bona fide and spoof trials of the condition\n%-18s %9s %9s %10s%s\n",
+                "condition", "bona fide", "spoof", "EER (%)", r->has_tdcf ? "  min t-DCF" : "");
+        for (int c = 0; c < t->ncol; c++) {
+            char b[128];
+            fprintf(f, "%-18s %9lld %9lld", col_label(r, c, b, sizeof b), (long long)t->n_bona[c],
+                    (long long)t->n_spoof[c]);
+            print_cell(f, t->eer[c], 100.0, 10, " %*.4f");
+            if (r->has_tdcf) print_cell(f, t->min_tdcf[c], 1.0, 10, " %*.4f");
+            fputc('\n', f);
+        }
+    } else {
+        print_matrix(r, t, f, t->eer, 100.0, " %*.3f",
+                     "EER (%): rows = attack (its spoof trials vs all bona fide), columns = condition", "attack");
+        int any = 0;
+        for (int i = 0; i < t->nrow * t->ncol; i++) any |= !isnan(t->min_tdcf[i]);
+        if (any) print_matrix(r, t, f, t->min_tdcf, 1.0, " %*.4f", "min t-DCF: same rows and columns", "attack");
+    }
+    if (r->has_vocoder_table)
+        print_matrix(r, &r->vocoder_table, f, r->vocoder_table.eer, 100.0, " %*.3f",
+                     "EER (%): rows = vocoder type (its spoof trials vs all bona fide), columns = condition",
+                     "vocoder");
+}
+
+/* ---- JSON ---- */
+
+static json_t *num(double x) { return isfinite(x) ? json_real(x) : json_null(); }
+
+static json_t *matrix_d(const sdd_table *t, const double *v, double scale)
+{
+    json_t *m = json_array();
+    for (int i = 0; i < t->nrow; i++) {
+        json_t *row = json_array();
+        for (int c = 0; c < t->ncol; c++) json_array_append_new(row, num(v[(size_t)i * t->ncol + c] * scale));
+        json_array_append_new(m, row);
+    }
+    return m;
+}
+
+static json_t *matrix_i(const sdd_table *t, const int64_t *v);
+
+/* One table: row and column names, column tags, per-cell values. */
+static json_t *table_json(const sdd_eval_report *r, const sdd_table *t);
+
+static json_t *matrix_i(const sdd_table *t, const int64_t *v)
+{
+    json_t *m = json_array();
+    for (int i = 0; i < t->nrow; i++) {
+        json_t *row = json_array();
+        for (int c = 0; c < t->ncol; c++) json_array_append_new(row, json_integer(v[(size_t)i * t->ncol + c]));
+        json_array_append_new(m, row);
+    }
+    return m;
+}
+
+int sdd_eval_write_json(const sdd_eval_report *r, const sdd_eval_opts *o, FILE *f, sdd_err *e)
+{
+    json_t *j = json_object();
+    if (!j) return sdd_err_set(e, "out of memory");
+    json_object_set_new(j, "scores", json_string(o->scores));
+    json_object_set_new(j, "key", o->key ? json_string(o->key) : json_null());
+    json_object_set_new(j, "key_format", r->key_format >= 0 ? json_string(sdd_list_format_name(r->key_format))
+                                                            : json_string("cm2019-scores"));
+    json_object_set_new(j, "subset", r->subset[0] ? json_string(r->subset) : json_null());
+    json_t *tr = json_object();
+    json_object_set_new(tr, "bonafide", json_integer(r->n_bona));
+    json_object_set_new(tr, "spoof", json_integer(r->n_spoof));
+    json_object_set_new(tr, "missing", json_integer(r->n_missing));
+    json_object_set_new(tr, "unused_scores", json_integer(r->n_unused));
+    json_object_set_new(j, "trials", tr);
+    json_object_set_new(j, "eer", num(r->eer.eer));
+    json_object_set_new(j, "eer_percent", num(r->eer.eer * 100.0));
+    json_object_set_new(j, "eer_threshold", num(r->eer.threshold));
+    json_object_set_new(j, "cllr", num(r->cllr));
+    json_object_set_new(j, "min_cllr", num(r->min_cllr));
+    if (r->has_tdcf) {
+        json_t *t = json_object(), *a = json_object();
+        json_object_set_new(t, "form", json_integer(r->tdcf_form));
+        json_object_set_new(t, "min_tdcf", num(r->tdcf.min_tdcf));
+        json_object_set_new(t, "cm_threshold", num(r->tdcf.threshold));
+        json_object_set_new(t, "pmiss_cm", num(r->tdcf.pmiss_cm));
+        json_object_set_new(t, "pfa_cm", num(r->tdcf.pfa_cm));
+        json_object_set_new(t, "c0", num(r->coef.c0));
+        json_object_set_new(t, "c1", num(r->coef.c1));
+        json_object_set_new(t, "c2", num(r->coef.c2));
+        json_object_set_new(a, "file", json_string(o->asv_scores));
+        json_object_set_new(a, "eer", num(r->asv.eer));
+        json_object_set_new(a, "threshold", num(r->asv.threshold));
+        json_object_set_new(a, "pfa", num(r->asv.pfa));
+        json_object_set_new(a, "pmiss", num(r->asv.pmiss));
+        json_object_set_new(a, "pmiss_spoof", num(r->asv.pmiss_spoof));
+        json_object_set_new(a, "pfa_spoof", num(r->asv.pfa_spoof));
+        json_object_set_new(a, "target", json_integer(r->asv.ntar));
+        json_object_set_new(a, "nontarget", json_integer(r->asv.nnon));
+        json_object_set_new(a, "spoof", json_integer(r->asv.nspoof));
+        json_object_set_new(t, "asv", a);
+        json_object_set_new(j, "tdcf", t);
+    } else {
+        json_object_set_new(j, "tdcf", json_null());
+    }
+    json_object_set_new(j, "breakdown", r->has_table ? table_json(r, &r->table) : json_null());
+    json_object_set_new(j, "breakdown_vocoder",
+                        r->has_vocoder_table ? table_json(r, &r->vocoder_table) : json_null());
+    json_t *w = json_array();
+    for (int i = 0; i < r->nwarn; i++) json_array_append_new(w, json_string(r->warnings[i]));
+    json_object_set_new(j, "warnings", w);
+    int rc = json_dumpf(j, f, JSON_INDENT(2) | JSON_REAL_PRECISION(17) | JSON_ENSURE_ASCII);
+    json_decref(j);
+    if (rc || fputc('\n', f) == EOF) return sdd_err_set(e, "cannot write the JSON report");
+    return 0;
+}
+
+static json_t *table_json(const sdd_eval_report *r, const sdd_table *t)
+{
+    json_t *b = json_object(), *rows = json_array(), *cols = json_array(), *tags = json_array();
+    for (int i = 0; i < t->nrow; i++) json_array_append_new(rows, json_string(t->row_name[i]));
+    for (int c = 0; c < t->ncol; c++) {
+        json_array_append_new(cols, json_string(t->col_name[c]));
+        json_array_append_new(tags, r->col_tag && c < r->table.ncol && r->col_tag[c] ? json_string(r->col_tag[c])
+                                                                                     : json_null());
+    }
+    json_object_set_new(b, "rows", rows);
+    json_object_set_new(b, "columns", cols);
+    json_object_set_new(b, "column_tags", tags);
+    json_object_set_new(b, "eer_percent", matrix_d(t, t->eer, 100.0));
+    json_object_set_new(b, "eer_threshold", matrix_d(t, t->eer_threshold, 1.0));
+    json_object_set_new(b, "min_tdcf", matrix_d(t, t->min_tdcf, 1.0));
+    json_object_set_new(b, "bonafide", matrix_i(t, t->n_bona));
+    json_object_set_new(b, "spoof", matrix_i(t, t->n_spoof));
+    return b;
+}
+
+/* ---- DET TSV ---- */
+
+static void put_num(FILE *f, double x, const char *fmt)
+{
+    if (isnan(x)) fputs("nan", f);
+    else if (isinf(x)) fputs(x > 0 ? "inf" : "-inf", f);
+    else fprintf(f, fmt, x);
+}
+
+int sdd_eval_write_det(const sdd_eval_report *r, FILE *f, sdd_err *e)
+{
+    sdd_det d;
+    if (sdd_det_curve(&r->cm, NULL, &d, e)) return -1;
+    fputs("threshold\tfar\tfrr\tprobit_far\tprobit_frr\n", f);
+    for (int64_t k = 0; k < d.n; k++) {
+        /* point k lies between the steps rejecting trials k-1 and k */
+        if (k > 0 && k < d.n - 1 && d.pos[k - 1] == d.pos[k]) continue;
+        put_num(f, d.thr[k], "%.17g");
+        fputc('\t', f);
+        put_num(f, d.far[k], "%.17g");
+        fputc('\t', f);
+        put_num(f, d.frr[k], "%.17g");
+        fputc('\t', f);
+        put_num(f, sdd_probit(d.far[k]), "%.17g");
+        fputc('\t', f);
+        put_num(f, sdd_probit(d.frr[k]), "%.17g");
+        fputc('\n', f);
+    }
+    sdd_det_free(&d);
+    if (ferror(f)) return sdd_err_set(e, "cannot write the DET curve");
+    return 0;
+}

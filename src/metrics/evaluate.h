@@ -1,0 +1,65 @@
+/* Evaluation of a CM score file against a key: the work behind `sdd eval`,
+ * kept in the library so it can be tested and reused.
+ *   scores + key (any format data/list.h parses, or none when the scores are
+ *   an ASVspoof 2019 "utt src key score" file) -> joined by trial ID ->
+ *   EER, Cllr / min Cllr, min t-DCF (with ASV scores), the attack x condition
+ *   table (per-attack EER of spoof vs all bona fide, per codec/condition EER
+ *   of both classes, as the ASVspoof 2021 eval-package tables; for 2021 DF
+ *   keys also the vocoder-type x codec table), DET curve.
+ * The library prints nothing: warnings are collected in the report. */
+#ifndef SDD_METRICS_EVALUATE_H
+#define SDD_METRICS_EVALUATE_H
+
+#include <stdio.h>
+#include <stdint.h>
+#include "core/error.h"
+#include "metrics/metrics.h"
+
+typedef struct {
+    const char *scores;     /* CM score file (required) */
+    const char *key;        /* key/protocol; NULL only for 2019 CM score files */
+    const char *asv_scores; /* ASV score file; NULL: no t-DCF */
+    const char *asv_key;    /* ASVspoof 2021 ASV key for "asv_spk trial score" files */
+    const char *subset;     /* NULL: "eval" when the key has a subset column; "all": no filter */
+    int tdcf;               /* 0: 2021 for ASVspoof 2021 keys, else 2019; or SDD_TDCF_2019/2021 */
+    int allow_missing;      /* key trials without a score are skipped (a warning) */
+} sdd_eval_opts;
+
+typedef struct {
+    int key_format;         /* sdd_list_format, or -1 without a key */
+    char subset[64];        /* subset used, "" when none */
+    int64_t n_bona, n_spoof;
+    int64_t n_missing;      /* key trials without a score (allow_missing) */
+    int64_t n_unused;       /* scores whose ID is not in the key */
+    sdd_eer_result eer;
+    double cllr, min_cllr;
+    int has_tdcf;           /* ASV scores were given */
+    int tdcf_form;
+    sdd_asv_rates asv;
+    sdd_tdcf_coef coef;
+    sdd_tdcf_result tdcf;   /* min_tdcf NaN when not computable (see warnings) */
+    int has_table;          /* attacks or conditions present */
+    sdd_table table;
+    char **col_tag;         /* per table column: official tag ("C1", ...) or NULL */
+    int has_vocoder_table;  /* ASVspoof 2021 DF keys: the DF results table, rows = */
+    sdd_table vocoder_table;/* vocoder type (spoof factor), same columns as table */
+    sdd_sorted cm;          /* the joined trials, for the DET curve */
+    char **warnings;
+    int nwarn;
+} sdd_eval_report;
+
+/* Runs the evaluation. 0, or -1 with e set ("FILE[:LINE]: reason") and *r
+ * empty. */
+int sdd_eval_run(const sdd_eval_opts *o, sdd_eval_report *r, sdd_err *e);
+void sdd_eval_report_free(sdd_eval_report *r);
+
+/* Human-readable summary and tables. */
+void sdd_eval_print(const sdd_eval_report *r, FILE *f);
+/* JSON report (full precision, NaN as null). 0 or -1. */
+int sdd_eval_write_json(const sdd_eval_report *r, const sdd_eval_opts *o, FILE *f, sdd_err *e);
+/* DET curve as TSV: header "threshold far frr probit_far probit_frr", one
+ * row per corner of the official DET staircase (points inside a straight
+ * run are left out; the curve drawn through the rows is unchanged). */
+int sdd_eval_write_det(const sdd_eval_report *r, FILE *f, sdd_err *e);
+
+#endif
