@@ -15,7 +15,8 @@ static void usage(FILE *f)
             "  import   convert a PyTorch checkpoint (.pth) into an sdd model file\n"
             "  info     describe a model file\n"
             "  augment  apply RawBoost data augmentation (algorithms 1-8) to an audio file\n"
-            "not yet implemented (see the project issues): train, eval, bench\n",
+            "  eval     EER, min t-DCF and per-attack/condition tables from scores and a key\n"
+            "not yet implemented (see the project issues): train, bench\n",
             SDD_VERSION);
 }
 
@@ -29,7 +30,8 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "import")) return cmd_import(argc - 1, argv + 1);
     if (!strcmp(cmd, "info")) return cmd_info(argc - 1, argv + 1);
     if (!strcmp(cmd, "augment")) return cmd_augment(argc - 1, argv + 1);
-    if (!strcmp(cmd, "train") || !strcmp(cmd, "eval") || !strcmp(cmd, "bench")) {
+    if (!strcmp(cmd, "eval")) return cmd_eval(argc - 1, argv + 1);
+    if (!strcmp(cmd, "train") || !strcmp(cmd, "bench")) {
         fprintf(stderr, "sdd: '%s' is not implemented yet\n", cmd);
         return SDD_EXIT_ERROR;
     }
