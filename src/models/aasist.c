@@ -77,26 +77,37 @@ static int reg_bn(sdd_params *ps, sdd_err *e, bn_ix *b, const char *pfx, int c)
     return 0;
 }
 
-/* The fixed mel-spaced band-pass sinc filters (70, 129), as the reference builds them. */
+/* The fixed mel-spaced band-pass sinc filters (70, 129), bit for bit as the
+ * reference builds them: band edges in double (numpy linspace semantics), the
+ * sinc argument, the normalised sinc and its scale in float32 (the support
+ * is a float32 tensor there), a float32 Hamming window (numpy's formula). */
 static void sinc_filters(float *filt)
 {
     const double sr = 16000.0;
-    double fmel_max = 2595.0 * log10(1.0 + 8000.0 / 700.0);  /* max of mel(8000*linspace(0,1,257)) */
+    const double mel_max = 2595.0 * log10(1.0 + 8000.0 / 700.0);
+    const double step = mel_max / SINC_C;
     double hz[SINC_C + 1];
     for (int i = 0; i <= SINC_C; i++) {
-        double m = fmel_max * i / SINC_C;  /* linspace(mel_min = 0, mel_max, 71) */
+        const double m = i == SINC_C ? mel_max : (double)i * step;
         hz[i] = 700.0 * (pow(10.0, m / 2595.0) - 1.0);
     }
+    float win[SINC_K];
+    for (int k = 0; k < SINC_K; k++) {
+        const double nn = (double)(1 - SINC_K + 2 * k);
+        win[k] = (float)(0.54 + 0.46 * cos(M_PI * nn / (SINC_K - 1)));
+    }
     for (int i = 0; i < SINC_C; i++) {
-        const double flo = hz[i], fhi = hz[i + 1];
         for (int k = 0; k < SINC_K; k++) {
-            const float n = (float)(k - (SINC_K - 1) / 2);  /* hsupp, a float32 tensor in the reference */
-            double ah = 2.0 * fhi * n / sr, al = 2.0 * flo * n / sr;
-            double sh = ah == 0.0 ? 1.0 : sin(M_PI * ah) / (M_PI * ah);
-            double sl = al == 0.0 ? 1.0 : sin(M_PI * al) / (M_PI * al);
-            double ideal = (2.0 * fhi / sr) * sh - (2.0 * flo / sr) * sl;
-            double ham = 0.54 - 0.46 * cos(2.0 * M_PI * k / (SINC_K - 1));
-            filt[i * SINC_K + k] = (float)ideal * (float)ham;
+            const float n = (float)(k - (SINC_K - 1) / 2);
+            float lp[2];
+            for (int e = 0; e < 2; e++) {
+                const double fc = hz[i + 1 - e];
+                const float arg = ((float)(2.0 * fc) * n) / (float)sr;
+                const float y = (float)M_PI * (arg == 0.0f ? 1e-20f : arg);
+                const float sn = (float)sin((double)y) / y;
+                lp[e] = (float)(2.0 * fc / sr) * sn;
+            }
+            filt[i * SINC_K + k] = win[k] * (lp[0] - lp[1]);
         }
     }
 }
@@ -297,4 +308,10 @@ int sdd_aasist_create(sdd_model *m, int light, sdd_err *e)
         if (ones) for (size_t k = 0; k < m->params.p[i].numel; k++) sdd_params_ptr(&m->params, i)[k] = 1.0f;
     }
     return 0;
+}
+
+/* The fixed sinc filter bank (70, 129) of an AASIST model, for tests. */
+const float *sdd_aasist_filters(const sdd_model *m)
+{
+    return ((const aasist *)m->impl)->filt;
 }

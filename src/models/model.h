@@ -29,5 +29,7 @@ void sdd_model_init_random(sdd_model *m, uint64_t seed);
 
 /* Architecture constructors (registered in model.c). */
 int sdd_aasist_create(sdd_model *m, int light, sdd_err *e);
+/* The fixed sinc filter bank (70, 129) of an AASIST model. */
+const float *sdd_aasist_filters(const sdd_model *m);
 
 #endif

@@ -60,10 +60,13 @@ static void compare(const sdd_tensorset *fx, const char *fname, const char *key,
     if (r && r->dtype == SDD_F32 && r->nbytes == 4) { float v; memcpy(&v, r->data, 4); tref = v; }
     double tol = 4.0 * (tref > sens ? tref : sens);
     if (tol < 1e-4) tol = 1e-4;
-    /* Encoder gradients pass through millions of max-pool selections: sdd's
-     * own gradients move by up to 9e-3 (relative L2) when the input moves by
-     * one ulp (measured on aasistl_rand path 0), so they are held to 1e-2.
-     * The median check in run_fixture keeps the bulk of the gradients at 1e-4. */
+    /* Encoder and front-end gradients pass through millions of max-pool
+     * selections, many of them exact ties in digital silence (tts_01 has
+     * 5,600-sample silent runs), where the subgradient is not unique and each
+     * implementation routes it its own way. Measured: on dithered input sdd's
+     * worst tensor is 6.0e-4 from the float64 truth (PyTorch float32: 6.2e-4);
+     * on the raw clips up to 9e-3. So these tensors are held to 1e-2, and the
+     * median check in run_fixture holds the bulk of all gradients to 2e-5. */
     const int enc = (!strncmp(key, "grad/", 5) || !strncmp(key + 6, "grad/", 5)) &&
                     (strstr(key, "/encoder.") || strstr(key, "/first_bn."));
     if (enc && tol < 1e-2) tol = 1e-2;
@@ -222,12 +225,13 @@ static void run_fixture(const char *fname)
         }
         for (int pert = 0; pert < 2; pert++) { free(grad[pert][0]); free(grad[pert][1]); free(run[pert]); }
     }
-    /* the bulk of the gradients must match to 1e-4: no systematic drift hides under the per-tensor bounds */
+    /* the bulk of the gradients must match to 2e-5 (measured medians 1.7e-6 to 3.3e-6):
+     * no systematic drift hides under the per-tensor bounds */
     if (nerrs > 0) {
         for (int i = 1; i < nerrs; i++)
             for (int j = i; j > 0 && errs[j - 1] > errs[j]; j--) { double t = errs[j]; errs[j] = errs[j - 1]; errs[j - 1] = t; }
         const double med = errs[nerrs / 2];
-        CHECK_MSG(med <= 1e-4, "%s: median gradient relative error %.3g > 1e-4", fname, med);
+        CHECK_MSG(med <= 2e-5, "%s: median gradient relative error %.3g > 2e-5", fname, med);
         printf("%s: %d gradient tensors, median relative error %.3g, 90th percentile %.3g\n", fname, nerrs, med, errs[nerrs * 9 / 10]);
         nerrs = 0;
     }
