@@ -1,0 +1,58 @@
+/* Owns the Adam optimiser (see adam.h). The arithmetic follows PyTorch's
+ * single-tensor implementation step by step: g += wd * theta; m = b1 m +
+ * (1 - b1) g; v = b2 v + (1 - b2) g^2; denom = sqrt(v) / sqrt(1 - b2^t) + eps;
+ * theta -= (lr / (1 - b1^t)) * m / denom. */
+#include "train/adam.h"
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+sdd_adam_params sdd_adam_default_params(void)
+{
+    sdd_adam_params p = { 1e-4, 0.9, 0.999, 1e-8, 1e-4 };
+    return p;
+}
+
+int sdd_adam_init(sdd_adam *a, const sdd_params *ps, const sdd_adam_params *p, sdd_err *e)
+{
+    memset(a, 0, sizeof *a);
+    a->p = p ? *p : sdd_adam_default_params();
+    a->m = calloc(ps->total ? ps->total : 1, sizeof(float));
+    a->v = calloc(ps->total ? ps->total : 1, sizeof(float));
+    if (!a->m || !a->v) { sdd_adam_free(a); return sdd_err_set(e, "adam: out of memory"); }
+    return 0;
+}
+
+void sdd_adam_free(sdd_adam *a)
+{
+    free(a->m);
+    free(a->v);
+    a->m = a->v = NULL;
+}
+
+void sdd_adam_step(sdd_adam *a, sdd_params *ps, const float *grad)
+{
+    a->step++;
+    /* scalars rounded to float32 the way PyTorch passes them to its kernels */
+    const float b1 = (float)a->p.beta1, b2 = (float)a->p.beta2, wd = (float)a->p.weight_decay;
+    const float omb1 = (float)(1.0 - a->p.beta1), omb2 = (float)(1.0 - a->p.beta2);
+    const double bc1 = 1.0 - pow(a->p.beta1, (double)a->step);
+    const double bc2 = 1.0 - pow(a->p.beta2, (double)a->step);
+    const float step_size = (float)(a->p.lr / bc1);
+    const float bc2_sqrt = (float)sqrt(bc2);
+    const float eps = (float)a->p.eps;
+    for (int i = 0; i < ps->np; i++) {
+        const sdd_pinfo *pi = &ps->p[i];
+        if (!pi->trainable) continue;
+        float *th = ps->data + pi->off, *m = a->m + pi->off, *v = a->v + pi->off;
+        const float *g = grad + pi->off;
+        for (size_t k = 0; k < pi->numel; k++) {
+            float gk = g[k];
+            if (wd != 0.0f) gk += wd * th[k];
+            m[k] = b1 * m[k] + omb1 * gk;
+            v[k] = b2 * v[k] + omb2 * (gk * gk);
+            const float denom = sqrtf(v[k]) / bc2_sqrt + eps;
+            th[k] -= step_size * (m[k] / denom);
+        }
+    }
+}

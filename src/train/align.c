@@ -1,0 +1,135 @@
+/* Owns gradient alignment (see align.h). */
+#include "train/align.h"
+#include <math.h>
+#include <string.h>
+
+void sdd_align_state_init(sdd_align_state *s)
+{
+    memset(s, 0, sizeof *s);
+    s->beta = 0.5;
+    s->cagrad_c = 0.5;
+}
+
+int sdd_align_parse(const char *name)
+{
+    if (!strcmp(name, "none")) return SDD_ALIGN_NONE;
+    if (!strcmp(name, "pcgrad")) return SDD_ALIGN_PCGRAD;
+    if (!strcmp(name, "gradvac")) return SDD_ALIGN_GRADVAC;
+    if (!strcmp(name, "cagrad")) return SDD_ALIGN_CAGRAD;
+    return -1;
+}
+
+const char *sdd_align_name(int method)
+{
+    static const char *names[] = { "none", "pcgrad", "gradvac", "cagrad" };
+    return method >= 0 && method < 4 ? names[method] : "?";
+}
+
+static double dot(const float *a, const float *b, size_t n)
+{
+    double s = 0.0;
+    #pragma omp parallel for reduction(+ : s) schedule(static)
+    for (size_t i = 0; i < n; i++) s += (double)a[i] * b[i];
+    return s;
+}
+
+/* out = a * x + b * y */
+static void axpby(double a, const float *x, double b, const float *y, size_t n, float *out)
+{
+    #pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < n; i++) out[i] = (float)(a * x[i] + b * y[i]);
+}
+
+static double cagrad_obj(double t, double a0, double a1, double g00, double g01, double g11, double cp)
+{
+    const double q = t * t * g00 + 2.0 * t * (1.0 - t) * g01 + (1.0 - t) * (1.0 - t) * g11;
+    return t * a0 + (1.0 - t) * a1 + cp * sqrt(q + 1e-8);
+}
+
+double sdd_cagrad_weight(double g00, double g01, double g11, double cp)
+{
+    /* w^T G b = t a0 + (1 - t) a1 with a_i = (G_i0 + G_i1) / 2; the objective is
+     * convex in t (linear + c' x the norm of an affine function, smoothed), so
+     * its derivative is monotone: bisection to machine precision. */
+    const double a0 = 0.5 * (g00 + g01), a1 = 0.5 * (g01 + g11);
+    const double A = g00 - 2.0 * g01 + g11, B = 2.0 * g01 - 2.0 * g11;
+    #define DERIV(t) ((a0 - a1) + cp * (A * (t) + 0.5 * B) / sqrt((t) * (t) * g00 + 2.0 * (t) * (1.0 - (t)) * g01 + (1.0 - (t)) * (1.0 - (t)) * g11 + 1e-8))
+    if (DERIV(0.0) >= 0.0) return 0.0;
+    if (DERIV(1.0) <= 0.0) return 1.0;
+    double lo = 0.0, hi = 1.0;
+    for (int it = 0; it < 200 && hi - lo > 1e-15; it++) {
+        const double mid = 0.5 * (lo + hi);
+        if (DERIV(mid) > 0.0) hi = mid;
+        else lo = mid;
+    }
+    #undef DERIV
+    const double t = 0.5 * (lo + hi);
+    /* guard: never worse than the end points (flat objectives) */
+    double best = t, fb = cagrad_obj(t, a0, a1, g00, g01, g11, cp);
+    const double ends[2] = { 0.0, 1.0 };
+    for (int k = 0; k < 2; k++) {
+        double f = cagrad_obj(ends[k], a0, a1, g00, g01, g11, cp);
+        if (f < fb) { fb = f; best = ends[k]; }
+    }
+    return best;
+}
+
+void sdd_align(int method, const float *g0, const float *g1, size_t n, float *out,
+               sdd_align_state *st, sdd_align_stats *stats)
+{
+    const double d = dot(g0, g1, n), n00 = dot(g0, g0, n), n11 = dot(g1, g1, n);
+    sdd_align_stats s;
+    memset(&s, 0, sizeof s);
+    s.norm0 = sqrt(n00);
+    s.norm1 = sqrt(n11);
+    s.dot = d;
+    s.cos = (s.norm0 > 0 && s.norm1 > 0) ? d / (s.norm0 * s.norm1) : 0.0;
+    s.conflict = d < 0.0;
+    switch (method) {
+    case SDD_ALIGN_PCGRAD: {
+        /* pc0 = g0 - min(0, g0.g1)/|g1|^2 g1 ; pc1 = g1 - min(0, g1.g0)/|g0|^2 g0 ; out = mean */
+        const double c0 = (d < 0.0 && n11 > 0.0) ? d / n11 : 0.0;
+        const double c1 = (d < 0.0 && n00 > 0.0) ? d / n00 : 0.0;
+        /* out = 0.5 (g0 - c0 g1 + g1 - c1 g0) */
+        axpby(0.5 * (1.0 - c1), g0, 0.5 * (1.0 - c0), g1, n, out);
+        break;
+    }
+    case SDD_ALIGN_GRADVAC: {
+        /* pc_i starts as g_i; with two tasks each is adjusted once, against the other's original gradient */
+        double coef[2][2];          /* pc_i = coef[i][0] g0 + coef[i][1] g1 */
+        const double nn[2] = { n00, n11 };
+        for (int i = 0; i < 2; i++) {
+            const int j = 1 - i;
+            coef[i][i] = 1.0;
+            coef[i][j] = 0.0;
+            const double npc = sqrt(nn[i]), ngj = sqrt(nn[j]);
+            const double rho = d / (npc * ngj + 1e-8);   /* pc_i . g_j = g_i . g_j = d */
+            const double rt = st->rho_t[i][j];
+            if (rho < rt) {
+                const double w = npc * (rt * sqrt(1.0 - rho * rho) - rho * sqrt(1.0 - rt * rt)) / (ngj * sqrt(1.0 - rt * rt) + 1e-8);
+                coef[i][j] += w;
+            }
+            if (rho > 0.0) st->rho_t[i][j] = (1.0 - st->beta) * rt + st->beta * rho;
+        }
+        axpby(0.5 * (coef[0][0] + coef[1][0]), g0, 0.5 * (coef[0][1] + coef[1][1]), g1, n, out);
+        break;
+    }
+    case SDD_ALIGN_CAGRAD: {
+        const double g0n = sqrt((n00 + 2.0 * d + n11) / 4.0 + 1e-8);   /* sqrt(mean(G) + 1e-8) */
+        const double cp = st->cagrad_c * g0n + 1e-8;
+        const double t = sdd_cagrad_weight(n00, d, n11, cp);
+        s.cagrad_w = t;
+        const double gwn = sqrt(t * t * n00 + 2.0 * t * (1.0 - t) * d + (1.0 - t) * (1.0 - t) * n11);
+        const double lam = cp / (gwn + 1e-8);
+        const double resc = 1.0 + st->cagrad_c * st->cagrad_c;
+        /* g = (mean(g) + lam g_w) / (1 + c^2), g_w = t g0 + (1 - t) g1 */
+        axpby((0.5 + lam * t) / resc, g0, (0.5 + lam * (1.0 - t)) / resc, g1, n, out);
+        break;
+    }
+    default:
+        axpby(0.5, g0, 0.5, g1, n, out);
+        break;
+    }
+    s.norm_out = sqrt(dot(out, out, n));
+    if (stats) *stats = s;
+}
