@@ -1,7 +1,7 @@
 /* `sdd eval`: scores + key in; EER, min t-DCF (with ASV scores), Cllr and the
  * per-attack / per-condition table out, as the official ASVspoof tools
- * compute them (src/metrics). Optional JSON report and DET curve TSV, both
- * written atomically. Exit status 0, 1 (one line "sdd: FILE[:LINE]: reason"),
+ * compute them (src/metrics). Optional JSON report and DET curve (SVG image
+ * or TSV), both written atomically. Exit status 0, 1 (one line "sdd: FILE[:LINE]: reason"),
  * 2 (usage). */
 #include "cli/cli.h"
 #include "metrics/evaluate.h"
@@ -9,13 +9,24 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
+
+/* path ends in suffix, ignoring case */
+static int ends_with(const char *path, const char *suffix)
+{
+    size_t n = strlen(path), k = strlen(suffix);
+    return n >= k && !strcasecmp(path + n - k, suffix);
+}
 
 static void usage(FILE *f)
 {
     fprintf(f,
             "usage: sdd eval --scores FILE --key KEYFILE [options]\n"
             "Computes EER, min t-DCF and per-attack / per-condition EERs exactly as the official\n"
-            "ASVspoof tools (2021 eval-package, clovaai/aasist): scores joined with the key by trial ID.\n"
+            "ASVspoof tools (2021 eval-package, clovaai/aasist): scores joined with the key by trial ID:\n"
+            "the exact ID, else its base name (score IDs may be paths: wav/LA_E_1.flac, /data/itw/0.wav),\n"
+            "else its base name without extension (LA_E_1); an ambiguous match is an error naming both\n"
+            "sides, and the summary says how many trials each rule matched.\n"
             "  --scores FILE      CM scores: 'ID SCORE [EXTRA...]' (sdd score output; ASVspoof 2021\n"
             "                     'trial score') or 'UTT SRC KEY SCORE' (ASVspoof 2019 CM score file);\n"
             "                     higher = more likely bona fide\n"
@@ -34,8 +45,13 @@ static void usage(FILE *f)
             "                     per-codec min t-DCF of the 2021 tables (default: none)\n"
             "  --tdcf 2019|2021   t-DCF form: 2019 legacy (ASVspoof 2019, clovaai) or 2021\n"
             "                     (eval-package) normalisation (default: 2021 for 2021 keys, else 2019)\n"
-            "  --det FILE         write the DET curve as TSV: threshold, far, frr, probit_far,\n"
-            "                     probit_frr (default: not written)\n"
+            "  --breakdown WHAT   tables to print: attack (per attack, conditions pooled), condition\n"
+            "                     (per condition/codec, attacks pooled) or both (attack x condition)\n"
+            "                     (default: both, where the key has them; the JSON report always\n"
+            "                     holds every table)\n"
+            "  --det FILE         write the DET curve: FILE.svg an SVG image (probit axes 0.1..50 %%,\n"
+            "                     the EER point marked); any other name (FILE.tsv) a TSV: threshold,\n"
+            "                     far, frr, probit_far, probit_frr (default: not written)\n"
             "  -o FILE            write a JSON report with every number at full precision\n"
             "                     (default: not written)\n"
             "  -h, --help         this text\n");
@@ -57,6 +73,11 @@ int cmd_eval(int argc, char **argv)
         else if (!strcmp(a, "--det")) NEED(det, "a file");
         else if (!strcmp(a, "-o")) NEED(out, "a file");
         else if (!strcmp(a, "--allow-missing")) o.allow_missing = 1;
+        else if (!strcmp(a, "--breakdown")) {
+            NEED(v, "attack, condition or both");
+            if ((o.breakdown = sdd_breakdown_parse(v)) < 0)
+                return cli_usage_error("eval", "--breakdown: '%s' is not attack, condition or both", v);
+        }
         else if (!strcmp(a, "--tdcf")) {
             NEED(v, "2019 or 2021");
             if (!strcmp(v, "2019")) o.tdcf = SDD_TDCF_2019;
@@ -84,7 +105,8 @@ int cmd_eval(int argc, char **argv)
         sdd_afile *af = sdd_afile_open(paths[k], &e);
         if (!af) { cli_error("%s", e.msg); status = SDD_EXIT_ERROR; continue; }
         int rc = k == 0 ? sdd_eval_write_json(&r, &o, sdd_afile_fp(af), &e)
-                        : sdd_eval_write_det(&r, sdd_afile_fp(af), &e);
+               : ends_with(det, ".svg") ? sdd_eval_write_det_svg(&r, o.scores, sdd_afile_fp(af), &e)
+                                        : sdd_eval_write_det(&r, sdd_afile_fp(af), &e);
         if (rc) {
             sdd_afile_abort(af);
             cli_error("%s: %s", paths[k], e.msg);

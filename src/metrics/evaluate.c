@@ -1,11 +1,13 @@
 /* Owns sdd_eval_run and the report writers (evaluate.h): joins a CM score
- * file with its key by trial ID (subset filter, missing/unused IDs, label
+ * file with its key by trial ID (match.h rules; subset filter, missing/unused IDs, label
  * cross-check for 2019 CM files), computes EER, Cllr, min t-DCF from ASV
  * scores (pooled, and per table cell when the 2021 ASV key gives attacks and
  * codecs, as the 2021 eval-package's C012 per condition), the attack x
- * condition table, and writes the text summary, JSON and DET TSV. */
+ * condition table, and writes the text summary, JSON and DET TSV (the DET
+ * SVG is det_svg.c). */
 #include "metrics/evaluate.h"
 #include "metrics/scores.h"
+#include "metrics/match.h"
 #include "data/list.h"
 
 #include <errno.h>
@@ -211,10 +213,15 @@ int sdd_eval_run(const sdd_eval_opts *o, sdd_eval_report *r, sdd_err *e)
     sdd_tdcf_coef *cells = NULL;
     nameset rows = { 0 }, cols = { 0 }, vocs = { 0 };
     int *vline = NULL, *vrow = NULL, vnl = 0;   /* DF keys: key line of each trial, vocoder row */
+    const char **kid = NULL;
+    int *kline = NULL;
+    int64_t *s_of_k = NULL;
+    signed char *rule_of_k = NULL;
     char **vcol = NULL;
     int64_t n = 0;
     int rc = -1;
     if (sdd_scores_load(o->scores, &sc, e)) return -1;
+    r->breakdown = o->breakdown;
 
     if (o->key) {
         if (sdd_list_load(o->key, NULL, &key, e)) goto done;
@@ -239,12 +246,28 @@ int sdd_eval_run(const sdd_eval_opts *o, sdd_eval_report *r, sdd_err *e)
         cod = malloc((size_t)key.n * sizeof *cod);
         used = calloc((size_t)sc.n, 1);
         vline = malloc((size_t)key.n * sizeof *vline);
-        if (!score || !pos || !att || !cod || !used || !vline) { sdd_err_set(e, "out of memory"); goto done; }
+        kid = malloc((size_t)key.n * sizeof *kid);
+        kline = malloc((size_t)key.n * sizeof *kline);
+        s_of_k = malloc((size_t)key.n * sizeof *s_of_k);
+        rule_of_k = malloc((size_t)key.n);
+        if (!score || !pos || !att || !cod || !used || !vline || !kid || !kline || !s_of_k || !rule_of_k) {
+            sdd_err_set(e, "out of memory");
+            goto done;
+        }
+        /* every key trial (all subsets) takes part, so that scores of other
+         * subsets are neither unused nor ambiguous */
+        for (int i = 0; i < key.n; i++) {
+            kid[i] = key.items[i].id;
+            kline[i] = key.items[i].line;
+        }
+        if (sdd_match_ids(kid, kline, key.n, o->key, (const char *const *)sc.id, sc.line, sc.n, o->scores,
+                          s_of_k, rule_of_k, e))
+            goto done;
         const char *first_missing[3];
         int64_t nkept = 0;
         for (int i = 0; i < key.n; i++) {
             const sdd_list_item *it = &key.items[i];
-            int64_t j = sdd_scores_find(&sc, it->id);
+            int64_t j = s_of_k[i];
             if (j >= 0) used[j] = 1;
             if (subset && (!it->subset || strcmp(it->subset, subset))) continue;
             nkept++;
@@ -266,6 +289,7 @@ int sdd_eval_run(const sdd_eval_opts *o, sdd_eval_report *r, sdd_err *e)
             }
             score[n] = sc.score[j];
             pos[n] = (unsigned char)isb;
+            r->n_matched[rule_of_k[i]]++;
             att[n] = it->attack;
             cod[n] = it->codec;
             vline[n] = it->line;
@@ -289,16 +313,27 @@ int sdd_eval_run(const sdd_eval_opts *o, sdd_eval_report *r, sdd_err *e)
                      r->n_missing > 2 ? ", " : "", r->n_missing > 2 ? first_missing[2] : "",
                      r->n_missing > 3 ? ", ..." : "");
             if (!o->allow_missing) {
-                sdd_err_set(e, "%s: no score for %lld of the %lld trials in %s (first: %s)", o->scores,
-                            (long long)r->n_missing, (long long)nkept, o->key, ids);
+                if (r->n_missing == nkept)  /* nothing matched: show what the score IDs look like */
+                    sdd_err_set(e, "%s: no score for %lld of the %lld trials in %s (first: %s); no score ID "
+                                "matches a key ID exactly, by base name or by base name without extension "
+                                "(score IDs look like '%.200s')", o->scores, (long long)r->n_missing,
+                                (long long)nkept, o->key, ids, sc.id[0]);
+                else
+                    sdd_err_set(e, "%s: no score for %lld of the %lld trials in %s (first: %s)", o->scores,
+                                (long long)r->n_missing, (long long)nkept, o->key, ids);
                 goto done;
             }
             warn(r, "%s: no score for %lld of the %lld trials in %s (first: %s); skipped", o->scores,
                  (long long)r->n_missing, (long long)nkept, o->key, ids);
         }
-        for (int64_t j = 0; j < sc.n; j++) r->n_unused += !used[j];
+        int64_t first_unused = -1;
+        for (int64_t j = 0; j < sc.n; j++) {
+            if (!used[j] && first_unused < 0) first_unused = j;
+            r->n_unused += !used[j];
+        }
         if (r->n_unused)
-            warn(r, "%s: %lld scores have no trial in %s; ignored", o->scores, (long long)r->n_unused, o->key);
+            warn(r, "%s: %lld scores have no trial in %s; ignored (first: %.200s, line %d)", o->scores,
+                 (long long)r->n_unused, o->key, sc.id[first_unused], sc.line[first_unused]);
     } else {
         if (sc.format != SDD_SCORES_CM2019) {
             sdd_err_set(e, "%s: 'ID SCORE' files carry no labels: a key file is needed", o->scores);
@@ -320,8 +355,8 @@ int sdd_eval_run(const sdd_eval_opts *o, sdd_eval_report *r, sdd_err *e)
     const char *src_name = o->key ? o->key : o->scores;
     for (int64_t i = 0; i < n; i++) { if (pos[i]) r->n_bona++; else r->n_spoof++; }
     if (r->n_bona == 0 || r->n_spoof == 0) {
-        sdd_err_set(e, "%s: no %s trials among the %lld scored", src_name, r->n_bona ? "spoof" : "bona fide",
-                    (long long)n);
+        sdd_err_set(e, "%s: no %s trials among the %lld scored: the EER is undefined without both bona fide "
+                    "and spoof trials", src_name, r->n_bona ? "spoof" : "bona fide", (long long)n);
         goto done;
     }
     if (sdd_sorted_init(&r->cm, score, pos, n, e)) goto done;
@@ -338,6 +373,10 @@ int sdd_eval_run(const sdd_eval_opts *o, sdd_eval_report *r, sdd_err *e)
     if (rows.n > 1) qsort(rows.v, (size_t)rows.n, sizeof *rows.v, cmp_str);
     if (cols.n > 1) qsort_r(cols.v, (size_t)cols.n, sizeof *cols.v, cmp_cond, &r->key_format);
     r->has_table = rows.n > 0 || cols.n > 0;
+    if ((o->breakdown & SDD_BREAKDOWN_ATTACK) && rows.n == 0)
+        warn(r, "%s: no attacks of spoof trials: no per-attack table", src_name);
+    if ((o->breakdown & SDD_BREAKDOWN_CONDITION) && cols.n == 0)
+        warn(r, "%s: no conditions (codecs): no per-condition table", src_name);
 
     /* t-DCF */
     const sdd_asv_scores *A = NULL;
@@ -444,6 +483,7 @@ done:
     for (int i = 0; vcol && i < vnl; i++) free(vcol[i]);
     free(vcol);
     free(vline); free(vrow); free(vocs.v);
+    free(kid); free(kline); free(s_of_k); free(rule_of_k);
     free(score); free(pos); free(used); free(att); free(cod);
     free(row_of); free(col_of); free(cells);
     free(rows.v); free(cols.v);
@@ -493,10 +533,47 @@ static void print_matrix(const sdd_eval_report *r, const sdd_table *t, FILE *f, 
     free(w);
 }
 
+/* One factor of table t as a list: by_row, every row at the pooled column
+ * (all conditions); else every column at the pooled row (all attacks). */
+static void print_list(const sdd_eval_report *r, const sdd_table *t, FILE *f, int by_row, const char *title,
+                       const char *head)
+{
+    const int n = by_row ? t->nrow : t->ncol;
+    char b[128];
+    int w0 = by_row ? 10 : 18;
+    for (int i = 0; i < n; i++) {
+        const char *name = by_row ? t->row_name[i] : col_label(r, i, b, sizeof b);
+        if ((int)strlen(name) > w0) w0 = (int)strlen(name);
+    }
+    fprintf(f, "\n%s\n%-*s %9s %9s %10s%s\n", title, w0, head, "bona fide", "spoof", "EER (%)",
+            r->has_tdcf ? "  min t-DCF" : "");
+    for (int i = 0; i < n; i++) {
+        const size_t k = by_row ? (size_t)i * t->ncol + (t->ncol - 1) : (size_t)(t->nrow - 1) * t->ncol + i;
+        fprintf(f, "%-*s %9lld %9lld", w0, by_row ? t->row_name[i] : col_label(r, i, b, sizeof b),
+                (long long)t->n_bona[k], (long long)t->n_spoof[k]);
+        print_cell(f, t->eer[k], 100.0, 10, " %*.4f");
+        if (r->has_tdcf) print_cell(f, t->min_tdcf[k], 1.0, 10, " %*.4f");
+        fputc('\n', f);
+    }
+}
+
+int sdd_breakdown_parse(const char *s)
+{
+    if (!s) return -1;
+    if (!strcmp(s, "attack")) return SDD_BREAKDOWN_ATTACK;
+    if (!strcmp(s, "condition")) return SDD_BREAKDOWN_CONDITION;
+    if (!strcmp(s, "both")) return SDD_BREAKDOWN_BOTH;
+    return -1;
+}
+
 void sdd_eval_print(const sdd_eval_report *r, FILE *f)
 {
     fprintf(f, "trials     %lld (%lld bona fide, %lld spoof)%s%s\n", (long long)(r->n_bona + r->n_spoof),
             (long long)r->n_bona, (long long)r->n_spoof, r->subset[0] ? ", subset " : "", r->subset);
+    if (r->key_format >= 0)
+        fprintf(f, "IDs        %lld matched exactly, %lld by base name, %lld by base name without extension\n",
+                (long long)r->n_matched[SDD_MATCH_EXACT], (long long)r->n_matched[SDD_MATCH_BASENAME],
+                (long long)r->n_matched[SDD_MATCH_STEM]);
     fprintf(f, "EER        %.9f %%  (threshold %.9g)\n", r->eer.eer * 100.0, r->eer.threshold);
     if (r->has_tdcf) {
         if (isnan(r->tdcf.min_tdcf)) fprintf(f, "min t-DCF  -  (%d form; see the warning)\n", r->tdcf_form);
@@ -508,38 +585,34 @@ void sdd_eval_print(const sdd_eval_report *r, FILE *f)
     fprintf(f, "Cllr       %.6f bits  (scores read as natural-log LLRs), min Cllr %.6f bits\n", r->cllr,
             r->min_cllr);
     if (!r->has_table) return;
+    const int want_a = !r->breakdown || (r->breakdown & SDD_BREAKDOWN_ATTACK);
+    const int want_c = !r->breakdown || (r->breakdown & SDD_BREAKDOWN_CONDITION);
     const sdd_table *t = &r->table;
-    if (t->ncol == 1) {
-        fprintf(f, "\nper attack: its spoof trials vs all bona fide\n%-10s %9s %9s %10s%s\n", "attack", "bona fide",
-                "spoof", "EER (%)", r->has_tdcf ? "  min t-DCF" : "");
-        for (int i = 0; i < t->nrow; i++) {
-            fprintf(f, "%-10s %9lld %9lld", t->row_name[i], (long long)t->n_bona[i], (long long)t->n_spoof[i]);
-            print_cell(f, t->eer[i], 100.0, 10, " %*.4f");
-            if (r->has_tdcf) print_cell(f, t->min_tdcf[i], 1.0, 10, " %*.4f");
-            fputc('\n', f);
-        }
-    } else if (t->nrow == 1) {
-        fprintf(f, "\nper condition: bona fide and spoof trials of the condition\n%-18s %9s %9s %10s%s\n",
-                "condition", "bona fide", "spoof", "EER (%)", r->has_tdcf ? "  min t-DCF" : "");
-        for (int c = 0; c < t->ncol; c++) {
-            char b[128];
-            fprintf(f, "%-18s %9lld %9lld", col_label(r, c, b, sizeof b), (long long)t->n_bona[c],
-                    (long long)t->n_spoof[c]);
-            print_cell(f, t->eer[c], 100.0, 10, " %*.4f");
-            if (r->has_tdcf) print_cell(f, t->min_tdcf[c], 1.0, 10, " %*.4f");
-            fputc('\n', f);
-        }
-    } else {
+    const int has_a = t->nrow > 1, has_c = t->ncol > 1;
+    if (want_a && want_c && has_a && has_c) {
         print_matrix(r, t, f, t->eer, 100.0, " %*.3f",
                      "EER (%): rows = attack (its spoof trials vs all bona fide), columns = condition", "attack");
         int any = 0;
         for (int i = 0; i < t->nrow * t->ncol; i++) any |= !isnan(t->min_tdcf[i]);
         if (any) print_matrix(r, t, f, t->min_tdcf, 1.0, " %*.4f", "min t-DCF: same rows and columns", "attack");
+    } else {
+        if (want_a && has_a)
+            print_list(r, t, f, 1, has_c ? "per attack: its spoof trials vs all bona fide, conditions pooled"
+                                         : "per attack: its spoof trials vs all bona fide", "attack");
+        if (want_c && has_c)
+            print_list(r, t, f, 0, has_a ? "per condition: bona fide and spoof trials of the condition, attacks pooled"
+                                         : "per condition: bona fide and spoof trials of the condition", "condition");
     }
-    if (r->has_vocoder_table)
-        print_matrix(r, &r->vocoder_table, f, r->vocoder_table.eer, 100.0, " %*.3f",
-                     "EER (%): rows = vocoder type (its spoof trials vs all bona fide), columns = condition",
-                     "vocoder");
+    if (r->has_vocoder_table && want_a) {
+        const sdd_table *v = &r->vocoder_table;
+        if (want_c && v->ncol > 1)
+            print_matrix(r, v, f, v->eer, 100.0, " %*.3f",
+                         "EER (%): rows = vocoder type (its spoof trials vs all bona fide), columns = condition",
+                         "vocoder");
+        else
+            print_list(r, v, f, 1, "per vocoder type: its spoof trials vs all bona fide, conditions pooled",
+                       "vocoder");
+    }
 }
 
 /* ---- JSON ---- */
@@ -588,6 +661,15 @@ int sdd_eval_write_json(const sdd_eval_report *r, const sdd_eval_opts *o, FILE *
     json_object_set_new(tr, "missing", json_integer(r->n_missing));
     json_object_set_new(tr, "unused_scores", json_integer(r->n_unused));
     json_object_set_new(j, "trials", tr);
+    if (r->key_format >= 0) {
+        json_t *m = json_object();
+        json_object_set_new(m, "exact", json_integer(r->n_matched[SDD_MATCH_EXACT]));
+        json_object_set_new(m, "basename", json_integer(r->n_matched[SDD_MATCH_BASENAME]));
+        json_object_set_new(m, "stem", json_integer(r->n_matched[SDD_MATCH_STEM]));
+        json_object_set_new(j, "id_match", m);
+    } else {
+        json_object_set_new(j, "id_match", json_null());
+    }
     json_object_set_new(j, "eer", num(r->eer.eer));
     json_object_set_new(j, "eer_percent", num(r->eer.eer * 100.0));
     json_object_set_new(j, "eer_threshold", num(r->eer.threshold));

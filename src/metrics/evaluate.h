@@ -1,7 +1,8 @@
 /* Evaluation of a CM score file against a key: the work behind `sdd eval`,
  * kept in the library so it can be tested and reused.
  *   scores + key (any format data/list.h parses, or none when the scores are
- *   an ASVspoof 2019 "utt src key score" file) -> joined by trial ID ->
+ *   an ASVspoof 2019 "utt src key score" file) -> joined by trial ID (exact,
+ *   else base name, else base name without extension: metrics/match.h) ->
  *   EER, Cllr / min Cllr, min t-DCF (with ASV scores), the attack x condition
  *   table (per-attack EER of spoof vs all bona fide, per codec/condition EER
  *   of both classes, as the ASVspoof 2021 eval-package tables; for 2021 DF
@@ -23,7 +24,15 @@ typedef struct {
     const char *subset;     /* NULL: "eval" when the key has a subset column; "all": no filter */
     int tdcf;               /* 0: 2021 for ASVspoof 2021 keys, else 2019; or SDD_TDCF_2019/2021 */
     int allow_missing;      /* key trials without a score are skipped (a warning) */
+    int breakdown;          /* tables sdd_eval_print prints: 0 = both where the key has them,
+                               or SDD_BREAKDOWN_* (asking for a factor the key lacks is a
+                               warning); the report and JSON always hold every table */
 } sdd_eval_opts;
+
+/* Which factor of the attack x condition tables to print. */
+enum { SDD_BREAKDOWN_ATTACK = 1, SDD_BREAKDOWN_CONDITION = 2, SDD_BREAKDOWN_BOTH = 3 };
+/* "attack", "condition", "both" -> SDD_BREAKDOWN_*, else -1. */
+int sdd_breakdown_parse(const char *s);
 
 typedef struct {
     int key_format;         /* sdd_list_format, or -1 without a key */
@@ -31,6 +40,9 @@ typedef struct {
     int64_t n_bona, n_spoof;
     int64_t n_missing;      /* key trials without a score (allow_missing) */
     int64_t n_unused;       /* scores whose ID is not in the key */
+    int64_t n_matched[3];   /* evaluated trials whose score was found by sdd_match_rule
+                               EXACT, BASENAME, STEM (all 0 without a key) */
+    int breakdown;          /* opts.breakdown */
     sdd_eer_result eer;
     double cllr, min_cllr;
     int has_tdcf;           /* ASV scores were given */
@@ -53,7 +65,12 @@ typedef struct {
 int sdd_eval_run(const sdd_eval_opts *o, sdd_eval_report *r, sdd_err *e);
 void sdd_eval_report_free(sdd_eval_report *r);
 
-/* Human-readable summary and tables. */
+/* Human-readable summary and the tables selected by r->breakdown: "both"
+ * prints the attack x condition matrix (a list when the key has only one
+ * factor), "attack" the per-attack list (each attack's spoof trials vs all
+ * bona fide, every condition pooled), "condition" the per-condition list
+ * (attacks pooled). Cells that cannot be computed (a class without trials;
+ * min t-DCF without soft scores or ASV scores) print as "-". */
 void sdd_eval_print(const sdd_eval_report *r, FILE *f);
 /* JSON report (full precision, NaN as null). 0 or -1. */
 int sdd_eval_write_json(const sdd_eval_report *r, const sdd_eval_opts *o, FILE *f, sdd_err *e);
@@ -61,5 +78,15 @@ int sdd_eval_write_json(const sdd_eval_report *r, const sdd_eval_opts *o, FILE *
  * row per corner of the official DET staircase (points inside a straight
  * run are left out; the curve drawn through the rows is unchanged). */
 int sdd_eval_write_det(const sdd_eval_report *r, FILE *f, sdd_err *e);
+/* DET curve as a standalone SVG image (det_svg.c): both axes probit-scaled
+ * with ticks at 0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 30, 40, 50 % (the range
+ * widens to 0.01 % / 0.001 % for a lower EER and to 99 % for an EER above
+ * 45 %), x = spoof accepted (false acceptance), y = bona fide rejected (false
+ * rejection), the curve as one <polyline id="det"> through the staircase's
+ * corners (points closer than half a pixel merged; the EER point is always a
+ * vertex), the EER point as <circle id="eer"> on it, the y = x diagonal,
+ * axis labels and a title with the EER; label (may be NULL, e.g. the score
+ * file) goes in the subtitle. Points beyond the axes are clipped. */
+int sdd_eval_write_det_svg(const sdd_eval_report *r, const char *label, FILE *f, sdd_err *e);
 
 #endif
