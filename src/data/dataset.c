@@ -1,0 +1,367 @@
+/* Owns datasets (see dataset.h): list loading with the label check, parallel
+ * decoding into the int16 cache (OpenMP over items, lowest failing line
+ * reported, or failures skipped), the accessors, class counts and CE
+ * weights, and the cut / random crop / RawBoost-then-cut model inputs. */
+#include "data/dataset.h"
+#include "audio/decode.h"
+#include "core/rng.h"
+
+#include <math.h>
+#include <limits.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct sdd_dataset {
+    sdd_list list;
+    char *list_path;
+    int sr;
+    int n;            /* kept items */
+    int *src;         /* list item index of kept item i */
+    int16_t **pcm;    /* cache of kept item i */
+    int64_t *len;
+    int64_t total, clipped;
+    size_t bytes;
+    char **skipped;   /* messages of skipped items, list order */
+    int nskipped;
+};
+
+sdd_dataset_params sdd_dataset_default_params(void)
+{
+    sdd_dataset_params p;
+    memset(&p, 0, sizeof p);
+    p.sample_rate = 16000;
+    p.list_format = SDD_LIST_AUTO;
+    p.require_labels = 1;
+    p.skip_bad = 0;
+    p.max_samples = 0;
+    p.max_seconds = 0;
+    p.threads = 0;
+    return p;
+}
+
+void sdd_dataset_close(sdd_dataset *ds)
+{
+    if (!ds) return;
+    if (ds->pcm)
+        for (int i = 0; i < ds->n; i++) free(ds->pcm[i]);
+    if (ds->skipped)
+        for (int k = 0; k < ds->nskipped; k++) free(ds->skipped[k]);
+    free(ds->skipped);
+    free(ds->pcm);
+    free(ds->len);
+    free(ds->src);
+    free(ds->list_path);
+    sdd_list_free(&ds->list);
+    free(ds);
+}
+
+/* Float samples -> int16 cache with rounding to nearest; returns clipped count. */
+static int64_t to_int16(const float *x, int64_t n, int16_t *q)
+{
+    int64_t clipped = 0;
+    for (int64_t t = 0; t < n; t++) {
+        const float v = x[t] * SDD_DATASET_INT16_SCALE; /* exact: power-of-two scale */
+        if (v >= 32767.5f) { q[t] = 32767; clipped++; }
+        else if (v < -32768.5f) { q[t] = -32768; clipped++; }
+        else q[t] = (int16_t)lrintf(v);
+    }
+    return clipped;
+}
+
+static size_t str_bytes(const char *s) { return s ? strlen(s) + 1 : 0; }
+
+/* Decodes item k of the list into *pcm / *len; on failure returns -1 with a
+ * malloc'd message "LIST:LINE: reason" in *msg (NULL if even that failed). */
+static int decode_item(const sdd_list *l, int k, const char *list_path, int sr,
+                       const sdd_audio_params *ap, int64_t max_samples,
+                       int16_t **pcm, int64_t *len, int64_t *clipped, char **msg)
+{
+    const sdd_list_item *it = &l->items[k];
+    sdd_err err;
+    err.msg[0] = 0;
+    float *buf = NULL;
+    int64_t n = 0;
+    if (sdd_audio_load_ex(it->path, sr, ap, &buf, &n, NULL, &err) == 0) {
+        int64_t m = max_samples > 0 && n > max_samples ? max_samples : n;
+        int16_t *q = malloc((size_t)m * sizeof *q);
+        if (q) {
+            *clipped = to_int16(buf, m, q);
+            free(buf);
+            *pcm = q;
+            *len = m;
+            return 0;
+        }
+        snprintf(err.msg, sizeof err.msg, "%s: out of memory for %lld samples", it->path, (long long)m);
+    }
+    free(buf);
+    size_t cap = strlen(list_path) + strlen(err.msg) + 32;
+    *msg = malloc(cap);
+    if (*msg) snprintf(*msg, cap, "%s:%d: %s", list_path, it->line, err.msg);
+    return -1;
+}
+
+int sdd_dataset_open(sdd_dataset **out, const char *list_path, const char *audio_dir,
+                     const sdd_dataset_params *params, sdd_err *e)
+{
+    if (!out) return sdd_err_set(e, "sdd_dataset_open: NULL output");
+    *out = NULL;
+    if (!list_path) return sdd_err_set(e, "sdd_dataset_open: no list given");
+    const sdd_dataset_params p = params ? *params : sdd_dataset_default_params();
+    if (p.sample_rate <= 0) return sdd_err_set(e, "%s: bad sample rate %d", list_path, p.sample_rate);
+    if (p.max_samples < 0) return sdd_err_set(e, "%s: bad max_samples %lld", list_path, (long long)p.max_samples);
+    if (p.max_seconds < 0 || p.threads < 0)
+        return sdd_err_set(e, "%s: bad dataset parameters (max_seconds %g, threads %d)", list_path,
+                           p.max_seconds, p.threads);
+    sdd_audio_params ap;
+    sdd_audio_default_params(&ap);
+    if (p.max_seconds > 0) ap.max_seconds = p.max_seconds;
+
+    sdd_dataset *ds = calloc(1, sizeof *ds);
+    if (!ds) return sdd_err_set(e, "%s: out of memory", list_path);
+    ds->sr = p.sample_rate;
+    ds->list_path = strdup(list_path);
+    if (!ds->list_path) { free(ds); return sdd_err_set(e, "%s: out of memory", list_path); }
+    if (sdd_list_load_fmt(list_path, audio_dir, (sdd_list_format)p.list_format, &ds->list, e)) {
+        sdd_dataset_close(ds);
+        return -1;
+    }
+    const sdd_list *l = &ds->list;
+    const int total = l->n;
+    if (total == 0) { sdd_dataset_close(ds); return sdd_err_set(e, "%s: no items", list_path); }
+    if (p.require_labels)
+        for (int k = 0; k < total; k++)
+            if (l->items[k].label == SDD_LABEL_NONE) {
+                sdd_err_set(e, "%s:%d: %.300s has no label (a training list needs bonafide or spoof)",
+                            list_path, l->items[k].line, l->items[k].id);
+                sdd_dataset_close(ds);
+                return -1;
+            }
+
+    int16_t **pcm = calloc((size_t)total, sizeof *pcm);
+    int64_t *len = calloc((size_t)total, sizeof *len);
+    char **msg = calloc((size_t)total, sizeof *msg);
+    unsigned char *bad = calloc((size_t)total, 1);
+    ds->src = malloc((size_t)total * sizeof *ds->src);
+    if (!pcm || !len || !msg || !bad || !ds->src) {
+        free(pcm); free(len); free(msg); free(bad);
+        sdd_dataset_close(ds);
+        return sdd_err_set(e, "%s: out of memory for %d items", list_path, total);
+    }
+
+    /* With errors fatal, items after the lowest failure found so far are not
+     * decoded; every item before it is, so the reported failure is the
+     * lowest failing line whatever the thread count. */
+    int first_bad = INT_MAX, done = 0;
+    int64_t clipped = 0;
+    const int nt = p.threads > 0 ? p.threads : omp_get_max_threads();
+    #pragma omp parallel for schedule(dynamic, 1) num_threads(nt) reduction(+:clipped)
+    for (int k = 0; k < total; k++) {
+        int fb;
+        #pragma omp atomic read
+        fb = first_bad;
+        if (!p.skip_bad && k > fb) continue;
+        int64_t c = 0;
+        if (decode_item(l, k, list_path, p.sample_rate, &ap, p.max_samples, &pcm[k], &len[k], &c, &msg[k])) {
+            bad[k] = 1;
+            #pragma omp critical(sdd_dataset_first_bad)
+            if (k < first_bad) first_bad = k;
+        }
+        clipped += c;
+        int d;
+        #pragma omp atomic capture
+        d = ++done;
+        if (p.progress && omp_get_thread_num() == 0) p.progress(p.progress_ctx, d, total);
+    }
+
+    int rc = 0;
+    if (first_bad != INT_MAX && !p.skip_bad) {
+        if (msg[first_bad]) sdd_err_set(e, "%s", msg[first_bad]);
+        else sdd_err_set(e, "%s:%d: out of memory", list_path, l->items[first_bad].line);
+        rc = -1;
+    }
+    int nbad = 0;
+    for (int k = 0; k < total; k++) nbad += bad[k];
+    if (rc == 0 && nbad == total) {
+        sdd_err_set(e, "%s: every file failed to decode (first: %.700s)", list_path,
+                    msg[0] ? msg[0] : "out of memory");
+        rc = -1;
+    }
+    if (rc == 0 && nbad > 0) {
+        ds->skipped = calloc((size_t)nbad, sizeof *ds->skipped);
+        if (!ds->skipped) rc = sdd_err_set(e, "%s: out of memory", list_path);
+    }
+    if (rc == 0) {
+        ds->pcm = malloc((size_t)(total - nbad) * sizeof *ds->pcm);
+        ds->len = malloc((size_t)(total - nbad) * sizeof *ds->len);
+        if (!ds->pcm || !ds->len) rc = sdd_err_set(e, "%s: out of memory", list_path);
+    }
+    if (rc) {
+        for (int k = 0; k < total; k++) { free(pcm[k]); free(msg[k]); }
+        free(pcm); free(len); free(msg); free(bad);
+        sdd_dataset_close(ds);
+        return -1;
+    }
+    size_t bytes = sizeof *ds + str_bytes(ds->list_path) + (size_t)total * sizeof(sdd_list_item);
+    for (int k = 0; k < total; k++) {
+        const sdd_list_item *it = &l->items[k];
+        bytes += str_bytes(it->id) + str_bytes(it->path) + str_bytes(it->attack) +
+                 str_bytes(it->speaker) + str_bytes(it->subset) + str_bytes(it->codec);
+        if (bad[k]) {
+            char *m = msg[k];
+            if (!m) m = strdup("(out of memory formatting the message)");
+            ds->skipped[ds->nskipped++] = m;
+            msg[k] = NULL;
+            continue;
+        }
+        ds->src[ds->n] = k;
+        ds->pcm[ds->n] = pcm[k];
+        ds->len[ds->n] = len[k];
+        ds->total += len[k];
+        bytes += (size_t)len[k] * sizeof(int16_t) + sizeof(int16_t *) + sizeof(int64_t) + sizeof(int);
+        ds->n++;
+    }
+    ds->clipped = clipped;
+    ds->bytes = bytes + (size_t)nbad * sizeof(char *);
+    for (int k = 0; k < total; k++) free(msg[k]);
+    free(pcm); free(len); free(msg); free(bad);
+    if (p.progress) p.progress(p.progress_ctx, total, total);
+    *out = ds;
+    return 0;
+}
+
+/* ---- accessors ---- */
+
+static int ok_index(const sdd_dataset *ds, int i) { return ds && i >= 0 && i < ds->n; }
+
+int sdd_dataset_count(const sdd_dataset *ds) { return ds ? ds->n : 0; }
+int sdd_dataset_label(const sdd_dataset *ds, int i)
+{
+    return ok_index(ds, i) ? (int)ds->list.items[ds->src[i]].label : SDD_LABEL_NONE;
+}
+const char *sdd_dataset_id(const sdd_dataset *ds, int i)
+{
+    return ok_index(ds, i) ? ds->list.items[ds->src[i]].id : NULL;
+}
+const char *sdd_dataset_path(const sdd_dataset *ds, int i)
+{
+    return ok_index(ds, i) ? ds->list.items[ds->src[i]].path : NULL;
+}
+int64_t sdd_dataset_length(const sdd_dataset *ds, int i) { return ok_index(ds, i) ? ds->len[i] : 0; }
+const sdd_list_item *sdd_dataset_item(const sdd_dataset *ds, int i)
+{
+    return ok_index(ds, i) ? &ds->list.items[ds->src[i]] : NULL;
+}
+const int16_t *sdd_dataset_samples(const sdd_dataset *ds, int i) { return ok_index(ds, i) ? ds->pcm[i] : NULL; }
+int sdd_dataset_sample_rate(const sdd_dataset *ds) { return ds ? ds->sr : 0; }
+const char *sdd_dataset_list_path(const sdd_dataset *ds) { return ds ? ds->list_path : NULL; }
+int sdd_dataset_list_format(const sdd_dataset *ds) { return ds ? ds->list.format : 0; }
+size_t sdd_dataset_bytes(const sdd_dataset *ds) { return ds ? ds->bytes : 0; }
+int64_t sdd_dataset_n_clipped(const sdd_dataset *ds) { return ds ? ds->clipped : 0; }
+int64_t sdd_dataset_total_samples(const sdd_dataset *ds) { return ds ? ds->total : 0; }
+int sdd_dataset_n_skipped(const sdd_dataset *ds) { return ds ? ds->nskipped : 0; }
+const char *sdd_dataset_skipped(const sdd_dataset *ds, int k)
+{
+    return ds && k >= 0 && k < ds->nskipped ? ds->skipped[k] : NULL;
+}
+
+int sdd_dataset_class_counts(const sdd_dataset *ds, int64_t counts[2])
+{
+    counts[0] = counts[1] = 0;
+    int none = 0;
+    for (int i = 0; ds && i < ds->n; i++) {
+        int lab = ds->list.items[ds->src[i]].label;
+        if (lab == SDD_LABEL_SPOOF || lab == SDD_LABEL_BONAFIDE) counts[lab]++;
+        else none++;
+    }
+    return none;
+}
+
+int sdd_dataset_ce_weights(const sdd_dataset *ds, float w[2], sdd_err *e)
+{
+    int64_t c[2];
+    sdd_dataset_class_counts(ds, c);
+    if (c[0] == 0 || c[1] == 0)
+        return sdd_err_set(e, "%s: no %s items: class weights need both classes",
+                           ds ? ds->list_path : "(no dataset)", c[0] == 0 ? "spoof" : "bonafide");
+    const double tot = (double)(c[0] + c[1]);
+    w[0] = (float)((double)c[1] / tot);
+    w[1] = (float)((double)c[0] / tot);
+    return 0;
+}
+
+/* ---- model inputs ---- */
+
+int sdd_dataset_get_full(const sdd_dataset *ds, int i, float *out)
+{
+    if (!ok_index(ds, i) || !out) return -1;
+    const int16_t *q = ds->pcm[i];
+    const float s = 1.0f / SDD_DATASET_INT16_SCALE;
+    for (int64_t t = 0; t < ds->len[i]; t++) out[t] = (float)q[t] * s;
+    return 0;
+}
+
+int64_t sdd_dataset_crop_offset(int64_t n, int64_t cut, int crop_mode, uint64_t key)
+{
+    if (crop_mode != SDD_CUT_RANDOM || n <= cut || cut < 1) return 0;
+    const int64_t span = n - cut + 1;
+    int64_t off = (int64_t)(sdd_rng_uniform_d(key, 0) * (double)span);
+    if (off >= span) off = span - 1;
+    return off;
+}
+
+/* out[0..cut) from x[0..n) (float or int16 source): a window at off when
+ * n > cut, else x tiled. */
+static void cut_f(const float *x, int64_t n, int64_t cut, int64_t off, float *out)
+{
+    if (n > cut) { memcpy(out, x + off, (size_t)cut * sizeof *out); return; }
+    for (int64_t k = 0; k < cut; k += n) {
+        int64_t take = cut - k < n ? cut - k : n;
+        memcpy(out + k, x, (size_t)take * sizeof *out);
+    }
+}
+
+static void cut_q(const int16_t *q, int64_t n, int64_t cut, int64_t off, float *out)
+{
+    const float s = 1.0f / SDD_DATASET_INT16_SCALE;
+    if (n > cut) {
+        for (int64_t t = 0; t < cut; t++) out[t] = (float)q[off + t] * s;
+        return;
+    }
+    for (int64_t k = 0; k < cut; k += n) {
+        int64_t take = cut - k < n ? cut - k : n;
+        for (int64_t t = 0; t < take; t++) out[k + t] = (float)q[t] * s;
+    }
+}
+
+int sdd_dataset_get(const sdd_dataset *ds, int i, int64_t cut, int crop_mode, uint64_t key, float *out)
+{
+    if (!ok_index(ds, i) || !out || cut < 1) return -1;
+    if (crop_mode != SDD_CUT_FIRST && crop_mode != SDD_CUT_RANDOM) return -1;
+    const int64_t n = ds->len[i];
+    cut_q(ds->pcm[i], n, cut, sdd_dataset_crop_offset(n, cut, crop_mode, key), out);
+    return 0;
+}
+
+int sdd_dataset_get_rawboost(const sdd_dataset *ds, int i, int64_t cut, int crop_mode,
+                             uint64_t crop_key, int algo, const sdd_rawboost_params *rb,
+                             uint64_t rb_key, float *out, sdd_err *e)
+{
+    if (!ok_index(ds, i)) return sdd_err_set(e, "dataset: item %d out of range (0..%d)", i, ds ? ds->n - 1 : -1);
+    if (!out || cut < 1) return sdd_err_set(e, "dataset: bad cut %lld", (long long)cut);
+    if (crop_mode != SDD_CUT_FIRST && crop_mode != SDD_CUT_RANDOM)
+        return sdd_err_set(e, "dataset: unknown crop mode %d", crop_mode);
+    if (algo == 0) return sdd_dataset_get(ds, i, cut, crop_mode, crop_key, out);
+    const int64_t n = ds->len[i];
+    float *full = malloc((size_t)n * sizeof *full);
+    if (!full) return sdd_err_set(e, "%s: out of memory for %lld samples", sdd_dataset_path(ds, i), (long long)n);
+    sdd_dataset_get_full(ds, i, full);
+    if (sdd_rawboost_apply(algo, full, n, full, rb, rb_key, e)) {
+        free(full);
+        return sdd_err_prefix(e, "%s", sdd_dataset_path(ds, i));
+    }
+    cut_f(full, n, cut, sdd_dataset_crop_offset(n, cut, crop_mode, crop_key), out);
+    free(full);
+    return 0;
+}
