@@ -2,6 +2,7 @@
 """Reference fixtures for gradient alignment and Adam (tests/data/train/).
 
 Run from the repository root: /usr/bin/python3 tools/reference/train_ref.py
+and /usr/bin/python3 tools/reference/train_ref.py --joint (the AASIST-L step fixture).
 
 Alignment follows the reference recipe's semantics (reference-spec section 7),
 written here in numpy (float64) from that description:
@@ -135,5 +136,51 @@ def main():
     print("wrote", os.path.join(OUT, "align_adam.safetensors"), "; SLSQP worst output distance %.3g" % worst)
 
 
-if __name__ == "__main__":
+if __name__ == "__main__" and len(sys.argv) == 1:
     main()
+
+
+def joint_step_fixture():
+    """The reference recipe's aligned dual-path step on AASIST-L (random weights
+    of the aasistl_rand fixture, dropout off): ONE forward of [path 0 | path 1]
+    with joint BatchNorm statistics, each path's weighted-CE loss, one backward
+    per path (autograd.grad), the flattened gradients combined by each method.
+    Ground truth in float64; stored per parameter as F32."""
+    import aasist_ref as ref
+    fx, _ = st_write.load(os.path.join(HERE, "..", "..", "tests", "data", "fixtures", "aasistl_rand.safetensors"))
+    sd = {k[6:]: torch.from_numpy(np.array(v)) for k, v in fx.items() if k.startswith("param/")}
+    m = ref.build_model("AASIST-L")
+    m.load_state_dict(sd, strict=False)
+    m.double()
+    ref.disable_dropout(m).train()
+    x = torch.from_numpy(np.array(fx["input"])).double()
+    y = torch.from_numpy(np.array(fx["labels"]))
+    _, logits = m(x)
+    w = torch.tensor([0.1, 0.9], dtype=torch.float64)
+    l0 = torch.nn.functional.cross_entropy(logits[:2], y[:2], weight=w)
+    l1 = torch.nn.functional.cross_entropy(logits[2:], y[2:], weight=w)
+    names = [k for k, _ in m.named_parameters()]
+    params = [p for _, p in m.named_parameters()]
+    g0 = torch.autograd.grad(l0, params, retain_graph=True, allow_unused=True)
+    g1 = torch.autograd.grad(l1, params, allow_unused=True)
+    flat = lambda gs: np.concatenate([(g if g is not None else torch.zeros_like(p)).detach().numpy().ravel()
+                                      for g, p in zip(gs, params)])
+    f0, f1 = flat(g0), flat(g1)
+    out = {"joint/loss0": np.array(l0.item(), dtype=np.float32), "joint/loss1": np.array(l1.item(), dtype=np.float32)}
+    combos = {"g0": f0, "g1": f1, "pcgrad": pcgrad([f0, f1]), "gradvac": gradvac([f0, f1], np.zeros((2, 2))),
+              "cagrad": cagrad([f0, f1])[0]}
+    for key, vec in combos.items():
+        off = 0
+        for nm, p in zip(names, params):
+            k = p.numel()
+            out["joint/%s/%s" % (key, nm)] = vec[off:off + k].reshape(tuple(p.shape)).astype(np.float32)
+            off += k
+    cos = f0 @ f1 / (np.linalg.norm(f0) * np.linalg.norm(f1))
+    st_write.save(os.path.join(OUT, "joint_step.safetensors"), out,
+                  {"generator": "tools/reference/train_ref.py", "model": "AASIST-L",
+                   "source": "tests/data/fixtures/aasistl_rand.safetensors", "cos": "%.9g" % cos})
+    print("wrote joint_step.safetensors; losses %.6f %.6f, cos(g0, g1) = %.6f" % (l0.item(), l1.item(), cos))
+
+
+if __name__ == "__main__" and len(sys.argv) > 1 and sys.argv[1] == "--joint":
+    joint_step_fixture()

@@ -1,0 +1,120 @@
+/* Owns the training step (see step.h). */
+#include "train/step.h"
+#include "ops/ops.h"
+#include <math.h>
+#include <string.h>
+
+sdd_step_params sdd_step_default_params(void)
+{
+    sdd_step_params p;
+    memset(&p, 0, sizeof p);
+    p.paths = SDD_PATHS_DUAL;
+    p.align = SDD_ALIGN_PCGRAD;
+    p.bn_stats = SDD_BN_PER_PATH;
+    p.class_weight[0] = 0.1f;
+    p.class_weight[1] = 0.9f;
+    return p;
+}
+
+static int fail(sdd_ctx *c, sdd_err *e, const char *what)
+{
+    return sdd_err_set(e, "%s: %s", what, c->err.msg[0] ? c->err.msg : "failed");
+}
+
+int sdd_train_step(sdd_model *m, sdd_ctx *c, sdd_adam *opt, sdd_align_state *al, const sdd_step_params *p,
+                   const float *wave, int nb, int64_t L, const int *labels, uint64_t rng_key,
+                   float *grad_out, sdd_step_result *res, sdd_err *e)
+{
+    sdd_params *ps = &m->params;
+    const int dual = p->paths == SDD_PATHS_DUAL;
+    if (dual && nb % 2) return sdd_err_set(e, "train step: dual-path batch of %d is odd", nb);
+    if (ps->ngrad < 2 && sdd_params_alloc_grads(ps, 2, e)) return -1;
+    memset(res, 0, sizeof *res);
+    sdd_params_zero_grads(ps);
+    sdd_ctx_begin(c, nb, 1, 1);
+    c->rng_key = rng_key;
+    c->dropout_off = p->no_dropout;
+    const int per_path = dual && p->bn_stats == SDD_BN_PER_PATH;
+    const int joint_two_pass = dual && p->bn_stats == SDD_BN_JOINT && p->align != SDD_ALIGN_NONE;
+    if (dual) {
+        int ends[2] = { nb / 2, nb };
+        if (sdd_ctx_set_segments(c, 2, ends, NULL)) return fail(c, e, "train step");
+        c->bn_per_seg = per_path;
+        /* joint statistics: every parameter gradient goes to the buffer of the pass */
+        c->joint_grad = !per_path;
+        c->cur_grad = 0;
+    } else {
+        c->bn_per_seg = 0;
+        c->joint_grad = 0;
+    }
+    int64_t shp[2] = { nb, L };
+    sdd_tensor *z = m->forward(c, m, sdd_tensor_wrap(c, (float *)wave, 2, shp));
+    float wsum[SDD_MAX_PATHS] = { 0 };
+    sdd_tensor *loss = sdd_ce_weighted(c, z, labels, p->class_weight, wsum);
+    if (!loss) return fail(c, e, "train step forward");
+    for (int s = 0; s < c->nseg; s++) res->loss[s] = loss->x[s];
+    float *g = sdd_grad_of(c, loss);
+    if (!g) return fail(c, e, "train step");
+    const size_t n = ps->total;
+    if (!dual) {
+        g[0] = 1.0f;
+        if (sdd_backward(c, 0, NULL, NULL)) return fail(c, e, "train step backward");
+        memcpy(grad_out, ps->grad[0], n * sizeof(float));
+        res->loss_total = res->loss[0];
+    } else if (!joint_two_pass) {
+        if (p->align == SDD_ALIGN_NONE && !per_path) {
+            /* the reference's plain dual path: one loss over all 2B, joint statistics */
+            const float W = wsum[0] + wsum[1];
+            g[0] = wsum[0] / W;
+            g[1] = wsum[1] / W;
+            if (sdd_backward(c, 0, NULL, NULL)) return fail(c, e, "train step backward");
+            memcpy(grad_out, ps->grad[0], n * sizeof(float));
+            res->loss_total = (wsum[0] * res->loss[0] + wsum[1] * res->loss[1]) / W;
+        } else {
+            /* per-path statistics: both path gradients from ONE backward pass */
+            g[0] = g[1] = 1.0f;
+            if (sdd_backward(c, 0, NULL, NULL)) return fail(c, e, "train step backward");
+            if (p->align == SDD_ALIGN_NONE) {
+                const double W = (double)wsum[0] + wsum[1];
+                const double a0 = wsum[0] / W, a1 = wsum[1] / W;
+                sdd_align(SDD_ALIGN_NONE, ps->grad[0], ps->grad[1], n, grad_out, al, &res->al);
+                for (size_t k = 0; k < n; k++) grad_out[k] = (float)(a0 * ps->grad[0][k] + a1 * ps->grad[1][k]);
+                res->loss_total = a0 * res->loss[0] + a1 * res->loss[1];
+            } else {
+                sdd_align(p->align, ps->grad[0], ps->grad[1], n, grad_out, al, &res->al);
+                res->loss_total = 0.5 * (res->loss[0] + res->loss[1]);
+            }
+            res->has_align_stats = 1;
+        }
+    } else {
+        /* joint statistics with alignment: one backward pass per path over the same tape */
+        g[0] = 1.0f; g[1] = 0.0f;
+        c->cur_grad = 0;
+        if (sdd_backward(c, 0, NULL, NULL)) return fail(c, e, "train step backward (path 0)");
+        sdd_zero_act_grads(c);
+        g = sdd_grad_of(c, loss);
+        g[0] = 0.0f; g[1] = 1.0f;
+        c->cur_grad = 1;
+        if (sdd_backward(c, 0, NULL, NULL)) return fail(c, e, "train step backward (path 1)");
+        sdd_align(p->align, ps->grad[0], ps->grad[1], n, grad_out, al, &res->al);
+        res->loss_total = 0.5 * (res->loss[0] + res->loss[1]);
+        res->has_align_stats = 1;
+    }
+    for (size_t k = 0; k < n; k++)
+        if (!isfinite(grad_out[k])) return sdd_err_set(e, "train step: non-finite gradient (loss %.6g)", res->loss_total);
+    if (opt) sdd_adam_step(opt, ps, grad_out);
+    return 0;
+}
+
+int sdd_eval_loss(sdd_model *m, sdd_ctx *c, const float *wave, int nb, int64_t L, const int *labels,
+                  const float *class_weight, double *loss, float *scores, sdd_err *e)
+{
+    sdd_ctx_begin(c, nb, 0, 0);
+    int64_t shp[2] = { nb, L };
+    sdd_tensor *z = m->forward(c, m, sdd_tensor_wrap(c, (float *)wave, 2, shp));
+    sdd_tensor *l = sdd_ce_weighted(c, z, labels, class_weight, NULL);
+    if (!l) return fail(c, e, "validation forward");
+    *loss = l->x[0];
+    if (scores) for (int b = 0; b < nb; b++) scores[b] = z->x[2 * b + 1];
+    return 0;
+}

@@ -1,0 +1,51 @@
+/* One DPDA training step: forward of the batch, per-path losses, ONE
+ * backward pass giving each path's gradient (per-path BatchNorm statistics),
+ * gradient alignment with conflict statistics, and the Adam step.
+ *
+ * Regimes (the batch layout the loader produces):
+ *   SDD_PATHS_ORIG / SDD_PATHS_AUG: B utterances, one path, one loss.
+ *   SDD_PATHS_DUAL: [B originals | B RawBoost copies].
+ *     align none: one weighted-CE loss over both halves (the plain dual-path
+ *       regime); with per-path statistics its gradient is the weight-sum
+ *       combination of the two path gradients, so conflict statistics come free.
+ *     align pcgrad/gradvac/cagrad: each path's loss and gradient, aligned.
+ * BatchNorm statistics: SDD_BN_PER_PATH (default: the paths are normalised
+ * separately, which makes one backward pass split exactly) or SDD_BN_JOINT
+ * (the reference recipe: statistics over the whole batch; the two path
+ * gradients then need two backward passes over the same tape). Running
+ * statistics are always updated from the whole batch's moments. */
+#ifndef SDD_TRAIN_STEP_H
+#define SDD_TRAIN_STEP_H
+#include "models/model.h"
+#include "train/align.h"
+#include "train/adam.h"
+
+enum { SDD_PATHS_ORIG = 0, SDD_PATHS_AUG = 1, SDD_PATHS_DUAL = 2 };
+enum { SDD_BN_PER_PATH = 0, SDD_BN_JOINT = 1 };
+
+typedef struct {
+    int paths;            /* SDD_PATHS_* */
+    int align;            /* sdd_align_method */
+    int bn_stats;         /* SDD_BN_* */
+    float class_weight[2];/* weighted CE: [spoof, bona fide] = [0.1, 0.9] */
+    int no_dropout;       /* train mode with dropout disabled (reference comparisons) */
+} sdd_step_params;
+
+typedef struct {
+    double loss[2];       /* per-path losses (loss[1] unused for one path) */
+    double loss_total;    /* the regime's objective */
+    sdd_align_stats al;   /* conflict statistics (dual only) */
+    int has_align_stats;
+} sdd_step_result;
+
+sdd_step_params sdd_step_default_params(void);
+/* wave (nb, L) with nb = B (one path) or 2B (dual); labels (nb) in {0 spoof, 1 bona fide}.
+ * grad_out (params->total floats) receives the combined gradient that was applied. */
+int sdd_train_step(sdd_model *m, sdd_ctx *c, sdd_adam *opt, sdd_align_state *al, const sdd_step_params *p,
+                   const float *wave, int nb, int64_t L, const int *labels, uint64_t rng_key,
+                   float *grad_out, sdd_step_result *res, sdd_err *e);
+/* Weighted-CE loss of a batch in eval mode (validation); scores (nb) optional. */
+int sdd_eval_loss(sdd_model *m, sdd_ctx *c, const float *wave, int nb, int64_t L, const int *labels,
+                  const float *class_weight, double *loss, float *scores, sdd_err *e);
+
+#endif
