@@ -14,6 +14,7 @@ int cmd_score(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_augment(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
+int cmd_train(int argc, char **argv);
 
 /* Prints "sdd: <msg>" to stderr. */
 void cli_error(const char *fmt, ...)

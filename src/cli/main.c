@@ -11,12 +11,13 @@ static void usage(FILE *f)
             "sdd %s: speech deepfake detection (anti-spoofing) in C\n"
             "usage: sdd <command> [options]   (sdd <command> --help lists every option)\n"
             "commands:\n"
+            "  train    train a countermeasure: dual-path RawBoost training with gradient alignment\n"
             "  score    score audio files, a folder or a list with a model\n"
             "  import   convert a PyTorch checkpoint (.pth) into an sdd model file\n"
             "  info     describe a model file\n"
             "  augment  apply RawBoost data augmentation (algorithms 1-8) to an audio file\n"
             "  eval     EER, min t-DCF and per-attack/condition tables from scores and a key\n"
-            "not yet implemented (see the project issues): train, bench\n",
+            "not yet implemented (see the project issues): bench\n",
             SDD_VERSION);
 }
 
@@ -31,7 +32,8 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "info")) return cmd_info(argc - 1, argv + 1);
     if (!strcmp(cmd, "augment")) return cmd_augment(argc - 1, argv + 1);
     if (!strcmp(cmd, "eval")) return cmd_eval(argc - 1, argv + 1);
-    if (!strcmp(cmd, "train") || !strcmp(cmd, "bench")) {
+    if (!strcmp(cmd, "train")) return cmd_train(argc - 1, argv + 1);
+    if (!strcmp(cmd, "bench")) {
         fprintf(stderr, "sdd: '%s' is not implemented yet\n", cmd);
         return SDD_EXIT_ERROR;
     }

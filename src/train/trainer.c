@@ -1,0 +1,411 @@
+/* Owns the training loop (see trainer.h). */
+#include "train/trainer.h"
+#include "data/dataset.h"
+#include "data/loader.h"
+#include "io/safetensors.h"
+#include "io/atomic.h"
+#include "metrics/metrics.h"
+#include "models/infer.h"
+#include "models/modelio.h"
+#include "core/rng.h"
+#include <errno.h>
+#include <math.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define SDD_PURPOSE_DROP 0x64726f70u /* 'drop' */
+
+sdd_train_config sdd_train_default_config(void)
+{
+    sdd_train_config c;
+    memset(&c, 0, sizeof c);
+    c.arch = "AASIST";
+    c.step = sdd_step_default_params();
+    c.adam = sdd_adam_default_params();
+    c.epochs = 100;
+    c.patience = 7;
+    c.batch = 5;
+    c.dev_batch = 8;
+    c.n_best = 5;
+    c.workers = 1;
+    c.cut = 64600;
+    c.crop = SDD_CUT_FIRST;
+    c.seed = 1234;
+    c.rb_algo = 4;
+    sdd_rawboost_default_params(&c.rb);
+    return c;
+}
+
+typedef struct {
+    const sdd_train_config *cfg;
+    sdd_model *m;
+    sdd_ctx c;
+    sdd_adam opt;
+    sdd_align_state al;
+    float *grad;
+    int nbest;                 /* snapshots held */
+    double *best_loss;         /* (n_best) ascending */
+    float **best_params;       /* (n_best) copies of the parameter block */
+    double best;               /* lowest dev loss so far */
+    int not_improving, epoch0;
+    long step;
+    FILE *log;
+} trainer;
+
+static int path_join(char *out, size_t n, const char *dir, const char *name)
+{
+    return snprintf(out, n, "%s/%s", dir, name) < (int)n ? 0 : -1;
+}
+
+/* Weighted-CE loss and bona fide scores of a labelled set in eval mode, first-cut inputs. */
+static int evaluate_set(trainer *t, const sdd_dataset *ds, double *loss, float *scores, sdd_err *e)
+{
+    const int n = sdd_dataset_count(ds), B = t->cfg->dev_batch > 0 ? t->cfg->dev_batch : 8;
+    const int64_t L = t->cfg->cut;
+    float *wave = malloc((size_t)B * L * sizeof(float));
+    int *lab = malloc((size_t)B * sizeof(int));
+    if (!wave || !lab) { free(wave); free(lab); return sdd_err_set(e, "out of memory for evaluation"); }
+    double num = 0.0, den = 0.0;
+    int rc = 0;
+    for (int i0 = 0; i0 < n && !rc; i0 += B) {
+        const int nb = n - i0 < B ? n - i0 : B;
+        double w = 0.0;
+        int labelled = 1;
+        for (int b = 0; b < nb && !rc; b++) {
+            rc = sdd_dataset_get(ds, i0 + b, L, SDD_CUT_FIRST, 0, wave + (size_t)b * L);
+            lab[b] = sdd_dataset_label(ds, i0 + b);
+            if (lab[b] < 0) { labelled = 0; lab[b] = 0; }
+            w += t->cfg->step.class_weight[lab[b]];
+        }
+        if (rc) { rc = sdd_err_set(e, "%s: cannot read item %d", sdd_dataset_list_path(ds), i0); break; }
+        double l;
+        if (sdd_eval_loss(t->m, &t->c, wave, nb, L, lab, t->cfg->step.class_weight, &l, scores + i0, e)) { rc = -1; break; }
+        if (labelled) { num += l * w; den += w; }
+    }
+    free(wave);
+    free(lab);
+    *loss = den > 0 ? num / den : NAN;
+    return rc;
+}
+
+static int set_eer(const sdd_dataset *ds, const float *scores, sdd_eer_result *r, sdd_err *e)
+{
+    const int n = sdd_dataset_count(ds);
+    double *tar = malloc((size_t)n * sizeof(double)), *non = malloc((size_t)n * sizeof(double));
+    if (!tar || !non) { free(tar); free(non); return sdd_err_set(e, "out of memory"); }
+    int64_t nt = 0, nn = 0;
+    for (int i = 0; i < n; i++) {
+        int l = sdd_dataset_label(ds, i);
+        if (l == 1) tar[nt++] = scores[i];
+        else if (l == 0) non[nn++] = scores[i];
+    }
+    int rc = (nt && nn) ? sdd_eer(tar, nt, non, nn, r, e) : -1;
+    free(tar);
+    free(non);
+    return rc;
+}
+
+/* keeps the n best (lowest dev loss) parameter snapshots */
+static void nbest_insert(trainer *t, double loss)
+{
+    const int cap = t->cfg->n_best;
+    const size_t bytes = t->m->params.total * sizeof(float);
+    int pos = t->nbest;
+    while (pos > 0 && t->best_loss[pos - 1] > loss) pos--;
+    if (pos >= cap) return;
+    float *slot = t->nbest == cap ? t->best_params[cap - 1] : t->best_params[t->nbest];
+    if (t->nbest < cap) t->nbest++;
+    for (int k = t->nbest - 1; k > pos; k--) { t->best_loss[k] = t->best_loss[k - 1]; t->best_params[k] = t->best_params[k - 1]; }
+    t->best_loss[pos] = loss;
+    t->best_params[pos] = slot;
+    memcpy(slot, t->m->params.data, bytes);
+}
+
+/* training state next to the model: Adam moments, counters, n-best snapshots */
+static int save_state(trainer *t, int next_epoch, sdd_err *e)
+{
+    char path[1024], buf[64];
+    sdd_tensorset ts;
+    sdd_tensorset_init(&ts);
+    const int64_t n = (int64_t)t->m->params.total;
+    int rc = sdd_tensorset_add(&ts, "adam.m", SDD_F32, 1, &n, t->opt.m, (size_t)n * 4, e) ||
+             sdd_tensorset_add(&ts, "adam.v", SDD_F32, 1, &n, t->opt.v, (size_t)n * 4, e) ||
+             sdd_tensorset_add(&ts, "params", SDD_F32, 1, &n, t->m->params.data, (size_t)n * 4, e);
+    for (int k = 0; k < t->nbest && !rc; k++) {
+        snprintf(path, sizeof path, "nbest.%d", k);
+        rc = sdd_tensorset_add(&ts, path, SDD_F32, 1, &n, t->best_params[k], (size_t)n * 4, e);
+        snprintf(path, sizeof path, "nbest_loss.%d", k);
+        snprintf(buf, sizeof buf, "%.17g", t->best_loss[k]);
+        if (!rc) rc = sdd_tensorset_set_meta(&ts, path, buf, e);
+    }
+    const int64_t four = 4;
+    double rho[4] = { t->al.rho_t[0][0], t->al.rho_t[0][1], t->al.rho_t[1][0], t->al.rho_t[1][1] };
+    if (!rc) rc = sdd_tensorset_add(&ts, "gradvac.rho_t", SDD_F64, 1, &four, rho, sizeof rho, e);
+    struct { const char *k; long v; } ints[] = { { "next_epoch", next_epoch }, { "step", t->step }, { "adam_step", t->opt.step },
+                                                 { "not_improving", t->not_improving }, { "nbest", t->nbest } };
+    for (size_t i = 0; i < sizeof ints / sizeof ints[0] && !rc; i++) {
+        snprintf(buf, sizeof buf, "%ld", ints[i].v);
+        rc = sdd_tensorset_set_meta(&ts, ints[i].k, buf, e);
+    }
+    snprintf(buf, sizeof buf, "%.17g", t->best);
+    if (!rc) rc = sdd_tensorset_set_meta(&ts, "best", buf, e);
+    if (!rc) rc = sdd_tensorset_set_meta(&ts, "arch", t->m->arch, e);
+    if (!rc && path_join(path, sizeof path, t->cfg->out_dir, "state.safetensors")) rc = sdd_err_set(e, "output path too long");
+    if (!rc) rc = sdd_safetensors_save(path, &ts, e);
+    sdd_tensorset_free(&ts);
+    return rc;
+}
+
+static long meta_long(const sdd_tensorset *ts, const char *k, const char *path, int *bad)
+{
+    const char *v = sdd_tensorset_get_meta(ts, k);
+    char *end;
+    long x = v ? strtol(v, &end, 10) : 0;
+    if (!v || *end) *bad = 1;
+    (void)path;
+    return x;
+}
+
+static int load_state(trainer *t, sdd_err *e)
+{
+    char path[1024];
+    if (path_join(path, sizeof path, t->cfg->out_dir, "state.safetensors")) return sdd_err_set(e, "output path too long");
+    sdd_tensorset ts;
+    if (sdd_safetensors_load(path, &ts, e)) return -1;
+    const size_t bytes = t->m->params.total * sizeof(float);
+    const sdd_ntensor *m = sdd_tensorset_find(&ts, "adam.m"), *v = sdd_tensorset_find(&ts, "adam.v"), *p = sdd_tensorset_find(&ts, "params");
+    const sdd_ntensor *rho = sdd_tensorset_find(&ts, "gradvac.rho_t");
+    const char *arch = sdd_tensorset_get_meta(&ts, "arch");
+    int bad = !m || !v || !p || !rho || m->nbytes != bytes || v->nbytes != bytes || p->nbytes != bytes || rho->nbytes != 32 ||
+              !arch || strcmp(arch, t->m->arch);
+    int next_epoch = (int)meta_long(&ts, "next_epoch", path, &bad);
+    long step = meta_long(&ts, "step", path, &bad), astep = meta_long(&ts, "adam_step", path, &bad);
+    int ni = (int)meta_long(&ts, "not_improving", path, &bad), nb = (int)meta_long(&ts, "nbest", path, &bad);
+    if (nb < 0 || nb > t->cfg->n_best) bad = 1;
+    const char *best = sdd_tensorset_get_meta(&ts, "best");
+    if (!best) bad = 1;
+    if (bad) { sdd_tensorset_free(&ts); return sdd_err_set(e, "%s: not a training state for this model and settings", path); }
+    memcpy(t->opt.m, m->data, bytes);
+    memcpy(t->opt.v, v->data, bytes);
+    memcpy(t->m->params.data, p->data, bytes);
+    double r[4];
+    memcpy(r, rho->data, sizeof r);
+    t->al.rho_t[0][0] = r[0]; t->al.rho_t[0][1] = r[1]; t->al.rho_t[1][0] = r[2]; t->al.rho_t[1][1] = r[3];
+    for (int k = 0; k < nb; k++) {
+        char key[32];
+        snprintf(key, sizeof key, "nbest.%d", k);
+        const sdd_ntensor *s = sdd_tensorset_find(&ts, key);
+        snprintf(key, sizeof key, "nbest_loss.%d", k);
+        const char *l = sdd_tensorset_get_meta(&ts, key);
+        if (!s || s->nbytes != bytes || !l) { sdd_tensorset_free(&ts); return sdd_err_set(e, "%s: n-best snapshot %d missing", path, k); }
+        memcpy(t->best_params[k], s->data, bytes);
+        t->best_loss[k] = strtod(l, NULL);
+    }
+    t->nbest = nb;
+    t->epoch0 = next_epoch;
+    t->step = step;
+    t->opt.step = astep;
+    t->not_improving = ni;
+    t->best = strtod(best, NULL);
+    sdd_tensorset_free(&ts);
+    return 0;
+}
+
+static int open_set(sdd_dataset **ds, const char *list, const char *dir, int64_t max_samples, sdd_err *e)
+{
+    sdd_dataset_params p = sdd_dataset_default_params();
+    p.require_labels = 1;
+    p.max_samples = max_samples;
+    return sdd_dataset_open(ds, list, dir, &p, e);
+}
+
+/* scores an evaluation set NAME=LIST:DIR with the final model */
+static int eval_spec(trainer *t, const char *spec, sdd_err *e)
+{
+    char name[128], list[1024], dir[1024];
+    const char *eq = strchr(spec, '='), *colon = eq ? strchr(eq + 1, ':') : NULL;
+    if (!eq || !colon || eq == spec || (size_t)(eq - spec) >= sizeof name)
+        return sdd_err_set(e, "--eval %s: expected NAME=LIST:DIR", spec);
+    snprintf(name, sizeof name, "%.*s", (int)(eq - spec), spec);
+    snprintf(list, sizeof list, "%.*s", (int)(colon - eq - 1), eq + 1);
+    snprintf(dir, sizeof dir, "%s", colon + 1);
+    sdd_dataset *ds;
+    sdd_dataset_params p = sdd_dataset_default_params();
+    p.require_labels = 0;
+    if (sdd_dataset_open(&ds, list, dir, &p, e)) return -1;
+    const int n = sdd_dataset_count(ds);
+    float *scores = malloc((size_t)n * sizeof(float));
+    double loss;
+    int rc = scores ? evaluate_set(t, ds, &loss, scores, e) : sdd_err_set(e, "out of memory");
+    char path[1200];
+    if (!rc) {
+        snprintf(path, sizeof path, "%s/scores_%s.txt", t->cfg->out_dir, name);
+        size_t cap = (size_t)n * 64 + 1, len = 0;
+        char *txt = malloc(cap);
+        if (!txt) rc = sdd_err_set(e, "out of memory");
+        for (int i = 0; i < n && !rc; i++)
+            len += (size_t)snprintf(txt + len, cap - len, "%.40s %.9g\n", sdd_dataset_id(ds, i), scores[i]);
+        if (!rc) rc = sdd_atomic_write(path, txt, len, e);
+        free(txt);
+    }
+    if (!rc) {
+        sdd_eer_result r;
+        sdd_err ee;
+        if (set_eer(ds, scores, &r, &ee) == 0) {
+            fprintf(stderr, "sdd train: eval %s: %d trials, EER %.4f%% (scores in %s)\n", name, n, 100.0 * r.eer, path);
+            fprintf(t->log, "{\"type\": \"eval\", \"name\": \"%s\", \"trials\": %d, \"eer\": %.9g, \"loss\": %.9g}\n", name, n, r.eer, loss);
+        } else fprintf(stderr, "sdd train: eval %s: %d trials scored (no EER: the list has no labels of both classes), %s\n", name, n, path);
+    }
+    free(scores);
+    sdd_dataset_close(ds);
+    return rc;
+}
+
+int sdd_train_run(const sdd_train_config *cfg, sdd_err *e)
+{
+    trainer t;
+    memset(&t, 0, sizeof t);
+    t.cfg = cfg;
+    t.best = INFINITY;
+    if (cfg->n_best < 1 || cfg->batch < 1 || cfg->epochs < 1) return sdd_err_set(e, "train: n-best, batch and epochs must be >= 1");
+    if (mkdir(cfg->out_dir, 0777) && errno != EEXIST) return sdd_err_set(e, "%s: cannot create: %s", cfg->out_dir, strerror(errno));
+    sdd_dataset *tr = NULL, *dv = NULL;
+    sdd_loader *ld = NULL;
+    int rc = 0;
+    if (open_set(&tr, cfg->train_list, cfg->train_audio, cfg->max_samples, e)) return -1;
+    if (open_set(&dv, cfg->dev_list, cfg->dev_audio, cfg->max_samples, e)) { sdd_dataset_close(tr); return -1; }
+    t.m = cfg->init_model ? sdd_model_load(cfg->init_model, NULL, e) : sdd_model_new(cfg->arch, e);
+    if (!t.m) { rc = -1; goto done; }
+    if (!cfg->init_model) sdd_model_init_random(t.m, cfg->seed);
+    if (sdd_params_alloc_grads(&t.m->params, 2, e) || sdd_adam_init(&t.opt, &t.m->params, &cfg->adam, e)) { rc = -1; goto done; }
+    sdd_ctx_init(&t.c, &t.m->params);
+    sdd_align_state_init(&t.al);
+    t.grad = malloc(t.m->params.total * sizeof(float));
+    t.best_loss = calloc((size_t)cfg->n_best, sizeof(double));
+    t.best_params = calloc((size_t)cfg->n_best, sizeof(float *));
+    if (!t.grad || !t.best_loss || !t.best_params) { rc = sdd_err_set(e, "out of memory"); goto done; }
+    for (int k = 0; k < cfg->n_best; k++)
+        if (!(t.best_params[k] = malloc(t.m->params.total * sizeof(float)))) { rc = sdd_err_set(e, "out of memory"); goto done; }
+    char path[1200];
+    snprintf(path, sizeof path, "%s/state.safetensors", cfg->out_dir);
+    struct stat st;
+    if (cfg->resume && stat(path, &st) == 0 && load_state(&t, e)) { rc = -1; goto done; }
+    snprintf(path, sizeof path, "%s/log.jsonl", cfg->out_dir);
+    t.log = fopen(path, t.epoch0 > 0 ? "a" : "w");
+    if (!t.log) { rc = sdd_err_set(e, "%s: cannot open: %s", path, strerror(errno)); goto done; }
+    sdd_loader_params lp = sdd_loader_default_params();
+    lp.batch_size = cfg->batch;
+    lp.cut = cfg->cut;
+    lp.crop_mode = cfg->crop;
+    lp.mode = cfg->step.paths == SDD_PATHS_DUAL ? SDD_LOADER_DUAL : cfg->step.paths == SDD_PATHS_AUG ? SDD_LOADER_AUG : SDD_LOADER_ORIG;
+    lp.seed = cfg->seed;
+    lp.rb_algo = cfg->rb_algo;
+    lp.rb = cfg->rb;
+    lp.workers = cfg->workers;
+    if (sdd_loader_create(&ld, tr, &lp, e)) { rc = -1; goto done; }
+    const int ndev = sdd_dataset_count(dv);
+    float *dev_scores = malloc((size_t)ndev * sizeof(float));
+    if (!dev_scores) { rc = sdd_err_set(e, "out of memory"); goto done; }
+    if (!cfg->quiet)
+        fprintf(stderr, "sdd train: %s, %d train / %d dev utterances, paths %s, align %s, bn-stats %s, batch %d%s, %lld batches per epoch\n",
+                t.m->arch, sdd_dataset_count(tr), ndev, cfg->step.paths == SDD_PATHS_DUAL ? "dual" : cfg->step.paths == SDD_PATHS_AUG ? "aug" : "orig",
+                sdd_align_name(cfg->step.align), cfg->step.bn_stats == SDD_BN_JOINT ? "joint" : "per-path", cfg->batch,
+                cfg->step.paths == SDD_PATHS_DUAL ? " + copies" : "", (long long)sdd_loader_batches_per_epoch(ld));
+    int stop = 0;
+    for (int ep = t.epoch0; ep < cfg->epochs && !stop && !rc; ep++) {
+        if (sdd_loader_start_epoch(ld, ep, e)) { rc = -1; break; }
+        double t0 = omp_get_wtime(), lsum = 0.0;
+        long nsteps = 0, nconf = 0, nal = 0;
+        sdd_batch *b;
+        int got;
+        while ((got = sdd_loader_next(ld, &b, e)) == 1) {
+            sdd_step_result r;
+            const double ts = omp_get_wtime();
+            const uint64_t key = sdd_rng_key(cfg->seed, (uint64_t)ep, (uint64_t)t.step, SDD_PURPOSE_DROP);
+            if (sdd_train_step(t.m, &t.c, &t.opt, &t.al, &cfg->step, b->wave, b->nb, b->cut, b->labels, key, t.grad, &r, e)) {
+                sdd_err_prefix(e, "epoch %d step %ld", ep, t.step);
+                rc = -1;
+                break;
+            }
+            lsum += r.loss_total;
+            nsteps++;
+            fprintf(t.log, "{\"type\": \"step\", \"epoch\": %d, \"step\": %ld, \"loss\": %.9g", ep, t.step, r.loss_total);
+            if (r.has_align_stats) {
+                nal++;
+                nconf += r.al.conflict;
+                fprintf(t.log, ", \"loss_orig\": %.9g, \"loss_aug\": %.9g, \"norm_orig\": %.9g, \"norm_aug\": %.9g, \"dot\": %.9g, \"cos\": %.9g, \"conflict\": %s",
+                        r.loss[0], r.loss[1], r.al.norm0, r.al.norm1, r.al.dot, r.al.cos, r.al.conflict ? "true" : "false");
+                if (cfg->step.align == SDD_ALIGN_CAGRAD) fprintf(t.log, ", \"cagrad_w\": %.9g", r.al.cagrad_w);
+            }
+            fprintf(t.log, ", \"seconds\": %.4f}\n", omp_get_wtime() - ts);
+            t.step++;
+            if (cfg->max_steps > 0 && t.step >= cfg->max_steps) { stop = 1; break; }
+        }
+        if (rc || got < 0) { rc = -1; break; }
+        double dloss;
+        if (evaluate_set(&t, dv, &dloss, dev_scores, e)) { rc = -1; break; }
+        sdd_eer_result er;
+        sdd_err ee;
+        const int have_eer = set_eer(dv, dev_scores, &er, &ee) == 0;
+        if (!isfinite(dloss)) { rc = sdd_err_set(e, "epoch %d: dev loss is not finite (training diverged)", ep); break; }
+        if (dloss < t.best) { t.best = dloss; t.not_improving = 0; } else t.not_improving++;
+        nbest_insert(&t, dloss);
+        sdd_loader_stats ls;
+        sdd_loader_get_stats(ld, &ls);
+        fprintf(t.log, "{\"type\": \"epoch\", \"epoch\": %d, \"steps\": %ld, \"train_loss\": %.9g, \"dev_loss\": %.9g, \"dev_eer\": %.9g, "
+                       "\"conflict_rate\": %.6g, \"aligned_steps\": %ld, \"seconds\": %.2f, \"data_wait_s\": %.3f, \"not_improving\": %d}\n",
+                ep, nsteps, nsteps ? lsum / nsteps : NAN, dloss, have_eer ? er.eer : NAN, nal ? (double)nconf / nal : NAN, nal,
+                omp_get_wtime() - t0, ls.wait_s, t.not_improving);
+        fflush(t.log);
+        if (!cfg->quiet)
+            fprintf(stderr, "sdd train: epoch %d: %ld steps, train loss %.4f, dev loss %.4f, dev EER %.2f%%, conflicts %ld/%ld, %.1f s\n",
+                    ep, nsteps, nsteps ? lsum / nsteps : NAN, dloss, have_eer ? 100.0 * er.eer : NAN, nconf, nal, omp_get_wtime() - t0);
+        snprintf(path, sizeof path, "%s/last.safetensors", cfg->out_dir);
+        if (sdd_model_save(t.m, path, e) || save_state(&t, ep + 1, e)) { rc = -1; break; }
+        if (t.not_improving >= cfg->patience) {
+            if (!cfg->quiet) fprintf(stderr, "sdd train: no dev improvement for %d epochs: stopping\n", t.not_improving);
+            stop = 1;
+        }
+    }
+    if (!rc && t.nbest > 0) {
+        /* final model: element-wise mean of the n best snapshots (BatchNorm buffers included) */
+        const size_t n = t.m->params.total;
+        for (size_t k = 0; k < n; k++) {
+            double s = 0.0;
+            for (int j = 0; j < t.nbest; j++) s += t.best_params[j][k];
+            t.m->params.data[k] = (float)(s / t.nbest);
+        }
+        double dloss;
+        sdd_eer_result er;
+        sdd_err ee;
+        if (evaluate_set(&t, dv, &dloss, dev_scores, e)) rc = -1;
+        else if (set_eer(dv, dev_scores, &er, &ee) == 0) { t.m->threshold = er.threshold; t.m->has_threshold = 1; }
+        snprintf(path, sizeof path, "%s/model.safetensors", cfg->out_dir);
+        if (!rc && sdd_model_save(t.m, path, e)) rc = -1;
+        if (!rc) {
+            fprintf(t.log, "{\"type\": \"final\", \"averaged\": %d, \"dev_loss\": %.9g, \"dev_eer\": %.9g, \"threshold\": %.9g}\n",
+                    t.nbest, dloss, t.m->has_threshold ? er.eer : NAN, t.m->threshold);
+            if (!cfg->quiet)
+                fprintf(stderr, "sdd train: final model (mean of %d best epochs) %s: dev loss %.4f, dev EER %.2f%% at threshold %.6g\n",
+                        t.nbest, path, dloss, t.m->has_threshold ? 100.0 * er.eer : NAN, t.m->threshold);
+        }
+        for (int k = 0; k < cfg->neval && !rc; k++) rc = eval_spec(&t, cfg->eval_spec[k], e);
+    }
+    free(dev_scores);
+done:
+    if (t.log) fclose(t.log);
+    sdd_loader_destroy(ld);
+    if (t.m) sdd_ctx_free(&t.c);
+    sdd_adam_free(&t.opt);
+    if (t.best_params) for (int k = 0; k < cfg->n_best; k++) free(t.best_params[k]);
+    free(t.best_params);
+    free(t.best_loss);
+    free(t.grad);
+    sdd_model_free(t.m);
+    sdd_dataset_close(tr);
+    sdd_dataset_close(dv);
+    return rc;
+}

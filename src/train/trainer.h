@@ -1,0 +1,40 @@
+/* The training loop behind `sdd train`: datasets and loader, the DPDA step
+ * every batch with a JSONL log line (both losses, gradient norms, dot,
+ * cosine, conflict), validation each epoch (weighted-CE loss and EER on the
+ * dev set), the n best epochs by dev loss averaged into the final model
+ * (with the dev EER threshold stored in it), early stopping, atomic
+ * checkpoints every epoch and exact resume, and scoring of evaluation sets. */
+#ifndef SDD_TRAIN_TRAINER_H
+#define SDD_TRAIN_TRAINER_H
+#include "train/step.h"
+#include "audio/rawboost.h"
+
+#define SDD_TRAIN_MAX_EVAL 8
+
+typedef struct {
+    const char *train_list, *train_audio, *dev_list, *dev_audio;
+    const char *eval_spec[SDD_TRAIN_MAX_EVAL];  /* NAME=LIST:DIR */
+    int neval;
+    const char *out_dir;
+    const char *arch;         /* new model of this architecture ... */
+    const char *init_model;   /* ... or start from this model file */
+    sdd_step_params step;
+    sdd_adam_params adam;
+    int epochs, patience, batch, dev_batch, n_best, workers, resume;
+    long max_steps;           /* stop after this many steps in total (0 = no limit) */
+    int64_t cut, max_samples;
+    int crop;                 /* SDD_CUT_FIRST or SDD_CUT_RANDOM for training batches */
+    uint64_t seed;
+    int rb_algo;
+    sdd_rawboost_params rb;
+    int quiet;
+} sdd_train_config;
+
+/* The reference recipe's defaults (dpda_ga on AASIST): dual path, PCGrad,
+ * per-path BatchNorm statistics, batch 5+5, cut 64600 first samples, Adam lr
+ * 1e-4 wd 1e-4, CE weights [0.1, 0.9], patience 7, 100 epochs, 5 best averaged,
+ * RawBoost algo 4, seed 1234. */
+sdd_train_config sdd_train_default_config(void);
+int sdd_train_run(const sdd_train_config *cfg, sdd_err *e);
+
+#endif
