@@ -1,6 +1,7 @@
 /* Owns gradient alignment (see align.h). */
 #include "train/align.h"
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 void sdd_align_state_init(sdd_align_state *s)
@@ -25,11 +26,27 @@ const char *sdd_align_name(int method)
     return method >= 0 && method < 4 ? names[method] : "?";
 }
 
+/* Fixed-size chunks summed in order: the same bits for any thread count. */
+#define DOT_CHUNK 4096
 static double dot(const float *a, const float *b, size_t n)
 {
+    const size_t nc = (n + DOT_CHUNK - 1) / DOT_CHUNK;
+    double part[1024], *pp = nc <= 1024 ? part : malloc(nc * sizeof(double));
+    if (!pp) {   /* no memory for partials: one serial pass */
+        double s = 0.0;
+        for (size_t i = 0; i < n; i++) s += (double)a[i] * b[i];
+        return s;
+    }
+    #pragma omp parallel for schedule(static)
+    for (size_t c = 0; c < nc; c++) {
+        double s = 0.0;
+        const size_t e = (c + 1) * DOT_CHUNK < n ? (c + 1) * DOT_CHUNK : n;
+        for (size_t i = c * DOT_CHUNK; i < e; i++) s += (double)a[i] * b[i];
+        pp[c] = s;
+    }
     double s = 0.0;
-    #pragma omp parallel for reduction(+ : s) schedule(static)
-    for (size_t i = 0; i < n; i++) s += (double)a[i] * b[i];
+    for (size_t c = 0; c < nc; c++) s += pp[c];
+    if (pp != part) free(pp);
     return s;
 }
 
