@@ -7,6 +7,7 @@
 #include "models/modelio.h"
 #include "ops/ops.h"
 #include "core/rng.h"
+#include "train/step.h"
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,7 +26,7 @@ static double peak_rss_mb(void)
 int main(int argc, char **argv)
 {
     if (argc < 6) {
-        fprintf(stderr, "usage: bench_sdd MODE(fwd|fwdbwd|dual|infer1) ARCH B L REPS [THREADS]\n");
+        fprintf(stderr, "usage: bench_sdd MODE(fwd|fwdbwd|dual|infer1|step-none|step-pcgrad|step-joint-pcgrad) ARCH B L REPS [THREADS]\n");
         return 2;
     }
     const char *mode = argv[1], *arch = argv[2];
@@ -47,11 +48,31 @@ int main(int argc, char **argv)
     sdd_ctx c;
     sdd_ctx_init(&c, &m->params);
     const int dual = !strcmp(mode, "dual"), train = dual || !strcmp(mode, "fwdbwd"), one = !strcmp(mode, "infer1");
+    /* full training steps (forward, backward, alignment, Adam) through sdd_train_step */
+    const int step = !strncmp(mode, "step-", 5);
+    sdd_step_params sp = sdd_step_default_params();
+    sdd_adam opt;
+    sdd_align_state al;
+    float *gbuf = NULL;
+    if (step) {
+        sp.paths = SDD_PATHS_DUAL;
+        if (!strcmp(mode, "step-none")) { sp.align = SDD_ALIGN_NONE; sp.bn_stats = SDD_BN_JOINT; }
+        else if (!strcmp(mode, "step-pcgrad")) { sp.align = SDD_ALIGN_PCGRAD; sp.bn_stats = SDD_BN_PER_PATH; }
+        else { sp.align = SDD_ALIGN_PCGRAD; sp.bn_stats = SDD_BN_JOINT; }
+        sdd_align_state_init(&al);
+        if (sdd_adam_init(&opt, &m->params, NULL, &e)) { fprintf(stderr, "%s\n", e.msg); return 1; }
+        gbuf = malloc(m->params.total * sizeof(float));
+        if (!gbuf) return 1;
+    }
     const int bs = one ? 1 : B;
     double best = 1e30, total = 0;
     for (int r = 0; r <= reps; r++) {   /* r == 0 is the warm-up */
         double t0 = omp_get_wtime();
-        for (int k = 0; k < (one ? B : 1); k++) {
+        if (step) {
+            sdd_step_result res;
+            if (sdd_train_step(m, &c, &opt, &al, &sp, x, B, L, labels, (uint64_t)r, gbuf, &res, &e)) { fprintf(stderr, "%s\n", e.msg); return 1; }
+        }
+        for (int k = 0; k < (step ? 0 : one ? B : 1); k++) {
             sdd_ctx_begin(&c, bs, train, train);
             if (dual) {
                 int ends[2] = { B / 2, B };

@@ -65,6 +65,16 @@ def main():
         lean = min(x for x in (rb, rc) if x == x) if (b or c) else float("nan")
         print("| %s | %.2f | %.2f | %.2f | %.2fx | %.0f | %.0f | %.0f / %.0f | %.2f |" % (
             name, st, tb, tc, best / st, utts * flop / st / 1e9, a["peak_rss_mb"], rb, rc, a["peak_rss_mb"] / lean))
+    if s.get("step-none") and s.get("step-pcgrad"):
+        plain, al, joint = s["step-none"]["best_s"], s["step-pcgrad"]["best_s"], s.get("step-joint-pcgrad", {}).get("best_s")
+        print("\n## Aligned vs plain dual-path step (sdd, full step: forward, backward, alignment, Adam; 5 + 5 x 64,600)\n")
+        print("| step | seconds | ratio to plain |")
+        print("|---|---|---|")
+        print("| plain dual path (`--align none --bn-stats joint`: one loss, one backward) | %.2f | 1.00 |" % plain)
+        print("| PCGrad, per-path statistics (default: one backward gives both path gradients) | %.2f | %.2f |" % (al, al / plain))
+        if joint:
+            print("| PCGrad, joint statistics (the reference recipe: two backward passes) | %.2f | %.2f |" % (joint, joint / plain))
+        print("\nTarget (issue 4): the aligned step within 1.1x the plain step.")
     print("\nTargets (issues 2 and 8): a training step at >= 50% of the 2-core FP32 peak (~348 GFLOP/s with AVX-512), "
           ">= 2x the tuned PyTorch; peak RSS <= 0.5x the leaner PyTorch configuration. See the issue notes for where sdd stands.")
     print("\nRaw JSON lines: build/bench/*.jsonl.")
