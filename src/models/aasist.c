@@ -180,20 +180,16 @@ static sdd_tensor *lin(sdd_ctx *c, aasist *a, sdd_tensor *x, const lin_ix *l)
 
 static sdd_tensor *res_block(sdd_ctx *c, aasist *a, sdd_tensor *x, const res_ix *r)
 {
-    /* in eval mode the block's temporaries are overwritten in place and
-     * released at the end, keeping only the pooled output */
-    const sdd_arena_mark mark = sdd_arena_get_mark(&c->arena);
     if (r->has_bn1) sdd_bn_track(c, x, P(r->bn1.rm), P(r->bn1.rv), BN_MOM);
-    sdd_tensor *o = sdd_conv2d(c, x, P(r->conv1.w), P(r->conv1.b), 1, 1);
-    c->inplace = 1;
-    o = sdd_selu(c, bn(c, a, o, &r->bn2, 0));
-    c->inplace = 0;
-    o = sdd_conv2d(c, o, P(r->conv2.w), P(r->conv2.b), 0, 1);
-    sdd_tensor *id = r->has_down ? sdd_conv2d(c, x, P(r->down.w), P(r->down.b), 0, 1) : x;
-    c->inplace = 1;
-    o = sdd_add(c, o, id);
-    c->inplace = 0;
-    return sdd_ctx_keep(c, mark, sdd_maxpool2d(c, o, 1, 3));
+    const sdd_resblock_params p = {
+        .w1 = P(r->conv1.w), .b1 = P(r->conv1.b),
+        .gamma = P(r->bn2.w), .beta = P(r->bn2.b), .rmean = P(r->bn2.rm), .rvar = P(r->bn2.rv),
+        .w2 = P(r->conv2.w), .b2 = P(r->conv2.b),
+        .wd = r->has_down ? P(r->down.w) : NULL, .bd = r->has_down ? P(r->down.b) : NULL,
+        .ph1 = 1, .pw1 = 1, .ph2 = 0, .pw2 = 1, .phd = 0, .pwd = 1,
+        .momentum = BN_MOM, .eps = BN_EPS,
+    };
+    return sdd_resblock(c, x, &p);
 }
 
 static sdd_tensor *gat(sdd_ctx *c, aasist *a, sdd_tensor *x, const gat_ix *g, float tau)

@@ -1,7 +1,10 @@
 /* Convolutions: the fixed sinc front end (conv1d + |.| + MaxPool2d(3,3) fused,
  * forward only) and conv2d (stride 1, zero padding) by row-wise im2col + sgemm,
- * with its backward (weight gradients per segment, input gradient by col2im). */
+ * with its backward (weight gradients per segment, input gradient by col2im).
+ * The conv2d kernels work on sample ranges and are shared with the fused
+ * residual block (internal.h). */
 #include "ops/ops.h"
+#include "ops/internal.h"
 #include "backend/gemm.h"
 #include <math.h>
 #include <string.h>
@@ -64,7 +67,7 @@ sdd_tensor *sdd_sinc_front(sdd_ctx *c, sdd_tensor *wave, const float *filt, int 
 
 typedef struct {
     sdd_tensor *x, *w, *b, *out;
-    int ph, pw;
+    sdd_conv_geom g;
 } conv2d_node;
 
 /* cols (K, wc) for output row h, columns [w0, w0+wc) of sample plane xb (Cin, H, W). */
@@ -109,18 +112,26 @@ static void col2im_row(float *dxb, int Cin, int H, int W, int kh, int kw, int ph
         }
 }
 
-static void conv2d_backward(sdd_ctx *c, void *vn)
+int sdd_conv_geom_init(sdd_ctx *c, sdd_conv_geom *g, int Cin, int H, int W, const sdd_tensor *w, int ph, int pw)
 {
-    conv2d_node *n = vn;
-    sdd_tensor *x = n->x, *w = n->w, *out = n->out;
-    if (!out->g) return;
-    const int B = (int)x->n[0], Cin = (int)x->n[1], H = (int)x->n[2], W = (int)x->n[3];
-    const int Cout = (int)w->n[0], kh = (int)w->n[2], kw = (int)w->n[3];
-    const int Ho = (int)out->n[2], Wo = (int)out->n[3];
+    if (w->n[1] != Cin) { sdd_err_set(&c->err, "conv2d: input has %d channels, weight expects %lld", Cin, (long long)w->n[1]); c->failed = 1; return -1; }
+    g->Cin = Cin; g->H = H; g->W = W;
+    g->Cout = (int)w->n[0]; g->kh = (int)w->n[2]; g->kw = (int)w->n[3];
+    g->ph = ph; g->pw = pw;
+    g->Ho = H + 2 * ph - g->kh + 1;
+    g->Wo = W + 2 * pw - g->kw + 1;
+    if (g->Ho < 1 || g->Wo < 1) { sdd_err_set(&c->err, "conv2d: input %dx%d too small", H, W); c->failed = 1; return -1; }
+    return 0;
+}
+
+int sdd_conv_bwd(sdd_ctx *c, const sdd_conv_geom *g, int b0, int nb, const float *x, const sdd_tensor *w,
+                 const sdd_tensor *b, const float *dy_all, float *dx)
+{
+    const int Cin = g->Cin, H = g->H, W = g->W, Cout = g->Cout, kh = g->kh, kw = g->kw;
+    const int Ho = g->Ho, Wo = g->Wo;
     const int K = Cin * kh * kw;
-    float *dx = sdd_wants(c, x) ? sdd_grad_of(c, x) : NULL;
     const int wantw = sdd_pgrad(c, w, 0) != NULL || (c->nseg > 1 && sdd_pgrad(c, w, c->nseg - 1));
-    const int wantb = n->b && sdd_pgrad(c, n->b, 0) != NULL;
+    const int wantb = b && sdd_pgrad(c, b, 0) != NULL;
     const int nth = omp_get_max_threads();
     const size_t wsz = (size_t)Cout * K;
     /* per-thread, per-segment weight/bias gradient accumulators */
@@ -128,27 +139,27 @@ static void conv2d_backward(sdd_ctx *c, void *vn)
     double *dbias = sdd_scratch0(c, (size_t)nth * c->nseg * Cout * sizeof(double));
     float *scr = sdd_scratch(c, (size_t)nth * 2 * K * CONV_CHUNK * sizeof(float));
     float *wT = sdd_scratch(c, wsz * sizeof(float));   /* (K, Cout) */
-    if (!acc || !scr || !dbias || !wT) return;
+    if (!acc || !scr || !dbias || !wT) return -1;
     for (int co = 0; co < Cout; co++)
         for (int k = 0; k < K; k++) wT[(size_t)k * Cout + co] = w->x[(size_t)co * K + k];
     const int nch = (Wo + CONV_CHUNK - 1) / CONV_CHUNK;
     #pragma omp parallel for schedule(dynamic, 1)
-    for (int b = 0; b < B; b++) {
+    for (int bi = 0; bi < nb; bi++) {
         const int t = omp_get_thread_num();
-        const int s = sdd_seg_of(c, b);
+        const int s = sdd_seg_of(c, b0 + bi);
         float *dW = acc + ((size_t)t * c->nseg + s) * (wsz + Cout);
         double *dBd = dbias + ((size_t)t * c->nseg + s) * Cout;
         float *cols = scr + (size_t)t * 2 * K * CONV_CHUNK;
         float *dcols = cols + (size_t)K * CONV_CHUNK;
-        const float *xb = x->x + (size_t)b * Cin * H * W;
+        const float *xb = x + (size_t)bi * Cin * H * W;
         for (int h = 0; h < Ho; h++)
             for (int ch = 0; ch < nch; ch++) {
                 const int w0 = ch * CONV_CHUNK;
                 const int wc = Wo - w0 < CONV_CHUNK ? Wo - w0 : CONV_CHUNK;
-                const float *dy = out->g + (size_t)b * Cout * Ho * Wo + (size_t)h * Wo + w0;
+                const float *dy = dy_all + (size_t)bi * Cout * Ho * Wo + (size_t)h * Wo + w0;
                 const int ldy = Ho * Wo;
                 if (wantw) {
-                    im2col_row(xb, Cin, H, W, kh, kw, n->ph, n->pw, h, w0, wc, cols);
+                    im2col_row(xb, Cin, H, W, kh, kw, g->ph, g->pw, h, w0, wc, cols);
                     /* dW (Cout, K) += dy (Cout, wc) @ cols^T (wc, K) */
                     sdd_gemm_nt(Cout, K, wc, dy, ldy, cols, wc, dW, K, 1);
                 }
@@ -163,12 +174,12 @@ static void conv2d_backward(sdd_ctx *c, void *vn)
                 if (dx) {
                     /* dcols (K, wc) = w^T (K, Cout) @ dy (Cout, wc) */
                     sdd_gemm_nn(K, wc, Cout, wT, Cout, dy, ldy, dcols, wc, 0);
-                    col2im_row(dx + (size_t)b * Cin * H * W, Cin, H, W, kh, kw, n->ph, n->pw, h, w0, wc, dcols);
+                    col2im_row(dx + (size_t)bi * Cin * H * W, Cin, H, W, kh, kw, g->ph, g->pw, h, w0, wc, dcols);
                 }
             }
     }
     for (int s = 0; s < c->nseg; s++) {
-        float *gw = sdd_pgrad(c, w, s), *gb = n->b ? sdd_pgrad(c, n->b, s) : NULL;
+        float *gw = sdd_pgrad(c, w, s), *gb = b ? sdd_pgrad(c, b, s) : NULL;
         for (int k = 0; gb && k < Cout; k++) {
             double sum = 0.0;
             for (int t = 0; t < nth; t++) sum += dbias[((size_t)t * c->nseg + s) * Cout + k];
@@ -179,44 +190,58 @@ static void conv2d_backward(sdd_ctx *c, void *vn)
             if (gw) for (size_t k = 0; k < wsz; k++) gw[k] += dW[k];
         }
     }
+    return 0;
 }
 
-sdd_tensor *sdd_conv2d(sdd_ctx *c, sdd_tensor *x, sdd_tensor *w, sdd_tensor *b, int ph, int pw)
+static void conv2d_backward(sdd_ctx *c, void *vn)
 {
-    if (!x || !w || c->failed) return NULL;
-    const int B = (int)x->n[0], Cin = (int)x->n[1], H = (int)x->n[2], W = (int)x->n[3];
-    const int Cout = (int)w->n[0], kh = (int)w->n[2], kw = (int)w->n[3];
-    if (w->n[1] != Cin) { sdd_err_set(&c->err, "conv2d: input has %d channels, weight expects %lld", Cin, (long long)w->n[1]); c->failed = 1; return NULL; }
-    const int Ho = H + 2 * ph - kh + 1, Wo = W + 2 * pw - kw + 1;
-    if (Ho < 1 || Wo < 1) { sdd_err_set(&c->err, "conv2d: input %dx%d too small", H, W); c->failed = 1; return NULL; }
-    sdd_tensor *out = sdd_new4(c, B, Cout, Ho, Wo);
-    if (!out) return NULL;
-    const int K = Cin * kh * kw;
+    conv2d_node *n = vn;
+    if (!n->out->g) return;
+    float *dx = sdd_wants(c, n->x) ? sdd_grad_of(c, n->x) : NULL;
+    sdd_conv_bwd(c, &n->g, 0, (int)n->x->n[0], n->x->x, n->w, n->b, n->out->g, dx);
+}
+
+int sdd_conv_fwd(sdd_ctx *c, const sdd_conv_geom *g, int nb, const float *x, const float *w, const float *b, float *out)
+{
+    const int Cin = g->Cin, H = g->H, W = g->W, Cout = g->Cout, Ho = g->Ho, Wo = g->Wo;
+    const int K = Cin * g->kh * g->kw;
     const int nth = omp_get_max_threads();
     float *scr = sdd_scratch(c, (size_t)nth * K * CONV_CHUNK * sizeof(float));
-    if (!scr) return NULL;
+    if (!scr) return -1;
     const int nch = (Wo + CONV_CHUNK - 1) / CONV_CHUNK;
     #pragma omp parallel for schedule(dynamic, 1)
-    for (int64_t job = 0; job < (int64_t)B * Ho * nch; job++) {
+    for (int64_t job = 0; job < (int64_t)nb * Ho * nch; job++) {
         const int bb = (int)(job / ((int64_t)Ho * nch));
         const int h = (int)((job / nch) % Ho);
         const int w0 = (int)(job % nch) * CONV_CHUNK;
         const int wc = Wo - w0 < CONV_CHUNK ? Wo - w0 : CONV_CHUNK;
         float *cols = scr + (size_t)omp_get_thread_num() * K * CONV_CHUNK;
-        im2col_row(x->x + (size_t)bb * Cin * H * W, Cin, H, W, kh, kw, ph, pw, h, w0, wc, cols);
-        float *o = out->x + (size_t)bb * Cout * Ho * Wo + (size_t)h * Wo + w0;
+        im2col_row(x + (size_t)bb * Cin * H * W, Cin, H, W, g->kh, g->kw, g->ph, g->pw, h, w0, wc, cols);
+        float *o = out + (size_t)bb * Cout * Ho * Wo + (size_t)h * Wo + w0;
         for (int co = 0; co < Cout; co++) {
-            float bv = b ? b->x[co] : 0.0f;
+            float bv = b ? b[co] : 0.0f;
             float *r = o + (size_t)co * Ho * Wo;
             for (int q = 0; q < wc; q++) r[q] = bv;
         }
-        sdd_gemm_nn(Cout, wc, K, w->x, K, cols, wc, o, Ho * Wo, 1);
+        sdd_gemm_nn(Cout, wc, K, w, K, cols, wc, o, Ho * Wo, 1);
     }
+    return 0;
+}
+
+sdd_tensor *sdd_conv2d(sdd_ctx *c, sdd_tensor *x, sdd_tensor *w, sdd_tensor *b, int ph, int pw)
+{
+    if (!x || !w || c->failed) return NULL;
+    sdd_conv_geom g;
+    if (sdd_conv_geom_init(c, &g, (int)x->n[1], (int)x->n[2], (int)x->n[3], w, ph, pw)) return NULL;
+    const int B = (int)x->n[0];
+    sdd_tensor *out = sdd_new4(c, B, g.Cout, g.Ho, g.Wo);
+    if (!out) return NULL;
+    if (sdd_conv_fwd(c, &g, B, x->x, w->x, b ? b->x : NULL, out->x)) return NULL;
     out->rg = sdd_wants(c, x) || sdd_wants(c, w) || (b && sdd_wants(c, b));
     if (c->grad && out->rg) {
         conv2d_node *n = sdd_scratch(c, sizeof *n);
         if (!n) return NULL;
-        n->x = x; n->w = w; n->b = b; n->out = out; n->ph = ph; n->pw = pw;
+        n->x = x; n->w = w; n->b = b; n->out = out; n->g = g;
         if (sdd_tape_push(c, conv2d_backward, n)) return NULL;
     }
     return out;

@@ -1,12 +1,10 @@
 /* Elementwise and shape ops: SELU, add, elementwise max, dropout, batch
  * expansion of a parameter, node concat/slice. */
 #include "ops/ops.h"
+#include "ops/internal.h"
 #include "core/rng.h"
 #include <math.h>
 #include <string.h>
-
-#define SELU_ALPHA 1.6732632423543772848170429916717
-#define SELU_SCALE 1.0507009873554804934193349852946
 
 typedef struct { sdd_tensor *a, *b, *out; uint8_t *mask; float scale; int k0, k1; } ew_node;
 
@@ -31,9 +29,7 @@ static void selu_backward(sdd_ctx *c, void *vn)
     const size_t m = sdd_numel(n->a);
     const float *x = n->a->x, *dy = n->out->g;
     #pragma omp parallel for schedule(static)
-    for (size_t k = 0; k < m; k++)
-        /* from the input, not y + scale*alpha, which cancels badly for very negative x */
-        dx[k] += dy[k] * (x[k] > 0.0f ? (float)SELU_SCALE : (float)(SELU_SCALE * SELU_ALPHA) * expf(x[k]));
+    for (size_t k = 0; k < m; k++) dx[k] += dy[k] * sdd_selu_d1(x[k]);
 }
 
 sdd_tensor *sdd_selu(sdd_ctx *c, sdd_tensor *x)
@@ -43,10 +39,7 @@ sdd_tensor *sdd_selu(sdd_ctx *c, sdd_tensor *x)
     if (!out) return NULL;
     const size_t m = sdd_numel(x);
     #pragma omp parallel for schedule(static)
-    for (size_t k = 0; k < m; k++) {
-        const float v = x->x[k];
-        out->x[k] = v > 0.0f ? (float)SELU_SCALE * v : (float)(SELU_SCALE * SELU_ALPHA) * expm1f(v);
-    }
+    for (size_t k = 0; k < m; k++) out->x[k] = sdd_selu1(x->x[k]);
     return ew_push(c, selu_backward, x, NULL, out) ? out : NULL;
 }
 

@@ -6,7 +6,8 @@
  * conv.c (sinc front end, conv2d), pool.c (max pools, |.|-max reductions,
  * graph pool, readout), norm.c (batch norm), linear.c (linear, bmm),
  * attention.c (graph attention maps), elementwise.c (SELU, add, max, dropout,
- * node concat/slice, batch expand), loss.c (weighted cross entropy). */
+ * node concat/slice, batch expand), loss.c (weighted cross entropy),
+ * resblock.c (AASIST's residual block as one memory-saving op). */
 #ifndef SDD_OPS_OPS_H
 #define SDD_OPS_OPS_H
 #include "core/tensor.h"
@@ -37,6 +38,26 @@ sdd_tensor *sdd_batchnorm(sdd_ctx *c, sdd_tensor *x, sdd_tensor *gamma, sdd_tens
 /* Only the running-statistics update of a channel-first BatchNorm in train mode
  * (the reference computes bn1 in residual blocks and discards its output). */
 void sdd_bn_track(sdd_ctx *c, sdd_tensor *x, sdd_tensor *rmean, sdd_tensor *rvar, float momentum);
+
+/* AASIST residual block, fused: with A = SELU(BN2(conv1(x))),
+ * y = MaxPool(1,3)(conv2(A) + (downsample(x) or x)).
+ * x (B, Cin, H, W); w1 (Cout, Cin, kh1, kw1); w2 (Cout, Cout, kh2, kw2);
+ * wd (Cout, Cin, khd, kwd) or NULL for the identity (then x must have conv2's output shape);
+ * biases (Cout) or NULL; BN2 as sdd_batchnorm (channel-first).
+ * y (B, Cout, H2, W2 / 3) with (H2, W2) conv2's output plane.
+ * The same values and gradients as the separate ops, but the backward keeps
+ * only conv1's output (or not even that when conv1 is cheap to recompute), the
+ * BN statistics, one byte per output for the pool's argmax and the output;
+ * everything else is recomputed in the backward into temporaries. */
+typedef struct {
+    sdd_tensor *w1, *b1;
+    sdd_tensor *gamma, *beta, *rmean, *rvar;
+    sdd_tensor *w2, *b2;
+    sdd_tensor *wd, *bd;
+    int ph1, pw1, ph2, pw2, phd, pwd;   /* zero padding of conv1, conv2, downsample */
+    float momentum, eps;                /* BN2 */
+} sdd_resblock_params;
+sdd_tensor *sdd_resblock(sdd_ctx *c, sdd_tensor *x, const sdd_resblock_params *p);
 
 sdd_tensor *sdd_selu(sdd_ctx *c, sdd_tensor *x);
 /* a + b, same shape. */
