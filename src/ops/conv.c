@@ -134,9 +134,11 @@ int sdd_conv_bwd(sdd_ctx *c, const sdd_conv_geom *g, int b0, int nb, const float
     const int wantb = b && sdd_pgrad(c, b, 0) != NULL;
     const int nth = omp_get_max_threads();
     const size_t wsz = (size_t)Cout * K;
-    /* per-thread, per-segment weight/bias gradient accumulators */
-    float *acc = sdd_scratch0(c, (size_t)nth * c->nseg * (wsz + Cout) * sizeof(float));
-    double *dbias = sdd_scratch0(c, (size_t)nth * c->nseg * Cout * sizeof(double));
+    /* per-sample weight/bias gradient accumulators, added in sample order after
+     * the parallel loop: the result does not depend on which thread took which
+     * sample, so a step gives the same bits run after run */
+    float *acc = sdd_scratch0(c, (size_t)nb * wsz * sizeof(float));
+    double *dbias = sdd_scratch0(c, (size_t)nb * Cout * sizeof(double));
     float *scr = sdd_scratch(c, (size_t)nth * 2 * K * CONV_CHUNK * sizeof(float));
     float *wT = sdd_scratch(c, wsz * sizeof(float));   /* (K, Cout) */
     if (!acc || !scr || !dbias || !wT) return -1;
@@ -146,9 +148,8 @@ int sdd_conv_bwd(sdd_ctx *c, const sdd_conv_geom *g, int b0, int nb, const float
     #pragma omp parallel for schedule(dynamic, 1)
     for (int bi = 0; bi < nb; bi++) {
         const int t = omp_get_thread_num();
-        const int s = sdd_seg_of(c, b0 + bi);
-        float *dW = acc + ((size_t)t * c->nseg + s) * (wsz + Cout);
-        double *dBd = dbias + ((size_t)t * c->nseg + s) * Cout;
+        float *dW = acc + (size_t)bi * wsz;
+        double *dBd = dbias + (size_t)bi * Cout;
         float *cols = scr + (size_t)t * 2 * K * CONV_CHUNK;
         float *dcols = cols + (size_t)K * CONV_CHUNK;
         const float *xb = x + (size_t)bi * Cin * H * W;
@@ -178,16 +179,13 @@ int sdd_conv_bwd(sdd_ctx *c, const sdd_conv_geom *g, int b0, int nb, const float
                 }
             }
     }
-    for (int s = 0; s < c->nseg; s++) {
+    for (int bi = 0; bi < nb; bi++) {
+        const int s = sdd_seg_of(c, b0 + bi);
         float *gw = sdd_pgrad(c, w, s), *gb = b ? sdd_pgrad(c, b, s) : NULL;
-        for (int k = 0; gb && k < Cout; k++) {
-            double sum = 0.0;
-            for (int t = 0; t < nth; t++) sum += dbias[((size_t)t * c->nseg + s) * Cout + k];
-            gb[k] += (float)sum;
-        }
-        for (int t = 0; t < nth; t++) {
-            const float *dW = acc + ((size_t)t * c->nseg + s) * (wsz + Cout);
-            if (gw) for (size_t k = 0; k < wsz; k++) gw[k] += dW[k];
+        if (gb) for (int k = 0; k < Cout; k++) gb[k] += (float)dbias[(size_t)bi * Cout + k];
+        if (gw) {
+            const float *dW = acc + (size_t)bi * wsz;
+            for (size_t k = 0; k < wsz; k++) gw[k] += dW[k];
         }
     }
     return 0;

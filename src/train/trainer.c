@@ -255,9 +255,9 @@ static int eval_spec(trainer *t, const char *spec, sdd_err *e)
         sdd_eer_result r;
         sdd_err ee;
         if (set_eer(ds, scores, &r, &ee) == 0) {
-            fprintf(stderr, "sdd train: eval %s: %d trials, EER %.4f%% (scores in %s)\n", name, n, 100.0 * r.eer, path);
+            if (!t->cfg->quiet) fprintf(stderr, "sdd train: eval %s: %d trials, EER %.4f%% (scores in %s)\n", name, n, 100.0 * r.eer, path);
             fprintf(t->log, "{\"type\": \"eval\", \"name\": \"%s\", \"trials\": %d, \"eer\": %.9g, \"loss\": %.9g}\n", name, n, r.eer, loss);
-        } else fprintf(stderr, "sdd train: eval %s: %d trials scored (no EER: the list has no labels of both classes), %s\n", name, n, path);
+        } else if (!t->cfg->quiet) fprintf(stderr, "sdd train: eval %s: %d trials scored (no EER: the list has no labels of both classes), %s\n", name, n, path);
     }
     free(scores);
     sdd_dataset_close(ds);
