@@ -2,6 +2,7 @@
  * or memory, format detection, per-format column mapping, label parsing, path
  * joining and duplicate-ID detection. */
 #include "data/list.h"
+#include "core/lines.h"
 #include "audio/decode.h"
 
 #include <errno.h>
@@ -18,44 +19,9 @@
 
 /* ---- line reader over a FILE* or a memory buffer ---- */
 
-typedef struct {
-    FILE *f;
-    const char *mem;
-    size_t len, pos;
-    char *line;
-    size_t cap;
-    int lineno;
-} reader;
+typedef sdd_lines reader;
 
-/* Reads the next line (without '\n') into r->line. Returns its length,
- * -1 at end of input, -2 on a read or allocation failure (errno set). */
-static ssize_t next_line(reader *r)
-{
-    if (r->f) {
-        errno = 0;
-        ssize_t k = getline(&r->line, &r->cap, r->f);
-        if (k < 0) return ferror(r->f) || errno == ENOMEM ? -2 : -1;
-        if (k > 0 && r->line[k - 1] == '\n') r->line[--k] = 0;
-        r->lineno++;
-        return k;
-    }
-    if (r->pos >= r->len) return -1;
-    const char *s = r->mem + r->pos;
-    const char *nl = memchr(s, '\n', r->len - r->pos);
-    size_t k = nl ? (size_t)(nl - s) : r->len - r->pos;
-    if (k + 1 > r->cap) {
-        size_t c = k + 1 < 256 ? 256 : k + 1;
-        char *p = realloc(r->line, c);
-        if (!p) { errno = ENOMEM; return -2; }
-        r->line = p;
-        r->cap = c;
-    }
-    memcpy(r->line, s, k);
-    r->line[k] = 0;
-    r->pos += k + (nl ? 1 : 0);
-    r->lineno++;
-    return (ssize_t)k;
-}
+static ssize_t next_line(reader *r) { return sdd_lines_next(r); }
 
 /* ---- helpers ---- */
 

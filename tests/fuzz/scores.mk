@@ -6,7 +6,7 @@
 FUZZ_CC    ?= clang
 FUZZ_FLAGS ?= -g -O1 -fsanitize=fuzzer,address,undefined
 
-FUZZ_SC_SRC := src/metrics/scores.c src/metrics/metrics.c src/core/error.c
+FUZZ_SC_SRC := src/metrics/scores.c src/metrics/metrics.c src/core/error.c src/core/lines.c
 FUZZ_SC_HDR := src/metrics/scores.h src/metrics/metrics.h src/core/error.h
 
 FUZZ_TARGETS += build/fuzz/fuzz_scores
