@@ -31,7 +31,6 @@ void sdd_ctx_begin(sdd_ctx *c, int B, int train, int grad)
     c->seg_end[0] = B;
     c->seg_grad[0] = 0;
     c->op_serial = 0;
-    c->inplace = 0;
     c->failed = 0;
     c->err.msg[0] = 0;
 }
@@ -94,12 +93,6 @@ sdd_tensor *sdd_tensor_new(sdd_ctx *c, int nd, const int64_t *n)
 sdd_tensor *sdd_new2(sdd_ctx *c, int64_t a, int64_t b) { int64_t n[2] = { a, b }; return sdd_tensor_new(c, 2, n); }
 sdd_tensor *sdd_new3(sdd_ctx *c, int64_t a, int64_t b, int64_t d) { int64_t n[3] = { a, b, d }; return sdd_tensor_new(c, 3, n); }
 sdd_tensor *sdd_new4(sdd_ctx *c, int64_t a, int64_t b, int64_t d, int64_t e) { int64_t n[4] = { a, b, d, e }; return sdd_tensor_new(c, 4, n); }
-
-sdd_tensor *sdd_tensor_like(sdd_ctx *c, sdd_tensor *x)
-{
-    if (c->inplace && !c->grad && x->pidx < 0) return x;
-    return sdd_tensor_new(c, x->nd, x->n);
-}
 
 sdd_tensor *sdd_tensor_wrap(sdd_ctx *c, float *x, int nd, const int64_t *n)
 {
@@ -194,21 +187,4 @@ void sdd_zero_act_grads(sdd_ctx *c)
 {
     for (int i = 0; i < c->ngten; i++)
         memset(c->gten[i]->g, 0, sdd_numel(c->gten[i]) * sizeof(float));
-}
-
-sdd_tensor *sdd_ctx_keep(sdd_ctx *c, sdd_arena_mark mark, sdd_tensor *t)
-{
-    if (!t || c->failed || c->grad) return t;
-    sdd_tensor tmp = *t;
-    sdd_arena_release(&c->arena, mark);
-    /* the new block starts at or before the old data (same chunk) or in an
-     * earlier chunk, so memmove is safe */
-    sdd_tensor *n = sdd_arena_alloc(&c->arena, sizeof *n);
-    if (!n) return sdd_oom(c, "tensor");
-    float *x = sdd_arena_alloc(&c->arena, sdd_numel(&tmp) * sizeof(float));
-    if (!x) return sdd_oom(c, "tensor values");
-    memmove(x, tmp.x, sdd_numel(&tmp) * sizeof(float));
-    *n = tmp;
-    n->x = x;
-    return n;
 }

@@ -62,7 +62,6 @@ struct sdd_ctx {
     int joint_grad, cur_grad;
     uint64_t rng_key;         /* dropout stream for this step */
     int op_serial;            /* per-op counter that keys each dropout mask */
-    int inplace;              /* eval only: elementwise ops may overwrite their first input */
     int failed;
     sdd_err err;
 };
@@ -80,8 +79,6 @@ sdd_tensor *sdd_tensor_new(sdd_ctx *c, int nd, const int64_t *n);
 sdd_tensor *sdd_new2(sdd_ctx *c, int64_t a, int64_t b);
 sdd_tensor *sdd_new3(sdd_ctx *c, int64_t a, int64_t b, int64_t d);
 sdd_tensor *sdd_new4(sdd_ctx *c, int64_t a, int64_t b, int64_t d, int64_t e);
-/* Output for an elementwise op on x: x itself when c->inplace is set in eval mode, else new. */
-sdd_tensor *sdd_tensor_like(sdd_ctx *c, sdd_tensor *x);
 /* Wraps caller memory as a tensor that needs no gradient (model inputs). */
 sdd_tensor *sdd_tensor_wrap(sdd_ctx *c, float *x, int nd, const int64_t *n);
 /* A tensor view of parameter idx (lives in the params block). */
@@ -106,9 +103,6 @@ int sdd_tape_push(sdd_ctx *c, sdd_backward_fn fn, void *node);
 int sdd_backward(sdd_ctx *c, int n, sdd_tensor **t, const float *seed);
 /* Zeroes every activation gradient (before a second backward pass over the same tape). */
 void sdd_zero_act_grads(sdd_ctx *c);
-/* Eval-mode memory recycling: releases everything allocated after `mark` except
- * tensor t, which is moved down to the mark; returns t's new location. */
-sdd_tensor *sdd_ctx_keep(sdd_ctx *c, sdd_arena_mark mark, sdd_tensor *t);
 /* Records an out-of-memory failure and returns NULL. */
 void *sdd_oom(sdd_ctx *c, const char *what);
 

@@ -35,7 +35,7 @@ static void selu_backward(sdd_ctx *c, void *vn)
 sdd_tensor *sdd_selu(sdd_ctx *c, sdd_tensor *x)
 {
     if (!x || c->failed) return NULL;
-    sdd_tensor *out = sdd_tensor_like(c, x);
+    sdd_tensor *out = sdd_tensor_new(c, x->nd, x->n);
     if (!out) return NULL;
     const size_t m = sdd_numel(x);
     #pragma omp parallel for schedule(static)
@@ -63,7 +63,7 @@ sdd_tensor *sdd_add(sdd_ctx *c, sdd_tensor *a, sdd_tensor *b)
     if (!a || !b || c->failed) return NULL;
     const size_t m = sdd_numel(a);
     if (m != sdd_numel(b)) { sdd_err_set(&c->err, "add: shape mismatch"); c->failed = 1; return NULL; }
-    sdd_tensor *out = sdd_tensor_like(c, a);
+    sdd_tensor *out = sdd_tensor_new(c, a->nd, a->n);
     if (!out) return NULL;
     #pragma omp parallel for schedule(static)
     for (size_t k = 0; k < m; k++) out->x[k] = a->x[k] + b->x[k];

@@ -211,7 +211,7 @@ sdd_tensor *sdd_batchnorm(sdd_ctx *c, sdd_tensor *x, sdd_tensor *gamma, sdd_tens
                           sdd_tensor *rmean, sdd_tensor *rvar, int channel_last, float momentum, float eps)
 {
     if (!x || c->failed) return NULL;
-    sdd_tensor *out = sdd_tensor_like(c, x);
+    sdd_tensor *out = sdd_tensor_new(c, x->nd, x->n);
     bn_node *n = sdd_scratch(c, sizeof *n);
     if (!out || !n) return NULL;
     n->x = x; n->gamma = gamma; n->beta = beta; n->out = out;
