@@ -62,7 +62,11 @@ $(BUILD)/bench/bench_sdd: bench/bench_sdd.c libsdd.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< libsdd.a $(LDLIBS)
 
-bench: all $(BUILD)/bench/bench_sdd
+$(BUILD)/bench/bench_rawboost: bench/bench_rawboost.c libsdd.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< libsdd.a $(LDLIBS)
+
+bench: all $(BUILD)/bench/bench_sdd $(BUILD)/bench/bench_rawboost
 	@./bench/run
 
 clean:

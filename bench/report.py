@@ -75,6 +75,17 @@ def main():
         if joint:
             print("| PCGrad, joint statistics (the reference recipe: two backward passes) | %.2f | %.2f |" % (joint, joint / plain))
         print("\nTarget (issue 4): the aligned step within 1.1x the plain step.")
+    if len(sys.argv) > 5:
+        rb = [json.loads(l) for l in open(sys.argv[5]) if l.strip().startswith("{")]
+        c = next((d for d in rb if d.get("impl") == "sdd"), None)
+        p = next((d for d in rb if d.get("peer")), None)
+        if c and p:
+            print("\n## RawBoost algorithm 4 (LnL -> ISD -> SSI), 64,000 samples, one thread, mean over %d draws\n" % c["reps"])
+            print("| implementation | ms per call | speed-up |")
+            print("|---|---|---|")
+            print("| numpy/scipy reference (bench/rawboost_peer.py) | %.1f | 1.00 |" % (1e3 * p["mean_s"]))
+            print("| sdd | %.1f | %.1fx |" % (1e3 * c["mean_s"], p["mean_s"] / c["mean_s"]))
+            print("\nTarget (issue 3): >= 20x.")
     print("\nTargets (issues 2 and 8): a training step at >= 50% of the 2-core FP32 peak (~348 GFLOP/s with AVX-512), "
           ">= 2x the tuned PyTorch; peak RSS <= 0.5x the leaner PyTorch configuration. See the issue notes for where sdd stands.")
     print("\nRaw JSON lines: build/bench/*.jsonl.")
