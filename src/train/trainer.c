@@ -214,6 +214,49 @@ static int load_state(trainer *t, sdd_err *e)
     return 0;
 }
 
+/* JSON string body of s (quotes, backslashes and control characters escaped) into out */
+static const char *json_str(const char *s, char *out, size_t n)
+{
+    size_t k = 0;
+    for (; s && *s && k + 7 < n; s++) {
+        const unsigned char ch = (unsigned char)*s;
+        if (ch == '"' || ch == '\\') { out[k++] = '\\'; out[k++] = (char)ch; }
+        else if (ch < 0x20) k += (size_t)snprintf(out + k, n - k, "\\u%04x", ch);
+        else out[k++] = (char)ch;
+    }
+    out[k] = 0;
+    return out;
+}
+
+/* RUNDIR/config.json: every setting of the run, written atomically at the start */
+static int write_config(const sdd_train_config *cfg, const char *arch, sdd_err *e)
+{
+    char buf[8192], path[1200], q[5][1024];
+    const sdd_rawboost_params *r = &cfg->rb;
+    int n = snprintf(buf, sizeof buf,
+        "{\n  \"train\": \"%s\", \"train_audio\": \"%s\", \"dev\": \"%s\", \"dev_audio\": \"%s\",\n"
+        "  \"model\": \"%s\", \"init\": \"%s\",\n"
+        "  \"paths\": \"%s\", \"align\": \"%s\", \"bn_stats\": \"%s\",\n"
+        "  \"batch\": %d, \"cut\": %lld, \"crop\": \"%s\", \"epochs\": %d, \"patience\": %d, \"n_best\": %d, \"max_steps\": %ld,\n"
+        "  \"lr\": %.9g, \"weight_decay\": %.9g, \"betas\": [%.9g, %.9g], \"eps\": %.9g, \"ce_weight\": [%.9g, %.9g],\n"
+        "  \"seed\": %llu, \"algo\": %d,\n"
+        "  \"rawboost\": {\"nbands\": %d, \"minf\": %.9g, \"maxf\": %.9g, \"minbw\": %.9g, \"maxbw\": %.9g, \"mincoeff\": %d, \"maxcoeff\": %d,"
+        " \"ming\": %.9g, \"maxg\": %.9g, \"minbias\": %.9g, \"maxbias\": %.9g, \"nf\": %d, \"p\": %.9g, \"gsd\": %.9g, \"snr_min\": %.9g, \"snr_max\": %.9g}\n}\n",
+        json_str(cfg->train_list, q[0], sizeof q[0]), json_str(cfg->train_audio, q[1], sizeof q[1]),
+        json_str(cfg->dev_list, q[2], sizeof q[2]), json_str(cfg->dev_audio, q[3], sizeof q[3]),
+        arch, json_str(cfg->init_model, q[4], sizeof q[4]),
+        cfg->step.paths == SDD_PATHS_DUAL ? "dual" : cfg->step.paths == SDD_PATHS_AUG ? "aug" : "orig",
+        sdd_align_name(cfg->step.align), cfg->step.bn_stats == SDD_BN_JOINT ? "joint" : "per-path",
+        cfg->batch, (long long)cfg->cut, cfg->crop == SDD_CUT_RANDOM ? "random" : "first", cfg->epochs, cfg->patience, cfg->n_best, cfg->max_steps,
+        cfg->adam.lr, cfg->adam.weight_decay, cfg->adam.beta1, cfg->adam.beta2, cfg->adam.eps,
+        cfg->step.class_weight[0], cfg->step.class_weight[1], (unsigned long long)cfg->seed, cfg->rb_algo,
+        r->nBands, r->minF, r->maxF, r->minBW, r->maxBW, r->minCoeff, r->maxCoeff, r->minG, r->maxG,
+        r->minBiasLinNonLin, r->maxBiasLinNonLin, r->N_f, r->P, r->g_sd, r->SNRmin, r->SNRmax);
+    if (n < 0 || n >= (int)sizeof buf) return sdd_err_set(e, "config: paths too long");
+    if (path_join(path, sizeof path, cfg->out_dir, "config.json")) return sdd_err_set(e, "output path too long");
+    return sdd_atomic_write(path, buf, (size_t)n, e);
+}
+
 static int open_set(sdd_dataset **ds, const char *list, const char *dir, int64_t max_samples, sdd_err *e)
 {
     sdd_dataset_params p = sdd_dataset_default_params();
@@ -293,6 +336,7 @@ int sdd_train_run(const sdd_train_config *cfg, sdd_err *e)
     snprintf(path, sizeof path, "%s/state.safetensors", cfg->out_dir);
     struct stat st;
     if (cfg->resume && stat(path, &st) == 0 && load_state(&t, e)) { rc = -1; goto done; }
+    if (write_config(cfg, t.m->arch, e)) { rc = -1; goto done; }
     snprintf(path, sizeof path, "%s/log.jsonl", cfg->out_dir);
     t.log = fopen(path, t.epoch0 > 0 ? "a" : "w");
     if (!t.log) { rc = sdd_err_set(e, "%s: cannot open: %s", path, strerror(errno)); goto done; }

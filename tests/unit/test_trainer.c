@@ -92,6 +92,8 @@ int main(void)
     CHECK(count(p1, "\"conflict_rate\"") == 2);
     CHECK(count(p1, "\"type\": \"final\"") == 1);
     CHECK(count(p1, "\"type\": \"eval\"") == 1);
+    snprintf(p1, sizeof p1, "%s/config.json", a);
+    CHECK(count(p1, "\"align\": \"pcgrad\"") == 1);
     snprintf(p1, sizeof p1, "%s/scores_bundled.txt", a);
     CHECK(count(p1, " ") == 5);
     snprintf(p1, sizeof p1, "%s/model.safetensors", a);
