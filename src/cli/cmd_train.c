@@ -32,6 +32,7 @@ static void usage(FILE *f)
             "  --cut N                   samples per utterance (default 64600)\n"
             "  --crop first|random       training window: first N samples (default) or a random one\n"
             "  --epochs N (100) --patience N (7) --n-best N (5) --max-steps N (0 = no limit)\n"
+            "  --select loss|eer         dev metric for the n best and early stopping (default loss)\n"
             "  --lr X (1e-4) --weight-decay X (1e-4) --ce-weight SPOOF,BONAFIDE (0.1,0.9)\n"
             "  --algo N                  RawBoost algorithm of the copies (default 4)\n"
             "  --seed N (1234) --threads N (all cores) --workers N (loader threads, 1)\n"
@@ -79,6 +80,10 @@ int cmd_train(int argc, char **argv)
             if (!strcmp(val, "per-path")) cfg.step.bn_stats = SDD_BN_PER_PATH;
             else if (!strcmp(val, "joint")) cfg.step.bn_stats = SDD_BN_JOINT;
             else return cli_usage_error("train", "--bn-stats: '%s' is not per-path or joint", val);
+        } else if (!strcmp(a, "--select")) {
+            if (!strcmp(val, "loss")) cfg.select_eer = 0;
+            else if (!strcmp(val, "eer")) cfg.select_eer = 1;
+            else return cli_usage_error("train", "--select: '%s' is not loss or eer", val);
         } else if (!strcmp(a, "--crop")) {
             if (!strcmp(val, "first")) cfg.crop = SDD_CUT_FIRST;
             else if (!strcmp(val, "random")) cfg.crop = SDD_CUT_RANDOM;

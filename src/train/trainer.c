@@ -47,7 +47,7 @@ typedef struct {
     sdd_align_state al;
     float *grad;
     int nbest;                 /* snapshots held */
-    double *best_loss;         /* (n_best) ascending */
+    double *best_loss;         /* (n_best) selection metric, ascending */
     float **best_params;       /* (n_best) copies of the parameter block */
     double best;               /* lowest dev loss so far */
     int not_improving, epoch0;
@@ -108,7 +108,7 @@ static int set_eer(const sdd_dataset *ds, const float *scores, sdd_eer_result *r
     return rc;
 }
 
-/* keeps the n best (lowest dev loss) parameter snapshots */
+/* keeps the n best parameter snapshots by the selection metric (lowest dev loss, or dev EER) */
 static void nbest_insert(trainer *t, double loss)
 {
     const int cap = t->cfg->n_best;
@@ -395,8 +395,10 @@ int sdd_train_run(const sdd_train_config *cfg, sdd_err *e)
         sdd_err ee;
         const int have_eer = set_eer(dv, dev_scores, &er, &ee) == 0;
         if (!isfinite(dloss)) { rc = sdd_err_set(e, "epoch %d: dev loss is not finite (training diverged)", ep); break; }
-        if (dloss < t.best) { t.best = dloss; t.not_improving = 0; } else t.not_improving++;
-        nbest_insert(&t, dloss);
+        /* selection metric: dev loss (the reference) or dev EER (--select eer) */
+        const double crit = cfg->select_eer ? (have_eer ? er.eer : INFINITY) : dloss;
+        if (crit < t.best) { t.best = crit; t.not_improving = 0; } else t.not_improving++;
+        nbest_insert(&t, crit);
         sdd_loader_stats ls;
         sdd_loader_get_stats(ld, &ls);
         fprintf(t.log, "{\"type\": \"epoch\", \"epoch\": %d, \"steps\": %ld, \"train_loss\": %.9g, \"dev_loss\": %.9g, \"dev_eer\": %.9g, "

@@ -27,6 +27,7 @@ typedef struct {
     uint64_t seed;
     int rb_algo;
     sdd_rawboost_params rb;
+    int select_eer;           /* model selection and early stopping on dev EER instead of dev loss */
     int quiet;
 } sdd_train_config;
 
