@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #define SDD_PURPOSE_DROP 0x64726f70u /* 'drop' */
 
@@ -359,6 +360,7 @@ int sdd_train_run(const sdd_train_config *cfg, sdd_err *e)
                 sdd_align_name(cfg->step.align), cfg->step.bn_stats == SDD_BN_JOINT ? "joint" : "per-path", cfg->batch,
                 cfg->step.paths == SDD_PATHS_DUAL ? " + copies" : "", (long long)sdd_loader_batches_per_epoch(ld));
     int stop = 0;
+    const int tty = !cfg->quiet && isatty(2);
     for (int ep = t.epoch0; ep < cfg->epochs && !stop && !rc; ep++) {
         if (sdd_loader_start_epoch(ld, ep, e)) { rc = -1; break; }
         double t0 = omp_get_wtime(), lsum = 0.0;
@@ -386,8 +388,16 @@ int sdd_train_run(const sdd_train_config *cfg, sdd_err *e)
             }
             fprintf(t.log, ", \"seconds\": %.4f}\n", omp_get_wtime() - ts);
             t.step++;
+            if (tty) {
+                /* progress on a terminal only: position, running loss, conflict rate, speed */
+                const int64_t nbat = sdd_loader_batches_per_epoch(ld);
+                fprintf(stderr, "\repoch %d  %ld/%lld  loss %.4f  conflicts %ld/%ld  %.2f s/step ", ep, nsteps, (long long)nbat,
+                        lsum / nsteps, nconf, nal, (omp_get_wtime() - t0) / nsteps);
+                fflush(stderr);
+            }
             if (cfg->max_steps > 0 && t.step >= cfg->max_steps) { stop = 1; break; }
         }
+        if (tty) fputc('\n', stderr);
         if (rc || got < 0) { rc = -1; break; }
         double dloss;
         if (evaluate_set(&t, dv, &dloss, dev_scores, e)) { rc = -1; break; }
