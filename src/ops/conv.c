@@ -54,9 +54,10 @@ sdd_tensor *sdd_sinc_front(sdd_ctx *c, sdd_tensor *wave, const float *filt, int 
                 float m = 0.0f;
                 for (int j = 0; j < 3; j++) {
                     float a = fabsf(r0[3 * w + j]), bq = fabsf(r1[3 * w + j]), cq = fabsf(r2[3 * w + j]);
-                    if (a > m) m = a;
-                    if (bq > m) m = bq;
-                    if (cq > m) m = cq;
+                    /* NaN propagates, as in PyTorch's max pooling */
+                    if (a > m || isnan(a)) m = a;
+                    if (bq > m || isnan(bq)) m = bq;
+                    if (cq > m || isnan(cq)) m = cq;
                 }
                 o[w] = m;
             }

@@ -229,8 +229,28 @@ static void test_step(void)
             CHECK(r.has_align_stats);
             CHECK(r.al.conflict == (r.al.dot < 0));
         }
-    /* the running statistics after a per-path step come from the whole batch's moments,
-     * so they equal the reference's joint-statistics running update */
+    /* a non-finite value stops the step with a clear message before Adam touches the weights */
+    {
+        memcpy(m->params.data, saved, m->params.total * sizeof(float));
+        float *bad = malloc((size_t)4 * in->shape[1] * sizeof(float));
+        memcpy(bad, in->data, (size_t)4 * in->shape[1] * sizeof(float));
+        bad[123] = NAN;
+        sdd_adam opt;
+        CHECK(sdd_adam_init(&opt, &m->params, NULL, &e) == 0);
+        sdd_step_params sp = sdd_step_default_params();
+        sdd_align_state al;
+        sdd_align_state_init(&al);
+        sdd_step_result r;
+        CHECK(sdd_train_step(m, &c, &opt, &al, &sp, bad, 4, in->shape[1], labels, 1, g, &r, &e) == -1);
+        CHECK_STR_CONTAINS(e.msg, "non-finite");
+        int untouched = 1;
+        for (int i = 0; i < m->params.np; i++)
+            if (m->params.p[i].trainable && memcmp(m->params.data + m->params.p[i].off, saved + m->params.p[i].off, m->params.p[i].numel * sizeof(float)))
+                untouched = 0;
+        CHECK_MSG(untouched, "a failed step changed trainable weights");
+        sdd_adam_free(&opt);
+        free(bad);
+    }
     free(saved);
     free(g);
     sdd_ctx_free(&c);
