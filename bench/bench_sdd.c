@@ -8,13 +8,12 @@
 #include "ops/ops.h"
 #include "core/rng.h"
 #include "train/step.h"
+#include "core/threads.h"
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-
-void openblas_set_num_threads(int);
 
 static double peak_rss_mb(void)
 {
@@ -32,8 +31,7 @@ int main(int argc, char **argv)
     const char *mode = argv[1], *arch = argv[2];
     const int B = atoi(argv[3]), L = atoi(argv[4]), reps = atoi(argv[5]);
     const int threads = argc > 6 ? atoi(argv[6]) : 2;
-    omp_set_num_threads(threads);
-    openblas_set_num_threads(threads);
+    sdd_threads_set(threads);
     sdd_err e;
     sdd_model *m = sdd_model_new(arch, &e);
     if (!m) { fprintf(stderr, "%s\n", e.msg); return 1; }

@@ -4,13 +4,11 @@
 #include "models/modelio.h"
 #include "models/infer.h"
 #include "audio/decode.h"
-#include <omp.h>
+#include "core/threads.h"
 #include <soxr.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-void openblas_set_num_threads(int);
 
 struct sdd_detector {
     sdd_model *m;
@@ -44,7 +42,7 @@ sdd_detector *sdd_detector_load(const char *model_path, const sdd_detector_param
         free(d);
         return NULL;
     }
-    if (d->p.threads > 0) { omp_set_num_threads(d->p.threads); openblas_set_num_threads(d->p.threads); }
+    if (d->p.threads > 0) sdd_threads_set(d->p.threads);
     sdd_ctx_init(&d->c, &d->m->params);
     return d;
 }

@@ -1,5 +1,6 @@
 /* Owns the CLI helpers (see cli.h). */
 #include "cli/cli.h"
+#include "core/threads.h"
 #include <errno.h>
 #include <math.h>
 #include <omp.h>
@@ -7,8 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
-
-void openblas_set_num_threads(int);
 
 void cli_error(const char *fmt, ...)
 {
@@ -61,9 +60,7 @@ const char *cli_value(int argc, char **argv, int *i)
 
 void cli_set_threads(long n)
 {
-    if (n <= 0) n = omp_get_num_procs();
-    omp_set_num_threads((int)n);
-    openblas_set_num_threads((int)n);
+    sdd_threads_set((int)n);
 }
 
 void cli_progress_start(cli_progress *p, int64_t total)

@@ -63,11 +63,9 @@ sdd_tensor *sdd_maxpool2d(sdd_ctx *c, sdd_tensor *x, int kh, int kw)
     return out;
 }
 
-typedef struct { sdd_tensor *x, *out; int32_t *idx; } absmax_node;
-
 static void absmax_backward(sdd_ctx *c, void *vn)
 {
-    absmax_node *n = vn;
+    idx_node *n = vn;
     if (!n->out->g || !sdd_wants(c, n->x)) return;
     float *dx = sdd_grad_of(c, n->x);
     if (!dx) return;
@@ -106,13 +104,7 @@ sdd_tensor *sdd_absmax_axis(sdd_ctx *c, sdd_tensor *e, int axis)
                 if (idx) idx[o] = (int32_t)((q - e->x) + (size_t)best * stride);
             }
         }
-    out->rg = sdd_wants(c, e);
-    if (c->grad && out->rg) {
-        absmax_node *n = sdd_scratch(c, sizeof *n);
-        if (!n) return NULL;
-        n->x = e; n->out = out; n->idx = idx;
-        if (sdd_tape_push(c, absmax_backward, n)) return NULL;
-    }
+    if (push_idx(c, e, out, idx, absmax_backward)) return NULL;
     return out;
 }
 

@@ -91,17 +91,22 @@ double sdd_cagrad_weight(double g00, double g01, double g11, double cp)
     return best;
 }
 
+void sdd_align_measure(const float *g0, const float *g1, size_t n, sdd_align_stats *s)
+{
+    memset(s, 0, sizeof *s);
+    s->dot = dot(g0, g1, n);
+    s->norm0 = sqrt(dot(g0, g0, n));
+    s->norm1 = sqrt(dot(g1, g1, n));
+    s->cos = (s->norm0 > 0 && s->norm1 > 0) ? s->dot / (s->norm0 * s->norm1) : 0.0;
+    s->conflict = s->dot < 0.0;
+}
+
 void sdd_align(int method, const float *g0, const float *g1, size_t n, float *out,
                sdd_align_state *st, sdd_align_stats *stats)
 {
-    const double d = dot(g0, g1, n), n00 = dot(g0, g0, n), n11 = dot(g1, g1, n);
     sdd_align_stats s;
-    memset(&s, 0, sizeof s);
-    s.norm0 = sqrt(n00);
-    s.norm1 = sqrt(n11);
-    s.dot = d;
-    s.cos = (s.norm0 > 0 && s.norm1 > 0) ? d / (s.norm0 * s.norm1) : 0.0;
-    s.conflict = d < 0.0;
+    sdd_align_measure(g0, g1, n, &s);
+    const double d = s.dot, n00 = s.norm0 * s.norm0, n11 = s.norm1 * s.norm1;
     switch (method) {
     case SDD_ALIGN_PCGRAD: {
         /* pc0 = g0 - min(0, g0.g1)/|g1|^2 g1 ; pc1 = g1 - min(0, g1.g0)/|g0|^2 g0 ; out = mean */

@@ -35,6 +35,8 @@ void sdd_align_state_init(sdd_align_state *s);
 /* Parses "none", "pcgrad", "gradvac", "cagrad"; -1 when unknown. */
 int sdd_align_parse(const char *name);
 const char *sdd_align_name(int method);
+/* The two gradients' norms, dot product, cosine and conflict flag (norm_out and cagrad_w left 0). */
+void sdd_align_measure(const float *g0, const float *g1, size_t n, sdd_align_stats *stats);
 /* out (n) = the aligned combination of g0 and g1 (out may alias neither input). */
 void sdd_align(int method, const float *g0, const float *g1, size_t n, float *out,
                sdd_align_state *state, sdd_align_stats *stats);

@@ -77,7 +77,7 @@ int sdd_train_step(sdd_model *m, sdd_ctx *c, sdd_adam *opt, sdd_align_state *al,
             if (p->align == SDD_ALIGN_NONE) {
                 const double W = (double)wsum[0] + wsum[1];
                 const double a0 = wsum[0] / W, a1 = wsum[1] / W;
-                sdd_align(SDD_ALIGN_NONE, ps->grad[0], ps->grad[1], n, grad_out, al, &res->al);
+                sdd_align_measure(ps->grad[0], ps->grad[1], n, &res->al);
                 for (size_t k = 0; k < n; k++) grad_out[k] = (float)(a0 * ps->grad[0][k] + a1 * ps->grad[1][k]);
                 res->loss_total = a0 * res->loss[0] + a1 * res->loss[1];
             } else {
