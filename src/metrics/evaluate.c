@@ -159,6 +159,7 @@ void sdd_eval_report_free(sdd_eval_report *r)
     sdd_table_free(&r->table);
     sdd_table_free(&r->vocoder_table);
     sdd_sorted_free(&r->cm);
+    sdd_adcf_attacks_free(&r->adcf_attacks);
     for (int i = 0; i < r->nwarn; i++) free(r->warnings[i]);
     free(r->warnings);
     memset(r, 0, sizeof *r);
@@ -196,13 +197,31 @@ static int cell_coef(const sdd_asv_scores *a, const char *row, const char *col, 
     return rc;
 }
 
+/* The a-DCF part: SASV scores (and key) -> pooled and per-attack a-DCF. */
+static int eval_sasv(const sdd_eval_opts *o, sdd_eval_report *r, sdd_err *e)
+{
+    sdd_sasv s;
+    if (sdd_sasv_load(o->sasv_scores, o->sasv_key, &s, e)) return -1;
+    sdd_adcf_cost c;
+    sdd_adcf_cost_asvspoof5(&c);
+    int rc = sdd_sasv_adcf(&s, &c, &r->adcf, &r->adcf_attacks, e);
+    if (rc) sdd_err_prefix(e, "%s", o->sasv_scores);
+    else r->has_adcf = 1;
+    sdd_sasv_free(&s);
+    return rc;
+}
+
 /* ---- the run ---- */
 
 int sdd_eval_run(const sdd_eval_opts *o, sdd_eval_report *r, sdd_err *e)
 {
     memset(r, 0, sizeof *r);
     r->key_format = -1;
-    if (!o || !o->scores) return sdd_err_set(e, "no score file given");
+    if (!o || (!o->scores && !o->sasv_scores)) return sdd_err_set(e, "no score file given");
+    if (!o->scores) return eval_sasv(o, r, e) ? (sdd_eval_report_free(r), -1) : 0;
+    if (o->calibration && o->calibration->k != 1)
+        return sdd_err_set(e, "the calibration has %d inputs (a fusion): apply it with 'sdd fuse --apply'",
+                           o->calibration->k);
     sdd_scores sc;
     sdd_list key = { 0 };
     sdd_asv_scores asv = { 0 };
@@ -222,6 +241,11 @@ int sdd_eval_run(const sdd_eval_opts *o, sdd_eval_report *r, sdd_err *e)
     int rc = -1;
     if (sdd_scores_load(o->scores, &sc, e)) return -1;
     r->breakdown = o->breakdown;
+    r->has_cm = 1;
+    if (o->calibration) {
+        for (int64_t j = 0; j < sc.n; j++) sc.score[j] = sdd_calibration_apply(o->calibration, &sc.score[j]);
+        r->calibrated = 1;
+    }
 
     if (o->key) {
         if (sdd_list_load(o->key, NULL, &key, e)) goto done;
@@ -362,6 +386,11 @@ int sdd_eval_run(const sdd_eval_opts *o, sdd_eval_report *r, sdd_err *e)
     if (sdd_sorted_init(&r->cm, score, pos, n, e)) goto done;
     if (sdd_eer_sorted(&r->cm, NULL, &r->eer, e)) goto done;
     if (sdd_cllr_sorted(&r->cm, NULL, &r->cllr, &r->min_cllr, e)) goto done;
+    {
+        sdd_dcf_cost dc;
+        sdd_dcf_cost_asvspoof5(&dc);
+        if (sdd_dcf_sorted(&r->cm, NULL, &dc, &r->dcf, e)) goto done;
+    }
 
     /* attacks (of spoof trials) and conditions, in table order */
     for (int64_t i = 0; i < n; i++) {
@@ -478,6 +507,7 @@ int sdd_eval_run(const sdd_eval_opts *o, sdd_eval_report *r, sdd_err *e)
             r->has_vocoder_table = 1;
         }
     }
+    if (o->sasv_scores && eval_sasv(o, r, e)) goto done;
     rc = 0;
 done:
     for (int i = 0; vcol && i < vnl; i++) free(vcol[i]);
@@ -545,13 +575,14 @@ static void print_list(const sdd_eval_report *r, const sdd_table *t, FILE *f, in
         const char *name = by_row ? t->row_name[i] : col_label(r, i, b, sizeof b);
         if ((int)strlen(name) > w0) w0 = (int)strlen(name);
     }
-    fprintf(f, "\n%s\n%-*s %9s %9s %10s%s\n", title, w0, head, "bona fide", "spoof", "EER (%)",
+    fprintf(f, "\n%s\n%-*s %9s %9s %10s %10s%s\n", title, w0, head, "bona fide", "spoof", "EER (%)", "minDCF",
             r->has_tdcf ? "  min t-DCF" : "");
     for (int i = 0; i < n; i++) {
         const size_t k = by_row ? (size_t)i * t->ncol + (t->ncol - 1) : (size_t)(t->nrow - 1) * t->ncol + i;
         fprintf(f, "%-*s %9lld %9lld", w0, by_row ? t->row_name[i] : col_label(r, i, b, sizeof b),
                 (long long)t->n_bona[k], (long long)t->n_spoof[k]);
         print_cell(f, t->eer[k], 100.0, 10, " %*.4f");
+        print_cell(f, t->min_dcf[k], 1.0, 10, " %*.4f");
         if (r->has_tdcf) print_cell(f, t->min_tdcf[k], 1.0, 10, " %*.4f");
         fputc('\n', f);
     }
@@ -566,8 +597,26 @@ int sdd_breakdown_parse(const char *s)
     return -1;
 }
 
+static void print_adcf(const sdd_eval_report *r, FILE *f)
+{
+    if (!r->has_adcf) return;
+    const sdd_adcf_result *a = &r->adcf;
+    fprintf(f, "a-DCF      %.9f  (SASV threshold %.9g; %lld target, %lld nontarget, %lld spoof trials)\n",
+            a->min_adcf, a->threshold, (long long)a->ntar, (long long)a->nnon, (long long)a->nspoof);
+    const sdd_adcf_attacks *t = &r->adcf_attacks;
+    if (t->n == 0) return;
+    fprintf(f, "\nper attack: targets and nontargets with the attack's spoof trials\n%-10s %9s %10s\n", "attack",
+            "spoof", "a-DCF");
+    for (int i = 0; i < t->n; i++) {
+        fprintf(f, "%-10s %9lld", t->name[i], (long long)t->r[i].nspoof);
+        print_cell(f, t->r[i].min_adcf, 1.0, 10, " %*.4f");
+        fputc('\n', f);
+    }
+}
+
 void sdd_eval_print(const sdd_eval_report *r, FILE *f)
 {
+    if (!r->has_cm) { print_adcf(r, f); return; }
     fprintf(f, "trials     %lld (%lld bona fide, %lld spoof)%s%s\n", (long long)(r->n_bona + r->n_spoof),
             (long long)r->n_bona, (long long)r->n_spoof, r->subset[0] ? ", subset " : "", r->subset);
     if (r->key_format >= 0)
@@ -582,8 +631,13 @@ void sdd_eval_print(const sdd_eval_report *r, FILE *f)
                     r->tdcf.min_tdcf, r->tdcf_form, r->tdcf_form == SDD_TDCF_2019 ? " legacy" : "",
                     r->tdcf.threshold, r->asv.eer * 100.0, r->asv.threshold);
     }
-    fprintf(f, "Cllr       %.6f bits  (scores read as natural-log LLRs), min Cllr %.6f bits\n", r->cllr,
-            r->min_cllr);
+    fprintf(f, "Cllr       %.6f bits  (scores read as natural-log LLRs%s), min Cllr %.6f bits\n", r->cllr,
+            r->calibrated ? ", calibrated" : "", r->min_cllr);
+    fprintf(f, "minDCF     %.9f  (ASVspoof 5 costs: Pspoof 0.05, Cmiss 1, Cfa 10; threshold %.9g)\n", r->dcf.min_dcf,
+            r->dcf.min_threshold);
+    fprintf(f, "actDCF     %.9f  (at the Bayes threshold %.6f for%s scores read as LLRs)\n", r->dcf.act_dcf,
+            r->dcf.act_threshold, r->calibrated ? " calibrated" : "");
+    print_adcf(r, f);
     if (!r->has_table) return;
     const int want_a = !r->breakdown || (r->breakdown & SDD_BREAKDOWN_ATTACK);
     const int want_c = !r->breakdown || (r->breakdown & SDD_BREAKDOWN_CONDITION);
@@ -592,6 +646,7 @@ void sdd_eval_print(const sdd_eval_report *r, FILE *f)
     if (want_a && want_c && has_a && has_c) {
         print_matrix(r, t, f, t->eer, 100.0, " %*.3f",
                      "EER (%): rows = attack (its spoof trials vs all bona fide), columns = condition", "attack");
+        print_matrix(r, t, f, t->min_dcf, 1.0, " %*.4f", "minDCF: same rows and columns", "attack");
         int any = 0;
         for (int i = 0; i < t->nrow * t->ncol; i++) any |= !isnan(t->min_tdcf[i]);
         if (any) print_matrix(r, t, f, t->min_tdcf, 1.0, " %*.4f", "min t-DCF: same rows and columns", "attack");
@@ -646,8 +701,42 @@ static json_t *matrix_i(const sdd_table *t, const int64_t *v)
     return m;
 }
 
+static json_t *adcf_json(const sdd_eval_report *r, const sdd_eval_opts *o)
+{
+    if (!r->has_adcf) return json_null();
+    json_t *a = json_object(), *rows = json_array();
+    json_object_set_new(a, "file", json_string(o->sasv_scores));
+    json_object_set_new(a, "key", o->sasv_key ? json_string(o->sasv_key) : json_null());
+    json_object_set_new(a, "min_adcf", num(r->adcf.min_adcf));
+    json_object_set_new(a, "threshold", num(r->adcf.threshold));
+    json_object_set_new(a, "pmiss", num(r->adcf.pmiss));
+    json_object_set_new(a, "pfa_nontarget", num(r->adcf.pfa_non));
+    json_object_set_new(a, "pfa_spoof", num(r->adcf.pfa_spoof));
+    json_object_set_new(a, "target", json_integer(r->adcf.ntar));
+    json_object_set_new(a, "nontarget", json_integer(r->adcf.nnon));
+    json_object_set_new(a, "spoof", json_integer(r->adcf.nspoof));
+    for (int i = 0; i < r->adcf_attacks.n; i++) {
+        json_t *x = json_object();
+        json_object_set_new(x, "attack", json_string(r->adcf_attacks.name[i]));
+        json_object_set_new(x, "spoof", json_integer(r->adcf_attacks.r[i].nspoof));
+        json_object_set_new(x, "min_adcf", num(r->adcf_attacks.r[i].min_adcf));
+        json_array_append_new(rows, x);
+    }
+    json_object_set_new(a, "per_attack", rows);
+    return a;
+}
+
 int sdd_eval_write_json(const sdd_eval_report *r, const sdd_eval_opts *o, FILE *f, sdd_err *e)
 {
+    if (!r->has_cm) {
+        json_t *j = json_object();
+        if (!j) return sdd_err_set(e, "out of memory");
+        json_object_set_new(j, "adcf", adcf_json(r, o));
+        int rc = json_dumpf(j, f, JSON_INDENT(2) | JSON_REAL_PRECISION(17) | JSON_ENSURE_ASCII);
+        json_decref(j);
+        if (rc || fputc('\n', f) == EOF) return sdd_err_set(e, "cannot write the JSON report");
+        return 0;
+    }
     json_t *j = json_object();
     if (!j) return sdd_err_set(e, "out of memory");
     json_object_set_new(j, "scores", json_string(o->scores));
@@ -673,8 +762,20 @@ int sdd_eval_write_json(const sdd_eval_report *r, const sdd_eval_opts *o, FILE *
     json_object_set_new(j, "eer", num(r->eer.eer));
     json_object_set_new(j, "eer_percent", num(r->eer.eer * 100.0));
     json_object_set_new(j, "eer_threshold", num(r->eer.threshold));
+    json_object_set_new(j, "calibrated", json_boolean(r->calibrated));
     json_object_set_new(j, "cllr", num(r->cllr));
     json_object_set_new(j, "min_cllr", num(r->min_cllr));
+    json_object_set_new(j, "min_dcf", num(r->dcf.min_dcf));
+    json_object_set_new(j, "act_dcf", num(r->dcf.act_dcf));
+    json_t *dc = json_object();
+    json_object_set_new(dc, "pspoof", json_real(0.05));
+    json_object_set_new(dc, "cmiss", json_real(1));
+    json_object_set_new(dc, "cfa", json_real(10));
+    json_object_set_new(dc, "min_threshold", num(r->dcf.min_threshold));
+    json_object_set_new(dc, "act_threshold", num(r->dcf.act_threshold));
+    json_object_set_new(dc, "act_pmiss", num(r->dcf.act_pmiss));
+    json_object_set_new(dc, "act_pfa", num(r->dcf.act_pfa));
+    json_object_set_new(j, "dcf", dc);
     if (r->has_tdcf) {
         json_t *t = json_object(), *a = json_object();
         json_object_set_new(t, "form", json_integer(r->tdcf_form));
@@ -703,6 +804,7 @@ int sdd_eval_write_json(const sdd_eval_report *r, const sdd_eval_opts *o, FILE *
     json_object_set_new(j, "breakdown", r->has_table ? table_json(r, &r->table) : json_null());
     json_object_set_new(j, "breakdown_vocoder",
                         r->has_vocoder_table ? table_json(r, &r->vocoder_table) : json_null());
+    json_object_set_new(j, "adcf", adcf_json(r, o));
     json_t *w = json_array();
     for (int i = 0; i < r->nwarn; i++) json_array_append_new(w, json_string(r->warnings[i]));
     json_object_set_new(j, "warnings", w);
@@ -727,6 +829,9 @@ static json_t *table_json(const sdd_eval_report *r, const sdd_table *t)
     json_object_set_new(b, "eer_percent", matrix_d(t, t->eer, 100.0));
     json_object_set_new(b, "eer_threshold", matrix_d(t, t->eer_threshold, 1.0));
     json_object_set_new(b, "min_tdcf", matrix_d(t, t->min_tdcf, 1.0));
+    json_object_set_new(b, "min_dcf", matrix_d(t, t->min_dcf, 1.0));
+    json_object_set_new(b, "act_dcf", matrix_d(t, t->act_dcf, 1.0));
+    json_object_set_new(b, "cllr", matrix_d(t, t->cllr, 1.0));
     json_object_set_new(b, "bonafide", matrix_i(t, t->n_bona));
     json_object_set_new(b, "spoof", matrix_i(t, t->n_spoof));
     return b;

@@ -6,7 +6,10 @@
  *   EER, Cllr / min Cllr, min t-DCF (with ASV scores), the attack x condition
  *   table (per-attack EER of spoof vs all bona fide, per codec/condition EER
  *   of both classes, as the ASVspoof 2021 eval-package tables; for 2021 DF
- *   keys also the vocoder-type x codec table), DET curve.
+ *   keys also the vocoder-type x codec table), DET curve; the ASVspoof 5
+ *   minDCF and actDCF (metrics/dcf.h), pooled and per table cell; with SASV
+ *   scores the a-DCF (metrics/sasv.h), pooled and per attack. An optional
+ *   calibration (metrics/calibration.h) is applied to the CM scores first.
  * The library prints nothing: warnings are collected in the report. */
 #ifndef SDD_METRICS_EVALUATE_H
 #define SDD_METRICS_EVALUATE_H
@@ -15,6 +18,9 @@
 #include <stdint.h>
 #include "core/error.h"
 #include "metrics/metrics.h"
+#include "metrics/dcf.h"
+#include "metrics/calibration.h"
+#include "metrics/sasv.h"
 
 typedef struct {
     const char *scores;     /* CM score file (required) */
@@ -27,6 +33,10 @@ typedef struct {
     int breakdown;          /* tables sdd_eval_print prints: 0 = both where the key has them,
                                or SDD_BREAKDOWN_* (asking for a factor the key lacks is a
                                warning); the report and JSON always hold every table */
+    const sdd_calibration *calibration; /* applied to the CM scores (1 input); NULL: none */
+    const char *sasv_scores;/* SASV scores for the a-DCF; NULL: none. With scores NULL,
+                               only the a-DCF is computed */
+    const char *sasv_key;   /* their track 2 key; NULL for labelled SASV score files */
 } sdd_eval_opts;
 
 /* Which factor of the attack x condition tables to print. */
@@ -43,8 +53,11 @@ typedef struct {
     int64_t n_matched[3];   /* evaluated trials whose score was found by sdd_match_rule
                                EXACT, BASENAME, STEM (all 0 without a key) */
     int breakdown;          /* opts.breakdown */
+    int has_cm;             /* CM scores were evaluated (opts.scores) */
+    int calibrated;         /* opts.calibration was applied */
     sdd_eer_result eer;
     double cllr, min_cllr;
+    sdd_dcf_result dcf;     /* ASVspoof 5 minDCF / actDCF */
     int has_tdcf;           /* ASV scores were given */
     int tdcf_form;
     sdd_asv_rates asv;
@@ -56,6 +69,9 @@ typedef struct {
     int has_vocoder_table;  /* ASVspoof 2021 DF keys: the DF results table, rows = */
     sdd_table vocoder_table;/* vocoder type (spoof factor), same columns as table */
     sdd_sorted cm;          /* the joined trials, for the DET curve */
+    int has_adcf;           /* SASV scores were given */
+    sdd_adcf_result adcf;   /* pooled a-DCF */
+    sdd_adcf_attacks adcf_attacks; /* per attack (track 2 trial lists name them) */
     char **warnings;
     int nwarn;
 } sdd_eval_report;

@@ -5,6 +5,7 @@
  * operation order of the official numpy code, so results are bit-identical
  * to it; floating-point contraction (FMA) is switched off for that. */
 #include "metrics/metrics.h"
+#include "metrics/dcf.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -477,6 +478,9 @@ void sdd_table_free(sdd_table *t)
     free(t->eer);
     free(t->eer_threshold);
     free(t->min_tdcf);
+    free(t->min_dcf);
+    free(t->act_dcf);
+    free(t->cllr);
     free(t->n_bona);
     free(t->n_spoof);
     memset(t, 0, sizeof *t);
@@ -498,10 +502,13 @@ int sdd_table_compute(const sdd_sorted *cm, const int *row_of, const char *const
     t->eer = malloc(cells * sizeof *t->eer);
     t->eer_threshold = malloc(cells * sizeof *t->eer_threshold);
     t->min_tdcf = malloc(cells * sizeof *t->min_tdcf);
+    t->min_dcf = malloc(cells * sizeof *t->min_dcf);
+    t->act_dcf = malloc(cells * sizeof *t->act_dcf);
+    t->cllr = malloc(cells * sizeof *t->cllr);
     t->n_bona = calloc(cells, sizeof *t->n_bona);
     t->n_spoof = calloc(cells, sizeof *t->n_spoof);
     unsigned char *keep = malloc(n ? n : 1), *posorig = malloc(n ? n : 1);
-    int ok = t->row_name && t->col_name && t->eer && t->eer_threshold && t->min_tdcf && t->n_bona &&
+    int ok = t->row_name && t->col_name && t->eer && t->eer_threshold && t->min_tdcf && t->min_dcf && t->act_dcf && t->cllr && t->n_bona &&
              t->n_spoof && keep && posorig;
     for (int i = 0; ok && i < R; i++) ok = (t->row_name[i] = dup_s(i < nrows ? rows[i] : "pooled")) != NULL;
     for (int i = 0; ok && i < C; i++) ok = (t->col_name[i] = dup_s(i < ncols ? cols[i] : "pooled")) != NULL;
@@ -511,6 +518,8 @@ int sdd_table_compute(const sdd_sorted *cm, const int *row_of, const char *const
         return sdd_err_set(e, "out of memory for a %d x %d table", R, C);
     }
     for (size_t k = 0; k < n; k++) posorig[cm->orig[k]] = cm->pos[k];
+    sdd_dcf_cost dcf;
+    sdd_dcf_cost_asvspoof5(&dcf);
     for (int r = 0; r < R; r++) {
         for (int c = 0; c < C; c++) {
             const size_t cell = (size_t)r * C + c;
@@ -524,6 +533,7 @@ int sdd_table_compute(const sdd_sorted *cm, const int *row_of, const char *const
             t->n_bona[cell] = nb;
             t->n_spoof[cell] = ns;
             t->eer[cell] = t->eer_threshold[cell] = t->min_tdcf[cell] = NAN;
+            t->min_dcf[cell] = t->act_dcf[cell] = t->cllr[cell] = NAN;
             if (nb == 0 || ns == 0) continue;
             sdd_eer_result er;
             sdd_err ignore;
@@ -531,6 +541,12 @@ int sdd_table_compute(const sdd_sorted *cm, const int *row_of, const char *const
                 t->eer[cell] = er.eer;
                 t->eer_threshold[cell] = er.threshold;
             }
+            sdd_dcf_result dr;
+            if (sdd_dcf_sorted(cm, keep, &dcf, &dr, &ignore) == 0) {
+                t->min_dcf[cell] = dr.min_dcf;
+                t->act_dcf[cell] = dr.act_dcf;
+            }
+            if (sdd_cllr_sorted(cm, keep, &t->cllr[cell], NULL, &ignore)) t->cllr[cell] = NAN;
             if (coef && coef[cell].form && !isnan(coef[cell].c0) && !isnan(coef[cell].c1) &&
                 !isnan(coef[cell].c2)) {
                 sdd_tdcf_result tr;

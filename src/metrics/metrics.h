@@ -141,7 +141,8 @@ double sdd_probit(double p);
  * fide trials), columns conditions such as codecs (a factor of both
  * classes); the last row and column are "pooled". Cell (r, c) = bona fide
  * trials of condition c vs spoof trials of attack r and condition c, exactly
- * as the 2021 eval-package's compute_decomposed_mintdcf_eer. */
+ * as the 2021 eval-package's compute_decomposed_mintdcf_eer and the ASVspoof 5
+ * evaluation package's calculate_minDCF_EER_CLLR_actDCF_full. */
 typedef struct {
     int nrow, ncol;           /* including the pooled row/column */
     char **row_name;          /* nrow names, last "pooled" */
@@ -149,6 +150,8 @@ typedef struct {
     double *eer;              /* nrow * ncol, row-major; NaN when a class is empty */
     double *eer_threshold;
     double *min_tdcf;         /* NaN where no coefficients or scores not soft */
+    double *min_dcf, *act_dcf;/* ASVspoof 5 minDCF / actDCF (metrics/dcf.h costs); NaN as eer */
+    double *cllr;             /* Cllr in bits, scores read as LLRs; NaN as eer */
     int64_t *n_bona, *n_spoof;
 } sdd_table;
 

@@ -6,8 +6,8 @@
 FUZZ_CC    ?= clang
 FUZZ_FLAGS ?= -g -O1 -fsanitize=fuzzer,address,undefined
 
-FUZZ_SC_SRC := src/metrics/scores.c src/metrics/metrics.c src/core/error.c src/core/lines.c
-FUZZ_SC_HDR := src/metrics/scores.h src/metrics/metrics.h src/core/error.h
+FUZZ_SC_SRC := src/metrics/scores.c src/metrics/metrics.c src/metrics/dcf.c src/core/error.c src/core/lines.c
+FUZZ_SC_HDR := src/metrics/scores.h src/metrics/metrics.h src/metrics/dcf.h src/core/error.h
 
 FUZZ_TARGETS += build/fuzz/fuzz_scores
 
