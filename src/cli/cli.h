@@ -15,6 +15,8 @@ int cmd_info(int argc, char **argv);
 int cmd_augment(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_train(int argc, char **argv);
+int cmd_calibrate(int argc, char **argv);
+int cmd_fuse(int argc, char **argv);
 
 /* Prints "sdd: <msg>" to stderr. */
 void cli_error(const char *fmt, ...)

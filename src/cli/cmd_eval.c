@@ -6,6 +6,7 @@
 #include "cli/cli.h"
 #include "metrics/evaluate.h"
 #include "io/atomic.h"
+#include "metrics/calibration.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -22,8 +23,9 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: sdd eval --scores FILE --key KEYFILE [options]\n"
-            "Computes EER, min t-DCF and per-attack / per-condition EERs exactly as the official\n"
-            "ASVspoof tools (2021 eval-package, clovaai/aasist): scores joined with the key by trial ID:\n"
+            "Computes EER, min t-DCF, Cllr, the ASVspoof 5 minDCF / actDCF / a-DCF and per-attack /\n"
+            "per-condition tables exactly as the official ASVspoof tools (2021 eval-package,\n"
+            "clovaai/aasist, ASVspoof 5 evaluation package): scores joined with the key by trial ID:\n"
             "the exact ID, else its base name (score IDs may be paths: wav/LA_E_1.flac, /data/itw/0.wav),\n"
             "else its base name without extension (LA_E_1); an ambiguous match is an error naming both\n"
             "sides, and the summary says how many trials each rule matched.\n"
@@ -52,6 +54,14 @@ static void usage(FILE *f)
             "  --det FILE         write the DET curve: FILE.svg an SVG image (probit axes 0.1..50 %%,\n"
             "                     the EER point marked); any other name (FILE.tsv) a TSV: threshold,\n"
             "                     far, frr, probit_far, probit_frr (default: not written)\n"
+            "  --calibration FILE apply a calibration from 'sdd calibrate' to the CM scores first, so\n"
+            "                     Cllr and actDCF judge calibrated LLRs (default: scores as given)\n"
+            "  --sasv-scores FILE SASV scores for the a-DCF (ASVspoof 5 track 2): 'SPK FILE SCORE',\n"
+            "                     the official 'spk filename cm-score asv-score sasv-score' file, or\n"
+            "                     labelled 'SPK FILE SCORE target|nontarget|spoof'; without --scores\n"
+            "                     only the a-DCF is computed (default: none)\n"
+            "  --sasv-key FILE    their key: ASVspoof5.*.track_2.trial.tsv or the official\n"
+            "                     'spk filename cm-label asv-label' key (per-attack a-DCF from the former)\n"
             "  -o FILE            write a JSON report with every number at full precision\n"
             "                     (default: not written)\n"
             "  -h, --help         this text\n");
@@ -60,7 +70,7 @@ static void usage(FILE *f)
 int cmd_eval(int argc, char **argv)
 {
     sdd_eval_opts o = { 0 };
-    const char *det = NULL, *out = NULL, *v;
+    const char *det = NULL, *out = NULL, *calfile = NULL, *v;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) { usage(stdout); return SDD_EXIT_OK; }
@@ -71,6 +81,9 @@ int cmd_eval(int argc, char **argv)
         else if (!strcmp(a, "--asv-key")) NEED(o.asv_key, "a file");
         else if (!strcmp(a, "--subset")) NEED(o.subset, "a subset name");
         else if (!strcmp(a, "--det")) NEED(det, "a file");
+        else if (!strcmp(a, "--calibration")) NEED(calfile, "a calibration file");
+        else if (!strcmp(a, "--sasv-scores")) NEED(o.sasv_scores, "a file");
+        else if (!strcmp(a, "--sasv-key")) NEED(o.sasv_key, "a file");
         else if (!strcmp(a, "-o")) NEED(out, "a file");
         else if (!strcmp(a, "--allow-missing")) o.allow_missing = 1;
         else if (!strcmp(a, "--breakdown")) {
@@ -87,12 +100,20 @@ int cmd_eval(int argc, char **argv)
         else return cli_usage_error("eval", "unexpected argument '%s'", a);
 #undef NEED
     }
-    if (!o.scores) return cli_usage_error("eval", "no score file given (--scores FILE)");
+    if (!o.scores && !o.sasv_scores) return cli_usage_error("eval", "no score file given (--scores FILE)");
+    if (o.sasv_key && !o.sasv_scores) return cli_usage_error("eval", "--sasv-key needs --sasv-scores");
+    if (!o.scores && (o.key || o.asv_scores || det || calfile))
+        return cli_usage_error("eval", "--key, --asv-scores, --det and --calibration need CM scores (--scores FILE)");
     if (o.asv_key && !o.asv_scores) return cli_usage_error("eval", "--asv-key needs --asv-scores");
     if (o.tdcf && !o.asv_scores) return cli_usage_error("eval", "--tdcf needs --asv-scores");
 
     sdd_err e;
     sdd_eval_report r;
+    sdd_calibration cal;
+    if (calfile) {
+        if (sdd_calibration_load(calfile, &cal, &e)) { cli_error("%s", e.msg); return SDD_EXIT_ERROR; }
+        o.calibration = &cal;
+    }
     if (sdd_eval_run(&o, &r, &e)) { cli_error("%s", e.msg); return SDD_EXIT_ERROR; }
     for (int i = 0; i < r.nwarn; i++) fprintf(stderr, "sdd: warning: %s\n", r.warnings[i]);
     sdd_eval_print(&r, stdout);

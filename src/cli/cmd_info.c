@@ -26,6 +26,7 @@ int cmd_info(int argc, char **argv)
     if (m->has_threshold) printf("threshold: %.9g\n", m->threshold);
     else printf("threshold: none stored\n");
     printf("config: %s\n", m->config);
+    printf("calibration: %s\n", m->calibration[0] ? m->calibration : "none stored");
     if (verbose)
         for (int i = 0; i < m->params.np; i++) {
             const sdd_pinfo *p = &m->params.p[i];

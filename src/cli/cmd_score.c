@@ -9,6 +9,7 @@
 #include "audio/decode.h"
 #include "data/list.h"
 #include "io/atomic.h"
+#include "metrics/calibration.h"
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,7 +38,11 @@ static void usage(FILE *f)
             "                   into equal windows and their scores averaged\n"
             "  --window SEC     longest window in --full mode (default 16)\n"
             "  --threshold T    add a label: bonafide when SCORE >= T, else spoof (default: the\n"
-            "                   threshold stored in the model, if any)\n"
+            "                   calibration's Bayes threshold, else the threshold stored in the model)\n"
+            "  --calibration F  print calibrated scores: SCORE = a * logit + b, a natural-log likelihood\n"
+            "                   ratio (bona fide vs spoof) from 'sdd calibrate', labelled at its Bayes\n"
+            "                   threshold (default: the calibration stored in the model, if any)\n"
+            "  --no-calibration print raw logits even when the model carries a calibration\n"
             "  --batch N        utterances per forward pass (default 8)\n"
             "  --threads N      threads (default: all cores)\n");
 }
@@ -106,7 +111,8 @@ int cmd_score(int argc, char **argv)
     const char *model = NULL, *list = NULL, *adir = NULL, *out = NULL;
     long cut = 0, batch = 8, threads = 0;
     double window_s = 16.0, thr = 0.0;
-    int full = 0, have_thr = 0;
+    int full = 0, have_thr = 0, no_cal = 0;
+    const char *calfile = NULL;
     items it = { 0 };
     char **pos = calloc((size_t)argc, sizeof *pos);
     int npos = 0;
@@ -120,6 +126,8 @@ int cmd_score(int argc, char **argv)
         else if (!strcmp(a, "--audio-dir")) NEED(adir, "a folder");
         else if (!strcmp(a, "-o")) NEED(out, "a file");
         else if (!strcmp(a, "--full")) full = 1;
+        else if (!strcmp(a, "--calibration")) NEED(calfile, "a calibration file");
+        else if (!strcmp(a, "--no-calibration")) no_cal = 1;
         else if (!strcmp(a, "--cut")) { NEED(v, "a number"); if (cli_parse_int(v, 1, 1L << 30, &cut)) { free(pos); return cli_usage_error("score", "--cut: '%s' is not a positive integer", v); } }
         else if (!strcmp(a, "--batch")) { NEED(v, "a number"); if (cli_parse_int(v, 1, 4096, &batch)) { free(pos); return cli_usage_error("score", "--batch: '%s' is not in 1..4096", v); } }
         else if (!strcmp(a, "--threads")) { NEED(v, "a number"); if (cli_parse_int(v, 1, 1024, &threads)) { free(pos); return cli_usage_error("score", "--threads: '%s' is not in 1..1024", v); } }
@@ -134,10 +142,17 @@ int cmd_score(int argc, char **argv)
     if (list && npos) { free(pos); return cli_usage_error("score", "give either --list or audio files/folders, not both"); }
     if (full && cut) { free(pos); return cli_usage_error("score", "--cut and --full exclude each other"); }
     if (adir && !list) { free(pos); return cli_usage_error("score", "--audio-dir applies to --list only"); }
+    if (calfile && no_cal) { free(pos); return cli_usage_error("score", "--calibration and --no-calibration exclude each other"); }
     cli_set_threads(threads);
 
     sdd_err e;
-    int status = SDD_EXIT_OK;
+    int status = SDD_EXIT_OK, have_cal = 0;
+    sdd_calibration cal;
+    if (calfile) {
+        if (sdd_calibration_load(calfile, &cal, &e)) { cli_error("%s", e.msg); free(pos); return SDD_EXIT_ERROR; }
+        if (cal.k != 1) { cli_error("%s: a fusion of %d systems, not a calibration (apply it with sdd fuse --apply)", calfile, cal.k); free(pos); return SDD_EXIT_ERROR; }
+        have_cal = 1;
+    }
     if (list) {
         sdd_list l;
         if (sdd_list_load(list, adir, &l, &e)) { cli_error("%s", e.msg); free(pos); return SDD_EXIT_ERROR; }
@@ -169,7 +184,17 @@ int cmd_score(int argc, char **argv)
         sdd_model_free(m);
         return status;
     }
-    if (!have_thr && m->has_threshold) { thr = m->threshold; have_thr = 1; }
+    if (!have_cal && !no_cal && m->calibration[0]) {
+        if (sdd_calibration_parse(m->calibration, strlen(m->calibration), model, &cal, &e)) {
+            cli_error("%s", e.msg);
+            sdd_model_free(m);
+            if (af) sdd_afile_abort(af);
+            return SDD_EXIT_ERROR;
+        }
+        have_cal = 1;
+    }
+    if (!have_thr && have_cal) { thr = cal.threshold; have_thr = 1; }
+    if (!have_thr && !have_cal && m->has_threshold) { thr = m->threshold; have_thr = 1; }
     const int64_t L = cut ? cut : m->nb_samp;
     if (!full && L < m->min_samples) {
         cli_error("--cut %lld is shorter than %s's minimum input of %d samples", (long long)L, m->arch, m->min_samples);
@@ -221,6 +246,10 @@ int cmd_score(int argc, char **argv)
             if (rc) { cli_error("%s: %s", it.v[k0 + idx[0]].path, e.msg); status = SDD_EXIT_ERROR; }
             for (int g = 0; g < ng && rc == 0; g++) {
                 const item *itm = &it.v[k0 + idx[g]];
+                if (have_cal) {
+                    const double x = scores[g];
+                    scores[g] = (float)sdd_calibration_apply(&cal, &x);
+                }
                 if (have_thr) fprintf(fo, "%s %.9g %s\n", itm->id, scores[g], scores[g] >= thr ? "bonafide" : "spoof");
                 else fprintf(fo, "%s %.9g\n", itm->id, scores[g]);
             }

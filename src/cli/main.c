@@ -17,6 +17,8 @@ static void usage(FILE *f)
             "  info     describe a model file\n"
             "  augment  apply RawBoost data augmentation (algorithms 1-8) to an audio file\n"
             "  eval     EER, min t-DCF and per-attack/condition tables from scores and a key\n"
+            "  calibrate  fit a score calibration to log-likelihood ratios on dev scores\n"
+            "  fuse     learn or apply a logistic-regression fusion of several systems' scores\n"
             "not yet implemented (see the project issues): bench\n",
             SDD_VERSION);
 }
@@ -33,6 +35,8 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "augment")) return cmd_augment(argc - 1, argv + 1);
     if (!strcmp(cmd, "eval")) return cmd_eval(argc - 1, argv + 1);
     if (!strcmp(cmd, "train")) return cmd_train(argc - 1, argv + 1);
+    if (!strcmp(cmd, "calibrate")) return cmd_calibrate(argc - 1, argv + 1);
+    if (!strcmp(cmd, "fuse")) return cmd_fuse(argc - 1, argv + 1);
     if (!strcmp(cmd, "bench")) {
         fprintf(stderr, "sdd: '%s' is not implemented yet\n", cmd);
         return SDD_EXIT_ERROR;

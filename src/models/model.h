@@ -17,6 +17,7 @@ struct sdd_model {
     double threshold;     /* decision threshold on the score, when has_threshold */
     int has_threshold;
     char config[512];     /* hyperparameters as JSON, stored in the model file's metadata */
+    char calibration[1024]; /* score calibration as JSON (metrics/calibration.h), "" when none */
 };
 
 /* Creates an architecture by name ("AASIST", "AASIST-L"); parameters allocated, zeroed. */

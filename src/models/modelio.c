@@ -1,5 +1,6 @@
 /* Owns model-file loading and saving (see modelio.h). */
 #include "models/modelio.h"
+#include "metrics/calibration.h"
 #include "io/pth.h"
 #include "io/safetensors.h"
 #include <math.h>
@@ -122,6 +123,20 @@ sdd_model *sdd_model_load(const char *path, const char *arch, sdd_err *e)
         m->threshold = v;
         m->has_threshold = 1;
     }
+    const char *cal = sdd_tensorset_get_meta(&ts, "calibration");
+    if (cal) {
+        sdd_calibration c;
+        char name[1100];
+        snprintf(name, sizeof name, "%s: metadata calibration", path);
+        if (strlen(cal) >= sizeof m->calibration || sdd_calibration_parse(cal, strlen(cal), name, &c, e) || c.k != 1) {
+            if (strlen(cal) >= sizeof m->calibration) sdd_err_set(e, "%s: metadata calibration is too long", path);
+            else if (c.k != 1) sdd_err_set(e, "%s: metadata calibration has %d inputs, not 1", path, c.k);
+            sdd_model_free(m);
+            sdd_tensorset_free(&ts);
+            return NULL;
+        }
+        snprintf(m->calibration, sizeof m->calibration, "%s", cal);
+    }
     sdd_tensorset_free(&ts);
     return m;
 }
@@ -148,6 +163,7 @@ int sdd_model_to_tensorset(const sdd_model *m, sdd_tensorset *ts, sdd_err *e)
         snprintf(buf, sizeof buf, "%.9g", m->threshold);
         if (sdd_tensorset_set_meta(ts, "threshold", buf, e)) return -1;
     }
+    if (m->calibration[0] && sdd_tensorset_set_meta(ts, "calibration", m->calibration, e)) return -1;
     return 0;
 }
 
