@@ -171,12 +171,15 @@ int sdd_calibration_train(const double *x, const unsigned char *pos, int64_t n, 
         for (int a = 0; a < m; a++) gd += g[a] * d[a];
         if (!(gd < 0)) break;   /* no descent left: at the minimum to rounding */
         double t = 1.0, fn = f;
+        /* once the predicted decrease is below the objective's rounding, the
+         * full Newton step is taken unchecked (quadratic convergence there) */
+        const int polish = -gd <= 1e-13 * (1 + fabs(f));
         for (int ls = 0; ls < 60; ls++, t *= 0.5) {
             for (int a = 0; a < m; a++) tn[a] = th[a] + t * d[a];
             fn = objective(&p, tn);
-            if (fn <= f + 1e-4 * t * gd) break;
+            if (polish || fn <= f + 1e-4 * t * gd) break;
         }
-        if (!(fn <= f)) break;
+        if (!polish && !(fn <= f)) break;
         double step = 0, size = 0;
         for (int a = 0; a < m; a++) {
             step = fmax(step, fabs(tn[a] - th[a]));

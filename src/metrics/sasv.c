@@ -74,13 +74,12 @@ static int read_table(sdd_lines *rd, const char *name, int min_col, int max_col,
             sdd_err_set(e, "%s:%d: %d columns, but the lines before have %d", name, rd->lineno, nt, t->ncol);
             goto done;
         }
-        /* a header: the first line, whose last column is not a number nor a label */
+        /* a header: the first line, starting "spk" or naming a score or label column */
         if (!seen_data && !t->ncol) {
             seen_data = 1;
-            const char *last = tok[nt - 1];
-            if (!is_number(last) && sdd_asv_class_parse(last) < 0 && strcasecmp(last, "bonafide") &&
-                strcasecmp(last, "spoof") && strcmp(last, "-"))
-                continue;
+            int hdr = !strcasecmp(tok[0], "spk");
+            for (int c = 0; c < nt && c < 6; c++) hdr |= strcasestr(tok[c], "score") || strcasestr(tok[c], "label");
+            if (hdr && !is_number(tok[nt - 1])) continue;
         }
         t->ncol = nt;
         if (t->n == t->cap) {
