@@ -344,8 +344,8 @@ static void test_breakdown(void)
             /* the pooled column: A07 vs all bona fide over every codec */
             char line[128];
             const size_t k = (size_t)0 * r.table.ncol + (r.table.ncol - 1);
-            snprintf(line, sizeof line, "\nA07              %lld       %lld %10.4f\n", (long long)r.table.n_bona[k],
-                     (long long)r.table.n_spoof[k], r.table.eer[k] * 100.0);
+            snprintf(line, sizeof line, "\nA07              %lld       %lld %10.4f %10.4f\n", (long long)r.table.n_bona[k],
+                     (long long)r.table.n_spoof[k], r.table.eer[k] * 100.0, r.table.min_dcf[k]);
             CHECK_STR_CONTAINS(txt, line);
             CHECK(!strstr(txt, "C1:none"));
         }

@@ -1,0 +1,193 @@
+/* End-to-end tests of sdd calibrate, sdd fuse and the new sdd eval / sdd score
+ * options (run from the repository root, after `make`): the trained weights
+ * equal the scipy reference's, fused scores equal w . x + b, the a-DCF from
+ * the command line, a model carrying its calibration, and the bad-input
+ * contract: one-line errors naming the file, exit status 1 (error) or 2
+ * (usage), no output files left behind. */
+#include "check.h"
+#include "metrics/calibration.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define DATA "tests/data/metrics/"
+
+static char out[65536];
+static char tmp[256];
+
+static int run(const char *fmt, ...)
+{
+    char cmd[4096], full[4200];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof cmd, fmt, ap);
+    va_end(ap);
+    snprintf(full, sizeof full, "%s 2>&1", cmd);
+    FILE *p = popen(full, "r");
+    if (!p) return -1;
+    size_t n = fread(out, 1, sizeof out - 1, p);
+    out[n] = 0;
+    int st = pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static int exists(const char *path) { struct stat st; return stat(path, &st) == 0; }
+
+static const char *T(const char *name)
+{
+    static char buf[8][512];
+    static int k;
+    char *p = buf[k++ % 8];
+    snprintf(p, 512, "%s/%s", tmp, name);
+    return p;
+}
+
+/* weights and bias the reference gives for NAME at prior 0.5 */
+static int expected(const char *name, double *w, double *b)
+{
+    FILE *f = fopen(DATA "cal_expected.txt", "r");
+    char line[512], nm[8];
+    double prior, x[3];
+    int found = 0;
+    while (f && fgets(line, sizeof line, f)) {
+        int got = sscanf(line, "%7s %la %la %la %la", nm, &prior, &x[0], &x[1], &x[2]);
+        if (got < 4 || strcmp(nm, name) || prior != 0.5) continue;
+        int k = (int)strlen(name);
+        for (int i = 0; i < k; i++) w[i] = x[i];
+        *b = x[k];
+        found = 1;
+    }
+    if (f) fclose(f);
+    return found;
+}
+
+static int one_line(const char *s) { const char *nl = strchr(s, '\n'); return nl && !nl[1]; }
+
+static void test_calibrate_fuse(void)
+{
+    double w[2], b;
+    sdd_calibration c;
+    sdd_err e;
+    CHECK(run("./sdd calibrate --scores " DATA "cal_a.txt --key " DATA "cal_key.txt -o %s", T("cal.json")) == 0);
+    CHECK_STR_CONTAINS(out, "Bayes threshold -0.641854 on the LLR");
+    CHECK(expected("a", w, &b));
+    CHECK_MSG(sdd_calibration_load(T("cal.json"), &c, &e) == 0, "%s", e.msg);
+    CHECK(c.k == 1 && fabs(c.w[0] - w[0]) <= 1e-12 * fabs(w[0]) && fabs(c.b - b) <= 1e-12 * (1 + fabs(b)));
+
+    /* eval applies it */
+    CHECK(run("./sdd eval --scores " DATA "cal_a.txt --key " DATA "cal_key.txt --calibration %s -o %s", T("cal.json"),
+              T("r.json")) == 0);
+    CHECK_STR_CONTAINS(out, "scores read as natural-log LLRs, calibrated");
+    CHECK_STR_CONTAINS(out, "actDCF     ");
+    CHECK(exists(T("r.json")));
+
+    /* fusion: learn, then apply */
+    CHECK(run("./sdd fuse --scores " DATA "cal_a.txt " DATA "cal_b.txt --key " DATA "cal_key.txt -o %s", T("f.json")) == 0);
+    CHECK(expected("ab", w, &b));
+    CHECK(sdd_calibration_load(T("f.json"), &c, &e) == 0);
+    CHECK(c.k == 2 && fabs(c.w[0] - w[0]) <= 1e-12 * fabs(w[0]) && fabs(c.w[1] - w[1]) <= 1e-12 * fabs(w[1]) &&
+          fabs(c.b - b) <= 1e-12 * (1 + fabs(b)));
+    CHECK(run("./sdd fuse --apply %s --scores " DATA "cal_a.txt " DATA "cal_b.txt -o %s --threshold", T("f.json"),
+              T("fused.txt")) == 0);
+    FILE *f = fopen(T("fused.txt"), "r"), *fa = fopen(DATA "cal_a.txt", "r");
+    char la[256], lf[256];
+    int n = 0, ok = 1;
+    while (f && fa && fgets(lf, sizeof lf, f) && fgets(la, sizeof la, fa)) {
+        char ida[64], idf[64], lab[16];
+        double xa, s;
+        if (sscanf(la, "%63s %lf", ida, &xa) != 2 || sscanf(lf, "%63s %lf %15s", idf, &s, lab) != 3) { ok = 0; break; }
+        ok &= !strcmp(ida, idf) && !strcmp(lab, s >= c.threshold ? "bonafide" : "spoof");
+        n++;
+    }
+    if (f) fclose(f);
+    if (fa) fclose(fa);
+    CHECK(ok && n == 600);
+    /* the fused scores evaluate like any score file */
+    CHECK(run("./sdd eval --scores %s --key " DATA "cal_key.txt", T("fused.txt")) == 0);
+    CHECK_STR_CONTAINS(out, "minDCF     ");
+
+    /* bad inputs */
+    CHECK(run("./sdd fuse --apply %s --scores " DATA "cal_a.txt -o %s", T("f.json"), T("x.txt")) == 1);
+    CHECK(one_line(out) && strstr(out, "f.json: fuses 2 score files, 1 given") && !exists(T("x.txt")));
+    CHECK(run("./sdd fuse --apply %s --scores " DATA "cal_a.txt " DATA "asv5_scores.txt -o %s", T("f.json"), T("x.txt")) == 1);
+    CHECK(one_line(out) && strstr(out, "must score the same trials") && !exists(T("x.txt")));
+    f = fopen(T("bad.json"), "w");
+    if (f) { fputs("{\"format\": \"sdd-calibration\", \"version\": 1, \"weights\": [1],\n \"bias\": }\n", f); fclose(f); }
+    CHECK(run("./sdd eval --scores " DATA "cal_a.txt --key " DATA "cal_key.txt --calibration %s", T("bad.json")) == 1);
+    CHECK_MSG(one_line(out) && strstr(out, "bad.json:2: not valid JSON"), "%s", out);
+    CHECK(run("./sdd eval --scores " DATA "cal_a.txt --key " DATA "cal_key.txt --calibration %s", T("f.json")) == 1);
+    CHECK(one_line(out) && strstr(out, "a fusion"));
+    CHECK(run("./sdd calibrate --scores " DATA "cal_a.txt --key " DATA "asv5_protocol.tsv -o %s", T("y.json")) == 1);
+    CHECK(one_line(out) && strstr(out, DATA "cal_a.txt: no score for trial E_0000001000") && !exists(T("y.json")));
+    CHECK(run("./sdd calibrate --scores " DATA "cal_a.txt -o %s", T("y.json")) == 2);
+    CHECK(run("./sdd fuse --scores " DATA "cal_a.txt -o %s", T("y.json")) == 2);
+    CHECK_STR_CONTAINS(out, "give --key DEVKEY to learn a fusion, or --apply FUSION.json to apply one");
+    CHECK(run("./sdd calibrate --scores " DATA "cal_a.txt --key " DATA "cal_key.txt -o %s --prior 1", T("y.json")) == 2);
+    CHECK(run("./sdd calibrate --scores " DATA "cal_a.txt --key " DATA "cal_key.txt -o /nonexistent/dir/c.json") == 1);
+    CHECK(one_line(out));
+}
+
+static void test_eval_asv5(void)
+{
+    CHECK(run("./sdd eval --sasv-scores " DATA "asv5_sasv_scores.tsv --sasv-key " DATA "asv5_sasv_key.tsv -o %s",
+              T("a.json")) == 0);
+    CHECK_STR_CONTAINS(out, "a-DCF      0.454685043");
+    CHECK_STR_CONTAINS(out, "A20               51     0.6286");
+    CHECK(exists(T("a.json")));
+    CHECK(run("./sdd eval --scores " DATA "asv5_scores.txt --key " DATA "asv5_protocol.tsv --breakdown attack") == 0);
+    CHECK_STR_CONTAINS(out, "minDCF     0.740096461");
+    CHECK_STR_CONTAINS(out, "  EER (%)     minDCF\n");
+    CHECK(run("./sdd eval --sasv-key " DATA "asv5_sasv_key.tsv --scores " DATA "asv5_scores.txt") == 2);
+    CHECK(run("./sdd eval --sasv-scores " DATA "asv5_sasv_scores.tsv --det %s", T("d.svg")) == 2);
+    CHECK(run("./sdd eval --sasv-scores " DATA "asv5_sasv_scores.tsv") == 1);
+    CHECK(one_line(out) && strstr(out, "need a key file (--sasv-key)"));
+}
+
+static void test_model_calibration(void)
+{
+    const char *shared = getenv("SDD_SHARED") ? getenv("SDD_SHARED") : "../shared";
+    char pth[512];
+    snprintf(pth, sizeof pth, "%s/models/AASIST.pth", shared);
+    if (!exists(pth)) { printf("SKIP model calibration: needs %s\n", pth); return; }
+    CHECK(run("./sdd calibrate --scores " DATA "cal_a.txt --key " DATA "cal_key.txt -m %s --model-out %s", pth,
+              T("m.safetensors")) == 0);
+    CHECK(run("./sdd info %s", T("m.safetensors")) == 0);
+    CHECK_STR_CONTAINS(out, "calibration: {\"format\":\"sdd-calibration\"");
+    sdd_calibration c;
+    sdd_err e;
+    CHECK(sdd_calibration_load(T("cal.json"), &c, &e) == 0);
+    CHECK(run("./sdd score -m %s tests/data/audio/real_03.flac", pth) == 0);
+    double raw = 0, llr = 0;
+    char lab[16] = "";
+    CHECK(sscanf(out, "%*s %lf", &raw) == 1);
+    CHECK(run("./sdd score -m %s tests/data/audio/real_03.flac", T("m.safetensors")) == 0);
+    CHECK(sscanf(out, "%*s %lf %15s", &llr, lab) == 2);
+    const float want = (float)(c.w[0] * raw + c.b);
+    CHECK_MSG(fabs(llr - want) <= 1e-6 * (1 + fabs(want)), "LLR %.9g, expected %.9g", llr, want);
+    CHECK(!strcmp(lab, llr >= c.threshold ? "bonafide" : "spoof"));
+    CHECK(run("./sdd score -m %s --no-calibration tests/data/audio/real_03.flac", T("m.safetensors")) == 0);
+    double raw2 = 0;
+    CHECK(sscanf(out, "%*s %lf", &raw2) == 1 && raw2 == raw);
+    CHECK(run("./sdd score -m %s --calibration %s tests/data/audio/real_03.flac", pth, T("f.json")) == 1);
+    CHECK(one_line(out) && strstr(out, "not a calibration"));
+}
+
+int main(void)
+{
+    if (!exists("./sdd")) {
+        printf("SKIP test_cli_eval: needs ./sdd (run make)\n");
+        return CHECK_DONE("test_cli_eval");
+    }
+    snprintf(tmp, sizeof tmp, "/tmp/sdd-test-cli-eval-%d", (int)getpid());
+    mkdir(tmp, 0700);
+    test_calibrate_fuse();
+    test_eval_asv5();
+    test_model_calibration();
+    run("rm -rf %s", tmp);
+    return CHECK_DONE("test_cli_eval");
+}
