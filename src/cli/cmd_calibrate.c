@@ -104,10 +104,10 @@ int cmd_calibrate(int argc, char **argv)
         sdd_model_free(m);
     }
     if (status == SDD_EXIT_OK)
-        printf("LLR = %.9g * score + %.9g  (%lld bona fide, %lld spoof; prior %g)\n"
+        printf("LLR = %.9g * score %c %.9g  (%lld bona fide, %lld spoof; prior %g)\n"
                "Cllr %.6f -> %.6f bits (prior-weighted, normalised)\n"
                "Bayes threshold %.6f on the LLR (Pspoof %g, Cmiss %g, Cfa %g) = raw score %.9g\n",
-               c.w[0], c.b, (long long)nb, (long long)(j.n - nb), prior, info.cllr_before, info.cllr_after, c.threshold,
+               c.w[0], c.b < 0 ? '-' : '+', fabs(c.b), (long long)nb, (long long)(j.n - nb), prior, info.cllr_before, info.cllr_after, c.threshold,
                pspoof, cmiss, cfa, c.w[0] != 0 ? (c.threshold - c.b) / c.w[0] : NAN);
     sdd_joined_free(&j);
     return status;

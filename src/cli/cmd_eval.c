@@ -46,7 +46,7 @@ static void usage(FILE *f)
             "                     paired line by line with --asv-scores; gives the per-attack and\n"
             "                     per-codec min t-DCF of the 2021 tables (default: none)\n"
             "  --tdcf 2019|2021   t-DCF form: 2019 legacy (ASVspoof 2019, clovaai) or 2021\n"
-            "                     (eval-package) normalisation (default: 2021 for 2021 keys, else 2019)\n"
+            "                     (eval-package) normalisation (default: 2021 for 2021 and ASVspoof 5 keys, else 2019)\n"
             "  --breakdown WHAT   tables to print: attack (per attack, conditions pooled), condition\n"
             "                     (per condition/codec, attacks pooled) or both (attack x condition)\n"
             "                     (default: both, where the key has them; the JSON report always\n"

@@ -9,6 +9,7 @@
 #include "io/atomic.h"
 
 #include <jansson.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -127,9 +128,10 @@ int cmd_fuse(int argc, char **argv)
         json_decref(tr);
         if (status == SDD_EXIT_OK) {
             printf("LLR =");
-            for (int i = 0; i < k; i++) printf(" %s%.9g * %s", i ? "+ " : "", c.w[i], scores[i]);
-            printf(" + %.9g\n(%lld bona fide, %lld spoof; prior %g); Cllr %.6f bits (prior-weighted, normalised)\n",
-                   c.b, (long long)nb, (long long)(j.n - nb), prior, info.cllr_after);
+            for (int i = 0; i < k; i++)
+                printf(" %s%.9g * %s", i ? (c.w[i] < 0 ? "- " : "+ ") : "", i ? fabs(c.w[i]) : c.w[i], scores[i]);
+            printf(" %c %.9g\n(%lld bona fide, %lld spoof; prior %g); Cllr %.6f bits (prior-weighted, normalised)\n",
+                   c.b < 0 ? '-' : '+', fabs(c.b), (long long)nb, (long long)(j.n - nb), prior, info.cllr_after);
         }
     }
     sdd_joined_free(&j);

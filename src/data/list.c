@@ -253,6 +253,9 @@ static int parse_ws_line(builder *b, int fmt, char *s, int line)
                            want == 1 ? "" : "s", k);
     switch (fmt) {
     case SDD_LIST_ASV19:
+        if (!strcasecmp(t[4], "target") || !strcasecmp(t[4], "nontarget"))
+            return sdd_err_set(b->e, "%s:%d: an ASVspoof 5 track 2 trial list (SPK FILE GENDER ATTACK ASV_KEY), "
+                               "not a CM protocol: give it to sdd eval as --sasv-key", b->name, line);
         return add_item(b, line, t[1], t[1], ".flac", t[4], t[3], t[0], NULL, NULL);
     case SDD_LIST_ASV21_TRIALS:
         return add_item(b, line, t[0], t[0], ".flac", NULL, NULL, NULL, NULL, NULL);

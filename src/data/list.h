@@ -8,6 +8,9 @@
  *   asv21-df    speaker trial compr source attack label trim subset vocoder
  *               task team gender-pair language                        (2021 DF key)
  *   asv5        SPK FILE GENDER CODEC CODEC_Q CODEC_SEED ATTACK_TAG ATTACK_LABEL KEY TMP
+ *               ASVspoof 5 train/dev/eval track 1 protocol: attack = ATTACK_LABEL,
+ *               codec = CODEC ("-" when uncoded); track 2 trial lists (5 columns
+ *               ending target|nontarget|spoof) are SASV keys (metrics/sasv.h)
  *   itw         CSV with header file,speaker,label (In-the-Wild meta.csv)
  *   for         CSV with header file,label (FoR meta.csv)
  * Labels: bonafide / bona-fide / spoof (case-insensitive). CRLF line ends, a

@@ -415,7 +415,8 @@ int sdd_eval_run(const sdd_eval_opts *o, sdd_eval_report *r, sdd_err *e)
         A = &asv;
         r->has_tdcf = 1;
         r->tdcf_form = o->tdcf ? o->tdcf
-                     : (r->key_format == SDD_LIST_ASV21_LA_KEY || r->key_format == SDD_LIST_ASV21_DF_KEY)
+                     : (r->key_format == SDD_LIST_ASV21_LA_KEY || r->key_format == SDD_LIST_ASV21_DF_KEY ||
+                        r->key_format == SDD_LIST_ASV5)
                            ? SDD_TDCF_2021 : SDD_TDCF_2019;
         sdd_tdcf_cost cost;
         sdd_tdcf_cost_asvspoof(&cost);
