@@ -13,6 +13,7 @@
 #include "metrics/join.h"
 #include "metrics/evaluate.h"
 #include "metrics/scores.h"
+#include "data/list.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -442,8 +443,32 @@ static void test_calibration_file(void)
     CHECK(sdd_calibration_save("/nonexistent/dir/cal.json", &c, NULL, NULL, &e) == -1);
 }
 
+/* ---- ASVspoof 5 protocols ---- */
+
+static void test_protocols(void)
+{
+    sdd_list l;
+    sdd_err e;
+    CHECK_MSG(sdd_list_load(DATA "asv5_protocol.tsv", "flac_E_eval", &l, &e) == 0, "%s", e.msg);
+    CHECK(l.format == SDD_LIST_ASV5 && l.n == 900);
+    if (l.n == 900) {
+        /* E_0012 E_0000001000 F C02 4 E_0009000001 - bonafide bonafide - */
+        CHECK(!strcmp(l.items[0].id, "E_0000001000") && !strcmp(l.items[0].codec, "C02") && !l.items[0].attack &&
+              l.items[0].label == SDD_LABEL_BONAFIDE && !strcmp(l.items[0].path, "flac_E_eval/E_0000001000.flac"));
+        /* E_0004 E_0000001002 F C05 4 E_0009000003 AC3 A18 spoof - */
+        CHECK(!strcmp(l.items[2].codec, "C05") && !strcmp(l.items[2].attack, "A18") &&
+              l.items[2].label == SDD_LABEL_SPOOF && !strcmp(l.items[2].speaker, "E_0004"));
+    }
+    sdd_list_free(&l);
+    const char *t2 = "E_0021 E_0000001000 M bonafide target\nE_0005 E_0000001092 F A17 spoof\n";
+    CHECK(sdd_list_load_mem(t2, strlen(t2), "t2.tsv", NULL, SDD_LIST_AUTO, &l, &e) == -1);
+    CHECK(!strcmp(e.msg, "t2.tsv:1: an ASVspoof 5 track 2 trial list (SPK FILE GENDER ATTACK ASV_KEY), not a CM "
+                         "protocol: give it to sdd eval as --sasv-key"));
+}
+
 int main(void)
 {
+    test_protocols();
     test_cases();
     test_asv5_eval();
     test_sasv();
