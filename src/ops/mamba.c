@@ -233,25 +233,28 @@ typedef struct {
     sdd_tensor *u, *dt, *A_log, *Bm, *Cm, *Dskip, *z, *dt_bias, *out;
     float *hsave;            /* (B, nch, Di, N): the state before each chunk's first step */
     float *A;                /* (Di, N) -exp(A_log) */
+    float *delta;            /* (B, T, Di) softplus(dt + dt_bias) */
 } scan_node;
 
 /* The recurrence of sample b over steps [t0, t1) from state h (Di, N), updated in
  * place. ys (when not NULL) gets y_t before the skip term and the gating;
- * hist (when not NULL) gets the state after every step, (t1 - t0, Di, N). */
-static void scan_steps(const scan_node *n, int b, int t0, int t1, float *h, float *ys, float *hist)
+ * hist and decay (when not NULL) get the state after every step and the
+ * factors exp(delta_t A) of every step, each (t1 - t0, Di, N). */
+static void scan_steps(const scan_node *n, int b, int t0, int t1, float *h, float *ys, float *hist, float *decay)
 {
     const int T = (int)n->u->n[1], Di = (int)n->u->n[2], N = (int)n->A_log->n[1];
     const float *A = n->A;
     for (int t = t0; t < t1; t++) {
         const size_t r = (size_t)b * T + t;
-        const float *u = n->u->x + r * Di, *dt = n->dt->x + r * Di;
+        const float *u = n->u->x + r * Di, *delta = n->delta + r * Di;
         const float *Bt = n->Bm->x + r * N, *Ct = n->Cm->x + r * N;
+        float *dec = decay ? decay + (size_t)(t - t0) * Di * N : NULL;
         for (int d = 0; d < Di; d++) {
-            const float delta = softplusf_(dt[d] + (n->dt_bias ? n->dt_bias->x[d] : 0.0f));
-            const float du = delta * u[d];
+            const float du = delta[d] * u[d];
             float *hd = h + (size_t)d * N, y = 0.0f;
             for (int k = 0; k < N; k++) {
-                const float a = expf(delta * A[(size_t)d * N + k]);
+                const float a = expf(delta[d] * A[(size_t)d * N + k]);
+                if (dec) dec[(size_t)d * N + k] = a;
                 hd[k] = a * hd[k] + du * Bt[k];
                 y += Ct[k] * hd[k];
             }
@@ -276,26 +279,28 @@ static void scan_backward(sdd_ctx *c, void *vn)
     /* per-sample work space: recomputed chunk states (K+1, Di, N), the state gradient,
      * and the per-sample partial sums of the parameter gradients (A_log, D, dt_bias) */
     float *hist = sdd_scratch(c, (size_t)B * (K + 1) * DN * sizeof(float));
+    float *decay = sdd_scratch(c, (size_t)B * K * DN * sizeof(float));
     float *dh = sdd_scratch(c, (size_t)B * DN * sizeof(float)), *hw = sdd_scratch(c, (size_t)B * DN * sizeof(float));
     double *pA = sdd_scratch0(c, (size_t)B * DN * sizeof(double));
     double *pD = sdd_scratch0(c, (size_t)B * Di * sizeof(double));
     double *pb = sdd_scratch0(c, (size_t)B * Di * sizeof(double));
-    if (c->failed || !hist || !dh || !hw || !pA || !pD || !pb) return;
+    if (c->failed || !hist || !decay || !dh || !hw || !pA || !pD || !pb) return;
     const float *Aneg = n->A, *Dk = n->Dskip->x, *gout = n->out->g;
     #pragma omp parallel for schedule(dynamic, 1)
     for (int b = 0; b < B; b++) {
         float *hs = hist + (size_t)b * (K + 1) * DN, *g = dh + (size_t)b * DN, *h = hw + (size_t)b * DN;
+        float *dec = decay + (size_t)b * K * DN;
         double *gA = pA + (size_t)b * DN, *gD = pD + (size_t)b * Di, *gb = pb + (size_t)b * Di;
         memset(g, 0, DN * sizeof(float));
         for (int ci = nch - 1; ci >= 0; ci--) {
             const int t0 = ci * K, t1 = t0 + K < T ? t0 + K : T;
             memcpy(hs, n->hsave + ((size_t)b * nch + ci) * DN, DN * sizeof(float));
             memcpy(h, hs, DN * sizeof(float));
-            scan_steps(n, b, t0, t1, h, NULL, hs + DN);
+            scan_steps(n, b, t0, t1, h, NULL, hs + DN, dec);
             for (int t = t1 - 1; t >= t0; t--) {
                 const size_t r = (size_t)b * T + t;
-                const float *u = n->u->x + r * Di, *dt = n->dt->x + r * Di;
-                const float *Bt = n->Bm->x + r * N, *Ct = n->Cm->x + r * N;
+                const float *u = n->u->x + r * Di, *dt = n->dt->x + r * Di, *dl = n->delta + r * Di;
+                const float *Bt = n->Bm->x + r * N, *Ct = n->Cm->x + r * N, *at = dec + (size_t)(t - t0) * DN;
                 const float *hcur = hs + (size_t)(t - t0 + 1) * DN, *hprev = hs + (size_t)(t - t0) * DN;
                 for (int d = 0; d < Di; d++) {
                     const float *hc = hcur + (size_t)d * N, *hp = hprev + (size_t)d * N;
@@ -312,12 +317,11 @@ static void scan_backward(sdd_ctx *c, void *vn)
                     }
                     gD[d] += (double)gy * u[d];
                     const float x = dt[d] + (n->dt_bias ? n->dt_bias->x[d] : 0.0f);
-                    const float delta = softplusf_(x);
+                    const float delta = dl[d];
                     float gu = gy * Dk[d];
                     double gdelta = 0.0;
                     for (int k = 0; k < N; k++) {
-                        const float A = Aneg[(size_t)d * N + k];
-                        const float a = expf(delta * A);
+                        const float A = Aneg[(size_t)d * N + k], a = at[(size_t)d * N + k];
                         gd[k] += gy * Ct[k];
                         if (dC) dC[r * N + k] += gy * hc[k];
                         gdelta += (double)gd[k] * (A * a * hp[k] + Bt[k] * u[d]);
@@ -365,15 +369,20 @@ sdd_tensor *sdd_selective_scan(sdd_ctx *c, sdd_tensor *u, sdd_tensor *dt, sdd_te
     const int rec = c->grad && rg;
     const int K = SDD_SCAN_CHUNK, nch = (T + K - 1) / K;
     const size_t DN = (size_t)Di * N;
-    scan_node tmp = { u, dt, A_log, Bm, Cm, Dskip, z, dt_bias, out, NULL, NULL };
+    scan_node tmp = { u, dt, A_log, Bm, Cm, Dskip, z, dt_bias, out, NULL, NULL, NULL };
     scan_node *n = rec ? sdd_scratch(c, sizeof *n) : &tmp;
     float *hsave = rec ? sdd_scratch(c, (size_t)B * nch * DN * sizeof(float)) : NULL;
     float *hbuf = sdd_scratch(c, (size_t)B * DN * sizeof(float)), *Aneg = sdd_scratch(c, DN * sizeof(float));
-    if (!n || (rec && !hsave) || !hbuf || !Aneg) return NULL;
+    float *delta = sdd_scratch(c, BT * Di * sizeof(float));
+    if (!n || (rec && !hsave) || !hbuf || !Aneg || !delta) return NULL;
     *n = tmp;
     n->hsave = hsave;
     n->A = Aneg;
+    n->delta = delta;
     for (size_t j = 0; j < DN; j++) Aneg[j] = -expf(A_log->x[j]);
+    #pragma omp parallel for schedule(static)
+    for (size_t r = 0; r < BT; r++)
+        for (int d = 0; d < Di; d++) delta[r * Di + d] = softplusf_(dt->x[r * Di + d] + (dt_bias ? dt_bias->x[d] : 0.0f));
     #pragma omp parallel for schedule(dynamic, 1)
     for (int b = 0; b < B; b++) {
         float *h = hbuf + (size_t)b * DN;
@@ -381,7 +390,7 @@ sdd_tensor *sdd_selective_scan(sdd_ctx *c, sdd_tensor *u, sdd_tensor *dt, sdd_te
         for (int ci = 0; ci < nch; ci++) {
             const int t0 = ci * K, t1 = t0 + K < T ? t0 + K : T;
             if (hsave) memcpy(hsave + ((size_t)b * nch + ci) * DN, h, DN * sizeof(float));
-            scan_steps(n, b, t0, t1, h, out->x, NULL);
+            scan_steps(n, b, t0, t1, h, out->x, NULL, NULL);
         }
         for (int t = 0; t < T; t++) {
             const size_t r = (size_t)b * T + t;
