@@ -195,7 +195,7 @@ static sdd_tensor *mixer(sdd_ctx *c, const sdd_mamba_backend *mb, const sdd_mamb
     const int di = mb->cfg.expand * mb->cfg.d_model, N = mb->cfg.d_state, R = mb->cfg.dt_rank;
     sdd_tensor *xz = sdd_linear(c, n, P(L->in_proj), NULL);                    /* (B, T, 2 di) */
     sdd_tensor *x = sdd_slice_last(c, xz, 0, di), *z = sdd_slice_last(c, xz, di, di);
-    x = sdd_silu(c, sdd_causal_dwconv1d(c, x, P(L->conv_w), P(L->conv_b)));  /* (B, T, di) */
+    x = sdd_silu(c, sdd_dwconv1d(c, x, P(L->conv_w), P(L->conv_b), mb->cfg.d_conv - 1, 0));  /* (B, T, di), causal */
     sdd_tensor *xd = sdd_linear(c, x, P(L->x_proj), NULL);                     /* (B, T, R + 2N) */
     sdd_tensor *dt = sdd_linear(c, sdd_slice_last(c, xd, 0, R), P(L->dt_w), NULL);
     sdd_tensor *y = sdd_selective_scan(c, x, dt, P(L->A_log), sdd_slice_last(c, xd, R, N), sdd_slice_last(c, xd, R + N, N),

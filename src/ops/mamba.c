@@ -1,5 +1,5 @@
 /* The Mamba back-end's ops (declared in mamba.h): RMSNorm, SiLU, softplus,
- * the causal depthwise Conv1d, the selective scan (forward and exact
+ * the depthwise Conv1d (causal for Mamba, "same" for the Conformer), the selective scan (forward and exact
  * reverse-time backward with chunked state recomputation), attention pooling
  * over time, time flip and last-dim slicing. Parameter gradients go to each
  * sample's segment buffer; every reduction runs in a fixed order (per-sample
@@ -156,7 +156,7 @@ sdd_tensor *sdd_softplus(sdd_ctx *c, sdd_tensor *x)
     return seq_push(c, softplus_backward, out, 1, &x) ? out : NULL;
 }
 
-/* ---- causal depthwise Conv1d ---- */
+/* ---- depthwise Conv1d ---- */
 
 static void dwconv_backward(sdd_ctx *c, void *vn)
 {
@@ -164,18 +164,19 @@ static void dwconv_backward(sdd_ctx *c, void *vn)
     if (!n->out->g) return;
     sdd_tensor *x = n->in[0], *w = n->in[1], *bias = n->in[2];
     const int B = (int)x->n[0], T = (int)x->n[1], C = (int)x->n[2], K = (int)w->n[w->nd - 1];
+    const int To = (int)n->out->n[1], pl = n->k0;
     const float *dy = n->out->g;
     if (sdd_wants(c, x)) {
         float *dx = sdd_grad_of(c, x);
         if (!dx) return;
-        /* x[t'] feeds y[t' - k + K - 1] through tap k */
+        /* x[t] feeds y[t - k + pl] through tap k */
         #pragma omp parallel for schedule(static)
         for (int b = 0; b < B; b++)
             for (int t = 0; t < T; t++)
                 for (int k = 0; k < K; k++) {
-                    const int to = t - k + K - 1;
-                    if (to >= T) continue;
-                    const float *g = dy + ((size_t)b * T + to) * C;
+                    const int to = t - k + pl;
+                    if (to < 0 || to >= To) continue;
+                    const float *g = dy + ((size_t)b * To + to) * C;
                     float *d = dx + ((size_t)b * T + t) * C;
                     for (int ch = 0; ch < C; ch++) d[ch] += g[ch] * w->x[(size_t)ch * K + k];
                 }
@@ -186,14 +187,14 @@ static void dwconv_backward(sdd_ctx *c, void *vn)
         const int b0 = sdd_ctx_seg_begin(c, s), b1 = c->seg_end[s];
         #pragma omp parallel for schedule(static)
         for (int ch = 0; ch < C; ch++) {
-            double aw[64] = { 0 }, ab = 0.0;
+            double aw[SDD_DWCONV_MAXK] = { 0 }, ab = 0.0;
             for (int b = b0; b < b1; b++)
-                for (int t = 0; t < T; t++) {
-                    const double g = dy[((size_t)b * T + t) * C + ch];
+                for (int t = 0; t < To; t++) {
+                    const double g = dy[((size_t)b * To + t) * C + ch];
                     ab += g;
                     for (int k = 0; k < K; k++) {
-                        const int ti = t + k - (K - 1);
-                        if (ti >= 0) aw[k] += g * x->x[((size_t)b * T + ti) * C + ch];
+                        const int ti = t + k - pl;
+                        if (ti >= 0 && ti < T) aw[k] += g * x->x[((size_t)b * T + ti) * C + ch];
                     }
                 }
             if (gw) for (int k = 0; k < K; k++) gw[(size_t)ch * K + k] += (float)aw[k];
@@ -202,29 +203,34 @@ static void dwconv_backward(sdd_ctx *c, void *vn)
     }
 }
 
-sdd_tensor *sdd_causal_dwconv1d(sdd_ctx *c, sdd_tensor *x, sdd_tensor *w, sdd_tensor *bias)
+sdd_tensor *sdd_dwconv1d(sdd_ctx *c, sdd_tensor *x, sdd_tensor *w, sdd_tensor *bias, int pad_left, int pad_right)
 {
     if (!x || !w || c->failed) return NULL;
-    if (x->nd != 3) return op_fail(c, "causal conv1d: input must be (B, T, C)");
+    if (x->nd != 3) return op_fail(c, "depthwise conv1d: input must be (B, T, C)");
     const int B = (int)x->n[0], T = (int)x->n[1], C = (int)x->n[2], K = (int)w->n[w->nd - 1];
-    if (w->n[0] != C || sdd_numel(w) != (size_t)C * K || K > 64 || (bias && sdd_numel(bias) != (size_t)C))
-        return op_fail(c, "causal conv1d: weight must be (C, 1, K <= 64), bias (C)");
-    sdd_tensor *out = sdd_new3(c, B, T, C);
+    if (w->n[0] != C || sdd_numel(w) != (size_t)C * K || K > SDD_DWCONV_MAXK || (bias && sdd_numel(bias) != (size_t)C))
+        return op_fail(c, "depthwise conv1d: weight must be (C, 1, K <= 64), bias (C)");
+    const int To = T + pad_left + pad_right - K + 1;
+    if (pad_left < 0 || pad_right < 0 || To < 1) return op_fail(c, "depthwise conv1d: bad padding or sequence shorter than the kernel");
+    sdd_tensor *out = sdd_new3(c, B, To, C);
     if (!out) return NULL;
     #pragma omp parallel for schedule(static)
     for (int b = 0; b < B; b++)
-        for (int t = 0; t < T; t++) {
-            float *y = out->x + ((size_t)b * T + t) * C;
+        for (int t = 0; t < To; t++) {
+            float *y = out->x + ((size_t)b * To + t) * C;
             for (int ch = 0; ch < C; ch++) y[ch] = bias ? bias->x[ch] : 0.0f;
             for (int k = 0; k < K; k++) {
-                const int ti = t + k - (K - 1);
-                if (ti < 0) continue;
+                const int ti = t + k - pad_left;
+                if (ti < 0 || ti >= T) continue;
                 const float *xi = x->x + ((size_t)b * T + ti) * C;
                 for (int ch = 0; ch < C; ch++) y[ch] += w->x[(size_t)ch * K + k] * xi[ch];
             }
         }
     sdd_tensor *in[3] = { x, w, bias };
-    return seq_push(c, dwconv_backward, out, bias ? 3 : 2, in) ? out : NULL;
+    seq_node *n = seq_push(c, dwconv_backward, out, bias ? 3 : 2, in);
+    if (!n) return NULL;
+    if (SEQ_RECORDED(n)) n->k0 = pad_left;
+    return out;
 }
 
 /* ---- selective scan ---- */

@@ -14,9 +14,11 @@ sdd_tensor *sdd_rmsnorm(sdd_ctx *c, sdd_tensor *x, sdd_tensor *w, float eps);
 sdd_tensor *sdd_silu(sdd_ctx *c, sdd_tensor *x);
 /* log(1 + exp(x)), x for x > 20 (PyTorch's threshold), any shape. */
 sdd_tensor *sdd_softplus(sdd_ctx *c, sdd_tensor *x);
-/* Causal depthwise Conv1d (padding K-1 on the left, output cut to T):
- * y[b,t,c] = bias[c] + sum_k w[c,0,k] x[b, t+k-(K-1), c].  x (B, T, C), w (C, 1, K), bias (C) or NULL. */
-sdd_tensor *sdd_causal_dwconv1d(sdd_ctx *c, sdd_tensor *x, sdd_tensor *w, sdd_tensor *bias);
+/* Depthwise Conv1d with zero padding: y[b,t,c] = bias[c] + sum_k w[c,0,k] x[b, t+k-pad_left, c],
+ * x (B, T, C), w (C, 1, K <= 64), bias (C) or NULL -> (B, T + pad_left + pad_right - K + 1, C).
+ * Mamba's causal conv (padding K-1 both sides, output cut to T) is pad_left = K-1, pad_right = 0. */
+#define SDD_DWCONV_MAXK 64
+sdd_tensor *sdd_dwconv1d(sdd_ctx *c, sdd_tensor *x, sdd_tensor *w, sdd_tensor *bias, int pad_left, int pad_right);
 /* Selective scan (mamba_ssm selective_scan_fn with delta_softplus):
  *   delta = softplus(dt + dt_bias), A = -exp(A_log),
  *   h_t = exp(delta_t A) * h_{t-1} + delta_t B_t u_t   (per channel d, state n; h_{-1} = 0),

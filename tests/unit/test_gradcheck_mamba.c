@@ -1,4 +1,5 @@
-/* Finite-difference checks of the Mamba back-end's ops (src/ops/mamba.c).
+/* Finite-difference checks of the Mamba and Conformer-TCM back-ends' ops
+ * (src/ops/mamba.c, src/ops/conformer.c).
  * Each case builds an op from random inputs, takes L = sum(r * out) for a
  * fixed random r, and compares the tape's gradients (activations, and
  * parameters through the two per-path buffers of a 2-segment batch) with
@@ -9,6 +10,7 @@
  * results for 1 and 2 threads. */
 #include "check.h"
 #include "ops/mamba.h"
+#include "ops/conformer.h"
 #include "ops/ops.h"
 #include "core/rng.h"
 #include <omp.h>
@@ -180,12 +182,17 @@ done:
 static sdd_tensor *b_rms(sdd_ctx *c, sdd_tensor **in) { return sdd_rmsnorm(c, in[0], in[1], 1e-5f); }
 static sdd_tensor *b_silu(sdd_ctx *c, sdd_tensor **in) { return sdd_silu(c, in[0]); }
 static sdd_tensor *b_softplus(sdd_ctx *c, sdd_tensor **in) { return sdd_softplus(c, in[0]); }
-static sdd_tensor *b_conv(sdd_ctx *c, sdd_tensor **in) { return sdd_causal_dwconv1d(c, in[0], in[1], in[2]); }
+static sdd_tensor *b_conv(sdd_ctx *c, sdd_tensor **in) { return sdd_dwconv1d(c, in[0], in[1], in[2], 3, 0); }
+static sdd_tensor *b_conv_same(sdd_ctx *c, sdd_tensor **in) { return sdd_dwconv1d(c, in[0], in[1], in[2], 3, 3); }
 static sdd_tensor *b_scan(sdd_ctx *c, sdd_tensor **in) { return sdd_selective_scan(c, in[0], in[1], in[2], in[3], in[4], in[5], in[6], in[7]); }
 static sdd_tensor *b_scan_nz(sdd_ctx *c, sdd_tensor **in) { return sdd_selective_scan(c, in[0], in[1], in[2], in[3], in[4], in[5], NULL, NULL); }
 static sdd_tensor *b_pool(sdd_ctx *c, sdd_tensor **in) { return sdd_attn_pool(c, in[0], in[1], in[2]); }
 static sdd_tensor *b_flip(sdd_ctx *c, sdd_tensor **in) { return sdd_silu(c, sdd_flip_time(c, in[0])); }
 static sdd_tensor *b_slice(sdd_ctx *c, sdd_tensor **in) { return sdd_silu(c, sdd_slice_last(c, in[0], 2, 3)); }
+
+static sdd_tensor *b_glu(sdd_ctx *c, sdd_tensor **in) { return sdd_glu_last(c, in[0]); }
+static sdd_tensor *b_mean(sdd_ctx *c, sdd_tensor **in) { return sdd_silu(c, sdd_mean_nodes(c, in[0], 1, 3)); }
+static sdd_tensor *b_axpy(sdd_ctx *c, sdd_tensor **in) { return sdd_silu(c, sdd_add_scaled(c, in[0], in[1], 0.5f)); }
 
 #define S4(a, b, c_, d) { a, b, c_, d }
 
@@ -255,6 +262,7 @@ int main(void)
         { "silu", 1, { 3 }, { S4(2, 3, 5, 0) }, { 0 }, { 2 }, { 0 }, b_silu },
         { "softplus", 1, { 3 }, { S4(2, 3, 5, 0) }, { 0 }, { 3 }, { 0 }, b_softplus },
         { "causal dwconv1d k4", 3, { 3, 3, 1 }, { S4(4, 9, 5, 0), S4(5, 1, 4, 0), S4(5, 0, 0, 0) }, { 0, 1, 1 }, { 1, 0.5f, 0.5f }, { 0 }, b_conv },
+        { "dwconv1d k4 pad 3+3", 3, { 3, 3, 1 }, { S4(4, 9, 5, 0), S4(5, 1, 4, 0), S4(5, 0, 0, 0) }, { 0, 1, 1 }, { 1, 0.5f, 0.5f }, { 0 }, b_conv_same },
         { "selective scan (gated, 3 chunks)", 8, { 3, 3, 2, 3, 3, 1, 3, 1 },
           { S4(4, 37, 3, 0), S4(4, 37, 3, 0), S4(3, 4, 0, 0), S4(4, 37, 4, 0), S4(4, 37, 4, 0), S4(3, 0, 0, 0), S4(4, 37, 3, 0), S4(3, 0, 0, 0) },
           { 0, 0, 1, 0, 0, 1, 0, 1 }, { 1, 0.5f, 0.5f, 1, 1, 1, 1, 0.3f }, { 0, -1, 0, 0, 0, 0, 0, 0 }, b_scan },
@@ -263,6 +271,9 @@ int main(void)
           { 0, 0, 1, 0, 0, 1 }, { 1, 0.5f, 0.5f, 1, 1, 1 }, { 0, 0.5f, 0, 0, 0, 0 }, b_scan_nz },
         { "attention pool", 3, { 3, 2, 1 }, { S4(4, 6, 5, 0), S4(1, 5, 0, 0), S4(1, 0, 0, 0) }, { 0, 1, 1 }, { 1, 0.7f, 0.5f }, { 0 }, b_pool },
         { "flip time", 1, { 3 }, { S4(2, 5, 3, 0) }, { 0 }, { 1 }, { 0 }, b_flip },
+        { "GLU last dim", 1, { 3 }, { S4(2, 3, 8, 0) }, { 0 }, { 1.5f }, { 0 }, b_glu },
+        { "token mean", 1, { 3 }, { S4(2, 5, 3, 0) }, { 0 }, { 1 }, { 0 }, b_mean },
+        { "scaled add", 2, { 3, 3 }, { S4(2, 3, 4, 0), S4(2, 3, 4, 0) }, { 0, 0 }, { 1, 1 }, { 0 }, b_axpy },
         { "slice last", 1, { 3 }, { S4(2, 3, 7, 0) }, { 0 }, { 1 }, { 0 }, b_slice },
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) run_case(&cases[i]);
