@@ -12,7 +12,9 @@
 #include <omp.h>
 
 #define SINC_CHUNK 3072  /* time columns per GEMM in the front end (multiple of 3) */
-#define CONV_CHUNK 2048  /* output columns per GEMM in conv2d */
+#define CONV_CHUNK 256   /* output columns per GEMM in conv2d: the (K, chunk) columns stay in L2 */
+#define CONV_LD (CONV_CHUNK + 16)  /* row stride of the columns buffer: a power-of-two stride puts every
+                                    * row of a GEMM panel in the same L1 set (measured: 10-15% slower) */
 
 sdd_tensor *sdd_sinc_front(sdd_ctx *c, sdd_tensor *wave, const float *filt, int C, int K)
 {
@@ -71,7 +73,7 @@ typedef struct {
     sdd_conv_geom g;
 } conv2d_node;
 
-/* cols (K, wc) for output row h, columns [w0, w0+wc) of sample plane xb (Cin, H, W). */
+/* cols (K, wc), row stride CONV_LD, for output row h, columns [w0, w0+wc) of sample plane xb (Cin, H, W). */
 static void im2col_row(const float *xb, int Cin, int H, int W, int kh, int kw, int ph, int pw,
                        int h, int w0, int wc, float *cols)
 {
@@ -79,7 +81,7 @@ static void im2col_row(const float *xb, int Cin, int H, int W, int kh, int kw, i
         for (int i = 0; i < kh; i++) {
             const int hi = h + i - ph;
             for (int j = 0; j < kw; j++) {
-                float *dst = cols + ((size_t)(ci * kh + i) * kw + j) * wc;
+                float *dst = cols + ((size_t)(ci * kh + i) * kw + j) * CONV_LD;
                 if (hi < 0 || hi >= H) { memset(dst, 0, (size_t)wc * sizeof(float)); continue; }
                 const float *src = xb + ((size_t)ci * H + hi) * W;
                 const int off = j - pw;
@@ -103,7 +105,7 @@ static void col2im_row(float *dxb, int Cin, int H, int W, int kh, int kw, int ph
             if (hi < 0 || hi >= H) continue;
             float *dst = dxb + ((size_t)ci * H + hi) * W;
             for (int j = 0; j < kw; j++) {
-                const float *src = dcols + ((size_t)(ci * kh + i) * kw + j) * wc;
+                const float *src = dcols + ((size_t)(ci * kh + i) * kw + j) * CONV_LD;
                 const int off = j - pw;
                 int lo = 0, hiw = wc;
                 if (w0 + off < 0) lo = -(w0 + off);
@@ -140,7 +142,7 @@ int sdd_conv_bwd(sdd_ctx *c, const sdd_conv_geom *g, int b0, int nb, const float
      * sample, so a step gives the same bits run after run */
     float *acc = sdd_scratch0(c, (size_t)nb * wsz * sizeof(float));
     double *dbias = sdd_scratch0(c, (size_t)nb * Cout * sizeof(double));
-    float *scr = sdd_scratch(c, (size_t)nth * 2 * K * CONV_CHUNK * sizeof(float));
+    float *scr = sdd_scratch(c, (size_t)nth * 2 * K * CONV_LD * sizeof(float));
     float *wT = sdd_scratch(c, wsz * sizeof(float));   /* (K, Cout) */
     if (!acc || !scr || !dbias || !wT) return -1;
     for (int co = 0; co < Cout; co++)
@@ -151,8 +153,8 @@ int sdd_conv_bwd(sdd_ctx *c, const sdd_conv_geom *g, int b0, int nb, const float
         const int t = omp_get_thread_num();
         float *dW = acc + (size_t)bi * wsz;
         double *dBd = dbias + (size_t)bi * Cout;
-        float *cols = scr + (size_t)t * 2 * K * CONV_CHUNK;
-        float *dcols = cols + (size_t)K * CONV_CHUNK;
+        float *cols = scr + (size_t)t * 2 * K * CONV_LD;
+        float *dcols = cols + (size_t)K * CONV_LD;
         const float *xb = x + (size_t)bi * Cin * H * W;
         for (int h = 0; h < Ho; h++)
             for (int ch = 0; ch < nch; ch++) {
@@ -163,7 +165,7 @@ int sdd_conv_bwd(sdd_ctx *c, const sdd_conv_geom *g, int b0, int nb, const float
                 if (wantw) {
                     im2col_row(xb, Cin, H, W, kh, kw, g->ph, g->pw, h, w0, wc, cols);
                     /* dW (Cout, K) += dy (Cout, wc) @ cols^T (wc, K) */
-                    sdd_gemm_nt(Cout, K, wc, dy, ldy, cols, wc, dW, K, 1);
+                    sdd_gemm_nt(Cout, K, wc, dy, ldy, cols, CONV_LD, dW, K, 1);
                 }
                 if (wantb)
                     for (int co = 0; co < Cout; co++) {
@@ -175,7 +177,7 @@ int sdd_conv_bwd(sdd_ctx *c, const sdd_conv_geom *g, int b0, int nb, const float
                     }
                 if (dx) {
                     /* dcols (K, wc) = w^T (K, Cout) @ dy (Cout, wc) */
-                    sdd_gemm_nn(K, wc, Cout, wT, Cout, dy, ldy, dcols, wc, 0);
+                    sdd_gemm_nn(K, wc, Cout, wT, Cout, dy, ldy, dcols, CONV_LD, 0);
                     col2im_row(dx + (size_t)bi * Cin * H * W, Cin, H, W, kh, kw, g->ph, g->pw, h, w0, wc, dcols);
                 }
             }
@@ -205,7 +207,7 @@ int sdd_conv_fwd(sdd_ctx *c, const sdd_conv_geom *g, int nb, const float *x, con
     const int Cin = g->Cin, H = g->H, W = g->W, Cout = g->Cout, Ho = g->Ho, Wo = g->Wo;
     const int K = Cin * g->kh * g->kw;
     const int nth = omp_get_max_threads();
-    float *scr = sdd_scratch(c, (size_t)nth * K * CONV_CHUNK * sizeof(float));
+    float *scr = sdd_scratch(c, (size_t)nth * K * CONV_LD * sizeof(float));
     if (!scr) return -1;
     const int nch = (Wo + CONV_CHUNK - 1) / CONV_CHUNK;
     #pragma omp parallel for schedule(dynamic, 1)
@@ -214,7 +216,7 @@ int sdd_conv_fwd(sdd_ctx *c, const sdd_conv_geom *g, int nb, const float *x, con
         const int h = (int)((job / nch) % Ho);
         const int w0 = (int)(job % nch) * CONV_CHUNK;
         const int wc = Wo - w0 < CONV_CHUNK ? Wo - w0 : CONV_CHUNK;
-        float *cols = scr + (size_t)omp_get_thread_num() * K * CONV_CHUNK;
+        float *cols = scr + (size_t)omp_get_thread_num() * K * CONV_LD;
         im2col_row(x + (size_t)bb * Cin * H * W, Cin, H, W, g->kh, g->kw, g->ph, g->pw, h, w0, wc, cols);
         float *o = out + (size_t)bb * Cout * Ho * Wo + (size_t)h * Wo + w0;
         for (int co = 0; co < Cout; co++) {
@@ -222,7 +224,7 @@ int sdd_conv_fwd(sdd_ctx *c, const sdd_conv_geom *g, int nb, const float *x, con
             float *r = o + (size_t)co * Ho * Wo;
             for (int q = 0; q < wc; q++) r[q] = bv;
         }
-        sdd_gemm_nn(Cout, wc, K, w, K, cols, wc, o, Ho * Wo, 1);
+        sdd_gemm_nn(Cout, wc, K, w, K, cols, CONV_LD, o, Ho * Wo, 1);
     }
     return 0;
 }

@@ -2,6 +2,7 @@
  * expansion of a parameter, node concat/slice. */
 #include "ops/ops.h"
 #include "ops/internal.h"
+#include "ops/vmath.h"
 #include "core/rng.h"
 #include <math.h>
 #include <string.h>
@@ -20,6 +21,8 @@ static ew_node *ew_push(sdd_ctx *c, sdd_backward_fn fn, sdd_tensor *a, sdd_tenso
 }
 #define EW_RECORDED(n) ((n) != (ew_node *)1)
 
+#define EW_BLOCK 4096   /* elements per vectorised call */
+
 static void selu_backward(sdd_ctx *c, void *vn)
 {
     ew_node *n = vn;
@@ -29,7 +32,8 @@ static void selu_backward(sdd_ctx *c, void *vn)
     const size_t m = sdd_numel(n->a);
     const float *x = n->a->x, *dy = n->out->g;
     #pragma omp parallel for schedule(static)
-    for (size_t k = 0; k < m; k++) dx[k] += dy[k] * sdd_selu_d1(x[k]);
+    for (size_t k0 = 0; k0 < m; k0 += EW_BLOCK)
+        sdd_selu_d_vec(x + k0, dy + k0, dx + k0, m - k0 < EW_BLOCK ? m - k0 : EW_BLOCK, 1);
 }
 
 sdd_tensor *sdd_selu(sdd_ctx *c, sdd_tensor *x)
@@ -39,7 +43,8 @@ sdd_tensor *sdd_selu(sdd_ctx *c, sdd_tensor *x)
     if (!out) return NULL;
     const size_t m = sdd_numel(x);
     #pragma omp parallel for schedule(static)
-    for (size_t k = 0; k < m; k++) out->x[k] = sdd_selu1(x->x[k]);
+    for (size_t k0 = 0; k0 < m; k0 += EW_BLOCK)
+        sdd_selu_vec(x->x + k0, out->x + k0, m - k0 < EW_BLOCK ? m - k0 : EW_BLOCK);
     return ew_push(c, selu_backward, x, NULL, out) ? out : NULL;
 }
 

@@ -27,6 +27,7 @@
  * larger than its chunks (measured: 0.3 GB less resident memory for AASIST). */
 #include "ops/ops.h"
 #include "ops/internal.h"
+#include "ops/vmath.h"
 #include <string.h>
 #include <omp.h>
 
@@ -77,8 +78,8 @@ static void rb_bn_selu(const sdd_ctx *c, const rb_node *n, int b0, int nb, const
             for (int64_t k0 = 0; k0 < S; k0 += RB_TILE) {
                 const int len = S - k0 < RB_TILE ? (int)(S - k0) : RB_TILE;
                 for (int k = 0; k < len; k++) h[k] = sdd_bn1(zp[k0 + k], m, is, g, be);
-                if (grad) for (int k = 0; k < len; k++) dp[k0 + k] *= sdd_selu_d1(h[k]);
-                else for (int k = 0; k < len; k++) dp[k0 + k] = sdd_selu1(h[k]);
+                if (grad) sdd_selu_d_vec(h, NULL, dp + k0, (size_t)len, 0);
+                else sdd_selu_vec(h, dp + k0, (size_t)len);
             }
         }
 }

@@ -8,6 +8,8 @@
 #include "check.h"
 #include "ops/ops.h"
 #include "core/rng.h"
+#include "ops/vmath.h"
+#include <math.h>
 #include <stdlib.h>
 
 #define MAXIN 12
@@ -379,6 +381,44 @@ static void test_resblock_vs_ops(int Cin)
       { 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1 }, { 0, 0, 0, 0, 0, 0, 1 }, { 0, 0, train, 0, 0, 1, 1 }, train, 2, perseg, \
       b_resblock, (cin) != (cout) ? &rb_down : &rb_id, 2 }
 
+/* The vectorised SELU and its derivative against double precision: within 4
+ * float ulp of the true value (plus 1e-37 absolute near underflow), NaN kept,
+ * -inf to the limit, every lane of a partial vector. */
+static void test_selu_vec(void)
+{
+    enum { N = 20011 };
+    static float x[N], y[N], d[N], one[N];
+    for (int i = 0; i < N; i++) {
+        x[i] = -100.0f + 110.0f * (float)i / (float)(N - 1);   /* -100 .. 10, includes tiny |x| near 0 */
+        one[i] = 1.0f;
+    }
+    x[0] = -INFINITY; x[1] = NAN; x[2] = 0.0f; x[3] = -0.0f; x[4] = -1e-30f; x[5] = -1e-7f; x[6] = 3e-8f; x[7] = -0.3465f;
+    sdd_selu_vec(x, y, N);
+    memcpy(d, one, sizeof d);
+    sdd_selu_d_vec(x, NULL, d, N, 0);
+    int bad = 0, badd = 0;
+    const double sc = 1.0507009873554804934193349852946, al = 1.6732632423543772848170429916717;
+    for (int i = 0; i < N; i++) {
+        if (isnan(x[i])) { bad += !isnan(y[i]); badd += !isnan(d[i]); continue; }
+        const double xv = x[i];
+        const double ty = xv > 0 ? sc * xv : sc * al * expm1(xv), td = xv > 0 ? sc : sc * al * exp(xv);
+        const double uy = 4.0 * 1.2e-7 * fabs(ty) + 1e-37, ud = 4.0 * 1.2e-7 * fabs(td) + 1e-37;
+        if (fabs(y[i] - ty) > uy) { if (bad++ < 3) fprintf(stderr, "  selu(%.9g) = %.9g, true %.12g\n", xv, y[i], ty); }
+        if (fabs(d[i] - td) > ud) { if (badd++ < 3) fprintf(stderr, "  selu'(%.9g) = %.9g, true %.12g\n", xv, d[i], td); }
+    }
+    CHECK_MSG(bad == 0, "vectorised SELU within 4 ulp of double (%d bad)", bad);
+    CHECK_MSG(badd == 0, "vectorised SELU derivative within 4 ulp of double (%d bad)", badd);
+    /* accumulate form on a 7-element tail: dx += dy * SELU'(x) */
+    float dx[7] = { 1, 1, 1, 1, 1, 1, 1 }, dy[7] = { 2, 2, 2, 2, 2, 2, 2 }, xs[7] = { -3, -1, -0.5f, 0, 0.5f, 1, 3 };
+    sdd_selu_d_vec(xs, dy, dx, 7, 1);
+    int badacc = 0;
+    for (int i = 0; i < 7; i++) {
+        const double td = xs[i] > 0 ? sc : sc * al * exp((double)xs[i]);
+        badacc += fabs(dx[i] - (1.0 + 2.0 * td)) > 1e-6;
+    }
+    CHECK_MSG(badacc == 0, "SELU derivative accumulate form (%d bad)", badacc);
+}
+
 int main(void)
 {
     int conv_pad11[2] = { 1, 1 }, conv_pad01[2] = { 0, 1 };
@@ -417,6 +457,7 @@ int main(void)
         RB_CASE("resblock down eval", 3, 4, 0, 0),
         { "weighted cross entropy", 1, { 2 }, { S4(6, 2, 0, 0) }, {0}, {0}, {0}, 0, 2, 0, b_ce, NULL, 0 },
     };
+    test_selu_vec();
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) run_case(&cases[i]);
     test_path_split();
     test_resblock_vs_ops(1);
