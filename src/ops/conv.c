@@ -1,6 +1,13 @@
 /* Convolutions: the fixed sinc front end (conv1d + |.| + MaxPool2d(3,3) fused,
- * forward only) and conv2d (stride 1, zero padding) by row-wise im2col + sgemm,
- * with its backward (weight gradients per segment, input gradient by col2im).
+ * forward only) and conv2d (stride 1, zero padding) with its backward.
+ * Both are GEMMs on implicit im2col: for one output row and a chunk of
+ * columns, tap k = (ci, i, j) multiplies a contiguous run of input row
+ * ci, h + i - ph, so the GEMM kernel gets a pointer to that run instead of a
+ * copied column matrix; only runs that cross the plane's left or right edge
+ * are copied (zero-filled), runs above or below it point at zeros.
+ *   forward:        out (Cout, chunk) = W (Cout, K) @ taps (K, chunk)
+ *   weight grad:    dW^T (K, Cout) += taps (K, chunk) @ dy^T (chunk, Cout)
+ *   input grad:     dx = conv(dy, W flipped and transposed), padding k - 1 - p
  * The conv2d kernels work on sample ranges and are shared with the fused
  * residual block (internal.h). */
 #include "ops/ops.h"
@@ -10,11 +17,16 @@
 #include <string.h>
 #include <stdlib.h>
 #include <omp.h>
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
 
 #define SINC_CHUNK 3072  /* time columns per GEMM in the front end (multiple of 3) */
-#define CONV_CHUNK 256   /* output columns per GEMM in conv2d: the (K, chunk) columns stay in L2 */
-#define CONV_LD (CONV_CHUNK + 16)  /* row stride of the columns buffer: a power-of-two stride puts every
-                                    * row of a GEMM panel in the same L1 set (measured: 10-15% slower) */
+#define CONV_CHUNK 256   /* output columns per GEMM in conv2d: the taps of a chunk stay in L2 */
+#define CONV_LD (CONV_CHUNK + 16)  /* row stride of copied edge runs (a power-of-two stride puts every
+                                    * row of a GEMM panel in the same L1 set) */
+
+static const float conv_zeros[CONV_CHUNK];
 
 sdd_tensor *sdd_sinc_front(sdd_ctx *c, sdd_tensor *wave, const float *filt, int C, int K)
 {
@@ -25,29 +37,30 @@ sdd_tensor *sdd_sinc_front(sdd_ctx *c, sdd_tensor *wave, const float *filt, int 
     if (T < 3) { sdd_err_set(&c->err, "sinc front end: input of %lld samples is shorter than %d", (long long)L, K + 2); c->failed = 1; return NULL; }
     const int Ho = C / 3;                    /* pooled filter rows */
     const int Cu = Ho * 3;                   /* filters that survive the floor */
-    const int Cp = (Cu + 7) & ~7;            /* rows padded with zero filters for the 8-row GEMM tile */
     const int64_t Wo = T / 3;
     sdd_tensor *out = sdd_new4(c, B, 1, Ho, Wo);
     if (!out) return NULL;
     const int64_t nchunk = (Wo * 3 + SINC_CHUNK - 1) / SINC_CHUNK;
     const int nth = omp_get_max_threads();
-    float *scratch = sdd_scratch(c, (size_t)nth * ((size_t)K * SINC_CHUNK + (size_t)Cp * SINC_CHUNK) * sizeof(float));
-    float *fp = sdd_scratch0(c, (size_t)Cp * K * sizeof(float));
-    if (!scratch || !fp) return NULL;
-    memcpy(fp, filt, (size_t)Cu * K * sizeof(float));
+    float *scratch = sdd_scratch(c, (size_t)nth * Cu * SINC_CHUNK * sizeof(float));
+    const float **taps = sdd_scratch(c, (size_t)nth * K * sizeof(*taps));
+    const float **frow = sdd_scratch(c, (size_t)Cu * sizeof(*frow));
+    if (!scratch || !taps || !frow) return NULL;
+    for (int f = 0; f < Cu; f++) frow[f] = filt + (size_t)f * K;
     #pragma omp parallel for schedule(dynamic, 1)
     for (int64_t job = 0; job < (int64_t)B * nchunk; job++) {
         const int b = (int)(job / nchunk);
         const int64_t t0 = (job % nchunk) * SINC_CHUNK;
         int64_t tc = Wo * 3 - t0;
         if (tc > SINC_CHUNK) tc = SINC_CHUNK;
-        float *cols = scratch + (size_t)omp_get_thread_num() * ((size_t)K * SINC_CHUNK + (size_t)Cp * SINC_CHUNK);
-        float *y = cols + (size_t)K * SINC_CHUNK;
+        const int t = omp_get_thread_num();
+        float *y = scratch + (size_t)t * Cu * SINC_CHUNK;
+        const float **tk = taps + (size_t)t * K;
         const float *xw = wave->x + (size_t)b * L + t0;
-        /* cols (K, tc): cols[k][t] = x[t0 + t + k] */
-        for (int k = 0; k < K; k++) memcpy(cols + (size_t)k * tc, xw + k, (size_t)tc * sizeof(float));
-        /* y (Cp, tc) = filt (Cp, K) @ cols (K, tc) */
-        sdd_gemm_nn(Cp, (int)tc, K, fp, K, cols, (int)tc, y, (int)tc, 0);
+        /* tap k of output t is x[t0 + t + k]: row k of the implicit (K, tc) matrix starts at xw + k */
+        for (int k = 0; k < K; k++) tk[k] = xw + k;
+        /* y (Cu, tc) = filt (Cu, K) @ taps (K, tc) */
+        sdd_gemm_nn_ptr(Cu, (int)tc, K, frow, tk, y, (int)tc, 0);
         /* |.| + 3x3 max pool */
         for (int h = 0; h < Ho; h++) {
             float *o = out->x + ((size_t)b * Ho + h) * Wo + t0 / 3;
@@ -73,46 +86,63 @@ typedef struct {
     sdd_conv_geom g;
 } conv2d_node;
 
-/* cols (K, wc), row stride CONV_LD, for output row h, columns [w0, w0+wc) of sample plane xb (Cin, H, W). */
-static void im2col_row(const float *xb, int Cin, int H, int W, int kh, int kw, int ph, int pw,
-                       int h, int w0, int wc, float *cols)
+/* Tap rows of output row h, columns [w0, w0 + wc), for a conv of plane xb
+ * (Cin, H, W) with a (kh, kw) kernel and padding (ph, pw) (either may be
+ * negative: a crop): rows[(ci * kh + i) * kw + j] points at the wc input values
+ * that tap multiplies. Runs outside the plane point at zeros; runs crossing its
+ * left or right edge are copied, zero-filled, into edge (K, CONV_LD). */
+static void conv_taps(const float *xb, int Cin, int H, int W, int kh, int kw, int ph, int pw,
+                      int h, int w0, int wc, const float **rows, float *edge)
 {
     for (int ci = 0; ci < Cin; ci++)
         for (int i = 0; i < kh; i++) {
             const int hi = h + i - ph;
             for (int j = 0; j < kw; j++) {
-                float *dst = cols + ((size_t)(ci * kh + i) * kw + j) * CONV_LD;
-                if (hi < 0 || hi >= H) { memset(dst, 0, (size_t)wc * sizeof(float)); continue; }
+                const int k = (ci * kh + i) * kw + j;
+                const int ws = w0 + j - pw;                 /* input column of the run's first value */
+                if (hi < 0 || hi >= H || ws >= W || ws + wc <= 0) { rows[k] = conv_zeros; continue; }
                 const float *src = xb + ((size_t)ci * H + hi) * W;
-                const int off = j - pw;
-                int lo = 0, hiw = wc;             /* valid range of q with 0 <= w0+q+off < W */
-                if (w0 + off < 0) lo = -(w0 + off);
-                if (w0 + wc + off > W) hiw = W - w0 - off;
-                if (hiw < lo) hiw = lo;
-                for (int q = 0; q < lo && q < wc; q++) dst[q] = 0.0f;
-                if (hiw > lo) memcpy(dst + lo, src + w0 + lo + off, (size_t)(hiw - lo) * sizeof(float));
-                for (int q = hiw > lo ? hiw : lo; q < wc; q++) dst[q] = 0.0f;
+                if (ws >= 0 && ws + wc <= W) { rows[k] = src + ws; continue; }
+                float *dst = edge + (size_t)k * CONV_LD;
+                const int lo = ws < 0 ? -ws : 0, hiw = ws + wc > W ? W - ws : wc;
+                memset(dst, 0, (size_t)wc * sizeof(float));
+                memcpy(dst + lo, src + ws + lo, (size_t)(hiw - lo) * sizeof(float));
+                rows[k] = dst;
             }
         }
 }
 
-static void col2im_row(float *dxb, int Cin, int H, int W, int kh, int kw, int ph, int pw,
-                       int h, int w0, int wc, const float *dcols)
+/* out (nb, Co, Ho, Wo) (+)= conv of x (nb, Ci, H, W) with weight rows wr[co]
+ * (Ci * kh * kw taps each), stride 1, padding (ph, pw); out starts from the
+ * bias (or zero) unless accumulate. Parallel over (sample, row, chunk). */
+static int conv_planes(sdd_ctx *c, int nb, const float *x, int Ci, int H, int W, const float *const *wr, int Co,
+                       int kh, int kw, int ph, int pw, float *out, int Ho, int Wo, const float *bias, int accumulate)
 {
-    for (int ci = 0; ci < Cin; ci++)
-        for (int i = 0; i < kh; i++) {
-            const int hi = h + i - ph;
-            if (hi < 0 || hi >= H) continue;
-            float *dst = dxb + ((size_t)ci * H + hi) * W;
-            for (int j = 0; j < kw; j++) {
-                const float *src = dcols + ((size_t)(ci * kh + i) * kw + j) * CONV_LD;
-                const int off = j - pw;
-                int lo = 0, hiw = wc;
-                if (w0 + off < 0) lo = -(w0 + off);
-                if (w0 + wc + off > W) hiw = W - w0 - off;
-                for (int q = lo; q < hiw; q++) dst[w0 + q + off] += src[q];
+    const int K = Ci * kh * kw;
+    const int nth = omp_get_max_threads();
+    const float **rows = sdd_scratch(c, (size_t)nth * K * sizeof(*rows));
+    float *edge = sdd_scratch(c, (size_t)nth * K * CONV_LD * sizeof(float));
+    if (!rows || !edge) return -1;
+    const int nch = (Wo + CONV_CHUNK - 1) / CONV_CHUNK;
+    #pragma omp parallel for schedule(dynamic, 1)
+    for (int64_t job = 0; job < (int64_t)nb * Ho * nch; job++) {
+        const int bb = (int)(job / ((int64_t)Ho * nch));
+        const int h = (int)((job / nch) % Ho);
+        const int w0 = (int)(job % nch) * CONV_CHUNK;
+        const int wc = Wo - w0 < CONV_CHUNK ? Wo - w0 : CONV_CHUNK;
+        const int t = omp_get_thread_num();
+        const float **tk = rows + (size_t)t * K;
+        conv_taps(x + (size_t)bb * Ci * H * W, Ci, H, W, kh, kw, ph, pw, h, w0, wc, tk, edge + (size_t)t * K * CONV_LD);
+        float *o = out + (size_t)bb * Co * Ho * Wo + (size_t)h * Wo + w0;
+        if (!accumulate)
+            for (int co = 0; co < Co; co++) {
+                const float bv = bias ? bias[co] : 0.0f;
+                float *r = o + (size_t)co * Ho * Wo;
+                for (int q = 0; q < wc; q++) r[q] = bv;
             }
-        }
+        sdd_gemm_nn_ptr(Co, wc, K, wr, tk, o, Ho * Wo, 1);
+    }
+    return 0;
 }
 
 int sdd_conv_geom_init(sdd_ctx *c, sdd_conv_geom *g, int Cin, int H, int W, const sdd_tensor *w, int ph, int pw)
@@ -127,6 +157,21 @@ int sdd_conv_geom_init(sdd_ctx *c, sdd_conv_geom *g, int Cin, int H, int W, cons
     return 0;
 }
 
+/* sum of n floats in double (bias gradients cancel heavily: the next BatchNorm
+ * removes the mean); eight double lanes, a fixed order */
+static double sum_f64(const float *r, int n)
+{
+    int q = 0;
+    double s = 0.0;
+#if defined(__AVX512F__)
+    __m512d acc = _mm512_setzero_pd();
+    for (; q + 8 <= n; q += 8) acc = _mm512_add_pd(acc, _mm512_cvtps_pd(_mm256_loadu_ps(r + q)));
+    s = _mm512_reduce_add_pd(acc);
+#endif
+    for (; q < n; q++) s += r[q];
+    return s;
+}
+
 int sdd_conv_bwd(sdd_ctx *c, const sdd_conv_geom *g, int b0, int nb, const float *x, const sdd_tensor *w,
                  const sdd_tensor *b, const float *dy_all, float *dx)
 {
@@ -135,61 +180,75 @@ int sdd_conv_bwd(sdd_ctx *c, const sdd_conv_geom *g, int b0, int nb, const float
     const int K = Cin * kh * kw;
     const int wantw = sdd_pgrad(c, w, 0) != NULL || (c->nseg > 1 && sdd_pgrad(c, w, c->nseg - 1));
     const int wantb = b && sdd_pgrad(c, b, 0) != NULL;
-    const int nth = omp_get_max_threads();
     const size_t wsz = (size_t)Cout * K;
-    /* per-sample weight/bias gradient accumulators, added in sample order after
-     * the parallel loop: the result does not depend on which thread took which
-     * sample, so a step gives the same bits run after run */
-    float *acc = sdd_scratch0(c, (size_t)nb * wsz * sizeof(float));
-    double *dbias = sdd_scratch0(c, (size_t)nb * Cout * sizeof(double));
-    float *scr = sdd_scratch(c, (size_t)nth * 2 * K * CONV_LD * sizeof(float));
-    float *wT = sdd_scratch(c, wsz * sizeof(float));   /* (K, Cout) */
-    if (!acc || !scr || !dbias || !wT) return -1;
-    for (int co = 0; co < Cout; co++)
-        for (int k = 0; k < K; k++) wT[(size_t)k * Cout + co] = w->x[(size_t)co * K + k];
-    const int nch = (Wo + CONV_CHUNK - 1) / CONV_CHUNK;
-    #pragma omp parallel for schedule(dynamic, 1)
-    for (int bi = 0; bi < nb; bi++) {
-        const int t = omp_get_thread_num();
-        float *dW = acc + (size_t)bi * wsz;
-        double *dBd = dbias + (size_t)bi * Cout;
-        float *cols = scr + (size_t)t * 2 * K * CONV_LD;
-        float *dcols = cols + (size_t)K * CONV_LD;
-        const float *xb = x + (size_t)bi * Cin * H * W;
-        for (int h = 0; h < Ho; h++)
-            for (int ch = 0; ch < nch; ch++) {
-                const int w0 = ch * CONV_CHUNK;
-                const int wc = Wo - w0 < CONV_CHUNK ? Wo - w0 : CONV_CHUNK;
-                const float *dy = dy_all + (size_t)bi * Cout * Ho * Wo + (size_t)h * Wo + w0;
-                const int ldy = Ho * Wo;
-                if (wantw) {
-                    im2col_row(xb, Cin, H, W, kh, kw, g->ph, g->pw, h, w0, wc, cols);
-                    /* dW (Cout, K) += dy (Cout, wc) @ cols^T (wc, K) */
-                    sdd_gemm_nt(Cout, K, wc, dy, ldy, cols, CONV_LD, dW, K, 1);
-                }
-                if (wantb)
+    if (wantw || wantb) {
+        const int nth = omp_get_max_threads();
+        /* per-sample accumulators (dW^T (K, Cout) and the bias sums), added in
+         * sample order after the parallel loop: the result does not depend on
+         * which thread took which sample, so a step gives the same bits run after run */
+        float *acc = sdd_scratch0(c, (size_t)nb * wsz * sizeof(float));
+        double *dbias = sdd_scratch0(c, (size_t)nb * Cout * sizeof(double));
+        const float **rows = sdd_scratch(c, (size_t)nth * K * sizeof(*rows));
+        float *edge = sdd_scratch(c, (size_t)nth * K * CONV_LD * sizeof(float));
+        float *dyT = sdd_scratch(c, (size_t)nth * CONV_CHUNK * Cout * sizeof(float));
+        const float **dyTr = sdd_scratch(c, (size_t)nth * CONV_CHUNK * sizeof(*dyTr));
+        if (!acc || !dbias || !rows || !edge || !dyT || !dyTr) return -1;
+        const int nch = (Wo + CONV_CHUNK - 1) / CONV_CHUNK;
+        const int ldy = Ho * Wo;
+        #pragma omp parallel for schedule(dynamic, 1)
+        for (int bi = 0; bi < nb; bi++) {
+            const int t = omp_get_thread_num();
+            float *dWT = acc + (size_t)bi * wsz;
+            double *dBd = dbias + (size_t)bi * Cout;
+            const float **tk = rows + (size_t)t * K, **tr = dyTr + (size_t)t * CONV_CHUNK;
+            float *eb = edge + (size_t)t * K * CONV_LD, *yT = dyT + (size_t)t * CONV_CHUNK * Cout;
+            for (int q = 0; q < CONV_CHUNK; q++) tr[q] = yT + (size_t)q * Cout;
+            const float *xb = x + (size_t)bi * Cin * H * W;
+            for (int h = 0; h < Ho; h++)
+                for (int ch = 0; ch < nch; ch++) {
+                    const int w0 = ch * CONV_CHUNK;
+                    const int wc = Wo - w0 < CONV_CHUNK ? Wo - w0 : CONV_CHUNK;
+                    const float *dy = dy_all + (size_t)bi * Cout * ldy + (size_t)h * Wo + w0;
+                    if (wantb)
+                        for (int co = 0; co < Cout; co++) dBd[co] += sum_f64(dy + (size_t)co * ldy, wc);
+                    if (!wantw) continue;
                     for (int co = 0; co < Cout; co++) {
-                        /* bias gradients cancel heavily (the next BatchNorm removes the mean): sum in double */
                         const float *r = dy + (size_t)co * ldy;
-                        double sum = 0.0;
-                        for (int q = 0; q < wc; q++) sum += r[q];
-                        dBd[co] += sum;
+                        for (int q = 0; q < wc; q++) yT[(size_t)q * Cout + co] = r[q];
                     }
-                if (dx) {
-                    /* dcols (K, wc) = w^T (K, Cout) @ dy (Cout, wc) */
-                    sdd_gemm_nn(K, wc, Cout, wT, Cout, dy, ldy, dcols, CONV_LD, 0);
-                    col2im_row(dx + (size_t)bi * Cin * H * W, Cin, H, W, kh, kw, g->ph, g->pw, h, w0, wc, dcols);
+                    conv_taps(xb, Cin, H, W, kh, kw, g->ph, g->pw, h, w0, wc, tk, eb);
+                    /* dW^T (K, Cout) += taps (K, wc) @ dy^T (wc, Cout) */
+                    sdd_gemm_nn_ptr(K, Cout, wc, tk, tr, dWT, Cout, 1);
                 }
-            }
-    }
-    for (int bi = 0; bi < nb; bi++) {
-        const int s = sdd_seg_of(c, b0 + bi);
-        float *gw = sdd_pgrad(c, w, s), *gb = b ? sdd_pgrad(c, b, s) : NULL;
-        if (gb) for (int k = 0; k < Cout; k++) gb[k] += (float)dbias[(size_t)bi * Cout + k];
-        if (gw) {
-            const float *dW = acc + (size_t)bi * wsz;
-            for (size_t k = 0; k < wsz; k++) gw[k] += dW[k];
         }
+        for (int bi = 0; bi < nb; bi++) {
+            const int s = sdd_seg_of(c, b0 + bi);
+            float *gw = wantw ? sdd_pgrad(c, w, s) : NULL, *gb = wantb ? sdd_pgrad(c, b, s) : NULL;
+            if (gb) for (int k = 0; k < Cout; k++) gb[k] += (float)dbias[(size_t)bi * Cout + k];
+            if (gw) {
+                const float *dWT = acc + (size_t)bi * wsz;
+                for (int co = 0; co < Cout; co++)
+                    for (int k = 0; k < K; k++) gw[(size_t)co * K + k] += dWT[(size_t)k * Cout + co];
+            }
+        }
+    }
+    if (dx) {
+        /* dx[ci][h][w] = sum over co, i, j of W[co][ci][i][j] dy[co][h + ph - i][w + pw - j]:
+         * a conv of dy with weight rows wf[ci][(co, i', j')] = W[co][ci][kh-1-i'][kw-1-j'] */
+        const int Kf = Cout * kh * kw;
+        float *wf = sdd_scratch(c, wsz * sizeof(float));
+        const float **wfr = sdd_scratch(c, (size_t)Cin * sizeof(*wfr));
+        if (!wf || !wfr) return -1;
+        for (int ci = 0; ci < Cin; ci++) {
+            wfr[ci] = wf + (size_t)ci * Kf;
+            for (int co = 0; co < Cout; co++)
+                for (int i = 0; i < kh; i++)
+                    for (int j = 0; j < kw; j++)
+                        wf[(size_t)ci * Kf + ((size_t)co * kh + i) * kw + j] =
+                            w->x[(((size_t)co * Cin + ci) * kh + (kh - 1 - i)) * kw + (kw - 1 - j)];
+        }
+        if (conv_planes(c, nb, dy_all, Cout, Ho, Wo, wfr, Cin, kh, kw, kh - 1 - g->ph, kw - 1 - g->pw, dx, H, W, NULL, 1))
+            return -1;
     }
     return 0;
 }
@@ -204,29 +263,11 @@ static void conv2d_backward(sdd_ctx *c, void *vn)
 
 int sdd_conv_fwd(sdd_ctx *c, const sdd_conv_geom *g, int nb, const float *x, const float *w, const float *b, float *out)
 {
-    const int Cin = g->Cin, H = g->H, W = g->W, Cout = g->Cout, Ho = g->Ho, Wo = g->Wo;
-    const int K = Cin * g->kh * g->kw;
-    const int nth = omp_get_max_threads();
-    float *scr = sdd_scratch(c, (size_t)nth * K * CONV_LD * sizeof(float));
-    if (!scr) return -1;
-    const int nch = (Wo + CONV_CHUNK - 1) / CONV_CHUNK;
-    #pragma omp parallel for schedule(dynamic, 1)
-    for (int64_t job = 0; job < (int64_t)nb * Ho * nch; job++) {
-        const int bb = (int)(job / ((int64_t)Ho * nch));
-        const int h = (int)((job / nch) % Ho);
-        const int w0 = (int)(job % nch) * CONV_CHUNK;
-        const int wc = Wo - w0 < CONV_CHUNK ? Wo - w0 : CONV_CHUNK;
-        float *cols = scr + (size_t)omp_get_thread_num() * K * CONV_LD;
-        im2col_row(x + (size_t)bb * Cin * H * W, Cin, H, W, g->kh, g->kw, g->ph, g->pw, h, w0, wc, cols);
-        float *o = out + (size_t)bb * Cout * Ho * Wo + (size_t)h * Wo + w0;
-        for (int co = 0; co < Cout; co++) {
-            float bv = b ? b[co] : 0.0f;
-            float *r = o + (size_t)co * Ho * Wo;
-            for (int q = 0; q < wc; q++) r[q] = bv;
-        }
-        sdd_gemm_nn(Cout, wc, K, w, K, cols, CONV_LD, o, Ho * Wo, 1);
-    }
-    return 0;
+    const int K = g->Cin * g->kh * g->kw;
+    const float **wr = sdd_scratch(c, (size_t)g->Cout * sizeof(*wr));
+    if (!wr) return -1;
+    for (int co = 0; co < g->Cout; co++) wr[co] = w + (size_t)co * K;
+    return conv_planes(c, nb, x, g->Cin, g->H, g->W, wr, g->Cout, g->kh, g->kw, g->ph, g->pw, out, g->Ho, g->Wo, b, 0);
 }
 
 sdd_tensor *sdd_conv2d(sdd_ctx *c, sdd_tensor *x, sdd_tensor *w, sdd_tensor *b, int ph, int pw)
