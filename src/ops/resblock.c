@@ -30,6 +30,9 @@
 #include "ops/vmath.h"
 #include <string.h>
 #include <omp.h>
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
 
 #define RB_POOL 3          /* MaxPool (1, 3), stride 3, floor */
 #define RB_RECOMPUTE_K 16  /* conv1 with at most this many taps per output (Cin kh kw) is recomputed, not saved */
@@ -86,20 +89,58 @@ static void rb_bn_selu(const sdd_ctx *c, const rb_node *n, int b0, int nb, const
 
 /* MaxPool (1, 3) of P (nplanes, H2, W2) into y (nplanes, H2, W2 / 3), with the
  * offset of each window's max in arg (when not NULL); ties keep the first, a NaN wins */
+#if defined(__AVX512F__)
+/* 16 windows of 3 at once: the window maxima and their offsets, with the
+ * scalar rule (ties keep the first, the first NaN wins). v (48 floats) is
+ * deinterleaved into the windows' first, second and third values by two
+ * two-source permutes each. */
+static inline void rb_pool16(const float *q, float *y, uint8_t *arg)
+{
+    const __m512 v0 = _mm512_loadu_ps(q), v1 = _mm512_loadu_ps(q + 16), v2 = _mm512_loadu_ps(q + 32);
+    __m512 e[3];
+    for (int o = 0; o < 3; o++) {
+        int i1[16], i2[16];
+        for (int i = 0; i < 16; i++) {
+            const int src = 3 * i + o;          /* 0..47 */
+            i1[i] = src < 32 ? src : 0;
+            i2[i] = src < 32 ? i : 16 + (src - 32);
+        }
+        const __m512 t = _mm512_permutex2var_ps(v0, _mm512_loadu_si512(i1), v1);
+        e[o] = _mm512_permutex2var_ps(t, _mm512_loadu_si512(i2), v2);
+    }
+    __m512 m = e[0];
+    __m512i best = _mm512_setzero_si512();
+    for (int o = 1; o < 3; o++) {
+        const __mmask16 mnan = _mm512_cmp_ps_mask(m, m, _CMP_UNORD_Q);
+        const __mmask16 up = (_mm512_cmp_ps_mask(e[o], m, _CMP_GT_OQ) | _mm512_cmp_ps_mask(e[o], e[o], _CMP_UNORD_Q)) & (__mmask16)~mnan;
+        m = _mm512_mask_mov_ps(m, up, e[o]);
+        best = _mm512_mask_mov_epi32(best, up, _mm512_set1_epi32(o));
+    }
+    _mm512_storeu_ps(y, m);
+    if (arg) _mm_storeu_si128((__m128i *)arg, _mm512_cvtepi32_epi8(best));
+}
+#endif
+
 static void rb_pool(int64_t rows, int W2, const float *P, float *y, uint8_t *arg)
 {
     const int Wp = W2 / RB_POOL;
     #pragma omp parallel for schedule(static)
     for (int64_t r = 0; r < rows; r++) {
         const float *pr = P + (size_t)r * W2;
-        for (int w = 0; w < Wp; w++) {
+        float *yr = y + (size_t)r * Wp;
+        uint8_t *ar = arg ? arg + (size_t)r * Wp : NULL;
+        int w = 0;
+#if defined(__AVX512F__)
+        for (; w + 16 <= Wp; w += 16) rb_pool16(pr + (size_t)w * RB_POOL, yr + w, ar ? ar + w : NULL);
+#endif
+        for (; w < Wp; w++) {
             const float *q = pr + (size_t)w * RB_POOL;
             int best = 0;
             float m = q[0];
             for (int j = 0; j < RB_POOL; j++)
                 if (q[j] > m || isnan(q[j])) { m = q[j]; best = j; if (isnan(m)) break; }
-            y[(size_t)r * Wp + w] = m;
-            if (arg) arg[(size_t)r * Wp + w] = (uint8_t)best;
+            yr[w] = m;
+            if (ar) ar[w] = (uint8_t)best;
         }
     }
 }

@@ -275,7 +275,7 @@ static void test_resblock_vs_ops(int Cin)
     sdd_err e;
     sdd_params p;
     sdd_params_init(&p);
-    const int B = 6, Co = 4, H = 5, W = 31;
+    const int B = 6, Co = 4, H = 5, W = 100;   /* pooled width 33: two 16-window vector groups and a scalar tail */
     int64_t s1[4] = { Co, Cin, 2, 3 }, s2[4] = { Co, Co, 2, 3 }, sd[4] = { Co, Cin, 1, 3 }, sc[1] = { Co };
     int iw1 = sdd_params_add(&p, "w1", 4, s1, 1, &e), ib1 = sdd_params_add(&p, "b1", 1, sc, 1, &e);
     int ig = sdd_params_add(&p, "g", 1, sc, 1, &e), ibe = sdd_params_add(&p, "be", 1, sc, 1, &e);
