@@ -2,8 +2,10 @@
  * design follows scipy.signal.firwin step by step (normalised cut-offs,
  * pass bands [0, f1] and [f2, 1], sum of right*sinc(right m) - left*sinc(left
  * m) terms, Hamming window, division by the DC sum) so the taps agree with
- * scipy's to rounding. */
+ * scipy's to rounding. The direct filterFIR sum lives here; the FFT path and
+ * the choice between the two are audio/fftconv.c's. */
 #include "audio/fir.h"
+#include "audio/fftconv.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -103,6 +105,13 @@ void sdd_fir_convolve(const double *a, int na, const double *b, int nb, double *
 #define FIR_BLOCK 512
 
 int sdd_fir_filter_same(const double *x, int64_t n, const double *b, int nb, double *y, sdd_err *e)
+{
+    if (nb < 1) return sdd_err_set(e, "filterFIR: empty filter");
+    const double *bs[1] = { b };
+    return sdd_fir_filter_powers(x, n, 1, bs, &nb, SDD_FIR_AUTO, y, e);
+}
+
+int sdd_fir_filter_direct(const double *x, int64_t n, const double *b, int nb, double *y, sdd_err *e)
 {
     if (n <= 0) return 0;
     if (nb < 1) return sdd_err_set(e, "filterFIR: empty filter");

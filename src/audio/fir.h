@@ -3,7 +3,7 @@
  * gain), the peak magnitude of the frequency response on freqz's default grid,
  * full convolution and RawBoost's filterFIR ("same length, advanced by
  * len(b)/2 + 1/2 samples" lfilter). All in double; every output sample is
- * summed in a fixed order, so results do not depend on the thread count. */
+ * computed in a fixed order, so results do not depend on the thread count. */
 #ifndef SDD_AUDIO_FIR_H
 #define SDD_AUDIO_FIR_H
 
@@ -35,7 +35,14 @@ void sdd_fir_convolve(const double *a, int na, const double *b, int nb, double *
  * end, filtered with lfilter(b, 1, .) and cut to [N/2, len - N/2) (integer
  * parts), which has n samples: y[i] = sum_k b[k] x[i + (nb+1)/2 - k] with x
  * zero outside [0, n). Works for any n >= 1 and nb >= 1, also n < nb.
- * x and y may not overlap. Parallel over output blocks when worthwhile. */
+ * x and y may not overlap. Computed directly or by overlap-save FFT,
+ * whichever audio/fftconv.h's operation-count model says is cheaper for
+ * (n, nb). */
 int sdd_fir_filter_same(const double *x, int64_t n, const double *b, int nb, double *y, sdd_err *e);
+
+/* filterFIR by the direct sum, each output summed over k = 0, 1, ..., nb-1
+ * in that order; parallel over output blocks when worthwhile (the same bits
+ * for any thread count). */
+int sdd_fir_filter_direct(const double *x, int64_t n, const double *b, int nb, double *y, sdd_err *e);
 
 #endif

@@ -4,6 +4,7 @@
  * design and filtering live in audio/fir.c. */
 #include "audio/rawboost.h"
 #include "audio/fir.h"
+#include "audio/fftconv.h"
 #include "core/rng.h"
 #include <errno.h>
 #include <math.h>
@@ -196,31 +197,58 @@ int64_t sdd_rawboost_draw_isd(int64_t n, double P, uint64_t k, int64_t *idx, dou
     if (m > n) m = n;
     if (m < 0) m = 0;
     for (int64_t i = 0; i < n; i++) idx[i] = i;
-    for (int64_t j = 0; j < m; j++) {
-        int64_t r = j + (int64_t)(sdd_rng_uniform_d(k, (uint64_t)(1 + j)) * (double)(n - j));
-        if (r >= n) r = n - 1;
-        int64_t t = idx[j]; idx[j] = idx[r]; idx[r] = t;
+    /* uniforms drawn in vectorised chunks; the values and their order are
+     * those of sdd_rng_uniform_d at the counters of rawboost.h */
+    enum { CH = 256 };
+    double ua[CH], ub[CH];
+    for (int64_t j0 = 0; j0 < m; j0 += CH) {
+        const int64_t cnt = m - j0 < CH ? m - j0 : CH;
+        sdd_rng_uniform_d_fill(k, (uint64_t)(1 + j0), cnt, ua);
+        for (int64_t q = 0; q < cnt; q++) {
+            const int64_t j = j0 + q;
+            int64_t r = j + (int64_t)(ua[q] * (double)(n - j));
+            if (r >= n) r = n - 1;
+            const int64_t t = idx[j]; idx[j] = idx[r]; idx[r] = t;
+        }
     }
-    for (int64_t j = 0; j < m; j++) {
-        const double a = 2.0 * sdd_rng_uniform_d(k, (uint64_t)(1 + m + j)) - 1.0;
-        const double b = 2.0 * sdd_rng_uniform_d(k, (uint64_t)(1 + 2 * m + j)) - 1.0;
-        fr[j] = a * b;
+    for (int64_t j0 = 0; j0 < m; j0 += CH) {
+        const int64_t cnt = m - j0 < CH ? m - j0 : CH;
+        sdd_rng_uniform_d_fill(k, (uint64_t)(1 + m + j0), cnt, ua);
+        sdd_rng_uniform_d_fill(k, (uint64_t)(1 + 2 * m + j0), cnt, ub);
+        for (int64_t q = 0; q < cnt; q++) fr[j0 + q] = (2.0 * ua[q] - 1.0) * (2.0 * ub[q] - 1.0);
     }
     return m;
 }
 
 /* ------------------------------------------------------------ deterministic parts */
 
+/* sum of x[0..n) in eight interleaved partial sums added in a fixed order:
+ * vectorisable and the same bits on every call */
+static double sum_fixed(const double *x, int64_t n, int squares)
+{
+    double acc[8] = { 0, 0, 0, 0, 0, 0, 0, 0 };
+    int64_t i = 0;
+    if (squares)
+        for (; i + 8 <= n; i += 8)
+            for (int j = 0; j < 8; j++) acc[j] += x[i + j] * x[i + j];
+    else
+        for (; i + 8 <= n; i += 8)
+            for (int j = 0; j < 8; j++) acc[j] += x[i + j];
+    for (int j = 0; i < n; i++, j++) acc[j] += squares ? x[i] * x[i] : x[i];
+    return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+}
+
 void sdd_rawboost_normwav(double *x, int64_t n, int always)
 {
     double m = 0.0;
-    for (int64_t i = 0; i < n; i++) {
-        const double a = fabs(x[i]);
-        if (a > m) m = a;
-    }
+    #pragma omp simd reduction(max:m)
+    for (int64_t i = 0; i < n; i++) m = fabs(x[i]) > m ? fabs(x[i]) : m;
     if (m == 0.0) return; /* all zero: the reference would divide by zero */
+    /* times 1/m rather than / m: within one rounding of the reference's
+     * division, and a multiply vectorises at full rate */
+    const double inv = 1.0 / m;
     if (always || m > 1.0)
-        for (int64_t i = 0; i < n; i++) x[i] /= m;
+        for (int64_t i = 0; i < n; i++) x[i] *= inv;
 }
 
 static inline int odd_taps(int c) { return c % 2 == 0 ? c + 1 : c; }
@@ -261,7 +289,7 @@ int sdd_rawboost_notch_coeffs(const double *fc, const double *bw, const int *c, 
         memcpy(b, tmp, (size_t)len * sizeof *b);
     }
     free(h); free(tmp);
-    const double hmax = sdd_fir_freqz_maxabs(b, len, SDD_RAWBOOST_FREQZ_POINTS);
+    const double hmax = sdd_fir_freqz_maxabs_fft(b, len, SDD_RAWBOOST_FREQZ_POINTS);
     if (hmax < 0) return sdd_err_set(e, "notch: out of memory");
     if (!(hmax > 0) || !isfinite(hmax)) return sdd_err_set(e, "notch: the filter has no response (max |H| = %g)", hmax);
     const double g = pow(10.0, G / 20.0);
@@ -295,30 +323,32 @@ int sdd_rawboost_lnl_given(const double *x, int64_t n, int nf, int nbands, const
                            double *y, sdd_err *e)
 {
     if (n <= 0) return 0;
-    double *xp = malloc((size_t)n * sizeof *xp), *f = malloc((size_t)n * sizeof *f);
-    if (!xp || !f) { free(xp); free(f); return sdd_err_set(e, "LnL: out of memory for %lld samples", (long long)n); }
-    for (int64_t t = 0; t < n; t++) y[t] = 0.0;
-    for (int i = 0; i < nf; i++) {
-        int nb;
-        double *b = notch_alloc(fc + (size_t)i * nbands, bw + (size_t)i * nbands, c + (size_t)i * nbands,
-                                nbands, G[i], fs, &nb, e);
-        if (!b) { free(xp); free(f); return sdd_err_prefix(e, "LnL filter %d", i); }
-        /* x^(i+1) as numpy's power: x itself, x*x, else pow() */
-        const int pw = i + 1;
-        for (int64_t t = 0; t < n; t++)
-            xp[t] = pw == 1 ? x[t] : pw == 2 ? x[t] * x[t] : pow(x[t], (double)pw);
-        int rc = sdd_fir_filter_same(xp, n, b, nb, f, e);
-        free(b);
-        if (rc) { free(xp); free(f); return -1; }
-        for (int64_t t = 0; t < n; t++) y[t] = y[t] + f[t];
+    if (nf <= 0) {
+        for (int64_t t = 0; t < n; t++) y[t] = 0.0;
+        return 0;
     }
-    free(xp); free(f);
-    double s = 0.0;
-    for (int64_t t = 0; t < n; t++) s += y[t];
-    const double mean = s / (double)n;
-    for (int64_t t = 0; t < n; t++) y[t] = y[t] - mean;
-    sdd_rawboost_normwav(y, n, 0);
-    return 0;
+    double **bs = calloc((size_t)nf, sizeof *bs);
+    int *nbs = calloc((size_t)nf, sizeof *nbs);
+    int rc = 0;
+    if (!bs || !nbs) { rc = sdd_err_set(e, "LnL: out of memory"); goto done; }
+    for (int i = 0; i < nf && !rc; i++) {
+        bs[i] = notch_alloc(fc + (size_t)i * nbands, bw + (size_t)i * nbands, c + (size_t)i * nbands,
+                            nbands, G[i], fs, &nbs[i], e);
+        if (!bs[i]) rc = sdd_err_prefix(e, "LnL filter %d", i);
+    }
+    /* y = sum_i filterFIR(x^(i+1), b_i): one pass (overlap-save sums the
+     * terms' spectra before a single inverse transform per block) */
+    if (!rc) rc = sdd_fir_filter_powers(x, n, nf, (const double *const *)bs, nbs, SDD_FIR_AUTO, y, e);
+    if (!rc) {
+        const double mean = sum_fixed(y, n, 0) / (double)n;
+        for (int64_t t = 0; t < n; t++) y[t] = y[t] - mean;
+        sdd_rawboost_normwav(y, n, 0);
+    }
+done:
+    for (int i = 0; bs && i < nf; i++) free(bs[i]);
+    free(bs);
+    free(nbs);
+    return rc ? -1 : 0;
 }
 
 int sdd_rawboost_isd_given(const double *x, int64_t n, const int64_t *idx, const double *fr,
@@ -339,9 +369,30 @@ int sdd_rawboost_isd_given(const double *x, int64_t n, const int64_t *idx, const
 
 static double norm2(const double *x, int64_t n)
 {
-    double s = 0.0;
-    for (int64_t t = 0; t < n; t++) s += x[t] * x[t];
-    return sqrt(s);
+    return sqrt(sum_fixed(x, n, 1));
+}
+
+/* SSI body with the filtered-noise buffer f (n values) given by the caller. */
+static int ssi_core(const double *x, int64_t n, const double *noise, const double *fc, const double *bw,
+                    const int *c, int nbands, double G, double snr, double fs, double *y, double *f, sdd_err *e)
+{
+    int nb;
+    double *b = notch_alloc(fc, bw, c, nbands, G, fs, &nb, e);
+    if (!b) return sdd_err_prefix(e, "SSI");
+    int rc = sdd_fir_filter_same(noise, n, b, nb, f, e);
+    free(b);
+    if (rc) return -1;
+    sdd_rawboost_normwav(f, n, 1);
+    const double nn = norm2(f, n);
+    if (nn == 0.0) { /* all-zero noise: add nothing (the reference gives NaN) */
+        if (y != x) memcpy(y, x, (size_t)n * sizeof *y);
+        return 0;
+    }
+    /* the reference's f / nn * nx / 10^(snr/20) as one factor (a few
+     * roundings apart on a term 10-40 dB below the signal) */
+    const double nx = norm2(x, n), scale = nx / (nn * pow(10.0, 0.05 * snr));
+    for (int64_t t = 0; t < n; t++) y[t] = x[t] + f[t] * scale;
+    return 0;
 }
 
 int sdd_rawboost_ssi_given(const double *x, int64_t n, const double *noise, const double *fc,
@@ -349,25 +400,11 @@ int sdd_rawboost_ssi_given(const double *x, int64_t n, const double *noise, cons
                            double fs, double *y, sdd_err *e)
 {
     if (n <= 0) return 0;
-    int nb;
-    double *b = notch_alloc(fc, bw, c, nbands, G, fs, &nb, e);
-    if (!b) return sdd_err_prefix(e, "SSI");
     double *f = malloc((size_t)n * sizeof *f);
-    if (!f) { free(b); return sdd_err_set(e, "SSI: out of memory for %lld samples", (long long)n); }
-    int rc = sdd_fir_filter_same(noise, n, b, nb, f, e);
-    free(b);
-    if (rc) { free(f); return -1; }
-    sdd_rawboost_normwav(f, n, 1);
-    const double nn = norm2(f, n);
-    if (nn == 0.0) { /* all-zero noise: add nothing (the reference gives NaN) */
-        if (y != x) memcpy(y, x, (size_t)n * sizeof *y);
-        free(f);
-        return 0;
-    }
-    const double nx = norm2(x, n), d = pow(10.0, 0.05 * snr);
-    for (int64_t t = 0; t < n; t++) y[t] = x[t] + f[t] / nn * nx / d;
+    if (!f) return sdd_err_set(e, "SSI: out of memory for %lld samples", (long long)n);
+    int rc = ssi_core(x, n, noise, fc, bw, c, nbands, G, snr, fs, y, f, e);
     free(f);
-    return 0;
+    return rc;
 }
 
 /* ------------------------------------------------------------ algorithms with draws */
@@ -391,96 +428,106 @@ static int lnl(const double *x, int64_t n, const sdd_rawboost_params *p, uint64_
     return rc;
 }
 
-static int isd(const double *x, int64_t n, const sdd_rawboost_params *p, uint64_t key, double *y, sdd_err *e)
+/* idx (n int64) and fr (n doubles): scratch from the caller's workspace */
+static int isd(const double *x, int64_t n, const sdd_rawboost_params *p, uint64_t key, double *y,
+               int64_t *idx, double *fr, sdd_err *e)
 {
-    int64_t *idx = malloc((size_t)n * sizeof *idx);
-    double *fr = malloc((size_t)n * sizeof *fr);
-    if (!idx || !fr) { free(idx); free(fr); return sdd_err_set(e, "ISD: out of memory for %lld samples", (long long)n); }
     const int64_t m = sdd_rawboost_draw_isd(n, p->P, sdd_rawboost_stage_key(key, SDD_RB_STAGE_ISD, 0), idx, fr);
-    int rc = sdd_rawboost_isd_given(x, n, idx, fr, m, p->g_sd, y, e);
-    free(idx); free(fr);
-    return rc;
+    return sdd_rawboost_isd_given(x, n, idx, fr, m, p->g_sd, y, e);
 }
 
-static int ssi(const double *x, int64_t n, const sdd_rawboost_params *p, uint64_t key, double *y, sdd_err *e)
+/* noise and f (n doubles each): scratch from the caller's workspace */
+static int ssi(const double *x, int64_t n, const sdd_rawboost_params *p, uint64_t key, double *y,
+               double *noise, double *f, sdd_err *e)
 {
-    const int nbd = p->nBands > 0 ? p->nBands : 1;
-    double *noise = malloc((size_t)n * sizeof *noise);
-    double *fc = malloc((size_t)nbd * sizeof *fc), *bw = malloc((size_t)nbd * sizeof *bw);
-    int *c = malloc((size_t)nbd * sizeof *c);
-    if (!noise || !fc || !bw || !c) {
-        free(noise); free(fc); free(bw); free(c);
-        return sdd_err_set(e, "SSI: out of memory for %lld samples", (long long)n);
-    }
-    const uint64_t kn = sdd_rawboost_stage_key(key, SDD_RB_STAGE_SSI_NOISE, 0);
-    #pragma omp parallel for schedule(static) if (n > 50000)
-    for (int64_t t = 0; t < n; t++) noise[t] = sdd_rng_normal(kn, (uint64_t)t);
+    double fc[SDD_RAWBOOST_MAX_BANDS], bw[SDD_RAWBOOST_MAX_BANDS], G;
+    int c[SDD_RAWBOOST_MAX_BANDS];
+    sdd_rng_normal_fill(sdd_rawboost_stage_key(key, SDD_RB_STAGE_SSI_NOISE, 0), 0, n, noise);
     const uint64_t kf = sdd_rawboost_stage_key(key, SDD_RB_STAGE_SSI_FILTER, 0);
-    double G;
     sdd_rawboost_draw_notch(p, p->minG, p->maxG, kf, fc, bw, c, &G);
     const double snr = urange(p->SNRmin, p->SNRmax, kf, 3 * (uint64_t)p->nBands + 1);
-    int rc = sdd_rawboost_ssi_given(x, n, noise, fc, bw, c, p->nBands, G, snr, (double)p->fs, y, e);
-    free(noise); free(fc); free(bw); free(c);
-    return rc;
+    return ssi_core(x, n, noise, fc, bw, c, p->nBands, G, snr, (double)p->fs, y, f, e);
 }
 
-int sdd_rawboost_apply_d(int algo, const double *x, int64_t n, double *y,
-                         const sdd_rawboost_params *p, uint64_t key, sdd_err *e)
+static int check_input(int algo, int64_t n, const sdd_rawboost_params *p, sdd_err *e)
 {
     if (algo < 0 || algo >= SDD_RAWBOOST_NALGO) return sdd_err_set(e, "RawBoost: unknown algorithm %d (0..8)", algo);
     if (n < 1) return sdd_err_set(e, "RawBoost: empty input");
-    if (sdd_rawboost_check_params(p, e)) return -1;
-    for (int64_t t = 0; t < n; t++)
+    return sdd_rawboost_check_params(p, e);
+}
+
+/* The algorithms on checked input. ws holds 4 n doubles: two stage outputs
+ * a, b and two scratch buffers (ISD's indices and factors, then SSI's noise
+ * and filtered noise). One allocation per call instead of one per buffer:
+ * fewer fresh pages to fault in. out may equal x. */
+static int run(int algo, const double *x, int64_t n, double *out, const sdd_rawboost_params *p, uint64_t key,
+               double *ws, sdd_err *e)
+{
+    int bad = 0;   /* x - x is 0 exactly for finite x, NaN for inf and NaN */
+    #pragma omp simd reduction(|:bad)
+    for (int64_t t = 0; t < n; t++) bad |= !(x[t] - x[t] == 0.0);
+    for (int64_t t = 0; bad && t < n; t++)
         if (!isfinite(x[t])) return sdd_err_set(e, "RawBoost: sample %lld is not finite", (long long)t);
-    if (algo == 0) { if (y != x) memcpy(y, x, (size_t)n * sizeof *y); return 0; }
-    double *a = malloc((size_t)n * sizeof *a), *b = malloc((size_t)n * sizeof *b);
-    if (!a || !b) { free(a); free(b); return sdd_err_set(e, "RawBoost: out of memory for %lld samples", (long long)n); }
+    if (algo == 0) { if (out != x) memcpy(out, x, (size_t)n * sizeof *out); return 0; }
+    double *a = ws, *b = ws + n, *s1 = ws + 2 * n, *s2 = ws + 3 * n;
+    int64_t *idx = (int64_t *)s1;
     int rc = 0;
     switch (algo) {
     case 1: rc = lnl(x, n, p, key, a, e); break;
-    case 2: rc = isd(x, n, p, key, a, e); break;
-    case 3: rc = ssi(x, n, p, key, a, e); break;
+    case 2: rc = isd(x, n, p, key, a, idx, s2, e); break;
+    case 3: rc = ssi(x, n, p, key, a, s1, s2, e); break;
     case 4:
         rc = lnl(x, n, p, key, b, e);
-        if (!rc) rc = isd(b, n, p, key, b, e);
-        if (!rc) rc = ssi(b, n, p, key, a, e);
+        if (!rc) rc = isd(b, n, p, key, b, idx, s2, e);
+        if (!rc) rc = ssi(b, n, p, key, a, s1, s2, e);
         break;
     case 5:
         rc = lnl(x, n, p, key, b, e);
-        if (!rc) rc = isd(b, n, p, key, a, e);
+        if (!rc) rc = isd(b, n, p, key, a, idx, s2, e);
         break;
     case 6:
         rc = lnl(x, n, p, key, b, e);
-        if (!rc) rc = ssi(b, n, p, key, a, e);
+        if (!rc) rc = ssi(b, n, p, key, a, s1, s2, e);
         break;
     case 7:
-        rc = isd(x, n, p, key, b, e);
-        if (!rc) rc = ssi(b, n, p, key, a, e);
+        rc = isd(x, n, p, key, b, idx, s2, e);
+        if (!rc) rc = ssi(b, n, p, key, a, s1, s2, e);
         break;
     case 8:
         rc = lnl(x, n, p, key, a, e);
-        if (!rc) rc = isd(x, n, p, key, b, e);
+        if (!rc) rc = isd(x, n, p, key, b, idx, s2, e);
         if (!rc) {
             for (int64_t t = 0; t < n; t++) a[t] = a[t] + b[t];
             sdd_rawboost_normwav(a, n, 0);
         }
         break;
     }
-    if (!rc) memcpy(y, a, (size_t)n * sizeof *y);
-    free(a); free(b);
+    if (!rc) memcpy(out, a, (size_t)n * sizeof *out);
     return rc ? -1 : 0;
+}
+
+int sdd_rawboost_apply_d(int algo, const double *x, int64_t n, double *y,
+                         const sdd_rawboost_params *p, uint64_t key, sdd_err *e)
+{
+    if (check_input(algo, n, p, e)) return -1;
+    double *ws = malloc((size_t)n * 4 * sizeof *ws);
+    if (!ws) return sdd_err_set(e, "RawBoost: out of memory for %lld samples", (long long)n);
+    const int rc = run(algo, x, n, y, p, key, ws, e);
+    free(ws);
+    return rc;
 }
 
 int sdd_rawboost_apply(int algo, const float *x, int64_t n, float *y,
                        const sdd_rawboost_params *p, uint64_t key, sdd_err *e)
 {
-    if (n < 1) return sdd_err_set(e, "RawBoost: empty input");
-    double *d = malloc((size_t)n * sizeof *d);
-    if (!d) return sdd_err_set(e, "RawBoost: out of memory for %lld samples", (long long)n);
+    if (check_input(algo, n, p, e)) return -1;
+    double *ws = malloc((size_t)n * 5 * sizeof *ws);   /* (5, n): the signal in double, then run's 4 */
+    if (!ws) return sdd_err_set(e, "RawBoost: out of memory for %lld samples", (long long)n);
+    double *d = ws + 4 * n;
     for (int64_t t = 0; t < n; t++) d[t] = (double)x[t];
-    int rc = sdd_rawboost_apply_d(algo, d, n, d, p, key, e);
+    const int rc = run(algo, d, n, d, p, key, ws, e);
     if (!rc)
         for (int64_t t = 0; t < n; t++) y[t] = (float)d[t];
-    free(d);
+    free(ws);
     return rc;
 }

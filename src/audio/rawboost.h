@@ -19,7 +19,8 @@
  *       samples chosen by a partial Fisher-Yates shuffle of 0..n-1, swap j
  *       (j = 0..m-1) with j + int(U(1+j) (n-j)); the first m entries are the
  *       indices; f_j = (2 U(1+m+j) - 1)(2 U(1+2m+j) - 1).
- *   SSI noise (stage 3, index 0): noise[t] = sdd_rng_normal(subkey, t).
+ *   SSI noise (stage 3, index 0): noise[t] = sdd_rng_normal(subkey, t), as
+ *       sdd_rng_normal_fill computes it (within 1e-14 of the scalar function).
  *   SSI filter (stage 4, index 0): notch draws as above with (minG, maxG),
  *       then SNR = U(SNRmin, SNRmax) at c = 3 nBands + 1.
  * A stage uses the same sub-key in every combination (algo 4's LnL and ISD
@@ -29,7 +30,10 @@
  * signal unchanged instead of dividing by zero, and SSI adds nothing when the
  * filtered noise is all zero (the reference would produce NaN). Computation
  * is double throughout (the reference does some steps in float32 when given
- * float32 audio; differences ~1e-7 relative).
+ * float32 audio; differences ~1e-7 relative). Long filters run through FFTs
+ * (audio/fftconv.h) and x^k is a repeated product, not pow(): differences
+ * from the reference's direct lfilter/np.power are rounding, ~1e-15 of the
+ * signal's peak.
  *
  * The *_given functions are the deterministic parts with the draws as
  * arguments; tools/reference/rawboost_ref.py implements the same in
@@ -108,7 +112,8 @@ void sdd_rawboost_draw_notch(const sdd_rawboost_params *p, double minG, double m
 int64_t sdd_rawboost_draw_isd(int64_t n, double P, uint64_t k, int64_t *idx, double *fr);
 
 /* ---- deterministic parts (the draws given) ---- */
-/* normWav: x /= max|x| when always or max|x| > 1; an all-zero x is left as is. */
+/* normWav: x /= max|x| (computed as x * (1/max|x|)) when always or max|x| > 1;
+ * an all-zero x is left as is. */
 void sdd_rawboost_normwav(double *x, int64_t n, int always);
 /* Length of the notch cascade for the given numtaps draws: 1 + sum(c' - 1),
  * c' = c made odd. */

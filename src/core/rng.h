@@ -13,8 +13,16 @@ uint64_t sdd_rng_u64(uint64_t key, uint64_t counter);
 /* Uniform in [0, 1) with 24 bits (float) / 53 bits (double). */
 float sdd_rng_uniform(uint64_t key, uint64_t counter);
 double sdd_rng_uniform_d(uint64_t key, uint64_t counter);
+/* out[i] = sdd_rng_uniform_d(key, counter + i) for i < n, bit for bit
+ * (vectorised). */
+void sdd_rng_uniform_d_fill(uint64_t key, uint64_t counter, int64_t n, double *out);
 /* Standard normal (Box-Muller on draws 2*counter and 2*counter+1). */
 double sdd_rng_normal(uint64_t key, uint64_t counter);
+/* out[i] = sdd_rng_normal(key, counter + i) for i < n, from the same uniform
+ * draws but with log and cos evaluated by polynomials that the compiler
+ * vectorises (~10x faster than libm calls): each value within 1e-14
+ * (absolute, plus 2e-15 relative) of sdd_rng_normal's. */
+void sdd_rng_normal_fill(uint64_t key, uint64_t counter, int64_t n, double *out);
 
 /* A sequential stream over a key, for code that draws one value after another. */
 typedef struct { uint64_t key, ctr; } sdd_rng;
