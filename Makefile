@@ -20,7 +20,7 @@ TESTSRC := $(sort $(wildcard tests/unit/test_*.c))
 TESTBIN := $(TESTSRC:tests/unit/%.c=$(BUILD)/tests/%) $(BUILD)/tests/test_api_cxx
 DEPSTAMP := $(BUILD)/.deps-ok
 
-.PHONY: all test demo bench clean deps fuzz-build
+.PHONY: all test demo bench bench-rawboost clean deps fuzz-build
 all: sdd libsdd.a libsdd.so
 
 $(DEPSTAMP): scripts/install-deps
@@ -71,6 +71,12 @@ $(BUILD)/bench/bench_rawboost: bench/bench_rawboost.c libsdd.a
 
 bench: all $(BUILD)/bench/bench_sdd $(BUILD)/bench/bench_rawboost
 	@./bench/run
+
+# only the RawBoost rows (algo 4 vs numpy/scipy, loader throughput, one step):
+# rewrites those sections of bench/RESULTS.md
+bench-rawboost: all $(BUILD)/bench/bench_sdd $(BUILD)/bench/bench_rawboost
+	@./bench/rawboost_run $(BUILD)/bench/rawboost.jsonl
+	@/usr/bin/python3 bench/report.py --rawboost-update bench/RESULTS.md $(BUILD)/bench/rawboost.jsonl "make bench-rawboost"
 
 clean:
 	rm -rf $(BUILD) sdd libsdd.a libsdd.so

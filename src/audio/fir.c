@@ -50,7 +50,8 @@ int sdd_fir_firwin_bandstop(int numtaps, double f1, double f2, double fs, double
         /* bands [0, c1] and [c2, 1], accumulated in firwin's order */
         double v = 0.0;
         v += c1 * sdd_fir_sinc(c1 * m);
-        v -= 0.0 * sdd_fir_sinc(0.0 * m);
+        /* firwin's "- 0 * sinc(0 * m)" for the band starting at 0: sinc(0) is
+         * 1 and v - 0.0 is v, so the term changes nothing and is skipped */
         v += 1.0 * sdd_fir_sinc(1.0 * m);
         v -= c2 * sdd_fir_sinc(c2 * m);
         h[k] = v * w[k];

@@ -4,10 +4,17 @@
  * draws, and sdd_rawboost_apply end to end (the script reimplements sdd's
  * counter RNG and draw order) to 1e-6 relative; (b) distributions of the
  * draws; (c) determinism across calls, keys and thread counts; edge cases
- * (n = 1, all-zero input, input shorter than the filter); flag parsing. */
+ * (n = 1, all-zero input, input shorter than the filter); flag parsing;
+ * (d) the fast paths: filterFIR by overlap-save FFT against the direct sum
+ * and against scipy for every fixture case, the summed LnL powers, the
+ * freqz peak through the FFT, the vectorised normal and uniform fills.
+ * Tolerances: FFT filtering in double is exact up to rounding that grows
+ * with log2(N) (~1e-15 of max |y|), so the scipy fixtures keep their 1e-12
+ * and the FFT-vs-direct checks use 1e-13 relative to max |y|. */
 #include "check.h"
 #include "audio/rawboost.h"
 #include "audio/fir.h"
+#include "audio/fftconv.h"
 #include "core/rng.h"
 #include <omp.h>
 #include <stdint.h>
@@ -153,9 +160,17 @@ static void test_filter_fixtures(void)
         CHECK(y->n == x->n);
         double r = max_rel(g, y->v, x->n, 1e-300);
         CHECK_MSG(r < 1e-12, "%s: filterFIR differs by %.3g", c->name, r);
+        /* both methods, whichever the cost model picks */
+        const double *bs[1] = { b->v };
+        for (int method = SDD_FIR_DIRECT; method <= SDD_FIR_FFT; method++) {
+            CHECK(sdd_fir_filter_powers(x->v, x->n, 1, bs, &b->n, method, g, &e) == 0);
+            r = max_rel(g, y->v, x->n, 1e-300);
+            CHECK_MSG(r < 1e-12, "%s: filterFIR (%s) differs by %.3g", c->name,
+                      method == SDD_FIR_FFT ? "FFT" : "direct", r);
+        }
         free(g);
     }
-    CHECK(f->ncase == 7);
+    CHECK(f->ncase == 8);
     fx_free(f);
 }
 
@@ -559,6 +574,103 @@ static void test_flags(void)
     CHECK_STR_CONTAINS(e.msg, "--rb-ming");
 }
 
+
+/* ---------------------------------------------------------------- (d) fast paths */
+
+/* random filters of the given lengths, the LnL sum by both methods */
+static double powers_fft_vs_direct(int64_t n, int nterms, const int *nb, uint64_t seed)
+{
+    double *x = malloc((size_t)n * sizeof *x), *y1 = malloc((size_t)n * sizeof *y1), *y2 = malloc((size_t)n * sizeof *y2);
+    double *bs[8];
+    for (int t = 0; t < nterms; t++) {
+        bs[t] = malloc((size_t)nb[t] * sizeof *bs[t]);
+        for (int k = 0; k < nb[t]; k++) bs[t][k] = sdd_rng_normal(seed + 100 + t, k) / sqrt((double)nb[t]);
+    }
+    for (int64_t i = 0; i < n; i++) x[i] = 0.5 * sin(0.001 * i) + 0.2 * sdd_rng_normal(seed, i);
+    sdd_err e;
+    int ok = sdd_fir_filter_powers(x, n, nterms, (const double *const *)bs, nb, SDD_FIR_DIRECT, y1, &e) == 0 &&
+             sdd_fir_filter_powers(x, n, nterms, (const double *const *)bs, nb, SDD_FIR_FFT, y2, &e) == 0;
+    const double r = ok ? max_rel(y2, y1, n, 1e-300) : 1.0;
+    for (int t = 0; t < nterms; t++) free(bs[t]);
+    free(x); free(y1); free(y2);
+    return r;
+}
+
+static void test_fft_paths(void)
+{
+    /* lengths around block edges, shorter than the filter, mixed advances */
+    static const struct { int64_t n; int nterms; int nb[5]; } cases[] = {
+        { 64600, 5, { 317, 217, 313, 227, 195 } }, { 64600, 1, { 491 } }, { 3000, 5, { 11, 12, 99, 100, 1 } },
+        { 1, 3, { 7, 8, 1 } }, { 10, 2, { 301, 2 } }, { 2049, 1, { 2048 } }, { 5000, 4, { 1, 1, 1, 1 } },
+        { 777, 5, { 31, 45, 17, 3, 64 } },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const double r = powers_fft_vs_direct(cases[i].n, cases[i].nterms, cases[i].nb, 40 + i);
+        CHECK_MSG(r < 1e-13, "case %zu (n %lld): FFT and direct LnL sums differ by %.3g of max", i,
+                  (long long)cases[i].n, r);
+    }
+    /* the model: long signals with long filters go through the FFT, tiny ones direct */
+    int nb5[5] = { 317, 217, 313, 227, 195 }, N = 0, one = 3;
+    CHECK(sdd_fir_pick_method(64600, 5, nb5, &N) == SDD_FIR_FFT && N >= 512 && (N & (N - 1)) == 0);
+    CHECK(sdd_fir_pick_method(20, 1, &one, &N) == SDD_FIR_DIRECT && N == 0);
+    /* the same bits from several threads at once (shared plan cache) */
+    enum { T = 4, L = 9000 };
+    double *x = malloc(L * sizeof *x), *ref = malloc(L * sizeof *ref), *out = malloc((size_t)T * L * sizeof *out);
+    double b[300];
+    for (int k = 0; k < 300; k++) b[k] = sdd_rng_normal(7, k) * 0.05;
+    for (int i = 0; i < L; i++) x[i] = sdd_rng_normal(8, i);
+    sdd_err e;
+    CHECK(sdd_fir_filter_same(x, L, b, 300, ref, &e) == 0);
+    int bad = 0;
+    #pragma omp parallel for num_threads(T) reduction(+:bad)
+    for (int t = 0; t < T; t++) {
+        sdd_err et;
+        const int nbt = 300 - 37 * t;   /* different lengths: different FFT sizes too */
+        double *o = out + (size_t)t * L;
+        if (sdd_fir_filter_same(x, L, b, nbt, o, &et)) bad++;
+        if (t == 0 && memcmp(o, ref, L * sizeof *o)) bad++;
+    }
+    CHECK(bad == 0);
+    free(x); free(ref); free(out);
+}
+
+static void test_freqz_fft(void)
+{
+    /* the FFT peak equals the direct 512-point evaluation, also for filters
+     * longer than the 1024-point transform (folded) */
+    const int lens[] = { 1, 2, 51, 491, 1024, 1500, 3000 };
+    for (size_t i = 0; i < sizeof lens / sizeof lens[0]; i++) {
+        const int nb = lens[i];
+        double *b = malloc((size_t)nb * sizeof *b);
+        for (int k = 0; k < nb; k++) b[k] = sdd_rng_normal(300 + i, k);
+        const double d = sdd_fir_freqz_maxabs(b, nb, 512), f = sdd_fir_freqz_maxabs_fft(b, nb, 512);
+        CHECK_MSG(fabs(d - f) <= 1e-12 * d, "nb %d: freqz peak %.17g (direct) vs %.17g (FFT)", nb, d, f);
+        free(b);
+    }
+}
+
+static void test_rng_fills(void)
+{
+    enum { M = 200000 };
+    double *a = malloc(M * sizeof *a);
+    double worst = 0.0;
+    for (int k = 0; k < 3; k++) {
+        const uint64_t key = sdd_rng_key(11 + k, 2, 3, 4), c0 = (uint64_t)k * 1000003u;
+        sdd_rng_normal_fill(key, c0, M, a);
+        for (int i = 0; i < M; i++) {
+            const double want = sdd_rng_normal(key, c0 + i), d = fabs(a[i] - want) / (1e-14 + 2e-15 * fabs(want));
+            if (!(d <= worst)) worst = d;
+        }
+    }
+    CHECK_MSG(worst <= 1.0, "normal fill differs from sdd_rng_normal by %.3g of the bound", worst);
+    int same = 1;
+    sdd_rng_uniform_d_fill(99, 5, M, a);
+    for (int i = 0; i < M; i++) same &= a[i] == sdd_rng_uniform_d(99, 5 + (uint64_t)i);
+    CHECK_MSG(same, "uniform fill is not bit-identical to sdd_rng_uniform_d");
+    sdd_rng_normal_fill(1, 0, 0, a);   /* n = 0 writes nothing */
+    free(a);
+}
+
 int main(void)
 {
     test_notch_fixtures();
@@ -571,5 +683,8 @@ int main(void)
     test_determinism();
     test_edges();
     test_flags();
+    test_fft_paths();
+    test_freqz_fft();
+    test_rng_fills();
     return CHECK_DONE("test_rawboost");
 }

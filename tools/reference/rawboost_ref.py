@@ -343,6 +343,13 @@ def write_fixtures(outdir):
         b = g.standard_normal(nb)
         fx.case(name)
         fx.arr("x", x); fx.arr("b", b); fx.arr("y", filter_fir(x, b))
+    # long enough for several overlap-save blocks in sdd (its own generator,
+    # so the draws of the cases above and of the files below stay as they were)
+    g2 = np.random.RandomState(8)
+    x = g2.standard_normal(3000)
+    b = g2.standard_normal(491) / np.sqrt(491)
+    fx.case("n3000_b491")
+    fx.arr("x", x); fx.arr("b", b); fx.arr("y", filter_fir(x, b))
     fx.close()
 
     # 3. the three algorithms with given draws; x is stored once (case
