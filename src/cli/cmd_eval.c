@@ -45,6 +45,10 @@ static void usage(FILE *f)
             "  --asv-key FILE     ASVspoof 2021 ASV key (spk trial codec trans attack label trim subset),\n"
             "                     paired line by line with --asv-scores; gives the per-attack and\n"
             "                     per-codec min t-DCF of the 2021 tables (default: none)\n"
+            "  --asv-c012 FILE    the 2021 eval-package's precomputed t-DCF coefficients instead of ASV\n"
+            "                     scores (keys/LA/LA-C012-eval.npy, or a file its --recompute-c012 wrote):\n"
+            "                     2021-form min t-DCF with C012['Pooled']['Pooled'], and per attack x codec\n"
+            "                     with C012[attack][codec], as the package's main.py (default: none)\n"
             "  --tdcf 2019|2021   t-DCF form: 2019 legacy (ASVspoof 2019, clovaai) or 2021\n"
             "                     (eval-package) normalisation (default: 2021 for 2021 and ASVspoof 5 keys, else 2019)\n"
             "  --breakdown WHAT   tables to print: attack (per attack, conditions pooled), condition\n"
@@ -79,6 +83,7 @@ int cmd_eval(int argc, char **argv)
         else if (!strcmp(a, "--key")) NEED(o.key, "a file");
         else if (!strcmp(a, "--asv-scores")) NEED(o.asv_scores, "a file");
         else if (!strcmp(a, "--asv-key")) NEED(o.asv_key, "a file");
+        else if (!strcmp(a, "--asv-c012")) NEED(o.asv_c012, "a file");
         else if (!strcmp(a, "--subset")) NEED(o.subset, "a subset name");
         else if (!strcmp(a, "--det")) NEED(det, "a file");
         else if (!strcmp(a, "--calibration")) NEED(calfile, "a calibration file");
@@ -102,10 +107,13 @@ int cmd_eval(int argc, char **argv)
     }
     if (!o.scores && !o.sasv_scores) return cli_usage_error("eval", "no score file given (--scores FILE)");
     if (o.sasv_key && !o.sasv_scores) return cli_usage_error("eval", "--sasv-key needs --sasv-scores");
-    if (!o.scores && (o.key || o.asv_scores || det || calfile))
-        return cli_usage_error("eval", "--key, --asv-scores, --det and --calibration need CM scores (--scores FILE)");
+    if (!o.scores && (o.key || o.asv_scores || o.asv_c012 || det || calfile))
+        return cli_usage_error("eval", "--key, --asv-scores, --asv-c012, --det and --calibration need CM scores (--scores FILE)");
     if (o.asv_key && !o.asv_scores) return cli_usage_error("eval", "--asv-key needs --asv-scores");
-    if (o.tdcf && !o.asv_scores) return cli_usage_error("eval", "--tdcf needs --asv-scores");
+    if (o.asv_c012 && o.asv_scores) return cli_usage_error("eval", "--asv-c012 and --asv-scores exclude each other");
+    if (o.tdcf && !o.asv_scores && !o.asv_c012) return cli_usage_error("eval", "--tdcf needs --asv-scores or --asv-c012");
+    if (o.tdcf == SDD_TDCF_2019 && o.asv_c012)
+        return cli_usage_error("eval", "--tdcf 2019 needs ASV scores: C012 coefficients are the 2021 form");
 
     sdd_err e;
     sdd_eval_report r;

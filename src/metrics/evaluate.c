@@ -8,6 +8,7 @@
 #include "metrics/evaluate.h"
 #include "metrics/scores.h"
 #include "metrics/match.h"
+#include "metrics/c012.h"
 #include "data/list.h"
 
 #include <errno.h>
@@ -230,6 +231,7 @@ int sdd_eval_run(const sdd_eval_opts *o, sdd_eval_report *r, sdd_err *e)
     const char **att = NULL, **cod = NULL;
     int *row_of = NULL, *col_of = NULL;
     sdd_tdcf_coef *cells = NULL;
+    sdd_c012 c012 = { 0 };
     nameset rows = { 0 }, cols = { 0 }, vocs = { 0 };
     int *vline = NULL, *vrow = NULL, vnl = 0;   /* DF keys: key line of each trial, vocoder row */
     const char **kid = NULL;
@@ -409,7 +411,42 @@ int sdd_eval_run(const sdd_eval_opts *o, sdd_eval_report *r, sdd_err *e)
 
     /* t-DCF */
     const sdd_asv_scores *A = NULL;
-    if (o->asv_scores) {
+    if (o->asv_c012) {
+        /* precomputed 2021 coefficients: pooled and per cell, as main.py */
+        if (o->asv_scores) { sdd_err_set(e, "give ASV scores or C012 coefficients, not both"); goto done; }
+        if (o->tdcf == SDD_TDCF_2019) {
+            sdd_err_set(e, "%s: C012 coefficients give the 2021 t-DCF only (the 2019 form needs ASV scores)", o->asv_c012);
+            goto done;
+        }
+        if (sdd_c012_load(o->asv_c012, &c012, e)) goto done;
+        r->has_tdcf = 1;
+        r->tdcf_from_c012 = 1;
+        r->tdcf_form = SDD_TDCF_2021;
+        sdd_c012_get(&c012, NULL, NULL, &r->coef);   /* present: checked by the loader */
+        r->asv.eer = r->asv.threshold = r->asv.pfa = r->asv.pmiss = NAN;
+        r->asv.pmiss_spoof = r->asv.pfa_spoof = NAN;
+        sdd_err e2;
+        if (sdd_min_tdcf_sorted(&r->cm, NULL, &r->coef, &r->tdcf, &e2)) {
+            r->tdcf.min_tdcf = NAN;
+            warn(r, "%s: no min t-DCF: %s", o->scores, e2.msg);
+        }
+        if (r->has_table) {
+            const int R = rows.n + 1, C = cols.n + 1;
+            cells = calloc((size_t)R * C, sizeof *cells);
+            if (!cells) { sdd_err_set(e, "out of memory"); goto done; }
+            int found = 0;
+            for (int ri = 0; ri < R; ri++)
+                for (int ci = 0; ci < C; ci++) {
+                    sdd_tdcf_coef *k = &cells[(size_t)ri * C + ci];
+                    if (sdd_c012_get(&c012, ri < rows.n ? rows.v[ri] : NULL, ci < cols.n ? cols.v[ci] : NULL, k))
+                        k->form = 0;
+                    else found += ri < rows.n || ci < cols.n;
+                }
+            if (!found && R * C > 1)
+                warn(r, "%s: no coefficients for any attack or codec of %s: only the pooled min t-DCF", o->asv_c012,
+                     src_name);
+        }
+    } else if (o->asv_scores) {
         const char *asv_subset = r->subset[0] ? r->subset : o->subset;
         if (sdd_asv_load(o->asv_scores, o->asv_key, asv_subset, &asv, e)) goto done;
         A = &asv;
@@ -519,6 +556,7 @@ done:
     free(row_of); free(col_of); free(cells);
     free(rows.v); free(cols.v);
     sdd_asv_free(&asv);
+    sdd_c012_free(&c012);
     sdd_list_free(&key);
     sdd_scores_free(&sc);
     if (rc) sdd_eval_report_free(r);
@@ -627,6 +665,9 @@ void sdd_eval_print(const sdd_eval_report *r, FILE *f)
     fprintf(f, "EER        %.9f %%  (threshold %.9g)\n", r->eer.eer * 100.0, r->eer.threshold);
     if (r->has_tdcf) {
         if (isnan(r->tdcf.min_tdcf)) fprintf(f, "min t-DCF  -  (%d form; see the warning)\n", r->tdcf_form);
+        else if (r->tdcf_from_c012)
+            fprintf(f, "min t-DCF  %.9f  (2021 form, CM threshold %.9g; precomputed C0 %.9g, C1 %.9g, C2 %.9g)\n",
+                    r->tdcf.min_tdcf, r->tdcf.threshold, r->coef.c0, r->coef.c1, r->coef.c2);
         else
             fprintf(f, "min t-DCF  %.9f  (%d%s form, CM threshold %.9g; ASV EER %.4f %%, threshold %.9g)\n",
                     r->tdcf.min_tdcf, r->tdcf_form, r->tdcf_form == SDD_TDCF_2019 ? " legacy" : "",
@@ -787,7 +828,8 @@ int sdd_eval_write_json(const sdd_eval_report *r, const sdd_eval_opts *o, FILE *
         json_object_set_new(t, "c0", num(r->coef.c0));
         json_object_set_new(t, "c1", num(r->coef.c1));
         json_object_set_new(t, "c2", num(r->coef.c2));
-        json_object_set_new(a, "file", json_string(o->asv_scores));
+        json_object_set_new(a, "file", json_string(r->tdcf_from_c012 ? o->asv_c012 : o->asv_scores));
+        json_object_set_new(a, "source", json_string(r->tdcf_from_c012 ? "c012" : "scores"));
         json_object_set_new(a, "eer", num(r->asv.eer));
         json_object_set_new(a, "threshold", num(r->asv.threshold));
         json_object_set_new(a, "pfa", num(r->asv.pfa));

@@ -27,6 +27,9 @@ typedef struct {
     const char *key;        /* key/protocol; NULL only for 2019 CM score files */
     const char *asv_scores; /* ASV score file; NULL: no t-DCF */
     const char *asv_key;    /* ASVspoof 2021 ASV key for "asv_spk trial score" files */
+    const char *asv_c012;   /* the 2021 eval-package's precomputed coefficients (LA-C012-eval.npy,
+                               metrics/c012.h) instead of ASV scores: 2021-form min t-DCF, per
+                               table cell C012[attack][codec]; excludes asv_scores */
     const char *subset;     /* NULL: "eval" when the key has a subset column; "all": no filter */
     int tdcf;               /* 0: 2021 for ASVspoof 2021 keys, else 2019; or SDD_TDCF_2019/2021 */
     int allow_missing;      /* key trials without a score are skipped (a warning) */
@@ -58,7 +61,8 @@ typedef struct {
     sdd_eer_result eer;
     double cllr, min_cllr;
     sdd_dcf_result dcf;     /* ASVspoof 5 minDCF / actDCF */
-    int has_tdcf;           /* ASV scores were given */
+    int has_tdcf;           /* ASV scores or C012 coefficients were given */
+    int tdcf_from_c012;     /* coefficients from opts.asv_c012 (the ASV rates are then NaN) */
     int tdcf_form;
     sdd_asv_rates asv;
     sdd_tdcf_coef coef;

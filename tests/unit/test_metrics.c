@@ -592,6 +592,82 @@ static void test_eval_2021(void)
           !strcmp(e.msg, DATA "asv21_la_key.txt: no trials in subset 'hidden' (subsets: progress, eval)"));
 }
 
+/* the eval-package's precomputed coefficients (tools/reference/c012_ref.py:
+ * C012 from the same ASV fixture, dumped as np.array(dict).dump does, with
+ * A19/opus left out and A13/gsm NaN): the same numbers as from the ASV scores */
+static void test_eval_2021_c012(void)
+{
+    expect x;
+    load_expect(DATA "asv21_la_expected.txt", &x);
+    sdd_eval_report r;
+    sdd_err e;
+    sdd_eval_opts o = { .scores = DATA "asv21_la_scores.txt", .key = DATA "asv21_la_key.txt",
+                        .asv_c012 = DATA "asv21_la_c012.npy" };
+    CHECK_MSG(sdd_eval_run(&o, &r, &e) == 0, "%s", e.msg);
+    CHECK(r.has_tdcf && r.tdcf_from_c012 && r.tdcf_form == 2021 && r.nwarn == 0);
+    CHECK_REL(r.tdcf.min_tdcf, x.t21);
+    CHECK_REL(r.tdcf.threshold, x.t21thr);
+    tally(r.tdcf.min_tdcf, x.t21);
+    int special = 0;
+    for (int i = 0; i < x.ncell; i++)
+        if ((!strcmp(x.cell[i].row, "A19") && !strcmp(x.cell[i].col, "opus")) ||
+            (!strcmp(x.cell[i].row, "A13") && !strcmp(x.cell[i].col, "gsm"))) {
+            x.cell[i].tdcf = NAN;
+            special++;
+        }
+    CHECK(special == 2);
+    check_cells(&r, &x, 1);
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&buf, &len);
+    CHECK(sdd_eval_write_json(&r, &o, m, &e) == 0);
+    fclose(m);
+    CHECK_STR_CONTAINS(buf, "\"source\": \"c012\"");
+    CHECK_STR_CONTAINS(buf, "asv21_la_c012.npy");
+    free(buf);
+    m = open_memstream(&buf, &len);
+    sdd_eval_print(&r, m);
+    fclose(m);
+    CHECK_STR_CONTAINS(buf, "precomputed C0");
+    free(buf);
+    sdd_eval_report_free(&r);
+
+    /* the np.save'd object array holds the same dictionary */
+    o.asv_c012 = "tests/data/io/npy_c012_save.npy";
+    CHECK_MSG(sdd_eval_run(&o, &r, &e) == 0, "%s", e.msg);
+    CHECK_REL(r.tdcf.min_tdcf, x.t21);
+    check_cells(&r, &x, 1);
+    sdd_eval_report_free(&r);
+    /* [C0, C1, C2] alone: the pooled value, no cell coefficients (a warning) */
+    o.asv_c012 = "tests/data/io/npy_c012_pooled.npy";
+    CHECK_MSG(sdd_eval_run(&o, &r, &e) == 0, "%s", e.msg);
+    CHECK_REL(r.tdcf.min_tdcf, x.t21);
+    CHECK(r.nwarn == 1 && strstr(r.warnings[0], "only the pooled min t-DCF"));
+    CHECK(isnan(r.table.min_tdcf[0]));
+    CHECK_REL(r.table.min_tdcf[r.table.nrow * r.table.ncol - 1], x.t21);
+    sdd_eval_report_free(&r);
+
+    /* refusals */
+    o.asv_c012 = DATA "asv21_la_c012.npy";
+    o.asv_scores = DATA "asv21_la_asv_scores.txt";
+    CHECK(sdd_eval_run(&o, &r, &e) == -1);
+    CHECK_STR_CONTAINS(e.msg, "not both");
+    o.asv_scores = NULL;
+    o.tdcf = SDD_TDCF_2019;
+    CHECK(sdd_eval_run(&o, &r, &e) == -1);
+    CHECK_STR_CONTAINS(e.msg, "2021 t-DCF only");
+    o.tdcf = 0;
+    o.asv_c012 = "tests/data/io/npy_f8_2x3.npy";
+    CHECK(sdd_eval_run(&o, &r, &e) == -1);
+    CHECK_STR_CONTAINS(e.msg, "npy_f8_2x3.npy: a numeric C012 array must hold 3 values");
+    o.asv_c012 = DATA "asv21_la_key.txt";
+    CHECK(sdd_eval_run(&o, &r, &e) == -1);
+    CHECK_STR_CONTAINS(e.msg, "asv21_la_key.txt: not a NumPy file");
+    o.asv_c012 = DATA "no_such.npy";
+    CHECK(sdd_eval_run(&o, &r, &e) == -1);
+    CHECK_STR_CONTAINS(e.msg, "no_such.npy: cannot open");
+}
+
 static void test_eval_df(void)
 {
     expect x;
@@ -644,6 +720,7 @@ int main(void)
     test_score_files();
     test_eval_2019();
     test_eval_2021();
+    test_eval_2021_c012();
     test_eval_df();
     test_eval_itw();
     printf("test_metrics: %d fixture cases; %d of %d reference values bit-identical\n", ncases, exact_count,
