@@ -44,6 +44,7 @@ def rawboost_section(rb, cmd, step_s=None):
     p = [d for d in rb if d.get("peer")]
     ld = [d for d in rb if d.get("mode") == "loader"]
     steps = [d for d in rb if d.get("mode") == "step-pcgrad"]
+    loads = [d for d in rb if d.get("mode") == "load"]
     if steps:
         step_s = steps[-1]["best_s"]
     out = []
@@ -64,6 +65,11 @@ def rawboost_section(rb, cmd, step_s=None):
         out.append("| sdd | %.2f | %.2f | %.1fx | %.1fx |" % (1e3 * cc, 1e3 * cw, pc / cc, pw / cw))
         out.append("\nPer round (CPU / wall speed-up): %s." % ", ".join(
             "%.1fx / %.1fx" % (p[i]["cpu_mean_s"] / c[i]["cpu_mean_s"], p[i]["mean_s"] / c[i]["mean_s"]) for i in range(n)))
+        if loads:
+            out.append("\nMachine load during the run: load average %s on %d cores (start / end); other jobs "
+                       "shared the cores, so absolute times are inflated (most in wall time) while the ratios "
+                       "compare the two sides under the same conditions."
+                       % (" / ".join("%.1f" % d["loadavg1"] for d in loads), loads[0]["cores"]))
         out.append("\nTarget (issue 3): >= 20x.")
     if ld:
         out.append("\n## Loader throughput (issue 8 item 5): dual batches 5 + 5, cut 64,600, RawBoost algo 4 on the copies\n")
