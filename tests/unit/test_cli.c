@@ -157,23 +157,6 @@ int main(void)
     CHECK(run("./sdd score -m %s/a.safetensors --list %s/list.txt -o %s/l.txt && ./sdd eval --scores %s/l.txt --key %s/list.txt",
               tmp, tmp, tmp, tmp, tmp) == 0);
     CHECK_STR_CONTAINS(out, "EER");
-    /* the 2021 eval-package's precomputed coefficients */
-    CHECK(run("./sdd eval --scores tests/data/metrics/asv21_la_scores.txt --key tests/data/metrics/asv21_la_key.txt "
-              "--asv-c012 tests/data/metrics/asv21_la_c012.npy") == 0);
-    CHECK_STR_CONTAINS(out, "min t-DCF  0.");
-    CHECK_STR_CONTAINS(out, "precomputed C0");
-    CHECK(run("./sdd eval --scores tests/data/metrics/asv21_la_scores.txt --key tests/data/metrics/asv21_la_key.txt "
-              "--asv-c012 tests/data/metrics/asv21_la_c012.npy --asv-scores tests/data/metrics/asv21_la_asv_scores.txt") == 2);
-    CHECK_STR_CONTAINS(out, "exclude each other");
-    CHECK(run("./sdd eval --scores tests/data/metrics/asv21_la_scores.txt --key tests/data/metrics/asv21_la_key.txt "
-              "--asv-c012 tests/data/metrics/asv21_la_key.txt -o %s/never.json", tmp) == 1);
-    CHECK_STR_CONTAINS(out, "sdd: tests/data/metrics/asv21_la_key.txt: not a NumPy file");
-    {
-        char p[512];
-        snprintf(p, sizeof p, "%s/never.json", tmp);
-        CHECK(!exists(p));
-    }
-
     run("rm -rf %s", tmp);
     return CHECK_DONE("test_cli");
 }

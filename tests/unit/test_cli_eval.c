@@ -1,7 +1,8 @@
 /* End-to-end tests of sdd calibrate, sdd fuse and the new sdd eval / sdd score
  * options (run from the repository root, after `make`): the trained weights
  * equal the scipy reference's, fused scores equal w . x + b, the a-DCF from
- * the command line, a model carrying its calibration, and the bad-input
+ * the command line, a model carrying its calibration, the 2021 t-DCF from
+ * the eval-package's C012 file (--asv-c012), and the bad-input
  * contract: one-line errors naming the file, exit status 1 (error) or 2
  * (usage), no output files left behind. */
 #include "check.h"
@@ -177,6 +178,26 @@ static void test_model_calibration(void)
     CHECK(one_line(out) && strstr(out, "not a calibration"));
 }
 
+/* --asv-c012: the 2021 eval-package's precomputed t-DCF coefficients */
+static void test_eval_c012(void)
+{
+    CHECK(run("./sdd eval --scores tests/data/metrics/asv21_la_scores.txt --key tests/data/metrics/asv21_la_key.txt "
+              "--asv-c012 tests/data/metrics/asv21_la_c012.npy") == 0);
+    CHECK_STR_CONTAINS(out, "min t-DCF  0.");
+    CHECK_STR_CONTAINS(out, "precomputed C0");
+    CHECK(run("./sdd eval --scores tests/data/metrics/asv21_la_scores.txt --key tests/data/metrics/asv21_la_key.txt "
+              "--asv-c012 tests/data/metrics/asv21_la_c012.npy --asv-scores tests/data/metrics/asv21_la_asv_scores.txt") == 2);
+    CHECK_STR_CONTAINS(out, "exclude each other");
+    CHECK(run("./sdd eval --scores tests/data/metrics/asv21_la_scores.txt --key tests/data/metrics/asv21_la_key.txt "
+              "--asv-c012 tests/data/metrics/asv21_la_key.txt -o %s/never.json", tmp) == 1);
+    CHECK_STR_CONTAINS(out, "sdd: tests/data/metrics/asv21_la_key.txt: not a NumPy file");
+    {
+        char p[512];
+        snprintf(p, sizeof p, "%s/never.json", tmp);
+        CHECK(!exists(p));
+    }
+}
+
 int main(void)
 {
     if (!exists("./sdd")) {
@@ -188,6 +209,7 @@ int main(void)
     test_calibrate_fuse();
     test_eval_asv5();
     test_model_calibration();
+    test_eval_c012();
     run("rm -rf %s", tmp);
     return CHECK_DONE("test_cli_eval");
 }
