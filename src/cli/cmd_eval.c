@@ -49,6 +49,9 @@ static void usage(FILE *f)
             "                     scores (keys/LA/LA-C012-eval.npy, or a file its --recompute-c012 wrote):\n"
             "                     2021-form min t-DCF with C012['Pooled']['Pooled'], and per attack x codec\n"
             "                     with C012[attack][codec], as the package's main.py (default: none)\n"
+            "  --asv-rates asvspoof5  without ASV scores: min t-DCF from the ASVspoof 5 organisers'\n"
+            "                     pooled ASV error rates (Pfa 0.0188, Pmiss 0.0188, Pfa_spoof 0.4607),\n"
+            "                     as the official evaluation package does (default: no t-DCF)\n"
             "  --tdcf 2019|2021   t-DCF form: 2019 legacy (ASVspoof 2019, clovaai) or 2021\n"
             "                     (eval-package) normalisation (default: 2021 for 2021 and ASVspoof 5 keys, else 2019)\n"
             "  --breakdown WHAT   tables to print: attack (per attack, conditions pooled), condition\n"
@@ -87,6 +90,11 @@ int cmd_eval(int argc, char **argv)
         else if (!strcmp(a, "--subset")) NEED(o.subset, "a subset name");
         else if (!strcmp(a, "--det")) NEED(det, "a file");
         else if (!strcmp(a, "--calibration")) NEED(calfile, "a calibration file");
+        else if (!strcmp(a, "--asv-rates")) {
+            NEED(v, "asvspoof5");
+            if (strcmp(v, "asvspoof5")) return cli_usage_error("eval", "--asv-rates: '%s' is not asvspoof5", v);
+            o.asv5_rates = 1;
+        }
         else if (!strcmp(a, "--sasv-scores")) NEED(o.sasv_scores, "a file");
         else if (!strcmp(a, "--sasv-key")) NEED(o.sasv_key, "a file");
         else if (!strcmp(a, "-o")) NEED(out, "a file");
@@ -107,11 +115,14 @@ int cmd_eval(int argc, char **argv)
     }
     if (!o.scores && !o.sasv_scores) return cli_usage_error("eval", "no score file given (--scores FILE)");
     if (o.sasv_key && !o.sasv_scores) return cli_usage_error("eval", "--sasv-key needs --sasv-scores");
-    if (!o.scores && (o.key || o.asv_scores || o.asv_c012 || det || calfile))
+    if (!o.scores && (o.key || o.asv_scores || o.asv_c012 || o.asv5_rates || det || calfile))
         return cli_usage_error("eval", "--key, --asv-scores, --asv-c012, --det and --calibration need CM scores (--scores FILE)");
     if (o.asv_key && !o.asv_scores) return cli_usage_error("eval", "--asv-key needs --asv-scores");
     if (o.asv_c012 && o.asv_scores) return cli_usage_error("eval", "--asv-c012 and --asv-scores exclude each other");
-    if (o.tdcf && !o.asv_scores && !o.asv_c012) return cli_usage_error("eval", "--tdcf needs --asv-scores or --asv-c012");
+    if (o.asv5_rates && (o.asv_scores || o.asv_c012))
+        return cli_usage_error("eval", "--asv-rates excludes --asv-scores and --asv-c012");
+    if (o.tdcf && !o.asv_scores && !o.asv_c012 && !o.asv5_rates)
+        return cli_usage_error("eval", "--tdcf needs --asv-scores, --asv-c012 or --asv-rates");
     if (o.tdcf == SDD_TDCF_2019 && o.asv_c012)
         return cli_usage_error("eval", "--tdcf 2019 needs ASV scores: C012 coefficients are the 2021 form");
 

@@ -498,6 +498,34 @@ int sdd_eval_run(const sdd_eval_opts *o, sdd_eval_report *r, sdd_err *e)
         }
     }
 
+    else if (o->asv5_rates) {
+        /* calculate_aDCF_tdcf_tEER's pre-computed rates of the organisers' ASV */
+        r->has_tdcf = r->tdcf_asv5_rates = 1;
+        r->tdcf_form = o->tdcf ? o->tdcf : SDD_TDCF_2021;
+        sdd_asv_rates *a = &r->asv;
+        a->eer = a->threshold = NAN;
+        a->pfa = 0.01881016557566423;
+        a->pmiss = 0.01880141010575793;
+        a->pfa_spoof = 0.4607082907604729;
+        a->pmiss_spoof = 1 - a->pfa_spoof;
+        a->nspoof = 1;
+        sdd_tdcf_cost cost;
+        sdd_tdcf_cost_asvspoof(&cost);
+        if (sdd_tdcf_coef_compute(r->tdcf_form, a, &cost, &r->coef, e)) goto done;
+        a->nspoof = 0;
+        sdd_err e2;
+        if (sdd_min_tdcf_sorted(&r->cm, NULL, &r->coef, &r->tdcf, &e2)) {
+            r->tdcf.min_tdcf = NAN;
+            warn(r, "%s: no min t-DCF: %s", o->scores, e2.msg);
+        }
+        if (r->has_table) {
+            const size_t cellsn = (size_t)(rows.n + 1) * (cols.n + 1);
+            cells = calloc(cellsn, sizeof *cells);
+            if (!cells) { sdd_err_set(e, "out of memory"); goto done; }
+            for (size_t i = 0; i < cellsn; i++) cells[i] = r->coef;
+        }
+    }
+
     if (r->has_table) {
         row_of = malloc((size_t)n * sizeof *row_of);
         col_of = malloc((size_t)n * sizeof *col_of);
@@ -668,6 +696,9 @@ void sdd_eval_print(const sdd_eval_report *r, FILE *f)
         else if (r->tdcf_from_c012)
             fprintf(f, "min t-DCF  %.9f  (2021 form, CM threshold %.9g; precomputed C0 %.9g, C1 %.9g, C2 %.9g)\n",
                     r->tdcf.min_tdcf, r->tdcf.threshold, r->coef.c0, r->coef.c1, r->coef.c2);
+        else if (r->tdcf_asv5_rates)
+            fprintf(f, "min t-DCF  %.9f  (%d%s form, CM threshold %.9g; the ASVspoof 5 organisers' ASV error rates)\n",
+                    r->tdcf.min_tdcf, r->tdcf_form, r->tdcf_form == SDD_TDCF_2019 ? " legacy" : "", r->tdcf.threshold);
         else
             fprintf(f, "min t-DCF  %.9f  (%d%s form, CM threshold %.9g; ASV EER %.4f %%, threshold %.9g)\n",
                     r->tdcf.min_tdcf, r->tdcf_form, r->tdcf_form == SDD_TDCF_2019 ? " legacy" : "",
@@ -828,8 +859,10 @@ int sdd_eval_write_json(const sdd_eval_report *r, const sdd_eval_opts *o, FILE *
         json_object_set_new(t, "c0", num(r->coef.c0));
         json_object_set_new(t, "c1", num(r->coef.c1));
         json_object_set_new(t, "c2", num(r->coef.c2));
-        json_object_set_new(a, "file", json_string(r->tdcf_from_c012 ? o->asv_c012 : o->asv_scores));
-        json_object_set_new(a, "source", json_string(r->tdcf_from_c012 ? "c012" : "scores"));
+        json_object_set_new(a, "file", json_string(r->tdcf_from_c012 ? o->asv_c012
+                                                   : r->tdcf_asv5_rates ? "ASVspoof 5 organisers' pooled rates"
+                                                                        : o->asv_scores));
+        json_object_set_new(a, "source", json_string(r->tdcf_from_c012 ? "c012" : r->tdcf_asv5_rates ? "asvspoof5-rates" : "scores"));
         json_object_set_new(a, "eer", num(r->asv.eer));
         json_object_set_new(a, "threshold", num(r->asv.threshold));
         json_object_set_new(a, "pfa", num(r->asv.pfa));

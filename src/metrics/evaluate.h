@@ -40,6 +40,9 @@ typedef struct {
     const char *sasv_scores;/* SASV scores for the a-DCF; NULL: none. With scores NULL,
                                only the a-DCF is computed */
     const char *sasv_key;   /* their track 2 key; NULL for labelled SASV score files */
+    int asv5_rates;         /* without asv_scores: min t-DCF (2021 form) from the ASVspoof 5
+                               organisers' pooled ASV error rates, as the official package
+                               does when no ASV scores are given; every table cell uses them */
 } sdd_eval_opts;
 
 /* Which factor of the attack x condition tables to print. */
@@ -61,8 +64,9 @@ typedef struct {
     sdd_eer_result eer;
     double cllr, min_cllr;
     sdd_dcf_result dcf;     /* ASVspoof 5 minDCF / actDCF */
-    int has_tdcf;           /* ASV scores or C012 coefficients were given */
+    int has_tdcf;           /* ASV scores, C012 coefficients or opts.asv5_rates were given */
     int tdcf_from_c012;     /* coefficients from opts.asv_c012 (the ASV rates are then NaN) */
+    int tdcf_asv5_rates;    /* the t-DCF uses the ASVspoof 5 organisers' ASV error rates */
     int tdcf_form;
     sdd_asv_rates asv;
     sdd_tdcf_coef coef;

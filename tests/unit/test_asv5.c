@@ -162,7 +162,7 @@ static int find_idx(char **names, int n, const char *x)
 
 static void test_asv5_eval(void)
 {
-    sdd_eval_opts o = { .scores = DATA "asv5_scores.txt", .key = DATA "asv5_protocol.tsv" };
+    sdd_eval_opts o = { .scores = DATA "asv5_scores.txt", .key = DATA "asv5_protocol.tsv", .asv5_rates = 1 };
     sdd_eval_report r;
     sdd_err e;
     CHECK_MSG(sdd_eval_run(&o, &r, &e) == 0, "%s", e.msg);
@@ -170,7 +170,7 @@ static void test_asv5_eval(void)
     CHECK(r.key_format == 6 /* SDD_LIST_ASV5 */ && r.has_table);
     FILE *f = fopen(DATA "asv5_expected.txt", "r");
     char line[512];
-    int ncell = 0;
+    int ncell = 0, ntdcf = 0;
     while (f && fgets(line, sizeof line, f)) {
         double x[6];
         char att[32], cod[32];
@@ -192,10 +192,22 @@ static void test_asv5_eval(void)
                       t->eer[k], t->min_dcf[k], t->act_dcf[k], x[0], x[1], x[2]);
             CHECK(close_rel(t->cllr[k], x[3], 1e-13));
             ncell++;
+        } else if (sscanf(line, "tdcf %31s %31s %la %la", att, cod, &x[0], &x[1]) == 4) {
+            /* min t-DCF from the organisers' ASV error rates, in every cell */
+            const sdd_table *t = &r.table;
+            int ri = find_idx(t->row_name, t->nrow, att), ci = find_idx(t->col_name, t->ncol, cod);
+            CHECK(ri >= 0 && ci >= 0);
+            if (ri < 0 || ci < 0) continue;
+            CHECK_MSG(t->min_tdcf[(size_t)ri * t->ncol + ci] == x[0], "cell %s/%s: min t-DCF %.17g, expected %.17g",
+                      att, cod, t->min_tdcf[(size_t)ri * t->ncol + ci], x[0]);
+            if (!strcmp(att, "pooled") && !strcmp(cod, "pooled"))
+                CHECK(r.has_tdcf && r.tdcf_asv5_rates && r.tdcf_form == SDD_TDCF_2021 && r.tdcf.min_tdcf == x[0] &&
+                      r.tdcf.threshold == x[1]);
+            ntdcf++;
         }
     }
     if (f) fclose(f);
-    CHECK(ncell == 25 && r.table.nrow == 5 && r.table.ncol == 5);
+    CHECK(ncell == 25 && ntdcf == 26 && r.table.nrow == 5 && r.table.ncol == 5);
     /* the report shows them */
     char *buf = NULL;
     size_t len = 0;

@@ -17,6 +17,12 @@ evaluation-package/calculate_modules.py and a_dcf.py):
     sorted score; a = Cmiss Ptar frr + Cfa_asv Pnon far_non + Cfa_cm Pspoof
     far_spoof, divided by min(Cfa_asv Pnon + Cfa_cm Pspoof, Cmiss Ptar);
     Ptar = 0.95 * 0.99, Pnon = 0.95 * 0.01, Pspoof 0.05, costs 1, 10, 10.
+  - min t-DCF (compute_tDCF, the 2021 form) with the organisers' pooled ASV
+    error rates that calculate_aDCF_tdcf_tEER uses without ASV scores:
+    Pfa_non 0.01881016557566423, Pmiss 0.01880141010575793, Pfa_spoof
+    0.4607082907604729; C0 = Ptar Cmiss Pmiss + Pnon Cfa Pfa, C1 = Ptar Cmiss
+    - C0 (as written), C2 = Pspoof Cfa_spoof Pfa_spoof; curve (C0 + C1 Pmiss_cm
+    + C2 Pfa_cm) / (C0 + min(C1, C2)), first argmin.
   - the per attack x codec table of calculate_minDCF_EER_CLLR_actDCF_full
     and the per-attack a-DCF of calculate_aDCF_tdcf_tEER_full.
 Calibration / fusion (not in the official package): prior-weighted linear
@@ -63,6 +69,26 @@ def act_dcf(bona, spoof):
     fa = np.sum(spoof >= t) / spoof.size
     a = CMISS * (1 - PSPOOF) * miss + CFA * PSPOOF * fa
     return a / np.min([CFA * PSPOOF, CMISS * (1 - PSPOOF)]), t
+
+
+ORG = (0.01881016557566423, 0.01880141010575793, 0.4607082907604729)   # Pfa_non, Pmiss, Pfa_spoof
+TDCF = {'Pspoof': PSPOOF, 'Ptar': (1 - PSPOOF) * 0.99, 'Pnon': (1 - PSPOOF) * 0.01, 'Cmiss': 1, 'Cfa': 10,
+        'Cfa_spoof': 10}
+
+
+def min_tdcf_org(bona, spoof):
+    """min t-DCF and its CM threshold; None when the scores are not soft."""
+    if np.unique(np.concatenate((bona, spoof))).size < 3:
+        return None
+    pfa, pmiss, pfa_spf = ORG
+    c = TDCF
+    pm, pf, thr = det_curve(bona, spoof)
+    C0 = c['Ptar'] * c['Cmiss'] * pmiss + c['Pnon'] * c['Cfa'] * pfa
+    C1 = c['Ptar'] * c['Cmiss'] - (c['Ptar'] * c['Cmiss'] * pmiss + c['Pnon'] * c['Cfa'] * pfa)
+    C2 = c['Pspoof'] * c['Cfa_spoof'] * pfa_spf
+    curve = (C0 + C1 * pm + C2 * pf) / (C0 + np.minimum(C1, C2))
+    i = np.argmin(curve)
+    return curve[i], thr[i]
 
 
 def cllr_official(bona, spoof):
@@ -212,6 +238,16 @@ def asv5_pipeline(rng):
                 exp.append('cell %s %s %d %d %s %s %s %s' % (att, cod, len(b), len(sp), hx(eer(b, sp)[0]),
                                                              hx(min_dcf(b, sp)[0]), hx(act_dcf(b, sp)[0]),
                                                              hx(cllr_official(b, sp))))
+    t = min_tdcf_org(allb, alls)
+    exp.append('tdcf pooled pooled %s %s' % (hx(t[0]), hx(t[1])))
+    for cod in codecs + ['pooled']:
+        b = np.array([r[3] for r in rows if r[2] and (cod == 'pooled' or r[1] == cod)])
+        for att in attacks + ['pooled']:
+            sp = np.array([r[3] for r in rows if not r[2] and (cod == 'pooled' or r[1] == cod) and
+                           (att == 'pooled' or r[0] == att)])
+            t = min_tdcf_org(b, sp) if len(b) and len(sp) else None
+            if t is not None:
+                exp.append('tdcf %s %s %s %s' % (att, cod, hx(t[0]), hx(t[1])))
     write('asv5_expected.txt', exp)
 
     # track 2: trials (target speaker, file); a file may serve several targets
@@ -300,6 +336,10 @@ def check_official(d):
             same(cur['name'] + ' minDCF', min_dcf(b, s), cmod.compute_mindcf(frr, far, thr, PSPOOF, CMISS, CFA))
             same(cur['name'] + ' actDCF', act_dcf(b, s), cmod.compute_actDCF(b, s, PSPOOF, CMISS, CFA))
             same(cur['name'] + ' Cllr', cllr_official(b, s), cmod.calculate_CLLR(b, s))
+            mine = min_tdcf_org(b, s)
+            if mine is not None:
+                curve, thr = cmod.compute_tDCF(b, s, ORG[0], ORG[1], ORG[2], TDCF, False)
+                same(cur['name'] + ' min t-DCF', mine, (curve[np.argmin(curve)], thr[np.argmin(curve)]))
         elif w[0] == 'end':
             c = ad.CostModel(Ptrg=ADCF['Ptrg'], Pnontrg=ADCF['Pnontrg'], Pspf=ADCF['Pspf'], Cmiss=1, Cfa_asv=10, Cfa_cm=10)
             r = ad._calculate_a_dcf(cur['tar'], cur['non'], cur['spf'], c, False)
