@@ -38,7 +38,6 @@ static int join(const char *key, const char *const *scores, int k, int allow_mis
     int64_t *s_of_k = NULL, nk = 0;
     const char **kid = NULL;
     int *kline = NULL, rc = -1, loaded = 0;
-    unsigned char *ok = NULL;
     if (!sc) return sdd_err_set(e, "out of memory");
     for (; loaded < k; loaded++)
         if (sdd_scores_load(scores[loaded], &sc[loaded], e)) goto done;
@@ -52,11 +51,10 @@ static int join(const char *key, const char *const *scores, int k, int allow_mis
     kid = malloc((size_t)nk * sizeof *kid);
     kline = malloc((size_t)nk * sizeof *kline);
     s_of_k = malloc((size_t)nk * k * sizeof *s_of_k);
-    ok = malloc((size_t)nk);
     j->x = malloc((size_t)nk * k * sizeof *j->x);
     j->id = calloc((size_t)nk, sizeof *j->id);
     if (key) j->pos = malloc((size_t)nk);
-    if (!kid || !kline || !s_of_k || !ok || !j->x || !j->id || (key && !j->pos)) { sdd_err_set(e, "out of memory"); goto done; }
+    if (!kid || !kline || !s_of_k || !j->x || !j->id || (key && !j->pos)) { sdd_err_set(e, "out of memory"); goto done; }
     for (int64_t i = 0; i < nk; i++) {
         kid[i] = key ? kl.items[i].id : sc[0].id[i];
         kline[i] = key ? kl.items[i].line : sc[0].line[i];
@@ -104,7 +102,6 @@ done:
     free(kid);
     free(kline);
     free(s_of_k);
-    free(ok);
     if (rc) sdd_joined_free(j);
     return rc;
 }

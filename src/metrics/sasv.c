@@ -46,7 +46,6 @@ static int read_table(sdd_lines *rd, const char *name, int min_col, int max_col,
 {
     memset(t, 0, sizeof *t);
     size_t *off = NULL;   /* pool offsets, 5 per row */
-    int64_t ocap = 0;
     int rc = -1, seen_data = 0;
     for (;;) {
         ssize_t k = sdd_lines_next(rd);
@@ -89,7 +88,6 @@ static int read_table(sdd_lines *rd, const char *name, int min_col, int max_col,
             if (p) t->r = p;
             if (o) off = o;
             if (!p || !o) { sdd_err_set(e, "%s: out of memory", name); goto done; }
-            ocap = t->cap;
         }
         row *r = &t->r[t->n];
         r->line = rd->lineno;
@@ -115,7 +113,6 @@ static int read_table(sdd_lines *rd, const char *name, int min_col, int max_col,
         for (int c = 0; c < t->r[i].ncol; c++) t->r[i].col[c] = t->pool + off[i * 5 + c];
     rc = 0;
 done:
-    (void)ocap;
     free(off);
     if (rc) table_free(t);
     return rc;
@@ -173,7 +170,7 @@ static int do_load(const char *sbuf, size_t slen, const char *spath, const char 
     table st, kt = { 0 };
     if (load_table(sbuf, slen, spath, sname, 3, 5, &st, e)) return -1;
     int rc = -1;
-    int64_t *slot = NULL, *s_of_k = NULL;
+    int64_t *slot = NULL;
     size_t hcap = 0;
     const int labelled = st.ncol == 4;
     if (!labelled && !have_key) {
@@ -285,7 +282,6 @@ static int do_load(const char *sbuf, size_t slen, const char *spath, const char 
     rc = 0;
 done:
     free(slot);
-    free(s_of_k);
     table_free(&st);
     table_free(&kt);
     if (rc) sdd_sasv_free(s);

@@ -1,9 +1,8 @@
 /* SASV (spoofing-aware speaker verification) scores and keys for the a-DCF
  * of the ASVspoof 5 evaluation plan (metrics/dcf.h). A trial is a (target
  * speaker, utterance) pair. Whitespace-separated files (tabs or spaces), an
- * optional header line (starting "spk", or naming a "score" or
- * "label" column), blank lines, '#'
- * comments, a UTF-8 BOM and CRLF are accepted.
+ * optional header line (starting "spk", or naming a "score" or "label"
+ * column), blank lines, '#' comments, a UTF-8 BOM and CRLF are accepted.
  * Score files:
  *   SPK FILE SCORE                       one SASV score per trial
  *   SPK FILE CM ASV SASV                 the official ASVspoof 5 track 2 file
