@@ -67,6 +67,9 @@ static void usage(FILE *f)
             "                     the official 'spk filename cm-score asv-score sasv-score' file, or\n"
             "                     labelled 'SPK FILE SCORE target|nontarget|spoof'; without --scores\n"
             "                     only the a-DCF is computed (default: none)\n"
+            "  --sasv-sum         SASV score = CM + ASV score of the official file (score-sum fusion,\n"
+            "                     the SASV 2022 baseline; best with calibrated LLRs) (default: the\n"
+            "                     sasv-score column)\n"
             "  --sasv-key FILE    their key: ASVspoof5.*.track_2.trial.tsv or the official\n"
             "                     'spk filename cm-label asv-label' key (per-attack a-DCF from the former)\n"
             "  -o FILE            write a JSON report with every number at full precision\n"
@@ -97,6 +100,7 @@ int cmd_eval(int argc, char **argv)
         }
         else if (!strcmp(a, "--sasv-scores")) NEED(o.sasv_scores, "a file");
         else if (!strcmp(a, "--sasv-key")) NEED(o.sasv_key, "a file");
+        else if (!strcmp(a, "--sasv-sum")) o.sasv_sum = 1;
         else if (!strcmp(a, "-o")) NEED(out, "a file");
         else if (!strcmp(a, "--allow-missing")) o.allow_missing = 1;
         else if (!strcmp(a, "--breakdown")) {
@@ -114,9 +118,11 @@ int cmd_eval(int argc, char **argv)
 #undef NEED
     }
     if (!o.scores && !o.sasv_scores) return cli_usage_error("eval", "no score file given (--scores FILE)");
-    if (o.sasv_key && !o.sasv_scores) return cli_usage_error("eval", "--sasv-key needs --sasv-scores");
+    if ((o.sasv_key || o.sasv_sum) && !o.sasv_scores)
+        return cli_usage_error("eval", "--sasv-key and --sasv-sum need --sasv-scores");
     if (!o.scores && (o.key || o.asv_scores || o.asv_c012 || o.asv5_rates || det || calfile))
-        return cli_usage_error("eval", "--key, --asv-scores, --asv-c012, --det and --calibration need CM scores (--scores FILE)");
+        return cli_usage_error("eval", "--key, --asv-scores, --asv-c012, --asv-rates, --det and --calibration need CM "
+                                       "scores (--scores FILE)");
     if (o.asv_key && !o.asv_scores) return cli_usage_error("eval", "--asv-key needs --asv-scores");
     if (o.asv_c012 && o.asv_scores) return cli_usage_error("eval", "--asv-c012 and --asv-scores exclude each other");
     if (o.asv5_rates && (o.asv_scores || o.asv_c012))

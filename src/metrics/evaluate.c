@@ -202,7 +202,7 @@ static int cell_coef(const sdd_asv_scores *a, const char *row, const char *col, 
 static int eval_sasv(const sdd_eval_opts *o, sdd_eval_report *r, sdd_err *e)
 {
     sdd_sasv s;
-    if (sdd_sasv_load(o->sasv_scores, o->sasv_key, &s, e)) return -1;
+    if (sdd_sasv_load(o->sasv_scores, o->sasv_key, o->sasv_sum, &s, e)) return -1;
     sdd_adcf_cost c;
     sdd_adcf_cost_asvspoof5(&c);
     int rc = sdd_sasv_adcf(&s, &c, &r->adcf, &r->adcf_attacks, e);

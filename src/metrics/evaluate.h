@@ -40,6 +40,7 @@ typedef struct {
     const char *sasv_scores;/* SASV scores for the a-DCF; NULL: none. With scores NULL,
                                only the a-DCF is computed */
     const char *sasv_key;   /* their track 2 key; NULL for labelled SASV score files */
+    int sasv_sum;           /* SASV score = CM + ASV columns of the official file (metrics/sasv.h) */
     int asv5_rates;         /* without asv_scores: min t-DCF (2021 form) from the ASVspoof 5
                                organisers' pooled ASV error rates, as the official package
                                does when no ASV scores are given; every table cell uses them */

@@ -164,7 +164,7 @@ static int parse_score(const char *tok, const char *name, int line, double *v, s
 }
 
 static int do_load(const char *sbuf, size_t slen, const char *spath, const char *sname, const char *kbuf, size_t klen,
-                   const char *kpath, const char *kname, int have_key, sdd_sasv *s, sdd_err *e)
+                   const char *kpath, const char *kname, int have_key, int sum, sdd_sasv *s, sdd_err *e)
 {
     memset(s, 0, sizeof *s);
     table st, kt = { 0 };
@@ -175,6 +175,10 @@ static int do_load(const char *sbuf, size_t slen, const char *spath, const char 
     const int labelled = st.ncol == 4;
     if (!labelled && !have_key) {
         sdd_err_set(e, "%s: SASV scores without a KEY column need a key file (--sasv-key)", sname);
+        goto done;
+    }
+    if (sum && st.ncol != 5) {
+        sdd_err_set(e, "%s: summing CM and ASV scores needs the 'SPK FILE CM ASV SASV' format", sname);
         goto done;
     }
     if (labelled && have_key) {
@@ -188,7 +192,21 @@ static int do_load(const char *sbuf, size_t slen, const char *spath, const char 
     if (!s->score || !s->cls || !s->attack) { sdd_err_set(e, "out of memory"); goto done; }
     for (int64_t i = 0; i < n; i++) {
         const row *r = &st.r[i];
-        if (parse_score(r->col[labelled ? 2 : st.ncol - 1], sname, r->line, &s->score[i], e)) goto done;
+        if (sum) {
+            double cm, asv;
+            for (int c = 2; c <= 3; c++)
+                if (!strcmp(r->col[c], "-")) {
+                    sdd_err_set(e, "%s:%d: no %s score ('-') to sum", sname, r->line, c == 2 ? "CM" : "ASV");
+                    goto done;
+                }
+            if (parse_score(r->col[2], sname, r->line, &cm, e) || parse_score(r->col[3], sname, r->line, &asv, e))
+                goto done;
+            s->score[i] = cm + asv;
+        } else if (st.ncol == 5 && !strcmp(r->col[4], "-")) {
+            sdd_err_set(e, "%s:%d: no SASV score ('-'); summing the CM and ASV scores is an option (--sasv-sum)",
+                        sname, r->line);
+            goto done;
+        } else if (parse_score(r->col[labelled ? 2 : st.ncol - 1], sname, r->line, &s->score[i], e)) goto done;
         if (labelled) {
             int c = sdd_asv_class_parse(r->col[3]);
             if (c < 0) {
@@ -288,16 +306,16 @@ done:
     return rc;
 }
 
-int sdd_sasv_load(const char *scores, const char *key, sdd_sasv *s, sdd_err *e)
+int sdd_sasv_load(const char *scores, const char *key, int sum_cm_asv, sdd_sasv *s, sdd_err *e)
 {
-    return do_load(NULL, 0, scores, scores, NULL, 0, key, key, key != NULL, s, e);
+    return do_load(NULL, 0, scores, scores, NULL, 0, key, key, key != NULL, sum_cm_asv, s, e);
 }
 
 int sdd_sasv_load_mem(const char *sbuf, size_t slen, const char *sname, const char *kbuf, size_t klen,
-                      const char *kname, sdd_sasv *s, sdd_err *e)
+                      const char *kname, int sum_cm_asv, sdd_sasv *s, sdd_err *e)
 {
     return do_load(sbuf, slen, NULL, sname ? sname : "(scores)", kbuf, klen, NULL, kname ? kname : "(key)",
-                   kbuf != NULL, s, e);
+                   kbuf != NULL, sum_cm_asv, s, e);
 }
 
 void sdd_adcf_attacks_free(sdd_adcf_attacks *a)

@@ -6,7 +6,10 @@
  * Score files:
  *   SPK FILE SCORE                       one SASV score per trial
  *   SPK FILE CM ASV SASV                 the official ASVspoof 5 track 2 file
- *                                        (CM and ASV may be "-"; SASV is used)
+ *                                        (CM and ASV may be "-"; SASV is used,
+ *                                        or with sum_cm_asv CM + ASV: the
+ *                                        score-sum fusion of the SASV 2022
+ *                                        baseline, SASV then may be "-")
  *   SPK FILE SCORE KEY                   labelled (a_dcf.py input): KEY
  *                                        target|nontarget|spoof, no key file needed
  * Key files:
@@ -33,10 +36,10 @@ typedef struct {
 
 /* Reads scores (and key, NULL for a labelled score file). 0, or -1 with e
  * set and *s empty. */
-int sdd_sasv_load(const char *scores, const char *key, sdd_sasv *s, sdd_err *e);
+int sdd_sasv_load(const char *scores, const char *key, int sum_cm_asv, sdd_sasv *s, sdd_err *e);
 /* The same from memory (the key as a second buffer, or NULL). */
 int sdd_sasv_load_mem(const char *sbuf, size_t slen, const char *sname, const char *kbuf, size_t klen,
-                      const char *kname, sdd_sasv *s, sdd_err *e);
+                      const char *kname, int sum_cm_asv, sdd_sasv *s, sdd_err *e);
 void sdd_sasv_free(sdd_sasv *s);
 
 /* The a-DCF per attack: row i keeps all target and nontarget trials and the

@@ -1,6 +1,7 @@
 /* libFuzzer target for the SASV score/key reader (src/metrics/sasv.c) and the
  * a-DCF on what it accepts. The input is a score file, or a score file and a
- * key separated by a line "@@KEY@@". Checks the contract: success gives n > 0
+ * key separated by a line "@@KEY@@"; the last byte's low bit asks for CM + ASV
+ * sums. Checks the contract: success gives n > 0
  * trials with finite scores and classes 0..2, attacks only on spoof trials,
  * and an a-DCF in [0, 1]-normalised range (>= 0) or a clear refusal; failure
  * gives -1, n = 0 and one line naming one of the inputs. */
@@ -24,7 +25,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     sdd_sasv s;
     sdd_err e = { "" };
-    int rc = sdd_sasv_load_mem(buf, slen, "fuzz", key, klen, "fuzzkey", &s, &e);
+    const int sum = size > 0 && (data[size - 1] & 1);
+    int rc = sdd_sasv_load_mem(buf, slen, "fuzz", key, klen, "fuzzkey", sum, &s, &e);
     if (rc == 0) {
         if (s.n <= 0) __builtin_trap();
         for (int64_t i = 0; i < s.n; i++) {

@@ -268,36 +268,46 @@ static void test_sasv(void)
     /* formats and bad inputs, from memory */
     sdd_sasv s;
     const char *lab = "S1 u1 2.5 target\nS1 u2 -1 nontarget\nS2 u1 0.5 spoof\n";
-    CHECK(sdd_sasv_load_mem(lab, strlen(lab), "lab", NULL, 0, NULL, &s, &e) == 0);
+    CHECK(sdd_sasv_load_mem(lab, strlen(lab), "lab", NULL, 0, NULL, 0, &s, &e) == 0);
     CHECK(s.n == 3 && s.cls[0] == 0 && s.cls[1] == 1 && s.cls[2] == 2 && s.score[2] == 0.5);
     sdd_sasv_free(&s);
     const char *sc3 = "S1 u1 2.5\nS1 u2 -1\nS2 u1 0.5\n";
     const char *key5 = "S2 u1 F A17 spoof\nS1 u1 M bonafide target\nS1 u2 M bonafide nontarget\n";
-    CHECK(sdd_sasv_load_mem(sc3, strlen(sc3), "sc", key5, strlen(key5), "key", &s, &e) == 0);
+    CHECK(sdd_sasv_load_mem(sc3, strlen(sc3), "sc", key5, strlen(key5), "key", 0, &s, &e) == 0);
     CHECK(s.n == 3 && s.cls[2] == 2 && s.attack[2] && !strcmp(s.attack[2], "A17") && !s.attack[0]);
     sdd_sasv_free(&s);
-    struct { const char *sc, *key, *want; } bad[] = {
-        { sc3, NULL, "sc: SASV scores without a KEY column need a key file (--sasv-key)" },
-        { lab, key5, "sc: labelled SASV scores (SPK FILE SCORE KEY) take no key file" },
-        { "S1 u1 x\n", key5, "sc:1: 'x' is not a number" },
-        { "S1 u1 nan\n", key5, "sc:1: score 'nan' is not finite" },
-        { "S1 u1 1\nS1 u1 2\n", key5, "sc:2: duplicate trial S1 u1 (first on line 1)" },
-        { "S1 u1 1\nS1 u2 2 3\n", key5, "sc:2: 4 columns, but the lines before have 3" },
-        { "S1 u1\n", key5, "sc:1: expected 3 to 5 columns, got 2" },
-        { "", key5, "sc: no trials" },
-        { "S1 u1 1\nS1 u2 2\n", key5, "sc: no score for trial S2 u1 (key:1)" },
-        { "S1 u1 1\nS1 u2 2\nS2 u1 3\nS3 u9 1\n", key5, "sc:4: trial S3 u9 is not in key" },
-        { sc3, "S2 u1 F A17 spof\n", "key:1: ASV label 'spof' is not target, nontarget or spoof" },
-        { "S1 u1 1 tgt\n", NULL, "sc:1: key 'tgt' is not target, nontarget or spoof" },
+    /* the official file: SASV column, or CM + ASV */
+    const char *off = "spk\tfilename\tcm-score\tasv-score\tsasv-score\nS1\tu1\t1.5\t2\t9\nS1\tu2\t-1\t0.25\t8\n"
+                      "S2\tu1\t0.5\t-0.5\t-\n";
+    CHECK(sdd_sasv_load_mem(off, strlen(off), "off", key5, strlen(key5), "key", 1, &s, &e) == 0);
+    CHECK(s.n == 3 && s.score[0] == 3.5 && s.score[1] == -0.75 && s.score[2] == 0.0);
+    sdd_sasv_free(&s);
+    struct { const char *sc, *key, *want; int sum; } bad[] = {
+        { off, key5, "sc:4: no SASV score ('-'); summing the CM and ASV scores is an option (--sasv-sum)", 0 },
+        { "S1 u1 - 1 2\n", key5, "sc:1: no CM score ('-') to sum", 1 },
+        { "S1 u1 1 - 2\n", key5, "sc:1: no ASV score ('-') to sum", 1 },
+        { sc3, key5, "sc: summing CM and ASV scores needs the 'SPK FILE CM ASV SASV' format", 1 },
+        { sc3, NULL, "sc: SASV scores without a KEY column need a key file (--sasv-key)", 0 },
+        { lab, key5, "sc: labelled SASV scores (SPK FILE SCORE KEY) take no key file", 0 },
+        { "S1 u1 x\n", key5, "sc:1: 'x' is not a number", 0 },
+        { "S1 u1 nan\n", key5, "sc:1: score 'nan' is not finite", 0 },
+        { "S1 u1 1\nS1 u1 2\n", key5, "sc:2: duplicate trial S1 u1 (first on line 1)", 0 },
+        { "S1 u1 1\nS1 u2 2 3\n", key5, "sc:2: 4 columns, but the lines before have 3", 0 },
+        { "S1 u1\n", key5, "sc:1: expected 3 to 5 columns, got 2", 0 },
+        { "", key5, "sc: no trials", 0 },
+        { "S1 u1 1\nS1 u2 2\n", key5, "sc: no score for trial S2 u1 (key:1)", 0 },
+        { "S1 u1 1\nS1 u2 2\nS2 u1 3\nS3 u9 1\n", key5, "sc:4: trial S3 u9 is not in key", 0 },
+        { sc3, "S2 u1 F A17 spof\n", "key:1: ASV label 'spof' is not target, nontarget or spoof", 0 },
+        { "S1 u1 1 tgt\n", NULL, "sc:1: key 'tgt' is not target, nontarget or spoof", 0 },
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         int rc = sdd_sasv_load_mem(bad[i].sc, strlen(bad[i].sc), "sc", bad[i].key, bad[i].key ? strlen(bad[i].key) : 0,
-                                   "key", &s, &e);
+                                   "key", bad[i].sum, &s, &e);
         CHECK_MSG(rc == -1 && !strcmp(e.msg, bad[i].want) && s.n == 0, "case %zu: got '%s'", i, rc ? e.msg : "success");
     }
     /* a key without spoof trials: the a-DCF refuses */
     const char *nospf = "S1 u1 2.5 target\nS1 u2 -1 nontarget\n";
-    CHECK(sdd_sasv_load_mem(nospf, strlen(nospf), "n", NULL, 0, NULL, &s, &e) == 0);
+    CHECK(sdd_sasv_load_mem(nospf, strlen(nospf), "n", NULL, 0, NULL, 0, &s, &e) == 0);
     sdd_adcf_cost c;
     sdd_adcf_cost_asvspoof5(&c);
     sdd_adcf_result ar;
