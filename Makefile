@@ -37,6 +37,9 @@ $(BUILD)/%.o: %.c | $(DEPSTAMP)
 # errno is never read after the RNG's sqrt/log; without it the normal-fill loop vectorises
 $(BUILD)/src/core/rng.o: CFLAGS += -fno-math-errno
 
+# the built-in recipes are embedded in this object (.incbin)
+$(BUILD)/src/train/recipe_data.o: $(wildcard recipes/*.json)
+
 libsdd.a: $(LIBOBJ)
 	rm -f $@ && ar rcs $@ $^
 

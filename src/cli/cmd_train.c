@@ -1,6 +1,8 @@
 /* `sdd train`: DPDA training with gradient alignment (see src/train/trainer.h). */
 #include "cli/cli.h"
 #include "train/trainer.h"
+#include "train/options.h"
+#include "train/recipe.h"
 #include "data/dataset.h"
 #include "models/model.h"
 #include <stdio.h>
@@ -34,88 +36,66 @@ static void usage(FILE *f)
             "  --epochs N (100) --patience N (7) --n-best N (5) --max-steps N (0 = no limit)\n"
             "  --select loss|eer         dev metric for the n best and early stopping (default loss)\n"
             "  --lr X (1e-4) --weight-decay X (1e-4) --ce-weight SPOOF,BONAFIDE (0.1,0.9)\n"
+            "  --lr-schedule const|cosine  cosine: the AASIST recipe's per-step decay from --lr to\n"
+            "                            --lr-min X (5e-6) over epochs x steps per epoch (default const)\n"
+            "  --accum K                 K batches per optimiser step: per-path gradients are\n"
+            "                            accumulated, then aligned (default 1)\n"
             "  --algo N                  RawBoost algorithm of the copies (default 4)\n"
             "  --seed N (1234) --threads N (all cores) --workers N (loader threads, 1)\n"
             "  --max-samples N           cache at most N samples per utterance (0 = whole)\n"
             "  --resume                  continue from DIR/state.safetensors\n"
+            "  --recipe NAME|FILE        settings from a recipe: built-in %s, or a JSON file whose\n"
+            "                            keys are these options' names (a run's config.json is one);\n"
+            "                            options given explicitly override it\n"
+            "  --bn-recompute N          after averaging, recompute BatchNorm statistics on N training\n"
+            "                            batches with the weights fixed (-1: one epoch; default 0: off)\n"
             "RawBoost parameters (same flags as sdd augment):\n%s",
-            SDD_TRAIN_MAX_EVAL, sdd_model_archs(), sdd_rawboost_flags_help());
+            SDD_TRAIN_MAX_EVAL, sdd_model_archs(), sdd_recipe_builtin_names(), sdd_rawboost_flags_help());
 }
 
 int cmd_train(int argc, char **argv)
 {
     sdd_train_config cfg = sdd_train_default_config();
-    long threads = 0, v;
+    sdd_recipe_store store;
+    sdd_recipe_store_init(&store);
     sdd_err e;
+    int rc = SDD_EXIT_OK;
+    /* the recipe first, whatever its position: explicit options override it */
+    const char *recipe = NULL;
     for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) { usage(stdout); return SDD_EXIT_OK; }
+        if (!strcmp(argv[i], "--recipe")) {
+            if (i + 1 >= argc) return cli_usage_error("train", "--recipe needs a value");
+            if (recipe) return cli_usage_error("train", "--recipe given twice");
+            recipe = argv[++i];
+        }
+    }
+    if (recipe && sdd_recipe_apply(&cfg, recipe, &store, &e)) {
+        cli_error("%s", e.msg);
+        sdd_recipe_store_free(&store);
+        return SDD_EXIT_USAGE;
+    }
+    int cli_evals = 0;
+    for (int i = 1; i < argc && rc == SDD_EXIT_OK; i++) {
         const char *a = argv[i], *val;
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) { usage(stdout); return SDD_EXIT_OK; }
         if (!strcmp(a, "--resume")) { cfg.resume = 1; continue; }
         if (!strcmp(a, "--quiet")) { cfg.quiet = 1; continue; }
-        if (a[0] != '-' || a[1] != '-') return cli_usage_error("train", "unexpected argument %s", a);
-        if (!(val = cli_value(argc, argv, &i))) return cli_usage_error("train", "%s needs a value", a);
-        int rb = sdd_rawboost_parse_flag(&cfg.rb, a, val, &e);
-        if (rb < 0) return cli_usage_error("train", "%s", e.msg);
-        if (rb > 0) continue;
-#define INT(flag, lo, hi, dst) else if (!strcmp(a, flag)) { if (cli_parse_int(val, lo, hi, &v)) return cli_usage_error("train", "%s: '%s' is not in %ld..%ld", flag, val, (long)(lo), (long)(hi)); dst = v; }
-#define DBL(flag, dst) else if (!strcmp(a, flag)) { if (cli_parse_double(val, &dst) || dst < 0) return cli_usage_error("train", "%s: '%s' is not a non-negative number", flag, val); }
-        if (!strcmp(a, "--train")) cfg.train_list = val;
-        else if (!strcmp(a, "--train-audio")) cfg.train_audio = val;
-        else if (!strcmp(a, "--dev")) cfg.dev_list = val;
-        else if (!strcmp(a, "--dev-audio")) cfg.dev_audio = val;
-        else if (!strcmp(a, "--out")) cfg.out_dir = val;
-        else if (!strcmp(a, "--model")) cfg.arch = val;
-        else if (!strcmp(a, "--init")) cfg.init_model = val;
-        else if (!strcmp(a, "--eval")) {
-            if (cfg.neval == SDD_TRAIN_MAX_EVAL) return cli_usage_error("train", "at most %d --eval sets", SDD_TRAIN_MAX_EVAL);
-            cfg.eval_spec[cfg.neval++] = val;
-        } else if (!strcmp(a, "--paths")) {
-            if (!strcmp(val, "orig")) cfg.step.paths = SDD_PATHS_ORIG;
-            else if (!strcmp(val, "aug")) cfg.step.paths = SDD_PATHS_AUG;
-            else if (!strcmp(val, "dual")) cfg.step.paths = SDD_PATHS_DUAL;
-            else return cli_usage_error("train", "--paths: '%s' is not orig, aug or dual", val);
-        } else if (!strcmp(a, "--align")) {
-            if ((cfg.step.align = sdd_align_parse(val)) < 0) return cli_usage_error("train", "--align: '%s' is not none, pcgrad, gradvac or cagrad", val);
-        } else if (!strcmp(a, "--bn-stats")) {
-            if (!strcmp(val, "per-path")) cfg.step.bn_stats = SDD_BN_PER_PATH;
-            else if (!strcmp(val, "joint")) cfg.step.bn_stats = SDD_BN_JOINT;
-            else return cli_usage_error("train", "--bn-stats: '%s' is not per-path or joint", val);
-        } else if (!strcmp(a, "--select")) {
-            if (!strcmp(val, "loss")) cfg.select_eer = 0;
-            else if (!strcmp(val, "eer")) cfg.select_eer = 1;
-            else return cli_usage_error("train", "--select: '%s' is not loss or eer", val);
-        } else if (!strcmp(a, "--crop")) {
-            if (!strcmp(val, "first")) cfg.crop = SDD_CUT_FIRST;
-            else if (!strcmp(val, "random")) cfg.crop = SDD_CUT_RANDOM;
-            else return cli_usage_error("train", "--crop: '%s' is not first or random", val);
-        } else if (!strcmp(a, "--ce-weight")) {
-            char *end;
-            double w0 = strtod(val, &end), w1 = *end == ',' ? strtod(end + 1, &end) : -1;
-            if (*end || !(w0 > 0) || !(w1 > 0)) return cli_usage_error("train", "--ce-weight: '%s' is not SPOOF,BONAFIDE (two positive numbers)", val);
-            cfg.step.class_weight[0] = (float)w0;
-            cfg.step.class_weight[1] = (float)w1;
-        }
-        INT("--batch", 1, 4096, cfg.batch)
-        INT("--cut", 1, 1L << 26, cfg.cut)
-        INT("--epochs", 1, 100000, cfg.epochs)
-        INT("--patience", 1, 100000, cfg.patience)
-        INT("--n-best", 1, 100, cfg.n_best)
-        INT("--max-steps", 0, 1L << 40, cfg.max_steps)
-        INT("--algo", 0, 8, cfg.rb_algo)
-        INT("--threads", 1, 1024, threads)
-        INT("--workers", 0, 256, cfg.workers)
-        INT("--max-samples", 0, 1L << 40, cfg.max_samples)
-        DBL("--lr", cfg.adam.lr)
-        DBL("--weight-decay", cfg.adam.weight_decay)
-        else if (!strcmp(a, "--seed")) { if (cli_parse_int(val, 0, 0x7fffffffL, &v)) return cli_usage_error("train", "--seed: '%s' is not a non-negative integer", val); cfg.seed = (uint64_t)v; }
-        else return cli_usage_error("train", "unknown option %s", a);
-#undef INT
-#undef DBL
+        if (a[0] != '-' || a[1] != '-') { rc = cli_usage_error("train", "unexpected argument %s", a); break; }
+        if (!(val = cli_value(argc, argv, &i))) { rc = cli_usage_error("train", "%s needs a value", a); break; }
+        if (!strcmp(a, "--recipe")) continue;
+        /* evaluation sets on the command line replace the recipe's */
+        if (!strcmp(a, "--eval") && !cli_evals++) cfg.neval = 0;
+        int r = sdd_train_option(&cfg, a + 2, val, a, &e);
+        if (r < 0) rc = cli_usage_error("train", "%s", e.msg);
+        else if (r > 0) rc = cli_usage_error("train", "unknown option %s", a);
     }
-    if (!cfg.train_list || !cfg.dev_list || !cfg.out_dir)
-        return cli_usage_error("train", "--train, --dev and --out are required");
-    if (sdd_rawboost_check_params(&cfg.rb, &e)) return cli_usage_error("train", "%s", e.msg);
-    cli_set_threads(threads);
-    if (sdd_train_run(&cfg, &e)) { cli_error("%s", e.msg); return SDD_EXIT_ERROR; }
-    return SDD_EXIT_OK;
+    if (rc == SDD_EXIT_OK && (!cfg.train_list || !cfg.dev_list || !cfg.out_dir))
+        rc = cli_usage_error("train", "--train, --dev and --out are required");
+    if (rc == SDD_EXIT_OK && sdd_rawboost_check_params(&cfg.rb, &e)) rc = cli_usage_error("train", "%s", e.msg);
+    if (rc == SDD_EXIT_OK) {
+        cli_set_threads(cfg.threads);
+        if (sdd_train_run(&cfg, &e)) { cli_error("%s", e.msg); rc = SDD_EXIT_ERROR; }
+    }
+    sdd_recipe_store_free(&store);
+    return rc;
 }

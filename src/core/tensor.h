@@ -60,6 +60,8 @@ struct sdd_ctx {
     int seg_grad[SDD_MAX_PATHS];
     int bn_per_seg;
     int joint_grad, cur_grad;
+    float bn_momentum;        /* > 0: replaces every BatchNorm's running-statistics momentum
+                                 (statistics recomputation after weight averaging) */
     uint64_t rng_key;         /* dropout stream for this step */
     int op_serial;            /* per-op counter that keys each dropout mask */
     int failed;

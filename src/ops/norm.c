@@ -54,6 +54,7 @@ static void bn_running(sdd_ctx *c, const sdd_bn_stats *st, int ng, const double 
                        const sdd_tensor *rmean, const sdd_tensor *rvar, float momentum)
 {
     const double total = (double)c->B * st->S;
+    if (c->bn_momentum > 0) momentum = c->bn_momentum;
     for (int64_t ch = 0; ch < st->C; ch++) {
         double m = 0.0, v = 0.0;
         for (int g = 0; g < ng; g++) {

@@ -21,16 +21,25 @@ static int fail(sdd_ctx *c, sdd_err *e, const char *what)
     return sdd_err_set(e, "%s: %s", what, c->err.msg[0] ? c->err.msg : "failed");
 }
 
-int sdd_train_step(sdd_model *m, sdd_ctx *c, sdd_adam *opt, sdd_align_state *al, const sdd_step_params *p,
-                   const float *wave, int nb, int64_t L, const int *labels, uint64_t rng_key,
-                   float *grad_out, sdd_step_result *res, sdd_err *e)
+int sdd_accum_begin(sdd_model *m, sdd_accum *a, int K, sdd_err *e)
 {
     sdd_params *ps = &m->params;
+    if (K < 1) return sdd_err_set(e, "train step: accumulation over %d micro-batches", K);
+    if (ps->ngrad < 2 && sdd_params_alloc_grads(ps, 2, e)) return -1;
+    memset(a, 0, sizeof *a);
+    a->K = K;
+    sdd_params_zero_grads(ps);
+    return 0;
+}
+
+int sdd_accum_micro(sdd_model *m, sdd_ctx *c, const sdd_step_params *p, sdd_accum *a,
+                    const float *wave, int nb, int64_t L, const int *labels, uint64_t rng_key, sdd_err *e)
+{
     const int dual = p->paths == SDD_PATHS_DUAL;
     if (dual && nb % 2) return sdd_err_set(e, "train step: dual-path batch of %d is odd", nb);
-    if (ps->ngrad < 2 && sdd_params_alloc_grads(ps, 2, e)) return -1;
-    memset(res, 0, sizeof *res);
-    sdd_params_zero_grads(ps);
+    if (a->k >= a->K) return sdd_err_set(e, "train step: more than %d micro-batches accumulated", a->K);
+    /* K > 1: seeds are the micro-batch's weight sums (unnormalised), rescaled in apply */
+    const int raw = a->K > 1;
     sdd_ctx_begin(c, nb, 1, 1);
     c->rng_key = rng_key;
     c->dropout_off = p->no_dropout;
@@ -52,50 +61,81 @@ int sdd_train_step(sdd_model *m, sdd_ctx *c, sdd_adam *opt, sdd_align_state *al,
     float wsum[SDD_MAX_PATHS] = { 0 };
     sdd_tensor *loss = sdd_ce_weighted(c, z, labels, p->class_weight, wsum);
     if (!loss) return fail(c, e, "train step forward");
-    for (int s = 0; s < c->nseg; s++) res->loss[s] = loss->x[s];
+    for (int s = 0; s < c->nseg && s < 2; s++) {
+        a->w[s] += wsum[s];
+        a->wl[s] += (double)wsum[s] * loss->x[s];
+    }
     float *g = sdd_grad_of(c, loss);
     if (!g) return fail(c, e, "train step");
-    const size_t n = ps->total;
     if (!dual) {
-        g[0] = 1.0f;
+        g[0] = raw ? wsum[0] : 1.0f;
         if (sdd_backward(c, 0, NULL, NULL)) return fail(c, e, "train step backward");
-        memcpy(grad_out, ps->grad[0], n * sizeof(float));
-        res->loss_total = res->loss[0];
     } else if (!joint_two_pass) {
         if (p->align == SDD_ALIGN_NONE && !per_path) {
             /* the reference's plain dual path: one loss over all 2B, joint statistics */
             const float W = wsum[0] + wsum[1];
-            g[0] = wsum[0] / W;
-            g[1] = wsum[1] / W;
-            if (sdd_backward(c, 0, NULL, NULL)) return fail(c, e, "train step backward");
-            memcpy(grad_out, ps->grad[0], n * sizeof(float));
-            res->loss_total = (wsum[0] * res->loss[0] + wsum[1] * res->loss[1]) / W;
+            g[0] = raw ? wsum[0] : wsum[0] / W;
+            g[1] = raw ? wsum[1] : wsum[1] / W;
         } else {
             /* per-path statistics: both path gradients from ONE backward pass */
-            g[0] = g[1] = 1.0f;
-            if (sdd_backward(c, 0, NULL, NULL)) return fail(c, e, "train step backward");
-            if (p->align == SDD_ALIGN_NONE) {
-                const double W = (double)wsum[0] + wsum[1];
-                const double a0 = wsum[0] / W, a1 = wsum[1] / W;
-                sdd_align_measure(ps->grad[0], ps->grad[1], n, &res->al);
-                for (size_t k = 0; k < n; k++) grad_out[k] = (float)(a0 * ps->grad[0][k] + a1 * ps->grad[1][k]);
-                res->loss_total = a0 * res->loss[0] + a1 * res->loss[1];
-            } else {
-                sdd_align(p->align, ps->grad[0], ps->grad[1], n, grad_out, al, &res->al);
-                res->loss_total = 0.5 * (res->loss[0] + res->loss[1]);
-            }
-            res->has_align_stats = 1;
+            g[0] = raw ? wsum[0] : 1.0f;
+            g[1] = raw ? wsum[1] : 1.0f;
         }
+        if (sdd_backward(c, 0, NULL, NULL)) return fail(c, e, "train step backward");
     } else {
         /* joint statistics with alignment: one backward pass per path over the same tape */
-        g[0] = 1.0f; g[1] = 0.0f;
+        g[0] = raw ? wsum[0] : 1.0f;
+        g[1] = 0.0f;
         c->cur_grad = 0;
         if (sdd_backward(c, 0, NULL, NULL)) return fail(c, e, "train step backward (path 0)");
         sdd_zero_act_grads(c);
         g = sdd_grad_of(c, loss);
-        g[0] = 0.0f; g[1] = 1.0f;
+        g[0] = 0.0f;
+        g[1] = raw ? wsum[1] : 1.0f;
         c->cur_grad = 1;
         if (sdd_backward(c, 0, NULL, NULL)) return fail(c, e, "train step backward (path 1)");
+    }
+    a->k++;
+    return 0;
+}
+
+static void scale(float *g, size_t n, double w)
+{
+    const float inv = (float)(1.0 / w);
+    for (size_t k = 0; k < n; k++) g[k] *= inv;
+}
+
+int sdd_accum_apply(sdd_model *m, sdd_adam *opt, sdd_align_state *al, const sdd_step_params *p, sdd_accum *a,
+                    float *grad_out, sdd_step_result *res, sdd_err *e)
+{
+    sdd_params *ps = &m->params;
+    const int dual = p->paths == SDD_PATHS_DUAL;
+    const int per_path = dual && p->bn_stats == SDD_BN_PER_PATH;
+    const int joint_none = dual && !per_path && p->align == SDD_ALIGN_NONE;
+    const size_t n = ps->total;
+    if (a->k != a->K) return sdd_err_set(e, "train step: %d of %d micro-batches accumulated", a->k, a->K);
+    memset(res, 0, sizeof *res);
+    for (int s = 0; s < (dual ? 2 : 1); s++) {
+        if (!(a->w[s] > 0)) return sdd_err_set(e, "train step: path %d has no weight", s);
+        res->loss[s] = a->wl[s] / a->w[s];  /* exact for K = 1: w x loss fits a double */
+    }
+    if (a->K > 1) {
+        if (!dual) scale(ps->grad[0], n, a->w[0]);
+        else if (joint_none) scale(ps->grad[0], n, a->w[0] + a->w[1]);
+        else { scale(ps->grad[0], n, a->w[0]); scale(ps->grad[1], n, a->w[1]); }
+    }
+    if (!dual || joint_none) {
+        memcpy(grad_out, ps->grad[0], n * sizeof(float));
+        res->loss_total = dual ? (a->wl[0] + a->wl[1]) / (a->w[0] + a->w[1]) : res->loss[0];
+    } else if (p->align == SDD_ALIGN_NONE) {
+        /* per-path statistics, no alignment: the weight-sum combination of the two paths */
+        const double W = a->w[0] + a->w[1];
+        const double a0 = a->w[0] / W, a1 = a->w[1] / W;
+        sdd_align_measure(ps->grad[0], ps->grad[1], n, &res->al);
+        for (size_t k = 0; k < n; k++) grad_out[k] = (float)(a0 * ps->grad[0][k] + a1 * ps->grad[1][k]);
+        res->loss_total = a0 * res->loss[0] + a1 * res->loss[1];
+        res->has_align_stats = 1;
+    } else {
         sdd_align(p->align, ps->grad[0], ps->grad[1], n, grad_out, al, &res->al);
         res->loss_total = 0.5 * (res->loss[0] + res->loss[1]);
         res->has_align_stats = 1;
@@ -103,6 +143,51 @@ int sdd_train_step(sdd_model *m, sdd_ctx *c, sdd_adam *opt, sdd_align_state *al,
     for (size_t k = 0; k < n; k++)
         if (!isfinite(grad_out[k])) return sdd_err_set(e, "train step: non-finite gradient (loss %.6g)", res->loss_total);
     if (opt) sdd_adam_step(opt, ps, grad_out);
+    return 0;
+}
+
+int sdd_train_step(sdd_model *m, sdd_ctx *c, sdd_adam *opt, sdd_align_state *al, const sdd_step_params *p,
+                   const float *wave, int nb, int64_t L, const int *labels, uint64_t rng_key,
+                   float *grad_out, sdd_step_result *res, sdd_err *e)
+{
+    sdd_accum a;
+    if (sdd_accum_begin(m, &a, 1, e) || sdd_accum_micro(m, c, p, &a, wave, nb, L, labels, rng_key, e)) return -1;
+    return sdd_accum_apply(m, opt, al, p, &a, grad_out, res, e);
+}
+
+void sdd_bn_reset_running(sdd_model *m)
+{
+    sdd_params *ps = &m->params;
+    for (int i = 0; i < ps->np; i++) {
+        const char *nm = ps->p[i].name;
+        const size_t L = strlen(nm);
+        const int mean = L >= 13 && !strcmp(nm + L - 13, ".running_mean"), var = L >= 12 && !strcmp(nm + L - 12, ".running_var");
+        if (!mean && !var) continue;
+        float *x = sdd_params_ptr(ps, i);
+        for (size_t k = 0; k < ps->p[i].numel; k++) x[k] = var ? 1.0f : 0.0f;
+    }
+}
+
+int sdd_bn_recompute_batch(sdd_model *m, sdd_ctx *c, const sdd_step_params *p, const float *wave, int nb, int64_t L,
+                           uint64_t rng_key, long *seen, sdd_err *e)
+{
+    const int dual = p->paths == SDD_PATHS_DUAL;
+    if (dual && nb % 2) return sdd_err_set(e, "statistics recomputation: dual-path batch of %d is odd", nb);
+    sdd_ctx_begin(c, nb, 1, 0);
+    c->rng_key = rng_key;
+    c->dropout_off = p->no_dropout;
+    c->bn_per_seg = dual && p->bn_stats == SDD_BN_PER_PATH;
+    c->joint_grad = 0;
+    if (dual) {
+        int ends[2] = { nb / 2, nb };
+        if (sdd_ctx_set_segments(c, 2, ends, NULL)) return fail(c, e, "statistics recomputation");
+    }
+    c->bn_momentum = (float)((double)nb / (double)(*seen + nb));
+    int64_t shp[2] = { nb, L };
+    sdd_tensor *z = m->forward(c, m, sdd_tensor_wrap(c, (float *)wave, 2, shp));
+    c->bn_momentum = 0.0f;
+    if (!z || c->failed) return fail(c, e, "statistics recomputation forward");
+    *seen += nb;
     return 0;
 }
 

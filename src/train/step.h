@@ -40,10 +40,49 @@ typedef struct {
 
 sdd_step_params sdd_step_default_params(void);
 /* wave (nb, L) with nb = B (one path) or 2B (dual); labels (nb) in {0 spoof, 1 bona fide}.
- * grad_out (params->total floats) receives the combined gradient that was applied. */
+ * grad_out (params->total floats) receives the combined gradient that was applied.
+ * The same as sdd_accum_begin(K = 1), one sdd_accum_micro, sdd_accum_apply. */
 int sdd_train_step(sdd_model *m, sdd_ctx *c, sdd_adam *opt, sdd_align_state *al, const sdd_step_params *p,
                    const float *wave, int nb, int64_t L, const int *labels, uint64_t rng_key,
                    float *grad_out, sdd_step_result *res, sdd_err *e);
+/* Gradient accumulation over K micro-batches per optimiser step (--accum K).
+ * Each micro-batch's per-path gradients are added to the per-path buffers,
+ * seeded with the micro-batch's class-weight sum, and divided by the total
+ * weight sum at the end: the accumulated gradient of each path is exactly
+ * that of the weighted-CE mean over all K micro-batches (the large batch's
+ * objective), and alignment is applied once, to the accumulated per-path
+ * gradients. What differs from one large batch: BatchNorm batch statistics
+ * are those of each micro-batch (and the running statistics are updated K
+ * times), as in PyTorch accumulation. With K = 1 the arithmetic is that of
+ * the single step (seeds 1, no rescaling). */
+typedef struct {
+    int K, k;             /* micro-batches per step, done so far */
+    double w[2];          /* per-path class-weight sums over the micro-batches */
+    double wl[2];         /* per-path sums of weight sum x loss */
+} sdd_accum;
+
+/* zeroes the per-path gradient buffers and the sums */
+int sdd_accum_begin(sdd_model *m, sdd_accum *a, int K, sdd_err *e);
+/* forward + backward of one micro-batch into the per-path buffers */
+int sdd_accum_micro(sdd_model *m, sdd_ctx *c, const sdd_step_params *p, sdd_accum *a,
+                    const float *wave, int nb, int64_t L, const int *labels, uint64_t rng_key, sdd_err *e);
+/* combines (aligns) the accumulated gradients into grad_out, checks they are
+ * finite and takes the Adam step (opt NULL: no update) */
+int sdd_accum_apply(sdd_model *m, sdd_adam *opt, sdd_align_state *al, const sdd_step_params *p, sdd_accum *a,
+                    float *grad_out, sdd_step_result *res, sdd_err *e);
+
+/* BatchNorm statistics recomputation after weight averaging, as SWA's
+ * bn_update (torchcontrib, used by the AASIST repository): running means set
+ * to 0 and variances to 1, then train-mode forwards of training batches
+ * (the step's path layout and statistics groups, no backward, weights
+ * untouched) with momentum b / (n + b) for a batch of b after n samples, so
+ * the running statistics end as the sample-weighted mean of the batches'
+ * statistics (mean and unbiased variance, whole-batch moments). */
+void sdd_bn_reset_running(sdd_model *m);
+/* one batch; *seen counts the samples so far (start at 0) */
+int sdd_bn_recompute_batch(sdd_model *m, sdd_ctx *c, const sdd_step_params *p, const float *wave, int nb, int64_t L,
+                           uint64_t rng_key, long *seen, sdd_err *e);
+
 /* Weighted-CE loss of a batch in eval mode (validation); scores (nb) optional. */
 int sdd_eval_loss(sdd_model *m, sdd_ctx *c, const float *wave, int nb, int64_t L, const int *labels,
                   const float *class_weight, double *loss, float *scores, sdd_err *e);

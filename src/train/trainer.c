@@ -1,5 +1,6 @@
 /* Owns the training loop (see trainer.h). */
 #include "train/trainer.h"
+#include "train/options.h"
 #include "data/dataset.h"
 #include "data/loader.h"
 #include "io/safetensors.h"
@@ -18,6 +19,7 @@
 #include <unistd.h>
 
 #define SDD_PURPOSE_DROP 0x64726f70u /* 'drop' */
+#define SDD_PURPOSE_BNR 0x626e7263u  /* 'bnrc' */
 
 sdd_train_config sdd_train_default_config(void)
 {
@@ -36,6 +38,9 @@ sdd_train_config sdd_train_default_config(void)
     c.crop = SDD_CUT_FIRST;
     c.seed = 1234;
     c.rb_algo = 4;
+    c.accum = 1;
+    c.lr_schedule = SDD_LR_CONST;
+    c.lr_min = 5e-6;
     sdd_rawboost_default_params(&c.rb);
     return c;
 }
@@ -215,47 +220,16 @@ static int load_state(trainer *t, sdd_err *e)
     return 0;
 }
 
-/* JSON string body of s (quotes, backslashes and control characters escaped) into out */
-static const char *json_str(const char *s, char *out, size_t n)
-{
-    size_t k = 0;
-    for (; s && *s && k + 7 < n; s++) {
-        const unsigned char ch = (unsigned char)*s;
-        if (ch == '"' || ch == '\\') { out[k++] = '\\'; out[k++] = (char)ch; }
-        else if (ch < 0x20) k += (size_t)snprintf(out + k, n - k, "\\u%04x", ch);
-        else out[k++] = (char)ch;
-    }
-    out[k] = 0;
-    return out;
-}
-
-/* RUNDIR/config.json: every setting of the run, written atomically at the start */
+/* RUNDIR/config.json: every setting of the run by option name (a recipe), written atomically at the start */
 static int write_config(const sdd_train_config *cfg, const char *arch, sdd_err *e)
 {
-    char buf[8192], path[1200], q[5][1024];
-    const sdd_rawboost_params *r = &cfg->rb;
-    int n = snprintf(buf, sizeof buf,
-        "{\n  \"train\": \"%s\", \"train_audio\": \"%s\", \"dev\": \"%s\", \"dev_audio\": \"%s\",\n"
-        "  \"model\": \"%s\", \"init\": \"%s\",\n"
-        "  \"paths\": \"%s\", \"align\": \"%s\", \"bn_stats\": \"%s\",\n"
-        "  \"batch\": %d, \"cut\": %lld, \"crop\": \"%s\", \"epochs\": %d, \"patience\": %d, \"n_best\": %d, \"max_steps\": %ld,\n"
-        "  \"lr\": %.9g, \"weight_decay\": %.9g, \"betas\": [%.9g, %.9g], \"eps\": %.9g, \"ce_weight\": [%.9g, %.9g],\n"
-        "  \"seed\": %llu, \"algo\": %d,\n"
-        "  \"rawboost\": {\"nbands\": %d, \"minf\": %.9g, \"maxf\": %.9g, \"minbw\": %.9g, \"maxbw\": %.9g, \"mincoeff\": %d, \"maxcoeff\": %d,"
-        " \"ming\": %.9g, \"maxg\": %.9g, \"minbias\": %.9g, \"maxbias\": %.9g, \"nf\": %d, \"p\": %.9g, \"gsd\": %.9g, \"snr_min\": %.9g, \"snr_max\": %.9g}\n}\n",
-        json_str(cfg->train_list, q[0], sizeof q[0]), json_str(cfg->train_audio, q[1], sizeof q[1]),
-        json_str(cfg->dev_list, q[2], sizeof q[2]), json_str(cfg->dev_audio, q[3], sizeof q[3]),
-        arch, json_str(cfg->init_model, q[4], sizeof q[4]),
-        cfg->step.paths == SDD_PATHS_DUAL ? "dual" : cfg->step.paths == SDD_PATHS_AUG ? "aug" : "orig",
-        sdd_align_name(cfg->step.align), cfg->step.bn_stats == SDD_BN_JOINT ? "joint" : "per-path",
-        cfg->batch, (long long)cfg->cut, cfg->crop == SDD_CUT_RANDOM ? "random" : "first", cfg->epochs, cfg->patience, cfg->n_best, cfg->max_steps,
-        cfg->adam.lr, cfg->adam.weight_decay, cfg->adam.beta1, cfg->adam.beta2, cfg->adam.eps,
-        cfg->step.class_weight[0], cfg->step.class_weight[1], (unsigned long long)cfg->seed, cfg->rb_algo,
-        r->nBands, r->minF, r->maxF, r->minBW, r->maxBW, r->minCoeff, r->maxCoeff, r->minG, r->maxG,
-        r->minBiasLinNonLin, r->maxBiasLinNonLin, r->N_f, r->P, r->g_sd, r->SNRmin, r->SNRmax);
-    if (n < 0 || n >= (int)sizeof buf) return sdd_err_set(e, "config: paths too long");
+    char path[1200];
     if (path_join(path, sizeof path, cfg->out_dir, "config.json")) return sdd_err_set(e, "output path too long");
-    return sdd_atomic_write(path, buf, (size_t)n, e);
+    char *txt = sdd_train_config_json(cfg, arch, e);
+    if (!txt) return -1;
+    int rc = sdd_atomic_write(path, txt, strlen(txt), e);
+    free(txt);
+    return rc;
 }
 
 static int open_set(sdd_dataset **ds, const char *list, const char *dir, int64_t max_samples, sdd_err *e)
@@ -308,6 +282,39 @@ static int eval_spec(trainer *t, const char *spec, sdd_err *e)
     return rc;
 }
 
+/* BatchNorm running statistics of the averaged weights recomputed on training
+ * batches (see sdd_bn_recompute_batch): the batches of a fixed extra epoch
+ * (index `epochs`, so a resumed run draws the same ones), at most
+ * cfg->bn_recompute of them (-1: the whole epoch). */
+static int recompute_bn(trainer *t, sdd_loader *ld, long *nbat, sdd_err *e)
+{
+    const sdd_train_config *cfg = t->cfg;
+    sdd_bn_reset_running(t->m);
+    if (sdd_loader_start_epoch(ld, cfg->epochs, e)) return -1;
+    long seen = 0;
+    sdd_batch *b;
+    int got = 1;
+    *nbat = 0;
+    while ((cfg->bn_recompute < 0 || *nbat < cfg->bn_recompute) && (got = sdd_loader_next(ld, &b, e)) == 1) {
+        const uint64_t key = sdd_rng_key(cfg->seed, (uint64_t)cfg->epochs, (uint64_t)*nbat, SDD_PURPOSE_BNR);
+        if (sdd_bn_recompute_batch(t->m, &t->c, &cfg->step, b->wave, b->nb, b->cut, key, &seen, e)) return -1;
+        ++*nbat;
+    }
+    if (got < 0) return -1;
+    if (!cfg->quiet) fprintf(stderr, "sdd train: BatchNorm statistics recomputed on %ld training batches\n", *nbat);
+    return 0;
+}
+
+/* whether the model registry has this architecture (sdd_model_archs: "A, B, ...") */
+static int arch_known(const char *arch)
+{
+    const char *l = sdd_model_archs();
+    const size_t n = strlen(arch);
+    for (const char *p = l; (p = strstr(p, arch)); p++)
+        if ((p == l || p[-1] == ' ') && (p[n] == 0 || p[n] == ',')) return 1;
+    return 0;
+}
+
 int sdd_train_run(const sdd_train_config *cfg, sdd_err *e)
 {
     trainer t;
@@ -316,13 +323,16 @@ int sdd_train_run(const sdd_train_config *cfg, sdd_err *e)
     t.best = INFINITY;
     if (cfg->n_best < 1 || cfg->batch < 1 || cfg->epochs < 1) return sdd_err_set(e, "train: n-best, batch and epochs must be >= 1");
     if (mkdir(cfg->out_dir, 0777) && errno != EEXIST) return sdd_err_set(e, "%s: cannot create: %s", cfg->out_dir, strerror(errno));
+    if (!cfg->init_model && !arch_known(cfg->arch))
+        return sdd_err_set(e, "model '%s'%s%s%s is not available in this build (available: %s)", cfg->arch,
+                           cfg->recipe ? " (recipe " : "", cfg->recipe ? cfg->recipe : "", cfg->recipe ? ")" : "", sdd_model_archs());
     sdd_dataset *tr = NULL, *dv = NULL;
     sdd_loader *ld = NULL;
     int rc = 0;
-    if (open_set(&tr, cfg->train_list, cfg->train_audio, cfg->max_samples, e)) return -1;
-    if (open_set(&dv, cfg->dev_list, cfg->dev_audio, cfg->max_samples, e)) { sdd_dataset_close(tr); return -1; }
     t.m = cfg->init_model ? sdd_model_load(cfg->init_model, NULL, e) : sdd_model_new(cfg->arch, e);
-    if (!t.m) { rc = -1; goto done; }
+    if (!t.m) return -1;
+    if (open_set(&tr, cfg->train_list, cfg->train_audio, cfg->max_samples, e)) { rc = -1; goto done; }
+    if (open_set(&dv, cfg->dev_list, cfg->dev_audio, cfg->max_samples, e)) { rc = -1; goto done; }
     if (!cfg->init_model) sdd_model_init_random(t.m, cfg->seed);
     if (sdd_params_alloc_grads(&t.m->params, 2, e) || sdd_adam_init(&t.opt, &t.m->params, &cfg->adam, e)) { rc = -1; goto done; }
     sdd_ctx_init(&t.c, &t.m->params);
@@ -361,24 +371,45 @@ int sdd_train_run(const sdd_train_config *cfg, sdd_err *e)
                 cfg->step.paths == SDD_PATHS_DUAL ? " + copies" : "", (long long)sdd_loader_batches_per_epoch(ld));
     int stop = 0;
     const int tty = !cfg->quiet && isatty(2);
+    /* an optimiser step every K micro-batches; the last nbat % K batches of an epoch are skipped */
+    const int K = cfg->accum > 0 ? cfg->accum : 1;
+    const int64_t nbat = sdd_loader_batches_per_epoch(ld);
+    const long steps_per_epoch = (long)(nbat / K);
+    const long total_steps = (long)cfg->epochs * steps_per_epoch;
+    if (steps_per_epoch < 1) { rc = sdd_err_set(e, "%s: %lld batches per epoch, fewer than --accum %d", cfg->train_list, (long long)nbat, K); stop = 1; }
     for (int ep = t.epoch0; ep < cfg->epochs && !stop && !rc; ep++) {
         if (sdd_loader_start_epoch(ld, ep, e)) { rc = -1; break; }
-        double t0 = omp_get_wtime(), lsum = 0.0;
+        double t0 = omp_get_wtime(), lsum = 0.0, ts = t0;
         long nsteps = 0, nconf = 0, nal = 0;
+        int64_t mb = 0;
+        sdd_accum acc;
+        memset(&acc, 0, sizeof acc);
         sdd_batch *b;
         int got;
         while ((got = sdd_loader_next(ld, &b, e)) == 1) {
-            sdd_step_result r;
-            const double ts = omp_get_wtime();
-            const uint64_t key = sdd_rng_key(cfg->seed, (uint64_t)ep, (uint64_t)t.step, SDD_PURPOSE_DROP);
-            if (sdd_train_step(t.m, &t.c, &t.opt, &t.al, &cfg->step, b->wave, b->nb, b->cut, b->labels, key, t.grad, &r, e)) {
+            if (mb++ >= (int64_t)steps_per_epoch * K) continue;
+            if (acc.k == 0) {
+                ts = omp_get_wtime();
+                if (sdd_accum_begin(t.m, &acc, K, e)) { rc = -1; break; }
+            }
+            const uint64_t key = sdd_rng_key(cfg->seed, (uint64_t)ep, (uint64_t)t.step * (uint64_t)K + (uint64_t)acc.k, SDD_PURPOSE_DROP);
+            if (sdd_accum_micro(t.m, &t.c, &cfg->step, &acc, b->wave, b->nb, b->cut, b->labels, key, e)) {
                 sdd_err_prefix(e, "epoch %d step %ld", ep, t.step);
                 rc = -1;
                 break;
             }
+            if (acc.k < K) continue;
+            sdd_step_result r;
+            t.opt.p.lr = sdd_lr_at(cfg->lr_schedule, cfg->adam.lr, cfg->lr_min, t.step, total_steps);
+            if (sdd_accum_apply(t.m, &t.opt, &t.al, &cfg->step, &acc, t.grad, &r, e)) {
+                sdd_err_prefix(e, "epoch %d step %ld", ep, t.step);
+                rc = -1;
+                break;
+            }
+            acc.k = 0;
             lsum += r.loss_total;
             nsteps++;
-            fprintf(t.log, "{\"type\": \"step\", \"epoch\": %d, \"step\": %ld, \"loss\": %.9g", ep, t.step, r.loss_total);
+            fprintf(t.log, "{\"type\": \"step\", \"epoch\": %d, \"step\": %ld, \"lr\": %.9g, \"loss\": %.9g", ep, t.step, t.opt.p.lr, r.loss_total);
             if (r.has_align_stats) {
                 nal++;
                 nconf += r.al.conflict;
@@ -390,8 +421,7 @@ int sdd_train_run(const sdd_train_config *cfg, sdd_err *e)
             t.step++;
             if (tty) {
                 /* progress on a terminal only: position, running loss, conflict rate, speed */
-                const int64_t nbat = sdd_loader_batches_per_epoch(ld);
-                fprintf(stderr, "\repoch %d  %ld/%lld  loss %.4f  conflicts %ld/%ld  %.2f s/step ", ep, nsteps, (long long)nbat,
+                fprintf(stderr, "\repoch %d  %ld/%ld  loss %.4f  conflicts %ld/%ld  %.2f s/step ", ep, nsteps, steps_per_epoch,
                         lsum / nsteps, nconf, nal, (omp_get_wtime() - t0) / nsteps);
                 fflush(stderr);
             }
@@ -434,16 +464,19 @@ int sdd_train_run(const sdd_train_config *cfg, sdd_err *e)
             for (int j = 0; j < t.nbest; j++) s += t.best_params[j][k];
             t.m->params.data[k] = (float)(s / t.nbest);
         }
+        long bnr_batches = 0;
+        if (cfg->bn_recompute) rc = recompute_bn(&t, ld, &bnr_batches, e);
         double dloss;
         sdd_eer_result er;
         sdd_err ee;
-        if (evaluate_set(&t, dv, &dloss, dev_scores, e)) rc = -1;
+        if (rc) ;
+        else if (evaluate_set(&t, dv, &dloss, dev_scores, e)) rc = -1;
         else if (set_eer(dv, dev_scores, &er, &ee) == 0) { t.m->threshold = er.threshold; t.m->has_threshold = 1; }
         snprintf(path, sizeof path, "%s/model.safetensors", cfg->out_dir);
         if (!rc && sdd_model_save(t.m, path, e)) rc = -1;
         if (!rc) {
-            fprintf(t.log, "{\"type\": \"final\", \"averaged\": %d, \"dev_loss\": %.9g, \"dev_eer\": %.9g, \"threshold\": %.9g}\n",
-                    t.nbest, dloss, t.m->has_threshold ? er.eer : NAN, t.m->threshold);
+            fprintf(t.log, "{\"type\": \"final\", \"averaged\": %d, \"bn_recompute_batches\": %ld, \"dev_loss\": %.9g, \"dev_eer\": %.9g, \"threshold\": %.9g}\n",
+                    t.nbest, bnr_batches, dloss, t.m->has_threshold ? er.eer : NAN, t.m->threshold);
             if (!cfg->quiet)
                 fprintf(stderr, "sdd train: final model (mean of %d best epochs) %s: dev loss %.4f, dev EER %.2f%% at threshold %.6g\n",
                         t.nbest, path, dloss, t.m->has_threshold ? 100.0 * er.eer : NAN, t.m->threshold);

@@ -8,6 +8,7 @@
 #define SDD_TRAIN_TRAINER_H
 #include "train/step.h"
 #include "audio/rawboost.h"
+#include "train/schedule.h"
 
 #define SDD_TRAIN_MAX_EVAL 8
 
@@ -28,6 +29,13 @@ typedef struct {
     int rb_algo;
     sdd_rawboost_params rb;
     int select_eer;           /* model selection and early stopping on dev EER instead of dev loss */
+    int accum;                /* micro-batches of `batch` per optimiser step (>= 1) */
+    int lr_schedule;          /* SDD_LR_CONST or SDD_LR_COSINE (per optimiser step, T = epochs x steps per epoch) */
+    double lr_min;            /* the cosine schedule's final rate */
+    int bn_recompute;         /* after averaging: recompute BatchNorm running statistics on this many
+                                 training batches (-1: one epoch), weights fixed (0: off) */
+    int threads;              /* CPU threads (0: all cores); set by the caller */
+    const char *recipe;       /* the recipe the settings came from (recorded in config.json) */
     int quiet;
 } sdd_train_config;
 

@@ -5,6 +5,7 @@
 #include "check.h"
 #include "train/trainer.h"
 #include "io/safetensors.h"
+#include "train/schedule.h"
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -54,6 +55,21 @@ static int same_file_params(const char *a, const char *b)
     free(x);
     free(y);
     return same;
+}
+
+/* the "lr" of every step line of a log, in order; returns how many */
+static int step_lrs(const char *path, double *lr, int cap)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) return -1;
+    char line[4096];
+    int n = 0;
+    while (fgets(line, sizeof line, f) && n < cap) {
+        const char *p = strstr(line, "\"lr\": ");
+        if (strstr(line, "\"type\": \"step\"") && p) lr[n++] = strtod(p + 6, NULL);
+    }
+    fclose(f);
+    return n;
 }
 
 static int count(const char *path, const char *needle)
@@ -126,6 +142,30 @@ int main(void)
         c.step.align = k == 2 ? SDD_ALIGN_GRADVAC : SDD_ALIGN_NONE;
         CHECK_MSG(sdd_train_run(&c, &e) == 0, "regime %d: %s", k, e.msg);
     }
+    /* --accum 2 with the cosine schedule: 5 batches of 1 give 2 steps per epoch (the fifth is
+     * skipped), the rate decays per step over epochs x steps = 4 */
+    snprintf(b, sizeof b, "%s/accum", tmp);
+    c = config(list, b, 2);
+    c.batch = 1;
+    c.accum = 2;
+    c.lr_schedule = SDD_LR_COSINE;
+    c.lr_min = 1e-5;
+    c.bn_recompute = 2;
+    CHECK_MSG(sdd_train_run(&c, &e) == 0, "accum: %s", e.msg);
+    snprintf(p1, sizeof p1, "%s/log.jsonl", b);
+    double lr[8];
+    CHECK(step_lrs(p1, lr, 8) == 4);
+    for (int k = 0; k < 4; k++) CHECK_NEAR(lr[k], sdd_lr_at(SDD_LR_COSINE, 1e-3, 1e-5, k, 4), 1e-12);
+    CHECK(lr[0] == 1e-3 && lr[3] < lr[2] && lr[2] < lr[1] && lr[1] < lr[0]);
+    snprintf(p1, sizeof p1, "%s/config.json", b);
+    CHECK(count(p1, "\"accum\": 2") == 1);
+    CHECK(count(p1, "\"lr-schedule\": \"cosine\"") == 1);
+    snprintf(p1, sizeof p1, "%s/log.jsonl", b);
+    CHECK(count(p1, "\"bn_recompute_batches\": 2,") == 1);
+    c = config(list, b, 1);
+    c.accum = 3;   /* batch 2: 2 batches per epoch */
+    CHECK(sdd_train_run(&c, &e) == -1);
+    CHECK_STR_CONTAINS(e.msg, "fewer than --accum 3");
     /* bad inputs */
     snprintf(b, sizeof b, "%s/bad", tmp);
     c = config("/nonexistent/list.txt", b, 1);

@@ -1,0 +1,269 @@
+/* Owns the named training settings (see options.h): parsing one setting from
+ * text, and writing all of them as JSON. */
+#include "train/options.h"
+#include "data/dataset.h"
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int parse_long(const char *s, long lo, long hi, long *out)
+{
+    if (!s || !*s) return -1;
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || *end || v < lo || v > hi) return -1;
+    *out = v;
+    return 0;
+}
+
+static int parse_double(const char *s, double *out)
+{
+    if (!s || !*s) return -1;
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || *end || !isfinite(v) || v < 0) return -1;
+    *out = v;
+    return 0;
+}
+
+static int choice(const char *v, const char *const *names, int n)
+{
+    for (int k = 0; k < n; k++)
+        if (!strcmp(v, names[k])) return k;
+    return -1;
+}
+
+static const char *const PATHS[] = { "orig", "aug", "dual" };
+static const char *const BN[] = { "per-path", "joint" };
+static const char *const SELECT[] = { "loss", "eer" };
+static const char *const CROP[] = { "first", "random" };
+
+typedef struct { const char *key; long lo, hi; size_t off; int is_long; } int_opt;
+#define IOPT(k, lo, hi, field) { k, lo, hi, offsetof(sdd_train_config, field), 0 }
+#define LOPT(k, lo, hi, field) { k, lo, hi, offsetof(sdd_train_config, field), 1 }
+static const int_opt INTS[] = {
+    IOPT("batch", 1, 4096, batch), IOPT("accum", 1, 4096, accum), IOPT("epochs", 1, 100000, epochs),
+    IOPT("patience", 1, 100000, patience), IOPT("n-best", 1, 100, n_best), IOPT("algo", 0, 8, rb_algo),
+    IOPT("threads", 0, 1024, threads), IOPT("workers", 0, 256, workers), IOPT("bn-recompute", -1, 1000000, bn_recompute),
+    LOPT("max-steps", 0, 1L << 40, max_steps),
+};
+#undef IOPT
+#undef LOPT
+
+int sdd_train_option_is_list(const char *key)
+{
+    return !strcmp(key, "eval");
+}
+
+int sdd_train_option_is_info(const char *key)
+{
+    return !strcmp(key, "description") || !strcmp(key, "recipe");
+}
+
+int sdd_train_option(sdd_train_config *c, const char *key, const char *v, const char *shown, sdd_err *e)
+{
+    const char **str = !strcmp(key, "train") ? &c->train_list : !strcmp(key, "train-audio") ? &c->train_audio
+                     : !strcmp(key, "dev") ? &c->dev_list : !strcmp(key, "dev-audio") ? &c->dev_audio
+                     : !strcmp(key, "out") ? &c->out_dir : !strcmp(key, "model") ? &c->arch
+                     : !strcmp(key, "init") ? &c->init_model : NULL;
+    if (str) {
+        if (!*v) return sdd_err_set(e, "%s: empty value", shown);
+        *str = v;
+        return 0;
+    }
+    if (!strcmp(key, "eval")) {
+        if (c->neval == SDD_TRAIN_MAX_EVAL) return sdd_err_set(e, "%s: at most %d evaluation sets", shown, SDD_TRAIN_MAX_EVAL);
+        c->eval_spec[c->neval++] = v;
+        return 0;
+    }
+    int k;
+    if (!strcmp(key, "paths")) {
+        if ((k = choice(v, PATHS, 3)) < 0) return sdd_err_set(e, "%s: '%s' is not orig, aug or dual", shown, v);
+        c->step.paths = k;   /* SDD_PATHS_* in this order */
+        return 0;
+    }
+    if (!strcmp(key, "align")) {
+        if ((k = sdd_align_parse(v)) < 0) return sdd_err_set(e, "%s: '%s' is not none, pcgrad, gradvac or cagrad", shown, v);
+        c->step.align = k;
+        return 0;
+    }
+    if (!strcmp(key, "bn-stats")) {
+        if ((k = choice(v, BN, 2)) < 0) return sdd_err_set(e, "%s: '%s' is not per-path or joint", shown, v);
+        c->step.bn_stats = k ? SDD_BN_JOINT : SDD_BN_PER_PATH;
+        return 0;
+    }
+    if (!strcmp(key, "select")) {
+        if ((k = choice(v, SELECT, 2)) < 0) return sdd_err_set(e, "%s: '%s' is not loss or eer", shown, v);
+        c->select_eer = k;
+        return 0;
+    }
+    if (!strcmp(key, "crop")) {
+        if ((k = choice(v, CROP, 2)) < 0) return sdd_err_set(e, "%s: '%s' is not first or random", shown, v);
+        c->crop = k ? SDD_CUT_RANDOM : SDD_CUT_FIRST;
+        return 0;
+    }
+    if (!strcmp(key, "lr-schedule")) {
+        if ((k = sdd_lr_schedule_parse(v)) < 0) return sdd_err_set(e, "%s: '%s' is not const or cosine", shown, v);
+        c->lr_schedule = k;
+        return 0;
+    }
+    if (!strcmp(key, "ce-weight")) {
+        char *end;
+        errno = 0;
+        double w0 = strtod(v, &end), w1 = *end == ',' ? strtod(end + 1, &end) : -1;
+        if (errno || *end || !(w0 > 0) || !(w1 > 0) || !isfinite(w0) || !isfinite(w1))
+            return sdd_err_set(e, "%s: '%s' is not SPOOF,BONAFIDE (two positive numbers)", shown, v);
+        c->step.class_weight[0] = (float)w0;
+        c->step.class_weight[1] = (float)w1;
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof INTS / sizeof INTS[0]; i++) {
+        if (strcmp(key, INTS[i].key)) continue;
+        long x;
+        if (parse_long(v, INTS[i].lo, INTS[i].hi, &x)) return sdd_err_set(e, "%s: '%s' is not an integer in %ld..%ld", shown, v, INTS[i].lo, INTS[i].hi);
+        if (INTS[i].is_long) *(long *)((char *)c + INTS[i].off) = x;
+        else *(int *)((char *)c + INTS[i].off) = (int)x;
+        return 0;
+    }
+    long x;
+    if (!strcmp(key, "cut") || !strcmp(key, "max-samples")) {
+        if (parse_long(v, !strcmp(key, "cut"), 1L << 40, &x)) return sdd_err_set(e, "%s: '%s' is not an integer in %d..%ld", shown, v, !strcmp(key, "cut"), 1L << 40);
+        *(!strcmp(key, "cut") ? &c->cut : &c->max_samples) = x;
+        return 0;
+    }
+    if (!strcmp(key, "seed")) {
+        if (parse_long(v, 0, 0x7fffffffL, &x)) return sdd_err_set(e, "%s: '%s' is not a non-negative integer", shown, v);
+        c->seed = (uint64_t)x;
+        return 0;
+    }
+    double *dbl = !strcmp(key, "lr") ? &c->adam.lr : !strcmp(key, "weight-decay") ? &c->adam.weight_decay
+                : !strcmp(key, "lr-min") ? &c->lr_min : NULL;
+    if (dbl) {
+        if (parse_double(v, dbl)) return sdd_err_set(e, "%s: '%s' is not a non-negative number", shown, v);
+        return 0;
+    }
+    if (!strncmp(key, "rb-", 3)) {
+        char flag[64];
+        snprintf(flag, sizeof flag, "--%s", key);
+        int rb = sdd_rawboost_parse_flag(&c->rb, flag, v, e);
+        if (rb < 0) return -1;
+        if (rb > 0) return 0;
+    }
+    return 1;
+}
+
+/* ------------------------------------------------------------ JSON output */
+
+typedef struct { char *s; size_t n, cap; int fail; } sbuf;
+
+static void put(sbuf *b, const char *fmt, ...)
+{
+    if (b->fail) return;
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        int k = vsnprintf(b->s + b->n, b->cap - b->n, fmt, ap);
+        va_end(ap);
+        if (k < 0) { b->fail = 1; return; }
+        if ((size_t)k < b->cap - b->n) { b->n += (size_t)k; return; }
+        size_t cap = (b->cap + (size_t)k) * 2;
+        char *t = realloc(b->s, cap);
+        if (!t) { b->fail = 1; return; }
+        b->s = t;
+        b->cap = cap;
+    }
+}
+
+static void put_str(sbuf *b, const char *s)
+{
+    put(b, "\"");
+    for (; s && *s; s++) {
+        const unsigned char ch = (unsigned char)*s;
+        if (ch == '"' || ch == '\\') put(b, "\\%c", ch);
+        else if (ch < 0x20) put(b, "\\u%04x", ch);
+        else put(b, "%c", ch);
+    }
+    put(b, "\"");
+}
+
+static void key(sbuf *b, const char *k)
+{
+    put(b, b->n > 2 ? ",\n  " : "  ");
+    put_str(b, k);
+    put(b, ": ");
+}
+
+/* the shortest %g form that reads back as the same double (or float) */
+static void put_num(sbuf *b, double v, int is_float)
+{
+    char t[40];
+    for (int prec = is_float ? 6 : 15; prec <= 17; prec++) {
+        snprintf(t, sizeof t, "%.*g", prec, v);
+        if (is_float ? strtof(t, NULL) == (float)v : strtod(t, NULL) == v) break;
+    }
+    put(b, "%s", t);
+}
+
+char *sdd_train_config_json(const sdd_train_config *c, const char *arch, sdd_err *e)
+{
+    sbuf b = { NULL, 0, 0, 0 };
+    put(&b, "{\n");
+    struct { const char *k, *v; } strs[] = {
+        { "recipe", c->recipe }, { "train", c->train_list }, { "train-audio", c->train_audio }, { "dev", c->dev_list },
+        { "dev-audio", c->dev_audio }, { "model", arch }, { "init", c->init_model },
+        { "paths", PATHS[c->step.paths] }, { "align", sdd_align_name(c->step.align) },
+        { "bn-stats", BN[c->step.bn_stats == SDD_BN_JOINT] }, { "select", SELECT[c->select_eer != 0] },
+        { "crop", CROP[c->crop == SDD_CUT_RANDOM] }, { "lr-schedule", sdd_lr_schedule_name(c->lr_schedule) },
+    };
+    for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) {
+        if (!strs[i].v) continue;   /* unset paths and no recipe: left out */
+        key(&b, strs[i].k);
+        put_str(&b, strs[i].v);
+    }
+    if (c->neval) {
+        key(&b, "eval");
+        put(&b, "[");
+        for (int k = 0; k < c->neval; k++) {
+            if (k) put(&b, ", ");
+            put_str(&b, c->eval_spec[k]);
+        }
+        put(&b, "]");
+    }
+    for (size_t i = 0; i < sizeof INTS / sizeof INTS[0]; i++) {
+        key(&b, INTS[i].key);
+        put(&b, "%ld", INTS[i].is_long ? *(const long *)((const char *)c + INTS[i].off) : (long)*(const int *)((const char *)c + INTS[i].off));
+    }
+    key(&b, "cut"); put(&b, "%lld", (long long)c->cut);
+    key(&b, "max-samples"); put(&b, "%lld", (long long)c->max_samples);
+    key(&b, "seed"); put(&b, "%llu", (unsigned long long)c->seed);
+    key(&b, "lr"); put_num(&b, c->adam.lr, 0);
+    key(&b, "lr-min"); put_num(&b, c->lr_min, 0);
+    key(&b, "weight-decay"); put_num(&b, c->adam.weight_decay, 0);
+    key(&b, "ce-weight");
+    put(&b, "[");
+    put_num(&b, c->step.class_weight[0], 1);
+    put(&b, ", ");
+    put_num(&b, c->step.class_weight[1], 1);
+    put(&b, "]");
+    const sdd_rawboost_params *r = &c->rb;
+    const struct { const char *k; double v; int is_int; } rb[] = {
+        { "rb-nbands", r->nBands, 1 }, { "rb-minf", r->minF, 0 }, { "rb-maxf", r->maxF, 0 }, { "rb-minbw", r->minBW, 0 },
+        { "rb-maxbw", r->maxBW, 0 }, { "rb-mincoeff", r->minCoeff, 1 }, { "rb-maxcoeff", r->maxCoeff, 1 },
+        { "rb-ming", r->minG, 0 }, { "rb-maxg", r->maxG, 0 }, { "rb-minbias", r->minBiasLinNonLin, 0 },
+        { "rb-maxbias", r->maxBiasLinNonLin, 0 }, { "rb-nf", r->N_f, 1 }, { "rb-p", r->P, 0 }, { "rb-gsd", r->g_sd, 0 },
+        { "rb-snr-min", r->SNRmin, 0 }, { "rb-snr-max", r->SNRmax, 0 },
+    };
+    for (size_t i = 0; i < sizeof rb / sizeof rb[0]; i++) {
+        key(&b, rb[i].k);
+        if (rb[i].is_int) put(&b, "%d", (int)rb[i].v);
+        else put_num(&b, rb[i].v, 0);
+    }
+    put(&b, "\n}\n");
+    if (b.fail) { free(b.s); sdd_err_set(e, "config: out of memory"); return NULL; }
+    return b.s;
+}
