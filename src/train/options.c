@@ -116,7 +116,9 @@ int sdd_train_option(sdd_train_config *c, const char *key, const char *v, const 
         char *end;
         errno = 0;
         double w0 = strtod(v, &end), w1 = *end == ',' ? strtod(end + 1, &end) : -1;
-        if (errno || *end || !(w0 > 0) || !(w1 > 0) || !isfinite(w0) || !isfinite(w1))
+        /* checked as the floats they become */
+        const float f0 = (float)w0, f1 = (float)w1;
+        if (errno || *end || !(f0 > 0) || !(f1 > 0) || !isfinite(f0) || !isfinite(f1))
             return sdd_err_set(e, "%s: '%s' is not SPOOF,BONAFIDE (two positive numbers)", shown, v);
         c->step.class_weight[0] = (float)w0;
         c->step.class_weight[1] = (float)w1;
@@ -211,7 +213,8 @@ static void put_num(sbuf *b, double v, int is_float)
 
 char *sdd_train_config_json(const sdd_train_config *c, const char *arch, sdd_err *e)
 {
-    sbuf b = { NULL, 0, 0, 0 };
+    sbuf b = { malloc(4096), 0, 4096, 0 };
+    if (!b.s) { sdd_err_set(e, "config: out of memory"); return NULL; }
     put(&b, "{\n");
     struct { const char *k, *v; } strs[] = {
         { "recipe", c->recipe }, { "train", c->train_list }, { "train-audio", c->train_audio }, { "dev", c->dev_list },

@@ -84,8 +84,8 @@ static int apply_key(sdd_train_config *cfg, const char *origin, const char *key,
     return 0;
 }
 
-int sdd_recipe_apply_text(sdd_train_config *cfg, const char *text, size_t len, const char *origin,
-                          sdd_recipe_store *st, sdd_err *e)
+static int apply_text(sdd_train_config *cfg, const char *text, size_t len, const char *origin,
+                      sdd_recipe_store *st, sdd_err *e)
 {
     json_error_t je;
     json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
@@ -99,6 +99,20 @@ int sdd_recipe_apply_text(sdd_train_config *cfg, const char *text, size_t len, c
     }
     json_decref(root);
     return rc;
+}
+
+/* one line: control characters from the input (quoted values, jansson's "near" text) become spaces */
+static int one_line(sdd_err *e)
+{
+    for (char *p = e->msg; *p; p++)
+        if ((unsigned char)*p < 0x20) *p = ' ';
+    return -1;
+}
+
+int sdd_recipe_apply_text(sdd_train_config *cfg, const char *text, size_t len, const char *origin,
+                          sdd_recipe_store *st, sdd_err *e)
+{
+    return apply_text(cfg, text, len, origin, st, e) ? one_line(e) : 0;
 }
 
 static int is_path(const char *s)

@@ -1,0 +1,209 @@
+/* Training recipes and named options: the built-in recipes hold the
+ * recipes' documented settings and are the shipped recipes/NAME.json files;
+ * a run's config.json read back as a recipe gives the same settings; bad
+ * recipes fail with one line naming the file (and key or line); the XLS-R
+ * recipe fails clearly while the model is not in the registry; on the command
+ * line explicit options override the recipe. */
+#include "check.h"
+#include "train/recipe.h"
+#include "train/options.h"
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static char tmp[256];
+
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    char *b = calloc(1, 1 << 16);
+    size_t n = fread(b, 1, (1 << 16) - 1, f);
+    b[n] = 0;
+    fclose(f);
+    return b;
+}
+
+static void builtins(void)
+{
+    sdd_err e;
+    const char *names[3] = { "aasist", "aasist-l", "dpda-xlsr" };
+    for (int k = 0; k < 3; k++) {
+        char path[128];
+        snprintf(path, sizeof path, "recipes/%s.json", names[k]);
+        char *file = slurp(path);
+        const char *emb = sdd_recipe_builtin(names[k]);
+        CHECK_MSG(file && emb && !strcmp(file, emb), "built-in %s differs from %s (rebuild)", names[k], path);
+        free(file);
+    }
+    CHECK(sdd_recipe_builtin("nope") == NULL);
+    sdd_recipe_store st;
+    sdd_recipe_store_init(&st);
+    sdd_train_config c = sdd_train_default_config();
+    CHECK_MSG(sdd_recipe_apply(&c, "aasist", &st, &e) == 0, "%s", e.msg);
+    CHECK(!strcmp(c.arch, "AASIST") && c.adam.lr == 1e-4 && c.adam.weight_decay == 1e-4 && c.lr_schedule == SDD_LR_COSINE);
+    CHECK(c.lr_min == 5e-6 && c.batch == 24 && c.epochs == 100 && c.cut == 64600 && c.select_eer == 1);
+    CHECK(c.step.paths == SDD_PATHS_ORIG && c.step.align == SDD_ALIGN_NONE && c.bn_recompute == -1);
+    CHECK(c.step.class_weight[0] == 0.1f && c.step.class_weight[1] == 0.9f);
+    CHECK(c.recipe && !strcmp(c.recipe, "aasist"));
+    c = sdd_train_default_config();
+    CHECK(sdd_recipe_apply(&c, "aasist-l", &st, &e) == 0 && !strcmp(c.arch, "AASIST-L") && c.lr_schedule == SDD_LR_COSINE);
+    c = sdd_train_default_config();
+    CHECK_MSG(sdd_recipe_apply(&c, "dpda-xlsr", &st, &e) == 0, "%s", e.msg);
+    CHECK(!strcmp(c.arch, "XLSR-AASIST") && c.adam.lr == 1e-6 && c.adam.weight_decay == 1e-4 && c.batch == 5);
+    CHECK(c.cut == 66800 && c.rb_algo == 4 && c.patience == 7 && c.step.paths == SDD_PATHS_DUAL && c.step.align == SDD_ALIGN_PCGRAD);
+    CHECK(c.step.bn_stats == SDD_BN_JOINT && c.lr_schedule == SDD_LR_CONST && c.select_eer == 0);
+    /* training with it says the model is missing, before touching the data */
+    c.train_list = c.dev_list = "/nonexistent.txt";
+    c.out_dir = tmp;
+    c.quiet = 1;
+    CHECK(sdd_train_run(&c, &e) == -1);
+    CHECK_STR_CONTAINS(e.msg, "model 'XLSR-AASIST' (recipe dpda-xlsr) is not available in this build");
+    sdd_recipe_store_free(&st);
+}
+
+/* config.json of a configuration, applied as a recipe to the defaults, writes the same config.json */
+static void round_trip(void)
+{
+    sdd_err e;
+    sdd_recipe_store st;
+    sdd_recipe_store_init(&st);
+    sdd_train_config c = sdd_train_default_config();
+    c.train_list = "a \"quoted\" list.txt";
+    c.train_audio = "dir\\x";
+    c.dev_list = "dev.txt";
+    c.eval_spec[0] = "itw=meta.csv:/data/itw";
+    c.eval_spec[1] = "la=x.txt:y";
+    c.neval = 2;
+    c.adam.lr = 1.2345678901234567e-5;
+    c.step.class_weight[0] = 0.3f;
+    c.accum = 3;
+    c.bn_recompute = 7;
+    c.rb.SNRmax = 33.25;
+    c.rb.N_f = 3;
+    char *j1 = sdd_train_config_json(&c, "AASIST-L", &e);
+    CHECK(j1 != NULL);
+    sdd_train_config d = sdd_train_default_config();
+    CHECK_MSG(sdd_recipe_apply_text(&d, j1, strlen(j1), "config.json", &st, &e) == 0, "%s", e.msg);
+    char *j2 = sdd_train_config_json(&d, d.arch, &e);
+    CHECK_MSG(j1 && j2 && !strcmp(j1, j2), "config.json does not round-trip:\n%s\n---\n%s", j1, j2);
+    CHECK(d.adam.lr == c.adam.lr && d.neval == 2 && !strcmp(d.eval_spec[1], "la=x.txt:y") && d.rb.SNRmax == 33.25);
+    free(j1);
+    free(j2);
+    sdd_recipe_store_free(&st);
+}
+
+static void bad(const char *text, const char *want)
+{
+    sdd_err e;
+    sdd_recipe_store st;
+    sdd_recipe_store_init(&st);
+    sdd_train_config c = sdd_train_default_config();
+    int rc = sdd_recipe_apply_text(&c, text, strlen(text), "bad.json", &st, &e);
+    CHECK_MSG(rc == -1, "accepted: %s", text);
+    if (rc == -1) {
+        CHECK_MSG(!strncmp(e.msg, "bad.json", 8) && !strchr(e.msg, '\n'), "message '%s' does not start with the file", e.msg);
+        CHECK_STR_CONTAINS(e.msg, want);
+    }
+    sdd_recipe_store_free(&st);
+}
+
+static void bad_inputs(void)
+{
+    bad("{\"batch\": 4, \"bogus\": 1}", "unknown key \"bogus\"");
+    bad("{\"batch\": 0}", "\"batch\": '0' is not an integer in 1..4096");
+    bad("{\"batch\": 2.5}", "\"batch\"");
+    bad("{\"lr\": \"fast\"}", "\"lr\": 'fast' is not a non-negative number");
+    bad("{\"lr\": -1}", "\"lr\"");
+    bad("{\"paths\": \"triple\"}", "not orig, aug or dual");
+    bad("{\"align\": true}", "expected a string or a number");
+    bad("{\"model\": null}", "expected a string or a number");
+    bad("{\"rb-nbands\": {\"x\": 1}}", "expected a string or a number");
+    bad("{\"ce-weight\": [0.1]}", "two numbers");
+    bad("{\"ce-weight\": [0.1, \"x\"]}", "two numbers");
+    bad("{\"ce-weight\": \"0.1,-2\"}", "SPOOF,BONAFIDE");
+    bad("{\"ce-weight\": [0.1, 1e300]}", "SPOOF,BONAFIDE");   /* finite double, infinite float */
+    bad("{\"paths\": \"a\\nb\"}", "'a b' is not orig");      /* one line even with a newline in the value */
+    bad("{\"eval\": [\"a=b:c\", 3]}", "element 1 is not a string");
+    bad("{\"batch\": 4, \"batch\": 5}", "bad.json:1:");
+    bad("{\"batch\": 4,\n \"lr\": }", "bad.json:2:");
+    bad("[1, 2]", "a recipe is a JSON object");
+    bad("", "bad.json:");
+    bad("{\"description\": 5}", "expected a string");
+    bad("{\"rb-nbands\": 1000}", "--rb-nbands");
+    bad("{\"train\": \"\"}", "empty value");
+    sdd_err e;
+    sdd_recipe_store st;
+    sdd_recipe_store_init(&st);
+    sdd_train_config c = sdd_train_default_config();
+    CHECK(sdd_recipe_apply(&c, "/nonexistent/r.json", &st, &e) == -1);
+    CHECK_STR_CONTAINS(e.msg, "/nonexistent/r.json: cannot open");
+    CHECK(sdd_recipe_apply(&c, "nope", &st, &e) == -1);
+    CHECK_STR_CONTAINS(e.msg, "no such built-in recipe");
+    sdd_recipe_store_free(&st);
+}
+
+static int run(char *out, size_t cap, const char *fmt, ...)
+{
+    char cmd[4096], full[4200];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof cmd, fmt, ap);
+    va_end(ap);
+    snprintf(full, sizeof full, "%s 2>&1", cmd);
+    FILE *p = popen(full, "r");
+    if (!p) return -1;
+    size_t n = fread(out, 1, cap - 1, p);
+    out[n] = 0;
+    int st = pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* the command line: explicit options override the recipe, config.json records the result */
+static void command_line(void)
+{
+    char out[8192], list[400], dir[400], cfgp[500];
+    snprintf(list, sizeof list, "%s/list.txt", tmp);
+    FILE *f = fopen(list, "w");
+    fprintf(f, "real_01.flac bonafide\ntts_01.flac spoof\nreal_02.flac bonafide\ntts_02.flac spoof\n");
+    fclose(f);
+    snprintf(dir, sizeof dir, "%s/run", tmp);
+    int rc = run(out, sizeof out, "./sdd train --batch 2 --recipe aasist-l --cut 4000 --epochs 1 --bn-recompute 1 --threads 2 "
+                 "--train %s --train-audio tests/data/audio --dev %s --dev-audio tests/data/audio --out %s --quiet", list, list, dir);
+    CHECK_MSG(rc == 0, "exit %d: %s", rc, out);
+    snprintf(cfgp, sizeof cfgp, "%s/config.json", dir);
+    char *cj = slurp(cfgp);
+    CHECK(cj != NULL);
+    if (cj) {
+        CHECK_STR_CONTAINS(cj, "\"recipe\": \"aasist-l\"");
+        CHECK_STR_CONTAINS(cj, "\"batch\": 2,");          /* option */
+        CHECK_STR_CONTAINS(cj, "\"cut\": 4000,");         /* option */
+        CHECK_STR_CONTAINS(cj, "\"lr-schedule\": \"cosine\""); /* recipe */
+        CHECK_STR_CONTAINS(cj, "\"model\": \"AASIST-L\""); /* recipe */
+        CHECK_STR_CONTAINS(cj, "\"paths\": \"orig\"");    /* recipe */
+    }
+    free(cj);
+    rc = run(out, sizeof out, "./sdd train --recipe dpda-xlsr --train %s --dev %s --out %s/x", list, list, tmp);
+    CHECK(rc == 1);
+    CHECK_STR_CONTAINS(out, "not available in this build");
+    rc = run(out, sizeof out, "./sdd train --recipe %s/none.json --train %s --dev %s --out %s/x", tmp, list, list, tmp);
+    CHECK(rc == 2);
+    CHECK_STR_CONTAINS(out, "none.json: cannot open");
+}
+
+int main(void)
+{
+    snprintf(tmp, sizeof tmp, "/tmp/sdd-test-recipe-%d", (int)getpid());
+    mkdir(tmp, 0700);
+    builtins();
+    round_trip();
+    bad_inputs();
+    command_line();
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", tmp);
+    if (system(cmd)) fprintf(stderr, "could not remove %s\n", tmp);
+    return CHECK_DONE("test_recipe");
+}
