@@ -17,6 +17,8 @@ int cmd_eval(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_calibrate(int argc, char **argv);
 int cmd_fuse(int argc, char **argv);
+int cmd_report(int argc, char **argv);
+int cmd_landscape(int argc, char **argv);
 
 /* Prints "sdd: <msg>" to stderr. */
 void cli_error(const char *fmt, ...)

@@ -3,6 +3,7 @@
 #include "train/trainer.h"
 #include "train/options.h"
 #include "train/recipe.h"
+#include "train/seeds.h"
 #include "data/dataset.h"
 #include "models/model.h"
 #include <stdio.h>
@@ -44,6 +45,8 @@ static void usage(FILE *f)
             "  --seed N (1234) --threads N (all cores) --workers N (loader threads, 1)\n"
             "  --max-samples N           cache at most N samples per utterance (0 = whole)\n"
             "  --resume                  continue from DIR/state.safetensors\n"
+            "  --seeds S1,S2,...         train once per seed into DIR/seed-S, then DIR/summary.txt:\n"
+            "                            final dev EER and eval EERs, mean and sample std (also printed)\n"
             "  --recipe NAME|FILE        settings from a recipe: built-in %s, or a JSON file whose\n"
             "                            keys are these options' names (a run's config.json is one);\n"
             "                            options given explicitly override it\n"
@@ -75,7 +78,8 @@ int cmd_train(int argc, char **argv)
         sdd_recipe_store_free(&store);
         return SDD_EXIT_USAGE;
     }
-    int cli_evals = 0;
+    int cli_evals = 0, nseeds = 0;
+    uint64_t seeds[SDD_TRAIN_MAX_SEEDS];
     for (int i = 1; i < argc && rc == SDD_EXIT_OK; i++) {
         const char *a = argv[i], *val;
         if (!strcmp(a, "--resume")) { cfg.resume = 1; continue; }
@@ -83,6 +87,10 @@ int cmd_train(int argc, char **argv)
         if (a[0] != '-' || a[1] != '-') { rc = cli_usage_error("train", "unexpected argument %s", a); break; }
         if (!(val = cli_value(argc, argv, &i))) { rc = cli_usage_error("train", "%s needs a value", a); break; }
         if (!strcmp(a, "--recipe")) continue;
+        if (!strcmp(a, "--seeds")) {
+            if ((nseeds = sdd_seeds_parse(val, seeds, &e)) < 0) rc = cli_usage_error("train", "%s", e.msg);
+            continue;
+        }
         /* evaluation sets on the command line replace the recipe's */
         if (!strcmp(a, "--eval") && !cli_evals++) cfg.neval = 0;
         int r = sdd_train_option(&cfg, a + 2, val, a, &e);
@@ -94,7 +102,10 @@ int cmd_train(int argc, char **argv)
     if (rc == SDD_EXIT_OK && sdd_rawboost_check_params(&cfg.rb, &e)) rc = cli_usage_error("train", "%s", e.msg);
     if (rc == SDD_EXIT_OK) {
         cli_set_threads(cfg.threads);
-        if (sdd_train_run(&cfg, &e)) { cli_error("%s", e.msg); rc = SDD_EXIT_ERROR; }
+        char *summary = NULL;
+        if (nseeds ? sdd_train_seeds(&cfg, seeds, nseeds, &summary, &e) : sdd_train_run(&cfg, &e)) { cli_error("%s", e.msg); rc = SDD_EXIT_ERROR; }
+        if (summary) fputs(summary, stdout);
+        free(summary);
     }
     sdd_recipe_store_free(&store);
     return rc;

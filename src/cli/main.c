@@ -12,6 +12,8 @@ static void usage(FILE *f)
             "usage: sdd <command> [options]   (sdd <command> --help lists every option)\n"
             "commands:\n"
             "  train    train a countermeasure: dual-path RawBoost training with gradient alignment\n"
+            "  report   table and convergence plot of training runs\n"
+            "  landscape  loss surface around a model along filter-normalised random directions\n"
             "  score    score audio files, a folder or a list with a model\n"
             "  import   convert a PyTorch checkpoint (.pth) into an sdd model file\n"
             "  info     describe a model file\n"
@@ -37,6 +39,8 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "train")) return cmd_train(argc - 1, argv + 1);
     if (!strcmp(cmd, "calibrate")) return cmd_calibrate(argc - 1, argv + 1);
     if (!strcmp(cmd, "fuse")) return cmd_fuse(argc - 1, argv + 1);
+    if (!strcmp(cmd, "report")) return cmd_report(argc - 1, argv + 1);
+    if (!strcmp(cmd, "landscape")) return cmd_landscape(argc - 1, argv + 1);
     if (!strcmp(cmd, "bench")) {
         fprintf(stderr, "sdd: '%s' is not implemented yet\n", cmd);
         return SDD_EXIT_ERROR;

@@ -9,6 +9,7 @@
 #include "models/infer.h"
 #include "models/modelio.h"
 #include "core/rng.h"
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <omp.h>
@@ -240,13 +241,32 @@ static int open_set(sdd_dataset **ds, const char *list, const char *dir, int64_t
     return sdd_dataset_open(ds, list, dir, &p, e);
 }
 
+/* NAME=LIST:DIR with NAME of letters, digits, '_', '-', '.' (it names a file and a log field) */
+static int check_eval_spec(const char *spec, sdd_err *e)
+{
+    const char *eq = strchr(spec, '='), *colon = eq ? strchr(eq + 1, ':') : NULL;
+    if (!eq || !colon || eq == spec || eq - spec >= 128 || colon == eq + 1 || !colon[1])
+        return sdd_err_set(e, "--eval %s: expected NAME=LIST:DIR", spec);
+    for (const char *p = spec; p < eq; p++)
+        if (!(isalnum((unsigned char)*p) || *p == '_' || *p == '-' || *p == '.'))
+            return sdd_err_set(e, "--eval %s: the name may hold letters, digits, '_', '-' and '.'", spec);
+    return 0;
+}
+
+/* JSON number, null when not finite */
+static const char *jnum(char *buf, double v)
+{
+    if (!isfinite(v)) return "null";
+    snprintf(buf, 32, "%.9g", v);
+    return buf;
+}
+
 /* scores an evaluation set NAME=LIST:DIR with the final model */
 static int eval_spec(trainer *t, const char *spec, sdd_err *e)
 {
     char name[128], list[1024], dir[1024];
     const char *eq = strchr(spec, '='), *colon = eq ? strchr(eq + 1, ':') : NULL;
-    if (!eq || !colon || eq == spec || (size_t)(eq - spec) >= sizeof name)
-        return sdd_err_set(e, "--eval %s: expected NAME=LIST:DIR", spec);
+    if (check_eval_spec(spec, e)) return -1;
     snprintf(name, sizeof name, "%.*s", (int)(eq - spec), spec);
     snprintf(list, sizeof list, "%.*s", (int)(colon - eq - 1), eq + 1);
     snprintf(dir, sizeof dir, "%s", colon + 1);
@@ -274,7 +294,8 @@ static int eval_spec(trainer *t, const char *spec, sdd_err *e)
         sdd_err ee;
         if (set_eer(ds, scores, &r, &ee) == 0) {
             if (!t->cfg->quiet) fprintf(stderr, "sdd train: eval %s: %d trials, EER %.4f%% (scores in %s)\n", name, n, 100.0 * r.eer, path);
-            fprintf(t->log, "{\"type\": \"eval\", \"name\": \"%s\", \"trials\": %d, \"eer\": %.9g, \"loss\": %.9g}\n", name, n, r.eer, loss);
+            char b1[32], b2[32];
+            fprintf(t->log, "{\"type\": \"eval\", \"name\": \"%s\", \"trials\": %d, \"eer\": %s, \"loss\": %s}\n", name, n, jnum(b1, r.eer), jnum(b2, loss));
         } else if (!t->cfg->quiet) fprintf(stderr, "sdd train: eval %s: %d trials scored (no EER: the list has no labels of both classes), %s\n", name, n, path);
     }
     free(scores);
@@ -323,6 +344,8 @@ int sdd_train_run(const sdd_train_config *cfg, sdd_err *e)
     t.best = INFINITY;
     if (cfg->n_best < 1 || cfg->batch < 1 || cfg->epochs < 1) return sdd_err_set(e, "train: n-best, batch and epochs must be >= 1");
     if (mkdir(cfg->out_dir, 0777) && errno != EEXIST) return sdd_err_set(e, "%s: cannot create: %s", cfg->out_dir, strerror(errno));
+    for (int k = 0; k < cfg->neval; k++)
+        if (check_eval_spec(cfg->eval_spec[k], e)) return -1;
     if (!cfg->init_model && !arch_known(cfg->arch))
         return sdd_err_set(e, "model '%s'%s%s%s is not available in this build (available: %s)", cfg->arch,
                            cfg->recipe ? " (recipe " : "", cfg->recipe ? cfg->recipe : "", cfg->recipe ? ")" : "", sdd_model_archs());
@@ -411,10 +434,11 @@ int sdd_train_run(const sdd_train_config *cfg, sdd_err *e)
             nsteps++;
             fprintf(t.log, "{\"type\": \"step\", \"epoch\": %d, \"step\": %ld, \"lr\": %.9g, \"loss\": %.9g", ep, t.step, t.opt.p.lr, r.loss_total);
             if (r.has_align_stats) {
+                char jb[32];
                 nal++;
                 nconf += r.al.conflict;
-                fprintf(t.log, ", \"loss_orig\": %.9g, \"loss_aug\": %.9g, \"norm_orig\": %.9g, \"norm_aug\": %.9g, \"dot\": %.9g, \"cos\": %.9g, \"conflict\": %s",
-                        r.loss[0], r.loss[1], r.al.norm0, r.al.norm1, r.al.dot, r.al.cos, r.al.conflict ? "true" : "false");
+                fprintf(t.log, ", \"loss_orig\": %.9g, \"loss_aug\": %.9g, \"norm_orig\": %.9g, \"norm_aug\": %.9g, \"dot\": %.9g, \"cos\": %s, \"conflict\": %s",
+                        r.loss[0], r.loss[1], r.al.norm0, r.al.norm1, r.al.dot, jnum(jb, r.al.cos), r.al.conflict ? "true" : "false");
                 if (cfg->step.align == SDD_ALIGN_CAGRAD) fprintf(t.log, ", \"cagrad_w\": %.9g", r.al.cagrad_w);
             }
             fprintf(t.log, ", \"seconds\": %.4f}\n", omp_get_wtime() - ts);
@@ -441,9 +465,11 @@ int sdd_train_run(const sdd_train_config *cfg, sdd_err *e)
         nbest_insert(&t, crit);
         sdd_loader_stats ls;
         sdd_loader_get_stats(ld, &ls);
-        fprintf(t.log, "{\"type\": \"epoch\", \"epoch\": %d, \"steps\": %ld, \"train_loss\": %.9g, \"dev_loss\": %.9g, \"dev_eer\": %.9g, "
-                       "\"conflict_rate\": %.6g, \"aligned_steps\": %ld, \"seconds\": %.2f, \"data_wait_s\": %.3f, \"not_improving\": %d}\n",
-                ep, nsteps, nsteps ? lsum / nsteps : NAN, dloss, have_eer ? er.eer : NAN, nal ? (double)nconf / nal : NAN, nal,
+        char j1[32], j2[32], j3[32], j4[32];
+        fprintf(t.log, "{\"type\": \"epoch\", \"epoch\": %d, \"steps\": %ld, \"train_loss\": %s, \"dev_loss\": %s, \"dev_eer\": %s, "
+                       "\"conflict_rate\": %s, \"aligned_steps\": %ld, \"seconds\": %.2f, \"data_wait_s\": %.3f, \"not_improving\": %d}\n",
+                ep, nsteps, jnum(j1, nsteps ? lsum / nsteps : NAN), jnum(j2, dloss), jnum(j3, have_eer ? er.eer : NAN),
+                jnum(j4, nal ? (double)nconf / nal : NAN), nal,
                 omp_get_wtime() - t0, ls.wait_s, t.not_improving);
         fflush(t.log);
         if (!cfg->quiet)
@@ -475,8 +501,9 @@ int sdd_train_run(const sdd_train_config *cfg, sdd_err *e)
         snprintf(path, sizeof path, "%s/model.safetensors", cfg->out_dir);
         if (!rc && sdd_model_save(t.m, path, e)) rc = -1;
         if (!rc) {
-            fprintf(t.log, "{\"type\": \"final\", \"averaged\": %d, \"bn_recompute_batches\": %ld, \"dev_loss\": %.9g, \"dev_eer\": %.9g, \"threshold\": %.9g}\n",
-                    t.nbest, bnr_batches, dloss, t.m->has_threshold ? er.eer : NAN, t.m->threshold);
+            char j1[32], j2[32], j3[32];
+            fprintf(t.log, "{\"type\": \"final\", \"averaged\": %d, \"bn_recompute_batches\": %ld, \"dev_loss\": %s, \"dev_eer\": %s, \"threshold\": %s}\n",
+                    t.nbest, bnr_batches, jnum(j1, dloss), jnum(j2, t.m->has_threshold ? er.eer : NAN), jnum(j3, t.m->has_threshold ? t.m->threshold : NAN));
             if (!cfg->quiet)
                 fprintf(stderr, "sdd train: final model (mean of %d best epochs) %s: dev loss %.4f, dev EER %.2f%% at threshold %.6g\n",
                         t.nbest, path, dloss, t.m->has_threshold ? 100.0 * er.eer : NAN, t.m->threshold);

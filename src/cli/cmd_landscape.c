@@ -1,0 +1,66 @@
+/* `sdd landscape`: the loss surface around a trained model along random
+ * filter-normalised directions (see src/train/landscape.h). */
+#include "cli/cli.h"
+#include "train/landscape.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: sdd landscape -m MODEL --list LIST --audio-dir DIR -o OUT.tsv [options]\n"
+            "The loss landscape around a model (Li et al. 2018) as in the DPDA paper's analysis:\n"
+            "the weighted-CE loss (eval mode) at theta + a*d1 + b*d2 for random Gaussian\n"
+            "directions d1, d2, filter-normalised (biases and BatchNorm parameters fixed), on a\n"
+            "grid of a, b in [-R, R], for the list's utterances (first cut) and for their RawBoost\n"
+            "copies. OUT.tsv (written atomically): a, b, loss_orig, loss_aug.\n"
+            "  -m, --model FILE    the model (sdd model file or PyTorch .pth)\n"
+            "  --list LIST, --audio-dir DIR   labelled utterances (any list format sdd reads)\n"
+            "  --dirs 1|2          one direction (a line) or two (a surface; default 2)\n"
+            "  --steps N           grid points per direction (default 11)\n"
+            "  --range R           coordinates in [-R, R] (default 1)\n"
+            "  --max-items N       only the first N utterances (default all)\n"
+            "  --cut N             input samples (default the model's reference cut)\n"
+            "  --batch N (8) --algo N (RawBoost of the copies, 0 = none; 4) --seed N (1)\n"
+            "  --threads N (all cores)\n%s",
+            sdd_rawboost_flags_help());
+}
+
+int cmd_landscape(int argc, char **argv)
+{
+    sdd_landscape_params p = sdd_landscape_default_params();
+    const char *out = NULL;
+    long v, threads = 0;
+    sdd_err e;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *val;
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) { usage(stdout); return SDD_EXIT_OK; }
+        if (a[0] != '-') return cli_usage_error("landscape", "unexpected argument %s", a);
+        if (!(val = cli_value(argc, argv, &i))) return cli_usage_error("landscape", "%s needs a value", a);
+        int rb = sdd_rawboost_parse_flag(&p.rb, a, val, &e);
+        if (rb < 0) return cli_usage_error("landscape", "%s", e.msg);
+        if (rb > 0) continue;
+#define INT(flag, lo, hi, dst) else if (!strcmp(a, flag)) { if (cli_parse_int(val, lo, hi, &v)) return cli_usage_error("landscape", "%s: '%s' is not in %ld..%ld", flag, val, (long)(lo), (long)(hi)); dst = v; }
+        if (!strcmp(a, "-m") || !strcmp(a, "--model")) p.model = val;
+        else if (!strcmp(a, "--list")) p.list = val;
+        else if (!strcmp(a, "--audio-dir")) p.audio_dir = val;
+        else if (!strcmp(a, "-o") || !strcmp(a, "--out")) out = val;
+        else if (!strcmp(a, "--range")) { if (cli_parse_double(val, &p.range) || !(p.range > 0)) return cli_usage_error("landscape", "--range: '%s' is not a positive number", val); }
+        INT("--dirs", 1, 2, p.dirs)
+        INT("--steps", 2, 1001, p.steps)
+        INT("--max-items", 0, 1L << 30, p.max_items)
+        INT("--cut", 1, 1L << 26, p.cut)
+        INT("--batch", 1, 4096, p.batch)
+        INT("--algo", 0, 8, p.rb_algo)
+        INT("--seed", 0, 0x7fffffffL, p.seed)
+        INT("--threads", 1, 1024, threads)
+        else return cli_usage_error("landscape", "unknown option %s", a);
+#undef INT
+    }
+    if (!p.model || !p.list || !out) return cli_usage_error("landscape", "-m, --list and -o are required");
+    if (sdd_rawboost_check_params(&p.rb, &e)) return cli_usage_error("landscape", "%s", e.msg);
+    cli_set_threads(threads);
+    if (sdd_landscape_run(&p, out, &e)) { cli_error("%s", e.msg); return SDD_EXIT_ERROR; }
+    return SDD_EXIT_OK;
+}

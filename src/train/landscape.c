@@ -1,0 +1,163 @@
+/* Owns the loss-landscape computation (see landscape.h). */
+#include "train/landscape.h"
+#include "train/step.h"
+#include "data/dataset.h"
+#include "models/modelio.h"
+#include "io/atomic.h"
+#include "core/rng.h"
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SDD_PURPOSE_LANDSCAPE 0x6c616e64u /* 'land' */
+#define SDD_PURPOSE_LS_RB 0x6c73726bu     /* 'lsrk' */
+
+sdd_landscape_params sdd_landscape_default_params(void)
+{
+    sdd_landscape_params p;
+    memset(&p, 0, sizeof p);
+    p.dirs = 2;
+    p.steps = 11;
+    p.range = 1.0;
+    p.batch = 8;
+    p.rb_algo = 4;
+    sdd_rawboost_default_params(&p.rb);
+    p.seed = 1;
+    p.class_weight[0] = 0.1f;
+    p.class_weight[1] = 0.9f;
+    return p;
+}
+
+void sdd_landscape_direction(const sdd_params *ps, uint64_t seed, float *d)
+{
+    memset(d, 0, ps->total * sizeof(float));
+    for (int i = 0; i < ps->np; i++) {
+        const sdd_pinfo *pi = &ps->p[i];
+        if (!pi->trainable || pi->nd < 2) continue;
+        const size_t nf = (size_t)pi->shape[0], fs = pi->numel / nf;
+        const float *w = ps->data + pi->off;
+        float *x = d + pi->off;
+        for (size_t f = 0; f < nf; f++) {
+            double dn = 0, wn = 0;
+            for (size_t k = 0; k < fs; k++) {
+                const size_t at = f * fs + k;
+                x[at] = (float)sdd_rng_normal(sdd_rng_key(seed, SDD_PURPOSE_LANDSCAPE, (uint64_t)i, 0), at);
+                dn += (double)x[at] * x[at];
+                wn += (double)w[at] * w[at];
+            }
+            /* filter normalisation: |d_f| = |theta_f| (a zero filter gets a zero direction) */
+            const double s = dn > 0 ? sqrt(wn) / sqrt(dn) : 0.0;
+            for (size_t k = 0; k < fs; k++) x[f * fs + k] = (float)(x[f * fs + k] * s);
+        }
+    }
+}
+
+/* weighted-CE mean over the set held in wave (n, L), eval mode */
+static int set_loss(sdd_model *m, sdd_ctx *c, const float *wave, const int *lab, int n, int64_t L, int B,
+                    const float *cw, double *out, sdd_err *e)
+{
+    double num = 0, den = 0;
+    for (int i0 = 0; i0 < n; i0 += B) {
+        const int nb = n - i0 < B ? n - i0 : B;
+        double l, w = 0;
+        if (sdd_eval_loss(m, c, wave + (size_t)i0 * L, nb, L, lab + i0, cw, &l, NULL, e)) return -1;
+        for (int b = 0; b < nb; b++) w += cw[lab[i0 + b]];
+        num += l * w;
+        den += w;
+    }
+    *out = num / den;
+    return 0;
+}
+
+typedef struct { char *s; size_t n, cap; int fail; } sbuf;
+
+static void put(sbuf *b, const char *fmt, ...)
+{
+    if (b->fail) return;
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        int k = vsnprintf(b->s + b->n, b->cap - b->n, fmt, ap);
+        va_end(ap);
+        if (k < 0) { b->fail = 1; return; }
+        if ((size_t)k < b->cap - b->n) { b->n += (size_t)k; return; }
+        char *t = realloc(b->s, (b->cap + (size_t)k) * 2);
+        if (!t) { b->fail = 1; return; }
+        b->s = t;
+        b->cap = (b->cap + (size_t)k) * 2;
+    }
+}
+
+int sdd_landscape_run(const sdd_landscape_params *p, const char *out, sdd_err *e)
+{
+    if (p->dirs != 1 && p->dirs != 2) return sdd_err_set(e, "landscape: --dirs must be 1 or 2");
+    if (p->steps < 2 || p->steps > 1001) return sdd_err_set(e, "landscape: --steps must be in 2..1001");
+    if (!(p->range > 0) || !isfinite(p->range)) return sdd_err_set(e, "landscape: --range must be a positive number");
+    sdd_model *m = sdd_model_load(p->model, NULL, e);
+    if (!m) return -1;
+    sdd_dataset *ds = NULL;
+    sdd_dataset_params dp = sdd_dataset_default_params();
+    dp.require_labels = 1;
+    int rc = sdd_dataset_open(&ds, p->list, p->audio_dir, &dp, e);
+    const int64_t L = p->cut > 0 ? p->cut : m->nb_samp;
+    int n = rc ? 0 : sdd_dataset_count(ds);
+    if (p->max_items > 0 && n > p->max_items) n = p->max_items;
+    const int naug = p->rb_algo > 0 ? n : 0;
+    float *wave = NULL, *aug = NULL, *d1 = NULL, *d2 = NULL, *theta = NULL;
+    int *lab = NULL;
+    sdd_ctx c;
+    sdd_ctx_init(&c, &m->params);
+    sbuf b = { NULL, 0, 0, 0 };
+    if (!rc && L < m->min_samples) rc = sdd_err_set(e, "landscape: --cut %lld is shorter than %s accepts (%d)", (long long)L, m->arch, m->min_samples);
+    if (!rc) {
+        wave = malloc((size_t)n * L * sizeof(float));
+        aug = malloc(((size_t)naug * L + 1) * sizeof(float));
+        lab = malloc((size_t)n * sizeof(int));
+        d1 = malloc(m->params.total * sizeof(float));
+        d2 = malloc(m->params.total * sizeof(float));
+        theta = malloc(m->params.total * sizeof(float));
+        b.s = malloc(4096);
+        b.cap = 4096;
+        if (!wave || !aug || !lab || !d1 || !d2 || !theta || !b.s) rc = sdd_err_set(e, "landscape: out of memory");
+    }
+    /* the inputs once: first cut of each utterance and of its RawBoost copy */
+    for (int i = 0; i < n && !rc; i++) {
+        lab[i] = sdd_dataset_label(ds, i);
+        if (sdd_dataset_get(ds, i, L, SDD_CUT_FIRST, 0, wave + (size_t)i * L))
+            rc = sdd_err_set(e, "%s: cannot read item %d", p->list, i);
+        else if (naug && sdd_dataset_get_rawboost(ds, i, L, SDD_CUT_FIRST, 0, p->rb_algo, &p->rb,
+                                                  sdd_rng_key(p->seed, SDD_PURPOSE_LS_RB, (uint64_t)i, 0), aug + (size_t)i * L, e))
+            rc = sdd_err_prefix(e, "%s: item %d", p->list, i);
+    }
+    if (!rc) {
+        memcpy(theta, m->params.data, m->params.total * sizeof(float));
+        sdd_landscape_direction(&m->params, p->seed, d1);
+        sdd_landscape_direction(&m->params, p->seed + 0x9e3779b97f4a7c15ull, d2);
+        put(&b, "# sdd landscape: model %s (%s), %d utterances of %s, cut %lld, RawBoost algo %d for loss_aug, seed %llu\n"
+                "# directions: Gaussian, filter-normalised (Li et al. 2018; biases, BatchNorm and 1-D parameters fixed)\n"
+                "a\tb\tloss_orig\tloss_aug\n", p->model, m->arch, n, p->list, (long long)L, p->rb_algo, (unsigned long long)p->seed);
+    }
+    const int nb_steps = p->dirs == 2 ? p->steps : 1;
+    for (int ia = 0; ia < p->steps && !rc; ia++)
+        for (int ib = 0; ib < nb_steps && !rc; ib++) {
+            const double a = -p->range + 2.0 * p->range * ia / (p->steps - 1);
+            const double bb = p->dirs == 2 ? -p->range + 2.0 * p->range * ib / (p->steps - 1) : 0.0;
+            for (size_t k = 0; k < m->params.total; k++) m->params.data[k] = (float)(theta[k] + a * d1[k] + bb * d2[k]);
+            double lo, la = NAN;
+            if (set_loss(m, &c, wave, lab, n, L, p->batch, p->class_weight, &lo, e) ||
+                (naug && set_loss(m, &c, aug, lab, n, L, p->batch, p->class_weight, &la, e))) { rc = -1; break; }
+            put(&b, "%.6g\t%.6g\t%.9g\t%.9g\n", a, bb, lo, la);
+            if (!p->quiet) fprintf(stderr, "\rsdd landscape: %d/%d points ", ia * nb_steps + ib + 1, p->steps * nb_steps);
+        }
+    if (!p->quiet && !rc) fputc('\n', stderr);
+    if (!rc && b.fail) rc = sdd_err_set(e, "landscape: out of memory");
+    if (!rc) rc = sdd_atomic_write(out, b.s, b.n, e);
+    free(b.s);
+    free(wave); free(aug); free(lab); free(d1); free(d2); free(theta);
+    sdd_ctx_free(&c);
+    sdd_dataset_close(ds);
+    sdd_model_free(m);
+    return rc;
+}

@@ -1,0 +1,38 @@
+/* Loss landscape around a trained model (Li et al. 2018, "Visualizing the
+ * Loss Landscape of Neural Nets"), as the DPDA paper's analysis: random
+ * Gaussian directions, filter-normalised (each output filter of a weight
+ * tensor, its slice along dimension 0, scaled to the norm of the same
+ * filter of the weights; biases, BatchNorm parameters, other 1-D
+ * parameters, buffers and fixed tensors get no direction, Li et al.'s
+ * "ignore biasbn"), and the weighted-CE loss in eval mode at
+ * theta + a d1 (+ b d2) on a grid a, b in [-range, range], for the original
+ * inputs and for their RawBoost copies. */
+#ifndef SDD_TRAIN_LANDSCAPE_H
+#define SDD_TRAIN_LANDSCAPE_H
+#include "models/model.h"
+#include "audio/rawboost.h"
+
+/* A filter-normalised random direction (params->total floats) drawn from seed. */
+void sdd_landscape_direction(const sdd_params *ps, uint64_t seed, float *d);
+
+typedef struct {
+    const char *model, *list, *audio_dir;
+    int dirs;             /* 1 or 2 */
+    int steps;            /* grid points per direction (>= 2; odd includes 0) */
+    double range;         /* coordinates in [-range, range] */
+    int64_t cut;          /* input samples (0: the model's reference cut) */
+    int max_items;        /* first N utterances of the list (0: all) */
+    int batch;
+    int rb_algo;          /* RawBoost algorithm of the copies (0: no augmented loss) */
+    sdd_rawboost_params rb;
+    uint64_t seed;
+    float class_weight[2];
+    int quiet;
+} sdd_landscape_params;
+
+sdd_landscape_params sdd_landscape_default_params(void);
+/* Computes the grid and writes it to `out` (TSV, atomically): a comment
+ * header, then "a\tb\tloss_orig\tloss_aug" rows, a varying slowest. */
+int sdd_landscape_run(const sdd_landscape_params *p, const char *out, sdd_err *e);
+
+#endif

@@ -1,0 +1,135 @@
+/* Owns multi-seed training and its summary (see seeds.h). */
+#include "train/seeds.h"
+#include "train/runlog.h"
+#include "io/atomic.h"
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+int sdd_seeds_parse(const char *s, uint64_t *seeds, sdd_err *e)
+{
+    int n = 0;
+    const char *p = s;
+    while (1) {
+        char *end;
+        errno = 0;
+        if (*p < '0' || *p > '9') return sdd_err_set(e, "--seeds %s: expected S1,S2,... (non-negative integers)", s);
+        long long v = strtoll(p, &end, 10);
+        if (errno || v > 0x7fffffffLL) return sdd_err_set(e, "--seeds %s: a seed is not in 0..2147483647", s);
+        if (n == SDD_TRAIN_MAX_SEEDS) return sdd_err_set(e, "--seeds %s: at most %d seeds", s, SDD_TRAIN_MAX_SEEDS);
+        for (int k = 0; k < n; k++)
+            if (seeds[k] == (uint64_t)v) return sdd_err_set(e, "--seeds %s: seed %lld given twice", s, v);
+        seeds[n++] = (uint64_t)v;
+        if (!*end) return n;
+        if (*end != ',') return sdd_err_set(e, "--seeds %s: expected S1,S2,... (non-negative integers)", s);
+        p = end + 1;
+    }
+}
+
+typedef struct { char *s; size_t n, cap; int fail; } sbuf;
+
+static void put(sbuf *b, const char *fmt, ...)
+{
+    if (b->fail) return;
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        int k = vsnprintf(b->s + b->n, b->cap - b->n, fmt, ap);
+        va_end(ap);
+        if (k < 0) { b->fail = 1; return; }
+        if ((size_t)k < b->cap - b->n) { b->n += (size_t)k; return; }
+        char *t = realloc(b->s, (b->cap + (size_t)k) * 2);
+        if (!t) { b->fail = 1; return; }
+        b->s = t;
+        b->cap = (b->cap + (size_t)k) * 2;
+    }
+}
+
+/* "mean ± std (n)" of the finite values, in percent */
+static void stat_line(sbuf *b, const char *what, const double *v, int n)
+{
+    double s = 0, ss = 0;
+    int m = 0;
+    for (int k = 0; k < n; k++)
+        if (isfinite(v[k])) { s += v[k]; m++; }
+    if (!m) { put(b, "%-16s -\n", what); return; }
+    const double mean = s / m;
+    for (int k = 0; k < n; k++)
+        if (isfinite(v[k])) ss += (v[k] - mean) * (v[k] - mean);
+    if (m > 1) put(b, "%-16s %.4f%% +- %.4f%% (mean +- sample std over %d seeds)\n", what, 100 * mean, 100 * sqrt(ss / (m - 1)), m);
+    else put(b, "%-16s %.4f%% (1 seed)\n", what, 100 * mean);
+}
+
+int sdd_train_seeds(const sdd_train_config *cfg, const uint64_t *seeds, int n, char **summary, sdd_err *e)
+{
+    if (summary) *summary = NULL;
+    if (n < 1) return sdd_err_set(e, "--seeds: no seed");
+    if (mkdir(cfg->out_dir, 0777) && errno != EEXIST) return sdd_err_set(e, "%s: cannot create: %s", cfg->out_dir, strerror(errno));
+    sdd_runlog *logs = calloc((size_t)n, sizeof *logs);
+    char (*dirs)[1100] = calloc((size_t)n, sizeof *dirs);
+    if (!logs || !dirs) { free(logs); free(dirs); return sdd_err_set(e, "out of memory"); }
+    int rc = 0, loaded = 0;
+    for (int k = 0; k < n && !rc; k++) {
+        snprintf(dirs[k], sizeof dirs[k], "%s/seed-%llu", cfg->out_dir, (unsigned long long)seeds[k]);
+        sdd_train_config c = *cfg;
+        c.out_dir = dirs[k];
+        c.seed = seeds[k];
+        sdd_runlog done;
+        sdd_err ignore;
+        const int finished = cfg->resume && sdd_runlog_load(&done, dirs[k], &ignore) == 0 && done.has_final;
+        if (finished) sdd_runlog_free(&done);
+        if (!cfg->quiet) fprintf(stderr, "sdd train: seed %llu (%d of %d)%s\n", (unsigned long long)seeds[k], k + 1, n,
+                                 finished ? ": finished already" : "");
+        if (!finished && sdd_train_run(&c, e)) { sdd_err_prefix(e, "seed %llu", (unsigned long long)seeds[k]); rc = -1; break; }
+        if (sdd_runlog_load(&logs[k], dirs[k], e)) { rc = -1; break; }
+        loaded++;
+    }
+    sbuf b = { malloc(4096), 0, 4096, 0 };
+    if (!rc && !b.s) rc = sdd_err_set(e, "out of memory");
+    if (!rc) {
+        /* evaluation set names from the first run; each set's EER over the seeds */
+        put(&b, "%-16s %12s", "seed", "final dev EER");
+        const sdd_runlog *L0 = &logs[0];
+        for (int j = 0; j < L0->nev; j++) put(&b, " %14s", L0->ev[j].name);
+        put(&b, "\n");
+        double *v = calloc((size_t)n, sizeof *v);
+        if (!v) rc = sdd_err_set(e, "out of memory");
+        for (int k = 0; k < n && !rc; k++) {
+            put(&b, "%-16llu %11.4f%%", (unsigned long long)seeds[k], 100 * logs[k].final_dev_eer);
+            for (int j = 0; j < L0->nev; j++) {
+                double x = NAN;
+                for (int q = 0; q < logs[k].nev; q++)
+                    if (!strcmp(logs[k].ev[q].name, L0->ev[j].name)) x = logs[k].ev[q].eer;
+                put(&b, " %13.4f%%", 100 * x);
+            }
+            put(&b, "\n");
+        }
+        for (int k = 0; k < n && !rc; k++) v[k] = logs[k].has_final ? logs[k].final_dev_eer : NAN;
+        if (!rc) stat_line(&b, "dev EER", v, n);
+        for (int j = 0; j < L0->nev && !rc; j++) {
+            for (int k = 0; k < n; k++) {
+                v[k] = NAN;
+                for (int q = 0; q < logs[k].nev; q++)
+                    if (!strcmp(logs[k].ev[q].name, L0->ev[j].name)) v[k] = logs[k].ev[q].eer;
+            }
+            char what[80];
+            snprintf(what, sizeof what, "%s EER", L0->ev[j].name);
+            stat_line(&b, what, v, n);
+        }
+        free(v);
+        if (!rc && b.fail) rc = sdd_err_set(e, "out of memory");
+        char path[1200];
+        snprintf(path, sizeof path, "%s/summary.txt", cfg->out_dir);
+        if (!rc) rc = sdd_atomic_write(path, b.s, b.n, e);
+    }
+    for (int k = 0; k < loaded; k++) sdd_runlog_free(&logs[k]);
+    free(logs);
+    free(dirs);
+    if (!rc && summary) *summary = b.s;
+    else free(b.s);
+    return rc;
+}
