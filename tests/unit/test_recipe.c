@@ -7,6 +7,7 @@
 #include "check.h"
 #include "train/recipe.h"
 #include "train/options.h"
+#include "models/model.h"
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +26,13 @@ static char *slurp(const char *path)
     b[n] = 0;
     fclose(f);
     return b;
+}
+
+/* whether the registry has the XLS-R model yet (another part of the project adds it) */
+static int xlsr_built(void)
+{
+    const char *a = sdd_model_archs(), *p = strstr(a, "XLSR-AASIST");
+    return p && (p == a || p[-1] == ' ') && (p[11] == 0 || p[11] == ',');
 }
 
 static void builtins(void)
@@ -61,7 +69,8 @@ static void builtins(void)
     c.out_dir = tmp;
     c.quiet = 1;
     CHECK(sdd_train_run(&c, &e) == -1);
-    CHECK_STR_CONTAINS(e.msg, "model 'XLSR-AASIST' (recipe dpda-xlsr) is not available in this build");
+    if (xlsr_built()) CHECK_STR_CONTAINS(e.msg, "/nonexistent.txt");   /* the model exists: the data is what fails */
+    else CHECK_STR_CONTAINS(e.msg, "model 'XLSR-AASIST' (recipe dpda-xlsr) is not available in this build");
     sdd_recipe_store_free(&st);
 }
 
@@ -186,9 +195,11 @@ static void command_line(void)
         CHECK_STR_CONTAINS(cj, "\"paths\": \"orig\"");    /* recipe */
     }
     free(cj);
-    rc = run(out, sizeof out, "./sdd train --recipe dpda-xlsr --train %s --dev %s --out %s/x", list, list, tmp);
-    CHECK(rc == 1);
-    CHECK_STR_CONTAINS(out, "not available in this build");
+    if (!xlsr_built()) {
+        rc = run(out, sizeof out, "./sdd train --recipe dpda-xlsr --train %s --dev %s --out %s/x", list, list, tmp);
+        CHECK(rc == 1);
+        CHECK_STR_CONTAINS(out, "not available in this build");
+    }
     rc = run(out, sizeof out, "./sdd train --recipe %s/none.json --train %s --dev %s --out %s/x", tmp, list, list, tmp);
     CHECK(rc == 2);
     CHECK_STR_CONTAINS(out, "none.json: cannot open");
