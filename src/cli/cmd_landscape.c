@@ -17,6 +17,8 @@ static void usage(FILE *f)
             "copies. OUT.tsv (written atomically): a, b, loss_orig, loss_aug.\n"
             "  -m, --model FILE    the model (sdd model file or PyTorch .pth)\n"
             "  --list LIST, --audio-dir DIR   labelled utterances (any list format sdd reads)\n"
+            "  --svg FILE          also draw it: heat maps with contours (log loss) for both input\n"
+            "                      kinds, or the two curves for one direction\n"
             "  --dirs 1|2          one direction (a line) or two (a surface; default 2)\n"
             "  --steps N           grid points per direction (default 11)\n"
             "  --range R           coordinates in [-R, R] (default 1)\n"
@@ -46,6 +48,7 @@ int cmd_landscape(int argc, char **argv)
         else if (!strcmp(a, "--list")) p.list = val;
         else if (!strcmp(a, "--audio-dir")) p.audio_dir = val;
         else if (!strcmp(a, "-o") || !strcmp(a, "--out")) out = val;
+        else if (!strcmp(a, "--svg")) p.svg = val;
         else if (!strcmp(a, "--range")) { if (cli_parse_double(val, &p.range) || !(p.range > 0)) return cli_usage_error("landscape", "--range: '%s' is not a positive number", val); }
         INT("--dirs", 1, 2, p.dirs)
         INT("--steps", 2, 1001, p.steps)

@@ -106,6 +106,8 @@ int sdd_landscape_run(const sdd_landscape_params *p, const char *out, sdd_err *e
     if (p->max_items > 0 && n > p->max_items) n = p->max_items;
     const int naug = p->rb_algo > 0 ? n : 0;
     float *wave = NULL, *aug = NULL, *d1 = NULL, *d2 = NULL, *theta = NULL;
+    const int npts = p->dirs == 2 ? p->steps * p->steps : p->steps;
+    double *ga = malloc((size_t)npts * sizeof(double)), *glo = malloc((size_t)npts * sizeof(double)), *gla = malloc((size_t)npts * sizeof(double));
     int *lab = NULL;
     sdd_ctx c;
     sdd_ctx_init(&c, &m->params);
@@ -120,7 +122,7 @@ int sdd_landscape_run(const sdd_landscape_params *p, const char *out, sdd_err *e
         theta = malloc(m->params.total * sizeof(float));
         b.s = malloc(4096);
         b.cap = 4096;
-        if (!wave || !aug || !lab || !d1 || !d2 || !theta || !b.s) rc = sdd_err_set(e, "landscape: out of memory");
+        if (!wave || !aug || !lab || !d1 || !d2 || !theta || !b.s || !ga || !glo || !gla) rc = sdd_err_set(e, "landscape: out of memory");
     }
     /* the inputs once: first cut of each utterance and of its RawBoost copy */
     for (int i = 0; i < n && !rc; i++) {
@@ -149,11 +151,19 @@ int sdd_landscape_run(const sdd_landscape_params *p, const char *out, sdd_err *e
             if (set_loss(m, &c, wave, lab, n, L, p->batch, p->class_weight, &lo, e) ||
                 (naug && set_loss(m, &c, aug, lab, n, L, p->batch, p->class_weight, &la, e))) { rc = -1; break; }
             put(&b, "%.6g\t%.6g\t%.9g\t%.9g\n", a, bb, lo, la);
+            ga[ia * nb_steps + ib] = a;
+            glo[ia * nb_steps + ib] = lo;
+            gla[ia * nb_steps + ib] = la;
             if (!p->quiet) fprintf(stderr, "\rsdd landscape: %d/%d points ", ia * nb_steps + ib + 1, p->steps * nb_steps);
         }
     if (!p->quiet && !rc) fputc('\n', stderr);
     if (!rc && b.fail) rc = sdd_err_set(e, "landscape: out of memory");
+    char *svg = NULL;
+    if (!rc && p->svg && !(svg = sdd_landscape_svg(ga, glo, gla, p->steps, p->dirs, p->range, e))) rc = -1;
     if (!rc) rc = sdd_atomic_write(out, b.s, b.n, e);
+    if (!rc && svg) rc = sdd_atomic_write(p->svg, svg, strlen(svg), e);
+    free(svg);
+    free(ga); free(glo); free(gla);
     free(b.s);
     free(wave); free(aug); free(lab); free(d1); free(d2); free(theta);
     sdd_ctx_free(&c);

@@ -27,6 +27,7 @@ typedef struct {
     sdd_rawboost_params rb;
     uint64_t seed;
     float class_weight[2];
+    const char *svg;      /* also draw the plot into this file (NULL: no plot) */
     int quiet;
 } sdd_landscape_params;
 
@@ -34,5 +35,9 @@ sdd_landscape_params sdd_landscape_default_params(void);
 /* Computes the grid and writes it to `out` (TSV, atomically): a comment
  * header, then "a\tb\tloss_orig\tloss_aug" rows, a varying slowest. */
 int sdd_landscape_run(const sdd_landscape_params *p, const char *out, sdd_err *e);
+/* The plot of a grid (a per point, losses lo and la, NaN where absent; steps
+ * points per direction, dirs 1 or 2): two heat maps with contours on a shared
+ * log scale, or two curves. Malloc'ed SVG text or NULL with e set. */
+char *sdd_landscape_svg(const double *a, const double *lo, const double *la, int steps, int dirs, double range, sdd_err *e);
 
 #endif

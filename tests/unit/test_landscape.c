@@ -89,7 +89,24 @@ int main(void)
     p.cut = 4000;
     p.batch = 4;
     p.quiet = 1;
+    char svg[400];
+    snprintf(svg, sizeof svg, "%s/land.svg", tmp);
+    p.svg = svg;
     CHECK_MSG(sdd_landscape_run(&p, out, &e) == 0, "%s", e.msg);
+    p.svg = NULL;
+    FILE *sf = fopen(svg, "r");
+    CHECK(sf != NULL);
+    if (sf) {
+        char buf[65536];
+        size_t nr = fread(buf, 1, sizeof buf - 1, sf);
+        buf[nr] = 0;
+        fclose(sf);
+        int cells = 0;
+        for (const char *q = buf; (q = strstr(q, "<rect x=")); q++) cells++;
+        CHECK(cells == 18);   /* 3 x 3 per panel, two panels */
+        CHECK_STR_CONTAINS(buf, "RawBoost copies");
+        CHECK(strstr(buf, "</svg>") != NULL && !strstr(buf, "nan"));
+    }
     double v[16][4];
     CHECK(rows(out, v, 16) == 9);
     /* the centre (row 4: a = b = 0) is the model's own loss on the same inputs */
