@@ -1,0 +1,81 @@
+/* Activation recomputation (sdd_checkpoint, see seq.h). The forward runs the
+ * sub-graph without recording, copies its output out of the arena region the
+ * sub-graph used and releases that region, so only the output stays. The
+ * backward re-runs the sub-graph on the same input with recording (the op
+ * counter reset to its forward value, so dropout masks repeat), seeds the
+ * recomputed output with the kept output's gradient, runs the new tape
+ * entries and releases everything the recomputation allocated. Gradients of
+ * the input and parameters flow as from the plain sub-graph. */
+#include "ops/seq.h"
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    sdd_ckpt_fn fn;
+    void *ud;
+    sdd_tensor *x, *out;
+    int serial;          /* op counter at the forward's start */
+} ck_node;
+
+static void ck_backward(sdd_ctx *c, void *vn)
+{
+    ck_node *n = vn;
+    if (!n->out->g) return;
+    /* the input gradient outlives the recomputation: allocated first */
+    float *dx = sdd_wants(c, n->x) ? sdd_grad_of(c, n->x) : NULL;
+    if (sdd_wants(c, n->x) && !dx) return;
+    sdd_arena_mark mk = sdd_arena_get_mark(&c->arena);
+    const int nt = c->ntape, ng = c->ngten, serial = c->op_serial;
+    c->op_serial = n->serial;
+    sdd_tensor *xi = sdd_tensor_wrap(c, n->x->x, n->x->nd, n->x->n);
+    if (!xi) return;
+    xi->rg = dx != NULL;
+    sdd_tensor *y = n->fn(c, xi, n->ud);
+    if (!y) { c->failed = 1; return; }
+    if (sdd_numel(y) != sdd_numel(n->out)) {
+        sdd_err_set(&c->err, "checkpoint: recomputed output differs in size");
+        c->failed = 1;
+        return;
+    }
+    y->g = n->out->g;
+    for (int i = c->ntape - 1; i >= nt && !c->failed; i--) c->tape[i].fn(c, c->tape[i].node);
+    if (dx && xi->g) {
+        const size_t m = sdd_numel(n->x);
+        #pragma omp parallel for schedule(static)
+        for (size_t k = 0; k < m; k++) dx[k] += xi->g[k];
+    }
+    c->ntape = nt;
+    c->ngten = ng;
+    c->op_serial = serial;
+    sdd_arena_release(&c->arena, mk);
+}
+
+sdd_tensor *sdd_checkpoint(sdd_ctx *c, sdd_ckpt_fn fn, sdd_tensor *x, void *ud)
+{
+    if (!x || c->failed) return NULL;
+    if (!c->grad) return fn(c, x, ud);
+    const int serial = c->op_serial;
+    sdd_arena_mark mk = sdd_arena_get_mark(&c->arena);
+    c->grad = 0;
+    sdd_tensor *y = fn(c, x, ud);
+    c->grad = 1;
+    if (!y) return NULL;
+    const size_t m = sdd_numel(y);
+    const int nd = y->nd;
+    int64_t shp[SDD_MAX_DIMS];
+    memcpy(shp, y->n, sizeof shp);
+    float *tmp = malloc((m ? m : 1) * sizeof(float));
+    if (!tmp) return sdd_oom(c, "checkpoint");
+    memcpy(tmp, y->x, m * sizeof(float));
+    sdd_arena_release(&c->arena, mk);
+    sdd_tensor *out = sdd_tensor_new(c, nd, shp);
+    if (out) memcpy(out->x, tmp, m * sizeof(float));
+    free(tmp);
+    if (!out) return NULL;
+    out->rg = 1;
+    ck_node *n = sdd_scratch(c, sizeof *n);
+    if (!n) return NULL;
+    n->fn = fn; n->ud = ud; n->x = x; n->out = out; n->serial = serial;
+    if (sdd_tape_push(c, ck_backward, n)) return NULL;
+    return out;
+}
