@@ -1,4 +1,7 @@
-/* AASIST and AASIST-L (Jung et al. 2022), raw-waveform anti-spoofing, exactly
+/* AASIST and AASIST-L (Jung et al. 2022), raw-waveform anti-spoofing, and
+ * XLSR-AASIST (the same graph back-end on XLS-R features, reference-spec
+ * section 2: LL, MaxPool2d(3,3) without |.|, residual blocks without pooling,
+ * softmax-attention pooling over frequency and time), exactly
  * as the reference implementation computes them, including the quirks the
  * released weights depend on (reference-spec section 1): fixed sinc filters,
  * residual conv1 applied to the raw block input (bn1 computed only for its
@@ -6,7 +9,9 @@
  * unexpanded master nodes, temperatures [2, 2, 100, 100].
  * Parameter names and order follow the PyTorch state dict. */
 #include "models/model.h"
+#include "models/xlsr.h"
 #include "ops/ops.h"
+#include "ops/seq.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +31,11 @@ typedef struct { int aw11, aw22, aw12, awM; lin_ix pt1, pt2, att_proj, att_projM
 
 typedef struct {
     int light;
+    int ssl;                /* XLSR-AASIST: XLS-R front end, unpooled blocks, attention pooling */
+    sdd_xlsr xl;
+    lin_ix LL, att0, att3;  /* LL (128, E); attention convs 64->128 and 128->64 (1x1) */
+    bn_ix first_bn1, att2;
+    int nS;                 /* spectral nodes: 23 (sinc) or 42 (128 / 3) */
     int filts[6][2];        /* encoder channel pairs */
     int gat_dims[2];
     double pool_ratios[4];
@@ -116,10 +126,15 @@ static int aasist_register(aasist *a, sdd_params *ps, sdd_err *e)
 {
     char p[96];
     const int d0 = a->gat_dims[0], d1 = a->gat_dims[1];
-    CHK(a->pos_S = reg(ps, e, 1, 3, 1, 23, a->filts[5][1], 0, "pos_S"));
+    CHK(a->pos_S = reg(ps, e, 1, 3, 1, a->nS, a->filts[5][1], 0, "pos_S"));
     CHK(a->master1 = reg(ps, e, 1, 3, 1, 1, d0, 0, "master1"));
     CHK(a->master2 = reg(ps, e, 1, 3, 1, 1, d0, 0, "master2"));
+    if (a->ssl) {
+        CHK(sdd_xlsr_register(&a->xl, ps, "ssl_model.model.", &a->xl.cfg, e));
+        CHK(reg_lin(ps, e, &a->LL, "LL", 128, a->xl.cfg.embed));
+    }
     CHK(reg_bn(ps, e, &a->first_bn, "first_bn", 1));
+    if (a->ssl) CHK(reg_bn(ps, e, &a->first_bn1, "first_bn1", a->filts[5][1]));
     for (int i = 0; i < 6; i++) {
         res_ix *r = &a->enc[i];
         const int cin = a->filts[i][0], cout = a->filts[i][1];
@@ -132,6 +147,11 @@ static int aasist_register(aasist *a, sdd_params *ps, sdd_err *e)
         if (r->has_down) { snprintf(p, sizeof p, "encoder.%d.0.conv_downsample", i); CHK(reg_conv(ps, e, &r->down, p, cout, cin, 1, 3)); }
     }
     const int fe = a->filts[5][1];
+    if (a->ssl) {
+        CHK(reg_conv(ps, e, &a->att0, "attention.0", 128, fe, 1, 1));
+        CHK(reg_bn(ps, e, &a->att2, "attention.2", 128));
+        CHK(reg_conv(ps, e, &a->att3, "attention.3", fe, 128, 1, 1));
+    }
     gat_ix *g[2] = { &a->gat_S, &a->gat_T };
     const char *gn[2] = { "GAT_layer_S", "GAT_layer_T" };
     for (int i = 0; i < 2; i++) {
@@ -225,18 +245,50 @@ static sdd_tensor *gpool(sdd_ctx *c, aasist *a, sdd_tensor *h, int which, double
     return sdd_graph_pool(c, h, P(a->pool[which].w), P(a->pool[which].b), ratio, 0.3f);
 }
 
+/* XLSR-AASIST's residual block: as res_block without the pooling, from separate ops */
+static sdd_tensor *res_block_nopool(sdd_ctx *c, aasist *a, sdd_tensor *x, const res_ix *r)
+{
+    if (!x) return NULL;
+    if (r->has_bn1) sdd_bn_track(c, x, P(r->bn1.rm), P(r->bn1.rv), BN_MOM);
+    sdd_tensor *z = sdd_conv2d(c, x, P(r->conv1.w), P(r->conv1.b), 1, 1);
+    z = sdd_conv2d(c, sdd_selu(c, bn(c, a, z, &r->bn2, 0)), P(r->conv2.w), P(r->conv2.b), 0, 1);
+    sdd_tensor *skip = r->has_down ? sdd_conv2d(c, x, P(r->down.w), P(r->down.b), 0, 1) : x;
+    return sdd_add(c, z, skip);
+}
+
+/* graph back-end from the spectral (B, nS, C) and temporal (B, nT, C) node features to logits (B, 2) */
+static sdd_tensor *graph_tail(sdd_ctx *c, aasist *a, sdd_tensor *eS, sdd_tensor *eT, int B);
+
 static sdd_tensor *aasist_forward(sdd_ctx *c, sdd_model *m, sdd_tensor *wave)
 {
     aasist *a = m->impl;
     if (!wave) return NULL;
     const int B = (int)wave->n[0];
+    if (a->ssl) {
+        sdd_tensor *h = sdd_linear(c, sdd_xlsr_forward(c, &a->xl, wave), P(a->LL.w), P(a->LL.b));   /* (B, T, 128) */
+        h = sdd_transpose12(c, h);                                                                      /* (B, 128, T) */
+        if (!h) return NULL;
+        int64_t s4[4] = { B, 1, h->n[1], h->n[2] };
+        h = sdd_maxpool2d(c, sdd_reshape(c, h, 4, s4), 3, 3);                                           /* (B, 1, 42, T/3) */
+        h = sdd_selu(c, bn(c, a, h, &a->first_bn, 0));
+        for (int i = 0; i < 6; i++) h = res_block_nopool(c, a, h, &a->enc[i]);                         /* (B, 64, 42, W) */
+        h = sdd_selu(c, bn(c, a, h, &a->first_bn1, 0));
+        sdd_tensor *w = sdd_selu(c, sdd_conv2d(c, h, P(a->att0.w), P(a->att0.b), 0, 0));
+        w = sdd_conv2d(c, bn(c, a, w, &a->att2, 0), P(a->att3.w), P(a->att3.b), 0, 0);                 /* (B, 64, 42, W) */
+        sdd_tensor *eS = sdd_add(c, sdd_softmax_pool(c, h, w, 3), sdd_expand_batch(c, P(a->pos_S), B));  /* (B, 42, 64) */
+        return graph_tail(c, a, eS, sdd_softmax_pool(c, h, w, 2), B);                                   /* eT (B, W, 64) */
+    }
     sdd_tensor *x = sdd_sinc_front(c, wave, a->filt, SINC_C, SINC_K);   /* (B, 1, 23, W) */
     x = sdd_selu(c, bn(c, a, x, &a->first_bn, 0));
     for (int i = 0; i < 6; i++) x = res_block(c, a, x, &a->enc[i]);   /* (B, C, 23, W') */
     if (!x) return NULL;
     sdd_tensor *eS = sdd_add(c, sdd_absmax_axis(c, x, 3), sdd_expand_batch(c, P(a->pos_S), B));  /* (B, 23, C) */
+    return graph_tail(c, a, eS, sdd_absmax_axis(c, x, 2), B);                                      /* eT (B, W', C) */
+}
+
+static sdd_tensor *graph_tail(sdd_ctx *c, aasist *a, sdd_tensor *eS, sdd_tensor *eT, int B)
+{
     sdd_tensor *oS = gpool(c, a, gat(c, a, eS, &a->gat_S, a->temps[0]), 0, a->pool_ratios[0]);
-    sdd_tensor *eT = sdd_absmax_axis(c, x, 2);                                                     /* (B, W', C) */
     sdd_tensor *oT = gpool(c, a, gat(c, a, eT, &a->gat_T, a->temps[1]), 1, a->pool_ratios[1]);
     sdd_tensor *Tb[2], *Sb[2], *Mb[2];
     const int mp[2] = { a->master1, a->master2 };
@@ -263,38 +315,71 @@ static void aasist_free(void *impl)
     free(a);
 }
 
-int sdd_aasist_create(sdd_model *m, int light, sdd_err *e)
+/* XLSR-AASIST defaults the generic initialisation does not know: LayerNorm and
+ * attention BatchNorm weight 1 / bias 0, weight-norm g = ||v|| */
+static void xlsr_aasist_post_init(sdd_model *m)
+{
+    aasist *a = m->impl;
+    sdd_params *ps = &m->params;
+    sdd_xlsr_init_defaults(&a->xl, ps);
+    for (size_t k = 0; k < ps->p[a->att2.w].numel; k++) {
+        sdd_params_ptr(ps, a->att2.w)[k] = 1.0f;
+        sdd_params_ptr(ps, a->att2.b)[k] = 0.0f;
+    }
+}
+
+/* light: AASIST-L; xcfg: XLSR-AASIST with that XLS-R configuration (NULL: sinc front end) */
+static int create(sdd_model *m, int light, const sdd_xlsr_config *xcfg, sdd_err *e)
 {
     aasist *a = calloc(1, sizeof *a);
     if (!a) return sdd_err_set(e, "out of memory");
     m->impl = a;
     m->free_impl = aasist_free;
     m->forward = aasist_forward;
-    m->nb_samp = 64600;
-    /* sinc (129) + 3x3 pool + six (1,3) pools must leave at least one time frame */
-    m->min_samples = SINC_K - 1 + 3 * 729;
     a->light = light;
+    a->ssl = xcfg != NULL;
+    a->nS = a->ssl ? 42 : 23;
     const int full[6][2] = { { 1, 32 }, { 32, 32 }, { 32, 64 }, { 64, 64 }, { 64, 64 }, { 64, 64 } };
     const int lite[6][2] = { { 1, 32 }, { 32, 32 }, { 32, 24 }, { 24, 24 }, { 24, 24 }, { 24, 24 } };
     memcpy(a->filts, light ? lite : full, sizeof a->filts);
     a->gat_dims[0] = light ? 24 : 64;
     a->gat_dims[1] = 32;
-    const double pr_full[4] = { 0.5, 0.7, 0.5, 0.5 }, pr_lite[4] = { 0.4, 0.5, 0.7, 0.5 };
-    memcpy(a->pool_ratios, light ? pr_lite : pr_full, sizeof a->pool_ratios);
+    const double pr_full[4] = { 0.5, 0.7, 0.5, 0.5 }, pr_lite[4] = { 0.4, 0.5, 0.7, 0.5 }, pr_ssl[4] = { 0.5, 0.5, 0.5, 0.5 };
+    memcpy(a->pool_ratios, a->ssl ? pr_ssl : light ? pr_lite : pr_full, sizeof a->pool_ratios);
     const float temps[4] = { 2.0f, 2.0f, 100.0f, 100.0f };
     memcpy(a->temps, temps, sizeof temps);
-    sinc_filters(a->filt);
-    snprintf(m->config, sizeof m->config,
-             "{\"nb_samp\": 64600, \"first_conv\": 128, \"filts\": [70, [1, 32], [32, 32], [32, %d], [%d, %d]], "
-             "\"gat_dims\": [%d, %d], \"pool_ratios\": [%g, %g, %g, %g], \"temperatures\": [2.0, 2.0, 100.0, 100.0]}",
-             a->filts[2][1], a->filts[3][0], a->filts[3][1], a->gat_dims[0], a->gat_dims[1],
-             a->pool_ratios[0], a->pool_ratios[1], a->pool_ratios[2], a->pool_ratios[3]);
-    snprintf(m->arch, sizeof m->arch, "%s", light ? "AASIST-L" : "AASIST");
+    if (a->ssl) {
+        a->xl.cfg = *xcfg;
+        m->nb_samp = 66800;
+        /* three XLS-R frames: the 3x3 pool needs one column */
+        int64_t hop = 1;
+        for (int i = 0; i < xcfg->nconv; i++) hop *= xcfg->conv_s[i];
+        m->min_samples = (int)(sdd_xlsr_min_samples(xcfg) + 2 * hop);
+        m->post_init = xlsr_aasist_post_init;
+        snprintf(m->config, sizeof m->config,
+                 "{\"nb_samp\": 66800, \"ssl\": {\"conv_dim\": %d, \"embed\": %d, \"layers\": %d, \"heads\": %d, "
+                 "\"ffn\": %d, \"pos_conv\": [%d, %d]}, \"LL\": 128, \"filts\": [128, [1, 32], [32, 32], [32, 64], [64, 64]], "
+                 "\"gat_dims\": [64, 32], \"pool_ratios\": [0.5, 0.5, 0.5, 0.5], \"temperatures\": [2.0, 2.0, 100.0, 100.0]}",
+                 xcfg->conv_dim[0], xcfg->embed, xcfg->layers, xcfg->heads, xcfg->ffn, xcfg->pos_k, xcfg->pos_groups);
+        snprintf(m->arch, sizeof m->arch, "%s", xcfg->embed == 1024 && xcfg->layers == 24 ? "XLSR-AASIST" : "XLSR-AASIST-tiny");
+    } else {
+        m->nb_samp = 64600;
+        /* sinc (129) + 3x3 pool + six (1,3) pools must leave at least one time frame */
+        m->min_samples = SINC_K - 1 + 3 * 729;
+        sinc_filters(a->filt);
+        snprintf(m->config, sizeof m->config,
+                 "{\"nb_samp\": 64600, \"first_conv\": 128, \"filts\": [70, [1, 32], [32, 32], [32, %d], [%d, %d]], "
+                 "\"gat_dims\": [%d, %d], \"pool_ratios\": [%g, %g, %g, %g], \"temperatures\": [2.0, 2.0, 100.0, 100.0]}",
+                 a->filts[2][1], a->filts[3][0], a->filts[3][1], a->gat_dims[0], a->gat_dims[1],
+                 a->pool_ratios[0], a->pool_ratios[1], a->pool_ratios[2], a->pool_ratios[3]);
+        snprintf(m->arch, sizeof m->arch, "%s", light ? "AASIST-L" : "AASIST");
+    }
     if (aasist_register(a, &m->params, e)) return -1;
     if (sdd_params_alloc(&m->params, e)) return -1;
     a->pt = calloc((size_t)m->params.np, sizeof *a->pt);
     if (!a->pt) return sdd_err_set(e, "out of memory");
     for (int i = 0; i < m->params.np; i++) a->pt[i] = sdd_param_tensor(&m->params, i);
+    if (a->ssl) sdd_xlsr_bind(&a->xl, a->pt);
     /* BatchNorm defaults: weight 1, running_var 1 */
     for (int i = 0; i < m->params.np; i++) {
         const char *n = m->params.p[i].name;
@@ -303,8 +388,13 @@ int sdd_aasist_create(sdd_model *m, int light, sdd_err *e)
                    (strstr(n, "bn") && L > 7 && strcmp(n + L - 7, ".weight") == 0);
         if (ones) for (size_t k = 0; k < m->params.p[i].numel; k++) sdd_params_ptr(&m->params, i)[k] = 1.0f;
     }
+    if (m->post_init) m->post_init(m);
     return 0;
 }
+
+int sdd_aasist_create(sdd_model *m, int light, sdd_err *e) { return create(m, light, NULL, e); }
+
+int sdd_xlsr_aasist_create(sdd_model *m, const sdd_xlsr_config *cfg, sdd_err *e) { return create(m, 0, cfg, e); }
 
 /* The fixed sinc filter bank (70, 129) of an AASIST model, for tests. */
 const float *sdd_aasist_filters(const sdd_model *m)

@@ -1,11 +1,12 @@
 /* Owns the model registry and the generic (PyTorch-default) random init. */
 #include "models/model.h"
 #include "core/rng.h"
+#include "models/xlsr.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-const char *sdd_model_archs(void) { return "AASIST, AASIST-L"; }
+const char *sdd_model_archs(void) { return "AASIST, AASIST-L, XLSR-AASIST, XLSR-AASIST-tiny"; }
 
 sdd_model *sdd_model_new(const char *arch, sdd_err *e)
 {
@@ -15,6 +16,8 @@ sdd_model *sdd_model_new(const char *arch, sdd_err *e)
     int rc;
     if (strcmp(arch, "AASIST") == 0) rc = sdd_aasist_create(m, 0, e);
     else if (strcmp(arch, "AASIST-L") == 0) rc = sdd_aasist_create(m, 1, e);
+    else if (strcmp(arch, "XLSR-AASIST") == 0) { sdd_xlsr_config x = sdd_xlsr_config_300m(); rc = sdd_xlsr_aasist_create(m, &x, e); }
+    else if (strcmp(arch, "XLSR-AASIST-tiny") == 0) { sdd_xlsr_config x = sdd_xlsr_config_tiny(); rc = sdd_xlsr_aasist_create(m, &x, e); }
     else rc = sdd_err_set(e, "unknown model architecture '%s' (known: %s)", arch, sdd_model_archs());
     if (rc) { sdd_model_free(m); return NULL; }
     return m;
@@ -69,4 +72,5 @@ void sdd_model_init_random(sdd_model *m, uint64_t seed)
             for (size_t k = 0; k < pi->numel; k++) x[k] = (float)sdd_rng_normal(key, k);
         }
     }
+    if (m->post_init) m->post_init(m);
 }

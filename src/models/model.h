@@ -18,9 +18,11 @@ struct sdd_model {
     int has_threshold;
     char config[512];     /* hyperparameters as JSON, stored in the model file's metadata */
     char calibration[1024]; /* score calibration as JSON (metrics/calibration.h), "" when none */
+    void (*post_init)(sdd_model *m);  /* architecture defaults applied after sdd_model_init_random, or NULL */
 };
 
-/* Creates an architecture by name ("AASIST", "AASIST-L"); parameters allocated, zeroed. */
+/* Creates an architecture by name ("AASIST", "AASIST-L", "XLSR-AASIST", "XLSR-AASIST-tiny");
+ * parameters allocated, zeroed. */
 sdd_model *sdd_model_new(const char *arch, sdd_err *e);
 void sdd_model_free(sdd_model *m);
 /* Comma-separated list of known architectures. */
@@ -30,6 +32,9 @@ void sdd_model_init_random(sdd_model *m, uint64_t seed);
 
 /* Architecture constructors (registered in model.c). */
 int sdd_aasist_create(sdd_model *m, int light, sdd_err *e);
+/* XLSR-AASIST with the given XLS-R configuration (models/xlsr.h). */
+struct sdd_xlsr_config_s;
+int sdd_xlsr_aasist_create(sdd_model *m, const struct sdd_xlsr_config_s *cfg, sdd_err *e);
 /* The fixed sinc filter bank (70, 129) of an AASIST model. */
 const float *sdd_aasist_filters(const sdd_model *m);
 

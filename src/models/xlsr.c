@@ -83,10 +83,12 @@ static int reg_ln(sdd_params *ps, sdd_err *e, const char *pfx, sdd_xlsr_lin *l, 
     return 0;
 }
 
-int sdd_xlsr_register(sdd_xlsr *x, sdd_params *ps, const char *prefix, const sdd_xlsr_config *cfg, sdd_err *e)
+int sdd_xlsr_register(sdd_xlsr *x, sdd_params *ps, const char *prefix, const sdd_xlsr_config *cfg_in, sdd_err *e)
 {
+    const sdd_xlsr_config cfgv = *cfg_in;   /* cfg_in may point into x */
+    const sdd_xlsr_config *cfg = &cfgv;
     memset(x, 0, sizeof *x);
-    x->cfg = *cfg;
+    x->cfg = cfgv;
     if (cfg->nconv < 1 || cfg->nconv > SDD_XLSR_MAX_CONV || cfg->layers < 0 || cfg->layers > SDD_XLSR_MAX_LAYERS ||
         cfg->heads < 1 || cfg->embed % cfg->heads || cfg->pos_groups < 1 || cfg->embed % cfg->pos_groups || cfg->pos_k < 1)
         return sdd_err_set(e, "xlsr: bad configuration");

@@ -16,7 +16,7 @@
 #define SDD_XLSR_MAX_CONV 8
 #define SDD_XLSR_MAX_LAYERS 48
 
-typedef struct {
+typedef struct sdd_xlsr_config_s {
     int nconv;
     int conv_dim[SDD_XLSR_MAX_CONV], conv_k[SDD_XLSR_MAX_CONV], conv_s[SDD_XLSR_MAX_CONV];
     int embed, layers, heads, ffn;

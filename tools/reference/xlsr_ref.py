@@ -285,7 +285,11 @@ def make_aasist_fixture(out_dir):
     m = XLSRAASIST(CONFIGS["tiny"])
     randomize(m, 22)
     state = params_np(m)
-    g = torch.Generator().manual_seed(23)
+    # Input seed 24: with seed 23 one pre-SELU value of encoder block 2 lies so close to 0
+    # that float32 rounding (sdd's, not PyTorch's) takes the other branch, which moves
+    # that block's and everything upstream's gradients by ~1e-3 relative; any input
+    # without such a near-tie matches to ~1e-5.
+    g = torch.Generator().manual_seed(24)
     wave = (0.1 * torch.randn(2, 8000, generator=g)).to(torch.float32)
     labels = torch.tensor([1, 0])
     m = m.double()
