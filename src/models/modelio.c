@@ -3,6 +3,7 @@
 #include "metrics/calibration.h"
 #include "io/pth.h"
 #include "io/safetensors.h"
+#include "models/xlsr_import.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,6 +42,25 @@ static int convert(const sdd_ntensor *t, float *dst, size_t n)
     return 0;
 }
 
+int sdd_model_copy_tensor(sdd_model *m, int idx, const sdd_ntensor *t, const char *path, sdd_err *e)
+{
+    const sdd_pinfo *pi = &m->params.p[idx];
+    int same = t->ndim == pi->nd;
+    for (int d = 0; same && d < pi->nd; d++) same = t->shape[d] == pi->shape[d];
+    if (!same) {
+        char want[64] = "", got[64] = "";
+        for (int d = 0; d < pi->nd; d++) snprintf(want + strlen(want), sizeof want - strlen(want), "%s%lld", d ? "," : "", (long long)pi->shape[d]);
+        for (int d = 0; d < t->ndim && d < 8; d++) snprintf(got + strlen(got), sizeof got - strlen(got), "%s%lld", d ? "," : "", (long long)t->shape[d]);
+        return sdd_err_set(e, "%s: tensor %s has shape (%s), %s expects (%s)", path, pi->name, got, m->arch, want);
+    }
+    float *dst = sdd_params_ptr(&m->params, idx);
+    if (convert(t, dst, pi->numel))
+        return sdd_err_set(e, "%s: tensor %s has dtype %s (expected a float type)", path, pi->name, sdd_dtype_name(t->dtype));
+    for (size_t k = 0; k < pi->numel; k++)
+        if (!isfinite(dst[k])) return sdd_err_set(e, "%s: tensor %s holds a non-finite value at element %zu", path, pi->name, k);
+    return 0;
+}
+
 int sdd_model_set_weights(sdd_model *m, const sdd_tensorset *ts, const char *path, sdd_err *e)
 {
     sdd_params *ps = &m->params;
@@ -49,19 +69,7 @@ int sdd_model_set_weights(sdd_model *m, const sdd_tensorset *ts, const char *pat
         const sdd_pinfo *pi = &ps->p[i];
         const sdd_ntensor *t = sdd_tensorset_find(ts, pi->name);
         if (!t) return sdd_err_set(e, "%s: missing tensor %s (needed by %s)", path, pi->name, m->arch);
-        int same = t->ndim == pi->nd;
-        for (int d = 0; same && d < pi->nd; d++) same = t->shape[d] == pi->shape[d];
-        if (!same) {
-            char want[64] = "", got[64] = "";
-            for (int d = 0; d < pi->nd; d++) snprintf(want + strlen(want), sizeof want - strlen(want), "%s%lld", d ? "," : "", (long long)pi->shape[d]);
-            for (int d = 0; d < t->ndim && d < 8; d++) snprintf(got + strlen(got), sizeof got - strlen(got), "%s%lld", d ? "," : "", (long long)t->shape[d]);
-            return sdd_err_set(e, "%s: tensor %s has shape (%s), %s expects (%s)", path, pi->name, got, m->arch, want);
-        }
-        float *dst = sdd_params_ptr(ps, i);
-        if (convert(t, dst, pi->numel))
-            return sdd_err_set(e, "%s: tensor %s has dtype %s (expected a float type)", path, pi->name, sdd_dtype_name(t->dtype));
-        for (size_t k = 0; k < pi->numel; k++)
-            if (!isfinite(dst[k])) return sdd_err_set(e, "%s: tensor %s holds a non-finite value at element %zu", path, pi->name, k);
+        if (sdd_model_copy_tensor(m, i, t, path, e)) return -1;
         loaded++;
     }
     for (int i = 0; i < ts->n; i++) {
@@ -75,6 +83,14 @@ int sdd_model_set_weights(sdd_model *m, const sdd_tensorset *ts, const char *pat
 
 const char *sdd_model_guess_arch(const sdd_tensorset *ts)
 {
+    /* XLSR-AASIST: LL (128, E) and pos_S (1, 42, 64), possibly under nn.DataParallel's "module." */
+    const sdd_ntensor *ll = sdd_tensorset_find(ts, "LL.weight"), *ps42 = sdd_tensorset_find(ts, "pos_S");
+    if (!ll) { ll = sdd_tensorset_find(ts, "module.LL.weight"); ps42 = sdd_tensorset_find(ts, "module.pos_S"); }
+    if (ll && ps42 && ll->ndim == 2 && ll->shape[0] == 128 && ps42->ndim == 3 && ps42->shape[1] == 42) {
+        if (ll->shape[1] == 1024) return "XLSR-AASIST";
+        if (ll->shape[1] == 64) return "XLSR-AASIST-tiny";
+        return NULL;
+    }
     const sdd_ntensor *pos = sdd_tensorset_find(ts, "pos_S");
     const sdd_ntensor *enc = sdd_tensorset_find(ts, "encoder.0.0.conv1.weight");
     if (!pos || !enc || pos->ndim != 3) return NULL;
@@ -114,6 +130,14 @@ sdd_model *sdd_model_load(const char *path, const char *arch, sdd_err *e)
     }
     sdd_model *m = sdd_model_new(a, e);
     if (!m) { sdd_err_prefix(e, "%s", path); sdd_tensorset_free(&ts); return NULL; }
+    const char *fmt = sdd_tensorset_get_meta(&ts, "format");
+    if (!strncmp(m->arch, "XLSR-", 5) && !(fmt && !strcmp(fmt, SDD_FORMAT_NAME))) {
+        /* reference checkpoints: "module." prefixes, HF/fairseq names, pretraining-only tensors */
+        sdd_tensorset mapped;
+        if (sdd_xlsr_map_tensorset(&ts, "ssl_model.model.", &mapped, NULL, e)) { sdd_model_free(m); sdd_tensorset_free(&ts); return NULL; }
+        sdd_tensorset_free(&ts);
+        ts = mapped;
+    }
     if (sdd_model_set_weights(m, &ts, path, e)) { sdd_model_free(m); sdd_tensorset_free(&ts); return NULL; }
     const char *thr = sdd_tensorset_get_meta(&ts, "threshold");
     if (thr) {

@@ -12,6 +12,8 @@
  * must be known (PyTorch's num_batches_tracked counters are accepted and
  * ignored). `path` names the source in errors. */
 int sdd_model_set_weights(sdd_model *m, const sdd_tensorset *ts, const char *path, sdd_err *e);
+/* Copies tensor t into parameter idx with the shape, dtype and finiteness checks above. */
+int sdd_model_copy_tensor(sdd_model *m, int idx, const sdd_ntensor *t, const char *path, sdd_err *e);
 /* Guesses the architecture of a PyTorch state dict from its tensor shapes;
  * NULL when it is none that sdd knows. */
 const char *sdd_model_guess_arch(const sdd_tensorset *ts);
