@@ -53,12 +53,11 @@ static void ck_backward(sdd_ctx *c, void *vn)
 sdd_tensor *sdd_checkpoint(sdd_ctx *c, sdd_ckpt_fn fn, sdd_tensor *x, void *ud)
 {
     if (!x || c->failed) return NULL;
-    if (!c->grad) return fn(c, x, ud);
-    const int serial = c->op_serial;
+    const int serial = c->op_serial, grad = c->grad;
     sdd_arena_mark mk = sdd_arena_get_mark(&c->arena);
     c->grad = 0;
     sdd_tensor *y = fn(c, x, ud);
-    c->grad = 1;
+    c->grad = grad;
     if (!y) return NULL;
     const size_t m = sdd_numel(y);
     const int nd = y->nd;
@@ -72,6 +71,7 @@ sdd_tensor *sdd_checkpoint(sdd_ctx *c, sdd_ckpt_fn fn, sdd_tensor *x, void *ud)
     if (out) memcpy(out->x, tmp, m * sizeof(float));
     free(tmp);
     if (!out) return NULL;
+    if (!grad) return out;   /* inference: the sub-graph's memory is released all the same */
     out->rg = 1;
     ck_node *n = sdd_scratch(c, sizeof *n);
     if (!n) return NULL;

@@ -41,7 +41,8 @@ sdd_tensor *sdd_softmax_pool(sdd_ctx *c, sdd_tensor *x, sdd_tensor *w, int axis)
  * is kept; the backward recomputes fn on x with recording, runs that sub-tape
  * and releases its memory. fn must be a pure function of x and parameters
  * (dropout masks are reproduced from the op counter; no BatchNorm running
- * updates inside). Without grad this is just fn(x). */
+ * updates inside). Without grad the sub-graph's memory is released too, so
+ * inference keeps only layer outputs. */
 typedef sdd_tensor *(*sdd_ckpt_fn)(sdd_ctx *c, sdd_tensor *x, void *ud);
 sdd_tensor *sdd_checkpoint(sdd_ctx *c, sdd_ckpt_fn fn, sdd_tensor *x, void *ud);
 

@@ -143,6 +143,23 @@ static void test_fixture(void)
         else CHECK_MSG(memcmp(refo, y->x, n * 4) == 0, "recomputed forward differs");
     }
     if (ref[0] && ref[1]) CHECK_MSG(memcmp(ref[0], ref[1], m.ps.total * sizeof(float)) == 0, "recomputation changes the gradients");
+    /* inference: recomputation mode releases each layer's intermediates, same values */
+    {
+        size_t used[2];
+        float *o0 = NULL;
+        int64_t shp[2] = { 2, in->shape[1] };
+        for (int rc = 0; rc < 2; rc++) {
+            m.x.cfg.recompute = rc;
+            sdd_ctx_begin(&c, 2, 0, 0);
+            sdd_tensor *y = sdd_xlsr_forward(&c, &m.x, sdd_tensor_wrap(&c, in->data, 2, shp));
+            CHECK(y != NULL);
+            if (!y) break;
+            used[rc] = c.arena.used;
+            if (!rc) { o0 = malloc(sdd_numel(y) * 4); memcpy(o0, y->x, sdd_numel(y) * 4); }
+            else CHECK(memcmp(o0, y->x, sdd_numel(y) * 4) == 0 && used[1] * 2 < used[0]);
+        }
+        free(o0);
+    }
     /* per-path split: sample 0 and 1 as two segments vs each alone */
     m.x.cfg.recompute = 1;
     float *alone[2];
