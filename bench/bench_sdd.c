@@ -36,7 +36,6 @@ int main(int argc, char **argv)
     sdd_model *m = sdd_model_new(arch, &e);
     if (!m) { fprintf(stderr, "%s\n", e.msg); return 1; }
     sdd_model_init_random(m, 1);
-    if (sdd_params_alloc_grads(&m->params, 2, &e)) { fprintf(stderr, "%s\n", e.msg); return 1; }
     float *x = malloc((size_t)B * L * sizeof(float));
     if (!x) return 1;
     for (size_t i = 0; i < (size_t)B * L; i++) x[i] = 0.1f * (float)sdd_rng_normal(3, i);
@@ -48,6 +47,8 @@ int main(int argc, char **argv)
     const int dual = !strcmp(mode, "dual"), train = dual || !strcmp(mode, "fwdbwd"), one = !strcmp(mode, "infer1");
     /* full training steps (forward, backward, alignment, Adam) through sdd_train_step */
     const int step = !strncmp(mode, "step-", 5);
+    /* gradient buffers only where a backward runs (inference RSS is the weights and activations) */
+    if ((train || step) && sdd_params_alloc_grads(&m->params, 2, &e)) { fprintf(stderr, "%s\n", e.msg); return 1; }
     sdd_step_params sp = sdd_step_default_params();
     sdd_adam opt;
     sdd_align_state al;
