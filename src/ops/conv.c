@@ -145,6 +145,57 @@ static int conv_planes(sdd_ctx *c, int nb, const float *x, int Ci, int H, int W,
     return 0;
 }
 
+/* See internal.h. Tiles of RB-friendly width: a multiple of 3 (pooling windows
+ * never straddle two tiles) and of 16. */
+#define CONV_TILE 240
+
+int sdd_conv_fwd_tiles(sdd_ctx *c, int nb, const sdd_conv_geom *g, const float *x, const float *w, const float *b,
+                       const sdd_conv_geom *g2, const float *x2, const float *w2, const float *b2,
+                       sdd_conv_tile_fn fn, void *arg)
+{
+    const int K = g->Cin * g->kh * g->kw, K2 = g2 ? g2->Cin * g2->kh * g2->kw : 0, Kmax = K > K2 ? K : K2;
+    const int Co = g->Cout, Ho = g->Ho, Wo = g->Wo;
+    const int nth = omp_get_max_threads();
+    const float **rows = sdd_scratch(c, (size_t)nth * Kmax * sizeof(*rows));
+    float *edge = sdd_scratch(c, (size_t)nth * Kmax * CONV_LD * sizeof(float));
+    float *tiles = sdd_scratch(c, (size_t)nth * 2 * Co * CONV_TILE * sizeof(float));
+    const float **wr = sdd_scratch(c, (size_t)Co * 2 * sizeof(*wr));
+    if (!rows || !edge || !tiles || !wr) return -1;
+    for (int co = 0; co < Co; co++) {
+        wr[co] = w + (size_t)co * K;
+        wr[Co + co] = g2 ? w2 + (size_t)co * K2 : NULL;
+    }
+    const int nch = (Wo + CONV_TILE - 1) / CONV_TILE;
+    #pragma omp parallel for schedule(dynamic, 1)
+    for (int64_t job = 0; job < (int64_t)nb * Ho * nch; job++) {
+        const int bb = (int)(job / ((int64_t)Ho * nch));
+        const int h = (int)((job / nch) % Ho);
+        const int w0 = (int)(job % nch) * CONV_TILE;
+        const int wc = Wo - w0 < CONV_TILE ? Wo - w0 : CONV_TILE;
+        const int t = omp_get_thread_num();
+        const float **tk = rows + (size_t)t * Kmax;
+        float *eb = edge + (size_t)t * Kmax * CONV_LD, *tile = tiles + (size_t)t * 2 * Co * CONV_TILE;
+        /* the same arithmetic as sdd_conv_fwd: bias, then the GEMM accumulates;
+         * the second conv in its own tile, then added, as a separate add op would */
+        for (int pass = 0; pass < (g2 ? 2 : 1); pass++) {
+            const sdd_conv_geom *gg = pass ? g2 : g;
+            const float *bias = pass ? b2 : b, *xx = pass ? x2 : x;
+            float *tt = tile + (size_t)pass * Co * CONV_TILE;
+            for (int co = 0; co < Co; co++) {
+                const float bv = bias ? bias[co] : 0.0f;
+                for (int q = 0; q < wc; q++) tt[(size_t)co * CONV_TILE + q] = bv;
+            }
+            conv_taps(xx + (size_t)bb * gg->Cin * gg->H * gg->W, gg->Cin, gg->H, gg->W, gg->kh, gg->kw, gg->ph, gg->pw,
+                      h, w0, wc, tk, eb);
+            sdd_gemm_nn_ptr(Co, wc, pass ? K2 : K, wr + (size_t)pass * Co, tk, tt, CONV_TILE, 1);
+        }
+        if (g2)
+            for (size_t k = 0; k < (size_t)Co * CONV_TILE; k++) tile[k] = tile[k] + tile[(size_t)Co * CONV_TILE + k];
+        fn(arg, bb, h, w0, wc, tile, CONV_TILE);
+    }
+    return 0;
+}
+
 int sdd_conv_geom_init(sdd_ctx *c, sdd_conv_geom *g, int Cin, int H, int W, const sdd_tensor *w, int ph, int pw)
 {
     if (w->n[1] != Cin) { sdd_err_set(&c->err, "conv2d: input has %d channels, weight expects %lld", Cin, (long long)w->n[1]); c->failed = 1; return -1; }

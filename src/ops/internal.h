@@ -26,6 +26,17 @@ typedef struct {
 int sdd_conv_geom_init(sdd_ctx *c, sdd_conv_geom *g, int Cin, int H, int W, const sdd_tensor *w, int ph, int pw);
 /* out (nb, Cout, Ho, Wo) = conv(x (nb, Cin, H, W), w) + b (b may be NULL). -1 on OOM. */
 int sdd_conv_fwd(sdd_ctx *c, const sdd_conv_geom *g, int nb, const float *x, const float *w, const float *b, float *out);
+/* Forward in tiles, for consumers that reduce the output at once (the residual
+ * block pools it): for each sample bb < nb, output row h and run of wc columns
+ * starting at w0 (w0 a multiple of 3), tile (Cout, wc) with row stride ldt =
+ * conv(x; w) + b, plus conv(x2; w2) + b2 when g2 is given (same output shape),
+ * is handed to fn, in parallel (fn must only write what its tile owns).
+ * The values are bit-identical to sdd_conv_fwd's (then + the second conv's).
+ * -1 on OOM. */
+typedef void (*sdd_conv_tile_fn)(void *arg, int bb, int h, int w0, int wc, const float *tile, int ldt);
+int sdd_conv_fwd_tiles(sdd_ctx *c, int nb, const sdd_conv_geom *g, const float *x, const float *w, const float *b,
+                       const sdd_conv_geom *g2, const float *x2, const float *w2, const float *b2,
+                       sdd_conv_tile_fn fn, void *arg);
 /* Backward of samples [b0, b0 + nb) given dy (nb, Cout, Ho, Wo): accumulates the
  * weight and bias gradients into each sample's segment buffer (sdd_pgrad) and,
  * when dx is not NULL, adds the input gradient into dx (nb, Cin, H, W). -1 on OOM. */

@@ -15,8 +15,9 @@
  *
  * Sample chunks: temporaries hold `chunk` samples (the thread count: conv2d's
  * backward runs one sample per thread). Forward: z for the whole batch (BN2
- * needs its statistics), then per chunk A = SELU(BN2(z)), P = conv2(A),
- * P += downsample(x) or x, y = pool(P). Backward:
+ * needs its statistics), then per chunk A = SELU(BN2(z)), and per output
+ * tile (one row, 240 columns) P = conv2(A) + (downsample(x) or x), y =
+ * pool(P): P never exists whole (sdd_conv_fwd_tiles). Backward:
  *   phase 1, per chunk: dP = dy scattered through the pool; A recomputed;
  *     conv2's and the shortcut's backward (weight gradients, dA, dx);
  *     dh = dA * SELU'(BN2(z)), kept; BN2's per-segment sums of dh, dh * xhat;
@@ -121,27 +122,23 @@ static inline void rb_pool16(const float *q, float *y, uint8_t *arg)
 }
 #endif
 
-static void rb_pool(int64_t rows, int W2, const float *P, float *y, uint8_t *arg)
+/* MaxPool (1, 3) of one row p (W2) into y (W2 / 3), with each window's max
+ * offset in arg (when not NULL); ties keep the first, a NaN wins */
+static void rb_pool_row(const float *pr, int W2, float *yr, uint8_t *ar)
 {
     const int Wp = W2 / RB_POOL;
-    #pragma omp parallel for schedule(static)
-    for (int64_t r = 0; r < rows; r++) {
-        const float *pr = P + (size_t)r * W2;
-        float *yr = y + (size_t)r * Wp;
-        uint8_t *ar = arg ? arg + (size_t)r * Wp : NULL;
-        int w = 0;
+    int w = 0;
 #if defined(__AVX512F__)
-        for (; w + 16 <= Wp; w += 16) rb_pool16(pr + (size_t)w * RB_POOL, yr + w, ar ? ar + w : NULL);
+    for (; w + 16 <= Wp; w += 16) rb_pool16(pr + (size_t)w * RB_POOL, yr + w, ar ? ar + w : NULL);
 #endif
-        for (; w < Wp; w++) {
-            const float *q = pr + (size_t)w * RB_POOL;
-            int best = 0;
-            float m = q[0];
-            for (int j = 0; j < RB_POOL; j++)
-                if (q[j] > m || isnan(q[j])) { m = q[j]; best = j; if (isnan(m)) break; }
-            yr[w] = m;
-            if (ar) ar[w] = (uint8_t)best;
-        }
+    for (; w < Wp; w++) {
+        const float *q = pr + (size_t)w * RB_POOL;
+        int best = 0;
+        float m = q[0];
+        for (int j = 0; j < RB_POOL; j++)
+            if (q[j] > m || isnan(q[j])) { m = q[j]; best = j; if (isnan(m)) break; }
+        yr[w] = m;
+        if (ar) ar[w] = (uint8_t)best;
     }
 }
 
@@ -239,6 +236,34 @@ static int rb_wants(const sdd_ctx *c, const sdd_tensor *x, const sdd_resblock_pa
     return 0;
 }
 
+typedef struct {
+    const rb_node *n;
+    const float *x;     /* block input of the chunk's first sample (the identity shortcut) */
+    float *y;           /* pooled output of the chunk's first sample */
+    uint8_t *arg;       /* its pooling offsets, or NULL */
+} rb_tile_arg;
+
+/* y rows of one conv2 output tile: + identity shortcut (when no downsample),
+ * then MaxPool (1, 3) of its wc / 3 whole windows (w0 is a multiple of 3) */
+static void rb_tile(void *va, int bb, int h, int w0, int wc, const float *tile, int ldt)
+{
+    const rb_tile_arg *ta = va;
+    const rb_node *n = ta->n;
+    const int Co = n->g2.Cout, Ho = n->g2.Ho, Wo = n->g2.Wo, Wp = Wo / RB_POOL;
+    const int nw = (w0 + wc > Wp * RB_POOL ? Wp * RB_POOL - w0 : wc) / RB_POOL;   /* whole windows in the tile */
+    float sum[3 * 256];
+    for (int co = 0; co < Co; co++) {
+        const float *t = tile + (size_t)co * ldt;
+        const size_t prow = ((size_t)(bb * Co + co) * Ho + h);
+        if (!n->p.wd) {
+            const float *xr = ta->x + prow * Wo + w0;   /* identity: x has conv2's output shape */
+            for (int q = 0; q < nw * RB_POOL; q++) sum[q] = t[q] + xr[q];
+            t = sum;
+        }
+        rb_pool_row(t, nw * RB_POOL, ta->y + prow * Wp + w0 / RB_POOL, ta->arg ? ta->arg + prow * Wp + w0 / RB_POOL : NULL);
+    }
+}
+
 sdd_tensor *sdd_resblock(sdd_ctx *c, sdd_tensor *x, const sdd_resblock_params *p)
 {
     if (!x || c->failed) return NULL;
@@ -260,7 +285,7 @@ sdd_tensor *sdd_resblock(sdd_ctx *c, sdd_tensor *x, const sdd_resblock_params *p
     if (n->g2.Wo < RB_POOL) { sdd_err_set(&c->err, "resblock: width %d too small to pool", n->g2.Wo); c->failed = 1; return NULL; }
     const int nth = omp_get_max_threads();
     n->chunk = nth < B ? nth : B;
-    const size_t xs = rb_xs(n), zs = rb_zs(n), ps = rb_ps(n), ys = rb_ys(n);
+    const size_t xs = rb_xs(n), zs = rb_zs(n), ys = rb_ys(n);
     sdd_tensor *out = sdd_new4(c, B, n->g2.Cout, n->g2.Ho, n->g2.Wo / RB_POOL);
     if (!out) return NULL;
     n->out = out;
@@ -290,9 +315,7 @@ sdd_tensor *sdd_resblock(sdd_ctx *c, sdd_tensor *x, const sdd_resblock_params *p
     float *z = n->z ? n->z : sdd_scratch(c, (size_t)B * zs * sizeof(float));
     /* A overwrites z when z is not kept */
     float *A = n->z ? sdd_scratch(c, (size_t)n->chunk * zs * sizeof(float)) : NULL;
-    float *P = sdd_scratch(c, (size_t)n->chunk * ps * sizeof(float));
-    float *D = p->wd ? sdd_scratch(c, (size_t)n->chunk * ps * sizeof(float)) : NULL;
-    if (!z || (n->z && !A) || !P || (p->wd && !D)) return NULL;
+    if (!z || (n->z && !A)) return NULL;
     if (sdd_conv_fwd(c, &n->g1, B, x->x, p->w1->x, p->b1 ? p->b1->x : NULL, z)) return NULL;
     sdd_bn_stats_compute(c, &n->st, z, p->rmean, p->rvar, p->momentum, p->eps);
     for (int b0 = 0; b0 < B; b0 += n->chunk) {
@@ -300,17 +323,12 @@ sdd_tensor *sdd_resblock(sdd_ctx *c, sdd_tensor *x, const sdd_resblock_params *p
         const sdd_arena_mark cm = sdd_arena_get_mark(&c->arena);
         float *a = A ? A : z + (size_t)b0 * zs;
         rb_bn_selu(c, n, b0, nb, z + (size_t)b0 * zs, a, 0);
-        if (sdd_conv_fwd(c, &n->g2, nb, a, p->w2->x, p->b2 ? p->b2->x : NULL, P)) return NULL;
-        const float *sc = x->x + (size_t)b0 * xs;
-        if (p->wd) {
-            if (sdd_conv_fwd(c, &n->gd, nb, sc, p->wd->x, p->bd ? p->bd->x : NULL, D)) return NULL;
-            sc = D;
-        }
-        const size_t m = (size_t)nb * ps;
-        #pragma omp parallel for schedule(static)
-        for (size_t k = 0; k < m; k++) P[k] = P[k] + sc[k];
-        rb_pool((int64_t)nb * n->g2.Cout * n->g2.Ho, n->g2.Wo, P, out->x + (size_t)b0 * ys,
-                grad ? n->arg + (size_t)b0 * ys : NULL);
+        /* conv2 (+ downsample) + shortcut, pooled tile by tile: P never exists whole */
+        rb_tile_arg ta = { n, x->x + (size_t)b0 * xs, out->x + (size_t)b0 * ys, grad ? n->arg + (size_t)b0 * ys : NULL };
+        if (sdd_conv_fwd_tiles(c, nb, &n->g2, a, p->w2->x, p->b2 ? p->b2->x : NULL,
+                               p->wd ? &n->gd : NULL, x->x + (size_t)b0 * xs, p->wd ? p->wd->x : NULL,
+                               p->bd ? p->bd->x : NULL, rb_tile, &ta))
+            return NULL;
         sdd_arena_release(&c->arena, cm);
     }
     sdd_arena_release(&c->arena, mark);
