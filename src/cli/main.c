@@ -21,6 +21,7 @@ static void usage(FILE *f)
             "  eval     EER, min t-DCF and per-attack/condition tables from scores and a key\n"
             "  calibrate  fit a score calibration to log-likelihood ratios on dev scores\n"
             "  fuse     learn or apply a logistic-regression fusion of several systems' scores\n"
+            "  corpus   build the anti-spoofing corpus from Debian packages; check it for shortcuts\n"
             "not yet implemented (see the project issues): bench\n",
             SDD_VERSION);
 }
@@ -41,6 +42,7 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "fuse")) return cmd_fuse(argc - 1, argv + 1);
     if (!strcmp(cmd, "report")) return cmd_report(argc - 1, argv + 1);
     if (!strcmp(cmd, "landscape")) return cmd_landscape(argc - 1, argv + 1);
+    if (!strcmp(cmd, "corpus")) return cmd_corpus(argc - 1, argv + 1);
     if (!strcmp(cmd, "bench")) {
         fprintf(stderr, "sdd: '%s' is not implemented yet\n", cmd);
         return SDD_EXIT_ERROR;

@@ -1,0 +1,350 @@
+/* Tests of the corpus: the shortcut features against analytic values, the
+ * logistic regression, `sdd corpus check` on hand-made corpora (with and
+ * without a shortcut), and `sdd corpus build` on a tiny fake package tree
+ * (klettres-data layout, clips spoken by espeak-ng) when sox, ffmpeg,
+ * espeak-ng and SPTK are installed: protocols readable by the list parser,
+ * speaker/language-disjoint splits, eval-only systems, manifest consistency,
+ * determinism for a seed, and the failure contract (missing tool named, bad
+ * output folder, a failing clip leaves neither DIR nor DIR.tmp). Run from the
+ * repository root after `make`. */
+#include "check.h"
+#include "data/shortcut.h"
+#include "data/list.h"
+#include "audio/encode.h"
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static char out[65536];
+static char tmp[256];
+
+/* Runs a shell command, captures stdout+stderr into `out`, returns the exit status. */
+static int run(const char *fmt, ...)
+{
+    char cmd[8192];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof cmd, fmt, ap);
+    va_end(ap);
+    char full[8300];
+    snprintf(full, sizeof full, "%s 2>&1", cmd);
+    FILE *p = popen(full, "r");
+    if (!p) return -1;
+    size_t n = fread(out, 1, sizeof out - 1, p);
+    out[n] = 0;
+    int st = pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static int exists(const char *path) { struct stat st; return stat(path, &st) == 0; }
+
+/* ---- features ---- */
+
+static void test_features(void)
+{
+    const int sr = 16000;
+    const int64_t n = 32000;
+    float *x = malloc((size_t)n * sizeof *x);
+    double f[SDD_SC_N];
+    sdd_err e;
+    /* 1 kHz sine of amplitude 0.5: rms 0.5/sqrt 2, peak 0.5, crest 3.01 dB, no
+     * silence, roll-off and bandwidth at the tone (+- a couple of 31.25 Hz bins
+     * of Hann leakage for the roll-off; the -50 dB bandwidth is wider) */
+    for (int64_t i = 0; i < n; i++) x[i] = (float)(0.5 * sin(2 * M_PI * 1000.0 * (double)i / sr));
+    CHECK(sdd_shortcut_features(x, n, sr, f, &e) == 0);
+    CHECK_NEAR(f[SDD_SC_DURATION], 2.0, 1e-12);
+    CHECK_NEAR(f[SDD_SC_RMS], 20 * log10(0.5 / sqrt(2.0)), 1e-3);
+    CHECK_NEAR(f[SDD_SC_PEAK], 20 * log10(0.5), 1e-3);
+    CHECK_NEAR(f[SDD_SC_CREST], 10 * log10(2.0), 2e-3);
+    CHECK_NEAR(f[SDD_SC_SILENCE], 0.0, 0);
+    CHECK_NEAR(f[SDD_SC_LEAD], 0.0, 0);
+    CHECK_NEAR(f[SDD_SC_ROLLOFF], 1000.0, 63.0);
+    CHECK(f[SDD_SC_BANDWIDTH] >= 1000.0 && f[SDD_SC_BANDWIDTH] < 2000.0);
+    CHECK_NEAR(f[SDD_SC_CLIP], 0.0, 0);
+    /* first half digital silence, then the tone clipped at full scale: about
+     * half the frames silent, the sound starts at 1 s, a quarter+ of samples clip */
+    for (int64_t i = 0; i < n; i++) {
+        double v = i < n / 2 ? 0.0 : 2.0 * sin(2 * M_PI * 1000.0 * (double)i / sr);
+        x[i] = (float)(v > 1 ? 1 : v < -1 ? -1 : v);
+    }
+    CHECK(sdd_shortcut_features(x, n, sr, f, &e) == 0);
+    CHECK_NEAR(f[SDD_SC_SILENCE], 0.5, 0.02);
+    CHECK_NEAR(f[SDD_SC_LEAD], 1.0, 512.0 / sr);
+    CHECK_NEAR(f[SDD_SC_NOISE], -120.0, 1e-9);
+    CHECK(f[SDD_SC_CLIP] > 0.25 && f[SDD_SC_CLIP] < 0.5);
+    /* one sample: a single zero-padded frame, no crash */
+    CHECK(sdd_shortcut_features(x + n - 1, 1, sr, f, &e) == 0);
+    CHECK_NEAR(f[SDD_SC_DURATION], 1.0 / sr, 1e-15);
+    CHECK(sdd_shortcut_features(x, 0, sr, f, &e) == -1);
+    CHECK_STR_CONTAINS(e.msg, "bad arguments");
+    free(x);
+}
+
+static void test_logreg(void)
+{
+    /* 1-D, symmetric classes: the fitted boundary is at the mean (b = 0 by
+     * symmetry), the weight positive, scores ordered like x */
+    double X[8] = { -3, -2, -1.5, 0.5, -0.5, 1.5, 2, 3 };
+    unsigned char y[8] = { 0, 0, 0, 0, 1, 1, 1, 1 };
+    sdd_logreg m;
+    sdd_err e;
+    CHECK(sdd_logreg_fit(X, y, 8, 1, 1e-3, 3000, &m, &e) == 0);
+    CHECK_NEAR(m.b, 0.0, 1e-9);
+    CHECK(m.w[0] > 0.5);
+    double a = -1.0, b = 1.0;
+    CHECK(sdd_logreg_score(&m, &a) < 0 && sdd_logreg_score(&m, &b) > 0);
+    /* a constant second feature gets no weight */
+    double X2[16];
+    for (int i = 0; i < 8; i++) { X2[2 * i] = X[i]; X2[2 * i + 1] = 7.0; }
+    CHECK(sdd_logreg_fit(X2, y, 8, 2, 1e-3, 500, &m, &e) == 0);
+    CHECK_NEAR(m.w[1], 0.0, 0);
+    unsigned char one[8] = { 1, 1, 1, 1, 1, 1, 1, 1 };
+    CHECK(sdd_logreg_fit(X, one, 8, 1, 1e-3, 10, &m, &e) == -1);
+    CHECK_STR_CONTAINS(e.msg, "both classes");
+}
+
+/* ---- sdd corpus check on hand-made corpora ---- */
+
+/* Writes DIR/flac/ID.flac (white-ish noise of amplitude amp, 0.5 s) and the
+ * train and eval protocols: n bona fide and n spoof each. */
+static int make_fake_corpus(const char *dir, double amp_bona, double amp_spoof, int n)
+{
+    char p[512];
+    snprintf(p, sizeof p, "%s/flac", dir);
+    mkdir(dir, 0755);
+    mkdir(p, 0755);
+    const char *split[2] = { "train", "eval" };
+    unsigned s = 12345;
+    float x[8000];
+    sdd_err e;
+    for (int k = 0; k < 2; k++) {
+        snprintf(p, sizeof p, "%s/%s.txt", dir, split[k]);
+        FILE *f = fopen(p, "w");
+        if (!f) return -1;
+        for (int i = 0; i < 2 * n; i++) {
+            int bona = i % 2 == 0;
+            for (int j = 0; j < 8000; j++) {
+                s = s * 1103515245u + 12345u;
+                x[j] = (float)((bona ? amp_bona : amp_spoof) * (((s >> 8) & 0xffff) / 32768.0 - 1.0));
+            }
+            char id[64], fp[600];
+            snprintf(id, sizeof id, "X_%c_%04d", split[k][0], i);
+            snprintf(fp, sizeof fp, "%s/flac/%s.flac", dir, id);
+            if (sdd_audio_save(fp, x, 8000, 16000, &e)) { fclose(f); return -1; }
+            fprintf(f, "spk%d %s - %s %s\n", i % 3, id, bona ? "-" : "A01", bona ? "bonafide" : "spoof");
+        }
+        fclose(f);
+    }
+    return 0;
+}
+
+static void test_check(void)
+{
+    char d[300];
+    /* spoofs 26 dB quieter: every level feature separates the classes */
+    snprintf(d, sizeof d, "%s/shortcut", tmp);
+    CHECK(make_fake_corpus(d, 0.5, 0.025, 12) == 0);
+    int rc = run("./sdd corpus check %s -o %s/report.md --require 35", d, tmp);
+    CHECK_MSG(rc == 1, "exit %d: %s", rc, out);
+    CHECK_STR_CONTAINS(out, "SHORTCUT");
+    CHECK_STR_CONTAINS(out, "below the required 35.0%");
+    CHECK(exists("report.md") == 0);
+    char rp[400];
+    snprintf(rp, sizeof rp, "%s/report.md", tmp);
+    CHECK(exists(rp));
+    CHECK(run("grep -c '^| rms_dbfs | .* | 0.0%% |' %s", rp) == 0);
+    /* same level: the check passes and the report says so */
+    snprintf(d, sizeof d, "%s/clean", tmp);
+    CHECK(make_fake_corpus(d, 0.5, 0.5, 12) == 0);
+    rc = run("./sdd corpus check %s --require 35", d);
+    CHECK_MSG(rc == 0, "exit %d: %s", rc, out);
+    CHECK_STR_CONTAINS(out, "no strong shortcut");
+    /* bad input: no such corpus, a protocol naming a missing clip, usage */
+    rc = run("./sdd corpus check %s/nothing", tmp);
+    CHECK(rc == 1);
+    CHECK_STR_CONTAINS(out, "nothing/train.txt");
+    CHECK(run("echo 'spk9 X_e_9999 - A01 spoof' >> %s/clean/eval.txt", tmp) == 0);
+    rc = run("./sdd corpus check %s", d);
+    CHECK(rc == 1);
+    CHECK_STR_CONTAINS(out, "X_e_9999.flac");
+    CHECK(run("./sdd corpus check") == 2);
+    CHECK(run("./sdd corpus frobnicate") == 2);
+    CHECK(run("./sdd corpus check %s --require 200", d) == 2);
+}
+
+/* ---- sdd corpus build on a fake package tree ---- */
+
+static const char *langs[] = { "de", "fr", "es", "nl", "pl" };
+#define NLANG 5
+#define NWORD 6
+static const char *words[NWORD] = { "haus", "baum", "wasser", "sonne", "mond", "stern" };
+
+/* ROOT/usr/share/klettres/LL/{sounds.xml,alpha/W.ogg} spoken by espeak-ng. */
+static int make_fake_root(const char *root)
+{
+    for (int l = 0; l < NLANG; l++) {
+        char xml[4096];
+        int k = snprintf(xml, sizeof xml, "<klettres>\n  <language code=\"%s\">\n    <syllables>\n", langs[l]);
+        for (int w = 0; w < NWORD; w++) {
+            if (run("mkdir -p %s/usr/share/klettres/%s/syllab && espeak-ng -v %s -w %s/w.wav '%s' && "
+                    "ffmpeg -nostdin -v error -y -i %s/w.wav -ar 22050 -c:a libvorbis -q:a 3 "
+                    "%s/usr/share/klettres/%s/syllab/%s.ogg",
+                    root, langs[l], langs[l], root, words[w], root, root, langs[l], words[w]))
+                return -1;
+            k += snprintf(xml + k, sizeof xml - (size_t)k,
+                          "\t<sound name=\"%s\" file=\"%s/syllab/%s.ogg\" />\n", words[w], langs[l], words[w]);
+        }
+        snprintf(xml + k, sizeof xml - (size_t)k, "    </syllables>\n  </language>\n</klettres>\n");
+        char p[512];
+        snprintf(p, sizeof p, "%s/usr/share/klettres/%s/sounds.xml", root, langs[l]);
+        FILE *f = fopen(p, "w");
+        if (!f) return -1;
+        fputs(xml, f);
+        fclose(f);
+    }
+    return run("mkdir -p %s/usr/share/doc/klettres-data && printf 'License: CC0-1.0\\n' > "
+               "%s/usr/share/doc/klettres-data/copyright", root, root);
+}
+
+/* speaker column of every line of a 2019 protocol, as one string */
+static void load_proto(const char *dir, const char *name, sdd_list *l)
+{
+    char p[512], a[512];
+    snprintf(p, sizeof p, "%s/%s.txt", dir, name);
+    snprintf(a, sizeof a, "%s/flac", dir);
+    sdd_err e;
+    int rc = sdd_list_load(p, a, l, &e);
+    CHECK_MSG(rc == 0, "%s", rc ? e.msg : "");
+    if (rc) memset(l, 0, sizeof *l);
+}
+
+static void test_build(void)
+{
+    if (run("command -v sox && command -v ffmpeg && command -v espeak-ng && command -v mcep || "
+            "test -x /usr/libexec/sptk/bin/mcep")) {
+        printf("SKIP test_corpus build: needs sox, ffmpeg, espeak-ng and sptk (scripts/install-deps)\n");
+        return;
+    }
+    char root[300], c1[300], c2[300], c3[300];
+    snprintf(root, sizeof root, "%s/root", tmp);
+    snprintf(c1, sizeof c1, "%s/c1", tmp);
+    snprintf(c2, sizeof c2, "%s/c2", tmp);
+    snprintf(c3, sizeof c3, "%s/c3", tmp);
+    CHECK_MSG(make_fake_root(root) == 0, "fake root: %s", out);
+    const char *args = "--size tiny --packages klettres-data --jobs 2";
+    int rc = run("./sdd corpus build %s --root %s --out %s", args, root, c1);
+    CHECK_MSG(rc == 0, "build exit %d: %s", rc, out);
+    if (rc) return;
+    CHECK(!exists("c1.tmp"));
+    char p[512];
+    snprintf(p, sizeof p, "%s.tmp", c1);
+    CHECK(!exists(p));
+
+    /* protocols: the list parser reads them; counts; splits disjoint in speakers */
+    sdd_list tr, dv, ev, wi;
+    load_proto(c1, "train", &tr);
+    load_proto(c1, "dev", &dv);
+    load_proto(c1, "eval", &ev);
+    load_proto(c1, "eval-wild", &wi);
+    CHECK(tr.format == SDD_LIST_ASV19 && ev.format == SDD_LIST_ASV19);
+    CHECK(wi.format == SDD_LIST_ASV21_LA_KEY);
+    CHECK_MSG(tr.n == 8 && dv.n == 4 && ev.n == 8 && wi.n == 8, "%d %d %d %d", tr.n, dv.n, ev.n, wi.n);
+    sdd_list *sp[3] = { &tr, &dv, &ev };
+    int bona[3] = { 0 }, clash = 0, eval_only_seen = 0, missing = 0;
+    for (int a = 0; a < 3; a++)
+        for (int i = 0; i < sp[a]->n; i++) {
+            sdd_list_item *it = &sp[a]->items[i];
+            bona[a] += it->label == SDD_LABEL_BONAFIDE;
+            missing += !exists(it->path);
+            if (a < 2 && it->attack && strcmp(it->attack, "A01") && strcmp(it->attack, "A02") &&
+                strcmp(it->attack, "A03"))
+                eval_only_seen++;
+            for (int b = a + 1; b < 3; b++)
+                for (int j = 0; j < sp[b]->n; j++)
+                    clash += it->speaker && sp[b]->items[j].speaker &&
+                             !strcmp(it->speaker, sp[b]->items[j].speaker);
+        }
+    CHECK(bona[0] == 4 && bona[1] == 2 && bona[2] == 4);
+    CHECK_MSG(clash == 0, "%d speaker(s) in two splits", clash);
+    CHECK(eval_only_seen == 0);
+    CHECK(missing == 0);
+    for (int i = 0; i < wi.n; i++) {
+        CHECK(wi.items[i].codec && strcmp(wi.items[i].codec, "-"));
+        CHECK(!strncmp(wi.items[i].id, "SDD_W_", 6));
+    }
+    /* manifest: one line per clip plus the header; checksums match the files */
+    CHECK(run("test $(($(wc -l < %s/manifest.tsv) - 1)) -eq 28", c1) == 0);
+    CHECK_MSG(run("cd %s && tail -n +2 manifest.tsv | awk -F '\\t' '{ print $16 \"  flac/\" $1 \".flac\" }' | "
+                  "sha256sum -c --quiet", c1) == 0, "%s", out);
+    CHECK(run("grep -q '\"seed\": 1' %s/manifest.json && grep -q 'CC0-1.0' %s/manifest.json", c1, c1) == 0);
+    CHECK(run("test -s %s/shortcuts.md && test -s %s/licenses/klettres-data.copyright && test ! -e %s/work",
+              c1, c1, c1) == 0);
+    /* a spoof is paired with a bona fide clip of the same speaker and text */
+    CHECK(run("awk -F '\\t' 'NR > 1 { sp[$1] = $7; tx[$1] = $10 } NR > 1 && $3 == \"spoof\" && $2 != \"eval-wild\" "
+              "{ p[$1] = $12 } END { for (k in p) if (sp[p[k]] != sp[k] || tx[p[k]] != tx[k]) bad++; exit bad > 0 }' "
+              "%s/manifest.tsv", c1) == 0);
+    sdd_list_free(&tr); sdd_list_free(&dv); sdd_list_free(&ev); sdd_list_free(&wi);
+
+    /* the same seed gives the same corpus, bit for bit; another seed another one */
+    rc = run("./sdd corpus build %s --root %s --out %s", args, root, c2);
+    CHECK_MSG(rc == 0, "second build: %s", out);
+    CHECK(run("cmp %s/manifest.tsv %s/manifest.tsv && cmp %s/manifest.json %s/manifest.json && "
+              "cmp %s/eval-wild.txt %s/eval-wild.txt && cmp %s/train.txt %s/train.txt",
+              c1, c2, c1, c2, c1, c2, c1, c2) == 0);
+    rc = run("./sdd corpus build %s --root %s --out %s --seed 2", args, root, c3);
+    CHECK_MSG(rc == 0, "seed 2: %s", out);
+    CHECK(run("cmp -s %s/manifest.tsv %s/manifest.tsv", c1, c3) != 0);
+
+    /* failures */
+    rc = run("./sdd corpus build %s --root %s --out %s", args, root, c1);
+    CHECK(rc == 1);
+    CHECK_STR_CONTAINS(out, "already exists");
+    rc = run("./sdd corpus build %s --root %s --out %s/no/such/dir", args, root, tmp);
+    CHECK(rc == 1);
+    CHECK_STR_CONTAINS(out, "no such directory");
+    rc = run("./sdd corpus build --size huge --out %s/x", tmp);
+    CHECK(rc == 2);
+    /* unwritable output folder (root may write anywhere: skipped then) */
+    if (geteuid() != 0) {
+        CHECK(run("mkdir -p %s/ro && chmod 0500 %s/ro", tmp, tmp) == 0);
+        rc = run("./sdd corpus build %s --root %s --out %s/ro/c", args, root, tmp);
+        CHECK(rc == 1);
+        CHECK_STR_CONTAINS(out, "not writable");
+    }
+    /* a tool missing from PATH is named */
+    CHECK(run("mkdir -p %s/bin && for f in /usr/bin/* /bin/*; do b=$(basename $f); "
+              "[ $b = sox ] || [ -e %s/bin/$b ] || ln -s $f %s/bin/$b; done", tmp, tmp, tmp) == 0);
+    rc = run("PATH=%s/bin ./sdd corpus build %s --root %s --out %s/nosox", tmp, args, root, tmp);
+    CHECK(rc == 1);
+    CHECK_STR_CONTAINS(out, "missing tool 'sox'");
+    snprintf(p, sizeof p, "%s/nosox.tmp", tmp);
+    CHECK(!exists(p));
+    /* a clip that fails mid-build: neither DIR nor DIR.tmp is left */
+    CHECK(run("for f in %s/usr/share/klettres/fr/syllab/*.ogg; do echo not audio > $f; done", root) == 0);
+    rc = run("./sdd corpus build %s --root %s --out %s/broken", args, root, tmp);
+    CHECK_MSG(rc == 1, "exit %d: %s", rc, out);
+    snprintf(p, sizeof p, "%s/broken", tmp);
+    CHECK(!exists(p));
+    snprintf(p, sizeof p, "%s/broken.tmp", tmp);
+    CHECK(!exists(p));
+}
+
+int main(void)
+{
+    test_features();
+    test_logreg();
+    if (!exists("./sdd")) {
+        printf("SKIP test_corpus CLI: needs ./sdd (run make)\n");
+        return CHECK_DONE("test_corpus");
+    }
+    snprintf(tmp, sizeof tmp, "/tmp/sdd-test-corpus-%d", (int)getpid());
+    mkdir(tmp, 0700);
+    test_check();
+    test_build();
+    run("rm -rf %s", tmp);
+    return CHECK_DONE("test_corpus");
+}
