@@ -27,13 +27,15 @@ function espeak_voice(l,   b) {
   b = l; sub(/-.*/, "", b)
   return (b in esp) ? b : ""
 }
-function add(sys, voices,   k, i, v) {
-  k = split(voices, v, " "); nv = 0
+# adds system sys with the installed ones of its voices (a space-separated list)
+function add(sys, voices,   k, i, v, ok) {
+  k = split(voices, v, " "); ok = ""
   for (i = 1; i <= k; i++) {
-    if (sys ~ /^festival/ && !(v[i] in fest)) continue
-    if (sys ~ /^flite/ && !(v[i] in fl)) continue
-    cand_sys[++nc] = sys; cand_v[nc] = v[i]
+    if (sys ~ /^A0[35]$/ && !(v[i] in fest)) continue
+    if (sys == "A04" && !(v[i] in fl)) continue
+    ok = ok (ok == "" ? "" : " ") v[i]
   }
+  if (ok != "") { cand_sys[++nc] = sys; cand_v[nc] = ok }
 }
 {
   s = $2
@@ -53,7 +55,10 @@ function add(sys, voices,   k, i, v) {
   }
   cand_sys[++nc] = "A02"; cand_v[nc] = "mlsa"
   if (s == "eval") { cand_sys[++nc] = "A06"; cand_v[nc] = "lpc" }
+  # the system uniformly among those that can speak this clip, then its voice
   c = 1 + int(u("sys:" key) * nc)
+  nv = split(cand_v[c], vs, " ")
+  v = vs[1 + int(u("voice:" key) * nv)]
   print s, h("id:bonafide:" key), "bonafide", "-", "-", $5, lang, $7, $8, $9, key
-  print s, h("id:spoof:" key), "spoof", cand_sys[c], cand_v[c], $5, lang, $7, $8, $9, key
+  print s, h("id:spoof:" key), "spoof", cand_sys[c], v, $5, lang, $7, $8, $9, key
 }

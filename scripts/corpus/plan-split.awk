@@ -2,19 +2,25 @@
 # (PKG LANG SPEAKER TEXTSRC TEXT PATH). A language group is the base language
 # (en_GB and sr@latin go with en and sr), so languages and speakers never
 # cross splits. English and Catalan go to eval (their eval-only voices,
-# flite and HTS, are the unseen attacks that can be language-matched); the
-# other groups, in seeded order, each join the split furthest below its
+# flite and HTS, are the unseen attacks that can be language-matched), Czech
+# to train (the festival diphone voice of the largest source is then a seen
+# attack); the other groups, in seeded order, each join the split furthest below its
 # target share of real clips (train 55%, dev 15%, eval 30%).
-# Output: SPLIT SPEAKER HASH LINE, one per inventory line.
+# Output: SPLIT LANGUAGE-GROUP HASH LINE, one per inventory line.
 BEGIN { FS = "\t"; OFS = "\t"; tgt["train"] = 0.55; tgt["dev"] = 0.15; tgt["eval"] = 0.30 }
+$2 !~ /^[a-z][a-z][a-z]?([_@][A-Za-z]+)*$/ { next }   # not a language code (a stray file name)
 {
-  line[NR] = $0; g = base_lang($2); grp[NR] = g
+  nl++; line[nl] = $0; g = base_lang($2); grp[nl] = g
   if (!(g in cnt)) { ng++; gname[ng] = g; gkey[ng] = h("split:" g) }
   cnt[g]++
 }
 END {
-  if (NR == 0) exit 1
-  for (i = 1; i <= ng; i++) if (gname[i] == "en" || gname[i] == "ca") { split_of[gname[i]] = "eval"; have["eval"] += cnt[gname[i]] }
+  if (nl == 0) exit 1
+  for (i = 1; i <= ng; i++) {
+    g = gname[i]
+    if (g == "en" || g == "ca") { split_of[g] = "eval"; have["eval"] += cnt[g] }
+    if (g == "cs") { split_of[g] = "train"; have["train"] += cnt[g] }
+  }
   # seeded order: insertion sort of the remaining groups by their hash
   m = 0
   for (i = 1; i <= ng; i++) if (!(gname[i] in split_of)) { m++; ord[m] = i }
@@ -23,7 +29,7 @@ END {
   for (i = 1; i <= m; i++) {
     g = gname[ord[i]]; best = ""; bd = -1e300
     for (s in tgt) {
-      d = tgt[s] * NR - have[s]
+      d = tgt[s] * nl - have[s]
       if (have[s] == 0) d += 1e9 * tgt[s]
       if (d > bd || (d == bd && s < best)) { bd = d; best = s }
     }
@@ -32,8 +38,8 @@ END {
   if (!have["train"] || !have["dev"] || !have["eval"]) {
     print "corpus-build: need at least three languages for train, dev and eval" > "/dev/stderr"; exit 1
   }
-  for (i = 1; i <= NR; i++) {
+  for (i = 1; i <= nl; i++) {
     split(line[i], f, "\t")
-    print split_of[grp[i]], f[3], h("pick:" f[6]), line[i]
+    print split_of[grp[i]], grp[i], h("pick:" f[6]), line[i]
   }
 }

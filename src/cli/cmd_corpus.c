@@ -10,7 +10,6 @@
 #include "data/list.h"
 #include "data/shortcut.h"
 #include "audio/decode.h"
-#include "metrics/metrics.h"
 #include "io/atomic.h"
 
 #include <errno.h>
@@ -172,17 +171,11 @@ static int load_split(const char *dir, const char *name, feats *out, sdd_err *e)
     return 0;
 }
 
-/* EER (%) of scores s (higher = bona fide) against y. */
+/* EER (%) of scores s (higher = bona fide) against y, neutral to ties. */
 static int eer_of(const double *s, const unsigned char *y, int n, double *eer, sdd_err *e)
 {
-    double *tar = malloc((size_t)n * sizeof *tar), *non = malloc((size_t)n * sizeof *non);
-    if (!tar || !non) { free(tar); free(non); return sdd_err_set(e, "out of memory"); }
-    int nt = 0, nn = 0;
-    for (int i = 0; i < n; i++) { if (y[i]) tar[nt++] = s[i]; else non[nn++] = s[i]; }
-    sdd_eer_result r;
-    int rc = sdd_eer(tar, nt, non, nn, &r, e);
-    free(tar); free(non);
-    if (!rc) *eer = 100.0 * r.eer;
+    int rc = sdd_shortcut_eer(s, y, n, eer, e);
+    if (!rc) *eer *= 100.0;
     return rc;
 }
 
@@ -233,12 +226,7 @@ static int corpus_check(int argc, char **argv)
     /* each feature alone, either direction: the EER of the better one */
     for (int j = 0; !rc && j < SDD_SC_N; j++) {
         double a = 50.0, b = 50.0;
-        int constant = 1;
-        for (int i = 0; i < ev.n; i++) {
-            s[i] = ev.X[(size_t)i * SDD_SC_N + j];
-            if (s[i] != s[0]) constant = 0;
-        }
-        if (constant) { eer_f[j] = 50.0; continue; }   /* no ranking at all: chance */
+        for (int i = 0; i < ev.n; i++) s[i] = ev.X[(size_t)i * SDD_SC_N + j];
         rc = eer_of(s, ev.y, ev.n, &a, &e);
         for (int i = 0; !rc && i < ev.n; i++) s[i] = -s[i];
         if (!rc) rc = eer_of(s, ev.y, ev.n, &b, &e);

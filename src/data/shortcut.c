@@ -163,3 +163,45 @@ double sdd_logreg_score(const sdd_logreg *m, const double *x)
     for (int j = 0; j < m->nf; j++) s += m->w[j] * (x[j] - m->mean[j]) / m->sd[j];
     return s;
 }
+
+typedef struct { double s; unsigned char y; } scored;
+
+static int cmp_scored(const void *a, const void *b)
+{
+    double x = ((const scored *)a)->s, y = ((const scored *)b)->s;
+    return (x > y) - (x < y);
+}
+
+int sdd_shortcut_eer(const double *s, const unsigned char *y, int64_t n, double *eer, sdd_err *e)
+{
+    if (!s || !y || !eer || n < 2) return sdd_err_set(e, "EER: bad arguments");
+    scored *v = malloc((size_t)n * sizeof *v);
+    if (!v) return sdd_err_set(e, "EER: out of memory");
+    int64_t npos = 0;
+    for (int64_t i = 0; i < n; i++) {
+        if (isnan(s[i])) { free(v); return sdd_err_set(e, "EER: NaN score"); }
+        v[i].s = s[i]; v[i].y = y[i] != 0; npos += v[i].y;
+    }
+    int64_t nneg = n - npos;
+    if (!npos || !nneg) { free(v); return sdd_err_set(e, "EER: needs both classes"); }
+    qsort(v, (size_t)n, sizeof *v, cmp_scored);
+    /* threshold below group g: miss = positives below, fa = negatives at or above */
+    double miss0 = 0, fa0 = 1;    /* threshold below everything */
+    int64_t pos_below = 0, neg_below = 0;
+    *eer = 0.5;
+    for (int64_t i = 0; i < n;) {
+        int64_t j = i;
+        while (j < n && v[j].s == v[i].s) { pos_below += v[j].y; neg_below += !v[j].y; j++; }
+        double miss1 = (double)pos_below / npos, fa1 = 1.0 - (double)neg_below / nneg;
+        if (miss1 >= fa1) {
+            /* the segment (miss0, fa0) -> (miss1, fa1) crosses miss = fa */
+            double d0 = fa0 - miss0, d1 = miss1 - fa1, t = d0 + d1 > 0 ? d0 / (d0 + d1) : 0.5;
+            *eer = miss0 + t * (miss1 - miss0);
+            break;
+        }
+        miss0 = miss1; fa0 = fa1;
+        i = j;
+    }
+    free(v);
+    return 0;
+}

@@ -48,4 +48,13 @@ int sdd_logreg_fit(const double *X, const unsigned char *y, int64_t n, int nf, d
 /* The logit w . z + b of one row x[nf]. */
 double sdd_logreg_score(const sdd_logreg *m, const double *x);
 
+/* EER (fraction) of scores s[n] (higher = class 1) against y[n], neutral to
+ * ties: the ROC is walked from one group of equal scores to the next and the
+ * crossing of miss and false-alarm rates is interpolated linearly, so a
+ * constant score gives 0.5 whichever class comes first (the ASVspoof rule,
+ * targets first on ties, does not: that matters for features such as a
+ * silence ratio that is 0 for most clips). Needs both classes; -1 with e set
+ * otherwise. */
+int sdd_shortcut_eer(const double *s, const unsigned char *y, int64_t n, double *eer, sdd_err *e);
+
 #endif

@@ -107,6 +107,38 @@ static void test_logreg(void)
     CHECK_STR_CONTAINS(e.msg, "both classes");
 }
 
+static void test_eer(void)
+{
+    double s[6] = { 1, 2, 3, 4, 5, 6 }, eer = -1;
+    unsigned char y[6] = { 0, 0, 0, 1, 1, 1 };
+    sdd_err e;
+    CHECK(sdd_shortcut_eer(s, y, 6, &eer, &e) == 0);
+    CHECK_NEAR(eer, 0.0, 1e-12);
+    unsigned char r[6] = { 1, 1, 1, 0, 0, 0 };
+    CHECK(sdd_shortcut_eer(s, r, 6, &eer, &e) == 0);
+    CHECK_NEAR(eer, 1.0, 1e-12);
+    /* all tied: 0.5 whichever order the classes come in */
+    double c[6] = { 0, 0, 0, 0, 0, 0 };
+    CHECK(sdd_shortcut_eer(c, y, 6, &eer, &e) == 0);
+    CHECK_NEAR(eer, 0.5, 1e-12);
+    CHECK(sdd_shortcut_eer(c, r, 6, &eer, &e) == 0);
+    CHECK_NEAR(eer, 0.5, 1e-12);
+    /* one positive below one negative out of 2+2: miss 1/2 where fa 1/2 */
+    double m[4] = { 1, 2, 3, 4 };
+    unsigned char ym[4] = { 0, 1, 0, 1 };
+    CHECK(sdd_shortcut_eer(m, ym, 4, &eer, &e) == 0);
+    CHECK_NEAR(eer, 0.5, 1e-12);
+    /* 3 negatives, the positive second lowest: miss jumps 0 -> 1 while the
+     * false-alarm rate stays 2/3, so they cross at 2/3 */
+    double q[4] = { 1, 2, 3, 4 };
+    unsigned char yq[4] = { 0, 1, 0, 0 };
+    CHECK(sdd_shortcut_eer(q, yq, 4, &eer, &e) == 0);
+    CHECK_NEAR(eer, 2.0 / 3.0, 1e-12);
+    unsigned char none[4] = { 0, 0, 0, 0 };
+    CHECK(sdd_shortcut_eer(q, none, 4, &eer, &e) == -1);
+    CHECK_STR_CONTAINS(e.msg, "both classes");
+}
+
 /* ---- sdd corpus check on hand-made corpora ---- */
 
 /* Writes DIR/flac/ID.flac (white-ish noise of amplitude amp, 0.5 s) and the
@@ -337,6 +369,7 @@ int main(void)
 {
     test_features();
     test_logreg();
+    test_eer();
     if (!exists("./sdd")) {
         printf("SKIP test_corpus CLI: needs ./sdd (run make)\n");
         return CHECK_DONE("test_corpus");
