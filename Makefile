@@ -1,8 +1,17 @@
 # sdd build. `make` builds ./sdd and libsdd.{a,so}; `make test` runs the tests;
+# `make MPI=1` builds the Open MPI data-parallel variant into build-mpi/
+# (objects, build-mpi/sdd, build-mpi/libsdd.a; `make MPI=1 test-mpi` runs its tests);
 # `make demo` runs the main job; `make bench` times sdd against PyTorch.
 # Missing system packages are installed by scripts/install-deps (Debian names).
 
 CC      ?= cc
+# MPI=1: mpicc with -DSDD_MPI, everything under build-mpi/ so the default build is untouched
+ifeq ($(MPI),1)
+CC      := mpicc
+CFLAGS  += -DSDD_MPI
+BUILD   ?= build-mpi
+BIN     ?= build-mpi
+endif
 ARCH    ?= -march=native
 OPT     ?= -O3
 # IEEE semantics are kept on purpose: no -ffast-math (NaN checks, EER ties).
@@ -11,7 +20,13 @@ CFLAGS  += -std=c11 $(OPT) $(ARCH) -g -fPIC -fopenmp -Wall -Wextra -Wno-unused-p
 LDLIBS  += -lsndfile -lsoxr -ljansson -lzip -lfftw3 -L/usr/lib/x86_64-linux-gnu/openblas-openmp -lopenblas -lm
 LDFLAGS += -fopenmp
 
+# BUILD holds objects and test binaries, BIN the sdd binary and the libraries
+# (the repository root by default).
 BUILD   ?= build
+BIN     ?= .
+SDD     := $(BIN)/sdd
+LIBA    := $(BIN)/libsdd.a
+LIBSO   := $(BIN)/libsdd.so
 LIBSRC  := $(shell find src -name '*.c' ! -path 'src/cli/*' | sort)
 CLISRC  := $(shell find src/cli -name '*.c' | sort)
 LIBOBJ  := $(LIBSRC:%.c=$(BUILD)/%.o)
@@ -20,8 +35,8 @@ TESTSRC := $(sort $(wildcard tests/unit/test_*.c))
 TESTBIN := $(TESTSRC:tests/unit/%.c=$(BUILD)/tests/%) $(BUILD)/tests/test_api_cxx
 DEPSTAMP := $(BUILD)/.deps-ok
 
-.PHONY: all test demo bench bench-rawboost clean deps fuzz-build
-all: sdd libsdd.a libsdd.so
+.PHONY: all test test-mpi demo bench bench-rawboost clean deps fuzz-build
+all: $(SDD) $(LIBA) $(LIBSO)
 
 $(DEPSTAMP): scripts/install-deps
 	@mkdir -p $(BUILD)
@@ -40,26 +55,34 @@ $(BUILD)/src/core/rng.o: CFLAGS += -fno-math-errno
 # the built-in recipes are embedded in this object (.incbin)
 $(BUILD)/src/train/recipe_data.o: $(wildcard recipes/*.json)
 
-libsdd.a: $(LIBOBJ)
+$(LIBA): $(LIBOBJ)
 	rm -f $@ && ar rcs $@ $^
 
-libsdd.so: $(LIBOBJ)
+$(LIBSO): $(LIBOBJ)
 	$(CC) -shared $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-sdd: $(CLIOBJ) libsdd.a
-	$(CC) $(LDFLAGS) -o $@ $(CLIOBJ) libsdd.a $(LDLIBS)
+$(SDD): $(CLIOBJ) $(LIBA)
+	$(CC) $(LDFLAGS) -o $@ $(CLIOBJ) $(LIBA) $(LDLIBS)
 
-$(BUILD)/tests/%: tests/unit/%.c libsdd.a tests/unit/check.h
+$(BUILD)/tests/%: tests/unit/%.c $(LIBA) tests/unit/check.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Itests/unit -o $@ $< libsdd.a $(LDLIBS)
+	$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(LIBA) $(LDLIBS)
 
 # the public-API test again, compiled as C++ against include/sdd.h only
-$(BUILD)/tests/test_api_cxx: tests/unit/test_api.c include/sdd.h libsdd.a tests/unit/check.h
+$(BUILD)/tests/test_api_cxx: tests/unit/test_api.c include/sdd.h $(LIBA) tests/unit/check.h
 	@mkdir -p $(dir $@)
-	$(CXX) -x c++ -std=c++17 -O2 -Wall -Iinclude -Itests/unit -o $@ $< -x none libsdd.a -fopenmp $(LDLIBS)
+	$(CXX) -x c++ -std=c++17 -O2 -Wall -Iinclude -Itests/unit -o $@ $< -x none $(LIBA) -fopenmp $(LDLIBS)
 
 test: all $(TESTBIN)
 	@./tests/run.sh $(TESTBIN)
+
+# data-parallel equivalence, kill and resume under mpirun -np 2 (needs MPI=1)
+test-mpi: $(SDD) $(BUILD)/tests/params_diff $(BUILD)/tests/test_mpi_step
+	@./tests/mpi/run.sh $(BUILD)
+
+$(BUILD)/tests/%: tests/mpi/%.c $(LIBA) tests/unit/check.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(LIBA) $(LDLIBS)
 
 demo: all
 	@./scripts/demo

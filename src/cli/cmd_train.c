@@ -6,6 +6,7 @@
 #include "train/seeds.h"
 #include "data/dataset.h"
 #include "models/model.h"
+#include "dist/dist.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,8 +53,12 @@ static void usage(FILE *f)
             "                            options given explicitly override it\n"
             "  --bn-recompute N          after averaging, recompute BatchNorm statistics on N training\n"
             "                            batches with the weights fixed (-1: one epoch; default 0: off)\n"
+            "Data-parallel: `mpirun -np N sdd train ...` with a `make MPI=1` build (%s): each\n"
+            "rank takes 1/N of every --batch (the global batch) and the ranks sum BatchNorm\n"
+            "statistics, losses and both paths' gradients, so the run is that of one process.\n"
             "RawBoost parameters (same flags as sdd augment):\n%s",
-            SDD_TRAIN_MAX_EVAL, sdd_model_archs(), sdd_recipe_builtin_names(), sdd_rawboost_flags_help());
+            SDD_TRAIN_MAX_EVAL, sdd_model_archs(), sdd_recipe_builtin_names(),
+            sdd_dist_built() ? "this binary" : "not this binary", sdd_rawboost_flags_help());
 }
 
 int cmd_train(int argc, char **argv)
@@ -103,7 +108,17 @@ int cmd_train(int argc, char **argv)
     if (rc == SDD_EXIT_OK) {
         cli_set_threads(cfg.threads);
         char *summary = NULL;
-        if (nseeds ? sdd_train_seeds(&cfg, seeds, nseeds, &summary, &e) : sdd_train_run(&cfg, &e)) { cli_error("%s", e.msg); rc = SDD_EXIT_ERROR; }
+        /* under mpirun (a `make MPI=1` build) every rank runs this; a failing rank
+         * ends the whole job so none waits forever in a collective */
+        if (sdd_dist_init(&e)) { cli_error("%s", e.msg); rc = SDD_EXIT_ERROR; }
+        else if (nseeds && sdd_dist_size() > 1) { cli_error("train: --seeds is not supported under mpirun (run one job per seed)"); rc = SDD_EXIT_ERROR; }
+        else if (nseeds ? sdd_train_seeds(&cfg, seeds, nseeds, &summary, &e) : sdd_train_run(&cfg, &e)) {
+            if (sdd_dist_size() > 1) cli_error("rank %d of %d: %s", sdd_dist_rank(), sdd_dist_size(), e.msg);
+            else cli_error("%s", e.msg);
+            rc = SDD_EXIT_ERROR;
+            sdd_dist_abort(SDD_EXIT_ERROR);
+        }
+        sdd_dist_finalize();
         if (summary) fputs(summary, stdout);
         free(summary);
     }

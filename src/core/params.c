@@ -10,7 +10,8 @@ void sdd_params_free(sdd_params *ps)
 {
     free(ps->p);
     free(ps->data);
-    for (int i = 0; i < SDD_MAX_PATHS; i++) free(ps->grad[i]);
+    free(ps->grad[0]);  /* one block holds every path's gradient */
+    for (int i = 0; i < SDD_MAX_PATHS; i++) ps->grad[i] = NULL;
     memset(ps, 0, sizeof *ps);
 }
 
@@ -63,11 +64,15 @@ int sdd_params_alloc(sdd_params *ps, sdd_err *e)
 int sdd_params_alloc_grads(sdd_params *ps, int n, sdd_err *e)
 {
     if (n < 1 || n > SDD_MAX_PATHS) return sdd_err_set(e, "params: %d gradient buffers (max %d)", n, SDD_MAX_PATHS);
-    for (int i = 0; i < SDD_MAX_PATHS; i++) { free(ps->grad[i]); ps->grad[i] = NULL; }
-    for (int i = 0; i < n; i++) {
-        ps->grad[i] = alloc_floats(ps->total);
-        if (!ps->grad[i]) return sdd_err_set(e, "params: out of memory for gradients");
-    }
+    free(ps->grad[0]);
+    for (int i = 0; i < SDD_MAX_PATHS; i++) ps->grad[i] = NULL;
+    ps->ngrad = 0;
+    /* one contiguous (n, total) block, so data-parallel training sums every
+     * path's gradient in one all-reduce */
+    const size_t stride = (ps->total + 15) & ~(size_t)15;   /* 64-byte aligned paths */
+    float *blk = alloc_floats((size_t)n * stride);
+    if (!blk) return sdd_err_set(e, "params: out of memory for gradients");
+    for (int i = 0; i < n; i++) ps->grad[i] = blk + (size_t)i * stride;
     ps->ngrad = n;
     return 0;
 }

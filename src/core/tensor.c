@@ -31,6 +31,9 @@ void sdd_ctx_begin(sdd_ctx *c, int B, int train, int grad)
     c->seg_end[0] = B;
     c->seg_grad[0] = 0;
     c->op_serial = 0;
+    c->bn_reduce = NULL;
+    c->bn_reduce_arg = NULL;
+    c->row_map = 0;
     c->failed = 0;
     c->err.msg[0] = 0;
 }

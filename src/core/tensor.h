@@ -64,6 +64,14 @@ struct sdd_ctx {
                                  (statistics recomputation after weight averaging) */
     uint64_t rng_key;         /* dropout stream for this step */
     int op_serial;            /* per-op counter that keys each dropout mask */
+    /* data-parallel training (src/dist); sdd_ctx_begin clears them. bn_reduce
+     * sums BatchNorm moments and backward sums over ranks; with row_map set,
+     * local row b of segment s is global row row_base[s] + b - seg_begin(s),
+     * the row dropout masks are keyed by. */
+    int (*bn_reduce)(double *buf, size_t n, void *arg);
+    void *bn_reduce_arg;
+    int row_map;
+    int row_base[SDD_MAX_PATHS];
     int failed;
     sdd_err err;
 };
@@ -98,6 +106,15 @@ float *sdd_grad_of(sdd_ctx *c, sdd_tensor *t);
 float *sdd_pgrad(sdd_ctx *c, const sdd_tensor *w, int s);
 /* Segment of sample b. */
 int sdd_seg_of(const sdd_ctx *c, int b);
+/* The counter a per-element random draw uses for element k of a (c->B, per_row)
+ * tensor: k itself, or its global-row position when c->row_map is set. */
+static inline uint64_t sdd_rng_elem(const sdd_ctx *c, size_t k, size_t per_row)
+{
+    if (!c->row_map || per_row == 0) return (uint64_t)k;
+    const int b = (int)(k / per_row), s = sdd_seg_of(c, b);
+    const size_t g = (size_t)(c->row_base[s] + b - sdd_ctx_seg_begin(c, s));
+    return (uint64_t)(g * per_row + k % per_row);
+}
 
 /* Records a backward closure (node lives in the arena). Returns -1 on OOM. */
 int sdd_tape_push(sdd_ctx *c, sdd_backward_fn fn, void *node);

@@ -72,8 +72,15 @@ static void build(sdd_loader *ld, int64_t k, int epoch, slot *s)
 {
     const sdd_loader_params *p = &ld->p;
     const int B = p->batch_size;
-    const int64_t start = k * B;
-    const int cnt = (int)(ld->n - start < B ? ld->n - start : B);
+    int64_t start = k * B;
+    int cnt = (int)(ld->n - start < B ? ld->n - start : B);
+    if (p->shard_count > 1) {
+        /* drop_last is required, so cnt == B here */
+        const int lo = (int)((int64_t)B * p->shard_rank / p->shard_count);
+        const int hi = (int)((int64_t)B * (p->shard_rank + 1) / p->shard_count);
+        start += lo;
+        cnt = hi - lo;
+    }
     sdd_batch *b = &s->b;
     b->epoch = epoch;
     b->batch = k;
@@ -185,6 +192,9 @@ int sdd_loader_create(sdd_loader **out, const sdd_dataset *ds, const sdd_loader_
         return sdd_err_set(e, "loader: unknown mode %d", p.mode);
     if (p.workers < 0 || p.workers > 256) return sdd_err_set(e, "loader: workers %d out of range (0..256)", p.workers);
     if (p.prefetch < 0 || p.prefetch > 1024) return sdd_err_set(e, "loader: prefetch %d out of range (0..1024)", p.prefetch);
+    if (p.shard_count > 1 && (p.shard_count > p.batch_size || p.shard_rank < 0 || p.shard_rank >= p.shard_count || !p.drop_last))
+        return sdd_err_set(e, "loader: shard %d of %d needs 0 <= rank < count <= batch size %d and drop_last",
+                           p.shard_rank, p.shard_count, p.batch_size);
     if (p.mode != SDD_LOADER_ORIG) {
         if (p.rb_algo < 0 || p.rb_algo >= SDD_RAWBOOST_NALGO)
             return sdd_err_set(e, "loader: unknown RawBoost algorithm %d (0..8)", p.rb_algo);

@@ -19,6 +19,8 @@
  *   SDD_LOADER_DUAL  rows = [B originals | B copies], copy r+B of original r
  * Everything is a pure function of (seed, epoch, item), never of the thread
  * that built it, so batches are bit-identical for any number of workers.
+ * Sharding (data-parallel ranks) keeps the order and every key, and hands a
+ * rank only its slice of each batch's items (drop_last required).
  *
  * Prefetch. `workers` threads (pthreads) build whole batches into a ring of
  * `prefetch` batch buffers, running ahead of the consumer by at most that
@@ -52,6 +54,8 @@ typedef struct {
     sdd_rawboost_params rb;
     int workers;     /* background threads; 0 = build batches in sdd_loader_next */
     int prefetch;    /* batch buffers in the ring (>= 1); 0 = 2 * workers (at least 2) */
+    int shard_rank, shard_count; /* data-parallel: this rank's items [B*r/N, B*(r+1)/N) of every
+                                    batch (sdd_dist_shard); N = 0 or 1: the whole batch */
 } sdd_loader_params;
 
 /* The reference recipe: B 5, cut 66800, first-cut, dual, shuffle, drop_last,

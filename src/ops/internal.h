@@ -52,6 +52,7 @@ typedef struct {
     int batchstats;      /* batch statistics (train) instead of running ones */
     double *m, *is, *v;  /* (ng, C) mean, 1/sqrt(var + eps) the forward uses, biased variance */
     float *mean, *istd;  /* the same rounded to float: what the backward uses */
+    double cnt[SDD_MAX_PATHS]; /* (ng) values behind each group's moments (all ranks' when reduced) */
 } sdd_bn_stats;
 
 /* element (b, ch, k) of a BatchNorm input; k runs over S */
@@ -89,6 +90,9 @@ void sdd_bn_bwd_params(sdd_ctx *c, const sdd_bn_stats *st, const sdd_tensor *gam
                        const double *sdy, const double *sdyx);
 /* Input gradient of samples [b0, b0 + nb) from the completed sums: added into dx,
  * or stored when store is set (then dx may be dy). */
+/* With c->bn_reduce: *sdy, *sdyx replaced by copies summed over ranks (what
+ * the input gradient needs; the parameter gradients take the local sums). */
+int sdd_bn_bwd_reduce(sdd_ctx *c, const sdd_bn_stats *st, const double **sdy, const double **sdyx);
 void sdd_bn_bwd_dx(const sdd_ctx *c, const sdd_bn_stats *st, const sdd_tensor *gamma, int b0, int nb,
                    const float *x, const float *dy, const double *sdy, const double *sdyx, float *dx, int store);
 

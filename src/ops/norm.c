@@ -14,24 +14,25 @@ typedef struct {
     sdd_bn_stats st;
 } bn_node;
 
-/* moments of channel ch over samples [b0, b1): mean and biased variance */
-static void bn_moments(const sdd_bn_stats *st, const float *x, int b0, int b1, int64_t ch, double *mean, double *var)
+/* sum of channel ch over samples [b0, b1) */
+static double bn_sum(const sdd_bn_stats *st, const float *x, int b0, int b1, int64_t ch)
 {
-    double s = 0.0, ss = 0.0;
+    double s = 0.0;
     for (int b = b0; b < b1; b++)
-        for (int64_t k = 0; k < st->S; k++) {
-            double v = x[sdd_bn_at(st, b, ch, k)];
-            s += v;
-        }
-    const double cnt = (double)(b1 - b0) * st->S;
-    const double m = s / cnt;
+        for (int64_t k = 0; k < st->S; k++) s += x[sdd_bn_at(st, b, ch, k)];
+    return s;
+}
+
+/* sum of squared deviations from m of channel ch over samples [b0, b1) */
+static double bn_ss(const sdd_bn_stats *st, const float *x, int b0, int b1, int64_t ch, double m)
+{
+    double ss = 0.0;
     for (int b = b0; b < b1; b++)
         for (int64_t k = 0; k < st->S; k++) {
             double d = x[sdd_bn_at(st, b, ch, k)] - m;
             ss += d * d;
         }
-    *mean = m;
-    *var = ss / cnt;
+    return ss;
 }
 
 void sdd_bn_layout(sdd_bn_stats *st, const sdd_tensor *x, int cl)
@@ -49,31 +50,62 @@ static void bn_group_range(const sdd_ctx *c, int ng, int g, int *b0, int *b1)
     *b1 = ng == 1 ? c->B : c->seg_end[g];
 }
 
-/* running update from per-group moments combined into whole-batch moments */
-static void bn_running(sdd_ctx *c, const sdd_bn_stats *st, int ng, const double *gm, const double *gv,
+/* running update from per-group moments (cnt[g] values each) combined into whole-batch moments */
+static void bn_running(const sdd_ctx *c, const sdd_bn_stats *st, int ng, const double *gm, const double *gv,
                        const sdd_tensor *rmean, const sdd_tensor *rvar, float momentum)
 {
-    const double total = (double)c->B * st->S;
+    double total = 0.0;
+    for (int g = 0; g < ng; g++) total += st->cnt[g];
     if (c->bn_momentum > 0) momentum = c->bn_momentum;
     for (int64_t ch = 0; ch < st->C; ch++) {
         double m = 0.0, v = 0.0;
-        for (int g = 0; g < ng; g++) {
-            int b0, b1;
-            bn_group_range(c, ng, g, &b0, &b1);
-            m += gm[g * st->C + ch] * ((double)(b1 - b0) * st->S);
-        }
+        for (int g = 0; g < ng; g++) m += gm[g * st->C + ch] * st->cnt[g];
         m /= total;
         for (int g = 0; g < ng; g++) {
-            int b0, b1;
-            bn_group_range(c, ng, g, &b0, &b1);
             double d = gm[g * st->C + ch] - m;
-            v += (gv[g * st->C + ch] + d * d) * ((double)(b1 - b0) * st->S);
+            v += (gv[g * st->C + ch] + d * d) * st->cnt[g];
         }
         v /= total;
         const double unbiased = total > 1 ? v * total / (total - 1) : v;
         rmean->x[ch] = (float)((1.0 - momentum) * rmean->x[ch] + momentum * m);
         rvar->x[ch] = (float)((1.0 - momentum) * rvar->x[ch] + momentum * unbiased);
     }
+}
+
+/* Batch moments of every group into st->m, st->v (biased) and st->cnt, two
+ * passes (mean, then centred squares). With c->bn_reduce (data-parallel
+ * training) the sums and counts of each pass are summed over ranks first, so
+ * every rank gets the moments of the global batch. -1 on failure (c->failed). */
+static int bn_group_moments(sdd_ctx *c, sdd_bn_stats *st, const float *x)
+{
+    const int64_t C = st->C, n = (int64_t)st->ng * C;
+    double *buf = sdd_scratch(c, (size_t)(n + st->ng) * sizeof(double));
+    if (!buf) return -1;
+    for (int g = 0; g < st->ng; g++) {
+        int b0, b1;
+        bn_group_range(c, st->ng, g, &b0, &b1);
+        #pragma omp parallel for schedule(static)
+        for (int64_t ch = 0; ch < C; ch++) buf[g * C + ch] = bn_sum(st, x, b0, b1, ch);
+        buf[n + g] = (double)(b1 - b0) * st->S;
+    }
+    if (c->bn_reduce && c->bn_reduce(buf, (size_t)(n + st->ng), c->bn_reduce_arg)) goto fail;
+    for (int g = 0; g < st->ng; g++) {
+        st->cnt[g] = buf[n + g];
+        for (int64_t ch = 0; ch < C; ch++) st->m[g * C + ch] = buf[g * C + ch] / st->cnt[g];
+    }
+    for (int g = 0; g < st->ng; g++) {
+        int b0, b1;
+        bn_group_range(c, st->ng, g, &b0, &b1);
+        #pragma omp parallel for schedule(static)
+        for (int64_t ch = 0; ch < C; ch++) buf[g * C + ch] = bn_ss(st, x, b0, b1, ch, st->m[g * C + ch]);
+    }
+    if (c->bn_reduce && c->bn_reduce(buf, (size_t)n, c->bn_reduce_arg)) goto fail;
+    for (int64_t k = 0; k < n; k++) st->v[k] = buf[k] / st->cnt[k / C];
+    return 0;
+fail:
+    sdd_err_set(&c->err, "BatchNorm: reducing batch statistics over ranks failed");
+    c->failed = 1;
+    return -1;
 }
 
 int sdd_bn_stats_alloc(sdd_ctx *c, sdd_bn_stats *st)
@@ -93,19 +125,15 @@ void sdd_bn_stats_compute(sdd_ctx *c, sdd_bn_stats *st, const float *x, const sd
                           const sdd_tensor *rvar, float momentum, float eps)
 {
     const int64_t C = st->C;
+    if (st->batchstats && bn_group_moments(c, st, x)) return;
     for (int g = 0; g < st->ng; g++) {
-        int b0, b1;
-        bn_group_range(c, st->ng, g, &b0, &b1);
         #pragma omp parallel for schedule(static)
         for (int64_t ch = 0; ch < C; ch++) {
-            double m, v;
-            if (st->batchstats) bn_moments(st, x, b0, b1, ch, &m, &v);
-            else { m = rmean->x[ch]; v = rvar->x[ch]; }
             const size_t at = (size_t)g * C + ch;
-            st->m[at] = m;
-            st->v[at] = v;
+            if (!st->batchstats) { st->m[at] = rmean->x[ch]; st->v[at] = rvar->x[ch]; }
+            const double v = st->v[at];
             st->is[at] = 1.0 / sqrt(v + eps);
-            st->mean[at] = (float)m;
+            st->mean[at] = (float)st->m[at];
             st->istd[at] = (float)(1.0 / sqrt(v + eps));
         }
     }
@@ -176,11 +204,9 @@ void sdd_bn_bwd_dx(const sdd_ctx *c, const sdd_bn_stats *st, const sdd_tensor *g
             const float gm = gamma->x[ch];
             /* sums and count of the statistics group (segment g, or every segment) */
             double a = 0.0, ax = 0.0;
-            int n0, n1;
-            bn_group_range(c, st->ng, g, &n0, &n1);
             for (int s = 0; s < c->nseg; s++)
                 if (st->ng == 1 || s == g) { a += sdy[s * st->C + ch]; ax += sdyx[s * st->C + ch]; }
-            const double cnt = (double)(n1 - n0) * st->S;
+            const double cnt = st->cnt[g];
             for (int64_t k = 0; k < st->S; k++) {
                 const size_t at = sdd_bn_at(st, bi, ch, k);
                 float v;
@@ -195,6 +221,24 @@ void sdd_bn_bwd_dx(const sdd_ctx *c, const sdd_bn_stats *st, const sdd_tensor *g
         }
 }
 
+int sdd_bn_bwd_reduce(sdd_ctx *c, const sdd_bn_stats *st, const double **sdy, const double **sdyx)
+{
+    if (!st->batchstats || !c->bn_reduce) return 0;
+    const size_t n = (size_t)c->nseg * st->C;
+    double *buf = sdd_scratch(c, 2 * n * sizeof(double));
+    if (!buf) return -1;
+    memcpy(buf, *sdy, n * sizeof(double));
+    memcpy(buf + n, *sdyx, n * sizeof(double));
+    if (c->bn_reduce(buf, 2 * n, c->bn_reduce_arg)) {
+        sdd_err_set(&c->err, "BatchNorm backward: reducing over ranks failed");
+        c->failed = 1;
+        return -1;
+    }
+    *sdy = buf;
+    *sdyx = buf + n;
+    return 0;
+}
+
 static void bn_backward(sdd_ctx *c, void *vn)
 {
     bn_node *n = vn;
@@ -205,7 +249,9 @@ static void bn_backward(sdd_ctx *c, void *vn)
     if (!sdy || !sdyx) return;
     sdd_bn_bwd_sums(c, &n->st, 0, c->B, n->x->x, n->out->g, sdy, sdyx);
     sdd_bn_bwd_params(c, &n->st, n->gamma, n->beta, sdy, sdyx);
-    if (dx) sdd_bn_bwd_dx(c, &n->st, n->gamma, 0, c->B, n->x->x, n->out->g, sdy, sdyx, dx, 0);
+    const double *gy = sdy, *gyx = sdyx;
+    if (sdd_bn_bwd_reduce(c, &n->st, &gy, &gyx)) return;
+    if (dx) sdd_bn_bwd_dx(c, &n->st, n->gamma, 0, c->B, n->x->x, n->out->g, gy, gyx, dx, 0);
 }
 
 sdd_tensor *sdd_batchnorm(sdd_ctx *c, sdd_tensor *x, sdd_tensor *gamma, sdd_tensor *beta,
@@ -230,10 +276,10 @@ void sdd_bn_track(sdd_ctx *c, sdd_tensor *x, sdd_tensor *rmean, sdd_tensor *rvar
     if (!x || c->failed || !c->train) return;
     sdd_bn_stats st;
     sdd_bn_layout(&st, x, 0);
-    double *gm = sdd_scratch(c, (size_t)st.C * sizeof(double));
-    double *gv = sdd_scratch(c, (size_t)st.C * sizeof(double));
-    if (!gm || !gv) return;
-    #pragma omp parallel for schedule(static)
-    for (int64_t ch = 0; ch < st.C; ch++) bn_moments(&st, x->x, 0, c->B, ch, &gm[ch], &gv[ch]);
-    bn_running(c, &st, 1, gm, gv, rmean, rvar, momentum);
+    st.ng = 1;
+    st.batchstats = 1;
+    st.m = sdd_scratch(c, (size_t)st.C * sizeof(double));
+    st.v = sdd_scratch(c, (size_t)st.C * sizeof(double));
+    if (!st.m || !st.v || bn_group_moments(c, &st, x->x)) return;
+    bn_running(c, &st, 1, st.m, st.v, rmean, rvar, momentum);
 }

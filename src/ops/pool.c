@@ -169,9 +169,10 @@ sdd_tensor *sdd_graph_pool(sdd_ctx *c, sdd_tensor *h, sdd_tensor *w, sdd_tensor 
         dscale = 1.0f / (1.0f - p_drop);
     }
     const size_t m = sdd_numel(h);
+    const size_t per_row = B == c->B ? (size_t)N * D : 0;
     for (size_t k = 0; k < m; k++) {
         if (drop) {
-            mask[k] = sdd_rng_uniform(key, k) >= p_drop;
+            mask[k] = sdd_rng_uniform(key, sdd_rng_elem(c, k, per_row)) >= p_drop;
             z[k] = mask[k] ? h->x[k] * dscale : 0.0f;
         } else z[k] = h->x[k];
     }

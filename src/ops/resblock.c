@@ -215,13 +215,15 @@ static void rb_backward(sdd_ctx *c, void *vn)
         sdd_arena_release(&c->arena, cm);
     }
     sdd_bn_bwd_params(c, &n->st, p->gamma, p->beta, sdy, sdyx);
+    const double *gy = sdy, *gyx = sdyx;
+    if (sdd_bn_bwd_reduce(c, &n->st, &gy, &gyx)) return;
     /* phase 2: dz, conv1's backward */
     for (int b0 = 0, ci = 0; b0 < B; b0 += chunk, ci++) {
         const int nb = B - b0 < chunk ? B - b0 : chunk;
         const sdd_arena_mark cm = sdd_arena_get_mark(&c->arena);
         const float *z = rb_z(c, n, b0, nb, t1);
         if (!z) return;
-        sdd_bn_bwd_dx(c, &n->st, p->gamma, b0, nb, z, dh[ci], sdy, sdyx, dh[ci], 1);
+        sdd_bn_bwd_dx(c, &n->st, p->gamma, b0, nb, z, dh[ci], gy, gyx, dh[ci], 1);
         if (sdd_conv_bwd(c, &n->g1, b0, nb, n->x->x + (size_t)b0 * xs, p->w1, p->b1, dh[ci],
                          dx ? dx + (size_t)b0 * xs : NULL)) return;
         sdd_arena_release(&c->arena, cm);

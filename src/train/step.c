@@ -1,6 +1,7 @@
 /* Owns the training step (see step.h). */
 #include "train/step.h"
 #include "ops/ops.h"
+#include "dist/dist.h"
 #include <math.h>
 #include <string.h>
 
@@ -38,8 +39,10 @@ int sdd_accum_micro(sdd_model *m, sdd_ctx *c, const sdd_step_params *p, sdd_accu
     const int dual = p->paths == SDD_PATHS_DUAL;
     if (dual && nb % 2) return sdd_err_set(e, "train step: dual-path batch of %d is odd", nb);
     if (a->k >= a->K) return sdd_err_set(e, "train step: more than %d micro-batches accumulated", a->K);
-    /* K > 1: seeds are the micro-batch's weight sums (unnormalised), rescaled in apply */
-    const int raw = a->K > 1;
+    /* K > 1 or data-parallel: seeds are the micro-batch's weight sums
+     * (unnormalised), rescaled in apply by the (global) weight sums */
+    const int dist = p->global_rows > 0;
+    const int raw = a->K > 1 || dist;
     sdd_ctx_begin(c, nb, 1, 1);
     c->rng_key = rng_key;
     c->dropout_off = p->no_dropout;
@@ -55,6 +58,12 @@ int sdd_accum_micro(sdd_model *m, sdd_ctx *c, const sdd_step_params *p, sdd_accu
     } else {
         c->bn_per_seg = 0;
         c->joint_grad = 0;
+    }
+    if (dist) {
+        /* BatchNorm moments summed over ranks; dropout keyed by global row */
+        c->bn_reduce = sdd_dist_bn_reduce;
+        c->row_map = 1;
+        for (int s = 0; s < c->nseg; s++) c->row_base[s] = s * p->global_rows + p->shard_lo;
     }
     int64_t shp[2] = { nb, L };
     sdd_tensor *z = m->forward(c, m, sdd_tensor_wrap(c, (float *)wave, 2, shp));
@@ -115,11 +124,20 @@ int sdd_accum_apply(sdd_model *m, sdd_adam *opt, sdd_align_state *al, const sdd_
     const size_t n = ps->total;
     if (a->k != a->K) return sdd_err_set(e, "train step: %d of %d micro-batches accumulated", a->k, a->K);
     memset(res, 0, sizeof *res);
+    const int dist = p->global_rows > 0;
+    if (dist) {
+        /* one fused sum of both paths' gradients (contiguous block), then the
+         * loss numerators and weight sums, over all ranks */
+        const size_t span = (size_t)(ps->grad[1] - ps->grad[0]) + n;
+        double red[4] = { a->w[0], a->w[1], a->wl[0], a->wl[1] };
+        if (sdd_dist_sum_f32(ps->grad[0], span, e) || sdd_dist_sum_f64(red, 4, e)) return -1;
+        a->w[0] = red[0]; a->w[1] = red[1]; a->wl[0] = red[2]; a->wl[1] = red[3];
+    }
     for (int s = 0; s < (dual ? 2 : 1); s++) {
         if (!(a->w[s] > 0)) return sdd_err_set(e, "train step: path %d has no weight", s);
         res->loss[s] = a->wl[s] / a->w[s];  /* exact for K = 1: w x loss fits a double */
     }
-    if (a->K > 1) {
+    if (a->K > 1 || dist) {
         if (!dual) scale(ps->grad[0], n, a->w[0]);
         else if (joint_none) scale(ps->grad[0], n, a->w[0] + a->w[1]);
         else { scale(ps->grad[0], n, a->w[0]); scale(ps->grad[1], n, a->w[1]); }

@@ -13,7 +13,9 @@
  * separately, which makes one backward pass split exactly) or SDD_BN_JOINT
  * (the reference recipe: statistics over the whole batch; the two path
  * gradients then need two backward passes over the same tape). Running
- * statistics are always updated from the whole batch's moments. */
+ * statistics are always updated from the whole batch's moments.
+ * Data-parallel (global_rows > 0): every rank computes the step of the
+ * global batch from its shard, see src/dist/dist.h. */
 #ifndef SDD_TRAIN_STEP_H
 #define SDD_TRAIN_STEP_H
 #include "models/model.h"
@@ -29,6 +31,11 @@ typedef struct {
     int bn_stats;         /* SDD_BN_* */
     float class_weight[2];/* weighted CE: [spoof, bona fide] = [0.1, 0.9] */
     int no_dropout;       /* train mode with dropout disabled (reference comparisons) */
+    /* Data-parallel training (src/dist/dist.h): when global_rows > 0 this
+     * process holds rows [shard_lo, shard_lo + local) of each path's
+     * global_rows; BatchNorm statistics, loss numerators and weight sums, and
+     * the path gradients are summed over ranks before alignment and Adam. */
+    int global_rows, shard_lo;
 } sdd_step_params;
 
 typedef struct {

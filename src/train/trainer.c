@@ -10,6 +10,7 @@
 #include "models/modelio.h"
 #include "core/rng.h"
 #include <ctype.h>
+#include "dist/dist.h"
 #include <errno.h>
 #include <math.h>
 #include <omp.h>
@@ -336,8 +337,30 @@ static int arch_known(const char *arch)
     return 0;
 }
 
+/* Data-parallel run (several ranks, src/dist): the step sums over ranks,
+ * this rank's shard of every batch, and only rank 0 talks. */
+static int dist_config(sdd_train_config *dc, sdd_err *e)
+{
+    const int r = sdd_dist_rank(), n = sdd_dist_size();
+    if (dc->batch < n) return sdd_err_set(e, "train: --batch %d is smaller than the %d ranks (each rank needs an utterance per batch)", dc->batch, n);
+    if (dc->accum > 1 || dc->bn_recompute != 0)
+        return sdd_err_set(e, "train: --accum and --bn-recompute are not supported under mpirun yet (data-parallel runs take one global batch per step)");
+    int hi;
+    dc->step.global_rows = dc->batch;
+    sdd_dist_shard(dc->batch, r, n, &dc->step.shard_lo, &hi);
+    if (r != 0) dc->quiet = 1;
+    return 0;
+}
+
 int sdd_train_run(const sdd_train_config *cfg, sdd_err *e)
 {
+    sdd_train_config dcfg;
+    const int lead = sdd_dist_rank() == 0;
+    if (sdd_dist_size() > 1) {
+        dcfg = *cfg;
+        if (dist_config(&dcfg, e)) return -1;
+        cfg = &dcfg;
+    }
     trainer t;
     memset(&t, 0, sizeof t);
     t.cfg = cfg;
@@ -370,9 +393,10 @@ int sdd_train_run(const sdd_train_config *cfg, sdd_err *e)
     snprintf(path, sizeof path, "%s/state.safetensors", cfg->out_dir);
     struct stat st;
     if (cfg->resume && stat(path, &st) == 0 && load_state(&t, e)) { rc = -1; goto done; }
-    if (write_config(cfg, t.m->arch, e)) { rc = -1; goto done; }
+    const long step_start = t.step;
+    if (lead && write_config(cfg, t.m->arch, e)) { rc = -1; goto done; }
     snprintf(path, sizeof path, "%s/log.jsonl", cfg->out_dir);
-    t.log = fopen(path, t.epoch0 > 0 ? "a" : "w");
+    t.log = fopen(lead ? path : "/dev/null", t.epoch0 > 0 ? "a" : "w");
     if (!t.log) { rc = sdd_err_set(e, "%s: cannot open: %s", path, strerror(errno)); goto done; }
     sdd_loader_params lp = sdd_loader_default_params();
     lp.batch_size = cfg->batch;
@@ -383,6 +407,8 @@ int sdd_train_run(const sdd_train_config *cfg, sdd_err *e)
     lp.rb_algo = cfg->rb_algo;
     lp.rb = cfg->rb;
     lp.workers = cfg->workers;
+    lp.shard_rank = sdd_dist_rank();
+    lp.shard_count = sdd_dist_size();
     if (sdd_loader_create(&ld, tr, &lp, e)) { rc = -1; goto done; }
     const int ndev = sdd_dataset_count(dv);
     float *dev_scores = malloc((size_t)ndev * sizeof(float));
@@ -476,7 +502,7 @@ int sdd_train_run(const sdd_train_config *cfg, sdd_err *e)
             fprintf(stderr, "sdd train: epoch %d: %ld steps, train loss %.4f, dev loss %.4f, dev EER %.2f%%, conflicts %ld/%ld, %.1f s\n",
                     ep, nsteps, nsteps ? lsum / nsteps : NAN, dloss, have_eer ? 100.0 * er.eer : NAN, nconf, nal, omp_get_wtime() - t0);
         snprintf(path, sizeof path, "%s/last.safetensors", cfg->out_dir);
-        if (sdd_model_save(t.m, path, e) || save_state(&t, ep + 1, e)) { rc = -1; break; }
+        if (lead && (sdd_model_save(t.m, path, e) || save_state(&t, ep + 1, e))) { rc = -1; break; }
         if (t.not_improving >= cfg->patience) {
             if (!cfg->quiet) fprintf(stderr, "sdd train: no dev improvement for %d epochs: stopping\n", t.not_improving);
             stop = 1;
@@ -499,7 +525,7 @@ int sdd_train_run(const sdd_train_config *cfg, sdd_err *e)
         else if (evaluate_set(&t, dv, &dloss, dev_scores, e)) rc = -1;
         else if (set_eer(dv, dev_scores, &er, &ee) == 0) { t.m->threshold = er.threshold; t.m->has_threshold = 1; }
         snprintf(path, sizeof path, "%s/model.safetensors", cfg->out_dir);
-        if (!rc && sdd_model_save(t.m, path, e)) rc = -1;
+        if (!rc && lead && sdd_model_save(t.m, path, e)) rc = -1;
         if (!rc) {
             char j1[32], j2[32], j3[32];
             fprintf(t.log, "{\"type\": \"final\", \"averaged\": %d, \"bn_recompute_batches\": %ld, \"dev_loss\": %s, \"dev_eer\": %s, \"threshold\": %s}\n",
@@ -508,9 +534,15 @@ int sdd_train_run(const sdd_train_config *cfg, sdd_err *e)
                 fprintf(stderr, "sdd train: final model (mean of %d best epochs) %s: dev loss %.4f, dev EER %.2f%% at threshold %.6g\n",
                         t.nbest, path, dloss, t.m->has_threshold ? 100.0 * er.eer : NAN, t.m->threshold);
         }
-        for (int k = 0; k < cfg->neval && !rc; k++) rc = eval_spec(&t, cfg->eval_spec[k], e);
+        for (int k = 0; k < cfg->neval && !rc && lead; k++) rc = eval_spec(&t, cfg->eval_spec[k], e);
     }
     free(dev_scores);
+    if (sdd_dist_size() > 1 && !cfg->quiet && t.step > step_start) {
+        sdd_dist_stats ds;
+        sdd_dist_get_stats(&ds);
+        fprintf(stderr, "sdd train: %d ranks: %ld all-reduces, %.3f MB and %.4f s per step in them\n", sdd_dist_size(), ds.calls,
+                ds.bytes / 1e6 / (double)(t.step - step_start), ds.seconds / (double)(t.step - step_start));
+    }
 done:
     if (t.log) fclose(t.log);
     sdd_loader_destroy(ld);

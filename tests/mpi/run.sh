@@ -1,0 +1,74 @@
+#!/bin/sh
+# Data-parallel tests of a `make MPI=1` build (CI runs them via `make MPI=1 test-mpi`):
+#  1. test_mpi_step under -np 2 and -np 1: one step's gradient, losses and
+#     BatchNorm running statistics equal those of one process with the global
+#     batch (relative 1e-5 on the gradient), align none / pcgrad, both BN modes;
+#  2. whole runs: mpirun -np 2 `sdd train` ends with the weights of one process
+#     with the same global batch (AASIST-L, cut 4000, 6 bundled clips, batch 2,
+#     2 epochs = 6 steps), --align none and pcgrad, within TOL. lr is 1e-6
+#     there: Adam turns a rounding-level gradient difference on an element
+#     whose gradient is near zero into an update of up to 2 lr, so TOL bounds
+#     what 6 steps of that can add up to (4 lr x 6 steps);
+#  3. a rank killed mid-run (SIGKILL) ends the job with a non-zero status
+#     within the timeout (no hang), and --resume from the last checkpoint ends
+#     with exactly the weights of an uninterrupted 2-rank run.
+# Prints "test_mpi: N passed, M failed" like the unit tests.
+set -u
+BUILD=${1:-build-mpi}
+SDD=$BUILD/sdd
+DIFF=$BUILD/tests/params_diff
+TOL=${TOL:-2.4e-5}
+cd "$(dirname "$0")/../.."
+MPIRUN="mpirun --oversubscribe --allow-run-as-root -np 2"
+export OMP_NUM_THREADS=1
+tmp=$(mktemp -d /tmp/sdd-test-mpi.XXXXXX)
+pass=0; fail=0
+ok() { pass=$((pass + 1)); }
+ko() { fail=$((fail + 1)); echo "FAIL: $*"; }
+printf 'real_01.flac bonafide\nreal_02.flac bonafide\ntts_01.flac spoof\nreal_03.flac bonafide\ntts_02.flac spoof\nreal_04.flac bonafide\n' > "$tmp/list.txt"
+common="--train $tmp/list.txt --train-audio tests/data/audio --dev $tmp/list.txt --dev-audio tests/data/audio
+        --model AASIST-L --batch 2 --cut 4000 --lr 1e-6 --patience 100 --n-best 2 --workers 0 --threads 1 --quiet"
+
+if timeout 300 $MPIRUN "$BUILD/tests/test_mpi_step" "$tmp/list.txt" >"$tmp/err" 2>&1; then ok; else ko "test_mpi_step -np 2"; fi
+cat "$tmp/err"
+if timeout 300 "$BUILD/tests/test_mpi_step" "$tmp/list.txt" >"$tmp/err" 2>&1; then ok; else ko "test_mpi_step, one process"; fi
+grep "failed" "$tmp/err"
+
+for align in none pcgrad; do
+  # shellcheck disable=SC2086
+  if timeout 300 "$SDD" train $common --align $align --epochs 2 --out "$tmp/one-$align" 2>"$tmp/err"; then ok; else ko "one process, align $align: $(cat "$tmp/err")"; fi
+  # shellcheck disable=SC2086
+  if timeout 300 $MPIRUN "$SDD" train $common --align $align --epochs 2 --out "$tmp/two-$align" >"$tmp/err" 2>&1; then ok; else ko "2 ranks, align $align: $(tail -5 "$tmp/err")"; fi
+  for f in last model; do
+    if "$DIFF" "$tmp/one-$align/$f.safetensors" "$tmp/two-$align/$f.safetensors" "$TOL"; then ok; else ko "$f.safetensors: 2 ranks differ from one process (align $align)"; fi
+  done
+  n1=$(grep -c '"type": "step"' "$tmp/one-$align/log.jsonl"); n2=$(grep -c '"type": "step"' "$tmp/two-$align/log.jsonl")
+  if [ "$n1" = "$n2" ] && [ "$n1" -eq 6 ]; then ok; else ko "step lines: $n1 (one) vs $n2 (2 ranks), want 6"; fi
+done
+
+# a batch smaller than the rank count is refused with a clear error
+# shellcheck disable=SC2086
+if timeout 120 $MPIRUN "$SDD" train $common --batch 1 --epochs 1 --out "$tmp/small" >"$tmp/err" 2>&1; then ko "--batch 1 on 2 ranks ran"
+elif grep -q "smaller than the 2 ranks" "$tmp/err"; then ok; else ko "--batch 1 on 2 ranks: $(tail -3 "$tmp/err")"; fi
+
+# uninterrupted 2-rank reference of 3 epochs
+# shellcheck disable=SC2086
+if timeout 300 $MPIRUN "$SDD" train $common --epochs 3 --out "$tmp/ref" >"$tmp/err" 2>&1; then ok; else ko "2-rank reference: $(tail -5 "$tmp/err")"; fi
+# the same run, one rank killed once the first checkpoint is written
+# shellcheck disable=SC2086
+timeout 300 $MPIRUN "$SDD" train $common --epochs 50 --out "$tmp/kill" >"$tmp/kill.err" 2>&1 &
+job=$!
+i=0
+while [ ! -f "$tmp/kill/state.safetensors" ] && [ $i -lt 2400 ]; do sleep 0.1; i=$((i + 1)); done
+mpi=$(ps -o pid= --ppid "$job" | head -n 1 | tr -d ' ')
+rank=$(ps -o pid= --ppid "$mpi" 2>/dev/null | head -n 1 | tr -d ' ')
+if [ -n "$rank" ]; then kill -9 "$rank"; ok; else ko "no rank process to kill"; fi
+wait $job; rc=$?
+if [ $rc -ne 0 ] && [ $rc -ne 124 ]; then ok; else ko "killed job exited with $rc (0: not failed, 124: hung)"; fi
+# shellcheck disable=SC2086
+if timeout 300 $MPIRUN "$SDD" train $common --epochs 3 --resume --out "$tmp/kill" >"$tmp/err" 2>&1; then ok; else ko "resume: $(tail -5 "$tmp/err")"; fi
+if "$DIFF" "$tmp/ref/model.safetensors" "$tmp/kill/model.safetensors" 0; then ok; else ko "resumed 2-rank run differs from the uninterrupted one"; fi
+
+if [ -n "${KEEP:-}" ]; then echo "kept $tmp"; else rm -rf "$tmp"; fi
+echo "test_mpi: $pass passed, $fail failed"
+[ $fail -eq 0 ]
