@@ -35,7 +35,7 @@ TESTSRC := $(sort $(wildcard tests/unit/test_*.c))
 TESTBIN := $(TESTSRC:tests/unit/%.c=$(BUILD)/tests/%) $(BUILD)/tests/test_api_cxx
 DEPSTAMP := $(BUILD)/.deps-ok
 
-.PHONY: all test test-mpi demo bench bench-rawboost clean deps fuzz-build
+.PHONY: all test test-mpi bench-mpi demo bench bench-rawboost clean deps fuzz-build
 all: $(SDD) $(LIBA) $(LIBSO)
 
 $(DEPSTAMP): scripts/install-deps
@@ -90,6 +90,14 @@ demo: all
 $(BUILD)/bench/bench_sdd: bench/bench_sdd.c libsdd.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< libsdd.a $(LDLIBS)
+
+# MPI=1 only: the all-reduce cost and the 1 -> 2 process scaling of bench/mpi_run
+$(BUILD)/bench/bench_allreduce: bench/bench_allreduce.c $(LIBA)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(LIBA) $(LDLIBS)
+
+bench-mpi: $(SDD) $(BUILD)/bench/bench_allreduce
+	@BUILD=$(BUILD) ./bench/mpi_run
 
 $(BUILD)/bench/bench_rawboost: bench/bench_rawboost.c libsdd.a
 	@mkdir -p $(dir $@)
