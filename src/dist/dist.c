@@ -35,7 +35,12 @@ int sdd_dist_init(sdd_err *e)
     MPI_Comm_rank(MPI_COMM_WORLD, &g_rank);
     MPI_Comm_size(MPI_COMM_WORLD, &g_size);
 #else
-    (void)e;
+    /* started by mpirun but built without MPI: N independent copies would
+     * each train alone into the same folder */
+    const char *n = getenv("OMPI_COMM_WORLD_SIZE");
+    if (!n) n = getenv("PMI_SIZE");
+    if (n && atoi(n) > 1)
+        return sdd_err_set(e, "this sdd was built without MPI but runs as one of %d mpirun processes: build it with `make MPI=1` and run build-mpi/sdd", atoi(n));
 #endif
     return 0;
 }

@@ -51,6 +51,13 @@ done
 if timeout 120 $MPIRUN "$SDD" train $common --batch 1 --epochs 1 --out "$tmp/small" >"$tmp/err" 2>&1; then ko "--batch 1 on 2 ranks ran"
 elif grep -q "smaller than the 2 ranks" "$tmp/err"; then ok; else ko "--batch 1 on 2 ranks: $(tail -3 "$tmp/err")"; fi
 
+# the default (MPI-free) build under mpirun refuses instead of training N copies into one folder
+if [ -x ./sdd ]; then
+  # shellcheck disable=SC2086
+  if timeout 120 $MPIRUN ./sdd train $common --epochs 1 --out "$tmp/nompi" >"$tmp/err" 2>&1; then ko "MPI-free ./sdd under mpirun ran"
+  elif grep -q "built without MPI" "$tmp/err"; then ok; else ko "MPI-free ./sdd under mpirun: $(tail -3 "$tmp/err")"; fi
+fi
+
 # uninterrupted 2-rank reference of 3 epochs
 # shellcheck disable=SC2086
 if timeout 300 $MPIRUN "$SDD" train $common --epochs 3 --out "$tmp/ref" >"$tmp/err" 2>&1; then ok; else ko "2-rank reference: $(tail -5 "$tmp/err")"; fi
