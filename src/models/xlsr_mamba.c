@@ -42,6 +42,15 @@ void sdd_mamba_cfg_default(sdd_mamba_cfg *cfg)
     cfg->final_norm = SDD_MAMBA_NORM_FIXED;
 }
 
+void sdd_mamba_cfg_tiny(sdd_mamba_cfg *cfg)
+{
+    sdd_mamba_cfg_default(cfg);
+    cfg->d_model = 24;
+    cfg->n_layer = 2;
+    cfg->d_state = 4;
+    cfg->dt_rank = 2;
+}
+
 const char *sdd_mamba_final_norm_name(sdd_mamba_final_norm m)
 {
     return m == SDD_MAMBA_NORM_REFERENCE ? "reference" : "fixed";
