@@ -2,11 +2,33 @@
 #include "models/model.h"
 #include "core/rng.h"
 #include "models/xlsr.h"
+#include "models/backends.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-const char *sdd_model_archs(void) { return "AASIST, AASIST-L, XLSR-AASIST, XLSR-AASIST-tiny"; }
+const char *sdd_model_archs(void)
+{
+    return "AASIST, AASIST-L, XLSR-AASIST, XLSR-AASIST-tiny, XLSR-Mamba, XLSR-Mamba-tiny, XLSR-Conformer-TCM, XLSR-Conformer-TCM-tiny";
+}
+
+/* XLSR-Mamba(-tiny), XLSR-Conformer-TCM(-tiny); 1 when arch is none of them */
+static int create_xlsr_seq(sdd_model *m, const char *arch, sdd_err *e)
+{
+    const int tiny = !strcmp(arch, "XLSR-Mamba-tiny") || !strcmp(arch, "XLSR-Conformer-TCM-tiny");
+    const sdd_xlsr_config x = tiny ? sdd_xlsr_config_tiny() : sdd_xlsr_config_300m();
+    if (!strcmp(arch, "XLSR-Mamba") || !strcmp(arch, "XLSR-Mamba-tiny")) {
+        sdd_mamba_cfg b;
+        if (tiny) sdd_mamba_cfg_tiny(&b); else sdd_mamba_cfg_default(&b);
+        return sdd_xlsr_mamba_create(m, &x, &b, arch, e);
+    }
+    if (!strcmp(arch, "XLSR-Conformer-TCM") || !strcmp(arch, "XLSR-Conformer-TCM-tiny")) {
+        sdd_conformer_cfg b;
+        if (tiny) sdd_conformer_cfg_tiny(&b); else sdd_conformer_cfg_default(&b);
+        return sdd_xlsr_conformer_create(m, &x, &b, arch, e);
+    }
+    return 1;
+}
 
 sdd_model *sdd_model_new(const char *arch, sdd_err *e)
 {
@@ -18,7 +40,8 @@ sdd_model *sdd_model_new(const char *arch, sdd_err *e)
     else if (strcmp(arch, "AASIST-L") == 0) rc = sdd_aasist_create(m, 1, e);
     else if (strcmp(arch, "XLSR-AASIST") == 0) { sdd_xlsr_config x = sdd_xlsr_config_300m(); rc = sdd_xlsr_aasist_create(m, &x, e); }
     else if (strcmp(arch, "XLSR-AASIST-tiny") == 0) { sdd_xlsr_config x = sdd_xlsr_config_tiny(); rc = sdd_xlsr_aasist_create(m, &x, e); }
-    else rc = sdd_err_set(e, "unknown model architecture '%s' (known: %s)", arch, sdd_model_archs());
+    else if ((rc = create_xlsr_seq(m, arch, e)) == 1)
+        rc = sdd_err_set(e, "unknown model architecture '%s' (known: %s)", arch, sdd_model_archs());
     if (rc) { sdd_model_free(m); return NULL; }
     return m;
 }

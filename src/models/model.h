@@ -4,6 +4,7 @@
 #ifndef SDD_MODELS_MODEL_H
 #define SDD_MODELS_MODEL_H
 #include "core/tensor.h"
+#include "io/tensorset.h"
 
 typedef struct sdd_model sdd_model;
 struct sdd_model {
@@ -19,9 +20,14 @@ struct sdd_model {
     char config[512];     /* hyperparameters as JSON, stored in the model file's metadata */
     char calibration[1024]; /* score calibration as JSON (metrics/calibration.h), "" when none */
     void (*post_init)(sdd_model *m);  /* architecture defaults applied after sdd_model_init_random, or NULL */
+    /* architecture settings kept in the model file's metadata, or NULL: meta_save adds them;
+     * meta_load reads them (sdd_file: written by sdd; 0: a checkpoint of the reference code) */
+    int (*meta_save)(const sdd_model *m, sdd_tensorset *ts, sdd_err *e);
+    int (*meta_load)(sdd_model *m, const sdd_tensorset *ts, int sdd_file, const char *path, sdd_err *e);
 };
 
-/* Creates an architecture by name ("AASIST", "AASIST-L", "XLSR-AASIST", "XLSR-AASIST-tiny");
+/* Creates an architecture by name ("AASIST", "AASIST-L", "XLSR-AASIST", "XLSR-Mamba",
+ * "XLSR-Conformer-TCM", and the -tiny test sizes of the XLSR-* ones);
  * parameters allocated, zeroed. */
 sdd_model *sdd_model_new(const char *arch, sdd_err *e);
 void sdd_model_free(sdd_model *m);
@@ -35,6 +41,14 @@ int sdd_aasist_create(sdd_model *m, int light, sdd_err *e);
 /* XLSR-AASIST with the given XLS-R configuration (models/xlsr.h). */
 struct sdd_xlsr_config_s;
 int sdd_xlsr_aasist_create(sdd_model *m, const struct sdd_xlsr_config_s *cfg, sdd_err *e);
+/* XLSR-Mamba / XLSR-Conformer-TCM: the XLS-R front end with a sequence back-end (models/backends.h);
+ * the back-end's d_in is set to the front end's embedding size. */
+struct sdd_mamba_cfg_s;
+struct sdd_conformer_cfg_s;
+int sdd_xlsr_mamba_create(sdd_model *m, const struct sdd_xlsr_config_s *xc, const struct sdd_mamba_cfg_s *bc,
+                          const char *arch, sdd_err *e);
+int sdd_xlsr_conformer_create(sdd_model *m, const struct sdd_xlsr_config_s *xc, const struct sdd_conformer_cfg_s *bc,
+                              const char *arch, sdd_err *e);
 /* The fixed sinc filter bank (70, 129) of an AASIST model. */
 const float *sdd_aasist_filters(const sdd_model *m);
 

@@ -91,6 +91,17 @@ const char *sdd_model_guess_arch(const sdd_tensorset *ts)
         if (ll->shape[1] == 64) return "XLSR-AASIST-tiny";
         return NULL;
     }
+    /* XLSR-Mamba / XLSR-Conformer-TCM: their back-end tensors, LL (emb, E) */
+    const char *seq[2][3] = { { "conformer.forward_layers.0.mixer.A_log", "XLSR-Mamba", "XLSR-Mamba-tiny" },
+                              { "conformer.encoder_blocks.0.attn.fn.ht_proj.weight", "XLSR-Conformer-TCM", "XLSR-Conformer-TCM-tiny" } };
+    for (int k = 0; k < 2; k++) {
+        char mod[128];
+        snprintf(mod, sizeof mod, "module.%s", seq[k][0]);
+        if (!sdd_tensorset_find(ts, seq[k][0]) && !sdd_tensorset_find(ts, mod)) continue;
+        if (ll && ll->ndim == 2 && ll->shape[1] == 1024) return seq[k][1];
+        if (ll && ll->ndim == 2 && ll->shape[1] == 64) return seq[k][2];
+        return NULL;
+    }
     const sdd_ntensor *pos = sdd_tensorset_find(ts, "pos_S");
     const sdd_ntensor *enc = sdd_tensorset_find(ts, "encoder.0.0.conv1.weight");
     if (!pos || !enc || pos->ndim != 3) return NULL;
@@ -138,6 +149,11 @@ sdd_model *sdd_model_load(const char *path, const char *arch, sdd_err *e)
         sdd_tensorset_free(&ts);
         ts = mapped;
     }
+    if (m->meta_load && m->meta_load(m, &ts, fmt && !strcmp(fmt, SDD_FORMAT_NAME), path, e)) {
+        sdd_model_free(m);
+        sdd_tensorset_free(&ts);
+        return NULL;
+    }
     if (sdd_model_set_weights(m, &ts, path, e)) { sdd_model_free(m); sdd_tensorset_free(&ts); return NULL; }
     const char *thr = sdd_tensorset_get_meta(&ts, "threshold");
     if (thr) {
@@ -182,6 +198,7 @@ int sdd_model_to_tensorset(const sdd_model *m, sdd_tensorset *ts, sdd_err *e)
     if (sdd_tensorset_set_meta(ts, "nb_samp", buf, e)) return -1;
     if (sdd_tensorset_set_meta(ts, "sample_rate", "16000", e)) return -1;
     if (m->config[0] && sdd_tensorset_set_meta(ts, "config", m->config, e)) return -1;
+    if (m->meta_save && m->meta_save(m, ts, e)) return -1;
     if (sdd_tensorset_set_meta(ts, "score", "logit of the bona fide class (output column 1)", e)) return -1;
     if (m->has_threshold) {
         snprintf(buf, sizeof buf, "%.9g", m->threshold);
