@@ -3,6 +3,9 @@
 # (objects, build-mpi/sdd, build-mpi/libsdd.a; `make MPI=1 test-mpi` runs its tests);
 # `make demo` runs the main job; `make bench` times sdd against PyTorch.
 # Missing system packages are installed by scripts/install-deps (Debian names).
+# `make CUDA=1` adds the CUDA backend (src/backend/*.cu, nvcc, cuBLAS) to the
+# same binaries; BUILD=dir BIN=dir put objects and binaries elsewhere (CI builds
+# the CUDA variant next to the plain one).
 
 CC      ?= cc
 # MPI=1: mpicc with -DSDD_MPI, everything under build-mpi/ so the default build is untouched
@@ -35,8 +38,21 @@ TESTSRC := $(sort $(wildcard tests/unit/test_*.c))
 TESTBIN := $(TESTSRC:tests/unit/%.c=$(BUILD)/tests/%) $(BUILD)/tests/test_api_cxx
 DEPSTAMP := $(BUILD)/.deps-ok
 
+ifeq ($(CUDA),1)
+CUDA_HOME ?= /usr/local/cuda
+NVCC    ?= $(CUDA_HOME)/bin/nvcc
+# sm_90 code plus compute_90 PTX, which newer GPUs JIT-compile
+NVFLAGS ?= -O3 -std=c++17 -gencode arch=compute_90,code=sm_90 -gencode arch=compute_90,code=compute_90
+NVFLAGS += -Xcompiler -fPIC -DSDD_CUDA -Iinclude -Isrc
+CUSRC   := $(shell find src -name '*.cu' | sort)
+LIBOBJ  += $(CUSRC:%.cu=$(BUILD)/%.o)
+CFLAGS  += -DSDD_CUDA -I$(CUDA_HOME)/include
+LDLIBS  += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublas -lcudart -lstdc++
+GPUTEST := $(BUILD)/tests/gpu/test_cuda
+endif
+
 .PHONY: all test test-mpi bench-mpi demo bench bench-rawboost clean deps fuzz-build
-all: $(SDD) $(LIBA) $(LIBSO)
+all: $(SDD) $(LIBA) $(LIBSO) $(GPUTEST)
 
 $(DEPSTAMP): scripts/install-deps
 	@mkdir -p $(BUILD)
@@ -54,6 +70,16 @@ $(BUILD)/src/core/rng.o: CFLAGS += -fno-math-errno
 
 # the built-in recipes are embedded in this object (.incbin)
 $(BUILD)/src/train/recipe_data.o: $(wildcard recipes/*.json)
+
+
+$(BUILD)/%.o: %.cu src/backend/cuda.h src/backend/cuda_internal.h | $(DEPSTAMP)
+	@mkdir -p $(dir $@)
+	$(NVCC) $(NVFLAGS) -MMD -MP -c $< -o $@
+
+# the GPU checks (tests/gpu/run.sh); built with CUDA=1 only
+$(BUILD)/tests/gpu/test_cuda: tests/gpu/test_cuda.c $(LIBA) tests/unit/check.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(LIBA) $(LDLIBS)
 
 $(LIBA): $(LIBOBJ)
 	rm -f $@ && ar rcs $@ $^
@@ -87,9 +113,9 @@ $(BUILD)/tests/%: tests/mpi/%.c $(LIBA) tests/unit/check.h
 demo: all
 	@./scripts/demo
 
-$(BUILD)/bench/bench_sdd: bench/bench_sdd.c libsdd.a
+$(BUILD)/bench/bench_sdd: bench/bench_sdd.c $(LIBA)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $< libsdd.a $(LDLIBS)
+	$(CC) $(CFLAGS) -o $@ $< $(LIBA) $(LDLIBS)
 
 # MPI=1 only: the all-reduce cost and the 1 -> 2 process scaling of bench/mpi_run
 $(BUILD)/bench/bench_allreduce: bench/bench_allreduce.c $(LIBA)
@@ -99,9 +125,9 @@ $(BUILD)/bench/bench_allreduce: bench/bench_allreduce.c $(LIBA)
 bench-mpi: $(SDD) $(BUILD)/bench/bench_allreduce
 	@BUILD=$(BUILD) ./bench/mpi_run
 
-$(BUILD)/bench/bench_rawboost: bench/bench_rawboost.c libsdd.a
+$(BUILD)/bench/bench_rawboost: bench/bench_rawboost.c $(LIBA)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $< libsdd.a $(LDLIBS)
+	$(CC) $(CFLAGS) -o $@ $< $(LIBA) $(LDLIBS)
 
 bench: all $(BUILD)/bench/bench_sdd $(BUILD)/bench/bench_rawboost
 	@./bench/run
@@ -113,7 +139,7 @@ bench-rawboost: all $(BUILD)/bench/bench_sdd $(BUILD)/bench/bench_rawboost
 	@/usr/bin/python3 bench/report.py --rawboost-update bench/RESULTS.md $(BUILD)/bench/rawboost.jsonl "make bench-rawboost"
 
 clean:
-	rm -rf $(BUILD) sdd libsdd.a libsdd.so
+	rm -rf $(BUILD) $(BIN)/sdd $(LIBA) $(BIN)/libsdd.so
 
 -include $(LIBOBJ:.o=.d) $(CLIOBJ:.o=.d)
 

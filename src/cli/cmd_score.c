@@ -6,6 +6,7 @@
 #include "cli/cli.h"
 #include "models/modelio.h"
 #include "models/infer.h"
+#include "backend/device.h"
 #include "audio/decode.h"
 #include "data/list.h"
 #include "io/atomic.h"
@@ -44,7 +45,8 @@ static void usage(FILE *f)
             "                   threshold (default: the calibration stored in the model, if any)\n"
             "  --no-calibration print raw logits even when the model carries a calibration\n"
             "  --batch N        utterances per forward pass (default 8)\n"
-            "  --threads N      threads (default: all cores)\n");
+            "  --threads N      threads (default: all cores)\n"
+            "  --device D       cpu (default) or cuda (builds made with 'make CUDA=1')\n");
 }
 
 static int items_add(items *it, const char *id, const char *path)
@@ -108,7 +110,7 @@ static int walk(items *it, const char *dir, int depth)
 
 int cmd_score(int argc, char **argv)
 {
-    const char *model = NULL, *list = NULL, *adir = NULL, *out = NULL;
+    const char *model = NULL, *list = NULL, *adir = NULL, *out = NULL, *device = "cpu";
     long cut = 0, batch = 8, threads = 0;
     double window_s = 16.0, thr = 0.0;
     int full = 0, have_thr = 0, no_cal = 0;
@@ -125,6 +127,7 @@ int cmd_score(int argc, char **argv)
         else if (!strcmp(a, "--list")) NEED(list, "a file");
         else if (!strcmp(a, "--audio-dir")) NEED(adir, "a folder");
         else if (!strcmp(a, "-o")) NEED(out, "a file");
+        else if (!strcmp(a, "--device")) NEED(device, "cpu or cuda");
         else if (!strcmp(a, "--full")) full = 1;
         else if (!strcmp(a, "--calibration")) NEED(calfile, "a calibration file");
         else if (!strcmp(a, "--no-calibration")) no_cal = 1;
@@ -146,6 +149,10 @@ int cmd_score(int argc, char **argv)
     cli_set_threads(threads);
 
     sdd_err e;
+    int dev;
+    if (sdd_device_parse(device, &dev, &e)) { free(pos); return cli_usage_error("score", "--device: %s", e.msg); }
+    /* before any file is read: a missing device is the whole command's error */
+    if (sdd_device_check(dev, NULL, 0, &e)) { cli_error("--device %s: %s", device, e.msg); free(pos); return SDD_EXIT_ERROR; }
     int status = SDD_EXIT_OK, have_cal = 0;
     sdd_calibration cal;
     if (calfile) {
@@ -209,6 +216,7 @@ int cmd_score(int argc, char **argv)
     char (*errs)[sizeof e.msg] = malloc((size_t)B * sizeof *errs);
     sdd_ctx c;
     sdd_ctx_init(&c, &m->params);
+    if (status == SDD_EXIT_OK && sdd_ctx_set_device(&c, dev, &e)) { cli_error("--device %s: %s", device, e.msg); status = SDD_EXIT_ERROR; }
     cli_progress pr;
     cli_progress_start(&pr, it.n);
     int nbad = 0;

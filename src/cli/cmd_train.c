@@ -1,5 +1,6 @@
 /* `sdd train`: DPDA training with gradient alignment (see src/train/trainer.h). */
 #include "cli/cli.h"
+#include "backend/device.h"
 #include "train/trainer.h"
 #include "train/options.h"
 #include "train/recipe.h"
@@ -46,6 +47,7 @@ static void usage(FILE *f)
             "  --seed N (1234) --threads N (all cores) --workers N (loader threads, 1)\n"
             "  --max-samples N           cache at most N samples per utterance (0 = whole)\n"
             "  --resume                  continue from DIR/state.safetensors\n"
+            "  --device cpu|cuda         compute device (default cpu; cuda training is not implemented yet)\n"
             "  --seeds S1,S2,...         train once per seed into DIR/seed-S, then DIR/summary.txt:\n"
             "                            final dev EER and eval EERs, mean and sample std (also printed)\n"
             "  --recipe NAME|FILE        settings from a recipe: built-in %s, or a JSON file whose\n"
@@ -68,6 +70,7 @@ int cmd_train(int argc, char **argv)
     sdd_recipe_store_init(&store);
     sdd_err e;
     int rc = SDD_EXIT_OK;
+    const char *device = "cpu";
     /* the recipe first, whatever its position: explicit options override it */
     const char *recipe = NULL;
     for (int i = 1; i < argc; i++) {
@@ -92,6 +95,7 @@ int cmd_train(int argc, char **argv)
         if (a[0] != '-' || a[1] != '-') { rc = cli_usage_error("train", "unexpected argument %s", a); break; }
         if (!(val = cli_value(argc, argv, &i))) { rc = cli_usage_error("train", "%s needs a value", a); break; }
         if (!strcmp(a, "--recipe")) continue;
+        if (!strcmp(a, "--device")) { device = val; continue; }
         if (!strcmp(a, "--seeds")) {
             if ((nseeds = sdd_seeds_parse(val, seeds, &e)) < 0) rc = cli_usage_error("train", "%s", e.msg);
             continue;
@@ -105,6 +109,14 @@ int cmd_train(int argc, char **argv)
     if (rc == SDD_EXIT_OK && (!cfg.train_list || !cfg.dev_list || !cfg.out_dir))
         rc = cli_usage_error("train", "--train, --dev and --out are required");
     if (rc == SDD_EXIT_OK && sdd_rawboost_check_params(&cfg.rb, &e)) rc = cli_usage_error("train", "%s", e.msg);
+    int dev = SDD_DEV_CPU;
+    if (rc == SDD_EXIT_OK && sdd_device_parse(device, &dev, &e)) rc = cli_usage_error("train", "--device: %s", e.msg);
+    if (rc == SDD_EXIT_OK && sdd_device_check(dev, NULL, 0, &e)) { cli_error("--device %s: %s", device, e.msg); rc = SDD_EXIT_ERROR; }
+    /* the CUDA backend has no backward kernels yet: say so instead of training on the CPU */
+    if (rc == SDD_EXIT_OK && dev == SDD_DEV_CUDA) {
+        cli_error("--device cuda: training on CUDA is not implemented yet (scoring is: sdd score --device cuda)");
+        rc = SDD_EXIT_ERROR;
+    }
     if (rc == SDD_EXIT_OK) {
         cli_set_threads(cfg.threads);
         char *summary = NULL;

@@ -16,12 +16,21 @@ void sdd_arena_init(sdd_arena *a, size_t chunk_size)
     a->chunk_size = chunk_size ? chunk_size : ((size_t)64 << 20);
 }
 
-static sdd_arena_chunk *chunk_new(size_t cap)
+void sdd_arena_init_with(sdd_arena *a, size_t chunk_size, void *(*alloc)(size_t), void (*release)(void *))
+{
+    sdd_arena_init(a, chunk_size);
+    a->mem_alloc = alloc;
+    a->mem_free = release;
+}
+
+static sdd_arena_chunk *chunk_new(const sdd_arena *a, size_t cap)
 {
     sdd_arena_chunk *c = malloc(sizeof *c);
     if (!c) return NULL;
     c->mem = NULL;
-    if (posix_memalign((void **)&c->mem, 64, cap) != 0) { free(c); return NULL; }
+    if (a->mem_alloc) {
+        if (!(c->mem = a->mem_alloc(cap))) { free(c); return NULL; }
+    } else if (posix_memalign((void **)&c->mem, 64, cap) != 0) { free(c); return NULL; }
     c->cap = cap;
     c->off = 0;
     c->next = NULL;
@@ -41,7 +50,7 @@ void *sdd_arena_alloc(sdd_arena *a, size_t bytes)
     }
     if (!a->head || a->head->off + need > a->head->cap) {
         size_t cap = need > a->chunk_size ? need : a->chunk_size;
-        sdd_arena_chunk *c = chunk_new(cap);
+        sdd_arena_chunk *c = chunk_new(a, cap);
         if (!c) return NULL;
         a->reserved += cap;
         if (!a->first) a->first = c;
@@ -79,7 +88,7 @@ void sdd_arena_free(sdd_arena *a)
     sdd_arena_chunk *c = a->first;
     while (c) {
         sdd_arena_chunk *n = c->next;
-        free(c->mem);
+        if (a->mem_free) a->mem_free(c->mem); else free(c->mem);
         free(c);
         c = n;
     }

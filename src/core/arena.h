@@ -13,9 +13,15 @@ typedef struct sdd_arena {
     size_t used;             /* bytes handed out since the last reset */
     size_t peak;             /* max of used over the arena's life */
     size_t reserved;         /* bytes held in chunks */
+    /* chunk memory: NULL for host memory; the CUDA backend sets device
+     * allocators (then sdd_arena_calloc must not be used: it writes the memory) */
+    void *(*mem_alloc)(size_t bytes);
+    void (*mem_free)(void *p);
 } sdd_arena;
 
 void sdd_arena_init(sdd_arena *a, size_t chunk_size);
+/* An arena whose chunks come from alloc/free (device memory). */
+void sdd_arena_init_with(sdd_arena *a, size_t chunk_size, void *(*alloc)(size_t), void (*release)(void *));
 /* 64-byte aligned, uninitialised; NULL when memory is exhausted. */
 void *sdd_arena_alloc(sdd_arena *a, size_t bytes);
 /* Same, zero-filled. */

@@ -1,5 +1,6 @@
 /* Owns the flat parameter block (see params.h). */
 #include "core/params.h"
+#include "backend/device.h"
 #include <stdlib.h>
 #include <string.h>
 #include <stdio.h>
@@ -12,6 +13,7 @@ void sdd_params_free(sdd_params *ps)
     free(ps->data);
     free(ps->grad[0]);  /* one block holds every path's gradient */
     for (int i = 0; i < SDD_MAX_PATHS; i++) ps->grad[i] = NULL;
+    sdd_device_free(ps->ddata);
     memset(ps, 0, sizeof *ps);
 }
 

@@ -27,6 +27,7 @@ typedef struct sdd_params {
     float *data;               /* (total,) values */
     float *grad[SDD_MAX_PATHS];/* (total,) per-path gradient, NULL until allocated */
     int ngrad;
+    float *ddata;              /* (total,) device copy of data (backend/device.h), NULL on the CPU */
     size_t total;
     size_t ntrainable;         /* number of trainable floats */
 } sdd_params;

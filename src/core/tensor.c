@@ -1,5 +1,6 @@
 /* Owns tensors, the step context and the tape (see tensor.h). */
 #include "core/tensor.h"
+#include "backend/device.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,6 +15,7 @@ void sdd_ctx_init(sdd_ctx *c, sdd_params *params)
 void sdd_ctx_free(sdd_ctx *c)
 {
     sdd_arena_free(&c->arena);
+    sdd_arena_free(&c->darena);
     free(c->tape);
     free(c->gten);
     memset(c, 0, sizeof *c);
@@ -22,6 +24,7 @@ void sdd_ctx_free(sdd_ctx *c)
 void sdd_ctx_begin(sdd_ctx *c, int B, int train, int grad)
 {
     sdd_arena_reset(&c->arena);
+    sdd_arena_reset(&c->darena);
     c->ntape = 0;
     c->ngten = 0;
     c->train = train;
@@ -67,6 +70,17 @@ size_t sdd_numel(const sdd_tensor *t)
     return n;
 }
 
+void *sdd_dscratch(sdd_ctx *c, size_t bytes)
+{
+    if (c->failed) return NULL;
+    void *p = sdd_arena_alloc(&c->darena, bytes);
+    if (!p && !c->failed) {
+        sdd_err_set(&c->err, "out of device memory (%zu MB requested, %zu MB in use)", bytes >> 20, c->darena.used >> 20);
+        c->failed = 1;
+    }
+    return p;
+}
+
 void *sdd_scratch(sdd_ctx *c, size_t bytes)
 {
     void *p = sdd_arena_alloc(&c->arena, bytes);
@@ -88,6 +102,11 @@ sdd_tensor *sdd_tensor_new(sdd_ctx *c, int nd, const int64_t *n)
     t->nd = nd;
     t->pidx = -1;
     for (int i = 0; i < nd; i++) t->n[i] = n[i];
+    if (c->dev) {
+        t->x = sdd_dscratch(c, sdd_numel(t) * sizeof(float));
+        if (!t->x) return NULL;
+        return t;
+    }
     t->x = sdd_arena_alloc(&c->arena, sdd_numel(t) * sizeof(float));
     if (!t->x) return sdd_oom(c, "tensor values");
     return t;
@@ -127,6 +146,11 @@ float *sdd_grad_of(sdd_ctx *c, sdd_tensor *t)
 {
     if (t->g) return t->g;
     if (t->pidx >= 0) return NULL; /* parameters use sdd_pgrad */
+    if (c->dev) {
+        if (!c->failed) sdd_err_set(&c->err, "CUDA backend: gradients (training) are not implemented yet");
+        c->failed = 1;
+        return NULL;
+    }
     t->g = sdd_arena_calloc(&c->arena, sdd_numel(t) * sizeof(float));
     if (!t->g) return sdd_oom(c, "gradient");
     if (c->ngten == c->capgten) {

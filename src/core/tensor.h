@@ -16,6 +16,12 @@
  * gradient goes to buffer cur_grad instead (the reference's joint-statistics
  * mode, which needs one backward pass per path).
  *
+ * Devices: with c->dev set (backend/device.h, CUDA builds only) the values
+ * of activation tensors live in device memory (the arena `darena`), parameter
+ * values in the params' device block (sdd_tensor_dev gives the pointer an op
+ * must use), and ops run their CUDA implementation. Tensor structs and tape
+ * nodes stay in host memory.
+ *
  * Errors: an op that cannot allocate returns NULL and records the reason in
  * ctx->err; every op returns NULL when given a NULL input, so model code checks
  * only its final result. */
@@ -74,6 +80,8 @@ struct sdd_ctx {
     int row_base[SDD_MAX_PATHS];
     int failed;
     sdd_err err;
+    int dev;                  /* 0: CPU; 1: CUDA (values in device memory) */
+    sdd_arena darena;         /* device memory of activations, reset with the step */
 };
 
 void sdd_ctx_init(sdd_ctx *c, sdd_params *params);
@@ -94,6 +102,14 @@ sdd_tensor *sdd_tensor_wrap(sdd_ctx *c, float *x, int nd, const int64_t *n);
 /* A tensor view of parameter idx (lives in the params block). */
 sdd_tensor sdd_param_tensor(const sdd_params *ps, int idx);
 size_t sdd_numel(const sdd_tensor *t);
+/* Values of t where the context's device reads them: the parameter's slot in
+ * the device parameter block, or t->x (activations, and everything on the CPU). */
+static inline float *sdd_tensor_dev(const sdd_ctx *c, const sdd_tensor *t)
+{
+    return (c->dev && t->pidx >= 0) ? c->params->ddata + c->params->p[t->pidx].off : t->x;
+}
+/* Device scratch (c->dev only), uninitialised; NULL with c->err set on OOM. */
+void *sdd_dscratch(sdd_ctx *c, size_t bytes);
 /* Scratch memory from the arena. */
 void *sdd_scratch(sdd_ctx *c, size_t bytes);
 void *sdd_scratch0(sdd_ctx *c, size_t bytes);

@@ -1,5 +1,6 @@
 /* Owns inference helpers (see infer.h). */
 #include "models/infer.h"
+#include "backend/device.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,13 +17,25 @@ int sdd_score_batch(sdd_model *m, sdd_ctx *c, const float *wave, int B, int64_t 
     if (L < m->min_samples) return sdd_err_set(e, "input of %lld samples is shorter than %s's minimum of %d", (long long)L, m->arch, m->min_samples);
     sdd_ctx_begin(c, B, 0, 0);
     int64_t shp[2] = { B, L };
-    sdd_tensor *x = sdd_tensor_wrap(c, (float *)wave, 2, shp);
+    sdd_tensor *x;
+    if (c->dev) {
+        /* the batch's one upload; the logits come back below */
+        x = sdd_tensor_new(c, 2, shp);
+        if (x && sdd_device_from_host(x->x, wave, (size_t)B * L, e)) return -1;
+    } else x = sdd_tensor_wrap(c, (float *)wave, 2, shp);
     sdd_tensor *z = m->forward(c, m, x);
     if (!z) return sdd_err_set(e, "%s", c->err.msg[0] ? c->err.msg : "forward failed");
-    for (int b = 0; b < B; b++) {
-        scores[b] = z->x[(size_t)b * 2 + 1];
-        if (logits) { logits[2 * b] = z->x[(size_t)b * 2]; logits[2 * b + 1] = z->x[(size_t)b * 2 + 1]; }
+    float small[2 * 64], *zh = z->x;
+    if (c->dev) {
+        zh = B <= 64 ? small : malloc((size_t)B * 2 * sizeof(float));
+        if (!zh) return sdd_err_set(e, "out of memory");
+        if (sdd_device_to_host(zh, z->x, (size_t)B * 2, e)) { if (zh != small) free(zh); return -1; }
     }
+    for (int b = 0; b < B; b++) {
+        scores[b] = zh[(size_t)b * 2 + 1];
+        if (logits) { logits[2 * b] = zh[(size_t)b * 2]; logits[2 * b + 1] = zh[(size_t)b * 2 + 1]; }
+    }
+    if (zh != z->x && zh != small) free(zh);
     return 0;
 }
 

@@ -3,6 +3,7 @@
  * block-specific attention weights, and the master-node attention pooling.
  * Both are coarse ops: forward and backward written out by hand. */
 #include "ops/ops.h"
+#include "ops/internal.h"
 #include <cblas.h>
 #include <math.h>
 #include <string.h>
@@ -89,6 +90,7 @@ sdd_tensor *sdd_pair_attn(sdd_ctx *c, sdd_tensor *x, sdd_tensor *wp, sdd_tensor 
     const int B = (int)x->n[0], N = (int)x->n[1], D = (int)x->n[2], Do = (int)wp->n[0];
     if (nT < N && (!aw22 || !aw12)) { sdd_err_set(&c->err, "pair attention: missing block weights"); c->failed = 1; return NULL; }
     const size_t NN = (size_t)N * N;
+    SDD_ON_DEVICE(c, sdd_cu_pair_attn(c, x, wp, bp, aw11, aw22, aw12, nT, tau));
     sdd_tensor *out = sdd_new3(c, B, N, N);
     float *T = sdd_scratch(c, (size_t)B * NN * Do * sizeof(float));
     float *P = sdd_scratch(c, NN * D * sizeof(float));
@@ -185,6 +187,7 @@ sdd_tensor *sdd_master_attn(sdd_ctx *c, sdd_tensor *x, sdd_tensor *m, sdd_tensor
     if (!x || !m || !wm || !bm || !aw || c->failed) return NULL;
     const int B = (int)x->n[0], N = (int)x->n[1], D = (int)x->n[2], Do = (int)wm->n[0];
     if (m->n[0] != B || m->n[2] != D) { sdd_err_set(&c->err, "master attention: master shape"); c->failed = 1; return NULL; }
+    SDD_ON_DEVICE(c, sdd_cu_master_attn(c, x, m, wm, bm, aw, tau));
     sdd_tensor *out = sdd_new3(c, B, 1, D);
     float *T = sdd_scratch(c, (size_t)B * N * Do * sizeof(float));
     float *a = sdd_scratch(c, (size_t)B * N * sizeof(float));

@@ -38,6 +38,7 @@ sdd_tensor *sdd_sinc_front(sdd_ctx *c, sdd_tensor *wave, const float *filt, int 
     const int Ho = C / 3;                    /* pooled filter rows */
     const int Cu = Ho * 3;                   /* filters that survive the floor */
     const int64_t Wo = T / 3;
+    SDD_ON_DEVICE(c, sdd_cu_sinc_front(c, wave, filt, C, K));
     sdd_tensor *out = sdd_new4(c, B, 1, Ho, Wo);
     if (!out) return NULL;
     const int64_t nchunk = (Wo * 3 + SINC_CHUNK - 1) / SINC_CHUNK;
@@ -327,6 +328,7 @@ sdd_tensor *sdd_conv2d(sdd_ctx *c, sdd_tensor *x, sdd_tensor *w, sdd_tensor *b, 
     sdd_conv_geom g;
     if (sdd_conv_geom_init(c, &g, (int)x->n[1], (int)x->n[2], (int)x->n[3], w, ph, pw)) return NULL;
     const int B = (int)x->n[0];
+    SDD_ON_DEVICE(c, sdd_cu_conv2d(c, x, w, b, ph, pw));
     sdd_tensor *out = sdd_new4(c, B, g.Cout, g.Ho, g.Wo);
     if (!out) return NULL;
     if (sdd_conv_fwd(c, &g, B, x->x, w->x, b ? b->x : NULL, out->x)) return NULL;

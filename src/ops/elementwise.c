@@ -39,6 +39,7 @@ static void selu_backward(sdd_ctx *c, void *vn)
 sdd_tensor *sdd_selu(sdd_ctx *c, sdd_tensor *x)
 {
     if (!x || c->failed) return NULL;
+    SDD_ON_DEVICE(c, sdd_cu_selu(c, x));
     sdd_tensor *out = sdd_tensor_new(c, x->nd, x->n);
     if (!out) return NULL;
     const size_t m = sdd_numel(x);
@@ -68,6 +69,7 @@ sdd_tensor *sdd_add(sdd_ctx *c, sdd_tensor *a, sdd_tensor *b)
     if (!a || !b || c->failed) return NULL;
     const size_t m = sdd_numel(a);
     if (m != sdd_numel(b)) { sdd_err_set(&c->err, "add: shape mismatch"); c->failed = 1; return NULL; }
+    SDD_ON_DEVICE(c, sdd_cu_add(c, a, b));
     sdd_tensor *out = sdd_tensor_new(c, a->nd, a->n);
     if (!out) return NULL;
     #pragma omp parallel for schedule(static)
@@ -93,6 +95,7 @@ sdd_tensor *sdd_max2(sdd_ctx *c, sdd_tensor *a, sdd_tensor *b)
     if (!a || !b || c->failed) return NULL;
     const size_t m = sdd_numel(a);
     if (m != sdd_numel(b)) { sdd_err_set(&c->err, "max: shape mismatch"); c->failed = 1; return NULL; }
+    SDD_ON_DEVICE(c, sdd_cu_max2(c, a, b));
     sdd_tensor *out = sdd_tensor_new(c, a->nd, a->n);
     if (!out) return NULL;
     for (size_t k = 0; k < m; k++) out->x[k] = a->x[k] >= b->x[k] ? a->x[k] : b->x[k];
@@ -114,6 +117,7 @@ sdd_tensor *sdd_dropout(sdd_ctx *c, sdd_tensor *x, float p)
     if (!x || c->failed) return NULL;
     const uint64_t key = sdd_rng_key(c->rng_key, (uint64_t)c->op_serial++, 0xd40, 0);
     if (!c->train || c->dropout_off || p <= 0.0f) return x;
+    SDD_ON_DEVICE(c, sdd_cu_unsupported(c, "dropout (training)"));
     sdd_tensor *out = sdd_tensor_new(c, x->nd, x->n);
     const size_t m = sdd_numel(x);
     uint8_t *mask = sdd_scratch(c, m);
@@ -147,6 +151,7 @@ static void expand_backward(sdd_ctx *c, void *vn)
 sdd_tensor *sdd_expand_batch(sdd_ctx *c, sdd_tensor *p, int B)
 {
     if (!p || c->failed) return NULL;
+    SDD_ON_DEVICE(c, sdd_cu_expand_batch(c, p, B));
     int64_t shp[SDD_MAX_DIMS];
     for (int i = 0; i < p->nd; i++) shp[i] = p->n[i];
     shp[0] = B;
@@ -181,6 +186,7 @@ sdd_tensor *sdd_concat_nodes(sdd_ctx *c, sdd_tensor *a, sdd_tensor *b)
 {
     if (!a || !b || c->failed) return NULL;
     const int B = (int)a->n[0], Na = (int)a->n[1], Nb = (int)b->n[1], D = (int)a->n[2];
+    SDD_ON_DEVICE(c, sdd_cu_concat_nodes(c, a, b));
     sdd_tensor *out = sdd_new3(c, B, Na + Nb, D);
     if (!out) return NULL;
     for (int bb = 0; bb < B; bb++) {
@@ -207,6 +213,7 @@ sdd_tensor *sdd_slice_nodes(sdd_ctx *c, sdd_tensor *x, int start, int len)
     if (!x || c->failed) return NULL;
     const int B = (int)x->n[0], N = (int)x->n[1], D = (int)x->n[2];
     if (start < 0 || len < 0 || start + len > N) { sdd_err_set(&c->err, "slice: out of range"); c->failed = 1; return NULL; }
+    SDD_ON_DEVICE(c, sdd_cu_slice_nodes(c, x, start, len));
     sdd_tensor *out = sdd_new3(c, B, len, D);
     if (!out) return NULL;
     for (int b = 0; b < B; b++)
@@ -230,7 +237,7 @@ static void reshape_backward(sdd_ctx *c, void *vn)
 sdd_tensor *sdd_reshape(sdd_ctx *c, sdd_tensor *x, int nd, const int64_t *shape)
 {
     if (!x || c->failed) return NULL;
-    sdd_tensor *out = sdd_tensor_wrap(c, x->x, nd, shape);
+    sdd_tensor *out = sdd_tensor_wrap(c, sdd_tensor_dev(c, x), nd, shape);
     if (!out) return NULL;
     if (sdd_numel(out) != sdd_numel(x)) { sdd_err_set(&c->err, "reshape: element count differs"); c->failed = 1; return NULL; }
     return ew_push(c, reshape_backward, x, NULL, out) ? out : NULL;

@@ -12,6 +12,14 @@
 #include "core/tensor.h"
 #include <math.h>
 
+/* ---- device dispatch: with c->dev set an op returns its CUDA version (backend/cuda.h) ---- */
+#ifdef SDD_CUDA
+#include "backend/cuda.h"
+#define SDD_ON_DEVICE(c, call) do { if ((c)->dev) return (call); } while (0)
+#else
+#define SDD_ON_DEVICE(c, call) do { } while (0)
+#endif
+
 /* ---- conv2d, stride 1, zero padding ---- */
 
 typedef struct {

@@ -1,6 +1,7 @@
 /* Dense layers: linear over the last dim (sgemm) with per-segment weight
  * gradients, and the small batched matmul used by graph attention. */
 #include "ops/ops.h"
+#include "ops/internal.h"
 #include <cblas.h>
 #include <string.h>
 
@@ -42,6 +43,7 @@ sdd_tensor *sdd_linear(sdd_ctx *c, sdd_tensor *x, sdd_tensor *w, sdd_tensor *b)
         c->failed = 1;
         return NULL;
     }
+    SDD_ON_DEVICE(c, sdd_cu_linear(c, x, w, b));
     int64_t shp[SDD_MAX_DIMS];
     for (int i = 0; i < x->nd; i++) shp[i] = x->n[i];
     shp[x->nd - 1] = dout;
@@ -86,6 +88,7 @@ sdd_tensor *sdd_bmm(sdd_ctx *c, sdd_tensor *a, sdd_tensor *x)
     if (!a || !x || c->failed) return NULL;
     const int B = (int)a->n[0], N = (int)a->n[1], M = (int)a->n[2], D = (int)x->n[2];
     if (x->n[1] != M) { sdd_err_set(&c->err, "bmm: inner dims differ"); c->failed = 1; return NULL; }
+    SDD_ON_DEVICE(c, sdd_cu_bmm(c, a, x));
     sdd_tensor *out = sdd_new3(c, B, N, D);
     if (!out) return NULL;
     for (int b = 0; b < B; b++)

@@ -1,6 +1,7 @@
 /* Losses: class-weighted cross entropy with one loss per batch segment
  * (PyTorch CrossEntropyLoss(weight=...) mean semantics within a segment). */
 #include "ops/ops.h"
+#include "ops/internal.h"
 #include <math.h>
 #include <string.h>
 
@@ -26,6 +27,7 @@ sdd_tensor *sdd_ce_weighted(sdd_ctx *c, sdd_tensor *logits, const int *labels, c
     if (!logits || c->failed) return NULL;
     const int B = (int)logits->n[0], K = (int)logits->n[1];
     if (K > 8) { sdd_err_set(&c->err, "cross entropy: %d classes (max 8)", K); c->failed = 1; return NULL; }
+    SDD_ON_DEVICE(c, sdd_cu_unsupported(c, "weighted cross entropy (training)"));
     int64_t ns = c->nseg;
     sdd_tensor *out = sdd_tensor_new(c, 1, &ns);
     ce_node *n = sdd_scratch0(c, sizeof *n);

@@ -258,6 +258,7 @@ sdd_tensor *sdd_batchnorm(sdd_ctx *c, sdd_tensor *x, sdd_tensor *gamma, sdd_tens
                           sdd_tensor *rmean, sdd_tensor *rvar, int channel_last, float momentum, float eps)
 {
     if (!x || c->failed) return NULL;
+    SDD_ON_DEVICE(c, sdd_cu_batchnorm(c, x, gamma, beta, rmean, rvar, channel_last, eps));
     sdd_tensor *out = sdd_tensor_new(c, x->nd, x->n);
     bn_node *n = sdd_scratch(c, sizeof *n);
     if (!out || !n) return NULL;
@@ -274,6 +275,9 @@ sdd_tensor *sdd_batchnorm(sdd_ctx *c, sdd_tensor *x, sdd_tensor *gamma, sdd_tens
 void sdd_bn_track(sdd_ctx *c, sdd_tensor *x, sdd_tensor *rmean, sdd_tensor *rvar, float momentum)
 {
     if (!x || c->failed || !c->train) return;
+#ifdef SDD_CUDA
+    if (c->dev) { sdd_cu_unsupported(c, "BatchNorm running-statistics update (training)"); return; }
+#endif
     sdd_bn_stats st;
     sdd_bn_layout(&st, x, 0);
     st.ng = 1;

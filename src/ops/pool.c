@@ -3,6 +3,7 @@
  * sigmoid scores, and the AASIST readout. Each saves argmax indices for its
  * backward. */
 #include "ops/ops.h"
+#include "ops/internal.h"
 #include "core/rng.h"
 #include <math.h>
 #include <string.h>
@@ -36,6 +37,7 @@ sdd_tensor *sdd_maxpool2d(sdd_ctx *c, sdd_tensor *x, int kh, int kw)
     if (!x || c->failed) return NULL;
     const int B = (int)x->n[0], C = (int)x->n[1], H = (int)x->n[2], W = (int)x->n[3];
     const int Ho = H / kh, Wo = W / kw;
+    SDD_ON_DEVICE(c, sdd_cu_maxpool2d(c, x, kh, kw));
     sdd_tensor *out = sdd_new4(c, B, C, Ho, Wo);
     if (!out) return NULL;
     if ((size_t)B * C * H * W > INT32_MAX) { sdd_err_set(&c->err, "maxpool2d: tensor too large"); c->failed = 1; return NULL; }
@@ -82,6 +84,7 @@ sdd_tensor *sdd_absmax_axis(sdd_ctx *c, sdd_tensor *e, int axis)
     if (!e || c->failed) return NULL;
     const int B = (int)e->n[0], C = (int)e->n[1], H = (int)e->n[2], W = (int)e->n[3];
     const int N = axis == 3 ? H : W;
+    SDD_ON_DEVICE(c, sdd_cu_absmax_axis(c, e, axis));
     sdd_tensor *out = sdd_new3(c, B, N, C);
     if (!out) return NULL;
     int32_t *idx = c->grad ? sdd_scratch(c, sdd_numel(out) * sizeof(int32_t)) : NULL;
@@ -154,6 +157,7 @@ sdd_tensor *sdd_graph_pool(sdd_ctx *c, sdd_tensor *h, sdd_tensor *w, sdd_tensor 
     const int B = (int)h->n[0], N = (int)h->n[1], D = (int)h->n[2];
     int K = (int)((double)N * ratio);
     if (K < 1) K = 1;
+    SDD_ON_DEVICE(c, sdd_cu_graph_pool(c, h, w, b, ratio, p_drop));
     sdd_tensor *out = sdd_new3(c, B, K, D);
     float *z = sdd_scratch(c, sdd_numel(h) * sizeof(float));
     float *s = sdd_scratch(c, (size_t)B * N * sizeof(float));
@@ -248,6 +252,7 @@ sdd_tensor *sdd_readout(sdd_ctx *c, sdd_tensor *T, sdd_tensor *S, sdd_tensor *m)
 {
     if (!T || !S || !m || c->failed) return NULL;
     const int B = (int)T->n[0], D = (int)T->n[2];
+    SDD_ON_DEVICE(c, sdd_cu_readout(c, T, S, m));
     sdd_tensor *out = sdd_new2(c, B, 5 * D);
     int32_t *iT = sdd_scratch(c, (size_t)B * D * sizeof(int32_t));
     int32_t *iS = sdd_scratch(c, (size_t)B * D * sizeof(int32_t));

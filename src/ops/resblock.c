@@ -269,6 +269,7 @@ static void rb_tile(void *va, int bb, int h, int w0, int wc, const float *tile, 
 sdd_tensor *sdd_resblock(sdd_ctx *c, sdd_tensor *x, const sdd_resblock_params *p)
 {
     if (!x || c->failed) return NULL;
+    SDD_ON_DEVICE(c, sdd_cu_resblock(c, x, p));
     rb_node tmp, *n = &tmp;
     memset(n, 0, sizeof *n);
     n->x = x;
