@@ -1,10 +1,11 @@
 #!/usr/bin/python3
-"""PyTorch peer benchmark for `make bench` (AASIST / AASIST-L, float32, CPU).
+"""PyTorch peer benchmark for `make bench` (AASIST / AASIST-L, float32, CPU;
+--device cuda for tests/gpu/run.sh, FP32 without TF32).
 
 Usage:
     /usr/bin/python3 bench/peer_torch.py [--model AASIST] [--threads 2]
         [--batch 10] [--len 64600] [--reps 3] [--warmup 1]
-        [--measure all|eval|train|pcgrad|infer1] [--weights FILE.pth]
+        [--measure all|eval|train|pcgrad|infer1] [--weights FILE.pth] [--device cpu|cuda]
 
 Measurements (each in its own subprocess when --measure all, so that the peak
 RSS reported is that of one measurement):
@@ -48,6 +49,7 @@ def parse():
     ap.add_argument("--weights", default=None,
                     help="a .pth state dict to load (default: random init; timing does not depend on it)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
     a = ap.parse_args()
     if a.batch < 1 or a.reps < 1 or a.warmup < 0 or a.threads < 1 or a.length < 1000:
         ap.error("batch, reps, threads must be >= 1, warmup >= 0, len >= 1000")
@@ -63,7 +65,7 @@ def run_all(a):
             continue
         cmd = [sys.executable, os.path.abspath(__file__), "--model", a.model, "--threads", str(a.threads),
                "--batch", str(a.batch), "--len", str(a.length), "--reps", str(a.reps),
-               "--warmup", str(a.warmup), "--measure", m, "--seed", str(a.seed)]
+               "--warmup", str(a.warmup), "--measure", m, "--seed", str(a.seed), "--device", a.device]
         if a.weights:
             cmd += ["--weights", a.weights]
         p = subprocess.run(cmd, stdout=subprocess.PIPE, universal_newlines=True)
@@ -80,11 +82,11 @@ def flat_grad(params):
     vec, has = [], []
     for p in params:
         if p.grad is None:
-            vec.append(torch.zeros(p.numel(), dtype=p.dtype))
-            has.append(torch.zeros(p.numel(), dtype=torch.bool))
+            vec.append(torch.zeros(p.numel(), dtype=p.dtype, device=p.device))
+            has.append(torch.zeros(p.numel(), dtype=torch.bool, device=p.device))
         else:
             vec.append(p.grad.detach().reshape(-1).clone())
-            has.append(torch.ones(p.numel(), dtype=torch.bool))
+            has.append(torch.ones(p.numel(), dtype=torch.bool, device=p.device))
     return torch.cat(vec), torch.cat(has)
 
 
@@ -123,6 +125,13 @@ def measure(a):
     x = 0.1 * torch.randn(batch, a.length, generator=g)
     y = torch.tensor([1 if i % 2 == 0 else 0 for i in range(batch)])
     cew = torch.tensor([0.1, 0.9])
+    dev = torch.device(a.device)
+    if a.device == "cuda":
+        # FP32 GEMMs and convolutions, as sdd's CUDA backend
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
+    model = model.to(dev)
+    x, y, cew = x.to(dev), y.to(dev), cew.to(dev)
     ce = torch.nn.CrossEntropyLoss(weight=cew)
 
     if a.measure in ("eval", "infer1"):
@@ -142,7 +151,7 @@ def measure(a):
         model.train()
         half = batch // 2
         # [originals | augmented copies]; the augmentation itself is not timed
-        x = torch.cat([x[:half], x[:half] + 0.01 * torch.randn(half, a.length, generator=g)])
+        x = torch.cat([x[:half], x[:half] + 0.01 * torch.randn(half, a.length, generator=g).to(dev)])
         y = torch.cat([y[:half], y[:half]])
         params = list(model.parameters())
         opt = torch.optim.Adam(params, lr=1e-4, betas=(0.9, 0.999), weight_decay=1e-4)
@@ -165,24 +174,33 @@ def measure(a):
                 off += n
             opt.step()
 
+    def sync():
+        if a.device == "cuda":
+            torch.cuda.synchronize()
+
     for _ in range(a.warmup):
         step()
+    sync()
     times = []
     for _ in range(a.reps):
         t0 = time.perf_counter()
         step()
+        sync()
         times.append(time.perf_counter() - t0)
     mean = float(np.mean(times))
     names = {"eval": "eval_forward", "train": "train_forward_backward",
              "pcgrad": "dual_path_pcgrad_step", "infer1": "inference_batch1"}
     rec = {
-        "peer": "pytorch", "torch": torch.__version__, "device": "cpu", "dtype": "float32",
+        "peer": "pytorch", "torch": torch.__version__, "device": a.device, "dtype": "float32",
         "model": a.model, "measure": names[a.measure], "threads": a.threads,
         "batch": batch, "len": a.length, "warmup": a.warmup, "reps": a.reps,
         "sec_mean": round(mean, 4), "sec_min": round(float(np.min(times)), 4),
         "utt_per_sec": round(batch / mean, 3),
         "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1),
     }
+    if a.device == "cuda":
+        rec["card"] = torch.cuda.get_device_name(0)
+        rec["peak_gpu_mib"] = round(torch.cuda.max_memory_allocated() / 1048576.0, 1)
     print(json.dumps(rec))
     return 0
 

@@ -13,7 +13,7 @@ extern "C" {
 
 #define SINC_MAX_TAPS (70 * 129)
 #define SINC_TW 128                   /* pooled outputs per block */
-#define IM2COL_BYTES ((size_t)256 << 20)  /* largest im2col buffer per GEMM batch */
+#define IM2COL_BYTES ((size_t)1 << 30)   /* largest im2col buffer per GEMM batch */
 
 __constant__ float c_filt[SINC_MAX_TAPS];
 

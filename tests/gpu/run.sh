@@ -1,0 +1,117 @@
+#!/bin/sh
+# Every GPU check of the CUDA backend, for a machine with a CUDA GPU, in a few
+# minutes; results go to $OUT/gpu_results.md (default tests/gpu/out/), the
+# raw benchmark lines to $OUT/gpu_bench.jsonl.
+#   1. build: make CUDA=1 into build-cuda/ (sm_90 + compute_90 PTX), or,
+#      when gpu-carry/pack.tar.xz exists (tests/gpu/pack.sh, for GPU machines
+#      without sdd's build dependencies), the binaries and libraries in it
+#   2. test_cuda: AASIST / AASIST-L eval logits on CUDA vs the float64
+#      reference fixtures (the CPU tests' tolerances) and vs the CPU backend;
+#      training mode on CUDA must fail with "not implemented yet"
+#   3. benchmark: sdd cuda vs sdd cpu, and vs PyTorch cuda when torch with
+#      CUDA is installed (said so in the results when it is not)
+#   4. compute-sanitizer memcheck on one fixture's forward
+# The real-weight fixtures need the AASIST .pth files: SDD_SHARED (default
+# ../shared, or tests/out/shared when that exists) must hold models/.
+# Exit status 1 when any check failed. Needs no network.
+set -u
+cd "$(dirname "$0")/../.."
+OUT=${OUT:-tests/gpu/out}
+mkdir -p "$OUT"
+RES="$OUT/gpu_results.md"
+BENCH="$OUT/gpu_bench.jsonl"
+B=build-cuda
+: > "$BENCH"
+[ -z "${SDD_SHARED:-}" ] && [ -d tests/out/shared/models ] && SDD_SHARED=tests/out/shared && export SDD_SHARED
+fail=0
+log() { printf '%s\n' "$*" | tee -a "$RES"; }
+section() { printf '\n## %s\n\n```\n' "$1" >> "$RES"; echo "== $1"; }
+endsec() { printf '```\n' >> "$RES"; }
+
+{
+  echo "# tests/gpu/run.sh results"
+  echo
+  echo "date: $(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+} > "$RES"
+section "device"
+(nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv 2>&1 || echo "nvidia-smi not available") | tee -a "$RES"
+(nvcc --version 2>&1 | tail -n 2) | tee -a "$RES"
+endsec
+
+section "build (make CUDA=1)"
+t0=$(date +%s)
+if [ -f gpu-carry/pack.tar.xz ]; then
+  P=/tmp/sdd-gpu-pack
+  rm -rf $P && mkdir -p $P && tar xJf gpu-carry/pack.tar.xz -C $P
+  SDD=$P/bin/sdd TC=$P/bin/test_cuda
+  export LD_LIBRARY_PATH="$P/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+  [ -z "${SDD_SHARED:-}" ] && SDD_SHARED=$P/shared && export SDD_SHARED
+  log "prebuilt binaries from gpu-carry/pack.tar.xz: $(cat $P/bin/BUILD_INFO 2>/dev/null)"
+elif make CUDA=1 BUILD=$B BIN=$B -j"$(nproc)" >"$OUT/build.log" 2>&1; then
+  SDD=$B/sdd TC=$B/tests/gpu/test_cuda
+  log "build ok in $(( $(date +%s) - t0 )) s"
+else
+  tail -n 30 "$OUT/build.log" | tee -a "$RES"; log "BUILD FAILED"; endsec; exit 1
+fi
+# the CUDA libraries: the toolkit's, else the ones PyTorch's wheels bring
+if ldd "$TC" | grep -q 'libcu.*not found'; then
+  for d in /usr/local/cuda/lib64 /usr/local/cuda/targets/x86_64-linux/lib $(python3 -c 'import nvidia, os; p = os.path.dirname(nvidia.__path__[0]); print(" ".join(os.path.join(r) for r, _, f in os.walk(p) if any(x.startswith("libcublas.so") or x.startswith("libcudart.so") for x in f)))' 2>/dev/null); do
+    export LD_LIBRARY_PATH="${LD_LIBRARY_PATH:-}:$d"
+  done
+fi
+ldd "$TC" | grep -E 'libcu|not found' | tee -a "$RES"
+endsec
+if "$TC" --probe | tee -a "$RES" | grep -q '^SKIP test_cuda'; then
+  log "no usable CUDA device here: GPU checks not run"
+  exit 0
+fi
+
+section "reference fixtures on CUDA (test_cuda)"
+timeout 120 "$TC" 2>&1 | tee -a "$RES"
+[ "$(grep -c '^test_cuda: [0-9]* passed, 0 failed' "$RES")" -ge 1 ] || { fail=1; log "test_cuda FAILED"; }
+endsec
+
+section "CLI: sdd score --device cuda vs --device cpu"
+if [ -f "${SDD_SHARED:-../shared}/models/AASIST.pth" ]; then
+  M="${SDD_SHARED:-../shared}/models/AASIST.pth"
+  "$SDD" score --device cuda --batch 3 -m "$M" tests/data/audio > "$OUT/score_cuda.txt" 2>&1; rc1=$?
+  "$SDD" score --device cpu --batch 3 -m "$M" tests/data/audio > "$OUT/score_cpu.txt" 2>&1; rc2=$?
+  paste "$OUT/score_cuda.txt" "$OUT/score_cpu.txt" | awk '{d=$2-$4; if (d<0) d=-d; s=($4<0?-$4:$4); r=d/(s>1?s:1); if (r>m) m=r; n++} END {printf "%d files, worst |cuda - cpu| / max(1, |cpu|) = %.3g\n", n, m}' | tee -a "$RES"
+  [ $rc1 -eq 0 ] && [ $rc2 -eq 0 ] || { fail=1; log "sdd score FAILED (cuda rc $rc1, cpu rc $rc2)"; head -n 5 "$OUT/score_cuda.txt" | tee -a "$RES"; }
+else
+  log "skipped: no AASIST.pth under ${SDD_SHARED:-../shared}/models"
+fi
+"$SDD" train --device cuda --train x --dev y --out "$OUT/t" 2>&1 | tee -a "$RES"
+endsec
+
+section "benchmark: eval forward, 64600 samples per utterance"
+timeout 120 "$TC" --bench "$BENCH" 2>&1 | tee -a "$RES"
+if /usr/bin/env python3 -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)' 2>/dev/null; then
+  for mb in AASIST:32 AASIST:1 AASIST-L:32; do
+    m=${mb%:*} bs=${mb#*:}
+    timeout 60 python3 bench/peer_torch.py --device cuda --model $m --batch $bs --reps 20 --warmup 3 --measure eval >> "$BENCH" 2>>"$OUT/peer.log" || log "PyTorch peer $m batch $bs failed"
+  done
+  log "PyTorch: $(python3 -c 'import torch; print(torch.__version__, torch.cuda.get_device_name(0))' 2>&1)"
+else
+  log "PyTorch with CUDA is not installed on this machine: no PyTorch peer numbers"
+fi
+cat "$BENCH" | tee -a "$RES"
+endsec
+section "compute-sanitizer"
+CS=$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer 2>/dev/null)
+if [ -n "$CS" ]; then
+  for tool in memcheck; do
+    timeout 90 "$CS" --tool $tool --error-exitcode 9 "$TC" aasistl_rand.safetensors > "$OUT/sanitizer_$tool.log" 2>&1; rc=$?
+    tail -n 4 "$OUT/sanitizer_$tool.log" | tee -a "$RES"
+    log "compute-sanitizer $tool on the AASIST-L fixture forward: exit $rc"
+    [ $rc -eq 0 ] || fail=1
+  done
+  log "(training on CUDA is not implemented, so no training step is sanitized)"
+else
+  log "compute-sanitizer not found"
+fi
+endsec
+
+log ""
+log "overall: $([ $fail -eq 0 ] && echo PASS || echo FAIL)"
+exit $fail
