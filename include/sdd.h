@@ -26,6 +26,8 @@ typedef struct sdd_detector_params {
                            clips shorter than this are repeated; -1 = the whole file (see window) */
     double window_s;    /* whole-file mode: files longer than this are split into equal windows
                            whose scores are averaged (default 16 s) */
+    int device;         /* 0 = CPU (default); 1 = one CUDA GPU (libsdd built with make CUDA=1):
+                           loading fails with the reason when that is not available */
 } sdd_detector_params;
 
 sdd_detector_params sdd_detector_default_params(void);

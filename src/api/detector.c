@@ -5,6 +5,7 @@
 #include "models/infer.h"
 #include "audio/decode.h"
 #include "core/threads.h"
+#include "backend/device.h"
 #include <soxr.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,6 +45,14 @@ sdd_detector *sdd_detector_load(const char *model_path, const sdd_detector_param
     }
     if (d->p.threads > 0) sdd_threads_set(d->p.threads);
     sdd_ctx_init(&d->c, &d->m->params);
+    if (d->p.device != 0 && d->p.device != 1) sdd_err_set(&e, "unknown device %d (0 = CPU, 1 = CUDA)", d->p.device);
+    if (d->p.device != 0 && (d->p.device != 1 || sdd_ctx_set_device(&d->c, SDD_DEV_CUDA, &e))) {
+        if (err_len) snprintf(err, err_len, "device: %s", e.msg);
+        sdd_ctx_free(&d->c);
+        sdd_model_free(d->m);
+        free(d);
+        return NULL;
+    }
     return d;
 }
 

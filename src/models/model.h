@@ -24,6 +24,7 @@ struct sdd_model {
      * meta_load reads them (sdd_file: written by sdd; 0: a checkpoint of the reference code) */
     int (*meta_save)(const sdd_model *m, sdd_tensorset *ts, sdd_err *e);
     int (*meta_load)(sdd_model *m, const sdd_tensorset *ts, int sdd_file, const char *path, sdd_err *e);
+    int cuda_ok;          /* 1 when every op of forward has a CUDA implementation (backend/cuda.h) */
 };
 
 /* Creates an architecture by name ("AASIST", "AASIST-L", "XLSR-AASIST", "XLSR-Mamba",

@@ -56,6 +56,14 @@ int main(void)
     sdd_detector_free(d);
     CHECK(sdd_detector_load("tests/data/does-not-exist.safetensors", NULL, err, sizeof err) == NULL);
     CHECK_STR_CONTAINS(err, "does-not-exist.safetensors");
+    /* the CUDA device where this build or machine has none: a load error with the reason */
+    p.device = 1;
+    d = sdd_detector_load(path, &p, err, sizeof err);
+    if (d) { printf("CUDA device present: device load checked only for success\n"); sdd_detector_free(d); }
+    else CHECK_MSG(strstr(err, "built without CUDA") || strstr(err, "no CUDA device"), "device load: %s", err);
+    p.device = 7;
+    CHECK(sdd_detector_load(path, &p, err, sizeof err) == NULL);
+    CHECK_STR_CONTAINS(err, "unknown device");
     CHECK(sdd_detector_load("README.md", NULL, err, sizeof err) == NULL);
     CHECK_STR_CONTAINS(err, "README.md");
     CHECK(strcmp(sdd_version(), SDD_VERSION_STRING) == 0);

@@ -6,6 +6,7 @@
 #include "backend/device.h"
 #include "core/tensor.h"
 #include "models/model.h"
+#include "models/infer.h"
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -84,8 +85,29 @@ static void test_arena_allocators(void)
     CHECK(nfree == 2);
 }
 
+/* a model whose ops lack CUDA kernels is refused before any op runs, never run on host code with device pointers */
+static void test_model_without_cuda(void)
+{
+    sdd_err e;
+    sdd_model *m = sdd_model_new("AASIST-L", &e);
+    CHECK(m != NULL);
+    if (!m) return;
+    CHECK(m->cuda_ok == 1);
+    m->cuda_ok = 0;
+    sdd_ctx c;
+    sdd_ctx_init(&c, &m->params);
+    c.dev = 1;   /* as sdd_ctx_set_device leaves it; nothing below reaches device memory */
+    float x[8000] = { 0 }, s;
+    CHECK(sdd_score_batch(m, &c, x, 1, 8000, &s, NULL, &e) != 0);
+    CHECK_STR_CONTAINS(e.msg, "AASIST-L has no CUDA implementation yet");
+    c.dev = 0;
+    sdd_ctx_free(&c);
+    sdd_model_free(m);
+}
+
 int main(void)
 {
+    test_model_without_cuda();
     test_parse();
     test_refusal();
     test_arena_allocators();
