@@ -20,7 +20,9 @@ OPT     ?= -O3
 # IEEE semantics are kept on purpose: no -ffast-math (NaN checks, EER ties).
 CFLAGS  += -std=c11 $(OPT) $(ARCH) -g -fPIC -fopenmp -Wall -Wextra -Wno-unused-parameter -Wno-format-truncation \
            -D_GNU_SOURCE -Iinclude -Isrc -I/usr/include/x86_64-linux-gnu/openblas-openmp
-LDLIBS  += -lsndfile -lsoxr -ljansson -lzip -lfftw3 -L/usr/lib/x86_64-linux-gnu/openblas-openmp -lopenblas -lm
+# BLAS: tests/gpu/pack.sh links OpenBLAS statically for GPU machines without it
+BLAS    ?= -L/usr/lib/x86_64-linux-gnu/openblas-openmp -lopenblas
+LDLIBS  += -lsndfile -lsoxr -ljansson -lzip -lfftw3 $(BLAS) -lm
 LDFLAGS += -fopenmp
 
 # BUILD holds objects and test binaries, BIN the sdd binary and the libraries

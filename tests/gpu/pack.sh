@@ -15,7 +15,7 @@ CUDA_HOME=${CUDA_HOME:-/usr/local/cuda}
 BLAS=/usr/lib/x86_64-linux-gnu/openblas-openmp/libopenblas.a
 rm -rf "$D" && mkdir -p "$D/bin" "$D/lib" "$D/shared/models"
 make CUDA=1 BUILD=$D/build BIN=$D/build ARCH=-march=x86-64-v3 -j2 \
-  LDLIBS="-lsndfile -lsoxr -ljansson -lzip $BLAS -lgfortran -lm -L$CUDA_HOME/lib64 -Wl,-rpath,$CUDA_HOME/lib64 -lcublas -lcudart -lstdc++" \
+  BLAS="$BLAS -lgfortran" \
   $D/build/sdd $D/build/tests/gpu/test_cuda
 cp $D/build/sdd $D/build/tests/gpu/test_cuda "$D/bin/"
 strip "$D/bin/sdd" "$D/bin/test_cuda"
