@@ -1,6 +1,7 @@
 # sdd build. `make` builds ./sdd and libsdd.{a,so}; `make test` runs the tests;
 # `make MPI=1` builds the Open MPI data-parallel variant into build-mpi/
 # (objects, build-mpi/sdd, build-mpi/libsdd.a; `make MPI=1 test-mpi` runs its tests);
+# `make test-asan` runs them again built with ASan+UBSan+LSan (into build-asan/);
 # `make demo` runs the main job; `make bench` times sdd against PyTorch.
 # Missing system packages are installed by scripts/install-deps (Debian names).
 # `make CUDA=1` adds the CUDA backend (src/backend/*.cu, nvcc, cuBLAS) to the
@@ -18,15 +19,17 @@ endif
 ARCH    ?= -march=native
 OPT     ?= -O3
 # IEEE semantics are kept on purpose: no -ffast-math (NaN checks, EER ties).
-CFLAGS  += -std=c11 $(OPT) $(ARCH) -g -fPIC -fopenmp -Wall -Wextra -Wno-unused-parameter -Wno-format-truncation \
+# SAN: extra compile+link flags (sanitizers), set by test-asan.
+SAN     ?=
+CFLAGS  += $(SAN) -std=c11 $(OPT) $(ARCH) -g -fPIC -fopenmp -Wall -Wextra -Wno-unused-parameter -Wno-format-truncation \
            -D_GNU_SOURCE -Iinclude -Isrc -I/usr/include/x86_64-linux-gnu/openblas-openmp
 # BLAS: tests/gpu/pack.sh links OpenBLAS statically for GPU machines without it
 BLAS    ?= -L/usr/lib/x86_64-linux-gnu/openblas-openmp -lopenblas
 LDLIBS  += -lsndfile -lsoxr -ljansson -lzip -lfftw3 $(BLAS) -lm
-LDFLAGS += -fopenmp
+LDFLAGS += $(SAN) -fopenmp
 
 # BUILD holds objects and test binaries, BIN the sdd binary and the libraries
-# (the repository root by default).
+# (the repository root by default); test-asan points both at build-asan/.
 BUILD   ?= build
 BIN     ?= .
 SDD     := $(BIN)/sdd
@@ -53,7 +56,7 @@ LDLIBS  += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublas -lcudart 
 GPUTEST := $(BUILD)/tests/gpu/test_cuda
 endif
 
-.PHONY: all test test-mpi bench-mpi demo bench bench-rawboost clean deps fuzz-build
+.PHONY: all test test-asan test-mpi bench-mpi demo bench bench-rawboost clean deps fuzz-build
 all: $(SDD) $(LIBA) $(LIBSO) $(GPUTEST)
 
 $(DEPSTAMP): scripts/install-deps
@@ -94,15 +97,36 @@ $(SDD): $(CLIOBJ) $(LIBA)
 
 $(BUILD)/tests/%: tests/unit/%.c $(LIBA) tests/unit/check.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(LIBA) $(LDLIBS)
+	$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(LIBA) $(LDFLAGS) $(LDLIBS)
 
 # the public-API test again, compiled as C++ against include/sdd.h only
 $(BUILD)/tests/test_api_cxx: tests/unit/test_api.c include/sdd.h $(LIBA) tests/unit/check.h
 	@mkdir -p $(dir $@)
-	$(CXX) -x c++ -std=c++17 -O2 -Wall -Iinclude -Itests/unit -o $@ $< -x none $(LIBA) -fopenmp $(LDLIBS)
+	$(CXX) -x c++ -std=c++17 -O2 $(SAN) -Wall -Iinclude -Itests/unit -o $@ $< -x none $(LIBA) -fopenmp $(LDLIBS)
 
+# SDD_BIN tells the CLI tests which sdd binary to run.
 test: all $(TESTBIN)
-	@./tests/run.sh $(TESTBIN)
+	@SDD_BIN=$(SDD) ./tests/run.sh $(TESTBIN)
+
+# The whole suite again with AddressSanitizer, UndefinedBehaviorSanitizer and
+# LeakSanitizer (gcc; valgrind cannot run AVX-512 code), in its own build
+# directory and with its own sdd/libsdd in build-asan/, so the normal build is
+# neither used nor overwritten. -O1 keeps it fast enough for CI. Any report
+# fails the run (halt_on_error, UBSan without recovery). tests/asan.supp
+# suppresses leaks inside libgomp/libopenblas only. SDD_TEST_REDUCED=1 lets
+# the slowest reference-fixture tests run a reduced set of cases.
+ASAN_BUILD ?= build-asan
+ASAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+test-asan:
+	@$(MAKE) --no-print-directory BUILD=$(ASAN_BUILD) BIN=$(ASAN_BUILD) OPT=-O1 SAN="$(ASAN_FLAGS)" \
+	  asan-run
+
+.PHONY: asan-run
+asan-run: all $(TESTBIN)
+	@ASAN_OPTIONS=halt_on_error=1:detect_leaks=1:abort_on_error=0:detect_stack_use_after_return=0 \
+	 LSAN_OPTIONS=suppressions=$(CURDIR)/tests/asan.supp:print_suppressions=0 \
+	 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 SDD_TEST_REDUCED=1 \
+	 SDD_BIN=$(SDD) ./tests/run.sh $(TESTBIN)
 
 # data-parallel equivalence, kill and resume under mpirun -np 2 (needs MPI=1)
 test-mpi: $(SDD) $(BUILD)/tests/params_diff $(BUILD)/tests/test_mpi_step
@@ -117,19 +141,19 @@ demo: all
 
 $(BUILD)/bench/bench_sdd: bench/bench_sdd.c $(LIBA)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $< $(LIBA) $(LDLIBS)
+	$(CC) $(CFLAGS) -o $@ $< $(LIBA) $(LDFLAGS) $(LDLIBS)
 
 # MPI=1 only: the all-reduce cost and the 1 -> 2 process scaling of bench/mpi_run
 $(BUILD)/bench/bench_allreduce: bench/bench_allreduce.c $(LIBA)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $< $(LIBA) $(LDLIBS)
+	$(CC) $(CFLAGS) -o $@ $< $(LIBA) $(LDFLAGS) $(LDLIBS)
 
 bench-mpi: $(SDD) $(BUILD)/bench/bench_allreduce
 	@BUILD=$(BUILD) ./bench/mpi_run
 
 $(BUILD)/bench/bench_rawboost: bench/bench_rawboost.c $(LIBA)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $< $(LIBA) $(LDLIBS)
+	$(CC) $(CFLAGS) -o $@ $< $(LIBA) $(LDFLAGS) $(LDLIBS)
 
 bench: all $(BUILD)/bench/bench_sdd $(BUILD)/bench/bench_rawboost
 	@./bench/run
@@ -141,7 +165,7 @@ bench-rawboost: all $(BUILD)/bench/bench_sdd $(BUILD)/bench/bench_rawboost
 	@/usr/bin/python3 bench/report.py --rawboost-update bench/RESULTS.md $(BUILD)/bench/rawboost.jsonl "make bench-rawboost"
 
 clean:
-	rm -rf $(BUILD) $(BIN)/sdd $(LIBA) $(BIN)/libsdd.so
+	rm -rf $(BUILD) $(ASAN_BUILD) $(BIN)/sdd $(LIBA) $(BIN)/libsdd.so
 
 -include $(LIBOBJ:.o=.d) $(CLIOBJ:.o=.d)
 

@@ -2,7 +2,8 @@
  * after `make`): import of the shipped checkpoints, scores equal to the
  * PyTorch reference's logits for the bundled clips, folders, thresholds,
  * whole-file scoring, and the bad-input contract: one-line errors naming the
- * file, exit status 1 (error) or 2 (usage), no partial output files. */
+ * file, exit status 1 (error) or 2 (usage), no partial output files.
+ * The binary is $SDD_BIN (default ./sdd). */
 #include "check.h"
 #include <stdarg.h>
 #include "io/safetensors.h"
@@ -53,7 +54,7 @@ static void reference_scores(void)
     const sdd_ntensor *lg = sdd_tensorset_find(&fx, "logits_eval");
     CHECK(lg != NULL);
     /* the fixture's first two inputs are real_03 and tts_01 with the reference cut */
-    int rc = run("./sdd score -m %s/models/AASIST.pth tests/data/audio/real_03.flac tests/data/audio/tts_01.flac", shared);
+    int rc = run("$SDD score -m %s/models/AASIST.pth tests/data/audio/real_03.flac tests/data/audio/tts_01.flac", shared);
     CHECK_MSG(rc == 0, "score exit %d: %s", rc, out);
     if (lg) {
         const float *z = lg->data;
@@ -67,69 +68,72 @@ static void reference_scores(void)
 int main(void)
 {
     shared = getenv("SDD_SHARED") ? getenv("SDD_SHARED") : "../shared";
+    /* the commands say $SDD: the binary under test (make test sets SDD_BIN) */
+    const char *bin = getenv("SDD_BIN") && *getenv("SDD_BIN") ? getenv("SDD_BIN") : "./sdd";
+    setenv("SDD", bin, 1);
     char pth[512];
     snprintf(pth, sizeof pth, "%s/models/AASIST.pth", shared);
-    if (!exists("./sdd") || !exists(pth)) {
-        printf("SKIP test_cli: needs ./sdd (run make) and %s\n", pth);
+    if (!exists(bin) || !exists(pth)) {
+        printf("SKIP test_cli: needs %s (run make) and %s\n", bin, pth);
         return CHECK_DONE("test_cli");
     }
     snprintf(tmp, sizeof tmp, "/tmp/sdd-test-cli-%d", (int)getpid());
     mkdir(tmp, 0700);
 
     /* import both checkpoints; info reads them back */
-    CHECK(run("./sdd import %s -o %s/a.safetensors", pth, tmp) == 0);
+    CHECK(run("$SDD import %s -o %s/a.safetensors", pth, tmp) == 0);
     CHECK_STR_CONTAINS(out, "297866 trainable");
-    CHECK(run("./sdd import %s/models/AASIST-L.pth -o %s/al.safetensors --threshold 0.5", shared, tmp) == 0);
+    CHECK(run("$SDD import %s/models/AASIST-L.pth -o %s/al.safetensors --threshold 0.5", shared, tmp) == 0);
     CHECK_STR_CONTAINS(out, "85306 trainable");
-    CHECK(run("./sdd info %s/al.safetensors", tmp) == 0);
+    CHECK(run("$SDD info %s/al.safetensors", tmp) == 0);
     CHECK_STR_CONTAINS(out, "arch: AASIST-L");
     CHECK_STR_CONTAINS(out, "threshold: 0.5");
 
     reference_scores();
 
     /* the imported file scores exactly like the .pth */
-    CHECK(run("./sdd score -m %s/a.safetensors tests/data/audio/real_03.flac", tmp) == 0);
+    CHECK(run("$SDD score -m %s/a.safetensors tests/data/audio/real_03.flac", tmp) == 0);
     char first[256];
     snprintf(first, sizeof first, "%s", out);
-    CHECK(run("./sdd score -m %s tests/data/audio/real_03.flac", pth) == 0);
+    CHECK(run("$SDD score -m %s tests/data/audio/real_03.flac", pth) == 0);
     CHECK(strcmp(first, out) == 0);
 
     /* a folder, recursively, sorted; a stored threshold adds labels; output file */
-    CHECK(run("./sdd score -m %s/al.safetensors -o %s/s.txt --batch 3 tests/data/audio", tmp, tmp) == 0);
+    CHECK(run("$SDD score -m %s/al.safetensors -o %s/s.txt --batch 3 tests/data/audio", tmp, tmp) == 0);
     CHECK(run("cat %s/s.txt", tmp) == 0);
     int lines = 0;
     for (const char *p = out; *p; p++) lines += *p == '\n';
     CHECK_MSG(lines == 6, "expected 6 score lines, got %d:\n%s", lines, out);
     CHECK_STR_CONTAINS(out, "tests/data/audio/real_01.flac ");
     CHECK(strstr(out, " spoof\n") || strstr(out, " bonafide\n"));
-    CHECK(run("./sdd score -m %s/a.safetensors --threshold -100 tests/data/audio/real_01.flac", tmp) == 0);
+    CHECK(run("$SDD score -m %s/a.safetensors --threshold -100 tests/data/audio/real_01.flac", tmp) == 0);
     CHECK_STR_CONTAINS(out, " bonafide");
 
     /* whole-file scoring with windows */
-    CHECK(run("./sdd score -m %s/a.safetensors --full --window 2 tests/data/audio/tts_01.flac", tmp) == 0);
+    CHECK(run("$SDD score -m %s/a.safetensors --full --window 2 tests/data/audio/tts_01.flac", tmp) == 0);
     CHECK(isfinite(score_of(out, "tts_01.flac")));
 
     /* a list file */
     CHECK(run("printf 'tests/data/audio/real_01.flac bonafide\\ntests/data/audio/tts_02.flac spoof\\n' > %s/list.txt && "
-              "./sdd score -m %s/a.safetensors --list %s/list.txt", tmp, tmp, tmp) == 0);
+              "$SDD score -m %s/a.safetensors --list %s/list.txt", tmp, tmp, tmp) == 0);
     CHECK_STR_CONTAINS(out, "tests/data/audio/tts_02.flac ");
 
     /* bad inputs */
-    CHECK(run("./sdd score tests/data/audio/real_01.flac") == 2);
+    CHECK(run("$SDD score tests/data/audio/real_01.flac") == 2);
     CHECK_STR_CONTAINS(out, "no model given");
-    CHECK(run("./sdd score -m %s/a.safetensors --batch 0 x.wav", tmp) == 2);
-    CHECK(run("./sdd frobnicate") == 2);
-    CHECK(run("./sdd score -m %s/missing.safetensors tests/data/audio/real_01.flac", tmp) == 1);
+    CHECK(run("$SDD score -m %s/a.safetensors --batch 0 x.wav", tmp) == 2);
+    CHECK(run("$SDD frobnicate") == 2);
+    CHECK(run("$SDD score -m %s/missing.safetensors tests/data/audio/real_01.flac", tmp) == 1);
     CHECK_STR_CONTAINS(out, "missing.safetensors");
     /* one unreadable file among good ones: its error, the others still scored and written */
-    CHECK(run("printf 'not audio' > %s/bad.wav && ./sdd score -m %s/a.safetensors -o %s/partial.txt tests/data/audio/real_01.flac %s/bad.wav",
+    CHECK(run("printf 'not audio' > %s/bad.wav && $SDD score -m %s/a.safetensors -o %s/partial.txt tests/data/audio/real_01.flac %s/bad.wav",
               tmp, tmp, tmp, tmp) == 1);
     CHECK_STR_CONTAINS(out, "bad.wav");
     CHECK(run("cat %s/partial.txt", tmp) == 0);
     CHECK_STR_CONTAINS(out, "real_01.flac");
     CHECK(strstr(out, "bad.wav") == NULL);
     /* a truncated checkpoint: clear error, no output file */
-    CHECK(run("head -c 600000 %s > %s/trunc.pth && ./sdd import %s/trunc.pth -o %s/trunc.safetensors", pth, tmp, tmp, tmp) == 1);
+    CHECK(run("head -c 600000 %s > %s/trunc.pth && $SDD import %s/trunc.pth -o %s/trunc.safetensors", pth, tmp, tmp, tmp) == 1);
     CHECK_STR_CONTAINS(out, "trunc.pth");
     CHECK(!exists("/tmp/never"));
     {
@@ -138,23 +142,23 @@ int main(void)
         CHECK(!exists(p));
     }
     /* a checkpoint for a different model */
-    CHECK(run("./sdd import %s --arch AASIST-L -o %s/wrong.safetensors", pth, tmp) == 1);
+    CHECK(run("$SDD import %s --arch AASIST-L -o %s/wrong.safetensors", pth, tmp) == 1);
     CHECK_STR_CONTAINS(out, "shape");
     /* an output directory that does not exist */
-    CHECK(run("./sdd import %s -o %s/no/such/dir/x.safetensors", pth, tmp) == 1);
+    CHECK(run("$SDD import %s -o %s/no/such/dir/x.safetensors", pth, tmp) == 1);
     CHECK_STR_CONTAINS(out, "x.safetensors");
     /* an empty folder */
-    CHECK(run("mkdir -p %s/empty && ./sdd score -m %s/a.safetensors %s/empty", tmp, tmp, tmp) == 1);
+    CHECK(run("mkdir -p %s/empty && $SDD score -m %s/a.safetensors %s/empty", tmp, tmp, tmp) == 1);
     CHECK_STR_CONTAINS(out, "no audio files");
 
     /* RawBoost and eval are reachable */
-    CHECK(run("./sdd augment --algo 4 --seed 1 tests/data/audio/real_01.flac %s/aug.wav", tmp) == 0);
+    CHECK(run("$SDD augment --algo 4 --seed 1 tests/data/audio/real_01.flac %s/aug.wav", tmp) == 0);
     {
         char p[512];
         snprintf(p, sizeof p, "%s/aug.wav", tmp);
         CHECK(exists(p));
     }
-    CHECK(run("./sdd score -m %s/a.safetensors --list %s/list.txt -o %s/l.txt && ./sdd eval --scores %s/l.txt --key %s/list.txt",
+    CHECK(run("$SDD score -m %s/a.safetensors --list %s/list.txt -o %s/l.txt && $SDD eval --scores %s/l.txt --key %s/list.txt",
               tmp, tmp, tmp, tmp, tmp) == 0);
     CHECK_STR_CONTAINS(out, "EER");
     run("rm -rf %s", tmp);
