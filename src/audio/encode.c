@@ -76,8 +76,13 @@ static int write_samples(SNDFILE *sf, const char *path, const float *x, int64_t 
             blk[i] = v;
         }
         if (sf_writef_float(sf, blk, m) != m) {
+            /* libsndfile says "System error : File too large."; keep the reason */
             const char *why = sf_strerror(sf);
-            return sdd_err_set(e, "%s: write failed: %s", path, why ? why : "unknown error");
+            if (!why) why = "unknown error";
+            if (!strncmp(why, "System error : ", 15)) why += 15;
+            size_t k = strlen(why);
+            while (k > 0 && why[k - 1] == '.') k--;
+            return sdd_err_set(e, "%s: write failed: %.*s", path, (int)k, why);
         }
     }
     *clipped = nclip;

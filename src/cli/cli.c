@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 void cli_error(const char *fmt, ...)
@@ -56,6 +57,22 @@ const char *cli_value(int argc, char **argv, int *i)
 {
     if (*i + 1 >= argc) return NULL;
     return argv[++*i];
+}
+
+/* errno of the first failed flush of stdout; later flushes may no longer know it */
+static int stdout_errno;
+
+void cli_flush_stdout(void)
+{
+    if (fflush(stdout) != 0 && !stdout_errno) stdout_errno = errno ? errno : EIO;
+}
+
+int cli_stdout_error(void)
+{
+    errno = 0;
+    cli_flush_stdout();
+    if (!stdout_errno && ferror(stdout)) stdout_errno = EIO;
+    return stdout_errno;
 }
 
 void cli_set_threads(long n)

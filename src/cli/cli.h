@@ -38,6 +38,11 @@ int cli_parse_int(const char *s, long lo, long hi, long *out);
 int cli_parse_double(const char *s, double *out);
 /* Option value: argv[*i + 1] if present (advances *i), else NULL. */
 const char *cli_value(int argc, char **argv, int *i);
+/* fflush(stdout), remembering why the first failed flush failed. */
+void cli_flush_stdout(void);
+/* Flushes stdout; 0 when everything written to it arrived, else the errno of
+ * the first failure (EIO when unknown). */
+int cli_stdout_error(void);
 /* Sets OpenMP/OpenBLAS threads (n <= 0: all cores). */
 void cli_set_threads(long n);
 

@@ -142,7 +142,7 @@ int cmd_eval(int argc, char **argv)
     if (sdd_eval_run(&o, &r, &e)) { cli_error("%s", e.msg); return SDD_EXIT_ERROR; }
     for (int i = 0; i < r.nwarn; i++) fprintf(stderr, "sdd: warning: %s\n", r.warnings[i]);
     sdd_eval_print(&r, stdout);
-    fflush(stdout);
+    cli_flush_stdout();
 
     int status = SDD_EXIT_OK;
     const char *paths[2] = { out, det };

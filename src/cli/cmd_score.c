@@ -2,7 +2,7 @@
  * a list/protocol file with a model. Output lines "ID SCORE [LABEL]"; score =
  * bona fide logit printed with %.9g. Unreadable files get one error line each,
  * the good files are still scored and written (atomically), and the exit
- * status is then 1. */
+ * status is then 1; when no file could be scored, no output file is written. */
 #include "cli/cli.h"
 #include "models/modelio.h"
 #include "models/infer.h"
@@ -261,14 +261,15 @@ int cmd_score(int argc, char **argv)
                 if (have_thr) fprintf(fo, "%s %.9g %s\n", itm->id, scores[g], scores[g] >= thr ? "bonafide" : "spoof");
                 else fprintf(fo, "%s %.9g\n", itm->id, scores[g]);
             }
-            if (fo == stdout) fflush(stdout);
+            if (fo == stdout) cli_flush_stdout();
         }
         free(full_x[0]);
         cli_progress_update(&pr, k0 + nb);
     }
     cli_progress_end(&pr);
     if (af) {
-        if (status == SDD_EXIT_OK) {
+        /* nothing scored: no output file rather than an empty one */
+        if (status == SDD_EXIT_OK && nbad < it.n) {
             if (sdd_afile_commit(af, &e)) { cli_error("%s", e.msg); status = SDD_EXIT_ERROR; }
         } else sdd_afile_abort(af);
     }

@@ -1,4 +1,5 @@
-/* The sdd command: dispatches to subcommands. */
+/* The sdd command: dispatches to subcommands; a failed write to standard
+ * output (a full disk, a closed pipe) is an error, not a silent exit 0. */
 #include "cli/cli.h"
 #include <stdio.h>
 #include <string.h>
@@ -26,7 +27,20 @@ static void usage(FILE *f)
             SDD_VERSION);
 }
 
+static int dispatch(int argc, char **argv);
+
 int main(int argc, char **argv)
+{
+    int rc = dispatch(argc, argv);
+    const int err = cli_stdout_error();
+    if (err) {
+        cli_error("standard output: write failed: %s", strerror(err));
+        if (rc == SDD_EXIT_OK) rc = SDD_EXIT_ERROR;
+    }
+    return rc;
+}
+
+static int dispatch(int argc, char **argv)
 {
     if (argc < 2) { usage(stderr); return SDD_EXIT_USAGE; }
     const char *cmd = argv[1];

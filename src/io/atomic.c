@@ -1,6 +1,8 @@
 /* Owns atomic file output (see atomic.h): temp file via mkstemp in the target
  * directory, commit = fflush/ferror/fsync/fclose/rename/fsync(dir), abort =
- * remove the temp file. */
+ * remove the temp file. A target that exists and is not a regular file
+ * (/dev/null, /dev/full, a FIFO) is written directly: renaming over a device
+ * node would replace it with a regular file. */
 #include "io/atomic.h"
 #include <errno.h>
 #include <fcntl.h>
@@ -11,7 +13,7 @@
 
 struct sdd_afile {
     char *path;   /* target */
-    char *tmp;    /* temp file name */
+    char *tmp;    /* temp file name; NULL when writing a special file directly */
     FILE *fp;
 };
 
@@ -32,6 +34,13 @@ static mode_t current_umask(void)
     return m;
 }
 
+static void afile_free(sdd_afile *af)
+{
+    free(af->path);
+    free(af->tmp);
+    free(af);
+}
+
 sdd_afile *sdd_afile_open(const char *path, sdd_err *e)
 {
     if (!path || !*path) { sdd_err_set(e, "atomic: empty output path"); return NULL; }
@@ -39,6 +48,21 @@ sdd_afile *sdd_afile_open(const char *path, sdd_err *e)
     if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
         sdd_err_set(e, "%s: is a directory", path);
         return NULL;
+    }
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+        sdd_afile *af = calloc(1, sizeof *af);
+        if (!af || !(af->path = strdup(path))) {
+            free(af);
+            sdd_err_set(e, "%s: out of memory", path);
+            return NULL;
+        }
+        if (!(af->fp = fopen(path, "wb"))) {
+            sdd_err_set(e, "%s: cannot open: %s", path, strerror(errno));
+            afile_free(af);
+            return NULL;
+        }
+        errno = 0;
+        return af;
     }
     sdd_afile *af = calloc(1, sizeof *af);
     size_t n = strlen(path);
@@ -78,18 +102,11 @@ FILE *sdd_afile_fp(sdd_afile *af)
     return af ? af->fp : NULL;
 }
 
-static void afile_free(sdd_afile *af)
-{
-    free(af->path);
-    free(af->tmp);
-    free(af);
-}
-
 void sdd_afile_abort(sdd_afile *af)
 {
     if (!af) return;
     if (af->fp) fclose(af->fp);
-    unlink(af->tmp);
+    if (af->tmp) unlink(af->tmp);
     afile_free(af);
 }
 
@@ -117,7 +134,7 @@ int sdd_afile_commit(sdd_afile *af, sdd_err *e)
         sdd_afile_abort(af);
         return -1;
     }
-    if (fsync(fileno(af->fp)) != 0 && errno != EINVAL && errno != EROFS) {
+    if (af->tmp && fsync(fileno(af->fp)) != 0 && errno != EINVAL && errno != EROFS) {
         sdd_err_set(e, "%s: write failed (fsync): %s", af->path, strerror(errno));
         sdd_afile_abort(af);
         return -1;
@@ -128,6 +145,10 @@ int sdd_afile_commit(sdd_afile *af, sdd_err *e)
         sdd_err_set(e, "%s: write failed (close): %s", af->path, strerror(errno));
         sdd_afile_abort(af);
         return -1;
+    }
+    if (!af->tmp) {   /* a special file: nothing to rename */
+        afile_free(af);
+        return 0;
     }
     if (rename(af->tmp, af->path) != 0) {
         sdd_err_set(e, "%s: cannot replace file: %s", af->path, strerror(errno));

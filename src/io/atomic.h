@@ -1,6 +1,8 @@
 /* Atomic file output: write into a temp file beside the target
  * ("PATH.tmp.XXXXXX"), then fflush + fsync + rename over PATH on commit, so
  * PATH is either the old file or the complete new one, never a partial file.
+ * A PATH that exists and is not a regular file (/dev/null, /dev/full, a FIFO)
+ * is opened and written directly instead; commit still reports write errors.
  * Owns sdd_afile and sdd_atomic_write. */
 #ifndef SDD_IO_ATOMIC_H
 #define SDD_IO_ATOMIC_H
