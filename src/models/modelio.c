@@ -120,63 +120,66 @@ static int is_zip(const char *path)
     return n == 4 && mg[0] == 'P' && mg[1] == 'K' && mg[2] == 3 && mg[3] == 4;
 }
 
+sdd_model *sdd_model_from_tensorset(const sdd_tensorset *ts, const char *arch, int pth, const char *path, sdd_err *e)
+{
+    const char *a = arch;
+    if (!a && !pth) {
+        const char *fmt = sdd_tensorset_get_meta(ts, "format");
+        if (!fmt || strcmp(fmt, SDD_FORMAT_NAME) != 0) {
+            a = sdd_model_guess_arch(ts);
+        } else a = sdd_tensorset_get_meta(ts, "arch");
+    }
+    if (!a) a = sdd_model_guess_arch(ts);
+    if (!a) {
+        sdd_err_set(e, "%s: cannot tell the model architecture (no sdd metadata, and the tensors match none of: %s)", path, sdd_model_archs());
+        return NULL;
+    }
+    sdd_model *m = sdd_model_new(a, e);
+    if (!m) { sdd_err_prefix(e, "%s", path); return NULL; }
+    const char *fmt = sdd_tensorset_get_meta(ts, "format");
+    const int sdd_file = fmt && !strcmp(fmt, SDD_FORMAT_NAME);
+    const sdd_tensorset *use = ts;
+    sdd_tensorset mapped;
+    if (!strncmp(m->arch, "XLSR-", 5) && !sdd_file) {
+        /* reference checkpoints: "module." prefixes, HF/fairseq names, pretraining-only tensors */
+        if (sdd_xlsr_map_tensorset(ts, "ssl_model.model.", &mapped, NULL, e)) { sdd_model_free(m); return NULL; }
+        use = &mapped;
+    }
+    int rc = m->meta_load ? m->meta_load(m, use, sdd_file, path, e) : 0;
+    if (!rc) rc = sdd_model_set_weights(m, use, path, e);
+    if (use == &mapped) sdd_tensorset_free(&mapped);
+    if (rc) { sdd_model_free(m); return NULL; }
+    const char *thr = sdd_tensorset_get_meta(ts, "threshold");
+    if (thr) {
+        char *end;
+        double v = strtod(thr, &end);
+        if (*end || !isfinite(v)) { sdd_err_set(e, "%s: metadata threshold '%s' is not a number", path, thr); sdd_model_free(m); return NULL; }
+        m->threshold = v;
+        m->has_threshold = 1;
+    }
+    const char *cal = sdd_tensorset_get_meta(ts, "calibration");
+    if (cal) {
+        sdd_calibration c;
+        char name[1100];
+        snprintf(name, sizeof name, "%s: metadata calibration", path);
+        int bad = 1;
+        if (strlen(cal) >= sizeof m->calibration) sdd_err_set(e, "%s: metadata calibration is too long", path);
+        else if (sdd_calibration_parse(cal, strlen(cal), name, &c, e)) { /* e names the problem */ }
+        else if (c.k != 1) sdd_err_set(e, "%s: metadata calibration has %d inputs, not 1", path, c.k);
+        else bad = 0;
+        if (bad) { sdd_model_free(m); return NULL; }
+        snprintf(m->calibration, sizeof m->calibration, "%s", cal);
+    }
+    return m;
+}
+
 sdd_model *sdd_model_load(const char *path, const char *arch, sdd_err *e)
 {
     sdd_tensorset ts;
     sdd_tensorset_init(&ts);
     const int pth = is_zip(path);
     if (pth ? sdd_pth_load(path, &ts, e) : sdd_safetensors_load(path, &ts, e)) { sdd_tensorset_free(&ts); return NULL; }
-    const char *a = arch;
-    if (!a && !pth) {
-        const char *fmt = sdd_tensorset_get_meta(&ts, "format");
-        if (!fmt || strcmp(fmt, SDD_FORMAT_NAME) != 0) {
-            a = sdd_model_guess_arch(&ts);
-        } else a = sdd_tensorset_get_meta(&ts, "arch");
-    }
-    if (!a) a = sdd_model_guess_arch(&ts);
-    if (!a) {
-        sdd_err_set(e, "%s: cannot tell the model architecture (no sdd metadata, and the tensors match none of: %s)", path, sdd_model_archs());
-        sdd_tensorset_free(&ts);
-        return NULL;
-    }
-    sdd_model *m = sdd_model_new(a, e);
-    if (!m) { sdd_err_prefix(e, "%s", path); sdd_tensorset_free(&ts); return NULL; }
-    const char *fmt = sdd_tensorset_get_meta(&ts, "format");
-    if (!strncmp(m->arch, "XLSR-", 5) && !(fmt && !strcmp(fmt, SDD_FORMAT_NAME))) {
-        /* reference checkpoints: "module." prefixes, HF/fairseq names, pretraining-only tensors */
-        sdd_tensorset mapped;
-        if (sdd_xlsr_map_tensorset(&ts, "ssl_model.model.", &mapped, NULL, e)) { sdd_model_free(m); sdd_tensorset_free(&ts); return NULL; }
-        sdd_tensorset_free(&ts);
-        ts = mapped;
-    }
-    if (m->meta_load && m->meta_load(m, &ts, fmt && !strcmp(fmt, SDD_FORMAT_NAME), path, e)) {
-        sdd_model_free(m);
-        sdd_tensorset_free(&ts);
-        return NULL;
-    }
-    if (sdd_model_set_weights(m, &ts, path, e)) { sdd_model_free(m); sdd_tensorset_free(&ts); return NULL; }
-    const char *thr = sdd_tensorset_get_meta(&ts, "threshold");
-    if (thr) {
-        char *end;
-        double v = strtod(thr, &end);
-        if (*end || !isfinite(v)) { sdd_err_set(e, "%s: metadata threshold '%s' is not a number", path, thr); sdd_model_free(m); sdd_tensorset_free(&ts); return NULL; }
-        m->threshold = v;
-        m->has_threshold = 1;
-    }
-    const char *cal = sdd_tensorset_get_meta(&ts, "calibration");
-    if (cal) {
-        sdd_calibration c;
-        char name[1100];
-        snprintf(name, sizeof name, "%s: metadata calibration", path);
-        if (strlen(cal) >= sizeof m->calibration || sdd_calibration_parse(cal, strlen(cal), name, &c, e) || c.k != 1) {
-            if (strlen(cal) >= sizeof m->calibration) sdd_err_set(e, "%s: metadata calibration is too long", path);
-            else if (c.k != 1) sdd_err_set(e, "%s: metadata calibration has %d inputs, not 1", path, c.k);
-            sdd_model_free(m);
-            sdd_tensorset_free(&ts);
-            return NULL;
-        }
-        snprintf(m->calibration, sizeof m->calibration, "%s", cal);
-    }
+    sdd_model *m = sdd_model_from_tensorset(&ts, arch, pth, path, e);
     sdd_tensorset_free(&ts);
     return m;
 }

@@ -17,6 +17,11 @@ int sdd_model_copy_tensor(sdd_model *m, int idx, const sdd_ntensor *t, const cha
 /* Guesses the architecture of a PyTorch state dict from its tensor shapes;
  * NULL when it is none that sdd knows. */
 const char *sdd_model_guess_arch(const sdd_tensorset *ts);
+/* The model a loaded tensor set describes: architecture `arch`, else (not
+ * pth) the sdd metadata's, else guessed from the shapes; weights checked as
+ * sdd_model_set_weights does; the metadata threshold, when present, must be
+ * a finite number. `path` names the source in errors. NULL (e set) on error. */
+sdd_model *sdd_model_from_tensorset(const sdd_tensorset *ts, const char *arch, int pth, const char *path, sdd_err *e);
 /* Loads a model file: safetensors written by sdd (architecture from metadata),
  * or a PyTorch .pth (architecture from `arch` or guessed). */
 sdd_model *sdd_model_load(const char *path, const char *arch, sdd_err *e);

@@ -12,6 +12,7 @@
 #include <ctype.h>
 #include "dist/dist.h"
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <omp.h>
 #include <stdio.h>
@@ -171,8 +172,9 @@ static long meta_long(const sdd_tensorset *ts, const char *k, const char *path, 
 {
     const char *v = sdd_tensorset_get_meta(ts, k);
     char *end;
+    errno = 0;
     long x = v ? strtol(v, &end, 10) : 0;
-    if (!v || *end) *bad = 1;
+    if (!v || *end || end == v || errno || x < 0) *bad = 1;   /* every counter is >= 0 */
     (void)path;
     return x;
 }
@@ -189,10 +191,10 @@ static int load_state(trainer *t, sdd_err *e)
     const char *arch = sdd_tensorset_get_meta(&ts, "arch");
     int bad = !m || !v || !p || !rho || m->nbytes != bytes || v->nbytes != bytes || p->nbytes != bytes || rho->nbytes != 32 ||
               !arch || strcmp(arch, t->m->arch);
-    int next_epoch = (int)meta_long(&ts, "next_epoch", path, &bad);
+    const long next_epoch = meta_long(&ts, "next_epoch", path, &bad);
     long step = meta_long(&ts, "step", path, &bad), astep = meta_long(&ts, "adam_step", path, &bad);
-    int ni = (int)meta_long(&ts, "not_improving", path, &bad), nb = (int)meta_long(&ts, "nbest", path, &bad);
-    if (nb < 0 || nb > t->cfg->n_best) bad = 1;
+    const long ni = meta_long(&ts, "not_improving", path, &bad), nb = meta_long(&ts, "nbest", path, &bad);
+    if (nb > t->cfg->n_best || next_epoch > INT_MAX || ni > INT_MAX) bad = 1;
     const char *best = sdd_tensorset_get_meta(&ts, "best");
     if (!best) bad = 1;
     if (bad) { sdd_tensorset_free(&ts); return sdd_err_set(e, "%s: not a training state for this model and settings", path); }
@@ -212,11 +214,11 @@ static int load_state(trainer *t, sdd_err *e)
         memcpy(t->best_params[k], s->data, bytes);
         t->best_loss[k] = strtod(l, NULL);
     }
-    t->nbest = nb;
-    t->epoch0 = next_epoch;
+    t->nbest = (int)nb;
+    t->epoch0 = (int)next_epoch;
     t->step = step;
     t->opt.step = astep;
-    t->not_improving = ni;
+    t->not_improving = (int)ni;
     t->best = strtod(best, NULL);
     sdd_tensorset_free(&ts);
     return 0;

@@ -1,0 +1,73 @@
+/* libFuzzer target for the evaluation behind `sdd eval` (sdd_eval_run): the
+ * score file, key, ASV scores and ASVspoof 2021 ASV key it reads and joins
+ * (scores.c, list.c, match.c, the 2021 ASV key pairing and the attack x
+ * condition tables of evaluate.c), then the text summary, the JSON report
+ * and both DET outputs. Input: one option byte, then up to four files
+ * separated by NUL bytes (scores, key, ASV scores, ASV key), written to
+ * /dev/shm for the file-based API. Option bits: 0 key, 1 ASV scores, 2 ASV
+ * key, 3 allow missing, 4-5 t-DCF form (none, 2019, 2021), 6 subset "all",
+ * 7 breakdown "attack". Checks the contract: failure is -1 with one line
+ * naming a file; success gives an EER in [0, 1] and writers that succeed. */
+#include "metrics/evaluate.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+static char paths[4][64];
+
+static int put(int k, const uint8_t *p, size_t n)
+{
+    if (!paths[k][0]) snprintf(paths[k], sizeof paths[k], "/dev/shm/sdd_fuzz_eval.%d.%d", (int)getpid(), k);
+    FILE *f = fopen(paths[k], "wb");
+    if (!f) return -1;
+    int ok = fwrite(p, 1, n, f) == n;
+    return fclose(f) == 0 && ok ? 0 : -1;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (size < 1 || access("/dev/shm", W_OK) != 0) return 0;
+    const unsigned opt = data[0];
+    const uint8_t *p = data + 1, *end = data + size;
+    int nf = 0;
+    while (nf < 4) {
+        const uint8_t *z = memchr(p, 0, (size_t)(end - p));
+        const uint8_t *stop = z ? z : end;
+        if (put(nf, p, (size_t)(stop - p))) return 0;
+        nf++;
+        if (!z) break;
+        p = z + 1;
+    }
+    sdd_eval_opts o = { 0 };
+    o.scores = paths[0];
+    if ((opt & 1) && nf > 1) o.key = paths[1];
+    if ((opt & 2) && nf > 2) o.asv_scores = paths[2];
+    if ((opt & 4) && nf > 3 && o.asv_scores) o.asv_key = paths[3];
+    o.allow_missing = (opt >> 3) & 1;
+    const unsigned t = (opt >> 4) & 3;
+    if (o.asv_scores && t == 1) o.tdcf = SDD_TDCF_2019;
+    if (o.asv_scores && t == 2) o.tdcf = SDD_TDCF_2021;
+    if (opt & 64) o.subset = "all";
+    if (opt & 128) o.breakdown = SDD_BREAKDOWN_ATTACK;
+
+    sdd_eval_report r;
+    sdd_err e = { "" };
+    int rc = sdd_eval_run(&o, &r, &e);
+    if (rc != 0) {
+        if (rc != -1 || strchr(e.msg, '\n') || strncmp(e.msg, "/dev/shm/sdd_fuzz_eval.", 23)) __builtin_trap();
+        return 0;
+    }
+    if (!(r.eer.eer >= 0 && r.eer.eer <= 1)) __builtin_trap();
+    FILE *devnull = fopen("/dev/null", "w");
+    if (devnull) {
+        sdd_eval_print(&r, devnull);
+        if (sdd_eval_write_json(&r, &o, devnull, &e) || sdd_eval_write_det(&r, devnull, &e) ||
+            sdd_eval_write_det_svg(&r, o.scores, devnull, &e))
+            __builtin_trap();
+        fclose(devnull);
+    }
+    sdd_eval_report_free(&r);
+    return 0;
+}
