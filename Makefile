@@ -113,8 +113,9 @@ test: all $(TESTBIN)
 # directory and with its own sdd/libsdd in build-asan/, so the normal build is
 # neither used nor overwritten. -O1 keeps it fast enough for CI. Any report
 # fails the run (halt_on_error, UBSan without recovery). tests/asan.supp
-# suppresses leaks inside libgomp/libopenblas only. SDD_TEST_REDUCED=1 lets
-# the slowest reference-fixture tests run a reduced set of cases.
+# suppresses leaks inside libgomp/libopenblas only. SDD_TEST_REDUCED=1 makes
+# test_aasist_ref check 2 of its 5 PyTorch fixtures (one per architecture);
+# `make test` checks all 5.
 ASAN_BUILD ?= build-asan
 ASAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 test-asan:

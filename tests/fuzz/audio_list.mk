@@ -12,12 +12,12 @@ FUZZ_AL_HDR := src/audio/decode.h src/audio/encode.h src/data/list.h src/core/er
 FUZZ_AL_CFLAGS := -std=c11 -D_GNU_SOURCE -Isrc
 FUZZ_AL_LIBS := -lsndfile -lsoxr -lm
 
-FUZZ_TARGETS += build/fuzz/fuzz_audio build/fuzz/fuzz_list
+FUZZ_TARGETS += $(FUZZ_DIR)/fuzz_audio $(FUZZ_DIR)/fuzz_list
 
-build/fuzz/fuzz_audio: tests/fuzz/fuzz_audio.c $(FUZZ_AL_SRC) $(FUZZ_AL_HDR)
+$(FUZZ_DIR)/fuzz_audio: tests/fuzz/fuzz_audio.c $(FUZZ_AL_SRC) $(FUZZ_AL_HDR)
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_FLAGS) $(FUZZ_AL_CFLAGS) -o $@ tests/fuzz/fuzz_audio.c $(FUZZ_AL_SRC) $(FUZZ_AL_LIBS)
 
-build/fuzz/fuzz_list: tests/fuzz/fuzz_list.c $(FUZZ_AL_SRC) $(FUZZ_AL_HDR)
+$(FUZZ_DIR)/fuzz_list: tests/fuzz/fuzz_list.c $(FUZZ_AL_SRC) $(FUZZ_AL_HDR)
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_FLAGS) $(FUZZ_AL_CFLAGS) -o $@ tests/fuzz/fuzz_list.c $(FUZZ_AL_SRC) $(FUZZ_AL_LIBS)

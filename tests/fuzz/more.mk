@@ -14,17 +14,17 @@ FUZZ_RB_SRC := src/audio/rawboost.c src/audio/fir.c src/core/rng.c src/core/erro
 # model construction needs the whole library but the CLI
 FUZZ_MD_SRC := $(LIBSRC)
 
-FUZZ_TARGETS += build/fuzz/fuzz_eval build/fuzz/fuzz_rawboost build/fuzz/fuzz_model
+FUZZ_TARGETS += $(FUZZ_DIR)/fuzz_eval $(FUZZ_DIR)/fuzz_rawboost $(FUZZ_DIR)/fuzz_model
 
-build/fuzz/fuzz_eval: tests/fuzz/fuzz_eval.c $(FUZZ_EV_SRC) $(wildcard src/metrics/*.h)
+$(FUZZ_DIR)/fuzz_eval: tests/fuzz/fuzz_eval.c $(FUZZ_EV_SRC) $(wildcard src/metrics/*.h)
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -std=c11 -D_GNU_SOURCE -Isrc -o $@ tests/fuzz/fuzz_eval.c $(FUZZ_EV_SRC) -ljansson -lsndfile -lsoxr -lm
 
-build/fuzz/fuzz_rawboost: tests/fuzz/fuzz_rawboost.c $(FUZZ_RB_SRC) src/audio/rawboost.h
+$(FUZZ_DIR)/fuzz_rawboost: tests/fuzz/fuzz_rawboost.c $(FUZZ_RB_SRC) src/audio/rawboost.h
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -std=c11 -D_GNU_SOURCE -Isrc -o $@ tests/fuzz/fuzz_rawboost.c $(FUZZ_RB_SRC) -lm
 
-build/fuzz/fuzz_model: tests/fuzz/fuzz_model.c $(FUZZ_MD_SRC) src/models/modelio.h
+$(FUZZ_DIR)/fuzz_model: tests/fuzz/fuzz_model.c $(FUZZ_MD_SRC) src/models/modelio.h
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -fopenmp -std=c11 -D_GNU_SOURCE -Isrc -Iinclude -I/usr/include/x86_64-linux-gnu/openblas-openmp \
 	  -o $@ tests/fuzz/fuzz_model.c $(FUZZ_MD_SRC) $(LDLIBS)

@@ -9,8 +9,8 @@ FUZZ_FLAGS ?= -g -O1 -fsanitize=fuzzer,address,undefined
 FUZZ_SC_SRC := src/metrics/scores.c src/metrics/metrics.c src/metrics/dcf.c src/core/error.c src/core/lines.c
 FUZZ_SC_HDR := src/metrics/scores.h src/metrics/metrics.h src/metrics/dcf.h src/core/error.h
 
-FUZZ_TARGETS += build/fuzz/fuzz_scores
+FUZZ_TARGETS += $(FUZZ_DIR)/fuzz_scores
 
-build/fuzz/fuzz_scores: tests/fuzz/fuzz_scores.c $(FUZZ_SC_SRC) $(FUZZ_SC_HDR)
+$(FUZZ_DIR)/fuzz_scores: tests/fuzz/fuzz_scores.c $(FUZZ_SC_SRC) $(FUZZ_SC_HDR)
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -std=c11 -D_GNU_SOURCE -Isrc -o $@ tests/fuzz/fuzz_scores.c $(FUZZ_SC_SRC) -lm

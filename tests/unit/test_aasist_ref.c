@@ -252,7 +252,13 @@ int main(int argc, char **argv)
 {
     const char *all[] = { "aasist_rand.safetensors", "aasistl_rand.safetensors", "aasist_noise.safetensors",
                           "aasist_real.safetensors", "aasistl_real.safetensors" };
+    /* make test-asan sets SDD_TEST_REDUCED: one fixture per architecture
+     * (AASIST-L random weights, AASIST on noise) keeps the sanitizer run short */
+    const char *reduced[] = { "aasistl_rand.safetensors", "aasist_noise.safetensors" };
+    const int red = getenv("SDD_TEST_REDUCED") && *getenv("SDD_TEST_REDUCED");
+    if (red) printf("test_aasist_ref: SDD_TEST_REDUCED: fixtures %s and %s only\n", reduced[0], reduced[1]);
     if (argc > 1) for (int i = 1; i < argc; i++) run_fixture(argv[i]);
+    else if (red) for (size_t i = 0; i < 2; i++) run_fixture(reduced[i]);
     else for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) run_fixture(all[i]);
     printf("worst error / tolerance: %.3g\n", worst_ratio);
     return CHECK_DONE("test_aasist_ref");

@@ -1,0 +1,41 @@
+#!/bin/sh
+# Coverage of the parsers reached by the fuzz corpora: builds every fuzz
+# target with clang's source-based coverage (-fprofile-instr-generate
+# -fcoverage-mapping, no sanitizers) into build/fuzz-cov/, replays each
+# target's corpus once (libFuzzer -runs=0: the committed seeds plus the
+# corpus a long run grew, build/fuzz/long/corpus_NAME or build/fuzz/corpus_NAME,
+# whichever exists) and prints llvm-cov's line/function/region summary of the
+# files that target exercises. Usage: tests/fuzz/coverage.sh [NAME...]
+set -eu
+cd "$(dirname "$0")/../.."
+OUT=build/fuzz-cov
+LLVM_COV=${LLVM_COV:-llvm-cov-14}
+LLVM_PROFDATA=${LLVM_PROFDATA:-llvm-profdata-14}
+names=${*:-"pth safetensors list scores audio eval rawboost model"}
+files_of() {
+  case $1 in
+    pth) echo src/io/pth.c ;;
+    safetensors) echo src/io/safetensors.c src/io/tensorset.c ;;
+    list) echo src/data/list.c src/core/lines.c ;;
+    scores) echo src/metrics/scores.c ;;
+    audio) echo src/audio/decode.c ;;
+    eval) echo src/metrics/evaluate.c src/metrics/match.c src/metrics/scores.c src/data/list.c ;;
+    rawboost) echo src/audio/rawboost.c ;;
+    model) echo src/models/modelio.c ;;
+  esac
+}
+mkdir -p $OUT
+for n in $names; do
+  make --no-print-directory FUZZ_DIR=$OUT \
+    FUZZ_FLAGS="-g -O1 -fsanitize=fuzzer -fprofile-instr-generate -fcoverage-mapping" $OUT/fuzz_$n >/dev/null
+  dirs=tests/fuzz/corpus/$n
+  for d in build/fuzz/long/corpus_$n build/fuzz/corpus_$n; do
+    if [ -d "$d" ]; then dirs="$dirs $d"; break; fi
+  done
+  rm -f $OUT/$n.profraw
+  LLVM_PROFILE_FILE=$OUT/$n.profraw $OUT/fuzz_$n -runs=0 -timeout=30 $dirs > $OUT/$n.replay.log 2>&1 || true
+  $LLVM_PROFDATA merge -sparse $OUT/$n.profraw -o $OUT/$n.profdata
+  echo "== $n: replayed $(grep -o 'INITED.*corp: [0-9]*' $OUT/$n.replay.log | grep -o 'corp: [0-9]*' | head -1) inputs from $dirs"
+  $LLVM_COV report $OUT/fuzz_$n -instr-profile=$OUT/$n.profdata $(files_of $n) | \
+    awk 'NR == 1 || /src\/|^TOTAL/' | sed 's|^.*/src/|src/|'
+done
