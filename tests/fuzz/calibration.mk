@@ -12,12 +12,12 @@ FUZZ_CAL_HDR := src/metrics/calibration.h src/metrics/dcf.h src/io/atomic.h src/
 FUZZ_SASV_SRC := src/metrics/sasv.c src/metrics/scores.c src/metrics/metrics.c src/metrics/dcf.c src/core/lines.c src/core/error.c
 FUZZ_SASV_HDR := src/metrics/sasv.h src/metrics/scores.h src/metrics/metrics.h src/metrics/dcf.h src/core/error.h
 
-FUZZ_TARGETS += build/fuzz/fuzz_calibration build/fuzz/fuzz_sasv
+FUZZ_TARGETS += $(FUZZ_DIR)/fuzz_calibration $(FUZZ_DIR)/fuzz_sasv
 
-build/fuzz/fuzz_calibration: tests/fuzz/fuzz_calibration.c $(FUZZ_CAL_SRC) $(FUZZ_CAL_HDR)
+$(FUZZ_DIR)/fuzz_calibration: tests/fuzz/fuzz_calibration.c $(FUZZ_CAL_SRC) $(FUZZ_CAL_HDR)
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -std=c11 -D_GNU_SOURCE -Isrc -o $@ tests/fuzz/fuzz_calibration.c $(FUZZ_CAL_SRC) -ljansson -lm
 
-build/fuzz/fuzz_sasv: tests/fuzz/fuzz_sasv.c $(FUZZ_SASV_SRC) $(FUZZ_SASV_HDR)
+$(FUZZ_DIR)/fuzz_sasv: tests/fuzz/fuzz_sasv.c $(FUZZ_SASV_SRC) $(FUZZ_SASV_HDR)
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -std=c11 -D_GNU_SOURCE -Isrc -o $@ tests/fuzz/fuzz_sasv.c $(FUZZ_SASV_SRC) -lm

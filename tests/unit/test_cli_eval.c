@@ -74,26 +74,26 @@ static void test_calibrate_fuse(void)
     double w[2], b;
     sdd_calibration c;
     sdd_err e;
-    CHECK(run("./sdd calibrate --scores " DATA "cal_a.txt --key " DATA "cal_key.txt -o %s", T("cal.json")) == 0);
+    CHECK(run("$SDD calibrate --scores " DATA "cal_a.txt --key " DATA "cal_key.txt -o %s", T("cal.json")) == 0);
     CHECK_STR_CONTAINS(out, "Bayes threshold -0.641854 on the LLR");
     CHECK(expected("a", w, &b));
     CHECK_MSG(sdd_calibration_load(T("cal.json"), &c, &e) == 0, "%s", e.msg);
     CHECK(c.k == 1 && fabs(c.w[0] - w[0]) <= 1e-12 * fabs(w[0]) && fabs(c.b - b) <= 1e-12 * (1 + fabs(b)));
 
     /* eval applies it */
-    CHECK(run("./sdd eval --scores " DATA "cal_a.txt --key " DATA "cal_key.txt --calibration %s -o %s", T("cal.json"),
+    CHECK(run("$SDD eval --scores " DATA "cal_a.txt --key " DATA "cal_key.txt --calibration %s -o %s", T("cal.json"),
               T("r.json")) == 0);
     CHECK_STR_CONTAINS(out, "scores read as natural-log LLRs, calibrated");
     CHECK_STR_CONTAINS(out, "actDCF     ");
     CHECK(exists(T("r.json")));
 
     /* fusion: learn, then apply */
-    CHECK(run("./sdd fuse --scores " DATA "cal_a.txt " DATA "cal_b.txt --key " DATA "cal_key.txt -o %s", T("f.json")) == 0);
+    CHECK(run("$SDD fuse --scores " DATA "cal_a.txt " DATA "cal_b.txt --key " DATA "cal_key.txt -o %s", T("f.json")) == 0);
     CHECK(expected("ab", w, &b));
     CHECK(sdd_calibration_load(T("f.json"), &c, &e) == 0);
     CHECK(c.k == 2 && fabs(c.w[0] - w[0]) <= 1e-12 * fabs(w[0]) && fabs(c.w[1] - w[1]) <= 1e-12 * fabs(w[1]) &&
           fabs(c.b - b) <= 1e-12 * (1 + fabs(b)));
-    CHECK(run("./sdd fuse --apply %s --scores " DATA "cal_a.txt " DATA "cal_b.txt -o %s --threshold", T("f.json"),
+    CHECK(run("$SDD fuse --apply %s --scores " DATA "cal_a.txt " DATA "cal_b.txt -o %s --threshold", T("f.json"),
               T("fused.txt")) == 0);
     FILE *f = fopen(T("fused.txt"), "r"), *fa = fopen(DATA "cal_a.txt", "r");
     char la[256], lf[256];
@@ -109,43 +109,43 @@ static void test_calibrate_fuse(void)
     if (fa) fclose(fa);
     CHECK(ok && n == 600);
     /* the fused scores evaluate like any score file */
-    CHECK(run("./sdd eval --scores %s --key " DATA "cal_key.txt", T("fused.txt")) == 0);
+    CHECK(run("$SDD eval --scores %s --key " DATA "cal_key.txt", T("fused.txt")) == 0);
     CHECK_STR_CONTAINS(out, "minDCF     ");
 
     /* bad inputs */
-    CHECK(run("./sdd fuse --apply %s --scores " DATA "cal_a.txt -o %s", T("f.json"), T("x.txt")) == 1);
+    CHECK(run("$SDD fuse --apply %s --scores " DATA "cal_a.txt -o %s", T("f.json"), T("x.txt")) == 1);
     CHECK(one_line(out) && strstr(out, "f.json: fuses 2 score files, 1 given") && !exists(T("x.txt")));
-    CHECK(run("./sdd fuse --apply %s --scores " DATA "cal_a.txt " DATA "asv5_scores.txt -o %s", T("f.json"), T("x.txt")) == 1);
+    CHECK(run("$SDD fuse --apply %s --scores " DATA "cal_a.txt " DATA "asv5_scores.txt -o %s", T("f.json"), T("x.txt")) == 1);
     CHECK(one_line(out) && strstr(out, "must score the same trials") && !exists(T("x.txt")));
     f = fopen(T("bad.json"), "w");
     if (f) { fputs("{\"format\": \"sdd-calibration\", \"version\": 1, \"weights\": [1],\n \"bias\": }\n", f); fclose(f); }
-    CHECK(run("./sdd eval --scores " DATA "cal_a.txt --key " DATA "cal_key.txt --calibration %s", T("bad.json")) == 1);
+    CHECK(run("$SDD eval --scores " DATA "cal_a.txt --key " DATA "cal_key.txt --calibration %s", T("bad.json")) == 1);
     CHECK_MSG(one_line(out) && strstr(out, "bad.json:2: not valid JSON"), "%s", out);
-    CHECK(run("./sdd eval --scores " DATA "cal_a.txt --key " DATA "cal_key.txt --calibration %s", T("f.json")) == 1);
+    CHECK(run("$SDD eval --scores " DATA "cal_a.txt --key " DATA "cal_key.txt --calibration %s", T("f.json")) == 1);
     CHECK(one_line(out) && strstr(out, "a fusion"));
-    CHECK(run("./sdd calibrate --scores " DATA "cal_a.txt --key " DATA "asv5_protocol.tsv -o %s", T("y.json")) == 1);
+    CHECK(run("$SDD calibrate --scores " DATA "cal_a.txt --key " DATA "asv5_protocol.tsv -o %s", T("y.json")) == 1);
     CHECK(one_line(out) && strstr(out, DATA "cal_a.txt: no score for trial E_0000001000") && !exists(T("y.json")));
-    CHECK(run("./sdd calibrate --scores " DATA "cal_a.txt -o %s", T("y.json")) == 2);
-    CHECK(run("./sdd fuse --scores " DATA "cal_a.txt -o %s", T("y.json")) == 2);
+    CHECK(run("$SDD calibrate --scores " DATA "cal_a.txt -o %s", T("y.json")) == 2);
+    CHECK(run("$SDD fuse --scores " DATA "cal_a.txt -o %s", T("y.json")) == 2);
     CHECK_STR_CONTAINS(out, "give --key DEVKEY to learn a fusion, or --apply FUSION.json to apply one");
-    CHECK(run("./sdd calibrate --scores " DATA "cal_a.txt --key " DATA "cal_key.txt -o %s --prior 1", T("y.json")) == 2);
-    CHECK(run("./sdd calibrate --scores " DATA "cal_a.txt --key " DATA "cal_key.txt -o /nonexistent/dir/c.json") == 1);
+    CHECK(run("$SDD calibrate --scores " DATA "cal_a.txt --key " DATA "cal_key.txt -o %s --prior 1", T("y.json")) == 2);
+    CHECK(run("$SDD calibrate --scores " DATA "cal_a.txt --key " DATA "cal_key.txt -o /nonexistent/dir/c.json") == 1);
     CHECK(one_line(out));
 }
 
 static void test_eval_asv5(void)
 {
-    CHECK(run("./sdd eval --sasv-scores " DATA "asv5_sasv_scores.tsv --sasv-key " DATA "asv5_sasv_key.tsv -o %s",
+    CHECK(run("$SDD eval --sasv-scores " DATA "asv5_sasv_scores.tsv --sasv-key " DATA "asv5_sasv_key.tsv -o %s",
               T("a.json")) == 0);
     CHECK_STR_CONTAINS(out, "a-DCF      0.454685043");
     CHECK_STR_CONTAINS(out, "A20               51     0.6286");
     CHECK(exists(T("a.json")));
-    CHECK(run("./sdd eval --scores " DATA "asv5_scores.txt --key " DATA "asv5_protocol.tsv --breakdown attack") == 0);
+    CHECK(run("$SDD eval --scores " DATA "asv5_scores.txt --key " DATA "asv5_protocol.tsv --breakdown attack") == 0);
     CHECK_STR_CONTAINS(out, "minDCF     0.740096461");
     CHECK_STR_CONTAINS(out, "  EER (%)     minDCF\n");
-    CHECK(run("./sdd eval --sasv-key " DATA "asv5_sasv_key.tsv --scores " DATA "asv5_scores.txt") == 2);
-    CHECK(run("./sdd eval --sasv-scores " DATA "asv5_sasv_scores.tsv --det %s", T("d.svg")) == 2);
-    CHECK(run("./sdd eval --sasv-scores " DATA "asv5_sasv_scores.tsv") == 1);
+    CHECK(run("$SDD eval --sasv-key " DATA "asv5_sasv_key.tsv --scores " DATA "asv5_scores.txt") == 2);
+    CHECK(run("$SDD eval --sasv-scores " DATA "asv5_sasv_scores.tsv --det %s", T("d.svg")) == 2);
+    CHECK(run("$SDD eval --sasv-scores " DATA "asv5_sasv_scores.tsv") == 1);
     CHECK(one_line(out) && strstr(out, "need a key file (--sasv-key)"));
 }
 
@@ -155,40 +155,40 @@ static void test_model_calibration(void)
     char pth[512];
     snprintf(pth, sizeof pth, "%s/models/AASIST.pth", shared);
     if (!exists(pth)) { printf("SKIP model calibration: needs %s\n", pth); return; }
-    CHECK(run("./sdd calibrate --scores " DATA "cal_a.txt --key " DATA "cal_key.txt -m %s --model-out %s", pth,
+    CHECK(run("$SDD calibrate --scores " DATA "cal_a.txt --key " DATA "cal_key.txt -m %s --model-out %s", pth,
               T("m.safetensors")) == 0);
-    CHECK(run("./sdd info %s", T("m.safetensors")) == 0);
+    CHECK(run("$SDD info %s", T("m.safetensors")) == 0);
     CHECK_STR_CONTAINS(out, "calibration: {\"format\":\"sdd-calibration\"");
     sdd_calibration c;
     sdd_err e;
     CHECK(sdd_calibration_load(T("cal.json"), &c, &e) == 0);
-    CHECK(run("./sdd score -m %s tests/data/audio/real_03.flac", pth) == 0);
+    CHECK(run("$SDD score -m %s tests/data/audio/real_03.flac", pth) == 0);
     double raw = 0, llr = 0;
     char lab[16] = "";
     CHECK(sscanf(out, "%*s %lf", &raw) == 1);
-    CHECK(run("./sdd score -m %s tests/data/audio/real_03.flac", T("m.safetensors")) == 0);
+    CHECK(run("$SDD score -m %s tests/data/audio/real_03.flac", T("m.safetensors")) == 0);
     CHECK(sscanf(out, "%*s %lf %15s", &llr, lab) == 2);
     const float want = (float)(c.w[0] * raw + c.b);
     CHECK_MSG(fabs(llr - want) <= 1e-6 * (1 + fabs(want)), "LLR %.9g, expected %.9g", llr, want);
     CHECK(!strcmp(lab, llr >= c.threshold ? "bonafide" : "spoof"));
-    CHECK(run("./sdd score -m %s --no-calibration tests/data/audio/real_03.flac", T("m.safetensors")) == 0);
+    CHECK(run("$SDD score -m %s --no-calibration tests/data/audio/real_03.flac", T("m.safetensors")) == 0);
     double raw2 = 0;
     CHECK(sscanf(out, "%*s %lf", &raw2) == 1 && raw2 == raw);
-    CHECK(run("./sdd score -m %s --calibration %s tests/data/audio/real_03.flac", pth, T("f.json")) == 1);
+    CHECK(run("$SDD score -m %s --calibration %s tests/data/audio/real_03.flac", pth, T("f.json")) == 1);
     CHECK(one_line(out) && strstr(out, "not a calibration"));
 }
 
 /* --asv-c012: the 2021 eval-package's precomputed t-DCF coefficients */
 static void test_eval_c012(void)
 {
-    CHECK(run("./sdd eval --scores tests/data/metrics/asv21_la_scores.txt --key tests/data/metrics/asv21_la_key.txt "
+    CHECK(run("$SDD eval --scores tests/data/metrics/asv21_la_scores.txt --key tests/data/metrics/asv21_la_key.txt "
               "--asv-c012 tests/data/metrics/asv21_la_c012.npy") == 0);
     CHECK_STR_CONTAINS(out, "min t-DCF  0.");
     CHECK_STR_CONTAINS(out, "precomputed C0");
-    CHECK(run("./sdd eval --scores tests/data/metrics/asv21_la_scores.txt --key tests/data/metrics/asv21_la_key.txt "
+    CHECK(run("$SDD eval --scores tests/data/metrics/asv21_la_scores.txt --key tests/data/metrics/asv21_la_key.txt "
               "--asv-c012 tests/data/metrics/asv21_la_c012.npy --asv-scores tests/data/metrics/asv21_la_asv_scores.txt") == 2);
     CHECK_STR_CONTAINS(out, "exclude each other");
-    CHECK(run("./sdd eval --scores tests/data/metrics/asv21_la_scores.txt --key tests/data/metrics/asv21_la_key.txt "
+    CHECK(run("$SDD eval --scores tests/data/metrics/asv21_la_scores.txt --key tests/data/metrics/asv21_la_key.txt "
               "--asv-c012 tests/data/metrics/asv21_la_key.txt -o %s/never.json", tmp) == 1);
     CHECK_STR_CONTAINS(out, "sdd: tests/data/metrics/asv21_la_key.txt: not a NumPy file");
     {
@@ -200,8 +200,11 @@ static void test_eval_c012(void)
 
 int main(void)
 {
-    if (!exists("./sdd")) {
-        printf("SKIP test_cli_eval: needs ./sdd (run make)\n");
+    /* the commands say $SDD: the binary under test (make test sets SDD_BIN) */
+    const char *bin = getenv("SDD_BIN") && *getenv("SDD_BIN") ? getenv("SDD_BIN") : "./sdd";
+    setenv("SDD", bin, 1);
+    if (!exists(bin)) {
+        printf("SKIP test_cli_eval: needs %s (run make)\n", bin);
         return CHECK_DONE("test_cli_eval");
     }
     snprintf(tmp, sizeof tmp, "/tmp/sdd-test-cli-eval-%d", (int)getpid());
