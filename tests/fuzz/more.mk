@@ -8,9 +8,9 @@
 FUZZ_CC    ?= clang
 FUZZ_FLAGS ?= -g -O1 -fsanitize=fuzzer,address,undefined
 
-FUZZ_EV_SRC := src/metrics/evaluate.c src/metrics/scores.c src/metrics/metrics.c src/metrics/match.c \
-               src/metrics/det_svg.c src/data/list.c src/audio/decode.c src/core/error.c src/core/lines.c
-FUZZ_RB_SRC := src/audio/rawboost.c src/audio/fir.c src/core/rng.c src/core/error.c
+FUZZ_EV_SRC := $(sort $(wildcard src/metrics/*.c)) src/io/npy.c src/io/atomic.c src/data/list.c \
+               src/audio/decode.c src/core/error.c src/core/lines.c
+FUZZ_RB_SRC := src/audio/rawboost.c src/audio/fftconv.c src/audio/fir.c src/core/rng.c src/core/error.c
 # model construction needs the whole library but the CLI
 FUZZ_MD_SRC := $(LIBSRC)
 
@@ -22,7 +22,7 @@ $(FUZZ_DIR)/fuzz_eval: tests/fuzz/fuzz_eval.c $(FUZZ_EV_SRC) $(wildcard src/metr
 
 $(FUZZ_DIR)/fuzz_rawboost: tests/fuzz/fuzz_rawboost.c $(FUZZ_RB_SRC) src/audio/rawboost.h
 	@mkdir -p $(@D)
-	$(FUZZ_CC) $(FUZZ_FLAGS) -std=c11 -D_GNU_SOURCE -Isrc -o $@ tests/fuzz/fuzz_rawboost.c $(FUZZ_RB_SRC) -lm
+	$(FUZZ_CC) $(FUZZ_FLAGS) -std=c11 -D_GNU_SOURCE -Isrc -o $@ tests/fuzz/fuzz_rawboost.c $(FUZZ_RB_SRC) -lfftw3 -lm
 
 $(FUZZ_DIR)/fuzz_model: tests/fuzz/fuzz_model.c $(FUZZ_MD_SRC) src/models/modelio.h
 	@mkdir -p $(@D)
