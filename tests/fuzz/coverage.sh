@@ -40,5 +40,5 @@ for n in $names; do
   $LLVM_PROFDATA merge -sparse $OUT/$n.profraw -o $OUT/$n.profdata
   echo "== $n: replayed $(grep -o 'INITED.*corp: [0-9]*' $OUT/$n.replay.log | grep -o 'corp: [0-9]*' | head -1) inputs from $dirs"
   $LLVM_COV report $OUT/fuzz_$n -instr-profile=$OUT/$n.profdata $(files_of $n) | \
-    awk 'NR == 1 || /src\/|^TOTAL/' | sed 's|^.*/src/|src/|'
+    grep -v '^-'
 done
