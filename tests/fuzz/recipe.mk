@@ -11,8 +11,8 @@ FUZZ_RC_SRC := src/train/recipe.c src/train/recipe_data.c src/train/options.c sr
                src/audio/rawboost.c src/audio/fftconv.c src/audio/fir.c src/core/rng.c src/core/error.c
 FUZZ_RC_HDR := src/train/recipe.h src/train/options.h src/train/trainer.h src/train/schedule.h src/core/error.h
 
-FUZZ_TARGETS += build/fuzz/fuzz_recipe
+FUZZ_TARGETS += $(FUZZ_DIR)/fuzz_recipe
 
-build/fuzz/fuzz_recipe: tests/fuzz/fuzz_recipe.c $(FUZZ_RC_SRC) $(FUZZ_RC_HDR) $(wildcard recipes/*.json)
+$(FUZZ_DIR)/fuzz_recipe: tests/fuzz/fuzz_recipe.c $(FUZZ_RC_SRC) $(FUZZ_RC_HDR) $(wildcard recipes/*.json)
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -std=c11 -D_GNU_SOURCE -Isrc -I/usr/include/x86_64-linux-gnu/openblas-openmp -o $@ tests/fuzz/fuzz_recipe.c $(FUZZ_RC_SRC) -ljansson -lfftw3 -lpthread -lm

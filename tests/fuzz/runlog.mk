@@ -8,8 +8,8 @@ FUZZ_FLAGS ?= -g -O1 -fsanitize=fuzzer,address,undefined
 FUZZ_RL_SRC := src/train/runlog.c src/io/atomic.c src/core/error.c
 FUZZ_RL_HDR := src/train/runlog.h src/io/atomic.h src/core/error.h
 
-FUZZ_TARGETS += build/fuzz/fuzz_runlog
+FUZZ_TARGETS += $(FUZZ_DIR)/fuzz_runlog
 
-build/fuzz/fuzz_runlog: tests/fuzz/fuzz_runlog.c $(FUZZ_RL_SRC) $(FUZZ_RL_HDR)
+$(FUZZ_DIR)/fuzz_runlog: tests/fuzz/fuzz_runlog.c $(FUZZ_RL_SRC) $(FUZZ_RL_HDR)
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -std=c11 -D_GNU_SOURCE -Isrc -o $@ tests/fuzz/fuzz_runlog.c $(FUZZ_RL_SRC) -ljansson -lm

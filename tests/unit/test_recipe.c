@@ -180,7 +180,7 @@ static void command_line(void)
     fprintf(f, "real_01.flac bonafide\ntts_01.flac spoof\nreal_02.flac bonafide\ntts_02.flac spoof\n");
     fclose(f);
     snprintf(dir, sizeof dir, "%s/run", tmp);
-    int rc = run(out, sizeof out, "./sdd train --batch 2 --recipe aasist-l --cut 4000 --epochs 1 --bn-recompute 1 --threads 2 "
+    int rc = run(out, sizeof out, "$SDD train --batch 2 --recipe aasist-l --cut 4000 --epochs 1 --bn-recompute 1 --threads 2 "
                  "--train %s --train-audio tests/data/audio --dev %s --dev-audio tests/data/audio --out %s --quiet", list, list, dir);
     CHECK_MSG(rc == 0, "exit %d: %s", rc, out);
     snprintf(cfgp, sizeof cfgp, "%s/config.json", dir);
@@ -196,17 +196,19 @@ static void command_line(void)
     }
     free(cj);
     if (!xlsr_built()) {
-        rc = run(out, sizeof out, "./sdd train --recipe dpda-xlsr --train %s --dev %s --out %s/x", list, list, tmp);
+        rc = run(out, sizeof out, "$SDD train --recipe dpda-xlsr --train %s --dev %s --out %s/x", list, list, tmp);
         CHECK(rc == 1);
         CHECK_STR_CONTAINS(out, "not available in this build");
     }
-    rc = run(out, sizeof out, "./sdd train --recipe %s/none.json --train %s --dev %s --out %s/x", tmp, list, list, tmp);
+    rc = run(out, sizeof out, "$SDD train --recipe %s/none.json --train %s --dev %s --out %s/x", tmp, list, list, tmp);
     CHECK(rc == 2);
     CHECK_STR_CONTAINS(out, "none.json: cannot open");
 }
 
 int main(void)
 {
+    /* the commands say $SDD: the binary under test (make test sets SDD_BIN) */
+    setenv("SDD", getenv("SDD_BIN") && *getenv("SDD_BIN") ? getenv("SDD_BIN") : "./sdd", 1);
     snprintf(tmp, sizeof tmp, "/tmp/sdd-test-recipe-%d", (int)getpid());
     mkdir(tmp, 0700);
     builtins();

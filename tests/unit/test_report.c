@@ -144,7 +144,7 @@ static void end_to_end(void)
     FILE *f = fopen(list, "w");
     fprintf(f, "real_01.flac bonafide\ntts_01.flac spoof\nreal_02.flac bonafide\ntts_02.flac spoof\n");
     fclose(f);
-    int rc = run("./sdd train --model AASIST-L --batch 2 --cut 4000 --epochs 2 --max-steps 2 --n-best 1 --threads 2 --quiet "
+    int rc = run("$SDD train --model AASIST-L --batch 2 --cut 4000 --epochs 2 --max-steps 2 --n-best 1 --threads 2 --quiet "
                  "--train %s --train-audio tests/data/audio --dev %s --dev-audio tests/data/audio --eval bundled=%s:tests/data/audio "
                  "--seeds 1,2 --out %s/seeds", list, list, list, tmp);
     CHECK_MSG(rc == 0, "train --seeds exit %d: %s", rc, out);
@@ -155,7 +155,7 @@ static void end_to_end(void)
     CHECK(exists(p));
     snprintf(p, sizeof p, "%s/seeds/seed-2/model.safetensors", tmp);
     CHECK(exists(p));
-    rc = run("./sdd report --svg %s/conv.svg %s/seeds/seed-1 %s/seeds/seed-2/", tmp, tmp, tmp);
+    rc = run("$SDD report --svg %s/conv.svg %s/seeds/seed-1 %s/seeds/seed-2/", tmp, tmp, tmp);
     CHECK_MSG(rc == 0, "report exit %d: %s", rc, out);
     CHECK_STR_CONTAINS(out, "seed-1");
     CHECK_STR_CONTAINS(out, "seed-2");
@@ -165,7 +165,7 @@ static void end_to_end(void)
     snprintf(p, sizeof p, "%s/conv.svg", tmp);
     CHECK(exists(p));
     /* resume skips finished seeds */
-    rc = run("./sdd train --model AASIST-L --batch 2 --cut 4000 --epochs 2 --max-steps 2 --n-best 1 --threads 2 --resume "
+    rc = run("$SDD train --model AASIST-L --batch 2 --cut 4000 --epochs 2 --max-steps 2 --n-best 1 --threads 2 --resume "
              "--train %s --train-audio tests/data/audio --dev %s --dev-audio tests/data/audio --seeds 1,2 --out %s/seeds", list, list, tmp);
     CHECK_MSG(rc == 0 && strstr(out, "finished already"), "resume exit %d: %s", rc, out);
     /* bad runs: one line naming the file, no plot written */
@@ -173,21 +173,23 @@ static void end_to_end(void)
     f = fopen(p, "a");
     fprintf(f, "{broken\n");
     fclose(f);
-    rc = run("./sdd report --svg %s/bad.svg %s/seeds/seed-1 %s/seeds/seed-2", tmp, tmp, tmp);
+    rc = run("$SDD report --svg %s/bad.svg %s/seeds/seed-1 %s/seeds/seed-2", tmp, tmp, tmp);
     CHECK(rc == 1);
     CHECK_STR_CONTAINS(out, "seed-2/log.jsonl:");
     CHECK_STR_CONTAINS(out, "not JSON");
     snprintf(p, sizeof p, "%s/bad.svg", tmp);
     CHECK(!exists(p));
-    rc = run("./sdd report %s/none", tmp);
+    rc = run("$SDD report %s/none", tmp);
     CHECK(rc == 1);
     CHECK_STR_CONTAINS(out, "none/log.jsonl: cannot open");
-    CHECK(run("./sdd report") == 2);
-    CHECK(run("./sdd train --seeds 1,x --train a --dev b --out c") == 2);
+    CHECK(run("$SDD report") == 2);
+    CHECK(run("$SDD train --seeds 1,x --train a --dev b --out c") == 2);
 }
 
 int main(void)
 {
+    /* the commands say $SDD: the binary under test (make test sets SDD_BIN) */
+    setenv("SDD", getenv("SDD_BIN") && *getenv("SDD_BIN") ? getenv("SDD_BIN") : "./sdd", 1);
     snprintf(tmp, sizeof tmp, "/tmp/sdd-test-report-%d", (int)getpid());
     mkdir(tmp, 0700);
     parse_log();
