@@ -400,6 +400,7 @@ int sdd_train_run(const sdd_train_config *cfg, sdd_err *e)
     snprintf(path, sizeof path, "%s/log.jsonl", cfg->out_dir);
     t.log = fopen(lead ? path : "/dev/null", t.epoch0 > 0 ? "a" : "w");
     if (!t.log) { rc = sdd_err_set(e, "%s: cannot open: %s", path, strerror(errno)); goto done; }
+    setvbuf(t.log, NULL, _IOLBF, 0);   /* whole lines reach the file as they are written: a run that dies keeps its log */
     sdd_loader_params lp = sdd_loader_default_params();
     lp.batch_size = cfg->batch;
     lp.cut = cfg->cut;
