@@ -95,7 +95,7 @@ $(LIBSO): $(LIBOBJ)
 $(SDD): $(CLIOBJ) $(LIBA)
 	$(CC) $(LDFLAGS) -o $@ $(CLIOBJ) $(LIBA) $(LDLIBS)
 
-$(BUILD)/tests/%: tests/unit/%.c $(LIBA) tests/unit/check.h tests/unit/gradcheck.h
+$(BUILD)/tests/%: tests/unit/%.c $(LIBA) tests/unit/check.h tests/unit/gradcheck.h tests/unit/cli_run.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(LIBA) $(LDFLAGS) $(LDLIBS)
 

@@ -9,6 +9,7 @@
 #include "audio/encode.h"
 #include "audio/rawboost.h"
 #include "core/rng.h"
+#include "core/str.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,12 +32,6 @@ static void usage(FILE *f)
             "  --threads N    threads (default: all cores; the output does not depend on it)\n"
             "%s",
             sdd_rawboost_flags_help());
-}
-
-static int has_ext(const char *path, const char *ext)
-{
-    size_t n = strlen(path), m = strlen(ext);
-    return n > m && strcasecmp(path + n - m, ext) == 0;
 }
 
 int cmd_augment(int argc, char **argv)
@@ -75,7 +70,7 @@ int cmd_augment(int argc, char **argv)
     if (algo < 0) return cli_usage_error("augment", "no algorithm given (--algo N, 0..8)");
     if (npos < 2) return cli_usage_error("augment", "give an input and an output file (IN OUT)");
     if (sdd_rawboost_check_params(&rp, &e)) return cli_usage_error("augment", "%s", e.msg);
-    if (!has_ext(pos[1], ".wav") && !has_ext(pos[1], ".flac"))
+    if (!sdd_str_ends_with_nocase(pos[1], ".wav") && !sdd_str_ends_with_nocase(pos[1], ".flac"))
         return cli_usage_error("augment", "%s: OUT must end in .wav or .flac", pos[1]);
     cli_set_threads(threads);
 

@@ -7,17 +7,11 @@
 #include "metrics/evaluate.h"
 #include "io/atomic.h"
 #include "metrics/calibration.h"
+#include "core/str.h"
 
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
-
-/* path ends in suffix, ignoring case */
-static int ends_with(const char *path, const char *suffix)
-{
-    size_t n = strlen(path), k = strlen(suffix);
-    return n >= k && !strcasecmp(path + n - k, suffix);
-}
 
 static void usage(FILE *f)
 {
@@ -151,7 +145,7 @@ int cmd_eval(int argc, char **argv)
         sdd_afile *af = sdd_afile_open(paths[k], &e);
         if (!af) { cli_error("%s", e.msg); status = SDD_EXIT_ERROR; continue; }
         int rc = k == 0 ? sdd_eval_write_json(&r, &o, sdd_afile_fp(af), &e)
-               : ends_with(det, ".svg") ? sdd_eval_write_det_svg(&r, o.scores, sdd_afile_fp(af), &e)
+               : sdd_str_ends_with_nocase(det, ".svg") ? sdd_eval_write_det_svg(&r, o.scores, sdd_afile_fp(af), &e)
                                         : sdd_eval_write_det(&r, sdd_afile_fp(af), &e);
         if (rc) {
             sdd_afile_abort(af);

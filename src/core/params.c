@@ -1,6 +1,7 @@
 /* Owns the flat parameter block (see params.h). */
 #include "core/params.h"
 #include "backend/device.h"
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <stdio.h>
@@ -53,6 +54,19 @@ static float *alloc_floats(size_t n)
     if (posix_memalign(&p, 64, (n ? n : 1) * sizeof(float)) != 0) return NULL;
     memset(p, 0, (n ? n : 1) * sizeof(float));
     return p;
+}
+
+int sdd_params_addf(sdd_params *ps, sdd_err *e, int trainable, int nd, int64_t d0, int64_t d1, int64_t d2,
+                    int64_t d3, const char *fmt, ...)
+{
+    char name[sizeof ps->p[0].name + 1];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(name, sizeof name, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= sizeof ps->p[0].name) return sdd_err_set(e, "params: name too long: %s...", name);
+    const int64_t shape[SDD_MAX_DIMS] = { d0, d1, d2, d3 };
+    return sdd_params_add(ps, name, nd, shape, trainable, e);
 }
 
 int sdd_params_alloc(sdd_params *ps, sdd_err *e)

@@ -36,6 +36,11 @@ void sdd_params_init(sdd_params *ps);
 void sdd_params_free(sdd_params *ps);
 /* Registers a tensor; returns its index or -1. Shape dims as int64, nd <= 4. */
 int sdd_params_add(sdd_params *ps, const char *name, int nd, const int64_t *shape, int trainable, sdd_err *e);
+/* sdd_params_add with the name formatted printf-style and the shape given as
+ * nd of d0..d3 (the rest ignored): the registration call every model makes. A
+ * name longer than sdd_pinfo.name is an error, not a truncation. */
+int sdd_params_addf(sdd_params *ps, sdd_err *e, int trainable, int nd, int64_t d0, int64_t d1, int64_t d2,
+                    int64_t d3, const char *fmt, ...) __attribute__((format(printf, 9, 10)));
 /* Allocates the value block (zeroed) after registration; offsets are 16-float aligned. */
 int sdd_params_alloc(sdd_params *ps, sdd_err *e);
 /* Allocates n per-path gradient buffers (zeroed). */

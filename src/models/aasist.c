@@ -16,7 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <stdarg.h>
 
 #define BN_EPS 1e-5f
 #define BN_MOM 0.1f
@@ -51,39 +50,28 @@ typedef struct {
     sdd_tensor *pt;         /* parameter tensor views, one per registered entry */
 } aasist;
 
-static int reg(sdd_params *ps, sdd_err *e, int trainable, int nd, int64_t d0, int64_t d1, int64_t d2, int64_t d3, const char *fmt, ...)
-{
-    char name[112];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(name, sizeof name, fmt, ap);
-    va_end(ap);
-    int64_t shp[4] = { d0, d1, d2, d3 };
-    return sdd_params_add(ps, name, nd, shp, trainable, e);
-}
-
 #define CHK(x) do { if ((x) < 0) return -1; } while (0)
 
 static int reg_lin(sdd_params *ps, sdd_err *e, lin_ix *l, const char *pfx, int dout, int din)
 {
-    CHK(l->w = reg(ps, e, 1, 2, dout, din, 0, 0, "%s.weight", pfx));
-    CHK(l->b = reg(ps, e, 1, 1, dout, 0, 0, 0, "%s.bias", pfx));
+    CHK(l->w = sdd_params_addf(ps, e, 1, 2, dout, din, 0, 0, "%s.weight", pfx));
+    CHK(l->b = sdd_params_addf(ps, e, 1, 1, dout, 0, 0, 0, "%s.bias", pfx));
     return 0;
 }
 
 static int reg_conv(sdd_params *ps, sdd_err *e, lin_ix *l, const char *pfx, int cout, int cin, int kh, int kw)
 {
-    CHK(l->w = reg(ps, e, 1, 4, cout, cin, kh, kw, "%s.weight", pfx));
-    CHK(l->b = reg(ps, e, 1, 1, cout, 0, 0, 0, "%s.bias", pfx));
+    CHK(l->w = sdd_params_addf(ps, e, 1, 4, cout, cin, kh, kw, "%s.weight", pfx));
+    CHK(l->b = sdd_params_addf(ps, e, 1, 1, cout, 0, 0, 0, "%s.bias", pfx));
     return 0;
 }
 
 static int reg_bn(sdd_params *ps, sdd_err *e, bn_ix *b, const char *pfx, int c)
 {
-    CHK(b->w = reg(ps, e, 1, 1, c, 0, 0, 0, "%s.weight", pfx));
-    CHK(b->b = reg(ps, e, 1, 1, c, 0, 0, 0, "%s.bias", pfx));
-    CHK(b->rm = reg(ps, e, 0, 1, c, 0, 0, 0, "%s.running_mean", pfx));
-    CHK(b->rv = reg(ps, e, 0, 1, c, 0, 0, 0, "%s.running_var", pfx));
+    CHK(b->w = sdd_params_addf(ps, e, 1, 1, c, 0, 0, 0, "%s.weight", pfx));
+    CHK(b->b = sdd_params_addf(ps, e, 1, 1, c, 0, 0, 0, "%s.bias", pfx));
+    CHK(b->rm = sdd_params_addf(ps, e, 0, 1, c, 0, 0, 0, "%s.running_mean", pfx));
+    CHK(b->rv = sdd_params_addf(ps, e, 0, 1, c, 0, 0, 0, "%s.running_var", pfx));
     return 0;
 }
 
@@ -126,9 +114,9 @@ static int aasist_register(aasist *a, sdd_params *ps, sdd_err *e)
 {
     char p[96];
     const int d0 = a->gat_dims[0], d1 = a->gat_dims[1];
-    CHK(a->pos_S = reg(ps, e, 1, 3, 1, a->nS, a->filts[5][1], 0, "pos_S"));
-    CHK(a->master1 = reg(ps, e, 1, 3, 1, 1, d0, 0, "master1"));
-    CHK(a->master2 = reg(ps, e, 1, 3, 1, 1, d0, 0, "master2"));
+    CHK(a->pos_S = sdd_params_addf(ps, e, 1, 3, 1, a->nS, a->filts[5][1], 0, "pos_S"));
+    CHK(a->master1 = sdd_params_addf(ps, e, 1, 3, 1, 1, d0, 0, "master1"));
+    CHK(a->master2 = sdd_params_addf(ps, e, 1, 3, 1, 1, d0, 0, "master2"));
     if (a->ssl) {
         CHK(sdd_xlsr_register(&a->xl, ps, "ssl_model.model.", &a->xl.cfg, e));
         CHK(reg_lin(ps, e, &a->LL, "LL", 128, a->xl.cfg.embed));
@@ -155,7 +143,7 @@ static int aasist_register(aasist *a, sdd_params *ps, sdd_err *e)
     gat_ix *g[2] = { &a->gat_S, &a->gat_T };
     const char *gn[2] = { "GAT_layer_S", "GAT_layer_T" };
     for (int i = 0; i < 2; i++) {
-        CHK(g[i]->aw = reg(ps, e, 1, 2, d0, 1, 0, 0, "%s.att_weight", gn[i]));
+        CHK(g[i]->aw = sdd_params_addf(ps, e, 1, 2, d0, 1, 0, 0, "%s.att_weight", gn[i]));
         snprintf(p, sizeof p, "%s.att_proj", gn[i]); CHK(reg_lin(ps, e, &g[i]->att_proj, p, d0, fe));
         snprintf(p, sizeof p, "%s.proj_with_att", gn[i]); CHK(reg_lin(ps, e, &g[i]->pwa, p, d0, fe));
         snprintf(p, sizeof p, "%s.proj_without_att", gn[i]); CHK(reg_lin(ps, e, &g[i]->pwoa, p, d0, fe));
@@ -165,10 +153,10 @@ static int aasist_register(aasist *a, sdd_params *ps, sdd_err *e)
     for (int i = 0; i < 4; i++) {
         hs_ix *h = &a->st[i];
         const int din = (i % 2 == 0) ? d0 : d1, dout = d1;
-        CHK(h->aw11 = reg(ps, e, 1, 2, dout, 1, 0, 0, "%s.att_weight11", sn[i]));
-        CHK(h->aw22 = reg(ps, e, 1, 2, dout, 1, 0, 0, "%s.att_weight22", sn[i]));
-        CHK(h->aw12 = reg(ps, e, 1, 2, dout, 1, 0, 0, "%s.att_weight12", sn[i]));
-        CHK(h->awM = reg(ps, e, 1, 2, dout, 1, 0, 0, "%s.att_weightM", sn[i]));
+        CHK(h->aw11 = sdd_params_addf(ps, e, 1, 2, dout, 1, 0, 0, "%s.att_weight11", sn[i]));
+        CHK(h->aw22 = sdd_params_addf(ps, e, 1, 2, dout, 1, 0, 0, "%s.att_weight22", sn[i]));
+        CHK(h->aw12 = sdd_params_addf(ps, e, 1, 2, dout, 1, 0, 0, "%s.att_weight12", sn[i]));
+        CHK(h->awM = sdd_params_addf(ps, e, 1, 2, dout, 1, 0, 0, "%s.att_weightM", sn[i]));
         struct { lin_ix *l; const char *n; int o, in; } L[8] = {
             { &h->pt1, "proj_type1", din, din }, { &h->pt2, "proj_type2", din, din },
             { &h->att_proj, "att_proj", dout, din }, { &h->att_projM, "att_projM", dout, din },

@@ -3,6 +3,7 @@
 #include "core/rng.h"
 #include "models/xlsr.h"
 #include "models/backends.h"
+#include "core/str.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,12 +55,6 @@ void sdd_model_free(sdd_model *m)
     free(m);
 }
 
-static int ends_with(const char *s, const char *suf)
-{
-    size_t a = strlen(s), b = strlen(suf);
-    return a >= b && strcmp(s + a - b, suf) == 0;
-}
-
 /* Weights: U(-1/sqrt(fan_in), 1/sqrt(fan_in)) as PyTorch's default for Linear/Conv
  * (kaiming_uniform with a = sqrt(5)); biases likewise with the weight's fan_in;
  * attention vectors (D, 1) xavier-normal; positional/master embeddings N(0, 1);
@@ -72,16 +67,16 @@ void sdd_model_init_random(sdd_model *m, uint64_t seed)
         float *x = sdd_params_ptr(ps, i);
         const uint64_t key = sdd_rng_key(seed, 0x1417, (uint64_t)i, 0);
         const int isbn = strstr(pi->name, "bn") != NULL && pi->nd == 1;
-        if (ends_with(pi->name, ".running_var") || (isbn && ends_with(pi->name, ".weight"))) {
+        if (sdd_str_ends_with(pi->name, ".running_var") || (isbn && sdd_str_ends_with(pi->name, ".weight"))) {
             for (size_t k = 0; k < pi->numel; k++) x[k] = 1.0f;
-        } else if (ends_with(pi->name, ".running_mean") || (isbn && ends_with(pi->name, ".bias"))) {
+        } else if (sdd_str_ends_with(pi->name, ".running_mean") || (isbn && sdd_str_ends_with(pi->name, ".bias"))) {
             for (size_t k = 0; k < pi->numel; k++) x[k] = 0.0f;
         } else if (pi->nd == 2 && pi->shape[1] == 1 && strstr(pi->name, "att_weight")) {
             const double sd = sqrt(2.0 / (double)(pi->shape[0] + 1));
             for (size_t k = 0; k < pi->numel; k++) x[k] = (float)(sd * sdd_rng_normal(key, k));
-        } else if (ends_with(pi->name, ".weight") || ends_with(pi->name, ".bias")) {
+        } else if (sdd_str_ends_with(pi->name, ".weight") || sdd_str_ends_with(pi->name, ".bias")) {
             size_t fan_in = pi->numel / (size_t)(pi->shape[0] ? pi->shape[0] : 1);
-            if (ends_with(pi->name, ".bias")) {
+            if (sdd_str_ends_with(pi->name, ".bias")) {
                 /* fan_in of the sibling weight */
                 char wn[sizeof pi->name];
                 strcpy(wn, pi->name);

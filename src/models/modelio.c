@@ -4,6 +4,7 @@
 #include "io/pth.h"
 #include "io/safetensors.h"
 #include "models/xlsr_import.h"
+#include "core/str.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,12 +12,6 @@
 
 #define SDD_FORMAT_NAME "sdd-model"
 #define SDD_FORMAT_VERSION "1"
-
-static int ends_with(const char *s, const char *suf)
-{
-    size_t a = strlen(s), b = strlen(suf);
-    return a >= b && strcmp(s + a - b, suf) == 0;
-}
 
 static float half_to_float(uint16_t h)
 {
@@ -74,7 +69,7 @@ int sdd_model_set_weights(sdd_model *m, const sdd_tensorset *ts, const char *pat
     }
     for (int i = 0; i < ts->n; i++) {
         const char *nm = ts->t[i].name;
-        if (sdd_params_find(ps, nm) >= 0 || ends_with(nm, ".num_batches_tracked")) continue;
+        if (sdd_params_find(ps, nm) >= 0 || sdd_str_ends_with(nm, ".num_batches_tracked")) continue;
         return sdd_err_set(e, "%s: unexpected tensor %s (not part of %s)", path, nm, m->arch);
     }
     if (loaded != ps->np) return sdd_err_set(e, "%s: loaded %d of %d tensors", path, loaded, ps->np);

@@ -5,7 +5,6 @@
 #include "ops/ops.h"
 #include "ops/seq.h"
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -55,31 +54,19 @@ int64_t sdd_xlsr_min_samples(const sdd_xlsr_config *cfg)
     return L;
 }
 
-static int reg(sdd_params *ps, sdd_err *e, const char *pfx, int nd, int64_t d0, int64_t d1, int64_t d2, const char *fmt, ...)
-{
-    char name[112], tail[96];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(tail, sizeof tail, fmt, ap);
-    va_end(ap);
-    if ((size_t)snprintf(name, sizeof name, "%s%s", pfx, tail) >= sizeof name) return sdd_err_set(e, "xlsr: name too long: %s%s", pfx, tail);
-    int64_t shp[3] = { d0, d1, d2 };
-    return sdd_params_add(ps, name, nd, shp, 1, e);
-}
-
 #define CHK(x) do { if ((x) < 0) return -1; } while (0)
 
 static int reg_lin(sdd_params *ps, sdd_err *e, const char *pfx, sdd_xlsr_lin *l, int dout, int din, const char *base)
 {
-    CHK(l->w = reg(ps, e, pfx, 2, dout, din, 0, "%s.weight", base));
-    CHK(l->b = reg(ps, e, pfx, 1, dout, 0, 0, "%s.bias", base));
+    CHK(l->w = sdd_params_addf(ps, e, 1, 2, dout, din, 0, 0, "%s%s.weight", pfx, base));
+    CHK(l->b = sdd_params_addf(ps, e, 1, 1, dout, 0, 0, 0, "%s%s.bias", pfx, base));
     return 0;
 }
 
 static int reg_ln(sdd_params *ps, sdd_err *e, const char *pfx, sdd_xlsr_lin *l, int d, const char *base)
 {
-    CHK(l->w = reg(ps, e, pfx, 1, d, 0, 0, "%s.weight", base));
-    CHK(l->b = reg(ps, e, pfx, 1, d, 0, 0, "%s.bias", base));
+    CHK(l->w = sdd_params_addf(ps, e, 1, 1, d, 0, 0, 0, "%s%s.weight", pfx, base));
+    CHK(l->b = sdd_params_addf(ps, e, 1, 1, d, 0, 0, 0, "%s%s.bias", pfx, base));
     return 0;
 }
 
@@ -96,8 +83,8 @@ int sdd_xlsr_register(sdd_xlsr *x, sdd_params *ps, const char *prefix, const sdd
     int cin = 1;
     for (int i = 0; i < cfg->nconv; i++) {
         const int d = cfg->conv_dim[i];
-        CHK(x->conv[i].w = reg(ps, e, prefix, 3, d, cin, cfg->conv_k[i], "feature_extractor.conv_layers.%d.0.weight", i));
-        CHK(x->conv[i].b = reg(ps, e, prefix, 1, d, 0, 0, "feature_extractor.conv_layers.%d.0.bias", i));
+        CHK(x->conv[i].w = sdd_params_addf(ps, e, 1, 3, d, cin, cfg->conv_k[i], 0, "%sfeature_extractor.conv_layers.%d.0.weight", prefix, i));
+        CHK(x->conv[i].b = sdd_params_addf(ps, e, 1, 1, d, 0, 0, 0, "%sfeature_extractor.conv_layers.%d.0.bias", prefix, i));
         snprintf(b, sizeof b, "feature_extractor.conv_layers.%d.2.1", i);
         CHK(reg_ln(ps, e, prefix, &x->conv_ln[i], d, b));
         x->ref_conv[i].x = x;
@@ -107,9 +94,9 @@ int sdd_xlsr_register(sdd_xlsr *x, sdd_params *ps, const char *prefix, const sdd
     CHK(reg_ln(ps, e, prefix, &x->fe_ln, cin, "layer_norm"));
     CHK(reg_lin(ps, e, prefix, &x->proj, cfg->embed, cin, "post_extract_proj"));
     const int E = cfg->embed;
-    CHK(x->pos_b = reg(ps, e, prefix, 1, E, 0, 0, "encoder.pos_conv.0.bias"));
-    CHK(x->pos_g = reg(ps, e, prefix, 3, 1, 1, cfg->pos_k, "encoder.pos_conv.0.weight_g"));
-    CHK(x->pos_v = reg(ps, e, prefix, 3, E, E / cfg->pos_groups, cfg->pos_k, "encoder.pos_conv.0.weight_v"));
+    CHK(x->pos_b = sdd_params_addf(ps, e, 1, 1, E, 0, 0, 0, "%sencoder.pos_conv.0.bias", prefix));
+    CHK(x->pos_g = sdd_params_addf(ps, e, 1, 3, 1, 1, cfg->pos_k, 0, "%sencoder.pos_conv.0.weight_g", prefix));
+    CHK(x->pos_v = sdd_params_addf(ps, e, 1, 3, E, E / cfg->pos_groups, cfg->pos_k, 0, "%sencoder.pos_conv.0.weight_v", prefix));
     for (int l = 0; l < cfg->layers; l++) {
         sdd_xlsr_layer *L = &x->layer[l];
         struct { sdd_xlsr_lin *p; const char *n; int o, i; } lins[6] = {

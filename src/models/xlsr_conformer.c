@@ -19,7 +19,6 @@
 #include "ops/conformer.h"
 #include "core/rng.h"
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,17 +45,6 @@ void sdd_conformer_cfg_tiny(sdd_conformer_cfg *cfg)
     cfg->n_blocks = 2;
 }
 
-static int reg(sdd_params *ps, sdd_err *e, int trainable, int nd, int64_t d0, int64_t d1, int64_t d2, const char *fmt, ...)
-{
-    char name[112];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(name, sizeof name, fmt, ap);
-    va_end(ap);
-    int64_t shp[3] = { d0, d1, d2 };
-    return sdd_params_add(ps, name, nd, shp, trainable, e);
-}
-
 #define CHK(x) do { if ((x) < 0) return -1; } while (0)
 
 int sdd_conformer_backend_register(sdd_conformer_backend *cb, sdd_params *ps, const sdd_conformer_cfg *cfg, sdd_err *e)
@@ -69,54 +57,54 @@ int sdd_conformer_backend_register(sdd_conformer_backend *cb, sdd_params *ps, co
         return sdd_err_set(e, "XLSR-Conformer-TCM: unsupported sizes (emb %d, heads %d, ff_mult %d, expansion %d, kernel %d, blocks %d)",
                            E, H, cfg->ff_mult, cfg->expansion, K, cfg->n_blocks);
     const int dh = E / H;
-    CHK(cb->LL_w = reg(ps, e, 1, 2, E, cfg->d_in, 0, "LL.weight"));
-    CHK(cb->LL_b = reg(ps, e, 1, 1, E, 0, 0, "LL.bias"));
-    CHK(cb->bn_w = reg(ps, e, 1, 1, 1, 0, 0, "first_bn.weight"));
-    CHK(cb->bn_b = reg(ps, e, 1, 1, 1, 0, 0, "first_bn.bias"));
-    CHK(cb->bn_rm = reg(ps, e, 0, 1, 1, 0, 0, "first_bn.running_mean"));
-    CHK(cb->bn_rv = reg(ps, e, 0, 1, 1, 0, 0, "first_bn.running_var"));
-    CHK(cb->pos_emb = reg(ps, e, 0, 3, 1, SDD_CONFORMER_MAX_POS, E, "conformer.positional_emb"));
-    CHK(cb->class_token = reg(ps, e, 1, 2, 1, E, 0, "conformer.class_token"));
+    CHK(cb->LL_w = sdd_params_addf(ps, e, 1, 2, E, cfg->d_in, 0, 0, "LL.weight"));
+    CHK(cb->LL_b = sdd_params_addf(ps, e, 1, 1, E, 0, 0, 0, "LL.bias"));
+    CHK(cb->bn_w = sdd_params_addf(ps, e, 1, 1, 1, 0, 0, 0, "first_bn.weight"));
+    CHK(cb->bn_b = sdd_params_addf(ps, e, 1, 1, 1, 0, 0, 0, "first_bn.bias"));
+    CHK(cb->bn_rm = sdd_params_addf(ps, e, 0, 1, 1, 0, 0, 0, "first_bn.running_mean"));
+    CHK(cb->bn_rv = sdd_params_addf(ps, e, 0, 1, 1, 0, 0, 0, "first_bn.running_var"));
+    CHK(cb->pos_emb = sdd_params_addf(ps, e, 0, 3, 1, SDD_CONFORMER_MAX_POS, E, 0, "conformer.positional_emb"));
+    CHK(cb->class_token = sdd_params_addf(ps, e, 1, 2, 1, E, 0, 0, "conformer.class_token"));
     for (int i = 0; i < cfg->n_blocks; i++) {
         sdd_conformer_block_ix *b = &cb->blk[i];
         char p[64];
         snprintf(p, sizeof p, "conformer.encoder_blocks.%d", i);
         for (int f = 0; f < 2; f++) {
             const int n = f + 1;
-            CHK(b->ff_ln_w[f] = reg(ps, e, 1, 1, E, 0, 0, "%s.ff%d.fn.norm.weight", p, n));
-            CHK(b->ff_ln_b[f] = reg(ps, e, 1, 1, E, 0, 0, "%s.ff%d.fn.norm.bias", p, n));
-            CHK(b->ff_w0[f] = reg(ps, e, 1, 2, F, E, 0, "%s.ff%d.fn.fn.net.0.weight", p, n));
-            CHK(b->ff_b0[f] = reg(ps, e, 1, 1, F, 0, 0, "%s.ff%d.fn.fn.net.0.bias", p, n));
-            CHK(b->ff_w3[f] = reg(ps, e, 1, 2, E, F, 0, "%s.ff%d.fn.fn.net.3.weight", p, n));
-            CHK(b->ff_b3[f] = reg(ps, e, 1, 1, E, 0, 0, "%s.ff%d.fn.fn.net.3.bias", p, n));
+            CHK(b->ff_ln_w[f] = sdd_params_addf(ps, e, 1, 1, E, 0, 0, 0, "%s.ff%d.fn.norm.weight", p, n));
+            CHK(b->ff_ln_b[f] = sdd_params_addf(ps, e, 1, 1, E, 0, 0, 0, "%s.ff%d.fn.norm.bias", p, n));
+            CHK(b->ff_w0[f] = sdd_params_addf(ps, e, 1, 2, F, E, 0, 0, "%s.ff%d.fn.fn.net.0.weight", p, n));
+            CHK(b->ff_b0[f] = sdd_params_addf(ps, e, 1, 1, F, 0, 0, 0, "%s.ff%d.fn.fn.net.0.bias", p, n));
+            CHK(b->ff_w3[f] = sdd_params_addf(ps, e, 1, 2, E, F, 0, 0, "%s.ff%d.fn.fn.net.3.weight", p, n));
+            CHK(b->ff_b3[f] = sdd_params_addf(ps, e, 1, 1, E, 0, 0, 0, "%s.ff%d.fn.fn.net.3.bias", p, n));
         }
-        CHK(b->at_ln_w = reg(ps, e, 1, 1, E, 0, 0, "%s.attn.norm.weight", p));
-        CHK(b->at_ln_b = reg(ps, e, 1, 1, E, 0, 0, "%s.attn.norm.bias", p));
-        CHK(b->qkv = reg(ps, e, 1, 2, 3 * E, E, 0, "%s.attn.fn.qkv.weight", p));
-        CHK(b->proj_w = reg(ps, e, 1, 2, E, E, 0, "%s.attn.fn.proj.weight", p));
-        CHK(b->proj_b = reg(ps, e, 1, 1, E, 0, 0, "%s.attn.fn.proj.bias", p));
-        CHK(b->ht_w = reg(ps, e, 1, 2, E, dh, 0, "%s.attn.fn.ht_proj.weight", p));
-        CHK(b->ht_b = reg(ps, e, 1, 1, E, 0, 0, "%s.attn.fn.ht_proj.bias", p));
-        CHK(b->htn_w = reg(ps, e, 1, 1, dh, 0, 0, "%s.attn.fn.ht_norm.weight", p));
-        CHK(b->htn_b = reg(ps, e, 1, 1, dh, 0, 0, "%s.attn.fn.ht_norm.bias", p));
-        CHK(b->pos = reg(ps, e, 1, 3, 1, H, E, "%s.attn.fn.pos_embed", p));
-        CHK(b->cv_ln_w = reg(ps, e, 1, 1, E, 0, 0, "%s.conv.net.0.weight", p));
-        CHK(b->cv_ln_b = reg(ps, e, 1, 1, E, 0, 0, "%s.conv.net.0.bias", p));
-        CHK(b->pw1_w = reg(ps, e, 1, 3, 2 * I, E, 1, "%s.conv.net.2.weight", p));
-        CHK(b->pw1_b = reg(ps, e, 1, 1, 2 * I, 0, 0, "%s.conv.net.2.bias", p));
-        CHK(b->dw_w = reg(ps, e, 1, 3, I, 1, K, "%s.conv.net.4.conv.weight", p));
-        CHK(b->dw_b = reg(ps, e, 1, 1, I, 0, 0, "%s.conv.net.4.conv.bias", p));
-        CHK(b->bn_w = reg(ps, e, 1, 1, I, 0, 0, "%s.conv.net.5.weight", p));
-        CHK(b->bn_b = reg(ps, e, 1, 1, I, 0, 0, "%s.conv.net.5.bias", p));
-        CHK(b->bn_rm = reg(ps, e, 0, 1, I, 0, 0, "%s.conv.net.5.running_mean", p));
-        CHK(b->bn_rv = reg(ps, e, 0, 1, I, 0, 0, "%s.conv.net.5.running_var", p));
-        CHK(b->pw2_w = reg(ps, e, 1, 3, E, I, 1, "%s.conv.net.7.weight", p));
-        CHK(b->pw2_b = reg(ps, e, 1, 1, E, 0, 0, "%s.conv.net.7.bias", p));
-        CHK(b->post_w = reg(ps, e, 1, 1, E, 0, 0, "%s.post_norm.weight", p));
-        CHK(b->post_b = reg(ps, e, 1, 1, E, 0, 0, "%s.post_norm.bias", p));
+        CHK(b->at_ln_w = sdd_params_addf(ps, e, 1, 1, E, 0, 0, 0, "%s.attn.norm.weight", p));
+        CHK(b->at_ln_b = sdd_params_addf(ps, e, 1, 1, E, 0, 0, 0, "%s.attn.norm.bias", p));
+        CHK(b->qkv = sdd_params_addf(ps, e, 1, 2, 3 * E, E, 0, 0, "%s.attn.fn.qkv.weight", p));
+        CHK(b->proj_w = sdd_params_addf(ps, e, 1, 2, E, E, 0, 0, "%s.attn.fn.proj.weight", p));
+        CHK(b->proj_b = sdd_params_addf(ps, e, 1, 1, E, 0, 0, 0, "%s.attn.fn.proj.bias", p));
+        CHK(b->ht_w = sdd_params_addf(ps, e, 1, 2, E, dh, 0, 0, "%s.attn.fn.ht_proj.weight", p));
+        CHK(b->ht_b = sdd_params_addf(ps, e, 1, 1, E, 0, 0, 0, "%s.attn.fn.ht_proj.bias", p));
+        CHK(b->htn_w = sdd_params_addf(ps, e, 1, 1, dh, 0, 0, 0, "%s.attn.fn.ht_norm.weight", p));
+        CHK(b->htn_b = sdd_params_addf(ps, e, 1, 1, dh, 0, 0, 0, "%s.attn.fn.ht_norm.bias", p));
+        CHK(b->pos = sdd_params_addf(ps, e, 1, 3, 1, H, E, 0, "%s.attn.fn.pos_embed", p));
+        CHK(b->cv_ln_w = sdd_params_addf(ps, e, 1, 1, E, 0, 0, 0, "%s.conv.net.0.weight", p));
+        CHK(b->cv_ln_b = sdd_params_addf(ps, e, 1, 1, E, 0, 0, 0, "%s.conv.net.0.bias", p));
+        CHK(b->pw1_w = sdd_params_addf(ps, e, 1, 3, 2 * I, E, 1, 0, "%s.conv.net.2.weight", p));
+        CHK(b->pw1_b = sdd_params_addf(ps, e, 1, 1, 2 * I, 0, 0, 0, "%s.conv.net.2.bias", p));
+        CHK(b->dw_w = sdd_params_addf(ps, e, 1, 3, I, 1, K, 0, "%s.conv.net.4.conv.weight", p));
+        CHK(b->dw_b = sdd_params_addf(ps, e, 1, 1, I, 0, 0, 0, "%s.conv.net.4.conv.bias", p));
+        CHK(b->bn_w = sdd_params_addf(ps, e, 1, 1, I, 0, 0, 0, "%s.conv.net.5.weight", p));
+        CHK(b->bn_b = sdd_params_addf(ps, e, 1, 1, I, 0, 0, 0, "%s.conv.net.5.bias", p));
+        CHK(b->bn_rm = sdd_params_addf(ps, e, 0, 1, I, 0, 0, 0, "%s.conv.net.5.running_mean", p));
+        CHK(b->bn_rv = sdd_params_addf(ps, e, 0, 1, I, 0, 0, 0, "%s.conv.net.5.running_var", p));
+        CHK(b->pw2_w = sdd_params_addf(ps, e, 1, 3, E, I, 1, 0, "%s.conv.net.7.weight", p));
+        CHK(b->pw2_b = sdd_params_addf(ps, e, 1, 1, E, 0, 0, 0, "%s.conv.net.7.bias", p));
+        CHK(b->post_w = sdd_params_addf(ps, e, 1, 1, E, 0, 0, 0, "%s.post_norm.weight", p));
+        CHK(b->post_b = sdd_params_addf(ps, e, 1, 1, E, 0, 0, 0, "%s.post_norm.bias", p));
     }
-    CHK(cb->fc_w = reg(ps, e, 1, 2, 2, E, 0, "conformer.fc5.weight"));
-    CHK(cb->fc_b = reg(ps, e, 1, 1, 2, 0, 0, "conformer.fc5.bias"));
+    CHK(cb->fc_w = sdd_params_addf(ps, e, 1, 2, 2, E, 0, 0, "conformer.fc5.weight"));
+    CHK(cb->fc_b = sdd_params_addf(ps, e, 1, 1, 2, 0, 0, 0, "conformer.fc5.bias"));
     return 0;
 }
 

@@ -20,7 +20,6 @@
 #include "ops/mamba.h"
 #include "core/rng.h"
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,17 +63,6 @@ int sdd_mamba_final_norm_parse(const char *s, sdd_mamba_final_norm *m)
     return 0;
 }
 
-static int reg(sdd_params *ps, sdd_err *e, int trainable, int nd, int64_t d0, int64_t d1, int64_t d2, const char *fmt, ...)
-{
-    char name[112];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(name, sizeof name, fmt, ap);
-    va_end(ap);
-    int64_t shp[3] = { d0, d1, d2 };
-    return sdd_params_add(ps, name, nd, shp, trainable, e);
-}
-
 #define CHK(x) do { if ((x) < 0) return -1; } while (0)
 
 int sdd_mamba_backend_register(sdd_mamba_backend *mb, sdd_params *ps, const sdd_mamba_cfg *cfg, sdd_err *e)
@@ -86,38 +74,38 @@ int sdd_mamba_backend_register(sdd_mamba_backend *mb, sdd_params *ps, const sdd_
         cfg->d_conv < 1 || cfg->d_conv > 64 || cfg->d_in < 1 || (size_t)di * N > 65536)
         return sdd_err_set(e, "XLSR-Mamba: unsupported sizes (d_model %d, layers %d, d_state %d, d_conv %d, expand %d, dt_rank %d)",
                            dm, cfg->n_layer, N, cfg->d_conv, cfg->expand, R);
-    CHK(mb->LL_w = reg(ps, e, 1, 2, dm, cfg->d_in, 0, "LL.weight"));
-    CHK(mb->LL_b = reg(ps, e, 1, 1, dm, 0, 0, "LL.bias"));
-    CHK(mb->bn_w = reg(ps, e, 1, 1, 1, 0, 0, "first_bn.weight"));
-    CHK(mb->bn_b = reg(ps, e, 1, 1, 1, 0, 0, "first_bn.bias"));
-    CHK(mb->bn_rm = reg(ps, e, 0, 1, 1, 0, 0, "first_bn.running_mean"));
-    CHK(mb->bn_rv = reg(ps, e, 0, 1, 1, 0, 0, "first_bn.running_var"));
+    CHK(mb->LL_w = sdd_params_addf(ps, e, 1, 2, dm, cfg->d_in, 0, 0, "LL.weight"));
+    CHK(mb->LL_b = sdd_params_addf(ps, e, 1, 1, dm, 0, 0, 0, "LL.bias"));
+    CHK(mb->bn_w = sdd_params_addf(ps, e, 1, 1, 1, 0, 0, 0, "first_bn.weight"));
+    CHK(mb->bn_b = sdd_params_addf(ps, e, 1, 1, 1, 0, 0, 0, "first_bn.bias"));
+    CHK(mb->bn_rm = sdd_params_addf(ps, e, 0, 1, 1, 0, 0, 0, "first_bn.running_mean"));
+    CHK(mb->bn_rv = sdd_params_addf(ps, e, 0, 1, 1, 0, 0, 0, "first_bn.running_var"));
     const char *stack[2] = { "forward_layers", "backward_layers" };
     for (int s = 0; s < 2; s++)
         for (int l = 0; l < cfg->n_layer; l++) {
             sdd_mamba_layer_ix *L = &mb->layer[s][l];
             char p[80];
             snprintf(p, sizeof p, "conformer.%s.%d", stack[s], l);
-            CHK(L->A_log = reg(ps, e, 1, 2, di, N, 0, "%s.mixer.A_log", p));
-            CHK(L->D = reg(ps, e, 1, 1, di, 0, 0, "%s.mixer.D", p));
-            CHK(L->in_proj = reg(ps, e, 1, 2, 2 * di, dm, 0, "%s.mixer.in_proj.weight", p));
-            CHK(L->conv_w = reg(ps, e, 1, 3, di, 1, cfg->d_conv, "%s.mixer.conv1d.weight", p));
-            CHK(L->conv_b = reg(ps, e, 1, 1, di, 0, 0, "%s.mixer.conv1d.bias", p));
-            CHK(L->x_proj = reg(ps, e, 1, 2, R + 2 * N, di, 0, "%s.mixer.x_proj.weight", p));
-            CHK(L->dt_w = reg(ps, e, 1, 2, di, R, 0, "%s.mixer.dt_proj.weight", p));
-            CHK(L->dt_b = reg(ps, e, 1, 1, di, 0, 0, "%s.mixer.dt_proj.bias", p));
-            CHK(L->out_proj = reg(ps, e, 1, 2, dm, di, 0, "%s.mixer.out_proj.weight", p));
-            CHK(L->norm = reg(ps, e, 1, 1, dm, 0, 0, "%s.norm.weight", p));
+            CHK(L->A_log = sdd_params_addf(ps, e, 1, 2, di, N, 0, 0, "%s.mixer.A_log", p));
+            CHK(L->D = sdd_params_addf(ps, e, 1, 1, di, 0, 0, 0, "%s.mixer.D", p));
+            CHK(L->in_proj = sdd_params_addf(ps, e, 1, 2, 2 * di, dm, 0, 0, "%s.mixer.in_proj.weight", p));
+            CHK(L->conv_w = sdd_params_addf(ps, e, 1, 3, di, 1, cfg->d_conv, 0, "%s.mixer.conv1d.weight", p));
+            CHK(L->conv_b = sdd_params_addf(ps, e, 1, 1, di, 0, 0, 0, "%s.mixer.conv1d.bias", p));
+            CHK(L->x_proj = sdd_params_addf(ps, e, 1, 2, R + 2 * N, di, 0, 0, "%s.mixer.x_proj.weight", p));
+            CHK(L->dt_w = sdd_params_addf(ps, e, 1, 2, di, R, 0, 0, "%s.mixer.dt_proj.weight", p));
+            CHK(L->dt_b = sdd_params_addf(ps, e, 1, 1, di, 0, 0, 0, "%s.mixer.dt_proj.bias", p));
+            CHK(L->out_proj = sdd_params_addf(ps, e, 1, 2, dm, di, 0, 0, "%s.mixer.out_proj.weight", p));
+            CHK(L->norm = sdd_params_addf(ps, e, 1, 1, dm, 0, 0, 0, "%s.norm.weight", p));
         }
-    CHK(mb->norm_f = reg(ps, e, 1, 1, dm, 0, 0, "conformer.norm_f.weight"));
-    CHK(mb->fpool_w = reg(ps, e, 1, 2, 1, dm, 0, "conformer.f_attention_pool.weight"));
-    CHK(mb->fpool_b = reg(ps, e, 1, 1, 1, 0, 0, "conformer.f_attention_pool.bias"));
-    CHK(mb->bpool_w = reg(ps, e, 1, 2, 1, dm, 0, "conformer.b_attention_pool.weight"));
-    CHK(mb->bpool_b = reg(ps, e, 1, 1, 1, 0, 0, "conformer.b_attention_pool.bias"));
-    CHK(mb->cLL_w = reg(ps, e, 1, 2, dm, 2 * dm, 0, "conformer.LL.weight"));
-    CHK(mb->cLL_b = reg(ps, e, 1, 1, dm, 0, 0, "conformer.LL.bias"));
-    CHK(mb->cls_w = reg(ps, e, 1, 2, 2, dm, 0, "conformer.classifier.weight"));
-    CHK(mb->cls_b = reg(ps, e, 1, 1, 2, 0, 0, "conformer.classifier.bias"));
+    CHK(mb->norm_f = sdd_params_addf(ps, e, 1, 1, dm, 0, 0, 0, "conformer.norm_f.weight"));
+    CHK(mb->fpool_w = sdd_params_addf(ps, e, 1, 2, 1, dm, 0, 0, "conformer.f_attention_pool.weight"));
+    CHK(mb->fpool_b = sdd_params_addf(ps, e, 1, 1, 1, 0, 0, 0, "conformer.f_attention_pool.bias"));
+    CHK(mb->bpool_w = sdd_params_addf(ps, e, 1, 2, 1, dm, 0, 0, "conformer.b_attention_pool.weight"));
+    CHK(mb->bpool_b = sdd_params_addf(ps, e, 1, 1, 1, 0, 0, 0, "conformer.b_attention_pool.bias"));
+    CHK(mb->cLL_w = sdd_params_addf(ps, e, 1, 2, dm, 2 * dm, 0, 0, "conformer.LL.weight"));
+    CHK(mb->cLL_b = sdd_params_addf(ps, e, 1, 1, dm, 0, 0, 0, "conformer.LL.bias"));
+    CHK(mb->cls_w = sdd_params_addf(ps, e, 1, 2, 2, dm, 0, 0, "conformer.classifier.weight"));
+    CHK(mb->cls_b = sdd_params_addf(ps, e, 1, 1, 2, 0, 0, 0, "conformer.classifier.bias"));
     return 0;
 }
 

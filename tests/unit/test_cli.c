@@ -7,6 +7,7 @@
 #include "check.h"
 #include <stdarg.h>
 #include "io/safetensors.h"
+#include "cli_run.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,24 +20,7 @@ static const char *shared;
 static char tmp[256];
 
 /* Runs a shell command, captures stdout+stderr into `out`, returns the exit status. */
-static int run(const char *fmt, ...)
-{
-    char cmd[4096];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    char full[4200];
-    snprintf(full, sizeof full, "%s 2>&1", cmd);
-    FILE *p = popen(full, "r");
-    if (!p) return -1;
-    size_t n = fread(out, 1, sizeof out - 1, p);
-    out[n] = 0;
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
-static int exists(const char *path) { struct stat st; return stat(path, &st) == 0; }
+#define run(...) cli_run(out, sizeof out, __VA_ARGS__)
 
 /* score of ID in "ID SCORE ..." lines of s */
 static double score_of(const char *s, const char *id)
@@ -73,7 +57,7 @@ int main(void)
     setenv("SDD", bin, 1);
     char pth[512];
     snprintf(pth, sizeof pth, "%s/models/AASIST.pth", shared);
-    if (!exists(bin) || !exists(pth)) {
+    if (!cli_exists(bin) || !cli_exists(pth)) {
         printf("SKIP test_cli: needs %s (run make) and %s\n", bin, pth);
         return CHECK_DONE("test_cli");
     }
@@ -135,11 +119,11 @@ int main(void)
     /* a truncated checkpoint: clear error, no output file */
     CHECK(run("head -c 600000 %s > %s/trunc.pth && $SDD import %s/trunc.pth -o %s/trunc.safetensors", pth, tmp, tmp, tmp) == 1);
     CHECK_STR_CONTAINS(out, "trunc.pth");
-    CHECK(!exists("/tmp/never"));
+    CHECK(!cli_exists("/tmp/never"));
     {
         char p[512];
         snprintf(p, sizeof p, "%s/trunc.safetensors", tmp);
-        CHECK(!exists(p));
+        CHECK(!cli_exists(p));
     }
     /* a checkpoint for a different model */
     CHECK(run("$SDD import %s --arch AASIST-L -o %s/wrong.safetensors", pth, tmp) == 1);
@@ -156,7 +140,7 @@ int main(void)
     {
         char p[512];
         snprintf(p, sizeof p, "%s/aug.wav", tmp);
-        CHECK(exists(p));
+        CHECK(cli_exists(p));
     }
     CHECK(run("$SDD score -m %s/a.safetensors --list %s/list.txt -o %s/l.txt && $SDD eval --scores %s/l.txt --key %s/list.txt",
               tmp, tmp, tmp, tmp, tmp) == 0);

@@ -7,6 +7,7 @@
  * (usage), no output files left behind. */
 #include "check.h"
 #include "metrics/calibration.h"
+#include "cli_run.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -21,23 +22,7 @@
 static char out[65536];
 static char tmp[256];
 
-static int run(const char *fmt, ...)
-{
-    char cmd[4096], full[4200];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    snprintf(full, sizeof full, "%s 2>&1", cmd);
-    FILE *p = popen(full, "r");
-    if (!p) return -1;
-    size_t n = fread(out, 1, sizeof out - 1, p);
-    out[n] = 0;
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
-static int exists(const char *path) { struct stat st; return stat(path, &st) == 0; }
+#define run(...) cli_run(out, sizeof out, __VA_ARGS__)
 
 static const char *T(const char *name)
 {
@@ -85,7 +70,7 @@ static void test_calibrate_fuse(void)
               T("r.json")) == 0);
     CHECK_STR_CONTAINS(out, "scores read as natural-log LLRs, calibrated");
     CHECK_STR_CONTAINS(out, "actDCF     ");
-    CHECK(exists(T("r.json")));
+    CHECK(cli_exists(T("r.json")));
 
     /* fusion: learn, then apply */
     CHECK(run("$SDD fuse --scores " DATA "cal_a.txt " DATA "cal_b.txt --key " DATA "cal_key.txt -o %s", T("f.json")) == 0);
@@ -114,9 +99,9 @@ static void test_calibrate_fuse(void)
 
     /* bad inputs */
     CHECK(run("$SDD fuse --apply %s --scores " DATA "cal_a.txt -o %s", T("f.json"), T("x.txt")) == 1);
-    CHECK(one_line(out) && strstr(out, "f.json: fuses 2 score files, 1 given") && !exists(T("x.txt")));
+    CHECK(one_line(out) && strstr(out, "f.json: fuses 2 score files, 1 given") && !cli_exists(T("x.txt")));
     CHECK(run("$SDD fuse --apply %s --scores " DATA "cal_a.txt " DATA "asv5_scores.txt -o %s", T("f.json"), T("x.txt")) == 1);
-    CHECK(one_line(out) && strstr(out, "must score the same trials") && !exists(T("x.txt")));
+    CHECK(one_line(out) && strstr(out, "must score the same trials") && !cli_exists(T("x.txt")));
     f = fopen(T("bad.json"), "w");
     if (f) { fputs("{\"format\": \"sdd-calibration\", \"version\": 1, \"weights\": [1],\n \"bias\": }\n", f); fclose(f); }
     CHECK(run("$SDD eval --scores " DATA "cal_a.txt --key " DATA "cal_key.txt --calibration %s", T("bad.json")) == 1);
@@ -124,7 +109,7 @@ static void test_calibrate_fuse(void)
     CHECK(run("$SDD eval --scores " DATA "cal_a.txt --key " DATA "cal_key.txt --calibration %s", T("f.json")) == 1);
     CHECK(one_line(out) && strstr(out, "a fusion"));
     CHECK(run("$SDD calibrate --scores " DATA "cal_a.txt --key " DATA "asv5_protocol.tsv -o %s", T("y.json")) == 1);
-    CHECK(one_line(out) && strstr(out, DATA "cal_a.txt: no score for trial E_0000001000") && !exists(T("y.json")));
+    CHECK(one_line(out) && strstr(out, DATA "cal_a.txt: no score for trial E_0000001000") && !cli_exists(T("y.json")));
     CHECK(run("$SDD calibrate --scores " DATA "cal_a.txt -o %s", T("y.json")) == 2);
     CHECK(run("$SDD fuse --scores " DATA "cal_a.txt -o %s", T("y.json")) == 2);
     CHECK_STR_CONTAINS(out, "give --key DEVKEY to learn a fusion, or --apply FUSION.json to apply one");
@@ -139,7 +124,7 @@ static void test_eval_asv5(void)
               T("a.json")) == 0);
     CHECK_STR_CONTAINS(out, "a-DCF      0.454685043");
     CHECK_STR_CONTAINS(out, "A20               51     0.6286");
-    CHECK(exists(T("a.json")));
+    CHECK(cli_exists(T("a.json")));
     CHECK(run("$SDD eval --scores " DATA "asv5_scores.txt --key " DATA "asv5_protocol.tsv --breakdown attack") == 0);
     CHECK_STR_CONTAINS(out, "minDCF     0.740096461");
     CHECK_STR_CONTAINS(out, "  EER (%)     minDCF\n");
@@ -154,7 +139,7 @@ static void test_model_calibration(void)
     const char *shared = getenv("SDD_SHARED") ? getenv("SDD_SHARED") : "../shared";
     char pth[512];
     snprintf(pth, sizeof pth, "%s/models/AASIST.pth", shared);
-    if (!exists(pth)) { printf("SKIP model calibration: needs %s\n", pth); return; }
+    if (!cli_exists(pth)) { printf("SKIP model calibration: needs %s\n", pth); return; }
     CHECK(run("$SDD calibrate --scores " DATA "cal_a.txt --key " DATA "cal_key.txt -m %s --model-out %s", pth,
               T("m.safetensors")) == 0);
     CHECK(run("$SDD info %s", T("m.safetensors")) == 0);
@@ -194,7 +179,7 @@ static void test_eval_c012(void)
     {
         char p[512];
         snprintf(p, sizeof p, "%s/never.json", tmp);
-        CHECK(!exists(p));
+        CHECK(!cli_exists(p));
     }
 }
 
@@ -203,7 +188,7 @@ int main(void)
     /* the commands say $SDD: the binary under test (make test sets SDD_BIN) */
     const char *bin = getenv("SDD_BIN") && *getenv("SDD_BIN") ? getenv("SDD_BIN") : "./sdd";
     setenv("SDD", bin, 1);
-    if (!exists(bin)) {
+    if (!cli_exists(bin)) {
         printf("SKIP test_cli_eval: needs %s (run make)\n", bin);
         return CHECK_DONE("test_cli_eval");
     }

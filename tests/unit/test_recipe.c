@@ -8,6 +8,7 @@
 #include "train/recipe.h"
 #include "train/options.h"
 #include "models/model.h"
+#include "cli_run.h"
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -155,22 +156,6 @@ static void bad_inputs(void)
     sdd_recipe_store_free(&st);
 }
 
-static int run(char *out, size_t cap, const char *fmt, ...)
-{
-    char cmd[4096], full[4200];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    snprintf(full, sizeof full, "%s 2>&1", cmd);
-    FILE *p = popen(full, "r");
-    if (!p) return -1;
-    size_t n = fread(out, 1, cap - 1, p);
-    out[n] = 0;
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
 /* the command line: explicit options override the recipe, config.json records the result */
 static void command_line(void)
 {
@@ -180,7 +165,7 @@ static void command_line(void)
     fprintf(f, "real_01.flac bonafide\ntts_01.flac spoof\nreal_02.flac bonafide\ntts_02.flac spoof\n");
     fclose(f);
     snprintf(dir, sizeof dir, "%s/run", tmp);
-    int rc = run(out, sizeof out, "$SDD train --batch 2 --recipe aasist-l --cut 4000 --epochs 1 --bn-recompute 1 --threads 2 "
+    int rc = cli_run(out, sizeof out, "$SDD train --batch 2 --recipe aasist-l --cut 4000 --epochs 1 --bn-recompute 1 --threads 2 "
                  "--train %s --train-audio tests/data/audio --dev %s --dev-audio tests/data/audio --out %s --quiet", list, list, dir);
     CHECK_MSG(rc == 0, "exit %d: %s", rc, out);
     snprintf(cfgp, sizeof cfgp, "%s/config.json", dir);
@@ -196,11 +181,11 @@ static void command_line(void)
     }
     free(cj);
     if (!xlsr_built()) {
-        rc = run(out, sizeof out, "$SDD train --recipe dpda-xlsr --train %s --dev %s --out %s/x", list, list, tmp);
+        rc = cli_run(out, sizeof out, "$SDD train --recipe dpda-xlsr --train %s --dev %s --out %s/x", list, list, tmp);
         CHECK(rc == 1);
         CHECK_STR_CONTAINS(out, "not available in this build");
     }
-    rc = run(out, sizeof out, "$SDD train --recipe %s/none.json --train %s --dev %s --out %s/x", tmp, list, list, tmp);
+    rc = cli_run(out, sizeof out, "$SDD train --recipe %s/none.json --train %s --dev %s --out %s/x", tmp, list, list, tmp);
     CHECK(rc == 2);
     CHECK_STR_CONTAINS(out, "none.json: cannot open");
 }

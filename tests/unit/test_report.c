@@ -7,6 +7,7 @@
 #include "check.h"
 #include "train/runlog.h"
 #include "train/seeds.h"
+#include "cli_run.h"
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -119,23 +120,7 @@ static void bad_inputs(void)
 
 static char out[65536];
 
-static int run(const char *fmt, ...)
-{
-    char cmd[4096], full[4200];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    snprintf(full, sizeof full, "%s 2>&1", cmd);
-    FILE *p = popen(full, "r");
-    if (!p) return -1;
-    size_t n = fread(out, 1, sizeof out - 1, p);
-    out[n] = 0;
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
-static int exists(const char *p) { struct stat st; return stat(p, &st) == 0; }
+#define run(...) cli_run(out, sizeof out, __VA_ARGS__)
 
 static void end_to_end(void)
 {
@@ -152,9 +137,9 @@ static void end_to_end(void)
     CHECK_STR_CONTAINS(out, "bundled EER");
     char p[600];
     snprintf(p, sizeof p, "%s/seeds/summary.txt", tmp);
-    CHECK(exists(p));
+    CHECK(cli_exists(p));
     snprintf(p, sizeof p, "%s/seeds/seed-2/model.safetensors", tmp);
-    CHECK(exists(p));
+    CHECK(cli_exists(p));
     rc = run("$SDD report --svg %s/conv.svg %s/seeds/seed-1 %s/seeds/seed-2/", tmp, tmp, tmp);
     CHECK_MSG(rc == 0, "report exit %d: %s", rc, out);
     CHECK_STR_CONTAINS(out, "seed-1");
@@ -163,7 +148,7 @@ static void end_to_end(void)
     CHECK_STR_CONTAINS(out, "pcgrad");
     CHECK_STR_CONTAINS(out, "bundled=");
     snprintf(p, sizeof p, "%s/conv.svg", tmp);
-    CHECK(exists(p));
+    CHECK(cli_exists(p));
     /* resume skips finished seeds */
     rc = run("$SDD train --model AASIST-L --batch 2 --cut 4000 --epochs 2 --max-steps 2 --n-best 1 --threads 2 --resume "
              "--train %s --train-audio tests/data/audio --dev %s --dev-audio tests/data/audio --seeds 1,2 --out %s/seeds", list, list, tmp);
@@ -178,7 +163,7 @@ static void end_to_end(void)
     CHECK_STR_CONTAINS(out, "seed-2/log.jsonl:");
     CHECK_STR_CONTAINS(out, "not JSON");
     snprintf(p, sizeof p, "%s/bad.svg", tmp);
-    CHECK(!exists(p));
+    CHECK(!cli_exists(p));
     rc = run("$SDD report %s/none", tmp);
     CHECK(rc == 1);
     CHECK_STR_CONTAINS(out, "none/log.jsonl: cannot open");

@@ -1,0 +1,37 @@
+/* Running the sdd binary from a test: the command line is printf-formatted,
+ * run through the shell with stderr joined to stdout, and its output kept in
+ * the caller's buffer. Tests say $SDD for the binary under test (set from
+ * SDD_BIN by make test; see each test's main). Header-only, for tests. */
+#ifndef SDD_TESTS_CLI_RUN_H
+#define SDD_TESTS_CLI_RUN_H
+#include <stdarg.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+/* The exit status of the command, -1 if it could not run or was killed.
+ * out gets the first cap-1 bytes of its output, NUL-terminated. */
+__attribute__((format(printf, 3, 4)))
+static int cli_run(char *out, size_t cap, const char *fmt, ...)
+{
+    char cmd[8192], full[8300];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof cmd, fmt, ap);
+    va_end(ap);
+    snprintf(full, sizeof full, "%s 2>&1", cmd);
+    FILE *p = popen(full, "r");
+    if (!p) return -1;
+    size_t n = fread(out, 1, cap - 1, p);
+    out[n] = 0;
+    int st = pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static inline int cli_exists(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
+#endif
