@@ -2,14 +2,28 @@
  * directory, commit = fflush/ferror/fsync/fclose/rename/fsync(dir), abort =
  * remove the temp file. A target that exists and is not a regular file
  * (/dev/null, /dev/full, a FIFO) is written directly: renaming over a device
- * node would replace it with a regular file. */
+ * node would replace it with a regular file. Also the stale temp file sweep
+ * and the crash-point hook (atomic.h). */
 #include "io/atomic.h"
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+static sdd_crash_hook crash_hook;
+
+void sdd_crash_hook_set(sdd_crash_hook hook)
+{
+    crash_hook = hook;
+}
+
+void sdd_crashpoint(const char *point)
+{
+    if (crash_hook) crash_hook(point);
+}
 
 struct sdd_afile {
     char *path;   /* target */
@@ -94,6 +108,7 @@ sdd_afile *sdd_afile_open(const char *path, sdd_err *e)
         return NULL;
     }
     errno = 0;
+    sdd_crashpoint("atomic.open");
     return af;
 }
 
@@ -126,6 +141,7 @@ int sdd_afile_commit(sdd_afile *af, sdd_err *e)
 {
     if (!af) return sdd_err_set(e, "atomic: commit of a NULL file");
     int err = errno;   /* a failed fwrite leaves its errno here, usually */
+    sdd_crashpoint("atomic.unflushed");
     if (fflush(af->fp) != 0) err = errno;
     else if (ferror(af->fp)) err = err ? err : EIO;
     else err = 0;
@@ -150,11 +166,13 @@ int sdd_afile_commit(sdd_afile *af, sdd_err *e)
         afile_free(af);
         return 0;
     }
+    sdd_crashpoint("atomic.synced");
     if (rename(af->tmp, af->path) != 0) {
         sdd_err_set(e, "%s: cannot replace file: %s", af->path, strerror(errno));
         sdd_afile_abort(af);
         return -1;
     }
+    sdd_crashpoint("atomic.renamed");
     sync_dir(af->path);
     afile_free(af);
     return 0;
@@ -164,10 +182,42 @@ int sdd_atomic_write(const char *path, const void *buf, size_t n, sdd_err *e)
 {
     sdd_afile *af = sdd_afile_open(path, e);
     if (!af) return -1;
-    if (n && fwrite(buf, 1, n, af->fp) != n) {
+    /* in two halves with a flush between them, so that a crash point can
+     * leave a temp file holding part of the data, as a kill mid-write does */
+    const size_t h = n / 2;
+    if ((h && fwrite(buf, 1, h, af->fp) != h) || fflush(af->fp) != 0) {
+        sdd_err_set(e, "%s: write failed: %s", path, strerror(errno ? errno : EIO));
+        sdd_afile_abort(af);
+        return -1;
+    }
+    sdd_crashpoint("atomic.half");
+    if (n > h && fwrite((const char *)buf + h, 1, n - h, af->fp) != n - h) {
         sdd_err_set(e, "%s: write failed: %s", path, strerror(errno ? errno : EIO));
         sdd_afile_abort(af);
         return -1;
     }
     return sdd_afile_commit(af, e);
+}
+
+/* NAME.tmp.XXXXXX with six characters of mkstemp's alphabet */
+static int is_temp_name(const char *name)
+{
+    const size_t n = strlen(name);
+    if (n < 12 || memcmp(name + n - 11, ".tmp.", 5) != 0) return 0;
+    for (size_t i = n - 6; i < n; i++)
+        if (!((name[i] >= 'a' && name[i] <= 'z') || (name[i] >= 'A' && name[i] <= 'Z') || (name[i] >= '0' && name[i] <= '9'))) return 0;
+    return 1;
+}
+
+int sdd_atomic_remove_stale(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d) return -1;
+    int removed = 0;
+    const int dfd = dirfd(d);
+    struct dirent *de;
+    while ((de = readdir(d)))
+        if (is_temp_name(de->d_name) && unlinkat(dfd, de->d_name, 0) == 0) removed++;
+    closedir(d);
+    return removed;
 }

@@ -3,7 +3,8 @@
  * PATH is either the old file or the complete new one, never a partial file.
  * A PATH that exists and is not a regular file (/dev/null, /dev/full, a FIFO)
  * is opened and written directly instead; commit still reports write errors.
- * Owns sdd_afile and sdd_atomic_write. */
+ * Owns sdd_afile, sdd_atomic_write, the removal of temp files an
+ * interrupted process left, and the crash-point hook of the crash-safety tests. */
 #ifndef SDD_IO_ATOMIC_H
 #define SDD_IO_ATOMIC_H
 #include <stddef.h>
@@ -28,5 +29,23 @@ void sdd_afile_abort(sdd_afile *af);
 
 /* Writes buf[0..n) to path atomically. 0 or -1 (e set). */
 int sdd_atomic_write(const char *path, const void *buf, size_t n, sdd_err *e);
+
+/* Removes the temp files ("NAME.tmp.XXXXXX") that writers killed before their
+ * commit left in folder dir. Only for folders this process owns alone (a run
+ * folder): a concurrent writer's temp file would go too. Returns how many
+ * were removed, -1 when dir cannot be read. */
+int sdd_atomic_remove_stale(const char *dir);
+
+/* Crash points: sdd_crashpoint(NAME) calls the hook set here, if any, with
+ * NAME; nothing otherwise. Atomic writes pass "atomic.open" (temp created,
+ * empty), "atomic.half" (sdd_atomic_write: half the bytes written and
+ * flushed), "atomic.unflushed" (commit entered: part of the data may still be
+ * in stdio buffers), "atomic.synced" (temp complete and fsynced, not renamed)
+ * and "atomic.renamed" (renamed, folder not yet fsynced); the training loop
+ * passes its own ("train.*", trainer.c). The crash-safety tests set a hook
+ * that raises SIGKILL at the Nth point. Set it before any work starts. */
+typedef void (*sdd_crash_hook)(const char *point);
+void sdd_crash_hook_set(sdd_crash_hook hook);
+void sdd_crashpoint(const char *point);
 
 #endif

@@ -62,6 +62,7 @@ typedef struct {
     int not_improving, epoch0;
     long step;
     FILE *log;
+    long log_bytes;            /* length of log.jsonl up to the state's epoch (-1: unknown, a state of an older sdd) */
 } trainer;
 
 static int path_join(char *out, size_t n, const char *dir, const char *name)
@@ -133,6 +134,12 @@ static void nbest_insert(trainer *t, double loss)
     memcpy(slot, t->m->params.data, bytes);
 }
 
+/* a failed write of log.jsonl (full disk): the run stops, as for any other output */
+static int log_error(trainer *t, sdd_err *e)
+{
+    return sdd_err_set(e, "%s/log.jsonl: write failed: %s", t->cfg->out_dir, strerror(errno ? errno : EIO));
+}
+
 /* training state next to the model: Adam moments, counters, n-best snapshots */
 static int save_state(trainer *t, int next_epoch, sdd_err *e)
 {
@@ -153,8 +160,13 @@ static int save_state(trainer *t, int next_epoch, sdd_err *e)
     const int64_t four = 4;
     double rho[4] = { t->al.rho_t[0][0], t->al.rho_t[0][1], t->al.rho_t[1][0], t->al.rho_t[1][1] };
     if (!rc) rc = sdd_tensorset_add(&ts, "gradvac.rho_t", SDD_F64, 1, &four, rho, sizeof rho, e);
+    /* the log's length with this epoch's records, all flushed: a resumed run cuts the
+     * log back to it, dropping the records of steps it will redo and any torn line */
+    if (fflush(t->log) != 0 || ferror(t->log)) return log_error(t, e);
+    const long log_bytes = ftell(t->log);
     struct { const char *k; long v; } ints[] = { { "next_epoch", next_epoch }, { "step", t->step }, { "adam_step", t->opt.step },
-                                                 { "not_improving", t->not_improving }, { "nbest", t->nbest } };
+                                                 { "not_improving", t->not_improving }, { "nbest", t->nbest },
+                                                 { "log_bytes", log_bytes } };
     for (size_t i = 0; i < sizeof ints / sizeof ints[0] && !rc; i++) {
         snprintf(buf, sizeof buf, "%ld", ints[i].v);
         rc = sdd_tensorset_set_meta(&ts, ints[i].k, buf, e);
@@ -197,6 +209,8 @@ static int load_state(trainer *t, sdd_err *e)
     if (nb > t->cfg->n_best || next_epoch > INT_MAX || ni > INT_MAX) bad = 1;
     const char *best = sdd_tensorset_get_meta(&ts, "best");
     if (!best) bad = 1;
+    int no_log_bytes = 0;
+    const long log_bytes = sdd_tensorset_get_meta(&ts, "log_bytes") ? meta_long(&ts, "log_bytes", path, &bad) : (no_log_bytes = 1, -1);
     if (bad) { sdd_tensorset_free(&ts); return sdd_err_set(e, "%s: not a training state for this model and settings", path); }
     memcpy(t->opt.m, m->data, bytes);
     memcpy(t->opt.v, v->data, bytes);
@@ -220,8 +234,30 @@ static int load_state(trainer *t, sdd_err *e)
     t->opt.step = astep;
     t->not_improving = (int)ni;
     t->best = strtod(best, NULL);
+    t->log_bytes = no_log_bytes ? -1 : log_bytes;
     sdd_tensorset_free(&ts);
     return 0;
+}
+
+/* Whether the last complete line of the log after byte `from` is the final
+ * record: the run was finished when it was written (it is written last). */
+static int log_has_final(const char *path, long from)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return 0;
+    char line[4096], last[4096] = "";
+    int whole = 1;
+    if (from > 0 && fseek(f, from, SEEK_SET) != 0) { fclose(f); return 0; }
+    while (fgets(line, sizeof line, f)) {
+        const size_t n = strlen(line);
+        if (n && line[n - 1] == '\n') {
+            if (whole) memcpy(last, line, n + 1);
+            whole = 1;
+        } else whole = 0;   /* a long line's first part, or a torn last line */
+    }
+    fclose(f);
+    static const char final_rec[] = "{\"type\": \"final\",";
+    return strncmp(last, final_rec, sizeof final_rec - 1) == 0;
 }
 
 /* RUNDIR/config.json: every setting of the run by option name (a recipe), written atomically at the start */
@@ -367,8 +403,12 @@ int sdd_train_run(const sdd_train_config *cfg, sdd_err *e)
     memset(&t, 0, sizeof t);
     t.cfg = cfg;
     t.best = INFINITY;
+    t.log_bytes = -1;
     if (cfg->n_best < 1 || cfg->batch < 1 || cfg->epochs < 1) return sdd_err_set(e, "train: n-best, batch and epochs must be >= 1");
     if (mkdir(cfg->out_dir, 0777) && errno != EEXIST) return sdd_err_set(e, "%s: cannot create: %s", cfg->out_dir, strerror(errno));
+    /* temp files of checkpoints a killed run was writing: never read, but each can be as large as the state */
+    const int stale = lead ? sdd_atomic_remove_stale(cfg->out_dir) : 0;
+    if (stale > 0 && !cfg->quiet) fprintf(stderr, "sdd train: %s: removed %d temp file%s an interrupted run left\n", cfg->out_dir, stale, stale > 1 ? "s" : "");
     for (int k = 0; k < cfg->neval; k++)
         if (check_eval_spec(cfg->eval_spec[k], e)) return -1;
     if (!cfg->init_model && !arch_known(cfg->arch))
@@ -394,13 +434,30 @@ int sdd_train_run(const sdd_train_config *cfg, sdd_err *e)
     char path[1200];
     snprintf(path, sizeof path, "%s/state.safetensors", cfg->out_dir);
     struct stat st;
-    if (cfg->resume && stat(path, &st) == 0 && load_state(&t, e)) { rc = -1; goto done; }
+    const int resumed = cfg->resume && stat(path, &st) == 0;
+    if (resumed && load_state(&t, e)) { rc = -1; goto done; }
     const long step_start = t.step;
-    if (lead && write_config(cfg, t.m->arch, e)) { rc = -1; goto done; }
+    /* training is over when the state says so under the current settings (more
+     * --epochs or a larger --patience continue it); what may be left is the final phase */
+    const int trained = resumed && (t.epoch0 >= cfg->epochs || t.not_improving >= cfg->patience || (cfg->max_steps > 0 && t.step >= cfg->max_steps));
     snprintf(path, sizeof path, "%s/log.jsonl", cfg->out_dir);
-    t.log = fopen(lead ? path : "/dev/null", t.epoch0 > 0 ? "a" : "w");
+    if (trained && log_has_final(path, t.log_bytes)) {   /* every rank: they all see the run folder */
+        if (!cfg->quiet) fprintf(stderr, "sdd train: %s: the run finished already (%s); nothing to do\n", cfg->out_dir,
+                                 t.not_improving >= cfg->patience && t.epoch0 < cfg->epochs ? "stopped early, no dev improvement" : "all epochs trained");
+        goto done;
+    }
+    if (trained && !cfg->quiet) fprintf(stderr, "sdd train: %s: training was over; writing the final model\n", cfg->out_dir);
+    if (lead && write_config(cfg, t.m->arch, e)) { rc = -1; goto done; }
+    /* a resumed run's log continues at the state's epoch: the records of the
+     * steps it redoes, and a line torn by the interruption, are cut off */
+    if (lead && resumed && t.log_bytes >= 0 && stat(path, &st) == 0 && st.st_size > t.log_bytes && truncate(path, t.log_bytes) != 0) {
+        rc = sdd_err_set(e, "%s: cannot truncate to %ld bytes: %s", path, t.log_bytes, strerror(errno));
+        goto done;
+    }
+    t.log = fopen(lead ? path : "/dev/null", resumed ? "a" : "w");
     if (!t.log) { rc = sdd_err_set(e, "%s: cannot open: %s", path, strerror(errno)); goto done; }
     setvbuf(t.log, NULL, _IOLBF, 0);   /* whole lines reach the file as they are written: a run that dies keeps its log */
+    fseek(t.log, 0, SEEK_END);          /* so that ftell gives the length (save_state) */
     sdd_loader_params lp = sdd_loader_default_params();
     lp.batch_size = cfg->batch;
     lp.cut = cfg->cut;
@@ -421,7 +478,7 @@ int sdd_train_run(const sdd_train_config *cfg, sdd_err *e)
                 t.m->arch, sdd_dataset_count(tr), ndev, cfg->step.paths == SDD_PATHS_DUAL ? "dual" : cfg->step.paths == SDD_PATHS_AUG ? "aug" : "orig",
                 sdd_align_name(cfg->step.align), cfg->step.bn_stats == SDD_BN_JOINT ? "joint" : "per-path", cfg->batch,
                 cfg->step.paths == SDD_PATHS_DUAL ? " + copies" : "", (long long)sdd_loader_batches_per_epoch(ld));
-    int stop = 0;
+    int stop = trained;
     const int tty = !cfg->quiet && isatty(2);
     /* an optimiser step every K micro-batches; the last nbat % K batches of an epoch are skipped */
     const int K = cfg->accum > 0 ? cfg->accum : 1;
@@ -471,7 +528,9 @@ int sdd_train_run(const sdd_train_config *cfg, sdd_err *e)
                 if (cfg->step.align == SDD_ALIGN_CAGRAD) fprintf(t.log, ", \"cagrad_w\": %.9g", r.al.cagrad_w);
             }
             fprintf(t.log, ", \"seconds\": %.4f}\n", omp_get_wtime() - ts);
+            if (ferror(t.log)) { rc = log_error(&t, e); break; }
             t.step++;
+            sdd_crashpoint("train.step");
             if (tty) {
                 /* progress on a terminal only: position, running loss, conflict rate, speed */
                 fprintf(stderr, "\repoch %d  %ld/%ld  loss %.4f  conflicts %ld/%ld  %.2f s/step ", ep, nsteps, steps_per_epoch,
@@ -500,12 +559,16 @@ int sdd_train_run(const sdd_train_config *cfg, sdd_err *e)
                 ep, nsteps, jnum(j1, nsteps ? lsum / nsteps : NAN), jnum(j2, dloss), jnum(j3, have_eer ? er.eer : NAN),
                 jnum(j4, nal ? (double)nconf / nal : NAN), nal,
                 omp_get_wtime() - t0, ls.wait_s, t.not_improving);
-        fflush(t.log);
+        if (fflush(t.log) != 0 || ferror(t.log)) { rc = log_error(&t, e); break; }
+        sdd_crashpoint("train.epoch");
         if (!cfg->quiet)
             fprintf(stderr, "sdd train: epoch %d: %ld steps, train loss %.4f, dev loss %.4f, dev EER %.2f%%, conflicts %ld/%ld, %.1f s\n",
                     ep, nsteps, nsteps ? lsum / nsteps : NAN, dloss, have_eer ? 100.0 * er.eer : NAN, nconf, nal, omp_get_wtime() - t0);
         snprintf(path, sizeof path, "%s/last.safetensors", cfg->out_dir);
-        if (lead && (sdd_model_save(t.m, path, e) || save_state(&t, ep + 1, e))) { rc = -1; break; }
+        if (lead && sdd_model_save(t.m, path, e)) { rc = -1; break; }
+        sdd_crashpoint("train.last");
+        if (lead && save_state(&t, ep + 1, e)) { rc = -1; break; }
+        sdd_crashpoint("train.state");
         if (t.not_improving >= cfg->patience) {
             if (!cfg->quiet) fprintf(stderr, "sdd train: no dev improvement for %d epochs: stopping\n", t.not_improving);
             stop = 1;
@@ -530,14 +593,23 @@ int sdd_train_run(const sdd_train_config *cfg, sdd_err *e)
         snprintf(path, sizeof path, "%s/model.safetensors", cfg->out_dir);
         if (!rc && lead && sdd_model_save(t.m, path, e)) rc = -1;
         if (!rc) {
-            char j1[32], j2[32], j3[32];
-            fprintf(t.log, "{\"type\": \"final\", \"averaged\": %d, \"bn_recompute_batches\": %ld, \"dev_loss\": %s, \"dev_eer\": %s, \"threshold\": %s}\n",
-                    t.nbest, bnr_batches, jnum(j1, dloss), jnum(j2, t.m->has_threshold ? er.eer : NAN), jnum(j3, t.m->has_threshold ? t.m->threshold : NAN));
+            sdd_crashpoint("train.model");
             if (!cfg->quiet)
                 fprintf(stderr, "sdd train: final model (mean of %d best epochs) %s: dev loss %.4f, dev EER %.2f%% at threshold %.6g\n",
                         t.nbest, path, dloss, t.m->has_threshold ? 100.0 * er.eer : NAN, t.m->threshold);
         }
-        for (int k = 0; k < cfg->neval && !rc && lead; k++) rc = eval_spec(&t, cfg->eval_spec[k], e);
+        for (int k = 0; k < cfg->neval && !rc && lead; k++) {
+            rc = eval_spec(&t, cfg->eval_spec[k], e);
+            sdd_crashpoint("train.eval");
+        }
+        /* the final record comes last and is made durable: with it in the log,
+         * --resume knows there is nothing left to do */
+        if (!rc) {
+            char j1[32], j2[32], j3[32];
+            fprintf(t.log, "{\"type\": \"final\", \"averaged\": %d, \"bn_recompute_batches\": %ld, \"dev_loss\": %s, \"dev_eer\": %s, \"threshold\": %s}\n",
+                    t.nbest, bnr_batches, jnum(j1, dloss), jnum(j2, t.m->has_threshold ? er.eer : NAN), jnum(j3, t.m->has_threshold ? t.m->threshold : NAN));
+            if (fflush(t.log) != 0 || ferror(t.log) || (lead && fsync(fileno(t.log)) != 0 && errno != EINVAL)) rc = log_error(&t, e);
+        }
     }
     free(dev_scores);
     if (sdd_dist_size() > 1 && !cfg->quiet && t.step > step_start) {
