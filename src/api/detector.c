@@ -117,7 +117,11 @@ int sdd_detector_score_file(sdd_detector *d, const char *path, double *score)
     d->err.msg[0] = 0;
     float *x = NULL;
     int64_t n = 0;
-    if (sdd_audio_load(path, 16000, &x, &n, NULL, &d->err)) return -1;
+    /* cut scoring decodes only the samples it scores (memory independent of the file's length) */
+    sdd_audio_params ap;
+    sdd_audio_default_params(&ap);
+    if (d->p.cut >= 0) ap.head = d->p.cut > 0 ? d->p.cut : d->m->nb_samp;
+    if (sdd_audio_load_ex(path, 16000, &ap, &x, &n, NULL, &d->err)) return -1;
     int rc = score16k(d, x, n, score);
     if (rc) sdd_err_prefix(&d->err, "%s", path);
     free(x);

@@ -23,7 +23,7 @@
 
 void sdd_audio_default_params(sdd_audio_params *p)
 {
-    if (p) p->max_seconds = DEFAULT_MAX_SECONDS;
+    if (p) { p->max_seconds = DEFAULT_MAX_SECONDS; p->head = 0; }
 }
 
 /* ---- byte sources: a file descriptor or a memory image ---- */
@@ -157,7 +157,7 @@ static void format_name(int fmt, char *dst, size_t cap)
 
 /* Streams the open file through mixing and resampling. Closes nothing. */
 static int decode_sf(SNDFILE *sf, const SF_INFO *si, const char *name, int target_sr,
-                     double max_seconds, float **out, int64_t *n, sdd_audio_info *info,
+                     double max_seconds, int64_t head, float **out, int64_t *n, sdd_audio_info *info,
                      sdd_err *e)
 {
     int ch = si->channels, sr = si->samplerate;
@@ -179,7 +179,7 @@ static int decode_sf(SNDFILE *sf, const SF_INFO *si, const char *name, int targe
                            (double)declared / sr, max_seconds);
 
     double ratio = (double)out_sr / sr;
-    size_t max_out = (size_t)((double)max_in * ratio) + 4096;
+    size_t max_out = head > 0 ? (size_t)head + (size_t)(BLOCK_SAMPLES * ratio) + 8192 : (size_t)((double)max_in * ratio) + 4096;
     size_t cap = known ? (size_t)((double)declared * ratio) + 1024 : 65536;
     if (cap > INIT_CAP_MAX) cap = INIT_CAP_MAX;
     if (cap > max_out) cap = max_out;
@@ -235,6 +235,10 @@ static int decode_sf(SNDFILE *sf, const SF_INFO *si, const char *name, int targe
             sdd_err_set(e, "%s: too long: more than %.0f s", name, max_seconds);
             goto done;
         }
+        /* a complete head: the rest is only read and checked. Resampled
+         * samples already out are final (later input only makes later
+         * output), so the head equals the start of a whole decode. */
+        if (head > 0 && yn >= (size_t)head) continue;
         if (!rs) {
             if (grow(&y, &cap, yn + (size_t)got, max_out)) {
                 sdd_err_set(e, "%s: out of memory", name);
@@ -268,14 +272,16 @@ static int decode_sf(SNDFILE *sf, const SF_INFO *si, const char *name, int targe
         goto done;
     }
     if (total == 0) { sdd_err_set(e, "%s: no audio samples", name); goto done; }
+    const int cut_short = head > 0 && yn >= (size_t)head;
     /* MP3 frame counts are estimates; every other format's count is exact. */
     if (known && total < declared && (si->format & SF_FORMAT_TYPEMASK) != SF_FORMAT_MPEG) {
         sdd_err_set(e, "%s: truncated: header declares %lld frames, only %lld could be decoded",
                     name, (long long)declared, (long long)total);
         goto done;
     }
+    if (cut_short) yn = (size_t)head;
     if (rs) {
-        for (int iter = 0; iter < 100000; iter++) { /* flush the filter tail */
+        for (int iter = 0; iter < 100000 && !cut_short; iter++) { /* flush the filter tail */
             if (grow(&y, &cap, yn + 4096, max_out + 65536)) {
                 sdd_err_set(e, "%s: out of memory", name);
                 goto done;
@@ -293,6 +299,7 @@ static int decode_sf(SNDFILE *sf, const SF_INFO *si, const char *name, int targe
                 goto done;
             }
     }
+    if (head > 0 && yn > (size_t)head) yn = (size_t)head;   /* a head reached only by the filter tail */
     if (yn == 0) { sdd_err_set(e, "%s: no audio samples after resampling", name); goto done; }
     float *shrunk = realloc(y, yn * sizeof *y);
     if (shrunk) y = shrunk;
@@ -359,7 +366,7 @@ int sdd_audio_load_ex(const char *path, int target_sr, const sdd_audio_params *p
         one_line(why, sizeof why, sf_strerror(NULL));
         return sdd_err_set(e, "%s: cannot decode: %s", path, why);
     }
-    int rc = decode_sf(sf, &si, path, target_sr, max_secs(p), out, n, info, e);
+    int rc = decode_sf(sf, &si, path, target_sr, max_secs(p), p ? p->head : 0, out, n, info, e);
     sf_close(sf);
     return rc;
 }
@@ -390,7 +397,7 @@ int sdd_audio_load_mem(const void *buf, size_t len, const char *name, int target
         one_line(why, sizeof why, sf_strerror(NULL));
         return sdd_err_set(e, "%s: cannot decode: %s", name, why);
     }
-    int rc = decode_sf(sf, &si, name, target_sr, max_secs(p), out, n, info, e);
+    int rc = decode_sf(sf, &si, name, target_sr, max_secs(p), p ? p->head : 0, out, n, info, e);
     sf_close(sf);
     return rc;
 }

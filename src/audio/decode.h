@@ -23,9 +23,15 @@ typedef struct sdd_audio_info {
 
 typedef struct sdd_audio_params {
     double max_seconds; /* longer inputs are rejected; default 4 hours */
+    int64_t head;       /* > 0: keep only the first `head` output samples, the
+                           same ones a whole decode starts with; the rest of
+                           the file is still read and checked (NaN/Inf,
+                           truncation, max_seconds: the same errors as a whole
+                           decode) but not kept or resampled, so memory does
+                           not grow with the file. 0 (default): all samples */
 } sdd_audio_params;
 
-/* Fills *p with the defaults (max_seconds = 14400). */
+/* Fills *p with the defaults (max_seconds = 14400, head = 0). */
 void sdd_audio_default_params(sdd_audio_params *p);
 
 /* Decodes PATH into a newly malloc'd mono float buffer *out of *n samples at

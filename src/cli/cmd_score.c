@@ -34,10 +34,14 @@ static void usage(FILE *f)
             "  AUDIO... | DIR   files (ID = the path as given) or folders (searched recursively)\n"
             "  -o FILE          write scores to FILE (atomically) instead of stdout\n"
             "  --cut N          score the first N samples, shorter clips repeated (default: the\n"
-            "                   model's reference length, 64600 for AASIST)\n"
+            "                   model's reference length, 64600 for AASIST); only those samples\n"
+            "                   are decoded, so a file of any length takes the same memory\n"
             "  --full           score whole files instead; files longer than --window are split\n"
-            "                   into equal windows and their scores averaged\n"
+            "                   into equal windows and their scores averaged. The whole file is\n"
+            "                   held decoded (4 bytes per 16 kHz sample: 230 MB per hour)\n"
             "  --window SEC     longest window in --full mode (default 16)\n"
+            "  --max-seconds S  --full: files longer than S seconds are refused (default 14400,\n"
+            "                   4 hours: at most 0.92 GB of samples)\n"
             "  --threshold T    add a label: bonafide when SCORE >= T, else spoof (default: the\n"
             "                   calibration's Bayes threshold, else the threshold stored in the model)\n"
             "  --calibration F  print calibrated scores: SCORE = a * logit + b, a natural-log likelihood\n"
@@ -112,7 +116,7 @@ int cmd_score(int argc, char **argv)
 {
     const char *model = NULL, *list = NULL, *adir = NULL, *out = NULL, *device = "cpu";
     long cut = 0, batch = 8, threads = 0;
-    double window_s = 16.0, thr = 0.0;
+    double window_s = 16.0, thr = 0.0, max_seconds = 0.0;
     int full = 0, have_thr = 0, no_cal = 0;
     const char *calfile = NULL;
     items it = { 0 };
@@ -135,6 +139,7 @@ int cmd_score(int argc, char **argv)
         else if (!strcmp(a, "--batch")) { NEED(v, "a number"); if (cli_parse_int(v, 1, 4096, &batch)) { free(pos); return cli_usage_error("score", "--batch: '%s' is not in 1..4096", v); } }
         else if (!strcmp(a, "--threads")) { NEED(v, "a number"); if (cli_parse_int(v, 1, 1024, &threads)) { free(pos); return cli_usage_error("score", "--threads: '%s' is not in 1..1024", v); } }
         else if (!strcmp(a, "--window")) { NEED(v, "seconds"); if (cli_parse_double(v, &window_s) || window_s <= 0) { free(pos); return cli_usage_error("score", "--window: '%s' is not a positive number", v); } }
+        else if (!strcmp(a, "--max-seconds")) { NEED(v, "seconds"); if (cli_parse_double(v, &max_seconds) || !(max_seconds > 0) || max_seconds > 1e7) { free(pos); return cli_usage_error("score", "--max-seconds: '%s' is not a number of seconds in (0, 1e7]", v); } }
         else if (!strcmp(a, "--threshold")) { NEED(v, "a number"); if (cli_parse_double(v, &thr)) { free(pos); return cli_usage_error("score", "--threshold: '%s' is not a number", v); } have_thr = 1; }
         else if (a[0] == '-' && a[1]) { free(pos); return cli_usage_error("score", "unknown option %s", a); }
         else pos[npos++] = argv[i];
@@ -144,6 +149,7 @@ int cmd_score(int argc, char **argv)
     if (!list && npos == 0) { free(pos); return cli_usage_error("score", "nothing to score: give --list FILE, audio files or folders"); }
     if (list && npos) { free(pos); return cli_usage_error("score", "give either --list or audio files/folders, not both"); }
     if (full && cut) { free(pos); return cli_usage_error("score", "--cut and --full exclude each other"); }
+    if (max_seconds > 0 && !full) { free(pos); return cli_usage_error("score", "--max-seconds applies to --full only (without it, only the cut is decoded)"); }
     if (adir && !list) { free(pos); return cli_usage_error("score", "--audio-dir applies to --list only"); }
     if (calfile && no_cal) { free(pos); return cli_usage_error("score", "--calibration and --no-calibration exclude each other"); }
     cli_set_threads(threads);
@@ -210,6 +216,11 @@ int cmd_score(int argc, char **argv)
         return SDD_EXIT_ERROR;
     }
     const int B = full ? 1 : (int)batch;
+    /* the memory bound: without --full only the L samples scored are decoded */
+    sdd_audio_params ap;
+    sdd_audio_default_params(&ap);
+    if (full && max_seconds > 0) ap.max_seconds = max_seconds;
+    if (!full) ap.head = L;
     float *wave = malloc((size_t)B * L * sizeof(float));
     float *scores = malloc((size_t)B * sizeof(float));
     int *ok = malloc((size_t)B * sizeof(int));
@@ -231,7 +242,7 @@ int cmd_score(int argc, char **argv)
             float *x = NULL;
             int64_t n = 0;
             sdd_err de;
-            ok[b] = sdd_audio_load(it.v[k0 + b].path, 16000, &x, &n, NULL, &de) == 0;
+            ok[b] = sdd_audio_load_ex(it.v[k0 + b].path, 16000, &ap, &x, &n, NULL, &de) == 0;
             if (!ok[b]) { memcpy(errs[b], de.msg, sizeof de.msg); continue; }
             if (full) { full_x[0] = x; full_n = n; continue; }
             sdd_cut_repeat(x, n, L, wave + (size_t)b * L);

@@ -355,6 +355,10 @@ static int parse_all(reader *r, const char *name, const char *audio_dir, int fmt
             sdd_err_set(e, "%s:%d: read failed: %s", name, r->lineno + 1, strerror(errno));
             goto done;
         }
+        if (k == -3) {
+            sdd_err_set(e, "%s:%d: line longer than %d bytes (not a list?)", name, r->lineno, SDD_LINES_MAX);
+            goto done;
+        }
         int line = r->lineno;
         if (line == INT_MAX) { sdd_err_set(e, "%s: too many lines", name); goto done; }
         char *s = r->line;

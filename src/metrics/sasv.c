@@ -51,6 +51,7 @@ static int read_table(sdd_lines *rd, const char *name, int min_col, int max_col,
         ssize_t k = sdd_lines_next(rd);
         if (k == -1) break;
         if (k == -2) { sdd_err_set(e, "%s: read failed: %s", name, strerror(errno)); goto done; }
+        if (k == -3) { sdd_err_set(e, "%s:%d: line longer than %d bytes", name, rd->lineno, SDD_LINES_MAX); goto done; }
         char *s = rd->line;
         if (rd->lineno == 1 && k >= 3 && !memcmp(s, "\xEF\xBB\xBF", 3)) { s += 3; k -= 3; }
         if (strlen(s) != (size_t)k) { sdd_err_set(e, "%s:%d: contains a NUL byte", name, rd->lineno); goto done; }

@@ -36,6 +36,7 @@ static int next_tokens(reader *r, const char *name, char **tok, sdd_err *e)
             if (errno == EFBIG) return sdd_err_set(e, "%s: too many lines", name);
             return sdd_err_set(e, "%s:%d: read failed: %s", name, r->lineno + 1, strerror(errno));
         }
+        if (k == -3) return sdd_err_set(e, "%s:%d: line longer than %d bytes (not a score file?)", name, r->lineno, SDD_LINES_MAX);
         char *s = r->line;
         if (r->lineno == 1 && k >= 3 && !memcmp(s, "\xEF\xBB\xBF", 3)) { s += 3; k -= 3; }
         if (strlen(s) != (size_t)k)

@@ -368,6 +368,50 @@ static void test_bad_inputs(void)
         CHECK(n == 16000);
         free(x);
     }
+    /* a head: the first samples of the whole decode, bit for bit, also through
+     * the resampler (8 and 48 kHz, stereo); the rest is still checked (a
+     * truncation after the head is an error); a file shorter than the head is whole */
+    const int rates[3] = { 8000, 48000, 16000 };
+    for (int k = 0; k < 3; k++) {
+        p = tpath("head.wav");
+        CHECK(write_audio(p, SF_FORMAT_WAV | SF_FORMAT_PCM_16, rates[k], 2, 5 * rates[k], gen_noise) == 0);
+        float *all = NULL, *h = NULL;
+        int64_t na = 0, nh = 0;
+        sdd_err e = { "" };
+        CHECK(sdd_audio_load(p, 16000, &all, &na, NULL, &e) == 0);
+        sdd_audio_params prm;
+        sdd_audio_default_params(&prm);
+        const int64_t heads[3] = { 1, 20011, 64600 };
+        for (int j = 0; j < 3; j++) {
+            prm.head = heads[j];
+            CHECK_MSG(sdd_audio_load_ex(p, 16000, &prm, &h, &nh, NULL, &e) == 0, "%s", e.msg);
+            CHECK_MSG(nh == heads[j] && na > nh && h && all && memcmp(h, all, (size_t)nh * sizeof(float)) == 0,
+                      "%d Hz, head %lld: %lld samples, not the whole decode's first", rates[k], (long long)heads[j], (long long)nh);
+            free(h);
+            h = NULL;
+        }
+        prm.head = na + 100;
+        CHECK(sdd_audio_load_ex(p, 16000, &prm, &h, &nh, NULL, &e) == 0);
+        CHECK(nh == na && h && memcmp(h, all, (size_t)na * sizeof(float)) == 0);
+        free(h);
+        free(all);
+        /* a head that only the resampler's filter tail reaches (fuzz_audio found
+         * the output longer than the head): 40 frames at 8 kHz give ~80 samples */
+        if (rates[k] == 8000) {
+            CHECK(write_audio(p, SF_FORMAT_WAV | SF_FORMAT_PCM_16, 8000, 1, 40, gen_noise) == 0);
+            CHECK(sdd_audio_load(p, 16000, &all, &na, NULL, &e) == 0);
+            prm.head = na - 10;
+            CHECK(sdd_audio_load_ex(p, 16000, &prm, &h, &nh, NULL, &e) == 0);
+            CHECK_MSG(nh == na - 10 && h && all && memcmp(h, all, (size_t)nh * sizeof(float)) == 0, "tail head: %lld of %lld", (long long)nh, (long long)na);
+            free(h);
+            free(all);
+            CHECK(write_audio(p, SF_FORMAT_WAV | SF_FORMAT_PCM_16, rates[k], 2, 5 * rates[k], gen_noise) == 0);
+        }
+        truncate_to(p, file_size(p) / 2);
+        prm.head = 100;
+        CHECK(sdd_audio_load_ex(p, 16000, &prm, &h, &nh, NULL, &e) == -1);
+        CHECK_STR_CONTAINS(e.msg, "truncated");
+    }
     /* an unsupported sample rate */
     p = tpath("rate.wav");
     CHECK(write_audio(p, SF_FORMAT_WAV | SF_FORMAT_PCM_16, 500, 1, 500, gen_sine1k) == 0);

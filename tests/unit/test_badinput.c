@@ -1,4 +1,4 @@
-/* The bad-input matrix of tests/BAD_INPUTS.md, case by case (B01..B33 in
+/* The bad-input matrix of tests/BAD_INPUTS.md, case by case (B01..B42 in
  * the comments match the table's IDs), run through the sdd binary ($SDD_BIN,
  * default ./sdd) from the repository root. Every input is generated here in
  * a temp folder (the 1-hour file too) except the wrong-shape checkpoint
@@ -9,14 +9,17 @@
  * AASIST-L checkpoint and are skipped, with a line saying so, without it. */
 #include "check.h"
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <zip.h>
 
 static char out[65536];
 static char tmp[256];
@@ -85,6 +88,13 @@ static void write_file(const char *path, const void *buf, size_t n)
 
 static void write_str(const char *path, const char *s) { write_file(path, s, strlen(s)); }
 
+/* the score after "ID " in "ID SCORE" lines of s (NAN when absent) */
+static double score_of(const char *s, const char *id)
+{
+    const char *p = strstr(s, id);
+    return p ? strtod(p + strlen(id), NULL) : NAN;
+}
+
 static void put32(unsigned char *b, uint32_t v) { for (int i = 0; i < 4; i++) b[i] = (unsigned char)(v >> (8 * i)); }
 static void put16(unsigned char *b, unsigned v) { b[0] = (unsigned char)v; b[1] = (unsigned char)(v >> 8); }
 
@@ -131,6 +141,42 @@ static void wav_write(const char *path, int fmt, int rate, int ch, int64_t frame
     }
     ok &= fclose(f) == 0;
     CHECK_MSG(ok, "%s: write failed", path);
+}
+
+/* Runs a shell command with output discarded; its exit status, and the
+ * peak resident memory of the command (KiB) in *rss_kb. */
+static int run_rss(long *rss_kb, const char *fmt, ...)
+{
+    char cmd[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof cmd, fmt, ap);
+    va_end(ap);
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+        _exit(127);
+    }
+    int st;
+    struct rusage ru;
+    if (pid < 0 || wait4(pid, &st, 0, &ru) != pid) return -1;
+    *rss_kb = ru.ru_maxrss;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* a zip archive holding one member name = data[0, n) (deflated when deflate) */
+static void zip_write(const char *path, const char *name, const void *data, size_t n, int deflate)
+{
+    int err = 0;
+    zip_t *za = zip_open(path, ZIP_CREATE | ZIP_TRUNCATE, &err);
+    CHECK(za != NULL);
+    if (!za) return;
+    zip_source_t *src = zip_source_buffer(za, data, n, 0);
+    zip_int64_t idx = src ? zip_file_add(za, name, src, ZIP_FL_OVERWRITE) : -1;
+    CHECK(idx >= 0);
+    if (idx >= 0) CHECK(zip_set_file_compression(za, (zip_uint64_t)idx, deflate ? ZIP_CM_DEFLATE : ZIP_CM_STORE, 1) == 0);
+    CHECK(zip_close(za) == 0);
 }
 
 /* ---- audio (sdd score) ---- */
@@ -217,12 +263,45 @@ static void audio_cases(void)
     CHECK_STR_CONTAINS(out, "/a.flac ");
 
     /* B15 a 1-hour file (16 kHz, 16-bit, 115 MB), generated and removed here:
-     * decoded in bounded blocks, the default window scored */
+     * only the scored window is decoded, so scoring it takes no more memory
+     * than scoring a 10 s file (decoding it whole would add 230 MB) */
     wav_write(T("hour.wav"), 1, 16000, 1, 3600LL * 16000, 3600LL * 16000, -1, 0);
-    rc = run("$SDD score -m %s %s", model, T("hour.wav"));
-    CHECK_MSG(rc == 0 && lines_of(out) == 1, "exit %d:\n%s", rc, out);
+    wav_write(T("ten.wav"), 1, 16000, 1, 10 * 16000, 10 * 16000, -1, 0);
+    rc = run("$SDD score -m %s %s %s", model, T("hour.wav"), T("ten.wav"));
+    CHECK_MSG(rc == 0 && lines_of(out) == 2, "exit %d:\n%s", rc, out);
     CHECK_STR_CONTAINS(out, "hour.wav ");
+    /* both start with the same tone: the same first 64,600 samples, the same score */
+    CHECK(score_of(out, "hour.wav") == score_of(out, "ten.wav"));
+    long rss_hour = 0, rss_ten = 0;
+    CHECK(run_rss(&rss_hour, "$SDD score -m %s %s >/dev/null 2>&1", model, T("hour.wav")) == 0);
+    CHECK(run_rss(&rss_ten, "$SDD score -m %s %s >/dev/null 2>&1", model, T("ten.wav")) == 0);
+    CHECK_MSG(rss_hour < rss_ten + 32 * 1024, "1-hour file: %ld KiB peak, 10 s file: %ld KiB", rss_hour, rss_ten);
+    /* --full holds the whole file: refused above --max-seconds (default 4 hours) */
+    CHECK(run("$SDD score -m %s --full --max-seconds 600 -o %s %s", model, T("s.txt"), T("hour.wav")) == 1);
+    snprintf(want, sizeof want, "sdd: %s: too long: 3600.0 s (limit 600 s)\nsdd: 1 of 1 files could not be scored\n", T("hour.wav"));
+    CHECK_MSG(!strcmp(out, want), "got:\n%s", out);
+    CHECK(!exists(T("s.txt")));
+    CHECK(run("$SDD score -m %s --max-seconds 600 %s", model, T("hour.wav")) == 2);
+    CHECK_STR_CONTAINS(out, "--max-seconds applies to --full only");
     unlink(T("hour.wav"));
+    unlink(T("ten.wav"));
+    /* B34 a FLAC whose STREAMINFO declares 10^10 frames (7 days at 16 kHz)
+     * over 24,907 real ones: refused before any allocation, with --full and
+     * without */
+    FILE *ff = fopen("tests/data/audio/real_01.flac", "rb");
+    static unsigned char flac[1 << 20];
+    const size_t fn = ff ? fread(flac, 1, sizeof flac, ff) : 0;
+    if (ff) fclose(ff);
+    CHECK(fn > 26 && !memcmp(flac, "fLaC", 4) && (flac[4] & 0x7f) == 0);   /* STREAMINFO first */
+    const uint64_t lie = 10000000000ull;   /* 36 bits: the low nibble of byte 21, bytes 22..25 */
+    flac[21] = (unsigned char)((flac[21] & 0xF0) | ((lie >> 32) & 0x0F));
+    for (int i = 0; i < 4; i++) flac[22 + i] = (unsigned char)(lie >> (24 - 8 * i));
+    write_file(T("liar.flac"), flac, fn);
+    CHECK(run("$SDD score -m %s --full -o %s %s", model, T("s.txt"), T("liar.flac")) == 1);
+    snprintf(want, sizeof want, "sdd: %s: too long: 625000.0 s (limit 14400 s)\n", T("liar.flac"));
+    CHECK_MSG(!strncmp(out, want, strlen(want)), "got:\n%s", out);
+    score_rejects(T("liar.flac"), "too long: 625000.0 s (limit 14400 s)");
+    CHECK(!exists(T("s.txt")));
 }
 
 /* ---- lists (sdd score --list, sdd train) ---- */
@@ -307,6 +386,120 @@ static void score_file_cases(void)
     snprintf(want, sizeof want, "sdd: warning: %s: no score for 1 of the 3 trials in %s (first: LA_T_3); skipped", T("two.txt"), T("key.txt"));
     CHECK_STR_CONTAINS(out, want);
     CHECK(exists(T("r.json")));
+}
+
+/* ---- size limits of the parsers (hostile headers and lengths) ---- */
+
+static void limit_cases(void)
+{
+    char want[1024];
+    /* B35 a list line of 2 MiB (the line reader's limit is 1 MiB) */
+    {
+        const size_t n = (size_t)2 << 20;
+        char *big = malloc(n + 64);
+        CHECK(big != NULL);
+        if (!big) return;
+        memset(big, 'b', n);
+        memcpy(big + n, " spoof\n", 8);
+        FILE *f = fopen(T("longline.txt"), "wb");
+        CHECK(f && fputs("a.flac bonafide\n", f) >= 0 && fwrite(big, 1, n + 7, f) == n + 7 && fclose(f) == 0);
+        CHECK(run("$SDD score -m %s --list %s -o %s", model, T("longline.txt"), T("s.txt")) == 1);
+        snprintf(want, sizeof want, "sdd: %s:2: line longer than 1048576 bytes (not a list?)\n", T("longline.txt"));
+        CHECK_ONE_LINE_ERROR(want);
+        CHECK(!exists(T("s.txt")));
+        /* B36 the same in a score file */
+        f = fopen(T("longscore.txt"), "wb");
+        CHECK(f && fputs("LA_T_1 1.5\n", f) >= 0 && fwrite(big, 1, n + 7, f) == n + 7 && fclose(f) == 0);
+        write_str(T("key2.txt"), "LA_0079 LA_T_1 - - bonafide\nLA_0079 LA_T_2 - A01 spoof\n");
+        CHECK(run("$SDD eval --scores %s --key %s -o %s", T("longscore.txt"), T("key2.txt"), T("r2.json")) == 1);
+        snprintf(want, sizeof want, "sdd: %s:2: line longer than 1048576 bytes (not a score file?)\n", T("longscore.txt"));
+        CHECK_ONE_LINE_ERROR(want);
+        CHECK(!exists(T("r2.json")));
+        free(big);
+        unlink(T("longline.txt"));
+        unlink(T("longscore.txt"));
+    }
+    /* B37 a safetensors header length of 150 MB (a sparse file that long):
+     * over the 100 MB limit, refused before reading or allocating it */
+    {
+        unsigned char h[9] = { 0, 0, 0, 0, 0, 0, 0, 0, '{' };
+        const uint64_t hl = 150000000;
+        for (int i = 0; i < 8; i++) h[i] = (unsigned char)(hl >> (8 * i));
+        write_file(T("bighdr.safetensors"), h, sizeof h);
+        CHECK(truncate(T("bighdr.safetensors"), 150000100) == 0);
+        CHECK(run("$SDD info %s", T("bighdr.safetensors")) == 1);
+        snprintf(want, sizeof want, "sdd: %s: header length 150000000 is over the 100000000-byte limit\n", T("bighdr.safetensors"));
+        CHECK_ONE_LINE_ERROR(want);
+        unlink(T("bighdr.safetensors"));
+    }
+    /* B38 a .pth whose pickle is 65 MiB (deflated to ~65 KB): over the
+     * 64 MiB limit, refused before it is inflated */
+    {
+        const size_t n = (size_t)65 << 20;
+        unsigned char *z = calloc(n, 1);
+        CHECK(z != NULL);
+        if (z) {
+            zip_write(T("hugepkl.pth"), "archive/data.pkl", z, n, 1);
+            free(z);
+            CHECK(run("$SDD import %s -o %s", T("hugepkl.pth"), T("x.safetensors")) == 1);
+            snprintf(want, sizeof want, "sdd: %s: 'archive/data.pkl' is 68157440 bytes, over the 67108864-byte limit\n", T("hugepkl.pth"));
+            CHECK_ONE_LINE_ERROR(want);
+            CHECK(!exists(T("x.safetensors")));
+            unlink(T("hugepkl.pth"));
+        }
+    }
+    /* B39 a .pth whose pickle nests 300 lists (the limit is 256 levels) */
+    {
+        unsigned char pk[2 + 300 + 299 + 1];
+        pk[0] = 0x80;
+        pk[1] = 2;
+        memset(pk + 2, ']', 300);         /* EMPTY_LIST */
+        memset(pk + 302, 'a', 299);       /* APPEND: each list into the one below */
+        pk[601] = '.';                    /* STOP */
+        zip_write(T("deep.pth"), "archive/data.pkl", pk, sizeof pk, 0);
+        CHECK(run("$SDD import %s -o %s", T("deep.pth"), T("x.safetensors")) == 1);
+        snprintf(want, sizeof want, "sdd: %s: archive/data.pkl offset ", T("deep.pth"));
+        CHECK_ONE_LINE_ERROR(want);
+        CHECK_STR_CONTAINS(out, ": objects nested deeper than 256 levels");
+        CHECK(!exists(T("x.safetensors")));
+    }
+    /* B40 a .npy (C012 coefficients) whose header length runs past the file */
+    {
+        const unsigned char npy[] = { 0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, 0xff, 0xff, '{', '\'' };
+        write_file(T("c012.npy"), npy, sizeof npy);
+        write_str(T("sc.txt"), "LA_T_1 1.5\nLA_T_2 -1\n");
+        write_str(T("key3.txt"), "LA_0079 LA_T_1 - - bonafide\nLA_0079 LA_T_2 - A01 spoof\n");
+        CHECK(run("$SDD eval --scores %s --key %s --asv-c012 %s -o %s", T("sc.txt"), T("key3.txt"), T("c012.npy"), T("r2.json")) == 1);
+        snprintf(want, sizeof want, "sdd: %s: .npy header of 65535 bytes runs past the end\n", T("c012.npy"));
+        CHECK_ONE_LINE_ERROR(want);
+        CHECK(!exists(T("r2.json")));
+    }
+    /* B41 a WAV whose data chunk declares 100 MiB in a 1 KB file */
+    {
+        unsigned char h[44 + 1000];
+        memset(h, 0, sizeof h);
+        wav_header(h, 1, 16000, 1, 0);
+        put32(h + 40, 100u << 20);        /* 0xFFFFFFxx would mean "length unknown" (streamed WAV) */
+        put32(h + 4, (100u << 20) + 36);
+        write_file(T("liar.wav"), h, sizeof h);
+        if (have_model) score_rejects(T("liar.wav"), "truncated WAV: header declares 104857600 bytes of audio, file holds 1000");
+    }
+    /* B42 a recipe of 17 MiB (recipes are read whole up to 16 MiB) */
+    {
+        FILE *f = fopen(T("big.json"), "wb");
+        CHECK(f != NULL);
+        if (f) {
+            fputs("{\"lr\": 1e-4, \"x\": \"", f);
+            for (int i = 0; i < 17 * 1024; i++) fprintf(f, "%01024d", 0);
+            fputs("\"}", f);
+            CHECK(fclose(f) == 0);
+        }
+        CHECK(run("$SDD train --recipe %s --train L --train-audio D --dev L --dev-audio D --out %s", T("big.json"), T("recipe_run")) == 2);
+        snprintf(want, sizeof want, "sdd: %s: larger than 16 MiB: not a recipe\n", T("big.json"));
+        CHECK_ONE_LINE_ERROR(want);
+        CHECK(!exists(T("recipe_run")));
+        unlink(T("big.json"));
+    }
 }
 
 /* ---- checkpoints (sdd import, sdd score -m, sdd train --resume) ---- */
@@ -436,6 +629,7 @@ int main(void)
     if (have_model) audio_cases();
     list_cases();
     score_file_cases();
+    limit_cases();
     checkpoint_cases();
     output_cases();
     run("rm -rf %s", tmp);
