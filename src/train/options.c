@@ -27,7 +27,7 @@ static int parse_double(const char *s, double *out)
     errno = 0;
     double v = strtod(s, &end);
     if (errno || *end || !isfinite(v) || v < 0) return -1;
-    *out = v;
+    *out = v == 0 ? 0.0 : v;   /* "-0" is 0 */
     return 0;
 }
 
@@ -200,10 +200,11 @@ static void key(sbuf *b, const char *k)
     put(b, ": ");
 }
 
-/* the shortest %g form that reads back as the same double (or float) */
+/* the shortest %g form that reads back as the same double (or float); -0 as 0 */
 static void put_num(sbuf *b, double v, int is_float)
 {
     char t[40];
+    if (v == 0) v = 0.0;   /* a -0 (e.g. a RawBoost gain "-0") as 0: JSON readers lose the sign of an integer -0 */
     for (int prec = is_float ? 6 : 15; prec <= 17; prec++) {
         snprintf(t, sizeof t, "%.*g", prec, v);
         if (is_float ? strtof(t, NULL) == (float)v : strtod(t, NULL) == v) break;

@@ -103,6 +103,17 @@ static void round_trip(void)
     CHECK(d.adam.lr == c.adam.lr && d.neval == 2 && !strcmp(d.eval_spec[1], "la=x.txt:y") && d.rb.SNRmax == 33.25);
     free(j1);
     free(j2);
+    /* a -0 (fuzz_recipe found "lr": -0e3 written as -0, read back as the integer 0) round-trips as 0 */
+    sdd_train_config z = sdd_train_default_config();
+    CHECK(sdd_recipe_apply_text(&z, "{\"lr\": -0e3, \"rb-ming\": -0.0}", 29, "neg0", &st, &e) == 0);
+    j1 = sdd_train_config_json(&z, "AASIST", &e);
+    d = sdd_train_default_config();
+    CHECK(j1 && sdd_recipe_apply_text(&d, j1, strlen(j1), "config.json", &st, &e) == 0);
+    j2 = j1 ? sdd_train_config_json(&d, "AASIST", &e) : NULL;
+    CHECK_MSG(j1 && j2 && !strcmp(j1, j2), "-0 does not round-trip:\n%s\n---\n%s", j1 ? j1 : "(none)", j2 ? j2 : "(none)");
+    CHECK(j1 && strstr(j1, "\"lr\": 0,") && strstr(j1, "\"rb-ming\": 0,"));
+    free(j1);
+    free(j2);
     sdd_recipe_store_free(&st);
 }
 
