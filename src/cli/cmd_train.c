@@ -39,6 +39,8 @@ static void usage(FILE *f)
             "  --epochs N (100) --patience N (7) --n-best N (5) --max-steps N (0 = no limit)\n"
             "  --select loss|eer         dev metric for the n best and early stopping (default loss)\n"
             "  --lr X (1e-4) --weight-decay X (1e-4) --ce-weight SPOOF,BONAFIDE (0.1,0.9)\n"
+            "                            or balanced: inverse class frequency of --train (0.1,0.9 on\n"
+            "                            ASVspoof 2019 LA; 0.5,0.5 on a balanced corpus)\n"
             "  --lr-schedule const|cosine  cosine: the AASIST recipe's per-step decay from --lr to\n"
             "                            --lr-min X (5e-6) over epochs x steps per epoch (default const)\n"
             "  --accum K                 K batches per optimiser step: per-path gradients are\n"

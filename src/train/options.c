@@ -113,6 +113,10 @@ int sdd_train_option(sdd_train_config *c, const char *key, const char *v, const 
         return 0;
     }
     if (!strcmp(key, "ce-weight")) {
+        if (!strcmp(v, "balanced")) {
+            c->ce_balanced = 1;
+            return 0;
+        }
         char *end;
         errno = 0;
         double w0 = strtod(v, &end), w1 = *end == ',' ? strtod(end + 1, &end) : -1;
@@ -122,6 +126,7 @@ int sdd_train_option(sdd_train_config *c, const char *key, const char *v, const 
             return sdd_err_set(e, "%s: '%s' is not SPOOF,BONAFIDE (two positive numbers)", shown, v);
         c->step.class_weight[0] = (float)w0;
         c->step.class_weight[1] = (float)w1;
+        c->ce_balanced = 0;
         return 0;
     }
     for (size_t i = 0; i < sizeof INTS / sizeof INTS[0]; i++) {
@@ -249,11 +254,15 @@ char *sdd_train_config_json(const sdd_train_config *c, const char *arch, sdd_err
     key(&b, "lr-min"); put_num(&b, c->lr_min, 0);
     key(&b, "weight-decay"); put_num(&b, c->adam.weight_decay, 0);
     key(&b, "ce-weight");
-    put(&b, "[");
-    put_num(&b, c->step.class_weight[0], 1);
-    put(&b, ", ");
-    put_num(&b, c->step.class_weight[1], 1);
-    put(&b, "]");
+    if (c->ce_balanced) {
+        put(&b, "\"balanced\"");
+    } else {
+        put(&b, "[");
+        put_num(&b, c->step.class_weight[0], 1);
+        put(&b, ", ");
+        put_num(&b, c->step.class_weight[1], 1);
+        put(&b, "]");
+    }
     const sdd_rawboost_params *r = &c->rb;
     const struct { const char *k; double v; int is_int; } rb[] = {
         { "rb-nbands", r->nBands, 1 }, { "rb-minf", r->minF, 0 }, { "rb-maxf", r->maxF, 0 }, { "rb-minbw", r->minBW, 0 },

@@ -28,6 +28,8 @@ typedef struct {
     uint64_t seed;
     int rb_algo;
     sdd_rawboost_params rb;
+    int ce_balanced;          /* --ce-weight balanced: step.class_weight set from the training list's
+                                 class counts (inverse frequency, summing to 1) when the run starts */
     int select_eer;           /* model selection and early stopping on dev EER instead of dev loss */
     int accum;                /* micro-batches of `batch` per optimiser step (>= 1) */
     int lr_schedule;          /* SDD_LR_CONST or SDD_LR_COSINE (per optimiser step, T = epochs x steps per epoch) */

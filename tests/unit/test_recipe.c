@@ -201,6 +201,50 @@ static void command_line(void)
     CHECK_STR_CONTAINS(out, "none.json: cannot open");
 }
 
+/* --ce-weight balanced: the weights come from the training list's class
+ * counts (3 bona fide, 1 spoof -> spoof 0.75, bona fide 0.25), are logged in
+ * the start record, and config.json keeps the word so a resume recounts */
+static void balanced_weights(void)
+{
+    char out[8192], list[400], one[400], dir[400], p[500];
+    snprintf(list, sizeof list, "%s/bal.txt", tmp);
+    FILE *f = fopen(list, "w");
+    fprintf(f, "real_01.flac bonafide\nreal_02.flac bonafide\nreal_03.flac bonafide\ntts_01.flac spoof\n");
+    fclose(f);
+    snprintf(dir, sizeof dir, "%s/bal", tmp);
+    int rc = cli_run(out, sizeof out, "$SDD train --model AASIST-L --batch 2 --cut 4000 --epochs 1 --ce-weight balanced --threads 1 "
+                     "--train %s --train-audio tests/data/audio --dev %s --dev-audio tests/data/audio --out %s --quiet", list, list, dir);
+    CHECK_MSG(rc == 0, "exit %d: %s", rc, out);
+    snprintf(p, sizeof p, "%s/log.jsonl", dir);
+    char *log = slurp(p);
+    CHECK(log != NULL);
+    if (log) CHECK_STR_CONTAINS(log, "\"class_weight\": [0.75, 0.25]");
+    free(log);
+    snprintf(p, sizeof p, "%s/config.json", dir);
+    char *cj = slurp(p);
+    CHECK(cj != NULL);
+    if (cj) CHECK_STR_CONTAINS(cj, "\"ce-weight\": \"balanced\"");
+    free(cj);
+    /* an explicit pair after it wins; the default stays the reference's */
+    snprintf(dir, sizeof dir, "%s/pair", tmp);
+    rc = cli_run(out, sizeof out, "$SDD train --model AASIST-L --batch 2 --cut 4000 --epochs 1 --ce-weight balanced --ce-weight 0.2,0.8 "
+                 "--threads 1 --train %s --train-audio tests/data/audio --dev %s --dev-audio tests/data/audio --out %s --quiet", list, list, dir);
+    CHECK_MSG(rc == 0, "exit %d: %s", rc, out);
+    snprintf(p, sizeof p, "%s/log.jsonl", dir);
+    log = slurp(p);
+    if (log) CHECK_STR_CONTAINS(log, "\"class_weight\": [0.2, 0.8]");
+    free(log);
+    /* one class only: nothing to balance */
+    snprintf(one, sizeof one, "%s/one.txt", tmp);
+    f = fopen(one, "w");
+    fprintf(f, "real_01.flac bonafide\nreal_02.flac bonafide\n");
+    fclose(f);
+    rc = cli_run(out, sizeof out, "$SDD train --model AASIST-L --batch 2 --cut 4000 --epochs 1 --ce-weight balanced --threads 1 "
+                 "--train %s --train-audio tests/data/audio --dev %s --dev-audio tests/data/audio --out %s/one --quiet", one, list, tmp);
+    CHECK(rc != 0);
+    CHECK_STR_CONTAINS(out, "needs both classes (0 spoof, 2 bona fide)");
+}
+
 int main(void)
 {
     /* the commands say $SDD: the binary under test (make test sets SDD_BIN) */
@@ -211,6 +255,7 @@ int main(void)
     round_trip();
     bad_inputs();
     command_line();
+    balanced_weights();
     char cmd[400];
     snprintf(cmd, sizeof cmd, "rm -rf %s", tmp);
     if (system(cmd)) fprintf(stderr, "could not remove %s\n", tmp);
