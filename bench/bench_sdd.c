@@ -2,7 +2,14 @@
  * forward+backward (batch B of L samples), the dual-path per-path step
  * (B/2 originals + B/2 copies, two gradient buffers, one backward pass), and
  * batch-1 inference, printing one JSON object per measurement with the
- * process's peak RSS. Run one mode per process so the RSS is the mode's own. */
+ * process's peak RSS. Run one mode per process so the RSS is the mode's own.
+ * best_cpu_s is the least process CPU time (user + system) of a repetition:
+ * on a shared machine the steadier figure at one thread.
+ * SDD_PROFILE=1 adds a second line: per layer family (sinc front end, 2-D
+ * residual encoder, graph back end, other) the mean forward and backward
+ * wall and CPU seconds per timed repetition, the GEMM GFLOP executed there
+ * (sdd_prof) and GFLOP per CPU second (per core-second: at one thread the
+ * rate of the core, unaffected by waiting for it on a shared machine). */
 #include "models/model.h"
 #include "models/modelio.h"
 #include "ops/ops.h"
@@ -20,6 +27,14 @@ static double peak_rss_mb(void)
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     return ru.ru_maxrss / 1024.0;
+}
+
+/* CPU seconds (user + system) of the process so far */
+static double cpu_s(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_utime.tv_sec + ru.ru_stime.tv_sec + 1e-6 * (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
 }
 
 int main(int argc, char **argv)
@@ -64,11 +79,16 @@ int main(int argc, char **argv)
         if (!gbuf) return 1;
     }
     const int bs = one ? 1 : B;
-    double best = 1e30, total = 0;
+    const char *pe = getenv("SDD_PROFILE");
+    sdd_prof prof;
+    memset(&prof, 0, sizeof prof);
+    double best = 1e30, total = 0, best_cpu = 1e30;
     for (int r = 0; r <= reps; r++) {   /* r == 0 is the warm-up */
-        double t0 = omp_get_wtime();
+        if (r == 1 && pe && *pe == '1') { c.prof = &prof; memset(&prof, 0, sizeof prof); }
+        double t0 = omp_get_wtime(), u0 = cpu_s();
         if (step) {
             sdd_step_result res;
+            sdd_prof_start(&c);
             if (sdd_train_step(m, &c, &opt, &al, &sp, x, B, L, labels, (uint64_t)r, gbuf, &res, &e)) { fprintf(stderr, "%s\n", e.msg); return 1; }
         }
         for (int k = 0; k < (step ? 0 : one ? B : 1); k++) {
@@ -79,6 +99,7 @@ int main(int argc, char **argv)
                 sdd_ctx_set_segments(&c, 2, ends, NULL);
             }
             int64_t shp[2] = { bs, L };
+            sdd_prof_start(&c);
             sdd_tensor *z = m->forward(&c, m, sdd_tensor_wrap(&c, x + (size_t)k * (one ? L : 0), 2, shp));
             if (!z) { fprintf(stderr, "%s\n", c.err.msg); return 1; }
             if (train) {
@@ -90,12 +111,26 @@ int main(int argc, char **argv)
                 if (sdd_backward(&c, 0, NULL, NULL)) { fprintf(stderr, "%s\n", c.err.msg); return 1; }
             }
         }
-        double dt = omp_get_wtime() - t0;
-        if (r > 0) { total += dt; if (dt < best) best = dt; }
+        double dt = omp_get_wtime() - t0, du = cpu_s() - u0;
+        if (r > 0) { total += dt; if (dt < best) best = dt; if (du < best_cpu) best_cpu = du; }
     }
     printf("{\"impl\": \"sdd\", \"mode\": \"%s\", \"arch\": \"%s\", \"batch\": %d, \"len\": %d, \"threads\": %d, "
-           "\"reps\": %d, \"best_s\": %.4f, \"mean_s\": %.4f, \"peak_rss_mb\": %.1f, \"arena_peak_mb\": %.1f}\n",
-           mode, arch, B, L, threads, reps, best, total / reps, peak_rss_mb(), c.arena.peak / 1048576.0);
+           "\"reps\": %d, \"best_s\": %.4f, \"mean_s\": %.4f, \"best_cpu_s\": %.4f, \"peak_rss_mb\": %.1f, \"arena_peak_mb\": %.1f}\n",
+           mode, arch, B, L, threads, reps, best, total / reps, best_cpu, peak_rss_mb(), c.arena.peak / 1048576.0);
+    if (c.prof) {
+        /* forward time is charged between family switches: the loss and, in step
+         * modes, the alignment and Adam are in no family's forward time */
+        const char *fam[SDD_FAM_N] = { "other", "sinc", "conv2d", "graph" };
+        printf("{\"impl\": \"sdd\", \"mode\": \"%s\", \"profile\": {", mode);
+        for (int f = 0; f < SDD_FAM_N; f++)
+            printf("%s\"%s\": {\"fwd_s\": %.4f, \"bwd_s\": %.4f, \"fwd_cpu_s\": %.4f, \"bwd_cpu_s\": %.4f, "
+                   "\"fwd_gflop\": %.3f, \"bwd_gflop\": %.3f, \"fwd_gflops_per_cpu_s\": %.1f, \"bwd_gflops_per_cpu_s\": %.1f}",
+                   f ? ", " : "", fam[f], prof.t_fwd[f] / reps, prof.t_bwd[f] / reps, prof.cpu_fwd[f] / reps,
+                   prof.cpu_bwd[f] / reps, prof.flop_fwd[f] / reps * 1e-9, prof.flop_bwd[f] / reps * 1e-9,
+                   prof.cpu_fwd[f] > 0 ? prof.flop_fwd[f] / prof.cpu_fwd[f] * 1e-9 : 0.0,
+                   prof.cpu_bwd[f] > 0 ? prof.flop_bwd[f] / prof.cpu_bwd[f] * 1e-9 : 0.0);
+        printf("}}\n");
+    }
     sdd_ctx_free(&c);
     sdd_model_free(m);
     free(x);

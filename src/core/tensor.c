@@ -3,6 +3,8 @@
 #include "backend/device.h"
 #include <stdlib.h>
 #include <string.h>
+#include <omp.h>
+#include <time.h>
 
 void sdd_ctx_init(sdd_ctx *c, sdd_params *params)
 {
@@ -34,6 +36,7 @@ void sdd_ctx_begin(sdd_ctx *c, int B, int train, int grad)
     c->seg_end[0] = B;
     c->seg_grad[0] = 0;
     c->op_serial = 0;
+    c->fam = SDD_FAM_OTHER;
     c->bn_reduce = NULL;
     c->bn_reduce_arg = NULL;
     c->row_map = 0;
@@ -190,8 +193,34 @@ int sdd_tape_push(sdd_ctx *c, sdd_backward_fn fn, void *node)
     }
     c->tape[c->ntape].fn = fn;
     c->tape[c->ntape].node = node;
+    c->tape[c->ntape].fam = c->fam;
     c->ntape++;
     return 0;
+}
+
+/* CPU seconds of the process (every thread) */
+static double prof_cpu(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return ts.tv_sec + 1e-9 * ts.tv_nsec;
+}
+
+/* the tape run with each entry's time and FLOPs charged to its family */
+static int backward_timed(sdd_ctx *c)
+{
+    const int fam0 = c->fam;
+    c->prof->in_bwd = 1;
+    for (int i = c->ntape - 1; i >= 0 && !c->failed; i--) {
+        c->fam = c->tape[i].fam;
+        const double t0 = omp_get_wtime(), u0 = prof_cpu();
+        c->tape[i].fn(c, c->tape[i].node);
+        c->prof->t_bwd[c->fam] += omp_get_wtime() - t0;
+        c->prof->cpu_bwd[c->fam] += prof_cpu() - u0;
+    }
+    c->prof->in_bwd = 0;
+    c->fam = fam0;
+    return c->failed ? -1 : 0;
 }
 
 int sdd_backward(sdd_ctx *c, int n, sdd_tensor **t, const float *seed)
@@ -203,11 +232,30 @@ int sdd_backward(sdd_ctx *c, int n, sdd_tensor **t, const float *seed)
         size_t m = sdd_numel(t[i]);
         for (size_t k = 0; k < m; k++) g[k] += seed[i];
     }
+    if (c->prof) return backward_timed(c);
     for (int i = c->ntape - 1; i >= 0; i--) {
         c->tape[i].fn(c, c->tape[i].node);
         if (c->failed) return -1;
     }
     return 0;
+}
+
+void sdd_prof_family(sdd_ctx *c, int fam)
+{
+    if (c->prof) {
+        const double now = omp_get_wtime(), cpu = prof_cpu();
+        c->prof->t_fwd[c->fam] += now - c->prof->t_last;
+        c->prof->cpu_fwd[c->fam] += cpu - c->prof->cpu_last;
+        c->prof->t_last = now;
+        c->prof->cpu_last = cpu;
+    }
+    c->fam = fam;
+}
+
+void sdd_prof_start(sdd_ctx *c)
+{
+    c->fam = SDD_FAM_OTHER;
+    if (c->prof) { c->prof->t_last = omp_get_wtime(); c->prof->cpu_last = prof_cpu(); }
 }
 
 void sdd_zero_act_grads(sdd_ctx *c)

@@ -45,9 +45,26 @@ typedef struct sdd_tensor {
 typedef struct sdd_ctx sdd_ctx;
 typedef void (*sdd_backward_fn)(sdd_ctx *c, void *node);
 
+/* Layer families of the per-family timing (bench_sdd --profile). */
+enum { SDD_FAM_OTHER, SDD_FAM_SINC, SDD_FAM_CONV2D, SDD_FAM_GRAPH, SDD_FAM_N };
+
+/* Per-family wall time, process CPU time (all threads; on a shared machine
+ * the steadier one) and GEMM FLOPs of the forward and backward passes,
+ * filled while sdd_ctx.prof points at one (NULL: off, and nothing but one
+ * int store per family switch is done). Executed FLOPs: recomputation in the
+ * backward counts there. */
+typedef struct {
+    double t_fwd[SDD_FAM_N], t_bwd[SDD_FAM_N];
+    double cpu_fwd[SDD_FAM_N], cpu_bwd[SDD_FAM_N];
+    double flop_fwd[SDD_FAM_N], flop_bwd[SDD_FAM_N];
+    double t_last, cpu_last;  /* when the current forward family started */
+    int in_bwd;
+} sdd_prof;
+
 typedef struct {
     sdd_backward_fn fn;
     void *node;
+    int fam;                  /* layer family that recorded it (timing only) */
 } sdd_tape_entry;
 
 struct sdd_ctx {
@@ -82,6 +99,8 @@ struct sdd_ctx {
     sdd_err err;
     int dev;                  /* 0: CPU; 1: CUDA (values in device memory) */
     sdd_arena darena;         /* device memory of activations, reset with the step */
+    int fam;                  /* layer family of the ops being recorded (SDD_FAM_*) */
+    sdd_prof *prof;           /* per-family timing, or NULL (the default) */
 };
 
 void sdd_ctx_init(sdd_ctx *c, sdd_params *params);
@@ -130,6 +149,18 @@ static inline uint64_t sdd_rng_elem(const sdd_ctx *c, size_t k, size_t per_row)
     const int b = (int)(k / per_row), s = sdd_seg_of(c, b);
     const size_t g = (size_t)(c->row_base[s] + b - sdd_ctx_seg_begin(c, s));
     return (uint64_t)(g * per_row + k % per_row);
+}
+
+/* Per-family timing: the ops recorded from now on belong to family fam; with
+ * c->prof set, the forward time since the last switch is charged to the
+ * previous family (call with SDD_FAM_OTHER after the forward to close it). */
+void sdd_prof_family(sdd_ctx *c, int fam);
+/* Starts charging forward time (the family becomes SDD_FAM_OTHER). */
+void sdd_prof_start(sdd_ctx *c);
+/* Adds GEMM FLOPs to the current family (forward, or backward inside sdd_backward). */
+static inline void sdd_prof_flops(sdd_ctx *c, double flops)
+{
+    if (c->prof) (c->prof->in_bwd ? c->prof->flop_bwd : c->prof->flop_fwd)[c->fam] += flops;
 }
 
 /* Records a backward closure (node lives in the arena). Returns -1 on OOM. */

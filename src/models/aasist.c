@@ -266,12 +266,19 @@ static sdd_tensor *aasist_forward(sdd_ctx *c, sdd_model *m, sdd_tensor *wave)
         sdd_tensor *eS = sdd_add(c, sdd_softmax_pool(c, h, w, 3), sdd_expand_batch(c, P(a->pos_S), B));  /* (B, 42, 64) */
         return graph_tail(c, a, eS, sdd_softmax_pool(c, h, w, 2), B);                                   /* eT (B, W, 64) */
     }
+    /* layer families for bench_sdd --profile: sinc front end, the 2-D residual
+     * encoder (with its input BatchNorm), the graph back end from the node features on */
+    sdd_prof_family(c, SDD_FAM_SINC);
     sdd_tensor *x = sdd_sinc_front(c, wave, a->filt, SINC_C, SINC_K);   /* (B, 1, 23, W) */
+    sdd_prof_family(c, SDD_FAM_CONV2D);
     x = sdd_selu(c, bn(c, a, x, &a->first_bn, 0));
     for (int i = 0; i < 6; i++) x = res_block(c, a, x, &a->enc[i]);   /* (B, C, 23, W') */
+    sdd_prof_family(c, SDD_FAM_GRAPH);
     if (!x) return NULL;
     sdd_tensor *eS = sdd_add(c, sdd_absmax_axis(c, x, 3), sdd_expand_batch(c, P(a->pos_S), B));  /* (B, 23, C) */
-    return graph_tail(c, a, eS, sdd_absmax_axis(c, x, 2), B);                                      /* eT (B, W', C) */
+    sdd_tensor *y = graph_tail(c, a, eS, sdd_absmax_axis(c, x, 2), B);                            /* eT (B, W', C) */
+    sdd_prof_family(c, SDD_FAM_OTHER);
+    return y;
 }
 
 static sdd_tensor *graph_tail(sdd_ctx *c, aasist *a, sdd_tensor *eS, sdd_tensor *eT, int B)

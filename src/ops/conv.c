@@ -48,6 +48,7 @@ sdd_tensor *sdd_sinc_front(sdd_ctx *c, sdd_tensor *wave, const float *filt, int 
     const float **frow = sdd_scratch(c, (size_t)Cu * sizeof(*frow));
     if (!scratch || !taps || !frow) return NULL;
     for (int f = 0; f < Cu; f++) frow[f] = filt + (size_t)f * K;
+    sdd_prof_flops(c, 2.0 * B * Cu * K * (double)(Wo * 3));
     #pragma omp parallel for schedule(dynamic, 1)
     for (int64_t job = 0; job < (int64_t)B * nchunk; job++) {
         const int b = (int)(job / nchunk);
@@ -167,6 +168,7 @@ int sdd_conv_fwd_tiles(sdd_ctx *c, int nb, const sdd_conv_geom *g, const float *
         wr[Co + co] = g2 ? w2 + (size_t)co * K2 : NULL;
     }
     const int nch = (Wo + CONV_TILE - 1) / CONV_TILE;
+    sdd_prof_flops(c, 2.0 * nb * Co * (double)(K + K2) * Ho * Wo);
     #pragma omp parallel for schedule(dynamic, 1)
     for (int64_t job = 0; job < (int64_t)nb * Ho * nch; job++) {
         const int bb = (int)(job / ((int64_t)Ho * nch));
@@ -209,23 +211,87 @@ int sdd_conv_geom_init(sdd_ctx *c, sdd_conv_geom *g, int Cin, int H, int W, cons
     return 0;
 }
 
-/* sum of n floats in double (bias gradients cancel heavily: the next BatchNorm
- * removes the mean); eight double lanes, a fixed order */
-static double sum_f64(const float *r, int n)
-{
-    int q = 0;
-    double s = 0.0;
 #if defined(__AVX512F__)
-    __m512d acc = _mm512_setzero_pd();
-    for (; q + 8 <= n; q += 8) acc = _mm512_add_pd(acc, _mm512_cvtps_pd(_mm256_loadu_ps(r + q)));
-    s = _mm512_reduce_add_pd(acc);
+/* In-register transpose of a 16 x 16 block: r[i] holds row i on entry and
+ * column i on return (three rounds of 2 x 2 swaps: 32-bit pairs, 64-bit
+ * pairs, then 128-bit lanes in two steps). */
+static inline void tr16x16(__m512 r[16])
+{
+    __m512 t[16];
+    for (int i = 0; i < 16; i += 2) {
+        t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+        t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+    }
+    for (int i = 0; i < 16; i += 4) {
+        r[i] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(t[i]), _mm512_castps_pd(t[i + 2])));
+        r[i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(t[i]), _mm512_castps_pd(t[i + 2])));
+        r[i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(t[i + 1]), _mm512_castps_pd(t[i + 3])));
+        r[i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(t[i + 1]), _mm512_castps_pd(t[i + 3])));
+    }
+    /* now 128-bit lane l of r[4a + b] is column 4l + b of rows 4a..4a+3: column
+     * 4l + b is lane l of r[b], r[4 + b], r[8 + b], r[12 + b], a 4 x 4 transpose of lanes */
+    for (int i = 0; i < 4; i++) {
+        t[i] = _mm512_shuffle_f32x4(r[i], r[i + 4], 0x88);
+        t[i + 4] = _mm512_shuffle_f32x4(r[i], r[i + 4], 0xdd);
+        t[i + 8] = _mm512_shuffle_f32x4(r[i + 8], r[i + 12], 0x88);
+        t[i + 12] = _mm512_shuffle_f32x4(r[i + 8], r[i + 12], 0xdd);
+    }
+    for (int i = 0; i < 4; i++) {
+        r[i] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0x88);
+        r[i + 8] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0xdd);
+        r[i + 4] = _mm512_shuffle_f32x4(t[i + 4], t[i + 12], 0x88);
+        r[i + 12] = _mm512_shuffle_f32x4(t[i + 4], t[i + 12], 0xdd);
+    }
+}
 #endif
-    for (; q < n; q++) s += r[q];
-    return s;
+
+/* One chunk of conv2d's weight/bias backward: dy (Cout, wc) with row stride
+ * ldy. Bias sums (when dB): dB[co] += dy[co][q] for q in order, in double
+ * (bias gradients cancel heavily: the next BatchNorm removes the mean).
+ * Transpose (when yT): yT (wc, Cout) = dy^T, the GEMM's B operand. Both in
+ * one read of dy, by 16 x 16 blocks transposed in registers; after the
+ * transpose each vector is one column q of 16 channels, so the sums are
+ * vertical adds in the same order as a scalar loop over q. */
+static void conv_dy_chunk(const float *dy, int ldy, int Cout, int wc, double *dB, float *yT)
+{
+    int co0 = 0;
+#if defined(__AVX512F__)
+    for (; co0 + 16 <= Cout; co0 += 16) {
+        __m512d s0 = dB ? _mm512_loadu_pd(dB + co0) : _mm512_setzero_pd();
+        __m512d s1 = dB ? _mm512_loadu_pd(dB + co0 + 8) : _mm512_setzero_pd();
+        int q0 = 0;
+        for (; q0 + 16 <= wc; q0 += 16) {
+            __m512 r[16];
+            for (int i = 0; i < 16; i++) r[i] = _mm512_loadu_ps(dy + (size_t)(co0 + i) * ldy + q0);
+            tr16x16(r);
+            for (int i = 0; i < 16; i++) {
+                if (yT) _mm512_storeu_ps(yT + (size_t)(q0 + i) * Cout + co0, r[i]);
+                if (dB) {
+                    s0 = _mm512_add_pd(s0, _mm512_cvtps_pd(_mm512_castps512_ps256(r[i])));
+                    s1 = _mm512_add_pd(s1, _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(r[i]), 1))));
+                }
+            }
+        }
+        if (dB) { _mm512_storeu_pd(dB + co0, s0); _mm512_storeu_pd(dB + co0 + 8, s1); }
+        for (int q = q0; q < wc; q++)
+            for (int co = co0; co < co0 + 16; co++) {
+                const float v = dy[(size_t)co * ldy + q];
+                if (dB) dB[co] += v;
+                if (yT) yT[(size_t)q * Cout + co] = v;
+            }
+    }
+#endif
+    for (int co = co0; co < Cout; co++) {
+        const float *r = dy + (size_t)co * ldy;
+        for (int q = 0; q < wc; q++) {
+            if (dB) dB[co] += r[q];
+            if (yT) yT[(size_t)q * Cout + co] = r[q];
+        }
+    }
 }
 
 int sdd_conv_bwd(sdd_ctx *c, const sdd_conv_geom *g, int b0, int nb, const float *x, const sdd_tensor *w,
-                 const sdd_tensor *b, const float *dy_all, float *dx)
+                 const sdd_tensor *b, const float *dy_all, float *dx, int dx_store)
 {
     const int Cin = g->Cin, H = g->H, W = g->W, Cout = g->Cout, kh = g->kh, kw = g->kw;
     const int Ho = g->Ho, Wo = g->Wo;
@@ -247,6 +313,7 @@ int sdd_conv_bwd(sdd_ctx *c, const sdd_conv_geom *g, int b0, int nb, const float
         if (!acc || !dbias || !rows || !edge || !dyT || !dyTr) return -1;
         const int nch = (Wo + CONV_CHUNK - 1) / CONV_CHUNK;
         const int ldy = Ho * Wo;
+        if (wantw) sdd_prof_flops(c, 2.0 * nb * K * Cout * (double)Ho * Wo);
         #pragma omp parallel for schedule(dynamic, 1)
         for (int bi = 0; bi < nb; bi++) {
             const int t = omp_get_thread_num();
@@ -261,13 +328,8 @@ int sdd_conv_bwd(sdd_ctx *c, const sdd_conv_geom *g, int b0, int nb, const float
                     const int w0 = ch * CONV_CHUNK;
                     const int wc = Wo - w0 < CONV_CHUNK ? Wo - w0 : CONV_CHUNK;
                     const float *dy = dy_all + (size_t)bi * Cout * ldy + (size_t)h * Wo + w0;
-                    if (wantb)
-                        for (int co = 0; co < Cout; co++) dBd[co] += sum_f64(dy + (size_t)co * ldy, wc);
+                    conv_dy_chunk(dy, ldy, Cout, wc, wantb ? dBd : NULL, wantw ? yT : NULL);
                     if (!wantw) continue;
-                    for (int co = 0; co < Cout; co++) {
-                        const float *r = dy + (size_t)co * ldy;
-                        for (int q = 0; q < wc; q++) yT[(size_t)q * Cout + co] = r[q];
-                    }
                     conv_taps(xb, Cin, H, W, kh, kw, g->ph, g->pw, h, w0, wc, tk, eb);
                     /* dW^T (K, Cout) += taps (K, wc) @ dy^T (wc, Cout) */
                     sdd_gemm_nn_ptr(K, Cout, wc, tk, tr, dWT, Cout, 1);
@@ -288,6 +350,7 @@ int sdd_conv_bwd(sdd_ctx *c, const sdd_conv_geom *g, int b0, int nb, const float
         /* dx[ci][h][w] = sum over co, i, j of W[co][ci][i][j] dy[co][h + ph - i][w + pw - j]:
          * a conv of dy with weight rows wf[ci][(co, i', j')] = W[co][ci][kh-1-i'][kw-1-j'] */
         const int Kf = Cout * kh * kw;
+        sdd_prof_flops(c, 2.0 * nb * Cin * Kf * (double)H * W);
         float *wf = sdd_scratch(c, wsz * sizeof(float));
         const float **wfr = sdd_scratch(c, (size_t)Cin * sizeof(*wfr));
         if (!wf || !wfr) return -1;
@@ -299,7 +362,7 @@ int sdd_conv_bwd(sdd_ctx *c, const sdd_conv_geom *g, int b0, int nb, const float
                         wf[(size_t)ci * Kf + ((size_t)co * kh + i) * kw + j] =
                             w->x[(((size_t)co * Cin + ci) * kh + (kh - 1 - i)) * kw + (kw - 1 - j)];
         }
-        if (conv_planes(c, nb, dy_all, Cout, Ho, Wo, wfr, Cin, kh, kw, kh - 1 - g->ph, kw - 1 - g->pw, dx, H, W, NULL, 1))
+        if (conv_planes(c, nb, dy_all, Cout, Ho, Wo, wfr, Cin, kh, kw, kh - 1 - g->ph, kw - 1 - g->pw, dx, H, W, NULL, !dx_store))
             return -1;
     }
     return 0;
@@ -310,7 +373,7 @@ static void conv2d_backward(sdd_ctx *c, void *vn)
     conv2d_node *n = vn;
     if (!n->out->g) return;
     float *dx = sdd_wants(c, n->x) ? sdd_grad_of(c, n->x) : NULL;
-    sdd_conv_bwd(c, &n->g, 0, (int)n->x->n[0], n->x->x, n->w, n->b, n->out->g, dx);
+    sdd_conv_bwd(c, &n->g, 0, (int)n->x->n[0], n->x->x, n->w, n->b, n->out->g, dx, 0);
 }
 
 int sdd_conv_fwd(sdd_ctx *c, const sdd_conv_geom *g, int nb, const float *x, const float *w, const float *b, float *out)
@@ -319,6 +382,7 @@ int sdd_conv_fwd(sdd_ctx *c, const sdd_conv_geom *g, int nb, const float *x, con
     const float **wr = sdd_scratch(c, (size_t)g->Cout * sizeof(*wr));
     if (!wr) return -1;
     for (int co = 0; co < g->Cout; co++) wr[co] = w + (size_t)co * K;
+    sdd_prof_flops(c, 2.0 * nb * g->Cout * K * (double)g->Ho * g->Wo);
     return conv_planes(c, nb, x, g->Cin, g->H, g->W, wr, g->Cout, g->kh, g->kw, g->ph, g->pw, out, g->Ho, g->Wo, b, 0);
 }
 

@@ -47,9 +47,10 @@ int sdd_conv_fwd_tiles(sdd_ctx *c, int nb, const sdd_conv_geom *g, const float *
                        sdd_conv_tile_fn fn, void *arg);
 /* Backward of samples [b0, b0 + nb) given dy (nb, Cout, Ho, Wo): accumulates the
  * weight and bias gradients into each sample's segment buffer (sdd_pgrad) and,
- * when dx is not NULL, adds the input gradient into dx (nb, Cin, H, W). -1 on OOM. */
+ * when dx is not NULL, adds the input gradient into dx (nb, Cin, H, W), or
+ * stores it there when dx_store is set (dx need not be initialised). -1 on OOM. */
 int sdd_conv_bwd(sdd_ctx *c, const sdd_conv_geom *g, int b0, int nb, const float *x, const sdd_tensor *w,
-                 const sdd_tensor *b, const float *dy, float *dx);
+                 const sdd_tensor *b, const float *dy, float *dx, int dx_store);
 
 /* ---- BatchNorm ---- */
 
@@ -73,11 +74,23 @@ static inline int sdd_bn_group(const sdd_ctx *c, const sdd_bn_stats *st, int b)
 {
     return st->ng == 1 ? 0 : sdd_seg_of(c, b);
 }
-/* the normalised value of one element */
-static inline float sdd_bn1(float x, double m, double is, float gamma, float beta)
+/* The normalised value of one element, in float as PyTorch computes it:
+ * (x - mean) * scale + beta with mean the float batch (or running) mean and
+ * scale = (float)(istd * gamma); x - mean is exact when x is near the mean.
+ * The scalar and vector forms (sdd_bn_apply_run) give the same bits (one fma). */
+static inline float sdd_bn1(float x, float mean, float scale, float beta)
 {
-    return (float)((x - m) * is * gamma + beta);
+    return fmaf(x - mean, scale, beta);
 }
+/* y[k] = sdd_bn1(x[k], mean, scale, beta) for k < n; y may be x */
+void sdd_bn_apply_run(const float *x, float *y, size_t n, float mean, float scale, float beta);
+/* Backward sums of one run of a channel-first plane: *a += sum dy[k],
+ * *ax += sum dy[k] * xhat[k] with xhat = (x - mean) * istd in float, the
+ * products accumulated in double lanes and reduced at the end of the call.
+ * Callers split planes into runs of SDD_BN_RUN, so a plane's sums do not
+ * depend on who walks it (the fused residual block or the separate op). */
+#define SDD_BN_RUN 1024
+void sdd_bn_sums_run(const float *x, const float *dy, size_t n, float mean, float istd, double *a, double *ax);
 
 /* Layout of a BatchNorm over x (the whole batch) with c->B samples. */
 void sdd_bn_layout(sdd_bn_stats *st, const sdd_tensor *x, int channel_last);
@@ -89,8 +102,9 @@ int sdd_bn_stats_alloc(sdd_ctx *c, sdd_bn_stats *st);
 void sdd_bn_stats_compute(sdd_ctx *c, sdd_bn_stats *st, const float *x, const sdd_tensor *rmean,
                           const sdd_tensor *rvar, float momentum, float eps);
 /* Backward sums for samples [b0, b0 + nb): sdy[s*C + ch] += sum dy, sdyx[s*C + ch] += sum dy * xhat
- * over the samples of segment s, in double, samples in order (calls over consecutive
- * ranges give the same sums as one call). */
+ * over the samples of segment s, in double; channel-first: each (sample,
+ * channel) plane summed by sdd_bn_sums_run runs, plane totals added in sample
+ * order (calls over consecutive ranges give the same sums as one call). */
 void sdd_bn_bwd_sums(const sdd_ctx *c, const sdd_bn_stats *st, int b0, int nb, const float *x, const float *dy,
                      double *sdy, double *sdyx);
 /* gamma/beta gradients from the completed sums, per segment. */

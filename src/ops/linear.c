@@ -17,6 +17,7 @@ static void linear_backward(sdd_ctx *c, void *vn)
     if (sdd_wants(c, n->x)) {
         float *dx = sdd_grad_of(c, n->x);
         if (!dx) return;
+        sdd_prof_flops(c, 2.0 * R * din * dout);
         /* dx (R, din) += dy (R, dout) @ w (dout, din) */
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)R, din, dout, 1.0f, dy, dout, n->w->x, din, 1.0f, dx, din);
     }
@@ -25,6 +26,7 @@ static void linear_backward(sdd_ctx *c, void *vn)
         if (!gw && !gb) continue;
         const int64_t r0 = (int64_t)sdd_ctx_seg_begin(c, s) * n->rows_per_sample;
         const int64_t r1 = (int64_t)c->seg_end[s] * n->rows_per_sample;
+        if (gw) sdd_prof_flops(c, 2.0 * (double)(r1 - r0) * din * dout);
         if (gw)  /* gw (dout, din) += dy_s^T (dout, Rs) @ x_s (Rs, din) */
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, dout, din, (int)(r1 - r0), 1.0f,
                         dy + r0 * dout, dout, n->x->x + r0 * din, din, 1.0f, gw, din);
@@ -53,6 +55,7 @@ sdd_tensor *sdd_linear(sdd_ctx *c, sdd_tensor *x, sdd_tensor *w, sdd_tensor *b)
     for (int64_t r = 0; r < R; r++)
         for (int o = 0; o < dout; o++) out->x[r * dout + o] = b ? b->x[o] : 0.0f;
     /* out (R, dout) += x (R, din) @ w^T (din, dout) */
+    sdd_prof_flops(c, 2.0 * R * din * dout);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)R, dout, din, 1.0f, x->x, din, w->x, din, 1.0f, out->x, dout);
     out->rg = sdd_wants(c, x) || sdd_wants(c, w) || (b && sdd_wants(c, b));
     if (c->grad && out->rg) {
@@ -74,6 +77,7 @@ static void bmm_backward(sdd_ctx *c, void *vn)
     const int B = (int)n->a->n[0], N = (int)n->a->n[1], M = (int)n->a->n[2], D = (int)n->x->n[2];
     float *da = sdd_wants(c, n->a) ? sdd_grad_of(c, n->a) : NULL;
     float *dx = sdd_wants(c, n->x) ? sdd_grad_of(c, n->x) : NULL;
+    sdd_prof_flops(c, 2.0 * B * N * M * D * ((da != NULL) + (dx != NULL)));
     for (int b = 0; b < B; b++) {
         const float *A = n->a->x + (size_t)b * N * M, *X = n->x->x + (size_t)b * M * D, *dY = n->out->g + (size_t)b * N * D;
         if (da)  /* dA (N, M) += dY (N, D) @ X^T (D, M) */
@@ -91,6 +95,7 @@ sdd_tensor *sdd_bmm(sdd_ctx *c, sdd_tensor *a, sdd_tensor *x)
     SDD_ON_DEVICE(c, sdd_cu_bmm(c, a, x));
     sdd_tensor *out = sdd_new3(c, B, N, D);
     if (!out) return NULL;
+    sdd_prof_flops(c, 2.0 * B * N * M * D);
     for (int b = 0; b < B; b++)
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, D, M, 1.0f, a->x + (size_t)b * N * M, M,
                     x->x + (size_t)b * M * D, D, 0.0f, out->x + (size_t)b * N * D, D);

@@ -1,38 +1,143 @@
 /* Batch normalisation with per-segment (per-path) batch statistics in
  * training, whole-batch running-statistics updates, and its backward.
  * Two layouts: channel-first (B, C, S) as BatchNorm2d, channel-last (R, C)
- * as BatchNorm1d on x.view(-1, C). Moments are accumulated in double.
+ * as BatchNorm1d on x.view(-1, C). Moments are accumulated in double
+ * (channel-first: one pass over memory, runs of SDD_BN_RUN values merged by
+ * Chan's update); normalisation and input gradients are computed in float.
  * The pieces (statistics, normalisation, backward sums, input gradient) are
  * shared with the fused residual block through internal.h. */
 #include "ops/ops.h"
 #include "ops/internal.h"
 #include <math.h>
 #include <string.h>
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
 
 typedef struct {
     sdd_tensor *x, *gamma, *beta, *out;
     sdd_bn_stats st;
 } bn_node;
 
-/* sum of channel ch over samples [b0, b1) */
-static double bn_sum(const sdd_bn_stats *st, const float *x, int b0, int b1, int64_t ch)
+#if defined(__AVX512F__)
+/* the upper 8 floats of v */
+static inline __m256 hi8(__m512 v) { return _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)); }
+#endif
+
+/* sum of x[0, n) in double lanes */
+static double run_sum(const float *x, size_t n)
 {
+    size_t k = 0;
     double s = 0.0;
-    for (int b = b0; b < b1; b++)
-        for (int64_t k = 0; k < st->S; k++) s += x[sdd_bn_at(st, b, ch, k)];
+#if defined(__AVX512F__)
+    __m512d s0 = _mm512_setzero_pd(), s1 = _mm512_setzero_pd();
+    for (; k + 16 <= n; k += 16) {
+        const __m512 v = _mm512_loadu_ps(x + k);
+        s0 = _mm512_add_pd(s0, _mm512_cvtps_pd(_mm512_castps512_ps256(v)));
+        s1 = _mm512_add_pd(s1, _mm512_cvtps_pd(hi8(v)));
+    }
+    s = _mm512_reduce_add_pd(_mm512_add_pd(s0, s1));
+#endif
+    for (; k < n; k++) s += x[k];
     return s;
 }
 
-/* sum of squared deviations from m of channel ch over samples [b0, b1) */
-static double bn_ss(const sdd_bn_stats *st, const float *x, int b0, int b1, int64_t ch, double m)
+/* sum of (x - m)^2 over x[0, n), in double */
+static double run_ss(const float *x, size_t n, double m)
 {
-    double ss = 0.0;
-    for (int b = b0; b < b1; b++)
-        for (int64_t k = 0; k < st->S; k++) {
-            double d = x[sdd_bn_at(st, b, ch, k)] - m;
-            ss += d * d;
+    size_t k = 0;
+    double s = 0.0;
+#if defined(__AVX512F__)
+    const __m512d vm = _mm512_set1_pd(m);
+    __m512d s0 = _mm512_setzero_pd(), s1 = _mm512_setzero_pd();
+    for (; k + 16 <= n; k += 16) {
+        const __m512 v = _mm512_loadu_ps(x + k);
+        const __m512d d0 = _mm512_sub_pd(_mm512_cvtps_pd(_mm512_castps512_ps256(v)), vm);
+        const __m512d d1 = _mm512_sub_pd(_mm512_cvtps_pd(hi8(v)), vm);
+        s0 = _mm512_fmadd_pd(d0, d0, s0);
+        s1 = _mm512_fmadd_pd(d1, d1, s1);
+    }
+    s = _mm512_reduce_add_pd(_mm512_add_pd(s0, s1));
+#endif
+    for (; k < n; k++) { const double d = x[k] - m; s += d * d; }
+    return s;
+}
+
+/* Moments of channel ch over samples [b0, b1): *sum of the values and *m2,
+ * the sum of squared deviations from their own mean. Channel-first: one pass
+ * over memory, each run of SDD_BN_RUN values summed and then its deviations
+ * from the run mean (from L1), runs merged in order by Chan's update (no
+ * cancellation of a one-pass sum of squares). Channel-last (small graph
+ * tensors): two strided passes. */
+static void bn_local(const sdd_bn_stats *st, const float *x, int b0, int b1, int64_t ch, double *sum, double *m2)
+{
+    double s = 0.0, n = 0.0, mean = 0.0, M2 = 0.0;
+    if (!st->cl) {
+        for (int b = b0; b < b1; b++) {
+            const float *p = x + sdd_bn_at(st, b, ch, 0);
+            for (int64_t k0 = 0; k0 < st->S; k0 += SDD_BN_RUN) {
+                const size_t len = (size_t)(st->S - k0 < SDD_BN_RUN ? st->S - k0 : SDD_BN_RUN);
+                const double rs = run_sum(p + k0, len), rn = (double)len, rm = rs / rn;
+                const double rm2 = run_ss(p + k0, len, rm);
+                s += rs;
+                if (n == 0.0) { mean = rm; M2 = rm2; n = rn; continue; }
+                const double d = rm - mean, tot = n + rn;
+                mean += d * rn / tot;
+                M2 += rm2 + d * d * n * rn / tot;
+                n = tot;
+            }
         }
-    return ss;
+    } else {
+        for (int b = b0; b < b1; b++)
+            for (int64_t k = 0; k < st->S; k++) s += x[sdd_bn_at(st, b, ch, k)];
+        n = (double)(b1 - b0) * st->S;
+        mean = n > 0 ? s / n : 0.0;
+        for (int b = b0; b < b1; b++)
+            for (int64_t k = 0; k < st->S; k++) {
+                const double d = x[sdd_bn_at(st, b, ch, k)] - mean;
+                M2 += d * d;
+            }
+    }
+    *sum = s;
+    *m2 = M2;
+}
+
+void sdd_bn_apply_run(const float *x, float *y, size_t n, float mean, float scale, float beta)
+{
+    size_t k = 0;
+#if defined(__AVX512F__)
+    const __m512 vm = _mm512_set1_ps(mean), vs = _mm512_set1_ps(scale), vb = _mm512_set1_ps(beta);
+    for (; k + 16 <= n; k += 16)
+        _mm512_storeu_ps(y + k, _mm512_fmadd_ps(_mm512_sub_ps(_mm512_loadu_ps(x + k), vm), vs, vb));
+#endif
+    for (; k < n; k++) y[k] = sdd_bn1(x[k], mean, scale, beta);
+}
+
+void sdd_bn_sums_run(const float *x, const float *dy, size_t n, float mean, float istd, double *a, double *ax)
+{
+    size_t k = 0;
+    double sa = 0.0, sx = 0.0;
+#if defined(__AVX512F__)
+    const __m512 vm = _mm512_set1_ps(mean), vi = _mm512_set1_ps(istd);
+    __m512d a0 = _mm512_setzero_pd(), a1 = _mm512_setzero_pd(), x0 = _mm512_setzero_pd(), x1 = _mm512_setzero_pd();
+    for (; k + 16 <= n; k += 16) {
+        const __m512 d = _mm512_loadu_ps(dy + k);
+        const __m512 p = _mm512_mul_ps(d, _mm512_mul_ps(_mm512_sub_ps(_mm512_loadu_ps(x + k), vm), vi));
+        a0 = _mm512_add_pd(a0, _mm512_cvtps_pd(_mm512_castps512_ps256(d)));
+        a1 = _mm512_add_pd(a1, _mm512_cvtps_pd(hi8(d)));
+        x0 = _mm512_add_pd(x0, _mm512_cvtps_pd(_mm512_castps512_ps256(p)));
+        x1 = _mm512_add_pd(x1, _mm512_cvtps_pd(hi8(p)));
+    }
+    sa = _mm512_reduce_add_pd(_mm512_add_pd(a0, a1));
+    sx = _mm512_reduce_add_pd(_mm512_add_pd(x0, x1));
+#endif
+    for (; k < n; k++) {
+        const float xh = (x[k] - mean) * istd;
+        sa += dy[k];
+        sx += dy[k] * xh;
+    }
+    *a += sa;
+    *ax += sx;
 }
 
 void sdd_bn_layout(sdd_bn_stats *st, const sdd_tensor *x, int cl)
@@ -72,32 +177,38 @@ static void bn_running(const sdd_ctx *c, const sdd_bn_stats *st, int ng, const d
     }
 }
 
-/* Batch moments of every group into st->m, st->v (biased) and st->cnt, two
- * passes (mean, then centred squares). With c->bn_reduce (data-parallel
- * training) the sums and counts of each pass are summed over ranks first, so
- * every rank gets the moments of the global batch. -1 on failure (c->failed). */
+/* Batch moments of every group into st->m, st->v (biased) and st->cnt: each
+ * group's local sums and deviations (bn_local), then the mean from the sums,
+ * then the squared deviations from it (local ones plus n (local mean - mean)^2).
+ * With c->bn_reduce (data-parallel training) the sums and counts, then the
+ * squared deviations, are summed over ranks, so every rank gets the moments
+ * of the global batch. -1 on failure (c->failed). */
 static int bn_group_moments(sdd_ctx *c, sdd_bn_stats *st, const float *x)
 {
     const int64_t C = st->C, n = (int64_t)st->ng * C;
     double *buf = sdd_scratch(c, (size_t)(n + st->ng) * sizeof(double));
-    if (!buf) return -1;
+    double *lm2 = sdd_scratch(c, (size_t)n * sizeof(double));
+    double lcnt[SDD_MAX_PATHS];
+    if (!buf || !lm2) return -1;
     for (int g = 0; g < st->ng; g++) {
         int b0, b1;
         bn_group_range(c, st->ng, g, &b0, &b1);
         #pragma omp parallel for schedule(static)
-        for (int64_t ch = 0; ch < C; ch++) buf[g * C + ch] = bn_sum(st, x, b0, b1, ch);
-        buf[n + g] = (double)(b1 - b0) * st->S;
+        for (int64_t ch = 0; ch < C; ch++) bn_local(st, x, b0, b1, ch, &buf[g * C + ch], &lm2[g * C + ch]);
+        lcnt[g] = (double)(b1 - b0) * st->S;
+        buf[n + g] = lcnt[g];
     }
+    /* local means, before buf is reduced */
+    for (int g = 0; g < st->ng; g++)
+        for (int64_t ch = 0; ch < C; ch++) st->v[g * C + ch] = lcnt[g] > 0 ? buf[g * C + ch] / lcnt[g] : 0.0;
     if (c->bn_reduce && c->bn_reduce(buf, (size_t)(n + st->ng), c->bn_reduce_arg)) goto fail;
     for (int g = 0; g < st->ng; g++) {
         st->cnt[g] = buf[n + g];
         for (int64_t ch = 0; ch < C; ch++) st->m[g * C + ch] = buf[g * C + ch] / st->cnt[g];
     }
-    for (int g = 0; g < st->ng; g++) {
-        int b0, b1;
-        bn_group_range(c, st->ng, g, &b0, &b1);
-        #pragma omp parallel for schedule(static)
-        for (int64_t ch = 0; ch < C; ch++) buf[g * C + ch] = bn_ss(st, x, b0, b1, ch, st->m[g * C + ch]);
+    for (int64_t k = 0; k < n; k++) {
+        const double d = st->v[k] - st->m[k];
+        buf[k] = lm2[k] + lcnt[k / C] * d * d;
     }
     if (c->bn_reduce && c->bn_reduce(buf, (size_t)n, c->bn_reduce_arg)) goto fail;
     for (int64_t k = 0; k < n; k++) st->v[k] = buf[k] / st->cnt[k / C];
@@ -148,10 +259,15 @@ static void bn_apply(const sdd_ctx *c, const sdd_bn_stats *st, const sdd_tensor 
     for (int64_t ch = 0; ch < st->C; ch++)
         for (int bi = 0; bi < nb; bi++) {
             const size_t sa = (size_t)sdd_bn_group(c, st, b0 + bi) * st->C + ch;
-            const double m = st->m[sa], is = st->is[sa];
+            const float mf = st->mean[sa], sc = (float)(st->is[sa] * gamma->x[ch]), be = beta->x[ch];
+            if (!st->cl) {
+                const size_t at = sdd_bn_at(st, bi, ch, 0);
+                sdd_bn_apply_run(x + at, out + at, (size_t)st->S, mf, sc, be);
+                continue;
+            }
             for (int64_t k = 0; k < st->S; k++) {
                 const size_t at = sdd_bn_at(st, bi, ch, k);
-                out[at] = sdd_bn1(x[at], m, is, gamma->x[ch], beta->x[ch]);
+                out[at] = sdd_bn1(x[at], mf, sc, be);
             }
         }
 }
@@ -164,16 +280,23 @@ void sdd_bn_bwd_sums(const sdd_ctx *c, const sdd_bn_stats *st, int b0, int nb, c
         for (int bi = 0; bi < nb; bi++) {
             const int s = sdd_seg_of(c, b0 + bi);
             const size_t sa = (size_t)(st->batchstats ? sdd_bn_group(c, st, b0 + bi) : 0) * st->C + ch;
-            const double mu = st->mean[sa], is = st->istd[sa];
-            double a = sdy[s * st->C + ch], ax = sdyx[s * st->C + ch];
-            for (int64_t k = 0; k < st->S; k++) {
-                const size_t at = sdd_bn_at(st, bi, ch, k);
-                const double xh = (x[at] - mu) * is;
-                a += dy[at];
-                ax += dy[at] * xh;
+            const float mu = st->mean[sa], is = st->istd[sa];
+            double a = 0.0, ax = 0.0;
+            if (!st->cl) {
+                const size_t at = sdd_bn_at(st, bi, ch, 0);
+                for (int64_t k0 = 0; k0 < st->S; k0 += SDD_BN_RUN)
+                    sdd_bn_sums_run(x + at + k0, dy + at + k0, (size_t)(st->S - k0 < SDD_BN_RUN ? st->S - k0 : SDD_BN_RUN),
+                                    mu, is, &a, &ax);
+            } else {
+                for (int64_t k = 0; k < st->S; k++) {
+                    const size_t at = sdd_bn_at(st, bi, ch, k);
+                    const float xh = (x[at] - mu) * is;
+                    a += dy[at];
+                    ax += dy[at] * xh;
+                }
             }
-            sdy[s * st->C + ch] = a;
-            sdyx[s * st->C + ch] = ax;
+            sdy[s * st->C + ch] += a;
+            sdyx[s * st->C + ch] += ax;
         }
 }
 
@@ -192,6 +315,29 @@ void sdd_bn_bwd_params(sdd_ctx *c, const sdd_bn_stats *st, const sdd_tensor *gam
     }
 }
 
+/* dx (+)= k1 * (dy - ma - xhat * mx), xhat = (x - mu) * is, over n values, in float */
+static void bn_dx_run(const float *x, const float *dy, float *dx, size_t n, float mu, float is, float k1, float ma,
+                      float mx, int store)
+{
+    size_t k = 0;
+#if defined(__AVX512F__)
+    const __m512 vmu = _mm512_set1_ps(mu), vis = _mm512_set1_ps(is), vk = _mm512_set1_ps(k1);
+    const __m512 vma = _mm512_set1_ps(ma), vmx = _mm512_set1_ps(mx);
+    for (; k + 16 <= n; k += 16) {
+        const __m512 xh = _mm512_mul_ps(_mm512_sub_ps(_mm512_loadu_ps(x + k), vmu), vis);
+        const __m512 t = _mm512_fnmadd_ps(xh, vmx, _mm512_sub_ps(_mm512_loadu_ps(dy + k), vma));
+        __m512 v = _mm512_mul_ps(t, vk);
+        if (!store) v = _mm512_add_ps(v, _mm512_loadu_ps(dx + k));
+        _mm512_storeu_ps(dx + k, v);
+    }
+#endif
+    for (; k < n; k++) {
+        const float xh = (x[k] - mu) * is;
+        const float v = fmaf(-xh, mx, dy[k] - ma) * k1;
+        dx[k] = store ? v : dx[k] + v;
+    }
+}
+
 void sdd_bn_bwd_dx(const sdd_ctx *c, const sdd_bn_stats *st, const sdd_tensor *gamma, int b0, int nb,
                    const float *x, const float *dy, const double *sdy, const double *sdyx, float *dx, int store)
 {
@@ -200,23 +346,26 @@ void sdd_bn_bwd_dx(const sdd_ctx *c, const sdd_bn_stats *st, const sdd_tensor *g
         for (int bi = 0; bi < nb; bi++) {
             const int g = st->batchstats ? sdd_bn_group(c, st, b0 + bi) : 0;
             const size_t sa = (size_t)g * st->C + ch;
-            const double mu = st->mean[sa], is = st->istd[sa];
-            const float gm = gamma->x[ch];
-            /* sums and count of the statistics group (segment g, or every segment) */
-            double a = 0.0, ax = 0.0;
-            for (int s = 0; s < c->nseg; s++)
-                if (st->ng == 1 || s == g) { a += sdy[s * st->C + ch]; ax += sdyx[s * st->C + ch]; }
-            const double cnt = st->cnt[g];
+            const float mu = st->mean[sa], is = st->istd[sa];
+            const float k1 = (float)((double)gamma->x[ch] * is);
+            /* sums and count of the statistics group (segment g, or every segment);
+             * with running statistics the input gradient is k1 * dy */
+            float ma = 0.0f, mx = 0.0f;
+            if (st->batchstats) {
+                double a = 0.0, ax = 0.0;
+                for (int s = 0; s < c->nseg; s++)
+                    if (st->ng == 1 || s == g) { a += sdy[s * st->C + ch]; ax += sdyx[s * st->C + ch]; }
+                ma = (float)(a / st->cnt[g]);
+                mx = (float)(ax / st->cnt[g]);
+            }
+            if (!st->cl) {
+                const size_t at = sdd_bn_at(st, bi, ch, 0);
+                bn_dx_run(x + at, dy + at, dx + at, (size_t)st->S, mu, is, k1, ma, mx, store);
+                continue;
+            }
             for (int64_t k = 0; k < st->S; k++) {
                 const size_t at = sdd_bn_at(st, bi, ch, k);
-                float v;
-                if (st->batchstats) {
-                    const double xh = (x[at] - mu) * is;
-                    v = (float)(gm * is * (dy[at] - a / cnt - xh * ax / cnt));
-                } else {
-                    v = (float)(gm * is * dy[at]);
-                }
-                if (store) dx[at] = v; else dx[at] += v;
+                bn_dx_run(x + at, dy + at, dx + at, 1, mu, is, k1, ma, mx, store);
             }
         }
 }

@@ -20,7 +20,8 @@
  * pool(P): P never exists whole (sdd_conv_fwd_tiles). Backward:
  *   phase 1, per chunk: dP = dy scattered through the pool; A recomputed;
  *     conv2's and the shortcut's backward (weight gradients, dA, dx);
- *     dh = dA * SELU'(BN2(z)), kept; BN2's per-segment sums of dh, dh * xhat;
+ *     dh = dA * SELU'(BN2(z)), kept, and BN2's per-segment sums of dh,
+ *     dh * xhat in the same pass (dh still in L1);
  *   phase 2, per chunk: dz = BN2's input gradient (in place of dh), conv1's
  *     backward (weight gradients, dx).
  * The kept dh is the one batch-sized temporary (z-sized); it is allocated one
@@ -62,11 +63,15 @@ static const float *rb_z(sdd_ctx *c, const rb_node *n, int b0, int nb, float *bu
     return buf;
 }
 
-#define RB_TILE 1024   /* elements normalised at a time (BN2 vectorises, then SELU reads it from L1) */
+#define RB_TILE SDD_BN_RUN   /* elements normalised at a time (BN2 vectorises, then SELU reads it from L1) */
 
 /* For samples [b0, b0 + nb), with h = BN2(z) (z, d (nb, Cout, H1, W1)):
- * d = SELU(h), or with grad d *= SELU'(h). d may be z. */
-static void rb_bn_selu(const sdd_ctx *c, const rb_node *n, int b0, int nb, const float *z, float *d, int grad)
+ * d = SELU(h), or with grad d *= SELU'(h), and then, when psum is given,
+ * BN2's backward sums of each (sample, channel) plane of the new d (the same
+ * runs as sdd_bn_bwd_sums, so the same values) into psum[2 (bi * C + ch)]
+ * and psum[2 (bi * C + ch) + 1] while d is in L1. d may be z. */
+static void rb_bn_selu(const sdd_ctx *c, const rb_node *n, int b0, int nb, const float *z, float *d, int grad,
+                       double *psum)
 {
     const sdd_bn_stats *st = &n->st;
     const int64_t C = st->C, S = st->S;
@@ -74,17 +79,19 @@ static void rb_bn_selu(const sdd_ctx *c, const rb_node *n, int b0, int nb, const
     for (int bi = 0; bi < nb; bi++)
         for (int64_t ch = 0; ch < C; ch++) {
             const size_t sa = (size_t)sdd_bn_group(c, st, b0 + bi) * C + ch;
-            const double m = st->m[sa], is = st->is[sa];
-            const float g = n->p.gamma->x[ch], be = n->p.beta->x[ch];
+            const float mf = st->mean[sa], sc = (float)(st->is[sa] * n->p.gamma->x[ch]), be = n->p.beta->x[ch];
             const float *zp = z + sdd_bn_at(st, bi, ch, 0);
             float *dp = d + sdd_bn_at(st, bi, ch, 0);
             float h[RB_TILE];
+            double a = 0.0, ax = 0.0;
             for (int64_t k0 = 0; k0 < S; k0 += RB_TILE) {
                 const int len = S - k0 < RB_TILE ? (int)(S - k0) : RB_TILE;
-                for (int k = 0; k < len; k++) h[k] = sdd_bn1(zp[k0 + k], m, is, g, be);
+                sdd_bn_apply_run(zp + k0, h, (size_t)len, mf, sc, be);
                 if (grad) sdd_selu_d_vec(h, NULL, dp + k0, (size_t)len, 0);
                 else sdd_selu_vec(h, dp + k0, (size_t)len);
+                if (psum) sdd_bn_sums_run(zp + k0, dp + k0, (size_t)len, st->mean[sa], st->istd[sa], &a, &ax);
             }
+            if (psum) { psum[2 * (bi * C + ch)] = a; psum[2 * (bi * C + ch) + 1] = ax; }
         }
 }
 
@@ -142,12 +149,39 @@ static void rb_pool_row(const float *pr, int W2, float *yr, uint8_t *ar)
     }
 }
 
-/* dh = d(BN2 output) of samples [b0, b0 + nb) into dA (nb, Cout, H1, W1), zeroed
- * by the caller: dy through the pool into t2, A recomputed into t1, conv2's
+/* The pool's backward for one row: d (W2) = dy (W2 / 3) put at each window's
+ * max offset (arg), zeros elsewhere and in the unpooled tail. */
+static void rb_unpool_row(const float *dy, const uint8_t *arg, int Wp, int W2, float *d)
+{
+    int w = 0;
+#if defined(__AVX512F__)
+    /* 16 windows -> 48 outputs: output p of the k-th group of 16 takes window
+     * p / 3 of the 16 when that window's max sits at offset p % 3 */
+    int iw[48], io[48];
+    for (int p = 0; p < 48; p++) { iw[p] = p / 3; io[p] = p % 3; }
+    for (; w + 16 <= Wp; w += 16) {
+        const __m512 v = _mm512_loadu_ps(dy + w);
+        const __m512i a = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(arg + w)));
+        for (int k = 0; k < 3; k++) {
+            const __m512i ix = _mm512_loadu_si512(iw + 16 * k);
+            const __mmask16 hit = _mm512_cmpeq_epi32_mask(_mm512_permutexvar_epi32(ix, a), _mm512_loadu_si512(io + 16 * k));
+            _mm512_storeu_ps(d + (size_t)w * RB_POOL + 16 * k, _mm512_maskz_mov_ps(hit, _mm512_permutexvar_ps(ix, v)));
+        }
+    }
+#endif
+    for (; w < Wp; w++)
+        for (int j = 0; j < RB_POOL; j++) d[w * RB_POOL + j] = j == arg[w] ? dy[w] : 0.0f;
+    for (int q = Wp * RB_POOL; q < W2; q++) d[q] = 0.0f;
+}
+
+/* dh = d(BN2 output) of samples [b0, b0 + nb) into dA (nb, Cout, H1, W1) (its
+ * previous contents are overwritten): dy through the pool into t2, A recomputed into t1, conv2's
  * backward (weight gradients, input gradient into dA), the shortcut's backward
- * (weight gradients, input gradient into dx), then dh = dA * SELU'(BN2(z)).
+ * (weight gradients, input gradient into dx), then dh = dA * SELU'(BN2(z)),
+ * with BN2's backward sums of each plane of dh into psum (see rb_bn_selu).
  * Returns z of those samples (saved, or recomputed into t2); NULL on OOM. */
-static const float *rb_dh(sdd_ctx *c, const rb_node *n, int b0, int nb, float *t1, float *t2, float *dA, float *dx)
+static const float *rb_dh(sdd_ctx *c, const rb_node *n, int b0, int nb, float *t1, float *t2, float *dA, float *dx,
+                          double *psum)
 {
     const sdd_resblock_params *p = &n->p;
     const size_t xs = rb_xs(n), ps = rb_ps(n), ys = rb_ys(n);
@@ -157,20 +191,14 @@ static const float *rb_dh(sdd_ctx *c, const rb_node *n, int b0, int nb, float *t
     const uint8_t *arg = n->arg + (size_t)b0 * ys;
     const int64_t rows = (int64_t)nb * n->g2.Cout * n->g2.Ho;
     #pragma omp parallel for schedule(static)
-    for (int64_t r = 0; r < rows; r++) {
-        float *d = dP + (size_t)r * W2;
-        for (int w = 0; w < Wp; w++)
-            for (int j = 0; j < RB_POOL; j++)
-                d[w * RB_POOL + j] = j == arg[(size_t)r * Wp + w] ? dy[(size_t)r * Wp + w] : 0.0f;
-        for (int q = Wp * RB_POOL; q < W2; q++) d[q] = 0.0f;
-    }
+    for (int64_t r = 0; r < rows; r++) rb_unpool_row(dy + (size_t)r * Wp, arg + (size_t)r * Wp, Wp, W2, dP + (size_t)r * W2);
     const float *z = rb_z(c, n, b0, nb, t1);
     if (!z) return NULL;
-    rb_bn_selu(c, n, b0, nb, z, t1, 0);
-    if (sdd_conv_bwd(c, &n->g2, b0, nb, t1, p->w2, p->b2, dP, dA)) return NULL;
+    rb_bn_selu(c, n, b0, nb, z, t1, 0, NULL);
+    if (sdd_conv_bwd(c, &n->g2, b0, nb, t1, p->w2, p->b2, dP, dA, 1)) return NULL;
     float *dxc = dx ? dx + (size_t)b0 * xs : NULL;
     if (p->wd) {
-        if (sdd_conv_bwd(c, &n->gd, b0, nb, n->x->x + (size_t)b0 * xs, p->wd, p->bd, dP, dxc)) return NULL;
+        if (sdd_conv_bwd(c, &n->gd, b0, nb, n->x->x + (size_t)b0 * xs, p->wd, p->bd, dP, dxc, 0)) return NULL;
     } else if (dxc) {
         const size_t m = (size_t)nb * ps;
         #pragma omp parallel for schedule(static)
@@ -179,7 +207,7 @@ static const float *rb_dh(sdd_ctx *c, const rb_node *n, int b0, int nb, float *t
     /* dP is dead: z may be recomputed into t2 */
     z = rb_z(c, n, b0, nb, t2);
     if (!z) return NULL;
-    rb_bn_selu(c, n, b0, nb, z, dA, 1);
+    rb_bn_selu(c, n, b0, nb, z, dA, 1, psum);
     return z;
 }
 
@@ -201,17 +229,24 @@ static void rb_backward(sdd_ctx *c, void *vn)
     float *t2 = sdd_scratch(c, (size_t)chunk * (zs > ps ? zs : ps) * sizeof(float));
     double *sdy = sdd_scratch0(c, (size_t)c->nseg * C * sizeof(double));
     double *sdyx = sdd_scratch0(c, (size_t)c->nseg * C * sizeof(double));
-    if (!dh || !t1 || !t2 || !sdy || !sdyx) return;
+    double *psum = sdd_scratch(c, (size_t)chunk * C * 2 * sizeof(double));   /* (chunk, C, 2) plane sums */
+    if (!dh || !t1 || !t2 || !sdy || !sdyx || !psum) return;
     /* phase 1: parameter gradients of conv2 and the shortcut, dx from the shortcut, BN2's sums */
     for (int b0 = 0, ci = 0; b0 < B; b0 += chunk, ci++) {
         const int nb = B - b0 < chunk ? B - b0 : chunk;
         /* dh in one piece per chunk: the arena packs pieces better than one batch-sized block */
-        dh[ci] = sdd_scratch0(c, (size_t)nb * zs * sizeof(float));
+        dh[ci] = sdd_scratch(c, (size_t)nb * zs * sizeof(float));
         if (!dh[ci]) return;
         const sdd_arena_mark cm = sdd_arena_get_mark(&c->arena);
-        const float *z = rb_dh(c, n, b0, nb, t1, t2, dh[ci], dx);
-        if (!z) return;
-        sdd_bn_bwd_sums(c, &n->st, b0, nb, z, dh[ci], sdy, sdyx);
+        if (!rb_dh(c, n, b0, nb, t1, t2, dh[ci], dx, psum)) return;
+        /* plane sums into the segment sums in sample order, as sdd_bn_bwd_sums adds them */
+        for (int bi = 0; bi < nb; bi++) {
+            const int s = sdd_seg_of(c, b0 + bi);
+            for (int64_t ch = 0; ch < C; ch++) {
+                sdy[s * C + ch] += psum[2 * (bi * C + ch)];
+                sdyx[s * C + ch] += psum[2 * (bi * C + ch) + 1];
+            }
+        }
         sdd_arena_release(&c->arena, cm);
     }
     sdd_bn_bwd_params(c, &n->st, p->gamma, p->beta, sdy, sdyx);
@@ -225,7 +260,7 @@ static void rb_backward(sdd_ctx *c, void *vn)
         if (!z) return;
         sdd_bn_bwd_dx(c, &n->st, p->gamma, b0, nb, z, dh[ci], gy, gyx, dh[ci], 1);
         if (sdd_conv_bwd(c, &n->g1, b0, nb, n->x->x + (size_t)b0 * xs, p->w1, p->b1, dh[ci],
-                         dx ? dx + (size_t)b0 * xs : NULL)) return;
+                         dx ? dx + (size_t)b0 * xs : NULL, 0)) return;
         sdd_arena_release(&c->arena, cm);
     }
     sdd_arena_release(&c->arena, mark);
@@ -325,7 +360,7 @@ sdd_tensor *sdd_resblock(sdd_ctx *c, sdd_tensor *x, const sdd_resblock_params *p
         const int nb = B - b0 < n->chunk ? B - b0 : n->chunk;
         const sdd_arena_mark cm = sdd_arena_get_mark(&c->arena);
         float *a = A ? A : z + (size_t)b0 * zs;
-        rb_bn_selu(c, n, b0, nb, z + (size_t)b0 * zs, a, 0);
+        rb_bn_selu(c, n, b0, nb, z + (size_t)b0 * zs, a, 0, NULL);
         /* conv2 (+ downsample) + shortcut, pooled tile by tile: P never exists whole */
         rb_tile_arg ta = { n, x->x + (size_t)b0 * xs, out->x + (size_t)b0 * ys, grad ? n->arg + (size_t)b0 * ys : NULL };
         if (sdd_conv_fwd_tiles(c, nb, &n->g2, a, p->w2->x, p->b2 ? p->b2->x : NULL,
