@@ -121,7 +121,7 @@ int main(int argc, char **argv)
         /* forward time is charged between family switches: the loss and, in step
          * modes, the alignment and Adam are in no family's forward time */
         const char *fam[SDD_FAM_N] = { "other", "sinc", "conv2d", "graph" };
-        printf("{\"impl\": \"sdd\", \"mode\": \"%s\", \"profile\": {", mode);
+        printf("{\"impl\": \"sdd\", \"mode\": \"%s/profile\", \"threads\": %d, \"profile\": {", mode, threads);
         for (int f = 0; f < SDD_FAM_N; f++)
             printf("%s\"%s\": {\"fwd_s\": %.4f, \"bwd_s\": %.4f, \"fwd_cpu_s\": %.4f, \"bwd_cpu_s\": %.4f, "
                    "\"fwd_gflop\": %.3f, \"bwd_gflop\": %.3f, \"fwd_gflops_per_cpu_s\": %.1f, \"bwd_gflops_per_cpu_s\": %.1f}",

@@ -181,12 +181,13 @@ def measure(a):
     for _ in range(a.warmup):
         step()
     sync()
-    times = []
+    times, cpu = [], []
     for _ in range(a.reps):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         step()
         sync()
         times.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
     mean = float(np.mean(times))
     names = {"eval": "eval_forward", "train": "train_forward_backward",
              "pcgrad": "dual_path_pcgrad_step", "infer1": "inference_batch1"}
@@ -195,6 +196,9 @@ def measure(a):
         "model": a.model, "measure": names[a.measure], "threads": a.threads,
         "batch": batch, "len": a.length, "warmup": a.warmup, "reps": a.reps,
         "sec_mean": round(mean, 4), "sec_min": round(float(np.min(times)), 4),
+        # CPU seconds of the process (all threads), least over the timed iterations:
+        # on a shared machine the steadier figure at one thread
+        "cpu_sec_min": round(float(np.min(cpu)), 4),
         "utt_per_sec": round(batch / mean, 3),
         "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1),
     }

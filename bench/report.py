@@ -108,6 +108,34 @@ def update(results, rbfile, cmd):
     os.replace(results + ".tmp", results)
 
 
+FAMILIES = [("sinc", "sinc front end (conv1d, abs, 3x3 max pool)"), ("conv2d", "2-D residual encoder (convs, BatchNorm, SELU, pools)"),
+            ("graph", "graph attention, pooling, readout"), ("other", "other (loss)")]
+
+
+def family_section(s):
+    """Per-layer-family table from the MODE/profile lines (bench_sdd with SDD_PROFILE=1)."""
+    out = []
+    for mode, title in (("fwdbwd", "train forward+backward"), ("step-pcgrad", "PCGrad dual-path step")):
+        p = s.get(mode + "/profile")
+        if not p:
+            continue
+        out.append("\n## Per layer family: %s, batch 10 x 64,600, %d threads (sdd)\n" % (title, p.get("threads", 0)))
+        out.append("GEMM FLOPs executed in each family (recomputation in the backward included) over its wall time; "
+                   "the CPU-time rate is per core-second.\n")
+        out.append("| family | forward s | forward GFLOP | forward GFLOP/s | backward s | backward GFLOP | backward GFLOP/s | GFLOP per CPU-s (fwd / bwd) |")
+        out.append("|---|---|---|---|---|---|---|---|")
+        for key, name in FAMILIES:
+            f = p["profile"].get(key)
+            if not f:
+                continue
+            rf = f["fwd_gflop"] / f["fwd_s"] if f["fwd_s"] > 0 else 0.0
+            rb = f["bwd_gflop"] / f["bwd_s"] if f["bwd_s"] > 0 else 0.0
+            out.append("| %s | %.3f | %.1f | %.0f | %.3f | %.1f | %.0f | %.0f / %.0f |" % (
+                name, f["fwd_s"], f["fwd_gflop"], rf, f["bwd_s"], f["bwd_gflop"], rb,
+                f["fwd_gflops_per_cpu_s"], f["bwd_gflops_per_cpu_s"]))
+    return "\n".join(out)
+
+
 def main():
     if len(sys.argv) == 5 and sys.argv[1] == "--rawboost-update":
         update(sys.argv[2], sys.argv[3], sys.argv[4])
@@ -152,6 +180,7 @@ def main():
         if joint:
             print("| PCGrad, joint statistics (the reference recipe: two backward passes) | %.2f | %.2f |" % (joint, joint / plain))
         print("\nTarget (issue 4): the aligned step within 1.1x the plain step.")
+    print(family_section(s))
     if len(sys.argv) > 5:
         rb = [json.loads(l) for l in open(sys.argv[5]) if l.strip().startswith("{")]
         step = s.get("step-pcgrad", {}).get("best_s")
@@ -159,6 +188,27 @@ def main():
     print("\nTargets (issues 2 and 8): a training step at >= 50% of the 2-core FP32 peak (~348 GFLOP/s with AVX-512), "
           ">= 2x the tuned PyTorch; peak RSS <= 0.5x the leaner PyTorch configuration. See the issue notes for where sdd stands.")
     print("\nRaw JSON lines: build/bench/*.jsonl.")
+    print(kept_sections("bench/RESULTS.md"), end="")
+
+
+# headings of the sections this script writes; every other '## ' section of
+# the previous RESULTS.md (hand-written measurements: A/B runs, XLS-R, MPI,
+# CUDA) is carried over below the generated ones instead of being lost
+GENERATED = ("## Aligned vs plain", "## RawBoost", "## Loader throughput", "## Per layer family")
+
+
+def kept_sections(path):
+    try:
+        lines = open(path).read().split("\n")
+    except OSError:
+        return ""
+    out, keep = [], False
+    for line in lines:
+        if line.startswith("## "):
+            keep = not line.startswith(GENERATED)
+        if keep:
+            out.append(line)
+    return ("\n" + "\n".join(out).rstrip("\n") + "\n") if out else ""
 
 
 if __name__ == "__main__":

@@ -215,7 +215,8 @@ __device__ __forceinline__ float d_selu(float v)
     return v > 0.0f ? (float)SDD_SELU_SCALE * v : (float)(SDD_SELU_SCALE * SDD_SELU_ALPHA) * expm1f(v);
 }
 
-/* y = (x - m) / sqrt(v + eps) * gamma + beta in double, as sdd_bn1; then SELU when selu is set.
+/* y = (x - m) / sqrt(v + eps) * gamma + beta in double (the CPU's sdd_bn1 computes it in
+ * float, as PyTorch does); then SELU when selu is set.
  * Channel of element idx: (idx / S) % C channel-first, idx % C channel-last. */
 __global__ void k_bn_eval(const float *x, size_t total, int64_t C, int64_t S, int cl, const float *gamma, const float *beta,
                           const float *rm, const float *rv, float eps, int selu, float *out)

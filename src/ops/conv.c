@@ -136,13 +136,14 @@ static int conv_planes(sdd_ctx *c, int nb, const float *x, int Ci, int H, int W,
         const float **tk = rows + (size_t)t * K;
         conv_taps(x + (size_t)bb * Ci * H * W, Ci, H, W, kh, kw, ph, pw, h, w0, wc, tk, edge + (size_t)t * K * CONV_LD);
         float *o = out + (size_t)bb * Co * Ho * Wo + (size_t)h * Wo + w0;
-        if (!accumulate)
+        /* without a bias a stored output starts from the GEMM's zeroed registers (the
+         * same bits as from zeroed memory), so it is written once, never read first */
+        if (!accumulate && bias)
             for (int co = 0; co < Co; co++) {
-                const float bv = bias ? bias[co] : 0.0f;
                 float *r = o + (size_t)co * Ho * Wo;
-                for (int q = 0; q < wc; q++) r[q] = bv;
+                for (int q = 0; q < wc; q++) r[q] = bias[co];
             }
-        sdd_gemm_nn_ptr(Co, wc, K, wr, tk, o, Ho * Wo, 1);
+        sdd_gemm_nn_ptr(Co, wc, K, wr, tk, o, Ho * Wo, accumulate || bias);
     }
     return 0;
 }

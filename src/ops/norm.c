@@ -315,17 +315,22 @@ void sdd_bn_bwd_params(sdd_ctx *c, const sdd_bn_stats *st, const sdd_tensor *gam
     }
 }
 
-/* dx (+)= k1 * (dy - ma - xhat * mx), xhat = (x - mu) * is, over n values, in float */
-static void bn_dx_run(const float *x, const float *dy, float *dx, size_t n, float mu, float is, float k1, float ma,
-                      float mx, int store)
+/* dx (+)= k1 * (dy - ma - xhat * mx), xhat = (x - mu) * is, over n values, in
+ * float; ma is ma_hi + ma_lo (two floats): a mean rounded to one float would
+ * shift every element the same way, and the sum of dx, zero in exact
+ * arithmetic (it is the gradient of a bias before BatchNorm), would grow with
+ * the element count instead of its square root */
+static void bn_dx_run(const float *x, const float *dy, float *dx, size_t n, float mu, float is, float k1, float ma_hi,
+                      float ma_lo, float mx, int store)
 {
     size_t k = 0;
 #if defined(__AVX512F__)
     const __m512 vmu = _mm512_set1_ps(mu), vis = _mm512_set1_ps(is), vk = _mm512_set1_ps(k1);
-    const __m512 vma = _mm512_set1_ps(ma), vmx = _mm512_set1_ps(mx);
+    const __m512 vmh = _mm512_set1_ps(ma_hi), vml = _mm512_set1_ps(ma_lo), vmx = _mm512_set1_ps(mx);
     for (; k + 16 <= n; k += 16) {
         const __m512 xh = _mm512_mul_ps(_mm512_sub_ps(_mm512_loadu_ps(x + k), vmu), vis);
-        const __m512 t = _mm512_fnmadd_ps(xh, vmx, _mm512_sub_ps(_mm512_loadu_ps(dy + k), vma));
+        const __m512 d = _mm512_sub_ps(_mm512_sub_ps(_mm512_loadu_ps(dy + k), vmh), vml);
+        const __m512 t = _mm512_fnmadd_ps(xh, vmx, d);
         __m512 v = _mm512_mul_ps(t, vk);
         if (!store) v = _mm512_add_ps(v, _mm512_loadu_ps(dx + k));
         _mm512_storeu_ps(dx + k, v);
@@ -333,7 +338,7 @@ static void bn_dx_run(const float *x, const float *dy, float *dx, size_t n, floa
 #endif
     for (; k < n; k++) {
         const float xh = (x[k] - mu) * is;
-        const float v = fmaf(-xh, mx, dy[k] - ma) * k1;
+        const float v = fmaf(-xh, mx, (dy[k] - ma_hi) - ma_lo) * k1;
         dx[k] = store ? v : dx[k] + v;
     }
 }
@@ -350,22 +355,23 @@ void sdd_bn_bwd_dx(const sdd_ctx *c, const sdd_bn_stats *st, const sdd_tensor *g
             const float k1 = (float)((double)gamma->x[ch] * is);
             /* sums and count of the statistics group (segment g, or every segment);
              * with running statistics the input gradient is k1 * dy */
-            float ma = 0.0f, mx = 0.0f;
+            float ma_hi = 0.0f, ma_lo = 0.0f, mx = 0.0f;
             if (st->batchstats) {
                 double a = 0.0, ax = 0.0;
                 for (int s = 0; s < c->nseg; s++)
                     if (st->ng == 1 || s == g) { a += sdy[s * st->C + ch]; ax += sdyx[s * st->C + ch]; }
-                ma = (float)(a / st->cnt[g]);
+                ma_hi = (float)(a / st->cnt[g]);
+                ma_lo = (float)(a / st->cnt[g] - ma_hi);
                 mx = (float)(ax / st->cnt[g]);
             }
             if (!st->cl) {
                 const size_t at = sdd_bn_at(st, bi, ch, 0);
-                bn_dx_run(x + at, dy + at, dx + at, (size_t)st->S, mu, is, k1, ma, mx, store);
+                bn_dx_run(x + at, dy + at, dx + at, (size_t)st->S, mu, is, k1, ma_hi, ma_lo, mx, store);
                 continue;
             }
             for (int64_t k = 0; k < st->S; k++) {
                 const size_t at = sdd_bn_at(st, bi, ch, k);
-                bn_dx_run(x + at, dy + at, dx + at, 1, mu, is, k1, ma, mx, store);
+                bn_dx_run(x + at, dy + at, dx + at, 1, mu, is, k1, ma_hi, ma_lo, mx, store);
             }
         }
 }
