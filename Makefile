@@ -56,7 +56,7 @@ LDLIBS  += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublas -lcudart 
 GPUTEST := $(BUILD)/tests/gpu/test_cuda
 endif
 
-.PHONY: all test test-asan test-mpi bench-mpi demo bench bench-rawboost clean deps fuzz-build
+.PHONY: all test test-asan test-mpi bench-mpi demo demo-compare bench bench-rawboost clean deps fuzz-build
 all: $(SDD) $(LIBA) $(LIBSO) $(GPUTEST)
 
 $(DEPSTAMP): scripts/install-deps
@@ -139,6 +139,10 @@ $(BUILD)/tests/%: tests/mpi/%.c $(LIBA) tests/unit/check.h
 
 demo: all
 	@./scripts/demo
+
+# the paper's comparison on the demo corpus: 5 regimes x 3 seeds (hours; scripts/demo-compare)
+demo-compare: all
+	@./scripts/demo-compare
 
 $(BUILD)/bench/bench_sdd: bench/bench_sdd.c $(LIBA)
 	@mkdir -p $(dir $@)

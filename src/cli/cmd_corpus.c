@@ -32,7 +32,7 @@ static void usage(FILE *f)
             "scripts/install-deps --corpus). DIR gets train/dev/eval protocols (ASVspoof 2019 LA),\n"
             "eval-wild.txt (2021 LA key, degradation in the codec column), flac/, manifest.tsv,\n"
             "manifest.json and shortcuts.md; it is built in DIR.tmp and renamed when complete.\n"
-            "  --size S        tiny (4/2/4 real clips per split), demo (200/60/200), full (all)\n"
+            "  --size S        tiny (4/2/4 real clips per split), demo (500/150/500), full (all)\n"
             "  --out DIR       the corpus folder (must not exist)\n"
             "  --seed N        seed of every choice (default 1); same seed + package versions = same corpus\n"
             "  --jobs N        parallel clip jobs (default: all cores)\n"

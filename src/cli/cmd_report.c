@@ -2,6 +2,7 @@
  * (see src/train/runlog.h), and the convergence plot as SVG. */
 #include "cli/cli.h"
 #include "train/runlog.h"
+#include "train/compare.h"
 #include "io/atomic.h"
 #include <math.h>
 #include <stdio.h>
@@ -11,12 +12,16 @@
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: sdd report [--svg FILE] RUNDIR...\n"
+            "usage: sdd report [--by-regime] [--svg FILE] RUNDIR...\n"
             "Summarises training runs (sdd train --out RUNDIR): one row per run with its model,\n"
             "regime (paths), alignment, BatchNorm statistics, epochs, the best dev EER and its\n"
             "epoch, the final (averaged) model's dev EER, the evaluation sets' EERs, the\n"
             "conflict rate of each epoch (%% of steps whose path gradients conflict) and the\n"
             "training time. A run still in progress is read up to its last complete record.\n"
+            "  --by-regime  one row per regime instead (model, paths, alignment, BatchNorm\n"
+            "               statistics; e.g. the seeds of sdd train --seeds): each evaluation\n"
+            "               set's EER, the final dev EER, the epoch of the best dev loss and the\n"
+            "               conflict rate as mean +- sample std over the regime's runs\n"
             "  --svg FILE   also write the convergence plot: dev EER and dev loss against\n"
             "               epoch, one line per run (written atomically)\n");
 }
@@ -40,13 +45,15 @@ static void pct(char *out, size_t n, double v)
 int cmd_report(int argc, char **argv)
 {
     const char *svg = NULL;
+    int by_regime = 0;
     const char **dirs = calloc((size_t)argc, sizeof *dirs);
     int nd = 0;
     if (!dirs) { cli_error("out of memory"); return SDD_EXIT_ERROR; }
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) { usage(stdout); free(dirs); return SDD_EXIT_OK; }
-        if (!strcmp(a, "--svg")) {
+        if (!strcmp(a, "--by-regime")) by_regime = 1;
+        else if (!strcmp(a, "--svg")) {
             if (!(svg = cli_value(argc, argv, &i))) { free(dirs); return cli_usage_error("report", "--svg needs a value"); }
         } else if (a[0] == '-' && a[1]) {
             free(dirs);
@@ -63,7 +70,12 @@ int cmd_report(int argc, char **argv)
     int loaded = 0;
     for (; loaded < nd && rc == SDD_EXIT_OK; loaded++)
         if (sdd_runlog_load(&runs[loaded], dirs[loaded], &e)) { cli_error("%s", e.msg); rc = SDD_EXIT_ERROR; break; }
-    if (rc == SDD_EXIT_OK) {
+    if (rc == SDD_EXIT_OK && by_regime) {
+        char *t = sdd_compare_table(runs, nd, &e);
+        if (!t) { cli_error("%s", e.msg); rc = SDD_EXIT_ERROR; }
+        else fputs(t, stdout);
+        free(t);
+    } else if (rc == SDD_EXIT_OK) {
         printf("%-20s %-12s %-5s %-8s %-9s %6s %14s %10s  %-24s %-9s %s\n", "run", "model", "paths", "align", "bn-stats", "epochs",
                "best dev EER", "final EER", "eval EER", "time", "conflicts per epoch (%)");
         for (int r = 0; r < nd; r++) {
@@ -93,11 +105,15 @@ int cmd_report(int argc, char **argv)
             }
             printf("\n");
         }
-        if (svg) {
-            char *txt = sdd_runlog_svg(runs, labels, nd, &e);
-            if (!txt || sdd_atomic_write(svg, txt, strlen(txt), &e)) { cli_error("%s", e.msg); rc = SDD_EXIT_ERROR; }
-            free(txt);
+    }
+    if (rc == SDD_EXIT_OK && svg) {
+        for (int r = 0; r < nd; r++) {
+            snprintf(names[r], sizeof names[r], "%s", base(dirs[r]));
+            labels[r] = names[r];
         }
+        char *txt = sdd_runlog_svg(runs, labels, nd, &e);
+        if (!txt || sdd_atomic_write(svg, txt, strlen(txt), &e)) { cli_error("%s", e.msg); rc = SDD_EXIT_ERROR; }
+        free(txt);
     }
     for (int r = 0; r < loaded && runs; r++) sdd_runlog_free(&runs[r]);
     free(runs);

@@ -5,7 +5,9 @@
  * espeak-ng and SPTK are installed: protocols readable by the list parser,
  * speaker/language-disjoint splits, eval-only systems, manifest consistency,
  * determinism for a seed, and the failure contract (missing tool named, bad
- * output folder, a failing clip leaves neither DIR nor DIR.tmp). Run from the
+ * output folder, a failing clip leaves neither DIR nor DIR.tmp); and that
+ * festival-batch.scm gives what text2wave gives, bit for bit, when festival
+ * and its voices are installed. Run from the
  * repository root after `make`. */
 #include "check.h"
 #include "data/shortcut.h"
@@ -208,6 +210,54 @@ static void test_check(void)
     CHECK(run("./sdd corpus check %s --require 200", d) == 2);
 }
 
+/* ---- festival-batch.scm: many texts in one festival = text2wave per text ---- */
+
+static void test_festival_batch(void)
+{
+    /* voices: en diphone; Czech (its prosody draws random numbers: the batch
+     * must give each text a fresh process's random state) */
+    const char *voices[2] = { "kal_diphone", "czech_dita" };
+    const char *texts[2][3] = { { "Hello there. How are you today?", "The quick brown fox.", "moon satellite" },
+                                { "Co takhle se na to vykaslat?", "Nejde to, ten zatracenej vypinac spadnul.", "Opatrne s tim klicem." } };
+    if (run("command -v festival && command -v text2wave")) {
+        printf("SKIP test_corpus festival batch: festival is not installed (Debian: scripts/install-deps --corpus)\n");
+        return;
+    }
+    for (int v = 0; v < 2; v++) {
+        if (run("echo '(print (member_string \"%s\" (voice.list)))' | festival --pipe | grep -q '^nil'", voices[v]) == 0) {
+            printf("SKIP test_corpus festival batch %s: voice not installed\n", voices[v]);
+            continue;
+        }
+        char scm[8192];
+        int k = snprintf(scm, sizeof scm, "(load (path-append datadir \"init.scm\"))\n(gc-status nil)\n"
+                                          "(load \"scripts/corpus/festival-batch.scm\")\n(voice_%s)\n", voices[v]);
+        const char *stretch[3] = { "1", "1.4", "0.7" };
+        for (int t = 0; t < 3; t++) {
+            CHECK(run("printf '%%s\\n' '%s' > %s/t%d.txt && text2wave -eval '(voice_%s)' "
+                      "-eval \"(Parameter.set 'Duration_Stretch %s)\" %s/t%d.txt -o %s/ref%d.wav",
+                      texts[v][t], tmp, t, voices[v], stretch[t], tmp, t, tmp, t) == 0);
+            k += snprintf(scm + k, sizeof scm - (size_t)k, "(sdd_say \"%s/t%d.txt\" \"%s/b%d.wav\" %s \"%s/f%d\")\n",
+                          tmp, t, tmp, t, stretch[t], tmp, t);
+        }
+        /* a text file that cannot be read: marked failed, the next text still made */
+        k += snprintf(scm + k, sizeof scm - (size_t)k, "(sdd_say \"%s/none.txt\" \"%s/bn.wav\" 1 \"%s/fn\")\n", tmp, tmp, tmp);
+        snprintf(scm + k, sizeof scm - (size_t)k, "(sdd_say \"%s/t0.txt\" \"%s/b3.wav\" 1 \"%s/f3\")\n", tmp, tmp, tmp);
+        char p[400];
+        snprintf(p, sizeof p, "%s/batch.scm", tmp);
+        FILE *f = fopen(p, "w");
+        CHECK(f != NULL);
+        if (!f) return;
+        fputs(scm, f);
+        fclose(f);
+        int rc = run("festival --script %s", p);
+        CHECK_MSG(rc == 0, "festival exit %d: %s", rc, out);
+        for (int t = 0; t < 3; t++)
+            CHECK_MSG(run("cmp %s/ref%d.wav %s/b%d.wav", tmp, t, tmp, t) == 0, "%s text %d: %s", voices[v], t, out);
+        CHECK(run("cmp %s/ref0.wav %s/b3.wav && test -e %s/fn && test ! -e %s/f0", tmp, tmp, tmp, tmp) == 0);
+        run("rm -f %s/f? %s/fn %s/*.wav", tmp, tmp, tmp);
+    }
+}
+
 /* ---- sdd corpus build on a fake package tree ---- */
 
 static const char *langs[] = { "de", "fr", "es", "nl", "pl" };
@@ -256,9 +306,13 @@ static void load_proto(const char *dir, const char *name, sdd_list *l)
 
 static void test_build(void)
 {
-    if (run("command -v sox && command -v ffmpeg && command -v espeak-ng && command -v mcep || "
-            "test -x /usr/libexec/sptk/bin/mcep")) {
-        printf("SKIP test_corpus build: needs sox, ffmpeg, espeak-ng and sptk (scripts/install-deps)\n");
+    /* the tools corpus-build needs for this tree (klettres clips, espeak-ng
+     * and SPTK spoofs); any missing: skipped, naming them */
+    if (run("m=''; for t in sox soxi ffmpeg espeak-ng iconv; do command -v $t > /dev/null || m=\"$m $t\"; done; "
+            "for t in pitch frame window mcep mlsadf excite lpc poledf nrand sopr vopr x2x; do "
+            "command -v $t > /dev/null || test -x /usr/libexec/sptk/bin/$t || m=\"$m $t\"; done; "
+            "[ -z \"$m\" ] || { echo \"missing:$m\"; exit 1; }")) {
+        printf("SKIP test_corpus build: %.*s (Debian: scripts/install-deps --corpus)\n", (int)strcspn(out, "\n"), out);
         return;
     }
     char root[300], c1[300], c2[300], c3[300];
@@ -377,6 +431,7 @@ int main(void)
     snprintf(tmp, sizeof tmp, "/tmp/sdd-test-corpus-%d", (int)getpid());
     mkdir(tmp, 0700);
     test_check();
+    test_festival_batch();
     test_build();
     run("rm -rf %s", tmp);
     return CHECK_DONE("test_corpus");
