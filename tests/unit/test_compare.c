@@ -7,37 +7,21 @@
  * seeds, and its refusals (other settings in the output folder, an unknown
  * regime, a folder that is not a corpus). */
 #include "check.h"
+#include "cli_run.h"
 #include "audio/encode.h"
 #include "train/compare.h"
 #include "train/runlog.h"
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 static char tmp[256];
 static char out[65536];
 
-static int run(const char *fmt, ...)
-{
-    char cmd[4096], full[4200];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    snprintf(full, sizeof full, "%s 2>&1", cmd);
-    FILE *p = popen(full, "r");
-    if (!p) return -1;
-    size_t n = fread(out, 1, sizeof out - 1, p);
-    out[n] = 0;
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
-static int exists(const char *p) { struct stat st; return stat(p, &st) == 0; }
+#define run(...) cli_run(out, sizeof out, __VA_ARGS__)
+#define exists cli_exists
 
 /* a run from a config and three epochs (dev losses l0..l2, conflict rates
  * c0..c2 over s0..s2 steps; a negative rate is written as null) and evals */
@@ -207,7 +191,8 @@ static void demo_compare(void)
     rc = run("SDD_CORPUS=%s SDD_COMPARE_OUT=%s/cmp2 scripts/demo-compare", tmp, tmp);
     CHECK(rc == 1);
     CHECK_STR_CONTAINS(out, "train.txt: missing");
-    CHECK(run("./sdd report --by-regime %s/nothing", tmp) == 1);
+    CHECK(run("$SDD report --by-regime %s/nothing", tmp) == 1);
+    CHECK_STR_CONTAINS(out, "nothing/log.jsonl: cannot open");
 }
 
 int main(void)
