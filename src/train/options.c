@@ -70,7 +70,7 @@ int sdd_train_option(sdd_train_config *c, const char *key, const char *v, const 
     const char **str = !strcmp(key, "train") ? &c->train_list : !strcmp(key, "train-audio") ? &c->train_audio
                      : !strcmp(key, "dev") ? &c->dev_list : !strcmp(key, "dev-audio") ? &c->dev_audio
                      : !strcmp(key, "out") ? &c->out_dir : !strcmp(key, "model") ? &c->arch
-                     : !strcmp(key, "init") ? &c->init_model : NULL;
+                     : !strcmp(key, "init") ? &c->init_model : !strcmp(key, "ssl-weights") ? &c->ssl_weights : NULL;
     if (str) {
         if (!*v) return sdd_err_set(e, "%s: empty value", shown);
         *str = v;
@@ -224,7 +224,7 @@ char *sdd_train_config_json(const sdd_train_config *c, const char *arch, sdd_err
     put(&b, "{\n");
     struct { const char *k, *v; } strs[] = {
         { "recipe", c->recipe }, { "train", c->train_list }, { "train-audio", c->train_audio }, { "dev", c->dev_list },
-        { "dev-audio", c->dev_audio }, { "model", arch }, { "init", c->init_model },
+        { "dev-audio", c->dev_audio }, { "model", arch }, { "init", c->init_model }, { "ssl-weights", c->ssl_weights },
         { "paths", PATHS[c->step.paths] }, { "align", sdd_align_name(c->step.align) },
         { "bn-stats", BN[c->step.bn_stats == SDD_BN_JOINT] }, { "select", SELECT[c->select_eer != 0] },
         { "crop", CROP[c->crop == SDD_CUT_RANDOM] }, { "lr-schedule", sdd_lr_schedule_name(c->lr_schedule) },

@@ -8,6 +8,7 @@
 #include "metrics/metrics.h"
 #include "models/infer.h"
 #include "models/modelio.h"
+#include "models/xlsr_import.h"
 #include "core/rng.h"
 #include <ctype.h>
 #include "dist/dist.h"
@@ -375,6 +376,30 @@ static int arch_known(const char *arch)
     return 0;
 }
 
+/* --ssl-weights is for a new XLSR-* model only: --init already brings every weight,
+ * and the other architectures have no XLS-R front end */
+static int check_ssl_weights(const sdd_train_config *cfg, sdd_err *e)
+{
+    if (!cfg->ssl_weights) return 0;
+    if (cfg->init_model)
+        return sdd_err_set(e, "--ssl-weights %s: not with --init %s (--init starts from a whole model file; "
+                              "--ssl-weights loads the XLS-R front end of a new --model)", cfg->ssl_weights, cfg->init_model);
+    if (strncmp(cfg->arch, "XLSR-", 5))
+        return sdd_err_set(e, "--ssl-weights %s: model %s has no XLS-R front end (use --model XLSR-AASIST, XLSR-Mamba, "
+                              "XLSR-Conformer-TCM or their -tiny sizes)", cfg->ssl_weights, cfg->arch);
+    return 0;
+}
+
+static int load_ssl_weights(sdd_model *m, const sdd_train_config *cfg, sdd_err *e)
+{
+    sdd_xlsr_import_info info;
+    if (sdd_model_load_ssl(m, cfg->ssl_weights, &info, e)) return sdd_err_prefix(e, "--ssl-weights");
+    if (!cfg->quiet && sdd_dist_rank() == 0)
+        fprintf(stderr, "sdd train: XLS-R front end from %s: %d tensors loaded, %d pretraining-only and %d other tensors ignored\n",
+                cfg->ssl_weights, info.mapped, info.dropped, info.other);
+    return 0;
+}
+
 /* Data-parallel run (several ranks, src/dist): the step sums over ranks,
  * this rank's shard of every batch, and only rank 0 talks. */
 static int dist_config(sdd_train_config *dc, sdd_err *e)
@@ -429,15 +454,22 @@ int sdd_train_run(const sdd_train_config *cfg, sdd_err *e)
     if (!cfg->init_model && !arch_known(cfg->arch))
         return sdd_err_set(e, "model '%s'%s%s%s is not available in this build (available: %s)", cfg->arch,
                            cfg->recipe ? " (recipe " : "", cfg->recipe ? cfg->recipe : "", cfg->recipe ? ")" : "", sdd_model_archs());
+    if (check_ssl_weights(cfg, e)) return -1;
     sdd_dataset *tr = NULL, *dv = NULL;
     sdd_loader *ld = NULL;
     int rc = 0;
+    char path[1200];
+    snprintf(path, sizeof path, "%s/state.safetensors", cfg->out_dir);
+    struct stat st;
+    const int resumed = cfg->resume && stat(path, &st) == 0;
     t.m = cfg->init_model ? sdd_model_load(cfg->init_model, NULL, e) : sdd_model_new(cfg->arch, e);
     if (!t.m) return -1;
+    if (!cfg->init_model) sdd_model_init_random(t.m, cfg->seed);
+    /* a resumed run takes every weight from its state: the front end is loaded only at the start */
+    if (cfg->ssl_weights && !resumed && load_ssl_weights(t.m, cfg, e)) { rc = -1; goto done; }
     if (open_set(&tr, cfg->train_list, cfg->train_audio, cfg->max_samples, e)) { rc = -1; goto done; }
     if (open_set(&dv, cfg->dev_list, cfg->dev_audio, cfg->max_samples, e)) { rc = -1; goto done; }
     if (cfg->ce_balanced && balance_weights(tr, dcfg.step.class_weight, e)) { rc = -1; goto done; }
-    if (!cfg->init_model) sdd_model_init_random(t.m, cfg->seed);
     if (sdd_params_alloc_grads(&t.m->params, 2, e) || sdd_adam_init(&t.opt, &t.m->params, &cfg->adam, e)) { rc = -1; goto done; }
     sdd_ctx_init(&t.c, &t.m->params);
     sdd_align_state_init(&t.al);
@@ -447,10 +479,6 @@ int sdd_train_run(const sdd_train_config *cfg, sdd_err *e)
     if (!t.grad || !t.best_loss || !t.best_params) { rc = sdd_err_set(e, "out of memory"); goto done; }
     for (int k = 0; k < cfg->n_best; k++)
         if (!(t.best_params[k] = malloc(t.m->params.total * sizeof(float)))) { rc = sdd_err_set(e, "out of memory"); goto done; }
-    char path[1200];
-    snprintf(path, sizeof path, "%s/state.safetensors", cfg->out_dir);
-    struct stat st;
-    const int resumed = cfg->resume && stat(path, &st) == 0;
     if (resumed && load_state(&t, e)) { rc = -1; goto done; }
     const long step_start = t.step;
     /* training is over when the state says so under the current settings (more

@@ -19,6 +19,8 @@ typedef struct {
     const char *out_dir;
     const char *arch;         /* new model of this architecture ... */
     const char *init_model;   /* ... or start from this model file */
+    const char *ssl_weights;  /* new XLSR-* model: its XLS-R front end loaded from this checkpoint
+                                 (any layout sdd_model_load_ssl reads); NULL: random */
     sdd_step_params step;
     sdd_adam_params adam;
     int epochs, patience, batch, dev_batch, n_best, workers, resume;
