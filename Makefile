@@ -95,7 +95,7 @@ $(LIBSO): $(LIBOBJ)
 $(SDD): $(CLIOBJ) $(LIBA)
 	$(CC) $(LDFLAGS) -o $@ $(CLIOBJ) $(LIBA) $(LDLIBS)
 
-$(BUILD)/tests/%: tests/unit/%.c $(LIBA) tests/unit/check.h tests/unit/gradcheck.h tests/unit/cli_run.h
+$(BUILD)/tests/%: tests/unit/%.c $(LIBA) tests/unit/check.h tests/unit/gradcheck.h tests/unit/cli_run.h tests/unit/pickle_craft.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(LIBA) $(LDFLAGS) $(LDLIBS)
 

@@ -1,13 +1,12 @@
 /* Owns PyTorch .pth import (see pth.h): the zip side (finding <prefix>/data.pkl,
- * reading <prefix>/data/<key> storages with size checks), a small pickle
- * machine for the state_dict subset, and turning the resulting dict into a
- * flat sdd_tensorset (strided views copied out contiguously).
- * Objects made by the pickle machine live in one list freed at the end, so
- * shared references and even cycles (possible through the memo) are harmless
- * and nothing here recurses. */
+ * reading <prefix>/data/<key> storages with size checks), choosing the state
+ * dict in the object the pickle machine (pickle.c) made, refusing objects
+ * outside the allow-list inside it, and turning it into a flat sdd_tensorset
+ * (strided views copied out contiguously). Only the storages of the chosen
+ * dict's tensors are read. */
 #include "io/pth.h"
+#include "io/pickle.h"
 #include <errno.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,638 +14,7 @@
 #include <sys/stat.h>
 #include <zip.h>
 
-#define MAX_DEPTH 256              /* container nesting */
-#define MAX_NAME 1024              /* GLOBAL names, storage keys */
 #define EXPAND_SLACK (64u << 20)   /* bytes views may add beyond 4x their storages */
-
-enum { O_NONE, O_BOOL, O_INT, O_FLOAT, O_STR, O_BYTES, O_TUPLE, O_LIST, O_DICT,
-       O_GLOBAL, O_STORAGE, O_TENSOR, O_BIGINT };
-static const char *kind_name[] = { "None", "bool", "int", "float", "str", "bytes", "tuple",
-                                   "list", "dict", "global", "storage", "tensor",
-                                   "int over 64 bits" };
-
-enum { G_ODICT, G_REBUILD_V2, G_REBUILD_V1, G_PARAM, G_PARAM_STATE, G_ENCODE, G_STORAGE };
-
-typedef struct pobj pobj;
-typedef struct {   /* a tensor view: storage, element offset, sizes and strides */
-    pobj *stor;
-    int64_t off, size[SDD_TENSOR_MAXDIM], stride[SDD_TENSOR_MAXDIM];
-    int ndim;
-} ptensor;
-
-struct pobj {
-    pobj *all_next;
-    unsigned char kind;
-    int depth;
-    union {
-        int64_t i;
-        double f;
-        struct { char *s; size_t n; } str;         /* STR, BYTES: NUL-terminated copy */
-        struct { pobj **v; size_t n, cap; } seq;    /* TUPLE, LIST; DICT: key,value pairs */
-        struct { int id; sdd_dtype dtype; } glob;
-        struct { sdd_dtype dtype; char *key; int64_t numel; unsigned char *data;
-                 int uses; } stor;
-        ptensor *ten;
-    } u;
-};
-
-typedef struct {
-    const char *fname, *member;     /* for messages */
-    sdd_err *e;
-    const unsigned char *p;         /* the pickle, n bytes */
-    size_t n, pos, op_at;
-    pobj **stack, **memo, *all;     /* all: every object made, for freeing */
-    size_t sn, scap, *marks, mn, mcap, memolen, memoset, nobj;
-    pobj **stab;                    /* storages by key (open addressing) */
-    size_t stabcap, stabn;
-} pvm;
-
-/* Copies at most 80 bytes of s, replacing control bytes, so one-line errors
- * stay one line. */
-static const char *san(const char *s, size_t n, char *buf, size_t cap)
-{
-    size_t k = 0;
-    for (size_t i = 0; i < n && k + 4 < cap && i < 80; i++) {
-        unsigned char c = (unsigned char)s[i];
-        buf[k++] = (c < 0x20 || c == 0x7f) ? '?' : (char)c;
-    }
-    if (n > 80 && k + 4 < cap) { memcpy(buf + k, "...", 3); k += 3; }
-    buf[k] = 0;
-    return buf;
-}
-
-#if defined(__GNUC__)
-__attribute__((format(printf, 2, 3)))
-#endif
-static int verr(pvm *vm, const char *fmt, ...)
-{
-    char msg[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    return sdd_err_set(vm->e, "%s: %s offset %zu: %s", vm->fname, vm->member, vm->op_at, msg);
-}
-
-static pobj *newobj(pvm *vm, int kind)
-{
-    if (vm->nobj >= SDD_PTH_MAX_OBJECTS) {
-        verr(vm, "more than %u pickle objects", SDD_PTH_MAX_OBJECTS);
-        return NULL;
-    }
-    pobj *o = calloc(1, sizeof *o);
-    if (!o) { verr(vm, "out of memory"); return NULL; }
-    o->kind = (unsigned char)kind;
-    o->all_next = vm->all;
-    vm->all = o;
-    vm->nobj++;
-    return o;
-}
-
-static void vm_free(pvm *vm)
-{
-    for (pobj *o = vm->all, *nx; o; o = nx) {
-        nx = o->all_next;
-        switch (o->kind) {
-        case O_STR: case O_BYTES: free(o->u.str.s); break;
-        case O_TUPLE: case O_LIST: case O_DICT: free(o->u.seq.v); break;
-        case O_STORAGE: free(o->u.stor.key); free(o->u.stor.data); break;
-        case O_TENSOR: free(o->u.ten); break;
-        }
-        free(o);
-    }
-    free(vm->stack);
-    free(vm->marks);
-    free(vm->memo);
-    free(vm->stab);
-}
-
-/* ---- stack, marks, memo ---- */
-
-static size_t avail(const pvm *vm)
-{
-    return vm->sn - (vm->mn ? vm->marks[vm->mn - 1] : 0);
-}
-
-static int need(pvm *vm, size_t k)
-{
-    return avail(vm) < k ? verr(vm, "stack underflow") : 0;
-}
-
-static int push(pvm *vm, pobj *o)
-{
-    if (!o) return -1;
-    if (vm->sn == vm->scap) {
-        size_t cap = vm->scap ? vm->scap * 2 : 64;
-        pobj **s = realloc(vm->stack, cap * sizeof *s);
-        if (!s) return verr(vm, "out of memory");
-        vm->stack = s;
-        vm->scap = cap;
-    }
-    vm->stack[vm->sn++] = o;
-    return 0;
-}
-
-static pobj *pop(pvm *vm) { return vm->stack[--vm->sn]; }    /* after need() */
-static pobj *top(pvm *vm) { return vm->stack[vm->sn - 1]; }
-
-static int push_mark(pvm *vm)
-{
-    if (vm->mn == vm->mcap) {
-        size_t cap = vm->mcap ? vm->mcap * 2 : 16;
-        size_t *m = realloc(vm->marks, cap * sizeof *m);
-        if (!m) return verr(vm, "out of memory");
-        vm->marks = m;
-        vm->mcap = cap;
-    }
-    vm->marks[vm->mn++] = vm->sn;
-    return 0;
-}
-
-static int pop_mark(pvm *vm, size_t *start)
-{
-    if (!vm->mn) return verr(vm, "no MARK on the stack");
-    *start = vm->marks[--vm->mn];
-    return 0;
-}
-
-static int memo_put(pvm *vm, uint64_t idx)
-{
-    if (need(vm, 1) < 0) return -1;
-    if (idx > vm->n) return verr(vm, "memo index %llu out of range", (unsigned long long)idx);
-    if (idx >= vm->memolen) {
-        size_t len = vm->memolen ? vm->memolen : 64;
-        while (len <= idx) len *= 2;
-        pobj **m = realloc(vm->memo, len * sizeof *m);
-        if (!m) return verr(vm, "out of memory");
-        memset(m + vm->memolen, 0, (len - vm->memolen) * sizeof *m);
-        vm->memo = m;
-        vm->memolen = len;
-    }
-    if (!vm->memo[idx]) vm->memoset++;
-    vm->memo[idx] = top(vm);
-    return 0;
-}
-
-static int memo_get(pvm *vm, uint64_t idx)
-{
-    if (idx >= vm->memolen || !vm->memo[idx])
-        return verr(vm, "memo index %llu not defined", (unsigned long long)idx);
-    return push(vm, vm->memo[idx]);
-}
-
-/* ---- objects ---- */
-
-static int seq_add(pvm *vm, pobj *c, pobj *x)
-{
-    if (c->u.seq.n == c->u.seq.cap) {
-        size_t cap = c->u.seq.cap ? c->u.seq.cap * 2 : 4;
-        pobj **v = realloc(c->u.seq.v, cap * sizeof *v);
-        if (!v) return verr(vm, "out of memory");
-        c->u.seq.v = v;
-        c->u.seq.cap = cap;
-    }
-    c->u.seq.v[c->u.seq.n++] = x;
-    if (x->depth + 1 > c->depth) {
-        c->depth = x->depth + 1;
-        if (c->depth > MAX_DEPTH) return verr(vm, "objects nested deeper than %d levels", MAX_DEPTH);
-    }
-    return 0;
-}
-
-/* A new container holding stack[start..sn), which are popped. */
-static int collect(pvm *vm, int kind, size_t start)
-{
-    pobj *c = newobj(vm, kind);
-    if (!c) return -1;
-    for (size_t i = start; i < vm->sn; i++)
-        if (seq_add(vm, c, vm->stack[i]) < 0) return -1;
-    vm->sn = start;
-    return push(vm, c);
-}
-
-static int new_int(pvm *vm, int64_t v)
-{
-    pobj *o = newobj(vm, O_INT);
-    if (!o) return -1;
-    o->u.i = v;
-    return push(vm, o);
-}
-
-static int rd(pvm *vm, size_t k, const unsigned char **out)
-{
-    if (vm->n - vm->pos < k) return verr(vm, "truncated pickle");
-    *out = vm->p + vm->pos;
-    vm->pos += k;
-    return 0;
-}
-
-static uint64_t le(const unsigned char *b, int k)
-{
-    uint64_t v = 0;
-    for (int i = k - 1; i >= 0; i--) v = (v << 8) | b[i];
-    return v;
-}
-
-/* Reads a k-byte little-endian length, then that many bytes, as a string. */
-static int op_string(pvm *vm, int lenbytes, int kind, int is_signed)
-{
-    const unsigned char *b = NULL;
-    if (rd(vm, (size_t)lenbytes, &b) < 0) return -1;
-    uint64_t len = le(b, lenbytes);
-    if (is_signed && (len & 0x80000000u)) return verr(vm, "negative string length");
-    if (len > vm->n - vm->pos)
-        return verr(vm, "string length %llu runs past the end of the pickle",
-                    (unsigned long long)len);
-    pobj *o = newobj(vm, kind);
-    if (!o) return -1;
-    o->u.str.s = malloc((size_t)len + 1);
-    if (!o->u.str.s) return verr(vm, "out of memory");
-    memcpy(o->u.str.s, vm->p + vm->pos, (size_t)len);
-    o->u.str.s[len] = 0;
-    o->u.str.n = (size_t)len;
-    vm->pos += (size_t)len;
-    return push(vm, o);
-}
-
-static int op_long(pvm *vm, int lenbytes)
-{
-    const unsigned char *b = NULL;
-    if (rd(vm, (size_t)lenbytes, &b) < 0) return -1;
-    uint64_t len = le(b, lenbytes);
-    if (lenbytes == 4 && (len & 0x80000000u)) return verr(vm, "negative LONG4 length");
-    if (len > vm->n - vm->pos)
-        return verr(vm, "integer length %llu runs past the end of the pickle",
-                    (unsigned long long)len);
-    if (rd(vm, (size_t)len, &b) < 0) return -1;
-    if (len > 8) return push(vm, newobj(vm, O_BIGINT));   /* kept only as a value to skip */
-    uint64_t v = le(b, (int)len);
-    if (len > 0 && len < 8 && (b[len - 1] & 0x80)) v |= ~UINT64_C(0) << (8 * len);
-    return new_int(vm, (int64_t)v);
-}
-
-static const struct { const char *name; sdd_dtype dt; } storage_types[] = {
-    {"FloatStorage", SDD_F32}, {"DoubleStorage", SDD_F64}, {"HalfStorage", SDD_F16},
-    {"BFloat16Storage", SDD_BF16}, {"LongStorage", SDD_I64}, {"IntStorage", SDD_I32},
-    {"ShortStorage", SDD_I16}, {"CharStorage", SDD_I8}, {"ByteStorage", SDD_U8},
-    {"BoolStorage", SDD_BOOL}, {"UntypedStorage", SDD_U8},
-};
-
-static int resolve_global(pvm *vm, const char *mod, size_t modn, const char *name, size_t namen)
-{
-    static const struct { const char *mod, *name; int id; } fns[] = {
-        {"collections", "OrderedDict", G_ODICT},
-        {"torch._utils", "_rebuild_tensor_v2", G_REBUILD_V2},
-        {"torch._utils", "_rebuild_tensor", G_REBUILD_V1},
-        {"torch._utils", "_rebuild_parameter", G_PARAM},
-        {"torch._utils", "_rebuild_parameter_with_state", G_PARAM_STATE},
-        {"_codecs", "encode", G_ENCODE},   /* how protocol 2 spells bytes values */
-    };
-    int id = -1;
-    sdd_dtype dt = SDD_U8;
-    int is_mod_torch = modn == 5 && memcmp(mod, "torch", 5) == 0;
-    for (size_t i = 0; id < 0 && i < sizeof fns / sizeof fns[0]; i++)
-        if (strlen(fns[i].mod) == modn && memcmp(fns[i].mod, mod, modn) == 0 &&
-            strlen(fns[i].name) == namen && memcmp(fns[i].name, name, namen) == 0)
-            id = fns[i].id;
-    for (size_t i = 0; id < 0 && is_mod_torch && i < sizeof storage_types / sizeof storage_types[0]; i++)
-        if (strlen(storage_types[i].name) == namen && memcmp(storage_types[i].name, name, namen) == 0) {
-            id = G_STORAGE;
-            dt = storage_types[i].dt;
-        }
-    if (id < 0) {
-        char a[100], b[100];
-        san(mod, modn, a, sizeof a);
-        san(name, namen, b, sizeof b);
-        if (is_mod_torch && namen > 7 && memcmp(name + namen - 7, "Storage", 7) == 0)
-            return verr(vm, "unsupported storage type torch.%s", b);
-        return verr(vm, "unknown GLOBAL '%s.%s' (only state_dict contents are supported)", a, b);
-    }
-    pobj *o = newobj(vm, O_GLOBAL);
-    if (!o) return -1;
-    o->u.glob.id = id;
-    o->u.glob.dtype = dt;
-    return push(vm, o);
-}
-
-static int op_global(pvm *vm)
-{
-    const char *line[2];
-    size_t len[2];
-    for (int k = 0; k < 2; k++) {
-        const unsigned char *s = vm->p + vm->pos, *nl;
-        size_t room = vm->n - vm->pos;
-        nl = memchr(s, '\n', room < MAX_NAME ? room : MAX_NAME);
-        if (!nl) return verr(vm, "GLOBAL name unterminated or longer than %d bytes", MAX_NAME);
-        line[k] = (const char *)s;
-        len[k] = (size_t)(nl - s);
-        vm->pos += len[k] + 1;
-    }
-    return resolve_global(vm, line[0], len[0], line[1], len[1]);
-}
-
-static uint32_t key_hash(const char *s)
-{
-    uint32_t h = 2166136261u;
-    for (; *s; s++) h = (h ^ (unsigned char)*s) * 16777619u;
-    return h;
-}
-
-static pobj **stab_slot(pvm *vm, const char *key)
-{
-    size_t mask = vm->stabcap - 1, i = key_hash(key) & mask;
-    while (vm->stab[i] && strcmp(vm->stab[i]->u.stor.key, key) != 0) i = (i + 1) & mask;
-    return &vm->stab[i];
-}
-
-/* BINPERSID: ('storage', storage_type, key, location, numel) -> storage,
- * one object per key. */
-static int op_persid(pvm *vm)
-{
-    if (need(vm, 1) < 0) return -1;
-    pobj *pid = pop(vm);
-    if (pid->kind != O_TUPLE || pid->u.seq.n != 5)
-        return verr(vm, "persistent id is not a 5-tuple ('storage', type, key, location, numel)");
-    pobj **v = pid->u.seq.v;
-    if (v[0]->kind != O_STR || strcmp(v[0]->u.str.s, "storage") != 0)
-        return verr(vm, "persistent id is not a 'storage' record");
-    if (v[1]->kind != O_GLOBAL || v[1]->u.glob.id != G_STORAGE)
-        return verr(vm, "persistent id names no storage type");
-    if (v[2]->kind != O_STR || v[2]->u.str.n == 0 || v[2]->u.str.n > MAX_NAME ||
-        strlen(v[2]->u.str.s) != v[2]->u.str.n || strchr(v[2]->u.str.s, '/'))
-        return verr(vm, "bad storage key in persistent id");
-    if (v[4]->kind != O_INT || v[4]->u.i < 0 || v[4]->u.i > INT64_MAX / 8)
-        return verr(vm, "bad storage element count in persistent id");
-    const char *key = v[2]->u.str.s;
-    sdd_dtype dt = v[1]->u.glob.dtype;
-    if (vm->stabn * 2 + 2 > vm->stabcap) {
-        size_t cap = vm->stabcap ? vm->stabcap * 2 : 64;
-        pobj **old = vm->stab;
-        size_t oldcap = vm->stabcap;
-        vm->stab = calloc(cap, sizeof *vm->stab);
-        if (!vm->stab) { vm->stab = old; return verr(vm, "out of memory"); }
-        vm->stabcap = cap;
-        for (size_t i = 0; i < oldcap; i++)
-            if (old[i]) *stab_slot(vm, old[i]->u.stor.key) = old[i];
-        free(old);
-    }
-    pobj **slot = stab_slot(vm, key);
-    if (*slot) {
-        if ((*slot)->u.stor.dtype != dt || (*slot)->u.stor.numel != v[4]->u.i) {
-            char k[100];
-            return verr(vm, "storage '%s' appears with different types or sizes",
-                        san(key, strlen(key), k, sizeof k));
-        }
-        return push(vm, *slot);
-    }
-    pobj *s = newobj(vm, O_STORAGE);
-    if (!s) return -1;
-    s->u.stor.key = strdup(key);
-    if (!s->u.stor.key) return verr(vm, "out of memory");
-    s->u.stor.dtype = dt;
-    s->u.stor.numel = v[4]->u.i;
-    *slot = s;
-    vm->stabn++;
-    return push(vm, s);
-}
-
-static int int_tuple(pobj *t, int64_t *out, int *n)
-{
-    if (t->kind != O_TUPLE || t->u.seq.n > SDD_TENSOR_MAXDIM) return -1;
-    for (size_t i = 0; i < t->u.seq.n; i++) {
-        if (t->u.seq.v[i]->kind != O_INT || t->u.seq.v[i]->u.i < 0) return -1;
-        out[i] = t->u.seq.v[i]->u.i;
-    }
-    *n = (int)t->u.seq.n;
-    return 0;
-}
-
-/* _rebuild_tensor[_v2](storage, storage_offset, size, stride, ...) */
-static int make_tensor(pvm *vm, pobj **a)
-{
-    if (a[0]->kind != O_STORAGE) return verr(vm, "tensor rebuilt from a %s, not a storage",
-                                             kind_name[a[0]->kind]);
-    if (a[1]->kind != O_INT || a[1]->u.i < 0) return verr(vm, "bad tensor storage offset");
-    ptensor t;
-    int nd2;
-    memset(&t, 0, sizeof t);
-    if (int_tuple(a[2], t.size, &t.ndim) < 0)
-        return verr(vm, "tensor size is not a tuple of at most %d non-negative ints",
-                    SDD_TENSOR_MAXDIM);
-    if (int_tuple(a[3], t.stride, &nd2) < 0 || nd2 != t.ndim)
-        return verr(vm, "tensor stride is not a tuple of %d non-negative ints", t.ndim);
-    for (int d = 0; d < t.ndim; d++)
-        if (t.size[d] <= 1) t.stride[d] = 0;   /* irrelevant; keeps the copy loop in range */
-    t.stor = a[0];
-    t.off = a[1]->u.i;
-    int64_t numel;
-    if (sdd_shape_numel(t.ndim, t.size, &numel) < 0) return verr(vm, "tensor size overflows");
-    if (numel > 0) {
-        int64_t last = t.off;   /* index of the last element */
-        for (int d = 0; d < t.ndim; d++) {
-            int64_t term;
-            if (__builtin_mul_overflow(t.size[d] - 1, t.stride[d], &term) ||
-                __builtin_add_overflow(last, term, &last))
-                return verr(vm, "tensor view overflows");
-        }
-        if (last >= t.stor->u.stor.numel)
-            return verr(vm, "tensor view (offset %lld, last element %lld) outside its storage "
-                        "of %lld elements", (long long)t.off, (long long)last,
-                        (long long)t.stor->u.stor.numel);
-    }
-    pobj *o = newobj(vm, O_TENSOR);
-    if (!o) return -1;
-    o->u.ten = malloc(sizeof t);
-    if (!o->u.ten) return verr(vm, "out of memory");
-    *o->u.ten = t;
-    return push(vm, o);
-}
-
-static int op_reduce(pvm *vm, int newobj_op)
-{
-    if (need(vm, 2) < 0) return -1;
-    pobj *args = pop(vm), *fn = pop(vm);
-    if (fn->kind != O_GLOBAL)
-        return verr(vm, "%s of a %s", newobj_op ? "NEWOBJ" : "REDUCE", kind_name[fn->kind]);
-    if (args->kind != O_TUPLE) return verr(vm, "call arguments are a %s, not a tuple",
-                                           kind_name[args->kind]);
-    size_t n = args->u.seq.n;
-    pobj **a = args->u.seq.v;
-    int id = fn->u.glob.id;
-    if (newobj_op && id != G_ODICT) return verr(vm, "NEWOBJ of an unsupported class");
-    switch (id) {
-    case G_ODICT:
-        if (n != 0) return verr(vm, "OrderedDict called with arguments");
-        return push(vm, newobj(vm, O_DICT));
-    case G_REBUILD_V2:
-        if (n != 6 && n != 7) return verr(vm, "_rebuild_tensor_v2 takes 6 or 7 arguments, got %zu", n);
-        return make_tensor(vm, a);
-    case G_REBUILD_V1:
-        if (n != 4) return verr(vm, "_rebuild_tensor takes 4 arguments, got %zu", n);
-        return make_tensor(vm, a);
-    case G_PARAM: case G_PARAM_STATE:
-        if (n != (id == G_PARAM ? 3u : 4u) || a[0]->kind != O_TENSOR)
-            return verr(vm, "bad _rebuild_parameter arguments");
-        return push(vm, a[0]);
-    case G_ENCODE: {   /* the value itself is never used: an empty bytes object */
-        if (n < 1 || n > 2 || a[0]->kind != O_STR) return verr(vm, "bad _codecs.encode arguments");
-        pobj *o = newobj(vm, O_BYTES);
-        if (!o || !(o->u.str.s = calloc(1, 1))) return o ? verr(vm, "out of memory") : -1;
-        return push(vm, o);
-    }
-    default:
-        return verr(vm, "calling a storage type is not supported");
-    }
-}
-
-static int rdle(pvm *vm, int k, uint64_t *v)
-{
-    const unsigned char *b = NULL;
-    if (rd(vm, (size_t)k, &b) < 0) return -1;
-    *v = le(b, k);
-    return 0;
-}
-
-/* APPENDS / SETITEMS: the items above the MARK go into the list / dict below it. */
-static int op_extend(pvm *vm, int kind, const char *opname)
-{
-    size_t start = 0;
-    if (pop_mark(vm, &start) < 0) return -1;
-    if (start == 0 || (vm->mn && vm->marks[vm->mn - 1] >= start))
-        return verr(vm, "%s with nothing below the MARK", opname);
-    pobj *c = vm->stack[start - 1];
-    if (c->kind != kind) return verr(vm, "%s on a %s", opname, kind_name[c->kind]);
-    if (kind == O_DICT && (vm->sn - start) % 2)
-        return verr(vm, "%s with an odd number of items", opname);
-    for (size_t i = start; i < vm->sn; i++)
-        if (seq_add(vm, c, vm->stack[i]) < 0) return -1;
-    vm->sn = start;
-    return 0;
-}
-
-/* Runs the pickle; on success *result is the object STOP returned. */
-static int vm_run(pvm *vm, pobj **result)
-{
-    const unsigned char *b = NULL;
-    size_t start = 0;
-    uint64_t u;
-    pobj *x, *y, *c;
-    for (;;) {
-        u = 0;
-        if (vm->pos >= vm->n) { vm->op_at = vm->pos; return verr(vm, "truncated pickle (no STOP)"); }
-        vm->op_at = vm->pos;
-        unsigned char op = vm->p[vm->pos++];
-        int rc = 0;
-        switch (op) {
-        case 0x80: /* PROTO */
-            if (rd(vm, 1, &b) < 0) return -1;
-            if (b[0] > 5) return verr(vm, "pickle protocol %d not supported", b[0]);
-            break;
-        case 0x95: /* FRAME */
-            rc = rd(vm, 8, &b);
-            break;
-        case '.': /* STOP */
-            if (need(vm, 1) < 0) return -1;
-            *result = pop(vm);
-            return 0;
-        case '(': rc = push_mark(vm); break;
-        case '0': /* POP */
-            if (avail(vm)) vm->sn--;
-            else rc = pop_mark(vm, &start);
-            break;
-        case '1': /* POP_MARK */
-            if ((rc = pop_mark(vm, &start)) == 0) vm->sn = start;
-            break;
-        case '2': /* DUP */
-            if ((rc = need(vm, 1)) == 0) rc = push(vm, top(vm));
-            break;
-        case 'N': rc = push(vm, newobj(vm, O_NONE)); break;
-        case 0x88: case 0x89: /* NEWTRUE, NEWFALSE */
-            if (!(x = newobj(vm, O_BOOL))) return -1;
-            x->u.i = op == 0x88;
-            rc = push(vm, x);
-            break;
-        case 'J': if ((rc = rdle(vm, 4, &u)) == 0) rc = new_int(vm, (int32_t)(uint32_t)u); break;
-        case 'K': if ((rc = rdle(vm, 1, &u)) == 0) rc = new_int(vm, (int64_t)u); break;  /* BININT1 */
-        case 'M': if ((rc = rdle(vm, 2, &u)) == 0) rc = new_int(vm, (int64_t)u); break;  /* BININT2 */
-        case 0x8a: rc = op_long(vm, 1); break;   /* LONG1 */
-        case 0x8b: rc = op_long(vm, 4); break;   /* LONG4 */
-        case 'G': /* BINFLOAT, big-endian */
-            if (rd(vm, 8, &b) < 0 || !(x = newobj(vm, O_FLOAT))) return -1;
-            for (int i = 0; i < 8; i++) u = (u << 8) | b[i];
-            memcpy(&x->u.f, &u, sizeof u);
-            rc = push(vm, x);
-            break;
-        case 'X': rc = op_string(vm, 4, O_STR, 0); break;     /* BINUNICODE */
-        case 0x8c: rc = op_string(vm, 1, O_STR, 0); break;    /* SHORT_BINUNICODE */
-        case 0x8d: rc = op_string(vm, 8, O_STR, 0); break;    /* BINUNICODE8 */
-        case 'T': rc = op_string(vm, 4, O_STR, 1); break;     /* BINSTRING */
-        case 'U': rc = op_string(vm, 1, O_STR, 0); break;     /* SHORT_BINSTRING */
-        case 'B': rc = op_string(vm, 4, O_BYTES, 0); break;   /* BINBYTES */
-        case 'C': rc = op_string(vm, 1, O_BYTES, 0); break;   /* SHORT_BINBYTES */
-        case 0x8e: rc = op_string(vm, 8, O_BYTES, 0); break;  /* BINBYTES8 */
-        case '}': rc = push(vm, newobj(vm, O_DICT)); break;
-        case ']': rc = push(vm, newobj(vm, O_LIST)); break;
-        case ')': rc = push(vm, newobj(vm, O_TUPLE)); break;
-        case 't': if ((rc = pop_mark(vm, &start)) == 0) rc = collect(vm, O_TUPLE, start); break;
-        case 'l': if ((rc = pop_mark(vm, &start)) == 0) rc = collect(vm, O_LIST, start); break;
-        case 'd':
-            if ((rc = pop_mark(vm, &start)) == 0) {
-                if ((vm->sn - start) % 2) return verr(vm, "DICT with an odd number of items");
-                rc = collect(vm, O_DICT, start);
-            }
-            break;
-        case 0x85: case 0x86: case 0x87: /* TUPLE1..3 */
-            if ((rc = need(vm, (size_t)(op - 0x84))) == 0)
-                rc = collect(vm, O_TUPLE, vm->sn - (size_t)(op - 0x84));
-            break;
-        case 'a': /* APPEND */
-            if (need(vm, 2) < 0) return -1;
-            x = pop(vm);
-            c = top(vm);
-            if (c->kind != O_LIST) return verr(vm, "APPEND to a %s", kind_name[c->kind]);
-            rc = seq_add(vm, c, x);
-            break;
-        case 'e': rc = op_extend(vm, O_LIST, "APPENDS"); break;
-        case 's': /* SETITEM */
-            if (need(vm, 3) < 0) return -1;
-            y = pop(vm);
-            x = pop(vm);
-            c = top(vm);
-            if (c->kind != O_DICT) return verr(vm, "SETITEM on a %s", kind_name[c->kind]);
-            if ((rc = seq_add(vm, c, x)) == 0) rc = seq_add(vm, c, y);
-            break;
-        case 'u': rc = op_extend(vm, O_DICT, "SETITEMS"); break;
-        case 'c': rc = op_global(vm); break;
-        case 0x93: /* STACK_GLOBAL */
-            if (need(vm, 2) < 0) return -1;
-            y = pop(vm);
-            x = pop(vm);
-            if (x->kind != O_STR || y->kind != O_STR)
-                return verr(vm, "STACK_GLOBAL needs two strings");
-            rc = resolve_global(vm, x->u.str.s, x->u.str.n, y->u.str.s, y->u.str.n);
-            break;
-        case 'q': if ((rc = rdle(vm, 1, &u)) == 0) rc = memo_put(vm, u); break;  /* BINPUT */
-        case 'r': if ((rc = rdle(vm, 4, &u)) == 0) rc = memo_put(vm, u); break;  /* LONG_BINPUT */
-        case 0x94: rc = memo_put(vm, vm->memoset); break;                        /* MEMOIZE */
-        case 'h': if ((rc = rdle(vm, 1, &u)) == 0) rc = memo_get(vm, u); break;  /* BINGET */
-        case 'j': if ((rc = rdle(vm, 4, &u)) == 0) rc = memo_get(vm, u); break;  /* LONG_BINGET */
-        case 'R': rc = op_reduce(vm, 0); break;
-        case 0x81: rc = op_reduce(vm, 1); break;   /* NEWOBJ */
-        case 'b': /* BUILD: state is ignored for dicts and tensors */
-            if (need(vm, 2) < 0) return -1;
-            (void)pop(vm);
-            c = top(vm);
-            if (c->kind != O_DICT && c->kind != O_TENSOR)
-                return verr(vm, "BUILD on a %s", kind_name[c->kind]);
-            break;
-        case 'Q': rc = op_persid(vm); break;
-        default:
-            return verr(vm, "unsupported pickle opcode 0x%02x", op);
-        }
-        if (rc < 0) return -1;
-    }
-}
 
 /* ---- zip side ---- */
 
@@ -737,12 +105,12 @@ static int find_pickle(pzip *z, sdd_err *e)
 }
 
 /* Reads a storage's bytes from <prefix>/data/<key>, checking the member size. */
-static int load_storage(pzip *z, pobj *s, uint64_t *loaded, sdd_err *e)
+static int load_storage(pzip *z, sdd_pobj *s, uint64_t *loaded, sdd_err *e)
 {
-    char name[MAX_NAME + 200];
+    char name[SDD_PK_MAX_NAME + 200];
     char k[100];
     snprintf(name, sizeof name, "%s/data/%s", z->prefix, s->u.stor.key);
-    san(name, strlen(name), k, sizeof k);
+    sdd_pickle_san(name, strlen(name), k, sizeof k);
     zip_int64_t idx = zip_name_locate(z->za, name, ZIP_FL_ENC_RAW);
     if (idx < 0) return sdd_err_set(e, "%s: storage member '%s' is missing", z->fname, k);
     zip_stat_t st;
@@ -769,7 +137,7 @@ static int load_storage(pzip *z, pobj *s, uint64_t *loaded, sdd_err *e)
 }
 
 /* Row-major strides (size-1 dimensions ignored)? */
-static int is_contiguous(const ptensor *t)
+static int is_contiguous(const sdd_ptensor *t)
 {
     int64_t expect = 1;
     for (int d = t->ndim - 1; d >= 0; d--) {
@@ -780,7 +148,7 @@ static int is_contiguous(const ptensor *t)
 }
 
 /* Copies tensor t out of its storage into a new contiguous buffer. */
-static void *materialise(const ptensor *t, size_t esize, size_t nbytes, int64_t numel)
+static void *materialise(const sdd_ptensor *t, size_t esize, size_t nbytes, int64_t numel)
 {
     void *out = malloc(nbytes ? nbytes : 1);
     if (!out || numel == 0) return out;
@@ -801,35 +169,78 @@ static void *materialise(const ptensor *t, size_t esize, size_t nbytes, int64_t 
     return out;
 }
 
-static pobj *dict_get(pobj *d, const char *key)
+static sdd_pobj *dict_get(sdd_pobj *d, const char *key)
 {
-    pobj *r = NULL;
+    sdd_pobj *r = NULL;
     for (size_t i = 0; i + 1 < d->u.seq.n; i += 2)
-        if (d->u.seq.v[i]->kind == O_STR && strcmp(d->u.seq.v[i]->u.str.s, key) == 0)
+        if (d->u.seq.v[i]->kind == SDD_PO_STR && strcmp(d->u.seq.v[i]->u.str.s, key) == 0)
             r = d->u.seq.v[i + 1];
     return r;
 }
 
-static int dict_has_tensor(pobj *d)
+static int dict_has_tensor(sdd_pobj *d)
 {
     for (size_t i = 1; i < d->u.seq.n; i += 2)
-        if (d->u.seq.v[i]->kind == O_TENSOR) return 1;
+        if (d->u.seq.v[i]->kind == SDD_PO_TENSOR) return 1;
     return 0;
 }
 
-/* Picks the state dict out of the unpickled object and fills out. */
-static int build_set(pzip *z, pobj *root, sdd_tensorset *out, sdd_pth_info *info, sdd_err *e)
+/* "a dict", or for what is outside the allow-list "unknown GLOBAL 'm.C'" / "an instance of unknown GLOBAL 'm.C'" */
+static const char *describe(const sdd_pobj *o, char *buf, size_t n)
 {
-    if (root->kind != O_DICT)
-        return sdd_err_set(e, "%s: top-level object is a %s, not a dict", z->fname,
-                           kind_name[root->kind]);
-    pobj *d = root;
+    if (!sdd_pickle_is_unknown(o)) snprintf(buf, n, "a %s", sdd_pickle_kind_name(o));
+    else snprintf(buf, n, "%sunknown GLOBAL '%s'", o->kind == SDD_PO_OPAQUE ? "an instance of " : "", sdd_pickle_kind_name(o));
+    return buf;
+}
+
+/* Whether an object outside the allow-list is reachable from o through tuples, lists and
+ * dicts (keys too); *found is the first one. Each object is visited once (cycles are possible). */
+static int find_unknown(sdd_pobj *o, sdd_pobj **found, pzip *z, sdd_err *e)
+{
+    size_t n = 0, cap = 64;
+    sdd_pobj **st = malloc(cap * sizeof *st);
+    if (!st) return sdd_err_set(e, "%s: out of memory", z->fname);
+    *found = NULL;
+    o->seen = 1;
+    st[n++] = o;
+    while (n && !*found) {
+        sdd_pobj *x = st[--n];
+        if (sdd_pickle_is_unknown(x)) { *found = x; break; }
+        if (x->kind != SDD_PO_TUPLE && x->kind != SDD_PO_LIST && x->kind != SDD_PO_DICT) continue;
+        for (size_t i = 0; i < x->u.seq.n; i++) {
+            sdd_pobj *c = x->u.seq.v[i];
+            if (c->seen) continue;
+            if (n == cap) {
+                sdd_pobj **t = realloc(st, 2 * cap * sizeof *t);
+                if (!t) { free(st); return sdd_err_set(e, "%s: out of memory", z->fname); }
+                st = t;
+                cap *= 2;
+            }
+            c->seen = 1;
+            st[n++] = c;
+        }
+    }
+    free(st);
+    return 0;
+}
+
+/* Picks the state dict out of the unpickled object and fills out. Objects outside
+ * the allow-list are refused inside it and ignored elsewhere (a fairseq checkpoint's
+ * "args" and "cfg" next to its "model"). */
+static int build_set(pzip *z, sdd_pobj *root, sdd_tensorset *out, sdd_pth_info *info, sdd_err *e)
+{
+    char what[200];
+    if (root->kind != SDD_PO_DICT)
+        return sdd_err_set(e, "%s: top-level object is %s, not a dict", z->fname, describe(root, what, sizeof what));
+    sdd_pobj *d = root;
     if (!dict_has_tensor(root)) {
         static const char *keys[] = { "state_dict", "model" };
         d = NULL;
         for (int i = 0; i < 2 && !d; i++) {
-            pobj *c = dict_get(root, keys[i]);
-            if (c && c->kind == O_DICT) {
+            sdd_pobj *c = dict_get(root, keys[i]);
+            if (c && sdd_pickle_is_unknown(c))
+                return sdd_err_set(e, "%s: '%s' is %s, not a dict", z->fname, keys[i], describe(c, what, sizeof what));
+            if (c && c->kind == SDD_PO_DICT) {
                 d = c;
                 snprintf(info->source_key, sizeof info->source_key, "%s", keys[i]);
             }
@@ -838,20 +249,34 @@ static int build_set(pzip *z, pobj *root, sdd_tensorset *out, sdd_pth_info *info
         if (!d) return sdd_err_set(e, "%s: no tensors: the top-level dict holds none and has no "
                                    "'state_dict' or 'model' dict", z->fname);
     }
+    for (size_t i = 0; i + 1 < d->u.seq.n; i += 2) {
+        sdd_pobj *bad = NULL;
+        for (int kv = 0; kv < 2 && !bad; kv++)
+            if (find_unknown(d->u.seq.v[i + kv], &bad, z, e)) return -1;
+        if (!bad) continue;
+        char kb[100];
+        const sdd_pobj *k = d->u.seq.v[i];
+        if (k->kind == SDD_PO_STR) sdd_pickle_san(k->u.str.s, k->u.str.n, kb, sizeof kb);
+        else snprintf(kb, sizeof kb, "(a %s key)", sdd_pickle_kind_name(k));
+        return sdd_err_set(e, "%s: the state dict%s%s%s holds %s under key '%s': classes outside the "
+                           "allow-list are refused there (only tensors and plain values)", z->fname,
+                           info->source_key[0] ? " ('" : "", info->source_key, info->source_key[0] ? "')" : "",
+                           describe(bad, what, sizeof what), kb);
+    }
     /* count uses so a storage can be handed over or freed after its last tensor */
     for (size_t i = 0; i + 1 < d->u.seq.n; i += 2)
-        if (d->u.seq.v[i]->kind == O_STR && d->u.seq.v[i + 1]->kind == O_TENSOR)
+        if (d->u.seq.v[i]->kind == SDD_PO_STR && d->u.seq.v[i + 1]->kind == SDD_PO_TENSOR)
             d->u.seq.v[i + 1]->u.ten->stor->u.stor.uses++;
     uint64_t loaded = 0, made = 0;
     for (size_t i = 0; i + 1 < d->u.seq.n; i += 2) {
-        pobj *k = d->u.seq.v[i], *v = d->u.seq.v[i + 1];
-        if (k->kind != O_STR || v->kind != O_TENSOR) { info->skipped++; continue; }
+        sdd_pobj *k = d->u.seq.v[i], *v = d->u.seq.v[i + 1];
+        if (k->kind != SDD_PO_STR || v->kind != SDD_PO_TENSOR) { info->skipped++; continue; }
         char kb[100];
-        san(k->u.str.s, k->u.str.n, kb, sizeof kb);
+        sdd_pickle_san(k->u.str.s, k->u.str.n, kb, sizeof kb);
         if (strlen(k->u.str.s) != k->u.str.n)
             return sdd_err_set(e, "%s: key '%s' contains a NUL byte", z->fname, kb);
-        ptensor *t = v->u.ten;
-        pobj *s = t->stor;
+        sdd_ptensor *t = v->u.ten;
+        sdd_pobj *s = t->stor;
         if (!s->u.stor.data && load_storage(z, s, &loaded, e) < 0) return -1;
         size_t esize = sdd_dtype_size(s->u.stor.dtype);
         int64_t numel;
@@ -900,17 +325,17 @@ static int load_zip(pzip *z, sdd_tensorset *out, sdd_pth_info *info, sdd_err *e)
     unsigned char *pk = malloc(st.size ? (size_t)st.size : 1);
     if (!pk) return sdd_err_set(e, "%s: out of memory", z->fname);
     if (read_member(z, (zip_uint64_t)idx, z->pkl, pk, st.size, 1, e) < 0) { free(pk); return -1; }
-    pvm vm;
+    sdd_pvm vm;
     memset(&vm, 0, sizeof vm);
     vm.fname = z->fname;
     vm.member = z->pkl;
     vm.e = e;
     vm.p = pk;
     vm.n = (size_t)st.size;
-    pobj *root = NULL;
-    int rc = vm_run(&vm, &root);
+    sdd_pobj *root = NULL;
+    int rc = sdd_pickle_run(&vm, &root);
     if (rc == 0) rc = build_set(z, root, out, info, e);
-    vm_free(&vm);
+    sdd_pickle_free(&vm);
     free(pk);
     return rc;
 }

@@ -2,8 +2,12 @@
  * (PyTorch >= 1.6) with libzip and interprets the pickle subset a state_dict
  * uses (protocol 2 opcodes; OrderedDict, _rebuild_tensor_v2,
  * _rebuild_parameter, typed storages as persistent ids). Owns the pickle
- * machine, storage reading (bounds-checked) and strided-to-contiguous copies.
- * Anything else (legacy non-zip files, unknown GLOBALs, bad memo indices,
+ * machine (pickle.c), storage reading (bounds-checked) and strided-to-contiguous
+ * copies. Objects of classes outside the allow-list (argparse.Namespace,
+ * omegaconf configs, numpy scalars, ... as in fairseq's xlsr2_300m.pt) are
+ * never executed: next to the state dict they are skipped as inert
+ * placeholders (tensors reachable only through them are not loaded), inside
+ * it they are refused. Anything else (legacy non-zip files, bad memo indices,
  * stack underflow, oversized lengths, storages shorter than claimed, ...) is
  * rejected with one line naming the file. */
 #ifndef SDD_IO_PTH_H
@@ -27,8 +31,9 @@ typedef struct {
  * their state-dict keys, in pickle order, contiguous). The top-level object
  * must be a dict; when it holds no tensors itself but has a "state_dict" or
  * "model" dict (checked in that order), that dict is used. Non-tensor values
- * are skipped and counted. out is initialised by the call and left empty on
- * failure. info may be NULL. */
+ * are skipped and counted; an object outside the allow-list anywhere in that
+ * dict is an error naming its key and class. out is initialised by the call
+ * and left empty on failure. info may be NULL. */
 int sdd_pth_load_ex(const char *path, sdd_tensorset *out, sdd_pth_info *info, sdd_err *e);
 int sdd_pth_load(const char *path, sdd_tensorset *out, sdd_err *e);
 

@@ -519,6 +519,18 @@ static void checkpoint_cases(void)
     CHECK(run("$SDD import tests/data/badinput/wrong_shape.pth -o %s", T("x.safetensors")) == 1);
     CHECK_ONE_LINE_ERROR("sdd: tests/data/badinput/wrong_shape.pth: tensor out_layer.weight has shape (3,160), AASIST-L expects (2,160)");
     CHECK(!exists(T("x.safetensors")));
+    /* B43 a fairseq-layout checkpoint with an object of a class outside the .pth
+     * reader's allow-list inside its state dict ("model"): refused, for import and
+     * as --ssl-weights (next to the state dict, as in xlsr2_300m.pt, such objects load) */
+    CHECK(run("$SDD import tests/data/badinput/class_in_state_dict.pt -o %s", T("x.safetensors")) == 1);
+    CHECK_ONE_LINE_ERROR("sdd: tests/data/badinput/class_in_state_dict.pt: the state dict ('model') holds an instance of "
+                         "unknown GLOBAL 'argparse.Namespace' under key 'meta'");
+    CHECK(!exists(T("x.safetensors")));
+    CHECK(run("$SDD train --model XLSR-AASIST-tiny --ssl-weights tests/data/badinput/class_in_state_dict.pt --train %s "
+              "--train-audio tests/data/audio --dev %s --dev-audio tests/data/audio --out %s", T("key.txt"), T("key.txt"), T("sslrun")) == 1);
+    CHECK_ONE_LINE_ERROR("sdd: --ssl-weights: tests/data/badinput/class_in_state_dict.pt: the state dict ('model') holds an instance of "
+                         "unknown GLOBAL 'argparse.Namespace' under key 'meta'");
+    CHECK(!exists(T("sslrun/config.json")));
     /* B27 a safetensors file whose header lies about the data offsets */
     const char *hdr = "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,800]}}";
     unsigned char buf[256];

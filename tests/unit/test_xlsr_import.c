@@ -2,7 +2,8 @@
  * each layout (tools/reference/xlsr_ckpt_fixtures.py; values from the tiny
  * XLSR-AASIST fixture): Hugging Face safetensors (weight_g/_v) and
  * pytorch_model.bin (wav2vec2. prefix, parametrizations.weight.original0/1,
- * pretraining heads), a fairseq checkpoint dict, and a full SSL_Anti-spoofing
+ * pretraining heads), a fairseq checkpoint dict (plain, and in xlsr2_300m.pt's
+ * layout with args, omegaconf cfg and optimizer state), and a full SSL_Anti-spoofing
  * style model under nn.DataParallel's "module.". Every encoder tensor must
  * arrive bit-exact with the loaded and dropped counts right; wrong shapes,
  * unknown and missing tensors fail with messages naming them. */
@@ -79,6 +80,20 @@ static void test_layout(const char *file, int dropped)
     sdd_model_free(m);
 }
 
+/* fairseq's xlsr2_300m.pt layout (args Namespace, omegaconf cfg, optimizer state next
+ * to "model") gives the same weights as the Hugging Face layout of the same model */
+static void test_fairseq_vs_hf(void)
+{
+    sdd_err e;
+    sdd_model *a = sdd_model_new("XLSR-AASIST-tiny", &e), *b = sdd_model_new("XLSR-AASIST-tiny", &e);
+    if (!a || !b) { CHECK_MSG(0, "%s", e.msg); sdd_model_free(a); sdd_model_free(b); return; }
+    CHECK_MSG(sdd_model_load_ssl(a, DIR "hf_model.safetensors", NULL, &e) == 0, "%s", e.msg);
+    CHECK_MSG(sdd_model_load_ssl(b, DIR "fairseq_full.pt", NULL, &e) == 0, "%s", e.msg);
+    CHECK(a->params.total == b->params.total && !memcmp(a->params.data, b->params.data, a->params.total * sizeof(float)));
+    sdd_model_free(a);
+    sdd_model_free(b);
+}
+
 static void test_full_model(void)
 {
     sdd_err e;
@@ -136,6 +151,8 @@ int main(void)
     test_layout(DIR "hf_model.safetensors", 1);
     test_layout(DIR "hf_pretrain.bin", 8);
     test_layout(DIR "fairseq.pt", 8);
+    test_layout(DIR "fairseq_full.pt", 8);
+    test_fairseq_vs_hf();
     test_full_model();
     test_bad();
     sdd_tensorset_free(&fx);
