@@ -11,17 +11,16 @@
  * file, wrong shape) fail with one line naming the file and write no
  * config.json. The CLI parts run $SDD_BIN (default ./sdd). */
 #include "check.h"
+#include "cli_run.h"
 #include "train/trainer.h"
 #include "io/safetensors.h"
 #include "models/model.h"
 #include <math.h>
 #include <sndfile.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #define FIX "tests/data/fixtures/xlsr_aasist_tiny.safetensors"
@@ -31,23 +30,8 @@
 static char tmp[256], list[512], out[16384];
 static sdd_tensorset fx;
 
-static int run(const char *fmt, ...)
-{
-    char cmd[4096], full[4200];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    snprintf(full, sizeof full, "%s 2>&1", cmd);
-    FILE *p = popen(full, "r");
-    if (!p) return -1;
-    size_t n = fread(out, 1, sizeof out - 1, p);
-    out[n] = 0;
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
-static int exists(const char *path) { struct stat st; return stat(path, &st) == 0; }
+#define run(...) cli_run(out, sizeof out, __VA_ARGS__)
+#define exists cli_exists
 
 static int count(const char *path, const char *needle)
 {
