@@ -7,6 +7,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 const char *sdd_model_archs(void)
 {
@@ -31,8 +32,24 @@ static int create_xlsr_seq(sdd_model *m, const char *arch, sdd_err *e)
     return 1;
 }
 
-sdd_model *sdd_model_new(const char *arch, sdd_err *e)
+const char *sdd_model_arch_name(const char *name)
 {
+    static const char *const names[] = { "AASIST", "AASIST-L", "XLSR-AASIST", "XLSR-AASIST-tiny", "XLSR-Mamba", "XLSR-Mamba-tiny",
+                                         "XLSR-Conformer-TCM", "XLSR-Conformer-TCM-tiny" };
+    /* the short names the paper's tables and issue use */
+    static const char *const alias[][2] = { { "xlsr-tcm", "XLSR-Conformer-TCM" }, { "xlsr-tcm-tiny", "XLSR-Conformer-TCM-tiny" },
+                                            { "xlsr-conformer", "XLSR-Conformer-TCM" }, { "xlsr-conformer-tiny", "XLSR-Conformer-TCM-tiny" } };
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (!strcasecmp(name, names[i])) return names[i];
+    for (size_t i = 0; i < sizeof alias / sizeof alias[0]; i++)
+        if (!strcasecmp(name, alias[i][0])) return alias[i][1];
+    return NULL;
+}
+
+sdd_model *sdd_model_new(const char *name, sdd_err *e)
+{
+    const char *arch = sdd_model_arch_name(name);
+    if (!arch) { sdd_err_set(e, "unknown model architecture '%s' (known: %s)", name, sdd_model_archs()); return NULL; }
     sdd_model *m = calloc(1, sizeof *m);
     if (!m) { sdd_err_set(e, "out of memory"); return NULL; }
     sdd_params_init(&m->params);

@@ -30,6 +30,9 @@ struct sdd_model {
 /* Creates an architecture by name ("AASIST", "AASIST-L", "XLSR-AASIST", "XLSR-Mamba",
  * "XLSR-Conformer-TCM", and the -tiny test sizes of the XLSR-* ones);
  * parameters allocated, zeroed. */
+/* The registry's spelling of architecture `name` (case-insensitive; also the
+ * short names xlsr-tcm and xlsr-conformer for XLSR-Conformer-TCM), NULL when unknown. */
+const char *sdd_model_arch_name(const char *name);
 sdd_model *sdd_model_new(const char *arch, sdd_err *e);
 void sdd_model_free(sdd_model *m);
 /* Comma-separated list of known architectures. */

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -369,9 +370,10 @@ static int recompute_bn(trainer *t, sdd_loader *ld, long *nbat, sdd_err *e)
 /* whether the model registry has this architecture (sdd_model_archs: "A, B, ...") */
 static int arch_known(const char *arch)
 {
-    const char *l = sdd_model_archs();
-    const size_t n = strlen(arch);
-    for (const char *p = l; (p = strstr(p, arch)); p++)
+    const char *name = sdd_model_arch_name(arch), *l = sdd_model_archs();
+    if (!name) return 0;
+    const size_t n = strlen(name);
+    for (const char *p = l; (p = strstr(p, name)); p++)
         if ((p == l || p[-1] == ' ') && (p[n] == 0 || p[n] == ',')) return 1;
     return 0;
 }
@@ -384,7 +386,7 @@ static int check_ssl_weights(const sdd_train_config *cfg, sdd_err *e)
     if (cfg->init_model)
         return sdd_err_set(e, "--ssl-weights %s: not with --init %s (--init starts from a whole model file; "
                               "--ssl-weights loads the XLS-R front end of a new --model)", cfg->ssl_weights, cfg->init_model);
-    if (strncmp(cfg->arch, "XLSR-", 5))
+    if (strncasecmp(cfg->arch, "XLSR-", 5))
         return sdd_err_set(e, "--ssl-weights %s: model %s has no XLS-R front end (use --model XLSR-AASIST, XLSR-Mamba, "
                               "XLSR-Conformer-TCM or their -tiny sizes)", cfg->ssl_weights, cfg->arch);
     return 0;

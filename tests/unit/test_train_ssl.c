@@ -107,7 +107,7 @@ static void test_train(void)
     static const struct { const char *arch, *file; } cases[] = {
         { "XLSR-AASIST-tiny", XD "hf_model.safetensors" },
         { "XLSR-Mamba-tiny", XD "hf_pretrain.bin" },
-        { "XLSR-Conformer-TCM-tiny", XD "fairseq.pt" },
+        { "xlsr-tcm-tiny", XD "fairseq.pt" },   /* the short name, any case */
     };
     /* make test-asan sets SDD_TEST_REDUCED: the XLSR-AASIST-tiny case only (the others
      * train the same front end under other back-ends, each checked by its own fixture test) */
@@ -126,6 +126,7 @@ static void test_train(void)
         char want[300];
         snprintf(want, sizeof want, "\"ssl-weights\": \"%s\"", cases[k].file);
         CHECK_MSG(count(p, want) == 1, "%s: config.json records %s", cases[k].arch, want);
+        if (k == 2) CHECK_MSG(count(p, "\"model\": \"XLSR-Conformer-TCM-tiny\"") == 1, "xlsr-tcm-tiny: config.json has the registry name");
         /* two Adam steps move each weight by about lr each: the encoder is the file's, trained */
         snprintf(p, sizeof p, "%s/last.safetensors", dir);
         int nenc, changed;

@@ -235,6 +235,11 @@ static void test_train_run(const char *arch)
 int main(void)
 {
     for (int i = 0; i < B * L; i++) wave[i] = (float)(0.1 * sdd_rng_normal(5, (uint64_t)i));
+    const char *a = sdd_model_arch_name("xlsr-tcm"), *b = sdd_model_arch_name("xlsr-mamba-TINY"), *l = sdd_model_arch_name("aasist-l");
+    CHECK(a && !strcmp(a, "XLSR-Conformer-TCM"));
+    CHECK(b && !strcmp(b, "XLSR-Mamba-tiny"));
+    CHECK(l && !strcmp(l, "AASIST-L"));
+    CHECK(sdd_model_arch_name("xlsr") == NULL && sdd_model_arch_name("AASIST-") == NULL);
     test_arch("XLSR-Mamba-tiny", 1);
     test_arch("XLSR-Conformer-TCM-tiny", 0);
     test_train_run("XLSR-Mamba-tiny");
