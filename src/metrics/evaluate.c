@@ -10,6 +10,7 @@
 #include "metrics/match.h"
 #include "metrics/c012.h"
 #include "data/list.h"
+#include "core/lines.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -110,10 +111,12 @@ static char **column_by_line(const char *path, int col, int *n, sdd_err *e)
 {
     FILE *f = fopen(path, "re");
     if (!f) { sdd_err_set(e, "%s: %s", path, strerror(errno)); return NULL; }
-    char **v = NULL, *line = NULL;
-    size_t cap = 0;
+    char **v = NULL;
+    sdd_lines rd = { .f = f };   /* the shared reader: lines bounded by SDD_LINES_MAX */
     int nv = 0, capv = 0, ok = 1;
-    while (ok && getline(&line, &cap, f) >= 0) {
+    ssize_t got;
+    while (ok && (got = sdd_lines_next(&rd)) >= 0) {
+        char *line = rd.line;
         if (nv == capv) {
             capv = capv ? 2 * capv : 1024;
             char **p = realloc(v, (size_t)capv * sizeof *p);
@@ -134,8 +137,8 @@ static char **column_by_line(const char *path, int col, int *n, sdd_err *e)
         }
         nv++;
     }
-    if (ferror(f)) ok = 0;
-    free(line);
+    if (ok && got < -1) ok = 0;   /* a read failure or a line over the limit */
+    free(rd.line);
     fclose(f);
     if (!ok) {
         for (int i = 0; i < nv; i++) free(v[i]);

@@ -11,7 +11,7 @@ cd "$(dirname "$0")/../.."
 OUT=build/fuzz-cov
 LLVM_COV=${LLVM_COV:-llvm-cov-14}
 LLVM_PROFDATA=${LLVM_PROFDATA:-llvm-profdata-14}
-names=${*:-"pth safetensors list scores audio eval rawboost model npy calibration sasv"}
+names=${*:-"pth safetensors list scores audio eval rawboost model npy calibration sasv recipe"}
 files_of() {
   case $1 in
     pth) echo src/io/pth.c ;;
@@ -25,6 +25,7 @@ files_of() {
     npy) echo src/io/npy.c src/metrics/c012.c ;;
     calibration) echo src/metrics/calibration.c ;;
     sasv) echo src/metrics/sasv.c ;;
+    recipe) echo src/train/recipe.c src/train/options.c ;;
   esac
 }
 mkdir -p $OUT
