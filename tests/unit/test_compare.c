@@ -136,7 +136,7 @@ static int make_corpus(const char *dir, int n)
                 x[j] = (float)(bona ? 0.4 * sin(2 * M_PI * 200.0 * j / 16000) + 0.05 * u : 0.3 * u);
             }
             char id[64], fp[600];
-            snprintf(id, sizeof id, "C_%c%c_%04d", split[k][0], split[k][5] ? 'w' : 'c', i);
+            snprintf(id, sizeof id, "C_%c%c_%04d", split[k][0], k == 3 ? 'w' : 'c', i);   /* k == 3: eval-wild */
             snprintf(fp, sizeof fp, "%s/flac/%s.flac", dir, id);
             if (sdd_audio_save(fp, x, 4800, 16000, &e)) { fclose(f); return -1; }
             if (k == 3) fprintf(f, "spk%d %s mp3_32k - %s %s notrim eval\n", i % 3, id, bona ? "bonafide" : "A01", bona ? "bonafide" : "spoof");
