@@ -1,7 +1,7 @@
 /* Owns the regime comparison table of training runs (see compare.h). */
 #include "train/compare.h"
+#include "core/sbuf.h"
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,28 +26,9 @@ void sdd_compare_run_stats(const sdd_runlog *r, sdd_compare_run *out)
     out->conflict_rate = den > 0 ? num / den : NAN;
 }
 
-typedef struct { char *s; size_t n, cap; int fail; } sbuf;
-
-static void put(sbuf *b, const char *fmt, ...)
-{
-    if (b->fail) return;
-    for (;;) {
-        va_list ap;
-        va_start(ap, fmt);
-        int k = vsnprintf(b->s + b->n, b->cap - b->n, fmt, ap);
-        va_end(ap);
-        if (k < 0) { b->fail = 1; return; }
-        if ((size_t)k < b->cap - b->n) { b->n += (size_t)k; return; }
-        char *t = realloc(b->s, (b->cap + (size_t)k) * 2);
-        if (!t) { b->fail = 1; return; }
-        b->s = t;
-        b->cap = (b->cap + (size_t)k) * 2;
-    }
-}
-
 /* "mean +- std" of the finite values of v[0..n), scaled; "(m)" added when
  * only m < n runs have the number; "-" when none has it */
-static void cell(sbuf *b, const double *v, int n, double scale, int decimals)
+static void cell(sdd_sbuf *b, const double *v, int n, double scale, int decimals)
 {
     double s = 0, ss = 0;
     int m = 0;
@@ -64,7 +45,7 @@ static void cell(sbuf *b, const double *v, int n, double scale, int decimals)
                       : snprintf(t, sizeof t, "%.*f", decimals, scale * mean);
         if (m < n && k > 0 && (size_t)k < sizeof t) snprintf(t + k, sizeof t - (size_t)k, " (%d)", m);
     }
-    put(b, " %*s", CELL, t);
+    sdd_sbuf_put(b, " %*s", CELL, t);
 }
 
 static int same_regime(const sdd_runlog *a, const sdd_runlog *b)
@@ -81,7 +62,7 @@ char *sdd_compare_table(const sdd_runlog *runs, int n, sdd_err *e)
     const char **names = malloc((size_t)n * 8 * sizeof *names);   /* evaluation set names, union */
     double *v = malloc((size_t)n * sizeof *v);
     sdd_compare_run *st = malloc((size_t)n * sizeof *st);
-    sbuf b = { malloc(4096), 0, 4096, 0 };
+    sdd_sbuf b = { malloc(4096), 0, 4096, 0 };
     char *ret = NULL;
     if (!group || !first || !names || !v || !st || !b.s) { sdd_err_set(e, "out of memory"); goto done; }
     int ng = 0, nn = 0, one_model = 1;
@@ -98,13 +79,13 @@ char *sdd_compare_table(const sdd_runlog *runs, int n, sdd_err *e)
             if (j == nn && nn < n * 8) names[nn++] = runs[r].ev[k].name;
         }
     }
-    put(&b, "%-24s %4s", "regime", "runs");
+    sdd_sbuf_put(&b, "%-24s %4s", "regime", "runs");
     for (int j = 0; j < nn; j++) {
         char h[96];
         snprintf(h, sizeof h, "%.60s EER %%", names[j]);
-        put(&b, " %*s", CELL, h);
+        sdd_sbuf_put(&b, " %*s", CELL, h);
     }
-    put(&b, " %*s %*s %*s\n", CELL, "final dev EER %", CELL, "best-loss epoch", CELL, "conflict rate %");
+    sdd_sbuf_put(&b, " %*s %*s %*s\n", CELL, "final dev EER %", CELL, "best-loss epoch", CELL, "conflict rate %");
     for (int g = 0; g < ng; g++) {
         const sdd_runlog *R = &runs[first[g]];
         char label[128];
@@ -115,7 +96,7 @@ char *sdd_compare_table(const sdd_runlog *runs, int n, sdd_err *e)
             snprintf(label + k, sizeof label - (size_t)k, " joint-bn");
         int m = 0;
         for (int r = 0; r < n; r++) m += group[r] == g;
-        put(&b, "%-24s %4d", label, m);
+        sdd_sbuf_put(&b, "%-24s %4d", label, m);
         for (int j = 0; j < nn; j++) {
             m = 0;
             for (int r = 0; r < n; r++) {
@@ -136,9 +117,9 @@ char *sdd_compare_table(const sdd_runlog *runs, int n, sdd_err *e)
         m = 0;
         for (int r = 0; r < n; r++) if (group[r] == g) v[m++] = st[r].conflict_rate;
         cell(&b, v, m, 100.0, 1);
-        put(&b, "\n");
+        sdd_sbuf_put(&b, "\n");
     }
-    put(&b, "mean +- sample std over each regime's runs ((m): only m runs have the number); best-loss epoch: the\n"
+    sdd_sbuf_put(&b, "mean +- sample std over each regime's runs ((m): only m runs have the number); best-loss epoch: the\n"
             "epoch (1 = first) with the lowest dev loss; conflict rate: the share of the run's aligned steps whose\n"
             "two path gradients conflict (negative dot product); '-': none (single-path regimes have no conflicts)\n");
     if (b.fail) { sdd_err_set(e, "out of memory"); goto done; }

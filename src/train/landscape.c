@@ -1,12 +1,12 @@
 /* Owns the loss-landscape computation (see landscape.h). */
 #include "train/landscape.h"
+#include "core/sbuf.h"
 #include "train/step.h"
 #include "data/dataset.h"
 #include "models/modelio.h"
 #include "io/atomic.h"
 #include "core/rng.h"
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,25 +71,6 @@ static int set_loss(sdd_model *m, sdd_ctx *c, const float *wave, const int *lab,
     return 0;
 }
 
-typedef struct { char *s; size_t n, cap; int fail; } sbuf;
-
-static void put(sbuf *b, const char *fmt, ...)
-{
-    if (b->fail) return;
-    for (;;) {
-        va_list ap;
-        va_start(ap, fmt);
-        int k = vsnprintf(b->s + b->n, b->cap - b->n, fmt, ap);
-        va_end(ap);
-        if (k < 0) { b->fail = 1; return; }
-        if ((size_t)k < b->cap - b->n) { b->n += (size_t)k; return; }
-        char *t = realloc(b->s, (b->cap + (size_t)k) * 2);
-        if (!t) { b->fail = 1; return; }
-        b->s = t;
-        b->cap = (b->cap + (size_t)k) * 2;
-    }
-}
-
 int sdd_landscape_run(const sdd_landscape_params *p, const char *out, sdd_err *e)
 {
     if (p->dirs != 1 && p->dirs != 2) return sdd_err_set(e, "landscape: --dirs must be 1 or 2");
@@ -111,7 +92,7 @@ int sdd_landscape_run(const sdd_landscape_params *p, const char *out, sdd_err *e
     int *lab = NULL;
     sdd_ctx c;
     sdd_ctx_init(&c, &m->params);
-    sbuf b = { NULL, 0, 0, 0 };
+    sdd_sbuf b = { NULL, 0, 0, 0 };
     if (!rc && L < m->min_samples) rc = sdd_err_set(e, "landscape: --cut %lld is shorter than %s accepts (%d)", (long long)L, m->arch, m->min_samples);
     if (!rc) {
         wave = malloc((size_t)n * L * sizeof(float));
@@ -137,7 +118,7 @@ int sdd_landscape_run(const sdd_landscape_params *p, const char *out, sdd_err *e
         memcpy(theta, m->params.data, m->params.total * sizeof(float));
         sdd_landscape_direction(&m->params, p->seed, d1);
         sdd_landscape_direction(&m->params, p->seed + 0x9e3779b97f4a7c15ull, d2);
-        put(&b, "# sdd landscape: model %s (%s), %d utterances of %s, cut %lld, RawBoost algo %d for loss_aug, seed %llu\n"
+        sdd_sbuf_put(&b, "# sdd landscape: model %s (%s), %d utterances of %s, cut %lld, RawBoost algo %d for loss_aug, seed %llu\n"
                 "# directions: Gaussian, filter-normalised (Li et al. 2018; biases, BatchNorm and 1-D parameters fixed)\n"
                 "a\tb\tloss_orig\tloss_aug\n", p->model, m->arch, n, p->list, (long long)L, p->rb_algo, (unsigned long long)p->seed);
     }
@@ -150,7 +131,7 @@ int sdd_landscape_run(const sdd_landscape_params *p, const char *out, sdd_err *e
             double lo, la = NAN;
             if (set_loss(m, &c, wave, lab, n, L, p->batch, p->class_weight, &lo, e) ||
                 (naug && set_loss(m, &c, aug, lab, n, L, p->batch, p->class_weight, &la, e))) { rc = -1; break; }
-            put(&b, "%.6g\t%.6g\t%.9g\t%.9g\n", a, bb, lo, la);
+            sdd_sbuf_put(&b, "%.6g\t%.6g\t%.9g\t%.9g\n", a, bb, lo, la);
             ga[ia * nb_steps + ib] = a;
             glo[ia * nb_steps + ib] = lo;
             gla[ia * nb_steps + ib] = la;

@@ -1,10 +1,10 @@
 /* Owns the named training settings (see options.h): parsing one setting from
  * text, and writing all of them as JSON. */
 #include "train/options.h"
+#include "core/sbuf.h"
 #include "data/dataset.h"
 #include <errno.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -166,47 +166,27 @@ int sdd_train_option(sdd_train_config *c, const char *key, const char *v, const 
 
 /* ------------------------------------------------------------ JSON output */
 
-typedef struct { char *s; size_t n, cap; int fail; } sbuf;
-
-static void put(sbuf *b, const char *fmt, ...)
+static void put_str(sdd_sbuf *b, const char *s)
 {
-    if (b->fail) return;
-    for (;;) {
-        va_list ap;
-        va_start(ap, fmt);
-        int k = vsnprintf(b->s + b->n, b->cap - b->n, fmt, ap);
-        va_end(ap);
-        if (k < 0) { b->fail = 1; return; }
-        if ((size_t)k < b->cap - b->n) { b->n += (size_t)k; return; }
-        size_t cap = (b->cap + (size_t)k) * 2;
-        char *t = realloc(b->s, cap);
-        if (!t) { b->fail = 1; return; }
-        b->s = t;
-        b->cap = cap;
-    }
-}
-
-static void put_str(sbuf *b, const char *s)
-{
-    put(b, "\"");
+    sdd_sbuf_put(b, "\"");
     for (; s && *s; s++) {
         const unsigned char ch = (unsigned char)*s;
-        if (ch == '"' || ch == '\\') put(b, "\\%c", ch);
-        else if (ch < 0x20) put(b, "\\u%04x", ch);
-        else put(b, "%c", ch);
+        if (ch == '"' || ch == '\\') sdd_sbuf_put(b, "\\%c", ch);
+        else if (ch < 0x20) sdd_sbuf_put(b, "\\u%04x", ch);
+        else sdd_sbuf_put(b, "%c", ch);
     }
-    put(b, "\"");
+    sdd_sbuf_put(b, "\"");
 }
 
-static void key(sbuf *b, const char *k)
+static void key(sdd_sbuf *b, const char *k)
 {
-    put(b, b->n > 2 ? ",\n  " : "  ");
+    sdd_sbuf_put(b, b->n > 2 ? ",\n  " : "  ");
     put_str(b, k);
-    put(b, ": ");
+    sdd_sbuf_put(b, ": ");
 }
 
 /* the shortest %g form that reads back as the same double (or float); -0 as 0 */
-static void put_num(sbuf *b, double v, int is_float)
+static void put_num(sdd_sbuf *b, double v, int is_float)
 {
     char t[40];
     if (v == 0) v = 0.0;   /* a -0 (e.g. a RawBoost gain "-0") as 0: JSON readers lose the sign of an integer -0 */
@@ -214,14 +194,14 @@ static void put_num(sbuf *b, double v, int is_float)
         snprintf(t, sizeof t, "%.*g", prec, v);
         if (is_float ? strtof(t, NULL) == (float)v : strtod(t, NULL) == v) break;
     }
-    put(b, "%s", t);
+    sdd_sbuf_put(b, "%s", t);
 }
 
 char *sdd_train_config_json(const sdd_train_config *c, const char *arch, sdd_err *e)
 {
-    sbuf b = { malloc(4096), 0, 4096, 0 };
+    sdd_sbuf b = { malloc(4096), 0, 4096, 0 };
     if (!b.s) { sdd_err_set(e, "config: out of memory"); return NULL; }
-    put(&b, "{\n");
+    sdd_sbuf_put(&b, "{\n");
     struct { const char *k, *v; } strs[] = {
         { "recipe", c->recipe }, { "train", c->train_list }, { "train-audio", c->train_audio }, { "dev", c->dev_list },
         { "dev-audio", c->dev_audio }, { "model", arch }, { "init", c->init_model }, { "ssl-weights", c->ssl_weights },
@@ -236,32 +216,32 @@ char *sdd_train_config_json(const sdd_train_config *c, const char *arch, sdd_err
     }
     if (c->neval) {
         key(&b, "eval");
-        put(&b, "[");
+        sdd_sbuf_put(&b, "[");
         for (int k = 0; k < c->neval; k++) {
-            if (k) put(&b, ", ");
+            if (k) sdd_sbuf_put(&b, ", ");
             put_str(&b, c->eval_spec[k]);
         }
-        put(&b, "]");
+        sdd_sbuf_put(&b, "]");
     }
     for (size_t i = 0; i < sizeof INTS / sizeof INTS[0]; i++) {
         key(&b, INTS[i].key);
-        put(&b, "%ld", INTS[i].is_long ? *(const long *)((const char *)c + INTS[i].off) : (long)*(const int *)((const char *)c + INTS[i].off));
+        sdd_sbuf_put(&b, "%ld", INTS[i].is_long ? *(const long *)((const char *)c + INTS[i].off) : (long)*(const int *)((const char *)c + INTS[i].off));
     }
-    key(&b, "cut"); put(&b, "%lld", (long long)c->cut);
-    key(&b, "max-samples"); put(&b, "%lld", (long long)c->max_samples);
-    key(&b, "seed"); put(&b, "%llu", (unsigned long long)c->seed);
+    key(&b, "cut"); sdd_sbuf_put(&b, "%lld", (long long)c->cut);
+    key(&b, "max-samples"); sdd_sbuf_put(&b, "%lld", (long long)c->max_samples);
+    key(&b, "seed"); sdd_sbuf_put(&b, "%llu", (unsigned long long)c->seed);
     key(&b, "lr"); put_num(&b, c->adam.lr, 0);
     key(&b, "lr-min"); put_num(&b, c->lr_min, 0);
     key(&b, "weight-decay"); put_num(&b, c->adam.weight_decay, 0);
     key(&b, "ce-weight");
     if (c->ce_balanced) {
-        put(&b, "\"balanced\"");
+        sdd_sbuf_put(&b, "\"balanced\"");
     } else {
-        put(&b, "[");
+        sdd_sbuf_put(&b, "[");
         put_num(&b, c->step.class_weight[0], 1);
-        put(&b, ", ");
+        sdd_sbuf_put(&b, ", ");
         put_num(&b, c->step.class_weight[1], 1);
-        put(&b, "]");
+        sdd_sbuf_put(&b, "]");
     }
     const sdd_rawboost_params *r = &c->rb;
     const struct { const char *k; double v; int is_int; } rb[] = {
@@ -273,10 +253,10 @@ char *sdd_train_config_json(const sdd_train_config *c, const char *arch, sdd_err
     };
     for (size_t i = 0; i < sizeof rb / sizeof rb[0]; i++) {
         key(&b, rb[i].k);
-        if (rb[i].is_int) put(&b, "%d", (int)rb[i].v);
+        if (rb[i].is_int) sdd_sbuf_put(&b, "%d", (int)rb[i].v);
         else put_num(&b, rb[i].v, 0);
     }
-    put(&b, "\n}\n");
+    sdd_sbuf_put(&b, "\n}\n");
     if (b.fail) { free(b.s); sdd_err_set(e, "config: out of memory"); return NULL; }
     return b.s;
 }

@@ -1,10 +1,10 @@
 /* Owns reading training logs and configs back and the convergence SVG (see runlog.h). */
 #include "train/runlog.h"
+#include "core/sbuf.h"
 #include "io/atomic.h"
 #include <errno.h>
 #include <jansson.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -264,33 +264,14 @@ double sdd_runlog_best_eer(const sdd_runlog *r, int *epoch)
 
 /* ------------------------------------------------------------ SVG */
 
-typedef struct { char *s; size_t n, cap; int fail; } sbuf;
-
-static void put(sbuf *b, const char *fmt, ...)
-{
-    if (b->fail) return;
-    for (;;) {
-        va_list ap;
-        va_start(ap, fmt);
-        int k = vsnprintf(b->s + b->n, b->cap - b->n, fmt, ap);
-        va_end(ap);
-        if (k < 0) { b->fail = 1; return; }
-        if ((size_t)k < b->cap - b->n) { b->n += (size_t)k; return; }
-        char *t = realloc(b->s, (b->cap + (size_t)k) * 2);
-        if (!t) { b->fail = 1; return; }
-        b->s = t;
-        b->cap = (b->cap + (size_t)k) * 2;
-    }
-}
-
-static void put_text(sbuf *b, const char *s)
+static void put_text(sdd_sbuf *b, const char *s)
 {
     for (; *s; s++) {
-        if (*s == '<') put(b, "&lt;");
-        else if (*s == '>') put(b, "&gt;");
-        else if (*s == '&') put(b, "&amp;");
-        else if (*s == '"') put(b, "&quot;");
-        else if ((unsigned char)*s >= 0x20) put(b, "%c", *s);
+        if (*s == '<') sdd_sbuf_put(b, "&lt;");
+        else if (*s == '>') sdd_sbuf_put(b, "&gt;");
+        else if (*s == '&') sdd_sbuf_put(b, "&amp;");
+        else if (*s == '"') sdd_sbuf_put(b, "&quot;");
+        else if ((unsigned char)*s >= 0x20) sdd_sbuf_put(b, "%c", *s);
     }
 }
 
@@ -303,7 +284,7 @@ static double tick_step(double hi)
 
 static const char *const COLORS[] = { "#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf" };
 
-static void panel(sbuf *b, const sdd_runlog *runs, int n, int which, double x0, const char *title)
+static void panel(sdd_sbuf *b, const sdd_runlog *runs, int n, int which, double x0, const char *title)
 {
     const double W = 420, H = 300, L = 56, R = 12, T = 30, B = 40;
     int e0 = MAX_EPOCH, e1 = 0;
@@ -316,9 +297,9 @@ static void panel(sbuf *b, const sdd_runlog *runs, int n, int which, double x0, 
             if (runs[r].ep[k].epoch > e1) e1 = runs[r].ep[k].epoch;
             if (v > hi) hi = v;
         }
-    put(b, "<g transform=\"translate(%.0f,0)\">\n<text x=\"%.0f\" y=\"18\" text-anchor=\"middle\" font-size=\"14\">%s</text>\n", x0, W / 2, title);
-    put(b, "<rect x=\"%.0f\" y=\"%.0f\" width=\"%.0f\" height=\"%.0f\" fill=\"none\" stroke=\"#444\"/>\n", L, T, W - L - R, H - T - B);
-    if (e0 > e1) { put(b, "<text x=\"%.0f\" y=\"%.0f\" text-anchor=\"middle\" font-size=\"12\">no epochs with this value</text>\n</g>\n", W / 2, H / 2); return; }
+    sdd_sbuf_put(b, "<g transform=\"translate(%.0f,0)\">\n<text x=\"%.0f\" y=\"18\" text-anchor=\"middle\" font-size=\"14\">%s</text>\n", x0, W / 2, title);
+    sdd_sbuf_put(b, "<rect x=\"%.0f\" y=\"%.0f\" width=\"%.0f\" height=\"%.0f\" fill=\"none\" stroke=\"#444\"/>\n", L, T, W - L - R, H - T - B);
+    if (e0 > e1) { sdd_sbuf_put(b, "<text x=\"%.0f\" y=\"%.0f\" text-anchor=\"middle\" font-size=\"12\">no epochs with this value</text>\n</g>\n", W / 2, H / 2); return; }
     if (!(hi > 0)) hi = 1;
     const double ts = tick_step(hi);
     hi = ceil(hi / ts) * ts;
@@ -326,41 +307,41 @@ static void panel(sbuf *b, const sdd_runlog *runs, int n, int which, double x0, 
 #define PX(ep) (L + ((ep) - e0) / span * (W - L - R))
 #define PY(v) (H - B - (v) / hi * (H - T - B))
     for (double y = 0; y <= hi * (1 + 1e-9); y += ts)
-        put(b, "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"#ddd\"/><text x=\"%.0f\" y=\"%.1f\" text-anchor=\"end\" font-size=\"11\">%g</text>\n",
+        sdd_sbuf_put(b, "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"#ddd\"/><text x=\"%.0f\" y=\"%.1f\" text-anchor=\"end\" font-size=\"11\">%g</text>\n",
             L, W - R, PY(y), PY(y), L - 4, PY(y) + 4, y);
     const int es = e1 - e0 <= 10 ? 1 : (int)ceil((e1 - e0) / 10.0);
     for (int ep = e0; ep <= e1; ep += es)
-        put(b, "<text x=\"%.1f\" y=\"%.0f\" text-anchor=\"middle\" font-size=\"11\">%d</text>\n", PX((double)ep), H - B + 14, ep);
-    put(b, "<text x=\"%.0f\" y=\"%.0f\" text-anchor=\"middle\" font-size=\"12\">epoch</text>\n", (L + W - R) / 2, H - 8);
+        sdd_sbuf_put(b, "<text x=\"%.1f\" y=\"%.0f\" text-anchor=\"middle\" font-size=\"11\">%d</text>\n", PX((double)ep), H - B + 14, ep);
+    sdd_sbuf_put(b, "<text x=\"%.0f\" y=\"%.0f\" text-anchor=\"middle\" font-size=\"12\">epoch</text>\n", (L + W - R) / 2, H - 8);
     for (int r = 0; r < n; r++) {
-        put(b, "<polyline fill=\"none\" stroke-width=\"1.8\" stroke=\"%s\" points=\"", COLORS[r % 8]);
+        sdd_sbuf_put(b, "<polyline fill=\"none\" stroke-width=\"1.8\" stroke=\"%s\" points=\"", COLORS[r % 8]);
         for (int k = 0; k < runs[r].nep; k++) {
             const double v = which ? runs[r].ep[k].dev_loss : 100.0 * runs[r].ep[k].dev_eer;
-            if (isfinite(v)) put(b, "%.1f,%.1f ", PX((double)runs[r].ep[k].epoch), PY(v));
+            if (isfinite(v)) sdd_sbuf_put(b, "%.1f,%.1f ", PX((double)runs[r].ep[k].epoch), PY(v));
         }
-        put(b, "\"/>\n");
+        sdd_sbuf_put(b, "\"/>\n");
     }
 #undef PX
 #undef PY
-    put(b, "</g>\n");
+    sdd_sbuf_put(b, "</g>\n");
 }
 
 char *sdd_runlog_svg(const sdd_runlog *runs, const char *const *labels, int n, sdd_err *e)
 {
-    sbuf b = { malloc(1 << 14), 0, 1 << 14, 0 };
+    sdd_sbuf b = { malloc(1 << 14), 0, 1 << 14, 0 };
     if (!b.s) { sdd_err_set(e, "report: out of memory"); return NULL; }
     const int legend_h = 18 * n + 10;
-    put(&b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"860\" height=\"%d\" "
+    sdd_sbuf_put(&b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"860\" height=\"%d\" "
             "font-family=\"sans-serif\">\n<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n", 300 + legend_h);
     panel(&b, runs, n, 0, 0, "dev EER (%) per epoch");
     panel(&b, runs, n, 1, 430, "dev loss (weighted CE) per epoch");
     for (int r = 0; r < n; r++) {
-        put(&b, "<line x1=\"60\" x2=\"84\" y1=\"%d\" y2=\"%d\" stroke=\"%s\" stroke-width=\"3\"/><text x=\"90\" y=\"%d\" font-size=\"12\">",
+        sdd_sbuf_put(&b, "<line x1=\"60\" x2=\"84\" y1=\"%d\" y2=\"%d\" stroke=\"%s\" stroke-width=\"3\"/><text x=\"90\" y=\"%d\" font-size=\"12\">",
             310 + 18 * r, 310 + 18 * r, COLORS[r % 8], 314 + 18 * r);
         put_text(&b, labels[r]);
-        put(&b, "</text>\n");
+        sdd_sbuf_put(&b, "</text>\n");
     }
-    put(&b, "</svg>\n");
+    sdd_sbuf_put(&b, "</svg>\n");
     if (b.fail) { free(b.s); sdd_err_set(e, "report: out of memory"); return NULL; }
     return b.s;
 }

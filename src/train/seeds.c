@@ -1,10 +1,10 @@
 /* Owns multi-seed training and its summary (see seeds.h). */
 #include "train/seeds.h"
+#include "core/sbuf.h"
 #include "train/runlog.h"
 #include "io/atomic.h"
 #include <errno.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,38 +30,19 @@ int sdd_seeds_parse(const char *s, uint64_t *seeds, sdd_err *e)
     }
 }
 
-typedef struct { char *s; size_t n, cap; int fail; } sbuf;
-
-static void put(sbuf *b, const char *fmt, ...)
-{
-    if (b->fail) return;
-    for (;;) {
-        va_list ap;
-        va_start(ap, fmt);
-        int k = vsnprintf(b->s + b->n, b->cap - b->n, fmt, ap);
-        va_end(ap);
-        if (k < 0) { b->fail = 1; return; }
-        if ((size_t)k < b->cap - b->n) { b->n += (size_t)k; return; }
-        char *t = realloc(b->s, (b->cap + (size_t)k) * 2);
-        if (!t) { b->fail = 1; return; }
-        b->s = t;
-        b->cap = (b->cap + (size_t)k) * 2;
-    }
-}
-
 /* "mean ± std (n)" of the finite values, in percent */
-static void stat_line(sbuf *b, const char *what, const double *v, int n)
+static void stat_line(sdd_sbuf *b, const char *what, const double *v, int n)
 {
     double s = 0, ss = 0;
     int m = 0;
     for (int k = 0; k < n; k++)
         if (isfinite(v[k])) { s += v[k]; m++; }
-    if (!m) { put(b, "%-16s -\n", what); return; }
+    if (!m) { sdd_sbuf_put(b, "%-16s -\n", what); return; }
     const double mean = s / m;
     for (int k = 0; k < n; k++)
         if (isfinite(v[k])) ss += (v[k] - mean) * (v[k] - mean);
-    if (m > 1) put(b, "%-16s %.4f%% +- %.4f%% (mean +- sample std over %d seeds)\n", what, 100 * mean, 100 * sqrt(ss / (m - 1)), m);
-    else put(b, "%-16s %.4f%% (1 seed)\n", what, 100 * mean);
+    if (m > 1) sdd_sbuf_put(b, "%-16s %.4f%% +- %.4f%% (mean +- sample std over %d seeds)\n", what, 100 * mean, 100 * sqrt(ss / (m - 1)), m);
+    else sdd_sbuf_put(b, "%-16s %.4f%% (1 seed)\n", what, 100 * mean);
 }
 
 int sdd_train_seeds(const sdd_train_config *cfg, const uint64_t *seeds, int n, char **summary, sdd_err *e)
@@ -88,25 +69,25 @@ int sdd_train_seeds(const sdd_train_config *cfg, const uint64_t *seeds, int n, c
         if (sdd_runlog_load(&logs[k], dirs[k], e)) { rc = -1; break; }
         loaded++;
     }
-    sbuf b = { malloc(4096), 0, 4096, 0 };
+    sdd_sbuf b = { malloc(4096), 0, 4096, 0 };
     if (!rc && !b.s) rc = sdd_err_set(e, "out of memory");
     if (!rc) {
         /* evaluation set names from the first run; each set's EER over the seeds */
-        put(&b, "%-16s %12s", "seed", "final dev EER");
+        sdd_sbuf_put(&b, "%-16s %12s", "seed", "final dev EER");
         const sdd_runlog *L0 = &logs[0];
-        for (int j = 0; j < L0->nev; j++) put(&b, " %14s", L0->ev[j].name);
-        put(&b, "\n");
+        for (int j = 0; j < L0->nev; j++) sdd_sbuf_put(&b, " %14s", L0->ev[j].name);
+        sdd_sbuf_put(&b, "\n");
         double *v = calloc((size_t)n, sizeof *v);
         if (!v) rc = sdd_err_set(e, "out of memory");
         for (int k = 0; k < n && !rc; k++) {
-            put(&b, "%-16llu %11.4f%%", (unsigned long long)seeds[k], 100 * logs[k].final_dev_eer);
+            sdd_sbuf_put(&b, "%-16llu %11.4f%%", (unsigned long long)seeds[k], 100 * logs[k].final_dev_eer);
             for (int j = 0; j < L0->nev; j++) {
                 double x = NAN;
                 for (int q = 0; q < logs[k].nev; q++)
                     if (!strcmp(logs[k].ev[q].name, L0->ev[j].name)) x = logs[k].ev[q].eer;
-                put(&b, " %13.4f%%", 100 * x);
+                sdd_sbuf_put(&b, " %13.4f%%", 100 * x);
             }
-            put(&b, "\n");
+            sdd_sbuf_put(&b, "\n");
         }
         for (int k = 0; k < n && !rc; k++) v[k] = logs[k].has_final ? logs[k].final_dev_eer : NAN;
         if (!rc) stat_line(&b, "dev EER", v, n);
