@@ -375,8 +375,12 @@ static void test_build(void)
               "%s/manifest.tsv", c1) == 0);
     sdd_list_free(&tr); sdd_list_free(&dv); sdd_list_free(&ev); sdd_list_free(&wi);
 
-    /* the same seed gives the same corpus, bit for bit; another seed another one */
-    rc = run("./sdd corpus build %s --root %s --out %s", args, root, c2);
+    /* the same seed gives the same corpus, bit for bit; another seed another
+     * one. The rebuild names its output relative to the working directory
+     * (as `make demo` does: build/corpus-demo) */
+    char cwd[300];
+    CHECK(getcwd(cwd, sizeof cwd) != NULL);
+    rc = run("cd %s && %s/sdd corpus build %s --root %s --out c2", tmp, cwd, args, root);
     CHECK_MSG(rc == 0, "second build: %s", out);
     CHECK(run("cmp %s/manifest.tsv %s/manifest.tsv && cmp %s/manifest.json %s/manifest.json && "
               "cmp %s/eval-wild.txt %s/eval-wild.txt && cmp %s/train.txt %s/train.txt",
