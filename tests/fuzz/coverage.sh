@@ -11,7 +11,7 @@ cd "$(dirname "$0")/../.."
 OUT=build/fuzz-cov
 LLVM_COV=${LLVM_COV:-llvm-cov-14}
 LLVM_PROFDATA=${LLVM_PROFDATA:-llvm-profdata-14}
-names=${*:-"pth safetensors list scores audio eval rawboost model npy calibration sasv recipe"}
+names=${*:-"pth safetensors list scores audio eval rawboost model npy calibration sasv recipe runlog xlsr_names"}
 files_of() {
   case $1 in
     pth) echo src/io/pth.c ;;
@@ -26,6 +26,8 @@ files_of() {
     calibration) echo src/metrics/calibration.c ;;
     sasv) echo src/metrics/sasv.c ;;
     recipe) echo src/train/recipe.c src/train/options.c ;;
+    runlog) echo src/train/runlog.c ;;
+    xlsr_names) echo src/models/xlsr_names.c src/io/tensorset.c ;;
   esac
 }
 mkdir -p $OUT

@@ -8,8 +8,8 @@ FUZZ_FLAGS ?= -g -O1 -fsanitize=fuzzer,address,undefined
 FUZZ_XN_SRC := src/models/xlsr_names.c src/io/tensorset.c src/core/error.c
 FUZZ_XN_HDR := src/models/xlsr_import.h src/io/tensorset.h src/core/error.h
 
-FUZZ_TARGETS += build/fuzz/fuzz_xlsr_names
+FUZZ_TARGETS += $(FUZZ_DIR)/fuzz_xlsr_names
 
-build/fuzz/fuzz_xlsr_names: tests/fuzz/fuzz_xlsr_names.c $(FUZZ_XN_SRC) $(FUZZ_XN_HDR)
+$(FUZZ_DIR)/fuzz_xlsr_names: tests/fuzz/fuzz_xlsr_names.c $(FUZZ_XN_SRC) $(FUZZ_XN_HDR)
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -std=c11 -D_GNU_SOURCE -Isrc -o $@ tests/fuzz/fuzz_xlsr_names.c $(FUZZ_XN_SRC)
