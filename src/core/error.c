@@ -4,6 +4,15 @@
 #include <stdio.h>
 #include <string.h>
 
+/* Messages quote text from the input (a file name, a token a JSON parser
+ * stopped at), which may hold line breaks or other control bytes; each is
+ * shown as '?' so the message stays the one line error.h promises. */
+static void one_line(char *msg)
+{
+    for (unsigned char *p = (unsigned char *)msg; *p; p++)
+        if (*p < 0x20 || *p == 0x7f) *p = '?';
+}
+
 int sdd_err_set(sdd_err *e, const char *fmt, ...)
 {
     if (!e) return -1;
@@ -11,6 +20,7 @@ int sdd_err_set(sdd_err *e, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(e->msg, sizeof e->msg, fmt, ap);
     va_end(ap);
+    one_line(e->msg);
     return -1;
 }
 
@@ -24,5 +34,6 @@ int sdd_err_prefix(sdd_err *e, const char *fmt, ...)
     va_end(ap);
     memcpy(old, e->msg, sizeof old);
     snprintf(e->msg, sizeof e->msg, "%s: %s", head, old);
+    one_line(e->msg);
     return -1;
 }

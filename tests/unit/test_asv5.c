@@ -453,6 +453,11 @@ static void test_calibration_file(void)
     /* a NUL byte inside */
     const char nul[] = "{\"format\": \"sdd-calibration\"\0}";
     CHECK(sdd_calibration_parse(nul, sizeof nul - 1, "c", &c, &e) == -1);
+    /* fuzz_calibration's crash: jansson quotes the token it stopped at, here
+     * one holding a line break; the message must stay one line */
+    const char brk[] = "{\"format\": \"sdd\\\n\0\0\0\0-calecision\":{\"pspoof\"::[9], \"bias\":1, \"cfa\":0}}";
+    CHECK(sdd_calibration_parse(brk, sizeof brk - 1, "c", &c, &e) == -1 && c.k == 0);
+    CHECK_MSG(!strcmp(e.msg, "c:2: not valid JSON: invalid escape near '\"sdd\\?'"), "got '%s'", e.msg);
     CHECK(sdd_calibration_load("/nonexistent/cal.json", &c, &e) == -1 && !strcmp(e.msg, "/nonexistent/cal.json: No such file or directory"));
     /* written atomically, read back */
     char path[64];

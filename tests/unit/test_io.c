@@ -867,6 +867,17 @@ static void rm_tree(const char *dir)
     closedir(d);
 }
 
+/* sdd_err keeps its promise of one line whatever the quoted text holds */
+static void test_err_one_line(void)
+{
+    sdd_err e;
+    CHECK(sdd_err_set(&e, "%s:%d: bad token '%s'", "a\nb.json", 3, "x\r\n\ty\x7f") == -1);
+    CHECK_MSG(!strcmp(e.msg, "a?b.json:3: bad token 'x???y?'"), "got '%s'", e.msg);
+    CHECK(sdd_err_prefix(&e, "in\n%s", "dir") == -1);
+    CHECK_MSG(!strcmp(e.msg, "in?dir: a?b.json:3: bad token 'x???y?'"), "got '%s'", e.msg);
+    CHECK(sdd_err_set(NULL, "%s", "x") == -1);
+}
+
 int main(void)
 {
     const char *base = getenv("TMPDIR");
@@ -875,6 +886,7 @@ int main(void)
         perror("test_io: mkdtemp");
         return 1;
     }
+    test_err_one_line();
     test_tensorset();
     test_safetensors_roundtrip();
     test_safetensors_bad();
