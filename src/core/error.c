@@ -6,11 +6,12 @@
 
 /* Messages quote text from the input (a file name, a token a JSON parser
  * stopped at), which may hold line breaks or other control bytes; each is
- * shown as '?' so the message stays the one line error.h promises. */
+ * shown as a space (as the recipe reader already did), so the message stays
+ * the one line error.h promises. */
 static void one_line(char *msg)
 {
     for (unsigned char *p = (unsigned char *)msg; *p; p++)
-        if (*p < 0x20 || *p == 0x7f) *p = '?';
+        if (*p < 0x20 || *p == 0x7f) *p = ' ';
 }
 
 int sdd_err_set(sdd_err *e, const char *fmt, ...)

@@ -2,7 +2,7 @@
  * a negative status and fill an sdd_err with one line saying what is wrong,
  * naming the file (and line) where there is one: "FILE[:LINE]: reason".
  * Control bytes in the formatted text (a line break inside a quoted token or
- * file name) are replaced by '?', so a message is always one line. */
+ * file name) are replaced by spaces, so a message is always one line. */
 #ifndef SDD_CORE_ERROR_H
 #define SDD_CORE_ERROR_H
 

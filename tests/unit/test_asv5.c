@@ -457,7 +457,7 @@ static void test_calibration_file(void)
      * one holding a line break; the message must stay one line */
     const char brk[] = "{\"format\": \"sdd\\\n\0\0\0\0-calecision\":{\"pspoof\"::[9], \"bias\":1, \"cfa\":0}}";
     CHECK(sdd_calibration_parse(brk, sizeof brk - 1, "c", &c, &e) == -1 && c.k == 0);
-    CHECK_MSG(!strcmp(e.msg, "c:2: not valid JSON: invalid escape near '\"sdd\\?'"), "got '%s'", e.msg);
+    CHECK_MSG(!strcmp(e.msg, "c:2: not valid JSON: invalid escape near '\"sdd\\ '"), "got '%s'", e.msg);
     CHECK(sdd_calibration_load("/nonexistent/cal.json", &c, &e) == -1 && !strcmp(e.msg, "/nonexistent/cal.json: No such file or directory"));
     /* written atomically, read back */
     char path[64];

@@ -872,9 +872,9 @@ static void test_err_one_line(void)
 {
     sdd_err e;
     CHECK(sdd_err_set(&e, "%s:%d: bad token '%s'", "a\nb.json", 3, "x\r\n\ty\x7f") == -1);
-    CHECK_MSG(!strcmp(e.msg, "a?b.json:3: bad token 'x???y?'"), "got '%s'", e.msg);
+    CHECK_MSG(!strcmp(e.msg, "a b.json:3: bad token 'x   y '"), "got '%s'", e.msg);
     CHECK(sdd_err_prefix(&e, "in\n%s", "dir") == -1);
-    CHECK_MSG(!strcmp(e.msg, "in?dir: a?b.json:3: bad token 'x???y?'"), "got '%s'", e.msg);
+    CHECK_MSG(!strcmp(e.msg, "in dir: a b.json:3: bad token 'x   y '"), "got '%s'", e.msg);
     CHECK(sdd_err_set(NULL, "%s", "x") == -1);
 }
 
