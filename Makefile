@@ -86,6 +86,31 @@ $(BUILD)/tests/gpu/test_cuda: tests/gpu/test_cuda.c $(LIBA) tests/unit/check.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(LIBA) $(LDLIBS)
 
+# The CUDA emulation build (src/backend/cuda_emu.h): the .cu files compiled as
+# C++ by the host compiler with -DSDD_CU_EMU, and the C files that dispatch to
+# the CUDA backend (the ops, device selection) again with SDD_CUDA defined, into
+# $(BUILD)/emu/. Linked before libsdd.a, these objects replace the archive's
+# versions, so test_cuda_emu runs the CUDA backend's host code and kernels on
+# the CPU in every build, GPU or not.
+EMU_CSRC  := $(sort $(wildcard src/ops/*.c)) src/backend/device.c
+EMU_CUSRC := $(sort $(wildcard src/backend/*.cu))
+EMUOBJ    := $(EMU_CSRC:%.c=$(BUILD)/emu/%.o) $(EMU_CUSRC:%.cu=$(BUILD)/emu/%.o)
+CXX       ?= g++
+EMU_CXXFLAGS := $(SAN) -x c++ -std=c++17 $(OPT) $(ARCH) -g -fPIC -Wall -Wextra -Wno-unused-parameter \
+                -DSDD_CUDA -DSDD_CU_EMU -Iinclude -Isrc -I/usr/include/x86_64-linux-gnu/openblas-openmp
+
+$(BUILD)/emu/%.o: %.c | $(DEPSTAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -DSDD_CUDA -DSDD_CU_EMU -MMD -MP -c $< -o $@
+
+$(BUILD)/emu/%.o: %.cu | $(DEPSTAMP)
+	@mkdir -p $(dir $@)
+	$(CXX) $(EMU_CXXFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/tests/test_cuda_emu: tests/unit/test_cuda_emu.c $(EMUOBJ) $(LIBA) tests/unit/check.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -DSDD_CUDA -Itests/unit -o $@ $< $(EMUOBJ) $(LIBA) $(LDFLAGS) $(LDLIBS) -lstdc++ -lpthread
+
 $(LIBA): $(LIBOBJ)
 	rm -f $@ && ar rcs $@ $^
 
@@ -172,7 +197,7 @@ bench-rawboost: all $(BUILD)/bench/bench_sdd $(BUILD)/bench/bench_rawboost
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(BIN)/sdd $(LIBA) $(BIN)/libsdd.so
 
--include $(LIBOBJ:.o=.d) $(CLIOBJ:.o=.d)
+-include $(LIBOBJ:.o=.d) $(CLIOBJ:.o=.d) $(EMUOBJ:.o=.d)
 
 # Fuzz targets (clang + libFuzzer) live in tests/fuzz; their rules are kept there.
 -include tests/fuzz/fuzz.mk

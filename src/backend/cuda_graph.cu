@@ -50,8 +50,8 @@ extern "C" sdd_tensor *sdd_cu_pair_attn(sdd_ctx *c, sdd_tensor *x, sdd_tensor *w
     const float *a0 = SDD_DEV(aw11), *a1 = aw22 ? SDD_DEV(aw22) : a0, *a2 = aw12 ? SDD_DEV(aw12) : a0;
     const size_t total = (size_t)B * N * N;
     if (!total) return out;
-    k_pair_logits<<<sdd_cu_blocks(total), SDD_CU_THREADS>>>(SDD_DEV(x), B, N, D, Do, SDD_DEV(wp), SDD_DEV(bp), a0, a1, a2, nT, tau, out->x);
-    k_softmax_rows<<<sdd_cu_blocks((size_t)B * N), SDD_CU_THREADS>>>(out->x, (size_t)B * N, N);
+    SDD_LAUNCH(k_pair_logits, sdd_cu_blocks(total), SDD_CU_THREADS, 0)(SDD_DEV(x), B, N, D, Do, SDD_DEV(wp), SDD_DEV(bp), a0, a1, a2, nT, tau, out->x);
+    SDD_LAUNCH(k_softmax_rows, sdd_cu_blocks((size_t)B * N), SDD_CU_THREADS, 0)(out->x, (size_t)B * N, N);
     return sdd_cu_launched(c, "pair attention") ? NULL : out;
 }
 
@@ -93,9 +93,9 @@ extern "C" sdd_tensor *sdd_cu_master_attn(sdd_ctx *c, sdd_tensor *x, sdd_tensor 
     sdd_tensor *out = sdd_new3(c, B, 1, D);
     float *a = (float *)sdd_dscratch(c, ((size_t)B * N + 1) * sizeof(float));
     if (!out || !a) return NULL;
-    k_master_logits<<<sdd_cu_blocks((size_t)B * N), SDD_CU_THREADS>>>(SDD_DEV(x), SDD_DEV(m), B, N, D, Do, SDD_DEV(wm), SDD_DEV(bm), SDD_DEV(aw), tau, a);
-    k_softmax_rows<<<sdd_cu_blocks((size_t)B), SDD_CU_THREADS>>>(a, (size_t)B, N);
-    k_master_sum<<<sdd_cu_blocks((size_t)B * D), SDD_CU_THREADS>>>(SDD_DEV(x), a, B, N, D, out->x);
+    SDD_LAUNCH(k_master_logits, sdd_cu_blocks((size_t)B * N), SDD_CU_THREADS, 0)(SDD_DEV(x), SDD_DEV(m), B, N, D, Do, SDD_DEV(wm), SDD_DEV(bm), SDD_DEV(aw), tau, a);
+    SDD_LAUNCH(k_softmax_rows, sdd_cu_blocks((size_t)B), SDD_CU_THREADS, 0)(a, (size_t)B, N);
+    SDD_LAUNCH(k_master_sum, sdd_cu_blocks((size_t)B * D), SDD_CU_THREADS, 0)(SDD_DEV(x), a, B, N, D, out->x);
     return sdd_cu_launched(c, "master attention") ? NULL : out;
 }
 
@@ -149,9 +149,9 @@ extern "C" sdd_tensor *sdd_cu_graph_pool(sdd_ctx *c, sdd_tensor *h, sdd_tensor *
     float *s = (float *)sdd_dscratch(c, ((size_t)B * N + 1) * sizeof(float));
     int *idx = (int *)sdd_dscratch(c, ((size_t)B * K + 1) * sizeof(int));
     if (!out || !s || !idx) return NULL;
-    k_gpool_scores<<<sdd_cu_blocks((size_t)B * N), SDD_CU_THREADS>>>(SDD_DEV(h), B, N, D, SDD_DEV(w), SDD_DEV(b), s);
-    k_gpool_topk<<<sdd_cu_blocks((size_t)B), SDD_CU_THREADS>>>(s, B, N, K, idx);
-    k_gpool_gather<<<sdd_cu_blocks((size_t)B * K * D), SDD_CU_THREADS>>>(SDD_DEV(h), s, idx, B, N, K, D, out->x);
+    SDD_LAUNCH(k_gpool_scores, sdd_cu_blocks((size_t)B * N), SDD_CU_THREADS, 0)(SDD_DEV(h), B, N, D, SDD_DEV(w), SDD_DEV(b), s);
+    SDD_LAUNCH(k_gpool_topk, sdd_cu_blocks((size_t)B), SDD_CU_THREADS, 0)(s, B, N, K, idx);
+    SDD_LAUNCH(k_gpool_gather, sdd_cu_blocks((size_t)B * K * D), SDD_CU_THREADS, 0)(SDD_DEV(h), s, idx, B, N, K, D, out->x);
     return sdd_cu_launched(c, "graph pooling") ? NULL : out;
 }
 
@@ -183,6 +183,6 @@ extern "C" sdd_tensor *sdd_cu_readout(sdd_ctx *c, sdd_tensor *T, sdd_tensor *S, 
     const int B = (int)T->n[0], D = (int)T->n[2];
     sdd_tensor *out = sdd_new2(c, B, 5 * D);
     if (!out) return NULL;
-    k_readout<<<sdd_cu_blocks((size_t)B * D), SDD_CU_THREADS>>>(SDD_DEV(T), (int)T->n[1], SDD_DEV(S), (int)S->n[1], SDD_DEV(m), B, D, out->x);
+    SDD_LAUNCH(k_readout, sdd_cu_blocks((size_t)B * D), SDD_CU_THREADS, 0)(SDD_DEV(T), (int)T->n[1], SDD_DEV(S), (int)S->n[1], SDD_DEV(m), B, D, out->x);
     return sdd_cu_launched(c, "readout") ? NULL : out;
 }

@@ -1,11 +1,22 @@
-/* Helpers shared by the CUDA backend's .cu files (C++ only): the cuBLAS
- * handle, launch-error checks that record a reason in the context, grid
+/* Helpers shared by the CUDA backend's .cu files (C++ only): the runtime
+ * (CUDA's, or the CPU emulation of cuda_emu.h with SDD_CU_EMU), the launch
+ * macros, the cuBLAS handle, launch-error checks that record a reason in the context, grid
  * sizes, and the eval-only guard. */
 #ifndef SDD_BACKEND_CUDA_INTERNAL_H
 #define SDD_BACKEND_CUDA_INTERNAL_H
 #include "backend/cuda.h"
+#ifdef SDD_CU_EMU
+#include "backend/cuda_emu.h"
+#else
 #include <cuda_runtime.h>
 #include <cublas_v2.h>
+/* kernel launches go through these so the emulation build (cuda_emu.h) can
+ * run them on the CPU: SDD_LAUNCH(k, grid, block, shmem)(args...); kernels
+ * that use __syncthreads are launched with SDD_LAUNCH_SYNC */
+#define SDD_LAUNCH(k, g, b, s) k<<<(g), (b), (s)>>>
+#define SDD_LAUNCH_SYNC(k, g, b, s) k<<<(g), (b), (s)>>>
+#define SDD_SHARED_DYN(type, name) extern __shared__ type name[]
+#endif
 
 /* the process's cuBLAS handle (created by sdd_cu_init), FP32 math, default stream */
 cublasHandle_t sdd_cu_blas(void);

@@ -22,7 +22,7 @@ __constant__ float c_filt[SINC_MAX_TAPS];
  * with FMA, like the CPU GEMM, and the CPU's max order (NaN wins). */
 __global__ void k_sinc(const float *wave, int64_t L, int Ho, int64_t Wo, int K, float *out)
 {
-    extern __shared__ float s[];
+    SDD_SHARED_DYN(float, s);
     const int b = blockIdx.y;
     const int64_t w0 = (int64_t)blockIdx.x * SINC_TW;
     const int64_t t0 = w0 * 3;
@@ -71,7 +71,7 @@ extern "C" sdd_tensor *sdd_cu_sinc_front(sdd_ctx *c, sdd_tensor *wave, const flo
         return NULL;
     }
     dim3 grid((unsigned)((Wo + SINC_TW - 1) / SINC_TW), (unsigned)B);
-    k_sinc<<<grid, SINC_TW, (SINC_TW * 3 + K - 1) * sizeof(float)>>>(wave->x, L, Ho, Wo, K, out->x);
+    SDD_LAUNCH_SYNC(k_sinc, grid, SINC_TW, (SINC_TW * 3 + K - 1) * sizeof(float))(wave->x, L, Ho, Wo, K, out->x);
     return sdd_cu_launched(c, "sinc front end") ? NULL : out;
 }
 
@@ -114,12 +114,12 @@ static int conv_fwd(sdd_ctx *c, const sdd_conv_geom *g, int B, const float *x, c
     float *cols = (float *)sdd_dscratch(c, (size_t)chunk * per);
     if (!cols) return -1;
     const size_t total = (size_t)B * g->Cout * N;
-    k_fill_bias<<<sdd_cu_blocks(total), SDD_CU_THREADS>>>(out, b, N, g->Cout, total);
+    SDD_LAUNCH(k_fill_bias, sdd_cu_blocks(total), SDD_CU_THREADS, 0)(out, b, N, g->Cout, total);
     if (sdd_cu_launched(c, "conv2d bias")) return -1;
     const float one = 1.0f;
     for (int b0 = 0; b0 < B; b0 += chunk) {
         const int nb = B - b0 < chunk ? B - b0 : chunk;
-        k_im2col<<<grid_cap((size_t)nb * Kd * N), SDD_CU_THREADS>>>(x + (size_t)b0 * g->Cin * g->H * g->W, nb, g->Cin, g->H, g->W,
+        SDD_LAUNCH(k_im2col, grid_cap((size_t)nb * Kd * N), SDD_CU_THREADS, 0)(x + (size_t)b0 * g->Cin * g->H * g->W, nb, g->Cin, g->H, g->W,
                                                                     g->kh, g->kw, g->ph, g->pw, g->Ho, g->Wo, cols);
         if (sdd_cu_launched(c, "im2col")) return -1;
         /* column-major view: out_b^T (N, Cout) = cols_b^T (N, Kd) @ w^T (Kd, Cout) */
@@ -174,7 +174,7 @@ extern "C" sdd_tensor *sdd_cu_maxpool2d(sdd_ctx *c, sdd_tensor *x, int kh, int k
     sdd_tensor *out = sdd_new4(c, B, C, H / kh, W / kw);
     if (!out) return NULL;
     const size_t total = sdd_numel(out);
-    if (total) k_maxpool<<<sdd_cu_blocks(total), SDD_CU_THREADS>>>(x->x, NULL, (size_t)B * C, H, W, kh, kw, out->x);
+    if (total) SDD_LAUNCH(k_maxpool, sdd_cu_blocks(total), SDD_CU_THREADS, 0)(x->x, NULL, (size_t)B * C, H, W, kh, kw, out->x);
     return sdd_cu_launched(c, "maxpool2d") ? NULL : out;
 }
 
@@ -204,7 +204,7 @@ extern "C" sdd_tensor *sdd_cu_absmax_axis(sdd_ctx *c, sdd_tensor *e, int axis)
     sdd_tensor *out = sdd_new3(c, B, axis == 3 ? H : W, C);
     if (!out) return NULL;
     const size_t total = sdd_numel(out);
-    if (total) k_absmax<<<sdd_cu_blocks(total), SDD_CU_THREADS>>>(e->x, B, C, H, W, axis, out->x);
+    if (total) SDD_LAUNCH(k_absmax, sdd_cu_blocks(total), SDD_CU_THREADS, 0)(e->x, B, C, H, W, axis, out->x);
     return sdd_cu_launched(c, "absmax") ? NULL : out;
 }
 
@@ -232,7 +232,7 @@ __global__ void k_bn_eval(const float *x, size_t total, int64_t C, int64_t S, in
 static int bn_eval(sdd_ctx *c, const float *x, float *out, size_t total, int64_t C, int64_t S, int cl,
                    sdd_tensor *gamma, sdd_tensor *beta, sdd_tensor *rm, sdd_tensor *rv, float eps, int selu)
 {
-    if (total) k_bn_eval<<<sdd_cu_blocks(total), SDD_CU_THREADS>>>(x, total, C, S, cl, SDD_DEV(gamma), SDD_DEV(beta),
+    if (total) SDD_LAUNCH(k_bn_eval, sdd_cu_blocks(total), SDD_CU_THREADS, 0)(x, total, C, S, cl, SDD_DEV(gamma), SDD_DEV(beta),
                                                                    SDD_DEV(rm), SDD_DEV(rv), eps, selu, out);
     return sdd_cu_launched(c, "batchnorm");
 }
@@ -279,7 +279,7 @@ extern "C" sdd_tensor *sdd_cu_resblock(sdd_ctx *c, sdd_tensor *x, const sdd_resb
     if (conv_fwd(c, &g2, B, z, SDD_DEV(p->w2), p->b2 ? SDD_DEV(p->b2) : NULL, P)) return NULL;
     if (p->wd && conv_fwd(c, &gd, B, x->x, SDD_DEV(p->wd), p->bd ? SDD_DEV(p->bd) : NULL, D)) return NULL;
     const size_t total = sdd_numel(out);
-    k_maxpool<<<sdd_cu_blocks(total), SDD_CU_THREADS>>>(P, p->wd ? D : x->x, (size_t)B * g2.Cout, g2.Ho, g2.Wo, 1, 3, out->x);
+    SDD_LAUNCH(k_maxpool, sdd_cu_blocks(total), SDD_CU_THREADS, 0)(P, p->wd ? D : x->x, (size_t)B * g2.Cout, g2.Ho, g2.Wo, 1, 3, out->x);
     if (sdd_cu_launched(c, "residual pool")) return NULL;
     sdd_arena_release(&c->darena, mk);
     return out;
@@ -321,7 +321,7 @@ extern "C" sdd_tensor *sdd_cu_selu(sdd_ctx *c, sdd_tensor *x)
     sdd_tensor *out = sdd_tensor_new(c, x->nd, x->n);
     if (!out) return NULL;
     const size_t n = sdd_numel(x);
-    if (n) k_selu<<<sdd_cu_blocks(n), SDD_CU_THREADS>>>(SDD_DEV(x), n, out->x);
+    if (n) SDD_LAUNCH(k_selu, sdd_cu_blocks(n), SDD_CU_THREADS, 0)(SDD_DEV(x), n, out->x);
     return sdd_cu_launched(c, "SELU") ? NULL : out;
 }
 
@@ -331,7 +331,7 @@ extern "C" sdd_tensor *sdd_cu_add(sdd_ctx *c, sdd_tensor *a, sdd_tensor *b)
     sdd_tensor *out = sdd_tensor_new(c, a->nd, a->n);
     if (!out) return NULL;
     const size_t n = sdd_numel(a);
-    if (n) k_add<<<sdd_cu_blocks(n), SDD_CU_THREADS>>>(SDD_DEV(a), SDD_DEV(b), n, out->x);
+    if (n) SDD_LAUNCH(k_add, sdd_cu_blocks(n), SDD_CU_THREADS, 0)(SDD_DEV(a), SDD_DEV(b), n, out->x);
     return sdd_cu_launched(c, "add") ? NULL : out;
 }
 
@@ -341,7 +341,7 @@ extern "C" sdd_tensor *sdd_cu_max2(sdd_ctx *c, sdd_tensor *a, sdd_tensor *b)
     sdd_tensor *out = sdd_tensor_new(c, a->nd, a->n);
     if (!out) return NULL;
     const size_t n = sdd_numel(a);
-    if (n) k_max2<<<sdd_cu_blocks(n), SDD_CU_THREADS>>>(SDD_DEV(a), SDD_DEV(b), n, out->x);
+    if (n) SDD_LAUNCH(k_max2, sdd_cu_blocks(n), SDD_CU_THREADS, 0)(SDD_DEV(a), SDD_DEV(b), n, out->x);
     return sdd_cu_launched(c, "max") ? NULL : out;
 }
 
@@ -369,8 +369,8 @@ extern "C" sdd_tensor *sdd_cu_concat_nodes(sdd_ctx *c, sdd_tensor *a, sdd_tensor
     sdd_tensor *out = sdd_new3(c, B, N1 + N2, D);
     if (!out) return NULL;
     const size_t n1 = (size_t)B * N1 * D, n2 = (size_t)B * N2 * D;
-    if (n1) k_rows<<<sdd_cu_blocks(n1), SDD_CU_THREADS>>>(SDD_DEV(a), N1, 0, out->x, N1 + N2, 0, N1, D, B);
-    if (n2) k_rows<<<sdd_cu_blocks(n2), SDD_CU_THREADS>>>(SDD_DEV(b), N2, 0, out->x, N1 + N2, N1, N2, D, B);
+    if (n1) SDD_LAUNCH(k_rows, sdd_cu_blocks(n1), SDD_CU_THREADS, 0)(SDD_DEV(a), N1, 0, out->x, N1 + N2, 0, N1, D, B);
+    if (n2) SDD_LAUNCH(k_rows, sdd_cu_blocks(n2), SDD_CU_THREADS, 0)(SDD_DEV(b), N2, 0, out->x, N1 + N2, N1, N2, D, B);
     return sdd_cu_launched(c, "concat") ? NULL : out;
 }
 
@@ -381,7 +381,7 @@ extern "C" sdd_tensor *sdd_cu_slice_nodes(sdd_ctx *c, sdd_tensor *x, int start, 
     sdd_tensor *out = sdd_new3(c, B, len, D);
     if (!out) return NULL;
     const size_t n = (size_t)B * len * D;
-    if (n) k_rows<<<sdd_cu_blocks(n), SDD_CU_THREADS>>>(SDD_DEV(x), N, start, out->x, len, 0, len, D, B);
+    if (n) SDD_LAUNCH(k_rows, sdd_cu_blocks(n), SDD_CU_THREADS, 0)(SDD_DEV(x), N, start, out->x, len, 0, len, D, B);
     return sdd_cu_launched(c, "slice") ? NULL : out;
 }
 
@@ -399,7 +399,7 @@ extern "C" sdd_tensor *sdd_cu_linear(sdd_ctx *c, sdd_tensor *x, sdd_tensor *w, s
     const int64_t R = (int64_t)(sdd_numel(x) / din);
     const size_t total = (size_t)R * dout;
     if (!total) return out;
-    k_fill_bias<<<sdd_cu_blocks(total), SDD_CU_THREADS>>>(out->x, b ? SDD_DEV(b) : NULL, 1, dout, total);
+    SDD_LAUNCH(k_fill_bias, sdd_cu_blocks(total), SDD_CU_THREADS, 0)(out->x, b ? SDD_DEV(b) : NULL, 1, dout, total);
     if (sdd_cu_launched(c, "linear bias")) return NULL;
     const float one = 1.0f;
     /* column-major: out^T (dout, R) = w (dout, din) @ x^T (din, R); w row-major is w^T column-major */
