@@ -3,9 +3,10 @@
  * implementation of each op in ops/ops.h (cuda_ops.cu, cuda_graph.cu), which
  * the op dispatches to when c->dev is set. Same shapes and semantics as the
  * CPU ops; inputs and outputs are device tensors (parameter values through
- * sdd_tensor_dev). Eval mode only for now: an op asked for training
- * behaviour (batch statistics, dropout, gradients) fails with
- * "CUDA backend: ... not implemented yet". */
+ * sdd_tensor_dev). Training (batch statistics per segment, dropout,
+ * gradients per segment into the device gradient buffers), the gradient
+ * alignment's dot products and combination, and Adam run on the device too.
+ * The emulation build (cuda_emu.h, SDD_CU_EMU) runs all of it on the CPU. */
 #ifndef SDD_BACKEND_CUDA_H
 #define SDD_BACKEND_CUDA_H
 #ifdef __cplusplus
@@ -22,6 +23,8 @@ extern "C" {
 int sdd_cu_init(char *name, size_t cap, sdd_err *e);
 void *sdd_cu_malloc(size_t bytes);
 void sdd_cu_free(void *p);
+/* dst[0, n) = v (add 0) or += v (add 1), on the device */
+int sdd_cu_fill(float *dst, size_t n, float v, int add, sdd_err *e);
 /* to_device: 1 host -> device, 0 device -> host (synchronous) */
 int sdd_cu_copy(void *dst, const void *src, size_t bytes, int to_device, sdd_err *e);
 
@@ -46,6 +49,34 @@ sdd_tensor *sdd_cu_master_attn(sdd_ctx *c, sdd_tensor *x, sdd_tensor *m, sdd_ten
                                sdd_tensor *aw, float tau);
 sdd_tensor *sdd_cu_graph_pool(sdd_ctx *c, sdd_tensor *h, sdd_tensor *w, sdd_tensor *b, double ratio, float p_drop);
 sdd_tensor *sdd_cu_readout(sdd_ctx *c, sdd_tensor *T, sdd_tensor *S, sdd_tensor *m);
+/* Training (c->train / c->grad): the ops above record their backward on the
+ * tape; these are the training versions and the ops only training uses.
+ * Parameter gradients go to params->dgrad (sdd_pgrad), per segment. */
+sdd_tensor *sdd_cu_batchnorm_train(sdd_ctx *c, sdd_tensor *x, sdd_tensor *gamma, sdd_tensor *beta,
+                                   sdd_tensor *rmean, sdd_tensor *rvar, int channel_last, float momentum, float eps);
+void sdd_cu_bn_track(sdd_ctx *c, sdd_tensor *x, sdd_tensor *rmean, sdd_tensor *rvar, float momentum);
+/* key: the CPU op's dropout stream (the mask is the CPU backend's, bit for bit) */
+sdd_tensor *sdd_cu_dropout(sdd_ctx *c, sdd_tensor *x, float p, uint64_t key);
+sdd_tensor *sdd_cu_ce_weighted(sdd_ctx *c, sdd_tensor *logits, const int *labels, const float *cw, float *wsum);
+sdd_tensor *sdd_cu_pair_attn_train(sdd_ctx *c, sdd_tensor *x, sdd_tensor *wp, sdd_tensor *bp,
+                                   sdd_tensor *aw11, sdd_tensor *aw22, sdd_tensor *aw12, int nT, float tau);
+sdd_tensor *sdd_cu_master_attn_train(sdd_ctx *c, sdd_tensor *x, sdd_tensor *m, sdd_tensor *wm, sdd_tensor *bm,
+                                     sdd_tensor *aw, float tau);
+sdd_tensor *sdd_cu_graph_pool_train(sdd_ctx *c, sdd_tensor *h, sdd_tensor *w, sdd_tensor *b, double ratio, float p_drop);
+sdd_tensor *sdd_cu_readout_train(sdd_ctx *c, sdd_tensor *T, sdd_tensor *S, sdd_tensor *m);
+/* out (n) = a0 g0 + a1 g1; dots[0..2] = g0.g0, g1.g1, g0.g1 (double), all on
+ * the device, only the three dots come back (the alignment's scalars) */
+int sdd_cu_dots(const float *g0, const float *g1, size_t n, double *dots, sdd_err *e);
+int sdd_cu_combine(const float *g0, const float *g1, size_t n, double a0, double a1, float *out, sdd_err *e);
+/* |out|^2 and a finite check (1 when every entry is finite) */
+int sdd_cu_norm2_finite(const float *g, size_t n, double *norm2, int *finite, sdd_err *e);
+/* Adam on the device over the trainable ranges (off, len) of the block */
+int sdd_cu_adam(float *theta, float *m, float *v, const float *grad, const size_t *off, const size_t *len, int nr,
+                float b1, float b2, float omb1, float omb2, float wd, float step_size, float bc2_sqrt, float eps, sdd_err *e);
+
+/* dst[0, n) += src[0, n) (device); -1 with c->err set */
+int sdd_cu_acc(sdd_ctx *c, float *dst, const float *src, size_t n);
+
 /* Fails with the op's name: used by ops with no CUDA implementation yet. */
 sdd_tensor *sdd_cu_unsupported(sdd_ctx *c, const char *what);
 

@@ -1,4 +1,5 @@
-/* CUDA forward (eval-mode) kernels of AASIST's graph stage: the pairwise
+/* CUDA forward (eval-mode) kernels of AASIST's graph stage (training
+ * versions with their backward in cuda_graph_grad.cu): the pairwise
  * attention map, master-node attention, graph pooling (sigmoid scores, top-k)
  * and the readout. The graphs are small (tens of nodes, 24..64 features), so
  * each kernel gives one thread one output entry (or one row for softmax and
@@ -43,7 +44,7 @@ __global__ void k_softmax_rows(float *A, size_t rows, int n)
 extern "C" sdd_tensor *sdd_cu_pair_attn(sdd_ctx *c, sdd_tensor *x, sdd_tensor *wp, sdd_tensor *bp,
                                         sdd_tensor *aw11, sdd_tensor *aw22, sdd_tensor *aw12, int nT, float tau)
 {
-    if (sdd_cu_eval_only(c, "pair attention")) return NULL;
+    if (c->train || c->grad) return sdd_cu_pair_attn_train(c, x, wp, bp, aw11, aw22, aw12, nT, tau);
     const int B = (int)x->n[0], N = (int)x->n[1], D = (int)x->n[2], Do = (int)wp->n[0];
     sdd_tensor *out = sdd_new3(c, B, N, N);
     if (!out) return NULL;
@@ -87,7 +88,7 @@ __global__ void k_master_sum(const float *x, const float *a, int B, int N, int D
 extern "C" sdd_tensor *sdd_cu_master_attn(sdd_ctx *c, sdd_tensor *x, sdd_tensor *m, sdd_tensor *wm, sdd_tensor *bm,
                                           sdd_tensor *aw, float tau)
 {
-    if (sdd_cu_eval_only(c, "master attention")) return NULL;
+    if (c->train || c->grad) return sdd_cu_master_attn_train(c, x, m, wm, bm, aw, tau);
     const int B = (int)x->n[0], N = (int)x->n[1], D = (int)x->n[2], Do = (int)wm->n[0];
     if (m->n[0] != B || m->n[2] != D) { sdd_err_set(&c->err, "master attention: master shape"); c->failed = 1; return NULL; }
     sdd_tensor *out = sdd_new3(c, B, 1, D);
@@ -140,8 +141,7 @@ __global__ void k_gpool_gather(const float *h, const float *s, const int *idx, i
 
 extern "C" sdd_tensor *sdd_cu_graph_pool(sdd_ctx *c, sdd_tensor *h, sdd_tensor *w, sdd_tensor *b, double ratio, float p_drop)
 {
-    (void)p_drop;   /* eval mode: no dropout */
-    if (sdd_cu_eval_only(c, "graph pooling")) return NULL;
+    if (c->train || c->grad) return sdd_cu_graph_pool_train(c, h, w, b, ratio, p_drop);
     const int B = (int)h->n[0], N = (int)h->n[1], D = (int)h->n[2];
     int K = (int)((double)N * ratio);
     if (K < 1) K = 1;
@@ -179,7 +179,7 @@ __global__ void k_readout(const float *T, int nT, const float *S, int nS, const 
 
 extern "C" sdd_tensor *sdd_cu_readout(sdd_ctx *c, sdd_tensor *T, sdd_tensor *S, sdd_tensor *m)
 {
-    if (sdd_cu_eval_only(c, "readout")) return NULL;
+    if (c->train || c->grad) return sdd_cu_readout_train(c, T, S, m);
     const int B = (int)T->n[0], D = (int)T->n[2];
     sdd_tensor *out = sdd_new2(c, B, 5 * D);
     if (!out) return NULL;

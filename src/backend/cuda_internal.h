@@ -27,6 +27,32 @@ int sdd_cu_blas_ok(sdd_ctx *c, cublasStatus_t st, const char *what);
 /* -1 with c->err set for a training-mode request (batch statistics, dropout, gradients) */
 int sdd_cu_eval_only(sdd_ctx *c, const char *what);
 
+/* training pieces shared between the .cu files (C++ linkage) */
+extern "C" {
+#include "ops/internal.h"
+}
+int sdd_cu_conv_fwd(sdd_ctx *c, const sdd_conv_geom *g, int B, const float *x, const float *w, const float *b, float *out);
+int sdd_cu_conv_bwd(sdd_ctx *c, const sdd_conv_geom *g, int B, const float *x, const sdd_tensor *w, const sdd_tensor *bias,
+                    const float *dy, float *dx);
+int sdd_cu_axpy(sdd_ctx *c, float *y, const float *x, float a, size_t n);
+int sdd_cu_rowsum(sdd_ctx *c, const float *dy, int64_t r0, int64_t r1, size_t per, float *g);
+float *sdd_cu_dropout_mask(sdd_ctx *c, uint64_t key, size_t m, size_t per_row, float p);
+/* tape entries of the forward ops (0, or -1 with c->err set) */
+int sdd_cu_record_selu(sdd_ctx *c, sdd_tensor *x, sdd_tensor *out);
+int sdd_cu_record_add(sdd_ctx *c, sdd_tensor *a, sdd_tensor *b, sdd_tensor *out);
+int sdd_cu_record_max2(sdd_ctx *c, sdd_tensor *a, sdd_tensor *b, sdd_tensor *out);
+int sdd_cu_record_expand(sdd_ctx *c, sdd_tensor *p, sdd_tensor *out);
+int sdd_cu_record_concat(sdd_ctx *c, sdd_tensor *a, sdd_tensor *b, sdd_tensor *out);
+int sdd_cu_record_slice(sdd_ctx *c, sdd_tensor *x, int start, int len, sdd_tensor *out);
+int sdd_cu_record_linear(sdd_ctx *c, sdd_tensor *x, sdd_tensor *w, sdd_tensor *b, sdd_tensor *out);
+int sdd_cu_record_bmm(sdd_ctx *c, sdd_tensor *a, sdd_tensor *x, sdd_tensor *out);
+int sdd_cu_record_conv(sdd_ctx *c, sdd_tensor *x, sdd_tensor *w, sdd_tensor *b, const sdd_conv_geom *g, sdd_tensor *out);
+/* out[k] came from x[idx[k]] (disjoint windows); sign: times sign(x) (|.|-max) */
+int sdd_cu_record_scatter(sdd_ctx *c, sdd_tensor *x, sdd_tensor *out, int *idx, int sign);
+/* training forward of the fused residual block (geometries checked by the caller) */
+extern "C" sdd_tensor *sdd_cu_resblock_train(sdd_ctx *c, sdd_tensor *x, const sdd_resblock_params *p, const sdd_conv_geom *g1,
+                                             const sdd_conv_geom *g2, const sdd_conv_geom *gd);
+
 #define SDD_CU_THREADS 256
 static inline unsigned sdd_cu_blocks(size_t n) { return (unsigned)((n + SDD_CU_THREADS - 1) / SDD_CU_THREADS); }
 #define SDD_DEV(t) sdd_tensor_dev(c, (t))

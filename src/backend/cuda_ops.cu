@@ -1,4 +1,7 @@
-/* CUDA forward (eval-mode) kernels of the encoder and elementwise ops: the
+/* CUDA forward kernels of the encoder and elementwise ops (eval mode; in
+ * training the ops record their backward, see cuda_grad.cu and
+ * cuda_conv_grad.cu, and BatchNorm / the residual block switch to their
+ * training versions there): the
  * sinc front end, conv2d (im2col + cuBLAS SGEMM, FP32), max pooling, the
  * |.|-max node reductions, BatchNorm with running statistics, the fused
  * residual block, SELU, add, max, batch expansion, node concat/slice, linear
@@ -103,7 +106,7 @@ static unsigned grid_cap(size_t n)
 }
 
 /* out (B, Cout, Ho, Wo) = conv(x, w) + b; device pointers; temporaries released */
-static int conv_fwd(sdd_ctx *c, const sdd_conv_geom *g, int B, const float *x, const float *w, const float *b, float *out)
+int sdd_cu_conv_fwd(sdd_ctx *c, const sdd_conv_geom *g, int B, const float *x, const float *w, const float *b, float *out)
 {
     const size_t N = (size_t)g->Ho * g->Wo, Kd = (size_t)g->Cin * g->kh * g->kw;
     const size_t per = Kd * N * sizeof(float);
@@ -134,20 +137,20 @@ static int conv_fwd(sdd_ctx *c, const sdd_conv_geom *g, int B, const float *x, c
 
 extern "C" sdd_tensor *sdd_cu_conv2d(sdd_ctx *c, sdd_tensor *x, sdd_tensor *w, sdd_tensor *b, int ph, int pw)
 {
-    if (sdd_cu_eval_only(c, "conv2d")) return NULL;
     sdd_conv_geom g;
     if (sdd_conv_geom_init(c, &g, (int)x->n[1], (int)x->n[2], (int)x->n[3], w, ph, pw)) return NULL;
     const int B = (int)x->n[0];
     sdd_tensor *out = sdd_new4(c, B, g.Cout, g.Ho, g.Wo);
     if (!out) return NULL;
-    return conv_fwd(c, &g, B, x->x, SDD_DEV(w), b ? SDD_DEV(b) : NULL, out->x) ? NULL : out;
+    if (sdd_cu_conv_fwd(c, &g, B, SDD_DEV(x), SDD_DEV(w), b ? SDD_DEV(b) : NULL, out->x)) return NULL;
+    return sdd_cu_record_conv(c, x, w, b, &g, out) ? NULL : out;
 }
 
 /* ---- pooling ---- */
 
 /* MaxPool2d, stride = kernel; the CPU's scan order (first max wins, NaN wins);
  * with sc set the pooled value is of x + sc (the residual sum, fused) */
-__global__ void k_maxpool(const float *x, const float *sc, size_t planes, int H, int W, int kh, int kw, float *out)
+__global__ void k_maxpool(const float *x, const float *sc, size_t planes, int H, int W, int kh, int kw, float *out, int *ix)
 {
     const int Ho = H / kh, Wo = W / kw;
     const size_t total = planes * Ho * Wo;
@@ -158,28 +161,34 @@ __global__ void k_maxpool(const float *x, const float *sc, size_t planes, int H,
     const float *xp = x + pl * H * W, *sp = sc ? sc + pl * H * W : NULL;
     const int first = (h * kh) * W + w * kw;
     float m = sp ? xp[first] + sp[first] : xp[first];
+    int best = first;
     for (int i = 0; i < kh; i++)
         for (int j = 0; j < kw; j++) {
             const int k = (h * kh + i) * W + w * kw + j;
             const float v = sp ? xp[k] + sp[k] : xp[k];
-            if (v > m || isnan(v)) { m = v; if (isnan(m)) { out[idx] = m; return; } }
+            if (v > m || isnan(v)) { m = v; best = k; if (isnan(m)) goto done; }
         }
+done:
     out[idx] = m;
+    if (ix) ix[idx] = (int)(pl * H * W + best);
 }
 
 extern "C" sdd_tensor *sdd_cu_maxpool2d(sdd_ctx *c, sdd_tensor *x, int kh, int kw)
 {
-    if (sdd_cu_eval_only(c, "maxpool2d")) return NULL;
     const int B = (int)x->n[0], C = (int)x->n[1], H = (int)x->n[2], W = (int)x->n[3];
     sdd_tensor *out = sdd_new4(c, B, C, H / kh, W / kw);
     if (!out) return NULL;
     const size_t total = sdd_numel(out);
-    if (total) SDD_LAUNCH(k_maxpool, sdd_cu_blocks(total), SDD_CU_THREADS, 0)(x->x, NULL, (size_t)B * C, H, W, kh, kw, out->x);
-    return sdd_cu_launched(c, "maxpool2d") ? NULL : out;
+    if ((size_t)B * C * H * W > (size_t)INT32_MAX) return sdd_cu_unsupported(c, "maxpool2d of more than 2^31 values");
+    int *ix = c->grad ? (int *)sdd_dscratch(c, (total + 1) * sizeof(int)) : NULL;
+    if (c->grad && !ix) return NULL;
+    if (total) SDD_LAUNCH(k_maxpool, sdd_cu_blocks(total), SDD_CU_THREADS, 0)(SDD_DEV(x), NULL, (size_t)B * C, H, W, kh, kw, out->x, ix);
+    if (sdd_cu_launched(c, "maxpool2d")) return NULL;
+    return c->grad && sdd_cu_record_scatter(c, x, out, ix, 0) ? NULL : out;
 }
 
 /* out (B, N, C) node-major: max |e| along W (axis 3, N = H) or H (axis 2, N = W) */
-__global__ void k_absmax(const float *e, int B, int C, int H, int W, int axis, float *out)
+__global__ void k_absmax(const float *e, int B, int C, int H, int W, int axis, float *out, int *ix)
 {
     const int N = axis == 3 ? H : W;
     const size_t total = (size_t)B * N * C;
@@ -190,22 +199,27 @@ __global__ void k_absmax(const float *e, int B, int C, int H, int W, int axis, f
     const int len = axis == 3 ? W : H, stride = axis == 3 ? 1 : W;
     const float *q = axis == 3 ? p + (size_t)nn * W : p + nn;
     float m = fabsf(q[0]);
+    int best = 0;
     for (int k = 1; k < len; k++) {
         const float v = fabsf(q[(size_t)k * stride]);
-        if (v > m || (isnan(v) && !isnan(m))) m = v;
+        if (v > m || (isnan(v) && !isnan(m))) { m = v; best = k; }
     }
     out[idx] = m;
+    if (ix) ix[idx] = (int)((q - e) + (size_t)best * stride);
 }
 
 extern "C" sdd_tensor *sdd_cu_absmax_axis(sdd_ctx *c, sdd_tensor *e, int axis)
 {
-    if (sdd_cu_eval_only(c, "absmax")) return NULL;
     const int B = (int)e->n[0], C = (int)e->n[1], H = (int)e->n[2], W = (int)e->n[3];
     sdd_tensor *out = sdd_new3(c, B, axis == 3 ? H : W, C);
     if (!out) return NULL;
     const size_t total = sdd_numel(out);
-    if (total) SDD_LAUNCH(k_absmax, sdd_cu_blocks(total), SDD_CU_THREADS, 0)(e->x, B, C, H, W, axis, out->x);
-    return sdd_cu_launched(c, "absmax") ? NULL : out;
+    if (sdd_numel(e) > (size_t)INT32_MAX) return sdd_cu_unsupported(c, "absmax of more than 2^31 values");
+    int *ix = c->grad ? (int *)sdd_dscratch(c, (total + 1) * sizeof(int)) : NULL;
+    if (c->grad && !ix) return NULL;
+    if (total) SDD_LAUNCH(k_absmax, sdd_cu_blocks(total), SDD_CU_THREADS, 0)(SDD_DEV(e), B, C, H, W, axis, out->x, ix);
+    if (sdd_cu_launched(c, "absmax")) return NULL;
+    return c->grad && sdd_cu_record_scatter(c, e, out, ix, 1) ? NULL : out;
 }
 
 /* ---- BatchNorm (running statistics) and SELU ---- */
@@ -240,7 +254,7 @@ static int bn_eval(sdd_ctx *c, const float *x, float *out, size_t total, int64_t
 extern "C" sdd_tensor *sdd_cu_batchnorm(sdd_ctx *c, sdd_tensor *x, sdd_tensor *gamma, sdd_tensor *beta,
                                         sdd_tensor *rmean, sdd_tensor *rvar, int channel_last, float eps)
 {
-    if (sdd_cu_eval_only(c, "batchnorm (batch statistics)")) return NULL;
+    if (sdd_cu_eval_only(c, "gradients through BatchNorm with running statistics")) return NULL;
     sdd_tensor *out = sdd_tensor_new(c, x->nd, x->n);
     if (!out) return NULL;
     sdd_bn_stats st;
@@ -252,7 +266,6 @@ extern "C" sdd_tensor *sdd_cu_batchnorm(sdd_ctx *c, sdd_tensor *x, sdd_tensor *g
 
 extern "C" sdd_tensor *sdd_cu_resblock(sdd_ctx *c, sdd_tensor *x, const sdd_resblock_params *p)
 {
-    if (sdd_cu_eval_only(c, "residual block")) return NULL;
     const int B = (int)x->n[0], Cin = (int)x->n[1], H = (int)x->n[2], W = (int)x->n[3];
     sdd_conv_geom g1, g2, gd;
     if (sdd_conv_geom_init(c, &g1, Cin, H, W, p->w1, p->ph1, p->pw1)) return NULL;
@@ -266,6 +279,8 @@ extern "C" sdd_tensor *sdd_cu_resblock(sdd_ctx *c, sdd_tensor *x, const sdd_resb
         return NULL;
     }
     if (g2.Wo < 3) { sdd_err_set(&c->err, "resblock: width %d too small to pool", g2.Wo); c->failed = 1; return NULL; }
+    if (c->train) return sdd_cu_resblock_train(c, x, p, &g1, &g2, &gd);
+    if (sdd_cu_eval_only(c, "gradients through a residual block with running statistics")) return NULL;
     sdd_tensor *out = sdd_new4(c, B, g2.Cout, g2.Ho, g2.Wo / 3);
     if (!out) return NULL;
     const sdd_arena_mark mk = sdd_arena_get_mark(&c->darena);
@@ -274,12 +289,12 @@ extern "C" sdd_tensor *sdd_cu_resblock(sdd_ctx *c, sdd_tensor *x, const sdd_resb
     float *P = (float *)sdd_dscratch(c, pn * sizeof(float));
     float *D = p->wd ? (float *)sdd_dscratch(c, pn * sizeof(float)) : NULL;
     if (!z || !P || (p->wd && !D)) return NULL;
-    if (conv_fwd(c, &g1, B, x->x, SDD_DEV(p->w1), p->b1 ? SDD_DEV(p->b1) : NULL, z)) return NULL;
+    if (sdd_cu_conv_fwd(c, &g1, B, x->x, SDD_DEV(p->w1), p->b1 ? SDD_DEV(p->b1) : NULL, z)) return NULL;
     if (bn_eval(c, z, z, zn, g1.Cout, (int64_t)g1.Ho * g1.Wo, 0, p->gamma, p->beta, p->rmean, p->rvar, p->eps, 1)) return NULL;
-    if (conv_fwd(c, &g2, B, z, SDD_DEV(p->w2), p->b2 ? SDD_DEV(p->b2) : NULL, P)) return NULL;
-    if (p->wd && conv_fwd(c, &gd, B, x->x, SDD_DEV(p->wd), p->bd ? SDD_DEV(p->bd) : NULL, D)) return NULL;
+    if (sdd_cu_conv_fwd(c, &g2, B, z, SDD_DEV(p->w2), p->b2 ? SDD_DEV(p->b2) : NULL, P)) return NULL;
+    if (p->wd && sdd_cu_conv_fwd(c, &gd, B, x->x, SDD_DEV(p->wd), p->bd ? SDD_DEV(p->bd) : NULL, D)) return NULL;
     const size_t total = sdd_numel(out);
-    SDD_LAUNCH(k_maxpool, sdd_cu_blocks(total), SDD_CU_THREADS, 0)(P, p->wd ? D : x->x, (size_t)B * g2.Cout, g2.Ho, g2.Wo, 1, 3, out->x);
+    SDD_LAUNCH(k_maxpool, sdd_cu_blocks(total), SDD_CU_THREADS, 0)(P, p->wd ? D : SDD_DEV(x), (size_t)B * g2.Cout, g2.Ho, g2.Wo, 1, 3, out->x, NULL);
     if (sdd_cu_launched(c, "residual pool")) return NULL;
     sdd_arena_release(&c->darena, mk);
     return out;
@@ -317,37 +332,33 @@ __global__ void k_rows(const float *in, int Nin, int i0, float *out, int Nout, i
 
 extern "C" sdd_tensor *sdd_cu_selu(sdd_ctx *c, sdd_tensor *x)
 {
-    if (sdd_cu_eval_only(c, "SELU")) return NULL;
     sdd_tensor *out = sdd_tensor_new(c, x->nd, x->n);
     if (!out) return NULL;
     const size_t n = sdd_numel(x);
     if (n) SDD_LAUNCH(k_selu, sdd_cu_blocks(n), SDD_CU_THREADS, 0)(SDD_DEV(x), n, out->x);
-    return sdd_cu_launched(c, "SELU") ? NULL : out;
+    return sdd_cu_launched(c, "SELU") || sdd_cu_record_selu(c, x, out) ? NULL : out;
 }
 
 extern "C" sdd_tensor *sdd_cu_add(sdd_ctx *c, sdd_tensor *a, sdd_tensor *b)
 {
-    if (sdd_cu_eval_only(c, "add")) return NULL;
     sdd_tensor *out = sdd_tensor_new(c, a->nd, a->n);
     if (!out) return NULL;
     const size_t n = sdd_numel(a);
     if (n) SDD_LAUNCH(k_add, sdd_cu_blocks(n), SDD_CU_THREADS, 0)(SDD_DEV(a), SDD_DEV(b), n, out->x);
-    return sdd_cu_launched(c, "add") ? NULL : out;
+    return sdd_cu_launched(c, "add") || sdd_cu_record_add(c, a, b, out) ? NULL : out;
 }
 
 extern "C" sdd_tensor *sdd_cu_max2(sdd_ctx *c, sdd_tensor *a, sdd_tensor *b)
 {
-    if (sdd_cu_eval_only(c, "max")) return NULL;
     sdd_tensor *out = sdd_tensor_new(c, a->nd, a->n);
     if (!out) return NULL;
     const size_t n = sdd_numel(a);
     if (n) SDD_LAUNCH(k_max2, sdd_cu_blocks(n), SDD_CU_THREADS, 0)(SDD_DEV(a), SDD_DEV(b), n, out->x);
-    return sdd_cu_launched(c, "max") ? NULL : out;
+    return sdd_cu_launched(c, "max") || sdd_cu_record_max2(c, a, b, out) ? NULL : out;
 }
 
 extern "C" sdd_tensor *sdd_cu_expand_batch(sdd_ctx *c, sdd_tensor *p, int B)
 {
-    if (sdd_cu_eval_only(c, "expand")) return NULL;
     int64_t shp[SDD_MAX_DIMS];
     for (int i = 0; i < p->nd; i++) shp[i] = p->n[i];
     shp[0] = B;
@@ -359,37 +370,34 @@ extern "C" sdd_tensor *sdd_cu_expand_batch(sdd_ctx *c, sdd_tensor *p, int B)
             sdd_cu_launched(c, "expand");
             return NULL;
         }
-    return out;
+    return sdd_cu_record_expand(c, p, out) ? NULL : out;
 }
 
 extern "C" sdd_tensor *sdd_cu_concat_nodes(sdd_ctx *c, sdd_tensor *a, sdd_tensor *b)
 {
-    if (sdd_cu_eval_only(c, "concat")) return NULL;
     const int B = (int)a->n[0], N1 = (int)a->n[1], N2 = (int)b->n[1], D = (int)a->n[2];
     sdd_tensor *out = sdd_new3(c, B, N1 + N2, D);
     if (!out) return NULL;
     const size_t n1 = (size_t)B * N1 * D, n2 = (size_t)B * N2 * D;
     if (n1) SDD_LAUNCH(k_rows, sdd_cu_blocks(n1), SDD_CU_THREADS, 0)(SDD_DEV(a), N1, 0, out->x, N1 + N2, 0, N1, D, B);
     if (n2) SDD_LAUNCH(k_rows, sdd_cu_blocks(n2), SDD_CU_THREADS, 0)(SDD_DEV(b), N2, 0, out->x, N1 + N2, N1, N2, D, B);
-    return sdd_cu_launched(c, "concat") ? NULL : out;
+    return sdd_cu_launched(c, "concat") || sdd_cu_record_concat(c, a, b, out) ? NULL : out;
 }
 
 extern "C" sdd_tensor *sdd_cu_slice_nodes(sdd_ctx *c, sdd_tensor *x, int start, int len)
 {
-    if (sdd_cu_eval_only(c, "slice")) return NULL;
     const int B = (int)x->n[0], N = (int)x->n[1], D = (int)x->n[2];
     sdd_tensor *out = sdd_new3(c, B, len, D);
     if (!out) return NULL;
     const size_t n = (size_t)B * len * D;
     if (n) SDD_LAUNCH(k_rows, sdd_cu_blocks(n), SDD_CU_THREADS, 0)(SDD_DEV(x), N, start, out->x, len, 0, len, D, B);
-    return sdd_cu_launched(c, "slice") ? NULL : out;
+    return sdd_cu_launched(c, "slice") || sdd_cu_record_slice(c, x, start, len, out) ? NULL : out;
 }
 
 /* ---- dense layers (cuBLAS, FP32) ---- */
 
 extern "C" sdd_tensor *sdd_cu_linear(sdd_ctx *c, sdd_tensor *x, sdd_tensor *w, sdd_tensor *b)
 {
-    if (sdd_cu_eval_only(c, "linear")) return NULL;
     const int dout = (int)w->n[0], din = (int)w->n[1];
     int64_t shp[SDD_MAX_DIMS];
     for (int i = 0; i < x->nd; i++) shp[i] = x->n[i];
@@ -398,19 +406,18 @@ extern "C" sdd_tensor *sdd_cu_linear(sdd_ctx *c, sdd_tensor *x, sdd_tensor *w, s
     if (!out) return NULL;
     const int64_t R = (int64_t)(sdd_numel(x) / din);
     const size_t total = (size_t)R * dout;
-    if (!total) return out;
+    if (!total) return sdd_cu_record_linear(c, x, w, b, out) ? NULL : out;
     SDD_LAUNCH(k_fill_bias, sdd_cu_blocks(total), SDD_CU_THREADS, 0)(out->x, b ? SDD_DEV(b) : NULL, 1, dout, total);
     if (sdd_cu_launched(c, "linear bias")) return NULL;
     const float one = 1.0f;
     /* column-major: out^T (dout, R) = w (dout, din) @ x^T (din, R); w row-major is w^T column-major */
     cublasStatus_t st = cublasSgemm(sdd_cu_blas(), CUBLAS_OP_T, CUBLAS_OP_N, dout, (int)R, din, &one,
                                     SDD_DEV(w), din, SDD_DEV(x), din, &one, out->x, dout);
-    return sdd_cu_blas_ok(c, st, "linear") ? NULL : out;
+    return sdd_cu_blas_ok(c, st, "linear") || sdd_cu_record_linear(c, x, w, b, out) ? NULL : out;
 }
 
 extern "C" sdd_tensor *sdd_cu_bmm(sdd_ctx *c, sdd_tensor *a, sdd_tensor *x)
 {
-    if (sdd_cu_eval_only(c, "bmm")) return NULL;
     const int B = (int)a->n[0], N = (int)a->n[1], M = (int)a->n[2], D = (int)x->n[2];
     sdd_tensor *out = sdd_new3(c, B, N, D);
     if (!out) return NULL;
@@ -419,5 +426,5 @@ extern "C" sdd_tensor *sdd_cu_bmm(sdd_ctx *c, sdd_tensor *a, sdd_tensor *x)
     cublasStatus_t st = cublasSgemmStridedBatched(sdd_cu_blas(), CUBLAS_OP_N, CUBLAS_OP_N, D, N, M, &one,
                                                   SDD_DEV(x), D, (long long)M * D, SDD_DEV(a), M, (long long)N * M, &zero,
                                                   out->x, D, (long long)N * D, B);
-    return sdd_cu_blas_ok(c, st, "bmm") ? NULL : out;
+    return sdd_cu_blas_ok(c, st, "bmm") || sdd_cu_record_bmm(c, a, x, out) ? NULL : out;
 }

@@ -37,6 +37,21 @@ extern "C" void *sdd_cu_malloc(size_t bytes)
 
 extern "C" void sdd_cu_free(void *p) { if (p) cudaFree(p); }
 
+__global__ void k_fill(float *dst, size_t n, float v, int add)
+{
+    const size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < n) dst[i] = add ? dst[i] + v : v;
+}
+
+extern "C" int sdd_cu_fill(float *dst, size_t n, float v, int add, sdd_err *e)
+{
+    if (!n) return 0;
+    SDD_LAUNCH(k_fill, sdd_cu_blocks(n), SDD_CU_THREADS, 0)(dst, n, v, add);
+    cudaError_t st = cudaGetLastError();
+    if (st != cudaSuccess) return sdd_err_set(e, "CUDA fill of %zu floats failed: %s", n, cudaGetErrorString(st));
+    return 0;
+}
+
 extern "C" int sdd_cu_copy(void *dst, const void *src, size_t bytes, int to_device, sdd_err *e)
 {
     if (!bytes) return 0;
@@ -65,7 +80,7 @@ int sdd_cu_blas_ok(sdd_ctx *c, cublasStatus_t st, const char *what)
 int sdd_cu_eval_only(sdd_ctx *c, const char *what)
 {
     if (!c->train && !c->grad) return 0;
-    if (!c->failed) sdd_err_set(&c->err, "CUDA backend: %s in training mode is not implemented yet", what);
+    if (!c->failed) sdd_err_set(&c->err, "CUDA backend: %s is not implemented yet", what);
     c->failed = 1;
     return -1;
 }

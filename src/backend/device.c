@@ -96,6 +96,110 @@ int sdd_device_from_host(float *dst, const float *src, size_t n, sdd_err *e)
 #endif
 }
 
+int sdd_device_zero(float *dst, size_t n, sdd_err *e)
+{
+#ifdef SDD_CUDA
+    return sdd_cu_fill(dst, n, 0.0f, 0, e);
+#else
+    (void)dst; (void)n;
+    return sdd_err_set(e, NO_CUDA);
+#endif
+}
+
+int sdd_device_add_const(float *dst, size_t n, float v, sdd_err *e)
+{
+#ifdef SDD_CUDA
+    return sdd_cu_fill(dst, n, v, 1, e);
+#else
+    (void)dst; (void)n; (void)v;
+    return sdd_err_set(e, NO_CUDA);
+#endif
+}
+
+int sdd_params_alloc_dgrads(sdd_params *ps, int n, sdd_err *e)
+{
+#ifdef SDD_CUDA
+    if (n < 1 || n > SDD_MAX_PATHS) return sdd_err_set(e, "params: %d device gradient buffers (max %d)", n, SDD_MAX_PATHS);
+    if (ps->ndgrad != n) {
+        sdd_cu_free(ps->dgrad[0]);
+        for (int i = 0; i < SDD_MAX_PATHS; i++) ps->dgrad[i] = NULL;
+        ps->ndgrad = 0;
+        /* the paths' buffers in one block, each 16-float aligned */
+        const size_t stride = (ps->total + 15) / 16 * 16;
+        float *blk = sdd_cu_malloc((stride * (size_t)n > 0 ? stride * (size_t)n : 1) * sizeof(float));
+        if (!blk) return sdd_err_set(e, "out of device memory for %d gradient buffers of %zu floats", n, ps->total);
+        for (int i = 0; i < n; i++) ps->dgrad[i] = blk + (size_t)i * stride;
+        ps->ndgrad = n;
+    }
+    return sdd_params_zero_dgrads(ps, e);
+#else
+    (void)ps; (void)n;
+    return sdd_err_set(e, NO_CUDA);
+#endif
+}
+
+int sdd_params_zero_dgrads(sdd_params *ps, sdd_err *e)
+{
+    for (int i = 0; i < ps->ndgrad; i++)
+        if (sdd_device_zero(ps->dgrad[i], ps->total, e)) return -1;
+    return 0;
+}
+
+int sdd_device_dots(const float *g0, const float *g1, size_t n, double *dots, sdd_err *e)
+{
+#ifdef SDD_CUDA
+    return sdd_cu_dots(g0, g1, n, dots, e);
+#else
+    (void)g0; (void)g1; (void)n; (void)dots;
+    return sdd_err_set(e, NO_CUDA);
+#endif
+}
+
+int sdd_device_combine(const float *g0, const float *g1, size_t n, double a0, double a1, float *out, sdd_err *e)
+{
+#ifdef SDD_CUDA
+    return sdd_cu_combine(g0, g1, n, a0, a1, out, e);
+#else
+    (void)g0; (void)g1; (void)n; (void)a0; (void)a1; (void)out;
+    return sdd_err_set(e, NO_CUDA);
+#endif
+}
+
+int sdd_device_norm2_finite(const float *g, size_t n, double *norm2, int *finite, sdd_err *e)
+{
+#ifdef SDD_CUDA
+    return sdd_cu_norm2_finite(g, n, norm2, finite, e);
+#else
+    (void)g; (void)n; (void)norm2; (void)finite;
+    return sdd_err_set(e, NO_CUDA);
+#endif
+}
+
+int sdd_device_adam(float *theta, float *m, float *v, const float *grad, const size_t *off, const size_t *len, int nr,
+                    float b1, float b2, float omb1, float omb2, float wd, float step_size, float bc2_sqrt, float eps, sdd_err *e)
+{
+#ifdef SDD_CUDA
+    return sdd_cu_adam(theta, m, v, grad, off, len, nr, b1, b2, omb1, omb2, wd, step_size, bc2_sqrt, eps, e);
+#else
+    (void)theta; (void)m; (void)v; (void)grad; (void)off; (void)len; (void)nr; (void)b1; (void)b2; (void)omb1; (void)omb2;
+    (void)wd; (void)step_size; (void)bc2_sqrt; (void)eps;
+    return sdd_err_set(e, NO_CUDA);
+#endif
+}
+
+float *sdd_device_alloc(size_t n, sdd_err *e)
+{
+#ifdef SDD_CUDA
+    float *p = sdd_cu_malloc((n ? n : 1) * sizeof(float));
+    if (!p) sdd_err_set(e, "out of device memory (%zu floats)", n);
+    return p;
+#else
+    (void)n;
+    sdd_err_set(e, NO_CUDA);
+    return NULL;
+#endif
+}
+
 void sdd_device_free(void *p)
 {
 #ifdef SDD_CUDA

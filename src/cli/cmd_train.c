@@ -54,7 +54,8 @@ static void usage(FILE *f)
             "  --resume                  continue from DIR/state.safetensors (the last finished epoch;\n"
             "                            the log is cut back to it); a finished or early-stopped run\n"
             "                            says so and does nothing (more --epochs or --patience go on)\n"
-            "  --device cpu|cuda         compute device (default cpu; cuda training is not implemented yet)\n"
+            "  --device cpu|cuda         compute device (default cpu); cuda: AASIST and AASIST-L, one GPU, every\n"
+            "                            regime (steps, alignment, Adam on the device; not with mpirun)\n"
             "  --seeds S1,S2,...         train once per seed into DIR/seed-S, then DIR/summary.txt:\n"
             "                            final dev EER and eval EERs, mean and sample std (also printed)\n"
             "  --recipe NAME|FILE        settings from a recipe: built-in %s, or a JSON file whose\n"
@@ -119,11 +120,7 @@ int cmd_train(int argc, char **argv)
     int dev = SDD_DEV_CPU;
     if (rc == SDD_EXIT_OK && sdd_device_parse(device, &dev, &e)) rc = cli_usage_error("train", "--device: %s", e.msg);
     if (rc == SDD_EXIT_OK && sdd_device_check(dev, NULL, 0, &e)) { cli_error("--device %s: %s", device, e.msg); rc = SDD_EXIT_ERROR; }
-    /* the CUDA backend has no backward kernels yet: say so instead of training on the CPU */
-    if (rc == SDD_EXIT_OK && dev == SDD_DEV_CUDA) {
-        cli_error("--device cuda: training on CUDA is not implemented yet (scoring is: sdd score --device cuda)");
-        rc = SDD_EXIT_ERROR;
-    }
+    cfg.device = dev;
     if (rc == SDD_EXIT_OK) {
         cli_set_threads(cfg.threads);
         char *summary = NULL;

@@ -15,6 +15,7 @@ void sdd_params_free(sdd_params *ps)
     free(ps->grad[0]);  /* one block holds every path's gradient */
     for (int i = 0; i < SDD_MAX_PATHS; i++) ps->grad[i] = NULL;
     sdd_device_free(ps->ddata);
+    sdd_device_free(ps->dgrad[0]);  /* one block, as grad */
     memset(ps, 0, sizeof *ps);
 }
 

@@ -28,6 +28,8 @@ typedef struct sdd_params {
     float *grad[SDD_MAX_PATHS];/* (total,) per-path gradient, NULL until allocated */
     int ngrad;
     float *ddata;              /* (total,) device copy of data (backend/device.h), NULL on the CPU */
+    float *dgrad[SDD_MAX_PATHS];/* (total,) per-path gradients in device memory (one block), NULL until allocated */
+    int ndgrad;
     size_t total;
     size_t ntrainable;         /* number of trainable floats */
 } sdd_params;

@@ -150,12 +150,14 @@ float *sdd_grad_of(sdd_ctx *c, sdd_tensor *t)
     if (t->g) return t->g;
     if (t->pidx >= 0) return NULL; /* parameters use sdd_pgrad */
     if (c->dev) {
-        if (!c->failed) sdd_err_set(&c->err, "CUDA backend: gradients (training) are not implemented yet");
-        c->failed = 1;
-        return NULL;
+        /* device gradients: arena memory zeroed on the device */
+        t->g = sdd_dscratch(c, sdd_numel(t) * sizeof(float));
+        if (!t->g) return NULL;
+        if (sdd_device_zero(t->g, sdd_numel(t), &c->err)) { c->failed = 1; t->g = NULL; return NULL; }
+    } else {
+        t->g = sdd_arena_calloc(&c->arena, sdd_numel(t) * sizeof(float));
+        if (!t->g) return sdd_oom(c, "gradient");
     }
-    t->g = sdd_arena_calloc(&c->arena, sdd_numel(t) * sizeof(float));
-    if (!t->g) return sdd_oom(c, "gradient");
     if (c->ngten == c->capgten) {
         int nc = c->capgten ? 2 * c->capgten : 256;
         sdd_tensor **ng = realloc(c->gten, (size_t)nc * sizeof *ng);
@@ -171,6 +173,10 @@ float *sdd_pgrad(sdd_ctx *c, const sdd_tensor *w, int s)
 {
     if (!c->grad || w->pidx < 0 || !w->rg) return NULL;
     int buf = c->joint_grad ? c->cur_grad : c->seg_grad[s];
+    if (c->dev) {
+        if (buf >= c->params->ndgrad || !c->params->dgrad[buf]) return NULL;
+        return c->params->dgrad[buf] + c->params->p[w->pidx].off;
+    }
     if (buf >= c->params->ngrad || !c->params->grad[buf]) return NULL;
     return c->params->grad[buf] + c->params->p[w->pidx].off;
 }
@@ -230,6 +236,10 @@ int sdd_backward(sdd_ctx *c, int n, sdd_tensor **t, const float *seed)
         float *g = sdd_grad_of(c, t[i]);
         if (!g) return -1;
         size_t m = sdd_numel(t[i]);
+        if (c->dev) {
+            if (sdd_device_add_const(g, m, seed[i], &c->err)) { c->failed = 1; return -1; }
+            continue;
+        }
         for (size_t k = 0; k < m; k++) g[k] += seed[i];
     }
     if (c->prof) return backward_timed(c);
@@ -260,6 +270,35 @@ void sdd_prof_start(sdd_ctx *c)
 
 void sdd_zero_act_grads(sdd_ctx *c)
 {
-    for (int i = 0; i < c->ngten; i++)
+    for (int i = 0; i < c->ngten; i++) {
+        if (c->dev) {
+            if (sdd_device_zero(c->gten[i]->g, sdd_numel(c->gten[i]), &c->err)) c->failed = 1;
+            continue;
+        }
         memset(c->gten[i]->g, 0, sdd_numel(c->gten[i]) * sizeof(float));
+    }
+}
+
+int sdd_grad_set(sdd_ctx *c, sdd_tensor *t, const float *vals)
+{
+    float *g = sdd_grad_of(c, t);
+    if (!g) return -1;
+    const size_t m = sdd_numel(t);
+    if (c->dev) {
+        if (sdd_device_from_host(g, vals, m, &c->err)) { c->failed = 1; return -1; }
+        return 0;
+    }
+    memcpy(g, vals, m * sizeof(float));
+    return 0;
+}
+
+int sdd_values_to_host(sdd_ctx *c, const sdd_tensor *t, float *dst)
+{
+    const size_t m = sdd_numel(t);
+    if (c->dev) {
+        if (sdd_device_to_host(dst, sdd_tensor_dev(c, t), m, &c->err)) { c->failed = 1; return -1; }
+        return 0;
+    }
+    memcpy(dst, t->x, m * sizeof(float));
+    return 0;
 }

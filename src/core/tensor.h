@@ -169,6 +169,11 @@ int sdd_tape_push(sdd_ctx *c, sdd_backward_fn fn, void *node);
 int sdd_backward(sdd_ctx *c, int n, sdd_tensor **t, const float *seed);
 /* Zeroes every activation gradient (before a second backward pass over the same tape). */
 void sdd_zero_act_grads(sdd_ctx *c);
+/* Sets the gradient of t (allocated on first use) to vals (numel(t) host floats),
+ * on the host or the device; -1 with c->err set. */
+int sdd_grad_set(sdd_ctx *c, sdd_tensor *t, const float *vals);
+/* Copies t's values (host or device) to dst (numel(t) floats); -1 with c->err set. */
+int sdd_values_to_host(sdd_ctx *c, const sdd_tensor *t, float *dst);
 /* Records an out-of-memory failure and returns NULL. */
 void *sdd_oom(sdd_ctx *c, const char *what);
 

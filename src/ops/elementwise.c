@@ -117,7 +117,7 @@ sdd_tensor *sdd_dropout(sdd_ctx *c, sdd_tensor *x, float p)
     if (!x || c->failed) return NULL;
     const uint64_t key = sdd_rng_key(c->rng_key, (uint64_t)c->op_serial++, 0xd40, 0);
     if (!c->train || c->dropout_off || p <= 0.0f) return x;
-    SDD_ON_DEVICE(c, sdd_cu_unsupported(c, "dropout (training)"));
+    SDD_ON_DEVICE(c, sdd_cu_dropout(c, x, p, key));
     sdd_tensor *out = sdd_tensor_new(c, x->nd, x->n);
     const size_t m = sdd_numel(x);
     uint8_t *mask = sdd_scratch(c, m);
@@ -231,6 +231,9 @@ static void reshape_backward(sdd_ctx *c, void *vn)
     float *d = sdd_grad_of(c, n->a);
     if (!d) return;
     const size_t m = sdd_numel(n->a);
+#ifdef SDD_CUDA
+    if (c->dev) { sdd_cu_acc(c, d, n->out->g, m); return; }
+#endif
     for (size_t k = 0; k < m; k++) d[k] += n->out->g[k];
 }
 

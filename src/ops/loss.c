@@ -27,7 +27,7 @@ sdd_tensor *sdd_ce_weighted(sdd_ctx *c, sdd_tensor *logits, const int *labels, c
     if (!logits || c->failed) return NULL;
     const int B = (int)logits->n[0], K = (int)logits->n[1];
     if (K > 8) { sdd_err_set(&c->err, "cross entropy: %d classes (max 8)", K); c->failed = 1; return NULL; }
-    SDD_ON_DEVICE(c, sdd_cu_unsupported(c, "weighted cross entropy (training)"));
+    SDD_ON_DEVICE(c, sdd_cu_ce_weighted(c, logits, labels, cw, wsum));
     int64_t ns = c->nseg;
     sdd_tensor *out = sdd_tensor_new(c, 1, &ns);
     ce_node *n = sdd_scratch0(c, sizeof *n);

@@ -413,7 +413,8 @@ sdd_tensor *sdd_batchnorm(sdd_ctx *c, sdd_tensor *x, sdd_tensor *gamma, sdd_tens
                           sdd_tensor *rmean, sdd_tensor *rvar, int channel_last, float momentum, float eps)
 {
     if (!x || c->failed) return NULL;
-    SDD_ON_DEVICE(c, sdd_cu_batchnorm(c, x, gamma, beta, rmean, rvar, channel_last, eps));
+    SDD_ON_DEVICE(c, c->train ? sdd_cu_batchnorm_train(c, x, gamma, beta, rmean, rvar, channel_last, momentum, eps)
+                              : sdd_cu_batchnorm(c, x, gamma, beta, rmean, rvar, channel_last, eps));
     sdd_tensor *out = sdd_tensor_new(c, x->nd, x->n);
     bn_node *n = sdd_scratch(c, sizeof *n);
     if (!out || !n) return NULL;
@@ -431,7 +432,7 @@ void sdd_bn_track(sdd_ctx *c, sdd_tensor *x, sdd_tensor *rmean, sdd_tensor *rvar
 {
     if (!x || c->failed || !c->train) return;
 #ifdef SDD_CUDA
-    if (c->dev) { sdd_cu_unsupported(c, "BatchNorm running-statistics update (training)"); return; }
+    if (c->dev) { sdd_cu_bn_track(c, x, rmean, rvar, momentum); return; }
 #endif
     sdd_bn_stats st;
     sdd_bn_layout(&st, x, 0);

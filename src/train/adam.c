@@ -3,6 +3,7 @@
  * (1 - b1) g; v = b2 v + (1 - b2) g^2; denom = sqrt(v) / sqrt(1 - b2^t) + eps;
  * theta -= (lr / (1 - b1^t)) * m / denom. */
 #include "train/adam.h"
+#include "backend/device.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,7 +28,42 @@ void sdd_adam_free(sdd_adam *a)
 {
     free(a->m);
     free(a->v);
-    a->m = a->v = NULL;
+    sdd_device_free(a->dm);
+    sdd_device_free(a->dv);
+    free(a->roff);
+    free(a->rlen);
+    a->m = a->v = a->dm = a->dv = NULL;
+    a->roff = a->rlen = NULL;
+    a->nr = 0;
+}
+
+int sdd_adam_step_device(sdd_adam *a, sdd_params *ps, const float *dgrad, sdd_err *e)
+{
+    if (!ps->ddata) return sdd_err_set(e, "adam: parameters are not on the device");
+    if (!a->dm) {
+        /* first device step: moments uploaded (a resumed run's), trainable ranges listed */
+        a->roff = malloc((size_t)(ps->np ? ps->np : 1) * sizeof(size_t));
+        a->rlen = malloc((size_t)(ps->np ? ps->np : 1) * sizeof(size_t));
+        if (!a->roff || !a->rlen) return sdd_err_set(e, "adam: out of memory");
+        a->nr = 0;
+        for (int i = 0; i < ps->np; i++)
+            if (ps->p[i].trainable) { a->roff[a->nr] = ps->p[i].off; a->rlen[a->nr] = ps->p[i].numel; a->nr++; }
+        if (!(a->dm = sdd_device_alloc(ps->total, e)) || !(a->dv = sdd_device_alloc(ps->total, e))) return -1;
+        if (sdd_device_from_host(a->dm, a->m, ps->total, e) || sdd_device_from_host(a->dv, a->v, ps->total, e)) return -1;
+    }
+    a->step++;
+    /* the scalars exactly as sdd_adam_step rounds them */
+    const double bc1 = 1.0 - pow(a->p.beta1, (double)a->step);
+    const double bc2 = 1.0 - pow(a->p.beta2, (double)a->step);
+    return sdd_device_adam(ps->ddata, a->dm, a->dv, dgrad, a->roff, a->rlen, a->nr, (float)a->p.beta1, (float)a->p.beta2,
+                           (float)(1.0 - a->p.beta1), (float)(1.0 - a->p.beta2), (float)a->p.weight_decay, (float)(a->p.lr / bc1),
+                           (float)sqrt(bc2), (float)a->p.eps, e);
+}
+
+int sdd_adam_sync_host(sdd_adam *a, const sdd_params *ps, sdd_err *e)
+{
+    if (!a->dm) return 0;
+    return sdd_device_to_host(a->m, a->dm, ps->total, e) || sdd_device_to_host(a->v, a->dv, ps->total, e) ? -1 : 0;
 }
 
 void sdd_adam_step(sdd_adam *a, sdd_params *ps, const float *grad)

@@ -91,14 +91,20 @@ double sdd_cagrad_weight(double g00, double g01, double g11, double cp)
     return best;
 }
 
-void sdd_align_measure(const float *g0, const float *g1, size_t n, sdd_align_stats *s)
+void sdd_align_stats_from_dots(double g00, double g11, double g01, sdd_align_stats *s)
 {
     memset(s, 0, sizeof *s);
-    s->dot = dot(g0, g1, n);
-    s->norm0 = sqrt(dot(g0, g0, n));
-    s->norm1 = sqrt(dot(g1, g1, n));
+    s->dot = g01;
+    s->norm0 = sqrt(g00);
+    s->norm1 = sqrt(g11);
     s->cos = (s->norm0 > 0 && s->norm1 > 0) ? s->dot / (s->norm0 * s->norm1) : 0.0;
     s->conflict = s->dot < 0.0;
+}
+
+void sdd_align_measure(const float *g0, const float *g1, size_t n, sdd_align_stats *s)
+{
+    const double d01 = dot(g0, g1, n), d00 = dot(g0, g0, n), d11 = dot(g1, g1, n);
+    sdd_align_stats_from_dots(d00, d11, d01, s);
 }
 
 void sdd_align(int method, const float *g0, const float *g1, size_t n, float *out,
@@ -106,6 +112,16 @@ void sdd_align(int method, const float *g0, const float *g1, size_t n, float *ou
 {
     sdd_align_stats s;
     sdd_align_measure(g0, g1, n, &s);
+    double a0, a1;
+    sdd_align_coefs(method, &s, st, &a0, &a1);
+    axpby(a0, g0, a1, g1, n, out);
+    s.norm_out = sqrt(dot(out, out, n));
+    if (stats) *stats = s;
+}
+
+void sdd_align_coefs(int method, sdd_align_stats *sp, sdd_align_state *st, double *a0, double *a1)
+{
+    sdd_align_stats s = *sp;
     const double d = s.dot, n00 = s.norm0 * s.norm0, n11 = s.norm1 * s.norm1;
     switch (method) {
     case SDD_ALIGN_PCGRAD: {
@@ -113,7 +129,8 @@ void sdd_align(int method, const float *g0, const float *g1, size_t n, float *ou
         const double c0 = (d < 0.0 && n11 > 0.0) ? d / n11 : 0.0;
         const double c1 = (d < 0.0 && n00 > 0.0) ? d / n00 : 0.0;
         /* out = 0.5 (g0 - c0 g1 + g1 - c1 g0) */
-        axpby(0.5 * (1.0 - c1), g0, 0.5 * (1.0 - c0), g1, n, out);
+        *a0 = 0.5 * (1.0 - c1);
+        *a1 = 0.5 * (1.0 - c0);
         break;
     }
     case SDD_ALIGN_GRADVAC: {
@@ -133,7 +150,8 @@ void sdd_align(int method, const float *g0, const float *g1, size_t n, float *ou
             }
             if (rho > 0.0) st->rho_t[i][j] = (1.0 - st->beta) * rt + st->beta * rho;
         }
-        axpby(0.5 * (coef[0][0] + coef[1][0]), g0, 0.5 * (coef[0][1] + coef[1][1]), g1, n, out);
+        *a0 = 0.5 * (coef[0][0] + coef[1][0]);
+        *a1 = 0.5 * (coef[0][1] + coef[1][1]);
         break;
     }
     case SDD_ALIGN_CAGRAD: {
@@ -145,13 +163,14 @@ void sdd_align(int method, const float *g0, const float *g1, size_t n, float *ou
         const double lam = cp / (gwn + 1e-8);
         const double resc = 1.0 + st->cagrad_c * st->cagrad_c;
         /* g = (mean(g) + lam g_w) / (1 + c^2), g_w = t g0 + (1 - t) g1 */
-        axpby((0.5 + lam * t) / resc, g0, (0.5 + lam * (1.0 - t)) / resc, g1, n, out);
+        *a0 = (0.5 + lam * t) / resc;
+        *a1 = (0.5 + lam * (1.0 - t)) / resc;
         break;
     }
     default:
-        axpby(0.5, g0, 0.5, g1, n, out);
+        *a0 = 0.5;
+        *a1 = 0.5;
         break;
     }
-    s.norm_out = sqrt(dot(out, out, n));
-    if (stats) *stats = s;
+    *sp = s;
 }

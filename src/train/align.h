@@ -37,6 +37,13 @@ int sdd_align_parse(const char *name);
 const char *sdd_align_name(int method);
 /* The two gradients' norms, dot product, cosine and conflict flag (norm_out and cagrad_w left 0). */
 void sdd_align_measure(const float *g0, const float *g1, size_t n, sdd_align_stats *stats);
+/* The statistics from the dot products g0.g0, g1.g1, g0.g1 (what sdd_align_measure computes from the vectors). */
+void sdd_align_stats_from_dots(double g00, double g11, double g01, sdd_align_stats *stats);
+/* The aligned combination as coefficients: out = a0 g0 + a1 g1 for gradients
+ * with these statistics (from sdd_align_measure or _from_dots); updates the
+ * state (GradVac) and stats->cagrad_w. sdd_align = measure, coefs, combine:
+ * the device path computes the dots on the device and only these scalars here. */
+void sdd_align_coefs(int method, sdd_align_stats *stats, sdd_align_state *state, double *a0, double *a1);
 /* out (n) = the aligned combination of g0 and g1 (out may alias neither input). */
 void sdd_align(int method, const float *g0, const float *g1, size_t n, float *out,
                sdd_align_state *state, sdd_align_stats *stats);

@@ -2,6 +2,8 @@
 #include "train/step.h"
 #include "ops/ops.h"
 #include "dist/dist.h"
+#include "backend/device.h"
+#include <stdlib.h>
 #include <math.h>
 #include <string.h>
 
@@ -20,6 +22,16 @@ sdd_step_params sdd_step_default_params(void)
 static int fail(sdd_ctx *c, sdd_err *e, const char *what)
 {
     return sdd_err_set(e, "%s: %s", what, c->err.msg[0] ? c->err.msg : "failed");
+}
+
+/* the batch where the context computes: the caller's memory, or a device copy */
+static sdd_tensor *input(sdd_ctx *c, const float *wave, int nb, int64_t L)
+{
+    int64_t shp[2] = { nb, L };
+    if (!c->dev) return sdd_tensor_wrap(c, (float *)wave, 2, shp);
+    sdd_tensor *x = sdd_tensor_new(c, 2, shp);
+    if (x && sdd_device_from_host(x->x, wave, (size_t)nb * L, &c->err)) { c->failed = 1; return NULL; }
+    return x;
 }
 
 int sdd_accum_begin(sdd_model *m, sdd_accum *a, int K, sdd_err *e)
@@ -43,6 +55,13 @@ int sdd_accum_micro(sdd_model *m, sdd_ctx *c, const sdd_step_params *p, sdd_accu
      * (unnormalised), rescaled in apply by the (global) weight sums */
     const int dist = p->global_rows > 0;
     const int raw = a->K > 1 || dist;
+    if (c->dev) {
+        if (dist) return sdd_err_set(e, "train step: data-parallel training on CUDA is not implemented");
+        if (!m->cuda_ok) return sdd_err_set(e, "train step: %s has no CUDA implementation yet (use --device cpu)", m->arch);
+        /* path gradients 0 and 1 and the combined gradient (2), zeroed at the first micro-batch */
+        if (a->k == 0 && sdd_params_alloc_dgrads(&m->params, 3, e)) return -1;
+        a->dev = 1;
+    }
     sdd_ctx_begin(c, nb, 1, 1);
     c->rng_key = rng_key;
     c->dropout_off = p->no_dropout;
@@ -65,20 +84,21 @@ int sdd_accum_micro(sdd_model *m, sdd_ctx *c, const sdd_step_params *p, sdd_accu
         c->row_map = 1;
         for (int s = 0; s < c->nseg; s++) c->row_base[s] = s * p->global_rows + p->shard_lo;
     }
-    int64_t shp[2] = { nb, L };
-    sdd_tensor *z = m->forward(c, m, sdd_tensor_wrap(c, (float *)wave, 2, shp));
+    sdd_tensor *z = m->forward(c, m, input(c, wave, nb, L));
     float wsum[SDD_MAX_PATHS] = { 0 };
     sdd_tensor *loss = sdd_ce_weighted(c, z, labels, p->class_weight, wsum);
-    if (!loss) return fail(c, e, "train step forward");
+    /* the per-path losses (on CUDA: the loss scalars are copied back) */
+    float lv[SDD_MAX_PATHS] = { 0 };
+    if (!loss || sdd_values_to_host(c, loss, lv)) return fail(c, e, "train step forward");
     for (int s = 0; s < c->nseg && s < 2; s++) {
         a->w[s] += wsum[s];
-        a->wl[s] += (double)wsum[s] * loss->x[s];
+        a->wl[s] += (double)wsum[s] * lv[s];
     }
-    float *g = sdd_grad_of(c, loss);
-    if (!g) return fail(c, e, "train step");
+    /* seeds of d(objective)/d(loss_s), set where the loss lives */
+    float g[SDD_MAX_PATHS] = { 0 };
     if (!dual) {
         g[0] = raw ? wsum[0] : 1.0f;
-        if (sdd_backward(c, 0, NULL, NULL)) return fail(c, e, "train step backward");
+        if (sdd_grad_set(c, loss, g) || sdd_backward(c, 0, NULL, NULL)) return fail(c, e, "train step backward");
     } else if (!joint_two_pass) {
         if (p->align == SDD_ALIGN_NONE && !per_path) {
             /* the reference's plain dual path: one loss over all 2B, joint statistics */
@@ -90,19 +110,18 @@ int sdd_accum_micro(sdd_model *m, sdd_ctx *c, const sdd_step_params *p, sdd_accu
             g[0] = raw ? wsum[0] : 1.0f;
             g[1] = raw ? wsum[1] : 1.0f;
         }
-        if (sdd_backward(c, 0, NULL, NULL)) return fail(c, e, "train step backward");
+        if (sdd_grad_set(c, loss, g) || sdd_backward(c, 0, NULL, NULL)) return fail(c, e, "train step backward");
     } else {
         /* joint statistics with alignment: one backward pass per path over the same tape */
         g[0] = raw ? wsum[0] : 1.0f;
         g[1] = 0.0f;
         c->cur_grad = 0;
-        if (sdd_backward(c, 0, NULL, NULL)) return fail(c, e, "train step backward (path 0)");
+        if (sdd_grad_set(c, loss, g) || sdd_backward(c, 0, NULL, NULL)) return fail(c, e, "train step backward (path 0)");
         sdd_zero_act_grads(c);
-        g = sdd_grad_of(c, loss);
         g[0] = 0.0f;
         g[1] = raw ? wsum[1] : 1.0f;
         c->cur_grad = 1;
-        if (sdd_backward(c, 0, NULL, NULL)) return fail(c, e, "train step backward (path 1)");
+        if (sdd_grad_set(c, loss, g) || sdd_backward(c, 0, NULL, NULL)) return fail(c, e, "train step backward (path 1)");
     }
     a->k++;
     return 0;
@@ -112,6 +131,51 @@ static void scale(float *g, size_t n, double w)
 {
     const float inv = (float)(1.0 / w);
     for (size_t k = 0; k < n; k++) g[k] *= inv;
+}
+
+/* sdd_accum_apply on the device: the per-path gradients in ps->dgrad[0..1],
+ * the combination in dgrad[2] (or dgrad[0] itself); only the dot products
+ * and the combined norm come back to the host */
+static int apply_device(sdd_model *m, sdd_adam *opt, sdd_align_state *al, const sdd_step_params *p, sdd_accum *a,
+                        float *grad_out, sdd_step_result *res, sdd_err *e)
+{
+    sdd_params *ps = &m->params;
+    const int dual = p->paths == SDD_PATHS_DUAL;
+    const int per_path = dual && p->bn_stats == SDD_BN_PER_PATH;
+    const int joint_none = dual && !per_path && p->align == SDD_ALIGN_NONE;
+    const size_t n = ps->total;
+    float *g0 = ps->dgrad[0], *g1 = ps->dgrad[1], *out = ps->dgrad[2];
+    if (a->K > 1) {
+        if (!dual) { if (sdd_device_combine(g0, NULL, n, 1.0 / a->w[0], 0.0, g0, e)) return -1; }
+        else if (joint_none) { if (sdd_device_combine(g0, NULL, n, 1.0 / (a->w[0] + a->w[1]), 0.0, g0, e)) return -1; }
+        else if (sdd_device_combine(g0, NULL, n, 1.0 / a->w[0], 0.0, g0, e) || sdd_device_combine(g1, NULL, n, 1.0 / a->w[1], 0.0, g1, e)) return -1;
+    }
+    if (!dual || joint_none) {
+        out = g0;
+        res->loss_total = dual ? (a->wl[0] + a->wl[1]) / (a->w[0] + a->w[1]) : res->loss[0];
+    } else {
+        double d[3], a0, a1;
+        if (sdd_device_dots(g0, g1, n, d, e)) return -1;
+        sdd_align_stats_from_dots(d[0], d[1], d[2], &res->al);
+        if (p->align == SDD_ALIGN_NONE) {
+            const double W = a->w[0] + a->w[1];
+            a0 = a->w[0] / W;
+            a1 = a->w[1] / W;
+            res->loss_total = a0 * res->loss[0] + a1 * res->loss[1];
+        } else {
+            sdd_align_coefs(p->align, &res->al, al, &a0, &a1);
+            res->loss_total = 0.5 * (res->loss[0] + res->loss[1]);
+        }
+        if (sdd_device_combine(g0, g1, n, a0, a1, out, e)) return -1;
+        res->has_align_stats = 1;
+    }
+    double nn;
+    int finite;
+    if (sdd_device_norm2_finite(out, n, &nn, &finite, e)) return -1;
+    if (res->has_align_stats && p->align != SDD_ALIGN_NONE) res->al.norm_out = sqrt(nn);
+    if (!finite) return sdd_err_set(e, "train step: non-finite gradient (loss %.6g)", res->loss_total);
+    if (grad_out && sdd_device_to_host(grad_out, out, n, e)) return -1;
+    return opt ? sdd_adam_step_device(opt, ps, out, e) : 0;
 }
 
 int sdd_accum_apply(sdd_model *m, sdd_adam *opt, sdd_align_state *al, const sdd_step_params *p, sdd_accum *a,
@@ -137,6 +201,7 @@ int sdd_accum_apply(sdd_model *m, sdd_adam *opt, sdd_align_state *al, const sdd_
         if (!(a->w[s] > 0)) return sdd_err_set(e, "train step: path %d has no weight", s);
         res->loss[s] = a->wl[s] / a->w[s];  /* exact for K = 1: w x loss fits a double */
     }
+    if (a->dev) return apply_device(m, opt, al, p, a, grad_out, res, e);
     if (a->K > 1 || dist) {
         if (!dual) scale(ps->grad[0], n, a->w[0]);
         else if (joint_none) scale(ps->grad[0], n, a->w[0] + a->w[1]);
@@ -201,8 +266,7 @@ int sdd_bn_recompute_batch(sdd_model *m, sdd_ctx *c, const sdd_step_params *p, c
         if (sdd_ctx_set_segments(c, 2, ends, NULL)) return fail(c, e, "statistics recomputation");
     }
     c->bn_momentum = (float)((double)nb / (double)(*seen + nb));
-    int64_t shp[2] = { nb, L };
-    sdd_tensor *z = m->forward(c, m, sdd_tensor_wrap(c, (float *)wave, 2, shp));
+    sdd_tensor *z = m->forward(c, m, input(c, wave, nb, L));
     c->bn_momentum = 0.0f;
     if (!z || c->failed) return fail(c, e, "statistics recomputation forward");
     *seen += nb;
@@ -213,11 +277,18 @@ int sdd_eval_loss(sdd_model *m, sdd_ctx *c, const float *wave, int nb, int64_t L
                   const float *class_weight, double *loss, float *scores, sdd_err *e)
 {
     sdd_ctx_begin(c, nb, 0, 0);
-    int64_t shp[2] = { nb, L };
-    sdd_tensor *z = m->forward(c, m, sdd_tensor_wrap(c, (float *)wave, 2, shp));
+    sdd_tensor *z = m->forward(c, m, input(c, wave, nb, L));
     sdd_tensor *l = sdd_ce_weighted(c, z, labels, class_weight, NULL);
-    if (!l) return fail(c, e, "validation forward");
-    *loss = l->x[0];
-    if (scores) for (int b = 0; b < nb; b++) scores[b] = z->x[2 * b + 1];
+    float lv[SDD_MAX_PATHS];
+    if (!l || sdd_values_to_host(c, l, lv)) return fail(c, e, "validation forward");
+    *loss = lv[0];
+    if (scores) {
+        float small[64], *zh = nb <= 32 ? small : malloc((size_t)nb * 2 * sizeof(float));
+        if (!zh) return sdd_err_set(e, "validation: out of memory");
+        const int rc = sdd_values_to_host(c, z, zh);
+        for (int b = 0; b < nb && !rc; b++) scores[b] = zh[2 * b + 1];
+        if (zh != small) free(zh);
+        if (rc) return fail(c, e, "validation forward");
+    }
     return 0;
 }

@@ -15,7 +15,13 @@
  * gradients then need two backward passes over the same tape). Running
  * statistics are always updated from the whole batch's moments.
  * Data-parallel (global_rows > 0): every rank computes the step of the
- * global batch from its shard, see src/dist/dist.h. */
+ * global batch from its shard, see src/dist/dist.h.
+ * CUDA (a context switched with sdd_ctx_set_device): the same step with the
+ * parameters, both path gradients (params.dgrad), the combination and Adam's
+ * moments on the device; the loss values, the three dot products of the
+ * alignment and the combined gradient's norm are the only values that come
+ * back to the host inside a step (grad_out, when not NULL, is filled by a
+ * copy: pass NULL in training). Not with data-parallel training. */
 #ifndef SDD_TRAIN_STEP_H
 #define SDD_TRAIN_STEP_H
 #include "models/model.h"
@@ -66,6 +72,7 @@ typedef struct {
     int K, k;             /* micro-batches per step, done so far */
     double w[2];          /* per-path class-weight sums over the micro-batches */
     double wl[2];         /* per-path sums of weight sum x loss */
+    int dev;              /* the micro-batches ran on CUDA: gradients in params.dgrad */
 } sdd_accum;
 
 /* zeroes the per-path gradient buffers and the sums */

@@ -12,6 +12,7 @@
 #include "core/rng.h"
 #include <ctype.h>
 #include "dist/dist.h"
+#include "backend/device.h"
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
@@ -352,6 +353,7 @@ static int recompute_bn(trainer *t, sdd_loader *ld, long *nbat, sdd_err *e)
 {
     const sdd_train_config *cfg = t->cfg;
     sdd_bn_reset_running(t->m);
+    if (t->c.dev && sdd_params_upload(&t->m->params, e)) return -1;
     if (sdd_loader_start_epoch(ld, cfg->epochs, e)) return -1;
     long seen = 0;
     sdd_batch *b;
@@ -363,6 +365,7 @@ static int recompute_bn(trainer *t, sdd_loader *ld, long *nbat, sdd_err *e)
         ++*nbat;
     }
     if (got < 0) return -1;
+    if (t->c.dev && sdd_params_download(&t->m->params, e)) return -1;
     if (!cfg->quiet) fprintf(stderr, "sdd train: BatchNorm statistics recomputed on %ld training batches\n", *nbat);
     return 0;
 }
@@ -482,6 +485,11 @@ int sdd_train_run(const sdd_train_config *cfg, sdd_err *e)
     for (int k = 0; k < cfg->n_best; k++)
         if (!(t.best_params[k] = malloc(t.m->params.total * sizeof(float)))) { rc = sdd_err_set(e, "out of memory"); goto done; }
     if (resumed && load_state(&t, e)) { rc = -1; goto done; }
+    /* CUDA: the parameters (as initialised or resumed) go to the device; they
+     * and Adam's moments come back at the end of every epoch */
+    if (cfg->device == SDD_DEV_CUDA && sdd_dist_size() > 1) { rc = sdd_err_set(e, "train: data-parallel training on CUDA is not implemented"); goto done; }
+    if (cfg->device == SDD_DEV_CUDA && !t.m->cuda_ok) { rc = sdd_err_set(e, "train: %s has no CUDA implementation yet (use --device cpu)", t.m->arch); goto done; }
+    if (cfg->device == SDD_DEV_CUDA && sdd_ctx_set_device(&t.c, SDD_DEV_CUDA, e)) { rc = -1; goto done; }
     const long step_start = t.step;
     /* training is over when the state says so under the current settings (more
      * --epochs or a larger --patience continue it); what may be left is the final phase */
@@ -561,7 +569,7 @@ int sdd_train_run(const sdd_train_config *cfg, sdd_err *e)
             if (acc.k < K) continue;
             sdd_step_result r;
             t.opt.p.lr = sdd_lr_at(cfg->lr_schedule, cfg->adam.lr, cfg->lr_min, t.step, total_steps);
-            if (sdd_accum_apply(t.m, &t.opt, &t.al, &cfg->step, &acc, t.grad, &r, e)) {
+            if (sdd_accum_apply(t.m, &t.opt, &t.al, &cfg->step, &acc, t.c.dev ? NULL : t.grad, &r, e)) {
                 sdd_err_prefix(e, "epoch %d step %ld", ep, t.step);
                 rc = -1;
                 break;
@@ -592,6 +600,7 @@ int sdd_train_run(const sdd_train_config *cfg, sdd_err *e)
         }
         if (tty) fputc('\n', stderr);
         if (rc || got < 0) { rc = -1; break; }
+        if (t.c.dev && (sdd_params_download(&t.m->params, e) || sdd_adam_sync_host(&t.opt, &t.m->params, e))) { rc = -1; break; }
         double dloss;
         if (evaluate_set(&t, dv, &dloss, dev_scores, e)) { rc = -1; break; }
         sdd_eer_result er;
@@ -633,8 +642,9 @@ int sdd_train_run(const sdd_train_config *cfg, sdd_err *e)
             for (int j = 0; j < t.nbest; j++) s += t.best_params[j][k];
             t.m->params.data[k] = (float)(s / t.nbest);
         }
+        if (t.c.dev && sdd_params_upload(&t.m->params, e)) rc = -1;
         long bnr_batches = 0;
-        if (cfg->bn_recompute) rc = recompute_bn(&t, ld, &bnr_batches, e);
+        if (!rc && cfg->bn_recompute) rc = recompute_bn(&t, ld, &bnr_batches, e);
         double dloss;
         sdd_eer_result er;
         sdd_err ee;

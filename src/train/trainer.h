@@ -41,6 +41,7 @@ typedef struct {
     int threads;              /* CPU threads (0: all cores); set by the caller */
     const char *recipe;       /* the recipe the settings came from (recorded in config.json) */
     int quiet;
+    int device;              /* SDD_DEV_CPU or SDD_DEV_CUDA (backend/device.h): where the steps and evaluations run */
 } sdd_train_config;
 
 /* The reference recipe's defaults (dpda_ga on AASIST): dual path, PCGrad,

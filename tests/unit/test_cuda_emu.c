@@ -4,6 +4,10 @@
  * would compute is checked here against the CPU backend and the PyTorch
  * fixtures. Device memory is inaccessible to host code outside kernels and
  * copies, so a host dereference of a device pointer crashes this test.
+ * Training: one DPDA step per regime (paths, alignment, BatchNorm statistics)
+ * on the emulated device vs the CPU backend from the same weights and batch:
+ * per-path losses, per-path gradients, the combined gradient, the updated
+ * weights; then several steps (weights after them).
  * What it cannot show: timing, races between GPU threads, warp effects. */
 #include "check.h"
 #include "models/modelio.h"
@@ -11,6 +15,7 @@
 #include "io/safetensors.h"
 #include "backend/device.h"
 #include "core/rng.h"
+#include "train/step.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -92,10 +97,109 @@ static void eval_device_name(void)
     CHECK_STR_CONTAINS(name, "emulation");
 }
 
+/* a dual-path batch (nb = 2B: originals then copies) of noise, labels alternating */
+static void make_batch(int nb, int64_t L, float *wave, int *labels)
+{
+    for (int64_t i = 0; i < nb * L; i++) wave[i] = 0.1f * (2.0f * sdd_rng_uniform(21, (uint64_t)i) - 1.0f);
+    for (int b = 0; b < nb; b++) labels[b] = (b % (nb / 2)) % 2;
+}
+
+typedef struct { const char *arch; int paths, align, bn, dropout, steps; } regime;
+
+/* the regime's steps on the CPU and the emulated device from the same weights */
+static void train_compare(const regime *r)
+{
+    sdd_err e;
+    sdd_model *mc = sdd_model_new(r->arch, &e), *md = sdd_model_new(r->arch, &e);
+    CHECK_MSG(mc && md, "%s: %s", r->arch, e.msg);
+    if (!mc || !md) { sdd_model_free(mc); sdd_model_free(md); return; }
+    sdd_model_init_random(mc, 7);
+    memcpy(md->params.data, mc->params.data, mc->params.total * sizeof(float));
+    const int B = 2, nb = r->paths == SDD_PATHS_DUAL ? 2 * B : B;
+    const int64_t L = 8000;
+    const size_t n = mc->params.total;
+    float *wave = malloc((size_t)nb * L * sizeof(float)), *gc = malloc(n * sizeof(float)), *gd = malloc(n * sizeof(float));
+    float *pd = malloc(2 * n * sizeof(float));
+    int *lab = malloc((size_t)nb * sizeof(int));
+    sdd_step_params sp = sdd_step_default_params();
+    sp.paths = r->paths;
+    sp.align = r->align;
+    sp.bn_stats = r->bn;
+    sp.no_dropout = !r->dropout;
+    sdd_adam oc, od;
+    sdd_align_state ac, ad;
+    sdd_align_state_init(&ac);
+    sdd_align_state_init(&ad);
+    sdd_ctx cc, cd;
+    sdd_ctx_init(&cc, &mc->params);
+    sdd_ctx_init(&cd, &md->params);
+    int ok = wave && gc && gd && pd && lab && sdd_adam_init(&oc, &mc->params, NULL, &e) == 0 && sdd_adam_init(&od, &md->params, NULL, &e) == 0 &&
+             sdd_ctx_set_device(&cd, SDD_DEV_CUDA, &e) == 0;
+    CHECK_MSG(ok, "%s setup: %s", r->arch, e.msg);
+    const char *an = sdd_align_name(r->align);
+    for (int st = 0; ok && st < r->steps; st++) {
+        make_batch(nb, L, wave, lab);
+        for (int64_t i = 0; i < nb * L; i++) wave[i] *= 1.0f + 0.1f * st;
+        sdd_step_result rc_, rd_;
+        const int okc = sdd_train_step(mc, &cc, &oc, &ac, &sp, wave, nb, L, lab, 5 + st, gc, &rc_, &e) == 0;
+        CHECK_MSG(okc, "cpu step: %s", e.msg);
+        const int okd = sdd_train_step(md, &cd, &od, &ad, &sp, wave, nb, L, lab, 5 + st, gd, &rd_, &e) == 0;
+        CHECK_MSG(okd, "cuda step (%s, align %s): %s", r->arch, an, e.msg);
+        if (!(ok = okc && okd)) break;
+        const double el = fabs(rc_.loss_total - rd_.loss_total) / fmax(1e-6, fabs(rc_.loss_total));
+        const double eg = rel_l2(gd, gc, n);
+        double ep = 0.0;
+        const int two = r->paths == SDD_PATHS_DUAL;
+        if (st == 0) {
+            /* the per-path gradient buffers themselves */
+            sdd_device_to_host(pd, md->params.dgrad[0], n, &e);
+            if (two) sdd_device_to_host(pd + n, md->params.dgrad[1], n, &e);
+            ep = rel_l2(pd, mc->params.grad[0], n);
+            if (two) ep = fmax(ep, rel_l2(pd + n, mc->params.grad[1], n));
+        }
+        CHECK(sdd_params_download(&md->params, &e) == 0);
+        const double ew = rel_l2(md->params.data, mc->params.data, n);
+        printf("%s paths %d align %s bn %s%s step %d: loss cpu %.6f cuda %.6f (rel %.2g); combined gradient rel L2 %.2g%s%.2g; weights %.2g%s\n",
+               r->arch, r->paths, an, r->bn == SDD_BN_JOINT ? "joint" : "per-path", r->dropout ? " dropout" : "", st, rc_.loss_total,
+               rd_.loss_total, el, eg, st == 0 ? ", per-path " : "", st == 0 ? ep : 0.0, ew,
+               rc_.has_align_stats ? (rc_.al.conflict == rd_.al.conflict ? ", same conflict flag" : ", CONFLICT FLAG DIFFERS") : "");
+        CHECK_MSG(el <= 1e-4, "%s %s step %d: loss differs by %.3g", r->arch, an, st, el);
+        CHECK_MSG(eg <= 2e-3, "%s %s step %d: combined gradient differs by %.3g", r->arch, an, st, eg);
+        CHECK_MSG(ep <= 2e-3, "%s %s: per-path gradients differ by %.3g", r->arch, an, ep);
+        CHECK_MSG(ew <= 1e-5, "%s %s step %d: weights differ by %.3g", r->arch, an, st, ew);
+        if (rc_.has_align_stats) {
+            CHECK(rd_.has_align_stats);
+            CHECK_NEAR(rd_.al.cos, rc_.al.cos, 2e-3);
+            CHECK_NEAR(rd_.al.norm_out / fmax(rc_.al.norm_out, 1e-30), 1.0, 2e-3);
+        }
+        /* both copies continue from the CPU's weights, so later steps test the step, not drift */
+        memcpy(md->params.data, mc->params.data, n * sizeof(float));
+        CHECK(sdd_params_upload(&md->params, &e) == 0);
+    }
+    sdd_ctx_free(&cc);
+    sdd_ctx_free(&cd);
+    sdd_adam_free(&oc);
+    sdd_adam_free(&od);
+    free(wave); free(gc); free(gd); free(pd); free(lab);
+    sdd_model_free(mc);
+    sdd_model_free(md);
+}
+
 int main(void)
 {
     eval_device_name();
     eval_fixture("aasistl_rand.safetensors");
     eval_fixture("aasist_rand.safetensors");
+    const regime rs[] = {
+        { "AASIST-L", SDD_PATHS_DUAL, SDD_ALIGN_PCGRAD, SDD_BN_PER_PATH, 0, 2 },
+        { "AASIST-L", SDD_PATHS_DUAL, SDD_ALIGN_GRADVAC, SDD_BN_PER_PATH, 0, 2 },
+        { "AASIST-L", SDD_PATHS_DUAL, SDD_ALIGN_CAGRAD, SDD_BN_PER_PATH, 0, 1 },
+        { "AASIST-L", SDD_PATHS_DUAL, SDD_ALIGN_NONE, SDD_BN_PER_PATH, 0, 1 },
+        { "AASIST-L", SDD_PATHS_DUAL, SDD_ALIGN_NONE, SDD_BN_JOINT, 0, 1 },
+        { "AASIST-L", SDD_PATHS_DUAL, SDD_ALIGN_PCGRAD, SDD_BN_JOINT, 0, 1 },
+        { "AASIST-L", SDD_PATHS_ORIG, SDD_ALIGN_NONE, SDD_BN_PER_PATH, 1, 1 },
+        { "AASIST", SDD_PATHS_DUAL, SDD_ALIGN_PCGRAD, SDD_BN_PER_PATH, 1, 1 },
+    };
+    for (size_t i = 0; i < sizeof rs / sizeof rs[0]; i++) train_compare(&rs[i]);
     return CHECK_DONE("test_cuda_emu");
 }

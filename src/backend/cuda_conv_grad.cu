@@ -1,0 +1,518 @@
+/* CUDA training forward and backward of the encoder ops: conv2d (weight and
+ * bias gradients per segment from im2col + cuBLAS, input gradient by GEMM +
+ * col2im), max pooling and the |.|-max node reductions (argmax indices saved
+ * in the forward), BatchNorm with batch statistics per segment (bn_per_seg)
+ * or over the batch and the whole-batch running update (momentum, unbiased
+ * variance), the running-statistics-only update (sdd_bn_track), and the
+ * residual block in training mode, which keeps its intermediates (device
+ * memory is ample) instead of recomputing them as the CPU version does.
+ * Arithmetic mirrors src/ops/norm.c (moments and backward sums in double),
+ * one thread per output and serial reductions, no atomics or barriers. */
+#include "backend/cuda_internal.h"
+#include <math.h>
+extern "C" {
+#include "ops/internal.h"
+}
+
+#define IM2COL_BYTES ((size_t)1 << 30)
+
+/* ---- conv2d ---- */
+
+__global__ void k_im2col1(const float *x, int Cin, int H, int W, int kh, int kw, int ph, int pw, int Ho, int Wo, float *cols)
+{
+    const size_t N = (size_t)Ho * Wo, total = (size_t)Cin * kh * kw * N;
+    const size_t idx = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (idx >= total) return;
+    const size_t q = idx % N, k = idx / N;
+    const int j = (int)(k % kw), i = (int)((k / kw) % kh), ci = (int)(k / ((size_t)kw * kh));
+    const int h = (int)(q / Wo) + i - ph, w = (int)(q % Wo) + j - pw;
+    cols[idx] = (h >= 0 && h < H && w >= 0 && w < W) ? x[((size_t)ci * H + h) * W + w] : 0.0f;
+}
+
+/* dx[b, ci, h, w] += sum over taps of dcols[b, (ci, i, j), (h - i + ph, w - j + pw)] */
+__global__ void k_col2im(const float *dcols, int nb, int Cin, int H, int W, int kh, int kw, int ph, int pw, int Ho, int Wo, float *dx)
+{
+    const size_t total = (size_t)nb * Cin * H * W;
+    const size_t idx = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (idx >= total) return;
+    const int w = (int)(idx % W), h = (int)((idx / W) % H), ci = (int)((idx / ((size_t)W * H)) % Cin);
+    const size_t b = idx / ((size_t)W * H * Cin);
+    const size_t N = (size_t)Ho * Wo, Kd = (size_t)Cin * kh * kw;
+    const float *dc = dcols + b * Kd * N;
+    float s = 0.0f;
+    for (int i = 0; i < kh; i++) {
+        const int ho = h - i + ph;
+        if (ho < 0 || ho >= Ho) continue;
+        for (int j = 0; j < kw; j++) {
+            const int wo = w - j + pw;
+            if (wo < 0 || wo >= Wo) continue;
+            s += dc[(((size_t)ci * kh + i) * kw + j) * N + (size_t)ho * Wo + wo];
+        }
+    }
+    dx[idx] += s;
+}
+
+/* gb[co] += sum over samples [b0, b1) and positions of dy (B, Cout, N) */
+__global__ void k_conv_db(const float *dy, int b0, int b1, int Cout, size_t N, float *gb)
+{
+    const int co = blockIdx.x * blockDim.x + threadIdx.x;
+    if (co >= Cout) return;
+    double s = 0.0;
+    for (int b = b0; b < b1; b++) {
+        const float *p = dy + ((size_t)b * Cout + co) * N;
+        for (size_t q = 0; q < N; q++) s += p[q];
+    }
+    gb[co] += (float)s;
+}
+
+/* Backward of conv over the batch x (B, Cin, H, W) given dy (B, Cout, Ho, Wo):
+ * weight and bias gradients per segment, dx (when not NULL) accumulated. */
+int sdd_cu_conv_bwd(sdd_ctx *c, const sdd_conv_geom *g, int B, const float *x, const sdd_tensor *w, const sdd_tensor *bias,
+                    const float *dy, float *dx)
+{
+    const size_t N = (size_t)g->Ho * g->Wo, Kd = (size_t)g->Cin * g->kh * g->kw, in_per = (size_t)g->Cin * g->H * g->W;
+    const float one = 1.0f, zero = 0.0f;
+    const sdd_arena_mark mk = sdd_arena_get_mark(&c->darena);
+    float *cols = (float *)sdd_dscratch(c, Kd * N * sizeof(float));
+    if (!cols) return -1;
+    for (int s = 0; s < c->nseg; s++) {
+        const int b0 = sdd_ctx_seg_begin(c, s), b1 = c->seg_end[s];
+        float *gw = sdd_pgrad(c, w, s), *gb = bias ? sdd_pgrad(c, bias, s) : NULL;
+        if (gb) SDD_LAUNCH(k_conv_db, sdd_cu_blocks((size_t)g->Cout), SDD_CU_THREADS, 0)(dy, b0, b1, g->Cout, N, gb);
+        if (gb && sdd_cu_launched(c, "conv2d backward (bias)")) return -1;
+        if (!gw) continue;
+        for (int b = b0; b < b1; b++) {
+            SDD_LAUNCH(k_im2col1, sdd_cu_blocks(Kd * N), SDD_CU_THREADS, 0)(x + (size_t)b * in_per, g->Cin, g->H, g->W, g->kh, g->kw,
+                                                                          g->ph, g->pw, g->Ho, g->Wo, cols);
+            if (sdd_cu_launched(c, "conv2d backward (im2col)")) return -1;
+            /* gw^T (Kd, Cout) += cols_b (Kd, N) @ dy_b^T (N, Cout) */
+            if (sdd_cu_blas_ok(c, cublasSgemm(sdd_cu_blas(), CUBLAS_OP_T, CUBLAS_OP_N, (int)Kd, g->Cout, (int)N, &one, cols, (int)N,
+                                              dy + (size_t)b * g->Cout * N, (int)N, &one, gw, (int)Kd), "conv2d backward (weight)")) return -1;
+        }
+    }
+    sdd_arena_release(&c->darena, mk);
+    if (!dx) return 0;
+    const size_t per = Kd * N * sizeof(float);
+    int chunk = (int)(IM2COL_BYTES / (per > 0 ? per : 1));
+    if (chunk < 1) chunk = 1;
+    if (chunk > B) chunk = B;
+    float *dcols = (float *)sdd_dscratch(c, (size_t)chunk * Kd * N * sizeof(float));
+    if (!dcols) return -1;
+    for (int b0 = 0; b0 < B; b0 += chunk) {
+        const int nb = B - b0 < chunk ? B - b0 : chunk;
+        /* dcols_b^T (N, Kd) = dy_b^T (N, Cout) @ w (Cout, Kd) */
+        if (sdd_cu_blas_ok(c, cublasSgemmStridedBatched(sdd_cu_blas(), CUBLAS_OP_N, CUBLAS_OP_T, (int)N, (int)Kd, g->Cout, &one,
+                                                        dy + (size_t)b0 * g->Cout * N, (int)N, (long long)g->Cout * N, SDD_DEV(w), (int)Kd, 0,
+                                                        &zero, dcols, (int)N, (long long)(Kd * N), nb), "conv2d backward (input)")) return -1;
+        const size_t tot = (size_t)nb * in_per;
+        SDD_LAUNCH(k_col2im, sdd_cu_blocks(tot), SDD_CU_THREADS, 0)(dcols, nb, g->Cin, g->H, g->W, g->kh, g->kw, g->ph, g->pw, g->Ho, g->Wo,
+                                                                    dx + (size_t)b0 * in_per);
+        if (sdd_cu_launched(c, "conv2d backward (col2im)")) return -1;
+    }
+    sdd_arena_release(&c->darena, mk);
+    return 0;
+}
+
+typedef struct { sdd_tensor *x, *w, *b, *out; sdd_conv_geom g; } cu_conv_node;
+
+static void conv_bwd_node(sdd_ctx *c, void *vn)
+{
+    cu_conv_node *n = (cu_conv_node *)vn;
+    if (!n->out->g) return;
+    float *dx = sdd_wants(c, n->x) ? sdd_grad_of(c, n->x) : NULL;
+    if (c->failed) return;
+    sdd_cu_conv_bwd(c, &n->g, (int)n->x->n[0], SDD_DEV(n->x), n->w, n->b, n->out->g, dx);
+}
+
+int sdd_cu_record_conv(sdd_ctx *c, sdd_tensor *x, sdd_tensor *w, sdd_tensor *b, const sdd_conv_geom *g, sdd_tensor *out)
+{
+    out->rg = sdd_wants(c, x) || sdd_wants(c, w) || (b && sdd_wants(c, b));
+    if (!c->grad || !out->rg) return 0;
+    cu_conv_node *n = (cu_conv_node *)sdd_scratch(c, sizeof *n);
+    if (!n) return -1;
+    n->x = x; n->w = w; n->b = b; n->out = out; n->g = *g;
+    return sdd_tape_push(c, conv_bwd_node, n);
+}
+
+/* ---- argmax scatter (max pooling, |.|-max): windows are disjoint, so each input
+ * element receives from at most one output and one thread per output is race-free ---- */
+
+__global__ void k_scatter(const int *idx, const float *dy, const float *x, size_t n, int sign, float *dx)
+{
+    const size_t k = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (k >= n) return;
+    float g = dy[k];
+    if (sign) { const float v = x[idx[k]]; g *= v > 0.0f ? 1.0f : (v < 0.0f ? -1.0f : 0.0f); }
+    dx[idx[k]] += g;
+}
+
+typedef struct { sdd_tensor *x, *out; int *idx; int sign; } cu_idx_node;
+
+static void scatter_bwd(sdd_ctx *c, void *vn)
+{
+    cu_idx_node *n = (cu_idx_node *)vn;
+    if (!n->out->g || !sdd_wants(c, n->x)) return;
+    float *dx = sdd_grad_of(c, n->x);
+    if (!dx) return;
+    const size_t m = sdd_numel(n->out);
+    if (m) SDD_LAUNCH(k_scatter, sdd_cu_blocks(m), SDD_CU_THREADS, 0)(n->idx, n->out->g, SDD_DEV(n->x), m, n->sign, dx);
+    sdd_cu_launched(c, "pool backward");
+}
+
+int sdd_cu_record_scatter(sdd_ctx *c, sdd_tensor *x, sdd_tensor *out, int *idx, int sign)
+{
+    out->rg = sdd_wants(c, x);
+    if (!c->grad || !out->rg) return 0;
+    cu_idx_node *n = (cu_idx_node *)sdd_scratch(c, sizeof *n);
+    if (!n) return -1;
+    n->x = x; n->out = out; n->idx = idx; n->sign = sign;
+    return sdd_tape_push(c, scatter_bwd, n);
+}
+
+/* ---- BatchNorm with batch statistics ---- */
+
+typedef struct { int64_t C, S; int cl, ng, nseg; int seg_end[SDD_MAX_PATHS]; } bn_geom;
+
+__device__ __forceinline__ size_t bn_at(const bn_geom &g, int64_t b, int64_t ch, int64_t k)
+{
+    return g.cl ? ((size_t)b * g.S + k) * g.C + ch : ((size_t)b * g.C + ch) * g.S + k;
+}
+__device__ __forceinline__ int bn_seg(const bn_geom &g, int b)
+{
+    int s = 0;
+    while (s < g.nseg - 1 && b >= g.seg_end[s]) s++;
+    return s;
+}
+__device__ __forceinline__ void bn_range(const bn_geom &g, int grp, int B, int *b0, int *b1)
+{
+    *b0 = g.ng == 1 ? 0 : (grp ? g.seg_end[grp - 1] : 0);
+    *b1 = g.ng == 1 ? B : g.seg_end[grp];
+}
+
+/* per (group, channel): mean and biased variance (two passes, double) */
+__global__ void k_bn_moments(const float *x, int B, bn_geom g, double *m, double *v)
+{
+    const size_t t = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (t >= (size_t)g.ng * g.C) return;
+    const int grp = (int)(t / g.C);
+    const int64_t ch = (int64_t)(t % g.C);
+    int b0, b1;
+    bn_range(g, grp, B, &b0, &b1);
+    const double cnt = (double)(b1 - b0) * g.S;
+    double s = 0.0;
+    for (int b = b0; b < b1; b++)
+        for (int64_t k = 0; k < g.S; k++) s += x[bn_at(g, b, ch, k)];
+    const double mean = cnt > 0 ? s / cnt : 0.0;
+    double ss = 0.0;
+    for (int b = b0; b < b1; b++)
+        for (int64_t k = 0; k < g.S; k++) { const double d = x[bn_at(g, b, ch, k)] - mean; ss += d * d; }
+    m[t] = mean;
+    v[t] = cnt > 0 ? ss / cnt : 0.0;
+}
+
+/* mean / istd in float for the normalisation; running update from the groups' combined moments */
+__global__ void k_bn_finish(bn_geom g, const double *m, const double *v, const double *cnt, float eps, float momentum, int update,
+                            float *mean, float *istd, float *rm, float *rv)
+{
+    const int64_t ch = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (ch >= g.C) return;
+    double total = 0.0, mm = 0.0, vv = 0.0;
+    for (int grp = 0; grp < g.ng; grp++) {
+        const size_t at = (size_t)grp * g.C + ch;
+        if (mean) {
+            mean[at] = (float)m[at];
+            istd[at] = (float)(1.0 / sqrt(v[at] + eps));
+        }
+        total += cnt[grp];
+        mm += m[at] * cnt[grp];
+    }
+    if (!update) return;
+    mm /= total;
+    for (int grp = 0; grp < g.ng; grp++) {
+        const size_t at = (size_t)grp * g.C + ch;
+        const double d = m[at] - mm;
+        vv += (v[at] + d * d) * cnt[grp];
+    }
+    vv /= total;
+    const double unb = total > 1 ? vv * total / (total - 1) : vv;
+    rm[ch] = (float)((1.0 - momentum) * rm[ch] + momentum * mm);
+    rv[ch] = (float)((1.0 - momentum) * rv[ch] + momentum * unb);
+}
+
+/* y = fma(x - mean, (float)(istd * gamma), beta), the CPU's float arithmetic; SELU when selu */
+__global__ void k_bn_apply(const float *x, int B, bn_geom g, const float *mean, const float *istd, const float *gamma,
+                           const float *beta, int selu, float *y, float *pre)
+{
+    const size_t total = (size_t)B * g.C * g.S;
+    const size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= total) return;
+    int64_t ch, b;
+    if (g.cl) { ch = (int64_t)(i % g.C); b = (int64_t)(i / ((size_t)g.C * g.S)); }
+    else { ch = (int64_t)((i / g.S) % g.C); b = (int64_t)(i / ((size_t)g.C * g.S)); }
+    const size_t at = (size_t)(g.ng == 1 ? 0 : bn_seg(g, (int)b)) * g.C + ch;
+    const float sc = (float)((double)istd[at] * gamma[ch]);
+    const float v = fmaf(x[i] - mean[at], sc, beta[ch]);
+    if (pre) pre[i] = v;
+    y[i] = selu ? (v > 0.0f ? (float)SDD_SELU_SCALE * v : (float)(SDD_SELU_SCALE * SDD_SELU_ALPHA) * expm1f(v)) : v;
+}
+
+/* per (segment, channel): sdy = sum dy, sdyx = sum dy * xhat over the segment's samples */
+__global__ void k_bn_sums(const float *x, const float *dy, bn_geom g, const float *mean, const float *istd, double *sdy, double *sdyx)
+{
+    const size_t t = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (t >= (size_t)g.nseg * g.C) return;
+    const int s = (int)(t / g.C);
+    const int64_t ch = (int64_t)(t % g.C);
+    const int b0 = s ? g.seg_end[s - 1] : 0, b1 = g.seg_end[s];
+    double a = 0.0, ax = 0.0;
+    for (int b = b0; b < b1; b++) {
+        const size_t at = (size_t)(g.ng == 1 ? 0 : s) * g.C + ch;
+        const float mu = mean[at], is = istd[at];
+        for (int64_t k = 0; k < g.S; k++) {
+            const size_t i = bn_at(g, b, ch, k);
+            a += dy[i];
+            ax += dy[i] * ((x[i] - mu) * is);
+        }
+    }
+    sdy[t] = a;
+    sdyx[t] = ax;
+}
+
+__global__ void k_bn_params(const double *sdy, const double *sdyx, int64_t C, int s, float *gg, float *gb)
+{
+    const int64_t ch = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (ch >= C) return;
+    if (gg) gg[ch] += (float)sdyx[(size_t)s * C + ch];
+    if (gb) gb[ch] += (float)sdy[(size_t)s * C + ch];
+}
+
+/* dx += k1 (dy - a / n - xhat ax / n) with the group's sums */
+__global__ void k_bn_dx(const float *x, const float *dy, int B, bn_geom g, const float *mean, const float *istd, const float *gamma,
+                        const double *sdy, const double *sdyx, const double *cnt, float *dx)
+{
+    const size_t total = (size_t)B * g.C * g.S;
+    const size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= total) return;
+    const int64_t ch = g.cl ? (int64_t)(i % g.C) : (int64_t)((i / g.S) % g.C);
+    const int b = (int)(i / ((size_t)g.C * g.S));
+    const int grp = g.ng == 1 ? 0 : bn_seg(g, b);
+    const size_t at = (size_t)grp * g.C + ch;
+    double a = 0.0, ax = 0.0;
+    for (int s = 0; s < g.nseg; s++)
+        if (g.ng == 1 || s == grp) { a += sdy[(size_t)s * g.C + ch]; ax += sdyx[(size_t)s * g.C + ch]; }
+    const float mu = mean[at], is = istd[at];
+    const double k1 = (double)gamma[ch] * is, xh = (double)((x[i] - mu) * is);
+    dx[i] += (float)(k1 * (dy[i] - a / cnt[grp] - xh * ax / cnt[grp]));
+}
+
+/* per-op BatchNorm state kept for the backward */
+typedef struct {
+    bn_geom g;
+    float *mean, *istd;   /* (ng, C) device */
+    double *cnt;          /* (ng) device */
+    double hcnt[SDD_MAX_PATHS];
+} cu_bn_stats;
+
+static void bn_geom_of(const sdd_ctx *c, const sdd_tensor *x, int cl, int ng, bn_geom *g)
+{
+    memset(g, 0, sizeof *g);
+    g->cl = cl;
+    g->C = cl ? x->n[x->nd - 1] : x->n[1];
+    g->S = (int64_t)(sdd_numel(x) / ((size_t)x->n[0] * g->C));
+    g->ng = ng;
+    g->nseg = c->nseg;
+    for (int s = 0; s < c->nseg; s++) g->seg_end[s] = c->seg_end[s];
+}
+
+/* batch statistics of x (ng groups) and the running update; st->mean/istd NULL: update only */
+static int bn_stats(sdd_ctx *c, const float *x, int B, cu_bn_stats *st, int want_norm, sdd_tensor *rmean, sdd_tensor *rvar,
+                    float momentum, float eps)
+{
+    const bn_geom &g = st->g;
+    const size_t n = (size_t)g.ng * g.C;
+    double *m = (double *)sdd_dscratch(c, n * sizeof(double)), *v = (double *)sdd_dscratch(c, n * sizeof(double));
+    st->cnt = (double *)sdd_dscratch(c, SDD_MAX_PATHS * sizeof(double));
+    st->mean = want_norm ? (float *)sdd_dscratch(c, n * sizeof(float)) : NULL;
+    st->istd = want_norm ? (float *)sdd_dscratch(c, n * sizeof(float)) : NULL;
+    if (!m || !v || !st->cnt || (want_norm && (!st->mean || !st->istd))) return -1;
+    for (int grp = 0; grp < g.ng; grp++) {
+        const int b0 = g.ng == 1 ? 0 : (grp ? g.seg_end[grp - 1] : 0), b1 = g.ng == 1 ? B : g.seg_end[grp];
+        st->hcnt[grp] = (double)(b1 - b0) * g.S;
+    }
+    if (sdd_cu_copy(st->cnt, st->hcnt, SDD_MAX_PATHS * sizeof(double), 1, &c->err)) { c->failed = 1; return -1; }
+    SDD_LAUNCH(k_bn_moments, sdd_cu_blocks(n), SDD_CU_THREADS, 0)(x, B, g, m, v);
+    if (c->bn_momentum > 0) momentum = c->bn_momentum;
+    SDD_LAUNCH(k_bn_finish, sdd_cu_blocks((size_t)g.C), SDD_CU_THREADS, 0)(g, m, v, st->cnt, eps, momentum, 1, st->mean, st->istd,
+                                                                          SDD_DEV(rmean), SDD_DEV(rvar));
+    return sdd_cu_launched(c, "batchnorm statistics");
+}
+
+/* dx (may be NULL) += BN backward of dy at input x; gamma/beta gradients per segment */
+static int bn_bwd(sdd_ctx *c, const cu_bn_stats *st, int B, const float *x, const float *dy, sdd_tensor *gamma, sdd_tensor *beta, float *dx)
+{
+    const bn_geom &g = st->g;
+    const size_t n = (size_t)g.nseg * g.C;
+    double *sdy = (double *)sdd_dscratch(c, n * sizeof(double)), *sdyx = (double *)sdd_dscratch(c, n * sizeof(double));
+    if (!sdy || !sdyx) return -1;
+    SDD_LAUNCH(k_bn_sums, sdd_cu_blocks(n), SDD_CU_THREADS, 0)(x, dy, g, st->mean, st->istd, sdy, sdyx);
+    for (int s = 0; s < c->nseg; s++) {
+        float *gg = sdd_pgrad(c, gamma, s), *gb = sdd_pgrad(c, beta, s);
+        if (gg || gb) SDD_LAUNCH(k_bn_params, sdd_cu_blocks((size_t)g.C), SDD_CU_THREADS, 0)(sdy, sdyx, g.C, s, gg, gb);
+    }
+    const size_t total = (size_t)B * g.C * g.S;
+    if (dx && total)
+        SDD_LAUNCH(k_bn_dx, sdd_cu_blocks(total), SDD_CU_THREADS, 0)(x, dy, B, g, st->mean, st->istd, SDD_DEV(gamma), sdy, sdyx, st->cnt, dx);
+    return sdd_cu_launched(c, "batchnorm backward");
+}
+
+typedef struct { sdd_tensor *x, *gamma, *beta, *out; cu_bn_stats st; } cu_bn_node;
+
+static void bn_bwd_node(sdd_ctx *c, void *vn)
+{
+    cu_bn_node *n = (cu_bn_node *)vn;
+    if (!n->out->g) return;
+    float *dx = sdd_wants(c, n->x) ? sdd_grad_of(c, n->x) : NULL;
+    if (c->failed) return;
+    bn_bwd(c, &n->st, (int)n->x->n[0], SDD_DEV(n->x), n->out->g, n->gamma, n->beta, dx);
+}
+
+extern "C" sdd_tensor *sdd_cu_batchnorm_train(sdd_ctx *c, sdd_tensor *x, sdd_tensor *gamma, sdd_tensor *beta,
+                                              sdd_tensor *rmean, sdd_tensor *rvar, int channel_last, float momentum, float eps)
+{
+    if (c->bn_reduce) return sdd_cu_unsupported(c, "data-parallel BatchNorm");
+    const int B = (int)x->n[0];
+    sdd_tensor *out = sdd_tensor_new(c, x->nd, x->n);
+    cu_bn_node *n = (cu_bn_node *)sdd_scratch0(c, sizeof *n);
+    if (!out || !n) return NULL;
+    bn_geom_of(c, x, channel_last, c->bn_per_seg ? c->nseg : 1, &n->st.g);
+    if (bn_stats(c, SDD_DEV(x), B, &n->st, 1, rmean, rvar, momentum, eps)) return NULL;
+    const size_t total = sdd_numel(x);
+    if (total) SDD_LAUNCH(k_bn_apply, sdd_cu_blocks(total), SDD_CU_THREADS, 0)(SDD_DEV(x), B, n->st.g, n->st.mean, n->st.istd, SDD_DEV(gamma),
+                                                                              SDD_DEV(beta), 0, out->x, (float *)NULL);
+    if (sdd_cu_launched(c, "batchnorm")) return NULL;
+    n->x = x; n->gamma = gamma; n->beta = beta; n->out = out;
+    out->rg = sdd_wants(c, x) || sdd_wants(c, gamma) || sdd_wants(c, beta);
+    if (c->grad && out->rg && sdd_tape_push(c, bn_bwd_node, n)) return NULL;
+    return out;
+}
+
+extern "C" void sdd_cu_bn_track(sdd_ctx *c, sdd_tensor *x, sdd_tensor *rmean, sdd_tensor *rvar, float momentum)
+{
+    if (c->bn_reduce) { sdd_cu_unsupported(c, "data-parallel BatchNorm"); return; }
+    cu_bn_stats st;
+    memset(&st, 0, sizeof st);
+    const sdd_arena_mark mk = sdd_arena_get_mark(&c->darena);
+    bn_geom_of(c, x, 0, 1, &st.g);
+    if (bn_stats(c, SDD_DEV(x), (int)x->n[0], &st, 0, rmean, rvar, momentum, 1e-5f)) return;
+    sdd_arena_release(&c->darena, mk);
+}
+
+/* ---- residual block, training: intermediates kept ---- */
+
+/* y (B, C, H, W/3) = maxpool(1, 3)(P + S) with the argmax (global index into P) */
+__global__ void k_pool13(const float *P, const float *S, size_t planes, int H, int W, float *out, int *idx)
+{
+    const int Wo = W / 3;
+    const size_t total = planes * H * Wo;
+    const size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= total) return;
+    const int w = (int)(i % Wo), h = (int)((i / Wo) % H);
+    const size_t pl = i / ((size_t)H * Wo);
+    const size_t base = pl * H * W + (size_t)h * W + 3 * w;
+    size_t best = base;
+    float m = P[base] + S[base];
+    for (int j = 0; j < 3; j++) {
+        const float v = P[base + j] + S[base + j];
+        if (v > m || isnan(v)) { m = v; best = base + j; if (isnan(m)) break; }
+    }
+    out[i] = m;
+    idx[i] = (int)best;
+}
+
+__global__ void k_scatter_store(const int *idx, const float *dy, size_t n, float *d)
+{
+    const size_t k = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (k < n) d[idx[k]] = dy[k];
+}
+
+/* dA (pre-activation a of SELU) in place: d *= selu'(a) */
+__global__ void k_selu_scale(const float *a, float *d, size_t n)
+{
+    const size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < n) d[i] *= a[i] > 0.0f ? (float)SDD_SELU_SCALE : (float)(SDD_SELU_SCALE * SDD_SELU_ALPHA) * expf(a[i]);
+}
+
+typedef struct {
+    sdd_tensor *x, *out;
+    sdd_resblock_params p;
+    sdd_conv_geom g1, g2, gd;
+    float *z, *a, *A;     /* conv1 output, BN output (SELU input), SELU output */
+    int *idx;
+    cu_bn_stats st;
+} cu_res_node;
+
+static void res_bwd(sdd_ctx *c, void *vn)
+{
+    cu_res_node *n = (cu_res_node *)vn;
+    if (!n->out->g) return;
+    const int B = (int)n->x->n[0];
+    float *dx = sdd_wants(c, n->x) ? sdd_grad_of(c, n->x) : NULL;
+    if (c->failed) return;
+    const size_t zn = (size_t)B * n->g1.Cout * n->g1.Ho * n->g1.Wo, pn = (size_t)B * n->g2.Cout * n->g2.Ho * n->g2.Wo;
+    const size_t on = sdd_numel(n->out);
+    float *dS = (float *)sdd_dscratch(c, pn * sizeof(float)), *dA = (float *)sdd_dscratch(c, zn * sizeof(float));
+    float *dz = (float *)sdd_dscratch(c, zn * sizeof(float));
+    if (!dS || !dA || !dz) return;
+    if (cudaMemset(dS, 0, pn * sizeof(float)) != cudaSuccess || cudaMemset(dA, 0, zn * sizeof(float)) != cudaSuccess ||
+        cudaMemset(dz, 0, zn * sizeof(float)) != cudaSuccess) { sdd_cu_launched(c, "residual block backward"); return; }
+    SDD_LAUNCH(k_scatter_store, sdd_cu_blocks(on), SDD_CU_THREADS, 0)(n->idx, n->out->g, on, dS);
+    if (sdd_cu_launched(c, "residual block backward (pool)")) return;
+    /* conv2 and the shortcut share the pooled sum's gradient */
+    if (sdd_cu_conv_bwd(c, &n->g2, B, n->A, n->p.w2, n->p.b2, dS, dA)) return;
+    if (n->p.wd) { if (sdd_cu_conv_bwd(c, &n->gd, B, SDD_DEV(n->x), n->p.wd, n->p.bd, dS, dx)) return; }
+    else if (dx && sdd_cu_axpy(c, dx, dS, 1.0f, pn)) return;
+    SDD_LAUNCH(k_selu_scale, sdd_cu_blocks(zn), SDD_CU_THREADS, 0)(n->a, dA, zn);
+    if (sdd_cu_launched(c, "residual block backward (SELU)")) return;
+    if (bn_bwd(c, &n->st, B, n->z, dA, n->p.gamma, n->p.beta, dz)) return;
+    sdd_cu_conv_bwd(c, &n->g1, B, SDD_DEV(n->x), n->p.w1, n->p.b1, dz, dx);
+}
+
+int sdd_cu_conv_fwd(sdd_ctx *c, const sdd_conv_geom *g, int B, const float *x, const float *w, const float *b, float *out);
+
+extern "C" sdd_tensor *sdd_cu_resblock_train(sdd_ctx *c, sdd_tensor *x, const sdd_resblock_params *p, const sdd_conv_geom *g1,
+                                             const sdd_conv_geom *g2, const sdd_conv_geom *gd)
+{
+    if (c->bn_reduce) return sdd_cu_unsupported(c, "data-parallel BatchNorm");
+    const int B = (int)x->n[0];
+    sdd_tensor *out = sdd_new4(c, B, g2->Cout, g2->Ho, g2->Wo / 3);
+    cu_res_node *n = (cu_res_node *)sdd_scratch0(c, sizeof *n);
+    if (!out || !n) return NULL;
+    const size_t zn = (size_t)B * g1->Cout * g1->Ho * g1->Wo, pn = (size_t)B * g2->Cout * g2->Ho * g2->Wo;
+    n->z = (float *)sdd_dscratch(c, zn * sizeof(float));
+    n->a = (float *)sdd_dscratch(c, zn * sizeof(float));
+    n->A = (float *)sdd_dscratch(c, zn * sizeof(float));
+    n->idx = (int *)sdd_dscratch(c, sdd_numel(out) * sizeof(int));
+    float *P = (float *)sdd_dscratch(c, pn * sizeof(float));
+    float *D = p->wd ? (float *)sdd_dscratch(c, pn * sizeof(float)) : NULL;
+    if (!n->z || !n->a || !n->A || !n->idx || !P || (p->wd && !D)) return NULL;
+    if (pn > (size_t)INT32_MAX) return sdd_cu_unsupported(c, "a residual block of more than 2^31 values");
+    if (sdd_cu_conv_fwd(c, g1, B, SDD_DEV(x), SDD_DEV(p->w1), p->b1 ? SDD_DEV(p->b1) : NULL, n->z)) return NULL;
+    sdd_tensor zt;
+    memset(&zt, 0, sizeof zt);
+    zt.nd = 4; zt.n[0] = B; zt.n[1] = g1->Cout; zt.n[2] = g1->Ho; zt.n[3] = g1->Wo; zt.pidx = -1;
+    bn_geom_of(c, &zt, 0, c->bn_per_seg ? c->nseg : 1, &n->st.g);
+    if (bn_stats(c, n->z, B, &n->st, 1, p->rmean, p->rvar, p->momentum, p->eps)) return NULL;
+    SDD_LAUNCH(k_bn_apply, sdd_cu_blocks(zn), SDD_CU_THREADS, 0)(n->z, B, n->st.g, n->st.mean, n->st.istd, SDD_DEV(p->gamma), SDD_DEV(p->beta),
+                                                                1, n->A, n->a);
+    if (sdd_cu_launched(c, "residual block BatchNorm")) return NULL;
+    if (sdd_cu_conv_fwd(c, g2, B, n->A, SDD_DEV(p->w2), p->b2 ? SDD_DEV(p->b2) : NULL, P)) return NULL;
+    if (p->wd && sdd_cu_conv_fwd(c, gd, B, SDD_DEV(x), SDD_DEV(p->wd), p->bd ? SDD_DEV(p->bd) : NULL, D)) return NULL;
+    const size_t on = sdd_numel(out);
+    SDD_LAUNCH(k_pool13, sdd_cu_blocks(on), SDD_CU_THREADS, 0)(P, p->wd ? D : SDD_DEV(x), (size_t)B * g2->Cout, g2->Ho, g2->Wo, out->x, n->idx);
+    if (sdd_cu_launched(c, "residual block pool")) return NULL;
+    n->x = x; n->out = out; n->p = *p; n->g1 = *g1; n->g2 = *g2;
+    if (p->wd) n->gd = *gd;
+    out->rg = 1;
+    if (c->grad && sdd_tape_push(c, res_bwd, n)) return NULL;
+    return out;
+}
