@@ -77,6 +77,11 @@ int sdd_cu_adam(float *theta, float *m, float *v, const float *grad, const size_
 /* dst[0, n) += src[0, n) (device); -1 with c->err set */
 int sdd_cu_acc(sdd_ctx *c, float *dst, const float *src, size_t n);
 
+#ifdef SDD_CU_EMU
+/* emulation build only: device memory inaccessible to host code (1, the default) or not */
+void sdd_cu_emu_protect(int on);
+#endif
+
 /* Fails with the op's name: used by ops with no CUDA implementation yet. */
 sdd_tensor *sdd_cu_unsupported(sdd_ctx *c, const char *what);
 

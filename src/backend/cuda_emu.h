@@ -9,13 +9,16 @@
  *     inside it, every thread sequentially (threadIdx/blockIdx are
  *     thread-local variables set before each call). Kernels launched this way
  *     must not depend on __syncthreads (calling it aborts).
- *   - SDD_LAUNCH_SYNC (kernels with barriers) runs each block's threads as
- *     real POSIX threads meeting at a pthread barrier for __syncthreads, with
- *     the block's dynamic shared memory (SDD_SHARED_DYN) filled with NaNs
- *     before the block starts, so reads of unwritten shared memory show.
+ *   - SDD_LAUNCH_SYNC (kernels with barriers) runs a block's threads as
+ *     real POSIX threads (one set per launch, going through the blocks in
+ *     turn) meeting at a pthread barrier for __syncthreads, with the block's
+ *     dynamic shared memory (SDD_SHARED_DYN) filled with NaNs before the
+ *     block starts, so reads of unwritten shared memory show.
  *   - device memory is mmap'ed and kept PROT_NONE except while a kernel, a
  *     copy or a GEMM runs: host code that dereferences a device pointer
- *     crashes here as it would fail on a GPU.
+ *     crashes here as it would fail on a GPU. sdd_cu_emu_protect(0) turns
+ *     this off (re-protecting every resident page at each launch costs
+ *     system time; tests keep it on for a subset).
  *   - cuBLAS SGEMM (column-major, as cuBLAS) goes to OpenBLAS's cblas_sgemm.
  *   - atomicAdd is a plain add (sequential launches only).
  * Not emulated: warp-level behaviour, memory coherence between blocks,
@@ -54,9 +57,11 @@ inline int sync_launch;
 struct alloc { void *p; size_t len; };
 inline alloc *allocs;
 inline int nalloc, capalloc, open_depth;
+inline int unprotected;
 
 inline void protect_all(int prot)
 {
+    if (unprotected) return;
     for (int i = 0; i < nalloc; i++)
         if (mprotect(allocs[i].p, allocs[i].len, prot)) { perror("cuda emulation: mprotect"); abort(); }
 }
@@ -75,7 +80,7 @@ inline void *dmalloc(size_t bytes)
         capalloc = nc;
     }
     const size_t len = page_round(bytes ? bytes : 1);
-    void *p = mmap(NULL, len, open_depth ? PROT_READ | PROT_WRITE : PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    void *p = mmap(NULL, len, open_depth || unprotected ? PROT_READ | PROT_WRITE : PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (p == MAP_FAILED) return NULL;
     allocs[nalloc].p = p;
     allocs[nalloc].len = len;
@@ -93,14 +98,24 @@ inline void dfree(void *p)
         }
 }
 
-template <class F> struct thread_arg { F *fn; uint3 t, b; };
+/* one thread of a sync launch: every block in turn, the blocks separated by
+ * two barriers (all done with the last block; shared memory reset) */
+template <class F> struct thread_arg { F *fn; uint3 t; dim3 g; size_t shm; pthread_barrier_t *bar; };
 
 template <class F> void *thread_main(void *arg)
 {
     thread_arg<F> *a = (thread_arg<F> *)arg;
     tid = a->t;
-    bid = a->b;
-    (*a->fn)();
+    const int first = a->t.x == 0 && a->t.y == 0 && a->t.z == 0;
+    for (unsigned bz = 0; bz < a->g.z; bz++)
+        for (unsigned by = 0; by < a->g.y; by++)
+            for (unsigned bx = 0; bx < a->g.x; bx++) {
+                pthread_barrier_wait(a->bar);
+                if (first && shared_mem) memset(shared_mem, 0xff, a->shm);   /* NaN pattern */
+                pthread_barrier_wait(a->bar);
+                bid = { bx, by, bz };
+                (*a->fn)();
+            }
     return NULL;
 }
 
@@ -120,28 +135,25 @@ template <class... P> struct launch<void (*)(P...)> {
         char *sm = shm ? (char *)malloc(shm) : NULL;
         if (shm && !sm) { fprintf(stderr, "cuda emulation: no memory for shared memory\n"); abort(); }
         shared_mem = sm;
-        for (unsigned bz = 0; bz < g.z; bz++)
-            for (unsigned by = 0; by < g.y; by++)
-                for (unsigned bx = 0; bx < g.x; bx++) {
-                    const uint3 bi = { bx, by, bz };
-                    if (sm) memset(sm, 0xff, shm);   /* NaN pattern: unwritten shared memory shows */
-                    if (!sync) {
-                        bid = bi;
+        if (sync) run_threads(a...);
+        else
+            for (unsigned bz = 0; bz < g.z; bz++)
+                for (unsigned by = 0; by < g.y; by++)
+                    for (unsigned bx = 0; bx < g.x; bx++) {
+                        if (sm) memset(sm, 0xff, shm);   /* NaN pattern: unwritten shared memory shows */
+                        bid = { bx, by, bz };
                         for (unsigned tz = 0; tz < b.z; tz++)
                             for (unsigned ty = 0; ty < b.y; ty++)
                                 for (unsigned tx = 0; tx < b.x; tx++) {
                                     tid = { tx, ty, tz };
                                     k(a...);
                                 }
-                        continue;
                     }
-                    run_block_threads(bi, a...);
-                }
         free(sm);
         shared_mem = NULL;
         close();
     }
-    void run_block_threads(uint3 bi, P... a)
+    void run_threads(P... a)
     {
         const unsigned nt = b.x * b.y * b.z;
         pthread_barrier_t bar;
@@ -158,7 +170,9 @@ template <class... P> struct launch<void (*)(P...)> {
                 for (unsigned tx = 0; tx < b.x; tx++, i++) {
                     ta[i].fn = &body;
                     ta[i].t = { tx, ty, tz };
-                    ta[i].b = bi;
+                    ta[i].g = g;
+                    ta[i].shm = shm;
+                    ta[i].bar = &bar;
                     if (pthread_create(&th[i], NULL, thread_main<F>, &ta[i])) { fprintf(stderr, "cuda emulation: pthread_create\n"); abort(); }
                 }
         for (i = 0; i < nt; i++) pthread_join(th[i], NULL);
@@ -173,6 +187,12 @@ template <class... P> launch<void (*)(P...)> make_launch(void (*k)(P...), dim3 g
 {
     launch<void (*)(P...)> l = { k, g, b, shm, sync };
     return l;
+}
+
+inline void set_protect(int on)
+{
+    if (!on && !unprotected) { protect_all(PROT_READ | PROT_WRITE); unprotected = 1; }
+    else if (on && unprotected) { unprotected = 0; if (!open_depth) protect_all(PROT_NONE); }
 }
 
 inline void syncthreads()

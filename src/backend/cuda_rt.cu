@@ -28,6 +28,10 @@ extern "C" int sdd_cu_init(char *name, size_t cap, sdd_err *e)
 
 cublasHandle_t sdd_cu_blas(void) { return g_blas; }
 
+#ifdef SDD_CU_EMU
+extern "C" void sdd_cu_emu_protect(int on) { sdd_emu::set_protect(on); }
+#endif
+
 extern "C" void *sdd_cu_malloc(size_t bytes)
 {
     void *p = NULL;

@@ -7,10 +7,11 @@
 #      without sdd's build dependencies), the binaries and libraries in it
 #   2. test_cuda: AASIST / AASIST-L eval logits on CUDA vs the float64
 #      reference fixtures (the CPU tests' tolerances) and vs the CPU backend;
-#      training mode on CUDA must fail with "not implemented yet"
+#      one DPDA training step per alignment method on CUDA vs the CPU backend
 #   3. benchmark: sdd cuda vs sdd cpu, and vs PyTorch cuda when torch with
 #      CUDA is installed (said so in the results when it is not)
-#   4. compute-sanitizer memcheck on one fixture's forward
+#   4. compute-sanitizer memcheck on one fixture's forward and one training step
+#   5. a short sdd train --device cuda run on the test clips
 # The real-weight fixtures need the AASIST .pth files: SDD_SHARED (default
 # ../shared, or tests/out/shared when that exists) must hold models/.
 # Exit status 1 when any check failed. Needs no network.
@@ -67,7 +68,7 @@ if "$TC" --probe | tee -a "$RES" | grep -q '^SKIP test_cuda'; then
 fi
 
 section "reference fixtures on CUDA (test_cuda)"
-timeout 120 "$TC" 2>&1 | tee -a "$RES"
+timeout 300 "$TC" 2>&1 | tee -a "$RES"
 [ "$(grep -c '^test_cuda: [0-9]* passed, 0 failed' "$RES")" -ge 1 ] || { fail=1; log "test_cuda FAILED"; }
 endsec
 
@@ -81,7 +82,6 @@ if [ -f "${SDD_SHARED:-../shared}/models/AASIST.pth" ]; then
 else
   log "skipped: no AASIST.pth under ${SDD_SHARED:-../shared}/models"
 fi
-"$SDD" train --device cuda --train x --dev y --out "$OUT/t" 2>&1 | tee -a "$RES"
 endsec
 
 section "benchmark: eval forward, 64600 samples per utterance"
@@ -95,6 +95,12 @@ if /usr/bin/env python3 -c 'import torch, sys; sys.exit(0 if torch.cuda.is_avail
 else
   log "PyTorch with CUDA is not installed on this machine: no PyTorch peer numbers"
 fi
+timeout 150 "$TC" --bench-train "$BENCH" 2>&1 | tee -a "$RES" || { fail=1; log "training benchmark FAILED"; }
+if /usr/bin/env python3 -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)' 2>/dev/null; then
+  for ms in train pcgrad; do
+    timeout 90 python3 bench/peer_torch.py --device cuda --model AASIST --batch 10 --reps 10 --warmup 2 --measure $ms >> "$BENCH" 2>>"$OUT/peer.log" || log "PyTorch peer $ms failed"
+  done
+fi
 cat "$BENCH" | tee -a "$RES"
 endsec
 section "compute-sanitizer"
@@ -105,11 +111,21 @@ if [ -n "$CS" ]; then
     tail -n 4 "$OUT/sanitizer_$tool.log" | tee -a "$RES"
     log "compute-sanitizer $tool on the AASIST-L fixture forward: exit $rc"
     [ $rc -eq 0 ] || fail=1
+    timeout 240 "$CS" --tool $tool --error-exitcode 9 "$TC" --train-step > "$OUT/sanitizer_train_$tool.log" 2>&1; rc=$?
+    tail -n 4 "$OUT/sanitizer_train_$tool.log" | tee -a "$RES"
+    log "compute-sanitizer $tool on one AASIST-L DPDA (pcgrad) training step: exit $rc"
+    [ $rc -eq 0 ] || fail=1
   done
-  log "(training on CUDA is not implemented, so no training step is sanitized)"
 else
   log "compute-sanitizer not found"
 fi
+endsec
+
+section "CLI: sdd train --device cuda (2 epochs on the test clips)"
+ls tests/data/audio/*.flac tests/data/audio/*.wav 2>/dev/null | head -n 6 | awk -F/ '{n=$NF; sub(/\.[a-z0-9]+$/, "", n); print "LA_0001 " n " - - " (n ~ /^real/ ? "bonafide" : "spoof")}' > "$OUT/train_list.txt"
+timeout 240 "$SDD" train --device cuda --train "$OUT/train_list.txt" --train-audio tests/data/audio --dev "$OUT/train_list.txt" \
+  --dev-audio tests/data/audio --out "$OUT/train_cuda" --model AASIST-L --epochs 2 --batch 2 --align pcgrad 2>&1 | tail -n 6 | tee -a "$RES"
+[ -f "$OUT/train_cuda/model.safetensors" ] || { fail=1; log "sdd train --device cuda FAILED"; }
 endsec
 
 log ""

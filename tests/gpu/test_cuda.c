@@ -5,8 +5,15 @@
  *                        CUDA vs the float64 PyTorch truth with the CPU tests'
  *                        tolerance (tests/unit/test_aasist_ref.c), and vs the
  *                        CPU backend; a 16-utterance batch of noise, CUDA vs
- *                        CPU; training mode on CUDA fails with a clear reason
+ *                        CPU; one DPDA training step per alignment method
+ *                        (and joint statistics, one path) on CUDA vs the CPU
+ *                        backend: losses, per-path gradients, combined
+ *                        gradient, Adam update, weights
  *   test_cuda --probe    prints the device (or the SKIP line) and stops
+ *   test_cuda --train-step  one AASIST-L DPDA (pcgrad) training step on CUDA
+ *                        only (what compute-sanitizer runs)
+ *   test_cuda --bench-train F  an AASIST dual-path step (5 + 5 x 64600) per
+ *                        alignment method on CUDA, JSON lines appended to F
  *   test_cuda FIXTURE... only those fixtures (compute-sanitizer runs one)
  *   test_cuda --bench F  eval throughput, CUDA vs this machine's CPU backend,
  *                        one JSON object per line appended to F */
@@ -16,6 +23,7 @@
 #include "io/safetensors.h"
 #include "backend/device.h"
 #include "core/rng.h"
+#include "train/step.h"
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -152,23 +160,94 @@ static void run_batch(const char *arch)
     sdd_model_free(m);
 }
 
-/* training on CUDA is not implemented: it must fail with a reason, never silently use the CPU */
-static void run_train_refusal(void)
+typedef struct { const char *arch; int paths, align, bn, dropout; } regime;
+
+static void make_batch(int nb, int64_t L, float *wave, int *labels, int st)
+{
+    for (int64_t i = 0; i < nb * L; i++) wave[i] = (0.1f + 0.01f * st) * (2.0f * sdd_rng_uniform(21 + st, (uint64_t)i) - 1.0f);
+    for (int b = 0; b < nb; b++) labels[b] = (b % (nb / 2 > 0 ? nb / 2 : 1)) % 2;
+}
+
+/* one step of the regime on the CPU and on CUDA from the same weights and batch (cpu_too 0: CUDA only) */
+static void train_compare(const regime *r, int cpu_too)
 {
     sdd_err e;
-    sdd_model *m = sdd_model_new("AASIST-L", &e);
-    if (!m) { CHECK_MSG(0, "%s", e.msg); return; }
-    sdd_ctx c;
-    sdd_ctx_init(&c, &m->params);
-    CHECK(sdd_ctx_set_device(&c, SDD_DEV_CUDA, &e) == 0);
-    sdd_ctx_begin(&c, 2, 1, 1);
-    int64_t shp[2] = { 2, 64600 };
-    sdd_tensor *x = sdd_tensor_new(&c, 2, shp);
-    sdd_tensor *z = x ? m->forward(&c, m, x) : NULL;
-    CHECK(z == NULL);
-    CHECK_STR_CONTAINS(c.err.msg, "not implemented yet");
-    sdd_ctx_free(&c);
-    sdd_model_free(m);
+    sdd_model *mc = sdd_model_new(r->arch, &e), *md = sdd_model_new(r->arch, &e);
+    CHECK_MSG(mc && md, "%s: %s", r->arch, e.msg);
+    if (!mc || !md) { sdd_model_free(mc); sdd_model_free(md); return; }
+    sdd_model_init_random(mc, 7);
+    memcpy(md->params.data, mc->params.data, mc->params.total * sizeof(float));
+    const int B = 4, nb = r->paths == SDD_PATHS_DUAL ? 2 * B : B;
+    const int64_t L = 64600;
+    const size_t n = mc->params.total;
+    float *wave = malloc((size_t)nb * L * sizeof(float)), *gc = malloc(n * sizeof(float)), *gd = malloc(n * sizeof(float));
+    float *pd = malloc(2 * n * sizeof(float)), *w0 = malloc(n * sizeof(float));
+    int *lab = malloc((size_t)nb * sizeof(int));
+    sdd_step_params sp = sdd_step_default_params();
+    sp.paths = r->paths; sp.align = r->align; sp.bn_stats = r->bn; sp.no_dropout = !r->dropout;
+    sdd_adam oc, od;
+    sdd_align_state ac, ad;
+    sdd_align_state_init(&ac);
+    sdd_align_state_init(&ad);
+    sdd_ctx cc, cd;
+    sdd_ctx_init(&cc, &mc->params);
+    sdd_ctx_init(&cd, &md->params);
+    int ok = w0 && wave && gc && gd && pd && lab && sdd_adam_init(&oc, &mc->params, NULL, &e) == 0 && sdd_adam_init(&od, &md->params, NULL, &e) == 0 &&
+             sdd_ctx_set_device(&cd, SDD_DEV_CUDA, &e) == 0;
+    CHECK_MSG(ok, "%s setup: %s", r->arch, e.msg);
+    const char *an = sdd_align_name(r->align);
+    if (ok) {
+        make_batch(nb, L, wave, lab, 0);
+        memcpy(w0, mc->params.data, n * sizeof(float));
+        sdd_step_result rc_, rd_;
+        memset(&rc_, 0, sizeof rc_);
+        const int okd = sdd_train_step(md, &cd, &od, &ad, &sp, wave, nb, L, lab, 5, gd, &rd_, &e) == 0;
+        CHECK_MSG(okd, "cuda step (%s, align %s): %s", r->arch, an, e.msg);
+        const int okc = !cpu_too || sdd_train_step(mc, &cc, &oc, &ac, &sp, wave, nb, L, lab, 5, gc, &rc_, &e) == 0;
+        CHECK_MSG(okc, "cpu step: %s", e.msg);
+        if (okd && okc && !cpu_too) printf("%s align %s: one CUDA training step, loss %.6f\n", r->arch, an, rd_.loss_total);
+        if (okd && okc && cpu_too) {
+            const int two = r->paths == SDD_PATHS_DUAL;
+            sdd_device_to_host(pd, md->params.dgrad[0], n, &e);
+            if (two) sdd_device_to_host(pd + n, md->params.dgrad[1], n, &e);
+            double ep = rel_l2(pd, mc->params.grad[0], n);
+            if (two) ep = fmax(ep, rel_l2(pd + n, mc->params.grad[1], n));
+            CHECK(sdd_params_download(&md->params, &e) == 0);
+            double un = 0.0, ud = 0.0;
+            for (size_t k = 0; k < n; k++) {
+                const double uc = (double)mc->params.data[k] - w0[k], uv = (double)md->params.data[k] - w0[k];
+                un += uc * uc;
+                ud += (uv - uc) * (uv - uc);
+            }
+            const double el = fabs(rc_.loss_total - rd_.loss_total) / fmax(1e-6, fabs(rc_.loss_total));
+            const double eg = rel_l2(gd, gc, n), eu = un > 0 ? sqrt(ud / un) : sqrt(ud), ew = rel_l2(md->params.data, mc->params.data, n);
+            printf("%s paths %d align %s bn %s%s (B=%d x %lld): loss cpu %.6f cuda %.6f (rel %.2g); per-path gradients rel L2 %.2g, "
+                   "combined %.2g; Adam update %.2g; weights %.2g\n", r->arch, r->paths, an, r->bn == SDD_BN_JOINT ? "joint" : "per-path",
+                   r->dropout ? " dropout" : "", nb, (long long)L, rc_.loss_total, rd_.loss_total, el, ep, eg, eu, ew);
+            CHECK_MSG(el <= 1e-4, "%s %s: loss differs by %.3g", r->arch, an, el);
+            CHECK_MSG(ep <= 5e-3 && eg <= 5e-3, "%s %s: gradients differ by %.3g / %.3g", r->arch, an, ep, eg);
+            CHECK_MSG(eu <= 5e-2 && ew <= 1e-4, "%s %s: update / weights differ by %.3g / %.3g", r->arch, an, eu, ew);
+            if (rc_.has_align_stats) CHECK_NEAR(rd_.al.cos, rc_.al.cos, 5e-3);
+        }
+    }
+    sdd_ctx_free(&cc); sdd_ctx_free(&cd);
+    sdd_adam_free(&oc); sdd_adam_free(&od);
+    free(w0); free(wave); free(gc); free(gd); free(pd); free(lab);
+    sdd_model_free(mc); sdd_model_free(md);
+}
+
+static void run_train(void)
+{
+    const regime rs[] = {
+        { "AASIST-L", SDD_PATHS_DUAL, SDD_ALIGN_NONE, SDD_BN_PER_PATH, 0 },
+        { "AASIST-L", SDD_PATHS_DUAL, SDD_ALIGN_PCGRAD, SDD_BN_PER_PATH, 0 },
+        { "AASIST-L", SDD_PATHS_DUAL, SDD_ALIGN_GRADVAC, SDD_BN_PER_PATH, 0 },
+        { "AASIST-L", SDD_PATHS_DUAL, SDD_ALIGN_CAGRAD, SDD_BN_PER_PATH, 0 },
+        { "AASIST-L", SDD_PATHS_DUAL, SDD_ALIGN_PCGRAD, SDD_BN_JOINT, 0 },
+        { "AASIST-L", SDD_PATHS_ORIG, SDD_ALIGN_NONE, SDD_BN_PER_PATH, 1 },
+        { "AASIST", SDD_PATHS_DUAL, SDD_ALIGN_PCGRAD, SDD_BN_PER_PATH, 1 },
+    };
+    for (size_t i = 0; i < sizeof rs / sizeof rs[0]; i++) train_compare(&rs[i], 1);
 }
 
 static double now_s(void)
@@ -224,6 +303,53 @@ static int bench(const char *outpath, const char *card)
     return 0;
 }
 
+/* AASIST dual-path steps (5 + 5 x 64600, per-path statistics) per alignment on CUDA */
+static int bench_train(const char *outpath, const char *card)
+{
+    FILE *f = fopen(outpath, "a");
+    if (!f) { fprintf(stderr, "cannot write %s\n", outpath); return 1; }
+    sdd_err e;
+    sdd_model *m = sdd_model_new("AASIST", &e);
+    if (!m) { fprintf(stderr, "%s\n", e.msg); fclose(f); return 1; }
+    sdd_model_init_random(m, 3);
+    const int nb = 10;
+    const int64_t L = 64600;
+    float *x = malloc((size_t)nb * L * sizeof(float));
+    int lab[10];
+    if (!x) { fclose(f); sdd_model_free(m); return 1; }
+    make_batch(nb, L, x, lab, 0);
+    int rc = 0;
+    for (int al = 0; al < 4 && !rc; al++) {
+        sdd_ctx c;
+        sdd_adam opt;
+        sdd_align_state as;
+        sdd_align_state_init(&as);
+        sdd_ctx_init(&c, &m->params);
+        if (sdd_adam_init(&opt, &m->params, NULL, &e) || sdd_ctx_set_device(&c, SDD_DEV_CUDA, &e)) { fprintf(stderr, "%s\n", e.msg); rc = 1; }
+        sdd_step_params sp = sdd_step_default_params();
+        sp.align = al;
+        sdd_step_result r;
+        const int warm = 2, reps = 10;
+        for (int k = 0; k < warm && !rc; k++) rc = sdd_train_step(m, &c, &opt, &as, &sp, x, nb, L, lab, k, NULL, &r, &e) ? 1 : 0;
+        const double t0 = now_s();
+        for (int k = 0; k < reps && !rc; k++) rc = sdd_train_step(m, &c, &opt, &as, &sp, x, nb, L, lab, k, NULL, &r, &e) ? 1 : 0;
+        const double dt = (now_s() - t0) / reps;
+        if (rc) fprintf(stderr, "bench-train %s: %s\n", sdd_align_name(al), e.msg);
+        else {
+            fprintf(f, "{\"impl\": \"sdd\", \"device\": \"cuda\", \"card\": \"%s\", \"model\": \"AASIST\", \"measure\": \"train_dual_%s\", "
+                       "\"batch\": %d, \"len\": %lld, \"reps\": %d, \"sec_mean\": %.5f, \"device_arena_peak_mib\": %.0f}\n",
+                    card, sdd_align_name(al), nb, (long long)L, reps, dt, c.darena.peak / 1048576.0);
+            printf("bench-train AASIST dual 5+5 align %s: %.2f ms/step\n", sdd_align_name(al), dt * 1e3);
+        }
+        sdd_adam_free(&opt);
+        sdd_ctx_free(&c);
+    }
+    free(x);
+    sdd_model_free(m);
+    fclose(f);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     char card[256];
@@ -235,6 +361,12 @@ int main(int argc, char **argv)
     printf("device: %s\n", card);
     if (argc == 2 && !strcmp(argv[1], "--probe")) return 0;
     if (argc == 3 && !strcmp(argv[1], "--bench")) return bench(argv[2], card);
+    if (argc == 3 && !strcmp(argv[1], "--bench-train")) return bench_train(argv[2], card);
+    if (argc == 2 && !strcmp(argv[1], "--train-step")) {
+        const regime r = { "AASIST-L", SDD_PATHS_DUAL, SDD_ALIGN_PCGRAD, SDD_BN_PER_PATH, 1 };
+        train_compare(&r, 0);
+        return CHECK_DONE("test_cuda");
+    }
     const char *all[] = { "aasist_rand.safetensors", "aasistl_rand.safetensors", "aasist_noise.safetensors",
                           "aasist_real.safetensors", "aasistl_real.safetensors" };
     if (argc > 1) {   /* the named fixtures only (compute-sanitizer runs one) */
@@ -244,6 +376,6 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) run_fixture(all[i]);
     run_batch("AASIST");
     run_batch("AASIST-L");
-    run_train_refusal();
+    run_train();
     return CHECK_DONE("test_cuda");
 }
