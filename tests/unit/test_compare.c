@@ -155,7 +155,7 @@ static void demo_compare(void)
     /* the script's settings: the demo's, made tiny through its own knobs */
     char env[1500];
     snprintf(env, sizeof env,
-             "SDD_CORPUS=%s SDD_COMPARE_OUT=%s/cmp SDD_COMPARE_SEEDS=1,2 SDD_COMPARE_REGIMES='aug pcgrad' "
+             "SDD_CORPUS=%s SDD_COMPARE_OUT=%s/cmp SDD_COMPARE_SEEDS=1,2 SDD_COMPARE_REGIMES='aug pcgrad pcgrad-joint' "
              "SDD_DEMO_EPOCHS=1 SDD_DEMO_BATCH=2 SDD_DEMO_CUT=4000 SDD_COMPARE_TRAIN_ARGS='--max-steps 2 --threads 2'",
              corpus, tmp);
     int rc = run("%s scripts/demo-compare", env);
@@ -163,11 +163,13 @@ static void demo_compare(void)
     const char *t = strstr(out, "== the comparison");
     CHECK_MSG(t != NULL, "%s", out);
     if (t) {
-        const char *a = row(t, "aug"), *d = row(t, "dual pcgrad");
-        CHECK_MSG(a && d, "%s", t);
+        const char *a = row(t, "aug"), *d = row(t, "dual pcgrad"), *j = row(t, "dual pcgrad joint-bn");
+        CHECK_MSG(a && d && j && d != j, "%s", t);
         /* two seeds each; eval and wild EERs as numbers; aug has no conflicts */
         CHECK(a && !strncmp(a + 24, "    2 ", 6));
         CHECK(d && !strncmp(d + 24, "    2 ", 6));
+        CHECK(j && !strncmp(j + 24, "    2 ", 6));
+        if (j) CHECK(j[strcspn(j, "\n") - 1] != '-');
         CHECK(strstr(t, "eval EER %") && strstr(t, "wild EER %"));
         if (a) CHECK(a[strcspn(a, "\n") - 1] == '-');
         if (d) CHECK(d[strcspn(d, "\n") - 1] != '-');
@@ -175,6 +177,9 @@ static void demo_compare(void)
     }
     snprintf(p, sizeof p, "%s/cmp/table.txt", tmp);
     CHECK(exists(p));
+    /* the joint regime trained with the reference's joint statistics */
+    CHECK(run("grep -q '\"bn-stats\": \"joint\"' %s/cmp/dual-pcgrad-joint/seed-1/config.json", tmp) == 0);
+    CHECK(run("grep -q '\"bn-stats\": \"per-path\"' %s/cmp/dual-pcgrad/seed-1/config.json", tmp) == 0);
     snprintf(p, sizeof p, "%s/cmp/dual-pcgrad/seed-2/model.safetensors", tmp);
     CHECK(exists(p));
     /* again: every seed is finished, only the table is made */
