@@ -8,6 +8,7 @@
  * an existing one is left unchanged. Cases that score audio need the shared
  * AASIST-L checkpoint and are skipped, with a line saying so, without it. */
 #include "check.h"
+#include "cli_run.h"
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
@@ -27,21 +28,7 @@ static char model[512];   /* imported AASIST-L (a missing file without the share
 static int have_model;
 static const char *shared;
 
-static int run(const char *fmt, ...)
-{
-    char cmd[4096], full[4200];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    snprintf(full, sizeof full, "%s 2>&1", cmd);
-    FILE *p = popen(full, "r");
-    if (!p) return -1;
-    size_t n = fread(out, 1, sizeof out - 1, p);
-    out[n] = 0;
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
+#define run(...) cli_run(out, sizeof out, __VA_ARGS__)
 
 static const char *T(const char *name)
 {
@@ -52,7 +39,7 @@ static const char *T(const char *name)
     return buf[k];
 }
 
-static int exists(const char *path) { struct stat st; return stat(path, &st) == 0; }
+#define exists cli_exists
 
 static int lines_of(const char *s)
 {

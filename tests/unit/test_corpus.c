@@ -10,6 +10,7 @@
  * and its voices are installed. Run from the
  * repository root after `make`. */
 #include "check.h"
+#include "cli_run.h"
 #include "data/shortcut.h"
 #include "data/list.h"
 #include "audio/encode.h"
@@ -24,25 +25,9 @@
 static char out[65536];
 static char tmp[256];
 
-/* Runs a shell command, captures stdout+stderr into `out`, returns the exit status. */
-static int run(const char *fmt, ...)
-{
-    char cmd[8192];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    char full[8300];
-    snprintf(full, sizeof full, "%s 2>&1", cmd);
-    FILE *p = popen(full, "r");
-    if (!p) return -1;
-    size_t n = fread(out, 1, sizeof out - 1, p);
-    out[n] = 0;
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
+#define run(...) cli_run(out, sizeof out, __VA_ARGS__)
 
-static int exists(const char *path) { struct stat st; return stat(path, &st) == 0; }
+#define exists cli_exists
 
 /* ---- features ---- */
 
