@@ -9,19 +9,13 @@
  *  - BatchNorm statistics recomputation (SWA's bn_update): one batch gives
  *    that batch's statistics, two equal batches their mean, weights fixed. */
 #include "check.h"
+#include "fixture.h"
 #include "train/step.h"
 #include "core/rng.h"
 #include <stdlib.h>
 #include <string.h>
 
 #define L 2400   /* just above AASIST-L's shortest input (2315) */
-
-static double rel_l2(const float *a, const float *b, size_t n)
-{
-    double u = 0, v = 0;
-    for (size_t i = 0; i < n; i++) { double d = (double)a[i] - b[i]; u += d * d; v += (double)b[i] * b[i]; }
-    return v > 0 ? sqrt(u / v) : sqrt(u);
-}
 
 static void noise(float *w, int rows, uint64_t seed)
 {
@@ -99,7 +93,7 @@ static void test_against_single_steps(sdd_model *m, sdd_ctx *c, const float *sav
         int rc = sdd_accum_begin(m, &acc, 2, &e) || sdd_accum_micro(m, c, &p, &acc, wa, nb, L, la, 1, &e) ||
                  sdd_accum_micro(m, c, &p, &acc, wb, nb, L, lb, 2, &e) || sdd_accum_apply(m, NULL, &al, &p, &acc, got, &r, &e);
         CHECK_MSG(rc == 0, "%s: %s", cases[ci].name, e.msg);
-        const double err = rel_l2(got, expect, n);
+        const double err = fx_rel_l2(got, expect, n);
         CHECK_MSG(err < 1e-5, "%s: accumulated gradient vs single steps combined: relative L2 %.3g", cases[ci].name, err);
         CHECK(r.has_align_stats == (dual && !joint_none));
     }
@@ -147,7 +141,7 @@ static void test_batch8_vs_accum2(sdd_model *m, sdd_ctx *c, const float *saved)
     int rc = sdd_accum_begin(m, &acc, 2, &e) || sdd_accum_micro(m, c, &p, &acc, x, 8, L, lab4, 1, &e) ||
              sdd_accum_micro(m, c, &p, &acc, x, 8, L, lab4, 2, &e) || sdd_accum_apply(m, &o2, &al, &p, &acc, g2, &r, &e);
     CHECK_MSG(rc == 0, "%s", e.msg);
-    const double eg = rel_l2(g2, g1, n);
+    const double eg = fx_rel_l2(g2, g1, n);
     CHECK_MSG(eg < 1e-5, "batch 4 x accum 2 vs batch 8: gradient relative L2 %.3g", eg);
     /* weights after one Adam step. The first update is lr * g / (|g| + eps), about lr * sign(g):
      * where |g| is at the level of the gradients' rounding differences its sign is noise, so the

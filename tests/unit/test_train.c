@@ -2,6 +2,7 @@
  * solution) and Adam against the reference fixtures of
  * tools/reference/train_ref.py, plus properties that hold for any input. */
 #include "check.h"
+#include "fixture.h"
 #include "train/align.h"
 #include "train/adam.h"
 #include "io/safetensors.h"
@@ -10,13 +11,6 @@
 #include "models/modelio.h"
 #include <stdlib.h>
 #include <string.h>
-
-static double rel_l2(const float *a, const float *b, size_t n)
-{
-    double u = 0, v = 0;
-    for (size_t i = 0; i < n; i++) { double d = (double)a[i] - b[i]; u += d * d; v += (double)b[i] * b[i]; }
-    return v > 0 ? sqrt(u / v) : sqrt(u);
-}
 
 static const float *get(const sdd_tensorset *ts, const char *name, size_t *n)
 {
@@ -65,7 +59,7 @@ static void test_alignment(const sdd_tensorset *fx)
             snprintf(k, sizeof k, "%s/%s", cases[c], meth[m]);
             const float *ref = get(fx, k, NULL);
             if (ref) {
-                double err = rel_l2(out, ref, n);
+                double err = fx_rel_l2(out, ref, n);
                 CHECK_MSG(err < 1e-5, "%s: relative L2 %.3g", k, err);
             }
             if (m == 2) {
@@ -109,9 +103,9 @@ static void test_adam(const sdd_tensorset *fx)
         for (int q = 0; q < 3; q++) g[ps.p[ib].off + q] = 100.0f;   /* buffers never move */
         sdd_adam_step(&a, &ps, g);
         snprintf(k, sizeof k, "adam/p1_%d", s);
-        double e1 = rel_l2(sdd_params_ptr(&ps, i1), get(fx, k, NULL), 37 * 11);
+        double e1 = fx_rel_l2(sdd_params_ptr(&ps, i1), get(fx, k, NULL), 37 * 11);
         snprintf(k, sizeof k, "adam/p2_%d", s);
-        double e2 = rel_l2(sdd_params_ptr(&ps, i2), get(fx, k, NULL), 5);
+        double e2 = fx_rel_l2(sdd_params_ptr(&ps, i2), get(fx, k, NULL), 5);
         CHECK_MSG(e1 < 1e-7 && e2 < 1e-7, "adam step %d: relative L2 %.3g %.3g", s, e1, e2);
     }
     CHECK(sdd_params_ptr(&ps, ib)[2] == 3.0f);

@@ -8,23 +8,13 @@
  * spec's encoder count less the 1,024 of the unused mask embedding); short
  * input is refused with a message. */
 #include "check.h"
+#include "fixture.h"
 #include "models/xlsr.h"
 #include "io/safetensors.h"
 #include <stdlib.h>
 #include <string.h>
 
 #define FIX "tests/data/fixtures/xlsr_tiny.safetensors"
-
-static double rel_l2(const float *got, const float *want, size_t n)
-{
-    double num = 0, den = 0;
-    for (size_t i = 0; i < n; i++) {
-        const double d = (double)got[i] - want[i];
-        num += d * d;
-        den += (double)want[i] * want[i];
-    }
-    return den > 0 ? sqrt(num / den) : sqrt(num);
-}
 
 static double dot(const float *a, size_t n)
 {
@@ -112,7 +102,7 @@ static void test_fixture(void)
         const size_t n = sdd_numel(y);
         CHECK(n * 4 == want->nbytes);
         if (n * 4 != want->nbytes) break;
-        const double ef = rel_l2(y->x, want->data, n);
+        const double ef = fx_rel_l2(y->x, want->data, n);
         CHECK_MSG(ef <= 1e-4, "features: relative L2 error %.3g", ef);
         double worst = 0, gmax = 0;
         for (int i = 0; i < fx.n; i++)
@@ -132,7 +122,7 @@ static void test_fixture(void)
                 CHECK_MSG(sqrt(dot(got, m.ps.p[i].numel)) < 1e-6 * gmax, "%s should be ~0", k);
                 continue;
             }
-            const double eg = rel_l2(got, t->data, m.ps.p[i].numel);
+            const double eg = fx_rel_l2(got, t->data, m.ps.p[i].numel);
             if (eg > worst) worst = eg;
             CHECK_MSG(eg <= 1e-4, "%s: relative L2 error %.3g", k, eg);
         }
@@ -170,7 +160,7 @@ static void test_fixture(void)
     }
     CHECK(run(&c, &m, in, 0, 2, dout->data, 1) != NULL);
     for (int s = 0; s < 2; s++) {
-        const double es = rel_l2(m.ps.grad[s], alone[s], m.ps.total);
+        const double es = fx_rel_l2(m.ps.grad[s], alone[s], m.ps.total);
         CHECK_MSG(es < 1e-5, "path %d gradient differs from the sample alone: %.3g", s, es);
         free(alone[s]);
     }

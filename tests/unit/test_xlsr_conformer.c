@@ -8,6 +8,7 @@
  * float32's own error). Also: the full size has the reference's 2,382,628
  * trainable parameters (blocks of 558,648), and bad inputs are refused. */
 #include "check.h"
+#include "fixture.h"
 #include "models/backends.h"
 #include "io/safetensors.h"
 #include "ops/ops.h"
@@ -15,40 +16,6 @@
 #include <string.h>
 
 #define FIXTURE "tests/data/fixtures/xlsr_conformer_tiny.safetensors"
-
-static double worst_ratio;
-
-static double rel_l2(const float *got, const float *want, size_t n)
-{
-    double num = 0, den = 0;
-    for (size_t i = 0; i < n; i++) {
-        const double d = (double)got[i] - want[i];
-        num += d * d;
-        den += (double)want[i] * want[i];
-    }
-    return den == 0.0 ? sqrt(num) : sqrt(num / den);
-}
-
-static void compare(const sdd_tensorset *fx, const char *key, const float *got, size_t n)
-{
-    const sdd_ntensor *t = sdd_tensorset_find(fx, key);
-    CHECK_MSG(t && t->dtype == SDD_F32 && t->nbytes == n * sizeof(float), "fixture lacks %s or its size differs", key);
-    if (!t || t->nbytes != n * sizeof(float)) return;
-    char rk[256];
-    snprintf(rk, sizeof rk, "relerr_torch32/%s", key);
-    const sdd_ntensor *r = sdd_tensorset_find(fx, rk);
-    double tol = 1e-4;
-    if (r && r->nbytes == 4) { float v; memcpy(&v, r->data, 4); if (10.0 * v > tol) tol = 10.0 * v; }
-    const double err = rel_l2(got, (const float *)t->data, n);
-    if (err / tol > worst_ratio) worst_ratio = err / tol;
-    CHECK_MSG(err <= tol, "%s: relative L2 error %.3g > tol %.3g", key, err, tol);
-}
-
-static int meta_int(const sdd_tensorset *fx, const char *k)
-{
-    const char *v = sdd_tensorset_get_meta(fx, k);
-    return v ? atoi(v) : -1;
-}
 
 static sdd_tensor *train_step(sdd_ctx *c, sdd_conformer_backend *cb, sdd_params *ps, float *feat, const int64_t *shp,
                               const int *labels, int per_path, sdd_tensor **logits)
@@ -76,7 +43,7 @@ static void run(const sdd_tensorset *fx, sdd_conformer_backend *cb, sdd_params *
     if (!in || !lab || !pe || in->ndim != 3) return;
     const int B = (int)in->shape[0];
     const int64_t shp[3] = { in->shape[0], in->shape[1], in->shape[2] };
-    CHECK_MSG(rel_l2(sdd_params_ptr(ps, cb->pos_emb), (const float *)pe->data, pe->nbytes / 4) <= 1e-6,
+    CHECK_MSG(fx_rel_l2(sdd_params_ptr(ps, cb->pos_emb), (const float *)pe->data, pe->nbytes / 4) <= 1e-6,
               "sinusoidal table differs from the reference's");
     int labels[16];
     for (int b = 0; b < B && b < 16; b++) { int64_t v; memcpy(&v, (const char *)lab->data + 8 * b, 8); labels[b] = (int)v; }
@@ -88,28 +55,28 @@ static void run(const sdd_tensorset *fx, sdd_conformer_backend *cb, sdd_params *
     sdd_ctx_begin(&c, B, 0, 0);
     sdd_tensor *z = sdd_conformer_backend_forward(&c, cb, sdd_tensor_wrap(&c, (float *)in->data, 3, shp));
     CHECK_MSG(z != NULL, "eval forward: %s", c.err.msg);
-    if (z) compare(fx, "logits_eval", z->x, (size_t)B * 2);
+    if (z) fx_compare(fx, "logits_eval", z->x, (size_t)B * 2);
     for (int per_path = 0; per_path < 2; per_path++) {
         sdd_tensor *logits;
         sdd_tensor *L = train_step(&c, cb, ps, (float *)in->data, shp, labels, per_path, &logits);
         CHECK_MSG(L != NULL, "train step: %s", c.err.msg);
         if (!L) break;
         if (!per_path) {
-            compare(fx, "loss", L->x, 1);
-            compare(fx, "logits_train", logits->x, (size_t)B * 2);
+            fx_compare(fx, "loss", L->x, 1);
+            fx_compare(fx, "logits_train", logits->x, (size_t)B * 2);
         }
         for (int s = 0; s < (per_path ? 2 : 1); s++) {
-            if (per_path) { snprintf(key, sizeof key, "path%d/loss", s); compare(fx, key, &L->x[s], 1); }
+            if (per_path) { snprintf(key, sizeof key, "path%d/loss", s); fx_compare(fx, key, &L->x[s], 1); }
             for (int i = 0; i < ps->np; i++) {
                 const sdd_pinfo *pi = &ps->p[i];
                 if (i == cb->pos_emb) continue;
                 if (pi->trainable) {
                     if (per_path) snprintf(key, sizeof key, "path%d/grad/%s", s, pi->name);
                     else snprintf(key, sizeof key, "grad/%s", pi->name);
-                    compare(fx, key, ps->grad[s] + pi->off, pi->numel);
+                    fx_compare(fx, key, ps->grad[s] + pi->off, pi->numel);
                 } else if (!per_path) {
                     snprintf(key, sizeof key, "running_after/%s", pi->name);
-                    compare(fx, key, ps->data + pi->off, pi->numel);
+                    fx_compare(fx, key, ps->data + pi->off, pi->numel);
                 }
             }
         }
@@ -124,8 +91,8 @@ static void test_fixture(void)
     sdd_tensorset fx;
     sdd_err e;
     if (sdd_safetensors_load(FIXTURE, &fx, &e)) { CHECK_MSG(0, "%s", e.msg); return; }
-    sdd_conformer_cfg cfg = { meta_int(&fx, "d_in"), meta_int(&fx, "emb"), meta_int(&fx, "heads"), meta_int(&fx, "ff_mult"),
-                              meta_int(&fx, "expansion"), meta_int(&fx, "kernel"), meta_int(&fx, "n_blocks") };
+    sdd_conformer_cfg cfg = { fx_meta_int(&fx, "d_in"), fx_meta_int(&fx, "emb"), fx_meta_int(&fx, "heads"), fx_meta_int(&fx, "ff_mult"),
+                              fx_meta_int(&fx, "expansion"), fx_meta_int(&fx, "kernel"), fx_meta_int(&fx, "n_blocks") };
     sdd_params ps;
     sdd_params_init(&ps);
     sdd_conformer_backend cb;
@@ -194,6 +161,6 @@ int main(void)
 {
     test_fixture();
     test_full_size();
-    printf("worst error / tolerance: %.3g\n", worst_ratio);
+    printf("worst error / tolerance: %.3g\n", fx_worst_ratio);
     return CHECK_DONE("test_xlsr_conformer");
 }

@@ -10,6 +10,7 @@
  * the reference; in the fixed mode it must not. Also: the full-size back-end
  * has the reference's 1,936,950 parameters, and bad sizes are refused. */
 #include "check.h"
+#include "fixture.h"
 #include "models/backends.h"
 #include "io/safetensors.h"
 #include "ops/ops.h"
@@ -17,41 +18,6 @@
 #include <string.h>
 
 #define FIXTURE "tests/data/fixtures/xlsr_mamba_tiny.safetensors"
-
-static double rel_l2(const float *got, const float *want, size_t n)
-{
-    double num = 0, den = 0;
-    for (size_t i = 0; i < n; i++) {
-        const double d = (double)got[i] - want[i];
-        num += d * d;
-        den += (double)want[i] * want[i];
-    }
-    if (den == 0.0) return sqrt(num);
-    return sqrt(num / den);
-}
-
-static double worst_ratio;
-
-static void compare(const sdd_tensorset *fx, const char *key, const float *got, size_t n)
-{
-    const sdd_ntensor *t = sdd_tensorset_find(fx, key);
-    CHECK_MSG(t && t->dtype == SDD_F32 && t->nbytes == n * sizeof(float), "fixture lacks %s or its size differs", key);
-    if (!t || t->nbytes != n * sizeof(float)) return;
-    char rk[256];
-    snprintf(rk, sizeof rk, "relerr_torch32/%s", key);
-    const sdd_ntensor *r = sdd_tensorset_find(fx, rk);
-    double tol = 1e-4;
-    if (r && r->nbytes == 4) { float v; memcpy(&v, r->data, 4); if (10.0 * v > tol) tol = 10.0 * v; }
-    const double err = rel_l2(got, (const float *)t->data, n);
-    if (err / tol > worst_ratio) worst_ratio = err / tol;
-    CHECK_MSG(err <= tol, "%s: relative L2 error %.3g > tol %.3g", key, err, tol);
-}
-
-static int meta_int(const sdd_tensorset *fx, const char *k)
-{
-    const char *v = sdd_tensorset_get_meta(fx, k);
-    return v ? atoi(v) : -1;
-}
 
 /* is parameter i one of the last block's (either stack)? */
 static int in_last_block(const sdd_mamba_backend *mb, int i)
@@ -103,22 +69,22 @@ static void run_mode(const sdd_tensorset *fx, sdd_mamba_backend *mb, sdd_params 
     sdd_tensor *z = sdd_mamba_backend_forward(&c, mb, sdd_tensor_wrap(&c, (float *)in->data, 3, shp));
     CHECK_MSG(z != NULL, "%s: eval forward: %s", mn, c.err.msg);
     snprintf(key, sizeof key, "%s/logits_eval", mn);
-    if (z) compare(fx, key, z->x, (size_t)B * 2);
+    if (z) fx_compare(fx, key, z->x, (size_t)B * 2);
 
     sdd_tensor *logits;
     sdd_tensor *L = train_step(&c, mb, ps, (float *)in->data, shp, labels, 0, &logits);
     CHECK_MSG(L != NULL, "%s: train step: %s", mn, c.err.msg);
     if (L) {
         snprintf(key, sizeof key, "%s/loss", mn);
-        compare(fx, key, L->x, 1);
+        fx_compare(fx, key, L->x, 1);
         snprintf(key, sizeof key, "%s/logits_train", mn);
-        compare(fx, key, logits->x, (size_t)B * 2);
+        fx_compare(fx, key, logits->x, (size_t)B * 2);
         int zero_last = 1, nonzero_last = 0;
         for (int i = 0; i < ps->np; i++) {
             const sdd_pinfo *pi = &ps->p[i];
             if (pi->trainable) {
                 snprintf(key, sizeof key, "%s/grad/%s", mn, pi->name);
-                compare(fx, key, ps->grad[0] + pi->off, pi->numel);
+                fx_compare(fx, key, ps->grad[0] + pi->off, pi->numel);
                 if (in_last_block(mb, i))
                     for (size_t k = 0; k < pi->numel; k++) {
                         if (ps->grad[0][pi->off + k] != 0.0f) zero_last = 0;
@@ -126,7 +92,7 @@ static void run_mode(const sdd_tensorset *fx, sdd_mamba_backend *mb, sdd_params 
                     }
             } else {
                 snprintf(key, sizeof key, "%s/running_after/%s", mn, pi->name);
-                compare(fx, key, ps->data + pi->off, pi->numel);
+                fx_compare(fx, key, ps->data + pi->off, pi->numel);
             }
         }
         if (mode == SDD_MAMBA_NORM_REFERENCE) {
@@ -143,12 +109,12 @@ static void run_mode(const sdd_tensorset *fx, sdd_mamba_backend *mb, sdd_params 
     if (L)
         for (int s = 0; s < 2; s++) {
             snprintf(key, sizeof key, "%s/path%d/loss", mn, s);
-            compare(fx, key, &L->x[s], 1);
+            fx_compare(fx, key, &L->x[s], 1);
             for (int i = 0; i < ps->np; i++) {
                 const sdd_pinfo *pi = &ps->p[i];
                 if (!pi->trainable) continue;
                 snprintf(key, sizeof key, "%s/path%d/grad/%s", mn, s, pi->name);
-                compare(fx, key, ps->grad[s] + pi->off, pi->numel);
+                fx_compare(fx, key, ps->grad[s] + pi->off, pi->numel);
             }
         }
     memcpy(ps->data, saved, ps->total * sizeof(float));
@@ -162,8 +128,8 @@ static void test_fixture(void)
     sdd_err e;
     if (sdd_safetensors_load(FIXTURE, &fx, &e)) { CHECK_MSG(0, "%s", e.msg); return; }
     sdd_mamba_cfg cfg = {
-        meta_int(&fx, "d_in"), meta_int(&fx, "d_model"), meta_int(&fx, "n_layer"), meta_int(&fx, "d_state"),
-        meta_int(&fx, "d_conv"), meta_int(&fx, "expand"), meta_int(&fx, "dt_rank"), SDD_MAMBA_NORM_FIXED };
+        fx_meta_int(&fx, "d_in"), fx_meta_int(&fx, "d_model"), fx_meta_int(&fx, "n_layer"), fx_meta_int(&fx, "d_state"),
+        fx_meta_int(&fx, "d_conv"), fx_meta_int(&fx, "expand"), fx_meta_int(&fx, "dt_rank"), SDD_MAMBA_NORM_FIXED };
     sdd_params ps;
     sdd_params_init(&ps);
     sdd_mamba_backend mb;
@@ -251,6 +217,6 @@ int main(void)
 {
     test_fixture();
     test_full_size();
-    printf("worst error / tolerance: %.3g\n", worst_ratio);
+    printf("worst error / tolerance: %.3g\n", fx_worst_ratio);
     return CHECK_DONE("test_xlsr_mamba");
 }
