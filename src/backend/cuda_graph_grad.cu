@@ -347,43 +347,6 @@ extern "C" sdd_tensor *sdd_cu_master_attn_train(sdd_ctx *c, sdd_tensor *x, sdd_t
 
 /* ---- graph pooling ---- */
 
-__global__ void k_gp_scores(const float *z, int B, int N, int D, const float *w, const float *bias, float *s)
-{
-    const size_t idx = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
-    if (idx >= (size_t)B * N) return;
-    double a = bias[0];
-    const float *zv = z + idx * D;
-    for (int d = 0; d < D; d++) a += (double)zv[d] * w[d];
-    s[idx] = 1.0f / (1.0f + expf(-(float)a));
-}
-
-__global__ void k_gp_topk(const float *s, int B, int N, int K, int *idx)
-{
-    const int b = blockIdx.x * blockDim.x + threadIdx.x;
-    if (b >= B) return;
-    const float *sb = s + (size_t)b * N;
-    int *ib = idx + (size_t)b * K;
-    for (int r = 0; r < K; r++) {
-        int best = -1;
-        for (int nn = 0; nn < N; nn++) {
-            int used = 0;
-            for (int q = 0; q < r; q++) if (ib[q] == nn) { used = 1; break; }
-            if (used) continue;
-            if (best < 0 || sb[nn] > sb[best]) best = nn;
-        }
-        ib[r] = best;
-    }
-}
-
-__global__ void k_gp_gather(const float *h, const float *s, const int *idx, int B, int N, int K, int D, float *out)
-{
-    const size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
-    if (i >= (size_t)B * K * D) return;
-    const int d = (int)(i % D), r = (int)((i / D) % K), b = (int)(i / ((size_t)D * K));
-    const int node = idx[(size_t)b * K + r];
-    out[i] = h[((size_t)b * N + node) * D + d] * s[(size_t)b * N + node];
-}
-
 /* dzr (B, K) = (dy . h_node) s (1 - s), in double as the CPU */
 __global__ void k_gp_dzr(const float *dy, const float *h, const float *s, const int *idx, int B, int N, int K, int D, float *dzr)
 {
@@ -473,9 +436,9 @@ extern "C" sdd_tensor *sdd_cu_graph_pool_train(sdd_ctx *c, sdd_tensor *h, sdd_te
         if (!mask || !z) return NULL;
         SDD_LAUNCH(k_mul2, sdd_cu_blocks(m), SDD_CU_THREADS, 0)(SDD_DEV(h), mask, z, m);
     }
-    SDD_LAUNCH(k_gp_scores, sdd_cu_blocks((size_t)B * N), SDD_CU_THREADS, 0)(z, B, N, D, SDD_DEV(w), SDD_DEV(b), s);
-    SDD_LAUNCH(k_gp_topk, sdd_cu_blocks((size_t)B), SDD_CU_THREADS, 0)(s, B, N, K, idx);
-    SDD_LAUNCH(k_gp_gather, sdd_cu_blocks((size_t)B * K * D), SDD_CU_THREADS, 0)(SDD_DEV(h), s, idx, B, N, K, D, out->x);
+    SDD_LAUNCH(k_gpool_scores, sdd_cu_blocks((size_t)B * N), SDD_CU_THREADS, 0)(z, B, N, D, SDD_DEV(w), SDD_DEV(b), s);
+    SDD_LAUNCH(k_gpool_topk, sdd_cu_blocks((size_t)B), SDD_CU_THREADS, 0)(s, B, N, K, idx);
+    SDD_LAUNCH(k_gpool_gather, sdd_cu_blocks((size_t)B * K * D), SDD_CU_THREADS, 0)(SDD_DEV(h), s, idx, B, N, K, D, out->x);
     if (sdd_cu_launched(c, "graph pooling")) return NULL;
     out->rg = sdd_wants(c, h) || sdd_wants(c, w) || sdd_wants(c, b);
     if (!c->grad || !out->rg) return out;

@@ -37,6 +37,12 @@ int sdd_cu_conv_bwd(sdd_ctx *c, const sdd_conv_geom *g, int B, const float *x, c
 int sdd_cu_axpy(sdd_ctx *c, float *y, const float *x, float a, size_t n);
 int sdd_cu_rowsum(sdd_ctx *c, const float *dy, int64_t r0, int64_t r1, size_t per, float *g);
 float *sdd_cu_dropout_mask(sdd_ctx *c, uint64_t key, size_t m, size_t per_row, float p);
+/* graph pooling's forward kernels (cuda_graph.cu), also launched by the
+ * training variant in cuda_graph_grad.cu: scores s (B, N) = sigmoid(h w + b),
+ * the top K per sample (ties to the lower index), gather (B, K, D) = h_node s */
+__global__ void k_gpool_scores(const float *h, int B, int N, int D, const float *w, const float *bias, float *s);
+__global__ void k_gpool_topk(const float *s, int B, int N, int K, int *idx);
+__global__ void k_gpool_gather(const float *h, const float *s, const int *idx, int B, int N, int K, int D, float *out);
 /* tape entries of the forward ops (0, or -1 with c->err set) */
 int sdd_cu_record_selu(sdd_ctx *c, sdd_tensor *x, sdd_tensor *out);
 int sdd_cu_record_add(sdd_ctx *c, sdd_tensor *a, sdd_tensor *b, sdd_tensor *out);
