@@ -26,7 +26,8 @@ B=build-cuda
 [ -z "${SDD_SHARED:-}" ] && [ -d tests/out/shared/models ] && SDD_SHARED=tests/out/shared && export SDD_SHARED
 fail=0
 log() { printf '%s\n' "$*" | tee -a "$RES"; }
-section() { printf '\n## %s\n\n```\n' "$1" >> "$RES"; echo "== $1"; }
+T0=$(date +%s)
+section() { printf '\n## %s\n\n```\n' "$1" >> "$RES"; echo "== $1 (at $(( $(date +%s) - T0 )) s)"; }
 endsec() { printf '```\n' >> "$RES"; }
 
 {
@@ -68,8 +69,15 @@ if "$TC" --probe | tee -a "$RES" | grep -q '^SKIP test_cuda'; then
 fi
 
 section "reference fixtures on CUDA (test_cuda)"
-timeout 300 "$TC" 2>&1 | tee -a "$RES"
+timeout 150 "$TC" 2>&1 | tee -a "$RES"
 [ "$(grep -c '^test_cuda: [0-9]* passed, 0 failed' "$RES")" -ge 1 ] || { fail=1; log "test_cuda FAILED"; }
+endsec
+
+section "CLI: sdd train --device cuda (2 epochs on the test clips)"
+ls tests/data/audio/*.flac tests/data/audio/*.wav 2>/dev/null | head -n 6 | awk -F/ '{n=$NF; sub(/\.[a-z0-9]+$/, "", n); print "LA_0001 " n " - - " (n ~ /^real/ ? "bonafide" : "spoof")}' > "$OUT/train_list.txt"
+timeout 90 "$SDD" train --device cuda --train "$OUT/train_list.txt" --train-audio tests/data/audio --dev "$OUT/train_list.txt" \
+  --dev-audio tests/data/audio --out "$OUT/train_cuda" --model AASIST-L --epochs 2 --batch 2 --align pcgrad 2>&1 | tail -n 6 | tee -a "$RES"
+[ -f "$OUT/train_cuda/model.safetensors" ] || { fail=1; log "sdd train --device cuda FAILED"; }
 endsec
 
 section "CLI: sdd score --device cuda vs --device cpu"
@@ -85,7 +93,7 @@ fi
 endsec
 
 section "benchmark: eval forward, 64600 samples per utterance"
-timeout 120 "$TC" --bench "$BENCH" 2>&1 | tee -a "$RES"
+timeout 60 "$TC" --bench "$BENCH" 2>&1 | tee -a "$RES"
 if /usr/bin/env python3 -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)' 2>/dev/null; then
   for mb in AASIST:32 AASIST:1 AASIST-L:32; do
     m=${mb%:*} bs=${mb#*:}
@@ -95,10 +103,10 @@ if /usr/bin/env python3 -c 'import torch, sys; sys.exit(0 if torch.cuda.is_avail
 else
   log "PyTorch with CUDA is not installed on this machine: no PyTorch peer numbers"
 fi
-timeout 150 "$TC" --bench-train "$BENCH" 2>&1 | tee -a "$RES" || { fail=1; log "training benchmark FAILED"; }
+timeout 90 "$TC" --bench-train "$BENCH" 2>&1 | tee -a "$RES" || { fail=1; log "training benchmark FAILED"; }
 if /usr/bin/env python3 -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)' 2>/dev/null; then
   for ms in train pcgrad; do
-    timeout 90 python3 bench/peer_torch.py --device cuda --model AASIST --batch 10 --reps 10 --warmup 2 --measure $ms >> "$BENCH" 2>>"$OUT/peer.log" || log "PyTorch peer $ms failed"
+    timeout 60 python3 bench/peer_torch.py --device cuda --model AASIST --batch 10 --reps 10 --warmup 2 --measure $ms >> "$BENCH" 2>>"$OUT/peer.log" || log "PyTorch peer $ms failed"
   done
 fi
 cat "$BENCH" | tee -a "$RES"
@@ -107,11 +115,11 @@ section "compute-sanitizer"
 CS=$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer 2>/dev/null)
 if [ -n "$CS" ]; then
   for tool in memcheck; do
-    timeout 90 "$CS" --tool $tool --error-exitcode 9 "$TC" aasistl_rand.safetensors > "$OUT/sanitizer_$tool.log" 2>&1; rc=$?
+    timeout 60 "$CS" --tool $tool --error-exitcode 9 "$TC" aasistl_rand.safetensors > "$OUT/sanitizer_$tool.log" 2>&1; rc=$?
     tail -n 4 "$OUT/sanitizer_$tool.log" | tee -a "$RES"
     log "compute-sanitizer $tool on the AASIST-L fixture forward: exit $rc"
     [ $rc -eq 0 ] || fail=1
-    timeout 240 "$CS" --tool $tool --error-exitcode 9 "$TC" --train-step > "$OUT/sanitizer_train_$tool.log" 2>&1; rc=$?
+    timeout 150 "$CS" --tool $tool --error-exitcode 9 "$TC" --train-step > "$OUT/sanitizer_train_$tool.log" 2>&1; rc=$?
     tail -n 4 "$OUT/sanitizer_train_$tool.log" | tee -a "$RES"
     log "compute-sanitizer $tool on one AASIST-L DPDA (pcgrad) training step: exit $rc"
     [ $rc -eq 0 ] || fail=1
@@ -119,13 +127,6 @@ if [ -n "$CS" ]; then
 else
   log "compute-sanitizer not found"
 fi
-endsec
-
-section "CLI: sdd train --device cuda (2 epochs on the test clips)"
-ls tests/data/audio/*.flac tests/data/audio/*.wav 2>/dev/null | head -n 6 | awk -F/ '{n=$NF; sub(/\.[a-z0-9]+$/, "", n); print "LA_0001 " n " - - " (n ~ /^real/ ? "bonafide" : "spoof")}' > "$OUT/train_list.txt"
-timeout 240 "$SDD" train --device cuda --train "$OUT/train_list.txt" --train-audio tests/data/audio --dev "$OUT/train_list.txt" \
-  --dev-audio tests/data/audio --out "$OUT/train_cuda" --model AASIST-L --epochs 2 --batch 2 --align pcgrad 2>&1 | tail -n 6 | tee -a "$RES"
-[ -f "$OUT/train_cuda/model.safetensors" ] || { fail=1; log "sdd train --device cuda FAILED"; }
 endsec
 
 log ""
