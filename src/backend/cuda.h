@@ -15,10 +15,12 @@
 #include <stdint.h>
 #include <stddef.h>
 #include <stdarg.h>
+#include <stdio.h>
 extern "C" {
 #endif
 #include "core/tensor.h"
 #include "ops/ops.h"
+#include <stdio.h>
 
 int sdd_cu_init(char *name, size_t cap, sdd_err *e);
 void *sdd_cu_malloc(size_t bytes);
@@ -81,6 +83,12 @@ int sdd_cu_acc(sdd_ctx *c, float *dst, const float *src, size_t n);
 /* emulation build only: device memory inaccessible to host code (1, the default) or not */
 void sdd_cu_emu_protect(int on);
 #endif
+
+/* Profiling for benchmarks: on 1 synchronises after every launch and sums
+ * the time per launch label (restarting the table); the report prints the
+ * labels by time per step. */
+void sdd_cu_prof_enable(int on);
+void sdd_cu_prof_report(FILE *f, int steps);
 
 /* Fails with the op's name: used by ops with no CUDA implementation yet. */
 sdd_tensor *sdd_cu_unsupported(sdd_ctx *c, const char *what);

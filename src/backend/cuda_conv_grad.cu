@@ -16,6 +16,150 @@ extern "C" {
 
 #define IM2COL_BYTES ((size_t)1 << 30)
 
+/* ---- row reductions: sums over the (sample, position) elements of each
+ * (group or segment, channel) row of a (B, C, S) or channel-last (B, S, C)
+ * tensor, in double, without atomics, in a fixed order (bit-reproducible):
+ * stage 1, one thread per RED_PER elements (strided by RED_T so a warp
+ * reads consecutive addresses); stage 2, one thread per RED_T partials;
+ * stage 3, one thread per row adds its chunks in order. A single thread
+ * per channel summing millions of values (the first BatchNorm has one
+ * channel) would serialise the step. ---- */
+
+typedef struct { int64_t C, S; int cl, ng, nseg; int seg_end[SDD_MAX_PATHS]; } bn_geom;
+
+__device__ __forceinline__ size_t bn_at(const bn_geom &g, int64_t b, int64_t ch, int64_t k)
+{
+    return g.cl ? ((size_t)b * g.S + k) * g.C + ch : ((size_t)b * g.C + ch) * g.S + k;
+}
+__device__ __forceinline__ int bn_seg(const bn_geom &g, int b)
+{
+    int s = 0;
+    while (s < g.nseg - 1 && b >= g.seg_end[s]) s++;
+    return s;
+}
+__device__ __forceinline__ void bn_range(const bn_geom &g, int grp, int B, int *b0, int *b1)
+{
+    *b0 = g.ng == 1 ? 0 : (grp ? g.seg_end[grp - 1] : 0);
+    *b1 = g.ng == 1 ? B : g.seg_end[grp];
+}
+
+#define RED_T 256
+#define RED_PER 64
+#define RED_CHUNK ((size_t)RED_T * RED_PER)
+
+enum { RED_SUM, RED_SQDEV, RED_BWD };
+
+/* mode RED_SUM: sum x; RED_SQDEV: sum (x - dmean[row])^2; RED_BWD: sum dy and
+ * sum dy * xhat with the group's mean / istd (two sums). Rows are (group, ch)
+ * over ng groups (byseg 0) or (segment, ch) over the segments (byseg 1). */
+typedef struct {
+    const float *x, *dy;
+    const double *dmean;
+    const float *mean, *istd;
+    bn_geom g;
+    int B, byseg, mode;
+} red_args;
+
+__device__ __forceinline__ void red_rows(const red_args &a, int row, int *b0, int *b1, int64_t *ch)
+{
+    const int grp = (int)(row / a.g.C);
+    *ch = row % a.g.C;
+    if (a.byseg) { *b0 = grp ? a.g.seg_end[grp - 1] : 0; *b1 = a.g.seg_end[grp]; }
+    else bn_range(a.g, grp, a.B, b0, b1);
+}
+
+__global__ void k_red1(red_args a, int nrows, size_t nchunk, double *p1)
+{
+    const size_t t = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (t >= (size_t)nrows * nchunk * RED_T) return;
+    const int row = (int)(t / (nchunk * RED_T));
+    const size_t j = t % (nchunk * RED_T), base = j / RED_T * RED_CHUNK + j % RED_T;
+    int b0, b1;
+    int64_t ch;
+    red_rows(a, row, &b0, &b1, &ch);
+    const size_t cnt = (size_t)(b1 - b0) * a.g.S;
+    double s1 = 0.0, s2 = 0.0;
+    const bn_geom &g = a.g;
+    if (a.mode == RED_BWD) {
+        const size_t at = (size_t)(g.ng == 1 ? 0 : row / g.C) * g.C + ch;
+        const float mu = a.mean[at], is = a.istd[at];
+        for (size_t e = base, i = 0; i < RED_PER && e < cnt; i++, e += RED_T) {
+            const size_t q = bn_at(g, b0 + (int64_t)(e / g.S), ch, (int64_t)(e % g.S));
+            s1 += a.dy[q];
+            s2 += a.dy[q] * ((a.x[q] - mu) * is);
+        }
+    } else {
+        const double mu = a.mode == RED_SQDEV ? a.dmean[row] : 0.0;
+        for (size_t e = base, i = 0; i < RED_PER && e < cnt; i++, e += RED_T) {
+            const double v = a.x[bn_at(g, b0 + (int64_t)(e / g.S), ch, (int64_t)(e % g.S))];
+            if (a.mode == RED_SQDEV) s1 += (v - mu) * (v - mu);
+            else s1 += v;
+        }
+    }
+    p1[2 * t] = s1;
+    p1[2 * t + 1] = s2;
+}
+
+/* p2[k] = sum of the RED_T partials of chunk k (both sums) */
+__global__ void k_red2(const double *p1, size_t n, double *p2)
+{
+    const size_t k = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (k >= n) return;
+    double s1 = 0.0, s2 = 0.0;
+    for (size_t i = k * RED_T; i < (k + 1) * RED_T; i++) { s1 += p1[2 * i]; s2 += p1[2 * i + 1]; }
+    p2[2 * k] = s1;
+    p2[2 * k + 1] = s2;
+}
+
+/* o1[row], o2[row] (o2 may be NULL) = the row's sums, divided by its count when divide */
+__global__ void k_red3(red_args a, const double *p2, int nrows, size_t nchunk, int divide, double *o1, double *o2)
+{
+    const int row = blockIdx.x * blockDim.x + threadIdx.x;
+    if (row >= nrows) return;
+    double s1 = 0.0, s2 = 0.0;
+    for (size_t k = (size_t)row * nchunk; k < (size_t)(row + 1) * nchunk; k++) { s1 += p2[2 * k]; s2 += p2[2 * k + 1]; }
+    if (divide) {
+        int b0, b1;
+        int64_t ch;
+        red_rows(a, row, &b0, &b1, &ch);
+        const double cnt = (double)(b1 - b0) * a.g.S;
+        s1 = cnt > 0 ? s1 / cnt : 0.0;
+    }
+    o1[row] = s1;
+    if (o2) o2[row] = s2;
+}
+
+/* the rows' sums into o1 (and o2); nrows = (ng or nseg) * C */
+static int red_rows_run(sdd_ctx *c, const red_args &a, int nrows, int divide, double *o1, double *o2)
+{
+    size_t most = 0;
+    for (int grp = 0; grp < (a.byseg ? a.g.nseg : a.g.ng); grp++) {
+        const int b0 = a.byseg || a.g.ng > 1 ? (grp ? a.g.seg_end[grp - 1] : 0) : 0;
+        const int b1 = a.byseg || a.g.ng > 1 ? a.g.seg_end[grp] : a.B;
+        const size_t cnt = (size_t)(b1 - b0) * a.g.S;
+        if (cnt > most) most = cnt;
+    }
+    const size_t nchunk = most ? (most + RED_CHUNK - 1) / RED_CHUNK : 1, n2 = (size_t)nrows * nchunk;
+    const sdd_arena_mark mk = sdd_arena_get_mark(&c->darena);
+    double *p1 = (double *)sdd_dscratch(c, n2 * RED_T * 2 * sizeof(double)), *p2 = (double *)sdd_dscratch(c, n2 * 2 * sizeof(double));
+    if (!p1 || !p2) return -1;
+    SDD_LAUNCH(k_red1, sdd_cu_blocks(n2 * RED_T), SDD_CU_THREADS, 0)(a, nrows, nchunk, p1);
+    SDD_LAUNCH(k_red2, sdd_cu_blocks(n2), SDD_CU_THREADS, 0)(p1, n2, p2);
+    SDD_LAUNCH(k_red3, sdd_cu_blocks((size_t)nrows), SDD_CU_THREADS, 0)(a, p2, nrows, nchunk, divide, o1, o2);
+    const int rc = sdd_cu_launched(c, "row reduction");
+    sdd_arena_release(&c->darena, mk);
+    return rc;
+}
+
+/* gg[ch] += sdyx[s, ch], gb[ch] += sdy[s, ch] (segment s; either may be NULL) */
+__global__ void k_bn_params(const double *sdy, const double *sdyx, int64_t C, int s, float *gg, float *gb)
+{
+    const int64_t ch = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (ch >= C) return;
+    if (gg) gg[ch] += (float)sdyx[(size_t)s * C + ch];
+    if (gb) gb[ch] += (float)sdy[(size_t)s * C + ch];
+}
+
 /* ---- conv2d ---- */
 
 __global__ void k_im2col1(const float *x, int Cin, int H, int W, int kh, int kw, int ph, int pw, int Ho, int Wo, float *cols)
@@ -52,17 +196,16 @@ __global__ void k_col2im(const float *dcols, int nb, int Cin, int H, int W, int 
     dx[idx] += s;
 }
 
-/* gb[co] += sum over samples [b0, b1) and positions of dy (B, Cout, N) */
-__global__ void k_conv_db(const float *dy, int b0, int b1, int Cout, size_t N, float *gb)
+#define WG_SLICE ((size_t)8192)
+
+/* g[k] += sum over the np partial products of part[i * n + k], in order (double) */
+__global__ void k_sum_parts(const float *part, size_t np, size_t n, float *g)
 {
-    const int co = blockIdx.x * blockDim.x + threadIdx.x;
-    if (co >= Cout) return;
+    const size_t k = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (k >= n) return;
     double s = 0.0;
-    for (int b = b0; b < b1; b++) {
-        const float *p = dy + ((size_t)b * Cout + co) * N;
-        for (size_t q = 0; q < N; q++) s += p[q];
-    }
-    gb[co] += (float)s;
+    for (size_t i = 0; i < np; i++) s += part[i * n + k];
+    g[k] += (float)s;
 }
 
 /* Backward of conv over the batch x (B, Cin, H, W) given dy (B, Cout, Ho, Wo):
@@ -75,20 +218,47 @@ int sdd_cu_conv_bwd(sdd_ctx *c, const sdd_conv_geom *g, int B, const float *x, c
     const sdd_arena_mark mk = sdd_arena_get_mark(&c->darena);
     float *cols = (float *)sdd_dscratch(c, Kd * N * sizeof(float));
     if (!cols) return -1;
+    double *sdb = NULL;
+    if (bias) {   /* per (segment, channel) sums of dy (B, Cout, N) */
+        red_args a;
+        memset(&a, 0, sizeof a);
+        a.x = dy; a.B = B; a.byseg = 1; a.mode = RED_SUM;
+        a.g.C = g->Cout; a.g.S = (int64_t)N; a.g.ng = 1; a.g.nseg = c->nseg;
+        for (int s = 0; s < c->nseg; s++) a.g.seg_end[s] = c->seg_end[s];
+        sdb = (double *)sdd_dscratch(c, (size_t)c->nseg * g->Cout * sizeof(double));
+        if (!sdb || red_rows_run(c, a, c->nseg * g->Cout, 0, sdb, NULL)) return -1;
+    }
     for (int s = 0; s < c->nseg; s++) {
         const int b0 = sdd_ctx_seg_begin(c, s), b1 = c->seg_end[s];
         float *gw = sdd_pgrad(c, w, s), *gb = bias ? sdd_pgrad(c, bias, s) : NULL;
-        if (gb) SDD_LAUNCH(k_conv_db, sdd_cu_blocks((size_t)g->Cout), SDD_CU_THREADS, 0)(dy, b0, b1, g->Cout, N, gb);
+        if (gb) SDD_LAUNCH(k_bn_params, sdd_cu_blocks((size_t)g->Cout), SDD_CU_THREADS, 0)(sdb, (const double *)NULL, g->Cout, s,
+                                                                                           (float *)NULL, gb);
         if (gb && sdd_cu_launched(c, "conv2d backward (bias)")) return -1;
         if (!gw) continue;
+        /* gw^T (Kd, Cout) += sum over the samples and over slices of WG_SLICE
+         * positions of cols_b (Kd, Ns) @ dy_b^T (Ns, Cout): one GEMM per sample
+         * would reduce up to 500k positions into a Kd x Cout output of a few
+         * tiles, i.e. on a few of the GPU's multiprocessors; the slices are
+         * independent products, added after in a fixed order */
+        const size_t Ns = N < WG_SLICE ? N : WG_SLICE, nsl = N / Ns, rem = N - nsl * Ns, per_b = nsl + (rem > 0);
+        const size_t wn = Kd * (size_t)g->Cout, nparts = (size_t)(b1 - b0) * per_b;
+        float *part = (float *)sdd_dscratch(c, nparts * wn * sizeof(float));
+        if (!part) return -1;
         for (int b = b0; b < b1; b++) {
             SDD_LAUNCH(k_im2col1, sdd_cu_blocks(Kd * N), SDD_CU_THREADS, 0)(x + (size_t)b * in_per, g->Cin, g->H, g->W, g->kh, g->kw,
                                                                           g->ph, g->pw, g->Ho, g->Wo, cols);
             if (sdd_cu_launched(c, "conv2d backward (im2col)")) return -1;
-            /* gw^T (Kd, Cout) += cols_b (Kd, N) @ dy_b^T (N, Cout) */
-            if (sdd_cu_blas_ok(c, cublasSgemm(sdd_cu_blas(), CUBLAS_OP_T, CUBLAS_OP_N, (int)Kd, g->Cout, (int)N, &one, cols, (int)N,
-                                              dy + (size_t)b * g->Cout * N, (int)N, &one, gw, (int)Kd), "conv2d backward (weight)")) return -1;
+            const float *dyb = dy + (size_t)b * g->Cout * N;
+            float *P = part + (size_t)(b - b0) * per_b * wn;
+            if (sdd_cu_blas_ok(c, cublasSgemmStridedBatched(sdd_cu_blas(), CUBLAS_OP_T, CUBLAS_OP_N, (int)Kd, g->Cout, (int)Ns, &one, cols, (int)N,
+                                                            (long long)Ns, dyb, (int)N, (long long)Ns, &zero, P, (int)Kd, (long long)wn, (int)nsl),
+                               "conv2d backward (weight)")) return -1;
+            if (rem && sdd_cu_blas_ok(c, cublasSgemm(sdd_cu_blas(), CUBLAS_OP_T, CUBLAS_OP_N, (int)Kd, g->Cout, (int)rem, &one, cols + nsl * Ns,
+                                                     (int)N, dyb + nsl * Ns, (int)N, &zero, P + nsl * wn, (int)Kd), "conv2d backward (weight)"))
+                return -1;
         }
+        SDD_LAUNCH(k_sum_parts, sdd_cu_blocks(wn), SDD_CU_THREADS, 0)(part, nparts, wn, gw);
+        if (sdd_cu_launched(c, "conv2d backward (weight sum)")) return -1;
     }
     sdd_arena_release(&c->darena, mk);
     if (!dx) return 0;
@@ -171,45 +341,6 @@ int sdd_cu_record_scatter(sdd_ctx *c, sdd_tensor *x, sdd_tensor *out, int *idx, 
 
 /* ---- BatchNorm with batch statistics ---- */
 
-typedef struct { int64_t C, S; int cl, ng, nseg; int seg_end[SDD_MAX_PATHS]; } bn_geom;
-
-__device__ __forceinline__ size_t bn_at(const bn_geom &g, int64_t b, int64_t ch, int64_t k)
-{
-    return g.cl ? ((size_t)b * g.S + k) * g.C + ch : ((size_t)b * g.C + ch) * g.S + k;
-}
-__device__ __forceinline__ int bn_seg(const bn_geom &g, int b)
-{
-    int s = 0;
-    while (s < g.nseg - 1 && b >= g.seg_end[s]) s++;
-    return s;
-}
-__device__ __forceinline__ void bn_range(const bn_geom &g, int grp, int B, int *b0, int *b1)
-{
-    *b0 = g.ng == 1 ? 0 : (grp ? g.seg_end[grp - 1] : 0);
-    *b1 = g.ng == 1 ? B : g.seg_end[grp];
-}
-
-/* per (group, channel): mean and biased variance (two passes, double) */
-__global__ void k_bn_moments(const float *x, int B, bn_geom g, double *m, double *v)
-{
-    const size_t t = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
-    if (t >= (size_t)g.ng * g.C) return;
-    const int grp = (int)(t / g.C);
-    const int64_t ch = (int64_t)(t % g.C);
-    int b0, b1;
-    bn_range(g, grp, B, &b0, &b1);
-    const double cnt = (double)(b1 - b0) * g.S;
-    double s = 0.0;
-    for (int b = b0; b < b1; b++)
-        for (int64_t k = 0; k < g.S; k++) s += x[bn_at(g, b, ch, k)];
-    const double mean = cnt > 0 ? s / cnt : 0.0;
-    double ss = 0.0;
-    for (int b = b0; b < b1; b++)
-        for (int64_t k = 0; k < g.S; k++) { const double d = x[bn_at(g, b, ch, k)] - mean; ss += d * d; }
-    m[t] = mean;
-    v[t] = cnt > 0 ? ss / cnt : 0.0;
-}
-
 /* mean / istd in float for the normalisation; running update from the groups' combined moments */
 __global__ void k_bn_finish(bn_geom g, const double *m, const double *v, const double *cnt, float eps, float momentum, int update,
                             float *mean, float *istd, float *rm, float *rv)
@@ -256,35 +387,6 @@ __global__ void k_bn_apply(const float *x, int B, bn_geom g, const float *mean, 
     y[i] = selu ? (v > 0.0f ? (float)SDD_SELU_SCALE * v : (float)(SDD_SELU_SCALE * SDD_SELU_ALPHA) * expm1f(v)) : v;
 }
 
-/* per (segment, channel): sdy = sum dy, sdyx = sum dy * xhat over the segment's samples */
-__global__ void k_bn_sums(const float *x, const float *dy, bn_geom g, const float *mean, const float *istd, double *sdy, double *sdyx)
-{
-    const size_t t = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
-    if (t >= (size_t)g.nseg * g.C) return;
-    const int s = (int)(t / g.C);
-    const int64_t ch = (int64_t)(t % g.C);
-    const int b0 = s ? g.seg_end[s - 1] : 0, b1 = g.seg_end[s];
-    double a = 0.0, ax = 0.0;
-    for (int b = b0; b < b1; b++) {
-        const size_t at = (size_t)(g.ng == 1 ? 0 : s) * g.C + ch;
-        const float mu = mean[at], is = istd[at];
-        for (int64_t k = 0; k < g.S; k++) {
-            const size_t i = bn_at(g, b, ch, k);
-            a += dy[i];
-            ax += dy[i] * ((x[i] - mu) * is);
-        }
-    }
-    sdy[t] = a;
-    sdyx[t] = ax;
-}
-
-__global__ void k_bn_params(const double *sdy, const double *sdyx, int64_t C, int s, float *gg, float *gb)
-{
-    const int64_t ch = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
-    if (ch >= C) return;
-    if (gg) gg[ch] += (float)sdyx[(size_t)s * C + ch];
-    if (gb) gb[ch] += (float)sdy[(size_t)s * C + ch];
-}
 
 /* dx += k1 (dy - a / n - xhat ax / n) with the group's sums */
 __global__ void k_bn_dx(const float *x, const float *dy, int B, bn_geom g, const float *mean, const float *istd, const float *gamma,
@@ -340,7 +442,13 @@ static int bn_stats(sdd_ctx *c, const float *x, int B, cu_bn_stats *st, int want
         st->hcnt[grp] = (double)(b1 - b0) * g.S;
     }
     if (sdd_cu_copy(st->cnt, st->hcnt, SDD_MAX_PATHS * sizeof(double), 1, &c->err)) { c->failed = 1; return -1; }
-    SDD_LAUNCH(k_bn_moments, sdd_cu_blocks(n), SDD_CU_THREADS, 0)(x, B, g, m, v);
+    red_args a;
+    memset(&a, 0, sizeof a);
+    a.x = x; a.g = g; a.B = B; a.byseg = 0;
+    a.mode = RED_SUM;
+    if (red_rows_run(c, a, (int)n, 1, m, NULL)) return -1;
+    a.mode = RED_SQDEV; a.dmean = m;
+    if (red_rows_run(c, a, (int)n, 1, v, NULL)) return -1;
     if (c->bn_momentum > 0) momentum = c->bn_momentum;
     SDD_LAUNCH(k_bn_finish, sdd_cu_blocks((size_t)g.C), SDD_CU_THREADS, 0)(g, m, v, st->cnt, eps, momentum, 1, st->mean, st->istd,
                                                                           SDD_DEV(rmean), SDD_DEV(rvar));
@@ -354,7 +462,10 @@ static int bn_bwd(sdd_ctx *c, const cu_bn_stats *st, int B, const float *x, cons
     const size_t n = (size_t)g.nseg * g.C;
     double *sdy = (double *)sdd_dscratch(c, n * sizeof(double)), *sdyx = (double *)sdd_dscratch(c, n * sizeof(double));
     if (!sdy || !sdyx) return -1;
-    SDD_LAUNCH(k_bn_sums, sdd_cu_blocks(n), SDD_CU_THREADS, 0)(x, dy, g, st->mean, st->istd, sdy, sdyx);
+    red_args a;
+    memset(&a, 0, sizeof a);
+    a.x = x; a.dy = dy; a.mean = st->mean; a.istd = st->istd; a.g = g; a.B = B; a.byseg = 1; a.mode = RED_BWD;
+    if (red_rows_run(c, a, (int)n, 0, sdy, sdyx)) return -1;
     for (int s = 0; s < c->nseg; s++) {
         float *gg = sdd_pgrad(c, gamma, s), *gb = sdd_pgrad(c, beta, s);
         if (gg || gb) SDD_LAUNCH(k_bn_params, sdd_cu_blocks((size_t)g.C), SDD_CU_THREADS, 0)(sdy, sdyx, g.C, s, gg, gb);

@@ -3,6 +3,8 @@
  * cuBLAS handle and the error helpers of cuda_internal.h. */
 #include "backend/cuda_internal.h"
 #include <stdio.h>
+#include <string.h>
+#include <time.h>
 
 static cublasHandle_t g_blas;
 static int g_ready;
@@ -64,10 +66,63 @@ extern "C" int sdd_cu_copy(void *dst, const void *src, size_t bytes, int to_devi
     return 0;
 }
 
+/* Profiling (sdd_cu_prof_enable): every launch check synchronises the device
+ * and charges the wall time since the previous check to its label, so each
+ * label's share counts its kernels plus the host work just before them. */
+static int g_prof;
+static struct { const char *what; double sec; long n; } g_pt[256];
+static int g_np;
+static double g_last;
+
+static double prof_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+extern "C" void sdd_cu_prof_enable(int on)
+{
+    g_prof = on;
+    g_np = 0;
+    cudaDeviceSynchronize();
+    g_last = prof_now();
+}
+
+static void prof_mark(const char *what)
+{
+    if (!g_prof) return;
+    cudaDeviceSynchronize();
+    const double t = prof_now(), d = t - g_last;
+    g_last = t;
+    int i = 0;
+    while (i < g_np && strcmp(g_pt[i].what, what)) i++;
+    if (i == g_np) {
+        if (g_np == (int)(sizeof g_pt / sizeof g_pt[0])) return;
+        g_pt[g_np].what = what; g_pt[g_np].sec = 0.0; g_pt[g_np].n = 0;
+        g_np++;
+    }
+    g_pt[i].sec += d;
+    g_pt[i].n++;
+}
+
+extern "C" void sdd_cu_prof_report(FILE *f, int steps)
+{
+    double tot = 0.0;
+    for (int i = 0; i < g_np; i++) tot += g_pt[i].sec;
+    for (int i = 0; i < g_np; i++)   /* largest first (selection sort: few labels) */
+        for (int j = i + 1; j < g_np; j++)
+            if (g_pt[j].sec > g_pt[i].sec) { const auto t = g_pt[i]; g_pt[i] = g_pt[j]; g_pt[j] = t; }
+    fprintf(f, "profile: %.2f ms per step over %d steps (synchronised after every launch)\n", tot * 1e3 / (steps > 0 ? steps : 1), steps);
+    for (int i = 0; i < g_np && i < 30; i++)
+        fprintf(f, "  %-40s %8.2f ms/step %5.1f%%  %6ld launches/step\n", g_pt[i].what, g_pt[i].sec * 1e3 / (steps > 0 ? steps : 1),
+                tot > 0 ? 100.0 * g_pt[i].sec / tot : 0.0, g_pt[i].n / (steps > 0 ? steps : 1));
+}
+
 int sdd_cu_launched(sdd_ctx *c, const char *what)
 {
     cudaError_t st = cudaGetLastError();
-    if (st == cudaSuccess) return 0;
+    if (st == cudaSuccess) { prof_mark(what); return 0; }
     if (!c->failed) sdd_err_set(&c->err, "CUDA %s: %s", what, cudaGetErrorString(st));
     c->failed = 1;
     return -1;
@@ -75,7 +130,7 @@ int sdd_cu_launched(sdd_ctx *c, const char *what)
 
 int sdd_cu_blas_ok(sdd_ctx *c, cublasStatus_t st, const char *what)
 {
-    if (st == CUBLAS_STATUS_SUCCESS) return 0;
+    if (st == CUBLAS_STATUS_SUCCESS) { prof_mark(what); return 0; }
     if (!c->failed) sdd_err_set(&c->err, "CUDA %s: cuBLAS status %d", what, (int)st);
     c->failed = 1;
     return -1;

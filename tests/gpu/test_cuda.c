@@ -12,8 +12,10 @@
  *   test_cuda --probe    prints the device (or the SKIP line) and stops
  *   test_cuda --train-step  one AASIST-L DPDA (pcgrad) training step on CUDA
  *                        only (what compute-sanitizer runs)
- *   test_cuda --bench-train F  an AASIST dual-path step (5 + 5 x 64600) per
- *                        alignment method on CUDA, JSON lines appended to F
+ *   test_cuda --bench-train F  AASIST and AASIST-L dual-path steps (5 + 5 x
+ *                        64600) per alignment method on CUDA, JSON lines
+ *                        appended to F; then a per-label profile of two
+ *                        AASIST pcgrad steps
  *   test_cuda FIXTURE... only those fixtures (compute-sanitizer runs one)
  *   test_cuda --bench F  eval throughput, CUDA vs this machine's CPU backend,
  *                        one JSON object per line appended to F */
@@ -24,6 +26,7 @@
 #include "backend/device.h"
 #include "core/rng.h"
 #include "train/step.h"
+#include "backend/cuda.h"
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -303,49 +306,66 @@ static int bench(const char *outpath, const char *card)
     return 0;
 }
 
-/* AASIST dual-path steps (5 + 5 x 64600, per-path statistics) per alignment on CUDA */
+/* Dual-path steps (5 + 5 x 64600, per-path statistics) per alignment on CUDA,
+ * AASIST and AASIST-L; each line is flushed at once so a run cut off by a
+ * timeout keeps what it measured. Then two profiled AASIST pcgrad steps
+ * (sdd_cu_prof_*: synchronised after every launch, time per launch label). */
 static int bench_train(const char *outpath, const char *card)
 {
     FILE *f = fopen(outpath, "a");
     if (!f) { fprintf(stderr, "cannot write %s\n", outpath); return 1; }
-    sdd_err e;
-    sdd_model *m = sdd_model_new("AASIST", &e);
-    if (!m) { fprintf(stderr, "%s\n", e.msg); fclose(f); return 1; }
-    sdd_model_init_random(m, 3);
     const int nb = 10;
     const int64_t L = 64600;
     float *x = malloc((size_t)nb * L * sizeof(float));
-    int lab[10];
-    if (!x) { fclose(f); sdd_model_free(m); return 1; }
+    int lab[10], rc = 0;
+    if (!x) { fclose(f); return 1; }
     make_batch(nb, L, x, lab, 0);
-    int rc = 0;
-    for (int al = 0; al < 4 && !rc; al++) {
-        sdd_ctx c;
-        sdd_adam opt;
-        sdd_align_state as;
-        sdd_align_state_init(&as);
-        sdd_ctx_init(&c, &m->params);
-        if (sdd_adam_init(&opt, &m->params, NULL, &e) || sdd_ctx_set_device(&c, SDD_DEV_CUDA, &e)) { fprintf(stderr, "%s\n", e.msg); rc = 1; }
-        sdd_step_params sp = sdd_step_default_params();
-        sp.align = al;
-        sdd_step_result r;
-        const int warm = 2, reps = 10;
-        for (int k = 0; k < warm && !rc; k++) rc = sdd_train_step(m, &c, &opt, &as, &sp, x, nb, L, lab, k, NULL, &r, &e) ? 1 : 0;
-        const double t0 = now_s();
-        for (int k = 0; k < reps && !rc; k++) rc = sdd_train_step(m, &c, &opt, &as, &sp, x, nb, L, lab, k, NULL, &r, &e) ? 1 : 0;
-        const double dt = (now_s() - t0) / reps;
-        if (rc) fprintf(stderr, "bench-train %s: %s\n", sdd_align_name(al), e.msg);
-        else {
-            fprintf(f, "{\"impl\": \"sdd\", \"device\": \"cuda\", \"card\": \"%s\", \"model\": \"AASIST\", \"measure\": \"train_dual_%s\", "
-                       "\"batch\": %d, \"len\": %lld, \"reps\": %d, \"sec_mean\": %.5f, \"device_arena_peak_mib\": %.0f}\n",
-                    card, sdd_align_name(al), nb, (long long)L, reps, dt, c.darena.peak / 1048576.0);
-            printf("bench-train AASIST dual 5+5 align %s: %.2f ms/step\n", sdd_align_name(al), dt * 1e3);
+    const char *archs[2] = { "AASIST", "AASIST-L" };
+    for (int a = 0; a < 2 && !rc; a++) {
+        sdd_err e;
+        sdd_model *m = sdd_model_new(archs[a], &e);
+        if (!m) { fprintf(stderr, "%s\n", e.msg); rc = 1; break; }
+        sdd_model_init_random(m, 3);
+        for (int al = 0; al < 4 + (a == 0) && !rc; al++) {
+            const int prof = al == 4;   /* the fifth AASIST pass: pcgrad, profiled */
+            sdd_ctx c;
+            sdd_adam opt;
+            sdd_align_state as;
+            sdd_align_state_init(&as);
+            sdd_ctx_init(&c, &m->params);
+            if (sdd_adam_init(&opt, &m->params, NULL, &e) || sdd_ctx_set_device(&c, SDD_DEV_CUDA, &e)) { fprintf(stderr, "%s\n", e.msg); rc = 1; }
+            sdd_step_params sp = sdd_step_default_params();
+            sp.align = prof ? SDD_ALIGN_PCGRAD : al;
+            sdd_step_result r;
+            const int warm = 2, reps = prof ? 2 : 5;
+            double t0 = now_s();
+            for (int k = 0; k < warm && !rc; k++) {
+                rc = sdd_train_step(m, &c, &opt, &as, &sp, x, nb, L, lab, k, NULL, &r, &e) ? 1 : 0;
+                printf("  %s align %s warm-up step %d: %.1f ms\n", archs[a], sdd_align_name(sp.align), k, (now_s() - t0) * 1e3);
+                t0 = now_s();
+            }
+            if (prof) sdd_cu_prof_enable(1);
+            t0 = now_s();
+            for (int k = 0; k < reps && !rc; k++) rc = sdd_train_step(m, &c, &opt, &as, &sp, x, nb, L, lab, k, NULL, &r, &e) ? 1 : 0;
+            const double dt = (now_s() - t0) / reps;
+            if (prof) {
+                sdd_cu_prof_report(stdout, reps);
+                sdd_cu_prof_enable(0);
+            }
+            if (rc) fprintf(stderr, "bench-train %s %s: %s\n", archs[a], sdd_align_name(sp.align), e.msg);
+            else if (!prof) {
+                fprintf(f, "{\"impl\": \"sdd\", \"device\": \"cuda\", \"card\": \"%s\", \"model\": \"%s\", \"measure\": \"train_dual_%s\", "
+                           "\"batch\": %d, \"len\": %lld, \"reps\": %d, \"sec_mean\": %.5f, \"device_arena_peak_mib\": %.0f}\n",
+                        card, archs[a], sdd_align_name(sp.align), nb, (long long)L, reps, dt, c.darena.peak / 1048576.0);
+                fflush(f);
+                printf("bench-train %s dual 5+5 align %s: %.2f ms/step\n", archs[a], sdd_align_name(sp.align), dt * 1e3);
+            }
+            sdd_adam_free(&opt);
+            sdd_ctx_free(&c);
         }
-        sdd_adam_free(&opt);
-        sdd_ctx_free(&c);
+        sdd_model_free(m);
     }
     free(x);
-    sdd_model_free(m);
     fclose(f);
     return rc;
 }
@@ -354,6 +374,7 @@ int main(int argc, char **argv)
 {
     char card[256];
     sdd_err e;
+    setvbuf(stdout, NULL, _IOLBF, 0);
     if (sdd_device_check(SDD_DEV_CUDA, card, sizeof card, &e)) {
         printf("SKIP test_cuda: %s (the CUDA build links; GPU execution needs a GPU)\n", e.msg);
         return CHECK_DONE("test_cuda");
