@@ -80,21 +80,24 @@ __global__ void k_red1(red_args a, int nrows, size_t nchunk, double *p1)
     const size_t cnt = (size_t)(b1 - b0) * a.g.S;
     double s1 = 0.0, s2 = 0.0;
     const bn_geom &g = a.g;
-    if (a.mode == RED_BWD) {
-        const size_t at = (size_t)(g.ng == 1 ? 0 : row / g.C) * g.C + ch;
-        const float mu = a.mean[at], is = a.istd[at];
-        for (size_t e = base, i = 0; i < RED_PER && e < cnt; i++, e += RED_T) {
-            const size_t q = bn_at(g, b0 + (int64_t)(e / g.S), ch, (int64_t)(e % g.S));
+    /* element e = base + i RED_T is (sample b0 + bi, position k); stepped without
+     * a 64-bit division per element when a step crosses at most one sample */
+    int64_t bi = (int64_t)(base / g.S), k = (int64_t)(base % g.S);
+    const int inc = g.S >= RED_T;
+    const size_t at = a.mode == RED_BWD ? (size_t)(g.ng == 1 ? 0 : row / g.C) * g.C + ch : 0;
+    const float mu = a.mode == RED_BWD ? a.mean[at] : 0.0f, is = a.mode == RED_BWD ? a.istd[at] : 0.0f;
+    const double dm = a.mode == RED_SQDEV ? a.dmean[row] : 0.0;
+    for (size_t e = base, i = 0; i < RED_PER && e < cnt; i++, e += RED_T) {
+        if (!inc) { bi = (int64_t)(e / g.S); k = (int64_t)(e % g.S); }
+        const size_t q = bn_at(g, b0 + bi, ch, k);
+        if (a.mode == RED_BWD) {
             s1 += a.dy[q];
             s2 += a.dy[q] * ((a.x[q] - mu) * is);
-        }
-    } else {
-        const double mu = a.mode == RED_SQDEV ? a.dmean[row] : 0.0;
-        for (size_t e = base, i = 0; i < RED_PER && e < cnt; i++, e += RED_T) {
-            const double v = a.x[bn_at(g, b0 + (int64_t)(e / g.S), ch, (int64_t)(e % g.S))];
-            if (a.mode == RED_SQDEV) s1 += (v - mu) * (v - mu);
-            else s1 += v;
-        }
+        } else if (a.mode == RED_SQDEV) {
+            const double v = a.x[q];
+            s1 += (v - dm) * (v - dm);
+        } else s1 += a.x[q];
+        if (inc) { k += RED_T; if (k >= g.S) { k -= g.S; bi++; } }
     }
     p1[2 * t] = s1;
     p1[2 * t + 1] = s2;
@@ -160,29 +163,35 @@ __global__ void k_bn_params(const double *sdy, const double *sdyx, int64_t C, in
     if (gb) gb[ch] += (float)sdy[(size_t)s * C + ch];
 }
 
-/* ---- conv2d ---- */
-
-__global__ void k_im2col1(const float *x, int Cin, int H, int W, int kh, int kw, int ph, int pw, int Ho, int Wo, float *cols)
+/* g[k] += sum over rows r < rows of x[r * per + k]: the rows are the
+ * positions of a channel-last (1, rows, per) tensor */
+int sdd_cu_colsum_acc(sdd_ctx *c, const float *x, int64_t rows, size_t per, float *g)
 {
-    const size_t N = (size_t)Ho * Wo, total = (size_t)Cin * kh * kw * N;
-    const size_t idx = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
-    if (idx >= total) return;
-    const size_t q = idx % N, k = idx / N;
-    const int j = (int)(k % kw), i = (int)((k / kw) % kh), ci = (int)(k / ((size_t)kw * kh));
-    const int h = (int)(q / Wo) + i - ph, w = (int)(q % Wo) + j - pw;
-    cols[idx] = (h >= 0 && h < H && w >= 0 && w < W) ? x[((size_t)ci * H + h) * W + w] : 0.0f;
+    if (!rows || !per) return 0;
+    red_args a;
+    memset(&a, 0, sizeof a);
+    a.x = x; a.B = 1; a.byseg = 0; a.mode = RED_SUM;
+    a.g.C = (int64_t)per; a.g.S = rows; a.g.cl = 1; a.g.ng = 1; a.g.nseg = 1; a.g.seg_end[0] = 1;
+    const sdd_arena_mark mk = sdd_arena_get_mark(&c->darena);
+    double *o = (double *)sdd_dscratch(c, per * sizeof(double));
+    if (!o || red_rows_run(c, a, (int)per, 0, o, NULL)) return -1;
+    SDD_LAUNCH(k_bn_params, sdd_cu_blocks(per), SDD_CU_THREADS, 0)(o, (const double *)NULL, (int64_t)per, 0, (float *)NULL, g);
+    const int rc = sdd_cu_launched(c, "gradient row sum");
+    sdd_arena_release(&c->darena, mk);
+    return rc;
 }
 
-/* dx[b, ci, h, w] += sum over taps of dcols[b, (ci, i, j), (h - i + ph, w - j + pw)] */
-__global__ void k_col2im(const float *dcols, int nb, int Cin, int H, int W, int kh, int kw, int ph, int pw, int Ho, int Wo, float *dx)
+/* ---- conv2d ---- */
+
+/* dx[b, ci, h, w] += sum over taps of dcols[b, (ci, i, j), (h - i + ph, w - j + pw)];
+ * grid (ceil(H W / threads), Cin, nb), 32-bit positions */
+__global__ void k_col2im(const float *dcols, int Cin, int H, int W, int kh, int kw, int ph, int pw, int Ho, int Wo, float *dx)
 {
-    const size_t total = (size_t)nb * Cin * H * W;
-    const size_t idx = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
-    if (idx >= total) return;
-    const int w = (int)(idx % W), h = (int)((idx / W) % H), ci = (int)((idx / ((size_t)W * H)) % Cin);
-    const size_t b = idx / ((size_t)W * H * Cin);
-    const size_t N = (size_t)Ho * Wo, Kd = (size_t)Cin * kh * kw;
-    const float *dc = dcols + b * Kd * N;
+    const int p = (int)(blockIdx.x * blockDim.x + threadIdx.x);
+    if (p >= H * W) return;
+    const int w = p % W, h = p / W, ci = (int)blockIdx.y, b = (int)blockIdx.z;
+    const int N = Ho * Wo, Kd = Cin * kh * kw;
+    const float *dc = dcols + (size_t)b * Kd * N;
     float s = 0.0f;
     for (int i = 0; i < kh; i++) {
         const int ho = h - i + ph;
@@ -190,13 +199,22 @@ __global__ void k_col2im(const float *dcols, int nb, int Cin, int H, int W, int 
         for (int j = 0; j < kw; j++) {
             const int wo = w - j + pw;
             if (wo < 0 || wo >= Wo) continue;
-            s += dc[(((size_t)ci * kh + i) * kw + j) * N + (size_t)ho * Wo + wo];
+            s += dc[((size_t)(ci * kh + i) * kw + j) * N + ho * Wo + wo];
         }
     }
-    dx[idx] += s;
+    dx[((size_t)b * Cin + ci) * H * W + p] += s;
 }
 
-#define WG_SLICE ((size_t)8192)
+#define WG_SLICE ((size_t)4096)
+
+/* dyt (C, nb, N) = dy (nb, C, N); grid (ceil(N / threads), nb, C) */
+__global__ void k_cbn(const float *dy, int N, float *dyt)
+{
+    const int q = (int)(blockIdx.x * blockDim.x + threadIdx.x);
+    if (q >= N) return;
+    const int b = (int)blockIdx.y, ch = (int)blockIdx.z, nb = (int)gridDim.y, C = (int)gridDim.z;
+    dyt[((size_t)ch * nb + b) * N + q] = dy[((size_t)b * C + ch) * N + q];
+}
 
 /* g[k] += sum over the np partial products of part[i * n + k], in order (double) */
 __global__ void k_sum_parts(const float *part, size_t np, size_t n, float *g)
@@ -216,8 +234,15 @@ int sdd_cu_conv_bwd(sdd_ctx *c, const sdd_conv_geom *g, int B, const float *x, c
     const size_t N = (size_t)g->Ho * g->Wo, Kd = (size_t)g->Cin * g->kh * g->kw, in_per = (size_t)g->Cin * g->H * g->W;
     const float one = 1.0f, zero = 0.0f;
     const sdd_arena_mark mk = sdd_arena_get_mark(&c->darena);
-    float *cols = (float *)sdd_dscratch(c, Kd * N * sizeof(float));
-    if (!cols) return -1;
+    /* samples per weight-gradient chunk: cols (Kd, nb, N) and dy^T (Cout, nb, N) within IM2COL_BYTES */
+    const size_t wper = (Kd + (size_t)g->Cout) * N * sizeof(float);
+    int wchunk = (int)(IM2COL_BYTES / (wper ? wper : 1));
+    if (wchunk < 1) wchunk = 1;
+    if ((size_t)wchunk * N > 0x7fffffff) wchunk = (int)(0x7fffffff / (N ? N : 1));
+    if (wchunk > B) wchunk = B;
+    float *cols = (float *)sdd_dscratch(c, (size_t)wchunk * Kd * N * sizeof(float));
+    float *dyt = (float *)sdd_dscratch(c, (size_t)wchunk * g->Cout * N * sizeof(float));
+    if (!cols || !dyt) return -1;
     double *sdb = NULL;
     if (bias) {   /* per (segment, channel) sums of dy (B, Cout, N) */
         red_args a;
@@ -235,27 +260,30 @@ int sdd_cu_conv_bwd(sdd_ctx *c, const sdd_conv_geom *g, int B, const float *x, c
                                                                                            (float *)NULL, gb);
         if (gb && sdd_cu_launched(c, "conv2d backward (bias)")) return -1;
         if (!gw) continue;
-        /* gw^T (Kd, Cout) += sum over the samples and over slices of WG_SLICE
-         * positions of cols_b (Kd, Ns) @ dy_b^T (Ns, Cout): one GEMM per sample
-         * would reduce up to 500k positions into a Kd x Cout output of a few
-         * tiles, i.e. on a few of the GPU's multiprocessors; the slices are
-         * independent products, added after in a fixed order */
-        const size_t Ns = N < WG_SLICE ? N : WG_SLICE, nsl = N / Ns, rem = N - nsl * Ns, per_b = nsl + (rem > 0);
-        const size_t wn = Kd * (size_t)g->Cout, nparts = (size_t)(b1 - b0) * per_b;
-        float *part = (float *)sdd_dscratch(c, nparts * wn * sizeof(float));
+        /* gw^T (Kd, Cout) += cols (Kd, R) @ dy^T (R, Cout) over the R = nb N
+         * (sample, position) rows of each chunk of the segment, as products of
+         * WG_SLICE rows: one GEMM would reduce up to millions of rows into a
+         * Kd x Cout output of a few tiles, i.e. on a few multiprocessors; the
+         * slices are independent products, added after in a fixed order */
+        const size_t wn = Kd * (size_t)g->Cout, maxp = ((size_t)(b1 - b0) * N + WG_SLICE - 1) / WG_SLICE + (size_t)(b1 - b0);
+        float *part = (float *)sdd_dscratch(c, maxp * wn * sizeof(float));
         if (!part) return -1;
-        for (int b = b0; b < b1; b++) {
-            SDD_LAUNCH(k_im2col1, sdd_cu_blocks(Kd * N), SDD_CU_THREADS, 0)(x + (size_t)b * in_per, g->Cin, g->H, g->W, g->kh, g->kw,
-                                                                          g->ph, g->pw, g->Ho, g->Wo, cols);
-            if (sdd_cu_launched(c, "conv2d backward (im2col)")) return -1;
-            const float *dyb = dy + (size_t)b * g->Cout * N;
-            float *P = part + (size_t)(b - b0) * per_b * wn;
-            if (sdd_cu_blas_ok(c, cublasSgemmStridedBatched(sdd_cu_blas(), CUBLAS_OP_T, CUBLAS_OP_N, (int)Kd, g->Cout, (int)Ns, &one, cols, (int)N,
-                                                            (long long)Ns, dyb, (int)N, (long long)Ns, &zero, P, (int)Kd, (long long)wn, (int)nsl),
+        size_t nparts = 0;
+        for (int c0 = b0; c0 < b1; c0 += wchunk) {
+            const int nb = b1 - c0 < wchunk ? b1 - c0 : wchunk;
+            if (sdd_cu_im2col(c, g, nb, x + (size_t)c0 * in_per, 1, cols)) return -1;
+            const dim3 tg((unsigned)((N + SDD_CU_THREADS - 1) / SDD_CU_THREADS), (unsigned)nb, (unsigned)g->Cout);
+            SDD_LAUNCH(k_cbn, tg, SDD_CU_THREADS, 0)(dy + (size_t)c0 * g->Cout * N, (int)N, dyt);
+            if (sdd_cu_launched(c, "conv2d backward (dy transpose)")) return -1;
+            const size_t R = (size_t)nb * N, Ns = R < WG_SLICE ? R : WG_SLICE, nsl = R / Ns, rem = R - nsl * Ns;
+            float *P = part + nparts * wn;
+            if (sdd_cu_blas_ok(c, cublasSgemmStridedBatched(sdd_cu_blas(), CUBLAS_OP_T, CUBLAS_OP_N, (int)Kd, g->Cout, (int)Ns, &one, cols, (int)R,
+                                                            (long long)Ns, dyt, (int)R, (long long)Ns, &zero, P, (int)Kd, (long long)wn, (int)nsl),
                                "conv2d backward (weight)")) return -1;
             if (rem && sdd_cu_blas_ok(c, cublasSgemm(sdd_cu_blas(), CUBLAS_OP_T, CUBLAS_OP_N, (int)Kd, g->Cout, (int)rem, &one, cols + nsl * Ns,
-                                                     (int)N, dyb + nsl * Ns, (int)N, &zero, P + nsl * wn, (int)Kd), "conv2d backward (weight)"))
+                                                     (int)R, dyt + nsl * Ns, (int)R, &zero, P + nsl * wn, (int)Kd), "conv2d backward (weight)"))
                 return -1;
+            nparts += nsl + (rem > 0);
         }
         SDD_LAUNCH(k_sum_parts, sdd_cu_blocks(wn), SDD_CU_THREADS, 0)(part, nparts, wn, gw);
         if (sdd_cu_launched(c, "conv2d backward (weight sum)")) return -1;
@@ -274,9 +302,8 @@ int sdd_cu_conv_bwd(sdd_ctx *c, const sdd_conv_geom *g, int B, const float *x, c
         if (sdd_cu_blas_ok(c, cublasSgemmStridedBatched(sdd_cu_blas(), CUBLAS_OP_N, CUBLAS_OP_T, (int)N, (int)Kd, g->Cout, &one,
                                                         dy + (size_t)b0 * g->Cout * N, (int)N, (long long)g->Cout * N, SDD_DEV(w), (int)Kd, 0,
                                                         &zero, dcols, (int)N, (long long)(Kd * N), nb), "conv2d backward (input)")) return -1;
-        const size_t tot = (size_t)nb * in_per;
-        SDD_LAUNCH(k_col2im, sdd_cu_blocks(tot), SDD_CU_THREADS, 0)(dcols, nb, g->Cin, g->H, g->W, g->kh, g->kw, g->ph, g->pw, g->Ho, g->Wo,
-                                                                    dx + (size_t)b0 * in_per);
+        const dim3 cg((unsigned)(((size_t)g->H * g->W + SDD_CU_THREADS - 1) / SDD_CU_THREADS), (unsigned)g->Cin, (unsigned)nb);
+        SDD_LAUNCH(k_col2im, cg, SDD_CU_THREADS, 0)(dcols, g->Cin, g->H, g->W, g->kh, g->kw, g->ph, g->pw, g->Ho, g->Wo, dx + (size_t)b0 * in_per);
         if (sdd_cu_launched(c, "conv2d backward (col2im)")) return -1;
     }
     sdd_arena_release(&c->darena, mk);

@@ -40,6 +40,8 @@ int sdd_cu_axpy(sdd_ctx *c, float *y, const float *x, float a, size_t n)
 
 int sdd_cu_rowsum(sdd_ctx *c, const float *dy, int64_t r0, int64_t r1, size_t per, float *g)
 {
+    /* many rows of few columns: one thread per column would loop serially over thousands of rows */
+    if (r1 - r0 > 64 && per <= 65535) return sdd_cu_colsum_acc(c, dy + (size_t)r0 * per, r1 - r0, per, g);
     if (per && r1 > r0) SDD_LAUNCH(k_rowsum, sdd_cu_blocks(per), SDD_CU_THREADS, 0)(dy, r0, r1, per, g);
     return sdd_cu_launched(c, "gradient row sum");
 }

@@ -34,6 +34,10 @@ extern "C" {
 int sdd_cu_conv_fwd(sdd_ctx *c, const sdd_conv_geom *g, int B, const float *x, const float *w, const float *b, float *out);
 int sdd_cu_conv_bwd(sdd_ctx *c, const sdd_conv_geom *g, int B, const float *x, const sdd_tensor *w, const sdd_tensor *bias,
                     const float *dy, float *dx);
+/* im2col of nb samples of x (nb, Cin, H, W): kmajor 0 -> cols (nb, Kd, N), 1 -> (Kd, nb, N) */
+int sdd_cu_im2col(sdd_ctx *c, const sdd_conv_geom *g, int nb, const float *x, int kmajor, float *cols);
+/* g[k] += sum over rows r < rows of x[r * per + k] (deterministic parallel reduction) */
+int sdd_cu_colsum_acc(sdd_ctx *c, const float *x, int64_t rows, size_t per, float *g);
 int sdd_cu_axpy(sdd_ctx *c, float *y, const float *x, float a, size_t n);
 int sdd_cu_rowsum(sdd_ctx *c, const float *dy, int64_t r0, int64_t r1, size_t per, float *g);
 float *sdd_cu_dropout_mask(sdd_ctx *c, uint64_t key, size_t m, size_t per_row, float p);

@@ -80,29 +80,41 @@ extern "C" sdd_tensor *sdd_cu_sinc_front(sdd_ctx *c, sdd_tensor *wave, const flo
 
 /* ---- conv2d: im2col (nb, K, Ho*Wo) then out_b (Cout, N) = w (Cout, K) @ cols_b (K, N) ---- */
 
-__global__ void k_im2col(const float *x, int nb, int Cin, int H, int W, int kh, int kw, int ph, int pw,
-                         int Ho, int Wo, float *cols)
+/* One thread per (position q, row k = (ci, i, j), sample b): grid (ceil(N / threads),
+ * Kd, nb), 32-bit index arithmetic (one sample's N = Ho * Wo < 2^31, checked by the
+ * callers). kmajor 0: cols (nb, Kd, N), the forward's per-sample GEMM operand;
+ * kmajor 1: cols (Kd, nb, N), the weight gradient's operand, whose rows run over
+ * (sample, position) so that one GEMM reduces over the whole batch. */
+__global__ void k_im2col2(const float *x, int Cin, int H, int W, int kh, int kw, int ph, int pw, int Ho, int Wo, int kmajor, float *cols)
 {
-    const size_t N = (size_t)Ho * Wo, Kd = (size_t)Cin * kh * kw;
-    const size_t total = (size_t)nb * Kd * N;
-    for (size_t idx = (size_t)blockIdx.x * blockDim.x + threadIdx.x; idx < total; idx += (size_t)gridDim.x * blockDim.x) {
-        const size_t q = idx % N, k = (idx / N) % Kd, b = idx / (N * Kd);
-        const int j = (int)(k % kw), i = (int)((k / kw) % kh), ci = (int)(k / ((size_t)kw * kh));
-        const int h = (int)(q / Wo) + i - ph, w = (int)(q % Wo) + j - pw;
-        cols[idx] = (h >= 0 && h < H && w >= 0 && w < W) ? x[(((size_t)b * Cin + ci) * H + h) * W + w] : 0.0f;
+    const int N = Ho * Wo;
+    const int q = (int)(blockIdx.x * blockDim.x + threadIdx.x);
+    if (q >= N) return;
+    const int k = (int)blockIdx.y, b = (int)blockIdx.z, Kd = (int)gridDim.y, nb = (int)gridDim.z;
+    const int j = k % kw, i = (k / kw) % kh, ci = k / (kw * kh);
+    const int h = q / Wo + i - ph, w = q % Wo + j - pw;
+    const size_t o = kmajor ? ((size_t)k * nb + b) * N + q : ((size_t)b * Kd + k) * N + q;
+    cols[o] = (h >= 0 && h < H && w >= 0 && w < W) ? x[(((size_t)b * Cin + ci) * H + h) * W + w] : 0.0f;
+}
+
+int sdd_cu_im2col(sdd_ctx *c, const sdd_conv_geom *g, int nb, const float *x, int kmajor, float *cols)
+{
+    const size_t N = (size_t)g->Ho * g->Wo, Kd = (size_t)g->Cin * g->kh * g->kw;
+    if (N > 0x7fffffff || Kd > 65535 || nb > 65535) {
+        sdd_err_set(&c->err, "conv2d: im2col of %zu positions x %zu taps x %d samples is beyond this kernel's grid", N, Kd, nb);
+        c->failed = 1;
+        return -1;
     }
+    if (!N || !Kd || nb < 1) return 0;
+    const dim3 grid((unsigned)((N + SDD_CU_THREADS - 1) / SDD_CU_THREADS), (unsigned)Kd, (unsigned)nb);
+    SDD_LAUNCH(k_im2col2, grid, SDD_CU_THREADS, 0)(x, g->Cin, g->H, g->W, g->kh, g->kw, g->ph, g->pw, g->Ho, g->Wo, kmajor, cols);
+    return sdd_cu_launched(c, kmajor ? "conv2d backward (im2col)" : "im2col");
 }
 
 __global__ void k_fill_bias(float *out, const float *bias, size_t per_ch, int C, size_t total)
 {
     const size_t idx = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
     if (idx < total) out[idx] = bias ? bias[(idx / per_ch) % C] : 0.0f;
-}
-
-static unsigned grid_cap(size_t n)
-{
-    size_t g = (n + SDD_CU_THREADS - 1) / SDD_CU_THREADS;
-    return (unsigned)(g > 65535 * 16 ? 65535 * 16 : g);
 }
 
 /* out (B, Cout, Ho, Wo) = conv(x, w) + b; device pointers; temporaries released */
@@ -122,9 +134,7 @@ int sdd_cu_conv_fwd(sdd_ctx *c, const sdd_conv_geom *g, int B, const float *x, c
     const float one = 1.0f;
     for (int b0 = 0; b0 < B; b0 += chunk) {
         const int nb = B - b0 < chunk ? B - b0 : chunk;
-        SDD_LAUNCH(k_im2col, grid_cap((size_t)nb * Kd * N), SDD_CU_THREADS, 0)(x + (size_t)b0 * g->Cin * g->H * g->W, nb, g->Cin, g->H, g->W,
-                                                                    g->kh, g->kw, g->ph, g->pw, g->Ho, g->Wo, cols);
-        if (sdd_cu_launched(c, "im2col")) return -1;
+        if (sdd_cu_im2col(c, g, nb, x + (size_t)b0 * g->Cin * g->H * g->W, 0, cols)) return -1;
         /* column-major view: out_b^T (N, Cout) = cols_b^T (N, Kd) @ w^T (Kd, Cout) */
         cublasStatus_t st = cublasSgemmStridedBatched(sdd_cu_blas(), CUBLAS_OP_N, CUBLAS_OP_N, (int)N, g->Cout, (int)Kd, &one,
                                                       cols, (int)N, (long long)(Kd * N), w, (int)Kd, 0, &one,
