@@ -25,7 +25,8 @@ extern "C" {
  * per channel summing millions of values (the first BatchNorm has one
  * channel) would serialise the step. ---- */
 
-typedef struct { int64_t C, S; int cl, ng, nseg; int seg_end[SDD_MAX_PATHS]; } bn_geom;
+/* cnt: elements per statistics group, set by bn_stats (kernel arguments, no upload) */
+typedef struct { int64_t C, S; int cl, ng, nseg; int seg_end[SDD_MAX_PATHS]; double cnt[SDD_MAX_PATHS]; } bn_geom;
 
 __device__ __forceinline__ size_t bn_at(const bn_geom &g, int64_t b, int64_t ch, int64_t k)
 {
@@ -369,7 +370,7 @@ int sdd_cu_record_scatter(sdd_ctx *c, sdd_tensor *x, sdd_tensor *out, int *idx, 
 /* ---- BatchNorm with batch statistics ---- */
 
 /* mean / istd in float for the normalisation; running update from the groups' combined moments */
-__global__ void k_bn_finish(bn_geom g, const double *m, const double *v, const double *cnt, float eps, float momentum, int update,
+__global__ void k_bn_finish(bn_geom g, const double *m, const double *v, float eps, float momentum, int update,
                             float *mean, float *istd, float *rm, float *rv)
 {
     const int64_t ch = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
@@ -381,15 +382,15 @@ __global__ void k_bn_finish(bn_geom g, const double *m, const double *v, const d
             mean[at] = (float)m[at];
             istd[at] = (float)(1.0 / sqrt(v[at] + eps));
         }
-        total += cnt[grp];
-        mm += m[at] * cnt[grp];
+        total += g.cnt[grp];
+        mm += m[at] * g.cnt[grp];
     }
     if (!update) return;
     mm /= total;
     for (int grp = 0; grp < g.ng; grp++) {
         const size_t at = (size_t)grp * g.C + ch;
         const double d = m[at] - mm;
-        vv += (v[at] + d * d) * cnt[grp];
+        vv += (v[at] + d * d) * g.cnt[grp];
     }
     vv /= total;
     const double unb = total > 1 ? vv * total / (total - 1) : vv;
@@ -417,7 +418,7 @@ __global__ void k_bn_apply(const float *x, int B, bn_geom g, const float *mean, 
 
 /* dx += k1 (dy - a / n - xhat ax / n) with the group's sums */
 __global__ void k_bn_dx(const float *x, const float *dy, int B, bn_geom g, const float *mean, const float *istd, const float *gamma,
-                        const double *sdy, const double *sdyx, const double *cnt, float *dx)
+                        const double *sdy, const double *sdyx, float *dx)
 {
     const size_t total = (size_t)B * g.C * g.S;
     const size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
@@ -431,15 +432,13 @@ __global__ void k_bn_dx(const float *x, const float *dy, int B, bn_geom g, const
         if (g.ng == 1 || s == grp) { a += sdy[(size_t)s * g.C + ch]; ax += sdyx[(size_t)s * g.C + ch]; }
     const float mu = mean[at], is = istd[at];
     const double k1 = (double)gamma[ch] * is, xh = (double)((x[i] - mu) * is);
-    dx[i] += (float)(k1 * (dy[i] - a / cnt[grp] - xh * ax / cnt[grp]));
+    dx[i] += (float)(k1 * (dy[i] - a / g.cnt[grp] - xh * ax / g.cnt[grp]));
 }
 
 /* per-op BatchNorm state kept for the backward */
 typedef struct {
     bn_geom g;
     float *mean, *istd;   /* (ng, C) device */
-    double *cnt;          /* (ng) device */
-    double hcnt[SDD_MAX_PATHS];
 } cu_bn_stats;
 
 static void bn_geom_of(const sdd_ctx *c, const sdd_tensor *x, int cl, int ng, bn_geom *g)
@@ -457,18 +456,16 @@ static void bn_geom_of(const sdd_ctx *c, const sdd_tensor *x, int cl, int ng, bn
 static int bn_stats(sdd_ctx *c, const float *x, int B, cu_bn_stats *st, int want_norm, sdd_tensor *rmean, sdd_tensor *rvar,
                     float momentum, float eps)
 {
-    const bn_geom &g = st->g;
+    bn_geom &g = st->g;
     const size_t n = (size_t)g.ng * g.C;
     double *m = (double *)sdd_dscratch(c, n * sizeof(double)), *v = (double *)sdd_dscratch(c, n * sizeof(double));
-    st->cnt = (double *)sdd_dscratch(c, SDD_MAX_PATHS * sizeof(double));
     st->mean = want_norm ? (float *)sdd_dscratch(c, n * sizeof(float)) : NULL;
     st->istd = want_norm ? (float *)sdd_dscratch(c, n * sizeof(float)) : NULL;
-    if (!m || !v || !st->cnt || (want_norm && (!st->mean || !st->istd))) return -1;
+    if (!m || !v || (want_norm && (!st->mean || !st->istd))) return -1;
     for (int grp = 0; grp < g.ng; grp++) {
         const int b0 = g.ng == 1 ? 0 : (grp ? g.seg_end[grp - 1] : 0), b1 = g.ng == 1 ? B : g.seg_end[grp];
-        st->hcnt[grp] = (double)(b1 - b0) * g.S;
+        g.cnt[grp] = (double)(b1 - b0) * g.S;
     }
-    if (sdd_cu_copy(st->cnt, st->hcnt, SDD_MAX_PATHS * sizeof(double), 1, &c->err)) { c->failed = 1; return -1; }
     red_args a;
     memset(&a, 0, sizeof a);
     a.x = x; a.g = g; a.B = B; a.byseg = 0;
@@ -477,7 +474,7 @@ static int bn_stats(sdd_ctx *c, const float *x, int B, cu_bn_stats *st, int want
     a.mode = RED_SQDEV; a.dmean = m;
     if (red_rows_run(c, a, (int)n, 1, v, NULL)) return -1;
     if (c->bn_momentum > 0) momentum = c->bn_momentum;
-    SDD_LAUNCH(k_bn_finish, sdd_cu_blocks((size_t)g.C), SDD_CU_THREADS, 0)(g, m, v, st->cnt, eps, momentum, 1, st->mean, st->istd,
+    SDD_LAUNCH(k_bn_finish, sdd_cu_blocks((size_t)g.C), SDD_CU_THREADS, 0)(g, m, v, eps, momentum, 1, st->mean, st->istd,
                                                                           SDD_DEV(rmean), SDD_DEV(rvar));
     return sdd_cu_launched(c, "batchnorm statistics");
 }
@@ -499,7 +496,7 @@ static int bn_bwd(sdd_ctx *c, const cu_bn_stats *st, int B, const float *x, cons
     }
     const size_t total = (size_t)B * g.C * g.S;
     if (dx && total)
-        SDD_LAUNCH(k_bn_dx, sdd_cu_blocks(total), SDD_CU_THREADS, 0)(x, dy, B, g, st->mean, st->istd, SDD_DEV(gamma), sdy, sdyx, st->cnt, dx);
+        SDD_LAUNCH(k_bn_dx, sdd_cu_blocks(total), SDD_CU_THREADS, 0)(x, dy, B, g, st->mean, st->istd, SDD_DEV(gamma), sdy, sdyx, dx);
     return sdd_cu_launched(c, "batchnorm backward");
 }
 
