@@ -1,5 +1,6 @@
 /* `sdd landscape`: the loss surface around a trained model along random
  * filter-normalised directions (see src/train/landscape.h). */
+#include "backend/device.h"
 #include "cli/cli.h"
 #include "train/landscape.h"
 #include <stdio.h>
@@ -25,7 +26,8 @@ static void usage(FILE *f)
             "  --max-items N       only the first N utterances (default all)\n"
             "  --cut N             input samples (default the model's reference cut)\n"
             "  --batch N (8) --algo N (RawBoost of the copies, 0 = none; 4) --seed N (1)\n"
-            "  --threads N (all cores)\n%s",
+            "  --threads N (all cores)\n"
+            "  --device D          cpu (default) or cuda (builds made with 'make CUDA=1')\n%s",
             sdd_rawboost_flags_help());
 }
 
@@ -49,6 +51,7 @@ int cmd_landscape(int argc, char **argv)
         else if (!strcmp(a, "--audio-dir")) p.audio_dir = val;
         else if (!strcmp(a, "-o") || !strcmp(a, "--out")) out = val;
         else if (!strcmp(a, "--svg")) p.svg = val;
+        else if (!strcmp(a, "--device")) { if (sdd_device_parse(val, &p.device, &e)) return cli_usage_error("landscape", "--device: %s", e.msg); }
         else if (!strcmp(a, "--range")) { if (cli_parse_double(val, &p.range) || !(p.range > 0)) return cli_usage_error("landscape", "--range: '%s' is not a positive number", val); }
         INT("--dirs", 1, 2, p.dirs)
         INT("--steps", 2, 1001, p.steps)
@@ -63,6 +66,7 @@ int cmd_landscape(int argc, char **argv)
     }
     if (!p.model || !p.list || !out) return cli_usage_error("landscape", "-m, --list and -o are required");
     if (sdd_rawboost_check_params(&p.rb, &e)) return cli_usage_error("landscape", "%s", e.msg);
+    if (sdd_device_check(p.device, NULL, 0, &e)) { cli_error("--device: %s", e.msg); return SDD_EXIT_ERROR; }
     cli_set_threads(threads);
     if (sdd_landscape_run(&p, out, &e)) { cli_error("%s", e.msg); return SDD_EXIT_ERROR; }
     return SDD_EXIT_OK;

@@ -1,5 +1,6 @@
 /* Owns the loss-landscape computation (see landscape.h). */
 #include "train/landscape.h"
+#include "backend/device.h"
 #include "core/sbuf.h"
 #include "train/step.h"
 #include "data/dataset.h"
@@ -93,6 +94,8 @@ int sdd_landscape_run(const sdd_landscape_params *p, const char *out, sdd_err *e
     sdd_ctx c;
     sdd_ctx_init(&c, &m->params);
     sdd_sbuf b = { NULL, 0, 0, 0 };
+    /* on CUDA the weights of each grid point are uploaded before its forward passes */
+    if (!rc && p->device && sdd_ctx_set_device(&c, p->device, e)) rc = sdd_err_prefix(e, "landscape: --device");
     if (!rc && L < m->min_samples) rc = sdd_err_set(e, "landscape: --cut %lld is shorter than %s accepts (%d)", (long long)L, m->arch, m->min_samples);
     if (!rc) {
         wave = malloc((size_t)n * L * sizeof(float));
@@ -129,6 +132,7 @@ int sdd_landscape_run(const sdd_landscape_params *p, const char *out, sdd_err *e
             const double bb = p->dirs == 2 ? -p->range + 2.0 * p->range * ib / (p->steps - 1) : 0.0;
             for (size_t k = 0; k < m->params.total; k++) m->params.data[k] = (float)(theta[k] + a * d1[k] + bb * d2[k]);
             double lo, la = NAN;
+            if (p->device && sdd_params_upload(&m->params, e)) { rc = -1; break; }
             if (set_loss(m, &c, wave, lab, n, L, p->batch, p->class_weight, &lo, e) ||
                 (naug && set_loss(m, &c, aug, lab, n, L, p->batch, p->class_weight, &la, e))) { rc = -1; break; }
             sdd_sbuf_put(&b, "%.6g\t%.6g\t%.9g\t%.9g\n", a, bb, lo, la);

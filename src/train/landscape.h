@@ -29,6 +29,7 @@ typedef struct {
     float class_weight[2];
     const char *svg;      /* also draw the plot into this file (NULL: no plot) */
     int quiet;
+    int device;           /* SDD_DEV_CPU (default) or SDD_DEV_CUDA (backend/device.h) */
 } sdd_landscape_params;
 
 sdd_landscape_params sdd_landscape_default_params(void);

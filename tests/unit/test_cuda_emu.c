@@ -16,6 +16,11 @@
 #include "backend/device.h"
 #include "core/rng.h"
 #include "train/step.h"
+#include "train/landscape.h"
+#include <math.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -202,6 +207,63 @@ static void train_compare(const regime *r)
     sdd_model_free(md);
 }
 
+/* sdd landscape on (emulated) CUDA: the same grid as on the CPU (weights
+ * uploaded per grid point, forward and loss on the device) */
+static int land_rows(const char *path, double v[][4], int cap)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) return -1;
+    char line[512];
+    int n = 0;
+    while (fgets(line, sizeof line, f))
+        if (line[0] != '#' && line[0] != 'a' && n < cap &&
+            sscanf(line, "%lf\t%lf\t%lf\t%lf", &v[n][0], &v[n][1], &v[n][2], &v[n][3]) == 4) n++;
+    fclose(f);
+    return n;
+}
+
+static void landscape_compare(void)
+{
+    char dir[128], model[256], list[256], o1[256], o2[256];
+    snprintf(dir, sizeof dir, "/tmp/sdd-test-cuemu-land-%d", (int)getpid());
+    mkdir(dir, 0700);
+    snprintf(model, sizeof model, "%s/m.safetensors", dir);
+    snprintf(list, sizeof list, "%s/list.txt", dir);
+    snprintf(o1, sizeof o1, "%s/cpu.tsv", dir);
+    snprintf(o2, sizeof o2, "%s/cuda.tsv", dir);
+    sdd_err e;
+    sdd_model *m = sdd_model_new("AASIST-L", &e);
+    CHECK(m != NULL);
+    if (!m) return;
+    sdd_model_init_random(m, 9);
+    CHECK_MSG(sdd_model_save(m, model, &e) == 0, "%s", e.msg);
+    sdd_model_free(m);
+    FILE *f = fopen(list, "w");
+    CHECK(f != NULL);
+    if (!f) return;
+    fprintf(f, "real_01.flac bonafide\ntts_01.flac spoof\nreal_02.flac bonafide\ntts_02.flac spoof\n");
+    fclose(f);
+    sdd_landscape_params p = sdd_landscape_default_params();
+    p.model = model; p.list = list; p.audio_dir = "tests/data/audio";
+    p.steps = 3; p.range = 0.5; p.cut = 4000; p.batch = 4; p.quiet = 1;
+    CHECK_MSG(sdd_landscape_run(&p, o1, &e) == 0, "%s", e.msg);
+    p.device = SDD_DEV_CUDA;
+    CHECK_MSG(sdd_landscape_run(&p, o2, &e) == 0, "landscape on CUDA: %s", e.msg);
+    double a[16][4], b[16][4];
+    const int na = land_rows(o1, a, 16), nb = land_rows(o2, b, 16);
+    CHECK(na == 9 && nb == 9);
+    double worst = 0.0;
+    for (int k = 0; k < 9 && na == nb; k++) {
+        CHECK(a[k][0] == b[k][0] && a[k][1] == b[k][1]);
+        for (int j = 2; j < 4; j++) worst = fmax(worst, fabs(a[k][j] - b[k][j]) / fmax(1e-6, fabs(a[k][j])));
+    }
+    printf("landscape (AASIST-L, 3 x 3 grid, both inputs): worst relative loss difference CUDA vs CPU %.2g\n", worst);
+    CHECK_MSG(worst <= 1e-5, "landscape losses differ by %.3g", worst);
+    char cmd[200];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    if (system(cmd)) fprintf(stderr, "could not remove %s\n", dir);
+}
+
 int main(void)
 {
     eval_device_name();
@@ -218,5 +280,6 @@ int main(void)
         { "AASIST", SDD_PATHS_DUAL, SDD_ALIGN_PCGRAD, SDD_BN_PER_PATH, 1, 1, 0 },
     };
     for (size_t i = 0; i < sizeof rs / sizeof rs[0]; i++) train_compare(&rs[i]);
+    landscape_compare();
     return CHECK_DONE("test_cuda_emu");
 }

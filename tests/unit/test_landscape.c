@@ -8,6 +8,7 @@
 #include "train/step.h"
 #include "models/modelio.h"
 #include "data/dataset.h"
+#include "backend/device.h"
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -149,6 +150,13 @@ int main(void)
     p.cut = 100;
     CHECK(sdd_landscape_run(&p, out, &e) == -1);
     CHECK_STR_CONTAINS(e.msg, "shorter than");
+    p.cut = 4000;
+    if (!sdd_device_cuda_built()) {   /* --device cuda in a build without CUDA: refused, with the reason */
+        p.device = SDD_DEV_CUDA;
+        CHECK(sdd_landscape_run(&p, out, &e) == -1);
+        CHECK_STR_CONTAINS(e.msg, "without CUDA");
+        p.device = SDD_DEV_CPU;
+    }
     stat(out, &st1);
     CHECK(st0.st_size == st1.st_size && st0.st_mtime == st1.st_mtime);
     free(w);
