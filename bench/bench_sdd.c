@@ -9,12 +9,17 @@
  * residual encoder, graph back end, other) the mean forward and backward
  * wall and CPU seconds per timed repetition, the GEMM GFLOP executed there
  * (sdd_prof) and GFLOP per CPU second (per core-second: at one thread the
- * rate of the core, unaffected by waiting for it on a shared machine). */
+ * rate of the core, unaffected by waiting for it on a shared machine).
+ * DEVICE (7th argument, default cpu): cuda runs the step modes through the
+ * CUDA backend and fwd / infer1 as sdd_score_batch on the GPU (batch upload,
+ * forward, scores back); fwdbwd and dual are CPU-only measurements. */
 #include "models/model.h"
 #include "models/modelio.h"
 #include "ops/ops.h"
 #include "core/rng.h"
 #include "train/step.h"
+#include "models/infer.h"
+#include "backend/device.h"
 #include "core/threads.h"
 #include <omp.h>
 #include <stdio.h>
@@ -40,7 +45,7 @@ static double cpu_s(void)
 int main(int argc, char **argv)
 {
     if (argc < 6) {
-        fprintf(stderr, "usage: bench_sdd MODE(fwd|fwdbwd|dual|infer1|step-none|step-pcgrad|step-joint-pcgrad) ARCH B L REPS [THREADS]\n");
+        fprintf(stderr, "usage: bench_sdd MODE(fwd|fwdbwd|dual|infer1|step-none|step-pcgrad|step-joint-pcgrad) ARCH B L REPS [THREADS [DEVICE]]\n");
         return 2;
     }
     const char *mode = argv[1], *arch = argv[2];
@@ -48,6 +53,12 @@ int main(int argc, char **argv)
     const int threads = argc > 6 ? atoi(argv[6]) : 2;
     sdd_threads_set(threads);
     sdd_err e;
+    int dev = SDD_DEV_CPU;
+    if (argc > 7 && (sdd_device_parse(argv[7], &dev, &e) || sdd_device_check(dev, NULL, 0, &e))) { fprintf(stderr, "bench_sdd: %s\n", e.msg); return 1; }
+    if (dev && (!strcmp(mode, "fwdbwd") || !strcmp(mode, "dual"))) {
+        fprintf(stderr, "bench_sdd: mode %s is measured on the CPU only (on cuda: fwd, infer1, step-*)\n", mode);
+        return 1;
+    }
     sdd_model *m = sdd_model_new(arch, &e);
     if (!m) { fprintf(stderr, "%s\n", e.msg); return 1; }
     sdd_model_init_random(m, 1);
@@ -63,7 +74,10 @@ int main(int argc, char **argv)
     /* full training steps (forward, backward, alignment, Adam) through sdd_train_step */
     const int step = !strncmp(mode, "step-", 5);
     /* gradient buffers only where a backward runs (inference RSS is the weights and activations) */
-    if ((train || step) && sdd_params_alloc_grads(&m->params, 2, &e)) { fprintf(stderr, "%s\n", e.msg); return 1; }
+    if (!dev && (train || step) && sdd_params_alloc_grads(&m->params, 2, &e)) { fprintf(stderr, "%s\n", e.msg); return 1; }
+    if (dev && sdd_ctx_set_device(&c, dev, &e)) { fprintf(stderr, "bench_sdd: %s\n", e.msg); return 1; }
+    float *scores = malloc((size_t)B * sizeof(float)), *logits = malloc((size_t)2 * B * sizeof(float));
+    if (!scores || !logits) return 1;
     sdd_step_params sp = sdd_step_default_params();
     sdd_adam opt;
     sdd_align_state al;
@@ -89,9 +103,11 @@ int main(int argc, char **argv)
         if (step) {
             sdd_step_result res;
             sdd_prof_start(&c);
-            if (sdd_train_step(m, &c, &opt, &al, &sp, x, B, L, labels, (uint64_t)r, gbuf, &res, &e)) { fprintf(stderr, "%s\n", e.msg); return 1; }
+            if (sdd_train_step(m, &c, &opt, &al, &sp, x, B, L, labels, (uint64_t)r, dev ? NULL : gbuf, &res, &e)) { fprintf(stderr, "%s\n", e.msg); return 1; }
         }
-        for (int k = 0; k < (step ? 0 : one ? B : 1); k++) {
+        for (int k = 0; dev && !step && k < (one ? B : 1); k++)
+            if (sdd_score_batch(m, &c, x + (size_t)k * (one ? L : 0), bs, L, scores, logits, &e)) { fprintf(stderr, "%s\n", e.msg); return 1; }
+        for (int k = 0; k < (step || dev ? 0 : one ? B : 1); k++) {
             sdd_ctx_begin(&c, bs, train, train);
             if (dual) {
                 int ends[2] = { B / 2, B };
@@ -114,9 +130,10 @@ int main(int argc, char **argv)
         double dt = omp_get_wtime() - t0, du = cpu_s() - u0;
         if (r > 0) { total += dt; if (dt < best) best = dt; if (du < best_cpu) best_cpu = du; }
     }
-    printf("{\"impl\": \"sdd\", \"mode\": \"%s\", \"arch\": \"%s\", \"batch\": %d, \"len\": %d, \"threads\": %d, "
-           "\"reps\": %d, \"best_s\": %.4f, \"mean_s\": %.4f, \"best_cpu_s\": %.4f, \"peak_rss_mb\": %.1f, \"arena_peak_mb\": %.1f}\n",
-           mode, arch, B, L, threads, reps, best, total / reps, best_cpu, peak_rss_mb(), c.arena.peak / 1048576.0);
+    printf("{\"impl\": \"sdd\", \"device\": \"%s\", \"mode\": \"%s\", \"arch\": \"%s\", \"batch\": %d, \"len\": %d, \"threads\": %d, "
+           "\"reps\": %d, \"best_s\": %.4f, \"mean_s\": %.4f, \"best_cpu_s\": %.4f, \"peak_rss_mb\": %.1f, \"arena_peak_mb\": %.1f, \"device_arena_peak_mb\": %.1f}\n",
+           dev ? "cuda" : "cpu", mode, arch, B, L, threads, reps, best, total / reps, best_cpu, peak_rss_mb(), c.arena.peak / 1048576.0,
+           c.darena.peak / 1048576.0);
     if (c.prof) {
         /* forward time is charged between family switches: the loss and, in step
          * modes, the alignment and Adam are in no family's forward time */
@@ -133,6 +150,6 @@ int main(int argc, char **argv)
     }
     sdd_ctx_free(&c);
     sdd_model_free(m);
-    free(x);
+    free(x); free(scores); free(logits);
     return 0;
 }

@@ -45,12 +45,13 @@ t0=$(date +%s)
 if [ -f gpu-carry/pack.tar.xz ]; then
   P=/tmp/sdd-gpu-pack
   rm -rf $P && mkdir -p $P && tar xJf gpu-carry/pack.tar.xz -C $P
-  SDD=$P/bin/sdd TC=$P/bin/test_cuda
+  SDD=$P/bin/sdd TC=$P/bin/test_cuda BS=$P/bin/bench_sdd
   export LD_LIBRARY_PATH="$P/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
   [ -z "${SDD_SHARED:-}" ] && SDD_SHARED=$P/shared && export SDD_SHARED
   log "prebuilt binaries from gpu-carry/pack.tar.xz: $(cat $P/bin/BUILD_INFO 2>/dev/null)"
 elif make CUDA=1 BUILD=$B BIN=$B -j"$(nproc)" >"$OUT/build.log" 2>&1; then
-  SDD=$B/sdd TC=$B/tests/gpu/test_cuda
+  make CUDA=1 BUILD=$B BIN=$B $B/bench/bench_sdd >>"$OUT/build.log" 2>&1
+  SDD=$B/sdd TC=$B/tests/gpu/test_cuda BS=$B/bench/bench_sdd
   log "build ok in $(( $(date +%s) - t0 )) s"
 else
   tail -n 30 "$OUT/build.log" | tee -a "$RES"; log "BUILD FAILED"; endsec; exit 1
@@ -103,12 +104,18 @@ if /usr/bin/env python3 -c 'import torch, sys; sys.exit(0 if torch.cuda.is_avail
 else
   log "PyTorch with CUDA is not installed on this machine: no PyTorch peer numbers"
 fi
-timeout 90 "$TC" --bench-train "$BENCH" 2>&1 | tee -a "$RES" || { fail=1; log "training benchmark FAILED"; }
+timeout 90 "$TC" --bench-train "$BENCH" > "$OUT/bench_train.txt" 2>&1; rc=$?
+tee -a "$RES" < "$OUT/bench_train.txt"
+[ $rc -eq 0 ] || { fail=1; log "training benchmark FAILED (exit $rc; 124: timed out)"; }
 if /usr/bin/env python3 -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)' 2>/dev/null; then
   for ms in train pcgrad; do
     timeout 60 python3 bench/peer_torch.py --device cuda --model AASIST --batch 10 --reps 10 --warmup 2 --measure $ms >> "$BENCH" 2>>"$OUT/peer.log" || log "PyTorch peer $ms failed"
   done
 fi
+# the CLI-side benchmark program (make bench's bench_sdd) on the GPU: full steps and eval forward
+for mode in step-none step-pcgrad fwd; do
+  [ -x "$BS" ] && timeout 60 "$BS" $mode AASIST 10 64600 5 2 cuda >> "$BENCH" 2>>"$OUT/peer.log" || log "bench_sdd $mode cuda failed"
+done
 cat "$BENCH" | tee -a "$RES"
 endsec
 section "compute-sanitizer"
