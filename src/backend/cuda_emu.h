@@ -269,6 +269,7 @@ typedef void *cublasHandle_t;
 typedef int cublasStatus_t;
 #define CUBLAS_STATUS_SUCCESS 0
 #define CUBLAS_DEFAULT_MATH 0
+#define CUBLAS_TF32_TENSOR_OP_MATH 3   /* accepted and ignored: the emulation computes in FP32 */
 typedef enum { CUBLAS_OP_N = 0, CUBLAS_OP_T = 1 } cublasOperation_t;
 static inline cublasStatus_t cublasCreate(cublasHandle_t *h) { *h = (void *)1; return CUBLAS_STATUS_SUCCESS; }
 static inline cublasStatus_t cublasSetMathMode(cublasHandle_t h, int mode) { (void)h; (void)mode; return CUBLAS_STATUS_SUCCESS; }

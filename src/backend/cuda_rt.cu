@@ -3,6 +3,7 @@
  * cuBLAS handle and the error helpers of cuda_internal.h. */
 #include "backend/cuda_internal.h"
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -21,8 +22,11 @@ extern "C" int sdd_cu_init(char *name, size_t cap, sdd_err *e)
     if (name && cap) snprintf(name, cap, "%s (sm_%d%d, %.0f GiB)", pr.name, pr.major, pr.minor, pr.totalGlobalMem / 1073741824.0);
     if (!g_ready) {
         if (cublasCreate(&g_blas) != CUBLAS_STATUS_SUCCESS) return sdd_err_set(e, "CUDA: cuBLAS initialisation failed");
-        /* FP32 GEMMs (no TF32): the reference fixtures' tolerances are FP32 ones */
-        cublasSetMathMode(g_blas, CUBLAS_DEFAULT_MATH);
+        /* FP32 GEMMs by default: the reference fixtures' tolerances are FP32
+         * ones. SDD_CUDA_TF32=1 lets cuBLAS use TF32 tensor cores (10-bit
+         * mantissa inputs, FP32 accumulation): faster, outside those tolerances */
+        const char *tf = getenv("SDD_CUDA_TF32");
+        cublasSetMathMode(g_blas, tf && !strcmp(tf, "1") ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH);
         g_ready = 1;
     }
     return 0;
