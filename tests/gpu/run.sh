@@ -112,6 +112,10 @@ if /usr/bin/env python3 -c 'import torch, sys; sys.exit(0 if torch.cuda.is_avail
     timeout 60 python3 bench/peer_torch.py --device cuda --model AASIST --batch 10 --reps 10 --warmup 2 --measure $ms >> "$BENCH" 2>>"$OUT/peer.log" || log "PyTorch peer $ms failed"
   done
 fi
+# TF32 tensor cores (SDD_CUDA_TF32=1, opt-in): step time, and how far the fixture logits move
+SDD_CUDA_TF32=1 timeout 60 "$TC" --bench-train "$BENCH" > "$OUT/bench_train_tf32.txt" 2>&1 || log "TF32 training benchmark failed or timed out"
+grep '^bench-train' "$OUT/bench_train_tf32.txt" | sed 's/^/TF32 /' | tee -a "$RES"
+SDD_CUDA_TF32=1 timeout 30 "$TC" aasist_real.safetensors aasistl_real.safetensors 2>&1 | grep 'relative L2' | sed 's/^/TF32 (informational) /' | tee -a "$RES"
 # the CLI-side benchmark program (make bench's bench_sdd) on the GPU: full steps and eval forward
 for mode in step-none step-pcgrad fwd; do
   [ -x "$BS" ] && timeout 60 "$BS" $mode AASIST 10 64600 5 2 cuda >> "$BENCH" 2>>"$OUT/peer.log" || log "bench_sdd $mode cuda failed"
