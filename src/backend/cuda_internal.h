@@ -16,6 +16,11 @@
 #define SDD_LAUNCH(k, g, b, s) k<<<(g), (b), (s)>>>
 #define SDD_LAUNCH_SYNC(k, g, b, s) k<<<(g), (b), (s)>>>
 #define SDD_SHARED_DYN(type, name) extern __shared__ type name[]
+/* loops whose indices must become constants (register arrays) */
+#define SDD_UNROLL _Pragma("unroll")
+#endif
+#ifndef SDD_UNROLL
+#define SDD_UNROLL
 #endif
 
 /* the process's cuBLAS handle (created by sdd_cu_init), FP32 math, default stream */

@@ -9,6 +9,8 @@
  * same NaN behaviour of the max selections, BatchNorm arithmetic in double);
  * sums run in another order, so values agree to float rounding, not bits. */
 #include "backend/cuda_internal.h"
+#include <stdlib.h>
+#include <string.h>
 #include <math.h>
 extern "C" {
 #include "ops/internal.h"
@@ -117,9 +119,87 @@ __global__ void k_fill_bias(float *out, const float *bias, size_t per_ch, int C,
     if (idx < total) out[idx] = bias ? bias[(idx / per_ch) % C] : 0.0f;
 }
 
+/* Direct convolution for kernels up to 3 wide (every AASIST conv), with no
+ * im2col buffer: a thread computes DC_C output channels x DC_Q consecutive
+ * positions of one output row, reading its input row segment once per
+ * (ci, i) and each weight once (the same address for the whole block: a
+ * broadcast load), DC_C * DC_Q * kw FMAs per DC_Q + 2 + DC_C * kw loads.
+ * Sums run over ci, i, j in order. Grid (ceil(Ho ceil(Wo / DC_Q) / 128),
+ * Cout / DC_C, B), 128 threads; Cout % DC_C == 0. */
+#define DC_Q 8
+#define DC_C 8
+#define DC_THREADS 128
+
+__global__ void k_conv_direct(const float *x, const float *w, const float *bias, int Cin, int H, int W, int kh, int kw, int ph, int pw,
+                              int Ho, int Wo, float *out)
+{
+    const int ngw = (Wo + DC_Q - 1) / DC_Q;
+    const int t = (int)(blockIdx.x * blockDim.x + threadIdx.x);
+    if (t >= Ho * ngw) return;
+    const int ho = t / ngw, w0 = (t % ngw) * DC_Q, co0 = (int)blockIdx.y * DC_C, b = (int)blockIdx.z, Cout = (int)gridDim.y * DC_C;
+    const int Kd = Cin * kh * kw;
+    float acc[DC_C][DC_Q];
+    SDD_UNROLL
+    for (int c = 0; c < DC_C; c++) {
+        const float bv = bias ? bias[co0 + c] : 0.0f;
+        SDD_UNROLL
+        for (int q = 0; q < DC_Q; q++) acc[c][q] = bv;
+    }
+    const float *xb = x + (size_t)b * Cin * H * W;
+    for (int ci = 0; ci < Cin; ci++)
+        for (int i = 0; i < kh; i++) {
+            const int h = ho + i - ph;
+            if (h < 0 || h >= H) continue;
+            const float *xr = xb + ((size_t)ci * H + h) * W;
+            float xs[DC_Q + 2];
+            SDD_UNROLL
+            for (int u = 0; u < DC_Q + 2; u++) {
+                const int ww = w0 - pw + u;
+                xs[u] = ww >= 0 && ww < W ? xr[ww] : 0.0f;
+            }
+            const float *wk = w + (size_t)co0 * Kd + (ci * kh + i) * kw;
+            SDD_UNROLL
+            for (int j = 0; j < 3; j++) {
+                if (j >= kw) break;
+                SDD_UNROLL
+                for (int c = 0; c < DC_C; c++) {
+                    const float wv = wk[(size_t)c * Kd + j];
+                    SDD_UNROLL
+                    for (int q = 0; q < DC_Q; q++) acc[c][q] = fmaf(wv, xs[q + j], acc[c][q]);
+                }
+            }
+        }
+    float *o = out + ((size_t)b * Cout + co0) * Ho * Wo + (size_t)ho * Wo + w0;
+    SDD_UNROLL
+    for (int c = 0; c < DC_C; c++)
+        SDD_UNROLL
+        for (int q = 0; q < DC_Q; q++)
+            if (w0 + q < Wo) o[(size_t)c * Ho * Wo + q] = acc[c][q];
+}
+
+/* SDD_CUDA_CONV=im2col keeps every convolution on im2col + cuBLAS (for comparisons) */
+static int conv_direct_ok(const sdd_conv_geom *g, int B)
+{
+    static int mode = -1;
+    if (mode < 0) {
+        const char *v = getenv("SDD_CUDA_CONV");
+        mode = v && !strcmp(v, "im2col") ? 0 : 1;
+    }
+    const long long rows = (long long)g->Ho * ((g->Wo + DC_Q - 1) / DC_Q);
+    return mode && g->kw <= 3 && g->Cout % DC_C == 0 && g->Cout / DC_C <= 65535 && B <= 65535 && rows < 0x7fffffffLL &&
+           (long long)g->Ho * g->Wo < 0x7fffffffLL;
+}
+
 /* out (B, Cout, Ho, Wo) = conv(x, w) + b; device pointers; temporaries released */
 int sdd_cu_conv_fwd(sdd_ctx *c, const sdd_conv_geom *g, int B, const float *x, const float *w, const float *b, float *out)
 {
+    if (conv_direct_ok(g, B)) {
+        const long long rows = (long long)g->Ho * ((g->Wo + DC_Q - 1) / DC_Q);
+        if (rows == 0 || B == 0) return 0;
+        const dim3 grid((unsigned)((rows + DC_THREADS - 1) / DC_THREADS), (unsigned)(g->Cout / DC_C), (unsigned)B);
+        SDD_LAUNCH(k_conv_direct, grid, DC_THREADS, 0)(x, w, b, g->Cin, g->H, g->W, g->kh, g->kw, g->ph, g->pw, g->Ho, g->Wo, out);
+        return sdd_cu_launched(c, "conv2d (direct)");
+    }
     const size_t N = (size_t)g->Ho * g->Wo, Kd = (size_t)g->Cin * g->kh * g->kw;
     const size_t per = Kd * N * sizeof(float);
     int chunk = (int)(IM2COL_BYTES / (per ? per : 1));

@@ -15,7 +15,8 @@
  *   test_cuda --bench-train F  AASIST and AASIST-L dual-path steps (5 + 5 x
  *                        64600) per alignment method on CUDA, JSON lines
  *                        appended to F; then a per-label profile of two
- *                        AASIST pcgrad steps
+ *                        AASIST pcgrad steps; `--bench-train F quick`: AASIST
+ *                        none and pcgrad only (the SDD_CUDA_CONV / TF32 passes)
  *   test_cuda FIXTURE... only those fixtures (compute-sanitizer runs one)
  *   test_cuda --bench F  eval throughput, CUDA vs this machine's CPU backend,
  *                        one JSON object per line appended to F */
@@ -310,7 +311,7 @@ static int bench(const char *outpath, const char *card)
  * AASIST and AASIST-L; each line is flushed at once so a run cut off by a
  * timeout keeps what it measured. Then two profiled AASIST pcgrad steps
  * (sdd_cu_prof_*: synchronised after every launch, time per launch label). */
-static int bench_train(const char *outpath, const char *card)
+static int bench_train(const char *outpath, const char *card, int quick)
 {
     FILE *f = fopen(outpath, "a");
     if (!f) { fprintf(stderr, "cannot write %s\n", outpath); return 1; }
@@ -321,12 +322,13 @@ static int bench_train(const char *outpath, const char *card)
     if (!x) { fclose(f); return 1; }
     make_batch(nb, L, x, lab, 0);
     const char *archs[2] = { "AASIST", "AASIST-L" };
-    for (int a = 0; a < 2 && !rc; a++) {
+    const char *conv = getenv("SDD_CUDA_CONV") && !strcmp(getenv("SDD_CUDA_CONV"), "im2col") ? "im2col" : "direct";
+    for (int a = 0; a < (quick ? 1 : 2) && !rc; a++) {
         sdd_err e;
         sdd_model *m = sdd_model_new(archs[a], &e);
         if (!m) { fprintf(stderr, "%s\n", e.msg); rc = 1; break; }
         sdd_model_init_random(m, 3);
-        for (int al = 0; al < 4 + (a == 0) && !rc; al++) {
+        for (int al = 0; al < (quick ? 2 : 4 + (a == 0)) && !rc; al++) {
             const int prof = al == 4;   /* the fifth AASIST pass: pcgrad, profiled */
             sdd_ctx c;
             sdd_adam opt;
@@ -337,7 +339,7 @@ static int bench_train(const char *outpath, const char *card)
             sdd_step_params sp = sdd_step_default_params();
             sp.align = prof ? SDD_ALIGN_PCGRAD : al;
             sdd_step_result r;
-            const int warm = 2, reps = prof ? 2 : 5;
+            const int warm = 2, reps = prof ? 2 : quick ? 3 : 5;
             double t0 = now_s();
             for (int k = 0; k < warm && !rc; k++) {
                 rc = sdd_train_step(m, &c, &opt, &as, &sp, x, nb, L, lab, k, NULL, &r, &e) ? 1 : 0;
@@ -355,9 +357,9 @@ static int bench_train(const char *outpath, const char *card)
             if (rc) fprintf(stderr, "bench-train %s %s: %s\n", archs[a], sdd_align_name(sp.align), e.msg);
             else if (!prof) {
                 fprintf(f, "{\"impl\": \"sdd\", \"device\": \"cuda\", \"card\": \"%s\", \"model\": \"%s\", \"measure\": \"train_dual_%s\", "
-                           "\"math\": \"%s\", \"batch\": %d, \"len\": %lld, \"reps\": %d, \"sec_mean\": %.5f, \"device_arena_peak_mib\": %.0f}\n",
+                           "\"math\": \"%s\", \"conv\": \"%s\", \"batch\": %d, \"len\": %lld, \"reps\": %d, \"sec_mean\": %.5f, \"device_arena_peak_mib\": %.0f}\n",
                         card, archs[a], sdd_align_name(sp.align), getenv("SDD_CUDA_TF32") && !strcmp(getenv("SDD_CUDA_TF32"), "1") ? "tf32" : "fp32",
-                        nb, (long long)L, reps, dt, c.darena.peak / 1048576.0);
+                        conv, nb, (long long)L, reps, dt, c.darena.peak / 1048576.0);
                 fflush(f);
                 printf("bench-train %s dual 5+5 align %s: %.2f ms/step\n", archs[a], sdd_align_name(sp.align), dt * 1e3);
             }
@@ -383,7 +385,7 @@ int main(int argc, char **argv)
     printf("device: %s\n", card);
     if (argc == 2 && !strcmp(argv[1], "--probe")) return 0;
     if (argc == 3 && !strcmp(argv[1], "--bench")) return bench(argv[2], card);
-    if (argc == 3 && !strcmp(argv[1], "--bench-train")) return bench_train(argv[2], card);
+    if ((argc == 3 || (argc == 4 && !strcmp(argv[3], "quick"))) && !strcmp(argv[1], "--bench-train")) return bench_train(argv[2], card, argc == 4);
     if (argc == 2 && !strcmp(argv[1], "--train-step")) {
         const regime r = { "AASIST-L", SDD_PATHS_DUAL, SDD_ALIGN_PCGRAD, SDD_BN_PER_PATH, 1 };
         train_compare(&r, 0);
