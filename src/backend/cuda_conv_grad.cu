@@ -206,6 +206,17 @@ __global__ void k_col2im(const float *dcols, int Cin, int H, int W, int kh, int 
     dx[((size_t)b * Cin + ci) * H * W + p] += s;
 }
 
+/* wt (Cin, Cout, kh, kw) = w (Cout, Cin, kh, kw) flipped in both spatial axes */
+__global__ void k_wflip(const float *w, int Cout, int Cin, int kh, int kw, float *wt)
+{
+    const size_t n = (size_t)Cout * Cin * kh * kw;
+    const size_t idx = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (idx >= n) return;
+    const int j = (int)(idx % kw), i = (int)((idx / kw) % kh), co = (int)((idx / ((size_t)kw * kh)) % Cout);
+    const int ci = (int)(idx / ((size_t)kw * kh * Cout));
+    wt[idx] = w[(((size_t)co * Cin + ci) * kh + (kh - 1 - i)) * kw + (kw - 1 - j)];
+}
+
 #define WG_SLICE ((size_t)4096)
 
 /* dyt (C, nb, N) = dy (nb, C, N); grid (ceil(N / threads), nb, C) */
@@ -291,6 +302,21 @@ int sdd_cu_conv_bwd(sdd_ctx *c, const sdd_conv_geom *g, int B, const float *x, c
     }
     sdd_arena_release(&c->darena, mk);
     if (!dx) return 0;
+    /* dx as the transposed convolution: a forward convolution of dy with the
+     * kernel flipped and its in/out channels swapped, padding k - 1 - p */
+    sdd_conv_geom t;
+    t.Cin = g->Cout; t.H = g->Ho; t.W = g->Wo;
+    t.Cout = g->Cin; t.kh = g->kh; t.kw = g->kw;
+    t.ph = g->kh - 1 - g->ph; t.pw = g->kw - 1 - g->pw;
+    t.Ho = g->H; t.Wo = g->W;
+    if (t.ph >= 0 && t.pw >= 0 && sdd_cu_conv_direct_ok(&t, B)) {
+        float *wt = (float *)sdd_dscratch(c, Kd * (size_t)g->Cout * sizeof(float));
+        if (!wt) return -1;
+        SDD_LAUNCH(k_wflip, sdd_cu_blocks(Kd * (size_t)g->Cout), SDD_CU_THREADS, 0)(SDD_DEV(w), g->Cout, g->Cin, g->kh, g->kw, wt);
+        if (sdd_cu_launched(c, "conv2d backward (kernel flip)") || sdd_cu_conv_direct(c, &t, B, dy, wt, NULL, 1, dx)) return -1;
+        sdd_arena_release(&c->darena, mk);
+        return 0;
+    }
     const size_t per = Kd * N * sizeof(float);
     int chunk = (int)(IM2COL_BYTES / (per > 0 ? per : 1));
     if (chunk < 1) chunk = 1;

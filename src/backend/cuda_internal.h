@@ -37,6 +37,10 @@ extern "C" {
 #include "ops/internal.h"
 }
 int sdd_cu_conv_fwd(sdd_ctx *c, const sdd_conv_geom *g, int B, const float *x, const float *w, const float *b, float *out);
+/* the direct convolution kernel (cuda_ops.cu): whether it takes geometry g,
+ * and out (+)= conv(x, w) + b through it (accum 1: added to out) */
+int sdd_cu_conv_direct_ok(const sdd_conv_geom *g, int B);
+int sdd_cu_conv_direct(sdd_ctx *c, const sdd_conv_geom *g, int B, const float *x, const float *w, const float *b, int accum, float *out);
 int sdd_cu_conv_bwd(sdd_ctx *c, const sdd_conv_geom *g, int B, const float *x, const sdd_tensor *w, const sdd_tensor *bias,
                     const float *dy, float *dx);
 /* im2col of nb samples of x (nb, Cin, H, W): kmajor 0 -> cols (nb, Kd, N), 1 -> (Kd, nb, N) */

@@ -131,7 +131,7 @@ __global__ void k_fill_bias(float *out, const float *bias, size_t per_ch, int C,
 #define DC_THREADS 128
 
 __global__ void k_conv_direct(const float *x, const float *w, const float *bias, int Cin, int H, int W, int kh, int kw, int ph, int pw,
-                              int Ho, int Wo, float *out)
+                              int Ho, int Wo, int accum, float *out)
 {
     const int ngw = (Wo + DC_Q - 1) / DC_Q;
     const int t = (int)(blockIdx.x * blockDim.x + threadIdx.x);
@@ -174,11 +174,11 @@ __global__ void k_conv_direct(const float *x, const float *w, const float *bias,
     for (int c = 0; c < DC_C; c++)
         SDD_UNROLL
         for (int q = 0; q < DC_Q; q++)
-            if (w0 + q < Wo) o[(size_t)c * Ho * Wo + q] = acc[c][q];
+            if (w0 + q < Wo) o[(size_t)c * Ho * Wo + q] = accum ? o[(size_t)c * Ho * Wo + q] + acc[c][q] : acc[c][q];
 }
 
 /* SDD_CUDA_CONV=im2col keeps every convolution on im2col + cuBLAS (for comparisons) */
-static int conv_direct_ok(const sdd_conv_geom *g, int B)
+int sdd_cu_conv_direct_ok(const sdd_conv_geom *g, int B)
 {
     static int mode = -1;
     if (mode < 0) {
@@ -190,16 +190,20 @@ static int conv_direct_ok(const sdd_conv_geom *g, int B)
            (long long)g->Ho * g->Wo < 0x7fffffffLL;
 }
 
+/* out (B, Cout, Ho, Wo) = (accum ? out : 0) + conv(x, w) + b by the direct kernel (sdd_cu_conv_direct_ok) */
+int sdd_cu_conv_direct(sdd_ctx *c, const sdd_conv_geom *g, int B, const float *x, const float *w, const float *b, int accum, float *out)
+{
+    const long long rows = (long long)g->Ho * ((g->Wo + DC_Q - 1) / DC_Q);
+    if (rows == 0 || B == 0) return 0;
+    const dim3 grid((unsigned)((rows + DC_THREADS - 1) / DC_THREADS), (unsigned)(g->Cout / DC_C), (unsigned)B);
+    SDD_LAUNCH(k_conv_direct, grid, DC_THREADS, 0)(x, w, b, g->Cin, g->H, g->W, g->kh, g->kw, g->ph, g->pw, g->Ho, g->Wo, accum, out);
+    return sdd_cu_launched(c, accum ? "conv2d backward (input, direct)" : "conv2d (direct)");
+}
+
 /* out (B, Cout, Ho, Wo) = conv(x, w) + b; device pointers; temporaries released */
 int sdd_cu_conv_fwd(sdd_ctx *c, const sdd_conv_geom *g, int B, const float *x, const float *w, const float *b, float *out)
 {
-    if (conv_direct_ok(g, B)) {
-        const long long rows = (long long)g->Ho * ((g->Wo + DC_Q - 1) / DC_Q);
-        if (rows == 0 || B == 0) return 0;
-        const dim3 grid((unsigned)((rows + DC_THREADS - 1) / DC_THREADS), (unsigned)(g->Cout / DC_C), (unsigned)B);
-        SDD_LAUNCH(k_conv_direct, grid, DC_THREADS, 0)(x, w, b, g->Cin, g->H, g->W, g->kh, g->kw, g->ph, g->pw, g->Ho, g->Wo, out);
-        return sdd_cu_launched(c, "conv2d (direct)");
-    }
+    if (sdd_cu_conv_direct_ok(g, B)) return sdd_cu_conv_direct(c, g, B, x, w, b, 0, out);
     const size_t N = (size_t)g->Ho * g->Wo, Kd = (size_t)g->Cin * g->kh * g->kw;
     const size_t per = Kd * N * sizeof(float);
     int chunk = (int)(IM2COL_BYTES / (per ? per : 1));
