@@ -143,6 +143,20 @@ else
 fi
 endsec
 
+section "Nsight Compute: GPU time per kernel of one AASIST-L DPDA (pcgrad) step, B = 4 + 4 (informational)"
+NCU=$(command -v ncu || ls /usr/local/cuda/bin/ncu 2>/dev/null)
+if [ -n "$NCU" ]; then
+  timeout 90 "$NCU" --metrics gpu__time_duration.sum --csv --print-units base "$TC" --train-step > "$OUT/ncu.csv" 2>"$OUT/ncu.log"
+  awk -F'","' '/"Metric Name"/ { for (i = 1; i <= NF; i++) { h = $i; gsub(/"/, "", h); col[h] = i }; next }
+    col["Metric Name"] && $col["Metric Name"] == "gpu__time_duration.sum" { v = $col["Metric Value"]; gsub(/[",]/, "", v);
+      k = $col["Kernel Name"]; sub(/\(.*/, "", k); t[k] += v; n[k]++; all += v }
+    END { for (k in t) printf "%10.3f ms %5.1f%% %5d launches  %s\n", t[k] / 1e6, 100 * t[k] / all, n[k], k; printf "%10.3f ms total\n", all / 1e6 }' \
+    "$OUT/ncu.csv" | sort -rn | head -n 25 | tee -a "$RES"
+else
+  log "ncu not found"
+fi
+endsec
+
 log ""
 log "overall: $([ $fail -eq 0 ] && echo PASS || echo FAIL)"
 exit $fail
