@@ -107,7 +107,7 @@ $(BUILD)/emu/%.o: %.cu | $(DEPSTAMP)
 	@mkdir -p $(dir $@)
 	$(CXX) $(EMU_CXXFLAGS) -MMD -MP -c $< -o $@
 
-$(BUILD)/tests/test_cuda_emu: tests/unit/test_cuda_emu.c $(EMUOBJ) $(LIBA) tests/unit/check.h
+$(BUILD)/tests/test_cuda_emu: tests/unit/test_cuda_emu.c $(EMUOBJ) $(LIBA) tests/unit/check.h tests/unit/landscape_rows.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -DSDD_CUDA -Itests/unit -o $@ $< $(EMUOBJ) $(LIBA) $(LDFLAGS) $(LDLIBS) -lstdc++ -lpthread
 
@@ -120,7 +120,7 @@ $(LIBSO): $(LIBOBJ)
 $(SDD): $(CLIOBJ) $(LIBA)
 	$(CC) $(LDFLAGS) -o $@ $(CLIOBJ) $(LIBA) $(LDLIBS)
 
-$(BUILD)/tests/%: tests/unit/%.c $(LIBA) tests/unit/check.h tests/unit/gradcheck.h tests/unit/cli_run.h tests/unit/pickle_craft.h
+$(BUILD)/tests/%: tests/unit/%.c $(LIBA) tests/unit/check.h tests/unit/gradcheck.h tests/unit/cli_run.h tests/unit/pickle_craft.h tests/unit/landscape_rows.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(LIBA) $(LDFLAGS) $(LDLIBS)
 

@@ -10,6 +10,7 @@
  * weights; then several steps (weights after them).
  * What it cannot show: timing, races between GPU threads, warp effects. */
 #include "check.h"
+#include "landscape_rows.h"
 #include "models/modelio.h"
 #include "models/infer.h"
 #include "io/safetensors.h"
@@ -209,19 +210,6 @@ static void train_compare(const regime *r)
 
 /* sdd landscape on (emulated) CUDA: the same grid as on the CPU (weights
  * uploaded per grid point, forward and loss on the device) */
-static int land_rows(const char *path, double v[][4], int cap)
-{
-    FILE *f = fopen(path, "r");
-    if (!f) return -1;
-    char line[512];
-    int n = 0;
-    while (fgets(line, sizeof line, f))
-        if (line[0] != '#' && line[0] != 'a' && n < cap &&
-            sscanf(line, "%lf\t%lf\t%lf\t%lf", &v[n][0], &v[n][1], &v[n][2], &v[n][3]) == 4) n++;
-    fclose(f);
-    return n;
-}
-
 static void landscape_compare(void)
 {
     char dir[128], model[256], list[256], o1[256], o2[256];
@@ -250,7 +238,7 @@ static void landscape_compare(void)
     p.device = SDD_DEV_CUDA;
     CHECK_MSG(sdd_landscape_run(&p, o2, &e) == 0, "landscape on CUDA: %s", e.msg);
     double a[16][4], b[16][4];
-    const int na = land_rows(o1, a, 16), nb = land_rows(o2, b, 16);
+    const int na = landscape_rows(o1, a, 16), nb = landscape_rows(o2, b, 16);
     CHECK(na == 9 && nb == 9);
     double worst = 0.0;
     for (int k = 0; k < 9 && na == nb; k++) {

@@ -4,6 +4,7 @@
  * whose centre is the model's own loss, one direction, and bad inputs (one
  * line naming the file, no output written). */
 #include "check.h"
+#include "landscape_rows.h"
 #include "train/landscape.h"
 #include "train/step.h"
 #include "models/modelio.h"
@@ -48,19 +49,6 @@ static void directions(sdd_model *m)
     CHECK(memcmp(d, d2, ps->total * 4) == 0);
     free(d);
     free(d2);
-}
-
-static int rows(const char *path, double v[][4], int cap)
-{
-    FILE *f = fopen(path, "r");
-    if (!f) return -1;
-    char line[512];
-    int n = 0;
-    while (fgets(line, sizeof line, f))
-        if (line[0] != '#' && line[0] != 'a' && n < cap &&
-            sscanf(line, "%lf\t%lf\t%lf\t%lf", &v[n][0], &v[n][1], &v[n][2], &v[n][3]) == 4) n++;
-    fclose(f);
-    return n;
 }
 
 int main(void)
@@ -109,7 +97,7 @@ int main(void)
         CHECK(strstr(buf, "</svg>") != NULL && !strstr(buf, "nan"));
     }
     double v[16][4];
-    CHECK(rows(out, v, 16) == 9);
+    CHECK(landscape_rows(out, v, 16) == 9);
     /* the centre (row 4: a = b = 0) is the model's own loss on the same inputs */
     sdd_dataset *ds;
     sdd_dataset_params dp = sdd_dataset_default_params();
@@ -131,7 +119,7 @@ int main(void)
     p.dirs = 1;
     p.steps = 2;
     p.rb_algo = 0;
-    CHECK(sdd_landscape_run(&p, out, &e) == 0 && rows(out, v, 16) == 2 && v[1][0] == 0.5 && v[1][1] == 0 && isnan(v[1][3]));
+    CHECK(sdd_landscape_run(&p, out, &e) == 0 && landscape_rows(out, v, 16) == 2 && v[1][0] == 0.5 && v[1][1] == 0 && isnan(v[1][3]));
     /* bad inputs: one line naming the file, the previous output untouched */
     struct stat st0, st1;
     stat(out, &st0);
