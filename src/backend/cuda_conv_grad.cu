@@ -10,6 +10,8 @@
  * one thread per output and serial reductions, no atomics or barriers. */
 #include "backend/cuda_internal.h"
 #include <math.h>
+#include <stdlib.h>
+#include <string.h>
 extern "C" {
 #include "ops/internal.h"
 }
@@ -238,6 +240,95 @@ __global__ void k_sum_parts(const float *part, size_t np, size_t n, float *g)
     g[k] += (float)s;
 }
 
+/* Direct weight gradient (SDD_CUDA_WGRAD=direct; kernels up to 2 x 3):
+ * thread t of block (chunk, (co tile, ci)) sums, over its WD_PER positions
+ * p = chunk WD_PER WD_T + r WD_T + t of the segment's nb N (sample,
+ * position) pairs (a warp reads consecutive positions), dy[co0 + c] times
+ * the input at each tap, in float; the WD_C x 6 partials of every thread are
+ * then added in a fixed order in double (k_wd_sum). No im2col buffer. */
+#define WD_T 128
+#define WD_PER 1024
+#define WD_C 8
+
+__global__ void k_wgrad_direct(const float *x, const float *dy, int np, int Cin, int H, int W, int Cout, int kh, int kw, int ph, int pw,
+                               int Ho, int Wo, float *part)
+{
+    const int N = Ho * Wo, tile = (int)blockIdx.y, co0 = tile / Cin * WD_C, ci = tile % Cin, t = (int)threadIdx.x;
+    float acc[WD_C][6];
+    SDD_UNROLL
+    for (int c = 0; c < WD_C; c++)
+        SDD_UNROLL
+        for (int k = 0; k < 6; k++) acc[c][k] = 0.0f;
+    const long long base = (long long)blockIdx.x * WD_PER * WD_T + t;
+    for (int r = 0; r < WD_PER; r++) {
+        const long long p = base + (long long)r * WD_T;
+        if (p >= np) break;
+        const int b = (int)(p / N), q = (int)(p % N), ho = q / Wo, wo = q % Wo;
+        float d[WD_C];
+        SDD_UNROLL
+        for (int c = 0; c < WD_C; c++) d[c] = dy[((size_t)b * Cout + co0 + c) * N + q];
+        const float *xc = x + ((size_t)b * Cin + ci) * H * W;
+        SDD_UNROLL
+        for (int i = 0; i < 2; i++) {
+            if (i >= kh) break;
+            const int h = ho + i - ph;
+            SDD_UNROLL
+            for (int j = 0; j < 3; j++) {
+                if (j >= kw) break;
+                const int ww = wo + j - pw;
+                const float xv = h >= 0 && h < H && ww >= 0 && ww < W ? xc[(size_t)h * W + ww] : 0.0f;
+                SDD_UNROLL
+                for (int c = 0; c < WD_C; c++) acc[c][i * 3 + j] = fmaf(d[c], xv, acc[c][i * 3 + j]);
+            }
+        }
+    }
+    float *o = part + (((size_t)tile * gridDim.x + blockIdx.x) * WD_T + t) * (WD_C * 6);
+    SDD_UNROLL
+    for (int c = 0; c < WD_C; c++)
+        SDD_UNROLL
+        for (int k = 0; k < 6; k++) o[c * 6 + k] = acc[c][k];
+}
+
+/* gw[co, ci, i, j] += the sum, in order, of the nthr thread partials of its (co tile, ci) */
+__global__ void k_wd_sum(const float *part, int Cout, int Cin, int kh, int kw, size_t nthr, float *gw)
+{
+    const size_t n = (size_t)Cout * Cin * kh * kw;
+    const size_t idx = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (idx >= n) return;
+    const int j = (int)(idx % kw), i = (int)((idx / kw) % kh), ci = (int)((idx / ((size_t)kw * kh)) % Cin);
+    const int co = (int)(idx / ((size_t)kw * kh * Cin));
+    const float *pp = part + ((size_t)(co / WD_C) * Cin + ci) * nthr * (WD_C * 6) + (co % WD_C) * 6 + i * 3 + j;
+    double s = 0.0;
+    for (size_t k = 0; k < nthr; k++) s += pp[k * (WD_C * 6)];
+    gw[idx] += (float)s;
+}
+
+static int wgrad_direct_ok(const sdd_conv_geom *g, int nb)
+{
+    const char *v = getenv("SDD_CUDA_WGRAD");
+    return v && !strcmp(v, "direct") && g->kh <= 2 && g->kw <= 3 && g->Cout % WD_C == 0 && (long long)nb * g->Ho * g->Wo < 0x7fffffffLL &&
+           (long long)(g->Cout / WD_C) * g->Cin <= 65535;
+}
+
+/* gw (Cout, Cin, kh, kw) += the weight gradient over the nb samples of x and dy */
+static int wgrad_direct(sdd_ctx *c, const sdd_conv_geom *g, int nb, const float *x, const float *dy, float *gw)
+{
+    const long long np = (long long)nb * g->Ho * g->Wo;
+    if (np == 0) return 0;
+    const unsigned nchunk = (unsigned)((np + (long long)WD_PER * WD_T - 1) / ((long long)WD_PER * WD_T));
+    const unsigned tiles = (unsigned)(g->Cout / WD_C * g->Cin);
+    const sdd_arena_mark mk = sdd_arena_get_mark(&c->darena);
+    float *part = (float *)sdd_dscratch(c, (size_t)tiles * nchunk * WD_T * WD_C * 6 * sizeof(float));
+    if (!part) return -1;
+    SDD_LAUNCH(k_wgrad_direct, dim3(nchunk, tiles), WD_T, 0)(x, dy, (int)np, g->Cin, g->H, g->W, g->Cout, g->kh, g->kw, g->ph, g->pw,
+                                                             g->Ho, g->Wo, part);
+    const size_t n = (size_t)g->Cout * g->Cin * g->kh * g->kw;
+    SDD_LAUNCH(k_wd_sum, sdd_cu_blocks(n), SDD_CU_THREADS, 0)(part, g->Cout, g->Cin, g->kh, g->kw, (size_t)nchunk * WD_T, gw);
+    const int rc = sdd_cu_launched(c, "conv2d backward (weight, direct)");
+    sdd_arena_release(&c->darena, mk);
+    return rc;
+}
+
 /* Backward of conv over the batch x (B, Cin, H, W) given dy (B, Cout, Ho, Wo):
  * weight and bias gradients per segment, dx (when not NULL) accumulated. */
 int sdd_cu_conv_bwd(sdd_ctx *c, const sdd_conv_geom *g, int B, const float *x, const sdd_tensor *w, const sdd_tensor *bias,
@@ -252,9 +343,7 @@ int sdd_cu_conv_bwd(sdd_ctx *c, const sdd_conv_geom *g, int B, const float *x, c
     if (wchunk < 1) wchunk = 1;
     if ((size_t)wchunk * N > 0x7fffffff) wchunk = (int)(0x7fffffff / (N ? N : 1));
     if (wchunk > B) wchunk = B;
-    float *cols = (float *)sdd_dscratch(c, (size_t)wchunk * Kd * N * sizeof(float));
-    float *dyt = (float *)sdd_dscratch(c, (size_t)wchunk * g->Cout * N * sizeof(float));
-    if (!cols || !dyt) return -1;
+    float *cols = NULL, *dyt = NULL;   /* allocated when the GEMM path needs them */
     double *sdb = NULL;
     if (bias) {   /* per (segment, channel) sums of dy (B, Cout, N) */
         red_args a;
@@ -272,11 +361,20 @@ int sdd_cu_conv_bwd(sdd_ctx *c, const sdd_conv_geom *g, int B, const float *x, c
                                                                                            (float *)NULL, gb);
         if (gb && sdd_cu_launched(c, "conv2d backward (bias)")) return -1;
         if (!gw) continue;
+        if (wgrad_direct_ok(g, b1 - b0)) {
+            if (wgrad_direct(c, g, b1 - b0, x + (size_t)b0 * in_per, dy + (size_t)b0 * g->Cout * N, gw)) return -1;
+            continue;
+        }
         /* gw^T (Kd, Cout) += cols (Kd, R) @ dy^T (R, Cout) over the R = nb N
          * (sample, position) rows of each chunk of the segment, as products of
          * WG_SLICE rows: one GEMM would reduce up to millions of rows into a
          * Kd x Cout output of a few tiles, i.e. on a few multiprocessors; the
          * slices are independent products, added after in a fixed order */
+        if (!cols) {
+            cols = (float *)sdd_dscratch(c, (size_t)wchunk * Kd * N * sizeof(float));
+            dyt = (float *)sdd_dscratch(c, (size_t)wchunk * g->Cout * N * sizeof(float));
+            if (!cols || !dyt) return -1;
+        }
         const size_t wn = Kd * (size_t)g->Cout, maxp = ((size_t)(b1 - b0) * N + WG_SLICE - 1) / WG_SLICE + (size_t)(b1 - b0);
         float *part = (float *)sdd_dscratch(c, maxp * wn * sizeof(float));
         if (!part) return -1;

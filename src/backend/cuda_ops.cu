@@ -180,11 +180,8 @@ __global__ void k_conv_direct(const float *x, const float *w, const float *bias,
 /* SDD_CUDA_CONV=im2col keeps every convolution on im2col + cuBLAS (for comparisons) */
 int sdd_cu_conv_direct_ok(const sdd_conv_geom *g, int B)
 {
-    static int mode = -1;
-    if (mode < 0) {
-        const char *v = getenv("SDD_CUDA_CONV");
-        mode = v && !strcmp(v, "im2col") ? 0 : 1;
-    }
+    const char *v = getenv("SDD_CUDA_CONV");
+    const int mode = !(v && !strcmp(v, "im2col"));
     const long long rows = (long long)g->Ho * ((g->Wo + DC_Q - 1) / DC_Q);
     return mode && g->kw <= 3 && g->Cout % DC_C == 0 && g->Cout / DC_C <= 65535 && B <= 65535 && rows < 0x7fffffffLL &&
            (long long)g->Ho * g->Wo < 0x7fffffffLL;

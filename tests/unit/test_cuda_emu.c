@@ -268,6 +268,18 @@ int main(void)
         { "AASIST", SDD_PATHS_DUAL, SDD_ALIGN_PCGRAD, SDD_BN_PER_PATH, 1, 1, 0 },
     };
     for (size_t i = 0; i < sizeof rs / sizeof rs[0]; i++) train_compare(&rs[i]);
+    /* the other convolution paths (environment switches, read at every call):
+     * im2col + cuBLAS for forward and input gradient, the direct weight gradient */
+    setenv("SDD_CUDA_CONV", "im2col", 1);
+    printf("SDD_CUDA_CONV=im2col:\n");
+    train_compare(&rs[0]);
+    train_compare(&rs[7]);
+    unsetenv("SDD_CUDA_CONV");
+    setenv("SDD_CUDA_WGRAD", "direct", 1);
+    printf("SDD_CUDA_WGRAD=direct:\n");
+    train_compare(&rs[0]);
+    train_compare(&rs[7]);
+    unsetenv("SDD_CUDA_WGRAD");
     landscape_compare();
     return CHECK_DONE("test_cuda_emu");
 }
