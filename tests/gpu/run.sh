@@ -115,6 +115,9 @@ fi
 # the convolutions through im2col + cuBLAS (SDD_CUDA_CONV=im2col) instead of the direct kernel
 SDD_CUDA_CONV=im2col timeout 40 "$TC" --bench-train "$BENCH" quick > "$OUT/bench_train_im2col.txt" 2>&1 || log "im2col training benchmark failed or timed out"
 grep '^bench-train' "$OUT/bench_train_im2col.txt" | sed 's/^/im2col convs: /' | tee -a "$RES"
+# the direct weight-gradient kernel (SDD_CUDA_WGRAD=direct, off by default until measured)
+SDD_CUDA_WGRAD=direct timeout 40 "$TC" --bench-train "$BENCH" quick > "$OUT/bench_train_wgrad.txt" 2>&1 || log "direct weight-gradient benchmark failed or timed out"
+grep '^bench-train' "$OUT/bench_train_wgrad.txt" | sed 's/^/direct weight gradient: /' | tee -a "$RES"
 # TF32 tensor cores (SDD_CUDA_TF32=1, opt-in): step time, and how far the fixture logits move
 SDD_CUDA_TF32=1 timeout 40 "$TC" --bench-train "$BENCH" quick > "$OUT/bench_train_tf32.txt" 2>&1 || log "TF32 training benchmark failed or timed out"
 grep '^bench-train' "$OUT/bench_train_tf32.txt" | sed 's/^/TF32 /' | tee -a "$RES"

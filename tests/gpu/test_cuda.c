@@ -357,9 +357,9 @@ static int bench_train(const char *outpath, const char *card, int quick)
             if (rc) fprintf(stderr, "bench-train %s %s: %s\n", archs[a], sdd_align_name(sp.align), e.msg);
             else if (!prof) {
                 fprintf(f, "{\"impl\": \"sdd\", \"device\": \"cuda\", \"card\": \"%s\", \"model\": \"%s\", \"measure\": \"train_dual_%s\", "
-                           "\"math\": \"%s\", \"conv\": \"%s\", \"batch\": %d, \"len\": %lld, \"reps\": %d, \"sec_mean\": %.5f, \"device_arena_peak_mib\": %.0f}\n",
+                           "\"math\": \"%s\", \"conv\": \"%s\", \"wgrad\": \"%s\", \"batch\": %d, \"len\": %lld, \"reps\": %d, \"sec_mean\": %.5f, \"device_arena_peak_mib\": %.0f}\n",
                         card, archs[a], sdd_align_name(sp.align), getenv("SDD_CUDA_TF32") && !strcmp(getenv("SDD_CUDA_TF32"), "1") ? "tf32" : "fp32",
-                        conv, nb, (long long)L, reps, dt, c.darena.peak / 1048576.0);
+                        conv, getenv("SDD_CUDA_WGRAD") && !strcmp(getenv("SDD_CUDA_WGRAD"), "direct") ? "direct" : "gemm", nb, (long long)L, reps, dt, c.darena.peak / 1048576.0);
                 fflush(f);
                 printf("bench-train %s dual 5+5 align %s: %.2f ms/step\n", archs[a], sdd_align_name(sp.align), dt * 1e3);
             }
