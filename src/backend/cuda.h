@@ -21,6 +21,7 @@ extern "C" {
 #include "core/tensor.h"
 #include "ops/ops.h"
 #include <stdio.h>
+#include "ops/seq.h"
 
 int sdd_cu_init(char *name, size_t cap, sdd_err *e);
 void *sdd_cu_malloc(size_t bytes);
@@ -29,6 +30,8 @@ void sdd_cu_free(void *p);
 int sdd_cu_fill(float *dst, size_t n, float v, int add, sdd_err *e);
 /* to_device: 1 host -> device, 0 device -> host (synchronous) */
 int sdd_cu_copy(void *dst, const void *src, size_t bytes, int to_device, sdd_err *e);
+/* device -> device (the ranges must not overlap) */
+int sdd_cu_copy_d2d(void *dst, const void *src, size_t bytes, sdd_err *e);
 
 sdd_tensor *sdd_cu_sinc_front(sdd_ctx *c, sdd_tensor *wave, const float *filt, int C, int K);
 sdd_tensor *sdd_cu_conv2d(sdd_ctx *c, sdd_tensor *x, sdd_tensor *w, sdd_tensor *b, int ph, int pw);
@@ -51,6 +54,16 @@ sdd_tensor *sdd_cu_master_attn(sdd_ctx *c, sdd_tensor *x, sdd_tensor *m, sdd_ten
                                sdd_tensor *aw, float tau);
 sdd_tensor *sdd_cu_graph_pool(sdd_ctx *c, sdd_tensor *h, sdd_tensor *w, sdd_tensor *b, double ratio, float p_drop);
 sdd_tensor *sdd_cu_readout(sdd_ctx *c, sdd_tensor *T, sdd_tensor *S, sdd_tensor *m);
+/* XLS-R front end and XLSR-AASIST back end (cuda_xlsr.cu; ops/seq.h) */
+sdd_tensor *sdd_cu_layernorm(sdd_ctx *c, sdd_tensor *x, sdd_tensor *gamma, sdd_tensor *beta, float eps);
+sdd_tensor *sdd_cu_gelu(sdd_ctx *c, sdd_tensor *x);
+sdd_tensor *sdd_cu_transpose12(sdd_ctx *c, sdd_tensor *x);
+sdd_tensor *sdd_cu_conv1d(sdd_ctx *c, sdd_tensor *x, sdd_tensor *w, sdd_tensor *wn_g, sdd_tensor *b, const sdd_conv1d_opts *o,
+                          int64_t To);
+/* key: the CPU op's attention-dropout stream */
+sdd_tensor *sdd_cu_mh_attention(sdd_ctx *c, sdd_tensor *q, sdd_tensor *k, sdd_tensor *v, int H, float scale, float p_drop,
+                                uint64_t key);
+sdd_tensor *sdd_cu_softmax_pool(sdd_ctx *c, sdd_tensor *x, sdd_tensor *w, int axis);
 /* Training (c->train / c->grad): the ops above record their backward on the
  * tape; these are the training versions and the ops only training uses.
  * Parameter gradients go to params->dgrad (sdd_pgrad), per segment. */

@@ -123,6 +123,14 @@ extern "C" void sdd_cu_prof_report(FILE *f, int steps)
                 tot > 0 ? 100.0 * g_pt[i].sec / tot : 0.0, g_pt[i].n / (steps > 0 ? steps : 1));
 }
 
+extern "C" int sdd_cu_copy_d2d(void *dst, const void *src, size_t bytes, sdd_err *e)
+{
+    if (!bytes) return 0;
+    cudaError_t st = cudaMemcpy(dst, src, bytes, cudaMemcpyDeviceToDevice);
+    if (st != cudaSuccess) return sdd_err_set(e, "CUDA device copy of %zu bytes failed: %s", bytes, cudaGetErrorString(st));
+    return 0;
+}
+
 int sdd_cu_launched(sdd_ctx *c, const char *what)
 {
     cudaError_t st = cudaGetLastError();

@@ -96,6 +96,16 @@ int sdd_device_from_host(float *dst, const float *src, size_t n, sdd_err *e)
 #endif
 }
 
+int sdd_device_copy(float *dst, const float *src, size_t n, sdd_err *e)
+{
+#ifdef SDD_CUDA
+    return sdd_cu_copy_d2d(dst, src, n * sizeof(float), e);
+#else
+    (void)dst; (void)src; (void)n;
+    return sdd_err_set(e, NO_CUDA);
+#endif
+}
+
 int sdd_device_zero(float *dst, size_t n, sdd_err *e)
 {
 #ifdef SDD_CUDA

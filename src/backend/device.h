@@ -33,6 +33,8 @@ int sdd_params_download(struct sdd_params *ps, sdd_err *e);
 /* Device tensor data <-> host; -1 with a reason. */
 int sdd_device_to_host(float *dst, const float *src, size_t n, sdd_err *e);
 int sdd_device_from_host(float *dst, const float *src, size_t n, sdd_err *e);
+/* Device memory dst[0, n) = src[0, n) (not overlapping); -1 with a reason. */
+int sdd_device_copy(float *dst, const float *src, size_t n, sdd_err *e);
 /* Device memory: zero n floats; add v to each of n floats. -1 with a reason. */
 int sdd_device_zero(float *dst, size_t n, sdd_err *e);
 int sdd_device_add_const(float *dst, size_t n, float v, sdd_err *e);

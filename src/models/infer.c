@@ -15,7 +15,7 @@ void sdd_cut_repeat(const float *x, int64_t n, int64_t cut, float *out)
 int sdd_score_batch(sdd_model *m, sdd_ctx *c, const float *wave, int B, int64_t L, float *scores, float *logits, sdd_err *e)
 {
     if (L < m->min_samples) return sdd_err_set(e, "input of %lld samples is shorter than %s's minimum of %d", (long long)L, m->arch, m->min_samples);
-    if (c->dev && !m->cuda_ok) return sdd_err_set(e, "%s has no CUDA implementation yet (use --device cpu)", m->arch);
+    if (c->dev && sdd_model_cuda_check(m, "", e)) return -1;
     sdd_ctx_begin(c, B, 0, 0);
     int64_t shp[2] = { B, L };
     sdd_tensor *x;

@@ -32,6 +32,14 @@ static int create_xlsr_seq(sdd_model *m, const char *arch, sdd_err *e)
     return 1;
 }
 
+int sdd_model_cuda_check(const sdd_model *m, const char *who, sdd_err *e)
+{
+    if (m->cuda_ok) return 0;
+    if (m->cuda_missing)
+        return sdd_err_set(e, "%s%s has no CUDA implementation yet (no CUDA kernels for %s; use --device cpu)", who, m->arch, m->cuda_missing);
+    return sdd_err_set(e, "%s%s has no CUDA implementation yet (use --device cpu)", who, m->arch);
+}
+
 const char *sdd_model_arch_name(const char *name)
 {
     static const char *const names[] = { "AASIST", "AASIST-L", "XLSR-AASIST", "XLSR-AASIST-tiny", "XLSR-Mamba", "XLSR-Mamba-tiny",

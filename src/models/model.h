@@ -25,7 +25,12 @@ struct sdd_model {
     int (*meta_save)(const sdd_model *m, sdd_tensorset *ts, sdd_err *e);
     int (*meta_load)(sdd_model *m, const sdd_tensorset *ts, int sdd_file, const char *path, sdd_err *e);
     int cuda_ok;          /* 1 when every op of forward has a CUDA implementation (backend/cuda.h) */
+    const char *cuda_missing; /* when !cuda_ok: the ops without one, named in the refusal (or NULL) */
 };
+
+/* 0 when m can run on a CUDA context; else -1 with "<who><arch> has no CUDA
+ * implementation yet (...; use --device cpu)", naming m->cuda_missing. */
+int sdd_model_cuda_check(const sdd_model *m, const char *who, sdd_err *e);
 
 /* Creates an architecture by name ("AASIST", "AASIST-L", "XLSR-AASIST", "XLSR-Mamba",
  * "XLSR-Conformer-TCM", and the -tiny test sizes of the XLSR-* ones);

@@ -5,6 +5,7 @@
  * (sample, head) pairs, each with its own output and gradient slices, so no
  * sum depends on the thread count. */
 #include "ops/seq.h"
+#include "ops/internal.h"
 #include "core/rng.h"
 #include <cblas.h>
 #include <math.h>
@@ -99,6 +100,7 @@ sdd_tensor *sdd_mh_attention(sdd_ctx *c, sdd_tensor *q, sdd_tensor *k, sdd_tenso
     }
     const uint64_t key = sdd_rng_key(c->rng_key, (uint64_t)c->op_serial++, 0xa77, 0);
     const int drop = c->train && !c->dropout_off && p_drop > 0.0f;
+    SDD_ON_DEVICE(c, sdd_cu_mh_attention(c, q, k, v, H, scale, p_drop, key));
     const int64_t Dh = D / H;
     sdd_tensor *out = sdd_new3(c, B, T, D);
     float *P = sdd_scratch(c, (size_t)B * H * T * T * sizeof(float));
@@ -213,6 +215,7 @@ sdd_tensor *sdd_softmax_pool(sdd_ctx *c, sdd_tensor *x, sdd_tensor *w, int axis)
         c->failed = 1;
         return NULL;
     }
+    SDD_ON_DEVICE(c, sdd_cu_softmax_pool(c, x, w, axis));
     const sp_geom g = sp_layout(x, axis);
     sdd_tensor *out = sdd_new3(c, g.B, g.J, g.C);
     const int nt = omp_get_max_threads();

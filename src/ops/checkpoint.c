@@ -5,8 +5,12 @@
  * counter reset to its forward value, so dropout masks repeat), seeds the
  * recomputed output with the kept output's gradient, runs the new tape
  * entries and releases everything the recomputation allocated. Gradients of
- * the input and parameters flow as from the plain sub-graph. */
+ * the input and parameters flow as from the plain sub-graph. On a CUDA
+ * context (c->dev) the values live in the device arena, which is released
+ * the same way; the output is moved down with a device copy. */
 #include "ops/seq.h"
+#include "ops/internal.h"
+#include "backend/device.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,7 +28,7 @@ static void ck_backward(sdd_ctx *c, void *vn)
     /* the input gradient outlives the recomputation: allocated first */
     float *dx = sdd_wants(c, n->x) ? sdd_grad_of(c, n->x) : NULL;
     if (sdd_wants(c, n->x) && !dx) return;
-    sdd_arena_mark mk = sdd_arena_get_mark(&c->arena);
+    sdd_arena_mark mk = sdd_arena_get_mark(&c->arena), dmk = sdd_arena_get_mark(&c->darena);
     const int nt = c->ntape, ng = c->ngten, serial = c->op_serial;
     c->op_serial = n->serial;
     sdd_tensor *xi = sdd_tensor_wrap(c, n->x->x, n->x->nd, n->x->n);
@@ -41,24 +45,54 @@ static void ck_backward(sdd_ctx *c, void *vn)
     for (int i = c->ntape - 1; i >= nt && !c->failed; i--) c->tape[i].fn(c, c->tape[i].node);
     if (dx && xi->g) {
         const size_t m = sdd_numel(n->x);
-        #pragma omp parallel for schedule(static)
-        for (size_t k = 0; k < m; k++) dx[k] += xi->g[k];
+#ifdef SDD_CUDA
+        if (c->dev) {
+            if (sdd_cu_acc(c, dx, xi->g, m)) return;
+        } else
+#endif
+        {
+            #pragma omp parallel for schedule(static)
+            for (size_t k = 0; k < m; k++) dx[k] += xi->g[k];
+        }
     }
     c->ntape = nt;
     c->ngten = ng;
     c->op_serial = serial;
     sdd_arena_release(&c->arena, mk);
+    if (c->dev) sdd_arena_release(&c->darena, dmk);
 }
 
-sdd_tensor *sdd_checkpoint(sdd_ctx *c, sdd_ckpt_fn fn, sdd_tensor *x, void *ud)
+/* device contexts: releases the sub-graph's host and device memory and keeps
+ * only its output y, copied down to the released region's start (through a
+ * temporary when the two ranges overlap) */
+static sdd_tensor *ck_keep_device(sdd_ctx *c, sdd_tensor *y, sdd_arena_mark mk, sdd_arena_mark dmk)
 {
-    if (!x || c->failed) return NULL;
-    const int serial = c->op_serial, grad = c->grad;
-    sdd_arena_mark mk = sdd_arena_get_mark(&c->arena);
-    c->grad = 0;
-    sdd_tensor *y = fn(c, x, ud);
-    c->grad = grad;
-    if (!y) return NULL;
+    const size_t m = sdd_numel(y);
+    const int nd = y->nd;
+    int64_t shp[SDD_MAX_DIMS];
+    memcpy(shp, y->n, sizeof shp);
+    const float *yx = y->x;
+    sdd_arena_release(&c->arena, mk);
+    sdd_arena_release(&c->darena, dmk);
+    /* nothing is allocated between the release and out: y's values are still intact */
+    sdd_tensor *out = sdd_tensor_new(c, nd, shp);
+    if (!out) return NULL;
+    if (out->x == yx || !m) return out;
+    if (out->x + m <= yx || yx + m <= out->x) {
+        if (sdd_device_copy(out->x, yx, m, &c->err)) { c->failed = 1; return NULL; }
+        return out;
+    }
+    float *tmp = sdd_device_alloc(m, &c->err);
+    int rc = tmp ? sdd_device_copy(tmp, yx, m, &c->err) : -1;
+    if (!rc) rc = sdd_device_copy(out->x, tmp, m, &c->err);
+    sdd_device_free(tmp);
+    if (rc) { c->failed = 1; return NULL; }
+    return out;
+}
+
+/* host contexts: the same through a malloc'ed copy of y */
+static sdd_tensor *ck_keep_host(sdd_ctx *c, sdd_tensor *y, sdd_arena_mark mk)
+{
     const size_t m = sdd_numel(y);
     const int nd = y->nd;
     int64_t shp[SDD_MAX_DIMS];
@@ -70,6 +104,19 @@ sdd_tensor *sdd_checkpoint(sdd_ctx *c, sdd_ckpt_fn fn, sdd_tensor *x, void *ud)
     sdd_tensor *out = sdd_tensor_new(c, nd, shp);
     if (out) memcpy(out->x, tmp, m * sizeof(float));
     free(tmp);
+    return out;
+}
+
+sdd_tensor *sdd_checkpoint(sdd_ctx *c, sdd_ckpt_fn fn, sdd_tensor *x, void *ud)
+{
+    if (!x || c->failed) return NULL;
+    const int serial = c->op_serial, grad = c->grad;
+    sdd_arena_mark mk = sdd_arena_get_mark(&c->arena), dmk = sdd_arena_get_mark(&c->darena);
+    c->grad = 0;
+    sdd_tensor *y = fn(c, x, ud);
+    c->grad = grad;
+    if (!y) return NULL;
+    sdd_tensor *out = c->dev ? ck_keep_device(c, y, mk, dmk) : ck_keep_host(c, y, mk);
     if (!out) return NULL;
     if (!grad) return out;   /* inference: the sub-graph's memory is released all the same */
     out->rg = 1;

@@ -9,6 +9,7 @@
  * buffer (through the weight-norm backward when there is one); the input
  * gradient dcols = dY @ W scattered back (col2im). */
 #include "ops/seq.h"
+#include "ops/internal.h"
 #include <cblas.h>
 #include <math.h>
 #include <string.h>
@@ -161,6 +162,7 @@ sdd_tensor *sdd_conv1d(sdd_ctx *c, sdd_tensor *x, sdd_tensor *w, sdd_tensor *wn_
     }
     c1_node tmp = { x, w, wn_g, b, NULL, *o, T, Cin, Cout, K, Cg, Cout / G, span / o->stride + 1 };
     tmp.o.groups = G;
+    SDD_ON_DEVICE(c, sdd_cu_conv1d(c, x, w, wn_g, b, &tmp.o, tmp.To));
     sdd_tensor *out = sdd_new3(c, B, tmp.To, Cout);
     if (!out) return NULL;
     tmp.out = out;

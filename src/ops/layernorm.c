@@ -4,6 +4,7 @@
  * each thread owning a block of columns, so the sums do not depend on the
  * thread count. */
 #include "ops/seq.h"
+#include "ops/internal.h"
 #include <math.h>
 #include <string.h>
 
@@ -71,6 +72,7 @@ sdd_tensor *sdd_layernorm(sdd_ctx *c, sdd_tensor *x, sdd_tensor *gamma, sdd_tens
         c->failed = 1;
         return NULL;
     }
+    SDD_ON_DEVICE(c, sdd_cu_layernorm(c, x, gamma, beta, eps));
     sdd_tensor *out = sdd_tensor_new(c, x->nd, x->n);
     float *mean = sdd_scratch(c, (size_t)R * sizeof(float)), *istd = sdd_scratch(c, (size_t)R * sizeof(float));
     if (!out || !mean || !istd) return NULL;
@@ -121,6 +123,7 @@ static void gelu_backward(sdd_ctx *c, void *vn)
 sdd_tensor *sdd_gelu(sdd_ctx *c, sdd_tensor *x)
 {
     if (!x || c->failed) return NULL;
+    SDD_ON_DEVICE(c, sdd_cu_gelu(c, x));
     sdd_tensor *out = sdd_tensor_new(c, x->nd, x->n);
     if (!out) return NULL;
     const size_t m = sdd_numel(x);
@@ -163,6 +166,7 @@ sdd_tensor *sdd_transpose12(sdd_ctx *c, sdd_tensor *x)
 {
     if (!x || c->failed) return NULL;
     if (x->nd != 3) { sdd_err_set(&c->err, "transpose12: expects (B, N, D)"); c->failed = 1; return NULL; }
+    SDD_ON_DEVICE(c, sdd_cu_transpose12(c, x));
     sdd_tensor *out = sdd_new3(c, x->n[0], x->n[2], x->n[1]);
     if (!out) return NULL;
     tr12(x->x, out->x, x->n[0], x->n[1], x->n[2], 0);

@@ -57,7 +57,7 @@ int sdd_accum_micro(sdd_model *m, sdd_ctx *c, const sdd_step_params *p, sdd_accu
     const int raw = a->K > 1 || dist;
     if (c->dev) {
         if (dist) return sdd_err_set(e, "train step: data-parallel training on CUDA is not implemented");
-        if (!m->cuda_ok) return sdd_err_set(e, "train step: %s has no CUDA implementation yet (use --device cpu)", m->arch);
+        if (sdd_model_cuda_check(m, "train step: ", e)) return -1;
         /* path gradients 0 and 1 and the combined gradient (2), zeroed at the first micro-batch */
         if (a->k == 0 && sdd_params_alloc_dgrads(&m->params, 3, e)) return -1;
         a->dev = 1;

@@ -488,7 +488,7 @@ int sdd_train_run(const sdd_train_config *cfg, sdd_err *e)
     /* CUDA: the parameters (as initialised or resumed) go to the device; they
      * and Adam's moments come back at the end of every epoch */
     if (cfg->device == SDD_DEV_CUDA && sdd_dist_size() > 1) { rc = sdd_err_set(e, "train: data-parallel training on CUDA is not implemented"); goto done; }
-    if (cfg->device == SDD_DEV_CUDA && !t.m->cuda_ok) { rc = sdd_err_set(e, "train: %s has no CUDA implementation yet (use --device cpu)", t.m->arch); goto done; }
+    if (cfg->device == SDD_DEV_CUDA && sdd_model_cuda_check(t.m, "train: ", e)) { rc = -1; goto done; }
     if (cfg->device == SDD_DEV_CUDA && sdd_ctx_set_device(&t.c, SDD_DEV_CUDA, e)) { rc = -1; goto done; }
     const long step_start = t.step;
     /* training is over when the state says so under the current settings (more

@@ -12,6 +12,7 @@
 #      CUDA is installed (said so in the results when it is not)
 #   4. compute-sanitizer memcheck on one fixture's forward and one training step
 #   5. a short sdd train --device cuda run on the test clips
+#   6. XLS-R: the XLSR-AASIST (300M) eval benchmark (after the benchmark section)
 # The real-weight fixtures need the AASIST .pth files: SDD_SHARED (default
 # ../shared, or tests/out/shared when that exists) must hold models/.
 # Exit status 1 when any check failed. Needs no network.
@@ -127,6 +128,11 @@ for mode in step-none step-pcgrad fwd; do
   [ -x "$BS" ] && timeout 60 "$BS" $mode AASIST 10 64600 5 2 cuda >> "$BENCH" 2>>"$OUT/peer.log" || log "bench_sdd $mode cuda failed"
 done
 cat "$BENCH" | tee -a "$RES"
+endsec
+section "XLS-R on CUDA: XLSR-AASIST (300M, random weights) eval forward, 66800 samples per utterance"
+timeout 90 "$TC" --bench-xlsr "$BENCH" 2>&1 | tee -a "$RES"
+grep '"XLSR-AASIST"' "$BENCH" | tee -a "$RES"
+[ "$(grep -c '"XLSR-AASIST", "measure": "eval_forward"' "$BENCH")" -eq 3 ] || { fail=1; log "XLS-R eval benchmark FAILED"; }
 endsec
 section "compute-sanitizer"
 CS=$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer 2>/dev/null)

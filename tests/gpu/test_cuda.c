@@ -5,7 +5,9 @@
  *                        CUDA vs the float64 PyTorch truth with the CPU tests'
  *                        tolerance (tests/unit/test_aasist_ref.c), and vs the
  *                        CPU backend; a 16-utterance batch of noise, CUDA vs
- *                        CPU; one DPDA training step per alignment method
+ *                        CPU; XLSR-AASIST-tiny: its PyTorch fixture and random
+ *                        weights on a 6 x 66800 noise batch, CUDA vs CPU; one
+ *                        DPDA training step per alignment method
  *                        (and joint statistics, one path) on CUDA vs the CPU
  *                        backend: losses, per-path gradients, combined
  *                        gradient, Adam update, weights
@@ -18,6 +20,10 @@
  *                        AASIST pcgrad steps; `--bench-train F quick`: AASIST
  *                        none and pcgrad only (the SDD_CUDA_CONV / TF32 passes)
  *   test_cuda FIXTURE... only those fixtures (compute-sanitizer runs one)
+ *   test_cuda --bench-xlsr F  XLSR-AASIST (full size, 300M, random weights)
+ *                        eval forward at batch 5 and 10 x 66800 on CUDA, and
+ *                        once at batch 1 on this machine's CPU backend, JSON
+ *                        lines appended to F
  *   test_cuda --bench F  eval throughput, CUDA vs this machine's CPU backend,
  *                        one JSON object per line appended to F */
 #include "check.h"
@@ -158,6 +164,32 @@ static void run_batch(const char *arch)
             }
             printf("%s batch %d noise: worst per-utterance CUDA vs CPU logit relative L2 %.3g\n", arch, B, worst);
             CHECK_MSG(worst <= 1e-3, "%s: CUDA vs CPU per-utterance logits differ by %.3g", arch, worst);
+        }
+    }
+    free(x); free(gpu); free(cpu);
+    sdd_model_free(m);
+}
+
+/* random weights (seed), a noise batch (B, L): CUDA vs CPU eval logits (the models whose
+ * default init leaves no running variance at 0, unlike run_batch's fill) */
+static void run_random(const char *arch, uint64_t seed, int B, int64_t L, double tol)
+{
+    sdd_err e;
+    sdd_model *m = sdd_model_new(arch, &e);
+    CHECK_MSG(m != NULL, "%s: %s", arch, e.msg);
+    if (!m) return;
+    sdd_model_init_random(m, seed);
+    float *x = malloc((size_t)B * L * sizeof(float)), *gpu = malloc(2 * (size_t)B * sizeof(float)), *cpu = malloc(2 * (size_t)B * sizeof(float));
+    CHECK(x && gpu && cpu);
+    if (x && gpu && cpu) {
+        for (int64_t i = 0; i < B * L; i++) x[i] = 0.2f * (2.0f * sdd_rng_uniform(seed + 1, (uint64_t)i) - 1.0f);
+        const int ok = logits_on(m, 1, x, B, L, gpu) == 0 && logits_on(m, 0, x, B, L, cpu) == 0;
+        CHECK_MSG(ok, "%s: batch %d forward failed", arch, B);
+        if (ok) {
+            const double d = rel_l2(gpu, cpu, 2 * (size_t)B);
+            printf("%s random weights (seed %llu, B=%d x %lld): CUDA vs CPU eval logits relative L2 %.3g\n", arch,
+                   (unsigned long long)seed, B, (long long)L, d);
+            CHECK_MSG(d <= tol, "%s: CUDA vs CPU logits differ by %.3g", arch, d);
         }
     }
     free(x); free(gpu); free(cpu);
@@ -307,6 +339,47 @@ static int bench(const char *outpath, const char *card)
     return 0;
 }
 
+/* XLSR-AASIST (300M, random weights) eval forward, 66800 samples per utterance:
+ * CUDA at batch 5 and 10, the CPU backend once at batch 1 (the slow side) */
+static int bench_xlsr(const char *outpath, const char *card)
+{
+    FILE *f = fopen(outpath, "a");
+    if (!f) { fprintf(stderr, "cannot write %s\n", outpath); return 1; }
+    sdd_err e;
+    sdd_model *m = sdd_model_new("XLSR-AASIST", &e);
+    if (!m) { fprintf(stderr, "%s\n", e.msg); fclose(f); return 1; }
+    sdd_model_init_random(m, 3);
+    const int64_t L = 66800;
+    float *x = malloc((size_t)10 * L * sizeof(float)), lg[20], sc[10];
+    if (!x) { fclose(f); sdd_model_free(m); return 1; }
+    for (int64_t i = 0; i < 10 * L; i++) x[i] = 0.1f * (2.0f * sdd_rng_uniform(9, (uint64_t)i) - 1.0f);
+    const int runs[3][4] = { { 1, 5, 2, 5 }, { 1, 10, 2, 5 }, { 0, 1, 1, 1 } };   /* dev, batch, warm-up, reps */
+    int rc = 0;
+    for (int k = 0; k < 3 && !rc; k++) {
+        const int dev = runs[k][0], B = runs[k][1], warm = runs[k][2], reps = runs[k][3];
+        sdd_ctx c;
+        sdd_ctx_init(&c, &m->params);
+        if (sdd_ctx_set_device(&c, dev, &e)) { fprintf(stderr, "%s\n", e.msg); rc = 1; }
+        for (int r = 0; r < warm && !rc; r++) rc = sdd_score_batch(m, &c, x, B, L, sc, lg, &e) ? 1 : 0;
+        const double t0 = now_s();
+        for (int r = 0; r < reps && !rc; r++) rc = sdd_score_batch(m, &c, x, B, L, sc, lg, &e) ? 1 : 0;
+        const double dt = (now_s() - t0) / reps;
+        if (rc) fprintf(stderr, "bench-xlsr %s batch %d: %s\n", dev ? "cuda" : "cpu", B, e.msg);
+        else {
+            fprintf(f, "{\"impl\": \"sdd\", \"device\": \"%s\", \"card\": \"%s\", \"model\": \"XLSR-AASIST\", \"measure\": \"eval_forward\", "
+                       "\"batch\": %d, \"len\": %lld, \"reps\": %d, \"sec_mean\": %.5f, \"utt_per_sec\": %.2f, \"device_arena_peak_mib\": %.0f}\n",
+                    dev ? "cuda" : "cpu", dev ? card : "host", B, (long long)L, reps, dt, B / dt, c.darena.peak / 1048576.0);
+            fflush(f);
+            printf("bench XLSR-AASIST %s batch %d: %.1f ms/batch, %.2f utt/s\n", dev ? "cuda" : "cpu", B, dt * 1e3, B / dt);
+        }
+        sdd_ctx_free(&c);
+    }
+    free(x);
+    sdd_model_free(m);
+    fclose(f);
+    return rc;
+}
+
 /* Dual-path steps (5 + 5 x 64600, per-path statistics) per alignment on CUDA,
  * AASIST and AASIST-L; each line is flushed at once so a run cut off by a
  * timeout keeps what it measured. Then two profiled AASIST pcgrad steps
@@ -386,13 +459,14 @@ int main(int argc, char **argv)
     if (argc == 2 && !strcmp(argv[1], "--probe")) return 0;
     if (argc == 3 && !strcmp(argv[1], "--bench")) return bench(argv[2], card);
     if ((argc == 3 || (argc == 4 && !strcmp(argv[3], "quick"))) && !strcmp(argv[1], "--bench-train")) return bench_train(argv[2], card, argc == 4);
+    if (argc == 3 && !strcmp(argv[1], "--bench-xlsr")) return bench_xlsr(argv[2], card);
     if (argc == 2 && !strcmp(argv[1], "--train-step")) {
         const regime r = { "AASIST-L", SDD_PATHS_DUAL, SDD_ALIGN_PCGRAD, SDD_BN_PER_PATH, 1 };
         train_compare(&r, 0);
         return CHECK_DONE("test_cuda");
     }
     const char *all[] = { "aasist_rand.safetensors", "aasistl_rand.safetensors", "aasist_noise.safetensors",
-                          "aasist_real.safetensors", "aasistl_real.safetensors" };
+                          "aasist_real.safetensors", "aasistl_real.safetensors", "xlsr_aasist_tiny.safetensors" };
     if (argc > 1) {   /* the named fixtures only (compute-sanitizer runs one) */
         for (int i = 1; i < argc; i++) run_fixture(argv[i]);
         return CHECK_DONE("test_cuda");
@@ -400,6 +474,7 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) run_fixture(all[i]);
     run_batch("AASIST");
     run_batch("AASIST-L");
+    run_random("XLSR-AASIST-tiny", 3, 6, 66800, 1e-4);
     run_train();
     return CHECK_DONE("test_cuda");
 }

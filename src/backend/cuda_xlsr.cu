@@ -1,0 +1,299 @@
+/* CUDA forward kernels of the sequence ops (ops/seq.h) that the XLS-R front
+ * end and the XLSR-AASIST back end use: LayerNorm, GELU, the (B, N, D)
+ * transpose, Conv1d (strided, grouped, padded, optional weight norm; im2col
+ * + cuBLAS SGEMM), multi-head attention (cuBLAS strided-batched GEMMs for
+ * Q K^T and P V, a row softmax kernel) and softmax-attention pooling. Each op
+ * mirrors its CPU version in src/ops: the per-row reductions (LayerNorm
+ * statistics, softmax sums, the weight-norm norms) run one thread per row in
+ * the CPU's order and precision, so they give the CPU's values; the GEMMs sum
+ * in cuBLAS's order, so outputs agree to float rounding, not bits. In
+ * training the ops record their backward (cuda_xlsr_grad.cu). */
+#include "backend/cuda_internal.h"
+#include <math.h>
+extern "C" {
+#include "ops/internal.h"
+}
+#include "backend/cuda_xlsr.h"
+
+#define IM2COL_BYTES ((size_t)512 << 20)   /* largest conv1d im2col buffer per GEMM batch */
+
+/* ---- LayerNorm over the last dim ---- */
+
+/* per row r < R of x (R, D): mean and 1/sqrt(var + eps) in double, as the CPU
+ * (sum, then the sum of squared deviations, in order); float copies for the backward */
+__global__ void k_ln_stats(const float *x, int64_t R, int64_t D, float eps, double *dm, double *dis, float *fm, float *fis)
+{
+    const int64_t r = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (r >= R) return;
+    const float *xr = x + r * D;
+    double s = 0, s2 = 0;
+    for (int64_t d = 0; d < D; d++) s += xr[d];
+    const double m = s / (double)D;
+    for (int64_t d = 0; d < D; d++) s2 += (xr[d] - m) * (xr[d] - m);
+    const double is = 1.0 / sqrt(s2 / (double)D + eps);
+    dm[r] = m;
+    dis[r] = is;
+    fm[r] = (float)m;
+    fis[r] = (float)is;
+}
+
+__global__ void k_ln_apply(const float *x, int64_t R, int64_t D, const double *dm, const double *dis, const float *g,
+                           const float *b, float *out)
+{
+    const size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= (size_t)R * D) return;
+    const int64_t r = (int64_t)(i / D), d = (int64_t)(i % D);
+    out[i] = (float)((x[i] - dm[r]) * dis[r] * (g ? g[d] : 1.0f) + (b ? b[d] : 0.0f));
+}
+
+extern "C" sdd_tensor *sdd_cu_layernorm(sdd_ctx *c, sdd_tensor *x, sdd_tensor *gamma, sdd_tensor *beta, float eps)
+{
+    const int64_t D = x->n[x->nd - 1], R = (int64_t)(sdd_numel(x) / (size_t)D);
+    sdd_tensor *out = sdd_tensor_new(c, x->nd, x->n);
+    double *dm = (double *)sdd_dscratch(c, (size_t)(R + 1) * 2 * sizeof(double));
+    float *fm = (float *)sdd_dscratch(c, (size_t)(R + 1) * 2 * sizeof(float));
+    if (!out || !dm || !fm) return NULL;
+    double *dis = dm + R + 1;
+    float *fis = fm + R + 1;
+    if (R) {
+        SDD_LAUNCH(k_ln_stats, sdd_cu_blocks((size_t)R), SDD_CU_THREADS, 0)(SDD_DEV(x), R, D, eps, dm, dis, fm, fis);
+        SDD_LAUNCH(k_ln_apply, sdd_cu_blocks((size_t)R * D), SDD_CU_THREADS, 0)(SDD_DEV(x), R, D, dm, dis, gamma ? SDD_DEV(gamma) : NULL,
+                                                                          beta ? SDD_DEV(beta) : NULL, out->x);
+    }
+    if (sdd_cu_launched(c, "layernorm")) return NULL;
+    return sdd_cu_record_layernorm(c, x, gamma, beta, fm, fis, R, D, out) ? NULL : out;
+}
+
+/* ---- GELU, transpose ---- */
+
+__global__ void k_gelu(const float *x, size_t n, float *y)
+{
+    const size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < n) y[i] = 0.5f * x[i] * (1.0f + erff(x[i] * 0.70710678118654752f));
+}
+
+extern "C" sdd_tensor *sdd_cu_gelu(sdd_ctx *c, sdd_tensor *x)
+{
+    sdd_tensor *out = sdd_tensor_new(c, x->nd, x->n);
+    if (!out) return NULL;
+    const size_t n = sdd_numel(x);
+    if (n) SDD_LAUNCH(k_gelu, sdd_cu_blocks(n), SDD_CU_THREADS, 0)(SDD_DEV(x), n, out->x);
+    return sdd_cu_launched(c, "GELU") || sdd_cu_record_gelu(c, x, out) ? NULL : out;
+}
+
+/* dst (B, D, N) (= or +=) src (B, N, D) transposed per sample; one thread per dst entry */
+__global__ void k_tr12(const float *src, float *dst, int64_t B, int64_t N, int64_t D, int add)
+{
+    const size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= (size_t)(B * N * D)) return;
+    const int64_t n = (int64_t)(i % N), d = (int64_t)((i / N) % D), b = (int64_t)(i / ((size_t)N * D));
+    const float v = src[(b * N + n) * D + d];
+    dst[i] = add ? dst[i] + v : v;
+}
+
+int sdd_cu_tr12(sdd_ctx *c, const float *src, float *dst, int64_t B, int64_t N, int64_t D, int add)
+{
+    const size_t n = (size_t)(B * N * D);
+    if (n) SDD_LAUNCH(k_tr12, sdd_cu_blocks(n), SDD_CU_THREADS, 0)(src, dst, B, N, D, add);
+    return sdd_cu_launched(c, "transpose");
+}
+
+extern "C" sdd_tensor *sdd_cu_transpose12(sdd_ctx *c, sdd_tensor *x)
+{
+    sdd_tensor *out = sdd_new3(c, x->n[0], x->n[2], x->n[1]);
+    if (!out) return NULL;
+    if (sdd_cu_tr12(c, SDD_DEV(x), out->x, x->n[0], x->n[1], x->n[2], 0)) return NULL;
+    return sdd_cu_record_transpose(c, x, out) ? NULL : out;
+}
+
+/* ---- Conv1d, channel-last: im2col (nb, G, To, K*Cg), then per group out_g (To, Cog) += cols_g W_g^T ---- */
+
+/* ||v_k|| over the (Cout, Cg) entries of tap k, in double in the CPU's order */
+__global__ void k_wn_norm(const float *w, int64_t rows, int64_t K, double *nrm)
+{
+    const int64_t k = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (k >= K) return;
+    double s = 0;
+    for (int64_t i = 0; i < rows; i++) s += (double)w[i * K + k] * w[i * K + k];
+    nrm[k] = sqrt(s);
+}
+
+/* wr (G, Cog, K, Cg) = (Cout, K, Cg) from w (Cout, Cg, K), times g[k] / nrm[k] with weight norm */
+__global__ void k_c1_weight(const float *w, const float *g, const double *nrm, int64_t Cout, int64_t Cg, int64_t K, float *wr)
+{
+    const size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= (size_t)(Cout * K * Cg)) return;
+    const int64_t ci = (int64_t)(i % Cg), k = (int64_t)((i / Cg) % K), co = (int64_t)(i / ((size_t)Cg * K));
+    float v = w[(co * Cg + ci) * K + k];
+    if (g) v = (float)(g[k] * (double)v / nrm[k]);
+    wr[i] = v;
+}
+
+__global__ void k_c1_im2col(const float *x, int64_t nb, int64_t T, int64_t Cin, int64_t G, int64_t Cg, int64_t K,
+                            int64_t To, int stride, int pad_left, float *cols)
+{
+    const size_t KC = (size_t)K * Cg, total = (size_t)nb * G * To * KC;
+    for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < total; i += (size_t)gridDim.x * blockDim.x) {
+        const int64_t ci = (int64_t)(i % Cg), k = (int64_t)((i / Cg) % K), t = (int64_t)((i / KC) % To);
+        const int64_t gi = (int64_t)((i / (KC * To)) % G), b = (int64_t)(i / (KC * To * G));
+        const int64_t ti = t * stride + k - pad_left;
+        cols[i] = (ti >= 0 && ti < T) ? x[(b * T + ti) * Cin + gi * Cg + ci] : 0.0f;
+    }
+}
+
+unsigned sdd_cu_grid_cap(size_t n)
+{
+    const size_t g = (n + SDD_CU_THREADS - 1) / SDD_CU_THREADS;
+    return (unsigned)(g > 65535 * 16 ? 65535 * 16 : g);
+}
+
+int sdd_cu_c1_weight(sdd_ctx *c, const sdd_cu_c1 *g, const float *w, const float *wn_g, float *wr, double *nrm)
+{
+    if (wn_g) SDD_LAUNCH(k_wn_norm, sdd_cu_blocks((size_t)g->K), SDD_CU_THREADS, 0)(w, g->Cout * g->Cg, g->K, nrm);
+    const size_t wn = (size_t)g->Cout * g->K * g->Cg;
+    SDD_LAUNCH(k_c1_weight, sdd_cu_blocks(wn), SDD_CU_THREADS, 0)(w, wn_g, nrm, g->Cout, g->Cg, g->K, wr);
+    return sdd_cu_launched(c, "conv1d weight");
+}
+
+int sdd_cu_c1_im2col(sdd_ctx *c, const sdd_cu_c1 *g, const float *x, int64_t nb, float *cols)
+{
+    SDD_LAUNCH(k_c1_im2col, sdd_cu_grid_cap((size_t)nb * g->G * g->To * g->K * g->Cg), SDD_CU_THREADS, 0)(
+        x, nb, g->T, g->Cin, g->G, g->Cg, g->K, g->To, g->stride, g->pad_left, cols);
+    return sdd_cu_launched(c, "conv1d im2col");
+}
+
+int64_t sdd_cu_c1_chunk(const sdd_cu_c1 *g, int64_t B)
+{
+    const size_t per = (size_t)g->G * g->To * g->K * g->Cg * sizeof(float);
+    int64_t chunk = (int64_t)(IM2COL_BYTES / (per ? per : 1));
+    if (chunk < 1) chunk = 1;
+    return chunk > B ? B : chunk;
+}
+
+extern "C" sdd_tensor *sdd_cu_conv1d(sdd_ctx *c, sdd_tensor *x, sdd_tensor *w, sdd_tensor *wn_g, sdd_tensor *b, const sdd_conv1d_opts *o,
+                                     int64_t To)
+{
+    sdd_cu_c1 g;
+    g.B = x->n[0]; g.T = x->n[1]; g.Cin = x->n[2]; g.Cout = w->n[0]; g.Cg = w->n[1]; g.K = w->n[2];
+    g.G = o->groups > 0 ? o->groups : 1; g.Cog = g.Cout / g.G; g.To = To; g.stride = o->stride; g.pad_left = o->pad_left;
+    sdd_tensor *out = sdd_new3(c, g.B, To, g.Cout);
+    if (!out) return NULL;
+    const int64_t KC = g.K * g.Cg, chunk = sdd_cu_c1_chunk(&g, g.B);
+    const sdd_arena_mark mk = sdd_arena_get_mark(&c->darena);
+    float *wr = (float *)sdd_dscratch(c, (size_t)g.Cout * KC * sizeof(float));
+    double *nrm = (double *)sdd_dscratch(c, (size_t)g.K * sizeof(double));
+    float *cols = (float *)sdd_dscratch(c, (size_t)chunk * g.G * To * KC * sizeof(float));
+    if (!wr || !nrm || !cols) return NULL;
+    if (sdd_cu_c1_weight(c, &g, SDD_DEV(w), wn_g ? SDD_DEV(wn_g) : NULL, wr, nrm)) return NULL;
+    const size_t total = (size_t)g.B * To * g.Cout;
+    if (total) SDD_LAUNCH(k_fill_bias, sdd_cu_blocks(total), SDD_CU_THREADS, 0)(out->x, b ? SDD_DEV(b) : NULL, 1, (int)g.Cout, total);
+    if (sdd_cu_launched(c, "conv1d bias")) return NULL;
+    const float one = 1.0f;
+    for (int64_t b0 = 0; b0 < g.B && total; b0 += chunk) {
+        const int64_t nb = g.B - b0 < chunk ? g.B - b0 : chunk;
+        if (sdd_cu_c1_im2col(c, &g, SDD_DEV(x) + (size_t)b0 * g.T * g.Cin, nb, cols)) return NULL;
+        for (int64_t gi = 0; gi < g.G; gi++) {
+            /* column-major: out_bg^T (Cog, To) += W_g (Cog, KC) @ cols_bg^T (KC, To), batched over the chunk's samples */
+            cublasStatus_t st = cublasSgemmStridedBatched(sdd_cu_blas(), CUBLAS_OP_T, CUBLAS_OP_N, (int)g.Cog, (int)To, (int)KC, &one,
+                                                          wr + (size_t)gi * g.Cog * KC, (int)KC, 0,
+                                                          cols + (size_t)gi * To * KC, (int)KC, (long long)(g.G * To * KC), &one,
+                                                          out->x + (size_t)b0 * To * g.Cout + gi * g.Cog, (int)g.Cout,
+                                                          (long long)(To * g.Cout), (int)nb);
+            if (sdd_cu_blas_ok(c, st, "conv1d GEMM")) return NULL;
+        }
+    }
+    sdd_arena_release(&c->darena, mk);
+    return sdd_cu_record_conv1d(c, x, w, wn_g, b, &g, out) ? NULL : out;
+}
+
+/* ---- multi-head attention ---- */
+
+/* softmax of each row of S (rows, T) in place, in the CPU's order: max, expf and a double sum, times (float)(1/sum) */
+__global__ void k_softmax_rows(float *S, int64_t rows, int64_t T)
+{
+    const int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= rows) return;
+    float *r = S + i * T;
+    float mx = r[0];
+    for (int64_t j = 1; j < T; j++) mx = r[j] > mx ? r[j] : mx;
+    double z = 0;
+    for (int64_t j = 0; j < T; j++) { r[j] = expf(r[j] - mx); z += r[j]; }
+    const float iz = (float)(1.0 / z);
+    for (int64_t j = 0; j < T; j++) r[j] *= iz;
+}
+
+/* per sample b: C_h = op(A_h) op(B_h) over the H heads, the column-major view of the row-major head slices */
+int sdd_cu_heads_gemm(sdd_ctx *c, cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k, float alpha,
+                      const float *A, int lda, long long sa, const float *Bm, int ldb, long long sb, float beta,
+                      float *C, int ldc, long long sc, int H, const char *what)
+{
+    cublasStatus_t st = cublasSgemmStridedBatched(sdd_cu_blas(), ta, tb, m, n, k, &alpha, A, lda, sa, Bm, ldb, sb, &beta, C, ldc, sc, H);
+    return sdd_cu_blas_ok(c, st, what);
+}
+
+extern "C" sdd_tensor *sdd_cu_mh_attention(sdd_ctx *c, sdd_tensor *q, sdd_tensor *k, sdd_tensor *v, int H, float scale, float p_drop,
+                                           uint64_t key)
+{
+    const int64_t B = q->n[0], T = q->n[1], D = q->n[2], Dh = D / H;
+    const int drop = c->train && !c->dropout_off && p_drop > 0.0f;
+    sdd_tensor *out = sdd_new3(c, B, T, D);
+    const size_t np = (size_t)B * H * T * T;
+    float *P = (float *)sdd_dscratch(c, (np ? np : 1) * sizeof(float));
+    if (!out || !P) return NULL;
+    /* the CPU's mask, element bh * T * T + i (no row mapping), as scale or 0 */
+    float *mask = drop ? sdd_cu_dropout_mask(c, key, np, 0, p_drop) : NULL;
+    float *Pd = drop ? (float *)sdd_dscratch(c, (np ? np : 1) * sizeof(float)) : NULL;
+    if (drop && (!mask || !Pd)) return NULL;
+    const float *qd = SDD_DEV(q), *kd = SDD_DEV(k), *vd = SDD_DEV(v);
+    for (int64_t b = 0; b < B && np; b++) {
+        const size_t off = (size_t)b * T * D;
+        float *S = P + (size_t)b * H * T * T;
+        /* column-major: S_h^T (Tk, Tq) = K_h (Tk, Dh) @ Q_h^T (Dh, Tq) * scale, i.e. row-major S_h = Q_h K_h^T * scale */
+        if (sdd_cu_heads_gemm(c, CUBLAS_OP_T, CUBLAS_OP_N, (int)T, (int)T, (int)Dh, scale, kd + off, (int)D, Dh, qd + off, (int)D, Dh,
+                              0.0f, S, (int)T, T * T, H, "attention scores")) return NULL;
+    }
+    if (np) SDD_LAUNCH(k_softmax_rows, sdd_cu_blocks((size_t)(B * H * T)), SDD_CU_THREADS, 0)(P, B * H * T, T);
+    if (drop && np) SDD_LAUNCH(k_mul, sdd_cu_blocks(np), SDD_CU_THREADS, 0)(P, mask, Pd, np);
+    if (sdd_cu_launched(c, "attention softmax")) return NULL;
+    const float *Pu = drop ? Pd : P;
+    for (int64_t b = 0; b < B && np; b++) {
+        const size_t off = (size_t)b * T * D;
+        /* column-major: O_h^T (Dh, Tq) = V_h^T (Dh, Tk) @ P_h^T (Tk, Tq) */
+        if (sdd_cu_heads_gemm(c, CUBLAS_OP_N, CUBLAS_OP_N, (int)Dh, (int)T, (int)T, 1.0f, vd + off, (int)D, Dh,
+                              Pu + (size_t)b * H * T * T, (int)T, T * T, 0.0f, out->x + off, (int)D, Dh, H, "attention output")) return NULL;
+    }
+    return sdd_cu_record_mha(c, q, k, v, P, mask, scale, H, out) ? NULL : out;
+}
+
+/* ---- softmax-attention pooling ---- */
+
+/* one thread per output (b, j, ch) of (B, J, C): sum_i x_i softmax(w)_i over the vector at base, stride st,
+ * the softmax as the CPU's (expf terms rounded to float, double sum, times (float)(1/sum)), the sum in float in order */
+__global__ void k_softmax_pool(const float *x, const float *w, int64_t B, int64_t C, int64_t J, int64_t L, int axis, float *out)
+{
+    const size_t o = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (o >= (size_t)(B * J * C)) return;
+    const int64_t ch = (int64_t)(o % C), j = (int64_t)((o / C) % J), b = (int64_t)(o / ((size_t)C * J));
+    const size_t plane = (size_t)(b * C + ch) * (size_t)(J * L);
+    const size_t base = axis == 3 ? plane + (size_t)j * L : plane + (size_t)j;
+    const int64_t st = axis == 3 ? 1 : J;
+    float mx = w[base];
+    for (int64_t i = 1; i < L; i++) mx = w[base + i * st] > mx ? w[base + i * st] : mx;
+    double z = 0;
+    for (int64_t i = 0; i < L; i++) z += expf(w[base + i * st] - mx);
+    const float iz = (float)(1.0 / z);
+    float s = 0.0f;
+    for (int64_t i = 0; i < L; i++) s += x[base + i * st] * (expf(w[base + i * st] - mx) * iz);
+    out[o] = s;
+}
+
+extern "C" sdd_tensor *sdd_cu_softmax_pool(sdd_ctx *c, sdd_tensor *x, sdd_tensor *w, int axis)
+{
+    const int64_t B = x->n[0], C = x->n[1], J = axis == 3 ? x->n[2] : x->n[3], L = axis == 3 ? x->n[3] : x->n[2];
+    sdd_tensor *out = sdd_new3(c, B, J, C);
+    if (!out) return NULL;
+    const size_t n = (size_t)(B * J * C);
+    if (n) SDD_LAUNCH(k_softmax_pool, sdd_cu_blocks(n), SDD_CU_THREADS, 0)(SDD_DEV(x), SDD_DEV(w), B, C, J, L, axis, out->x);
+    if (sdd_cu_launched(c, "softmax pool")) return NULL;
+    return sdd_cu_record_softmax_pool(c, x, w, axis, out) ? NULL : out;
+}

@@ -1,0 +1,44 @@
+/* Shared between cuda_xlsr.cu (the sequence ops' forward kernels) and
+ * cuda_xlsr_grad.cu (their tape entries and backward kernels), C++ only:
+ * the Conv1d geometry and launch helpers, and the record functions each
+ * forward op calls (0, or -1 with c->err set; they record nothing unless a
+ * gradient must flow). */
+#ifndef SDD_BACKEND_CUDA_XLSR_H
+#define SDD_BACKEND_CUDA_XLSR_H
+#include "backend/cuda_internal.h"
+
+/* Conv1d on channel-last sequences: x (B, T, Cin), w (Cout, Cg, K), G groups
+ * of Cg input and Cog output channels, out (B, To, Cout) */
+typedef struct {
+    int64_t B, T, Cin, Cout, Cg, K, G, Cog, To;
+    int stride, pad_left;
+} sdd_cu_c1;
+
+/* grid size for the grid-stride kernels */
+unsigned sdd_cu_grid_cap(size_t n);
+/* wr (G, Cog, K, Cg) from w (Cout, Cg, K), through weight norm when wn_g is set (nrm (K) = ||v_k||) */
+int sdd_cu_c1_weight(sdd_ctx *c, const sdd_cu_c1 *g, const float *w, const float *wn_g, float *wr, double *nrm);
+/* cols (nb, G, To, K*Cg) of samples x (nb, T, Cin) */
+int sdd_cu_c1_im2col(sdd_ctx *c, const sdd_cu_c1 *g, const float *x, int64_t nb, float *cols);
+/* samples per im2col chunk (at most B) */
+int64_t sdd_cu_c1_chunk(const sdd_cu_c1 *g, int64_t B);
+/* dst (B, D, N) = (add 0) or += (add 1) src (B, N, D) transposed */
+int sdd_cu_tr12(sdd_ctx *c, const float *src, float *dst, int64_t B, int64_t N, int64_t D, int add);
+/* H strided-batched SGEMMs (one per head), -1 with c->err set */
+int sdd_cu_heads_gemm(sdd_ctx *c, cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k, float alpha,
+                      const float *A, int lda, long long sa, const float *Bm, int ldb, long long sb, float beta,
+                      float *C, int ldc, long long sc, int H, const char *what);
+
+/* fm, fis (R): the rows' mean and 1/std rounded to float (what the backward uses) */
+int sdd_cu_record_layernorm(sdd_ctx *c, sdd_tensor *x, sdd_tensor *gamma, sdd_tensor *beta, float *fm, float *fis, int64_t R,
+                            int64_t D, sdd_tensor *out);
+int sdd_cu_record_gelu(sdd_ctx *c, sdd_tensor *x, sdd_tensor *out);
+int sdd_cu_record_transpose(sdd_ctx *c, sdd_tensor *x, sdd_tensor *out);
+int sdd_cu_record_conv1d(sdd_ctx *c, sdd_tensor *x, sdd_tensor *w, sdd_tensor *wn_g, sdd_tensor *b, const sdd_cu_c1 *g,
+                         sdd_tensor *out);
+/* P (B, H, T, T) the softmax probabilities, mask (same size, scale or 0) or NULL without dropout */
+int sdd_cu_record_mha(sdd_ctx *c, sdd_tensor *q, sdd_tensor *k, sdd_tensor *v, float *P, float *mask, float scale, int H,
+                      sdd_tensor *out);
+int sdd_cu_record_softmax_pool(sdd_ctx *c, sdd_tensor *x, sdd_tensor *w, int axis, sdd_tensor *out);
+
+#endif
