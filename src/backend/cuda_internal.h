@@ -50,11 +50,6 @@ int sdd_cu_colsum_acc(sdd_ctx *c, const float *x, int64_t rows, size_t per, floa
 int sdd_cu_axpy(sdd_ctx *c, float *y, const float *x, float a, size_t n);
 int sdd_cu_rowsum(sdd_ctx *c, const float *dy, int64_t r0, int64_t r1, size_t per, float *g);
 float *sdd_cu_dropout_mask(sdd_ctx *c, uint64_t key, size_t m, size_t per_row, float p);
-/* out[i] = bias[(i / per_ch) % C] (0 without bias), i < total (cuda_ops.cu) */
-__global__ void k_fill_bias(float *out, const float *bias, size_t per_ch, int C, size_t total);
-/* dropout factors f (0 or 1/(1-p), cuda_grad.cu): y = x f (0 where f is 0); dx += dy f */
-__global__ void k_mul(const float *x, const float *f, float *y, size_t n);
-__global__ void k_mul_acc(const float *dy, const float *f, float *dx, size_t n);
 /* graph pooling's forward kernels (cuda_graph.cu), also launched by the
  * training variant in cuda_graph_grad.cu: scores s (B, N) = sigmoid(h w + b),
  * the top K per sample (ties to the lower index), gather (B, K, D) = h_node s */

@@ -14,6 +14,13 @@ typedef struct {
     int stride, pad_left;
 } sdd_cu_c1;
 
+/* kernels of cuda_ops.cu / cuda_grad.cu the sequence ops launch too:
+ * out[i] = bias[(i / per_ch) % C] (0 without bias), i < total;
+ * dropout factors f (0 or 1/(1-p)): y = x f (0 where f is 0); dx += dy f */
+__global__ void k_fill_bias(float *out, const float *bias, size_t per_ch, int C, size_t total);
+__global__ void k_mul(const float *x, const float *f, float *y, size_t n);
+__global__ void k_mul_acc(const float *dy, const float *f, float *dx, size_t n);
+
 /* grid size for the grid-stride kernels */
 unsigned sdd_cu_grid_cap(size_t n);
 /* wr (G, Cog, K, Cg) from w (Cout, Cg, K), through weight norm when wn_g is set (nrm (K) = ||v_k||) */
