@@ -111,6 +111,11 @@ $(BUILD)/tests/test_cuda_emu: tests/unit/test_cuda_emu.c $(EMUOBJ) $(LIBA) tests
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -DSDD_CUDA -Itests/unit -o $@ $< $(EMUOBJ) $(LIBA) $(LDFLAGS) $(LDLIBS) -lstdc++ -lpthread
 
+# XLS-R models on the emulated CUDA backend, built the same way
+$(BUILD)/tests/test_cuda_emu_xlsr: tests/unit/test_cuda_emu_xlsr.c $(EMUOBJ) $(LIBA) tests/unit/check.h tests/unit/fixture.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -DSDD_CUDA -Itests/unit -o $@ $< $(EMUOBJ) $(LIBA) $(LDFLAGS) $(LDLIBS) -lstdc++ -lpthread
+
 $(LIBA): $(LIBOBJ)
 	rm -f $@ && ar rcs $@ $^
 

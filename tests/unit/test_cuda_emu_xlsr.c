@@ -1,0 +1,173 @@
+/* XLS-R models on the CUDA backend under CPU emulation (src/backend/cuda_emu.h;
+ * built like test_cuda_emu, linking the emulation objects before libsdd.a):
+ * the sequence ops' CUDA kernels (src/backend/cuda_xlsr*.cu) run on the CPU
+ * with device memory inaccessible to host code, against the CPU backend and
+ * the PyTorch fixture. Eval: XLSR-AASIST-tiny logits vs its float64 fixture
+ * and vs the CPU from random weights; sdd_checkpoint on the device (the kept
+ * output overlapping its old place); the back ends without CUDA kernels
+ * (XLSR-Mamba, XLSR-Conformer-TCM) refused naming their ops. */
+#include "check.h"
+#include "fixture.h"
+#include "models/modelio.h"
+#include "models/infer.h"
+#include "io/safetensors.h"
+#include "backend/device.h"
+#include "core/rng.h"
+#include "ops/ops.h"
+#include "ops/seq.h"
+#include <stdlib.h>
+#include <string.h>
+
+#define FIX "tests/data/fixtures/xlsr_aasist_tiny.safetensors"
+
+/* logits (B, 2) on the CPU (dev 0) or the emulated CUDA device (dev 1) */
+static int logits_on(sdd_model *m, int dev, const float *wave, int B, int64_t L, float *logits)
+{
+    sdd_ctx c;
+    sdd_err e;
+    sdd_ctx_init(&c, &m->params);
+    float *scores = malloc((size_t)B * sizeof(float));
+    int rc = scores ? 0 : -1;
+    if (!rc && sdd_ctx_set_device(&c, dev, &e)) { fprintf(stderr, "set device: %s\n", e.msg); rc = -1; }
+    if (!rc && sdd_score_batch(m, &c, wave, B, L, scores, logits, &e)) { fprintf(stderr, "score (%s): %s\n", dev ? "cuda" : "cpu", e.msg); rc = -1; }
+    free(scores);
+    sdd_ctx_free(&c);
+    return rc;
+}
+
+/* the fixture's random-weight XLSR-AASIST-tiny (NULL when it cannot be loaded) */
+static sdd_model *fixture_model(const sdd_tensorset *fx)
+{
+    sdd_err e;
+    sdd_model *m = sdd_model_new("XLSR-AASIST-tiny", &e);
+    CHECK_MSG(m != NULL, "%s", e.msg);
+    if (!m) return NULL;
+    sdd_tensorset ts;
+    sdd_tensorset_init(&ts);
+    int rc = 0;
+    for (int i = 0; i < fx->n && !rc; i++)
+        if (!strncmp(fx->t[i].name, "param/", 6))
+            rc = sdd_tensorset_add(&ts, fx->t[i].name + 6, fx->t[i].dtype, fx->t[i].ndim, fx->t[i].shape, fx->t[i].data, fx->t[i].nbytes, &e);
+    if (!rc) rc = sdd_model_set_weights(m, &ts, FIX, &e);
+    CHECK_MSG(rc == 0, "%s", e.msg);
+    sdd_tensorset_free(&ts);
+    if (rc) { sdd_model_free(m); return NULL; }
+    return m;
+}
+
+/* eval logits on the emulated device vs the float64 truth and the CPU */
+static void eval_fixture(void)
+{
+    sdd_tensorset fx;
+    sdd_err e;
+    if (sdd_safetensors_load(FIX, &fx, &e)) { CHECK_MSG(0, "%s", e.msg); return; }
+    sdd_model *m = fixture_model(&fx);
+    const sdd_ntensor *in = sdd_tensorset_find(&fx, "input"), *want = sdd_tensorset_find(&fx, "logits_eval");
+    CHECK(in && want && in->ndim == 2);
+    if (m && in && want && in->ndim == 2 && want->nbytes == (size_t)in->shape[0] * 2 * sizeof(float)) {
+        const int B = (int)in->shape[0];
+        const int64_t L = in->shape[1];
+        float emu[16], cpu[16];
+        CHECK(B <= 8);
+        const int ok = B <= 8 && logits_on(m, 1, (const float *)in->data, B, L, emu) == 0 && logits_on(m, 0, (const float *)in->data, B, L, cpu) == 0;
+        CHECK_MSG(ok, "fixture forward failed");
+        if (ok) {
+            const double err = fx_rel_l2(emu, (const float *)want->data, (size_t)B * 2), gc = fx_rel_l2(emu, cpu, (size_t)B * 2);
+            printf("xlsr_aasist_tiny fixture (B=%d, L=%lld): emulated CUDA eval logits vs float64 truth %.3g, vs CPU %.3g\n",
+                   B, (long long)L, err, gc);
+            CHECK_MSG(err <= 1e-4, "emulated CUDA logits relative L2 error %.3g", err);
+            CHECK_MSG(gc <= 1e-5, "emulated CUDA vs CPU logits differ by %.3g", gc);
+        }
+    }
+    sdd_model_free(m);
+    sdd_tensorset_free(&fx);
+}
+
+/* random weights (seed), a noise batch (B, L): eval logits on the emulated device vs the CPU backend */
+static void eval_random(const char *arch, uint64_t seed, int B, int64_t L, double tol)
+{
+    sdd_err e;
+    sdd_model *m = sdd_model_new(arch, &e);
+    CHECK_MSG(m != NULL, "%s: %s", arch, e.msg);
+    if (!m) return;
+    sdd_model_init_random(m, seed);
+    float *x = malloc((size_t)B * L * sizeof(float)), *emu = malloc((size_t)B * 2 * sizeof(float)), *cpu = malloc((size_t)B * 2 * sizeof(float));
+    CHECK(x && emu && cpu);
+    if (x && emu && cpu) {
+        for (int64_t i = 0; i < B * L; i++) x[i] = 0.2f * (2.0f * sdd_rng_uniform(seed + 1, (uint64_t)i) - 1.0f);
+        const int ok = logits_on(m, 1, x, B, L, emu) == 0 && logits_on(m, 0, x, B, L, cpu) == 0;
+        CHECK_MSG(ok, "%s: forward failed", arch);
+        if (ok) {
+            const double gc = fx_rel_l2(emu, cpu, (size_t)B * 2);
+            printf("%s random weights (seed %llu, B=%d, L=%lld): emulated CUDA vs CPU eval logits %.3g\n", arch,
+                   (unsigned long long)seed, B, (long long)L, gc);
+            CHECK_MSG(gc <= tol, "%s: emulated CUDA vs CPU logits differ by %.3g", arch, gc);
+        }
+    }
+    free(x); free(emu); free(cpu);
+    sdd_model_free(m);
+}
+
+/* the XLS-R sequence back ends have no CUDA kernels yet: refused before any op runs, naming the ops */
+static void eval_refused(const char *arch, const char *op)
+{
+    sdd_err e;
+    sdd_model *m = sdd_model_new(arch, &e);
+    CHECK_MSG(m != NULL, "%s: %s", arch, e.msg);
+    if (!m) return;
+    sdd_ctx c;
+    sdd_ctx_init(&c, &m->params);
+    const int64_t L = 8000;
+    float *x = calloc((size_t)L, sizeof(float)), s;
+    CHECK(x && sdd_ctx_set_device(&c, SDD_DEV_CUDA, &e) == 0);
+    if (x) {
+        CHECK(sdd_score_batch(m, &c, x, 1, L, &s, NULL, &e) != 0);
+        CHECK_STR_CONTAINS(e.msg, "has no CUDA implementation yet");
+        CHECK_STR_CONTAINS(e.msg, op);
+    }
+    free(x);
+    sdd_ctx_free(&c);
+    sdd_model_free(m);
+}
+
+/* sdd_checkpoint on the device: y = GELU(x) after a small slice, so the kept
+ * output's range overlaps where it starts (the copy goes through a temporary) */
+static sdd_tensor *ck_fn(sdd_ctx *c, sdd_tensor *x, void *ud)
+{
+    (void)ud;
+    return sdd_slice_nodes(c, x, 0, 1) ? sdd_gelu(c, x) : NULL;
+}
+
+static void eval_checkpoint(void)
+{
+    sdd_params ps;
+    sdd_params_init(&ps);
+    float host[2 * 5 * 7], want[2 * 5 * 7], got[2 * 5 * 7];
+    for (int i = 0; i < 70; i++) host[i] = 0.3f * (float)(i % 11) - 1.5f;
+    int64_t shp[3] = { 2, 5, 7 };
+    for (int dev = 0; dev < 2; dev++) {
+        sdd_ctx c;
+        sdd_err e;
+        sdd_ctx_init(&c, &ps);
+        CHECK(sdd_ctx_set_device(&c, dev, &e) == 0);
+        sdd_ctx_begin(&c, 2, 0, 0);
+        sdd_tensor *x = dev ? sdd_tensor_new(&c, 3, shp) : sdd_tensor_wrap(&c, host, 3, shp);
+        if (dev && x) CHECK(sdd_device_from_host(x->x, host, 70, &e) == 0);
+        sdd_tensor *y = sdd_checkpoint(&c, ck_fn, x, NULL);
+        CHECK_MSG(y != NULL, "checkpoint (%s): %s", dev ? "cuda" : "cpu", c.err.msg);
+        if (y) CHECK(sdd_values_to_host(&c, y, dev ? got : want) == 0);
+        sdd_ctx_free(&c);
+    }
+    CHECK(fx_rel_l2(got, want, 70) <= 1e-6);
+    sdd_params_free(&ps);
+}
+
+int main(void)
+{
+    eval_fixture();
+    eval_random("XLSR-AASIST-tiny", 3, 3, 9001, 1e-5);
+    eval_checkpoint();
+    eval_refused("XLSR-Mamba-tiny", "selective scan");
+    eval_refused("XLSR-Conformer-TCM-tiny", "GLU");
+    return CHECK_DONE("test_cuda_emu_xlsr");
+}
