@@ -97,7 +97,7 @@ endsec
 section "benchmark: eval forward, 64600 samples per utterance"
 timeout 60 "$TC" --bench "$BENCH" 2>&1 | tee -a "$RES"
 if /usr/bin/env python3 -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)' 2>/dev/null; then
-  for mb in AASIST:32 AASIST-L:32; do
+  for mb in AASIST:32; do
     m=${mb%:*} bs=${mb#*:}
     timeout 60 python3 bench/peer_torch.py --device cuda --model $m --batch $bs --reps 20 --warmup 3 --measure eval >> "$BENCH" 2>>"$OUT/peer.log" || log "PyTorch peer $m batch $bs failed"
   done
@@ -142,7 +142,7 @@ if [ -n "$CS" ]; then
     tail -n 4 "$OUT/sanitizer_$tool.log" | tee -a "$RES"
     log "compute-sanitizer $tool on the AASIST-L fixture forward: exit $rc"
     [ $rc -eq 0 ] || fail=1
-    timeout 150 "$CS" --tool $tool --error-exitcode 9 "$TC" --train-step > "$OUT/sanitizer_train_$tool.log" 2>&1; rc=$?
+    timeout 100 "$CS" --tool $tool --error-exitcode 9 "$TC" --train-step > "$OUT/sanitizer_train_$tool.log" 2>&1; rc=$?
     tail -n 4 "$OUT/sanitizer_train_$tool.log" | tee -a "$RES"
     log "compute-sanitizer $tool on one AASIST-L DPDA (pcgrad) training step: exit $rc"
     [ $rc -eq 0 ] || fail=1
@@ -155,7 +155,7 @@ endsec
 section "Nsight Compute: GPU time per kernel of one AASIST-L DPDA (pcgrad) step, B = 4 + 4 (informational)"
 NCU=$(command -v ncu || ls /usr/local/cuda/bin/ncu 2>/dev/null)
 if [ -n "$NCU" ]; then
-  timeout 90 "$NCU" --metrics gpu__time_duration.sum --csv --print-units base "$TC" --train-step > "$OUT/ncu.csv" 2>"$OUT/ncu.log"
+  timeout 45 "$NCU" --metrics gpu__time_duration.sum --csv --print-units base "$TC" --train-step > "$OUT/ncu.csv" 2>"$OUT/ncu.log"
   awk -F'","' '/"Metric Name"/ { for (i = 1; i <= NF; i++) { h = $i; gsub(/"/, "", h); col[h] = i }; next }
     col["Metric Name"] && $col["Metric Name"] == "gpu__time_duration.sum" { v = $col["Metric Value"]; gsub(/[",]/, "", v);
       k = $col["Kernel Name"]; sub(/\(.*/, "", k); t[k] += v; n[k]++; all += v }
