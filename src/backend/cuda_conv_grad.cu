@@ -102,17 +102,24 @@ __global__ void k_red1(red_args a, int nrows, size_t nchunk, double *p1)
         } else s1 += a.x[q];
         if (inc) { k += RED_T; if (k >= g.S) { k -= g.S; bi++; } }
     }
-    p1[2 * t] = s1;
-    p1[2 * t + 1] = s2;
+    /* stored (row, thread, chunk) so that stage 2's threads, one per chunk, read consecutive addresses */
+    const size_t chunk = j / RED_T, at1 = (((size_t)row * RED_T + j % RED_T) * nchunk + chunk) * 2;
+    p1[at1] = s1;
+    p1[at1 + 1] = s2;
 }
 
-/* p2[k] = sum of the RED_T partials of chunk k (both sums) */
-__global__ void k_red2(const double *p1, size_t n, double *p2)
+/* p2[k] = sum of the RED_T partials of chunk k = (row, chunk) (both sums), threads in order */
+__global__ void k_red2(const double *p1, size_t n, size_t nchunk, double *p2)
 {
     const size_t k = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
     if (k >= n) return;
+    const size_t row = k / nchunk, chunk = k % nchunk;
     double s1 = 0.0, s2 = 0.0;
-    for (size_t i = k * RED_T; i < (k + 1) * RED_T; i++) { s1 += p1[2 * i]; s2 += p1[2 * i + 1]; }
+    for (size_t tt = 0; tt < RED_T; tt++) {
+        const size_t at = ((row * RED_T + tt) * nchunk + chunk) * 2;
+        s1 += p1[at];
+        s2 += p1[at + 1];
+    }
     p2[2 * k] = s1;
     p2[2 * k + 1] = s2;
 }
@@ -150,7 +157,7 @@ static int red_rows_run(sdd_ctx *c, const red_args &a, int nrows, int divide, do
     double *p1 = (double *)sdd_dscratch(c, n2 * RED_T * 2 * sizeof(double)), *p2 = (double *)sdd_dscratch(c, n2 * 2 * sizeof(double));
     if (!p1 || !p2) return -1;
     SDD_LAUNCH(k_red1, sdd_cu_blocks(n2 * RED_T), SDD_CU_THREADS, 0)(a, nrows, nchunk, p1);
-    SDD_LAUNCH(k_red2, sdd_cu_blocks(n2), SDD_CU_THREADS, 0)(p1, n2, p2);
+    SDD_LAUNCH(k_red2, sdd_cu_blocks(n2), SDD_CU_THREADS, 0)(p1, n2, nchunk, p2);
     SDD_LAUNCH(k_red3, sdd_cu_blocks((size_t)nrows), SDD_CU_THREADS, 0)(a, p2, nrows, nchunk, divide, o1, o2);
     const int rc = sdd_cu_launched(c, "row reduction");
     sdd_arena_release(&c->darena, mk);

@@ -82,39 +82,38 @@ __global__ void k_pair_dz(const float *de, const float *T, int B, int N, int Do,
     dZ[idx] = de[r] * aw[o] * (1.0f - t * t);
 }
 
-/* gaw_k[o] += sum over samples [b0, b1), pairs of block k, de * T[o]; one thread per (k, o) */
-__global__ void k_pair_gaw(const float *de, const float *T, int b0, int b1, int N, int Do, int nT, int nblk, float *g0, float *g1, float *g2)
+/* The weight gradients of pair attention as GEMMs over the pair rows
+ * r = (b, i, j) (one thread per weight looping over all pairs would use a
+ * few hundred threads): P (R, D) = x_i * x_j, and DE (R, nblk) = de[r] in the
+ * column of the pair's block (the attention weights aw11 / aw22 / aw12). */
+__global__ void k_pair_prod(const float *x, int B, int N, int D, float *P)
+{
+    const size_t idx = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (idx >= (size_t)B * N * N * D) return;
+    const int d = (int)(idx % D);
+    const size_t r = idx / D;
+    const int j = (int)(r % N), i = (int)((r / N) % N);
+    const size_t b = r / ((size_t)N * N);
+    P[idx] = x[(b * N + i) * D + d] * x[(b * N + j) * D + d];
+}
+
+__global__ void k_pair_deblk(const float *de, int B, int N, int nT, int nblk, float *DE)
+{
+    const size_t idx = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (idx >= (size_t)B * N * N * nblk) return;
+    const int k = (int)(idx % nblk);
+    const size_t r = idx / nblk;
+    const int j = (int)(r % N), i = (int)((r / N) % N);
+    DE[idx] = nblk == 1 || blk_of(i, j, nT) == k ? de[r] : 0.0f;
+}
+
+/* g_k[o] += C[k * Do + o] for the blocks whose gradient is wanted */
+__global__ void k_pair_gaw_add(const float *C, int Do, int nblk, float *g0, float *g1, float *g2)
 {
     const int t = blockIdx.x * blockDim.x + threadIdx.x;
     if (t >= nblk * Do) return;
-    const int k = t / Do, o = t % Do;
-    float *g = k == 0 ? g0 : (k == 1 ? g1 : g2);
-    if (!g) return;
-    float s = 0.0f;
-    for (int b = b0; b < b1; b++)
-        for (int i = 0; i < N; i++)
-            for (int j = 0; j < N; j++) {
-                if (blk_of(i, j, nT) != k && nblk > 1) continue;
-                const size_t r = ((size_t)b * N + i) * N + j;
-                s += de[r] * T[r * Do + o];
-            }
-    g[o] += s;
-}
-
-/* gw (Do, D) += sum over samples [b0, b1), pairs, dZ[o] x_i[d] x_j[d]; one thread per (o, d) */
-__global__ void k_pair_gw(const float *dZ, const float *x, int b0, int b1, int N, int D, int Do, float *gw)
-{
-    const int t = blockIdx.x * blockDim.x + threadIdx.x;
-    if (t >= Do * D) return;
-    const int o = t / D, d = t % D;
-    float s = 0.0f;
-    for (int b = b0; b < b1; b++)
-        for (int i = 0; i < N; i++)
-            for (int j = 0; j < N; j++) {
-                const size_t r = ((size_t)b * N + i) * N + j;
-                s += dZ[r * Do + o] * (x[((size_t)b * N + i) * D + d] * x[((size_t)b * N + j) * D + d]);
-            }
-    gw[t] += s;
+    float *g = t / Do == 0 ? g0 : (t / Do == 1 ? g1 : g2);
+    if (g) g[t % Do] += C[t];
 }
 
 /* dP (B, NN, D) = dZ wp */
@@ -160,13 +159,29 @@ static void pair_bwd(sdd_ctx *c, void *vn)
     const int nblk = n->nT < N ? 3 : 1;
     SDD_LAUNCH(k_softmax_bwd, sdd_cu_blocks((size_t)B * N), SDD_CU_THREADS, 0)(n->out->x, n->out->g, (size_t)B * N, N, n->tau, de);
     SDD_LAUNCH(k_pair_dz, sdd_cu_blocks((size_t)B * NN * Do), SDD_CU_THREADS, 0)(de, n->T, B, N, Do, a0, a1, a2, n->nT, dZ);
+    float *P = (float *)sdd_dscratch(c, (size_t)B * NN * D * sizeof(float));
+    float *DE = (float *)sdd_dscratch(c, (size_t)B * NN * nblk * sizeof(float));
+    float *C = (float *)sdd_dscratch(c, (size_t)nblk * Do * sizeof(float));
+    if (!P || !DE || !C) return;
+    SDD_LAUNCH(k_pair_prod, sdd_cu_blocks((size_t)B * NN * D), SDD_CU_THREADS, 0)(x, B, N, D, P);
+    SDD_LAUNCH(k_pair_deblk, sdd_cu_blocks((size_t)B * NN * nblk), SDD_CU_THREADS, 0)(de, B, N, n->nT, nblk, DE);
+    const float one = 1.0f, zero = 0.0f;
     for (int s = 0; s < c->nseg; s++) {
         const int b0 = sdd_ctx_seg_begin(c, s), b1 = c->seg_end[s];
+        const size_t r0 = (size_t)b0 * NN;
+        const int R = (int)((size_t)(b1 - b0) * NN);
+        if (R <= 0) continue;
         float *g0 = sdd_pgrad(c, n->aw[0], s);
         float *g1 = nblk > 1 ? sdd_pgrad(c, n->aw[1], s) : NULL, *g2 = nblk > 1 ? sdd_pgrad(c, n->aw[2], s) : NULL;
-        if (g0 || g1 || g2) SDD_LAUNCH(k_pair_gaw, sdd_cu_blocks((size_t)nblk * Do), SDD_CU_THREADS, 0)(de, n->T, b0, b1, N, Do, n->nT, nblk, g0, g1, g2);
+        if (g0 || g1 || g2) {   /* C (Do, nblk) = T_s^T (Do, R) @ DE_s (R, nblk) */
+            if (sdd_cu_blas_ok(c, cublasSgemm(sdd_cu_blas(), CUBLAS_OP_N, CUBLAS_OP_T, Do, nblk, R, &one, n->T + r0 * Do, Do,
+                                              DE + r0 * nblk, nblk, &zero, C, Do), "pair attention backward (attention weights)")) return;
+            SDD_LAUNCH(k_pair_gaw_add, sdd_cu_blocks((size_t)nblk * Do), SDD_CU_THREADS, 0)(C, Do, nblk, g0, g1, g2);
+        }
         float *gw = sdd_pgrad(c, n->wp, s), *gb = sdd_pgrad(c, n->bp, s);
-        if (gw) SDD_LAUNCH(k_pair_gw, sdd_cu_blocks((size_t)Do * D), SDD_CU_THREADS, 0)(dZ, x, b0, b1, N, D, Do, gw);
+        /* gw^T (D, Do) += P_s^T (D, R) @ dZ_s (R, Do) */
+        if (gw && sdd_cu_blas_ok(c, cublasSgemm(sdd_cu_blas(), CUBLAS_OP_N, CUBLAS_OP_T, D, Do, R, &one, P + r0 * D, D, dZ + r0 * Do, Do,
+                                                &one, gw, D), "pair attention backward (projection)")) return;
         if (gb && sdd_cu_rowsum(c, dZ, (int64_t)b0 * NN, (int64_t)b1 * NN, (size_t)Do, gb)) return;
     }
     if (dx) {
