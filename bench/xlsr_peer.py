@@ -1,15 +1,17 @@
 #!/usr/bin/python3
 """PyTorch peer for the XLSR-AASIST benchmark (bench/run_xlsr): the reference
 module of tools/reference/xlsr_ref.py with the XLS-R 300M configuration and
-random weights (timing only), float32, CPU.
+random weights (timing only), float32, CPU or CUDA (FP32: TF32 disabled).
 
 Usage:
     /usr/bin/python3 bench/xlsr_peer.py [--threads 2] [--batch 2] [--len 66800]
-        [--reps 2] [--measure all|eval|train]
+        [--reps 2] [--measure all|eval|train|pcgrad] [--device cpu|cuda]
 
   eval   eval-mode forward under torch.no_grad()
   train  train-mode forward + backward (dropout as in training), weighted CE
          [0.1, 0.9], no optimizer step
+  pcgrad the reference dual-path PCGrad step (batch = originals | copies, two
+         backward passes, PCGrad, Adam), as bench/peer_torch.py's
 Each measurement runs in its own subprocess (its own peak RSS) and prints one
 JSON line like bench_sdd: best and mean seconds over --reps timed iterations
 after one untimed one, and peak RSS in MiB.
@@ -25,18 +27,27 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tools", "reference"))
+sys.path.insert(0, HERE)
 
 
 def measure(a):
     import torch
     import torch.nn.functional as F
     import xlsr_ref
+    from peer_torch import flat_grad, pcgrad_merge
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
-    m = xlsr_ref.XLSRAASIST(xlsr_ref.CONFIGS["300m"])
-    x = 0.1 * torch.randn(a.batch, a.length)
-    y = torch.arange(a.batch) % 2
-    w = torch.tensor([0.1, 0.9])
+    dev = torch.device(a.device)
+    if a.device == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
+    m = xlsr_ref.XLSRAASIST(xlsr_ref.CONFIGS["300m"]).to(dev)
+    x = (0.1 * torch.randn(a.batch, a.length)).to(dev)
+    y = (torch.arange(a.batch) % 2).to(dev)
+    w = torch.tensor([0.1, 0.9]).to(dev)
+    params = list(m.parameters())
+    opt = torch.optim.Adam(params, lr=1e-6, weight_decay=1e-4) if a.measure == "pcgrad" else None
+    half = a.batch // 2
     times = []
     for r in range(a.reps + 1):
         t0 = time.perf_counter()
@@ -44,18 +55,39 @@ def measure(a):
             m.eval()
             with torch.no_grad():
                 m(x)
-        else:
+        elif a.measure == "train":
             m.train()
             m.zero_grad(set_to_none=True)
             F.cross_entropy(m(x), y, weight=w).backward()
+        else:
+            m.train()
+            z = m(x)
+            grads, has = [], []
+            for lo in (F.cross_entropy(z[:half], y[:half], weight=w), F.cross_entropy(z[half:], y[half:], weight=w)):
+                opt.zero_grad(set_to_none=True)
+                lo.backward(retain_graph=True)
+                gv, hv = flat_grad(params)
+                grads.append(gv)
+                has.append(hv)
+            merged = pcgrad_merge(grads, has)
+            off = 0
+            for p in params:
+                p.grad = merged[off:off + p.numel()].view_as(p).clone()
+                off += p.numel()
+            opt.step()
+        if a.device == "cuda":
+            torch.cuda.synchronize()
         if r:
             times.append(time.perf_counter() - t0)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-    mode = "fwd" if a.measure == "eval" else "fwdbwd"
-    print(json.dumps({"impl": "torch", "mode": mode, "arch": "XLSR-AASIST", "batch": a.batch, "len": a.length,
-                      "threads": a.threads, "reps": a.reps, "best_s": round(min(times), 4),
-                      "mean_s": round(sum(times) / len(times), 4), "peak_rss_mb": round(rss, 1),
-                      "torch": torch.__version__}), flush=True)
+    mode = {"eval": "fwd", "train": "fwdbwd", "pcgrad": "dual_path_pcgrad_step"}[a.measure]
+    rec = {"impl": "torch", "mode": mode, "arch": "XLSR-AASIST", "device": a.device, "batch": a.batch, "len": a.length,
+           "threads": a.threads, "reps": a.reps, "best_s": round(min(times), 4),
+           "mean_s": round(sum(times) / len(times), 4), "peak_rss_mb": round(rss, 1), "torch": torch.__version__}
+    if a.device == "cuda":
+        rec["card"] = torch.cuda.get_device_name(0)
+        rec["peak_gpu_mib"] = round(torch.cuda.max_memory_allocated() / 1048576.0, 1)
+    print(json.dumps(rec), flush=True)
 
 
 def main():
@@ -64,7 +96,8 @@ def main():
     ap.add_argument("--batch", type=int, default=2)
     ap.add_argument("--len", type=int, default=66800, dest="length")
     ap.add_argument("--reps", type=int, default=2)
-    ap.add_argument("--measure", default="all", choices=("all", "eval", "train"))
+    ap.add_argument("--measure", default="all", choices=("all", "eval", "train", "pcgrad"))
+    ap.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
     a = ap.parse_args()
     if a.measure != "all":
         measure(a)
@@ -72,7 +105,7 @@ def main():
     rc = 0
     for m in ("eval", "train"):
         args = [sys.executable, os.path.abspath(__file__), "--threads", str(a.threads), "--batch", str(a.batch),
-                "--len", str(a.length), "--reps", str(a.reps), "--measure", m]
+                "--len", str(a.length), "--reps", str(a.reps), "--measure", m, "--device", a.device]
         rc |= subprocess.call(args)
     return rc
 
