@@ -106,7 +106,7 @@ extern "C" sdd_tensor *sdd_cu_transpose12(sdd_ctx *c, sdd_tensor *x)
     return sdd_cu_record_transpose(c, x, out) ? NULL : out;
 }
 
-/* ---- Conv1d, channel-last: im2col (nb, G, To, K*Cg), then per group out_g (To, Cog) += cols_g W_g^T ---- */
+/* ---- Conv1d, channel-last: im2col (G, nb, To, K*Cg), then per group out_g (nb To, Cog) += cols_g W_g^T ---- */
 
 /* ||v_k|| over the (Cout, Cg) entries of tap k, in double in the CPU's order */
 __global__ void k_wn_norm(const float *w, int64_t rows, int64_t K, double *nrm)
@@ -135,7 +135,7 @@ __global__ void k_c1_im2col(const float *x, int64_t nb, int64_t T, int64_t Cin, 
     const size_t KC = (size_t)K * Cg, total = (size_t)nb * G * To * KC;
     for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < total; i += (size_t)gridDim.x * blockDim.x) {
         const int64_t ci = (int64_t)(i % Cg), k = (int64_t)((i / Cg) % K), t = (int64_t)((i / KC) % To);
-        const int64_t gi = (int64_t)((i / (KC * To)) % G), b = (int64_t)(i / (KC * To * G));
+        const int64_t b = (int64_t)((i / (KC * To)) % nb), gi = (int64_t)(i / (KC * To * nb));
         const int64_t ti = t * stride + k - pad_left;
         cols[i] = (ti >= 0 && ti < T) ? x[(b * T + ti) * Cin + gi * Cg + ci] : 0.0f;
     }
@@ -191,16 +191,13 @@ extern "C" sdd_tensor *sdd_cu_conv1d(sdd_ctx *c, sdd_tensor *x, sdd_tensor *w, s
     const float one = 1.0f;
     for (int64_t b0 = 0; b0 < g.B && total; b0 += chunk) {
         const int64_t nb = g.B - b0 < chunk ? g.B - b0 : chunk;
+        const int64_t rows = nb * To;
         if (sdd_cu_c1_im2col(c, &g, SDD_DEV(x) + (size_t)b0 * g.T * g.Cin, nb, cols)) return NULL;
-        for (int64_t gi = 0; gi < g.G; gi++) {
-            /* column-major: out_bg^T (Cog, To) += W_g (Cog, KC) @ cols_bg^T (KC, To), batched over the chunk's samples */
-            cublasStatus_t st = cublasSgemmStridedBatched(sdd_cu_blas(), CUBLAS_OP_T, CUBLAS_OP_N, (int)g.Cog, (int)To, (int)KC, &one,
-                                                          wr + (size_t)gi * g.Cog * KC, (int)KC, 0,
-                                                          cols + (size_t)gi * To * KC, (int)KC, (long long)(g.G * To * KC), &one,
-                                                          out->x + (size_t)b0 * To * g.Cout + gi * g.Cog, (int)g.Cout,
-                                                          (long long)(To * g.Cout), (int)nb);
-            if (sdd_cu_blas_ok(c, st, "conv1d GEMM")) return NULL;
-        }
+        /* per group, column-major: out_g^T (Cog, rows) += W_g (Cog, KC) @ cols_g^T (KC, rows) over the chunk's (sample, t) rows */
+        cublasStatus_t st = cublasSgemmStridedBatched(sdd_cu_blas(), CUBLAS_OP_T, CUBLAS_OP_N, (int)g.Cog, (int)rows, (int)KC, &one,
+                                                      wr, (int)KC, (long long)(g.Cog * KC), cols, (int)KC, (long long)(rows * KC), &one,
+                                                      out->x + (size_t)b0 * To * g.Cout, (int)g.Cout, (long long)g.Cog, (int)g.G);
+        if (sdd_cu_blas_ok(c, st, "conv1d GEMM")) return NULL;
     }
     sdd_arena_release(&c->darena, mk);
     return sdd_cu_record_conv1d(c, x, w, wn_g, b, &g, out) ? NULL : out;
@@ -222,6 +219,24 @@ __global__ void k_softmax_rows(float *S, int64_t rows, int64_t T)
     for (int64_t j = 0; j < T; j++) r[j] *= iz;
 }
 
+/* the CPU's attention-dropout factors on the device: f[i] = 1/(1-p) when
+ * sdd_rng_uniform(key, i) >= p, else 0 (core/rng.c's SplitMix64-style
+ * finaliser run twice, the top 24 bits as the float) */
+__device__ __forceinline__ uint64_t d_mix64(uint64_t z)
+{
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+__global__ void k_drop_factors(uint64_t key, size_t n, float p, float scale, float *f)
+{
+    for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
+        const uint64_t u = d_mix64(d_mix64(key ^ ((uint64_t)i * 0x9e3779b97f4a7c15ULL)) + key);
+        f[i] = (float)(u >> 40) * (1.0f / 16777216.0f) >= p ? scale : 0.0f;
+    }
+}
+
 /* per sample b: C_h = op(A_h) op(B_h) over the H heads, the column-major view of the row-major head slices */
 int sdd_cu_heads_gemm(sdd_ctx *c, cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k, float alpha,
                       const float *A, int lda, long long sa, const float *Bm, int ldb, long long sb, float beta,
@@ -240,10 +255,12 @@ extern "C" sdd_tensor *sdd_cu_mh_attention(sdd_ctx *c, sdd_tensor *q, sdd_tensor
     const size_t np = (size_t)B * H * T * T;
     float *P = (float *)sdd_dscratch(c, (np ? np : 1) * sizeof(float));
     if (!out || !P) return NULL;
-    /* the CPU's mask, element bh * T * T + i (no row mapping), as scale or 0 */
-    float *mask = drop ? sdd_cu_dropout_mask(c, key, np, 0, p_drop) : NULL;
+    /* the CPU's mask, element bh * T * T + i (no row mapping), as 1/(1-p) or 0 */
+    float *mask = drop ? (float *)sdd_dscratch(c, (np ? np : 1) * sizeof(float)) : NULL;
     float *Pd = drop ? (float *)sdd_dscratch(c, (np ? np : 1) * sizeof(float)) : NULL;
     if (drop && (!mask || !Pd)) return NULL;
+    if (drop && np)
+        SDD_LAUNCH(k_drop_factors, sdd_cu_grid_cap(np), SDD_CU_THREADS, 0)(key, np, p_drop, p_drop < 1.0f ? 1.0f / (1.0f - p_drop) : 0.0f, mask);
     const float *qd = SDD_DEV(q), *kd = SDD_DEV(k), *vd = SDD_DEV(v);
     for (int64_t b = 0; b < B && np; b++) {
         const size_t off = (size_t)b * T * D;

@@ -1,43 +1,398 @@
-/* Tape entries of the sequence ops' CUDA forward (cuda_xlsr.cu). Training
- * through them is not implemented yet: when a gradient must flow, recording
- * fails with the op's name. */
+/* Tape entries and backward kernels of the sequence ops' CUDA forward
+ * (cuda_xlsr.cu): LayerNorm, GELU, transpose, Conv1d (weight norm included),
+ * multi-head attention and softmax pooling. Same semantics as the CPU
+ * backward functions in src/ops (layernorm.c, conv1d.c, attention_mh.c):
+ * parameter gradients per segment into the device gradient buffers
+ * (sdd_pgrad). Per-row reductions run one thread per row in the CPU's order
+ * and precision; column sums over many rows (LayerNorm and Conv1d bias
+ * gradients) go through the deterministic parallel reduction of
+ * sdd_cu_rowsum; the GEMMs are cuBLAS's. No atomics. */
 #include "backend/cuda_xlsr.h"
-#include <stdio.h>
+#include <math.h>
 
-/* 0 when no gradient flows into out (nothing to record); else the refusal */
-static int no_grad(sdd_ctx *c, sdd_tensor *out, int wants, const char *what)
+/* ---- LayerNorm ---- */
+
+typedef struct { sdd_tensor *x, *g, *b, *out; float *mean, *istd; int64_t R, D; } ln_node;
+
+/* per row: s1 = mean_d dh, s2 = mean_d dh xh with dh = dy gamma, xh = (x - m) is (double, the CPU's order) */
+__global__ void k_ln_bwd_rows(const float *x, const float *dy, const float *g, const float *fm, const float *fis, int64_t R, int64_t D,
+                              double *s1, double *s2)
 {
-    out->rg = wants;
-    if (!c->grad || !wants) return 0;
-    char msg[128];
-    snprintf(msg, sizeof msg, "gradients through %s", what);
-    sdd_cu_unsupported(c, msg);
-    return -1;
+    const int64_t r = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (r >= R) return;
+    const float *xr = x + r * D, *dyr = dy + r * D;
+    const double m = fm[r], is = fis[r];
+    double a = 0, b = 0;
+    for (int64_t d = 0; d < D; d++) {
+        const double dh = (double)dyr[d] * (g ? g[d] : 1.0f), xh = (xr[d] - m) * is;
+        a += dh;
+        b += dh * xh;
+    }
+    s1[r] = a / (double)D;
+    s2[r] = b / (double)D;
+}
+
+__global__ void k_ln_bwd_dx(const float *x, const float *dy, const float *g, const float *fm, const float *fis, const double *s1,
+                            const double *s2, int64_t R, int64_t D, float *dx)
+{
+    const size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= (size_t)R * D) return;
+    const int64_t r = (int64_t)(i / D), d = (int64_t)(i % D);
+    const double m = fm[r], is = fis[r];
+    const double dh = (double)dy[i] * (g ? g[d] : 1.0f), xh = (x[i] - m) * is;
+    dx[i] += (float)(is * (dh - s1[r] - xh * s2[r]));
+}
+
+/* t = dy * xhat with xhat in float as the CPU's parameter-gradient loop computes it */
+__global__ void k_ln_dyxhat(const float *x, const float *dy, const float *fm, const float *fis, int64_t R, int64_t D, float *t)
+{
+    const size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= (size_t)R * D) return;
+    const int64_t r = (int64_t)(i / D);
+    t[i] = dy[i] * ((x[i] - fm[r]) * fis[r]);
+}
+
+static void ln_bwd(sdd_ctx *c, void *vn)
+{
+    ln_node *n = (ln_node *)vn;
+    if (!n->out->g) return;
+    const int64_t R = n->R, D = n->D;
+    const float *x = SDD_DEV(n->x), *dy = n->out->g, *gm = n->g ? SDD_DEV(n->g) : NULL;
+    float *dx = sdd_wants(c, n->x) ? sdd_grad_of(c, n->x) : NULL;
+    if (sdd_wants(c, n->x) && !dx) return;
+    const sdd_arena_mark mk = sdd_arena_get_mark(&c->darena);
+    if (dx && R) {
+        double *s = (double *)sdd_dscratch(c, (size_t)R * 2 * sizeof(double));
+        if (!s) return;
+        SDD_LAUNCH(k_ln_bwd_rows, sdd_cu_blocks((size_t)R), SDD_CU_THREADS, 0)(x, dy, gm, n->mean, n->istd, R, D, s, s + R);
+        SDD_LAUNCH(k_ln_bwd_dx, sdd_cu_blocks((size_t)R * D), SDD_CU_THREADS, 0)(x, dy, gm, n->mean, n->istd, s, s + R, R, D, dx);
+        if (sdd_cu_launched(c, "layernorm backward")) return;
+    }
+    float *t = NULL;
+    const int64_t rps = R / c->B;
+    for (int s = 0; s < c->nseg; s++) {
+        float *gg = n->g ? sdd_pgrad(c, n->g, s) : NULL, *gb = n->b ? sdd_pgrad(c, n->b, s) : NULL;
+        const int64_t r0 = (int64_t)sdd_ctx_seg_begin(c, s) * rps, r1 = (int64_t)c->seg_end[s] * rps;
+        if (gg && !t) {
+            if (!(t = (float *)sdd_dscratch(c, (size_t)R * D * sizeof(float)))) return;
+            SDD_LAUNCH(k_ln_dyxhat, sdd_cu_blocks((size_t)R * D), SDD_CU_THREADS, 0)(x, dy, n->mean, n->istd, R, D, t);
+            if (sdd_cu_launched(c, "layernorm weight gradient")) return;
+        }
+        if (gg && sdd_cu_rowsum(c, t, r0, r1, (size_t)D, gg)) return;
+        if (gb && sdd_cu_rowsum(c, dy, r0, r1, (size_t)D, gb)) return;
+    }
+    sdd_arena_release(&c->darena, mk);
 }
 
 int sdd_cu_record_layernorm(sdd_ctx *c, sdd_tensor *x, sdd_tensor *gamma, sdd_tensor *beta, float *fm, float *fis, int64_t R,
                             int64_t D, sdd_tensor *out)
 {
-    return no_grad(c, out, sdd_wants(c, x) || (gamma && sdd_wants(c, gamma)) || (beta && sdd_wants(c, beta)), "LayerNorm");
+    out->rg = sdd_wants(c, x) || (gamma && sdd_wants(c, gamma)) || (beta && sdd_wants(c, beta));
+    if (!c->grad || !out->rg) return 0;
+    ln_node *n = (ln_node *)sdd_scratch(c, sizeof *n);
+    if (!n) return -1;
+    n->x = x; n->g = gamma; n->b = beta; n->out = out; n->mean = fm; n->istd = fis; n->R = R; n->D = D;
+    return sdd_tape_push(c, ln_bwd, n);
 }
 
-int sdd_cu_record_gelu(sdd_ctx *c, sdd_tensor *x, sdd_tensor *out) { return no_grad(c, out, sdd_wants(c, x), "GELU"); }
+/* ---- GELU, transpose ---- */
 
-int sdd_cu_record_transpose(sdd_ctx *c, sdd_tensor *x, sdd_tensor *out) { return no_grad(c, out, sdd_wants(c, x), "transpose"); }
+typedef struct { sdd_tensor *x, *out; } un_node;
+
+__global__ void k_gelu_bwd(const float *x, const float *dy, float *dx, size_t n)
+{
+    const size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= n) return;
+    const float v = x[i];
+    dx[i] += dy[i] * (0.5f * (1.0f + erff(v * 0.70710678118654752f)) + v * 0.39894228040143268f * expf(-0.5f * v * v));
+}
+
+static void gelu_bwd(sdd_ctx *c, void *vn)
+{
+    un_node *n = (un_node *)vn;
+    if (!n->out->g) return;
+    float *dx = sdd_grad_of(c, n->x);
+    if (!dx) return;
+    const size_t m = sdd_numel(n->x);
+    if (m) SDD_LAUNCH(k_gelu_bwd, sdd_cu_blocks(m), SDD_CU_THREADS, 0)(SDD_DEV(n->x), n->out->g, dx, m);
+    sdd_cu_launched(c, "GELU backward");
+}
+
+static void transpose_bwd(sdd_ctx *c, void *vn)
+{
+    un_node *n = (un_node *)vn;
+    if (!n->out->g) return;
+    float *dx = sdd_grad_of(c, n->x);
+    if (!dx) return;
+    /* dout (B, D, N) back to (B, N, D) */
+    sdd_cu_tr12(c, n->out->g, dx, n->x->n[0], n->x->n[2], n->x->n[1], 1);
+}
+
+static int un_record(sdd_ctx *c, sdd_backward_fn fn, sdd_tensor *x, sdd_tensor *out)
+{
+    out->rg = sdd_wants(c, x);
+    if (!c->grad || !out->rg) return 0;
+    un_node *n = (un_node *)sdd_scratch(c, sizeof *n);
+    if (!n) return -1;
+    n->x = x; n->out = out;
+    return sdd_tape_push(c, fn, n);
+}
+
+int sdd_cu_record_gelu(sdd_ctx *c, sdd_tensor *x, sdd_tensor *out) { return un_record(c, gelu_bwd, x, out); }
+
+int sdd_cu_record_transpose(sdd_ctx *c, sdd_tensor *x, sdd_tensor *out) { return un_record(c, transpose_bwd, x, out); }
+
+/* ---- Conv1d ---- */
+
+typedef struct { sdd_tensor *x, *w, *g, *b, *out; sdd_cu_c1 geo; } c1_node;
+
+/* dx (nb, T, Cin) += col2im(dcols (G, nb, To, K*Cg)): one thread per dx entry gathers its taps in k order (the CPU's) */
+__global__ void k_c1_col2im(const float *dcols, int64_t nb, int64_t T, int64_t Cin, int64_t Cg, int64_t K, int64_t To, int stride,
+                            int pad_left, float *dx)
+{
+    const size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= (size_t)(nb * T * Cin)) return;
+    const int64_t ch = (int64_t)(i % Cin), ti = (int64_t)((i / Cin) % T), b = (int64_t)(i / ((size_t)Cin * T));
+    const int64_t gi = ch / Cg, ci = ch % Cg, KC = K * Cg;
+    const float *dc = dcols + ((size_t)gi * nb + b) * To * KC;
+    float v = dx[i];
+    for (int64_t k = 0; k < K; k++) {
+        const int64_t u = ti + pad_left - k;
+        if (u < 0 || u % stride) continue;
+        const int64_t t = u / stride;
+        if (t >= To) continue;
+        v += dc[(t * K + k) * Cg + ci];
+    }
+    dx[i] = v;
+}
+
+/* gw (Cout, Cg, K) += dwr (Cout, K, Cg) rearranged */
+__global__ void k_c1_wgrad(const float *dwr, int64_t Cout, int64_t Cg, int64_t K, float *gw)
+{
+    const size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= (size_t)(Cout * Cg * K)) return;
+    const int64_t k = (int64_t)(i % K), ci = (int64_t)((i / K) % Cg), co = (int64_t)(i / ((size_t)K * Cg));
+    gw[i] += dwr[(co * K + k) * Cg + ci];
+}
+
+/* weight norm, per tap k: dot_k = sum dw v (double, the CPU's order), dg_k = dot_k / ||v_k|| */
+__global__ void k_wn_dot(const float *dwr, const float *v, const double *nrm, int64_t Cout, int64_t Cg, int64_t K, double *dg, float *gg)
+{
+    const int64_t k = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (k >= K) return;
+    double dot = 0;
+    for (int64_t co = 0; co < Cout; co++)
+        for (int64_t ci = 0; ci < Cg; ci++) dot += (double)dwr[(co * K + k) * Cg + ci] * v[(co * Cg + ci) * K + k];
+    dg[k] = dot / nrm[k];
+    if (gg) gg[k] += (float)dg[k];
+}
+
+/* dv = (g / ||v||) (dw - (dg_k / ||v||) v) */
+__global__ void k_wn_dv(const float *dwr, const float *v, const float *g, const double *nrm, const double *dg, int64_t Cout,
+                        int64_t Cg, int64_t K, float *gw)
+{
+    const size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= (size_t)(Cout * Cg * K)) return;
+    const int64_t k = (int64_t)(i % K), ci = (int64_t)((i / K) % Cg), co = (int64_t)(i / ((size_t)K * Cg));
+    const double sc = g[k] / nrm[k];
+    gw[i] += (float)(sc * ((double)dwr[(co * K + k) * Cg + ci] - dg[k] / nrm[k] * v[i]));
+}
+
+static void c1_bwd(sdd_ctx *c, void *vn)
+{
+    c1_node *n = (c1_node *)vn;
+    if (!n->out->g) return;
+    const sdd_cu_c1 *g = &n->geo;
+    const int64_t KC = g->K * g->Cg, To = g->To;
+    const size_t wn = (size_t)g->Cout * KC;
+    float *dx = sdd_wants(c, n->x) ? sdd_grad_of(c, n->x) : NULL;
+    if (sdd_wants(c, n->x) && !dx) return;
+    const sdd_arena_mark mk = sdd_arena_get_mark(&c->darena);
+    const int64_t chunk = sdd_cu_c1_chunk(g, g->B);
+    float *wr = (float *)sdd_dscratch(c, wn * sizeof(float)), *dwr = (float *)sdd_dscratch(c, wn * sizeof(float));
+    double *nrm = (double *)sdd_dscratch(c, (size_t)g->K * 2 * sizeof(double));
+    float *cols = (float *)sdd_dscratch(c, (size_t)chunk * g->G * To * KC * sizeof(float));
+    float *dcols = dx ? (float *)sdd_dscratch(c, (size_t)chunk * g->G * To * KC * sizeof(float)) : NULL;
+    if (!wr || !dwr || !nrm || !cols || (dx && !dcols)) return;
+    double *dg = nrm + g->K;
+    const float *x = SDD_DEV(n->x), *w = SDD_DEV(n->w), *wg = n->g ? SDD_DEV(n->g) : NULL, *dy = n->out->g;
+    if (sdd_cu_c1_weight(c, g, w, wg, wr, nrm)) return;
+    const float one = 1.0f, zero = 0.0f;
+    for (int s = 0; s < c->nseg; s++) {
+        float *gw = sdd_pgrad(c, n->w, s), *gg = n->g ? sdd_pgrad(c, n->g, s) : NULL, *gb = n->b ? sdd_pgrad(c, n->b, s) : NULL;
+        const int wgrad = gw || gg;
+        const int64_t sb = sdd_ctx_seg_begin(c, s), se = c->seg_end[s];
+        if (wgrad && sdd_cu_fill(dwr, wn, 0.0f, 0, &c->err)) { c->failed = 1; return; }
+        for (int64_t b0 = sb; b0 < se && (wgrad || dx) && To; b0 += chunk) {
+            const int64_t nb = se - b0 < chunk ? se - b0 : chunk, rows = nb * To;
+            const float *dyc = dy + (size_t)b0 * To * g->Cout;
+            if (wgrad) {
+                if (sdd_cu_c1_im2col(c, g, x + (size_t)b0 * g->T * g->Cin, nb, cols)) return;
+                /* per group, column-major: dW_g^T (KC, Cog) += cols_g^T (KC, rows) @ dY_g (rows, Cog) over the chunk's (sample, t) rows */
+                cublasStatus_t st = cublasSgemmStridedBatched(sdd_cu_blas(), CUBLAS_OP_N, CUBLAS_OP_T, (int)KC, (int)g->Cog, (int)rows, &one,
+                                                              cols, (int)KC, (long long)(rows * KC), dyc, (int)g->Cout, (long long)g->Cog,
+                                                              &one, dwr, (int)KC, (long long)(g->Cog * KC), (int)g->G);
+                if (sdd_cu_blas_ok(c, st, "conv1d weight gradient")) return;
+            }
+            if (dx) {
+                /* per group, column-major: dcols_g^T (KC, rows) = W_g^T (KC, Cog) @ dY_g^T (Cog, rows) */
+                cublasStatus_t st = cublasSgemmStridedBatched(sdd_cu_blas(), CUBLAS_OP_N, CUBLAS_OP_N, (int)KC, (int)rows, (int)g->Cog, &one,
+                                                              wr, (int)KC, (long long)(g->Cog * KC), dyc, (int)g->Cout, (long long)g->Cog,
+                                                              &zero, dcols, (int)KC, (long long)(rows * KC), (int)g->G);
+                if (sdd_cu_blas_ok(c, st, "conv1d input gradient")) return;
+                const size_t nx = (size_t)nb * g->T * g->Cin;
+                SDD_LAUNCH(k_c1_col2im, sdd_cu_blocks(nx), SDD_CU_THREADS, 0)(dcols, nb, g->T, g->Cin, g->Cg, g->K, To, g->stride,
+                                                                             g->pad_left, dx + (size_t)b0 * g->T * g->Cin);
+                if (sdd_cu_launched(c, "conv1d col2im")) return;
+            }
+        }
+        if (gb && sdd_cu_rowsum(c, dy, sb * To, se * To, (size_t)g->Cout, gb)) return;
+        if (!wgrad) continue;
+        if (!n->g) SDD_LAUNCH(k_c1_wgrad, sdd_cu_blocks(wn), SDD_CU_THREADS, 0)(dwr, g->Cout, g->Cg, g->K, gw);
+        else {
+            SDD_LAUNCH(k_wn_dot, sdd_cu_blocks((size_t)g->K), SDD_CU_THREADS, 0)(dwr, w, nrm, g->Cout, g->Cg, g->K, dg, gg);
+            if (gw) SDD_LAUNCH(k_wn_dv, sdd_cu_blocks(wn), SDD_CU_THREADS, 0)(dwr, w, wg, nrm, dg, g->Cout, g->Cg, g->K, gw);
+        }
+        if (sdd_cu_launched(c, "conv1d weight gradient")) return;
+    }
+    sdd_arena_release(&c->darena, mk);
+}
 
 int sdd_cu_record_conv1d(sdd_ctx *c, sdd_tensor *x, sdd_tensor *w, sdd_tensor *wn_g, sdd_tensor *b, const sdd_cu_c1 *g,
                          sdd_tensor *out)
 {
-    return no_grad(c, out, sdd_wants(c, x) || sdd_wants(c, w) || (wn_g && sdd_wants(c, wn_g)) || (b && sdd_wants(c, b)), "conv1d");
+    out->rg = sdd_wants(c, x) || sdd_wants(c, w) || (wn_g && sdd_wants(c, wn_g)) || (b && sdd_wants(c, b));
+    if (!c->grad || !out->rg) return 0;
+    c1_node *n = (c1_node *)sdd_scratch(c, sizeof *n);
+    if (!n) return -1;
+    n->x = x; n->w = w; n->g = wn_g; n->b = b; n->out = out; n->geo = *g;
+    return sdd_tape_push(c, c1_bwd, n);
+}
+
+/* ---- multi-head attention ---- */
+
+typedef struct { sdd_tensor *q, *k, *v, *out; float *P, *mask, scale; int H; } mha_node;
+
+/* per row of dP (rows, T), with p the row of P and f the dropout factors (or NULL):
+ * r = dP f; dS = (float)(p (r - sum_j r p)) * scale, in place (the CPU's order and precision) */
+__global__ void k_softmax_bwd_rows(float *dP, const float *P, const float *f, int64_t rows, int64_t T, float scale)
+{
+    const int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= rows) return;
+    float *r = dP + i * T;
+    const float *p = P + i * T, *m = f ? f + i * T : NULL;
+    if (m)
+        for (int64_t j = 0; j < T; j++) r[j] = m[j] != 0.0f ? r[j] * m[j] : 0.0f;
+    double s = 0;
+    for (int64_t j = 0; j < T; j++) s += (double)r[j] * p[j];
+    for (int64_t j = 0; j < T; j++) r[j] = (float)(p[j] * (r[j] - s)) * scale;
+}
+
+static void mha_bwd(sdd_ctx *c, void *vn)
+{
+    mha_node *n = (mha_node *)vn;
+    if (!n->out->g) return;
+    const int64_t B = n->q->n[0], T = n->q->n[1], D = n->q->n[2], H = n->H, Dh = D / H;
+    float *dq = sdd_wants(c, n->q) ? sdd_grad_of(c, n->q) : NULL;
+    float *dk = sdd_wants(c, n->k) ? sdd_grad_of(c, n->k) : NULL;
+    float *dv = sdd_wants(c, n->v) ? sdd_grad_of(c, n->v) : NULL;
+    if ((sdd_wants(c, n->q) && !dq) || (sdd_wants(c, n->k) && !dk) || (sdd_wants(c, n->v) && !dv)) return;
+    const size_t np = (size_t)B * H * T * T;
+    if (!np) return;
+    const sdd_arena_mark mk = sdd_arena_get_mark(&c->darena);
+    float *dP = (float *)sdd_dscratch(c, np * sizeof(float));
+    float *Pd = n->mask ? (float *)sdd_dscratch(c, np * sizeof(float)) : NULL;
+    if (!dP || (n->mask && !Pd)) return;
+    if (Pd) SDD_LAUNCH(k_mul, sdd_cu_blocks(np), SDD_CU_THREADS, 0)(n->P, n->mask, Pd, np);
+    if (sdd_cu_launched(c, "attention backward")) return;
+    const float *Pu = Pd ? Pd : n->P, *dO = n->out->g, *qd = SDD_DEV(n->q), *kd = SDD_DEV(n->k), *vd = SDD_DEV(n->v);
+    for (int64_t b = 0; b < B; b++) {
+        const size_t off = (size_t)b * T * D, po = (size_t)b * H * T * T;
+        /* dV_h (Tk, Dh) += Pu_h^T dO_h; column-major dV_h^T (Dh, Tk) += dO_h^T (Dh, Tq) @ Pu_h (Tq, Tk) */
+        if (dv && sdd_cu_heads_gemm(c, CUBLAS_OP_N, CUBLAS_OP_T, (int)Dh, (int)T, (int)T, 1.0f, dO + off, (int)D, Dh, Pu + po, (int)T, T * T,
+                                    1.0f, dv + off, (int)D, Dh, (int)H, "attention backward (V)")) return;
+        if (!dq && !dk) continue;
+        /* dP_h = dO_h V_h^T; column-major dP_h^T (Tk, Tq) = V_h (Tk, Dh) @ dO_h^T (Dh, Tq) */
+        if (sdd_cu_heads_gemm(c, CUBLAS_OP_T, CUBLAS_OP_N, (int)T, (int)T, (int)Dh, 1.0f, vd + off, (int)D, Dh, dO + off, (int)D, Dh,
+                              0.0f, dP + po, (int)T, T * T, (int)H, "attention backward (P)")) return;
+    }
+    if (!dq && !dk) { sdd_arena_release(&c->darena, mk); return; }
+    SDD_LAUNCH(k_softmax_bwd_rows, sdd_cu_blocks((size_t)(B * H * T)), SDD_CU_THREADS, 0)(dP, n->P, n->mask, B * H * T, T, n->scale);
+    if (sdd_cu_launched(c, "attention softmax backward")) return;
+    for (int64_t b = 0; b < B; b++) {
+        const size_t off = (size_t)b * T * D, po = (size_t)b * H * T * T;
+        /* dQ_h += dS_h K_h; column-major dQ_h^T (Dh, Tq) += K_h^T (Dh, Tk) @ dS_h^T (Tk, Tq) */
+        if (dq && sdd_cu_heads_gemm(c, CUBLAS_OP_N, CUBLAS_OP_N, (int)Dh, (int)T, (int)T, 1.0f, kd + off, (int)D, Dh, dP + po, (int)T, T * T,
+                                    1.0f, dq + off, (int)D, Dh, (int)H, "attention backward (Q)")) return;
+        /* dK_h += dS_h^T Q_h; column-major dK_h^T (Dh, Tk) += Q_h^T (Dh, Tq) @ dS_h (Tq, Tk) */
+        if (dk && sdd_cu_heads_gemm(c, CUBLAS_OP_N, CUBLAS_OP_T, (int)Dh, (int)T, (int)T, 1.0f, qd + off, (int)D, Dh, dP + po, (int)T, T * T,
+                                    1.0f, dk + off, (int)D, Dh, (int)H, "attention backward (K)")) return;
+    }
+    sdd_arena_release(&c->darena, mk);
 }
 
 int sdd_cu_record_mha(sdd_ctx *c, sdd_tensor *q, sdd_tensor *k, sdd_tensor *v, float *P, float *mask, float scale, int H,
                       sdd_tensor *out)
 {
-    return no_grad(c, out, sdd_wants(c, q) || sdd_wants(c, k) || sdd_wants(c, v), "multi-head attention");
+    out->rg = sdd_wants(c, q) || sdd_wants(c, k) || sdd_wants(c, v);
+    if (!c->grad || !out->rg) return 0;
+    mha_node *n = (mha_node *)sdd_scratch(c, sizeof *n);
+    if (!n) return -1;
+    n->q = q; n->k = k; n->v = v; n->out = out; n->P = P; n->mask = mask; n->scale = scale; n->H = H;
+    return sdd_tape_push(c, mha_bwd, n);
+}
+
+/* ---- softmax-attention pooling ---- */
+
+typedef struct { sdd_tensor *x, *w, *out; int axis; } sp_node;
+
+/* one thread per pooled vector (b, j, ch): with p = softmax(w) recomputed as in the forward,
+ * s = sum_i p_i dy x_i (double); dx_i += dy p_i; dw_i += (float)(p_i (dy x_i - s)) */
+__global__ void k_softmax_pool_bwd(const float *x, const float *w, const float *dout, int64_t B, int64_t C, int64_t J, int64_t L,
+                                   int axis, float *dx, float *dw)
+{
+    const size_t o = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (o >= (size_t)(B * J * C)) return;
+    const int64_t ch = (int64_t)(o % C), j = (int64_t)((o / C) % J), b = (int64_t)(o / ((size_t)C * J));
+    const size_t plane = (size_t)(b * C + ch) * (size_t)(J * L);
+    const size_t base = axis == 3 ? plane + (size_t)j * L : plane + (size_t)j;
+    const int64_t st = axis == 3 ? 1 : J;
+    const float dy = dout[o];
+    float mx = w[base];
+    for (int64_t i = 1; i < L; i++) mx = w[base + i * st] > mx ? w[base + i * st] : mx;
+    double z = 0;
+    for (int64_t i = 0; i < L; i++) z += expf(w[base + i * st] - mx);
+    const float iz = (float)(1.0 / z);
+    double s = 0;
+    for (int64_t i = 0; i < L; i++) s += (double)(expf(w[base + i * st] - mx) * iz) * dy * x[base + i * st];
+    for (int64_t i = 0; i < L; i++) {
+        const size_t e = base + i * st;
+        const float p = expf(w[e] - mx) * iz;
+        if (dx) dx[e] += dy * p;
+        if (dw) dw[e] += (float)(p * ((double)dy * x[e] - s));
+    }
+}
+
+static void sp_bwd(sdd_ctx *c, void *vn)
+{
+    sp_node *n = (sp_node *)vn;
+    if (!n->out->g) return;
+    float *dx = sdd_wants(c, n->x) ? sdd_grad_of(c, n->x) : NULL;
+    float *dw = sdd_wants(c, n->w) ? sdd_grad_of(c, n->w) : NULL;
+    if ((sdd_wants(c, n->x) && !dx) || (sdd_wants(c, n->w) && !dw)) return;
+    const int64_t B = n->x->n[0], C = n->x->n[1], J = n->axis == 3 ? n->x->n[2] : n->x->n[3], L = n->axis == 3 ? n->x->n[3] : n->x->n[2];
+    const size_t m = (size_t)(B * J * C);
+    if (m) SDD_LAUNCH(k_softmax_pool_bwd, sdd_cu_blocks(m), SDD_CU_THREADS, 0)(SDD_DEV(n->x), SDD_DEV(n->w), n->out->g, B, C, J, L,
+                                                                             n->axis, dx, dw);
+    sdd_cu_launched(c, "softmax pool backward");
 }
 
 int sdd_cu_record_softmax_pool(sdd_ctx *c, sdd_tensor *x, sdd_tensor *w, int axis, sdd_tensor *out)
 {
-    return no_grad(c, out, sdd_wants(c, x) || sdd_wants(c, w), "softmax pooling");
+    out->rg = sdd_wants(c, x) || sdd_wants(c, w);
+    if (!c->grad || !out->rg) return 0;
+    sp_node *n = (sp_node *)sdd_scratch(c, sizeof *n);
+    if (!n) return -1;
+    n->x = x; n->w = w; n->out = out; n->axis = axis;
+    return sdd_tape_push(c, sp_bwd, n);
 }

@@ -12,7 +12,8 @@
 #      CUDA is installed (said so in the results when it is not)
 #   4. compute-sanitizer memcheck on one fixture's forward and one training step
 #   5. a short sdd train --device cuda run on the test clips
-#   6. XLS-R: the XLSR-AASIST (300M) eval benchmark (after the benchmark section)
+#   6. XLS-R: the XLSR-AASIST (300M) eval and training benchmarks (after the
+#      benchmark section)
 # The real-weight fixtures need the AASIST .pth files: SDD_SHARED (default
 # ../shared, or tests/out/shared when that exists) must hold models/.
 # Exit status 1 when any check failed. Needs no network.
@@ -129,10 +130,13 @@ for mode in step-none step-pcgrad fwd; do
 done
 cat "$BENCH" | tee -a "$RES"
 endsec
-section "XLS-R on CUDA: XLSR-AASIST (300M, random weights) eval forward, 66800 samples per utterance"
+section "XLS-R on CUDA: XLSR-AASIST (300M, random weights) eval forward and dual-path training steps, 66800 samples per utterance"
 timeout 90 "$TC" --bench-xlsr "$BENCH" 2>&1 | tee -a "$RES"
 grep '"XLSR-AASIST"' "$BENCH" | tee -a "$RES"
 [ "$(grep -c '"XLSR-AASIST", "measure": "eval_forward"' "$BENCH")" -eq 3 ] || { fail=1; log "XLS-R eval benchmark FAILED"; }
+timeout 120 "$TC" --bench-xlsr-train "$BENCH" 2>&1 | tee -a "$RES"
+grep '"XLSR-AASIST", "measure": "train_dual' "$BENCH" | tee -a "$RES"
+[ "$(grep -c '"XLSR-AASIST", "measure": "train_dual' "$BENCH")" -eq 2 ] || { fail=1; log "XLS-R training benchmark FAILED"; }
 endsec
 section "compute-sanitizer"
 CS=$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer 2>/dev/null)

@@ -8,7 +8,8 @@
  *                        CPU; XLSR-AASIST-tiny: its PyTorch fixture and random
  *                        weights on a 6 x 66800 noise batch, CUDA vs CPU; one
  *                        DPDA training step per alignment method
- *                        (and joint statistics, one path) on CUDA vs the CPU
+ *                        (and joint statistics, one path; XLSR-AASIST-tiny
+ *                        with pcgrad) on CUDA vs the CPU
  *                        backend: losses, per-path gradients, combined
  *                        gradient, Adam update, weights
  *   test_cuda --probe    prints the device (or the SKIP line) and stops
@@ -24,6 +25,9 @@
  *                        eval forward at batch 5 and 10 x 66800 on CUDA, and
  *                        once at batch 1 on this machine's CPU backend, JSON
  *                        lines appended to F
+ *   test_cuda --bench-xlsr-train F  XLSR-AASIST (300M) dual-path steps
+ *                        (5 + 5 x 66800) on CUDA, alignment none and pcgrad,
+ *                        JSON lines appended to F
  *   test_cuda --bench F  eval throughput, CUDA vs this machine's CPU backend,
  *                        one JSON object per line appended to F */
 #include "check.h"
@@ -282,6 +286,7 @@ static void run_train(void)
         { "AASIST-L", SDD_PATHS_DUAL, SDD_ALIGN_PCGRAD, SDD_BN_JOINT, 0 },
         { "AASIST-L", SDD_PATHS_ORIG, SDD_ALIGN_NONE, SDD_BN_PER_PATH, 1 },
         { "AASIST", SDD_PATHS_DUAL, SDD_ALIGN_PCGRAD, SDD_BN_PER_PATH, 1 },
+        { "XLSR-AASIST-tiny", SDD_PATHS_DUAL, SDD_ALIGN_PCGRAD, SDD_BN_PER_PATH, 1 },
     };
     for (size_t i = 0; i < sizeof rs / sizeof rs[0]; i++) train_compare(&rs[i], 1);
 }
@@ -380,6 +385,59 @@ static int bench_xlsr(const char *outpath, const char *card)
     return rc;
 }
 
+/* XLSR-AASIST (300M, random weights) dual-path steps (5 + 5 x 66800,
+ * per-path statistics, dropout on), alignment none and pcgrad, on CUDA */
+static int bench_xlsr_train(const char *outpath, const char *card)
+{
+    FILE *f = fopen(outpath, "a");
+    if (!f) { fprintf(stderr, "cannot write %s\n", outpath); return 1; }
+    sdd_err e;
+    sdd_model *m = sdd_model_new("XLSR-AASIST", &e);
+    if (!m) { fprintf(stderr, "%s\n", e.msg); fclose(f); return 1; }
+    sdd_model_init_random(m, 3);
+    const int nb = 10;
+    const int64_t L = 66800;
+    float *x = malloc((size_t)nb * L * sizeof(float));
+    int lab[10], rc = 0;
+    if (!x) { fclose(f); sdd_model_free(m); return 1; }
+    make_batch(nb, L, x, lab, 0);
+    const int aligns[2] = { SDD_ALIGN_NONE, SDD_ALIGN_PCGRAD };
+    for (int a = 0; a < 2 && !rc; a++) {
+        sdd_ctx c;
+        sdd_adam opt;
+        sdd_align_state as;
+        sdd_align_state_init(&as);
+        sdd_ctx_init(&c, &m->params);
+        if (sdd_adam_init(&opt, &m->params, NULL, &e) || sdd_ctx_set_device(&c, SDD_DEV_CUDA, &e)) { fprintf(stderr, "%s\n", e.msg); rc = 1; }
+        sdd_step_params sp = sdd_step_default_params();
+        sp.align = aligns[a];
+        sdd_step_result r;
+        const int warm = 1, reps = 3;
+        double t0 = now_s();
+        for (int k = 0; k < warm && !rc; k++) {
+            rc = sdd_train_step(m, &c, &opt, &as, &sp, x, nb, L, lab, k, NULL, &r, &e) ? 1 : 0;
+            printf("  XLSR-AASIST align %s warm-up step %d: %.1f ms\n", sdd_align_name(sp.align), k, (now_s() - t0) * 1e3);
+        }
+        t0 = now_s();
+        for (int k = 0; k < reps && !rc; k++) rc = sdd_train_step(m, &c, &opt, &as, &sp, x, nb, L, lab, k, NULL, &r, &e) ? 1 : 0;
+        const double dt = (now_s() - t0) / reps;
+        if (rc) fprintf(stderr, "bench-xlsr-train %s: %s\n", sdd_align_name(sp.align), e.msg);
+        else {
+            fprintf(f, "{\"impl\": \"sdd\", \"device\": \"cuda\", \"card\": \"%s\", \"model\": \"XLSR-AASIST\", \"measure\": \"train_dual_%s\", "
+                       "\"batch\": %d, \"len\": %lld, \"reps\": %d, \"sec_mean\": %.5f, \"loss\": %.5f, \"device_arena_peak_mib\": %.0f}\n",
+                    card, sdd_align_name(sp.align), nb, (long long)L, reps, dt, r.loss_total, c.darena.peak / 1048576.0);
+            fflush(f);
+            printf("bench-xlsr-train XLSR-AASIST dual 5+5 align %s: %.1f ms/step (loss %.4f)\n", sdd_align_name(sp.align), dt * 1e3, r.loss_total);
+        }
+        sdd_adam_free(&opt);
+        sdd_ctx_free(&c);
+    }
+    free(x);
+    sdd_model_free(m);
+    fclose(f);
+    return rc;
+}
+
 /* Dual-path steps (5 + 5 x 64600, per-path statistics) per alignment on CUDA,
  * AASIST and AASIST-L; each line is flushed at once so a run cut off by a
  * timeout keeps what it measured. Then two profiled AASIST pcgrad steps
@@ -460,6 +518,7 @@ int main(int argc, char **argv)
     if (argc == 3 && !strcmp(argv[1], "--bench")) return bench(argv[2], card);
     if ((argc == 3 || (argc == 4 && !strcmp(argv[3], "quick"))) && !strcmp(argv[1], "--bench-train")) return bench_train(argv[2], card, argc == 4);
     if (argc == 3 && !strcmp(argv[1], "--bench-xlsr")) return bench_xlsr(argv[2], card);
+    if (argc == 3 && !strcmp(argv[1], "--bench-xlsr-train")) return bench_xlsr_train(argv[2], card);
     if (argc == 2 && !strcmp(argv[1], "--train-step")) {
         const regime r = { "AASIST-L", SDD_PATHS_DUAL, SDD_ALIGN_PCGRAD, SDD_BN_PER_PATH, 1 };
         train_compare(&r, 0);

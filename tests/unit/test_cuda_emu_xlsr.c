@@ -5,7 +5,11 @@
  * the PyTorch fixture. Eval: XLSR-AASIST-tiny logits vs its float64 fixture
  * and vs the CPU from random weights; sdd_checkpoint on the device (the kept
  * output overlapping its old place); the back ends without CUDA kernels
- * (XLSR-Mamba, XLSR-Conformer-TCM) refused naming their ops. */
+ * (XLSR-Mamba, XLSR-Conformer-TCM) refused naming their ops. Training: one
+ * DPDA PCGrad step of XLSR-AASIST-tiny (dropout on, activation
+ * recomputation as configured) on the emulated device vs the CPU backend
+ * from the same weights and batch: per-path losses, per-path gradients, the
+ * combined gradient, the weights after Adam; then a second step. */
 #include "check.h"
 #include "fixture.h"
 #include "models/modelio.h"
@@ -15,6 +19,7 @@
 #include "core/rng.h"
 #include "ops/ops.h"
 #include "ops/seq.h"
+#include "train/step.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -162,6 +167,86 @@ static void eval_checkpoint(void)
     sdd_params_free(&ps);
 }
 
+/* in the emulation objects (cuda_rt.cu): device memory protection on (1) or off */
+void sdd_cu_emu_protect(int on);
+
+/* the DPDA steps (2 + 2 copies) on the CPU and the emulated device from the same weights */
+static void train_compare(int align, int steps, int protect)
+{
+    sdd_err e;
+    sdd_model *mc = sdd_model_new("XLSR-AASIST-tiny", &e), *md = sdd_model_new("XLSR-AASIST-tiny", &e);
+    CHECK_MSG(mc && md, "%s", e.msg);
+    if (!mc || !md) { sdd_model_free(mc); sdd_model_free(md); return; }
+    sdd_cu_emu_protect(protect);
+    sdd_model_init_random(mc, 7);
+    memcpy(md->params.data, mc->params.data, mc->params.total * sizeof(float));
+    const int nb = 4;
+    const int64_t L = 6000;
+    const size_t n = mc->params.total;
+    float *wave = malloc((size_t)nb * L * sizeof(float)), *gc = malloc(n * sizeof(float)), *gd = malloc(n * sizeof(float));
+    float *pd = malloc(2 * n * sizeof(float)), *w0 = malloc(n * sizeof(float));
+    int lab[4] = { 1, 0, 1, 0 };
+    sdd_step_params sp = sdd_step_default_params();
+    sp.paths = SDD_PATHS_DUAL;
+    sp.align = align;
+    sp.bn_stats = SDD_BN_PER_PATH;
+    sdd_adam oc, od;
+    sdd_align_state ac, ad;
+    sdd_align_state_init(&ac);
+    sdd_align_state_init(&ad);
+    sdd_ctx cc, cd;
+    sdd_ctx_init(&cc, &mc->params);
+    sdd_ctx_init(&cd, &md->params);
+    int ok = w0 && wave && gc && gd && pd && sdd_adam_init(&oc, &mc->params, NULL, &e) == 0 && sdd_adam_init(&od, &md->params, NULL, &e) == 0 &&
+             sdd_ctx_set_device(&cd, SDD_DEV_CUDA, &e) == 0;
+    CHECK_MSG(ok, "setup: %s", e.msg);
+    const char *an = sdd_align_name(align);
+    for (int st = 0; ok && st < steps; st++) {
+        for (int64_t i = 0; i < nb * L; i++) wave[i] = (0.1f + 0.05f * st) * (2.0f * sdd_rng_uniform(21 + st, (uint64_t)i) - 1.0f);
+        sdd_step_result rc_, rd_;
+        memcpy(w0, mc->params.data, n * sizeof(float));
+        const int okc = sdd_train_step(mc, &cc, &oc, &ac, &sp, wave, nb, L, lab, 5 + st, gc, &rc_, &e) == 0;
+        CHECK_MSG(okc, "cpu step: %s", e.msg);
+        const int okd = sdd_train_step(md, &cd, &od, &ad, &sp, wave, nb, L, lab, 5 + st, gd, &rd_, &e) == 0;
+        CHECK_MSG(okd, "cuda step (align %s): %s", an, e.msg);
+        if (!(ok = okc && okd)) break;
+        const double el = fmax(fabs(rc_.loss[0] - rd_.loss[0]), fabs(rc_.loss[1] - rd_.loss[1])) / fmax(1e-6, fabs(rc_.loss_total));
+        const double eg = fx_rel_l2(gd, gc, n);
+        sdd_device_to_host(pd, md->params.dgrad[0], n, &e);
+        sdd_device_to_host(pd + n, md->params.dgrad[1], n, &e);
+        const double ep = fmax(fx_rel_l2(pd, mc->params.grad[0], n), fx_rel_l2(pd + n, mc->params.grad[1], n));
+        CHECK(sdd_params_download(&md->params, &e) == 0);
+        double un = 0.0, ud = 0.0;
+        for (size_t k = 0; k < n; k++) {
+            const double uc = (double)mc->params.data[k] - w0[k], uv = (double)md->params.data[k] - w0[k];
+            un += uc * uc;
+            ud += (uv - uc) * (uv - uc);
+        }
+        const double eu = un > 0 ? sqrt(ud / un) : sqrt(ud), ew = fx_rel_l2(md->params.data, mc->params.data, n);
+        printf("XLSR-AASIST-tiny dual align %s dropout step %d: losses cpu %.6f %.6f cuda %.6f %.6f (rel %.2g); per-path gradients "
+               "rel L2 %.2g, combined %.2g; Adam update %.2g; weights %.2g%s\n", an, st, rc_.loss[0], rc_.loss[1], rd_.loss[0], rd_.loss[1],
+               el, ep, eg, eu, ew, rc_.has_align_stats ? (rc_.al.conflict == rd_.al.conflict ? ", same conflict flag" : ", CONFLICT FLAG DIFFERS") : "");
+        CHECK_MSG(el <= 1e-5, "step %d: losses differ by %.3g", st, el);
+        CHECK_MSG(ep <= 1e-4 && eg <= 1e-4, "step %d: gradients differ by %.3g / %.3g", st, ep, eg);
+        CHECK_MSG(eu <= 5e-2 && ew <= 1e-5, "step %d: update / weights differ by %.3g / %.3g", st, eu, ew);
+        if (rc_.has_align_stats) {
+            CHECK(rd_.has_align_stats);
+            CHECK_NEAR(rd_.al.cos, rc_.al.cos, 1e-3);
+        }
+        /* both copies continue from the CPU's weights, so the next step tests the step, not drift */
+        memcpy(md->params.data, mc->params.data, n * sizeof(float));
+        CHECK(sdd_params_upload(&md->params, &e) == 0);
+    }
+    sdd_ctx_free(&cc);
+    sdd_ctx_free(&cd);
+    sdd_adam_free(&oc);
+    sdd_adam_free(&od);
+    sdd_cu_emu_protect(1);
+    free(w0); free(wave); free(gc); free(gd); free(pd);
+    sdd_model_free(mc);
+    sdd_model_free(md);
+}
+
 int main(void)
 {
     eval_fixture();
@@ -169,5 +254,6 @@ int main(void)
     eval_checkpoint();
     eval_refused("XLSR-Mamba-tiny", "selective scan");
     eval_refused("XLSR-Conformer-TCM-tiny", "GLU");
+    train_compare(SDD_ALIGN_PCGRAD, 2, 1);
     return CHECK_DONE("test_cuda_emu_xlsr");
 }
