@@ -4,10 +4,12 @@
  * + cuBLAS SGEMM), multi-head attention (cuBLAS strided-batched GEMMs for
  * Q K^T and P V, a row softmax kernel) and softmax-attention pooling. Each op
  * mirrors its CPU version in src/ops: the per-row reductions (LayerNorm
- * statistics, softmax sums, the weight-norm norms) run one thread per row in
- * the CPU's order and precision, so they give the CPU's values; the GEMMs sum
- * in cuBLAS's order, so outputs agree to float rounding, not bits. In
- * training the ops record their backward (cuda_xlsr_grad.cu). */
+ * statistics, softmax sums) run one thread per row in the CPU's order and
+ * precision, so they give the CPU's values; the weight-norm norms are column
+ * sums in double over fixed chunks of rows (sdd_cu_colprod) and the GEMMs sum
+ * in cuBLAS's order, so outputs agree to float rounding, not bits. Nothing
+ * uses atomics. In training the ops record their backward (cuda_xlsr_grad.cu);
+ * attention dropout factors are drawn on the device with the CPU's RNG. */
 #include "backend/cuda_internal.h"
 #include <math.h>
 extern "C" {
@@ -108,14 +110,42 @@ extern "C" sdd_tensor *sdd_cu_transpose12(sdd_ctx *c, sdd_tensor *x)
 
 /* ---- Conv1d, channel-last: im2col (G, nb, To, K*Cg), then per group out_g (nb To, Cog) += cols_g W_g^T ---- */
 
-/* ||v_k|| over the (Cout, Cg) entries of tap k, in double in the CPU's order */
-__global__ void k_wn_norm(const float *w, int64_t rows, int64_t K, double *nrm)
+/* column sums of products in two fixed-order stages (deterministic, no
+ * atomics): part[j, k] = sum over the rows of chunk j of a[r, k] b[r, k] in
+ * double; out[k] = the chunks' sums added in chunk order (sqrt with root) */
+__global__ void k_colprod_part(const float *a, const float *b, int64_t rows, int64_t per, int64_t chunk, double *part)
+{
+    const int64_t k = (int64_t)blockIdx.x * blockDim.x + threadIdx.x, j = blockIdx.y;
+    if (k >= per) return;
+    const int64_t r1 = (j + 1) * chunk < rows ? (j + 1) * chunk : rows;
+    double s = 0;
+    for (int64_t r = j * chunk; r < r1; r++) s += (double)a[r * per + k] * b[r * per + k];
+    part[j * per + k] = s;
+}
+
+__global__ void k_colprod_sum(const double *part, int64_t nch, int64_t per, int root, double *out)
 {
     const int64_t k = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
-    if (k >= K) return;
+    if (k >= per) return;
     double s = 0;
-    for (int64_t i = 0; i < rows; i++) s += (double)w[i * K + k] * w[i * K + k];
-    nrm[k] = sqrt(s);
+    for (int64_t j = 0; j < nch; j++) s += part[j * per + k];
+    out[k] = root ? sqrt(s) : s;
+}
+
+int sdd_cu_colprod(sdd_ctx *c, const float *a, const float *b, int64_t rows, int64_t per, int root, double *out)
+{
+    int64_t chunk = 256;
+    if ((rows + chunk - 1) / chunk > 65535) chunk = (rows + 65534) / 65535;
+    const int64_t nch = rows > 0 ? (rows + chunk - 1) / chunk : 1;
+    const sdd_arena_mark mk = sdd_arena_get_mark(&c->darena);
+    double *part = (double *)sdd_dscratch(c, (size_t)(nch * per) * sizeof(double));
+    if (!part) return -1;
+    if (rows > 0) SDD_LAUNCH(k_colprod_part, dim3(sdd_cu_blocks((size_t)per), (unsigned)nch), SDD_CU_THREADS, 0)(a, b, rows, per, chunk, part);
+    else if (sdd_cu_fill((float *)part, (size_t)(2 * per), 0.0f, 0, &c->err)) { c->failed = 1; return -1; }
+    SDD_LAUNCH(k_colprod_sum, sdd_cu_blocks((size_t)per), SDD_CU_THREADS, 0)(part, nch, per, root, out);
+    if (sdd_cu_launched(c, "column sums")) return -1;
+    sdd_arena_release(&c->darena, mk);
+    return 0;
 }
 
 /* wr (G, Cog, K, Cg) = (Cout, K, Cg) from w (Cout, Cg, K), times g[k] / nrm[k] with weight norm */
@@ -149,7 +179,8 @@ unsigned sdd_cu_grid_cap(size_t n)
 
 int sdd_cu_c1_weight(sdd_ctx *c, const sdd_cu_c1 *g, const float *w, const float *wn_g, float *wr, double *nrm)
 {
-    if (wn_g) SDD_LAUNCH(k_wn_norm, sdd_cu_blocks((size_t)g->K), SDD_CU_THREADS, 0)(w, g->Cout * g->Cg, g->K, nrm);
+    /* ||v_k|| over the (Cout, Cg) entries of tap k */
+    if (wn_g && sdd_cu_colprod(c, w, w, g->Cout * g->Cg, g->K, 1, nrm)) return -1;
     const size_t wn = (size_t)g->Cout * g->K * g->Cg;
     SDD_LAUNCH(k_c1_weight, sdd_cu_blocks(wn), SDD_CU_THREADS, 0)(w, wn_g, nrm, g->Cout, g->Cg, g->K, wr);
     return sdd_cu_launched(c, "conv1d weight");

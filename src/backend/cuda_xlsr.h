@@ -25,7 +25,10 @@ __global__ void k_mul_acc(const float *dy, const float *f, float *dx, size_t n);
 unsigned sdd_cu_grid_cap(size_t n);
 /* wr (G, Cog, K, Cg) from w (Cout, Cg, K), through weight norm when wn_g is set (nrm (K) = ||v_k||) */
 int sdd_cu_c1_weight(sdd_ctx *c, const sdd_cu_c1 *g, const float *w, const float *wn_g, float *wr, double *nrm);
-/* cols (nb, G, To, K*Cg) of samples x (nb, T, Cin) */
+/* out[k] = sum over rows r of a[r, k] b[r, k] (a, b (rows, per)) in double,
+ * in a fixed order (chunks of rows, then the chunks in order); sqrt of it with root */
+int sdd_cu_colprod(sdd_ctx *c, const float *a, const float *b, int64_t rows, int64_t per, int root, double *out);
+/* cols (G, nb, To, K*Cg) of samples x (nb, T, Cin) */
 int sdd_cu_c1_im2col(sdd_ctx *c, const sdd_cu_c1 *g, const float *x, int64_t nb, float *cols);
 /* samples per im2col chunk (at most B) */
 int64_t sdd_cu_c1_chunk(const sdd_cu_c1 *g, int64_t B);

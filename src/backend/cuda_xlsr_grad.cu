@@ -6,7 +6,8 @@
  * (sdd_pgrad). Per-row reductions run one thread per row in the CPU's order
  * and precision; column sums over many rows (LayerNorm and Conv1d bias
  * gradients) go through the deterministic parallel reduction of
- * sdd_cu_rowsum; the GEMMs are cuBLAS's. No atomics. */
+ * sdd_cu_rowsum, the weight-norm dot products through sdd_cu_colprod; the
+ * GEMMs are cuBLAS's. No atomics. */
 #include "backend/cuda_xlsr.h"
 #include <math.h>
 
@@ -166,36 +167,34 @@ __global__ void k_c1_col2im(const float *dcols, int64_t nb, int64_t T, int64_t C
     dx[i] = v;
 }
 
-/* gw (Cout, Cg, K) += dwr (Cout, K, Cg) rearranged */
-__global__ void k_c1_wgrad(const float *dwr, int64_t Cout, int64_t Cg, int64_t K, float *gw)
+/* dw (Cout, Cg, K) (add 0: =, 1: +=) dwr (Cout, K, Cg) rearranged */
+__global__ void k_c1_wgrad(const float *dwr, int64_t Cout, int64_t Cg, int64_t K, int add, float *dw)
 {
     const size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
     if (i >= (size_t)(Cout * Cg * K)) return;
     const int64_t k = (int64_t)(i % K), ci = (int64_t)((i / K) % Cg), co = (int64_t)(i / ((size_t)K * Cg));
-    gw[i] += dwr[(co * K + k) * Cg + ci];
+    const float v = dwr[(co * K + k) * Cg + ci];
+    dw[i] = add ? dw[i] + v : v;
 }
 
-/* weight norm, per tap k: dot_k = sum dw v (double, the CPU's order), dg_k = dot_k / ||v_k|| */
-__global__ void k_wn_dot(const float *dwr, const float *v, const double *nrm, int64_t Cout, int64_t Cg, int64_t K, double *dg, float *gg)
+/* weight norm: dg_k = (sum dw v) / ||v_k|| in place of the dot products; gg += dg */
+__global__ void k_wn_dg(double *dg, const double *nrm, int64_t K, float *gg)
 {
     const int64_t k = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
     if (k >= K) return;
-    double dot = 0;
-    for (int64_t co = 0; co < Cout; co++)
-        for (int64_t ci = 0; ci < Cg; ci++) dot += (double)dwr[(co * K + k) * Cg + ci] * v[(co * Cg + ci) * K + k];
-    dg[k] = dot / nrm[k];
+    dg[k] /= nrm[k];
     if (gg) gg[k] += (float)dg[k];
 }
 
-/* dv = (g / ||v||) (dw - (dg_k / ||v||) v) */
-__global__ void k_wn_dv(const float *dwr, const float *v, const float *g, const double *nrm, const double *dg, int64_t Cout,
-                        int64_t Cg, int64_t K, float *gw)
+/* dv = (g / ||v||) (dw - (dg_k / ||v||) v), dw (Cout, Cg, K) like v */
+__global__ void k_wn_dv(const float *dw, const float *v, const float *g, const double *nrm, const double *dg, size_t n, int64_t K,
+                        float *gw)
 {
     const size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
-    if (i >= (size_t)(Cout * Cg * K)) return;
-    const int64_t k = (int64_t)(i % K), ci = (int64_t)((i / K) % Cg), co = (int64_t)(i / ((size_t)K * Cg));
+    if (i >= n) return;
+    const int64_t k = (int64_t)(i % K);
     const double sc = g[k] / nrm[k];
-    gw[i] += (float)(sc * ((double)dwr[(co * K + k) * Cg + ci] - dg[k] / nrm[k] * v[i]));
+    gw[i] += (float)(sc * ((double)dw[i] - dg[k] / nrm[k] * v[i]));
 }
 
 static void c1_bwd(sdd_ctx *c, void *vn)
@@ -210,10 +209,11 @@ static void c1_bwd(sdd_ctx *c, void *vn)
     const sdd_arena_mark mk = sdd_arena_get_mark(&c->darena);
     const int64_t chunk = sdd_cu_c1_chunk(g, g->B);
     float *wr = (float *)sdd_dscratch(c, wn * sizeof(float)), *dwr = (float *)sdd_dscratch(c, wn * sizeof(float));
+    float *dwv = n->g ? (float *)sdd_dscratch(c, wn * sizeof(float)) : NULL;
     double *nrm = (double *)sdd_dscratch(c, (size_t)g->K * 2 * sizeof(double));
     float *cols = (float *)sdd_dscratch(c, (size_t)chunk * g->G * To * KC * sizeof(float));
     float *dcols = dx ? (float *)sdd_dscratch(c, (size_t)chunk * g->G * To * KC * sizeof(float)) : NULL;
-    if (!wr || !dwr || !nrm || !cols || (dx && !dcols)) return;
+    if (!wr || !dwr || !nrm || !cols || (dx && !dcols) || (n->g && !dwv)) return;
     double *dg = nrm + g->K;
     const float *x = SDD_DEV(n->x), *w = SDD_DEV(n->w), *wg = n->g ? SDD_DEV(n->g) : NULL, *dy = n->out->g;
     if (sdd_cu_c1_weight(c, g, w, wg, wr, nrm)) return;
@@ -248,10 +248,13 @@ static void c1_bwd(sdd_ctx *c, void *vn)
         }
         if (gb && sdd_cu_rowsum(c, dy, sb * To, se * To, (size_t)g->Cout, gb)) return;
         if (!wgrad) continue;
-        if (!n->g) SDD_LAUNCH(k_c1_wgrad, sdd_cu_blocks(wn), SDD_CU_THREADS, 0)(dwr, g->Cout, g->Cg, g->K, gw);
+        if (!n->g) SDD_LAUNCH(k_c1_wgrad, sdd_cu_blocks(wn), SDD_CU_THREADS, 0)(dwr, g->Cout, g->Cg, g->K, 1, gw);
         else {
-            SDD_LAUNCH(k_wn_dot, sdd_cu_blocks((size_t)g->K), SDD_CU_THREADS, 0)(dwr, w, nrm, g->Cout, g->Cg, g->K, dg, gg);
-            if (gw) SDD_LAUNCH(k_wn_dv, sdd_cu_blocks(wn), SDD_CU_THREADS, 0)(dwr, w, wg, nrm, dg, g->Cout, g->Cg, g->K, gw);
+            /* w = g v / ||v||: dg_k = sum dw v / ||v_k||; dv = (g/||v||) (dw - (dg_k / ||v||) v) */
+            SDD_LAUNCH(k_c1_wgrad, sdd_cu_blocks(wn), SDD_CU_THREADS, 0)(dwr, g->Cout, g->Cg, g->K, 0, dwv);
+            if (sdd_cu_colprod(c, dwv, w, g->Cout * g->Cg, g->K, 0, dg)) return;
+            SDD_LAUNCH(k_wn_dg, sdd_cu_blocks((size_t)g->K), SDD_CU_THREADS, 0)(dg, nrm, g->K, gg);
+            if (gw) SDD_LAUNCH(k_wn_dv, sdd_cu_blocks(wn), SDD_CU_THREADS, 0)(dwv, w, wg, nrm, dg, wn, g->K, gw);
         }
         if (sdd_cu_launched(c, "conv1d weight gradient")) return;
     }

@@ -215,6 +215,23 @@ static void train_compare(int align, int steps, int protect)
         sdd_device_to_host(pd, md->params.dgrad[0], n, &e);
         sdd_device_to_host(pd + n, md->params.dgrad[1], n, &e);
         const double ep = fmax(fx_rel_l2(pd, mc->params.grad[0], n), fx_rel_l2(pd + n, mc->params.grad[1], n));
+        /* the XLS-R parameters each op's backward produces, one by one (path 0) */
+        static const char *const names[] = {
+            "ssl_model.model.feature_extractor.conv_layers.0.0.weight", "ssl_model.model.feature_extractor.conv_layers.1.2.1.weight",
+            "ssl_model.model.encoder.pos_conv.0.weight_g", "ssl_model.model.encoder.pos_conv.0.weight_v",
+            "ssl_model.model.encoder.pos_conv.0.bias", "ssl_model.model.encoder.layers.0.self_attn.q_proj.weight",
+            "ssl_model.model.encoder.layers.1.self_attn.k_proj.weight", "ssl_model.model.encoder.layers.1.fc1.bias",
+            "ssl_model.model.encoder.layer_norm.bias", "attention.0.weight" };
+        for (size_t k = 0; st == 0 && k < sizeof names / sizeof names[0]; k++) {
+            const int ip = sdd_params_find(&mc->params, names[k]);
+            CHECK_MSG(ip >= 0, "no parameter %s", names[k]);
+            if (ip < 0) continue;
+            const sdd_pinfo *pi = &mc->params.p[ip];
+            const double e1 = fx_rel_l2(pd + pi->off, mc->params.grad[0] + pi->off, pi->numel);
+            double g2 = 0;
+            for (size_t q = 0; q < pi->numel; q++) g2 += (double)mc->params.grad[0][pi->off + q] * mc->params.grad[0][pi->off + q];
+            CHECK_MSG(g2 > 0 && e1 <= 1e-4, "%s: gradient norm %.3g, CUDA vs CPU %.3g", names[k], sqrt(g2), e1);
+        }
         CHECK(sdd_params_download(&md->params, &e) == 0);
         double un = 0.0, ud = 0.0;
         for (size_t k = 0; k < n; k++) {
