@@ -110,6 +110,25 @@ def pcgrad_merge(grads, has):
     return torch.where(shared, stacked.mean(0), stacked.sum(0))
 
 
+def pcgrad_step(params, losses, opt):
+    """The reference recipe's aligned step: one backward pass per path loss
+    (the graph kept), PCGrad on the two flat gradients, then the optimizer."""
+    grads, has = [], []
+    for loss in losses:
+        opt.zero_grad(set_to_none=True)
+        loss.backward(retain_graph=True)
+        gv, hv = flat_grad(params)
+        grads.append(gv)
+        has.append(hv)
+    merged = pcgrad_merge(grads, has)
+    off = 0
+    for p in params:
+        n = p.numel()
+        p.grad = merged[off:off + n].view_as(p).clone()
+        off += n
+    opt.step()
+
+
 def measure(a):
     import numpy as np
     import torch
@@ -158,21 +177,7 @@ def measure(a):
 
         def step():
             _, logits = model(x)
-            losses = [ce(logits[:half], y[:half]), ce(logits[half:], y[half:])]
-            grads, has = [], []
-            for loss in losses:
-                opt.zero_grad(set_to_none=True)
-                loss.backward(retain_graph=True)
-                gv, hv = flat_grad(params)
-                grads.append(gv)
-                has.append(hv)
-            merged = pcgrad_merge(grads, has)
-            off = 0
-            for p in params:
-                n = p.numel()
-                p.grad = merged[off:off + n].view_as(p).clone()
-                off += n
-            opt.step()
+            pcgrad_step(params, [ce(logits[:half], y[:half]), ce(logits[half:], y[half:])], opt)
 
     def sync():
         if a.device == "cuda":

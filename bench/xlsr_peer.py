@@ -34,7 +34,7 @@ def measure(a):
     import torch
     import torch.nn.functional as F
     import xlsr_ref
-    from peer_torch import flat_grad, pcgrad_merge
+    from peer_torch import pcgrad_step
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
     dev = torch.device(a.device)
@@ -62,19 +62,7 @@ def measure(a):
         else:
             m.train()
             z = m(x)
-            grads, has = [], []
-            for lo in (F.cross_entropy(z[:half], y[:half], weight=w), F.cross_entropy(z[half:], y[half:], weight=w)):
-                opt.zero_grad(set_to_none=True)
-                lo.backward(retain_graph=True)
-                gv, hv = flat_grad(params)
-                grads.append(gv)
-                has.append(hv)
-            merged = pcgrad_merge(grads, has)
-            off = 0
-            for p in params:
-                p.grad = merged[off:off + p.numel()].view_as(p).clone()
-                off += p.numel()
-            opt.step()
+            pcgrad_step(params, [F.cross_entropy(z[:half], y[:half], weight=w), F.cross_entropy(z[half:], y[half:], weight=w)], opt)
         if a.device == "cuda":
             torch.cuda.synchronize()
         if r:

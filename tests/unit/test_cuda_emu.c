@@ -10,6 +10,7 @@
  * weights; then several steps (weights after them).
  * What it cannot show: timing, races between GPU threads, warp effects. */
 #include "check.h"
+#include "device_logits.h"
 #include "landscape_rows.h"
 #include "models/modelio.h"
 #include "models/infer.h"
@@ -35,21 +36,6 @@ static double rel_l2(const float *got, const float *want, size_t n)
     }
     if (den == 0.0) return sqrt(num) <= 1e-6 ? 0.0 : INFINITY;
     return sqrt(num / den);
-}
-
-/* logits (B, 2) on the CPU (dev 0) or the emulated CUDA device (dev 1) */
-static int logits_on(sdd_model *m, int dev, const float *wave, int B, int64_t L, float *logits)
-{
-    sdd_ctx c;
-    sdd_err e;
-    sdd_ctx_init(&c, &m->params);
-    float *scores = malloc((size_t)B * sizeof(float));
-    int rc = scores ? 0 : -1;
-    if (!rc && sdd_ctx_set_device(&c, dev, &e)) { fprintf(stderr, "set device: %s\n", e.msg); rc = -1; }
-    if (!rc && sdd_score_batch(m, &c, wave, B, L, scores, logits, &e)) { fprintf(stderr, "score (%s): %s\n", dev ? "cuda" : "cpu", e.msg); rc = -1; }
-    free(scores);
-    sdd_ctx_free(&c);
-    return rc;
 }
 
 /* a fixture's random-weight model: eval logits on the emulated device vs the float64 truth and the CPU */

@@ -11,6 +11,7 @@
  * from the same weights and batch: per-path losses, per-path gradients, the
  * combined gradient, the weights after Adam; then a second step. */
 #include "check.h"
+#include "device_logits.h"
 #include "fixture.h"
 #include "models/modelio.h"
 #include "models/infer.h"
@@ -24,21 +25,6 @@
 #include <string.h>
 
 #define FIX "tests/data/fixtures/xlsr_aasist_tiny.safetensors"
-
-/* logits (B, 2) on the CPU (dev 0) or the emulated CUDA device (dev 1) */
-static int logits_on(sdd_model *m, int dev, const float *wave, int B, int64_t L, float *logits)
-{
-    sdd_ctx c;
-    sdd_err e;
-    sdd_ctx_init(&c, &m->params);
-    float *scores = malloc((size_t)B * sizeof(float));
-    int rc = scores ? 0 : -1;
-    if (!rc && sdd_ctx_set_device(&c, dev, &e)) { fprintf(stderr, "set device: %s\n", e.msg); rc = -1; }
-    if (!rc && sdd_score_batch(m, &c, wave, B, L, scores, logits, &e)) { fprintf(stderr, "score (%s): %s\n", dev ? "cuda" : "cpu", e.msg); rc = -1; }
-    free(scores);
-    sdd_ctx_free(&c);
-    return rc;
-}
 
 /* the fixture's random-weight XLSR-AASIST-tiny (NULL when it cannot be loaded) */
 static sdd_model *fixture_model(const sdd_tensorset *fx)
