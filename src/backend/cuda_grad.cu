@@ -155,9 +155,12 @@ static void dropout_bwd(sdd_ctx *c, void *vn)
 float *sdd_cu_dropout_mask(sdd_ctx *c, uint64_t key, size_t m, size_t per_row, float p)
 {
     const float scale = p < 1.0f ? 1.0f / (1.0f - p) : 0.0f;
-    float *h = (float *)sdd_scratch(c, (m ? m : 1) * sizeof(float));
     float *d = (float *)sdd_dscratch(c, (m ? m : 1) * sizeof(float));
-    if (!h || !d) return NULL;
+    if (!d) return NULL;
+    /* without the row mapping, element k's counter is k: drawn on the device */
+    if (!c->row_map) return sdd_cu_drop_factors(c, key, m, p, d) ? NULL : d;
+    float *h = (float *)sdd_scratch(c, (m ? m : 1) * sizeof(float));
+    if (!h) return NULL;
     for (size_t k = 0; k < m; k++) h[k] = sdd_rng_uniform(key, sdd_rng_elem(c, k, per_row)) >= p ? scale : 0.0f;
     if (sdd_cu_copy(d, h, m * sizeof(float), 1, &c->err)) { c->failed = 1; return NULL; }
     return d;

@@ -50,6 +50,9 @@ int sdd_cu_colsum_acc(sdd_ctx *c, const float *x, int64_t rows, size_t per, floa
 int sdd_cu_axpy(sdd_ctx *c, float *y, const float *x, float a, size_t n);
 int sdd_cu_rowsum(sdd_ctx *c, const float *dy, int64_t r0, int64_t r1, size_t per, float *g);
 float *sdd_cu_dropout_mask(sdd_ctx *c, uint64_t key, size_t m, size_t per_row, float p);
+/* f[i] = 1/(1-p) where sdd_rng_uniform(key, i) >= p, else 0, i < n, drawn on the
+ * device (cuda_xlsr.cu; the CPU's RNG bit for bit); -1 with c->err set */
+int sdd_cu_drop_factors(sdd_ctx *c, uint64_t key, size_t n, float p, float *f);
 /* graph pooling's forward kernels (cuda_graph.cu), also launched by the
  * training variant in cuda_graph_grad.cu: scores s (B, N) = sigmoid(h w + b),
  * the top K per sample (ties to the lower index), gather (B, K, D) = h_node s */

@@ -268,6 +268,12 @@ __global__ void k_drop_factors(uint64_t key, size_t n, float p, float scale, flo
     }
 }
 
+int sdd_cu_drop_factors(sdd_ctx *c, uint64_t key, size_t n, float p, float *f)
+{
+    if (n) SDD_LAUNCH(k_drop_factors, sdd_cu_grid_cap(n), SDD_CU_THREADS, 0)(key, n, p, p < 1.0f ? 1.0f / (1.0f - p) : 0.0f, f);
+    return sdd_cu_launched(c, "dropout factors");
+}
+
 /* per sample b: C_h = op(A_h) op(B_h) over the H heads, the column-major view of the row-major head slices */
 int sdd_cu_heads_gemm(sdd_ctx *c, cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k, float alpha,
                       const float *A, int lda, long long sa, const float *Bm, int ldb, long long sb, float beta,
@@ -290,8 +296,7 @@ extern "C" sdd_tensor *sdd_cu_mh_attention(sdd_ctx *c, sdd_tensor *q, sdd_tensor
     float *mask = drop ? (float *)sdd_dscratch(c, (np ? np : 1) * sizeof(float)) : NULL;
     float *Pd = drop ? (float *)sdd_dscratch(c, (np ? np : 1) * sizeof(float)) : NULL;
     if (drop && (!mask || !Pd)) return NULL;
-    if (drop && np)
-        SDD_LAUNCH(k_drop_factors, sdd_cu_grid_cap(np), SDD_CU_THREADS, 0)(key, np, p_drop, p_drop < 1.0f ? 1.0f / (1.0f - p_drop) : 0.0f, mask);
+    if (drop && sdd_cu_drop_factors(c, key, np, p_drop, mask)) return NULL;
     const float *qd = SDD_DEV(q), *kd = SDD_DEV(k), *vd = SDD_DEV(v);
     for (int64_t b = 0; b < B && np; b++) {
         const size_t off = (size_t)b * T * D;
