@@ -43,17 +43,9 @@ __global__ void k_pair_fwd(const float *x, int B, int N, int D, int Do, const fl
     A[idx] = (float)(e / tau);
 }
 
-__global__ void k_softmax_rows2(float *A, size_t rows, int n)
-{
-    const size_t r = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
-    if (r >= rows) return;
-    float *a = A + r * n;
-    double mx = -INFINITY;
-    for (int j = 0; j < n; j++) if (a[j] > mx) mx = a[j];
-    double se = 0.0;
-    for (int j = 0; j < n; j++) se += exp(a[j] - mx);
-    for (int j = 0; j < n; j++) a[j] = (float)(exp(a[j] - mx) / se);
-}
+/* in-place row softmax in double (cuda_graph.cu's eval kernel; declared here,
+ * not in cuda_internal.h, where cuda_xlsr.cu's own k_softmax_rows would overload it) */
+__global__ void k_softmax_rows(float *A, size_t rows, int n);
 
 /* de (rows, n) = A (dA - sum_j A dA) / tau, one thread per row */
 __global__ void k_softmax_bwd(const float *A, const float *dA, size_t rows, int n, float tau, float *de)
@@ -206,7 +198,7 @@ extern "C" sdd_tensor *sdd_cu_pair_attn_train(sdd_ctx *c, sdd_tensor *x, sdd_ten
     if (total) {
         SDD_LAUNCH(k_pair_fwd, sdd_cu_blocks(total), SDD_CU_THREADS, 0)(SDD_DEV(x), B, N, D, Do, SDD_DEV(wp), SDD_DEV(bp), SDD_DEV(aw[0]),
                                                                        SDD_DEV(aw[1]), SDD_DEV(aw[2]), nT, tau, T, out->x);
-        SDD_LAUNCH(k_softmax_rows2, sdd_cu_blocks((size_t)B * N), SDD_CU_THREADS, 0)(out->x, (size_t)B * N, N);
+        SDD_LAUNCH(k_softmax_rows, sdd_cu_blocks((size_t)B * N), SDD_CU_THREADS, 0)(out->x, (size_t)B * N, N);
     }
     if (sdd_cu_launched(c, "pair attention")) return NULL;
     out->rg = sdd_wants(c, x) || sdd_wants(c, wp) || sdd_wants(c, bp) || sdd_wants(c, aw11);
@@ -351,7 +343,7 @@ extern "C" sdd_tensor *sdd_cu_master_attn_train(sdd_ctx *c, sdd_tensor *x, sdd_t
     if (!out || !n || !T || !a) return NULL;
     SDD_LAUNCH(k_master_fwd, sdd_cu_blocks((size_t)B * N), SDD_CU_THREADS, 0)(SDD_DEV(x), SDD_DEV(m), B, N, D, Do, SDD_DEV(wm), SDD_DEV(bm),
                                                                              SDD_DEV(aw), tau, T, a);
-    SDD_LAUNCH(k_softmax_rows2, sdd_cu_blocks((size_t)B), SDD_CU_THREADS, 0)(a, (size_t)B, N);
+    SDD_LAUNCH(k_softmax_rows, sdd_cu_blocks((size_t)B), SDD_CU_THREADS, 0)(a, (size_t)B, N);
     SDD_LAUNCH(k_master_sum2, sdd_cu_blocks((size_t)B * D), SDD_CU_THREADS, 0)(SDD_DEV(x), a, B, N, D, out->x);
     if (sdd_cu_launched(c, "master attention")) return NULL;
     out->rg = sdd_wants(c, x) || sdd_wants(c, m) || sdd_wants(c, wm) || sdd_wants(c, bm) || sdd_wants(c, aw);
