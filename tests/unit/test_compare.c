@@ -4,7 +4,7 @@
  * standard deviations from hand-written logs, computed here independently;
  * then `make demo-compare`'s script end to end on a tiny hand-made corpus
  * (two regimes x two seeds, 2 steps each): the table, the resume of finished
- * seeds, and its refusals (other settings in the output folder, an unknown
+ * seeds and seeds added later, and its refusals (other settings in the output folder, an unknown
  * regime, a folder that is not a corpus). */
 #include "check.h"
 #include "cli_run.h"
@@ -158,8 +158,15 @@ static void demo_compare(void)
              "SDD_CORPUS=%s SDD_COMPARE_OUT=%s/cmp SDD_COMPARE_SEEDS=1,2 SDD_COMPARE_REGIMES='aug pcgrad pcgrad-joint' "
              "SDD_DEMO_EPOCHS=1 SDD_DEMO_BATCH=2 SDD_DEMO_CUT=4000 SDD_COMPARE_TRAIN_ARGS='--max-steps 2 --threads 2'",
              corpus, tmp);
-    int rc = run("%s scripts/demo-compare", env);
+    /* one seed first, then the second added to the same folder (seeds are
+     * not part of the settings key): seed 1 is kept, seed 2 trained */
+    int rc = run("%s SDD_COMPARE_SEEDS=1 scripts/demo-compare", env);
+    CHECK_MSG(rc == 0, "demo-compare seeds 1 exit %d: %s", rc, out);
+    snprintf(p, sizeof p, "%s/cmp/dual-pcgrad/seed-2", tmp);
+    CHECK(!exists(p));
+    rc = run("%s scripts/demo-compare", env);
     CHECK_MSG(rc == 0, "demo-compare exit %d: %s", rc, out);
+    CHECK_MSG(strstr(out, "finished already") != NULL, "seed 1 retrained: %s", out);
     const char *t = strstr(out, "== the comparison");
     CHECK_MSG(t != NULL, "%s", out);
     if (t) {
