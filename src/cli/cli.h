@@ -20,6 +20,7 @@ int cmd_fuse(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_landscape(int argc, char **argv);
 int cmd_corpus(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
 
 /* Prints "sdd: <msg>" to stderr. */
 void cli_error(const char *fmt, ...)

@@ -23,7 +23,7 @@ static void usage(FILE *f)
             "  calibrate  fit a score calibration to log-likelihood ratios on dev scores\n"
             "  fuse     learn or apply a logistic-regression fusion of several systems' scores\n"
             "  corpus   build the anti-spoofing corpus from Debian packages; check it for shortcuts\n"
-            "not yet implemented (see the project issues): bench\n",
+            "  bench    time a model's forward, scoring or training step on this machine\n",
             SDD_VERSION);
 }
 
@@ -57,10 +57,7 @@ static int dispatch(int argc, char **argv)
     if (!strcmp(cmd, "report")) return cmd_report(argc - 1, argv + 1);
     if (!strcmp(cmd, "landscape")) return cmd_landscape(argc - 1, argv + 1);
     if (!strcmp(cmd, "corpus")) return cmd_corpus(argc - 1, argv + 1);
-    if (!strcmp(cmd, "bench")) {
-        fprintf(stderr, "sdd: '%s' is not implemented yet\n", cmd);
-        return SDD_EXIT_ERROR;
-    }
+    if (!strcmp(cmd, "bench")) return cmd_bench(argc - 1, argv + 1);
     fprintf(stderr, "sdd: unknown command '%s' (see 'sdd --help')\n", cmd);
     return SDD_EXIT_USAGE;
 }

@@ -1,7 +1,7 @@
 /* End-to-end tests of the sdd command line (run from the repository root,
  * after `make`): import of the shipped checkpoints, scores equal to the
  * PyTorch reference's logits for the bundled clips, folders, thresholds,
- * whole-file scoring, and the bad-input contract: one-line errors naming the
+ * whole-file scoring, `sdd bench`, and the bad-input contract: one-line errors naming the
  * file, exit status 1 (error) or 2 (usage), no partial output files.
  * The binary is $SDD_BIN (default ./sdd). */
 #include "check.h"
@@ -145,6 +145,30 @@ int main(void)
     CHECK(run("$SDD score -m %s/a.safetensors --list %s/list.txt -o %s/l.txt && $SDD eval --scores %s/l.txt --key %s/list.txt",
               tmp, tmp, tmp, tmp, tmp) == 0);
     CHECK_STR_CONTAINS(out, "EER");
+
+    /* sdd bench: the summary, the JSON line make bench reads, a model file's
+     * weights, a training step, and its refusals */
+    CHECK(run("$SDD bench --model AASIST-L --batch 2 --len 16000 --reps 1 --threads 1") == 0);
+    CHECK_STR_CONTAINS(out, "AASIST-L fwd, 2 x 16000 samples, cpu, 1 thread");
+    CHECK_STR_CONTAINS(out, "utterances/s");
+    CHECK(run("$SDD bench -m %s/a.safetensors --mode infer1 --batch 2 --len 64600 --reps 1 --json --profile", tmp) == 0);
+    {
+        const char *b = strstr(out, "\"best_s\": ");
+        CHECK_MSG(b && strtod(b + 10, NULL) > 0, "%s", out);
+        CHECK_STR_CONTAINS(out, "\"mode\": \"infer1\", \"arch\": \"AASIST\"");
+        CHECK_STR_CONTAINS(out, "\"mode\": \"infer1/profile\"");
+    }
+    CHECK(run("$SDD bench --model AASIST-L --mode step-pcgrad --batch 2 --len 16000 --reps 1") == 0);
+    CHECK_STR_CONTAINS(out, "step-pcgrad");
+    CHECK(run("$SDD bench --model AASIST-L --mode step-pcgrad --batch 3 --len 16000") == 1);
+    CHECK_STR_CONTAINS(out, "even batch");
+    CHECK(run("$SDD bench --model AASIST-L --len 100") == 1);
+    CHECK_STR_CONTAINS(out, "shorter than");
+    CHECK(run("$SDD bench --mode nope") == 2);
+    CHECK(run("$SDD bench --model NOPE --len 16000") == 1);
+    CHECK_STR_CONTAINS(out, "NOPE");
+    CHECK(run("$SDD bench -m %s/missing.safetensors", tmp) == 1);
+    CHECK_STR_CONTAINS(out, "missing.safetensors");
     run("rm -rf %s", tmp);
     return CHECK_DONE("test_cli");
 }
