@@ -27,7 +27,9 @@
  *                        lines appended to F
  *   test_cuda --bench-xlsr-train F  XLSR-AASIST (300M) dual-path steps
  *                        (5 + 5 x 66800) on CUDA, alignment none and pcgrad,
- *                        JSON lines appended to F
+ *                        JSON lines appended to F; then one profiled pcgrad
+ *                        step (time per launch label) and one 10 + 10 step
+ *                        (its device memory peak)
  *   test_cuda --bench F  eval throughput, CUDA vs this machine's CPU backend,
  *                        one JSON object per line appended to F */
 #include "check.h"
@@ -371,8 +373,54 @@ static int bench_xlsr(const char *outpath, const char *card)
     return rc;
 }
 
-/* XLSR-AASIST (300M, random weights) dual-path steps (5 + 5 x 66800,
- * per-path statistics, dropout on), alignment none and pcgrad, on CUDA */
+/* Warm-up, then `reps` timed DPDA steps (per-path statistics, dropout on) of
+ * m on CUDA with the given alignment, each from a fresh context, Adam and
+ * alignment state; prof: the timed steps under sdd_cu_prof (synchronised
+ * after every launch), whose per-label report is printed. */
+typedef struct { double sec, loss, peak_mib; } step_time;
+
+static int time_steps(sdd_model *m, const char *name, int align, const float *x, int nb, int64_t L, const int *lab, int warm,
+                      int reps, int prof, step_time *t)
+{
+    sdd_err e;
+    sdd_ctx c;
+    sdd_adam opt;
+    sdd_align_state as;
+    sdd_align_state_init(&as);
+    sdd_ctx_init(&c, &m->params);
+    int rc = 0, have_opt = 0;
+    if (sdd_adam_init(&opt, &m->params, NULL, &e) == 0) have_opt = 1;
+    if (!have_opt || sdd_ctx_set_device(&c, SDD_DEV_CUDA, &e)) { fprintf(stderr, "%s: %s\n", name, e.msg); rc = 1; }
+    sdd_step_params sp = sdd_step_default_params();
+    sp.align = align;
+    sdd_step_result r;
+    memset(&r, 0, sizeof r);
+    double t0 = now_s();
+    for (int k = 0; k < warm && !rc; k++) {
+        rc = sdd_train_step(m, &c, &opt, &as, &sp, x, nb, L, lab, k, NULL, &r, &e) ? 1 : 0;
+        printf("  %s %d+%d align %s warm-up step %d: %.1f ms\n", name, nb / 2, nb / 2, sdd_align_name(align), k, (now_s() - t0) * 1e3);
+        t0 = now_s();
+    }
+    if (prof) sdd_cu_prof_enable(1);
+    t0 = now_s();
+    for (int k = 0; k < reps && !rc; k++) rc = sdd_train_step(m, &c, &opt, &as, &sp, x, nb, L, lab, k, NULL, &r, &e) ? 1 : 0;
+    t->sec = (now_s() - t0) / reps;
+    if (prof) {
+        if (!rc) sdd_cu_prof_report(stdout, reps);
+        sdd_cu_prof_enable(0);
+    }
+    if (rc && have_opt) fprintf(stderr, "%s %s: %s\n", name, sdd_align_name(align), e.msg);
+    t->loss = r.loss_total;
+    t->peak_mib = c.darena.peak / 1048576.0;
+    if (have_opt) sdd_adam_free(&opt);
+    sdd_ctx_free(&c);
+    return rc;
+}
+
+/* XLSR-AASIST (300M, random weights) dual-path steps (5 + 5 x 66800),
+ * alignment none and pcgrad; then one profiled pcgrad step (time per launch
+ * label) and one 10 + 10 pcgrad step (the issue's room-for-batch-10 check:
+ * its device arena peak) */
 static int bench_xlsr_train(const char *outpath, const char *card)
 {
     FILE *f = fopen(outpath, "a");
@@ -381,42 +429,22 @@ static int bench_xlsr_train(const char *outpath, const char *card)
     sdd_model *m = sdd_model_new("XLSR-AASIST", &e);
     if (!m) { fprintf(stderr, "%s\n", e.msg); fclose(f); return 1; }
     sdd_model_init_random(m, 3);
-    const int nb = 10;
     const int64_t L = 66800;
-    float *x = malloc((size_t)nb * L * sizeof(float));
-    int lab[10], rc = 0;
+    float *x = malloc((size_t)20 * L * sizeof(float));
+    int lab[20], rc = 0;
     if (!x) { fclose(f); sdd_model_free(m); return 1; }
-    make_batch(nb, L, x, lab, 0);
-    const int aligns[2] = { SDD_ALIGN_NONE, SDD_ALIGN_PCGRAD };
-    for (int a = 0; a < 2 && !rc; a++) {
-        sdd_ctx c;
-        sdd_adam opt;
-        sdd_align_state as;
-        sdd_align_state_init(&as);
-        sdd_ctx_init(&c, &m->params);
-        if (sdd_adam_init(&opt, &m->params, NULL, &e) || sdd_ctx_set_device(&c, SDD_DEV_CUDA, &e)) { fprintf(stderr, "%s\n", e.msg); rc = 1; }
-        sdd_step_params sp = sdd_step_default_params();
-        sp.align = aligns[a];
-        sdd_step_result r;
-        const int warm = 1, reps = 3;
-        double t0 = now_s();
-        for (int k = 0; k < warm && !rc; k++) {
-            rc = sdd_train_step(m, &c, &opt, &as, &sp, x, nb, L, lab, k, NULL, &r, &e) ? 1 : 0;
-            printf("  XLSR-AASIST align %s warm-up step %d: %.1f ms\n", sdd_align_name(sp.align), k, (now_s() - t0) * 1e3);
-        }
-        t0 = now_s();
-        for (int k = 0; k < reps && !rc; k++) rc = sdd_train_step(m, &c, &opt, &as, &sp, x, nb, L, lab, k, NULL, &r, &e) ? 1 : 0;
-        const double dt = (now_s() - t0) / reps;
-        if (rc) fprintf(stderr, "bench-xlsr-train %s: %s\n", sdd_align_name(sp.align), e.msg);
-        else {
-            fprintf(f, "{\"impl\": \"sdd\", \"device\": \"cuda\", \"card\": \"%s\", \"model\": \"XLSR-AASIST\", \"measure\": \"train_dual_%s\", "
-                       "\"batch\": %d, \"len\": %lld, \"reps\": %d, \"sec_mean\": %.5f, \"loss\": %.5f, \"device_arena_peak_mib\": %.0f}\n",
-                    card, sdd_align_name(sp.align), nb, (long long)L, reps, dt, r.loss_total, c.darena.peak / 1048576.0);
-            fflush(f);
-            printf("bench-xlsr-train XLSR-AASIST dual 5+5 align %s: %.1f ms/step (loss %.4f)\n", sdd_align_name(sp.align), dt * 1e3, r.loss_total);
-        }
-        sdd_adam_free(&opt);
-        sdd_ctx_free(&c);
+    for (int pass = 0; pass < 4 && !rc; pass++) {
+        const int big = pass == 3, prof = pass == 2, nb = big ? 20 : 10, align = pass == 0 ? SDD_ALIGN_NONE : SDD_ALIGN_PCGRAD;
+        make_batch(nb, L, x, lab, 0);
+        step_time t;
+        rc = time_steps(m, "XLSR-AASIST", align, x, nb, L, lab, 1, prof || big ? 1 : 3, prof, &t);
+        if (rc || prof) continue;
+        fprintf(f, "{\"impl\": \"sdd\", \"device\": \"cuda\", \"card\": \"%s\", \"model\": \"XLSR-AASIST\", \"measure\": \"train_dual_%s\", "
+                   "\"batch\": %d, \"len\": %lld, \"reps\": %d, \"sec_mean\": %.5f, \"loss\": %.5f, \"device_arena_peak_mib\": %.0f}\n",
+                card, sdd_align_name(align), nb, (long long)L, big ? 1 : 3, t.sec, t.loss, t.peak_mib);
+        fflush(f);
+        printf("bench-xlsr-train XLSR-AASIST dual %d+%d align %s: %.1f ms/step (loss %.4f), device arena peak %.0f MiB\n", nb / 2, nb / 2,
+               sdd_align_name(align), t.sec * 1e3, t.loss, t.peak_mib);
     }
     free(x);
     sdd_model_free(m);
@@ -447,41 +475,16 @@ static int bench_train(const char *outpath, const char *card, int quick)
         sdd_model_init_random(m, 3);
         for (int al = 0; al < (quick ? 2 : 4 + (a == 0)) && !rc; al++) {
             const int prof = al == 4;   /* the fifth AASIST pass: pcgrad, profiled */
-            sdd_ctx c;
-            sdd_adam opt;
-            sdd_align_state as;
-            sdd_align_state_init(&as);
-            sdd_ctx_init(&c, &m->params);
-            if (sdd_adam_init(&opt, &m->params, NULL, &e) || sdd_ctx_set_device(&c, SDD_DEV_CUDA, &e)) { fprintf(stderr, "%s\n", e.msg); rc = 1; }
-            sdd_step_params sp = sdd_step_default_params();
-            sp.align = prof ? SDD_ALIGN_PCGRAD : al;
-            sdd_step_result r;
-            const int warm = 2, reps = prof ? 2 : quick ? 3 : 5;
-            double t0 = now_s();
-            for (int k = 0; k < warm && !rc; k++) {
-                rc = sdd_train_step(m, &c, &opt, &as, &sp, x, nb, L, lab, k, NULL, &r, &e) ? 1 : 0;
-                printf("  %s align %s warm-up step %d: %.1f ms\n", archs[a], sdd_align_name(sp.align), k, (now_s() - t0) * 1e3);
-                t0 = now_s();
-            }
-            if (prof) sdd_cu_prof_enable(1);
-            t0 = now_s();
-            for (int k = 0; k < reps && !rc; k++) rc = sdd_train_step(m, &c, &opt, &as, &sp, x, nb, L, lab, k, NULL, &r, &e) ? 1 : 0;
-            const double dt = (now_s() - t0) / reps;
-            if (prof) {
-                sdd_cu_prof_report(stdout, reps);
-                sdd_cu_prof_enable(0);
-            }
-            if (rc) fprintf(stderr, "bench-train %s %s: %s\n", archs[a], sdd_align_name(sp.align), e.msg);
-            else if (!prof) {
-                fprintf(f, "{\"impl\": \"sdd\", \"device\": \"cuda\", \"card\": \"%s\", \"model\": \"%s\", \"measure\": \"train_dual_%s\", "
-                           "\"math\": \"%s\", \"conv\": \"%s\", \"wgrad\": \"%s\", \"batch\": %d, \"len\": %lld, \"reps\": %d, \"sec_mean\": %.5f, \"device_arena_peak_mib\": %.0f}\n",
-                        card, archs[a], sdd_align_name(sp.align), getenv("SDD_CUDA_TF32") && !strcmp(getenv("SDD_CUDA_TF32"), "1") ? "tf32" : "fp32",
-                        conv, getenv("SDD_CUDA_WGRAD") && !strcmp(getenv("SDD_CUDA_WGRAD"), "direct") ? "direct" : "gemm", nb, (long long)L, reps, dt, c.darena.peak / 1048576.0);
-                fflush(f);
-                printf("bench-train %s dual 5+5 align %s: %.2f ms/step\n", archs[a], sdd_align_name(sp.align), dt * 1e3);
-            }
-            sdd_adam_free(&opt);
-            sdd_ctx_free(&c);
+            const int align = prof ? SDD_ALIGN_PCGRAD : al, reps = prof ? 2 : quick ? 3 : 5;
+            step_time t;
+            rc = time_steps(m, archs[a], align, x, nb, L, lab, 2, reps, prof, &t);
+            if (rc || prof) continue;
+            fprintf(f, "{\"impl\": \"sdd\", \"device\": \"cuda\", \"card\": \"%s\", \"model\": \"%s\", \"measure\": \"train_dual_%s\", "
+                       "\"math\": \"%s\", \"conv\": \"%s\", \"wgrad\": \"%s\", \"batch\": %d, \"len\": %lld, \"reps\": %d, \"sec_mean\": %.5f, \"device_arena_peak_mib\": %.0f}\n",
+                    card, archs[a], sdd_align_name(align), getenv("SDD_CUDA_TF32") && !strcmp(getenv("SDD_CUDA_TF32"), "1") ? "tf32" : "fp32",
+                    conv, getenv("SDD_CUDA_WGRAD") && !strcmp(getenv("SDD_CUDA_WGRAD"), "direct") ? "direct" : "gemm", nb, (long long)L, reps, t.sec, t.peak_mib);
+            fflush(f);
+            printf("bench-train %s dual 5+5 align %s: %.2f ms/step\n", archs[a], sdd_align_name(align), t.sec * 1e3);
         }
         sdd_model_free(m);
     }
