@@ -34,6 +34,7 @@
  *                        one JSON object per line appended to F */
 #include "check.h"
 #include "device_logits.h"
+#include "device_step.h"
 #include "models/modelio.h"
 #include "models/infer.h"
 #include "io/safetensors.h"
@@ -81,15 +82,8 @@ static sdd_model *fixture_model(const sdd_tensorset *fx, const char *fname)
         sdd_model_free(w);
         return m;
     }
-    sdd_tensorset ts;
-    sdd_tensorset_init(&ts);
-    int rc = 0;
-    for (int i = 0; i < fx->n && !rc; i++)
-        if (!strncmp(fx->t[i].name, "param/", 6))
-            rc = sdd_tensorset_add(&ts, fx->t[i].name + 6, fx->t[i].dtype, fx->t[i].ndim, fx->t[i].shape, fx->t[i].data, fx->t[i].nbytes, &e);
-    if (!rc) rc = sdd_model_set_weights(m, &ts, fname, &e);
+    const int rc = fx_set_weights(m, fx, fname, &e);
     CHECK_MSG(rc == 0, "%s: %s", fname, e.msg);
-    sdd_tensorset_free(&ts);
     if (rc) { sdd_model_free(m); return NULL; }
     return m;
 }
@@ -200,68 +194,36 @@ static void make_batch(int nb, int64_t L, float *wave, int *labels, int st)
 static void train_compare(const regime *r, int cpu_too)
 {
     sdd_err e;
-    sdd_model *mc = sdd_model_new(r->arch, &e), *md = sdd_model_new(r->arch, &e);
-    CHECK_MSG(mc && md, "%s: %s", r->arch, e.msg);
-    if (!mc || !md) { sdd_model_free(mc); sdd_model_free(md); return; }
-    sdd_model_init_random(mc, 7);
-    memcpy(md->params.data, mc->params.data, mc->params.total * sizeof(float));
+    dstep_pair p;
+    memset(&p, 0, sizeof p);
     const int B = 4, nb = r->paths == SDD_PATHS_DUAL ? 2 * B : B;
     const int64_t L = 64600;
-    const size_t n = mc->params.total;
-    float *wave = malloc((size_t)nb * L * sizeof(float)), *gc = malloc(n * sizeof(float)), *gd = malloc(n * sizeof(float));
-    float *pd = malloc(2 * n * sizeof(float)), *w0 = malloc(n * sizeof(float));
+    float *wave = malloc((size_t)nb * L * sizeof(float));
     int *lab = malloc((size_t)nb * sizeof(int));
+    const int ok = wave && lab && dstep_init(&p, r->arch, 7, &e) == 0;
+    CHECK_MSG(ok, "%s setup: %s", r->arch, wave && lab ? e.msg : "out of memory");
     sdd_step_params sp = sdd_step_default_params();
     sp.paths = r->paths; sp.align = r->align; sp.bn_stats = r->bn; sp.no_dropout = !r->dropout;
-    sdd_adam oc, od;
-    sdd_align_state ac, ad;
-    sdd_align_state_init(&ac);
-    sdd_align_state_init(&ad);
-    sdd_ctx cc, cd;
-    sdd_ctx_init(&cc, &mc->params);
-    sdd_ctx_init(&cd, &md->params);
-    int ok = w0 && wave && gc && gd && pd && lab && sdd_adam_init(&oc, &mc->params, NULL, &e) == 0 && sdd_adam_init(&od, &md->params, NULL, &e) == 0 &&
-             sdd_ctx_set_device(&cd, SDD_DEV_CUDA, &e) == 0;
-    CHECK_MSG(ok, "%s setup: %s", r->arch, e.msg);
     const char *an = sdd_align_name(r->align);
+    dstep_diff d;
     if (ok) {
         make_batch(nb, L, wave, lab, 0);
-        memcpy(w0, mc->params.data, n * sizeof(float));
-        sdd_step_result rc_, rd_;
-        memset(&rc_, 0, sizeof rc_);
-        const int okd = sdd_train_step(md, &cd, &od, &ad, &sp, wave, nb, L, lab, 5, gd, &rd_, &e) == 0;
-        CHECK_MSG(okd, "cuda step (%s, align %s): %s", r->arch, an, e.msg);
-        const int okc = !cpu_too || sdd_train_step(mc, &cc, &oc, &ac, &sp, wave, nb, L, lab, 5, gc, &rc_, &e) == 0;
-        CHECK_MSG(okc, "cpu step: %s", e.msg);
-        if (okd && okc && !cpu_too) printf("%s align %s: one CUDA training step, loss %.6f\n", r->arch, an, rd_.loss_total);
-        if (okd && okc && cpu_too) {
-            const int two = r->paths == SDD_PATHS_DUAL;
-            sdd_device_to_host(pd, md->params.dgrad[0], n, &e);
-            if (two) sdd_device_to_host(pd + n, md->params.dgrad[1], n, &e);
-            double ep = rel_l2(pd, mc->params.grad[0], n);
-            if (two) ep = fmax(ep, rel_l2(pd + n, mc->params.grad[1], n));
-            CHECK(sdd_params_download(&md->params, &e) == 0);
-            double un = 0.0, ud = 0.0;
-            for (size_t k = 0; k < n; k++) {
-                const double uc = (double)mc->params.data[k] - w0[k], uv = (double)md->params.data[k] - w0[k];
-                un += uc * uc;
-                ud += (uv - uc) * (uv - uc);
-            }
-            const double el = fabs(rc_.loss_total - rd_.loss_total) / fmax(1e-6, fabs(rc_.loss_total));
-            const double eg = rel_l2(gd, gc, n), eu = un > 0 ? sqrt(ud / un) : sqrt(ud), ew = rel_l2(md->params.data, mc->params.data, n);
+        const int okr = dstep_run(&p, &sp, wave, nb, L, lab, 5, cpu_too, &d, &e) == 0;
+        CHECK_MSG(okr, "%s align %s: %s", r->arch, an, e.msg);
+        if (okr && !cpu_too) printf("%s align %s: one CUDA training step, loss %.6f\n", r->arch, an, d.dev.loss_total);
+        if (okr && cpu_too) {
             printf("%s paths %d align %s bn %s%s (B=%d x %lld): loss cpu %.6f cuda %.6f (rel %.2g); per-path gradients rel L2 %.2g, "
                    "combined %.2g; Adam update %.2g; weights %.2g\n", r->arch, r->paths, an, r->bn == SDD_BN_JOINT ? "joint" : "per-path",
-                   r->dropout ? " dropout" : "", nb, (long long)L, rc_.loss_total, rd_.loss_total, el, ep, eg, eu, ew);
-            CHECK_MSG(el <= 1e-4, "%s %s: loss differs by %.3g", r->arch, an, el);
-            CHECK_MSG(ep <= 5e-3 && eg <= 5e-3, "%s %s: gradients differ by %.3g / %.3g", r->arch, an, ep, eg);
-            CHECK_MSG(eu <= 5e-2 && ew <= 1e-4, "%s %s: update / weights differ by %.3g / %.3g", r->arch, an, eu, ew);
-            if (rc_.has_align_stats) CHECK_NEAR(rd_.al.cos, rc_.al.cos, 5e-3);
+                   r->dropout ? " dropout" : "", nb, (long long)L, d.cpu.loss_total, d.dev.loss_total, d.loss, d.path_grad, d.grad, d.update,
+                   d.weights);
+            CHECK_MSG(d.loss <= 1e-4, "%s %s: loss differs by %.3g", r->arch, an, d.loss);
+            CHECK_MSG(d.path_grad <= 5e-3 && d.grad <= 5e-3, "%s %s: gradients differ by %.3g / %.3g", r->arch, an, d.path_grad, d.grad);
+            CHECK_MSG(d.update <= 5e-2 && d.weights <= 1e-4, "%s %s: update / weights differ by %.3g / %.3g", r->arch, an, d.update, d.weights);
+            if (d.cpu.has_align_stats) CHECK_NEAR(d.dev.al.cos, d.cpu.al.cos, 5e-3);
         }
     }
-    sdd_ctx_free(&cc); sdd_ctx_free(&cd);
-    sdd_adam_free(&oc); sdd_adam_free(&od);
-    free(w0); free(wave); free(gc); free(gd); free(pd); free(lab);
-    sdd_model_free(mc); sdd_model_free(md);
+    dstep_free(&p);
+    free(wave); free(lab);
 }
 
 static void run_train(void)

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "io/safetensors.h"
+#include "models/modelio.h"
 
 /* ||got - want|| / ||want|| in double; the absolute error when want is 0 */
 static inline double fx_rel_l2(const float *got, const float *want, size_t n)
@@ -39,6 +40,22 @@ static inline void fx_compare(const sdd_tensorset *fx, const char *key, const fl
     const double err = fx_rel_l2(got, (const float *)t->data, n);
     if (err / tol > fx_worst_ratio) fx_worst_ratio = err / tol;
     CHECK_MSG(err <= tol, "%s: relative L2 error %.3g > tol %.3g", key, err, tol);
+}
+
+/* m's weights from the fixture's "param/NAME" tensors (the reference
+ * script's model state); `what` names the fixture in errors. 0, or -1 with
+ * the reason in e. */
+static inline int fx_set_weights(sdd_model *m, const sdd_tensorset *fx, const char *what, sdd_err *e)
+{
+    sdd_tensorset ts;
+    sdd_tensorset_init(&ts);
+    int rc = 0;
+    for (int i = 0; i < fx->n && !rc; i++)
+        if (!strncmp(fx->t[i].name, "param/", 6))
+            rc = sdd_tensorset_add(&ts, fx->t[i].name + 6, fx->t[i].dtype, fx->t[i].ndim, fx->t[i].shape, fx->t[i].data, fx->t[i].nbytes, e);
+    if (!rc) rc = sdd_model_set_weights(m, &ts, what, e);
+    sdd_tensorset_free(&ts);
+    return rc;
 }
 
 /* an integer from the fixture's metadata; -1 when absent */

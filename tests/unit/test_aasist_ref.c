@@ -11,6 +11,7 @@
  * per-path BatchNorm statistics gives each path's gradient as if that path's
  * loss had been computed alone. */
 #include "check.h"
+#include "fixture.h"
 #include "models/modelio.h"
 #include "io/safetensors.h"
 #include "ops/ops.h"
@@ -78,18 +79,9 @@ static void compare(const sdd_tensorset *fx, const char *fname, const char *key,
 
 static int set_params_from_fixture(sdd_model *m, const sdd_tensorset *fx, const char *fname)
 {
-    sdd_tensorset ts;
     sdd_err e;
-    sdd_tensorset_init(&ts);
-    for (int i = 0; i < fx->n; i++)
-        if (!strncmp(fx->t[i].name, "param/", 6))
-            if (sdd_tensorset_add(&ts, fx->t[i].name + 6, fx->t[i].dtype, fx->t[i].ndim, fx->t[i].shape, fx->t[i].data, fx->t[i].nbytes, &e)) {
-                sdd_tensorset_free(&ts);
-                return -1;
-            }
-    int rc = sdd_model_set_weights(m, &ts, fname, &e);
+    const int rc = fx_set_weights(m, fx, fname, &e);
     CHECK_MSG(rc == 0, "%s", e.msg);
-    sdd_tensorset_free(&ts);
     return rc;
 }
 

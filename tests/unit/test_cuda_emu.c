@@ -12,6 +12,7 @@
 #include "check.h"
 #include "device_logits.h"
 #include "landscape_rows.h"
+#include "device_step.h"
 #include "models/modelio.h"
 #include "models/infer.h"
 #include "io/safetensors.h"
@@ -43,18 +44,13 @@ static void eval_fixture(const char *fname)
 {
     char path[256];
     snprintf(path, sizeof path, "tests/data/fixtures/%s", fname);
-    sdd_tensorset fx, ts;
+    sdd_tensorset fx;
     sdd_err e;
     if (sdd_safetensors_load(path, &fx, &e)) { CHECK_MSG(0, "%s", e.msg); return; }
     const char *arch = sdd_tensorset_get_meta(&fx, "model");
     sdd_model *m = arch ? sdd_model_new(arch, &e) : NULL;
     CHECK_MSG(m != NULL, "%s: no model", fname);
-    sdd_tensorset_init(&ts);
-    int rc = m ? 0 : -1;
-    for (int i = 0; i < fx.n && !rc; i++)
-        if (!strncmp(fx.t[i].name, "param/", 6))
-            rc = sdd_tensorset_add(&ts, fx.t[i].name + 6, fx.t[i].dtype, fx.t[i].ndim, fx.t[i].shape, fx.t[i].data, fx.t[i].nbytes, &e);
-    if (!rc) rc = sdd_model_set_weights(m, &ts, fname, &e);
+    const int rc = m ? fx_set_weights(m, &fx, fname, &e) : -1;
     CHECK_MSG(rc == 0, "%s: %s", fname, e.msg);
     const sdd_ntensor *in = sdd_tensorset_find(&fx, "input"), *want = sdd_tensorset_find(&fx, "logits_eval");
     CHECK(in && want && in->ndim == 2);
@@ -75,7 +71,6 @@ static void eval_fixture(const char *fname)
         free(emu);
         free(cpu);
     }
-    sdd_tensorset_free(&ts);
     sdd_model_free(m);
     sdd_tensorset_free(&fx);
 }
@@ -105,93 +100,50 @@ typedef struct { const char *arch; int paths, align, bn, dropout, steps, protect
 static void train_compare(const regime *r)
 {
     sdd_err e;
-    sdd_model *mc = sdd_model_new(r->arch, &e), *md = sdd_model_new(r->arch, &e);
-    CHECK_MSG(mc && md, "%s: %s", r->arch, e.msg);
-    if (!mc || !md) { sdd_model_free(mc); sdd_model_free(md); return; }
+    dstep_pair p;
+    memset(&p, 0, sizeof p);
     sdd_cu_emu_protect(r->protect);
-    sdd_model_init_random(mc, 7);
-    memcpy(md->params.data, mc->params.data, mc->params.total * sizeof(float));
     const int B = 2, nb = r->paths == SDD_PATHS_DUAL ? 2 * B : B;
     const int64_t L = 8000;
-    const size_t n = mc->params.total;
-    float *wave = malloc((size_t)nb * L * sizeof(float)), *gc = malloc(n * sizeof(float)), *gd = malloc(n * sizeof(float));
-    float *pd = malloc(2 * n * sizeof(float)), *w0 = malloc(n * sizeof(float));
+    float *wave = malloc((size_t)nb * L * sizeof(float));
     int *lab = malloc((size_t)nb * sizeof(int));
+    int ok = wave && lab && dstep_init(&p, r->arch, 7, &e) == 0;
+    CHECK_MSG(ok, "%s setup: %s", r->arch, wave && lab ? e.msg : "out of memory");
     sdd_step_params sp = sdd_step_default_params();
     sp.paths = r->paths;
     sp.align = r->align;
     sp.bn_stats = r->bn;
     sp.no_dropout = !r->dropout;
-    sdd_adam oc, od;
-    sdd_align_state ac, ad;
-    sdd_align_state_init(&ac);
-    sdd_align_state_init(&ad);
-    sdd_ctx cc, cd;
-    sdd_ctx_init(&cc, &mc->params);
-    sdd_ctx_init(&cd, &md->params);
-    int ok = w0 && wave && gc && gd && pd && lab && sdd_adam_init(&oc, &mc->params, NULL, &e) == 0 && sdd_adam_init(&od, &md->params, NULL, &e) == 0 &&
-             sdd_ctx_set_device(&cd, SDD_DEV_CUDA, &e) == 0;
-    CHECK_MSG(ok, "%s setup: %s", r->arch, e.msg);
     const char *an = sdd_align_name(r->align);
     for (int st = 0; ok && st < r->steps; st++) {
         make_batch(nb, L, wave, lab);
         for (int64_t i = 0; i < nb * L; i++) wave[i] *= 1.0f + 0.1f * st;
-        sdd_step_result rc_, rd_;
-        memcpy(w0, mc->params.data, n * sizeof(float));
-        const int okc = sdd_train_step(mc, &cc, &oc, &ac, &sp, wave, nb, L, lab, 5 + st, gc, &rc_, &e) == 0;
-        CHECK_MSG(okc, "cpu step: %s", e.msg);
-        const int okd = sdd_train_step(md, &cd, &od, &ad, &sp, wave, nb, L, lab, 5 + st, gd, &rd_, &e) == 0;
-        CHECK_MSG(okd, "cuda step (%s, align %s): %s", r->arch, an, e.msg);
-        if (!(ok = okc && okd)) break;
-        const double el = fabs(rc_.loss_total - rd_.loss_total) / fmax(1e-6, fabs(rc_.loss_total));
-        const double eg = rel_l2(gd, gc, n);
-        double ep = 0.0;
-        const int two = r->paths == SDD_PATHS_DUAL;
-        if (st == 0) {
-            /* the per-path gradient buffers themselves */
-            sdd_device_to_host(pd, md->params.dgrad[0], n, &e);
-            if (two) sdd_device_to_host(pd + n, md->params.dgrad[1], n, &e);
-            ep = rel_l2(pd, mc->params.grad[0], n);
-            if (two) ep = fmax(ep, rel_l2(pd + n, mc->params.grad[1], n));
-        }
-        CHECK(sdd_params_download(&md->params, &e) == 0);
+        dstep_diff d;
+        ok = dstep_run(&p, &sp, wave, nb, L, lab, 5 + st, 1, &d, &e) == 0;
+        CHECK_MSG(ok, "%s align %s step %d: %s", r->arch, an, st, e.msg);
+        if (!ok) break;
         /* Adam's first steps are about lr x sign(g): entries whose gradient is
          * at the float noise level can flip, so the update is compared, as a
          * vector, with a tolerance of a few percent; the weights much tighter */
-        double un = 0.0, ud = 0.0;
-        for (size_t k = 0; k < n; k++) {
-            const double uc = (double)mc->params.data[k] - w0[k], uv = (double)md->params.data[k] - w0[k];
-            un += uc * uc;
-            ud += (uv - uc) * (uv - uc);
+        printf("%s paths %d align %s bn %s%s step %d: loss cpu %.6f cuda %.6f (rel %.2g); combined gradient rel L2 %.2g, per-path %.2g; "
+               "Adam update %.2g; weights %.2g%s\n", r->arch, r->paths, an, r->bn == SDD_BN_JOINT ? "joint" : "per-path",
+               r->dropout ? " dropout" : "", st, d.cpu.loss_total, d.dev.loss_total, d.loss, d.grad, d.path_grad, d.update, d.weights,
+               d.cpu.has_align_stats ? (d.cpu.al.conflict == d.dev.al.conflict ? ", same conflict flag" : ", CONFLICT FLAG DIFFERS") : "");
+        CHECK_MSG(d.loss <= 1e-4, "%s %s step %d: loss differs by %.3g", r->arch, an, st, d.loss);
+        CHECK_MSG(d.grad <= 2e-3, "%s %s step %d: combined gradient differs by %.3g", r->arch, an, st, d.grad);
+        CHECK_MSG(d.path_grad <= 2e-3, "%s %s step %d: per-path gradients differ by %.3g", r->arch, an, st, d.path_grad);
+        CHECK_MSG(d.update <= 5e-2, "%s %s step %d: Adam updates differ by %.3g", r->arch, an, st, d.update);
+        CHECK_MSG(d.weights <= 1e-4, "%s %s step %d: weights differ by %.3g", r->arch, an, st, d.weights);
+        if (d.cpu.has_align_stats) {
+            CHECK(d.dev.has_align_stats);
+            CHECK_NEAR(d.dev.al.cos, d.cpu.al.cos, 2e-3);
+            if (r->align != SDD_ALIGN_NONE) CHECK_NEAR(d.dev.al.norm_out / fmax(d.cpu.al.norm_out, 1e-30), 1.0, 2e-3);
         }
-        const double eu = un > 0 ? sqrt(ud / un) : sqrt(ud);
-        const double ew = rel_l2(md->params.data, mc->params.data, n);
-        printf("%s paths %d align %s bn %s%s step %d: loss cpu %.6f cuda %.6f (rel %.2g); combined gradient rel L2 %.2g%s%.2g; Adam update %.2g; weights %.2g%s\n",
-               r->arch, r->paths, an, r->bn == SDD_BN_JOINT ? "joint" : "per-path", r->dropout ? " dropout" : "", st, rc_.loss_total,
-               rd_.loss_total, el, eg, st == 0 ? ", per-path " : "", st == 0 ? ep : 0.0, eu, ew,
-               rc_.has_align_stats ? (rc_.al.conflict == rd_.al.conflict ? ", same conflict flag" : ", CONFLICT FLAG DIFFERS") : "");
-        CHECK_MSG(el <= 1e-4, "%s %s step %d: loss differs by %.3g", r->arch, an, st, el);
-        CHECK_MSG(eg <= 2e-3, "%s %s step %d: combined gradient differs by %.3g", r->arch, an, st, eg);
-        CHECK_MSG(ep <= 2e-3, "%s %s: per-path gradients differ by %.3g", r->arch, an, ep);
-        CHECK_MSG(eu <= 5e-2, "%s %s step %d: Adam updates differ by %.3g", r->arch, an, st, eu);
-        CHECK_MSG(ew <= 1e-4, "%s %s step %d: weights differ by %.3g", r->arch, an, st, ew);
-        if (rc_.has_align_stats) {
-            CHECK(rd_.has_align_stats);
-            CHECK_NEAR(rd_.al.cos, rc_.al.cos, 2e-3);
-            if (r->align != SDD_ALIGN_NONE) CHECK_NEAR(rd_.al.norm_out / fmax(rc_.al.norm_out, 1e-30), 1.0, 2e-3);
-        }
-        /* both copies continue from the CPU's weights, so later steps test the step, not drift */
-        memcpy(md->params.data, mc->params.data, n * sizeof(float));
-        CHECK(sdd_params_upload(&md->params, &e) == 0);
+        CHECK(dstep_sync(&p, &e) == 0);
     }
-    sdd_ctx_free(&cc);
-    sdd_ctx_free(&cd);
-    sdd_adam_free(&oc);
-    sdd_adam_free(&od);
+    dstep_free(&p);
     sdd_cu_emu_protect(1);
-    free(w0); free(wave); free(gc); free(gd); free(pd); free(lab);
-    sdd_model_free(mc);
-    sdd_model_free(md);
+    free(wave); free(lab);
 }
 
 /* sdd landscape on (emulated) CUDA: the same grid as on the CPU (weights

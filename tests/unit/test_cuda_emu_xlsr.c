@@ -12,6 +12,7 @@
  * combined gradient, the weights after Adam; then a second step. */
 #include "check.h"
 #include "device_logits.h"
+#include "device_step.h"
 #include "fixture.h"
 #include "models/modelio.h"
 #include "models/infer.h"
@@ -33,15 +34,8 @@ static sdd_model *fixture_model(const sdd_tensorset *fx)
     sdd_model *m = sdd_model_new("XLSR-AASIST-tiny", &e);
     CHECK_MSG(m != NULL, "%s", e.msg);
     if (!m) return NULL;
-    sdd_tensorset ts;
-    sdd_tensorset_init(&ts);
-    int rc = 0;
-    for (int i = 0; i < fx->n && !rc; i++)
-        if (!strncmp(fx->t[i].name, "param/", 6))
-            rc = sdd_tensorset_add(&ts, fx->t[i].name + 6, fx->t[i].dtype, fx->t[i].ndim, fx->t[i].shape, fx->t[i].data, fx->t[i].nbytes, &e);
-    if (!rc) rc = sdd_model_set_weights(m, &ts, FIX, &e);
+    const int rc = fx_set_weights(m, fx, FIX, &e);
     CHECK_MSG(rc == 0, "%s", e.msg);
-    sdd_tensorset_free(&ts);
     if (rc) { sdd_model_free(m); return NULL; }
     return m;
 }
@@ -160,47 +154,26 @@ void sdd_cu_emu_protect(int on);
 static void train_compare(int align, int steps, int protect)
 {
     sdd_err e;
-    sdd_model *mc = sdd_model_new("XLSR-AASIST-tiny", &e), *md = sdd_model_new("XLSR-AASIST-tiny", &e);
-    CHECK_MSG(mc && md, "%s", e.msg);
-    if (!mc || !md) { sdd_model_free(mc); sdd_model_free(md); return; }
+    dstep_pair p;
+    memset(&p, 0, sizeof p);
     sdd_cu_emu_protect(protect);
-    sdd_model_init_random(mc, 7);
-    memcpy(md->params.data, mc->params.data, mc->params.total * sizeof(float));
     const int nb = 4;
     const int64_t L = 6000;
-    const size_t n = mc->params.total;
-    float *wave = malloc((size_t)nb * L * sizeof(float)), *gc = malloc(n * sizeof(float)), *gd = malloc(n * sizeof(float));
-    float *pd = malloc(2 * n * sizeof(float)), *w0 = malloc(n * sizeof(float));
+    float *wave = malloc((size_t)nb * L * sizeof(float));
     int lab[4] = { 1, 0, 1, 0 };
+    int ok = wave && dstep_init(&p, "XLSR-AASIST-tiny", 7, &e) == 0;
+    CHECK_MSG(ok, "setup: %s", wave ? e.msg : "out of memory");
     sdd_step_params sp = sdd_step_default_params();
     sp.paths = SDD_PATHS_DUAL;
     sp.align = align;
     sp.bn_stats = SDD_BN_PER_PATH;
-    sdd_adam oc, od;
-    sdd_align_state ac, ad;
-    sdd_align_state_init(&ac);
-    sdd_align_state_init(&ad);
-    sdd_ctx cc, cd;
-    sdd_ctx_init(&cc, &mc->params);
-    sdd_ctx_init(&cd, &md->params);
-    int ok = w0 && wave && gc && gd && pd && sdd_adam_init(&oc, &mc->params, NULL, &e) == 0 && sdd_adam_init(&od, &md->params, NULL, &e) == 0 &&
-             sdd_ctx_set_device(&cd, SDD_DEV_CUDA, &e) == 0;
-    CHECK_MSG(ok, "setup: %s", e.msg);
     const char *an = sdd_align_name(align);
     for (int st = 0; ok && st < steps; st++) {
         for (int64_t i = 0; i < nb * L; i++) wave[i] = (0.1f + 0.05f * st) * (2.0f * sdd_rng_uniform(21 + st, (uint64_t)i) - 1.0f);
-        sdd_step_result rc_, rd_;
-        memcpy(w0, mc->params.data, n * sizeof(float));
-        const int okc = sdd_train_step(mc, &cc, &oc, &ac, &sp, wave, nb, L, lab, 5 + st, gc, &rc_, &e) == 0;
-        CHECK_MSG(okc, "cpu step: %s", e.msg);
-        const int okd = sdd_train_step(md, &cd, &od, &ad, &sp, wave, nb, L, lab, 5 + st, gd, &rd_, &e) == 0;
-        CHECK_MSG(okd, "cuda step (align %s): %s", an, e.msg);
-        if (!(ok = okc && okd)) break;
-        const double el = fmax(fabs(rc_.loss[0] - rd_.loss[0]), fabs(rc_.loss[1] - rd_.loss[1])) / fmax(1e-6, fabs(rc_.loss_total));
-        const double eg = fx_rel_l2(gd, gc, n);
-        sdd_device_to_host(pd, md->params.dgrad[0], n, &e);
-        sdd_device_to_host(pd + n, md->params.dgrad[1], n, &e);
-        const double ep = fmax(fx_rel_l2(pd, mc->params.grad[0], n), fx_rel_l2(pd + n, mc->params.grad[1], n));
+        dstep_diff d;
+        ok = dstep_run(&p, &sp, wave, nb, L, lab, 5 + st, 1, &d, &e) == 0;
+        CHECK_MSG(ok, "align %s step %d: %s", an, st, e.msg);
+        if (!ok) break;
         /* the XLS-R parameters each op's backward produces, one by one (path 0) */
         static const char *const names[] = {
             "ssl_model.model.feature_extractor.conv_layers.0.0.weight", "ssl_model.model.feature_extractor.conv_layers.1.2.1.weight",
@@ -208,46 +181,33 @@ static void train_compare(int align, int steps, int protect)
             "ssl_model.model.encoder.pos_conv.0.bias", "ssl_model.model.encoder.layers.0.self_attn.q_proj.weight",
             "ssl_model.model.encoder.layers.1.self_attn.k_proj.weight", "ssl_model.model.encoder.layers.1.fc1.bias",
             "ssl_model.model.encoder.layer_norm.bias", "attention.0.weight" };
+        const sdd_params *pc = &p.mc->params;
         for (size_t k = 0; st == 0 && k < sizeof names / sizeof names[0]; k++) {
-            const int ip = sdd_params_find(&mc->params, names[k]);
+            const int ip = sdd_params_find(pc, names[k]);
             CHECK_MSG(ip >= 0, "no parameter %s", names[k]);
             if (ip < 0) continue;
-            const sdd_pinfo *pi = &mc->params.p[ip];
-            const double e1 = fx_rel_l2(pd + pi->off, mc->params.grad[0] + pi->off, pi->numel);
+            const sdd_pinfo *pi = &pc->p[ip];
+            const double e1 = fx_rel_l2(p.pd + pi->off, pc->grad[0] + pi->off, pi->numel);
             double g2 = 0;
-            for (size_t q = 0; q < pi->numel; q++) g2 += (double)mc->params.grad[0][pi->off + q] * mc->params.grad[0][pi->off + q];
+            for (size_t q = 0; q < pi->numel; q++) g2 += (double)pc->grad[0][pi->off + q] * pc->grad[0][pi->off + q];
             CHECK_MSG(g2 > 0 && e1 <= 1e-4, "%s: gradient norm %.3g, CUDA vs CPU %.3g", names[k], sqrt(g2), e1);
         }
-        CHECK(sdd_params_download(&md->params, &e) == 0);
-        double un = 0.0, ud = 0.0;
-        for (size_t k = 0; k < n; k++) {
-            const double uc = (double)mc->params.data[k] - w0[k], uv = (double)md->params.data[k] - w0[k];
-            un += uc * uc;
-            ud += (uv - uc) * (uv - uc);
-        }
-        const double eu = un > 0 ? sqrt(ud / un) : sqrt(ud), ew = fx_rel_l2(md->params.data, mc->params.data, n);
         printf("XLSR-AASIST-tiny dual align %s dropout step %d: losses cpu %.6f %.6f cuda %.6f %.6f (rel %.2g); per-path gradients "
-               "rel L2 %.2g, combined %.2g; Adam update %.2g; weights %.2g%s\n", an, st, rc_.loss[0], rc_.loss[1], rd_.loss[0], rd_.loss[1],
-               el, ep, eg, eu, ew, rc_.has_align_stats ? (rc_.al.conflict == rd_.al.conflict ? ", same conflict flag" : ", CONFLICT FLAG DIFFERS") : "");
-        CHECK_MSG(el <= 1e-5, "step %d: losses differ by %.3g", st, el);
-        CHECK_MSG(ep <= 1e-4 && eg <= 1e-4, "step %d: gradients differ by %.3g / %.3g", st, ep, eg);
-        CHECK_MSG(eu <= 5e-2 && ew <= 1e-5, "step %d: update / weights differ by %.3g / %.3g", st, eu, ew);
-        if (rc_.has_align_stats) {
-            CHECK(rd_.has_align_stats);
-            CHECK_NEAR(rd_.al.cos, rc_.al.cos, 1e-3);
+               "rel L2 %.2g, combined %.2g; Adam update %.2g; weights %.2g%s\n", an, st, d.cpu.loss[0], d.cpu.loss[1], d.dev.loss[0],
+               d.dev.loss[1], d.loss, d.path_grad, d.grad, d.update, d.weights,
+               d.cpu.has_align_stats ? (d.cpu.al.conflict == d.dev.al.conflict ? ", same conflict flag" : ", CONFLICT FLAG DIFFERS") : "");
+        CHECK_MSG(d.loss <= 1e-5, "step %d: losses differ by %.3g", st, d.loss);
+        CHECK_MSG(d.path_grad <= 1e-4 && d.grad <= 1e-4, "step %d: gradients differ by %.3g / %.3g", st, d.path_grad, d.grad);
+        CHECK_MSG(d.update <= 5e-2 && d.weights <= 1e-5, "step %d: update / weights differ by %.3g / %.3g", st, d.update, d.weights);
+        if (d.cpu.has_align_stats) {
+            CHECK(d.dev.has_align_stats);
+            CHECK_NEAR(d.dev.al.cos, d.cpu.al.cos, 1e-3);
         }
-        /* both copies continue from the CPU's weights, so the next step tests the step, not drift */
-        memcpy(md->params.data, mc->params.data, n * sizeof(float));
-        CHECK(sdd_params_upload(&md->params, &e) == 0);
+        CHECK(dstep_sync(&p, &e) == 0);
     }
-    sdd_ctx_free(&cc);
-    sdd_ctx_free(&cd);
-    sdd_adam_free(&oc);
-    sdd_adam_free(&od);
+    dstep_free(&p);
     sdd_cu_emu_protect(1);
-    free(w0); free(wave); free(gc); free(gd); free(pd);
-    sdd_model_free(mc);
-    sdd_model_free(md);
+    free(wave);
 }
 
 int main(void)

@@ -180,12 +180,7 @@ static void test_step(void)
     if (sdd_safetensors_load("tests/data/fixtures/aasistl_rand.safetensors", &fx, &e)) { CHECK_MSG(0, "%s", e.msg); return; }
     if (sdd_safetensors_load("tests/data/train/joint_step.safetensors", &js, &e)) { CHECK_MSG(0, "%s", e.msg); sdd_tensorset_free(&fx); return; }
     sdd_model *m = sdd_model_new("AASIST-L", &e);
-    sdd_tensorset pr;
-    sdd_tensorset_init(&pr);
-    for (int i = 0; i < fx.n; i++)
-        if (!strncmp(fx.t[i].name, "param/", 6))
-            sdd_tensorset_add(&pr, fx.t[i].name + 6, fx.t[i].dtype, fx.t[i].ndim, fx.t[i].shape, fx.t[i].data, fx.t[i].nbytes, &e);
-    CHECK(m && sdd_model_set_weights(m, &pr, "aasistl_rand", &e) == 0);
+    CHECK(m && fx_set_weights(m, &fx, "aasistl_rand", &e) == 0);
     const sdd_ntensor *in = sdd_tensorset_find(&fx, "input"), *lab = sdd_tensorset_find(&fx, "labels");
     int labels[4];
     for (int b = 0; b < 4; b++) { int64_t v; memcpy(&v, (const char *)lab->data + 8 * b, 8); labels[b] = (int)v; }
@@ -249,7 +244,6 @@ static void test_step(void)
     free(g);
     sdd_ctx_free(&c);
     sdd_model_free(m);
-    sdd_tensorset_free(&pr);
     sdd_tensorset_free(&fx);
     sdd_tensorset_free(&js);
 }

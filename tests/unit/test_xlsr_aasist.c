@@ -9,6 +9,7 @@
  * the registry knows the full-size "XLSR-AASIST" (317.9M-parameter fine-tuned
  * model less the pretraining heads: 315,884,938) and refuses short input. */
 #include "check.h"
+#include "fixture.h"
 #include "models/modelio.h"
 #include "io/safetensors.h"
 #include "ops/ops.h"
@@ -48,16 +49,8 @@ static sdd_model *load_fixture_model(const sdd_tensorset *fx)
     sdd_model *m = sdd_model_new("XLSR-AASIST-tiny", &e);
     CHECK_MSG(m != NULL, "%s", e.msg);
     if (!m) return NULL;
-    sdd_tensorset ts;
-    sdd_tensorset_init(&ts);
-    for (int i = 0; i < fx->n; i++) {
-        const sdd_ntensor *t = &fx->t[i];
-        if (strncmp(t->name, "param/", 6)) continue;
-        sdd_tensorset_add(&ts, t->name + 6, t->dtype, t->ndim, t->shape, t->data, t->nbytes, &e);
-    }
-    const int rc = sdd_model_set_weights(m, &ts, FIX, &e);
+    const int rc = fx_set_weights(m, fx, FIX, &e);
     CHECK_MSG(rc == 0, "%s", e.msg);
-    sdd_tensorset_free(&ts);
     if (rc) { sdd_model_free(m); return NULL; }
     return m;
 }
