@@ -31,10 +31,11 @@ static const float conv_zeros[CONV_CHUNK];
 /* OpenMP chunk for a loop of n small jobs that write neighbouring output
  * columns: runs of about n / (32 threads) jobs, so two threads meet at a run
  * boundary, sharing an output cache line, only every few dozen jobs (with
- * chunks of one job they worked side by side on the same rows and fought
- * over every boundary line: measured 12% more CPU per flop at 2 threads),
- * while 32 runs per thread still balance a core that is busy elsewhere. The
- * result does not depend on the schedule: every output is one job's. */
+ * chunks of one job they worked side by side on the same rows), while 32
+ * runs per thread still balance a core that is busy elsewhere. Measured:
+ * AASIST eval forward, batch 10, 2 threads, best of alternating rounds
+ * 1.17-1.28 s against 1.26-1.59 s with chunks of one job. The result does
+ * not depend on the schedule: every output is one job's. */
 static int conv_grain(int64_t n)
 {
     const int64_t g = n / ((int64_t)omp_get_max_threads() * 32);
