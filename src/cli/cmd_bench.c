@@ -72,7 +72,10 @@ int cmd_bench(int argc, char **argv)
     printf("peak memory: %.0f MB resident, arena %.0f MB", r.peak_rss_mb, r.arena_peak_mb);
     if (p.device) printf(", device arena %.0f MB", r.device_arena_peak_mb);
     printf("\n");
-    if (r.has_profile) {
+    int fams = 0;
+    for (int k = 1; k < SDD_FAM_N; k++) fams |= r.prof.t_fwd[k] > 0 || r.prof.t_bwd[k] > 0;
+    if (r.has_profile && !fams) printf("per layer family: only AASIST models are profiled by family\n");
+    if (r.has_profile && fams) {
         static const char *const fam[SDD_FAM_N] = { "other", "sinc front end", "2-D residual encoder", "graph back end" };
         printf("%-22s %10s %10s %12s %12s\n", "per repetition", "fwd s", "bwd s", "fwd GFLOP", "bwd GFLOP");
         for (int k = 0; k < SDD_FAM_N; k++)
