@@ -64,6 +64,14 @@ sdd_tensor *sdd_cu_conv1d(sdd_ctx *c, sdd_tensor *x, sdd_tensor *w, sdd_tensor *
 sdd_tensor *sdd_cu_mh_attention(sdd_ctx *c, sdd_tensor *q, sdd_tensor *k, sdd_tensor *v, int H, float scale, float p_drop,
                                 uint64_t key);
 sdd_tensor *sdd_cu_softmax_pool(sdd_ctx *c, sdd_tensor *x, sdd_tensor *w, int axis);
+/* the Conformer-TCM back end's small ops (cuda_conformer.cu; ops/conformer.h, ops/mamba.h),
+ * called after the CPU op has checked the shapes */
+sdd_tensor *sdd_cu_glu_last(sdd_ctx *c, sdd_tensor *x);
+sdd_tensor *sdd_cu_silu(sdd_ctx *c, sdd_tensor *x);
+sdd_tensor *sdd_cu_slice_last(sdd_ctx *c, sdd_tensor *x, int start, int len);
+sdd_tensor *sdd_cu_mean_nodes(sdd_ctx *c, sdd_tensor *x, int start, int len);
+sdd_tensor *sdd_cu_add_scaled(sdd_ctx *c, sdd_tensor *a, sdd_tensor *b, float s);
+sdd_tensor *sdd_cu_dwconv1d(sdd_ctx *c, sdd_tensor *x, sdd_tensor *w, sdd_tensor *bias, int pad_left, int pad_right);
 /* Training (c->train / c->grad): the ops above record their backward on the
  * tape; these are the training versions and the ops only training uses.
  * Parameter gradients go to params->dgrad (sdd_pgrad), per segment. */

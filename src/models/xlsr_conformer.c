@@ -228,10 +228,12 @@ sdd_tensor *sdd_conformer_backend_forward(sdd_ctx *c, const sdd_conformer_backen
     }
     const int64_t B = feat->n[0], T = feat->n[1];
     sdd_tensor *x = sdd_linear(c, feat, P(cb->LL_w), P(cb->LL_b));                      /* (B, T, E) */
-    const int64_t s1[3] = { B, 1, T * E }, s3[3] = { B, T, E }, spe[3] = { 1, T, E }, scl[3] = { B, 1, E }, s2[2] = { B, 2 };
+    const int64_t s1[3] = { B, 1, T * E }, s3[3] = { B, T, E }, scl[3] = { B, 1, E }, s2[2] = { B, 2 };
     x = sdd_batchnorm(c, sdd_reshape(c, x, 3, s1), P(cb->bn_w), P(cb->bn_b), P(cb->bn_rm), P(cb->bn_rv), 0, BN_MOM, BN_EPS);
     x = sdd_reshape(c, sdd_selu(c, x), 3, s3);
-    sdd_tensor *pe = sdd_tensor_wrap(c, cb->pt[cb->pos_emb].x, 3, spe);                  /* fixed: no gradient */
+    /* the table's first T positions through the op (on CUDA the parameter's
+     * device copy; a wrap of its host values would hand kernels host memory) */
+    sdd_tensor *pe = sdd_slice_nodes(c, P(cb->pos_emb), 0, (int)T);                      /* (1, T, E), fixed: no gradient */
     x = sdd_add(c, x, sdd_expand_batch(c, pe, (int)B));
     sdd_tensor *cls = sdd_reshape(c, sdd_expand_batch(c, P(cb->class_token), (int)B), 3, scl);
     x = sdd_concat_nodes(c, cls, x);                                                       /* (B, T+1, E) */

@@ -1,6 +1,7 @@
 /* The Conformer-TCM back-end's small ops (declared in conformer.h): GLU over
  * the last dim, token means, scaled add, and the sinusoidal table. */
 #include "ops/conformer.h"
+#include "ops/internal.h"
 #include <math.h>
 #include <string.h>
 
@@ -49,6 +50,7 @@ sdd_tensor *sdd_glu_last(sdd_ctx *c, sdd_tensor *x)
     if (!x || c->failed) return NULL;
     const int64_t C2 = x->n[x->nd - 1];
     if (C2 % 2) return op_fail(c, "GLU: odd last dim");
+    SDD_ON_DEVICE(c, sdd_cu_glu_last(c, x));
     int64_t shp[SDD_MAX_DIMS];
     for (int i = 0; i < x->nd; i++) shp[i] = x->n[i];
     const int64_t C = C2 / 2;
@@ -79,6 +81,7 @@ sdd_tensor *sdd_mean_nodes(sdd_ctx *c, sdd_tensor *x, int start, int len)
 {
     if (!x || c->failed) return NULL;
     if (x->nd != 3 || start < 0 || len < 1 || start + len > x->n[1]) return op_fail(c, "token mean: range outside (B, N, D)");
+    SDD_ON_DEVICE(c, sdd_cu_mean_nodes(c, x, start, len));
     const int B = (int)x->n[0], N = (int)x->n[1], D = (int)x->n[2];
     sdd_tensor *out = sdd_new3(c, B, 1, D);
     if (!out) return NULL;
@@ -116,6 +119,7 @@ sdd_tensor *sdd_add_scaled(sdd_ctx *c, sdd_tensor *a, sdd_tensor *b, float s)
     if (!a || !b || c->failed) return NULL;
     const size_t m = sdd_numel(a);
     if (m != sdd_numel(b)) return op_fail(c, "scaled add: shape mismatch");
+    SDD_ON_DEVICE(c, sdd_cu_add_scaled(c, a, b, s));
     sdd_tensor *out = sdd_tensor_new(c, a->nd, a->n);
     if (!out) return NULL;
     for (size_t k = 0; k < m; k++) out->x[k] = a->x[k] + s * b->x[k];

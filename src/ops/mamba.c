@@ -6,6 +6,7 @@
  * partial sums in double, added in sample order), so results do not depend on
  * the thread count. */
 #include "ops/mamba.h"
+#include "ops/internal.h"
 #include <math.h>
 #include <string.h>
 
@@ -146,6 +147,7 @@ static void silu_backward(sdd_ctx *c, void *vn)
 sdd_tensor *sdd_silu(sdd_ctx *c, sdd_tensor *x)
 {
     if (!x || c->failed) return NULL;
+    SDD_ON_DEVICE(c, sdd_cu_silu(c, x));
     sdd_tensor *out = sdd_tensor_new(c, x->nd, x->n);
     if (!out) return NULL;
     const size_t m = sdd_numel(x);
@@ -233,6 +235,7 @@ sdd_tensor *sdd_dwconv1d(sdd_ctx *c, sdd_tensor *x, sdd_tensor *w, sdd_tensor *b
         return op_fail(c, "depthwise conv1d: weight must be (C, 1, K <= 64), bias (C)");
     const int To = T + pad_left + pad_right - K + 1;
     if (pad_left < 0 || pad_right < 0 || To < 1) return op_fail(c, "depthwise conv1d: bad padding or sequence shorter than the kernel");
+    SDD_ON_DEVICE(c, sdd_cu_dwconv1d(c, x, w, bias, pad_left, pad_right));
     sdd_tensor *out = sdd_new3(c, B, To, C);
     if (!out) return NULL;
     #pragma omp parallel for schedule(static)
@@ -555,6 +558,7 @@ sdd_tensor *sdd_slice_last(sdd_ctx *c, sdd_tensor *x, int start, int len)
     if (!x || c->failed) return NULL;
     const int64_t D = x->n[x->nd - 1];
     if (start < 0 || len <= 0 || start + len > D) return op_fail(c, "slice: range outside the last dim");
+    SDD_ON_DEVICE(c, sdd_cu_slice_last(c, x, start, len));
     int64_t shp[SDD_MAX_DIMS];
     for (int i = 0; i < x->nd; i++) shp[i] = x->n[i];
     shp[x->nd - 1] = len;

@@ -6,10 +6,11 @@
  *                        tolerance (tests/unit/test_aasist_ref.c), and vs the
  *                        CPU backend; a 16-utterance batch of noise, CUDA vs
  *                        CPU; XLSR-AASIST-tiny: its PyTorch fixture and random
- *                        weights on a 6 x 66800 noise batch, CUDA vs CPU; one
+ *                        weights on a 6 x 66800 noise batch, CUDA vs CPU, and
+ *                        XLSR-Conformer-TCM-tiny's random weights; one
  *                        DPDA training step per alignment method
  *                        (and joint statistics, one path; XLSR-AASIST-tiny
- *                        with pcgrad) on CUDA vs the CPU
+ *                        and XLSR-Conformer-TCM-tiny with pcgrad) on CUDA vs the CPU
  *                        backend: losses, per-path gradients, combined
  *                        gradient, Adam update, weights
  *   test_cuda --probe    prints the device (or the SKIP line) and stops
@@ -237,6 +238,7 @@ static void run_train(void)
         { "AASIST-L", SDD_PATHS_ORIG, SDD_ALIGN_NONE, SDD_BN_PER_PATH, 1 },
         { "AASIST", SDD_PATHS_DUAL, SDD_ALIGN_PCGRAD, SDD_BN_PER_PATH, 1 },
         { "XLSR-AASIST-tiny", SDD_PATHS_DUAL, SDD_ALIGN_PCGRAD, SDD_BN_PER_PATH, 1 },
+        { "XLSR-Conformer-TCM-tiny", SDD_PATHS_DUAL, SDD_ALIGN_PCGRAD, SDD_BN_PER_PATH, 1 },
     };
     for (size_t i = 0; i < sizeof rs / sizeof rs[0]; i++) train_compare(&rs[i], 1);
 }
@@ -485,6 +487,7 @@ int main(int argc, char **argv)
     run_batch("AASIST");
     run_batch("AASIST-L");
     run_random("XLSR-AASIST-tiny", 3, 6, 66800, 1e-4);
+    run_random("XLSR-Conformer-TCM-tiny", 5, 6, 66800, 1e-4);
     run_train();
     return CHECK_DONE("test_cuda");
 }
