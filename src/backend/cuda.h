@@ -72,6 +72,12 @@ sdd_tensor *sdd_cu_slice_last(sdd_ctx *c, sdd_tensor *x, int start, int len);
 sdd_tensor *sdd_cu_mean_nodes(sdd_ctx *c, sdd_tensor *x, int start, int len);
 sdd_tensor *sdd_cu_add_scaled(sdd_ctx *c, sdd_tensor *a, sdd_tensor *b, float s);
 sdd_tensor *sdd_cu_dwconv1d(sdd_ctx *c, sdd_tensor *x, sdd_tensor *w, sdd_tensor *bias, int pad_left, int pad_right);
+/* the Mamba back end's other ops (cuda_mamba.cu; ops/mamba.h), after the CPU op's shape checks */
+sdd_tensor *sdd_cu_rmsnorm(sdd_ctx *c, sdd_tensor *x, sdd_tensor *w, float eps);
+sdd_tensor *sdd_cu_flip_time(sdd_ctx *c, sdd_tensor *x);
+sdd_tensor *sdd_cu_attn_pool(sdd_ctx *c, sdd_tensor *x, sdd_tensor *w, sdd_tensor *bias);
+sdd_tensor *sdd_cu_selective_scan(sdd_ctx *c, sdd_tensor *u, sdd_tensor *dt, sdd_tensor *A_log, sdd_tensor *Bm,
+                                  sdd_tensor *Cm, sdd_tensor *Dskip, sdd_tensor *z, sdd_tensor *dt_bias);
 /* Training (c->train / c->grad): the ops above record their backward on the
  * tape; these are the training versions and the ops only training uses.
  * Parameter gradients go to params->dgrad (sdd_pgrad), per segment. */

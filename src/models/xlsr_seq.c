@@ -96,10 +96,9 @@ static int setup(sdd_model *m, xlsr_seq *s, const sdd_xlsr_config *xc, const voi
     m->free_impl = seq_free;
     m->forward = seq_forward;
     m->post_init = seq_post_init;
-    /* the XLS-R front end has CUDA kernels (cuda_xlsr.cu), and so does the
-     * Conformer-TCM back end (cuda_conformer.cu); the Mamba back end not yet */
-    m->cuda_ok = s->conformer;
-    m->cuda_missing = s->conformer ? NULL : "the Mamba back end's selective scan, RMSNorm, softplus, time flip and attention pooling";
+    /* the XLS-R front end has CUDA kernels (cuda_xlsr.cu), and so do both back
+     * ends (cuda_conformer.cu, cuda_mamba.cu) */
+    m->cuda_ok = 1;
     m->nb_samp = 66800;
     m->min_samples = (int)sdd_xlsr_min_samples(xc);   /* one frame */
     if (sdd_xlsr_register(&s->xl, &m->params, "ssl_model.model.", xc, e)) return -1;

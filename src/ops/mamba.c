@@ -108,6 +108,7 @@ sdd_tensor *sdd_rmsnorm(sdd_ctx *c, sdd_tensor *x, sdd_tensor *w, float eps)
     if (!x || !w || c->failed) return NULL;
     const int64_t D = x->n[x->nd - 1];
     if (sdd_numel(w) != (size_t)D) return op_fail(c, "rmsnorm: weight size differs from the last dim");
+    SDD_ON_DEVICE(c, sdd_cu_rmsnorm(c, x, w, eps));
     const int64_t R = (int64_t)(sdd_numel(x) / (size_t)D);
     sdd_tensor *out = sdd_tensor_new(c, x->nd, x->n);
     float *rstd = sdd_scratch(c, (size_t)R * sizeof(float));
@@ -389,6 +390,7 @@ sdd_tensor *sdd_selective_scan(sdd_ctx *c, sdd_tensor *u, sdd_tensor *dt, sdd_te
         (dt_bias && sdd_numel(dt_bias) != (size_t)Di))
         return op_fail(c, "selective scan: inconsistent shapes");
     if ((size_t)Di * N > 65536) return op_fail(c, "selective scan: d_inner x d_state over 65536");
+    SDD_ON_DEVICE(c, sdd_cu_selective_scan(c, u, dt, A_log, Bm, Cm, Dskip, z, dt_bias));
     sdd_tensor *out = sdd_new3(c, B, T, Di);
     if (!out) return NULL;
     sdd_tensor *in[8] = { u, dt, A_log, Bm, Cm, Dskip, z, dt_bias };
@@ -480,6 +482,7 @@ sdd_tensor *sdd_attn_pool(sdd_ctx *c, sdd_tensor *x, sdd_tensor *w, sdd_tensor *
     if (!x || !w || !bias || c->failed) return NULL;
     if (x->nd != 3 || sdd_numel(w) != (size_t)x->n[2] || sdd_numel(bias) != 1)
         return op_fail(c, "attention pool: x must be (B, T, D), w (1, D), b (1)");
+    SDD_ON_DEVICE(c, sdd_cu_attn_pool(c, x, w, bias));
     const int B = (int)x->n[0], T = (int)x->n[1], D = (int)x->n[2];
     sdd_tensor *out = sdd_new2(c, B, D);
     float *a = sdd_scratch(c, (size_t)B * T * sizeof(float));
@@ -532,6 +535,7 @@ sdd_tensor *sdd_flip_time(sdd_ctx *c, sdd_tensor *x)
 {
     if (!x || c->failed) return NULL;
     if (x->nd < 2) return op_fail(c, "flip: input must be (B, T, ...)");
+    SDD_ON_DEVICE(c, sdd_cu_flip_time(c, x));
     const int B = (int)x->n[0], T = (int)x->n[1], D = (int)(sdd_numel(x) / ((size_t)B * T));
     sdd_tensor *out = sdd_tensor_new(c, x->nd, x->n);
     if (!out) return NULL;

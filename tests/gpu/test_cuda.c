@@ -7,10 +7,11 @@
  *                        CPU backend; a 16-utterance batch of noise, CUDA vs
  *                        CPU; XLSR-AASIST-tiny: its PyTorch fixture and random
  *                        weights on a 6 x 66800 noise batch, CUDA vs CPU, and
- *                        XLSR-Conformer-TCM-tiny's random weights; one
+ *                        XLSR-Conformer-TCM-tiny's and XLSR-Mamba-tiny's
+ *                        random weights; one
  *                        DPDA training step per alignment method
  *                        (and joint statistics, one path; XLSR-AASIST-tiny
- *                        and XLSR-Conformer-TCM-tiny with pcgrad) on CUDA vs the CPU
+ *                        and the two other tiny XLS-R models with pcgrad) on CUDA vs the CPU
  *                        backend: losses, per-path gradients, combined
  *                        gradient, Adam update, weights
  *   test_cuda --probe    prints the device (or the SKIP line) and stops
@@ -239,6 +240,7 @@ static void run_train(void)
         { "AASIST", SDD_PATHS_DUAL, SDD_ALIGN_PCGRAD, SDD_BN_PER_PATH, 1 },
         { "XLSR-AASIST-tiny", SDD_PATHS_DUAL, SDD_ALIGN_PCGRAD, SDD_BN_PER_PATH, 1 },
         { "XLSR-Conformer-TCM-tiny", SDD_PATHS_DUAL, SDD_ALIGN_PCGRAD, SDD_BN_PER_PATH, 1 },
+        { "XLSR-Mamba-tiny", SDD_PATHS_DUAL, SDD_ALIGN_PCGRAD, SDD_BN_PER_PATH, 1 },
     };
     for (size_t i = 0; i < sizeof rs / sizeof rs[0]; i++) train_compare(&rs[i], 1);
 }
@@ -488,6 +490,7 @@ int main(int argc, char **argv)
     run_batch("AASIST-L");
     run_random("XLSR-AASIST-tiny", 3, 6, 66800, 1e-4);
     run_random("XLSR-Conformer-TCM-tiny", 5, 6, 66800, 1e-4);
+    run_random("XLSR-Mamba-tiny", 7, 6, 66800, 1e-4);
     run_train();
     return CHECK_DONE("test_cuda");
 }
