@@ -103,7 +103,11 @@ int sdd_bench_run(const sdd_bench_params *p, sdd_bench_result *r, sdd_err *e)
     const int B = p->batch;
     const int64_t L = p->len;
     int rc = 0;
-    if (L < m->min_samples) { sdd_model_free(m); return sdd_err_set(e, "bench: %lld samples is shorter than %s's minimum of %d", (long long)L, m->arch, m->min_samples); }
+    if (L < m->min_samples) {
+        sdd_err_set(e, "bench: %lld samples is shorter than %s's minimum of %d", (long long)L, m->arch, m->min_samples);
+        sdd_model_free(m);
+        return -1;
+    }
     float *x = malloc((size_t)B * (size_t)L * sizeof(float)), *scores = malloc((size_t)B * sizeof(float));
     float *logits = malloc((size_t)2 * B * sizeof(float)), *gbuf = NULL;
     int *labels = malloc((size_t)B * sizeof(int));
