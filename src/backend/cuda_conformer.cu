@@ -71,11 +71,8 @@ static void glu_bwd(sdd_ctx *c, void *vn)
 
 extern "C" sdd_tensor *sdd_cu_glu_last(sdd_ctx *c, sdd_tensor *x)
 {
-    int64_t shp[SDD_MAX_DIMS];
-    for (int i = 0; i < x->nd; i++) shp[i] = x->n[i];
     const int64_t C = x->n[x->nd - 1] / 2;
-    shp[x->nd - 1] = C;
-    sdd_tensor *out = sdd_tensor_new(c, x->nd, shp);
+    sdd_tensor *out = sdd_new_lastdim(c, x, C);
     if (!out) return NULL;
     const int64_t R = (int64_t)(sdd_numel(out) / (size_t)(C ? C : 1));
     if (R * C > 0) SDD_LAUNCH(k_glu, sdd_cu_blocks((size_t)(R * C)), SDD_CU_THREADS, 0)(SDD_DEV(x), R, C, out->x);
@@ -150,10 +147,7 @@ static void slice_last_bwd(sdd_ctx *c, void *vn)
 extern "C" sdd_tensor *sdd_cu_slice_last(sdd_ctx *c, sdd_tensor *x, int start, int len)
 {
     const int64_t D = x->n[x->nd - 1];
-    int64_t shp[SDD_MAX_DIMS];
-    for (int i = 0; i < x->nd; i++) shp[i] = x->n[i];
-    shp[x->nd - 1] = len;
-    sdd_tensor *out = sdd_tensor_new(c, x->nd, shp);
+    sdd_tensor *out = sdd_new_lastdim(c, x, len);
     if (!out) return NULL;
     const int64_t R = (int64_t)(sdd_numel(x) / (size_t)D);
     if (R * len > 0) SDD_LAUNCH(k_slice_last, sdd_cu_blocks((size_t)(R * len)), SDD_CU_THREADS, 0)(SDD_DEV(x), R, D, start, len, out->x, 0);

@@ -14,6 +14,7 @@
 extern "C" {
 #include "ops/mamba.h"
 }
+#include "ops/exp_nonpos.h"
 
 #define SCAN_MAXN 64   /* largest d_state the scan kernels hold in registers */
 
@@ -39,25 +40,6 @@ static mb_node *mb_record(sdd_ctx *c, sdd_backward_fn fn, sdd_tensor *x, sdd_ten
 
 __device__ __forceinline__ float d_sigmoid(float v) { return 1.0f / (1.0f + expf(-v)); }
 __device__ __forceinline__ float d_softplus(float v) { return v > 20.0f ? v : log1pf(expf(v)); }
-
-/* ops/mamba.c's exp_nonpos: 2^(x log2 e) as 2^n times a degree-6 polynomial */
-__device__ __forceinline__ float d_exp_nonpos(float x)
-{
-    float y = x * 1.44269504088896341f;
-    y = y < -126.0f ? -126.0f : y;
-    const float n = (y + 12582912.0f) - 12582912.0f, f = y - n;
-    float p = 1.5403530393381609954e-4f;
-    p = p * f + 1.3333558146428443423e-3f;
-    p = p * f + 9.6181291076284771619e-3f;
-    p = p * f + 5.5504108664821579953e-2f;
-    p = p * f + 2.4022650695910071233e-1f;
-    p = p * f + 6.9314718055994530942e-1f;
-    p = p * f + 1.0f;
-    const int32_t bits = ((int32_t)n + 127) << 23;
-    float s;
-    memcpy(&s, &bits, sizeof s);
-    return x < -87.0f ? 0.0f : p * s;
-}
 
 /* ---- RMSNorm over the last dim ---- */
 
@@ -323,7 +305,7 @@ __global__ void k_scan_fwd(const float *u, const float *delta, const float *A, c
         const float dl = delta[r * Di + d], du = dl * u[r * Di + d];
         const float *Bt = Bm + r * N, *Ct = Cm + r * N, *Ad = A + (size_t)d * N;
         float y = 0.0f;
-        for (int k = 0; k < N; k++) h[k] = d_exp_nonpos(dl * Ad[k]) * h[k] + du * Bt[k];
+        for (int k = 0; k < N; k++) h[k] = sdd_exp_nonpos(dl * Ad[k]) * h[k] + du * Bt[k];
         for (int k = 0; k < N; k++) y += Ct[k] * h[k];
         y = y + Dk[d] * u[r * Di + d];
         if (z) { const float zv = z[r * Di + d]; y *= zv * d_sigmoid(zv); }
@@ -354,7 +336,7 @@ __global__ void k_scan_bwd(const float *u, const float *dt, const float *dt_bias
             const float dl = delta[r * Di + d], dun = dl * u[r * Di + d];
             const float *hp = hs + (size_t)(t - t0) * N;
             float *hc = hs + (size_t)(t - t0 + 1) * N;
-            for (int k = 0; k < N; k++) hc[k] = d_exp_nonpos(dl * Ad[k]) * hp[k] + dun * Bm[r * N + k];
+            for (int k = 0; k < N; k++) hc[k] = sdd_exp_nonpos(dl * Ad[k]) * hp[k] + dun * Bm[r * N + k];
         }
         for (int t = t1 - 1; t >= t0; t--) {
             const size_t r = (size_t)b * T + t;
@@ -378,7 +360,7 @@ __global__ void k_scan_bwd(const float *u, const float *dt, const float *dt_bias
             double gdelta = 0.0;
             float *pbr = PB + (r * Di + d) * N, *pcr = PC + (r * Di + d) * N;
             for (int k = 0; k < N; k++) {
-                const float Ak = Ad[k], a = d_exp_nonpos(dl * Ak);
+                const float Ak = Ad[k], a = sdd_exp_nonpos(dl * Ak);
                 g[k] += gy * Ct[k];
                 pcr[k] = gy * hc[k];
                 gdelta += (double)g[k] * (Ak * a * hp[k] + Bt[k] * ud);

@@ -490,10 +490,7 @@ extern "C" sdd_tensor *sdd_cu_slice_nodes(sdd_ctx *c, sdd_tensor *x, int start, 
 extern "C" sdd_tensor *sdd_cu_linear(sdd_ctx *c, sdd_tensor *x, sdd_tensor *w, sdd_tensor *b)
 {
     const int dout = (int)w->n[0], din = (int)w->n[1];
-    int64_t shp[SDD_MAX_DIMS];
-    for (int i = 0; i < x->nd; i++) shp[i] = x->n[i];
-    shp[x->nd - 1] = dout;
-    sdd_tensor *out = sdd_tensor_new(c, x->nd, shp);
+    sdd_tensor *out = sdd_new_lastdim(c, x, dout);
     if (!out) return NULL;
     const int64_t R = (int64_t)(sdd_numel(x) / din);
     const size_t total = (size_t)R * dout;

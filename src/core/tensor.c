@@ -119,6 +119,14 @@ sdd_tensor *sdd_new2(sdd_ctx *c, int64_t a, int64_t b) { int64_t n[2] = { a, b }
 sdd_tensor *sdd_new3(sdd_ctx *c, int64_t a, int64_t b, int64_t d) { int64_t n[3] = { a, b, d }; return sdd_tensor_new(c, 3, n); }
 sdd_tensor *sdd_new4(sdd_ctx *c, int64_t a, int64_t b, int64_t d, int64_t e) { int64_t n[4] = { a, b, d, e }; return sdd_tensor_new(c, 4, n); }
 
+sdd_tensor *sdd_new_lastdim(sdd_ctx *c, const sdd_tensor *x, int64_t last)
+{
+    int64_t n[SDD_MAX_DIMS];
+    for (int i = 0; i < x->nd; i++) n[i] = x->n[i];
+    n[x->nd - 1] = last;
+    return sdd_tensor_new(c, x->nd, n);
+}
+
 sdd_tensor *sdd_tensor_wrap(sdd_ctx *c, float *x, int nd, const int64_t *n)
 {
     if (c->failed) return NULL;

@@ -116,6 +116,8 @@ sdd_tensor *sdd_tensor_new(sdd_ctx *c, int nd, const int64_t *n);
 sdd_tensor *sdd_new2(sdd_ctx *c, int64_t a, int64_t b);
 sdd_tensor *sdd_new3(sdd_ctx *c, int64_t a, int64_t b, int64_t d);
 sdd_tensor *sdd_new4(sdd_ctx *c, int64_t a, int64_t b, int64_t d, int64_t e);
+/* New activation tensor shaped like x with its last dim set to last. */
+sdd_tensor *sdd_new_lastdim(sdd_ctx *c, const sdd_tensor *x, int64_t last);
 /* Wraps caller memory as a tensor that needs no gradient (model inputs). */
 sdd_tensor *sdd_tensor_wrap(sdd_ctx *c, float *x, int nd, const int64_t *n);
 /* A tensor view of parameter idx (lives in the params block). */

@@ -51,11 +51,8 @@ sdd_tensor *sdd_glu_last(sdd_ctx *c, sdd_tensor *x)
     const int64_t C2 = x->n[x->nd - 1];
     if (C2 % 2) return op_fail(c, "GLU: odd last dim");
     SDD_ON_DEVICE(c, sdd_cu_glu_last(c, x));
-    int64_t shp[SDD_MAX_DIMS];
-    for (int i = 0; i < x->nd; i++) shp[i] = x->n[i];
     const int64_t C = C2 / 2;
-    shp[x->nd - 1] = C;
-    sdd_tensor *out = sdd_tensor_new(c, x->nd, shp);
+    sdd_tensor *out = sdd_new_lastdim(c, x, C);
     if (!out) return NULL;
     const int64_t R = (int64_t)(sdd_numel(out) / (size_t)C);
     #pragma omp parallel for schedule(static)

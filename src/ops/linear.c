@@ -46,10 +46,7 @@ sdd_tensor *sdd_linear(sdd_ctx *c, sdd_tensor *x, sdd_tensor *w, sdd_tensor *b)
         return NULL;
     }
     SDD_ON_DEVICE(c, sdd_cu_linear(c, x, w, b));
-    int64_t shp[SDD_MAX_DIMS];
-    for (int i = 0; i < x->nd; i++) shp[i] = x->n[i];
-    shp[x->nd - 1] = dout;
-    sdd_tensor *out = sdd_tensor_new(c, x->nd, shp);
+    sdd_tensor *out = sdd_new_lastdim(c, x, dout);
     if (!out) return NULL;
     const int64_t R = (int64_t)(sdd_numel(x) / din);
     for (int64_t r = 0; r < R; r++)

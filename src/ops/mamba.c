@@ -7,6 +7,7 @@
  * the thread count. */
 #include "ops/mamba.h"
 #include "ops/internal.h"
+#include "ops/exp_nonpos.h"
 #include <math.h>
 #include <string.h>
 
@@ -27,27 +28,6 @@ static float *grad_slot(sdd_ctx *c, sdd_tensor *t, int s)
 
 static inline float sigmoidf_(float v) { return 1.0f / (1.0f + expf(-v)); }
 static inline float softplusf_(float v) { return v > 20.0f ? v : log1pf(expf(v)); }
-
-/* exp(x) for x <= 0 (the scan's decay factors), branch-free so the compiler can
- * vectorise loops over it: 2^(x log2 e) as 2^n times a degree-6 polynomial
- * (Taylor) for 2^f, f in [-0.5, 0.5]; relative error below 7e-7 for
- * x > -10 and 4e-6 down to -87 (the rounding of x log2 e); 0 below -87
- * (where expf is denormal). */
-static inline float exp_nonpos(float x)
-{
-    float y = x * 1.44269504088896341f;
-    y = y < -126.0f ? -126.0f : y;
-    const float n = (y + 12582912.0f) - 12582912.0f, f = y - n;   /* round to nearest: 1.5 * 2^23 */
-    float p = 1.5403530393381609954e-4f;
-    p = p * f + 1.3333558146428443423e-3f;
-    p = p * f + 9.6181291076284771619e-3f;
-    p = p * f + 5.5504108664821579953e-2f;
-    p = p * f + 2.4022650695910071233e-1f;
-    p = p * f + 6.9314718055994530942e-1f;
-    p = p * f + 1.0f;
-    union { float f; int32_t i; } u = { .i = ((int32_t)n + 127) << 23 };
-    return x < -87.0f ? 0.0f : p * u.f;
-}
 
 typedef struct {
     sdd_tensor *in[8], *out;
@@ -284,7 +264,7 @@ static void scan_steps(const scan_node *n, int b, int t0, int t1, float *h, floa
         for (int d = 0; d < Di; d++) {
             const float du = delta[d] * u[d], *Ad = A + (size_t)d * N;
             float *hd = h + (size_t)d * N, *a = dec ? dec + (size_t)d * N : abuf, y = 0.0f;
-            for (int k = 0; k < N; k++) a[k] = exp_nonpos(delta[d] * Ad[k]);
+            for (int k = 0; k < N; k++) a[k] = sdd_exp_nonpos(delta[d] * Ad[k]);
             for (int k = 0; k < N; k++) hd[k] = a[k] * hd[k] + du * Bt[k];
             for (int k = 0; k < N; k++) y += Ct[k] * hd[k];
             if (ys) ys[r * Di + d] = y;
@@ -563,10 +543,7 @@ sdd_tensor *sdd_slice_last(sdd_ctx *c, sdd_tensor *x, int start, int len)
     const int64_t D = x->n[x->nd - 1];
     if (start < 0 || len <= 0 || start + len > D) return op_fail(c, "slice: range outside the last dim");
     SDD_ON_DEVICE(c, sdd_cu_slice_last(c, x, start, len));
-    int64_t shp[SDD_MAX_DIMS];
-    for (int i = 0; i < x->nd; i++) shp[i] = x->n[i];
-    shp[x->nd - 1] = len;
-    sdd_tensor *out = sdd_tensor_new(c, x->nd, shp);
+    sdd_tensor *out = sdd_new_lastdim(c, x, len);
     if (!out) return NULL;
     const int64_t R = (int64_t)(sdd_numel(x) / (size_t)D);
     #pragma omp parallel for schedule(static)
