@@ -59,7 +59,11 @@ static void builtins(void)
     CHECK(c.step.class_weight[0] == 0.1f && c.step.class_weight[1] == 0.9f);
     CHECK(c.recipe && !strcmp(c.recipe, "aasist"));
     c = sdd_train_default_config();
+    /* the measured default (README, per-path vs joint): joint statistics, and
+     * the AASIST recipes keep it for --paths dual (they do not set it) */
+    CHECK(c.step.bn_stats == SDD_BN_JOINT && c.step.paths == SDD_PATHS_DUAL && c.step.align == SDD_ALIGN_PCGRAD);
     CHECK(sdd_recipe_apply(&c, "aasist-l", &st, &e) == 0 && !strcmp(c.arch, "AASIST-L") && c.lr_schedule == SDD_LR_COSINE);
+    CHECK(c.step.bn_stats == SDD_BN_JOINT);
     c = sdd_train_default_config();
     CHECK_MSG(sdd_recipe_apply(&c, "dpda-xlsr", &st, &e) == 0, "%s", e.msg);
     CHECK(!strcmp(c.arch, "XLSR-AASIST") && c.adam.lr == 1e-6 && c.adam.weight_decay == 1e-4 && c.batch == 5);
