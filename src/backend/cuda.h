@@ -94,11 +94,13 @@ sdd_tensor *sdd_cu_master_attn_train(sdd_ctx *c, sdd_tensor *x, sdd_tensor *m, s
 sdd_tensor *sdd_cu_graph_pool_train(sdd_ctx *c, sdd_tensor *h, sdd_tensor *w, sdd_tensor *b, double ratio, float p_drop);
 sdd_tensor *sdd_cu_readout_train(sdd_ctx *c, sdd_tensor *T, sdd_tensor *S, sdd_tensor *m);
 /* out (n) = a0 g0 + a1 g1; dots[0..2] = g0.g0, g1.g1, g0.g1 (double), all on
- * the device, only the three dots come back (the alignment's scalars) */
-int sdd_cu_dots(const float *g0, const float *g1, size_t n, double *dots, sdd_err *e);
+ * the device, only the three dots come back (the alignment's scalars);
+ * scratch: sdd_cu_dots_scratch(n) doubles of device memory */
+size_t sdd_cu_dots_scratch(size_t n);
+int sdd_cu_dots(const float *g0, const float *g1, size_t n, double *scratch, double *dots, sdd_err *e);
 int sdd_cu_combine(const float *g0, const float *g1, size_t n, double a0, double a1, float *out, sdd_err *e);
 /* |out|^2 and a finite check (1 when every entry is finite) */
-int sdd_cu_norm2_finite(const float *g, size_t n, double *norm2, int *finite, sdd_err *e);
+int sdd_cu_norm2_finite(const float *g, size_t n, double *scratch, double *norm2, int *finite, sdd_err *e);
 /* Adam on the device over the trainable ranges (off, len) of the block */
 int sdd_cu_adam(float *theta, float *m, float *v, const float *grad, const size_t *off, const size_t *len, int nr,
                 float b1, float b2, float omb1, float omb2, float wd, float step_size, float bc2_sqrt, float eps, sdd_err *e);

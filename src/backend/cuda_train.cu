@@ -1,7 +1,7 @@
 /* CUDA side of the optimiser step: the dot products of the two path
- * gradients (fixed chunks of DOT_CHUNK values summed in double, the partial
- * sums added in chunk order, so the result does not depend on the launch
- * shape), their combination out = a0 g0 + a1 g1, the norm and finiteness of
+ * gradients (fixed chunks of DOT_CHUNK values, each summed in double by a
+ * block of DOT_T threads and a fixed tree, then the chunk sums the same way:
+ * the order is a constant of this file, so results repeat to the bit), their combination out = a0 g0 + a1 g1, the norm and finiteness of
  * the combined gradient, and Adam (PyTorch's single-tensor arithmetic, as
  * src/train/adam.c) over the trainable entries. Only the dot products and the
  * norm (a few doubles) come back to the host. */
@@ -9,75 +9,109 @@
 #include <math.h>
 
 #define DOT_CHUNK 4096
+#define DOT_T 128   /* threads per block of both reduction stages: part of the summation order */
 
-/* partials (nc, 3): sums of g0 g0, g1 g1, g0 g1 over chunk c */
-__global__ void k_dots_part(const float *g0, const float *g1, size_t n, size_t nc, double *part)
+/* (part: 3 doubles per chunk, then out: 4 doubles) for n floats */
+extern "C" size_t sdd_cu_dots_scratch(size_t n)
 {
-    const size_t c = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
-    if (c >= nc) return;
-    const size_t e = (c + 1) * DOT_CHUNK < n ? (c + 1) * DOT_CHUNK : n;
-    double a = 0.0, b = 0.0, d = 0.0;
-    for (size_t i = c * DOT_CHUNK; i < e; i++) {
+    return 3 * ((n + DOT_CHUNK - 1) / DOT_CHUNK) + 4;
+}
+
+/* fixed tree over the block's DOT_T partial triples in s (3, DOT_T): s[.][0] gets the sums */
+__device__ void dots_tree(double *s, int t)
+{
+    for (int h = DOT_T / 2; h > 0; h >>= 1) {
+        __syncthreads();
+        if (t < h) {
+            s[t] += s[t + h];
+            s[DOT_T + t] += s[DOT_T + t + h];
+            s[2 * DOT_T + t] += s[2 * DOT_T + t + h];
+        }
+    }
+    __syncthreads();
+}
+
+/* block c: chunk c of DOT_CHUNK values; thread t sums values t, t + DOT_T, ...
+ * of it (adjacent threads read adjacent floats), then the block's fixed tree.
+ * part (nc, 3): sums of g0 g0, g1 g1, g0 g1; *flag = 1 when g0 has a
+ * non-finite value (every writer stores the same value) */
+__global__ void k_dots_part(const float *g0, const float *g1, size_t n, double *part, double *flag)
+{
+    SDD_SHARED_DYN(double, s);
+    const int t = threadIdx.x;
+    const size_t c = blockIdx.x, b = c * DOT_CHUNK, e = b + DOT_CHUNK < n ? b + DOT_CHUNK : n;
+    double a = 0.0, q = 0.0, d = 0.0;
+    int bad = 0;
+    for (size_t i = b + t; i < e; i += DOT_T) {
         const double x = g0[i], y = g1 ? g1[i] : 0.0;
         a += x * x;
-        b += y * y;
+        q += y * y;
         d += x * y;
-        if (!isfinite(g0[i])) part[3 * nc] = 1.0;  /* any thread may flag: every writer stores the same value */
+        bad |= !isfinite(g0[i]);
     }
-    part[3 * c] = a;
-    part[3 * c + 1] = b;
-    part[3 * c + 2] = d;
+    if (bad) *flag = 1.0;
+    s[t] = a;
+    s[DOT_T + t] = q;
+    s[2 * DOT_T + t] = d;
+    dots_tree(s, t);
+    if (t == 0) {
+        part[3 * c] = s[0];
+        part[3 * c + 1] = s[DOT_T];
+        part[3 * c + 2] = s[2 * DOT_T];
+    }
 }
 
-/* one thread: the partials in chunk order; out[3] = the non-finite flag */
+/* one block: thread t adds chunks t, t + DOT_T, ... in order, then the tree;
+ * out[0..2] = the three sums (out[3], the flag, was written by k_dots_part) */
 __global__ void k_dots_sum(const double *part, size_t nc, double *out)
 {
-    if (blockIdx.x * blockDim.x + threadIdx.x != 0) return;
-    double a = 0.0, b = 0.0, d = 0.0;
-    for (size_t c = 0; c < nc; c++) { a += part[3 * c]; b += part[3 * c + 1]; d += part[3 * c + 2]; }
-    out[0] = a;
-    out[1] = b;
-    out[2] = d;
-    out[3] = part[3 * nc];
+    SDD_SHARED_DYN(double, s);
+    const int t = threadIdx.x;
+    double a = 0.0, q = 0.0, d = 0.0;
+    for (size_t c = t; c < nc; c += DOT_T) { a += part[3 * c]; q += part[3 * c + 1]; d += part[3 * c + 2]; }
+    s[t] = a;
+    s[DOT_T + t] = q;
+    s[2 * DOT_T + t] = d;
+    dots_tree(s, t);
+    if (t == 0) {
+        out[0] = s[0];
+        out[1] = s[DOT_T];
+        out[2] = s[2 * DOT_T];
+    }
 }
 
-/* dots[0..3] = g0.g0, g1.g1, g0.g1, non-finite flag of g0 (g1 may be NULL) */
-static int dots4(const float *g0, const float *g1, size_t n, double *dots, sdd_err *e)
+/* dots[0..3] = g0.g0, g1.g1, g0.g1, non-finite flag of g0 (g1 may be NULL);
+ * scratch: sdd_cu_dots_scratch(n) doubles of device memory (kept by the
+ * caller, so a step allocates and frees nothing); the 4 doubles of the
+ * answer are the step's only copy back */
+static int dots4(const float *g0, const float *g1, size_t n, double *scratch, double *dots, sdd_err *e)
 {
     const size_t nc = (n + DOT_CHUNK - 1) / DOT_CHUNK;
-    double *part = NULL, *out = NULL;
-    if (cudaMalloc((void **)&part, (3 * nc + 1) * sizeof(double)) != cudaSuccess ||
-        cudaMalloc((void **)&out, 4 * sizeof(double)) != cudaSuccess) {
-        cudaGetLastError();
-        if (part) cudaFree(part);
-        return sdd_err_set(e, "CUDA: out of device memory for the gradient dot products");
-    }
-    int rc = 0;
-    if (cudaMemset(part, 0, (3 * nc + 1) * sizeof(double)) != cudaSuccess) rc = -1;
-    if (!rc && nc) SDD_LAUNCH(k_dots_part, sdd_cu_blocks(nc), SDD_CU_THREADS, 0)(g0, g1, n, nc, part);
-    if (!rc) SDD_LAUNCH(k_dots_sum, 1, 1, 0)(part, nc, out);
+    double *part = scratch, *out = scratch + 3 * nc;
+    const size_t shm = 3 * DOT_T * sizeof(double);
+    int rc = cudaMemset(out, 0, 4 * sizeof(double)) != cudaSuccess;
+    if (!rc && nc) SDD_LAUNCH_SYNC(k_dots_part, (unsigned)nc, DOT_T, shm)(g0, g1, n, part, out + 3);
+    if (!rc) SDD_LAUNCH_SYNC(k_dots_sum, 1, DOT_T, shm)(part, nc, out);
     cudaError_t st = cudaGetLastError();
     if (!rc && st == cudaSuccess && cudaMemcpy(dots, out, 4 * sizeof(double), cudaMemcpyDeviceToHost) != cudaSuccess) rc = -1;
-    cudaFree(part);
-    cudaFree(out);
     if (rc || st != cudaSuccess) return sdd_err_set(e, "CUDA gradient dot products failed: %s", cudaGetErrorString(st != cudaSuccess ? st : cudaGetLastError()));
     return 0;
 }
 
-extern "C" int sdd_cu_dots(const float *g0, const float *g1, size_t n, double *dots, sdd_err *e)
+extern "C" int sdd_cu_dots(const float *g0, const float *g1, size_t n, double *scratch, double *dots, sdd_err *e)
 {
     double d[4];
-    if (dots4(g0, g1, n, d, e)) return -1;
+    if (dots4(g0, g1, n, scratch, d, e)) return -1;
     dots[0] = d[0];
     dots[1] = d[1];
     dots[2] = d[2];
     return 0;
 }
 
-extern "C" int sdd_cu_norm2_finite(const float *g, size_t n, double *norm2, int *finite, sdd_err *e)
+extern "C" int sdd_cu_norm2_finite(const float *g, size_t n, double *scratch, double *norm2, int *finite, sdd_err *e)
 {
     double d[4];
-    if (dots4(g, NULL, n, d, e)) return -1;
+    if (dots4(g, NULL, n, scratch, d, e)) return -1;
     *norm2 = d[0];
     *finite = d[3] == 0.0;
     return 0;

@@ -134,11 +134,14 @@ int sdd_params_alloc_dgrads(sdd_params *ps, int n, sdd_err *e)
         sdd_cu_free(ps->dgrad[0]);
         for (int i = 0; i < SDD_MAX_PATHS; i++) ps->dgrad[i] = NULL;
         ps->ndgrad = 0;
-        /* the paths' buffers in one block, each 16-float aligned */
+        ps->ddots = NULL;
+        /* the paths' buffers in one block, each 16-float aligned, then the
+         * dot products' scratch (doubles: 2 floats each, 64-byte aligned) */
         const size_t stride = (ps->total + 15) / 16 * 16;
-        float *blk = sdd_cu_malloc((stride * (size_t)n > 0 ? stride * (size_t)n : 1) * sizeof(float));
+        float *blk = sdd_cu_malloc((stride * (size_t)n + 2 * sdd_cu_dots_scratch(ps->total)) * sizeof(float));
         if (!blk) return sdd_err_set(e, "out of device memory for %d gradient buffers of %zu floats", n, ps->total);
         for (int i = 0; i < n; i++) ps->dgrad[i] = blk + (size_t)i * stride;
+        ps->ddots = (double *)(void *)(blk + stride * (size_t)n);
         ps->ndgrad = n;
     }
     return sdd_params_zero_dgrads(ps, e);
@@ -155,12 +158,12 @@ int sdd_params_zero_dgrads(sdd_params *ps, sdd_err *e)
     return 0;
 }
 
-int sdd_device_dots(const float *g0, const float *g1, size_t n, double *dots, sdd_err *e)
+int sdd_device_dots(const float *g0, const float *g1, size_t n, double *scratch, double *dots, sdd_err *e)
 {
 #ifdef SDD_CUDA
-    return sdd_cu_dots(g0, g1, n, dots, e);
+    return sdd_cu_dots(g0, g1, n, scratch, dots, e);
 #else
-    (void)g0; (void)g1; (void)n; (void)dots;
+    (void)g0; (void)g1; (void)n; (void)scratch; (void)dots;
     return sdd_err_set(e, NO_CUDA);
 #endif
 }
@@ -175,12 +178,12 @@ int sdd_device_combine(const float *g0, const float *g1, size_t n, double a0, do
 #endif
 }
 
-int sdd_device_norm2_finite(const float *g, size_t n, double *norm2, int *finite, sdd_err *e)
+int sdd_device_norm2_finite(const float *g, size_t n, double *scratch, double *norm2, int *finite, sdd_err *e)
 {
 #ifdef SDD_CUDA
-    return sdd_cu_norm2_finite(g, n, norm2, finite, e);
+    return sdd_cu_norm2_finite(g, n, scratch, norm2, finite, e);
 #else
-    (void)g; (void)n; (void)norm2; (void)finite;
+    (void)g; (void)n; (void)scratch; (void)norm2; (void)finite;
     return sdd_err_set(e, NO_CUDA);
 #endif
 }

@@ -39,16 +39,18 @@ int sdd_device_copy(float *dst, const float *src, size_t n, sdd_err *e);
 int sdd_device_zero(float *dst, size_t n, sdd_err *e);
 int sdd_device_add_const(float *dst, size_t n, float v, sdd_err *e);
 /* Allocates n per-path device gradient buffers (ps->dgrad, one zeroed block;
- * kept when already that many) / zeroes them. */
+ * kept when already that many; its tail is ps->ddots, the scratch of the
+ * dot products below) / zeroes them. */
 int sdd_params_alloc_dgrads(struct sdd_params *ps, int n, sdd_err *e);
 int sdd_params_zero_dgrads(struct sdd_params *ps, sdd_err *e);
 /* The optimiser step's device work (backend/cuda.h; -1 with a reason):
- * dots[0..2] = g0.g0, g1.g1, g0.g1 (double, fixed chunks summed in order);
- * out = a0 g0 + a1 g1 (g1 may be NULL, out may be g0); |g|^2 and whether
- * every entry is finite; Adam over the ranges (off, len) of the block. */
-int sdd_device_dots(const float *g0, const float *g1, size_t n, double *dots, sdd_err *e);
+ * dots[0..2] = g0.g0, g1.g1, g0.g1 (double, in a fixed order; scratch:
+ * ps->ddots of the block's sdd_params); out = a0 g0 + a1 g1 (g1 may be NULL,
+ * out may be g0); |g|^2 and whether every entry is finite; Adam over the
+ * ranges (off, len) of the block. */
+int sdd_device_dots(const float *g0, const float *g1, size_t n, double *scratch, double *dots, sdd_err *e);
 int sdd_device_combine(const float *g0, const float *g1, size_t n, double a0, double a1, float *out, sdd_err *e);
-int sdd_device_norm2_finite(const float *g, size_t n, double *norm2, int *finite, sdd_err *e);
+int sdd_device_norm2_finite(const float *g, size_t n, double *scratch, double *norm2, int *finite, sdd_err *e);
 int sdd_device_adam(float *theta, float *m, float *v, const float *grad, const size_t *off, const size_t *len, int nr,
                     float b1, float b2, float omb1, float omb2, float wd, float step_size, float bc2_sqrt, float eps, sdd_err *e);
 /* n floats of device memory (uninitialised); NULL with a reason */

@@ -30,6 +30,7 @@ typedef struct sdd_params {
     float *ddata;              /* (total,) device copy of data (backend/device.h), NULL on the CPU */
     float *dgrad[SDD_MAX_PATHS];/* (total,) per-path gradients in device memory (one block), NULL until allocated */
     int ndgrad;
+    double *ddots;             /* device scratch of the gradient dot products (the dgrad block's tail) */
     size_t total;
     size_t ntrainable;         /* number of trainable floats */
 } sdd_params;

@@ -376,7 +376,10 @@ static int create(sdd_model *m, int light, const sdd_xlsr_config *xcfg, sdd_err 
     a->pt = calloc((size_t)m->params.np, sizeof *a->pt);
     if (!a->pt) return sdd_err_set(e, "out of memory");
     for (int i = 0; i < m->params.np; i++) a->pt[i] = sdd_param_tensor(&m->params, i);
-    if (a->ssl) sdd_xlsr_bind(&a->xl, a->pt);
+    if (a->ssl) {
+        sdd_xlsr_bind(&a->xl, a->pt);
+        m->ssl = &a->xl;
+    }
     /* BatchNorm defaults: weight 1, running_var 1 */
     for (int i = 0; i < m->params.np; i++) {
         const char *n = m->params.p[i].name;

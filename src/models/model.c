@@ -32,6 +32,13 @@ static int create_xlsr_seq(sdd_model *m, const char *arch, sdd_err *e)
     return 1;
 }
 
+int sdd_model_set_recompute(sdd_model *m, int on, sdd_err *e)
+{
+    if (!m->ssl) return sdd_err_set(e, "%s has no XLS-R front end to recompute", m->arch);
+    m->ssl->cfg.recompute = on != 0;
+    return 0;
+}
+
 int sdd_model_cuda_check(const sdd_model *m, const char *who, sdd_err *e)
 {
     if (m->cuda_ok) return 0;

@@ -25,8 +25,15 @@ struct sdd_model {
     int (*meta_save)(const sdd_model *m, sdd_tensorset *ts, sdd_err *e);
     int (*meta_load)(sdd_model *m, const sdd_tensorset *ts, int sdd_file, const char *path, sdd_err *e);
     int cuda_ok;          /* 1 when every op of forward has a CUDA implementation (backend/cuda.h) */
+    struct sdd_xlsr *ssl; /* the XLS-R front end of the XLSR-* models (in impl), NULL for the others */
     const char *cuda_missing; /* when !cuda_ok: the ops without one, named in the refusal (or NULL) */
 };
+
+/* XLSR-* models: recompute each front-end layer in the backward (on, the
+ * default: only layer outputs are kept) or keep every activation (off: no
+ * second forward, about 8 GB more at 5 + 5 x 66,800 for the 300M front end).
+ * The gradients are the same either way. -1 for models without XLS-R. */
+int sdd_model_set_recompute(sdd_model *m, int on, sdd_err *e);
 
 /* 0 when m can run on a CUDA context; else -1 with "<who><arch> has no CUDA
  * implementation yet (...; use --device cpu)", naming m->cuda_missing. */

@@ -102,6 +102,7 @@ static int setup(sdd_model *m, xlsr_seq *s, const sdd_xlsr_config *xc, const voi
     m->nb_samp = 66800;
     m->min_samples = (int)sdd_xlsr_min_samples(xc);   /* one frame */
     if (sdd_xlsr_register(&s->xl, &m->params, "ssl_model.model.", xc, e)) return -1;
+    m->ssl = &s->xl;
     if (s->conformer ? sdd_conformer_backend_register(&s->cb, &m->params, bcfg, e)
                      : sdd_mamba_backend_register(&s->mb, &m->params, bcfg, e)) return -1;
     if (sdd_params_alloc(&m->params, e)) return -1;

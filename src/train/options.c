@@ -42,6 +42,7 @@ static const char *const PATHS[] = { "orig", "aug", "dual" };
 static const char *const BN[] = { "per-path", "joint" };
 static const char *const SELECT[] = { "loss", "eer" };
 static const char *const CROP[] = { "first", "random" };
+static const char *const ONOFF[] = { "off", "on" };
 
 typedef struct { const char *key; long lo, hi; size_t off; int is_long; } int_opt;
 #define IOPT(k, lo, hi, field) { k, lo, hi, offsetof(sdd_train_config, field), 0 }
@@ -105,6 +106,11 @@ int sdd_train_option(sdd_train_config *c, const char *key, const char *v, const 
     if (!strcmp(key, "crop")) {
         if ((k = choice(v, CROP, 2)) < 0) return sdd_err_set(e, "%s: '%s' is not first or random", shown, v);
         c->crop = k ? SDD_CUT_RANDOM : SDD_CUT_FIRST;
+        return 0;
+    }
+    if (!strcmp(key, "ssl-recompute")) {
+        if ((k = choice(v, ONOFF, 2)) < 0) return sdd_err_set(e, "%s: '%s' is not on or off", shown, v);
+        c->ssl_recompute = k;
         return 0;
     }
     if (!strcmp(key, "lr-schedule")) {
@@ -208,6 +214,7 @@ char *sdd_train_config_json(const sdd_train_config *c, const char *arch, sdd_err
         { "paths", PATHS[c->step.paths] }, { "align", sdd_align_name(c->step.align) },
         { "bn-stats", BN[c->step.bn_stats == SDD_BN_JOINT] }, { "select", SELECT[c->select_eer != 0] },
         { "crop", CROP[c->crop == SDD_CUT_RANDOM] }, { "lr-schedule", sdd_lr_schedule_name(c->lr_schedule) },
+        { "ssl-recompute", ONOFF[c->ssl_recompute != 0] },
     };
     for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) {
         if (!strs[i].v) continue;   /* unset paths and no recipe: left out */

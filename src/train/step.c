@@ -155,7 +155,7 @@ static int apply_device(sdd_model *m, sdd_adam *opt, sdd_align_state *al, const 
         res->loss_total = dual ? (a->wl[0] + a->wl[1]) / (a->w[0] + a->w[1]) : res->loss[0];
     } else {
         double d[3], a0, a1;
-        if (sdd_device_dots(g0, g1, n, d, e)) return -1;
+        if (sdd_device_dots(g0, g1, n, ps->ddots, d, e)) return -1;
         sdd_align_stats_from_dots(d[0], d[1], d[2], &res->al);
         if (p->align == SDD_ALIGN_NONE) {
             const double W = a->w[0] + a->w[1];
@@ -171,7 +171,7 @@ static int apply_device(sdd_model *m, sdd_adam *opt, sdd_align_state *al, const 
     }
     double nn;
     int finite;
-    if (sdd_device_norm2_finite(out, n, &nn, &finite, e)) return -1;
+    if (sdd_device_norm2_finite(out, n, ps->ddots, &nn, &finite, e)) return -1;
     if (res->has_align_stats && p->align != SDD_ALIGN_NONE) res->al.norm_out = sqrt(nn);
     if (!finite) return sdd_err_set(e, "train step: non-finite gradient (loss %.6g)", res->loss_total);
     if (grad_out && sdd_device_to_host(grad_out, out, n, e)) return -1;

@@ -50,6 +50,7 @@ sdd_train_config sdd_train_default_config(void)
     c.accum = 1;
     c.lr_schedule = SDD_LR_CONST;
     c.lr_min = 5e-6;
+    c.ssl_recompute = 1;
     sdd_rawboost_default_params(&c.rb);
     return c;
 }
@@ -473,6 +474,7 @@ int sdd_train_run(const sdd_train_config *cfg, sdd_err *e)
     t.m = cfg->init_model ? sdd_model_load(cfg->init_model, NULL, e) : sdd_model_new(cfg->arch, e);
     if (!t.m) return -1;
     if (!cfg->init_model) sdd_model_init_random(t.m, cfg->seed);
+    if (!cfg->ssl_recompute && sdd_model_set_recompute(t.m, 0, e)) { rc = sdd_err_prefix(e, "--ssl-recompute off"); goto done; }
     /* a resumed run takes every weight from its state: the front end is loaded only at the start */
     if (cfg->ssl_weights && !resumed && load_ssl_weights(t.m, cfg, e)) { rc = -1; goto done; }
     if (open_set(&tr, cfg->train_list, cfg->train_audio, cfg->max_samples, e)) { rc = -1; goto done; }

@@ -21,6 +21,8 @@ typedef struct {
     const char *init_model;   /* ... or start from this model file */
     const char *ssl_weights;  /* new XLSR-* model: its XLS-R front end loaded from this checkpoint
                                  (any layout sdd_model_load_ssl reads); NULL: random */
+    int ssl_recompute;        /* XLSR-* models: 1 (default) recompute the front end's layers in the
+                                 backward, 0 keep their activations (sdd_model_set_recompute) */
     sdd_step_params step;
     sdd_adam_params adam;
     int epochs, patience, batch, dev_batch, n_best, workers, resume;

@@ -28,10 +28,11 @@
  *                        once at batch 1 on this machine's CPU backend, JSON
  *                        lines appended to F
  *   test_cuda --bench-xlsr-train F  XLSR-AASIST (300M) dual-path steps
- *                        (5 + 5 x 66800) on CUDA, alignment none and pcgrad,
- *                        JSON lines appended to F; then one profiled pcgrad
- *                        step (time per launch label) and one 10 + 10 step
- *                        (its device memory peak)
+ *                        (5 + 5 x 66800) on CUDA: none and pcgrad (per-path
+ *                        BN), pcgrad with joint BN, both pcgrad again with
+ *                        recomputation off; JSON lines appended to F; then
+ *                        one profiled pcgrad step (time per launch label)
+ *                        and one 10 + 10 step (its device memory peak)
  *   test_cuda --bench F  eval throughput, CUDA vs this machine's CPU backend,
  *                        one JSON object per line appended to F */
 #include "check.h"
@@ -339,13 +340,13 @@ static int bench_xlsr(const char *outpath, const char *card)
     return rc;
 }
 
-/* Warm-up, then `reps` timed DPDA steps (per-path statistics, dropout on) of
- * m on CUDA with the given alignment, each from a fresh context, Adam and
+/* Warm-up, then `reps` timed DPDA steps (dropout on) of m on CUDA with the
+ * given alignment and BatchNorm statistics, each from a fresh context, Adam and
  * alignment state; prof: the timed steps under sdd_cu_prof (synchronised
  * after every launch), whose per-label report is printed. */
 typedef struct { double sec, loss, peak_mib; } step_time;
 
-static int time_steps(sdd_model *m, const char *name, int align, const float *x, int nb, int64_t L, const int *lab, int warm,
+static int time_steps(sdd_model *m, const char *name, int align, int bn, const float *x, int nb, int64_t L, const int *lab, int warm,
                       int reps, int prof, step_time *t)
 {
     sdd_err e;
@@ -359,6 +360,7 @@ static int time_steps(sdd_model *m, const char *name, int align, const float *x,
     if (!have_opt || sdd_ctx_set_device(&c, SDD_DEV_CUDA, &e)) { fprintf(stderr, "%s: %s\n", name, e.msg); rc = 1; }
     sdd_step_params sp = sdd_step_default_params();
     sp.align = align;
+    sp.bn_stats = bn;
     sdd_step_result r;
     memset(&r, 0, sizeof r);
     double t0 = now_s();
@@ -383,10 +385,13 @@ static int time_steps(sdd_model *m, const char *name, int align, const float *x,
     return rc;
 }
 
-/* XLSR-AASIST (300M, random weights) dual-path steps (5 + 5 x 66800),
- * alignment none and pcgrad; then one profiled pcgrad step (time per launch
- * label) and one 10 + 10 pcgrad step (the issue's room-for-batch-10 check:
- * its device arena peak) */
+/* XLSR-AASIST (300M, random weights) dual-path steps (5 + 5 x 66800):
+ * alignment none and pcgrad with per-path statistics (one backward), pcgrad
+ * with joint statistics (sdd train's default and the reference's: two
+ * backward passes, as PyTorch's peer step), both pcgrad settings again with
+ * the XLS-R layers' activations kept instead of recomputed; then one profiled
+ * pcgrad step (time per launch label) and one 10 + 10 pcgrad step (the
+ * issue's room-for-batch-10 check: its device arena peak) */
 static int bench_xlsr_train(const char *outpath, const char *card)
 {
     FILE *f = fopen(outpath, "a");
@@ -399,19 +404,29 @@ static int bench_xlsr_train(const char *outpath, const char *card)
     float *x = malloc((size_t)20 * L * sizeof(float));
     int lab[20], rc = 0;
     if (!x) { fclose(f); sdd_model_free(m); return 1; }
-    for (int pass = 0; pass < 4 && !rc; pass++) {
-        const int big = pass == 3, prof = pass == 2, nb = big ? 20 : 10, align = pass == 0 ? SDD_ALIGN_NONE : SDD_ALIGN_PCGRAD;
+    static const struct { int align, bn, recompute, nb, reps, prof; } pass[] = {
+        { SDD_ALIGN_NONE, SDD_BN_PER_PATH, 1, 10, 3, 0 },   { SDD_ALIGN_PCGRAD, SDD_BN_PER_PATH, 1, 10, 3, 0 },
+        { SDD_ALIGN_PCGRAD, SDD_BN_JOINT, 1, 10, 3, 0 },    { SDD_ALIGN_PCGRAD, SDD_BN_PER_PATH, 0, 10, 3, 0 },
+        { SDD_ALIGN_PCGRAD, SDD_BN_JOINT, 0, 10, 3, 0 },    { SDD_ALIGN_PCGRAD, SDD_BN_PER_PATH, 1, 10, 1, 1 },
+        { SDD_ALIGN_PCGRAD, SDD_BN_PER_PATH, 1, 20, 1, 0 },
+    };
+    for (size_t k = 0; k < sizeof pass / sizeof pass[0] && !rc; k++) {
+        const int nb = pass[k].nb, align = pass[k].align;
+        const char *bn = pass[k].bn == SDD_BN_JOINT ? "joint" : "per-path";
         make_batch(nb, L, x, lab, 0);
+        if (sdd_model_set_recompute(m, pass[k].recompute, &e)) { fprintf(stderr, "%s\n", e.msg); rc = 1; break; }
         step_time t;
-        rc = time_steps(m, "XLSR-AASIST", align, x, nb, L, lab, 1, prof || big ? 1 : 3, prof, &t);
-        if (rc || prof) continue;
+        rc = time_steps(m, "XLSR-AASIST", align, pass[k].bn, x, nb, L, lab, 1, pass[k].reps, pass[k].prof, &t);
+        if (rc || pass[k].prof) continue;
         fprintf(f, "{\"impl\": \"sdd\", \"device\": \"cuda\", \"card\": \"%s\", \"model\": \"XLSR-AASIST\", \"measure\": \"train_dual_%s\", "
-                   "\"batch\": %d, \"len\": %lld, \"reps\": %d, \"sec_mean\": %.5f, \"loss\": %.5f, \"device_arena_peak_mib\": %.0f}\n",
-                card, sdd_align_name(align), nb, (long long)L, big ? 1 : 3, t.sec, t.loss, t.peak_mib);
+                   "\"bn_stats\": \"%s\", \"recompute\": %d, \"batch\": %d, \"len\": %lld, \"reps\": %d, \"sec_mean\": %.5f, \"loss\": %.5f, "
+                   "\"device_arena_peak_mib\": %.0f}\n",
+                card, sdd_align_name(align), bn, pass[k].recompute, nb, (long long)L, pass[k].reps, t.sec, t.loss, t.peak_mib);
         fflush(f);
-        printf("bench-xlsr-train XLSR-AASIST dual %d+%d align %s: %.1f ms/step (loss %.4f), device arena peak %.0f MiB\n", nb / 2, nb / 2,
-               sdd_align_name(align), t.sec * 1e3, t.loss, t.peak_mib);
+        printf("bench-xlsr-train XLSR-AASIST dual %d+%d align %s bn %s recompute %s: %.1f ms/step (loss %.4f), device arena peak %.0f MiB\n",
+               nb / 2, nb / 2, sdd_align_name(align), bn, pass[k].recompute ? "on" : "off", t.sec * 1e3, t.loss, t.peak_mib);
     }
+    sdd_model_set_recompute(m, 1, &e);
     free(x);
     sdd_model_free(m);
     fclose(f);
@@ -443,7 +458,7 @@ static int bench_train(const char *outpath, const char *card, int quick)
             const int prof = al == 4;   /* the fifth AASIST pass: pcgrad, profiled */
             const int align = prof ? SDD_ALIGN_PCGRAD : al, reps = prof ? 2 : quick ? 3 : 5;
             step_time t;
-            rc = time_steps(m, archs[a], align, x, nb, L, lab, 2, reps, prof, &t);
+            rc = time_steps(m, archs[a], align, SDD_BN_PER_PATH, x, nb, L, lab, 2, reps, prof, &t);
             if (rc || prof) continue;
             fprintf(f, "{\"impl\": \"sdd\", \"device\": \"cuda\", \"card\": \"%s\", \"model\": \"%s\", \"measure\": \"train_dual_%s\", "
                        "\"math\": \"%s\", \"conv\": \"%s\", \"wgrad\": \"%s\", \"batch\": %d, \"len\": %lld, \"reps\": %d, \"sec_mean\": %.5f, \"device_arena_peak_mib\": %.0f}\n",

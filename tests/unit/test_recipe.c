@@ -76,6 +76,15 @@ static void builtins(void)
     CHECK(sdd_train_run(&c, &e) == -1);
     if (xlsr_built()) CHECK_STR_CONTAINS(e.msg, "/nonexistent.txt");   /* the model exists: the data is what fails */
     else CHECK_STR_CONTAINS(e.msg, "model 'XLSR-AASIST' (recipe dpda-xlsr) is not available in this build");
+    /* --ssl-recompute off on a model without XLS-R: refused before the data is read */
+    c = sdd_train_default_config();
+    c.arch = "AASIST-L";
+    c.ssl_recompute = 0;
+    c.train_list = c.dev_list = "/nonexistent.txt";
+    c.out_dir = tmp;
+    c.quiet = 1;
+    CHECK(sdd_train_run(&c, &e) == -1);
+    CHECK_STR_CONTAINS(e.msg, "--ssl-recompute off: AASIST-L has no XLS-R front end");
     sdd_recipe_store_free(&st);
 }
 
@@ -96,6 +105,7 @@ static void round_trip(void)
     c.step.class_weight[0] = 0.3f;
     c.accum = 3;
     c.bn_recompute = 7;
+    c.ssl_recompute = 0;
     c.rb.SNRmax = 33.25;
     c.rb.N_f = 3;
     char *j1 = sdd_train_config_json(&c, "AASIST-L", &e);
@@ -105,6 +115,7 @@ static void round_trip(void)
     char *j2 = sdd_train_config_json(&d, d.arch, &e);
     CHECK_MSG(j1 && j2 && !strcmp(j1, j2), "config.json does not round-trip:\n%s\n---\n%s", j1, j2);
     CHECK(d.adam.lr == c.adam.lr && d.neval == 2 && !strcmp(d.eval_spec[1], "la=x.txt:y") && d.rb.SNRmax == 33.25);
+    CHECK(d.ssl_recompute == 0 && j1 && strstr(j1, "\"ssl-recompute\": \"off\""));
     free(j1);
     free(j2);
     /* a -0 (fuzz_recipe found "lr": -0e3 written as -0, read back as the integer 0) round-trips as 0 */
@@ -144,6 +155,7 @@ static void bad_inputs(void)
     bad("{\"lr\": \"fast\"}", "\"lr\": 'fast' is not a non-negative number");
     bad("{\"lr\": -1}", "\"lr\"");
     bad("{\"paths\": \"triple\"}", "not orig, aug or dual");
+    bad("{\"ssl-recompute\": \"maybe\"}", "'maybe' is not on or off");
     bad("{\"align\": true}", "expected a string or a number");
     bad("{\"model\": null}", "expected a string or a number");
     bad("{\"rb-nbands\": {\"x\": 1}}", "expected a string or a number");

@@ -121,15 +121,17 @@ static void test_fixture(void)
     sdd_tensorset_free(&fx);
 }
 
-/* a dual-path PCGrad step through the trainer's step function */
-static void test_train_step(void)
+/* One dual-path PCGrad step through the trainer's step function from the
+ * fixture's weights: the combined gradient into g and the weights after it
+ * into w (params.total floats each). recompute: the XLS-R layers recomputed
+ * in the backward (the default) or every activation kept. 0 when it ran. */
+static int fixture_step(const sdd_tensorset *fx, int recompute, int bn_stats, float *g, float *w, size_t *peak, int report)
 {
-    sdd_tensorset fx;
     sdd_err e;
-    if (sdd_safetensors_load(FIX, &fx, &e)) { CHECK_MSG(0, "%s", e.msg); return; }
-    sdd_model *m = load_fixture_model(&fx);
-    const sdd_ntensor *in = sdd_tensorset_find(&fx, "input");
-    if (!m || !in) { sdd_model_free(m); sdd_tensorset_free(&fx); return; }
+    sdd_model *m = load_fixture_model(fx);
+    const sdd_ntensor *in = sdd_tensorset_find(fx, "input");
+    if (!m || !in) { sdd_model_free(m); return -1; }
+    CHECK_MSG(sdd_model_set_recompute(m, recompute, &e) == 0, "%s", e.msg);
     const int64_t L = in->shape[1];
     /* [2 originals | 2 copies (scaled, as a stand-in for RawBoost)] */
     float *wave = malloc(sizeof(float) * 4 * L);
@@ -142,14 +144,15 @@ static void test_train_step(void)
     sdd_align_state al;
     memset(&al, 0, sizeof al);
     sdd_step_params sp = sdd_step_default_params();
-    float *before = malloc(m->params.total * sizeof(float)), *g = malloc(m->params.total * sizeof(float));
+    sp.bn_stats = bn_stats;
+    float *before = malloc(m->params.total * sizeof(float));
     memcpy(before, m->params.data, m->params.total * sizeof(float));
     sdd_ctx c;
     sdd_ctx_init(&c, &m->params);
     sdd_step_result res;
     const int rc = sdd_train_step(m, &c, &opt, &al, &sp, wave, 4, L, labels, 99, g, &res, &e);
     CHECK_MSG(rc == 0, "train step: %s", e.msg);
-    if (rc == 0) {
+    if (rc == 0 && report) {
         CHECK(isfinite(res.loss[0]) && isfinite(res.loss[1]) && res.loss[0] > 0 && res.loss[1] > 0);
         CHECK(res.has_align_stats);
         double moved = 0;
@@ -165,12 +168,42 @@ static void test_train_step(void)
         }
         printf("xlsr-aasist tiny pcgrad step: losses %.5f %.5f, cos %.4f\n", res.loss[0], res.loss[1], res.al.cos);
     }
+    if (rc == 0) memcpy(w, m->params.data, m->params.total * sizeof(float));
+    *peak = c.arena.peak;
     sdd_ctx_free(&c);
     sdd_adam_free(&opt);
     free(before);
-    free(g);
     free(wave);
     sdd_model_free(m);
+    return rc;
+}
+
+/* a dual-path PCGrad step; then the same step without recomputation (the
+ * switch that trades memory for the second forward on a GPU) must give the
+ * same gradient and weights to the bit, with both BatchNorm modes (joint runs
+ * the backward twice, recomputing twice) */
+static void test_train_step(void)
+{
+    sdd_tensorset fx;
+    sdd_err e;
+    if (sdd_safetensors_load(FIX, &fx, &e)) { CHECK_MSG(0, "%s", e.msg); return; }
+    sdd_model *m = load_fixture_model(&fx);
+    const size_t n = m ? m->params.total : 0;
+    sdd_model_free(m);
+    float *g[2] = { malloc(n * sizeof(float)), malloc(n * sizeof(float)) }, *w[2] = { malloc(n * sizeof(float)), malloc(n * sizeof(float)) };
+    for (int bn = 0; n && bn < 2; bn++) {
+        const int bs = bn ? SDD_BN_JOINT : SDD_BN_PER_PATH;
+        size_t peak[2];
+        if (fixture_step(&fx, 1, bs, g[0], w[0], &peak[0], bn == 0) || fixture_step(&fx, 0, bs, g[1], w[1], &peak[1], 0)) continue;
+        /* the switch is real: keeping every activation needs more memory */
+        CHECK_MSG(peak[1] > peak[0], "bn mode %d: arena peak %zu without recomputation, %zu with", bn, peak[1], peak[0]);
+        CHECK_MSG(memcmp(g[0], g[1], n * sizeof(float)) == 0, "bn mode %d: the gradient differs without recomputation", bn);
+        CHECK_MSG(memcmp(w[0], w[1], n * sizeof(float)) == 0, "bn mode %d: the weights differ without recomputation", bn);
+    }
+    m = sdd_model_new("AASIST-L", &e);
+    CHECK(m && sdd_model_set_recompute(m, 0, &e) == -1 && strstr(e.msg, "no XLS-R"));
+    sdd_model_free(m);
+    free(g[0]); free(g[1]); free(w[0]); free(w[1]);
     sdd_tensorset_free(&fx);
 }
 
