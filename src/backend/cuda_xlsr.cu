@@ -159,15 +159,24 @@ __global__ void k_c1_weight(const float *w, const float *g, const double *nrm, i
     wr[i] = v;
 }
 
-__global__ void k_c1_im2col(const float *x, int64_t nb, int64_t T, int64_t Cin, int64_t G, int64_t Cg, int64_t K,
-                            int64_t To, int stride, int pad_left, float *cols)
+/* cols (G, nb, To, K*Cg): threads over a row's K*Cg entries (x), rows t over
+ * y and (group, sample) over z, both grid-stride; the per-element index math
+ * is 32-bit (one division by Cg), as 64-bit divisions per element cost the
+ * conv2d im2col a quarter of an AASIST step on an H200 */
+__global__ void k_c1_im2col(const float *x, int nb, int T, int Cin, int G, int Cg, int K, int To, int stride, int pad_left,
+                            float *cols)
 {
-    const size_t KC = (size_t)K * Cg, total = (size_t)nb * G * To * KC;
-    for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < total; i += (size_t)gridDim.x * blockDim.x) {
-        const int64_t ci = (int64_t)(i % Cg), k = (int64_t)((i / Cg) % K), t = (int64_t)((i / KC) % To);
-        const int64_t b = (int64_t)((i / (KC * To)) % nb), gi = (int64_t)(i / (KC * To * nb));
-        const int64_t ti = t * stride + k - pad_left;
-        cols[i] = (ti >= 0 && ti < T) ? x[(b * T + ti) * Cin + gi * Cg + ci] : 0.0f;
+    const int KC = K * Cg, kc = blockIdx.x * blockDim.x + threadIdx.x;
+    if (kc >= KC) return;
+    const int k = kc / Cg, ci = kc - k * Cg;
+    for (int z = blockIdx.z; z < G * nb; z += gridDim.z) {
+        const int gi = z / nb, b = z - gi * nb;
+        const float *xb = x + (size_t)b * T * Cin + (size_t)gi * Cg + ci;
+        float *cz = cols + (size_t)z * To * KC + kc;
+        for (int t = blockIdx.y; t < To; t += gridDim.y) {
+            const int ti = t * stride + k - pad_left;
+            cz[(size_t)t * KC] = (ti >= 0 && ti < T) ? xb[(size_t)ti * Cin] : 0.0f;
+        }
     }
 }
 
@@ -186,10 +195,31 @@ int sdd_cu_c1_weight(sdd_ctx *c, const sdd_cu_c1 *g, const float *w, const float
     return sdd_cu_launched(c, "conv1d weight");
 }
 
+/* a (x, y, z) grid for k_c1_im2col / k_c1_col2im: x covers n entries in
+ * blocks of *threads (a multiple of 32, at most SDD_CU_THREADS), y and z
+ * capped at the hardware's 65535 (the kernels loop over the rest) */
+dim3 sdd_cu_c1_grid(int64_t n, int64_t ny, int64_t nz, int *threads)
+{
+    int th = (int)((n + 31) / 32 * 32);
+    if (th > SDD_CU_THREADS) th = SDD_CU_THREADS;
+    if (th < 32) th = 32;
+    *threads = th;
+    return dim3((unsigned)((n + th - 1) / th), (unsigned)(ny < 1 ? 1 : ny > 65535 ? 65535 : ny),
+                (unsigned)(nz < 1 ? 1 : nz > 65535 ? 65535 : nz));
+}
+
 int sdd_cu_c1_im2col(sdd_ctx *c, const sdd_cu_c1 *g, const float *x, int64_t nb, float *cols)
 {
-    SDD_LAUNCH(k_c1_im2col, sdd_cu_grid_cap((size_t)nb * g->G * g->To * g->K * g->Cg), SDD_CU_THREADS, 0)(
-        x, nb, g->T, g->Cin, g->G, g->Cg, g->K, g->To, g->stride, g->pad_left, cols);
+    /* 32-bit index math: each extent (not their products) below 2^31 */
+    if (g->T >= INT32_MAX / 2) {
+        sdd_err_set(&c->err, "conv1d: %lld time steps are too many for the CUDA kernels", (long long)g->T);
+        c->failed = 1;
+        return -1;
+    }
+    int th;
+    const dim3 grid = sdd_cu_c1_grid(g->K * g->Cg, g->To, nb * g->G, &th);
+    if (g->To > 0) SDD_LAUNCH(k_c1_im2col, grid, th, 0)((const float *)x, (int)nb, (int)g->T, (int)g->Cin, (int)g->G, (int)g->Cg, (int)g->K,
+                                                       (int)g->To, g->stride, g->pad_left, cols);
     return sdd_cu_launched(c, "conv1d im2col");
 }
 

@@ -28,6 +28,9 @@ int sdd_cu_c1_weight(sdd_ctx *c, const sdd_cu_c1 *g, const float *w, const float
 /* out[k] = sum over rows r of a[r, k] b[r, k] (a, b (rows, per)) in double,
  * in a fixed order (chunks of rows, then the chunks in order); sqrt of it with root */
 int sdd_cu_colprod(sdd_ctx *c, const float *a, const float *b, int64_t rows, int64_t per, int root, double *out);
+/* the launch shape of the conv1d im2col / col2im kernels: n entries over x
+ * (*threads per block), ny over y, nz over z */
+dim3 sdd_cu_c1_grid(int64_t n, int64_t ny, int64_t nz, int *threads);
 /* cols (G, nb, To, K*Cg) of samples x (nb, T, Cin) */
 int sdd_cu_c1_im2col(sdd_ctx *c, const sdd_cu_c1 *g, const float *x, int64_t nb, float *cols);
 /* samples per im2col chunk (at most B) */

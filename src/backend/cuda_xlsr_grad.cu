@@ -147,24 +147,29 @@ int sdd_cu_record_transpose(sdd_ctx *c, sdd_tensor *x, sdd_tensor *out) { return
 
 typedef struct { sdd_tensor *x, *w, *g, *b, *out; sdd_cu_c1 geo; } c1_node;
 
-/* dx (nb, T, Cin) += col2im(dcols (G, nb, To, K*Cg)): one thread per dx entry gathers its taps in k order (the CPU's) */
-__global__ void k_c1_col2im(const float *dcols, int64_t nb, int64_t T, int64_t Cin, int64_t Cg, int64_t K, int64_t To, int stride,
-                            int pad_left, float *dx)
+/* dx (nb, T, Cin) += col2im(dcols (G, nb, To, K*Cg)): one thread per dx
+ * entry gathers its taps in k order (the CPU's); channels over x, times over
+ * y and samples over z (grid-stride), 32-bit index math (see k_c1_im2col) */
+__global__ void k_c1_col2im(const float *dcols, int nb, int T, int Cin, int Cg, int K, int To, int stride, int pad_left, float *dx)
 {
-    const size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
-    if (i >= (size_t)(nb * T * Cin)) return;
-    const int64_t ch = (int64_t)(i % Cin), ti = (int64_t)((i / Cin) % T), b = (int64_t)(i / ((size_t)Cin * T));
-    const int64_t gi = ch / Cg, ci = ch % Cg, KC = K * Cg;
-    const float *dc = dcols + ((size_t)gi * nb + b) * To * KC;
-    float v = dx[i];
-    for (int64_t k = 0; k < K; k++) {
-        const int64_t u = ti + pad_left - k;
-        if (u < 0 || u % stride) continue;
-        const int64_t t = u / stride;
-        if (t >= To) continue;
-        v += dc[(t * K + k) * Cg + ci];
+    const int ch = blockIdx.x * blockDim.x + threadIdx.x;
+    if (ch >= Cin) return;
+    const int gi = ch / Cg, ci = ch - gi * Cg, KC = K * Cg;
+    for (int b = blockIdx.z; b < nb; b += gridDim.z) {
+        const float *dc = dcols + ((size_t)gi * nb + b) * To * KC + ci;
+        float *dxb = dx + (size_t)b * T * Cin + ch;
+        for (int ti = blockIdx.y; ti < T; ti += gridDim.y) {
+            float v = dxb[(size_t)ti * Cin];
+            for (int k = 0; k < K; k++) {
+                const int u = ti + pad_left - k;
+                if (u < 0 || u % stride) continue;
+                const int t = u / stride;
+                if (t >= To) continue;
+                v += dc[(size_t)t * KC + k * Cg];
+            }
+            dxb[(size_t)ti * Cin] = v;
+        }
     }
-    dx[i] = v;
 }
 
 /* dw (Cout, Cg, K) (add 0: =, 1: +=) dwr (Cout, K, Cg) rearranged */
@@ -240,9 +245,10 @@ static void c1_bwd(sdd_ctx *c, void *vn)
                                                               wr, (int)KC, (long long)(g->Cog * KC), dyc, (int)g->Cout, (long long)g->Cog,
                                                               &zero, dcols, (int)KC, (long long)(rows * KC), (int)g->G);
                 if (sdd_cu_blas_ok(c, st, "conv1d input gradient")) return;
-                const size_t nx = (size_t)nb * g->T * g->Cin;
-                SDD_LAUNCH(k_c1_col2im, sdd_cu_blocks(nx), SDD_CU_THREADS, 0)(dcols, nb, g->T, g->Cin, g->Cg, g->K, To, g->stride,
-                                                                             g->pad_left, dx + (size_t)b0 * g->T * g->Cin);
+                int th;
+                const dim3 grid = sdd_cu_c1_grid(g->Cin, g->T, nb, &th);
+                SDD_LAUNCH(k_c1_col2im, grid, th, 0)(dcols, (int)nb, (int)g->T, (int)g->Cin, (int)g->Cg, (int)g->K, (int)To, g->stride,
+                                                     g->pad_left, dx + (size_t)b0 * g->T * g->Cin);
                 if (sdd_cu_launched(c, "conv1d col2im")) return;
             }
         }
