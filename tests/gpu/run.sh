@@ -137,6 +137,14 @@ grep '"XLSR-AASIST"' "$BENCH" | tee -a "$RES"
 timeout 240 "$TC" --bench-xlsr-train "$BENCH" 2>&1 | tee -a "$RES"
 grep '"XLSR-AASIST", "measure": "train_dual' "$BENCH" | tee -a "$RES"
 [ "$(grep -c '"XLSR-AASIST", "measure": "train_dual' "$BENCH")" -eq 6 ] || { fail=1; log "XLS-R training benchmark FAILED"; }
+# PyTorch eager's reference step on the same card (two backward passes over
+# the joint batch: the peer of sdd's joint-BN pcgrad line) and its eval forward
+if /usr/bin/env python3 -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)' 2>/dev/null; then
+  for ms in pcgrad eval; do
+    timeout 120 python3 bench/xlsr_peer.py --device cuda --measure $ms --batch 10 --reps 3 >> "$BENCH" 2>>"$OUT/peer.log" || log "PyTorch XLS-R peer $ms failed"
+  done
+  grep '"XLSR-AASIST"' "$BENCH" | grep '"torch"' | tee -a "$RES"
+fi
 endsec
 section "compute-sanitizer"
 CS=$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer 2>/dev/null)
