@@ -31,6 +31,8 @@ static void usage(FILE *f)
             "  --device D          cpu (default) or cuda (builds made with 'make CUDA=1'; fwd,\n"
             "                      infer1 and the step modes)\n"
             "  --profile           also the time and GEMM GFLOP per layer family (AASIST models)\n"
+            "  --ssl-recompute on|off  XLSR-* models: recompute the front end in the backward\n"
+            "                      (default on) or keep its activations (off)\n"
             "  --json              JSON lines on stdout instead of the summary (make bench's format)\n");
 }
 
@@ -52,6 +54,10 @@ int cmd_bench(int argc, char **argv)
         else if (!strcmp(a, "--model")) p.arch = val;
         else if (!strcmp(a, "-m")) p.model_path = val;
         else if (!strcmp(a, "--device")) { if (sdd_device_parse(val, &p.device, &e)) return cli_usage_error("bench", "--device: %s", e.msg); }
+        else if (!strcmp(a, "--ssl-recompute")) {
+            if (strcmp(val, "on") && strcmp(val, "off")) return cli_usage_error("bench", "--ssl-recompute: '%s' is not on or off", val);
+            p.recompute = !strcmp(val, "on");
+        }
         INT("--batch", 1, 4096, p.batch)
         INT("--len", 1, 1L << 26, p.len)
         INT("--reps", 1, 1000, p.reps)

@@ -25,6 +25,7 @@ sdd_bench_params sdd_bench_default_params(void)
     p.len = 64600;
     p.reps = 3;
     p.device = SDD_DEV_CPU;
+    p.recompute = 1;
     return p;
 }
 
@@ -100,6 +101,11 @@ int sdd_bench_run(const sdd_bench_params *p, sdd_bench_result *r, sdd_err *e)
     if (!m) return -1;
     if (!p->model_path) sdd_model_init_random(m, 1);
     snprintf(r->arch, sizeof r->arch, "%s", m->arch);
+    if (!p->recompute && sdd_model_set_recompute(m, 0, e)) {
+        sdd_err_prefix(e, "bench: --ssl-recompute off");
+        sdd_model_free(m);
+        return -1;
+    }
     const int B = p->batch;
     const int64_t L = p->len;
     int rc = 0;
@@ -173,9 +179,9 @@ void sdd_bench_print_json(FILE *f, const sdd_bench_params *p, const sdd_bench_re
     const char *mode = sdd_bench_mode_name(p->mode);
     fprintf(f, "{\"impl\": \"sdd\", \"device\": \"%s\", \"mode\": \"%s\", \"arch\": \"%s\", \"batch\": %d, \"len\": %lld, \"threads\": %d, "
                "\"reps\": %d, \"best_s\": %.4f, \"mean_s\": %.4f, \"best_cpu_s\": %.4f, \"peak_rss_mb\": %.1f, \"arena_peak_mb\": %.1f, "
-               "\"device_arena_peak_mb\": %.1f}\n",
+               "\"device_arena_peak_mb\": %.1f%s}\n",
             p->device ? "cuda" : "cpu", mode, r->arch, p->batch, (long long)p->len, p->threads, p->reps, r->best_s, r->mean_s,
-            r->best_cpu_s, r->peak_rss_mb, r->arena_peak_mb, r->device_arena_peak_mb);
+            r->best_cpu_s, r->peak_rss_mb, r->arena_peak_mb, r->device_arena_peak_mb, p->recompute ? "" : ", \"recompute\": 0");
     if (!r->has_profile) return;
     /* forward time is charged between family switches: the loss and, in step
      * modes, the alignment and Adam are in no family's forward time */

@@ -17,8 +17,8 @@ typedef enum {
     SDD_BENCH_DUAL,         /* the same as two halves with per-path BatchNorm statistics and gradients (CPU only) */
     SDD_BENCH_INFER1,       /* batch-1 scoring of each of the batch's utterances in turn */
     SDD_BENCH_STEP_NONE,    /* full dual-path step (sdd_train_step): --align none, joint statistics */
-    SDD_BENCH_STEP_PCGRAD,  /* full step, PCGrad, per-path statistics (the default regime) */
-    SDD_BENCH_STEP_JOINT_PCGRAD, /* full step, PCGrad, joint statistics (the reference: two backwards) */
+    SDD_BENCH_STEP_PCGRAD,  /* full step, PCGrad, per-path statistics (one backward; make demo's regime) */
+    SDD_BENCH_STEP_JOINT_PCGRAD, /* full step, PCGrad, joint statistics (the reference and sdd train's default: two backwards) */
     SDD_BENCH_NMODES
 } sdd_bench_mode;
 
@@ -32,6 +32,7 @@ typedef struct {
     int threads;            /* recorded only: the caller sets the thread count */
     int device;             /* SDD_DEV_CPU or SDD_DEV_CUDA */
     int profile;            /* collect the per layer family profile */
+    int recompute;          /* XLSR-* models: 1 (default) recompute the front end in the backward, 0 keep activations */
 } sdd_bench_params;
 
 typedef struct {

@@ -165,6 +165,13 @@ int main(void)
     CHECK(run("$SDD bench --model AASIST-L --len 100") == 1);
     CHECK_STR_CONTAINS(out, "shorter than");
     CHECK(run("$SDD bench --mode nope") == 2);
+    /* the XLS-R recomputation switch: on an XLSR model its JSON says so; refused elsewhere */
+    CHECK(run("$SDD bench --model XLSR-AASIST-tiny --mode step-pcgrad --batch 2 --len 8000 --reps 1 --ssl-recompute off --json") == 0);
+    CHECK_STR_CONTAINS(out, "\"arch\": \"XLSR-AASIST-tiny\"");
+    CHECK_STR_CONTAINS(out, "\"recompute\": 0");
+    CHECK(run("$SDD bench --model AASIST-L --len 16000 --ssl-recompute off") == 1);
+    CHECK_STR_CONTAINS(out, "--ssl-recompute off: AASIST-L has no XLS-R front end");
+    CHECK(run("$SDD bench --ssl-recompute maybe") == 2);
     CHECK(run("$SDD bench --model NOPE --len 16000") == 1);
     CHECK_STR_CONTAINS(out, "NOPE");
     CHECK(run("$SDD bench -m %s/missing.safetensors", tmp) == 1);
