@@ -31,7 +31,8 @@ struct sdd_model {
 
 /* XLSR-* models: recompute each front-end layer in the backward (on, the
  * default: only layer outputs are kept) or keep every activation (off: no
- * second forward, about 8 GB more at 5 + 5 x 66,800 for the 300M front end).
+ * second forward; an estimated 8 GB more at 5 + 5 x 66,800 for the 300M front
+ * end, not yet measured).
  * The gradients are the same either way. -1 for models without XLS-R. */
 int sdd_model_set_recompute(sdd_model *m, int on, sdd_err *e);
 

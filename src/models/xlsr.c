@@ -197,8 +197,11 @@ sdd_tensor *sdd_xlsr_forward(sdd_ctx *c, const sdd_xlsr *x, sdd_tensor *wave)
     }
     int64_t shp[3] = { wave->n[0], L, 1 };
     sdd_tensor *h = sdd_reshape(c, wave, 3, shp);                              /* (B, L, 1) */
+    /* without a gradient the checkpoint only frees each layer's temporaries,
+     * so inference keeps that even with recomputation off */
+    const int ck = cfg->recompute || !c->grad;
     for (int i = 0; i < cfg->nconv; i++)
-        h = cfg->recompute ? sdd_checkpoint(c, conv_block, h, (void *)&x->ref_conv[i]) : conv_block(c, h, (void *)&x->ref_conv[i]);
+        h = ck ? sdd_checkpoint(c, conv_block, h, (void *)&x->ref_conv[i]) : conv_block(c, h, (void *)&x->ref_conv[i]);
     h = lin(c, x, ln(c, x, h, &x->fe_ln), &x->proj);                             /* (B, T, E) */
     h = sdd_dropout(c, h, cfg->dropout_input);
     const int K = cfg->pos_k;
@@ -206,6 +209,6 @@ sdd_tensor *sdd_xlsr_forward(sdd_ctx *c, const sdd_xlsr *x, sdd_tensor *wave)
     h = sdd_add(c, h, sdd_gelu(c, sdd_conv1d(c, h, P(x->pos_v), P(x->pos_g), P(x->pos_b), &po)));
     h = sdd_dropout(c, h, cfg->dropout);
     for (int l = 0; l < cfg->layers; l++)
-        h = cfg->recompute ? sdd_checkpoint(c, tf_layer, h, (void *)&x->ref_layer[l]) : tf_layer(c, h, (void *)&x->ref_layer[l]);
+        h = ck ? sdd_checkpoint(c, tf_layer, h, (void *)&x->ref_layer[l]) : tf_layer(c, h, (void *)&x->ref_layer[l]);
     return ln(c, x, h, &x->enc_ln);
 }

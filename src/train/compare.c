@@ -48,10 +48,12 @@ static void cell(sdd_sbuf *b, const double *v, int n, double scale, int decimals
     sdd_sbuf_put(b, " %*s", CELL, t);
 }
 
+/* alignment and BatchNorm statistics only mean something with two paths
+ * (one-path runs record the defaults, which changed over time) */
 static int same_regime(const sdd_runlog *a, const sdd_runlog *b)
 {
-    return !strcmp(a->model, b->model) && !strcmp(a->paths, b->paths) && !strcmp(a->align, b->align) &&
-           !strcmp(a->bn_stats, b->bn_stats);
+    if (strcmp(a->model, b->model) || strcmp(a->paths, b->paths)) return 0;
+    return strcmp(a->paths, "dual") || (!strcmp(a->align, b->align) && !strcmp(a->bn_stats, b->bn_stats));
 }
 
 char *sdd_compare_table(const sdd_runlog *runs, int n, sdd_err *e)
@@ -92,7 +94,7 @@ char *sdd_compare_table(const sdd_runlog *runs, int n, sdd_err *e)
         int k = snprintf(label, sizeof label, "%s%s%s", one_model ? "" : R->model, one_model ? "" : " ", R->paths[0] ? R->paths : "-");
         if (!strcmp(R->paths, "dual") && k > 0 && (size_t)k < sizeof label)
             k += snprintf(label + k, sizeof label - (size_t)k, " %s", R->align[0] ? R->align : "-");
-        if (!strcmp(R->bn_stats, "joint") && k > 0 && (size_t)k < sizeof label)
+        if (!strcmp(R->paths, "dual") && !strcmp(R->bn_stats, "joint") && k > 0 && (size_t)k < sizeof label)
             snprintf(label + k, sizeof label - (size_t)k, " joint-bn");
         int m = 0;
         for (int r = 0; r < n; r++) m += group[r] == g;

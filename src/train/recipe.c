@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 void sdd_recipe_store_init(sdd_recipe_store *st)
 {
@@ -115,6 +116,35 @@ int sdd_recipe_apply_text(sdd_train_config *cfg, const char *text, size_t len, c
     return apply_text(cfg, text, len, origin, st, e) ? one_line(e) : 0;
 }
 
+/* the whole of a recipe or config file (at most 16 MiB); NULL with e set */
+static char *read_file(const char *name, size_t *len, sdd_err *e)
+{
+    FILE *f = fopen(name, "rb");
+    if (!f) { sdd_err_set(e, "%s: cannot open: %s", name, strerror(errno)); return NULL; }
+    char *buf = NULL;
+    size_t n = 0, cap = 0;
+    int rc = 0;
+    for (;;) {
+        if (n == cap) {
+            if (cap >= ((size_t)16 << 20)) { rc = sdd_err_set(e, "%s: larger than 16 MiB: not a recipe", name); break; }
+            cap = cap ? 2 * cap : 4096;
+            char *t = realloc(buf, cap);
+            if (!t) { rc = sdd_err_set(e, "%s: out of memory", name); break; }
+            buf = t;
+        }
+        size_t k = fread(buf + n, 1, cap - n, f);
+        n += k;
+        if (k == 0) {
+            if (ferror(f)) rc = sdd_err_set(e, "%s: read error", name);
+            break;
+        }
+    }
+    fclose(f);
+    if (rc) { free(buf); return NULL; }
+    *len = n;
+    return buf;
+}
+
 static int is_path(const char *s)
 {
     const size_t n = strlen(s);
@@ -135,29 +165,56 @@ int sdd_recipe_apply(sdd_train_config *cfg, const char *name, sdd_recipe_store *
         cfg->recipe = kept;
         return 0;
     }
-    FILE *f = fopen(name, "rb");
-    if (!f) return sdd_err_set(e, "%s: cannot open: %s", name, strerror(errno));
-    char *buf = NULL;
-    size_t n = 0, cap = 0;
-    int rc = 0;
-    for (;;) {
-        if (n == cap) {
-            if (cap >= ((size_t)16 << 20)) { rc = sdd_err_set(e, "%s: larger than 16 MiB: not a recipe", name); break; }
-            cap = cap ? 2 * cap : 4096;
-            char *t = realloc(buf, cap);
-            if (!t) { rc = sdd_err_set(e, "%s: out of memory", name); break; }
-            buf = t;
-        }
-        size_t k = fread(buf + n, 1, cap - n, f);
-        n += k;
-        if (k == 0) {
-            if (ferror(f)) rc = sdd_err_set(e, "%s: read error", name);
-            break;
-        }
-    }
-    fclose(f);
-    if (!rc) rc = sdd_recipe_apply_text(cfg, buf, n, name, st, e);
+    size_t n;
+    char *buf = read_file(name, &n, e);
+    if (!buf) return -1;
+    int rc = sdd_recipe_apply_text(cfg, buf, n, name, st, e);
     free(buf);
     if (!rc) cfg->recipe = kept;
+    return rc;
+}
+
+int sdd_recipe_check_resume_text(const sdd_train_config *cfg, const char *arch, const char *text, size_t len, const char *origin,
+                                 sdd_err *e)
+{
+    static const char *const keys[] = { "model", "paths", "batch", "accum", "cut", "crop", "seed", "algo", "align", "bn-stats" };
+    json_error_t je;
+    json_t *was = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
+    if (!json_is_object(was)) {
+        json_decref(was);
+        sdd_err_set(e, "%s:%d: not the JSON object sdd train writes (%s)", origin, je.line, was ? "not an object" : je.text);
+        return one_line(e);
+    }
+    char *now_txt = sdd_train_config_json(cfg, arch, e);
+    json_t *now = now_txt ? json_loads(now_txt, 0, &je) : NULL;
+    int rc = now ? 0 : now_txt ? sdd_err_set(e, "config: cannot read back the settings") : -1;
+    free(now_txt);
+    /* align and bn-stats mean nothing to a one-path run (which records the defaults of its day) */
+    const json_t *paths = json_object_get(now, "paths");
+    const int dual = json_is_string(paths) && !strcmp(json_string_value(paths), "dual");
+    for (size_t k = 0; !rc && k < sizeof keys / sizeof keys[0]; k++) {
+        if (!dual && (!strcmp(keys[k], "align") || !strcmp(keys[k], "bn-stats"))) continue;
+        const json_t *a = json_object_get(was, keys[k]), *b = json_object_get(now, keys[k]);
+        if (!a || !b || json_equal((json_t *)a, (json_t *)b)) continue;
+        char *sa = json_dumps(a, JSON_ENCODE_ANY), *sb = json_dumps(b, JSON_ENCODE_ANY);
+        rc = sdd_err_set(e, "%s: the run was started with \"%s\": %s, this command gives %s (resume with the run's settings, or use a new --out)",
+                         origin, keys[k], sa ? sa : "?", sb ? sb : "?");
+        free(sa);
+        free(sb);
+        one_line(e);
+    }
+    json_decref(now);
+    json_decref(was);
+    return rc;
+}
+
+int sdd_recipe_check_resume(const sdd_train_config *cfg, const char *arch, const char *path, sdd_err *e)
+{
+    if (access(path, F_OK) != 0 && errno == ENOENT) return 0;   /* a run folder without one: nothing to compare */
+    size_t n;
+    char *buf = read_file(path, &n, e);
+    if (!buf) return -1;
+    const int rc = sdd_recipe_check_resume_text(cfg, arch, buf, n, path, e);
+    free(buf);
     return rc;
 }

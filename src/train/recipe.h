@@ -26,5 +26,13 @@ int sdd_recipe_apply(sdd_train_config *cfg, const char *name_or_file, sdd_recipe
 /* The same from text; `origin` names it in messages. */
 int sdd_recipe_apply_text(sdd_train_config *cfg, const char *text, size_t len, const char *origin,
                           sdd_recipe_store *st, sdd_err *e);
+/* --resume: 0 when the settings that decide what a run computes (model,
+ * paths, batch, accum, cut, crop, seed, RawBoost algorithm; with two paths
+ * also align and bn-stats) equal those in the run's config.json at path (0
+ * too when there is none), else -1 naming the first that differs. Keys the
+ * file lacks are not compared. The _text form takes the file's text. */
+int sdd_recipe_check_resume(const sdd_train_config *cfg, const char *arch, const char *path, sdd_err *e);
+int sdd_recipe_check_resume_text(const sdd_train_config *cfg, const char *arch, const char *text, size_t len, const char *origin,
+                                 sdd_err *e);
 
 #endif

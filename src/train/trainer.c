@@ -1,6 +1,7 @@
 /* Owns the training loop (see trainer.h). */
 #include "train/trainer.h"
 #include "train/options.h"
+#include "train/recipe.h"
 #include "data/dataset.h"
 #include "data/loader.h"
 #include "io/safetensors.h"
@@ -475,6 +476,10 @@ int sdd_train_run(const sdd_train_config *cfg, sdd_err *e)
     if (!t.m) return -1;
     if (!cfg->init_model) sdd_model_init_random(t.m, cfg->seed);
     if (!cfg->ssl_recompute && sdd_model_set_recompute(t.m, 0, e)) { rc = sdd_err_prefix(e, "--ssl-recompute off"); goto done; }
+    /* a resumed run goes on with the settings it was started with (a changed
+     * default must not switch it silently) */
+    if (resumed && path_join(path, sizeof path, cfg->out_dir, "config.json")) { rc = sdd_err_set(e, "output path too long"); goto done; }
+    if (resumed && sdd_recipe_check_resume(cfg, t.m->arch, path, e)) { rc = sdd_err_prefix(e, "--resume"); goto done; }
     /* a resumed run takes every weight from its state: the front end is loaded only at the start */
     if (cfg->ssl_weights && !resumed && load_ssl_weights(t.m, cfg, e)) { rc = -1; goto done; }
     if (open_set(&tr, cfg->train_list, cfg->train_audio, cfg->max_samples, e)) { rc = -1; goto done; }

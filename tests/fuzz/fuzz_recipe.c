@@ -1,7 +1,10 @@
 /* libFuzzer target for the recipe reader (src/train/recipe.c) and the named
  * training options (src/train/options.c). Contract: failure gives -1 and one
  * line starting with the origin name; success gives a configuration whose
- * config.json, read back as a recipe, succeeds and writes the same JSON. */
+ * config.json, read back as a recipe, succeeds and writes the same JSON.
+ * The same input as a run's config.json checked by --resume: 0, or -1 with
+ * one line starting with the origin; a configuration's own config.json
+ * always matches it. */
 #include "train/options.h"
 #include "train/recipe.h"
 
@@ -38,12 +41,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (sdd_recipe_apply_text(&d, j1, strlen(j1), "config", &st2, &e)) __builtin_trap();
         char *j2 = sdd_train_config_json(&d, d.arch ? d.arch : "AASIST", &e);
         if (!j2 || strcmp(j1, j2)) __builtin_trap();
+        if (sdd_recipe_check_resume_text(&c, c.arch ? c.arch : "AASIST", j1, strlen(j1), "config", &e)) __builtin_trap();
         free(j1);
         free(j2);
         sdd_recipe_store_free(&st2);
     } else {
         if (rc != -1 || strncmp(e.msg, "fuzz", 4) || strchr(e.msg, '\n')) __builtin_trap();
     }
+    sdd_train_config r = blank();
+    e.msg[0] = 0;
+    rc = sdd_recipe_check_resume_text(&r, "AASIST", (const char *)data, size, "fuzz", &e);
+    if (rc != 0 && (rc != -1 || strncmp(e.msg, "fuzz", 4) || strchr(e.msg, '\n'))) __builtin_trap();
     sdd_recipe_store_free(&st);
     return 0;
 }

@@ -25,12 +25,12 @@ static char out[65536];
 
 /* a run from a config and three epochs (dev losses l0..l2, conflict rates
  * c0..c2 over s0..s2 steps; a negative rate is written as null) and evals */
-static void make_run(sdd_runlog *r, const char *paths, const char *align, const double *loss, const double *conf,
-                     const int *steps, double eval_eer, double wild_eer)
+static void make_run_bn(sdd_runlog *r, const char *paths, const char *align, const char *bn, const double *loss, const double *conf,
+                        const int *steps, double eval_eer, double wild_eer)
 {
     char cfg[256], log[4096];
-    snprintf(cfg, sizeof cfg, "{\"model\": \"AASIST-L\", \"paths\": \"%s\", \"align\": \"%s\", \"bn-stats\": \"per-path\"}",
-             paths, align);
+    snprintf(cfg, sizeof cfg, "{\"model\": \"AASIST-L\", \"paths\": \"%s\", \"align\": \"%s\", \"bn-stats\": \"%s\"}",
+             paths, align, bn);
     int k = 0;
     for (int ep = 0; ep < 3; ep++) {
         char c[32];
@@ -51,6 +51,12 @@ static void make_run(sdd_runlog *r, const char *paths, const char *align, const 
     CHECK_MSG(sdd_runlog_parse_log(r, log, strlen(log), "log.jsonl", &e) == 0, "%s", e.msg);
 }
 
+static void make_run(sdd_runlog *r, const char *paths, const char *align, const double *loss, const double *conf,
+                     const int *steps, double eval_eer, double wild_eer)
+{
+    make_run_bn(r, paths, align, "per-path", loss, conf, steps, eval_eer, wild_eer);
+}
+
 /* the table row starting with `label` */
 static const char *row(const char *text, const char *label)
 {
@@ -62,7 +68,7 @@ static const char *row(const char *text, const char *label)
 
 static void table(void)
 {
-    sdd_runlog r[5];
+    sdd_runlog r[6];
     /* aug: no conflicts; best dev loss at epochs 3, 2 (1-based) */
     const double la[3] = { 0.9, 0.8, 0.7 }, lb[3] = { 0.9, 0.5, 0.6 }, none[3] = { -1, -1, -1 };
     const int st[3] = { 10, 10, 10 };
@@ -75,7 +81,11 @@ static void table(void)
     make_run(&r[2], "dual", "pcgrad", lc, cc, sc, 0.20, 0.25);
     /* an interleaved aug run joins the aug group; a dual run without a wild set */
     make_run(&r[3], "dual", "pcgrad", lb, cd, st, 0.10, -1);
-    make_run(&r[4], "aug", "pcgrad", la, none, st, 0.50, 0.55);
+    /* one-path runs record whatever alignment and BatchNorm defaults were
+     * current: they still join the aug group (and no label says joint-bn) */
+    make_run_bn(&r[4], "aug", "none", "joint", la, none, st, 0.50, 0.55);
+    /* a dual run with joint statistics is a regime of its own */
+    make_run_bn(&r[5], "dual", "pcgrad", "joint", lb, cd, st, 0.05, 0.06);
     sdd_compare_run s;
     sdd_compare_run_stats(&r[0], &s);
     CHECK(s.best_loss_epoch == 3 && isnan(s.conflict_rate));
@@ -85,7 +95,7 @@ static void table(void)
     CHECK(s.best_loss_epoch == 1);
     CHECK_NEAR(s.conflict_rate, 11.0 / 40.0, 1e-15);
     sdd_err e;
-    char *t = sdd_compare_table(r, 5, &e);
+    char *t = sdd_compare_table(r, 6, &e);
     CHECK(t != NULL);
     if (t) {
         const char *a = row(t, "aug"), *d = row(t, "dual pcgrad");
@@ -105,10 +115,13 @@ static void table(void)
             CHECK_MSG(strstr(d, " 15.00 +- 7.07 ") && strstr(d, " 25.00 (1) ") && strstr(d, " 1.5 +- 0.7 ") &&
                       strstr(d, " 18.8 +- 12.4\n"), "%s", d);
         }
+        const char *j = row(t, "dual pcgrad joint-bn");
+        CHECK_MSG(j && d && j > d && strstr(j, " 5.00 ") && !strncmp(j + 24, "    1 ", 6), "%s", t);
+        CHECK_MSG(!strstr(t, "aug joint-bn") && !row(t, "aug none"), "%s", t);
         CHECK(!strstr(t, "nan"));
         free(t);
     }
-    for (int i = 0; i < 5; i++) sdd_runlog_free(&r[i]);
+    for (int i = 0; i < 6; i++) sdd_runlog_free(&r[i]);
     CHECK(sdd_compare_table(r, 0, &e) == NULL);
     CHECK_STR_CONTAINS(e.msg, "no runs");
 }

@@ -132,6 +132,36 @@ static void round_trip(void)
     sdd_recipe_store_free(&st);
 }
 
+/* --resume's check of a run's config.json against this command's settings */
+static void resume_check(void)
+{
+    sdd_err e;
+    sdd_train_config c = sdd_train_default_config();
+    c.arch = "AASIST-L";
+    const char *same = "{\"model\": \"AASIST-L\", \"paths\": \"dual\", \"align\": \"pcgrad\", \"bn-stats\": \"joint\", \"batch\": 5}";
+    CHECK_MSG(sdd_recipe_check_resume_text(&c, c.arch, same, strlen(same), "run/config.json", &e) == 0, "%s", e.msg);
+    /* a run made before the default changed */
+    const char *old = "{\"model\": \"AASIST-L\", \"paths\": \"dual\", \"bn-stats\": \"per-path\", \"threads\": 7}";
+    CHECK(sdd_recipe_check_resume_text(&c, c.arch, old, strlen(old), "run/config.json", &e) == -1);
+    CHECK_STR_CONTAINS(e.msg, "run/config.json: the run was started with \"bn-stats\": \"per-path\", this command gives \"joint\"");
+    /* one path: align and bn-stats are not compared */
+    c.step.paths = SDD_PATHS_AUG;
+    const char *aug = "{\"paths\": \"aug\", \"align\": \"none\", \"bn-stats\": \"per-path\"}";
+    CHECK_MSG(sdd_recipe_check_resume_text(&c, c.arch, aug, strlen(aug), "run/config.json", &e) == 0, "%s", e.msg);
+    const char *other = "{\"model\": \"AASIST\"}";
+    CHECK(sdd_recipe_check_resume_text(&c, c.arch, other, strlen(other), "run/config.json", &e) == -1);
+    CHECK_STR_CONTAINS(e.msg, "\"model\": \"AASIST\", this command gives \"AASIST-L\"");
+    /* bad files: one line naming the file */
+    const char *bad_txt[] = { "", "[1]", "{\"paths\": ", "{\"a\": 1, \"a\": 2}", "\"x\"\n\n" };
+    for (size_t k = 0; k < sizeof bad_txt / sizeof bad_txt[0]; k++) {
+        CHECK_MSG(sdd_recipe_check_resume_text(&c, c.arch, bad_txt[k], strlen(bad_txt[k]), "run/config.json", &e) == -1, "accepted '%s'", bad_txt[k]);
+        CHECK_MSG(!strncmp(e.msg, "run/config.json:", 16) && !strchr(e.msg, '\n'), "message '%s'", e.msg);
+    }
+    /* no file: nothing to compare; an unreadable one is an error */
+    CHECK(sdd_recipe_check_resume(&c, c.arch, "/nonexistent/config.json", &e) == 0);
+    CHECK(sdd_recipe_check_resume(&c, c.arch, "/", &e) == -1);
+}
+
 static void bad(const char *text, const char *want)
 {
     sdd_err e;
@@ -270,6 +300,7 @@ int main(void)
     builtins();
     round_trip();
     bad_inputs();
+    resume_check();
     command_line();
     balanced_weights();
     char cmd[400];

@@ -132,6 +132,26 @@ int main(void)
     CHECK_MSG(same_file_params(p1, p2), "resumed final model differs");
     snprintf(p2, sizeof p2, "%s/log.jsonl", b);
     CHECK(count(p2, "\"type\": \"epoch\"") == 2);
+    /* a resume that would change what the run computes is refused before it
+     * touches anything (here the BatchNorm statistics, whose default
+     * changed); more epochs and another thread count are not such changes */
+    c = config(list, b, 3);
+    c.resume = 1;
+    c.step.bn_stats = c.step.bn_stats == SDD_BN_JOINT ? SDD_BN_PER_PATH : SDD_BN_JOINT;
+    CHECK(sdd_train_run(&c, &e) == -1);
+    CHECK_STR_CONTAINS(e.msg, "--resume: ");
+    CHECK_STR_CONTAINS(e.msg, "config.json: the run was started with \"bn-stats\": ");
+    CHECK(count(p2, "\"type\": \"epoch\"") == 2);
+    c = config(list, b, 3);
+    c.resume = 1;
+    c.batch = 3;
+    CHECK(sdd_train_run(&c, &e) == -1);
+    CHECK_STR_CONTAINS(e.msg, "\"batch\": 2, this command gives 3");
+    c = config(list, b, 3);
+    c.resume = 1;
+    c.threads = 1;
+    CHECK_MSG(sdd_train_run(&c, &e) == 0, "%s", e.msg);
+    CHECK(count(p2, "\"type\": \"epoch\"") == 3);
     /* the joint-statistics reference mode and the other regimes run */
     const int paths[3] = { SDD_PATHS_ORIG, SDD_PATHS_AUG, SDD_PATHS_DUAL };
     for (int k = 0; k < 3; k++) {
