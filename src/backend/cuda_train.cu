@@ -1,8 +1,9 @@
 /* CUDA side of the optimiser step: the dot products of the two path
  * gradients (fixed chunks of DOT_CHUNK values, each summed in double by a
  * block of DOT_T threads and a fixed tree, then the chunk sums the same way:
- * the order is a constant of this file, so results repeat to the bit), their combination out = a0 g0 + a1 g1, the norm and finiteness of
- * the combined gradient, and Adam (PyTorch's single-tensor arithmetic, as
+ * the order is a constant of this file, so results repeat to the bit), their
+ * combination out = a0 g0 + a1 g1, the norm and finiteness of the combined
+ * gradient, and Adam (PyTorch's single-tensor arithmetic, as
  * src/train/adam.c) over the trainable entries. Only the dot products and the
  * norm (a few doubles) come back to the host. */
 #include "backend/cuda_internal.h"
@@ -17,9 +18,13 @@ extern "C" size_t sdd_cu_dots_scratch(size_t n)
     return 3 * ((n + DOT_CHUNK - 1) / DOT_CHUNK) + 4;
 }
 
-/* fixed tree over the block's DOT_T partial triples in s (3, DOT_T): s[.][0] gets the sums */
-__device__ void dots_tree(double *s, int t)
+/* the block's sums of thread t's triple (a, q, d) over a fixed tree in shared
+ * memory s (3, DOT_T); thread 0 writes them to dst[0..2] */
+__device__ void dots_block_sum(double *s, int t, double a, double q, double d, double *dst)
 {
+    s[t] = a;
+    s[DOT_T + t] = q;
+    s[2 * DOT_T + t] = d;
     for (int h = DOT_T / 2; h > 0; h >>= 1) {
         __syncthreads();
         if (t < h) {
@@ -29,6 +34,11 @@ __device__ void dots_tree(double *s, int t)
         }
     }
     __syncthreads();
+    if (t == 0) {
+        dst[0] = s[0];
+        dst[1] = s[DOT_T];
+        dst[2] = s[2 * DOT_T];
+    }
 }
 
 /* block c: chunk c of DOT_CHUNK values; thread t sums values t, t + DOT_T, ...
@@ -50,15 +60,7 @@ __global__ void k_dots_part(const float *g0, const float *g1, size_t n, double *
         bad |= !isfinite(g0[i]);
     }
     if (bad) *flag = 1.0;
-    s[t] = a;
-    s[DOT_T + t] = q;
-    s[2 * DOT_T + t] = d;
-    dots_tree(s, t);
-    if (t == 0) {
-        part[3 * c] = s[0];
-        part[3 * c + 1] = s[DOT_T];
-        part[3 * c + 2] = s[2 * DOT_T];
-    }
+    dots_block_sum(s, t, a, q, d, part + 3 * c);
 }
 
 /* one block: thread t adds chunks t, t + DOT_T, ... in order, then the tree;
@@ -69,15 +71,7 @@ __global__ void k_dots_sum(const double *part, size_t nc, double *out)
     const int t = threadIdx.x;
     double a = 0.0, q = 0.0, d = 0.0;
     for (size_t c = t; c < nc; c += DOT_T) { a += part[3 * c]; q += part[3 * c + 1]; d += part[3 * c + 2]; }
-    s[t] = a;
-    s[DOT_T + t] = q;
-    s[2 * DOT_T + t] = d;
-    dots_tree(s, t);
-    if (t == 0) {
-        out[0] = s[0];
-        out[1] = s[DOT_T];
-        out[2] = s[2 * DOT_T];
-    }
+    dots_block_sum(s, t, a, q, d, out);
 }
 
 /* dots[0..3] = g0.g0, g1.g1, g0.g1, non-finite flag of g0 (g1 may be NULL);
