@@ -424,6 +424,16 @@ int sdd_pth_load_ex(const char *path, sdd_tensorset *out, sdd_pth_info *uinfo, s
     return finish(&z, load_zip(&z, out, &info, e), out, &info, uinfo);
 }
 
+int sdd_pth_is_zip(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return 0;
+    unsigned char mg[4] = { 0 };
+    const size_t n = fread(mg, 1, 4, f);
+    fclose(f);
+    return n == 4 && mg[0] == 'P' && mg[1] == 'K' && mg[2] == 3 && mg[3] == 4;
+}
+
 int sdd_pth_load(const char *path, sdd_tensorset *out, sdd_err *e)
 {
     return sdd_pth_load_ex(path, out, NULL, e);

@@ -37,6 +37,10 @@ typedef struct {
 int sdd_pth_load_ex(const char *path, sdd_tensorset *out, sdd_pth_info *info, sdd_err *e);
 int sdd_pth_load(const char *path, sdd_tensorset *out, sdd_err *e);
 
+/* Whether path starts with a zip local-file header ("PK\3\4"), the container
+ * torch.save writes; 0 when it cannot be read. Tells .pth from safetensors. */
+int sdd_pth_is_zip(const char *path);
+
 /* Same from memory (libzip buffer source); name_for_errors stands in for the
  * path in messages. buf must stay valid during the call only. */
 int sdd_pth_load_mem_ex(const void *buf, size_t n, const char *name_for_errors,

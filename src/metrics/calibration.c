@@ -5,6 +5,7 @@
 #include "metrics/calibration.h"
 #include "metrics/dcf.h"
 #include "io/atomic.h"
+#include "io/readall.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -290,28 +291,11 @@ done:
 int sdd_calibration_load(const char *path, sdd_calibration *c, sdd_err *e)
 {
     memset(c, 0, sizeof *c);
-    FILE *f = fopen(path, "rb");
-    if (!f) return sdd_err_set(e, "%s: %s", path, strerror(errno));
-    char *buf = NULL;
-    size_t n = 0, cap = 0;
-    int rc = -1;
-    for (;;) {
-        if (n == cap) {
-            if (cap >= (1u << 20)) { sdd_err_set(e, "%s: too large for a calibration file (over 1 MiB)", path); goto done; }
-            cap = cap ? 2 * cap : 4096;
-            char *p = realloc(buf, cap);
-            if (!p) { sdd_err_set(e, "%s: out of memory", path); goto done; }
-            buf = p;
-        }
-        size_t k = fread(buf + n, 1, cap - n, f);
-        n += k;
-        if (k == 0) break;
-    }
-    if (ferror(f)) { sdd_err_set(e, "%s: read failed", path); goto done; }
-    rc = sdd_calibration_parse(buf, n, path, c, e);
-done:
+    size_t n;
+    char *buf = sdd_read_all(path, (size_t)1 << 20, "calibration file", &n, e);
+    if (!buf) return -1;
+    const int rc = sdd_calibration_parse(buf, n, path, c, e);
     free(buf);
-    fclose(f);
     return rc;
 }
 

@@ -105,16 +105,6 @@ const char *sdd_model_guess_arch(const sdd_tensorset *ts)
     return NULL;
 }
 
-static int is_zip(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return 0;
-    unsigned char mg[4] = { 0 };
-    size_t n = fread(mg, 1, 4, f);
-    fclose(f);
-    return n == 4 && mg[0] == 'P' && mg[1] == 'K' && mg[2] == 3 && mg[3] == 4;
-}
-
 sdd_model *sdd_model_from_tensorset(const sdd_tensorset *ts, const char *arch, int pth, const char *path, sdd_err *e)
 {
     const char *a = arch;
@@ -172,7 +162,7 @@ sdd_model *sdd_model_load(const char *path, const char *arch, sdd_err *e)
 {
     sdd_tensorset ts;
     sdd_tensorset_init(&ts);
-    const int pth = is_zip(path);
+    const int pth = sdd_pth_is_zip(path);
     if (pth ? sdd_pth_load(path, &ts, e) : sdd_safetensors_load(path, &ts, e)) { sdd_tensorset_free(&ts); return NULL; }
     sdd_model *m = sdd_model_from_tensorset(&ts, arch, pth, path, e);
     sdd_tensorset_free(&ts);

@@ -12,16 +12,6 @@
 
 static int starts(const char *s, const char *p) { return strncmp(s, p, strlen(p)) == 0; }
 
-static int is_zip(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return 0;
-    unsigned char mg[4] = { 0 };
-    const size_t n = fread(mg, 1, 4, f);
-    fclose(f);
-    return n == 4 && mg[0] == 'P' && mg[1] == 'K' && mg[2] == 3 && mg[3] == 4;
-}
-
 /* appends name to a "a, b, c (and N more)" list of at most 5 names */
 static void list_add(char *buf, size_t n, int *count, const char *name)
 {
@@ -42,7 +32,7 @@ int sdd_model_load_ssl(sdd_model *m, const char *path, sdd_xlsr_import_info *inf
     for (int i = 0; i < ps->np; i++) nenc += starts(ps->p[i].name, SSL_PREFIX);
     if (!nenc) return sdd_err_set(e, "%s: model %s has no XLS-R encoder to load weights into", path, m->arch);
     sdd_tensorset raw, ts;
-    if (is_zip(path) ? sdd_pth_load(path, &raw, e) : sdd_safetensors_load(path, &raw, e)) return -1;
+    if (sdd_pth_is_zip(path) ? sdd_pth_load(path, &raw, e) : sdd_safetensors_load(path, &raw, e)) return -1;
     sdd_xlsr_import_info loc;
     if (!info) info = &loc;
     const int rc = sdd_xlsr_map_tensorset(&raw, SSL_PREFIX, &ts, info, e);

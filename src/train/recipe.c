@@ -2,6 +2,7 @@
  * to sdd_train_option as text. */
 #include "train/recipe.h"
 #include "train/options.h"
+#include "io/readall.h"
 #include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -116,35 +117,6 @@ int sdd_recipe_apply_text(sdd_train_config *cfg, const char *text, size_t len, c
     return apply_text(cfg, text, len, origin, st, e) ? one_line(e) : 0;
 }
 
-/* the whole of a recipe or config file (at most 16 MiB); NULL with e set */
-static char *read_file(const char *name, size_t *len, sdd_err *e)
-{
-    FILE *f = fopen(name, "rb");
-    if (!f) { sdd_err_set(e, "%s: cannot open: %s", name, strerror(errno)); return NULL; }
-    char *buf = NULL;
-    size_t n = 0, cap = 0;
-    int rc = 0;
-    for (;;) {
-        if (n == cap) {
-            if (cap >= ((size_t)16 << 20)) { rc = sdd_err_set(e, "%s: larger than 16 MiB: not a recipe", name); break; }
-            cap = cap ? 2 * cap : 4096;
-            char *t = realloc(buf, cap);
-            if (!t) { rc = sdd_err_set(e, "%s: out of memory", name); break; }
-            buf = t;
-        }
-        size_t k = fread(buf + n, 1, cap - n, f);
-        n += k;
-        if (k == 0) {
-            if (ferror(f)) rc = sdd_err_set(e, "%s: read error", name);
-            break;
-        }
-    }
-    fclose(f);
-    if (rc) { free(buf); return NULL; }
-    *len = n;
-    return buf;
-}
-
 static int is_path(const char *s)
 {
     const size_t n = strlen(s);
@@ -166,7 +138,7 @@ int sdd_recipe_apply(sdd_train_config *cfg, const char *name, sdd_recipe_store *
         return 0;
     }
     size_t n;
-    char *buf = read_file(name, &n, e);
+    char *buf = sdd_read_all(name, (size_t)16 << 20, "recipe", &n, e);
     if (!buf) return -1;
     int rc = sdd_recipe_apply_text(cfg, buf, n, name, st, e);
     free(buf);
@@ -212,7 +184,7 @@ int sdd_recipe_check_resume(const sdd_train_config *cfg, const char *arch, const
 {
     if (access(path, F_OK) != 0 && errno == ENOENT) return 0;   /* a run folder without one: nothing to compare */
     size_t n;
-    char *buf = read_file(path, &n, e);
+    char *buf = sdd_read_all(path, (size_t)16 << 20, "run config", &n, e);
     if (!buf) return -1;
     const int rc = sdd_recipe_check_resume_text(cfg, arch, buf, n, path, e);
     free(buf);

@@ -2,6 +2,7 @@
 #include "train/runlog.h"
 #include "core/sbuf.h"
 #include "io/atomic.h"
+#include "io/readall.h"
 #include <errno.h>
 #include <jansson.h>
 #include <math.h>
@@ -208,26 +209,8 @@ int sdd_runlog_parse_config(sdd_runlog *r, const char *text, size_t n, const cha
     return 0;
 }
 
-static char *slurp(const char *path, size_t *n, sdd_err *e)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) { sdd_err_set(e, "%s: cannot open: %s", path, strerror(errno)); return NULL; }
-    size_t cap = 1 << 16, len = 0;
-    char *b = malloc(cap);
-    while (b) {
-        size_t k = fread(b + len, 1, cap - len, f);
-        len += k;
-        if (len < cap) break;
-        char *t = realloc(b, cap *= 2);
-        if (!t) { free(b); b = NULL; }
-        else b = t;
-    }
-    if (!b) sdd_err_set(e, "%s: out of memory", path);
-    else if (ferror(f)) { free(b); b = NULL; sdd_err_set(e, "%s: read error", path); }
-    fclose(f);
-    *n = len;
-    return b;
-}
+/* a log of a long run is megabytes; a gigabyte is not a training log */
+#define RUNLOG_MAX ((size_t)1 << 30)
 
 int sdd_runlog_load(sdd_runlog *r, const char *dir, sdd_err *e)
 {
@@ -238,14 +221,14 @@ int sdd_runlog_load(sdd_runlog *r, const char *dir, sdd_err *e)
     FILE *probe = fopen(path, "rb");
     if (probe) {
         fclose(probe);
-        char *t = slurp(path, &n, e);
+        char *t = sdd_read_all(path, (size_t)16 << 20, "run config", &n, e);
         if (!t) return -1;
         int rc = sdd_runlog_parse_config(r, t, n, path, e);
         free(t);
         if (rc) return -1;
     }
     snprintf(path, sizeof path, "%s/log.jsonl", dir);
-    char *t = slurp(path, &n, e);
+    char *t = sdd_read_all(path, RUNLOG_MAX, "training log", &n, e);
     if (!t) return -1;
     int rc = sdd_runlog_parse_log(r, t, n, path, e);
     free(t);

@@ -7,8 +7,8 @@
 FUZZ_CC    ?= clang
 FUZZ_FLAGS ?= -g -O1 -fsanitize=fuzzer,address,undefined
 
-FUZZ_CAL_SRC := src/metrics/calibration.c src/metrics/dcf.c src/io/atomic.c src/core/error.c
-FUZZ_CAL_HDR := src/metrics/calibration.h src/metrics/dcf.h src/io/atomic.h src/core/error.h
+FUZZ_CAL_SRC := src/metrics/calibration.c src/metrics/dcf.c src/io/atomic.c src/io/readall.c src/core/error.c
+FUZZ_CAL_HDR := src/metrics/calibration.h src/metrics/dcf.h src/io/atomic.h src/io/readall.h src/core/error.h
 FUZZ_SASV_SRC := src/metrics/sasv.c src/metrics/scores.c src/metrics/metrics.c src/metrics/dcf.c src/core/lines.c src/core/error.c
 FUZZ_SASV_HDR := src/metrics/sasv.h src/metrics/scores.h src/metrics/metrics.h src/metrics/dcf.h src/core/error.h
 

@@ -7,9 +7,9 @@
 FUZZ_CC    ?= clang
 FUZZ_FLAGS ?= -g -O1 -fsanitize=fuzzer,address,undefined
 
-FUZZ_RC_SRC := src/train/recipe.c src/train/recipe_data.c src/train/options.c src/train/schedule.c src/train/align.c \
+FUZZ_RC_SRC := src/train/recipe.c src/train/recipe_data.c src/io/readall.c src/train/options.c src/train/schedule.c src/train/align.c \
                src/audio/rawboost.c src/audio/fftconv.c src/audio/fir.c src/core/rng.c src/core/error.c src/core/sbuf.c
-FUZZ_RC_HDR := src/train/recipe.h src/train/options.h src/train/trainer.h src/train/schedule.h src/core/error.h src/core/sbuf.h
+FUZZ_RC_HDR := src/io/readall.h src/train/recipe.h src/train/options.h src/train/trainer.h src/train/schedule.h src/core/error.h src/core/sbuf.h
 
 FUZZ_TARGETS += $(FUZZ_DIR)/fuzz_recipe
 

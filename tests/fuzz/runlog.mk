@@ -5,8 +5,8 @@
 FUZZ_CC    ?= clang
 FUZZ_FLAGS ?= -g -O1 -fsanitize=fuzzer,address,undefined
 
-FUZZ_RL_SRC := src/train/runlog.c src/io/atomic.c src/core/error.c src/core/sbuf.c
-FUZZ_RL_HDR := src/train/runlog.h src/io/atomic.h src/core/error.h src/core/sbuf.h
+FUZZ_RL_SRC := src/train/runlog.c src/io/atomic.c src/io/readall.c src/core/error.c src/core/sbuf.c
+FUZZ_RL_HDR := src/train/runlog.h src/io/atomic.h src/io/readall.h src/core/error.h src/core/sbuf.h
 
 FUZZ_TARGETS += $(FUZZ_DIR)/fuzz_runlog
 

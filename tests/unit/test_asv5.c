@@ -458,7 +458,10 @@ static void test_calibration_file(void)
     const char brk[] = "{\"format\": \"sdd\\\n\0\0\0\0-calecision\":{\"pspoof\"::[9], \"bias\":1, \"cfa\":0}}";
     CHECK(sdd_calibration_parse(brk, sizeof brk - 1, "c", &c, &e) == -1 && c.k == 0);
     CHECK_MSG(!strcmp(e.msg, "c:2: not valid JSON: invalid escape near '\"sdd\\ '"), "got '%s'", e.msg);
-    CHECK(sdd_calibration_load("/nonexistent/cal.json", &c, &e) == -1 && !strcmp(e.msg, "/nonexistent/cal.json: No such file or directory"));
+    CHECK(sdd_calibration_load("/nonexistent/cal.json", &c, &e) == -1 && !strcmp(e.msg, "/nonexistent/cal.json: cannot open: No such file or directory"));
+    /* a file past the 1 MiB bound is refused before parsing, named as the wrong kind of file */
+    CHECK(sdd_calibration_load("/dev/zero", &c, &e) == -1 && c.k == 0);
+    CHECK_MSG(!strcmp(e.msg, "/dev/zero: larger than 1 MiB: not a calibration file"), "got '%s'", e.msg);
     /* written atomically, read back */
     char path[64];
     snprintf(path, sizeof path, "/tmp/sdd_test_cal_%d.json", (int)getpid());

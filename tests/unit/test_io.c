@@ -8,6 +8,7 @@
 #include "check.h"
 #include "pickle_craft.h"
 #include "io/atomic.h"
+#include "io/readall.h"
 #include "io/pth.h"
 #include "io/safetensors.h"
 #include "io/tensorset.h"
@@ -867,6 +868,38 @@ static void rm_tree(const char *dir)
     closedir(d);
 }
 
+/* the bounded whole-file reader behind recipes, run logs and calibration files */
+static void test_read_all(void)
+{
+    sdd_err e = {{0}};
+    size_t n = 99;
+    const char *p = tpath("readall.txt");
+    CHECK(sdd_atomic_write(p, "", 0, &e) == 0);
+    char *b = sdd_read_all(p, 16, "thing", &n, &e);
+    CHECK(b && n == 0 && b[0] == '\0');   /* empty: an empty, terminated buffer */
+    free(b);
+    /* exactly at the limit is accepted; one byte more is refused with the size and the format */
+    char big[10000];
+    for (size_t i = 0; i < sizeof big; i++) big[i] = (char)('a' + i % 26);
+    CHECK(sdd_atomic_write(p, big, sizeof big, &e) == 0);
+    b = sdd_read_all(p, sizeof big, "thing", &n, &e);
+    CHECK(b && n == sizeof big && memcmp(b, big, n) == 0 && b[n] == '\0');
+    free(b);
+    b = sdd_read_all(p, 0, "thing", &n, &e);   /* no limit; crosses two buffer growths */
+    CHECK(b && n == sizeof big && memcmp(b, big, n) == 0 && b[n] == '\0');
+    free(b);
+    n = 7;
+    CHECK(sdd_read_all(p, sizeof big - 1, "thing", &n, &e) == NULL && n == 7);
+    CHECK_STR_CONTAINS(e.msg, "readall.txt: larger than 1 MiB: not a thing");
+    CHECK(sdd_read_all(tpath("no-such-file"), 16, "thing", &n, &e) == NULL);
+    CHECK_STR_CONTAINS(e.msg, "no-such-file: cannot open: No such file or directory");
+    CHECK(sdd_read_all(tmpdir, 16, "thing", &n, &e) == NULL);   /* a directory opens but cannot be read */
+    CHECK_STR_CONTAINS(e.msg, "read error");
+    /* a stream without an end is cut off at the limit rather than read without bound */
+    CHECK(sdd_read_all("/dev/zero", 1 << 20, "thing", &n, &e) == NULL);
+    CHECK_STR_CONTAINS(e.msg, "/dev/zero: larger than 1 MiB: not a thing");
+}
+
 /* sdd_err keeps its promise of one line whatever the quoted text holds */
 static void test_err_one_line(void)
 {
@@ -894,6 +927,7 @@ int main(void)
     test_pth_fixtures();
     test_pth_crafted();
     test_atomic();
+    test_read_all();
     rm_tree(tmpdir);
     rmdir(tmpdir);
     return CHECK_DONE("test_io");

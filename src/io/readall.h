@@ -1,0 +1,18 @@
+/* Whole-file input for the small text formats that are parsed from memory
+ * (recipes and run configs, training logs, calibration files): one bounded
+ * reader, so that a hostile or mistaken path (a device, a huge file) gives a
+ * one-line error instead of unbounded allocation. Owns sdd_read_all. */
+#ifndef SDD_IO_READALL_H
+#define SDD_IO_READALL_H
+#include <stddef.h>
+#include "core/error.h"
+
+/* Reads all of path into a new buffer with a NUL after the last byte (the
+ * length excludes it) and stores the length in *len. At most `limit` bytes
+ * (0: no limit); a longer file is refused as "PATH: larger than N MiB: not
+ * a WHAT" (WHAT names the expected format, e.g. "recipe"). NULL with e set
+ * when the file cannot be opened or read or memory runs out. Free the
+ * buffer with free(). */
+char *sdd_read_all(const char *path, size_t limit, const char *what, size_t *len, sdd_err *e);
+
+#endif
