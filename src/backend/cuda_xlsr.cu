@@ -324,6 +324,9 @@ extern "C" sdd_tensor *sdd_cu_mh_attention(sdd_ctx *c, sdd_tensor *q, sdd_tensor
     if (!out || !P) return NULL;
     /* the CPU's mask, element bh * T * T + i (no row mapping), as 1/(1-p) or 0 */
     float *mask = drop ? (float *)sdd_dscratch(c, (np ? np : 1) * sizeof(float)) : NULL;
+    /* the dropped probabilities only feed the output product: the backward rebuilds them from P and the
+     * mask, so they are the arena's last allocation and go back to it below (B H T^2 floats a layer) */
+    const sdd_arena_mark pd_mark = sdd_arena_get_mark(&c->darena);
     float *Pd = drop ? (float *)sdd_dscratch(c, (np ? np : 1) * sizeof(float)) : NULL;
     if (drop && (!mask || !Pd)) return NULL;
     if (drop && sdd_cu_drop_factors(c, key, np, p_drop, mask)) return NULL;
@@ -345,6 +348,7 @@ extern "C" sdd_tensor *sdd_cu_mh_attention(sdd_ctx *c, sdd_tensor *q, sdd_tensor
         if (sdd_cu_heads_gemm(c, CUBLAS_OP_N, CUBLAS_OP_N, (int)Dh, (int)T, (int)T, 1.0f, vd + off, (int)D, Dh,
                               Pu + (size_t)b * H * T * T, (int)T, T * T, 0.0f, out->x + off, (int)D, Dh, H, "attention output")) return NULL;
     }
+    if (drop) sdd_arena_release(&c->darena, pd_mark);   /* later work on the one stream runs after the products */
     return sdd_cu_record_mha(c, q, k, v, P, mask, scale, H, out) ? NULL : out;
 }
 
