@@ -360,15 +360,10 @@ __global__ void k_softmax_pool(const float *x, const float *w, int64_t B, int64_
 {
     const size_t o = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
     if (o >= (size_t)(B * J * C)) return;
-    const int64_t ch = (int64_t)(o % C), j = (int64_t)((o / C) % J), b = (int64_t)(o / ((size_t)C * J));
-    const size_t plane = (size_t)(b * C + ch) * (size_t)(J * L);
-    const size_t base = axis == 3 ? plane + (size_t)j * L : plane + (size_t)j;
-    const int64_t st = axis == 3 ? 1 : J;
-    float mx = w[base];
-    for (int64_t i = 1; i < L; i++) mx = w[base + i * st] > mx ? w[base + i * st] : mx;
-    double z = 0;
-    for (int64_t i = 0; i < L; i++) z += expf(w[base + i * st] - mx);
-    const float iz = (float)(1.0 / z);
+    size_t base;
+    int64_t st;
+    float mx;
+    const float iz = sdd_cu_sp_window(w, o, C, J, L, axis, &base, &st, &mx);
     float s = 0.0f;
     for (int64_t i = 0; i < L; i++) s += x[base + i * st] * (expf(w[base + i * st] - mx) * iz);
     out[o] = s;

@@ -6,6 +6,7 @@
 #ifndef SDD_BACKEND_CUDA_XLSR_H
 #define SDD_BACKEND_CUDA_XLSR_H
 #include "backend/cuda_internal.h"
+#include <math.h>
 
 /* Conv1d on channel-last sequences: x (B, T, Cin), w (Cout, Cg, K), G groups
  * of Cg input and Cog output channels, out (B, To, Cout) */
@@ -53,5 +54,26 @@ int sdd_cu_record_conv1d(sdd_ctx *c, sdd_tensor *x, sdd_tensor *w, sdd_tensor *w
 int sdd_cu_record_mha(sdd_ctx *c, sdd_tensor *q, sdd_tensor *k, sdd_tensor *v, float *P, float *mask, float scale, int H,
                       sdd_tensor *out);
 int sdd_cu_record_softmax_pool(sdd_ctx *c, sdd_tensor *x, sdd_tensor *w, int axis, sdd_tensor *out);
+
+/* softmax-attention pooling's window, shared by its forward and backward
+ * kernels: output o of (B, J, C) pools the L entries base + i st of x and w
+ * (B, C, J, L) (axis 3) or (B, C, L, J) (axis 2); returns the weights'
+ * normaliser 1/sum exp(w - max) as the CPU rounds it (terms to float, double
+ * sum), with the max in *mx: p_i = expf(w_i - mx) * iz */
+__device__ __forceinline__ float sdd_cu_sp_window(const float *w, size_t o, int64_t C, int64_t J, int64_t L, int axis, size_t *base,
+                                                  int64_t *st, float *mx)
+{
+    const int64_t ch = (int64_t)(o % C), j = (int64_t)((o / C) % J), b = (int64_t)(o / ((size_t)C * J));
+    const size_t plane = (size_t)(b * C + ch) * (size_t)(J * L);
+    *base = axis == 3 ? plane + (size_t)j * L : plane + (size_t)j;
+    *st = axis == 3 ? 1 : J;
+    const float *wb = w + *base;
+    float m = wb[0];
+    for (int64_t i = 1; i < L; i++) m = wb[i * *st] > m ? wb[i * *st] : m;
+    double z = 0;
+    for (int64_t i = 0; i < L; i++) z += expf(wb[i * *st] - m);
+    *mx = m;
+    return (float)(1.0 / z);
+}
 
 #endif
