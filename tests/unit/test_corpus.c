@@ -365,8 +365,15 @@ static void test_build(void)
      * (as `make demo` does: build/corpus-demo) */
     char cwd[300];
     CHECK(getcwd(cwd, sizeof cwd) != NULL);
-    rc = run("cd %s && %s/sdd corpus build %s --root %s --out c2", tmp, cwd, args, root);
+    /* ... and in chunks of 3 clips instead of 24: the chunking changes how the
+     * work is shared out, never a clip; with 4 chunks of real clips the build
+     * reports its progress after each of the first three */
+    rc = run("cd %s && SDD_CORPUS_CHUNK=3 %s/sdd corpus build %s --root %s --out c2", tmp, cwd, args, root);
     CHECK_MSG(rc == 0, "second build: %s", out);
+    CHECK_STR_CONTAINS(out, "corpus-build: real clips: 10 clips in 4 chunks on 2 jobs");
+    CHECK_STR_CONTAINS(out, "corpus-build: real clips: 3 of 4 chunks in ");
+    CHECK_STR_CONTAINS(out, " s left");
+    CHECK(!strstr(out, "4 of 4 chunks"));
     CHECK(run("cmp %s/manifest.tsv %s/manifest.tsv && cmp %s/manifest.json %s/manifest.json && "
               "cmp %s/eval-wild.txt %s/eval-wild.txt && cmp %s/train.txt %s/train.txt",
               c1, c2, c1, c2, c1, c2, c1, c2) == 0);
@@ -381,6 +388,11 @@ static void test_build(void)
     rc = run("./sdd corpus build %s --root %s --out %s/no/such/dir", args, root, tmp);
     CHECK(rc == 1);
     CHECK_STR_CONTAINS(out, "no such directory");
+    rc = run("SDD_CORPUS_CHUNK=0 ./sdd corpus build %s --root %s --out %s/c0", args, root, tmp);
+    CHECK(rc == 1);
+    CHECK_STR_CONTAINS(out, "SDD_CORPUS_CHUNK: '0' is not a positive whole number");
+    snprintf(p, sizeof p, "%s/c0", tmp);
+    CHECK(!exists(p));
     rc = run("./sdd corpus build --size huge --out %s/x", tmp);
     CHECK(rc == 2);
     /* unwritable output folder (root may write anywhere: skipped then) */
