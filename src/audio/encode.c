@@ -1,52 +1,16 @@
 /* Owns audio writing (see encode.h): extension to libsndfile format, clipping
- * and NaN checks, and the small temp-file + fsync + rename helper that makes
- * the write atomic. */
+ * and NaN checks; libsndfile writes into an io/atomic temp file, which the
+ * commit fsyncs and renames over PATH. */
 #include "audio/encode.h"
+#include "io/atomic.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
 #include <math.h>
 #include <sndfile.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #define BLOCK 8192
-
-/* Mode for a new file: 0666 less the process umask (read without changing
- * it, since umask() is process-wide and not thread-safe). */
-static mode_t new_file_mode(void)
-{
-    mode_t mask = 022;
-    FILE *f = fopen("/proc/self/status", "re");
-    if (f) {
-        char line[256];
-        unsigned m;
-        while (fgets(line, sizeof line, f))
-            if (sscanf(line, "Umask: %o", &m) == 1) { mask = (mode_t)(m & 0777); break; }
-        fclose(f);
-    }
-    return 0666 & ~mask;
-}
-
-/* fsyncs the directory holding PATH so the rename itself is durable. */
-static void sync_dir_of(const char *path)
-{
-    const char *slash = strrchr(path, '/');
-    char dir[PATH_MAX];
-    if (!slash) snprintf(dir, sizeof dir, ".");
-    else if (slash == path) snprintf(dir, sizeof dir, "/");
-    else snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd >= 0) {
-        fsync(fd);
-        close(fd);
-    }
-}
 
 static int ext_format(const char *path)
 {
@@ -104,65 +68,33 @@ int sdd_audio_save_ex(const char *path, const float *x, int64_t n, int sr,
     if (fmt & SF_FORMAT_FLAC && sr > 655350)
         return sdd_err_set(e, "%s: sample rate %d is too high for FLAC", path, sr);
 
-    size_t plen = strlen(path);
-    char *tmp = malloc(plen + sizeof ".tmp.XXXXXX");
-    if (!tmp) return sdd_err_set(e, "%s: out of memory", path);
-    memcpy(tmp, path, plen);
-    memcpy(tmp + plen, ".tmp.XXXXXX", sizeof ".tmp.XXXXXX");
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        int err = errno;
-        free(tmp);
-        return sdd_err_set(e, "%s: cannot create temporary file: %s", path, strerror(err));
-    }
-    int rc = -1;
-    SNDFILE *sf = NULL;
-    struct stat st;
-    mode_t mode = stat(path, &st) == 0 && S_ISREG(st.st_mode) ? (st.st_mode & 07777)
-                                                               : new_file_mode();
-    if (fchmod(fd, mode) != 0) {
-        sdd_err_set(e, "%s: chmod %s: %s", path, tmp, strerror(errno));
-        goto fail;
-    }
+    sdd_afile *af = sdd_afile_open(path, e);
+    if (!af) return -1;
+    /* libsndfile writes through the temp file's descriptor; the stdio stream
+     * on it stays unused, so the commit's fflush has nothing to add */
     SF_INFO si = { .samplerate = sr, .channels = 1, .format = fmt };
-    sf = sf_open_fd(fd, SFM_WRITE, &si, SF_FALSE);
+    SNDFILE *sf = sf_open_fd(fileno(sdd_afile_fp(af)), SFM_WRITE, &si, SF_FALSE);
     if (!sf) {
         const char *why = sf_strerror(NULL);
         sdd_err_set(e, "%s: cannot open for writing: %s", path, why ? why : "unknown error");
-        goto fail;
+        sdd_afile_abort(af);
+        return -1;
     }
     int64_t clipped = 0;
-    if (write_samples(sf, path, x, n, &clipped, e)) goto fail;
-    int cerr = sf_close(sf);
-    sf = NULL;
+    if (write_samples(sf, path, x, n, &clipped, e)) {
+        sf_close(sf);
+        sdd_afile_abort(af);
+        return -1;
+    }
+    const int cerr = sf_close(sf);
     if (cerr) {
         sdd_err_set(e, "%s: finishing the file failed: %s", path, sf_error_number(cerr));
-        goto fail;
+        sdd_afile_abort(af);
+        return -1;
     }
-    if (fsync(fd) != 0) {
-        sdd_err_set(e, "%s: fsync: %s", path, strerror(errno));
-        goto fail;
-    }
-    if (close(fd) != 0) {
-        fd = -1;
-        sdd_err_set(e, "%s: close: %s", path, strerror(errno));
-        goto fail;
-    }
-    fd = -1;
-    if (rename(tmp, path) != 0) {
-        sdd_err_set(e, "%s: rename from %s: %s", path, tmp, strerror(errno));
-        goto fail;
-    }
-    sync_dir_of(path);
+    if (sdd_afile_commit(af, e)) return -1;
     if (n_clipped) *n_clipped = clipped;
-    free(tmp);
     return 0;
-fail:
-    if (sf) sf_close(sf);
-    if (fd >= 0) close(fd);
-    unlink(tmp);
-    free(tmp);
-    return rc;
 }
 
 int sdd_audio_save(const char *path, const float *x, int64_t n, int sr, sdd_err *e)

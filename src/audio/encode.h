@@ -1,7 +1,8 @@
 /* Audio encoding: writes a mono float signal as 16-bit PCM WAV or FLAC
- * (chosen by the file extension), atomically: the data goes to a temporary
- * file in the same directory which is fsync'ed and renamed over PATH, so PATH
- * either keeps its old content or holds the complete new file. */
+ * (chosen by the file extension), atomically (io/atomic.h): the data goes to
+ * a temporary file in the same directory which is fsync'ed and renamed over
+ * PATH, so PATH either keeps its old content or holds the complete new file.
+ * A PATH that is a device or FIFO is written directly, as atomic.h does. */
 #ifndef SDD_AUDIO_ENCODE_H
 #define SDD_AUDIO_ENCODE_H
 

@@ -550,10 +550,25 @@ static void test_save(void)
     CHECK(sdd_audio_save(tpath("x.mp3"), x, n, 16000, &e) == -1);
     CHECK_STR_CONTAINS(e.msg, "use .wav or .flac");
     CHECK(sdd_audio_save(tpath("nodir/x.wav"), x, n, 16000, &e) == -1);
-    CHECK_STR_CONTAINS(e.msg, "nodir/x.wav: cannot create temporary file");
+    CHECK_STR_CONTAINS(e.msg, "nodir/x.wav: cannot create temp file");
     CHECK(sdd_audio_save(tpath("zero.wav"), x, 0, 16000, &e) == -1);
     CHECK_STR_CONTAINS(e.msg, "no samples");
     CHECK(sdd_audio_save(tpath("rate.wav"), x, n, 0, &e) == -1);
+    CHECK(count_tmp() == 0);
+    /* a folder named like an audio file is refused, not replaced */
+    const char *dir = tpath("folder.wav");
+    struct stat st;
+    CHECK(mkdir(dir, 0755) == 0);
+    CHECK(sdd_audio_save(dir, x, n, 16000, &e) == -1);
+    CHECK_STR_CONTAINS(e.msg, "folder.wav: is a directory");
+    CHECK(stat(dir, &st) == 0 && S_ISDIR(st.st_mode) && rmdir(dir) == 0);
+    /* a path that leads to a device is written through, not replaced by a
+     * regular file: null.wav -> /dev/null keeps its link and /dev/null stays */
+    const char *lnk = tpath("null.wav");
+    CHECK(symlink("/dev/null", lnk) == 0);
+    CHECK_MSG(sdd_audio_save(lnk, x, n, 16000, &e) == 0, "%s", e.msg);
+    CHECK(lstat(lnk, &st) == 0 && S_ISLNK(st.st_mode));
+    CHECK(stat("/dev/null", &st) == 0 && S_ISCHR(st.st_mode));
     CHECK(count_tmp() == 0);
     free(x);
 }

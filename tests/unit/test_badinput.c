@@ -563,12 +563,12 @@ static void output_cases(void)
     snprintf(want, sizeof want, "sdd: %s/no/such/r.json: cannot create temp file: No such file or directory", tmp);
     CHECK_STR_CONTAINS(out, want);
     CHECK(run("$SDD augment --algo 0 tests/data/audio/real_01.flac %s/x.wav", T("key.txt")) == 1);
-    snprintf(want, sizeof want, "sdd: %s/x.wav: cannot create temporary file: Not a directory", T("key.txt"));
+    snprintf(want, sizeof want, "sdd: %s/x.wav: cannot create temp file: Not a directory", T("key.txt"));
     CHECK_ONE_LINE_ERROR(want);
     if (geteuid() != 0) {
         CHECK(run("mkdir -p %s && chmod 0500 %s", T("ro"), T("ro")) == 0);
         CHECK(run("$SDD augment --algo 0 tests/data/audio/real_01.flac %s/x.wav", T("ro")) == 1);
-        snprintf(want, sizeof want, "sdd: %s/x.wav: cannot create temporary file: Permission denied", T("ro"));
+        snprintf(want, sizeof want, "sdd: %s/x.wav: cannot create temp file: Permission denied", T("ro"));
         CHECK_ONE_LINE_ERROR(want);
         CHECK(run("chmod 0700 %s && ls -A %s | wc -l", T("ro"), T("ro")) == 0 && atoi(out) == 0);
     } else {
