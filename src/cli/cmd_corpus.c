@@ -214,7 +214,7 @@ static int corpus_check(int argc, char **argv)
     double *s = malloc((size_t)(ev.n > tr.n ? ev.n : tr.n) * sizeof *s);
     double eer_all = 0, eer_in = 0, eer_f[SDD_SC_N];
     int rc = s ? 0 : sdd_err_set(&e, "out of memory");
-    if (!rc) rc = sdd_logreg_fit(tr.X, tr.y, tr.n, SDD_SC_N, 1e-3, 2000, &m, &e);
+    if (!rc) rc = sdd_logreg_fit(tr.X, tr.y, tr.n, SDD_SC_N, 1e-3, &m, &e);
     if (!rc) {
         for (int i = 0; i < tr.n; i++) s[i] = sdd_logreg_score(&m, tr.X + (size_t)i * SDD_SC_N);
         rc = eer_of(s, tr.y, tr.n, &eer_in, &e);

@@ -1,5 +1,7 @@
-/* Owns the shortcut features and the logistic regression of shortcut.h. */
+/* Owns the shortcut features and the logistic regression of shortcut.h (its
+ * solver is the calibration's, metrics/calibration.c). */
 #include "data/shortcut.h"
+#include "metrics/calibration.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -119,10 +121,9 @@ int sdd_shortcut_features(const float *x, int64_t n, int sr, double *f, sdd_err 
     return 0;
 }
 
-int sdd_logreg_fit(const double *X, const unsigned char *y, int64_t n, int nf, double l2,
-                   int steps, sdd_logreg *m, sdd_err *e)
+int sdd_logreg_fit(const double *X, const unsigned char *y, int64_t n, int nf, double l2, sdd_logreg *m, sdd_err *e)
 {
-    if (!X || !y || !m || n < 2 || nf < 1 || nf > SDD_SC_N || steps < 0 || !(l2 >= 0))
+    if (!X || !y || !m || n < 2 || nf < 1 || nf > SDD_SC_N || !(l2 >= 0))
         return sdd_err_set(e, "logistic regression: bad arguments");
     int64_t npos = 0;
     for (int64_t i = 0; i < n; i++) npos += y[i] != 0;
@@ -137,23 +138,21 @@ int sdd_logreg_fit(const double *X, const unsigned char *y, int64_t n, int nf, d
         double sd = sqrt(s2 / (double)n);
         m->sd[j] = sd > 1e-12 ? sd : 1.0;   /* a constant feature stays 0 */
     }
-    /* full-batch gradient descent on the mean log-loss; standardised inputs
-     * make a fixed step size of 0.5 safe (the Hessian's norm is <= nf/4) */
-    double lr = 0.5 / (nf > 4 ? nf / 4.0 : 1.0);
-    double g[SDD_SC_N], gb, z[SDD_SC_N];
-    for (int it = 0; it < steps; it++) {
-        memset(g, 0, sizeof g);
-        gb = 0;
-        for (int64_t i = 0; i < n; i++) {
-            double s = m->b;
-            for (int j = 0; j < nf; j++) { z[j] = (X[i * nf + j] - m->mean[j]) / m->sd[j]; s += m->w[j] * z[j]; }
-            double p = 1.0 / (1.0 + exp(-s)), r = p - (y[i] ? 1.0 : 0.0);
-            for (int j = 0; j < nf; j++) g[j] += r * z[j];
-            gb += r;
-        }
-        for (int j = 0; j < nf; j++) m->w[j] -= lr * (g[j] / (double)n + l2 * m->w[j]);
-        m->b -= lr * gb / (double)n;
-    }
+    /* the mean log-loss + l2/2 |w|^2 on the standardised features is the
+     * calibration's prior-weighted objective with the prior at the train
+     * share of class 1 (each trial weighs 1/n): its Newton solver finds the
+     * optimum to rounding; its bias excludes logit(prior), added back here */
+    double *Z = malloc((size_t)n * (size_t)nf * sizeof *Z);
+    if (!Z) return sdd_err_set(e, "logistic regression: out of memory");
+    for (int64_t i = 0; i < n; i++)
+        for (int j = 0; j < nf; j++) Z[i * nf + j] = (X[i * nf + j] - m->mean[j]) / m->sd[j];
+    const double prior = (double)npos / (double)n;
+    sdd_calibration c;
+    const int rc = sdd_calibration_train(Z, y, n, nf, prior, l2, &c, NULL, e);
+    free(Z);
+    if (rc) return sdd_err_prefix(e, "logistic regression");
+    for (int j = 0; j < nf; j++) m->w[j] = c.w[j];
+    m->b = c.b + log(prior / (1.0 - prior));
     return 0;
 }
 

@@ -4,8 +4,8 @@
  * check (`sdd corpus check`) fits a logistic regression on these features of
  * the train split and reports its EER on eval: a well-built corpus keeps it
  * near 50%. Owns the feature extraction (with its own radix-2 FFT) and the
- * logistic regression (standardised features, full-batch gradient descent
- * with L2, a fixed number of steps: deterministic). */
+ * logistic regression (standardised features, L2, solved to its optimum by
+ * the calibration's Newton iterations: deterministic). */
 #ifndef SDD_DATA_SHORTCUT_H
 #define SDD_DATA_SHORTCUT_H
 
@@ -40,10 +40,9 @@ typedef struct {
 } sdd_logreg;
 
 /* Fits P(y = 1 | x) = sigmoid(w . (x - mean) / sd + b) on X (n rows of nf
- * features, row-major) and y (0/1), with L2 weight l2 on w, by `steps`
- * full-batch gradient steps. Needs both classes and nf in 1..SDD_SC_N. */
-int sdd_logreg_fit(const double *X, const unsigned char *y, int64_t n, int nf, double l2,
-                   int steps, sdd_logreg *m, sdd_err *e);
+ * features, row-major) and y (0/1): the minimum of the mean log-loss plus
+ * l2/2 |w|^2. Needs both classes, finite features and nf in 1..SDD_SC_N. */
+int sdd_logreg_fit(const double *X, const unsigned char *y, int64_t n, int nf, double l2, sdd_logreg *m, sdd_err *e);
 
 /* The logit w . z + b of one row x[nf]. */
 double sdd_logreg_score(const sdd_logreg *m, const double *x);
