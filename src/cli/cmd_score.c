@@ -31,7 +31,8 @@ static void usage(FILE *f)
             "  --list FILE      list or protocol (plain 'PATH [LABEL]', ASVspoof 2019/2021 protocols\n"
             "                   and keys, In-the-Wild meta.csv, FoR csv); ID = the list's ID column\n"
             "  --audio-dir DIR  folder the list's files are relative to\n"
-            "  AUDIO... | DIR   files (ID = the path as given) or folders (searched recursively)\n"
+            "  AUDIO... | DIR   files (ID = the path as given; spaces, control bytes and %% as %%XX)\n"
+            "                   or folders (searched recursively)\n"
             "  -o FILE          write scores to FILE (atomically) instead of stdout\n"
             "  --cut N          score the first N samples, shorter clips repeated (default: the\n"
             "                   model's reference length, 64600 for AASIST); only those samples\n"
@@ -53,6 +54,23 @@ static void usage(FILE *f)
             "  --device D       cpu (default) or cuda (builds made with 'make CUDA=1')\n");
 }
 
+/* A path as a score-file ID: one whitespace-free token, so bytes up to
+ * space, DEL and '%' are written %XX (percent-encoding, reversible); other
+ * bytes, UTF-8 included, stay as they are. NULL when out of memory. */
+static char *path_id(const char *path)
+{
+    const size_t n = strlen(path);
+    char *id = malloc(3 * n + 1), *q = id;
+    if (!id) return NULL;
+    for (const unsigned char *p = (const unsigned char *)path; *p; p++) {
+        if (*p <= 0x20 || *p == 0x7f || *p == '%') q += sprintf(q, "%%%02X", *p);
+        else *q++ = (char)*p;
+    }
+    *q = '\0';
+    return id;
+}
+
+/* id NULL: the ID is the path, percent-encoded (path_id) */
 static int items_add(items *it, const char *id, const char *path)
 {
     if (it->n == it->cap) {
@@ -62,7 +80,7 @@ static int items_add(items *it, const char *id, const char *path)
         it->v = nv;
         it->cap = nc;
     }
-    it->v[it->n].id = strdup(id);
+    it->v[it->n].id = id ? strdup(id) : path_id(path);
     it->v[it->n].path = strdup(path);
     if (!it->v[it->n].id || !it->v[it->n].path) return -1;
     it->n++;
@@ -102,7 +120,7 @@ static int walk(items *it, const char *dir, int depth)
                 snprintf(p, L, "%s%s%s", dir, dir[strlen(dir) - 1] == '/' ? "" : "/", names[i]);
                 struct stat st;
                 if (stat(p, &st) == 0 && S_ISDIR(st.st_mode)) rc = walk(it, p, depth + 1);
-                else if (sdd_audio_is_audio_path(p)) rc = items_add(it, p, p);
+                else if (sdd_audio_is_audio_path(p)) rc = items_add(it, NULL, p);
                 free(p);
             }
         }
@@ -179,7 +197,7 @@ int cmd_score(int argc, char **argv)
                 int before = it.n;
                 if (walk(&it, pos[k], 0)) status = SDD_EXIT_ERROR;
                 else if (it.n == before) { cli_error("%s: no audio files found", pos[k]); status = SDD_EXIT_ERROR; }
-            } else if (items_add(&it, pos[k], pos[k])) { cli_error("out of memory"); status = SDD_EXIT_ERROR; }
+            } else if (items_add(&it, NULL, pos[k])) { cli_error("out of memory"); status = SDD_EXIT_ERROR; }
         }
     }
     free(pos);

@@ -93,6 +93,14 @@ int main(void)
     CHECK(run("$SDD score -m %s/a.safetensors --threshold -100 tests/data/audio/real_01.flac", tmp) == 0);
     CHECK_STR_CONTAINS(out, " bonafide");
 
+    /* a path with a space and a '%' stays one ID token (percent-encoded), with
+     * the same score as the file under a plain name */
+    CHECK(run("mkdir -p '%s/my clips' && cp tests/data/audio/real_03.flac '%s/my clips/a b%%.flac' && "
+              "$SDD score -m %s/a.safetensors '%s/my clips'", tmp, tmp, tmp, tmp) == 0);
+    char want[512];
+    snprintf(want, sizeof want, "%s/my%%20clips/a%%20b%%25.flac %s", tmp, strchr(first, ' ') ? strchr(first, ' ') + 1 : "?");
+    CHECK_MSG(!strcmp(out, want), "got '%s', want '%s'", out, want);
+
     /* whole-file scoring with windows */
     CHECK(run("$SDD score -m %s/a.safetensors --full --window 2 tests/data/audio/tts_01.flac", tmp) == 0);
     CHECK(isfinite(score_of(out, "tts_01.flac")));
