@@ -152,6 +152,9 @@ static void softplus_backward(sdd_ctx *c, void *vn)
 sdd_tensor *sdd_softplus(sdd_ctx *c, sdd_tensor *x)
 {
     if (!x || c->failed) return NULL;
+    /* no model uses it on its own (the selective scan fuses its softplus), so no kernel:
+     * a device context gets a reason instead of a host loop over device memory */
+    SDD_ON_DEVICE(c, sdd_cu_unsupported(c, "softplus"));
     sdd_tensor *out = sdd_tensor_new(c, x->nd, x->n);
     if (!out) return NULL;
     const size_t m = sdd_numel(x);

@@ -20,6 +20,7 @@
 #include "core/rng.h"
 #include "train/step.h"
 #include "train/landscape.h"
+#include "ops/mamba.h"
 #include <math.h>
 #include <stdio.h>
 #include <sys/stat.h>
@@ -190,9 +191,28 @@ static void landscape_compare(void)
     if (system(cmd)) fprintf(stderr, "could not remove %s\n", dir);
 }
 
+/* an op with no CUDA kernel says so on a device context instead of running
+ * its host loop over device memory */
+static void op_without_kernel(void)
+{
+    sdd_params ps = { 0 };
+    sdd_ctx c;
+    sdd_err e;
+    sdd_ctx_init(&c, &ps);
+    CHECK(sdd_ctx_set_device(&c, SDD_DEV_CUDA, &e) == 0);
+    sdd_ctx_begin(&c, 1, 0, 0);
+    const int64_t n[2] = { 2, 3 };
+    sdd_tensor *x = sdd_tensor_new(&c, 2, n);
+    CHECK(x != NULL);
+    CHECK(sdd_softplus(&c, x) == NULL && c.failed);
+    CHECK_STR_CONTAINS(c.err.msg, "CUDA backend: softplus is not implemented yet");
+    sdd_ctx_free(&c);
+}
+
 int main(void)
 {
     eval_device_name();
+    op_without_kernel();
     eval_fixture("aasistl_rand.safetensors");
     eval_fixture("aasist_rand.safetensors");
     const regime rs[] = {
