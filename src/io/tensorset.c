@@ -56,7 +56,7 @@ void sdd_tensorset_free(sdd_tensorset *ts)
     if (!ts) return;
     for (int i = 0; i < ts->n; i++) {
         free(ts->t[i].name);
-        free(ts->t[i].data);
+        if (!ts->t[i].borrowed_) free(ts->t[i].data);
     }
     for (int i = 0; i < ts->nmeta; i++) {
         free(ts->meta_key[i]);
@@ -116,43 +116,45 @@ const sdd_ntensor *sdd_tensorset_find(const sdd_tensorset *ts, const char *name)
     return k >= 0 ? &ts->t[k] : NULL;
 }
 
-int sdd_tensorset_add_owned(sdd_tensorset *ts, const char *name, sdd_dtype dtype, int ndim,
-                            const int64_t *shape, void *data, size_t nbytes, sdd_err *e)
+/* data owned (freed by the set, or here on failure) or borrowed (never freed) */
+static int add_impl(sdd_tensorset *ts, const char *name, sdd_dtype dtype, int ndim, const int64_t *shape, void *data, size_t nbytes,
+                    int owned, sdd_err *e)
 {
+    void *drop = owned ? data : NULL;   /* what a failure frees */
     int64_t numel;
-    if (!name) { free(data); return sdd_err_set(e, "tensorset: tensor name is NULL"); }
+    if (!name) { free(drop); return sdd_err_set(e, "tensorset: tensor name is NULL"); }
     if (sdd_dtype_size(dtype) == 0) {
-        free(data);
+        free(drop);
         return sdd_err_set(e, "tensorset: tensor '%s': bad dtype %d", name, (int)dtype);
     }
     if ((ndim > 0 && !shape) || sdd_shape_numel(ndim, shape, &numel) < 0) {
-        free(data);
+        free(drop);
         return sdd_err_set(e, "tensorset: tensor '%s': bad shape (ndim %d)", name, ndim);
     }
     if ((uint64_t)numel * sdd_dtype_size(dtype) != (uint64_t)nbytes) {
-        free(data);
+        free(drop);
         return sdd_err_set(e, "tensorset: tensor '%s': %zu bytes given, %s x %lld elements need %llu",
                            name, nbytes, sdd_dtype_name(dtype), (long long)numel,
                            (unsigned long long)numel * sdd_dtype_size(dtype));
     }
     if (nbytes > 0 && !data) {
-        free(data);
+        free(drop);
         return sdd_err_set(e, "tensorset: tensor '%s': no data", name);
     }
     if (sdd_tensorset_find(ts, name)) {
-        free(data);
+        free(drop);
         return sdd_err_set(e, "tensorset: duplicate tensor name '%s'", name);
     }
-    if (index_reserve(ts) < 0) { free(data); return sdd_err_set(e, "tensorset: out of memory"); }
+    if (index_reserve(ts) < 0) { free(drop); return sdd_err_set(e, "tensorset: out of memory"); }
     if (ts->n == ts->cap) {
         int cap = ts->cap ? ts->cap * 2 : 16;
         sdd_ntensor *t = realloc(ts->t, (size_t)cap * sizeof *t);
-        if (!t) { free(data); return sdd_err_set(e, "tensorset: out of memory"); }
+        if (!t) { free(drop); return sdd_err_set(e, "tensorset: out of memory"); }
         ts->t = t;
         ts->cap = cap;
     }
     char *nm = strdup(name);
-    if (!nm) { free(data); return sdd_err_set(e, "tensorset: out of memory"); }
+    if (!nm) { free(drop); return sdd_err_set(e, "tensorset: out of memory"); }
     sdd_ntensor *t = &ts->t[ts->n];
     memset(t, 0, sizeof *t);
     t->name = nm;
@@ -160,11 +162,24 @@ int sdd_tensorset_add_owned(sdd_tensorset *ts, const char *name, sdd_dtype dtype
     t->ndim = ndim;
     for (int i = 0; i < ndim; i++) t->shape[i] = shape[i];
     t->data = nbytes ? data : NULL;
-    if (!nbytes) free(data);
+    if (!nbytes) free(drop);
     t->nbytes = nbytes;
+    t->borrowed_ = nbytes && !owned;
     ts->hidx_[index_slot(ts, nm)] = ts->n;
     ts->n++;
     return 0;
+}
+
+int sdd_tensorset_add_owned(sdd_tensorset *ts, const char *name, sdd_dtype dtype, int ndim,
+                            const int64_t *shape, void *data, size_t nbytes, sdd_err *e)
+{
+    return add_impl(ts, name, dtype, ndim, shape, data, nbytes, 1, e);
+}
+
+int sdd_tensorset_add_ref(sdd_tensorset *ts, const char *name, sdd_dtype dtype, int ndim,
+                          const int64_t *shape, const void *data, size_t nbytes, sdd_err *e)
+{
+    return add_impl(ts, name, dtype, ndim, shape, (void *)data, nbytes, 0, e);
 }
 
 int sdd_tensorset_add(sdd_tensorset *ts, const char *name, sdd_dtype dtype, int ndim,

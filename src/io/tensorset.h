@@ -23,6 +23,7 @@ typedef struct {
     int64_t shape[SDD_TENSOR_MAXDIM];
     void *data;     /* nbytes bytes; may be NULL when nbytes == 0 */
     size_t nbytes;  /* numel * sdd_dtype_size(dtype) */
+    int borrowed_;  /* private: data belongs to the caller (sdd_tensorset_add_ref) */
 } sdd_ntensor;
 
 /* Fields are readable; change them only through the functions below (the
@@ -63,6 +64,14 @@ int sdd_tensorset_add(sdd_tensorset *ts, const char *name, sdd_dtype dtype, int 
  * away when the call fails) instead of copying it. */
 int sdd_tensorset_add_owned(sdd_tensorset *ts, const char *name, sdd_dtype dtype, int ndim,
                             const int64_t *shape, void *data, size_t nbytes, sdd_err *e);
+
+/* Same, but borrows data: the set points at the caller's buffer, never
+ * copies or frees it; it must stay valid and unchanged while the set is used.
+ * For writers of large buffers (a training state of 300M-parameter models
+ * would otherwise be copied whole before it is written). Nothing is freed on
+ * failure. */
+int sdd_tensorset_add_ref(sdd_tensorset *ts, const char *name, sdd_dtype dtype, int ndim,
+                          const int64_t *shape, const void *data, size_t nbytes, sdd_err *e);
 
 /* The tensor named name, or NULL. */
 const sdd_ntensor *sdd_tensorset_find(const sdd_tensorset *ts, const char *name);

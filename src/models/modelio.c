@@ -175,7 +175,7 @@ int sdd_model_to_tensorset(const sdd_model *m, sdd_tensorset *ts, sdd_err *e)
     const sdd_params *ps = &m->params;
     for (int i = 0; i < ps->np; i++) {
         const sdd_pinfo *pi = &ps->p[i];
-        if (sdd_tensorset_add(ts, pi->name, SDD_F32, pi->nd, pi->shape, sdd_params_ptr(ps, i), pi->numel * sizeof(float), e))
+        if (sdd_tensorset_add_ref(ts, pi->name, SDD_F32, pi->nd, pi->shape, sdd_params_ptr(ps, i), pi->numel * sizeof(float), e))
             return -1;
     }
     char buf[64];

@@ -27,7 +27,9 @@ sdd_model *sdd_model_from_tensorset(const sdd_tensorset *ts, const char *arch, i
 sdd_model *sdd_model_load(const char *path, const char *arch, sdd_err *e);
 /* Writes the model as safetensors, atomically. */
 int sdd_model_save(const sdd_model *m, const char *path, sdd_err *e);
-/* Fills ts with the model's tensors and metadata (what sdd_model_save writes). */
+/* Fills ts with the model's tensors and metadata (what sdd_model_save
+ * writes). The tensors borrow the model's parameter buffers (no copy): use
+ * ts while m lives and its parameters stay unchanged. */
 int sdd_model_to_tensorset(const sdd_model *m, sdd_tensorset *ts, sdd_err *e);
 
 #endif

@@ -155,12 +155,14 @@ static int save_state(trainer *t, int next_epoch, sdd_err *e)
     sdd_tensorset ts;
     sdd_tensorset_init(&ts);
     const int64_t n = (int64_t)t->m->params.total;
-    int rc = sdd_tensorset_add(&ts, "adam.m", SDD_F32, 1, &n, t->opt.m, (size_t)n * 4, e) ||
-             sdd_tensorset_add(&ts, "adam.v", SDD_F32, 1, &n, t->opt.v, (size_t)n * 4, e) ||
-             sdd_tensorset_add(&ts, "params", SDD_F32, 1, &n, t->m->params.data, (size_t)n * 4, e);
+    /* the big buffers are written from where they live, not copied first: for a
+     * 300M-parameter model the moments, weights and n-best snapshots are GBs */
+    int rc = sdd_tensorset_add_ref(&ts, "adam.m", SDD_F32, 1, &n, t->opt.m, (size_t)n * 4, e) ||
+             sdd_tensorset_add_ref(&ts, "adam.v", SDD_F32, 1, &n, t->opt.v, (size_t)n * 4, e) ||
+             sdd_tensorset_add_ref(&ts, "params", SDD_F32, 1, &n, t->m->params.data, (size_t)n * 4, e);
     for (int k = 0; k < t->nbest && !rc; k++) {
         snprintf(path, sizeof path, "nbest.%d", k);
-        rc = sdd_tensorset_add(&ts, path, SDD_F32, 1, &n, t->best_params[k], (size_t)n * 4, e);
+        rc = sdd_tensorset_add_ref(&ts, path, SDD_F32, 1, &n, t->best_params[k], (size_t)n * 4, e);
         snprintf(path, sizeof path, "nbest_loss.%d", k);
         snprintf(buf, sizeof buf, "%.17g", t->best_loss[k]);
         if (!rc) rc = sdd_tensorset_set_meta(&ts, path, buf, e);

@@ -174,6 +174,30 @@ static void test_tensorset(void)
     CHECK(sdd_tensorset_add(&zero, "q", SDD_F32, 1, sh, v, 8, &e) == 0 &&
           sdd_tensorset_find(&zero, "q") != NULL);
     sdd_tensorset_free(&zero);
+
+    /* borrowed tensors: the set points at the caller's buffer, sees its
+     * changes, and neither a failed add nor the free releases it (a stack
+     * buffer: freeing it would be caught by the sanitizers of test-asan) */
+    float w[6] = {1, 2, 3, 4, 5, 6};
+    sdd_tensorset r = {0};
+    CHECK(sdd_tensorset_add_ref(&r, "w", SDD_F32, 2, sh, w, sizeof w, &e) == 0);
+    t = sdd_tensorset_find(&r, "w");
+    CHECK(t && t->data == (void *)w);
+    w[5] = 42.0f;
+    CHECK(t && f32(t, 5) == 42.0f);
+    CHECK(sdd_tensorset_add_ref(&r, "w", SDD_F32, 2, sh, w, sizeof w, &e) == -1);   /* duplicate */
+    CHECK(sdd_tensorset_add_ref(&r, "x", SDD_F32, 2, sh, w, 20, &e) == -1);         /* size mismatch */
+    CHECK(sdd_tensorset_add(&r, "copy", SDD_F32, 2, sh, w, sizeof w, &e) == 0);     /* owned, next to it */
+    /* written from the borrowed buffer, read back as an owned copy */
+    const char *p = tpath("ref.safetensors");
+    CHECK(sdd_safetensors_save(p, &r, &e) == 0);
+    sdd_tensorset_free(&r);
+    CHECK(w[5] == 42.0f);
+    sdd_tensorset back;
+    CHECK(sdd_safetensors_load(p, &back, &e) == 0);
+    t = sdd_tensorset_find(&back, "w");
+    CHECK(t && t->data != (void *)w && f32(t, 5) == 42.0f && f32(t, 0) == 1.0f);
+    sdd_tensorset_free(&back);
 }
 
 /* ---------------- safetensors ---------------- */
