@@ -73,6 +73,12 @@ int sdd_tensorset_add_owned(sdd_tensorset *ts, const char *name, sdd_dtype dtype
 int sdd_tensorset_add_ref(sdd_tensorset *ts, const char *name, sdd_dtype dtype, int ndim,
                           const int64_t *shape, const void *data, size_t nbytes, sdd_err *e);
 
+/* Hands the data of the tensor named name to the caller (free it with
+ * free()): the tensor stays in the set, borrowing it, so the caller keeps it
+ * valid while the set is used. NULL when absent, empty or not owned by the
+ * set. Lets a loader adopt GB-sized buffers instead of copying them. */
+void *sdd_tensorset_take(sdd_tensorset *ts, const char *name);
+
 /* The tensor named name, or NULL. */
 const sdd_ntensor *sdd_tensorset_find(const sdd_tensorset *ts, const char *name);
 

@@ -201,6 +201,18 @@ static long meta_long(const sdd_tensorset *ts, const char *k, const char *path, 
     return x;
 }
 
+/* *buf (malloc'd, bytes long) takes over the set's buffer of tensor name
+ * (size checked by the caller) and the old one is freed; a buffer the set
+ * does not own is copied instead */
+static void adopt(float **buf, sdd_tensorset *ts, const char *name, size_t bytes)
+{
+    float *d = sdd_tensorset_take(ts, name);
+    if (d) {
+        free(*buf);
+        *buf = d;
+    } else memcpy(*buf, sdd_tensorset_find(ts, name)->data, bytes);
+}
+
 static int load_state(trainer *t, sdd_err *e)
 {
     char path[1024];
@@ -222,20 +234,24 @@ static int load_state(trainer *t, sdd_err *e)
     int no_log_bytes = 0;
     const long log_bytes = sdd_tensorset_get_meta(&ts, "log_bytes") ? meta_long(&ts, "log_bytes", path, &bad) : (no_log_bytes = 1, -1);
     if (bad) { sdd_tensorset_free(&ts); return sdd_err_set(e, "%s: not a training state for this model and settings", path); }
-    memcpy(t->opt.m, m->data, bytes);
-    memcpy(t->opt.v, v->data, bytes);
+    /* the moments and snapshots are adopted, not copied: the live buffers are
+     * still untouched (calloc/malloc) and are freed instead, so a resumed
+     * 300M-parameter run does not hold the state twice; the weights live in
+     * the model's parameter block and are copied */
+    adopt(&t->opt.m, &ts, "adam.m", bytes);
+    adopt(&t->opt.v, &ts, "adam.v", bytes);
     memcpy(t->m->params.data, p->data, bytes);
     double r[4];
     memcpy(r, rho->data, sizeof r);
     t->al.rho_t[0][0] = r[0]; t->al.rho_t[0][1] = r[1]; t->al.rho_t[1][0] = r[2]; t->al.rho_t[1][1] = r[3];
     for (int k = 0; k < nb; k++) {
-        char key[32];
+        char key[32], lkey[32];
         snprintf(key, sizeof key, "nbest.%d", k);
+        snprintf(lkey, sizeof lkey, "nbest_loss.%d", k);
         const sdd_ntensor *s = sdd_tensorset_find(&ts, key);
-        snprintf(key, sizeof key, "nbest_loss.%d", k);
-        const char *l = sdd_tensorset_get_meta(&ts, key);
+        const char *l = sdd_tensorset_get_meta(&ts, lkey);
         if (!s || s->nbytes != bytes || !l) { sdd_tensorset_free(&ts); return sdd_err_set(e, "%s: n-best snapshot %d missing", path, k); }
-        memcpy(t->best_params[k], s->data, bytes);
+        adopt(&t->best_params[k], &ts, key, bytes);
         t->best_loss[k] = strtod(l, NULL);
     }
     t->nbest = (int)nb;
