@@ -1,5 +1,5 @@
 /* Owns sdd_read_all (readall.h): reads a whole file through a doubling
- * buffer, checking the size limit before each growth, so a stream with no
+ * buffer, never more than one byte past the size limit, so a stream with no
  * known size (a FIFO, /dev/zero) is bounded too. */
 #include "io/readall.h"
 #include <errno.h>

@@ -13,6 +13,10 @@
  * a WHAT" (WHAT names the expected format, e.g. "recipe"). NULL with e set
  * when the file cannot be opened or read or memory runs out. Free the
  * buffer with free(). */
+/* The bound for recipes and a run's config.json (JSON of a few KB): read by
+ * the recipe loader, the --resume check and sdd report alike. */
+#define SDD_CONFIG_MAX ((size_t)16 << 20)
+
 char *sdd_read_all(const char *path, size_t limit, const char *what, size_t *len, sdd_err *e);
 
 #endif

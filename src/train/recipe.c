@@ -138,7 +138,7 @@ int sdd_recipe_apply(sdd_train_config *cfg, const char *name, sdd_recipe_store *
         return 0;
     }
     size_t n;
-    char *buf = sdd_read_all(name, (size_t)16 << 20, "recipe", &n, e);
+    char *buf = sdd_read_all(name, SDD_CONFIG_MAX, "recipe", &n, e);
     if (!buf) return -1;
     int rc = sdd_recipe_apply_text(cfg, buf, n, name, st, e);
     free(buf);
@@ -184,7 +184,7 @@ int sdd_recipe_check_resume(const sdd_train_config *cfg, const char *arch, const
 {
     if (access(path, F_OK) != 0 && errno == ENOENT) return 0;   /* a run folder without one: nothing to compare */
     size_t n;
-    char *buf = sdd_read_all(path, (size_t)16 << 20, "run config", &n, e);
+    char *buf = sdd_read_all(path, SDD_CONFIG_MAX, "run config", &n, e);
     if (!buf) return -1;
     const int rc = sdd_recipe_check_resume_text(cfg, arch, buf, n, path, e);
     free(buf);

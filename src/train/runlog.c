@@ -221,7 +221,7 @@ int sdd_runlog_load(sdd_runlog *r, const char *dir, sdd_err *e)
     FILE *probe = fopen(path, "rb");
     if (probe) {
         fclose(probe);
-        char *t = sdd_read_all(path, (size_t)16 << 20, "run config", &n, e);
+        char *t = sdd_read_all(path, SDD_CONFIG_MAX, "run config", &n, e);
         if (!t) return -1;
         int rc = sdd_runlog_parse_config(r, t, n, path, e);
         free(t);
