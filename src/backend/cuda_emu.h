@@ -19,7 +19,8 @@
  *     crashes here as it would fail on a GPU. sdd_cu_emu_protect(0) turns
  *     this off (re-protecting every resident page at each launch costs
  *     system time; tests keep it on for a subset).
- *   - cuBLAS SGEMM (column-major, as cuBLAS) goes to OpenBLAS's cblas_sgemm.
+ *   - cuBLAS SGEMM (column-major, as cuBLAS; plain, strided-batched and
+ *     pointer-array batched) goes to OpenBLAS's cblas_sgemm.
  *   - atomicAdd is a plain add (sequential launches only).
  * Not emulated: warp-level behaviour, memory coherence between blocks,
  * timing, streams. */
@@ -284,6 +285,20 @@ static inline cublasStatus_t cublasSgemmStridedBatched(cublasHandle_t h, cublasO
     for (int i = 0; i < batch; i++)
         cblas_sgemm(CblasColMajor, ta == CUBLAS_OP_T ? CblasTrans : CblasNoTrans, tb == CUBLAS_OP_T ? CblasTrans : CblasNoTrans,
                     m, n, k, *alpha, A + i * sa, lda, B + i * sb, ldb, *beta, C + i * sc, ldc);
+    sdd_emu::close();
+    return CUBLAS_STATUS_SUCCESS;
+}
+
+/* the pointer arrays are device memory, read while the device is open */
+static inline cublasStatus_t cublasSgemmBatched(cublasHandle_t h, cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k,
+                                                const float *alpha, const float *const A[], int lda, const float *const B[], int ldb,
+                                                const float *beta, float *const C[], int ldc, int batch)
+{
+    (void)h;
+    sdd_emu::open();
+    for (int i = 0; i < batch; i++)
+        cblas_sgemm(CblasColMajor, ta == CUBLAS_OP_T ? CblasTrans : CblasNoTrans, tb == CUBLAS_OP_T ? CblasTrans : CblasNoTrans,
+                    m, n, k, *alpha, A[i], lda, B[i], ldb, *beta, C[i], ldc);
     sdd_emu::close();
     return CUBLAS_STATUS_SUCCESS;
 }

@@ -1,14 +1,16 @@
 /* CUDA forward kernels of the sequence ops (ops/seq.h) that the XLS-R front
  * end and the XLSR-AASIST back end use: LayerNorm, GELU, the (B, N, D)
  * transpose, Conv1d (strided, grouped, padded, optional weight norm; im2col
- * + cuBLAS SGEMM), multi-head attention (cuBLAS strided-batched GEMMs for
- * Q K^T and P V, a row softmax kernel) and softmax-attention pooling. Each op
- * mirrors its CPU version in src/ops: the per-row reductions (LayerNorm
- * statistics, softmax sums) run one thread per row in the CPU's order and
- * precision, so they give the CPU's values; the weight-norm norms are column
- * sums in double over fixed chunks of rows (sdd_cu_colprod) and the GEMMs sum
- * in cuBLAS's order, so outputs agree to float rounding, not bits. Nothing
- * uses atomics. In training the ops record their backward (cuda_xlsr_grad.cu);
+ * + cuBLAS SGEMM), multi-head attention (one batched cuBLAS GEMM over all
+ * samples and heads for Q K^T and for P V, a row softmax) and
+ * softmax-attention pooling. Each op mirrors its CPU version in src/ops, in
+ * its precision: the per-row reductions (LayerNorm statistics, softmax sums)
+ * run SDD_CU_LANES threads per row (coalesced reads), each summing its share
+ * in double, the shares then added in lane order; the weight-norm norms are
+ * column sums in double over fixed chunks of rows (sdd_cu_colprod) and the
+ * GEMMs sum in cuBLAS's order, so outputs agree with the CPU's to float
+ * rounding, not bits, and repeat to the bit run to run. Nothing uses
+ * atomics. In training the ops record their backward (cuda_xlsr_grad.cu);
  * attention dropout factors are drawn on the device with the CPU's RNG. */
 #include "backend/cuda_internal.h"
 #include <math.h>
@@ -21,18 +23,37 @@ extern "C" {
 
 /* ---- LayerNorm over the last dim ---- */
 
-/* per row r < R of x (R, D): mean and 1/sqrt(var + eps) in double, as the CPU
- * (sum, then the sum of squared deviations, in order); float copies for the backward */
-__global__ void k_ln_stats(const float *x, int64_t R, int64_t D, float eps, double *dm, double *dis, float *fm, float *fis)
+/* lane p of row r (thread r SDD_CU_LANES + p) sums entries d = p, p +
+ * SDD_CU_LANES, ... of row r of x (R, D) in double: adjacent threads read
+ * adjacent floats. Without `first` the values themselves; with it (the first
+ * pass's partials) the squared deviations from the row's mean, which each
+ * lane forms from those partials in lane order (the row's 32 doubles, read
+ * by the whole warp at once) */
+__global__ void k_ln_part(const float *x, int64_t R, int64_t D, const double *first, double *part)
+{
+    const size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= (size_t)R * SDD_CU_LANES) return;
+    const int64_t r = (int64_t)(i / SDD_CU_LANES), p = (int64_t)(i % SDD_CU_LANES);
+    const float *xr = x + r * D;
+    double s = 0;
+    if (!first)
+        for (int64_t d = p; d < D; d += SDD_CU_LANES) s += xr[d];
+    else {
+        const double m = sdd_cu_lanes_sum(first + r * SDD_CU_LANES) / (double)D;
+        for (int64_t d = p; d < D; d += SDD_CU_LANES) s += (xr[d] - m) * (xr[d] - m);
+    }
+    part[i] = s;
+}
+
+/* per row: mean and 1/sqrt(var + eps) from the two passes' partials (the
+ * CPU's two-pass formula in double), with float copies for the backward */
+__global__ void k_ln_finish(const double *p1, const double *p2, int64_t R, int64_t D, float eps, double *dm, double *dis, float *fm,
+                            float *fis)
 {
     const int64_t r = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
     if (r >= R) return;
-    const float *xr = x + r * D;
-    double s = 0, s2 = 0;
-    for (int64_t d = 0; d < D; d++) s += xr[d];
-    const double m = s / (double)D;
-    for (int64_t d = 0; d < D; d++) s2 += (xr[d] - m) * (xr[d] - m);
-    const double is = 1.0 / sqrt(s2 / (double)D + eps);
+    const double m = sdd_cu_lanes_sum(p1 + r * SDD_CU_LANES) / (double)D;
+    const double is = 1.0 / sqrt(sdd_cu_lanes_sum(p2 + r * SDD_CU_LANES) / (double)D + eps);
     dm[r] = m;
     dis[r] = is;
     fm[r] = (float)m;
@@ -58,7 +79,15 @@ extern "C" sdd_tensor *sdd_cu_layernorm(sdd_ctx *c, sdd_tensor *x, sdd_tensor *g
     double *dis = dm + R + 1;
     float *fis = fm + R + 1;
     if (R) {
-        SDD_LAUNCH(k_ln_stats, sdd_cu_blocks((size_t)R), SDD_CU_THREADS, 0)(SDD_DEV(x), R, D, eps, dm, dis, fm, fis);
+        /* the lanes' partials are temporaries: the last allocations, released after the statistics */
+        const sdd_arena_mark mk = sdd_arena_get_mark(&c->darena);
+        const size_t nl = (size_t)R * SDD_CU_LANES;
+        double *p1 = (double *)sdd_dscratch(c, nl * 2 * sizeof(double));
+        if (!p1) return NULL;
+        SDD_LAUNCH(k_ln_part, sdd_cu_blocks(nl), SDD_CU_THREADS, 0)(SDD_DEV(x), R, D, (const double *)NULL, p1);
+        SDD_LAUNCH(k_ln_part, sdd_cu_blocks(nl), SDD_CU_THREADS, 0)(SDD_DEV(x), R, D, p1, p1 + nl);
+        SDD_LAUNCH(k_ln_finish, sdd_cu_blocks((size_t)R), SDD_CU_THREADS, 0)(p1, p1 + nl, R, D, eps, dm, dis, fm, fis);
+        sdd_arena_release(&c->darena, mk);
         SDD_LAUNCH(k_ln_apply, sdd_cu_blocks((size_t)R * D), SDD_CU_THREADS, 0)(SDD_DEV(x), R, D, dm, dis, gamma ? SDD_DEV(gamma) : NULL,
                                                                           beta ? SDD_DEV(beta) : NULL, out->x);
     }
@@ -266,18 +295,44 @@ extern "C" sdd_tensor *sdd_cu_conv1d(sdd_ctx *c, sdd_tensor *x, sdd_tensor *w, s
 
 /* ---- multi-head attention ---- */
 
-/* softmax of each row of S (rows, T) in place, in the CPU's order: max, expf and a double sum, times (float)(1/sum) */
-__global__ void k_softmax_rows(float *S, int64_t rows, int64_t T)
+/* softmax of each row of S (rows, T) in place, in the CPU's precision (max,
+ * expf terms, their double sum, times (float)(1/sum)) over SDD_CU_LANES
+ * lanes per row (thread r SDD_CU_LANES + p takes entries p, p + SDD_CU_LANES,
+ * ...): the lanes' maxima, then each lane's exp terms and partial sum, then
+ * each lane scales its entries by the row's sum (the lanes in order) */
+__global__ void k_softmax_max(const float *S, int64_t rows, int64_t T, float *pm)
 {
-    const int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
-    if (i >= rows) return;
-    float *r = S + i * T;
-    float mx = r[0];
-    for (int64_t j = 1; j < T; j++) mx = r[j] > mx ? r[j] : mx;
+    const size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= (size_t)rows * SDD_CU_LANES) return;
+    const int64_t r = (int64_t)(i / SDD_CU_LANES), p = (int64_t)(i % SDD_CU_LANES);
+    const float *sr = S + r * T;
+    float mx = p < T ? sr[p] : -INFINITY;
+    for (int64_t j = p + SDD_CU_LANES; j < T; j += SDD_CU_LANES) mx = sr[j] > mx ? sr[j] : mx;
+    pm[i] = mx;
+}
+
+__global__ void k_softmax_exp(float *S, int64_t rows, int64_t T, const float *pm, double *part)
+{
+    const size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= (size_t)rows * SDD_CU_LANES) return;
+    const int64_t r = (int64_t)(i / SDD_CU_LANES), p = (int64_t)(i % SDD_CU_LANES);
+    const float *m = pm + r * SDD_CU_LANES;
+    float mx = m[0];
+    for (int q = 1; q < SDD_CU_LANES; q++) mx = m[q] > mx ? m[q] : mx;
+    float *sr = S + r * T;
     double z = 0;
-    for (int64_t j = 0; j < T; j++) { r[j] = expf(r[j] - mx); z += r[j]; }
-    const float iz = (float)(1.0 / z);
-    for (int64_t j = 0; j < T; j++) r[j] *= iz;
+    for (int64_t j = p; j < T; j += SDD_CU_LANES) { sr[j] = expf(sr[j] - mx); z += sr[j]; }
+    part[i] = z;
+}
+
+__global__ void k_softmax_scale(float *S, int64_t rows, int64_t T, const double *part)
+{
+    const size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= (size_t)rows * SDD_CU_LANES) return;
+    const int64_t r = (int64_t)(i / SDD_CU_LANES), p = (int64_t)(i % SDD_CU_LANES);
+    const float iz = (float)(1.0 / sdd_cu_lanes_sum(part + r * SDD_CU_LANES));
+    float *sr = S + r * T;
+    for (int64_t j = p; j < T; j += SDD_CU_LANES) sr[j] *= iz;
 }
 
 /* the CPU's attention-dropout factors on the device: f[i] = 1/(1-p) when
@@ -304,13 +359,46 @@ int sdd_cu_drop_factors(sdd_ctx *c, uint64_t key, size_t n, float p, float *f)
     return sdd_cu_launched(c, "dropout factors");
 }
 
-/* per sample b: C_h = op(A_h) op(B_h) over the H heads, the column-major view of the row-major head slices */
-int sdd_cu_heads_gemm(sdd_ctx *c, cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k, float alpha,
-                      const float *A, int lda, long long sa, const float *Bm, int ldb, long long sb, float beta,
-                      float *C, int ldc, long long sc, int H, const char *what)
+/* pointer arrays of the (sample, head) operands: entry i = b H + h of pa/pb/pc
+ * is A + b sab + h sah (likewise B, C), i < n */
+__global__ void k_bh_ptrs(const float *A, long long sab, long long sah, const float *Bm, long long sbb, long long sbh, float *C,
+                          long long scb, long long sch, int H, int n, const float **pa, const float **pb, float **pc)
 {
-    cublasStatus_t st = cublasSgemmStridedBatched(sdd_cu_blas(), ta, tb, m, n, k, &alpha, A, lda, sa, Bm, ldb, sb, &beta, C, ldc, sc, H);
-    return sdd_cu_blas_ok(c, st, what);
+    const int i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= n) return;
+    const long long b = i / H, h = i - b * H;
+    pa[i] = A + b * sab + h * sah;
+    pb[i] = Bm + b * sbb + h * sbh;
+    pc[i] = C + b * scb + h * sch;
+}
+
+/* C_bh = alpha op(A_bh) op(B_bh) + beta C_bh for nb samples x H heads in ONE
+ * cuBLAS call (the column-major views of the row-major head slices): the
+ * heads of a sample are equally spaced and so are the samples, but the two
+ * spacings differ (b T D + h Dh), so the batch goes through device pointer
+ * arrays built by k_bh_ptrs in the arena (released after the call: later
+ * work on the one stream runs after it). One sample is a strided batch. */
+int sdd_cu_bh_gemm(sdd_ctx *c, cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k, float alpha,
+                   const float *A, int lda, long long sab, long long sah, const float *Bm, int ldb, long long sbb, long long sbh,
+                   float beta, float *C, int ldc, long long scb, long long sch, int nb, int H, const char *what)
+{
+    if (nb < 1 || H < 1) return 0;
+    if (nb == 1) {
+        cublasStatus_t st = cublasSgemmStridedBatched(sdd_cu_blas(), ta, tb, m, n, k, &alpha, A, lda, sah, Bm, ldb, sbh, &beta, C, ldc, sch, H);
+        return sdd_cu_blas_ok(c, st, what);
+    }
+    const int nbh = nb * H;
+    const sdd_arena_mark mk = sdd_arena_get_mark(&c->darena);
+    const float **pa = (const float **)sdd_dscratch(c, (size_t)nbh * sizeof(float *));
+    const float **pb = (const float **)sdd_dscratch(c, (size_t)nbh * sizeof(float *));
+    float **pc = (float **)sdd_dscratch(c, (size_t)nbh * sizeof(float *));
+    if (!pa || !pb || !pc) return -1;
+    SDD_LAUNCH(k_bh_ptrs, sdd_cu_blocks((size_t)nbh), SDD_CU_THREADS, 0)(A, sab, sah, Bm, sbb, sbh, C, scb, sch, H, nbh, pa, pb, pc);
+    if (sdd_cu_launched(c, "attention GEMM pointers")) return -1;
+    cublasStatus_t st = cublasSgemmBatched(sdd_cu_blas(), ta, tb, m, n, k, &alpha, pa, lda, pb, ldb, &beta, pc, ldc, nbh);
+    if (sdd_cu_blas_ok(c, st, what)) return -1;
+    sdd_arena_release(&c->darena, mk);
+    return 0;
 }
 
 extern "C" sdd_tensor *sdd_cu_mh_attention(sdd_ctx *c, sdd_tensor *q, sdd_tensor *k, sdd_tensor *v, int H, float scale, float p_drop,
@@ -331,23 +419,26 @@ extern "C" sdd_tensor *sdd_cu_mh_attention(sdd_ctx *c, sdd_tensor *q, sdd_tensor
     if (drop && (!mask || !Pd)) return NULL;
     if (drop && sdd_cu_drop_factors(c, key, np, p_drop, mask)) return NULL;
     const float *qd = SDD_DEV(q), *kd = SDD_DEV(k), *vd = SDD_DEV(v);
-    for (int64_t b = 0; b < B && np; b++) {
-        const size_t off = (size_t)b * T * D;
-        float *S = P + (size_t)b * H * T * T;
-        /* column-major: S_h^T (Tk, Tq) = K_h (Tk, Dh) @ Q_h^T (Dh, Tq) * scale, i.e. row-major S_h = Q_h K_h^T * scale */
-        if (sdd_cu_heads_gemm(c, CUBLAS_OP_T, CUBLAS_OP_N, (int)T, (int)T, (int)Dh, scale, kd + off, (int)D, Dh, qd + off, (int)D, Dh,
-                              0.0f, S, (int)T, T * T, H, "attention scores")) return NULL;
+    /* column-major: S_bh^T (Tk, Tq) = K_bh (Tk, Dh) @ Q_bh^T (Dh, Tq) * scale, i.e. row-major S_bh = Q_bh K_bh^T * scale */
+    if (np && sdd_cu_bh_gemm(c, CUBLAS_OP_T, CUBLAS_OP_N, (int)T, (int)T, (int)Dh, scale, kd, (int)D, T * D, Dh, qd, (int)D, T * D, Dh,
+                             0.0f, P, (int)T, H * T * T, T * T, (int)B, (int)H, "attention scores")) return NULL;
+    const size_t nl = (size_t)(B * H * T) * SDD_CU_LANES;
+    const sdd_arena_mark sm_mark = sdd_arena_get_mark(&c->darena);
+    float *pm = (float *)sdd_dscratch(c, (nl ? nl : 1) * sizeof(float));
+    double *zp = (double *)sdd_dscratch(c, (nl ? nl : 1) * sizeof(double));
+    if (!pm || !zp) return NULL;
+    if (np) {
+        SDD_LAUNCH(k_softmax_max, sdd_cu_blocks(nl), SDD_CU_THREADS, 0)(P, B * H * T, T, pm);
+        SDD_LAUNCH(k_softmax_exp, sdd_cu_blocks(nl), SDD_CU_THREADS, 0)(P, B * H * T, T, pm, zp);
+        SDD_LAUNCH(k_softmax_scale, sdd_cu_blocks(nl), SDD_CU_THREADS, 0)(P, B * H * T, T, zp);
     }
-    if (np) SDD_LAUNCH(k_softmax_rows, sdd_cu_blocks((size_t)(B * H * T)), SDD_CU_THREADS, 0)(P, B * H * T, T);
+    sdd_arena_release(&c->darena, sm_mark);   /* the lanes' partials: later work on the one stream runs after the softmax */
     if (drop && np) SDD_LAUNCH(k_mul, sdd_cu_blocks(np), SDD_CU_THREADS, 0)(P, mask, Pd, np);
     if (sdd_cu_launched(c, "attention softmax")) return NULL;
     const float *Pu = drop ? Pd : P;
-    for (int64_t b = 0; b < B && np; b++) {
-        const size_t off = (size_t)b * T * D;
-        /* column-major: O_h^T (Dh, Tq) = V_h^T (Dh, Tk) @ P_h^T (Tk, Tq) */
-        if (sdd_cu_heads_gemm(c, CUBLAS_OP_N, CUBLAS_OP_N, (int)Dh, (int)T, (int)T, 1.0f, vd + off, (int)D, Dh,
-                              Pu + (size_t)b * H * T * T, (int)T, T * T, 0.0f, out->x + off, (int)D, Dh, H, "attention output")) return NULL;
-    }
+    /* column-major: O_bh^T (Dh, Tq) = V_bh^T (Dh, Tk) @ P_bh^T (Tk, Tq) */
+    if (np && sdd_cu_bh_gemm(c, CUBLAS_OP_N, CUBLAS_OP_N, (int)Dh, (int)T, (int)T, 1.0f, vd, (int)D, T * D, Dh, Pu, (int)T, H * T * T,
+                             T * T, 0.0f, out->x, (int)D, T * D, Dh, (int)B, (int)H, "attention output")) return NULL;
     if (drop) sdd_arena_release(&c->darena, pd_mark);   /* later work on the one stream runs after the products */
     return sdd_cu_record_mha(c, q, k, v, P, mask, scale, H, out) ? NULL : out;
 }

@@ -38,10 +38,11 @@ int sdd_cu_c1_im2col(sdd_ctx *c, const sdd_cu_c1 *g, const float *x, int64_t nb,
 int64_t sdd_cu_c1_chunk(const sdd_cu_c1 *g, int64_t B);
 /* dst (B, D, N) = (add 0) or += (add 1) src (B, N, D) transposed */
 int sdd_cu_tr12(sdd_ctx *c, const float *src, float *dst, int64_t B, int64_t N, int64_t D, int add);
-/* H strided-batched SGEMMs (one per head), -1 with c->err set */
-int sdd_cu_heads_gemm(sdd_ctx *c, cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k, float alpha,
-                      const float *A, int lda, long long sa, const float *Bm, int ldb, long long sb, float beta,
-                      float *C, int ldc, long long sc, int H, const char *what);
+/* one batched SGEMM over nb samples x H heads (cuda_xlsr.cu): operand X of
+ * sample b, head h at X + b sXb + h sXh; -1 with c->err set */
+int sdd_cu_bh_gemm(sdd_ctx *c, cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k, float alpha,
+                   const float *A, int lda, long long sab, long long sah, const float *Bm, int ldb, long long sbb, long long sbh,
+                   float beta, float *C, int ldc, long long scb, long long sch, int nb, int H, const char *what);
 
 /* fm, fis (R): the rows' mean and 1/std rounded to float (what the backward uses) */
 int sdd_cu_record_layernorm(sdd_ctx *c, sdd_tensor *x, sdd_tensor *gamma, sdd_tensor *beta, float *fm, float *fis, int64_t R,
@@ -54,6 +55,20 @@ int sdd_cu_record_conv1d(sdd_ctx *c, sdd_tensor *x, sdd_tensor *w, sdd_tensor *w
 int sdd_cu_record_mha(sdd_ctx *c, sdd_tensor *q, sdd_tensor *k, sdd_tensor *v, float *P, float *mask, float scale, int H,
                       sdd_tensor *out);
 int sdd_cu_record_softmax_pool(sdd_ctx *c, sdd_tensor *x, sdd_tensor *w, int axis, sdd_tensor *out);
+
+/* lanes per row of the row reductions (LayerNorm statistics and backward,
+ * attention softmax and backward): thread r SDD_CU_LANES + p takes entries
+ * p, p + SDD_CU_LANES, ... of row r, so a warp reads a row's adjacent floats;
+ * part of those reductions' summation order */
+#define SDD_CU_LANES 32
+
+/* a row's SDD_CU_LANES partial sums added in lane order */
+__device__ __forceinline__ double sdd_cu_lanes_sum(const double *p)
+{
+    double s = 0;
+    for (int q = 0; q < SDD_CU_LANES; q++) s += p[q];
+    return s;
+}
 
 /* softmax-attention pooling's window, shared by its forward and backward
  * kernels: output o of (B, J, C) pools the L entries base + i st of x and w

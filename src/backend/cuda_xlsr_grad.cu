@@ -3,10 +3,11 @@
  * multi-head attention and softmax pooling. Same semantics as the CPU
  * backward functions in src/ops (layernorm.c, conv1d.c, attention_mh.c):
  * parameter gradients per segment into the device gradient buffers
- * (sdd_pgrad). Per-row reductions run one thread per row in the CPU's order
- * and precision; column sums over many rows (LayerNorm and Conv1d bias
- * gradients) go through the deterministic parallel reduction of
- * sdd_cu_rowsum, the weight-norm dot products through sdd_cu_colprod; the
+ * (sdd_pgrad). Per-row reductions (LayerNorm, softmax) run SDD_CU_LANES
+ * threads per row in the CPU's precision, the lanes' shares added in lane
+ * order; column sums over many rows go through fixed chunks of rows (the
+ * LayerNorm parameter gradients here, Conv1d bias gradients through
+ * sdd_cu_rowsum), the weight-norm dot products through sdd_cu_colprod; the
  * GEMMs are cuBLAS's. No atomics. */
 #include "backend/cuda_xlsr.h"
 #include <math.h>
@@ -15,22 +16,33 @@
 
 typedef struct { sdd_tensor *x, *g, *b, *out; float *mean, *istd; int64_t R, D; } ln_node;
 
-/* per row: s1 = mean_d dh, s2 = mean_d dh xh with dh = dy gamma, xh = (x - m) is (double, the CPU's order) */
-__global__ void k_ln_bwd_rows(const float *x, const float *dy, const float *g, const float *fm, const float *fis, int64_t R, int64_t D,
-                              double *s1, double *s2)
+/* lane p of row r (see SDD_CU_LANES): partial sums of dh = dy gamma and
+ * dh xh with xh = (x - m) is over the lane's entries, in double */
+__global__ void k_ln_bwd_part(const float *x, const float *dy, const float *g, const float *fm, const float *fis, int64_t R, int64_t D,
+                              double *pa, double *pb)
 {
-    const int64_t r = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
-    if (r >= R) return;
+    const size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= (size_t)R * SDD_CU_LANES) return;
+    const int64_t r = (int64_t)(i / SDD_CU_LANES), p = (int64_t)(i % SDD_CU_LANES);
     const float *xr = x + r * D, *dyr = dy + r * D;
     const double m = fm[r], is = fis[r];
     double a = 0, b = 0;
-    for (int64_t d = 0; d < D; d++) {
+    for (int64_t d = p; d < D; d += SDD_CU_LANES) {
         const double dh = (double)dyr[d] * (g ? g[d] : 1.0f), xh = (xr[d] - m) * is;
         a += dh;
         b += dh * xh;
     }
-    s1[r] = a / (double)D;
-    s2[r] = b / (double)D;
+    pa[i] = a;
+    pb[i] = b;
+}
+
+/* per row: s1 = mean_d dh, s2 = mean_d dh xh (the lanes in order) */
+__global__ void k_ln_bwd_rows(const double *pa, const double *pb, int64_t R, int64_t D, double *s1, double *s2)
+{
+    const int64_t r = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (r >= R) return;
+    s1[r] = sdd_cu_lanes_sum(pa + r * SDD_CU_LANES) / (double)D;
+    s2[r] = sdd_cu_lanes_sum(pb + r * SDD_CU_LANES) / (double)D;
 }
 
 __global__ void k_ln_bwd_dx(const float *x, const float *dy, const float *g, const float *fm, const float *fis, const double *s1,
@@ -44,13 +56,38 @@ __global__ void k_ln_bwd_dx(const float *x, const float *dy, const float *g, con
     dx[i] += (float)(is * (dh - s1[r] - xh * s2[r]));
 }
 
-/* t = dy * xhat with xhat in float as the CPU's parameter-gradient loop computes it */
-__global__ void k_ln_dyxhat(const float *x, const float *dy, const float *fm, const float *fis, int64_t R, int64_t D, float *t)
+/* gamma and beta gradients of one segment's rows [r0, r1), in two fixed-order
+ * stages (no atomics): part (nch, 2, D) holds, per chunk j of `chunk` rows
+ * and column d (threads over d, chunks over y), the chunk's sums in row order
+ * of dy xhat (xhat in float, the product in double, as the CPU) and of dy;
+ * then per column the chunks in order, added to gg / gb (either may be NULL) */
+__global__ void k_ln_pgrad_part(const float *x, const float *dy, const float *fm, const float *fis, int64_t r0, int64_t r1, int64_t D,
+                                int64_t chunk, double *part)
 {
-    const size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
-    if (i >= (size_t)R * D) return;
-    const int64_t r = (int64_t)(i / D);
-    t[i] = dy[i] * ((x[i] - fm[r]) * fis[r]);
+    const int64_t d = (int64_t)blockIdx.x * blockDim.x + threadIdx.x, j = blockIdx.y;
+    if (d >= D) return;
+    const int64_t a = r0 + j * chunk, e = a + chunk < r1 ? a + chunk : r1;
+    double sg = 0, sb = 0;
+    for (int64_t r = a; r < e; r++) {
+        const float g = dy[r * D + d];
+        sg += (double)g * ((x[r * D + d] - fm[r]) * fis[r]);
+        sb += g;
+    }
+    part[2 * j * D + d] = sg;
+    part[(2 * j + 1) * D + d] = sb;
+}
+
+__global__ void k_ln_pgrad_sum(const double *part, int64_t nch, int64_t D, float *gg, float *gb)
+{
+    const int64_t d = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (d >= D) return;
+    double sg = 0, sb = 0;
+    for (int64_t j = 0; j < nch; j++) {
+        sg += part[2 * j * D + d];
+        sb += part[(2 * j + 1) * D + d];
+    }
+    if (gg) gg[d] += (float)sg;
+    if (gb) gb[d] += (float)sb;
 }
 
 static void ln_bwd(sdd_ctx *c, void *vn)
@@ -63,24 +100,31 @@ static void ln_bwd(sdd_ctx *c, void *vn)
     if (sdd_wants(c, n->x) && !dx) return;
     const sdd_arena_mark mk = sdd_arena_get_mark(&c->darena);
     if (dx && R) {
-        double *s = (double *)sdd_dscratch(c, (size_t)R * 2 * sizeof(double));
-        if (!s) return;
-        SDD_LAUNCH(k_ln_bwd_rows, sdd_cu_blocks((size_t)R), SDD_CU_THREADS, 0)(x, dy, gm, n->mean, n->istd, R, D, s, s + R);
+        const size_t nl = (size_t)R * SDD_CU_LANES;
+        double *s = (double *)sdd_dscratch(c, (size_t)R * 2 * sizeof(double)), *pa = (double *)sdd_dscratch(c, nl * 2 * sizeof(double));
+        if (!s || !pa) return;
+        SDD_LAUNCH(k_ln_bwd_part, sdd_cu_blocks(nl), SDD_CU_THREADS, 0)(x, dy, gm, n->mean, n->istd, R, D, pa, pa + nl);
+        SDD_LAUNCH(k_ln_bwd_rows, sdd_cu_blocks((size_t)R), SDD_CU_THREADS, 0)(pa, pa + nl, R, D, s, s + R);
         SDD_LAUNCH(k_ln_bwd_dx, sdd_cu_blocks((size_t)R * D), SDD_CU_THREADS, 0)(x, dy, gm, n->mean, n->istd, s, s + R, R, D, dx);
         if (sdd_cu_launched(c, "layernorm backward")) return;
     }
-    float *t = NULL;
     const int64_t rps = R / c->B;
     for (int s = 0; s < c->nseg; s++) {
         float *gg = n->g ? sdd_pgrad(c, n->g, s) : NULL, *gb = n->b ? sdd_pgrad(c, n->b, s) : NULL;
         const int64_t r0 = (int64_t)sdd_ctx_seg_begin(c, s) * rps, r1 = (int64_t)c->seg_end[s] * rps;
-        if (gg && !t) {
-            if (!(t = (float *)sdd_dscratch(c, (size_t)R * D * sizeof(float)))) return;
-            SDD_LAUNCH(k_ln_dyxhat, sdd_cu_blocks((size_t)R * D), SDD_CU_THREADS, 0)(x, dy, n->mean, n->istd, R, D, t);
-            if (sdd_cu_launched(c, "layernorm weight gradient")) return;
-        }
-        if (gg && sdd_cu_rowsum(c, t, r0, r1, (size_t)D, gg)) return;
-        if (gb && sdd_cu_rowsum(c, dy, r0, r1, (size_t)D, gb)) return;
+        if ((!gg && !gb) || r1 <= r0 || !D) continue;
+        /* chunks of 32 rows (at most 65535 of them: the grid's y) */
+        int64_t chunk = 32;
+        if ((r1 - r0 + chunk - 1) / chunk > 65535) chunk = (r1 - r0 + 65534) / 65535;
+        const int64_t nch = (r1 - r0 + chunk - 1) / chunk;
+        const sdd_arena_mark pk = sdd_arena_get_mark(&c->darena);
+        double *part = (double *)sdd_dscratch(c, (size_t)(nch * 2 * D) * sizeof(double));
+        if (!part) return;
+        SDD_LAUNCH(k_ln_pgrad_part, dim3(sdd_cu_blocks((size_t)D), (unsigned)nch), SDD_CU_THREADS, 0)(x, dy, n->mean, n->istd, r0, r1, D,
+                                                                                                  chunk, part);
+        SDD_LAUNCH(k_ln_pgrad_sum, sdd_cu_blocks((size_t)D), SDD_CU_THREADS, 0)(part, nch, D, gg, gb);
+        if (sdd_cu_launched(c, "layernorm parameter gradients")) return;
+        sdd_arena_release(&c->darena, pk);
     }
     sdd_arena_release(&c->darena, mk);
 }
@@ -282,19 +326,35 @@ int sdd_cu_record_conv1d(sdd_ctx *c, sdd_tensor *x, sdd_tensor *w, sdd_tensor *w
 
 typedef struct { sdd_tensor *q, *k, *v, *out; float *P, *mask, scale; int H; } mha_node;
 
-/* per row of dP (rows, T), with p the row of P and f the dropout factors (or NULL):
- * r = dP f; dS = (float)(p (r - sum_j r p)) * scale, in place (the CPU's order and precision) */
-__global__ void k_softmax_bwd_rows(float *dP, const float *P, const float *f, int64_t rows, int64_t T, float scale)
+/* per row of dP (rows, T), with p the row of P and f the dropout factors (or
+ * NULL): r = dP f; dS = (float)(p (r - sum_j r p)) * scale, in place (the
+ * CPU's precision), over SDD_CU_LANES lanes per row: each lane masks its
+ * entries and sums its share of r p in double, then forms the row's sum from
+ * the lanes' in lane order and writes its entries' dS */
+__global__ void k_softmax_bwd_part(float *dP, const float *P, const float *f, int64_t rows, int64_t T, double *part)
 {
-    const int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
-    if (i >= rows) return;
-    float *r = dP + i * T;
-    const float *p = P + i * T, *m = f ? f + i * T : NULL;
-    if (m)
-        for (int64_t j = 0; j < T; j++) r[j] = m[j] != 0.0f ? r[j] * m[j] : 0.0f;
+    const size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= (size_t)rows * SDD_CU_LANES) return;
+    const int64_t r = (int64_t)(i / SDD_CU_LANES), q = (int64_t)(i % SDD_CU_LANES);
+    float *dr = dP + r * T;
+    const float *p = P + r * T, *m = f ? f + r * T : NULL;
     double s = 0;
-    for (int64_t j = 0; j < T; j++) s += (double)r[j] * p[j];
-    for (int64_t j = 0; j < T; j++) r[j] = (float)(p[j] * (r[j] - s)) * scale;
+    for (int64_t j = q; j < T; j += SDD_CU_LANES) {
+        if (m) dr[j] = m[j] != 0.0f ? dr[j] * m[j] : 0.0f;
+        s += (double)dr[j] * p[j];
+    }
+    part[i] = s;
+}
+
+__global__ void k_softmax_bwd_apply(float *dP, const float *P, int64_t rows, int64_t T, float scale, const double *part)
+{
+    const size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= (size_t)rows * SDD_CU_LANES) return;
+    const int64_t r = (int64_t)(i / SDD_CU_LANES), q = (int64_t)(i % SDD_CU_LANES);
+    const double s = sdd_cu_lanes_sum(part + r * SDD_CU_LANES);
+    float *dr = dP + r * T;
+    const float *p = P + r * T;
+    for (int64_t j = q; j < T; j += SDD_CU_LANES) dr[j] = (float)(p[j] * (dr[j] - s)) * scale;
 }
 
 static void mha_bwd(sdd_ctx *c, void *vn)
@@ -315,28 +375,26 @@ static void mha_bwd(sdd_ctx *c, void *vn)
     if (Pd) SDD_LAUNCH(k_mul, sdd_cu_blocks(np), SDD_CU_THREADS, 0)(n->P, n->mask, Pd, np);
     if (sdd_cu_launched(c, "attention backward")) return;
     const float *Pu = Pd ? Pd : n->P, *dO = n->out->g, *qd = SDD_DEV(n->q), *kd = SDD_DEV(n->k), *vd = SDD_DEV(n->v);
-    for (int64_t b = 0; b < B; b++) {
-        const size_t off = (size_t)b * T * D, po = (size_t)b * H * T * T;
-        /* dV_h (Tk, Dh) += Pu_h^T dO_h; column-major dV_h^T (Dh, Tk) += dO_h^T (Dh, Tq) @ Pu_h (Tq, Tk) */
-        if (dv && sdd_cu_heads_gemm(c, CUBLAS_OP_N, CUBLAS_OP_T, (int)Dh, (int)T, (int)T, 1.0f, dO + off, (int)D, Dh, Pu + po, (int)T, T * T,
-                                    1.0f, dv + off, (int)D, Dh, (int)H, "attention backward (V)")) return;
-        if (!dq && !dk) continue;
-        /* dP_h = dO_h V_h^T; column-major dP_h^T (Tk, Tq) = V_h (Tk, Dh) @ dO_h^T (Dh, Tq) */
-        if (sdd_cu_heads_gemm(c, CUBLAS_OP_T, CUBLAS_OP_N, (int)T, (int)T, (int)Dh, 1.0f, vd + off, (int)D, Dh, dO + off, (int)D, Dh,
-                              0.0f, dP + po, (int)T, T * T, (int)H, "attention backward (P)")) return;
-    }
+    const long long sT = T * D, sP = H * T * T, sPh = T * T;
+    /* dV_bh (Tk, Dh) += Pu_bh^T dO_bh; column-major dV_bh^T (Dh, Tk) += dO_bh^T (Dh, Tq) @ Pu_bh (Tq, Tk) */
+    if (dv && sdd_cu_bh_gemm(c, CUBLAS_OP_N, CUBLAS_OP_T, (int)Dh, (int)T, (int)T, 1.0f, dO, (int)D, sT, Dh, Pu, (int)T, sP, sPh, 1.0f, dv,
+                             (int)D, sT, Dh, (int)B, (int)H, "attention backward (V)")) return;
+    /* dP_bh = dO_bh V_bh^T; column-major dP_bh^T (Tk, Tq) = V_bh (Tk, Dh) @ dO_bh^T (Dh, Tq) */
+    if ((dq || dk) && sdd_cu_bh_gemm(c, CUBLAS_OP_T, CUBLAS_OP_N, (int)T, (int)T, (int)Dh, 1.0f, vd, (int)D, sT, Dh, dO, (int)D, sT, Dh, 0.0f,
+                                     dP, (int)T, sP, sPh, (int)B, (int)H, "attention backward (P)")) return;
     if (!dq && !dk) { sdd_arena_release(&c->darena, mk); return; }
-    SDD_LAUNCH(k_softmax_bwd_rows, sdd_cu_blocks((size_t)(B * H * T)), SDD_CU_THREADS, 0)(dP, n->P, n->mask, B * H * T, T, n->scale);
+    const size_t nl = (size_t)(B * H * T) * SDD_CU_LANES;
+    double *part = (double *)sdd_dscratch(c, nl * sizeof(double));
+    if (!part) return;
+    SDD_LAUNCH(k_softmax_bwd_part, sdd_cu_blocks(nl), SDD_CU_THREADS, 0)(dP, n->P, n->mask, B * H * T, T, part);
+    SDD_LAUNCH(k_softmax_bwd_apply, sdd_cu_blocks(nl), SDD_CU_THREADS, 0)(dP, n->P, B * H * T, T, n->scale, part);
     if (sdd_cu_launched(c, "attention softmax backward")) return;
-    for (int64_t b = 0; b < B; b++) {
-        const size_t off = (size_t)b * T * D, po = (size_t)b * H * T * T;
-        /* dQ_h += dS_h K_h; column-major dQ_h^T (Dh, Tq) += K_h^T (Dh, Tk) @ dS_h^T (Tk, Tq) */
-        if (dq && sdd_cu_heads_gemm(c, CUBLAS_OP_N, CUBLAS_OP_N, (int)Dh, (int)T, (int)T, 1.0f, kd + off, (int)D, Dh, dP + po, (int)T, T * T,
-                                    1.0f, dq + off, (int)D, Dh, (int)H, "attention backward (Q)")) return;
-        /* dK_h += dS_h^T Q_h; column-major dK_h^T (Dh, Tk) += Q_h^T (Dh, Tq) @ dS_h (Tq, Tk) */
-        if (dk && sdd_cu_heads_gemm(c, CUBLAS_OP_N, CUBLAS_OP_T, (int)Dh, (int)T, (int)T, 1.0f, qd + off, (int)D, Dh, dP + po, (int)T, T * T,
-                                    1.0f, dk + off, (int)D, Dh, (int)H, "attention backward (K)")) return;
-    }
+    /* dQ_bh += dS_bh K_bh; column-major dQ_bh^T (Dh, Tq) += K_bh^T (Dh, Tk) @ dS_bh^T (Tk, Tq) */
+    if (dq && sdd_cu_bh_gemm(c, CUBLAS_OP_N, CUBLAS_OP_N, (int)Dh, (int)T, (int)T, 1.0f, kd, (int)D, sT, Dh, dP, (int)T, sP, sPh, 1.0f, dq,
+                             (int)D, sT, Dh, (int)B, (int)H, "attention backward (Q)")) return;
+    /* dK_bh += dS_bh^T Q_bh; column-major dK_bh^T (Dh, Tk) += Q_bh^T (Dh, Tq) @ dS_bh (Tq, Tk) */
+    if (dk && sdd_cu_bh_gemm(c, CUBLAS_OP_N, CUBLAS_OP_T, (int)Dh, (int)T, (int)T, 1.0f, qd, (int)D, sT, Dh, dP, (int)T, sP, sPh, 1.0f, dk,
+                             (int)D, sT, Dh, (int)B, (int)H, "attention backward (K)")) return;
     sdd_arena_release(&c->darena, mk);
 }
 
