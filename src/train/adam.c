@@ -46,8 +46,15 @@ int sdd_adam_step_device(sdd_adam *a, sdd_params *ps, const float *dgrad, sdd_er
         a->rlen = malloc((size_t)(ps->np ? ps->np : 1) * sizeof(size_t));
         if (!a->roff || !a->rlen) return sdd_err_set(e, "adam: out of memory");
         a->nr = 0;
-        for (int i = 0; i < ps->np; i++)
-            if (ps->p[i].trainable) { a->roff[a->nr] = ps->p[i].off; a->rlen[a->nr] = ps->p[i].numel; a->nr++; }
+        /* tensors that touch form one range, one launch each (the update is per entry): XLS-R's ~400
+         * tensors become a few ranges, as the 16-float padding only breaks ranges after odd sizes */
+        for (int i = 0; i < ps->np; i++) {
+            if (!ps->p[i].trainable) continue;
+            if (a->nr && a->roff[a->nr - 1] + a->rlen[a->nr - 1] == ps->p[i].off) { a->rlen[a->nr - 1] += ps->p[i].numel; continue; }
+            a->roff[a->nr] = ps->p[i].off;
+            a->rlen[a->nr] = ps->p[i].numel;
+            a->nr++;
+        }
         if (!(a->dm = sdd_device_alloc(ps->total, e)) || !(a->dv = sdd_device_alloc(ps->total, e))) return -1;
         if (sdd_device_from_host(a->dm, a->m, ps->total, e) || sdd_device_from_host(a->dv, a->v, ps->total, e)) return -1;
     }

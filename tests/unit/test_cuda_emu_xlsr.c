@@ -175,6 +175,23 @@ static void train_compare(const char *arch, int align, int bn, int recompute, in
             for (size_t q = 0; q < pi->numel; q++) g2 += (double)pc->grad[0][pi->off + q] * pc->grad[0][pi->off + q];
             CHECK_MSG(g2 > 0 && e1 <= 1e-4, "%s: gradient norm %.3g, CUDA vs CPU %.3g", names[k], sqrt(g2), e1);
         }
+        if (xa && st == 0) {
+            /* the device Adam's ranges: every trainable tensor inside one, nothing else, fewer ranges than tensors */
+            size_t want = 0, covered = 0;
+            int ntr = 0, inside = 1;
+            for (int i = 0; i < pc->np; i++) {
+                if (!pc->p[i].trainable) continue;
+                want += pc->p[i].numel;
+                ntr++;
+                int in = 0;
+                for (int r = 0; r < p.od.nr && !in; r++)
+                    in = pc->p[i].off >= p.od.roff[r] && pc->p[i].off + pc->p[i].numel <= p.od.roff[r] + p.od.rlen[r];
+                inside &= in;
+            }
+            for (int r = 0; r < p.od.nr; r++) covered += p.od.rlen[r];
+            CHECK_MSG(inside && covered == want && p.od.nr >= 1 && p.od.nr < ntr, "device Adam: %d ranges of %zu entries for %d tensors of %zu",
+                      p.od.nr, covered, ntr, want);
+        }
         printf("%s dual align %s%s dropout step %d: losses cpu %.6f %.6f cuda %.6f %.6f (rel %.2g); per-path gradients "
                "rel L2 %.2g, combined %.2g; Adam update %.2g; weights %.2g%s\n", arch, an, how, st, d.cpu.loss[0], d.cpu.loss[1], d.dev.loss[0],
                d.dev.loss[1], d.loss, d.path_grad, d.grad, d.update, d.weights,
