@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """PyTorch peer for the XLSR-AASIST benchmark (bench/run_xlsr): the reference
 module of tools/reference/xlsr_ref.py with the XLS-R 300M configuration and
-random weights (timing only), float32, CPU or CUDA (FP32: TF32 disabled).
+random weights (timing only), float32, CPU or CUDA (FP32: TF32 disabled unless --tf32).
 
 Usage:
     /usr/bin/python3 bench/xlsr_peer.py [--threads 2] [--batch 2] [--len 66800]
@@ -39,8 +39,8 @@ def measure(a):
     torch.manual_seed(0)
     dev = torch.device(a.device)
     if a.device == "cuda":
-        torch.backends.cuda.matmul.allow_tf32 = False
-        torch.backends.cudnn.allow_tf32 = False
+        torch.backends.cuda.matmul.allow_tf32 = a.tf32
+        torch.backends.cudnn.allow_tf32 = a.tf32
     m = xlsr_ref.XLSRAASIST(xlsr_ref.CONFIGS["300m"]).to(dev)
     x = (0.1 * torch.randn(a.batch, a.length)).to(dev)
     y = (torch.arange(a.batch) % 2).to(dev)
@@ -74,6 +74,7 @@ def measure(a):
            "mean_s": round(sum(times) / len(times), 4), "peak_rss_mb": round(rss, 1), "torch": torch.__version__}
     if a.device == "cuda":
         rec["card"] = torch.cuda.get_device_name(0)
+        rec["math"] = "tf32" if a.tf32 else "fp32"
         rec["peak_gpu_mib"] = round(torch.cuda.max_memory_allocated() / 1048576.0, 1)
     print(json.dumps(rec), flush=True)
 
@@ -86,6 +87,7 @@ def main():
     ap.add_argument("--reps", type=int, default=2)
     ap.add_argument("--measure", default="all", choices=("all", "eval", "train", "pcgrad"))
     ap.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
+    ap.add_argument("--tf32", action="store_true", help="CUDA: TF32 tensor cores for matmuls and convolutions (the peer of SDD_CUDA_TF32=1)")
     a = ap.parse_args()
     if a.measure != "all":
         measure(a)

@@ -136,13 +136,18 @@ grep '"XLSR-AASIST"' "$BENCH" | tee -a "$RES"
 [ "$(grep -c '"XLSR-AASIST", "measure": "eval_forward"' "$BENCH")" -eq 3 ] || { fail=1; log "XLS-R eval benchmark FAILED"; }
 timeout 240 "$TC" --bench-xlsr-train "$BENCH" 2>&1 | tee -a "$RES"
 grep '"XLSR-AASIST", "measure": "train_dual' "$BENCH" | tee -a "$RES"
-[ "$(grep -c '"XLSR-AASIST", "measure": "train_dual' "$BENCH")" -eq 6 ] || { fail=1; log "XLS-R training benchmark FAILED"; }
+[ "$(grep '"XLSR-AASIST", "measure": "train_dual' "$BENCH" | grep -c '"math": "fp32"')" -eq 6 ] || { fail=1; log "XLS-R training benchmark FAILED"; }
+# TF32 tensor cores (SDD_CUDA_TF32=1, opt-in): two of the pcgrad lines again, and how far the tiny model's fixture logits move
+SDD_CUDA_TF32=1 timeout 90 "$TC" --bench-xlsr-train "$BENCH" quick 2>&1 | grep '^bench-xlsr-train' | tee -a "$RES"
+[ "$(grep '"XLSR-AASIST", "measure": "train_dual' "$BENCH" | grep -c '"math": "tf32"')" -eq 2 ] || log "XLS-R TF32 training benchmark failed or timed out (informational)"
+SDD_CUDA_TF32=1 timeout 30 "$TC" xlsr_aasist_tiny.safetensors 2>&1 | grep 'relative L2' | sed 's/^/TF32 (informational) /' | tee -a "$RES"
 # PyTorch eager's reference step on the same card (two backward passes over
 # the joint batch: the peer of sdd's joint-BN pcgrad line) and its eval forward
 if /usr/bin/env python3 -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)' 2>/dev/null; then
   for ms in pcgrad eval; do
     timeout 120 python3 bench/xlsr_peer.py --device cuda --measure $ms --batch 10 --reps 3 >> "$BENCH" 2>>"$OUT/peer.log" || log "PyTorch XLS-R peer $ms failed"
   done
+  timeout 120 python3 bench/xlsr_peer.py --device cuda --measure pcgrad --tf32 --batch 10 --reps 3 >> "$BENCH" 2>>"$OUT/peer.log" || log "PyTorch XLS-R peer pcgrad TF32 failed"
   grep '"XLSR-AASIST"' "$BENCH" | grep '"torch"' | tee -a "$RES"
 fi
 endsec

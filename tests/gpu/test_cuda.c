@@ -32,7 +32,10 @@
  *                        BN), pcgrad with joint BN, both pcgrad again with
  *                        recomputation off; JSON lines appended to F; then
  *                        one profiled pcgrad step (time per launch label)
- *                        and one 10 + 10 step (its device memory peak)
+ *                        and one 10 + 10 step (its device memory peak);
+ *                        `... F quick`: two pcgrad lines only (per-path BN
+ *                        with recomputation; joint BN without), for the
+ *                        SDD_CUDA_TF32=1 rerun
  *   test_cuda --bench F  eval throughput, CUDA vs this machine's CPU backend,
  *                        one JSON object per line appended to F */
 #include "check.h"
@@ -393,7 +396,7 @@ static int time_steps(sdd_model *m, const char *name, int align, int bn, const f
  * the XLS-R layers' activations kept instead of recomputed; then one profiled
  * pcgrad step (time per launch label) and one 10 + 10 pcgrad step (the
  * issue's room-for-batch-10 check: its device arena peak) */
-static int bench_xlsr_train(const char *outpath, const char *card)
+static int bench_xlsr_train(const char *outpath, const char *card, int quick)
 {
     FILE *f = fopen(outpath, "a");
     if (!f) { fprintf(stderr, "cannot write %s\n", outpath); return 1; }
@@ -411,7 +414,11 @@ static int bench_xlsr_train(const char *outpath, const char *card)
         { SDD_ALIGN_PCGRAD, SDD_BN_JOINT, 0, 10, 3, 0 },    { SDD_ALIGN_PCGRAD, SDD_BN_PER_PATH, 1, 10, 1, 1 },
         { SDD_ALIGN_PCGRAD, SDD_BN_PER_PATH, 1, 20, 1, 0 },
     };
+    const char *tf = getenv("SDD_CUDA_TF32"), *math = tf && !strcmp(tf, "1") ? "tf32" : "fp32";
     for (size_t k = 0; k < sizeof pass / sizeof pass[0] && !rc; k++) {
+        /* quick (run.sh's TF32 rerun): pcgrad with per-path BN and recomputation (pass[1]), and
+         * pcgrad with joint BN, activations kept (pass[4]: PyTorch's peer step) */
+        if (quick && k != 1 && k != 4) continue;
         const int nb = pass[k].nb, align = pass[k].align;
         const char *bn = pass[k].bn == SDD_BN_JOINT ? "joint" : "per-path";
         make_batch(nb, L, x, lab, 0);
@@ -420,12 +427,12 @@ static int bench_xlsr_train(const char *outpath, const char *card)
         rc = time_steps(m, "XLSR-AASIST", align, pass[k].bn, x, nb, L, lab, 1, pass[k].reps, pass[k].prof, &t);
         if (rc || pass[k].prof) continue;
         fprintf(f, "{\"impl\": \"sdd\", \"device\": \"cuda\", \"card\": \"%s\", \"model\": \"XLSR-AASIST\", \"measure\": \"train_dual_%s\", "
-                   "\"bn_stats\": \"%s\", \"recompute\": %d, \"batch\": %d, \"len\": %lld, \"reps\": %d, \"sec_mean\": %.5f, \"loss\": %.5f, "
-                   "\"device_arena_peak_mib\": %.0f}\n",
-                card, sdd_align_name(align), bn, pass[k].recompute, nb, (long long)L, pass[k].reps, t.sec, t.loss, t.peak_mib);
+                   "\"math\": \"%s\", \"bn_stats\": \"%s\", \"recompute\": %d, \"batch\": %d, \"len\": %lld, \"reps\": %d, \"sec_mean\": %.5f, "
+                   "\"loss\": %.5f, \"device_arena_peak_mib\": %.0f}\n",
+                card, sdd_align_name(align), math, bn, pass[k].recompute, nb, (long long)L, pass[k].reps, t.sec, t.loss, t.peak_mib);
         fflush(f);
-        printf("bench-xlsr-train XLSR-AASIST dual %d+%d align %s bn %s recompute %s: %.1f ms/step (loss %.4f), device arena peak %.0f MiB\n",
-               nb / 2, nb / 2, sdd_align_name(align), bn, pass[k].recompute ? "on" : "off", t.sec * 1e3, t.loss, t.peak_mib);
+        printf("bench-xlsr-train XLSR-AASIST dual %d+%d align %s bn %s recompute %s %s: %.1f ms/step (loss %.4f), device arena peak %.0f MiB\n",
+               nb / 2, nb / 2, sdd_align_name(align), bn, pass[k].recompute ? "on" : "off", math, t.sec * 1e3, t.loss, t.peak_mib);
     }
     sdd_model_set_recompute(m, 1, &e);
     free(x);
@@ -489,7 +496,8 @@ int main(int argc, char **argv)
     if (argc == 3 && !strcmp(argv[1], "--bench")) return bench(argv[2], card);
     if ((argc == 3 || (argc == 4 && !strcmp(argv[3], "quick"))) && !strcmp(argv[1], "--bench-train")) return bench_train(argv[2], card, argc == 4);
     if (argc == 3 && !strcmp(argv[1], "--bench-xlsr")) return bench_xlsr(argv[2], card);
-    if (argc == 3 && !strcmp(argv[1], "--bench-xlsr-train")) return bench_xlsr_train(argv[2], card);
+    if ((argc == 3 || (argc == 4 && !strcmp(argv[3], "quick"))) && !strcmp(argv[1], "--bench-xlsr-train"))
+        return bench_xlsr_train(argv[2], card, argc == 4);
     if (argc == 2 && !strcmp(argv[1], "--train-step")) {
         const regime r = { "AASIST-L", SDD_PATHS_DUAL, SDD_ALIGN_PCGRAD, SDD_BN_PER_PATH, 1 };
         train_compare(&r, 0);
