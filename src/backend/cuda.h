@@ -119,6 +119,13 @@ void sdd_cu_emu_protect(int on);
 void sdd_cu_prof_enable(int on);
 void sdd_cu_prof_report(FILE *f, int steps);
 
+/* The FLOPs of the backend's cuBLAS GEMMs (2 m n k each) since the last
+ * reset (reset 1 restarts the count), and the card's FP32 CUDA-core peak in
+ * TFLOP/s (SMs x FP32 lanes x 2 x clock; 0 for an architecture whose lane
+ * count this file does not know): the benchmarks' achieved TFLOP/s. */
+double sdd_cu_gemm_flops(int reset);
+double sdd_cu_fp32_peak_tflops(void);
+
 /* Fails with the op's name: used by ops with no CUDA implementation yet. */
 sdd_tensor *sdd_cu_unsupported(sdd_ctx *c, const char *what);
 

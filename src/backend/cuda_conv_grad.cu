@@ -394,10 +394,10 @@ int sdd_cu_conv_bwd(sdd_ctx *c, const sdd_conv_geom *g, int B, const float *x, c
             if (sdd_cu_launched(c, "conv2d backward (dy transpose)")) return -1;
             const size_t R = (size_t)nb * N, Ns = R < WG_SLICE ? R : WG_SLICE, nsl = R / Ns, rem = R - nsl * Ns;
             float *P = part + nparts * wn;
-            if (sdd_cu_blas_ok(c, cublasSgemmStridedBatched(sdd_cu_blas(), CUBLAS_OP_T, CUBLAS_OP_N, (int)Kd, g->Cout, (int)Ns, &one, cols, (int)R,
+            if (sdd_cu_blas_ok(c, sdd_cu_sgemm_sb(CUBLAS_OP_T, CUBLAS_OP_N, (int)Kd, g->Cout, (int)Ns, &one, cols, (int)R,
                                                             (long long)Ns, dyt, (int)R, (long long)Ns, &zero, P, (int)Kd, (long long)wn, (int)nsl),
                                "conv2d backward (weight)")) return -1;
-            if (rem && sdd_cu_blas_ok(c, cublasSgemm(sdd_cu_blas(), CUBLAS_OP_T, CUBLAS_OP_N, (int)Kd, g->Cout, (int)rem, &one, cols + nsl * Ns,
+            if (rem && sdd_cu_blas_ok(c, sdd_cu_sgemm(CUBLAS_OP_T, CUBLAS_OP_N, (int)Kd, g->Cout, (int)rem, &one, cols + nsl * Ns,
                                                      (int)R, dyt + nsl * Ns, (int)R, &zero, P + nsl * wn, (int)Kd), "conv2d backward (weight)"))
                 return -1;
             nparts += nsl + (rem > 0);
@@ -431,7 +431,7 @@ int sdd_cu_conv_bwd(sdd_ctx *c, const sdd_conv_geom *g, int B, const float *x, c
     for (int b0 = 0; b0 < B; b0 += chunk) {
         const int nb = B - b0 < chunk ? B - b0 : chunk;
         /* dcols_b^T (N, Kd) = dy_b^T (N, Cout) @ w (Cout, Kd) */
-        if (sdd_cu_blas_ok(c, cublasSgemmStridedBatched(sdd_cu_blas(), CUBLAS_OP_N, CUBLAS_OP_T, (int)N, (int)Kd, g->Cout, &one,
+        if (sdd_cu_blas_ok(c, sdd_cu_sgemm_sb(CUBLAS_OP_N, CUBLAS_OP_T, (int)N, (int)Kd, g->Cout, &one,
                                                         dy + (size_t)b0 * g->Cout * N, (int)N, (long long)g->Cout * N, SDD_DEV(w), (int)Kd, 0,
                                                         &zero, dcols, (int)N, (long long)(Kd * N), nb), "conv2d backward (input)")) return -1;
         const dim3 cg((unsigned)(((size_t)g->H * g->W + SDD_CU_THREADS - 1) / SDD_CU_THREADS), (unsigned)g->Cin, (unsigned)nb);

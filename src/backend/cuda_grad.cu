@@ -269,14 +269,14 @@ static void linear_bwd(sdd_ctx *c, void *vn)
         float *dx = sdd_grad_of(c, n->x);
         if (!dx) return;
         /* dx^T (din, R) += w^T (din, dout) @ dy^T (dout, R) */
-        if (sdd_cu_blas_ok(c, cublasSgemm(sdd_cu_blas(), CUBLAS_OP_N, CUBLAS_OP_N, din, (int)R, dout, &one, w, din, dy, dout,
+        if (sdd_cu_blas_ok(c, sdd_cu_sgemm(CUBLAS_OP_N, CUBLAS_OP_N, din, (int)R, dout, &one, w, din, dy, dout,
                                           &one, dx, din), "linear backward (input)")) return;
     }
     for (int s = 0; s < c->nseg; s++) {
         float *gw = sdd_pgrad(c, n->w, s), *gb = n->b ? sdd_pgrad(c, n->b, s) : NULL;
         const int64_t r0 = (int64_t)sdd_ctx_seg_begin(c, s) * n->rows_per_sample, r1 = (int64_t)c->seg_end[s] * n->rows_per_sample;
         if (gw && r1 > r0)   /* gw^T (din, dout) += x_s^T (din, Rs) @ dy_s (Rs, dout) */
-            if (sdd_cu_blas_ok(c, cublasSgemm(sdd_cu_blas(), CUBLAS_OP_N, CUBLAS_OP_T, din, dout, (int)(r1 - r0), &one, x + r0 * din, din,
+            if (sdd_cu_blas_ok(c, sdd_cu_sgemm(CUBLAS_OP_N, CUBLAS_OP_T, din, dout, (int)(r1 - r0), &one, x + r0 * din, din,
                                               dy + r0 * dout, dout, &one, gw, din), "linear backward (weight)")) return;
         if (gb && sdd_cu_rowsum(c, dy, r0, r1, (size_t)dout, gb)) return;
     }
@@ -303,10 +303,10 @@ static void bmm_bwd(sdd_ctx *c, void *vn)
     if (c->failed) return;
     const float one = 1.0f, *A = SDD_DEV(n->a), *X = SDD_DEV(n->b), *dY = n->out->g;
     if (da)   /* dA_b^T (M, N) += X_b (M, D) @ dY_b^T (D, N) */
-        if (sdd_cu_blas_ok(c, cublasSgemmStridedBatched(sdd_cu_blas(), CUBLAS_OP_T, CUBLAS_OP_N, M, N, D, &one, X, D, (long long)M * D,
+        if (sdd_cu_blas_ok(c, sdd_cu_sgemm_sb(CUBLAS_OP_T, CUBLAS_OP_N, M, N, D, &one, X, D, (long long)M * D,
                                                         dY, D, (long long)N * D, &one, da, M, (long long)N * M, B), "bmm backward (A)")) return;
     if (dx)   /* dX_b^T (D, M) += dY_b^T (D, N) @ A_b (N, M) */
-        sdd_cu_blas_ok(c, cublasSgemmStridedBatched(sdd_cu_blas(), CUBLAS_OP_N, CUBLAS_OP_T, D, M, N, &one, dY, D, (long long)N * D,
+        sdd_cu_blas_ok(c, sdd_cu_sgemm_sb(CUBLAS_OP_N, CUBLAS_OP_T, D, M, N, &one, dY, D, (long long)N * D,
                                                     A, M, (long long)N * M, &one, dx, D, (long long)M * D, B), "bmm backward (X)");
 }
 

@@ -166,13 +166,13 @@ static void pair_bwd(sdd_ctx *c, void *vn)
         float *g0 = sdd_pgrad(c, n->aw[0], s);
         float *g1 = nblk > 1 ? sdd_pgrad(c, n->aw[1], s) : NULL, *g2 = nblk > 1 ? sdd_pgrad(c, n->aw[2], s) : NULL;
         if (g0 || g1 || g2) {   /* C (Do, nblk) = T_s^T (Do, R) @ DE_s (R, nblk) */
-            if (sdd_cu_blas_ok(c, cublasSgemm(sdd_cu_blas(), CUBLAS_OP_N, CUBLAS_OP_T, Do, nblk, R, &one, n->T + r0 * Do, Do,
+            if (sdd_cu_blas_ok(c, sdd_cu_sgemm(CUBLAS_OP_N, CUBLAS_OP_T, Do, nblk, R, &one, n->T + r0 * Do, Do,
                                               DE + r0 * nblk, nblk, &zero, C, Do), "pair attention backward (attention weights)")) return;
             SDD_LAUNCH(k_pair_gaw_add, sdd_cu_blocks((size_t)nblk * Do), SDD_CU_THREADS, 0)(C, Do, nblk, g0, g1, g2);
         }
         float *gw = sdd_pgrad(c, n->wp, s), *gb = sdd_pgrad(c, n->bp, s);
         /* gw^T (D, Do) += P_s^T (D, R) @ dZ_s (R, Do) */
-        if (gw && sdd_cu_blas_ok(c, cublasSgemm(sdd_cu_blas(), CUBLAS_OP_N, CUBLAS_OP_T, D, Do, R, &one, P + r0 * D, D, dZ + r0 * Do, Do,
+        if (gw && sdd_cu_blas_ok(c, sdd_cu_sgemm(CUBLAS_OP_N, CUBLAS_OP_T, D, Do, R, &one, P + r0 * D, D, dZ + r0 * Do, Do,
                                                 &one, gw, D), "pair attention backward (projection)")) return;
         if (gb && sdd_cu_rowsum(c, dZ, (int64_t)b0 * NN, (int64_t)b1 * NN, (size_t)Do, gb)) return;
     }

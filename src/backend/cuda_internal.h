@@ -25,6 +25,16 @@
 
 /* the process's cuBLAS handle (created by sdd_cu_init), FP32 math, default stream */
 cublasHandle_t sdd_cu_blas(void);
+/* cublasSgemm, ...StridedBatched and ...Batched on that handle, counting
+ * their FLOPs (sdd_cu_gemm_flops); every GEMM of the backend uses these */
+cublasStatus_t sdd_cu_sgemm(cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k, const float *alpha, const float *A,
+                            int lda, const float *B, int ldb, const float *beta, float *C, int ldc);
+cublasStatus_t sdd_cu_sgemm_sb(cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k, const float *alpha, const float *A,
+                               int lda, long long sa, const float *B, int ldb, long long sb, const float *beta, float *C, int ldc,
+                               long long sc, int batch);
+cublasStatus_t sdd_cu_sgemm_b(cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k, const float *alpha,
+                              const float *const A[], int lda, const float *const B[], int ldb, const float *beta, float *const C[],
+                              int ldc, int batch);
 /* -1 with c->err set when the last launch failed */
 int sdd_cu_launched(sdd_ctx *c, const char *what);
 /* -1 with c->err set when st is not CUBLAS_STATUS_SUCCESS */

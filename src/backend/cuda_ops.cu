@@ -217,7 +217,7 @@ int sdd_cu_conv_fwd(sdd_ctx *c, const sdd_conv_geom *g, int B, const float *x, c
         const int nb = B - b0 < chunk ? B - b0 : chunk;
         if (sdd_cu_im2col(c, g, nb, x + (size_t)b0 * g->Cin * g->H * g->W, 0, cols)) return -1;
         /* column-major view: out_b^T (N, Cout) = cols_b^T (N, Kd) @ w^T (Kd, Cout) */
-        cublasStatus_t st = cublasSgemmStridedBatched(sdd_cu_blas(), CUBLAS_OP_N, CUBLAS_OP_N, (int)N, g->Cout, (int)Kd, &one,
+        cublasStatus_t st = sdd_cu_sgemm_sb(CUBLAS_OP_N, CUBLAS_OP_N, (int)N, g->Cout, (int)Kd, &one,
                                                       cols, (int)N, (long long)(Kd * N), w, (int)Kd, 0, &one,
                                                       out + (size_t)b0 * g->Cout * N, (int)N, (long long)g->Cout * N, nb);
         if (sdd_cu_blas_ok(c, st, "conv2d GEMM")) return -1;
@@ -499,7 +499,7 @@ extern "C" sdd_tensor *sdd_cu_linear(sdd_ctx *c, sdd_tensor *x, sdd_tensor *w, s
     if (sdd_cu_launched(c, "linear bias")) return NULL;
     const float one = 1.0f;
     /* column-major: out^T (dout, R) = w (dout, din) @ x^T (din, R); w row-major is w^T column-major */
-    cublasStatus_t st = cublasSgemm(sdd_cu_blas(), CUBLAS_OP_T, CUBLAS_OP_N, dout, (int)R, din, &one,
+    cublasStatus_t st = sdd_cu_sgemm(CUBLAS_OP_T, CUBLAS_OP_N, dout, (int)R, din, &one,
                                     SDD_DEV(w), din, SDD_DEV(x), din, &one, out->x, dout);
     return sdd_cu_blas_ok(c, st, "linear") || sdd_cu_record_linear(c, x, w, b, out) ? NULL : out;
 }
@@ -511,7 +511,7 @@ extern "C" sdd_tensor *sdd_cu_bmm(sdd_ctx *c, sdd_tensor *a, sdd_tensor *x)
     if (!out) return NULL;
     const float one = 1.0f, zero = 0.0f;
     /* column-major: C_b^T (D, N) = X_b^T (D, M) @ A_b^T (M, N) */
-    cublasStatus_t st = cublasSgemmStridedBatched(sdd_cu_blas(), CUBLAS_OP_N, CUBLAS_OP_N, D, N, M, &one,
+    cublasStatus_t st = sdd_cu_sgemm_sb(CUBLAS_OP_N, CUBLAS_OP_N, D, N, M, &one,
                                                   SDD_DEV(x), D, (long long)M * D, SDD_DEV(a), M, (long long)N * M, &zero,
                                                   out->x, D, (long long)N * D, B);
     return sdd_cu_blas_ok(c, st, "bmm") || sdd_cu_record_bmm(c, a, x, out) ? NULL : out;

@@ -34,6 +34,62 @@ extern "C" int sdd_cu_init(char *name, size_t cap, sdd_err *e)
 
 cublasHandle_t sdd_cu_blas(void) { return g_blas; }
 
+/* Every cuBLAS SGEMM of the backend goes through these three, which count
+ * its FLOPs (2 m n k per product, host side) for the benchmarks' achieved
+ * TFLOP/s (sdd_cu_gemm_flops) */
+static double g_gemm_flops;
+
+static void count_gemm(int m, int n, int k, int batch) { g_gemm_flops += 2.0 * m * n * (double)k * batch; }
+
+extern "C" double sdd_cu_gemm_flops(int reset)
+{
+    const double f = g_gemm_flops;
+    if (reset) g_gemm_flops = 0.0;
+    return f;
+}
+
+cublasStatus_t sdd_cu_sgemm(cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k, const float *alpha, const float *A,
+                            int lda, const float *B, int ldb, const float *beta, float *C, int ldc)
+{
+    count_gemm(m, n, k, 1);
+    return cublasSgemm(g_blas, ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+cublasStatus_t sdd_cu_sgemm_sb(cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k, const float *alpha, const float *A,
+                               int lda, long long sa, const float *B, int ldb, long long sb, const float *beta, float *C, int ldc,
+                               long long sc, int batch)
+{
+    count_gemm(m, n, k, batch);
+    return cublasSgemmStridedBatched(g_blas, ta, tb, m, n, k, alpha, A, lda, sa, B, ldb, sb, beta, C, ldc, sc, batch);
+}
+
+cublasStatus_t sdd_cu_sgemm_b(cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k, const float *alpha,
+                              const float *const A[], int lda, const float *const B[], int ldb, const float *beta, float *const C[],
+                              int ldc, int batch)
+{
+    count_gemm(m, n, k, batch);
+    return cublasSgemmBatched(g_blas, ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc, batch);
+}
+
+extern "C" double sdd_cu_fp32_peak_tflops(void)
+{
+#ifdef SDD_CU_EMU
+    return 0.0;   /* the emulation has no card */
+#else
+    int dev = 0, sms = 0, khz = 0, major = 0, minor = 0;
+    if (cudaGetDevice(&dev) != cudaSuccess || cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess ||
+        cudaDeviceGetAttribute(&khz, cudaDevAttrClockRate, dev) != cudaSuccess ||
+        cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev) != cudaSuccess ||
+        cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, dev) != cudaSuccess) {
+        cudaGetLastError();
+        return 0.0;
+    }
+    /* FP32 lanes per SM: 64 on sm_80 (A100), 128 on sm_86/89/90 and 10.x; others unknown */
+    const int lanes = major == 8 && minor == 0 ? 64 : (major == 8 || major == 9 || major == 10) ? 128 : 0;
+    return 2.0 * lanes * sms * (khz * 1e3) * 1e-12;
+#endif
+}
+
 #ifdef SDD_CU_EMU
 extern "C" void sdd_cu_emu_protect(int on) { sdd_emu::set_protect(on); }
 #endif

@@ -284,7 +284,7 @@ extern "C" sdd_tensor *sdd_cu_conv1d(sdd_ctx *c, sdd_tensor *x, sdd_tensor *w, s
         const int64_t rows = nb * To;
         if (sdd_cu_c1_im2col(c, &g, SDD_DEV(x) + (size_t)b0 * g.T * g.Cin, nb, cols)) return NULL;
         /* per group, column-major: out_g^T (Cog, rows) += W_g (Cog, KC) @ cols_g^T (KC, rows) over the chunk's (sample, t) rows */
-        cublasStatus_t st = cublasSgemmStridedBatched(sdd_cu_blas(), CUBLAS_OP_T, CUBLAS_OP_N, (int)g.Cog, (int)rows, (int)KC, &one,
+        cublasStatus_t st = sdd_cu_sgemm_sb(CUBLAS_OP_T, CUBLAS_OP_N, (int)g.Cog, (int)rows, (int)KC, &one,
                                                       wr, (int)KC, (long long)(g.Cog * KC), cols, (int)KC, (long long)(rows * KC), &one,
                                                       out->x + (size_t)b0 * To * g.Cout, (int)g.Cout, (long long)g.Cog, (int)g.G);
         if (sdd_cu_blas_ok(c, st, "conv1d GEMM")) return NULL;
@@ -384,7 +384,7 @@ int sdd_cu_bh_gemm(sdd_ctx *c, cublasOperation_t ta, cublasOperation_t tb, int m
 {
     if (nb < 1 || H < 1) return 0;
     if (nb == 1) {
-        cublasStatus_t st = cublasSgemmStridedBatched(sdd_cu_blas(), ta, tb, m, n, k, &alpha, A, lda, sah, Bm, ldb, sbh, &beta, C, ldc, sch, H);
+        cublasStatus_t st = sdd_cu_sgemm_sb(ta, tb, m, n, k, &alpha, A, lda, sah, Bm, ldb, sbh, &beta, C, ldc, sch, H);
         return sdd_cu_blas_ok(c, st, what);
     }
     const int nbh = nb * H;
@@ -395,7 +395,7 @@ int sdd_cu_bh_gemm(sdd_ctx *c, cublasOperation_t ta, cublasOperation_t tb, int m
     if (!pa || !pb || !pc) return -1;
     SDD_LAUNCH(k_bh_ptrs, sdd_cu_blocks((size_t)nbh), SDD_CU_THREADS, 0)(A, sab, sah, Bm, sbb, sbh, C, scb, sch, H, nbh, pa, pb, pc);
     if (sdd_cu_launched(c, "attention GEMM pointers")) return -1;
-    cublasStatus_t st = cublasSgemmBatched(sdd_cu_blas(), ta, tb, m, n, k, &alpha, pa, lda, pb, ldb, &beta, pc, ldc, nbh);
+    cublasStatus_t st = sdd_cu_sgemm_b(ta, tb, m, n, k, &alpha, pa, lda, pb, ldb, &beta, pc, ldc, nbh);
     if (sdd_cu_blas_ok(c, st, what)) return -1;
     sdd_arena_release(&c->darena, mk);
     return 0;

@@ -278,14 +278,14 @@ static void c1_bwd(sdd_ctx *c, void *vn)
             if (wgrad) {
                 if (sdd_cu_c1_im2col(c, g, x + (size_t)b0 * g->T * g->Cin, nb, cols)) return;
                 /* per group, column-major: dW_g^T (KC, Cog) += cols_g^T (KC, rows) @ dY_g (rows, Cog) over the chunk's (sample, t) rows */
-                cublasStatus_t st = cublasSgemmStridedBatched(sdd_cu_blas(), CUBLAS_OP_N, CUBLAS_OP_T, (int)KC, (int)g->Cog, (int)rows, &one,
+                cublasStatus_t st = sdd_cu_sgemm_sb(CUBLAS_OP_N, CUBLAS_OP_T, (int)KC, (int)g->Cog, (int)rows, &one,
                                                               cols, (int)KC, (long long)(rows * KC), dyc, (int)g->Cout, (long long)g->Cog,
                                                               &one, dwr, (int)KC, (long long)(g->Cog * KC), (int)g->G);
                 if (sdd_cu_blas_ok(c, st, "conv1d weight gradient")) return;
             }
             if (dx) {
                 /* per group, column-major: dcols_g^T (KC, rows) = W_g^T (KC, Cog) @ dY_g^T (Cog, rows) */
-                cublasStatus_t st = cublasSgemmStridedBatched(sdd_cu_blas(), CUBLAS_OP_N, CUBLAS_OP_N, (int)KC, (int)rows, (int)g->Cog, &one,
+                cublasStatus_t st = sdd_cu_sgemm_sb(CUBLAS_OP_N, CUBLAS_OP_N, (int)KC, (int)rows, (int)g->Cog, &one,
                                                               wr, (int)KC, (long long)(g->Cog * KC), dyc, (int)g->Cout, (long long)g->Cog,
                                                               &zero, dcols, (int)KC, (long long)(rows * KC), (int)g->G);
                 if (sdd_cu_blas_ok(c, st, "conv1d input gradient")) return;

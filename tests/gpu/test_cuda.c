@@ -325,16 +325,21 @@ static int bench_xlsr(const char *outpath, const char *card)
         sdd_ctx_init(&c, &m->params);
         if (sdd_ctx_set_device(&c, dev, &e)) { fprintf(stderr, "%s\n", e.msg); rc = 1; }
         for (int r = 0; r < warm && !rc; r++) rc = sdd_score_batch(m, &c, x, B, L, sc, lg, &e) ? 1 : 0;
+        sdd_cu_gemm_flops(1);
         const double t0 = now_s();
         for (int r = 0; r < reps && !rc; r++) rc = sdd_score_batch(m, &c, x, B, L, sc, lg, &e) ? 1 : 0;
-        const double dt = (now_s() - t0) / reps;
+        const double dt = (now_s() - t0) / reps, gf = sdd_cu_gemm_flops(0) / reps;   /* CUDA GEMMs per batch (0 on the CPU) */
         if (rc) fprintf(stderr, "bench-xlsr %s batch %d: %s\n", dev ? "cuda" : "cpu", B, e.msg);
         else {
             fprintf(f, "{\"impl\": \"sdd\", \"device\": \"%s\", \"card\": \"%s\", \"model\": \"XLSR-AASIST\", \"measure\": \"eval_forward\", "
-                       "\"batch\": %d, \"len\": %lld, \"reps\": %d, \"sec_mean\": %.5f, \"utt_per_sec\": %.2f, \"device_arena_peak_mib\": %.0f}\n",
-                    dev ? "cuda" : "cpu", dev ? card : "host", B, (long long)L, reps, dt, B / dt, c.darena.peak / 1048576.0);
+                       "\"batch\": %d, \"len\": %lld, \"reps\": %d, \"sec_mean\": %.5f, \"utt_per_sec\": %.2f, \"device_arena_peak_mib\": %.0f, "
+                       "\"gemm_tflops\": %.2f, \"fp32_peak_tflops\": %.1f}\n",
+                    dev ? "cuda" : "cpu", dev ? card : "host", B, (long long)L, reps, dt, B / dt, c.darena.peak / 1048576.0, gf / dt * 1e-12,
+                    dev ? sdd_cu_fp32_peak_tflops() : 0.0);
             fflush(f);
-            printf("bench XLSR-AASIST %s batch %d: %.1f ms/batch, %.2f utt/s\n", dev ? "cuda" : "cpu", B, dt * 1e3, B / dt);
+            printf("bench XLSR-AASIST %s batch %d: %.1f ms/batch, %.2f utt/s", dev ? "cuda" : "cpu", B, dt * 1e3, B / dt);
+            if (dev) printf(", GEMMs %.1f TFLOP/s (FP32 peak %.1f)", gf / dt * 1e-12, sdd_cu_fp32_peak_tflops());
+            printf("\n");
         }
         sdd_ctx_free(&c);
     }
@@ -348,7 +353,7 @@ static int bench_xlsr(const char *outpath, const char *card)
  * given alignment and BatchNorm statistics, each from a fresh context, Adam and
  * alignment state; prof: the timed steps under sdd_cu_prof (synchronised
  * after every launch), whose per-label report is printed. */
-typedef struct { double sec, loss, peak_mib; } step_time;
+typedef struct { double sec, loss, peak_mib, gemm_flop; } step_time;   /* gemm_flop: per step */
 
 static int time_steps(sdd_model *m, const char *name, int align, int bn, const float *x, int nb, int64_t L, const int *lab, int warm,
                       int reps, int prof, step_time *t)
@@ -374,9 +379,11 @@ static int time_steps(sdd_model *m, const char *name, int align, int bn, const f
         t0 = now_s();
     }
     if (prof) sdd_cu_prof_enable(1);
+    sdd_cu_gemm_flops(1);
     t0 = now_s();
     for (int k = 0; k < reps && !rc; k++) rc = sdd_train_step(m, &c, &opt, &as, &sp, x, nb, L, lab, k, NULL, &r, &e) ? 1 : 0;
     t->sec = (now_s() - t0) / reps;
+    t->gemm_flop = sdd_cu_gemm_flops(0) / reps;
     if (prof) {
         if (!rc) sdd_cu_prof_report(stdout, reps);
         sdd_cu_prof_enable(0);
@@ -428,11 +435,14 @@ static int bench_xlsr_train(const char *outpath, const char *card, int quick)
         if (rc || pass[k].prof) continue;
         fprintf(f, "{\"impl\": \"sdd\", \"device\": \"cuda\", \"card\": \"%s\", \"model\": \"XLSR-AASIST\", \"measure\": \"train_dual_%s\", "
                    "\"math\": \"%s\", \"bn_stats\": \"%s\", \"recompute\": %d, \"batch\": %d, \"len\": %lld, \"reps\": %d, \"sec_mean\": %.5f, "
-                   "\"loss\": %.5f, \"device_arena_peak_mib\": %.0f}\n",
-                card, sdd_align_name(align), math, bn, pass[k].recompute, nb, (long long)L, pass[k].reps, t.sec, t.loss, t.peak_mib);
+                   "\"loss\": %.5f, \"device_arena_peak_mib\": %.0f, \"gemm_tflop_per_step\": %.3f, \"gemm_tflops\": %.2f, \"fp32_peak_tflops\": %.1f}\n",
+                card, sdd_align_name(align), math, bn, pass[k].recompute, nb, (long long)L, pass[k].reps, t.sec, t.loss, t.peak_mib,
+                t.gemm_flop * 1e-12, t.gemm_flop / t.sec * 1e-12, sdd_cu_fp32_peak_tflops());
         fflush(f);
-        printf("bench-xlsr-train XLSR-AASIST dual %d+%d align %s bn %s recompute %s %s: %.1f ms/step (loss %.4f), device arena peak %.0f MiB\n",
-               nb / 2, nb / 2, sdd_align_name(align), bn, pass[k].recompute ? "on" : "off", math, t.sec * 1e3, t.loss, t.peak_mib);
+        printf("bench-xlsr-train XLSR-AASIST dual %d+%d align %s bn %s recompute %s %s: %.1f ms/step (loss %.4f), device arena peak %.0f MiB, "
+               "GEMMs %.2f TFLOP/step = %.1f TFLOP/s (FP32 peak %.1f)\n",
+               nb / 2, nb / 2, sdd_align_name(align), bn, pass[k].recompute ? "on" : "off", math, t.sec * 1e3, t.loss, t.peak_mib,
+               t.gemm_flop * 1e-12, t.gemm_flop / t.sec * 1e-12, sdd_cu_fp32_peak_tflops());
     }
     sdd_model_set_recompute(m, 1, &e);
     free(x);

@@ -5,7 +5,8 @@
  * against the CPU backend and the PyTorch fixture. Eval: XLSR-AASIST-tiny
  * logits vs its float64 fixture, and XLSR-AASIST-tiny, XLSR-Conformer-TCM-tiny
  * and XLSR-Mamba-tiny vs the CPU from random weights; sdd_checkpoint on the
- * device (the kept output overlapping its old place). Training: DPDA PCGrad
+ * device (the kept output overlapping its old place); the cuBLAS GEMM FLOP
+ * count behind the GPU benchmarks' TFLOP/s. Training: DPDA PCGrad
  * steps of each tiny model (dropout on, activation recomputation as
  * configured) on the emulated device vs the CPU backend from the same weights
  * and batch: per-path losses, per-path gradients, the combined gradient, the
@@ -125,8 +126,41 @@ static void eval_checkpoint(void)
     sdd_params_free(&ps);
 }
 
-/* in the emulation objects (cuda_rt.cu): device memory protection on (1) or off */
+/* in the emulation objects (cuda_rt.cu): device memory protection on (1) or off;
+ * the cuBLAS GEMM FLOP count of the benchmarks' TFLOP/s (reset 1 restarts it) */
 void sdd_cu_emu_protect(int on);
+double sdd_cu_gemm_flops(int reset);
+
+/* the GEMM FLOP count: multi-head attention (2 products per sample and head)
+ * and a linear layer, each 2 m n k, counted exactly */
+static void gemm_count(void)
+{
+    sdd_params ps;
+    sdd_params_init(&ps);
+    sdd_ctx c;
+    sdd_err e;
+    sdd_ctx_init(&c, &ps);
+    CHECK(sdd_ctx_set_device(&c, SDD_DEV_CUDA, &e) == 0);
+    sdd_ctx_begin(&c, 2, 0, 0);
+    const int64_t sq[3] = { 2, 5, 8 }, sw[2] = { 3, 8 };
+    float host[80];
+    for (int i = 0; i < 80; i++) host[i] = 0.05f * (float)(i % 7) - 0.1f;
+    sdd_tensor *q = sdd_tensor_new(&c, 3, sq), *k = sdd_tensor_new(&c, 3, sq), *v = sdd_tensor_new(&c, 3, sq), *w = sdd_tensor_new(&c, 2, sw);
+    CHECK(q && k && v && w);
+    if (!q || !k || !v || !w) { sdd_ctx_free(&c); return; }
+    CHECK(!sdd_device_from_host(q->x, host, 80, &e) && !sdd_device_from_host(k->x, host, 80, &e) &&
+          !sdd_device_from_host(v->x, host, 80, &e) && !sdd_device_from_host(w->x, host, 24, &e));
+    sdd_cu_gemm_flops(1);
+    /* B 2 x H 2 heads of Dh 4: scores and output, each 2 T T Dh = 200 */
+    CHECK(sdd_mh_attention(&c, q, k, v, 2, 0.5f, 0.0f) != NULL);
+    CHECK_NEAR(sdd_cu_gemm_flops(0), 2 * 4 * 200.0, 0);
+    /* (2, 5, 8) x (3, 8)^T: 2 R din dout = 2 * 10 * 8 * 3 */
+    CHECK(sdd_linear(&c, q, w, NULL) != NULL);
+    CHECK_NEAR(sdd_cu_gemm_flops(1), 1600.0 + 480.0, 0);
+    CHECK_NEAR(sdd_cu_gemm_flops(0), 0.0, 0);
+    sdd_ctx_free(&c);
+    sdd_params_free(&ps);
+}
 
 /* the DPDA steps (2 + 2 copies) of arch on the CPU and the emulated device
  * from the same weights, with BatchNorm statistics bn; recompute 0: the
@@ -215,6 +249,7 @@ int main(void)
     eval_fixture();
     eval_random("XLSR-AASIST-tiny", 3, 3, 9001, 1e-5);
     eval_checkpoint();
+    gemm_count();
     eval_random("XLSR-Conformer-TCM-tiny", 5, 3, 9001, 1e-5);
     eval_random("XLSR-Mamba-tiny", 7, 3, 9001, 1e-5);
     /* 22 s of audio: the first conv's 65,599 output frames pass the grid's
