@@ -1,6 +1,7 @@
 /* Owns the CUDA runtime side of the backend (see cuda.h): the device check,
  * device memory for arenas and parameter blocks, host <-> device copies, the
- * cuBLAS handle and the error helpers of cuda_internal.h. */
+ * cuBLAS handle, the GEMM wrappers that count FLOPs for the benchmarks, the
+ * card's FP32 peak and the error helpers of cuda_internal.h. */
 #include "backend/cuda_internal.h"
 #include <stdio.h>
 #include <stdlib.h>

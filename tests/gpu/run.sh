@@ -10,7 +10,8 @@
 #      one DPDA training step per alignment method on CUDA vs the CPU backend
 #   3. benchmark: sdd cuda vs sdd cpu, and vs PyTorch cuda when torch with
 #      CUDA is installed (said so in the results when it is not)
-#   4. compute-sanitizer memcheck on one fixture's forward and one training step
+#   4. compute-sanitizer memcheck on one fixture's forward and on one training
+#      step of AASIST-L and of XLSR-AASIST-tiny
 #   5. a short sdd train --device cuda run on the test clips
 #   6. XLS-R: the XLSR-AASIST (300M) eval and training benchmarks (after the
 #      benchmark section)
@@ -163,6 +164,11 @@ if [ -n "$CS" ]; then
     tail -n 4 "$OUT/sanitizer_train_$tool.log" | tee -a "$RES"
     log "compute-sanitizer $tool on one AASIST-L DPDA (pcgrad) training step: exit $rc"
     [ $rc -eq 0 ] || fail=1
+    # the XLS-R kernels (attention pointer arrays, the lane reductions, conv1d, recomputation) on the tiny model
+    timeout 150 "$CS" --tool $tool --error-exitcode 9 "$TC" --train-step XLSR-AASIST-tiny > "$OUT/sanitizer_xlsr_$tool.log" 2>&1; rc=$?
+    tail -n 4 "$OUT/sanitizer_xlsr_$tool.log" | tee -a "$RES"
+    if [ $rc -eq 124 ]; then log "compute-sanitizer $tool on one XLSR-AASIST-tiny DPDA (pcgrad) step: timed out after 150 s (no verdict)"
+    else log "compute-sanitizer $tool on one XLSR-AASIST-tiny DPDA (pcgrad) training step: exit $rc"; [ $rc -eq 0 ] || fail=1; fi
   done
 else
   log "compute-sanitizer not found"

@@ -15,8 +15,9 @@
  *                        backend: losses, per-path gradients, combined
  *                        gradient, Adam update, weights
  *   test_cuda --probe    prints the device (or the SKIP line) and stops
- *   test_cuda --train-step  one AASIST-L DPDA (pcgrad) training step on CUDA
- *                        only (what compute-sanitizer runs)
+ *   test_cuda --train-step [ARCH]  one DPDA (pcgrad, dropout) training step
+ *                        of ARCH (default AASIST-L) on CUDA only (what
+ *                        compute-sanitizer runs)
  *   test_cuda --bench-train F  AASIST and AASIST-L dual-path steps (5 + 5 x
  *                        64600) per alignment method on CUDA, JSON lines
  *                        appended to F; then a per-label profile of two
@@ -508,8 +509,8 @@ int main(int argc, char **argv)
     if (argc == 3 && !strcmp(argv[1], "--bench-xlsr")) return bench_xlsr(argv[2], card);
     if ((argc == 3 || (argc == 4 && !strcmp(argv[3], "quick"))) && !strcmp(argv[1], "--bench-xlsr-train"))
         return bench_xlsr_train(argv[2], card, argc == 4);
-    if (argc == 2 && !strcmp(argv[1], "--train-step")) {
-        const regime r = { "AASIST-L", SDD_PATHS_DUAL, SDD_ALIGN_PCGRAD, SDD_BN_PER_PATH, 1 };
+    if ((argc == 2 || argc == 3) && !strcmp(argv[1], "--train-step")) {
+        const regime r = { argc == 3 ? argv[2] : "AASIST-L", SDD_PATHS_DUAL, SDD_ALIGN_PCGRAD, SDD_BN_PER_PATH, 1 };
         train_compare(&r, 0);
         return CHECK_DONE("test_cuda");
     }
