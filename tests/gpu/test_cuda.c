@@ -354,7 +354,10 @@ static int bench_xlsr(const char *outpath, const char *card)
  * given alignment and BatchNorm statistics, each from a fresh context, Adam and
  * alignment state; prof: the timed steps under sdd_cu_prof (synchronised
  * after every launch), whose per-label report is printed. */
-typedef struct { double sec, loss, peak_mib, gemm_flop; } step_time;   /* gemm_flop: per step */
+/* peak_mib: the device arena's peak of live allocations; reserved_mib: its
+ * chunks' total (what the arena holds on the device, tails skipped when an
+ * allocation moved to the next chunk included); gemm_flop: per step */
+typedef struct { double sec, loss, peak_mib, reserved_mib, gemm_flop; } step_time;
 
 static int time_steps(sdd_model *m, const char *name, int align, int bn, const float *x, int nb, int64_t L, const int *lab, int warm,
                       int reps, int prof, step_time *t)
@@ -392,6 +395,7 @@ static int time_steps(sdd_model *m, const char *name, int align, int bn, const f
     if (rc && have_opt) fprintf(stderr, "%s %s: %s\n", name, sdd_align_name(align), e.msg);
     t->loss = r.loss_total;
     t->peak_mib = c.darena.peak / 1048576.0;
+    t->reserved_mib = c.darena.reserved / 1048576.0;
     if (have_opt) sdd_adam_free(&opt);
     sdd_ctx_free(&c);
     return rc;
@@ -436,13 +440,14 @@ static int bench_xlsr_train(const char *outpath, const char *card, int quick)
         if (rc || pass[k].prof) continue;
         fprintf(f, "{\"impl\": \"sdd\", \"device\": \"cuda\", \"card\": \"%s\", \"model\": \"XLSR-AASIST\", \"measure\": \"train_dual_%s\", "
                    "\"math\": \"%s\", \"bn_stats\": \"%s\", \"recompute\": %d, \"batch\": %d, \"len\": %lld, \"reps\": %d, \"sec_mean\": %.5f, "
-                   "\"loss\": %.5f, \"device_arena_peak_mib\": %.0f, \"gemm_tflop_per_step\": %.3f, \"gemm_tflops\": %.2f, \"fp32_peak_tflops\": %.1f}\n",
-                card, sdd_align_name(align), math, bn, pass[k].recompute, nb, (long long)L, pass[k].reps, t.sec, t.loss, t.peak_mib,
+                   "\"loss\": %.5f, \"device_arena_peak_mib\": %.0f, \"device_arena_reserved_mib\": %.0f, \"gemm_tflop_per_step\": %.3f, "
+                   "\"gemm_tflops\": %.2f, \"fp32_peak_tflops\": %.1f}\n",
+                card, sdd_align_name(align), math, bn, pass[k].recompute, nb, (long long)L, pass[k].reps, t.sec, t.loss, t.peak_mib, t.reserved_mib,
                 t.gemm_flop * 1e-12, t.gemm_flop / t.sec * 1e-12, sdd_cu_fp32_peak_tflops());
         fflush(f);
         printf("bench-xlsr-train XLSR-AASIST dual %d+%d align %s bn %s recompute %s %s: %.1f ms/step (loss %.4f), device arena peak %.0f MiB, "
-               "GEMMs %.2f TFLOP/step = %.1f TFLOP/s (FP32 peak %.1f)\n",
-               nb / 2, nb / 2, sdd_align_name(align), bn, pass[k].recompute ? "on" : "off", math, t.sec * 1e3, t.loss, t.peak_mib,
+               "reserved %.0f MiB, GEMMs %.2f TFLOP/step = %.1f TFLOP/s (FP32 peak %.1f)\n",
+               nb / 2, nb / 2, sdd_align_name(align), bn, pass[k].recompute ? "on" : "off", math, t.sec * 1e3, t.loss, t.peak_mib, t.reserved_mib,
                t.gemm_flop * 1e-12, t.gemm_flop / t.sec * 1e-12, sdd_cu_fp32_peak_tflops());
     }
     sdd_model_set_recompute(m, 1, &e);
