@@ -60,13 +60,17 @@ __global__ void k_ln_finish(const double *p1, const double *p2, int64_t R, int64
     fis[r] = (float)is;
 }
 
+/* out = (x - m) is gamma + beta; column d over x, rows over y (sdd_cu_rows_grid) */
 __global__ void k_ln_apply(const float *x, int64_t R, int64_t D, const double *dm, const double *dis, const float *g,
                            const float *b, float *out)
 {
-    const size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
-    if (i >= (size_t)R * D) return;
-    const int64_t r = (int64_t)(i / D), d = (int64_t)(i % D);
-    out[i] = (float)((x[i] - dm[r]) * dis[r] * (g ? g[d] : 1.0f) + (b ? b[d] : 0.0f));
+    const int64_t d = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (d >= D) return;
+    const float gd = g ? g[d] : 1.0f, bd = b ? b[d] : 0.0f;
+    for (int64_t r = blockIdx.y; r < R; r += gridDim.y) {
+        const size_t i = (size_t)r * D + d;
+        out[i] = (float)((x[i] - dm[r]) * dis[r] * gd + bd);
+    }
 }
 
 extern "C" sdd_tensor *sdd_cu_layernorm(sdd_ctx *c, sdd_tensor *x, sdd_tensor *gamma, sdd_tensor *beta, float eps)
@@ -88,7 +92,7 @@ extern "C" sdd_tensor *sdd_cu_layernorm(sdd_ctx *c, sdd_tensor *x, sdd_tensor *g
         SDD_LAUNCH(k_ln_part, sdd_cu_blocks(nl), SDD_CU_THREADS, 0)(SDD_DEV(x), R, D, p1, p1 + nl);
         SDD_LAUNCH(k_ln_finish, sdd_cu_blocks((size_t)R), SDD_CU_THREADS, 0)(p1, p1 + nl, R, D, eps, dm, dis, fm, fis);
         sdd_arena_release(&c->darena, mk);
-        SDD_LAUNCH(k_ln_apply, sdd_cu_blocks((size_t)R * D), SDD_CU_THREADS, 0)(SDD_DEV(x), R, D, dm, dis, gamma ? SDD_DEV(gamma) : NULL,
+        SDD_LAUNCH(k_ln_apply, sdd_cu_rows_grid(R, D), SDD_CU_THREADS, 0)(SDD_DEV(x), R, D, dm, dis, gamma ? SDD_DEV(gamma) : NULL,
                                                                           beta ? SDD_DEV(beta) : NULL, out->x);
     }
     if (sdd_cu_launched(c, "layernorm")) return NULL;

@@ -56,6 +56,14 @@ int sdd_cu_record_mha(sdd_ctx *c, sdd_tensor *q, sdd_tensor *k, sdd_tensor *v, f
                       sdd_tensor *out);
 int sdd_cu_record_softmax_pool(sdd_ctx *c, sdd_tensor *x, sdd_tensor *w, int axis, sdd_tensor *out);
 
+/* the launch shape of the per-entry LayerNorm kernels over (R, D): columns
+ * over x in blocks of SDD_CU_THREADS, rows over y (capped at 65535; the
+ * kernels loop over the rest), so no entry divides a 64-bit index */
+static inline dim3 sdd_cu_rows_grid(int64_t R, int64_t D)
+{
+    return dim3((unsigned)((D + SDD_CU_THREADS - 1) / SDD_CU_THREADS), (unsigned)(R < 1 ? 1 : R > 65535 ? 65535 : R));
+}
+
 /* lanes per row of the row reductions (LayerNorm statistics and backward,
  * attention softmax and backward): thread r SDD_CU_LANES + p takes entries
  * p, p + SDD_CU_LANES, ... of row r, so a warp reads a row's adjacent floats;

@@ -45,15 +45,19 @@ __global__ void k_ln_bwd_rows(const double *pa, const double *pb, int64_t R, int
     s2[r] = sdd_cu_lanes_sum(pb + r * SDD_CU_LANES) / (double)D;
 }
 
+/* dx += is (dh - s1 - xh s2) per entry; column d over x, rows over y (sdd_cu_rows_grid) */
 __global__ void k_ln_bwd_dx(const float *x, const float *dy, const float *g, const float *fm, const float *fis, const double *s1,
                             const double *s2, int64_t R, int64_t D, float *dx)
 {
-    const size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
-    if (i >= (size_t)R * D) return;
-    const int64_t r = (int64_t)(i / D), d = (int64_t)(i % D);
-    const double m = fm[r], is = fis[r];
-    const double dh = (double)dy[i] * (g ? g[d] : 1.0f), xh = (x[i] - m) * is;
-    dx[i] += (float)(is * (dh - s1[r] - xh * s2[r]));
+    const int64_t d = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (d >= D) return;
+    const float gd = g ? g[d] : 1.0f;
+    for (int64_t r = blockIdx.y; r < R; r += gridDim.y) {
+        const size_t i = (size_t)r * D + d;
+        const double m = fm[r], is = fis[r];
+        const double dh = (double)dy[i] * gd, xh = (x[i] - m) * is;
+        dx[i] += (float)(is * (dh - s1[r] - xh * s2[r]));
+    }
 }
 
 /* gamma and beta gradients of one segment's rows [r0, r1), in two fixed-order
@@ -105,7 +109,7 @@ static void ln_bwd(sdd_ctx *c, void *vn)
         if (!s || !pa) return;
         SDD_LAUNCH(k_ln_bwd_part, sdd_cu_blocks(nl), SDD_CU_THREADS, 0)(x, dy, gm, n->mean, n->istd, R, D, pa, pa + nl);
         SDD_LAUNCH(k_ln_bwd_rows, sdd_cu_blocks((size_t)R), SDD_CU_THREADS, 0)(pa, pa + nl, R, D, s, s + R);
-        SDD_LAUNCH(k_ln_bwd_dx, sdd_cu_blocks((size_t)R * D), SDD_CU_THREADS, 0)(x, dy, gm, n->mean, n->istd, s, s + R, R, D, dx);
+        SDD_LAUNCH(k_ln_bwd_dx, sdd_cu_rows_grid(R, D), SDD_CU_THREADS, 0)(x, dy, gm, n->mean, n->istd, s, s + R, R, D, dx);
         if (sdd_cu_launched(c, "layernorm backward")) return;
     }
     const int64_t rps = R / c->B;

@@ -6,7 +6,8 @@
  * logits vs its float64 fixture, and XLSR-AASIST-tiny, XLSR-Conformer-TCM-tiny
  * and XLSR-Mamba-tiny vs the CPU from random weights; sdd_checkpoint on the
  * device (the kept output overlapping its old place); the cuBLAS GEMM FLOP
- * count behind the GPU benchmarks' TFLOP/s. Training: DPDA PCGrad
+ * count behind the GPU benchmarks' TFLOP/s; LayerNorm over more rows than a
+ * grid's y extent. Training: DPDA PCGrad
  * steps of each tiny model (dropout on, activation recomputation as
  * configured) on the emulated device vs the CPU backend from the same weights
  * and batch: per-path losses, per-path gradients, the combined gradient, the
@@ -131,6 +132,58 @@ static void eval_checkpoint(void)
 void sdd_cu_emu_protect(int on);
 double sdd_cu_gemm_flops(int reset);
 
+/* LayerNorm over more rows than a grid's y extent (65535): the per-entry
+ * kernels loop over the rest, so every row of the output and of the input
+ * gradient must match the CPU's (a fresh context: unwritten rows read 0) */
+static void layernorm_tall(void)
+{
+    enum { R = 70001, D = 8 };
+    const int64_t shp[2] = { R, D };
+    float *x = malloc(sizeof(float) * R * D), *dy = malloc(sizeof(float) * R * D), *out[2], *dx[2];
+    for (int k = 0; k < 2; k++) { out[k] = calloc((size_t)R * D, sizeof(float)); dx[k] = calloc((size_t)R * D, sizeof(float)); }
+    if (!x || !dy || !out[0] || !out[1] || !dx[0] || !dx[1]) { CHECK(0); return; }
+    for (int i = 0; i < R * D; i++) {
+        x[i] = (float)sdd_rng_normal(31, (uint64_t)i);
+        dy[i] = (float)sdd_rng_normal(32, (uint64_t)i);
+    }
+    sdd_params ps;
+    sdd_params_init(&ps);
+    for (int dev = 0; dev < 2; dev++) {
+        sdd_ctx c;
+        sdd_err e;
+        sdd_ctx_init(&c, &ps);
+        CHECK(sdd_ctx_set_device(&c, dev, &e) == 0);
+        sdd_ctx_begin(&c, 1, 1, 1);
+        sdd_tensor *t = dev ? sdd_tensor_new(&c, 2, shp) : sdd_tensor_wrap(&c, x, 2, shp);
+        if (t && dev) CHECK(sdd_device_from_host(t->x, x, (size_t)R * D, &e) == 0);
+        if (t) t->rg = 1;
+        sdd_tensor *y = t ? sdd_layernorm(&c, t, NULL, NULL, 1e-5f) : NULL;
+        float *g = y ? sdd_grad_of(&c, y) : NULL;
+        CHECK_MSG(g != NULL, "layernorm (%s): %s", dev ? "cuda" : "cpu", c.err.msg);
+        if (g) {
+            if (dev) CHECK(sdd_device_from_host(g, dy, (size_t)R * D, &e) == 0);
+            else memcpy(g, dy, sizeof(float) * R * D);
+            CHECK(sdd_backward(&c, 0, NULL, NULL) == 0);
+            CHECK(sdd_values_to_host(&c, y, out[dev]) == 0);
+            if (dev) CHECK(sdd_device_to_host(dx[dev], t->g, (size_t)R * D, &e) == 0);
+            else memcpy(dx[dev], t->g, sizeof(float) * R * D);
+        }
+        sdd_ctx_free(&c);
+    }
+    double wo = 0, wd = 0;
+    for (int r = 0; r < R; r++)
+        for (int d = 0; d < D; d++) {
+            const size_t i = (size_t)r * D + d;
+            wo = fmax(wo, fabs(out[1][i] - out[0][i]));
+            wd = fmax(wd, fabs(dx[1][i] - dx[0][i]));
+        }
+    CHECK_MSG(wo <= 1e-5 && wd <= 1e-4, "layernorm over %d rows: emulated CUDA vs CPU, worst output %.3g, input gradient %.3g", R, wo, wd);
+    sdd_params_free(&ps);
+    for (int k = 0; k < 2; k++) { free(out[k]); free(dx[k]); }
+    free(x);
+    free(dy);
+}
+
 /* the GEMM FLOP count: multi-head attention (2 products per sample and head)
  * and a linear layer, each 2 m n k, counted exactly */
 static void gemm_count(void)
@@ -250,6 +303,7 @@ int main(void)
     eval_random("XLSR-AASIST-tiny", 3, 3, 9001, 1e-5);
     eval_checkpoint();
     gemm_count();
+    layernorm_tall();
     eval_random("XLSR-Conformer-TCM-tiny", 5, 3, 9001, 1e-5);
     eval_random("XLSR-Mamba-tiny", 7, 3, 9001, 1e-5);
     /* 22 s of audio: the first conv's 65,599 output frames pass the grid's
