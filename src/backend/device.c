@@ -5,6 +5,7 @@
 #include "core/tensor.h"
 #include <string.h>
 #include <stdio.h>
+#include <math.h>
 #ifdef SDD_CUDA
 #include "backend/cuda.h"
 #endif
@@ -41,6 +42,17 @@ int sdd_device_check(int dev, char *name, size_t cap, sdd_err *e)
 #endif
 }
 
+#ifdef SDD_CU_EMU
+/* the emulation build: device scratch memory is NaN again at every step's
+ * start, so a kernel that leaves part of its output unwritten shows in the
+ * tests instead of passing on the previous pass's values */
+static void emu_poison(void *p, size_t bytes)
+{
+    sdd_err e;
+    sdd_cu_fill((float *)p, bytes / sizeof(float), NAN, 0, &e);
+}
+#endif
+
 int sdd_ctx_set_device(sdd_ctx *c, int dev, sdd_err *e)
 {
     if (sdd_device_check(dev, NULL, 0, e)) return -1;
@@ -50,6 +62,9 @@ int sdd_ctx_set_device(sdd_ctx *c, int dev, sdd_err *e)
     sdd_arena_free(&c->darena);
     /* chunks of 1 GiB: one AASIST block's temporaries at batch 32 fit in one */
     sdd_arena_init_with(&c->darena, (size_t)1 << 30, sdd_cu_malloc, sdd_cu_free);
+#ifdef SDD_CU_EMU
+    c->darena.mem_poison = emu_poison;
+#endif
     c->dev = 1;
     return 0;
 #else

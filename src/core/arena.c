@@ -7,6 +7,7 @@
 struct sdd_arena_chunk {
     sdd_arena_chunk *next;
     size_t cap, off;
+    size_t hw;          /* highest off since the last reset (for mem_poison) */
     char *mem;
 };
 
@@ -33,6 +34,7 @@ static sdd_arena_chunk *chunk_new(const sdd_arena *a, size_t cap)
     } else if (posix_memalign((void **)&c->mem, 64, cap) != 0) { free(c); return NULL; }
     c->cap = cap;
     c->off = 0;
+    c->hw = 0;
     c->next = NULL;
     return c;
 }
@@ -64,6 +66,11 @@ void *sdd_arena_alloc(sdd_arena *a, size_t bytes)
     }
     void *p = a->head->mem + a->head->off;
     a->head->off += need;
+    if (a->head->off > a->head->hw) {
+        /* memory this pass has not reached before: poisoned first (mem_poison) */
+        if (a->mem_poison) a->mem_poison(a->head->mem + a->head->hw, a->head->off - a->head->hw);
+        a->head->hw = a->head->off;
+    }
     a->used += need;
     if (a->used > a->peak) a->peak = a->used;
     return p;
@@ -78,6 +85,10 @@ void *sdd_arena_calloc(sdd_arena *a, size_t bytes)
 
 void sdd_arena_reset(sdd_arena *a)
 {
+    for (sdd_arena_chunk *c = a->first; c; c = c->next) {
+        if (a->mem_poison && c->hw) a->mem_poison(c->mem, c->hw);
+        c->hw = 0;
+    }
     a->head = a->first;
     if (a->head) a->head->off = 0;
     a->used = 0;
