@@ -68,6 +68,20 @@ static double objective(const sdd_tensor *out, const float *r)
     return L;
 }
 
+/* central difference of the objective in entry j of x with step h; the two
+ * objectives into *lp, *lm (the step as the float addition realised it) */
+static double central(const gc_case *k, sdd_ctx *c, sdd_tensor **ins, const float *r, float *x, size_t j, float h, double *lp,
+                      double *lm)
+{
+    const float x0 = x[j];
+    x[j] = x0 + h;
+    *lp = objective(forward(k, c, 0, ins), r);
+    x[j] = x0 - h;
+    *lm = objective(forward(k, c, 0, ins), r);
+    x[j] = x0;
+    return (*lp - *lm) / (2.0 * ((double)(x0 + h) - (double)x0));
+}
+
 static void run_case(const gc_case *k)
 {
     sdd_err e;
@@ -132,13 +146,8 @@ static void run_case(const gc_case *k)
             size_t j = nel[i] < 24 ? t : (size_t)(sdd_rng_u64(7 + i, t) % nel[i]);
             const float x0 = x[j];
             const float h = (k->spaced ? 1e-3f : 1e-2f) * (fabsf(x0) > 1.0f ? fabsf(x0) : 1.0f);
-            x[j] = x0 + h;
-            double lp = objective(forward(k, &c, 0, ins), r);
-            x[j] = x0 - h;
-            double lm = objective(forward(k, &c, 0, ins), r);
-            x[j] = x0;
+            double lp, lm, num = central(k, &c, ins, r, x, j, h, &lp, &lm);
             const double hd = (double)(x0 + h) - (double)x0;
-            double num = (lp - lm) / (2.0 * hd);
             double ana = ga[i][j];
             double err = fabs(num - ana) / (fabs(num) + fabs(ana) + floor);
             if (err > 2e-2 && k->spaced == 2) {
@@ -152,13 +161,8 @@ static void run_case(const gc_case *k)
                 /* float32 rounding of the two forwards (about eps sqrt(outputs) of the
                  * objective) over 2h swamps a small entry's difference: a 4x step has a
                  * quarter of that noise (a wrong gradient misses with both steps) */
-                const float h4 = 4.0f * h;
-                x[j] = x0 + h4;
-                const double lp4 = objective(forward(k, &c, 0, ins), r);
-                x[j] = x0 - h4;
-                const double lm4 = objective(forward(k, &c, 0, ins), r);
-                x[j] = x0;
-                const double num4 = (lp4 - lm4) / (2.0 * ((double)(x0 + h4) - (double)x0));
+                double lp4, lm4;
+                const double num4 = central(k, &c, ins, r, x, j, 4.0f * h, &lp4, &lm4);
                 const double e4 = fabs(num4 - ana) / (fabs(num4) + fabs(ana) + floor);
                 if (e4 < err) { err = e4; num = num4; }
             }

@@ -103,6 +103,20 @@ static sdd_tensor *ck_fn(sdd_ctx *c, sdd_tensor *x, void *ud)
     return sdd_slice_nodes(c, x, 0, 1) ? sdd_gelu(c, x) : NULL;
 }
 
+/* c on the CPU (dev 0) or the emulated device (1), begun for B samples
+ * (grad: training with gradients), and the input tensor of shape shp holding
+ * host: wrapped on the CPU, copied to the device */
+static sdd_tensor *ctx_with_input(sdd_ctx *c, sdd_params *ps, int dev, int B, int grad, float *host, int nd, const int64_t *shp)
+{
+    sdd_err e;
+    sdd_ctx_init(c, ps);
+    CHECK(sdd_ctx_set_device(c, dev, &e) == 0);
+    sdd_ctx_begin(c, B, grad, grad);
+    sdd_tensor *x = dev ? sdd_tensor_new(c, nd, shp) : sdd_tensor_wrap(c, host, nd, shp);
+    if (dev && x) CHECK(sdd_device_from_host(x->x, host, sdd_numel(x), &e) == 0);
+    return x;
+}
+
 static void eval_checkpoint(void)
 {
     sdd_params ps;
@@ -112,12 +126,7 @@ static void eval_checkpoint(void)
     int64_t shp[3] = { 2, 5, 7 };
     for (int dev = 0; dev < 2; dev++) {
         sdd_ctx c;
-        sdd_err e;
-        sdd_ctx_init(&c, &ps);
-        CHECK(sdd_ctx_set_device(&c, dev, &e) == 0);
-        sdd_ctx_begin(&c, 2, 0, 0);
-        sdd_tensor *x = dev ? sdd_tensor_new(&c, 3, shp) : sdd_tensor_wrap(&c, host, 3, shp);
-        if (dev && x) CHECK(sdd_device_from_host(x->x, host, 70, &e) == 0);
+        sdd_tensor *x = ctx_with_input(&c, &ps, dev, 2, 0, host, 3, shp);
         sdd_tensor *y = sdd_checkpoint(&c, ck_fn, x, NULL);
         CHECK_MSG(y != NULL, "checkpoint (%s): %s", dev ? "cuda" : "cpu", c.err.msg);
         if (y) CHECK(sdd_values_to_host(&c, y, dev ? got : want) == 0);
@@ -151,11 +160,7 @@ static void layernorm_tall(void)
     for (int dev = 0; dev < 2; dev++) {
         sdd_ctx c;
         sdd_err e;
-        sdd_ctx_init(&c, &ps);
-        CHECK(sdd_ctx_set_device(&c, dev, &e) == 0);
-        sdd_ctx_begin(&c, 1, 1, 1);
-        sdd_tensor *t = dev ? sdd_tensor_new(&c, 2, shp) : sdd_tensor_wrap(&c, x, 2, shp);
-        if (t && dev) CHECK(sdd_device_from_host(t->x, x, (size_t)R * D, &e) == 0);
+        sdd_tensor *t = ctx_with_input(&c, &ps, dev, 1, 1, x, 2, shp);
         if (t) t->rg = 1;
         sdd_tensor *y = t ? sdd_layernorm(&c, t, NULL, NULL, 1e-5f) : NULL;
         float *g = y ? sdd_grad_of(&c, y) : NULL;
