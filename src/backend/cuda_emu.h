@@ -22,9 +22,9 @@
  *   - cuBLAS SGEMM (column-major, as cuBLAS; plain, strided-batched and
  *     pointer-array batched) goes to OpenBLAS's cblas_sgemm.
  *   - atomicAdd is a plain add (sequential launches only).
- *   - the contexts' device arenas are NaN-filled before each first use in a
- *     pass and at every reset (device.c sets the arena's mem_poison in this
- *     build), so unwritten output shows as NaN.
+ *   - the contexts' device arenas are NaN-filled before their first use in
+ *     each pass (device.c sets the arena's mem_poison in this build), so
+ *     unwritten output shows as NaN.
  * Not emulated: warp-level behaviour, memory coherence between blocks,
  * timing, streams. */
 #ifndef SDD_BACKEND_CUDA_EMU_H

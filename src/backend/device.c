@@ -43,9 +43,10 @@ int sdd_device_check(int dev, char *name, size_t cap, sdd_err *e)
 }
 
 #ifdef SDD_CU_EMU
-/* the emulation build: device scratch memory is NaN again at every step's
- * start, so a kernel that leaves part of its output unwritten shows in the
- * tests instead of passing on the previous pass's values */
+/* the emulation build: device scratch memory is NaN before its first use in
+ * each pass (sdd_arena's mem_poison), so a kernel that leaves part of its
+ * output unwritten shows in the tests instead of passing on zeros or the
+ * previous pass's values */
 static void emu_poison(void *p, size_t bytes)
 {
     sdd_err e;

@@ -7,7 +7,7 @@
 struct sdd_arena_chunk {
     sdd_arena_chunk *next;
     size_t cap, off;
-    size_t hw;          /* highest off since the last reset (for mem_poison) */
+    size_t hw;          /* highest off since the last reset: memory below it was poisoned this pass */
     char *mem;
 };
 
@@ -85,10 +85,8 @@ void *sdd_arena_calloc(sdd_arena *a, size_t bytes)
 
 void sdd_arena_reset(sdd_arena *a)
 {
-    for (sdd_arena_chunk *c = a->first; c; c = c->next) {
-        if (a->mem_poison && c->hw) a->mem_poison(c->mem, c->hw);
-        c->hw = 0;
-    }
+    /* the next pass reaches every chunk afresh: sdd_arena_alloc poisons it again on first touch */
+    for (sdd_arena_chunk *c = a->first; c; c = c->next) c->hw = 0;
     a->head = a->first;
     if (a->head) a->head->off = 0;
     a->used = 0;

@@ -18,8 +18,7 @@ typedef struct sdd_arena {
     void *(*mem_alloc)(size_t bytes);
     void (*mem_free)(void *p);
     /* when set, it gets the memory an allocation reaches for the first time
-     * since the last reset, and sdd_arena_reset hands it each chunk's part
-     * used since then (the CUDA emulation fills both with NaN, so a kernel
+     * since the last reset (the CUDA emulation fills it with NaN, so a kernel
      * that leaves part of its output unwritten shows instead of passing on
      * zeros or the previous pass's values) */
     void (*mem_poison)(void *p, size_t bytes);
