@@ -354,6 +354,13 @@ static int bench_xlsr(const char *outpath, const char *card)
  * given alignment and BatchNorm statistics, each from a fresh context, Adam and
  * alignment state; prof: the timed steps under sdd_cu_prof (synchronised
  * after every launch), whose per-label report is printed. */
+/* the GEMM math the benchmark lines record: SDD_CUDA_TF32=1 (read by sdd_cu_init) or not */
+static const char *gemm_math(void)
+{
+    const char *tf = getenv("SDD_CUDA_TF32");
+    return tf && !strcmp(tf, "1") ? "tf32" : "fp32";
+}
+
 /* peak_mib: the device arena's peak of live allocations; reserved_mib: its
  * chunks' total (what the arena holds on the device, tails skipped when an
  * allocation moved to the next chunk included); gemm_flop: per step */
@@ -426,7 +433,7 @@ static int bench_xlsr_train(const char *outpath, const char *card, int quick)
         { SDD_ALIGN_PCGRAD, SDD_BN_JOINT, 0, 10, 3, 0 },    { SDD_ALIGN_PCGRAD, SDD_BN_PER_PATH, 1, 10, 1, 1 },
         { SDD_ALIGN_PCGRAD, SDD_BN_PER_PATH, 1, 20, 1, 0 },
     };
-    const char *tf = getenv("SDD_CUDA_TF32"), *math = tf && !strcmp(tf, "1") ? "tf32" : "fp32";
+    const char *math = gemm_math();
     for (size_t k = 0; k < sizeof pass / sizeof pass[0] && !rc; k++) {
         /* quick (run.sh's TF32 rerun): pcgrad with per-path BN and recomputation (pass[1]), and
          * pcgrad with joint BN, activations kept (pass[4]: PyTorch's peer step) */
@@ -486,7 +493,7 @@ static int bench_train(const char *outpath, const char *card, int quick)
             if (rc || prof) continue;
             fprintf(f, "{\"impl\": \"sdd\", \"device\": \"cuda\", \"card\": \"%s\", \"model\": \"%s\", \"measure\": \"train_dual_%s\", "
                        "\"math\": \"%s\", \"conv\": \"%s\", \"wgrad\": \"%s\", \"batch\": %d, \"len\": %lld, \"reps\": %d, \"sec_mean\": %.5f, \"device_arena_peak_mib\": %.0f}\n",
-                    card, archs[a], sdd_align_name(align), getenv("SDD_CUDA_TF32") && !strcmp(getenv("SDD_CUDA_TF32"), "1") ? "tf32" : "fp32",
+                    card, archs[a], sdd_align_name(align), gemm_math(),
                     conv, getenv("SDD_CUDA_WGRAD") && !strcmp(getenv("SDD_CUDA_WGRAD"), "direct") ? "direct" : "gemm", nb, (long long)L, reps, t.sec, t.peak_mib);
             fflush(f);
             printf("bench-train %s dual 5+5 align %s: %.2f ms/step\n", archs[a], sdd_align_name(align), t.sec * 1e3);
