@@ -80,9 +80,10 @@ int cmd_bench(int argc, char **argv)
     printf("\n");
     int fams = 0;
     for (int k = 1; k < SDD_FAM_N; k++) fams |= r.prof.t_fwd[k] > 0 || r.prof.t_bwd[k] > 0;
-    if (r.has_profile && !fams) printf("per layer family: only AASIST models are profiled by family\n");
+    if (r.has_profile && !fams) printf("per layer family: this model's back end is not profiled by family\n");
     if (r.has_profile && fams) {
-        static const char *const fam[SDD_FAM_N] = { "other", "sinc front end", "2-D residual encoder", "graph back end" };
+        static const char *const fam[SDD_FAM_N] = { "other", "sinc front end", "2-D residual encoder", "graph back end",
+                                                          "XLS-R extractor", "XLS-R transformer" };
         printf("%-22s %10s %10s %12s %12s\n", "per repetition", "fwd s", "bwd s", "fwd GFLOP", "bwd GFLOP");
         for (int k = 0; k < SDD_FAM_N; k++)
             printf("%-22s %10.4f %10.4f %12.2f %12.2f\n", fam[k], r.prof.t_fwd[k] / p.reps, r.prof.t_bwd[k] / p.reps,

@@ -46,7 +46,10 @@ typedef struct sdd_ctx sdd_ctx;
 typedef void (*sdd_backward_fn)(sdd_ctx *c, void *node);
 
 /* Layer families of the per-family timing (bench_sdd --profile). */
-enum { SDD_FAM_OTHER, SDD_FAM_SINC, SDD_FAM_CONV2D, SDD_FAM_GRAPH, SDD_FAM_N };
+enum { SDD_FAM_OTHER, SDD_FAM_SINC, SDD_FAM_CONV2D, SDD_FAM_GRAPH,
+       SDD_FAM_SSL_CNN,   /* XLS-R feature extractor (7 conv layers, LayerNorm, GELU) */
+       SDD_FAM_SSL_TF,    /* XLS-R projection, positional conv and transformer layers */
+       SDD_FAM_N };
 
 /* Per-family wall time, process CPU time (all threads; on a shared machine
  * the steadier one) and GEMM FLOPs of the forward and backward passes,

@@ -253,7 +253,9 @@ static sdd_tensor *aasist_forward(sdd_ctx *c, sdd_model *m, sdd_tensor *wave)
     if (!wave) return NULL;
     const int B = (int)wave->n[0];
     if (a->ssl) {
-        sdd_tensor *h = sdd_linear(c, sdd_xlsr_forward(c, &a->xl, wave), P(a->LL.w), P(a->LL.b));   /* (B, T, 128) */
+        sdd_tensor *h = sdd_xlsr_forward(c, &a->xl, wave);                                             /* (B, T, 1024) */
+        sdd_prof_family(c, SDD_FAM_CONV2D);
+        h = sdd_linear(c, h, P(a->LL.w), P(a->LL.b));                                                  /* (B, T, 128) */
         h = sdd_transpose12(c, h);                                                                      /* (B, 128, T) */
         if (!h) return NULL;
         int64_t s4[4] = { B, 1, h->n[1], h->n[2] };
@@ -263,8 +265,11 @@ static sdd_tensor *aasist_forward(sdd_ctx *c, sdd_model *m, sdd_tensor *wave)
         h = sdd_selu(c, bn(c, a, h, &a->first_bn1, 0));
         sdd_tensor *w = sdd_selu(c, sdd_conv2d(c, h, P(a->att0.w), P(a->att0.b), 0, 0));
         w = sdd_conv2d(c, bn(c, a, w, &a->att2, 0), P(a->att3.w), P(a->att3.b), 0, 0);                 /* (B, 64, 42, W) */
+        sdd_prof_family(c, SDD_FAM_GRAPH);
         sdd_tensor *eS = sdd_add(c, sdd_softmax_pool(c, h, w, 3), sdd_expand_batch(c, P(a->pos_S), B));  /* (B, 42, 64) */
-        return graph_tail(c, a, eS, sdd_softmax_pool(c, h, w, 2), B);                                   /* eT (B, W, 64) */
+        sdd_tensor *y = graph_tail(c, a, eS, sdd_softmax_pool(c, h, w, 2), B);                         /* eT (B, W, 64) */
+        sdd_prof_family(c, SDD_FAM_OTHER);
+        return y;
     }
     /* layer families for bench_sdd --profile: sinc front end, the 2-D residual
      * encoder (with its input BatchNorm), the graph back end from the node features on */

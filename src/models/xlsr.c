@@ -200,8 +200,10 @@ sdd_tensor *sdd_xlsr_forward(sdd_ctx *c, const sdd_xlsr *x, sdd_tensor *wave)
     /* without a gradient the checkpoint only frees each layer's temporaries,
      * so inference keeps that even with recomputation off */
     const int ck = cfg->recompute || !c->grad;
+    sdd_prof_family(c, SDD_FAM_SSL_CNN);
     for (int i = 0; i < cfg->nconv; i++)
         h = ck ? sdd_checkpoint(c, conv_block, h, (void *)&x->ref_conv[i]) : conv_block(c, h, (void *)&x->ref_conv[i]);
+    sdd_prof_family(c, SDD_FAM_SSL_TF);
     h = lin(c, x, ln(c, x, h, &x->fe_ln), &x->proj);                             /* (B, T, E) */
     h = sdd_dropout(c, h, cfg->dropout_input);
     const int K = cfg->pos_k;
@@ -210,5 +212,7 @@ sdd_tensor *sdd_xlsr_forward(sdd_ctx *c, const sdd_xlsr *x, sdd_tensor *wave)
     h = sdd_dropout(c, h, cfg->dropout);
     for (int l = 0; l < cfg->layers; l++)
         h = ck ? sdd_checkpoint(c, tf_layer, h, (void *)&x->ref_layer[l]) : tf_layer(c, h, (void *)&x->ref_layer[l]);
-    return ln(c, x, h, &x->enc_ln);
+    h = ln(c, x, h, &x->enc_ln);
+    sdd_prof_family(c, SDD_FAM_OTHER);   /* the back end's ops: its own families, or other */
+    return h;
 }

@@ -124,6 +124,8 @@ sdd_tensor *sdd_dropout(sdd_ctx *c, sdd_tensor *x, float p)
     if (!out || !mask) return NULL;
     const float scale = p < 1.0f ? 1.0f / (1.0f - p) : 0.0f;
     const size_t per_row = x->n[0] == c->B ? m / (size_t)c->B : 0;
+    /* counter-based draws: every element's own, so threads may split them */
+    #pragma omp parallel for schedule(static)
     for (size_t k = 0; k < m; k++) {
         mask[k] = sdd_rng_uniform(key, sdd_rng_elem(c, k, per_row)) >= p;
         out->x[k] = mask[k] ? x->x[k] * scale : 0.0f;

@@ -5,8 +5,11 @@
  * thread count. */
 #include "ops/seq.h"
 #include "ops/internal.h"
+#include "ops/vmath.h"
 #include <math.h>
 #include <string.h>
+
+#define GELU_RUN 1024   /* elements per parallel job (vmath.h: AVX-512 lanes within it) */
 
 typedef struct { sdd_tensor *x, *g, *b, *out; float *mean, *istd; int64_t R, D; } ln_node;
 
@@ -102,12 +105,6 @@ sdd_tensor *sdd_layernorm(sdd_ctx *c, sdd_tensor *x, sdd_tensor *gamma, sdd_tens
 
 typedef struct { sdd_tensor *x, *out; } un_node;
 
-static inline float gelu1(float v) { return 0.5f * v * (1.0f + erff(v * 0.70710678118654752f)); }
-static inline float gelu_d1(float v)
-{
-    return 0.5f * (1.0f + erff(v * 0.70710678118654752f)) + v * 0.39894228040143268f * expf(-0.5f * v * v);
-}
-
 static void gelu_backward(sdd_ctx *c, void *vn)
 {
     un_node *n = vn;
@@ -117,7 +114,7 @@ static void gelu_backward(sdd_ctx *c, void *vn)
     const size_t m = sdd_numel(n->x);
     const float *x = n->x->x, *dy = n->out->g;
     #pragma omp parallel for schedule(static)
-    for (size_t k = 0; k < m; k++) dx[k] += dy[k] * gelu_d1(x[k]);
+    for (size_t k0 = 0; k0 < m; k0 += GELU_RUN) sdd_gelu_d_vec(x + k0, dy + k0, dx + k0, m - k0 < GELU_RUN ? m - k0 : GELU_RUN);
 }
 
 sdd_tensor *sdd_gelu(sdd_ctx *c, sdd_tensor *x)
@@ -128,7 +125,7 @@ sdd_tensor *sdd_gelu(sdd_ctx *c, sdd_tensor *x)
     if (!out) return NULL;
     const size_t m = sdd_numel(x);
     #pragma omp parallel for schedule(static)
-    for (size_t k = 0; k < m; k++) out->x[k] = gelu1(x->x[k]);
+    for (size_t k0 = 0; k0 < m; k0 += GELU_RUN) sdd_gelu_vec(x->x + k0, out->x + k0, m - k0 < GELU_RUN ? m - k0 : GELU_RUN);
     out->rg = sdd_wants(c, x);
     if (c->grad && out->rg) {
         un_node *n = sdd_scratch(c, sizeof *n);

@@ -185,7 +185,7 @@ void sdd_bench_print_json(FILE *f, const sdd_bench_params *p, const sdd_bench_re
     if (!r->has_profile) return;
     /* forward time is charged between family switches: the loss and, in step
      * modes, the alignment and Adam are in no family's forward time */
-    static const char *const fam[SDD_FAM_N] = { "other", "sinc", "conv2d", "graph" };
+    static const char *const fam[SDD_FAM_N] = { "other", "sinc", "conv2d", "graph", "ssl_cnn", "ssl_transformer" };
     const sdd_prof *pr = &r->prof;
     const int n = p->reps;
     fprintf(f, "{\"impl\": \"sdd\", \"mode\": \"%s/profile\", \"threads\": %d, \"profile\": {", mode, p->threads);
