@@ -32,6 +32,8 @@ int sdd_cu_fill(float *dst, size_t n, float v, int add, sdd_err *e);
 int sdd_cu_copy(void *dst, const void *src, size_t bytes, int to_device, sdd_err *e);
 /* device -> device (the ranges must not overlap) */
 int sdd_cu_copy_d2d(void *dst, const void *src, size_t bytes, sdd_err *e);
+/* the device's free and total memory in bytes (cudaMemGetInfo) */
+int sdd_cu_mem_info(size_t *free_b, size_t *total_b, sdd_err *e);
 
 sdd_tensor *sdd_cu_sinc_front(sdd_ctx *c, sdd_tensor *wave, const float *filt, int C, int K);
 sdd_tensor *sdd_cu_conv2d(sdd_ctx *c, sdd_tensor *x, sdd_tensor *w, sdd_tensor *b, int ph, int pw);

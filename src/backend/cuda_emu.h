@@ -239,6 +239,12 @@ static inline cudaError_t cudaGetDeviceProperties(cudaDeviceProp *p, int dev)
     return cudaSuccess;
 }
 static inline cudaError_t cudaDeviceSynchronize(void) { return cudaSuccess; }
+/* the emulated device's 1 GiB, all of it free (allocations are host memory) */
+static inline cudaError_t cudaMemGetInfo(size_t *free_b, size_t *total_b)
+{
+    *free_b = *total_b = (size_t)1 << 30;
+    return cudaSuccess;
+}
 static inline cudaError_t cudaMalloc(void **p, size_t bytes)
 {
     *p = sdd_emu::dmalloc(bytes);

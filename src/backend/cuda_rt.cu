@@ -180,6 +180,13 @@ extern "C" void sdd_cu_prof_report(FILE *f, int steps)
                 tot > 0 ? 100.0 * g_pt[i].sec / tot : 0.0, g_pt[i].n / (steps > 0 ? steps : 1));
 }
 
+extern "C" int sdd_cu_mem_info(size_t *free_b, size_t *total_b, sdd_err *e)
+{
+    cudaError_t st = cudaMemGetInfo(free_b, total_b);
+    if (st != cudaSuccess) return sdd_err_set(e, "CUDA: cannot read the device's free memory: %s", cudaGetErrorString(st));
+    return 0;
+}
+
 extern "C" int sdd_cu_copy_d2d(void *dst, const void *src, size_t bytes, sdd_err *e)
 {
     if (!bytes) return 0;

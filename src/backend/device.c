@@ -122,6 +122,16 @@ int sdd_device_copy(float *dst, const float *src, size_t n, sdd_err *e)
 #endif
 }
 
+int sdd_device_mem_info(size_t *free_b, size_t *total_b, sdd_err *e)
+{
+#ifdef SDD_CUDA
+    return sdd_cu_mem_info(free_b, total_b, e);
+#else
+    (void)free_b; (void)total_b;
+    return sdd_err_set(e, NO_CUDA);
+#endif
+}
+
 int sdd_device_zero(float *dst, size_t n, sdd_err *e)
 {
 #ifdef SDD_CUDA

@@ -35,6 +35,8 @@ int sdd_device_to_host(float *dst, const float *src, size_t n, sdd_err *e);
 int sdd_device_from_host(float *dst, const float *src, size_t n, sdd_err *e);
 /* Device memory dst[0, n) = src[0, n) (not overlapping); -1 with a reason. */
 int sdd_device_copy(float *dst, const float *src, size_t n, sdd_err *e);
+/* free and total bytes of the CUDA device's memory */
+int sdd_device_mem_info(size_t *free_b, size_t *total_b, sdd_err *e);
 /* Device memory: zero n floats; add v to each of n floats. -1 with a reason. */
 int sdd_device_zero(float *dst, size_t n, sdd_err *e);
 int sdd_device_add_const(float *dst, size_t n, float v, sdd_err *e);

@@ -77,6 +77,7 @@ int cmd_bench(int argc, char **argv)
     printf("best %.4f s (%.2f utterances/s), mean %.4f s, least CPU time %.4f s\n", r.best_s, utt / r.best_s, r.mean_s, r.best_cpu_s);
     printf("peak memory: %.0f MB resident, arena %.0f MB", r.peak_rss_mb, r.arena_peak_mb);
     if (p.device) printf(", device arena %.0f MB", r.device_arena_peak_mb);
+    if (r.arena_keep_est_mb > 0) printf(" (about %.0f MB with --ssl-recompute off)", r.arena_keep_est_mb);
     printf("\n");
     int fams = 0;
     for (int k = 1; k < SDD_FAM_N; k++) fams |= r.prof.t_fwd[k] > 0 || r.prof.t_bwd[k] > 0;

@@ -240,6 +240,8 @@ static int backward_timed(sdd_ctx *c)
 int sdd_backward(sdd_ctx *c, int n, sdd_tensor **t, const float *seed)
 {
     if (c->failed) return -1;
+    memset(c->ck_sum, 0, sizeof c->ck_sum);
+    memset(c->ck_max, 0, sizeof c->ck_max);
     for (int i = 0; i < n; i++) {
         float *g = sdd_grad_of(c, t[i]);
         if (!g) return -1;

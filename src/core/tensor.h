@@ -104,6 +104,11 @@ struct sdd_ctx {
     sdd_arena darena;         /* device memory of activations, reset with the step */
     int fam;                  /* layer family of the ops being recorded (SDD_FAM_*) */
     sdd_prof *prof;           /* per-family timing, or NULL (the default) */
+    /* activation recomputation in the last backward pass (sdd_backward clears
+     * them): per arena ([0] host, [1] device) the sum and the largest of the
+     * checkpoints' footprints, each the arena's peak during one recomputation
+     * and its backward above the arena's use when it began (sdd_checkpoint_keep_estimate) */
+    size_t ck_sum[2], ck_max[2];
 };
 
 void sdd_ctx_init(sdd_ctx *c, sdd_params *params);

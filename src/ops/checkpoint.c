@@ -21,9 +21,10 @@ typedef struct {
     int serial;          /* op counter at the forward's start */
 } ck_node;
 
-static void ck_backward(sdd_ctx *c, void *vn)
+/* kept[k]: bytes of arena k (host, device) still in use when the sub-tape
+ * has run, before the release: the recomputed activations and their gradients */
+static void ck_backward_run(sdd_ctx *c, ck_node *n, size_t kept[2])
 {
-    ck_node *n = vn;
     if (!n->out->g) return;
     /* the input gradient outlives the recomputation: allocated first */
     float *dx = sdd_wants(c, n->x) ? sdd_grad_of(c, n->x) : NULL;
@@ -58,8 +59,35 @@ static void ck_backward(sdd_ctx *c, void *vn)
     c->ntape = nt;
     c->ngten = ng;
     c->op_serial = serial;
+    kept[0] = c->arena.used - mk.used;
+    kept[1] = c->darena.used - dmk.used;
     sdd_arena_release(&c->arena, mk);
     if (c->dev) sdd_arena_release(&c->darena, dmk);
+}
+
+/* The recomputation with its footprint measured: what it keeps until its
+ * release (kept: activations and their gradients, which a run without
+ * recomputation would hold to the end of the backward) and, for the largest
+ * one, what it peaks at (kept plus the backward's temporaries). Each arena's
+ * peak is set to its current use for the run and then put back to the larger
+ * of the two. */
+static void ck_backward(sdd_ctx *c, void *vn)
+{
+    sdd_arena *ar[2] = { &c->arena, &c->darena };
+    size_t used0[2], peak0[2], kept[2] = { 0, 0 };
+    for (int k = 0; k < 2; k++) { used0[k] = ar[k]->used; peak0[k] = ar[k]->peak; ar[k]->peak = used0[k]; }
+    ck_backward_run(c, vn, kept);
+    for (int k = 0; k < 2; k++) {
+        c->ck_sum[k] += kept[k];
+        if (kept[k] > c->ck_max[k]) c->ck_max[k] = kept[k];
+        if (peak0[k] > ar[k]->peak) ar[k]->peak = peak0[k];
+    }
+}
+
+size_t sdd_checkpoint_keep_estimate(const sdd_ctx *c, int dev, size_t peak)
+{
+    const int k = dev != 0;
+    return peak + c->ck_sum[k] - c->ck_max[k];
 }
 
 /* device contexts: releases the sub-graph's host and device memory and keeps

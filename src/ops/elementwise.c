@@ -109,6 +109,7 @@ static void dropout_backward(sdd_ctx *c, void *vn)
     float *dx = sdd_grad_of(c, n->a);
     if (!dx) return;
     const size_t m = sdd_numel(n->a);
+    #pragma omp parallel for schedule(static)
     for (size_t k = 0; k < m; k++) if (n->mask[k]) dx[k] += n->out->g[k] * n->scale;
 }
 

@@ -6,6 +6,7 @@
 #include "models/model.h"
 #include "models/modelio.h"
 #include "ops/ops.h"
+#include "ops/seq.h"
 #include "train/step.h"
 #include <omp.h>
 #include <stdlib.h>
@@ -164,6 +165,8 @@ int sdd_bench_run(const sdd_bench_params *p, sdd_bench_result *r, sdd_err *e)
     r->peak_rss_mb = peak_rss_mb();
     r->arena_peak_mb = c.arena.peak / 1048576.0;
     r->device_arena_peak_mb = c.darena.peak / 1048576.0;
+    if (c.ck_sum[0] || c.ck_sum[1])
+        r->arena_keep_est_mb = sdd_checkpoint_keep_estimate(&c, p->device != 0, p->device ? c.darena.peak : c.arena.peak) / 1048576.0;
     r->has_profile = c.prof != NULL;
 done:
     c.prof = NULL;
@@ -179,9 +182,11 @@ void sdd_bench_print_json(FILE *f, const sdd_bench_params *p, const sdd_bench_re
     const char *mode = sdd_bench_mode_name(p->mode);
     fprintf(f, "{\"impl\": \"sdd\", \"device\": \"%s\", \"mode\": \"%s\", \"arch\": \"%s\", \"batch\": %d, \"len\": %lld, \"threads\": %d, "
                "\"reps\": %d, \"best_s\": %.4f, \"mean_s\": %.4f, \"best_cpu_s\": %.4f, \"peak_rss_mb\": %.1f, \"arena_peak_mb\": %.1f, "
-               "\"device_arena_peak_mb\": %.1f%s}\n",
+               "\"device_arena_peak_mb\": %.1f%s",
             p->device ? "cuda" : "cpu", mode, r->arch, p->batch, (long long)p->len, p->threads, p->reps, r->best_s, r->mean_s,
             r->best_cpu_s, r->peak_rss_mb, r->arena_peak_mb, r->device_arena_peak_mb, p->recompute ? "" : ", \"recompute\": 0");
+    if (r->arena_keep_est_mb > 0) fprintf(f, ", \"arena_keep_est_mb\": %.1f", r->arena_keep_est_mb);
+    fprintf(f, "}\n");
     if (!r->has_profile) return;
     /* forward time is charged between family switches: the loss and, in step
      * modes, the alignment and Adam are in no family's forward time */

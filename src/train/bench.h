@@ -39,6 +39,10 @@ typedef struct {
     char arch[64];
     double best_s, mean_s, best_cpu_s;
     double peak_rss_mb, arena_peak_mb, device_arena_peak_mb;
+    /* a backward that recomputed (XLSR-* with recompute on): the arena peak
+     * estimated for keeping the activations (sdd_checkpoint_keep_estimate),
+     * host or device arena as the run used; 0 otherwise */
+    double arena_keep_est_mb;
     int has_profile;
     sdd_prof prof;          /* summed over the timed repetitions */
 } sdd_bench_result;

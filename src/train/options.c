@@ -42,7 +42,7 @@ static const char *const PATHS[] = { "orig", "aug", "dual" };
 static const char *const BN[] = { "per-path", "joint" };
 static const char *const SELECT[] = { "loss", "eer" };
 static const char *const CROP[] = { "first", "random" };
-static const char *const ONOFF[] = { "off", "on" };
+static const char *const RECOMPUTE[] = { "off", "on", "auto" };   /* SDD_RECOMPUTE_* */
 
 typedef struct { const char *key; long lo, hi; size_t off; int is_long; } int_opt;
 #define IOPT(k, lo, hi, field) { k, lo, hi, offsetof(sdd_train_config, field), 0 }
@@ -109,7 +109,7 @@ int sdd_train_option(sdd_train_config *c, const char *key, const char *v, const 
         return 0;
     }
     if (!strcmp(key, "ssl-recompute")) {
-        if ((k = choice(v, ONOFF, 2)) < 0) return sdd_err_set(e, "%s: '%s' is not on or off", shown, v);
+        if ((k = choice(v, RECOMPUTE, 3)) < 0) return sdd_err_set(e, "%s: '%s' is not on, off or auto", shown, v);
         c->ssl_recompute = k;
         return 0;
     }
@@ -214,7 +214,7 @@ char *sdd_train_config_json(const sdd_train_config *c, const char *arch, sdd_err
         { "paths", PATHS[c->step.paths] }, { "align", sdd_align_name(c->step.align) },
         { "bn-stats", BN[c->step.bn_stats == SDD_BN_JOINT] }, { "select", SELECT[c->select_eer != 0] },
         { "crop", CROP[c->crop == SDD_CUT_RANDOM] }, { "lr-schedule", sdd_lr_schedule_name(c->lr_schedule) },
-        { "ssl-recompute", ONOFF[c->ssl_recompute != 0] },
+        { "ssl-recompute", RECOMPUTE[c->ssl_recompute] },
     };
     for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) {
         if (!strs[i].v) continue;   /* unset paths and no recipe: left out */

@@ -14,6 +14,8 @@
 #include <ctype.h>
 #include "dist/dist.h"
 #include "backend/device.h"
+#include "train/memory.h"
+#include "ops/seq.h"
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
@@ -51,7 +53,7 @@ sdd_train_config sdd_train_default_config(void)
     c.accum = 1;
     c.lr_schedule = SDD_LR_CONST;
     c.lr_min = 5e-6;
-    c.ssl_recompute = 1;
+    c.ssl_recompute = SDD_RECOMPUTE_AUTO;
     sdd_rawboost_default_params(&c.rb);
     return c;
 }
@@ -76,6 +78,36 @@ typedef struct {
 static int path_join(char *out, size_t n, const char *dir, const char *name)
 {
     return snprintf(out, n, "%s/%s", dir, name) < (int)n ? 0 : -1;
+}
+
+/* --ssl-recompute auto, after this process's first step (which recomputed the
+ * XLS-R layers): keep their activations from now on when the arena peak
+ * estimated for that (sdd_checkpoint_keep_estimate) fits in the free memory,
+ * the host's or, on CUDA, the device's. The n-best snapshots are not in host
+ * memory before an epoch ends, so they are held back from it. The choice is
+ * logged; the gradients are the same to the bit either way. */
+static int auto_recompute(trainer *t, sdd_err *e)
+{
+    const int dev = t->c.dev != 0;
+    const sdd_arena *a = dev ? &t->c.darena : &t->c.arena;
+    const size_t est = sdd_checkpoint_keep_estimate(&t->c, dev, a->peak);
+    size_t avail = 0, total = 0;
+    const size_t reserve = dev ? 0 : (size_t)(t->cfg->n_best - t->nbest) * t->m->params.total * sizeof(float);
+    sdd_err me;
+    const int read = (dev ? sdd_device_mem_info(&avail, &total, &me) : sdd_host_mem_available(&avail, &me)) == 0;
+    const int keep = read && sdd_recompute_keep_fits(est, a->reserved, avail, reserve);
+    if (keep && sdd_model_set_recompute(t->m, 0, e)) return -1;
+    const double mb = 1.0 / 1048576.0;
+    fprintf(t->log, "{\"type\": \"ssl_recompute\", \"step\": %ld, \"recompute\": \"%s\", \"keep_peak_mb\": %.1f, \"held_mb\": %.1f, "
+                    "\"available_mb\": %.1f, \"memory\": \"%s\"}\n", t->step, keep ? "off" : "on", est * mb, a->reserved * mb,
+            read ? avail * mb : -1.0, dev ? "device" : "host");
+    if (t->cfg->quiet) return 0;
+    if (!read)
+        fprintf(stderr, "sdd train: --ssl-recompute auto: recomputing (the free memory is unknown: %s)\n", me.msg);
+    else
+        fprintf(stderr, "sdd train: --ssl-recompute auto: %s (keeping the XLS-R activations needs about %.0f MB of %s memory, "
+                        "%.0f MB free)\n", keep ? "activations kept from now on" : "recomputing", est * mb, dev ? "device" : "host", avail * mb);
+    return 0;
 }
 
 /* Weighted-CE loss and bona fide scores of a labelled set in eval mode, first-cut inputs. */
@@ -493,7 +525,7 @@ int sdd_train_run(const sdd_train_config *cfg, sdd_err *e)
     t.m = cfg->init_model ? sdd_model_load(cfg->init_model, NULL, e) : sdd_model_new(cfg->arch, e);
     if (!t.m) return -1;
     if (!cfg->init_model) sdd_model_init_random(t.m, cfg->seed);
-    if (!cfg->ssl_recompute && sdd_model_set_recompute(t.m, 0, e)) { rc = sdd_err_prefix(e, "--ssl-recompute off"); goto done; }
+    if (cfg->ssl_recompute == SDD_RECOMPUTE_OFF && sdd_model_set_recompute(t.m, 0, e)) { rc = sdd_err_prefix(e, "--ssl-recompute off"); goto done; }
     /* a resumed run goes on with the settings it was started with (a changed
      * default must not switch it silently) */
     if (resumed && path_join(path, sizeof path, cfg->out_dir, "config.json")) { rc = sdd_err_set(e, "output path too long"); goto done; }
@@ -572,6 +604,7 @@ int sdd_train_run(const sdd_train_config *cfg, sdd_err *e)
     const int64_t nbat = sdd_loader_batches_per_epoch(ld);
     const long steps_per_epoch = (long)(nbat / K);
     const long total_steps = (long)cfg->epochs * steps_per_epoch;
+    int auto_pending = cfg->ssl_recompute == SDD_RECOMPUTE_AUTO && t.m->ssl;
     if (steps_per_epoch < 1) { rc = sdd_err_set(e, "%s: %lld batches per epoch, fewer than --accum %d", cfg->train_list, (long long)nbat, K); stop = 1; }
     for (int ep = t.epoch0; ep < cfg->epochs && !stop && !rc; ep++) {
         if (sdd_loader_start_epoch(ld, ep, e)) { rc = -1; break; }
@@ -617,6 +650,10 @@ int sdd_train_run(const sdd_train_config *cfg, sdd_err *e)
             fprintf(t.log, ", \"seconds\": %.4f}\n", omp_get_wtime() - ts);
             if (ferror(t.log)) { rc = log_error(&t, e); break; }
             t.step++;
+            if (auto_pending) {
+                auto_pending = 0;
+                if (auto_recompute(&t, e)) { rc = -1; break; }
+            }
             sdd_crashpoint("train.step");
             if (tty) {
                 /* progress on a terminal only: position, running loss, conflict rate, speed */

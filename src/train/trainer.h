@@ -12,6 +12,8 @@
 
 #define SDD_TRAIN_MAX_EVAL 8
 
+enum { SDD_RECOMPUTE_OFF, SDD_RECOMPUTE_ON, SDD_RECOMPUTE_AUTO };
+
 typedef struct {
     const char *train_list, *train_audio, *dev_list, *dev_audio;
     const char *eval_spec[SDD_TRAIN_MAX_EVAL];  /* NAME=LIST:DIR */
@@ -21,8 +23,10 @@ typedef struct {
     const char *init_model;   /* ... or start from this model file */
     const char *ssl_weights;  /* new XLSR-* model: its XLS-R front end loaded from this checkpoint
                                  (any layout sdd_model_load_ssl reads); NULL: random */
-    int ssl_recompute;        /* XLSR-* models: 1 (default) recompute the front end's layers in the
-                                 backward, 0 keep their activations (sdd_model_set_recompute) */
+    int ssl_recompute;        /* XLSR-* models: SDD_RECOMPUTE_ON recompute the front end's layers in
+                                 the backward, _OFF keep their activations (sdd_model_set_recompute),
+                                 _AUTO (default) recompute in the first step, then keep them when the
+                                 estimate of that memory fits in what is free (train/memory.h) */
     sdd_step_params step;
     sdd_adam_params adam;
     int epochs, patience, batch, dev_batch, n_best, workers, resume;

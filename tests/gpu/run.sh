@@ -12,7 +12,8 @@
 #      CUDA is installed (said so in the results when it is not)
 #   4. compute-sanitizer memcheck on one fixture's forward and on one training
 #      step of AASIST-L and of XLSR-AASIST-tiny
-#   5. a short sdd train --device cuda run on the test clips
+#   5. a short sdd train --device cuda run on the test clips (AASIST-L; XLSR-AASIST-tiny
+#      with --ssl-recompute auto deciding by the device's free memory)
 #   6. XLS-R: the XLSR-AASIST (300M) eval and training benchmarks (after the
 #      benchmark section)
 # The real-weight fixtures need the AASIST .pth files: SDD_SHARED (default
@@ -82,6 +83,13 @@ ls tests/data/audio/*.flac tests/data/audio/*.wav 2>/dev/null | head -n 6 | awk 
 timeout 90 "$SDD" train --device cuda --train "$OUT/train_list.txt" --train-audio tests/data/audio --dev "$OUT/train_list.txt" \
   --dev-audio tests/data/audio --out "$OUT/train_cuda" --model AASIST-L --epochs 2 --batch 2 --align pcgrad 2>&1 | tail -n 6 | tee -a "$RES"
 [ -f "$OUT/train_cuda/model.safetensors" ] || { fail=1; log "sdd train --device cuda FAILED"; }
+endsec
+
+section "CLI: sdd train --device cuda, XLSR-AASIST-tiny, --ssl-recompute auto (the device's free memory)"
+timeout 90 "$SDD" train --device cuda --train "$OUT/train_list.txt" --train-audio tests/data/audio --dev "$OUT/train_list.txt" \
+  --dev-audio tests/data/audio --out "$OUT/train_cuda_xlsr" --model XLSR-AASIST-tiny --max-steps 2 --batch 2 --cut 16000 2>&1 | tail -n 4 | tee -a "$RES"
+grep '"ssl_recompute"' "$OUT/train_cuda_xlsr/log.jsonl" 2>/dev/null | tee -a "$RES" | grep -q '"memory": "device"' \
+  || { fail=1; log "sdd train --device cuda --ssl-recompute auto FAILED (no device decision in log.jsonl)"; }
 endsec
 
 section "CLI: sdd score --device cuda vs --device cpu"

@@ -185,7 +185,7 @@ static void bad_inputs(void)
     bad("{\"lr\": \"fast\"}", "\"lr\": 'fast' is not a non-negative number");
     bad("{\"lr\": -1}", "\"lr\"");
     bad("{\"paths\": \"triple\"}", "not orig, aug or dual");
-    bad("{\"ssl-recompute\": \"maybe\"}", "'maybe' is not on or off");
+    bad("{\"ssl-recompute\": \"maybe\"}", "'maybe' is not on, off or auto");
     bad("{\"align\": true}", "expected a string or a number");
     bad("{\"model\": null}", "expected a string or a number");
     bad("{\"rb-nbands\": {\"x\": 1}}", "expected a string or a number");

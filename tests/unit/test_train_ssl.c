@@ -127,6 +127,12 @@ static void test_train(void)
         snprintf(want, sizeof want, "\"ssl-weights\": \"%s\"", cases[k].file);
         CHECK_MSG(count(p, want) == 1, "%s: config.json records %s", cases[k].arch, want);
         if (k == 2) CHECK_MSG(count(p, "\"model\": \"XLSR-Conformer-TCM-tiny\"") == 1, "xlsr-tcm-tiny: config.json has the registry name");
+        /* --ssl-recompute auto (the default): decided once, after the first step;
+         * a tiny model's activations fit in any host's free memory */
+        CHECK_MSG(count(p, "\"ssl-recompute\": \"auto\"") == 1, "%s: config.json records ssl-recompute auto", cases[k].arch);
+        snprintf(p, sizeof p, "%s/log.jsonl", dir);
+        CHECK_MSG(count(p, "\"type\": \"ssl_recompute\", \"step\": 1, \"recompute\": \"off\"") == 1,
+                  "%s: log.jsonl records the activations kept after step 1", cases[k].arch);
         /* two Adam steps move each weight by about lr each: the encoder is the file's, trained */
         snprintf(p, sizeof p, "%s/last.safetensors", dir);
         int nenc, changed;
@@ -145,6 +151,37 @@ static void test_train(void)
         CHECK_MSG(d > 1e-2 && changed == nenc, "random front end within %.3g of the file", d);
         sdd_model_free(m);
     }
+}
+
+/* --ssl-recompute auto switched to keeping the activations after step 1 in
+ * test_train's first run (its log says so); the same two steps recomputing
+ * throughout (on) must end at the same weights to the bit */
+static void test_recompute_auto(void)
+{
+    char dir[400], a[600], b[600];
+    snprintf(dir, sizeof dir, "%s/recompute_on", tmp);
+    sdd_train_config c = config("XLSR-AASIST-tiny", XD "hf_model.safetensors", dir);
+    c.max_steps = 2;
+    c.ssl_recompute = SDD_RECOMPUTE_ON;
+    sdd_err e;
+    CHECK_MSG(sdd_train_run(&c, &e) == 0, "%s", e.msg);
+    snprintf(a, sizeof a, "%s/log.jsonl", dir);
+    CHECK_MSG(count(a, "\"ssl_recompute\"") == 0, "--ssl-recompute on: no decision logged");
+    snprintf(a, sizeof a, "%s/run0/last.safetensors", tmp);
+    snprintf(b, sizeof b, "%s/last.safetensors", dir);
+    sdd_tensorset ta, tb;
+    sdd_tensorset_init(&ta);
+    sdd_tensorset_init(&tb);
+    if (sdd_safetensors_load(a, &ta, &e) || sdd_safetensors_load(b, &tb, &e)) { CHECK_MSG(0, "%s", e.msg); return; }
+    int diff = ta.n != tb.n, nparam = 0;
+    for (int i = 0; !diff && i < ta.n; i++) {
+        const sdd_ntensor *t = sdd_tensorset_find(&tb, ta.t[i].name);
+        diff |= !t || t->nbytes != ta.t[i].nbytes || memcmp(t->data, ta.t[i].data, t->nbytes);
+        nparam++;
+    }
+    CHECK_MSG(!diff && nparam > 100, "auto (kept after step 1) and on (recomputed): same weights to the bit (%d tensors)", nparam);
+    sdd_tensorset_free(&ta);
+    sdd_tensorset_free(&tb);
 }
 
 /* the run's config.json is a recipe: --resume from it continues with the weights in its state */
@@ -266,6 +303,7 @@ int main(void)
     sdd_err e;
     if (sdd_safetensors_load(FIX, &fx, &e)) { CHECK_MSG(0, "%s", e.msg); return CHECK_DONE("test_train_ssl"); }
     test_train();
+    test_recompute_auto();
     test_resume();
     test_recipe();
     test_bad();
