@@ -19,6 +19,9 @@
 #if defined(__AVX512F__)
 #include <immintrin.h>
 
+/* the lanes of a vector that hold the `left` elements still to do */
+static inline __mmask16 sdd_v_mask(size_t left) { return left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1u); }
+
 /* expm1(r) for |r| <= 0.35: r + r^2/2! + ... + r^9/9! (Horner) */
 static inline __m512 sdd_v_expm1_red(__m512 r)
 {
@@ -151,42 +154,31 @@ static inline __m512 sdd_v_gelu_cdf(__m512 x, __m512 *ez)
 }
 #endif
 
-/* y[k] = GELU(x[k]) = x Phi(x) (exact erf form); y may be x */
-static inline void sdd_gelu_vec(const float *x, float *y, size_t n)
+/* grad = 0: d[k] = GELU(x[k]) = x Phi(x) (exact erf form; d may be x);
+ * grad = 1: d[k] += dy[k] * GELU'(x[k]), GELU'(x) = Phi(x) + x exp(-x^2/2) / sqrt(2 pi) */
+static inline void sdd_gelu_run(const float *x, const float *dy, float *d, size_t n, int grad)
 {
     size_t k = 0;
 #if defined(__AVX512F__)
     for (; k < n; k += 16) {
-        const __mmask16 m = n - k >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - k)) - 1u);
-        const __m512 v = _mm512_maskz_loadu_ps(m, x + k);
-        __m512 ez;
-        _mm512_mask_storeu_ps(y + k, m, _mm512_mul_ps(v, sdd_v_gelu_cdf(v, &ez)));
-    }
-#endif
-    float ez;
-    for (; k < n; k++) y[k] = x[k] * sdd_gelu_cdf1(x[k], &ez);
-}
-
-/* dx[k] += dy[k] * GELU'(x[k]), GELU'(x) = Phi(x) + x exp(-x^2/2) / sqrt(2 pi) */
-static inline void sdd_gelu_d_vec(const float *x, const float *dy, float *dx, size_t n)
-{
-    size_t k = 0;
-#if defined(__AVX512F__)
-    for (; k < n; k += 16) {
-        const __mmask16 m = n - k >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - k)) - 1u);
+        const __mmask16 m = sdd_v_mask(n - k);
         const __m512 v = _mm512_maskz_loadu_ps(m, x + k);
         __m512 ez;
         const __m512 cdf = sdd_v_gelu_cdf(v, &ez);
+        if (!grad) { _mm512_mask_storeu_ps(d + k, m, _mm512_mul_ps(v, cdf)); continue; }
         const __m512 g = _mm512_fmadd_ps(_mm512_mul_ps(v, _mm512_set1_ps(0.39894228040143268f)), ez, cdf);
-        _mm512_mask_storeu_ps(dx + k, m, _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, dy + k), g, _mm512_maskz_loadu_ps(m, dx + k)));
+        _mm512_mask_storeu_ps(d + k, m, _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, dy + k), g, _mm512_maskz_loadu_ps(m, d + k)));
     }
 #endif
     for (; k < n; k++) {
         float ez;
         const float cdf = sdd_gelu_cdf1(x[k], &ez);
-        dx[k] = fmaf(dy[k], fmaf(x[k] * 0.39894228040143268f, ez, cdf), dx[k]);
+        d[k] = grad ? fmaf(dy[k], fmaf(x[k] * 0.39894228040143268f, ez, cdf), d[k]) : x[k] * cdf;
     }
 }
+
+static inline void sdd_gelu_vec(const float *x, float *y, size_t n) { sdd_gelu_run(x, NULL, y, n, 0); }
+static inline void sdd_gelu_d_vec(const float *x, const float *dy, float *dx, size_t n) { sdd_gelu_run(x, dy, dx, n, 1); }
 
 /* y[k] = SELU(x[k]); y may be x */
 static inline void sdd_selu_vec(const float *x, float *y, size_t n)
@@ -195,7 +187,7 @@ static inline void sdd_selu_vec(const float *x, float *y, size_t n)
 #if defined(__AVX512F__)
     for (; k + 16 <= n; k += 16) _mm512_storeu_ps(y + k, sdd_v_selu(_mm512_loadu_ps(x + k)));
     if (k < n) {
-        const __mmask16 m = (__mmask16)((1u << (n - k)) - 1u);
+        const __mmask16 m = sdd_v_mask(n - k);
         _mm512_mask_storeu_ps(y + k, m, sdd_v_selu(_mm512_maskz_loadu_ps(m, x + k)));
         return;
     }
@@ -209,7 +201,7 @@ static inline void sdd_selu_d_vec(const float *x, const float *dy, float *d, siz
     size_t k = 0;
 #if defined(__AVX512F__)
     for (; k < n; k += 16) {
-        const __mmask16 m = n - k >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - k)) - 1u);
+        const __mmask16 m = sdd_v_mask(n - k);
         const __m512 g = sdd_v_selu_d(_mm512_maskz_loadu_ps(m, x + k));
         const __m512 dv = _mm512_maskz_loadu_ps(m, d + k);
         const __m512 r = acc ? _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, dy + k), g, dv) : _mm512_mul_ps(dv, g);
