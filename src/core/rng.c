@@ -5,35 +5,13 @@
 #include <math.h>
 #include <string.h>
 
-static inline uint64_t mix64(uint64_t z)
-{
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-
 uint64_t sdd_rng_key(uint64_t a, uint64_t b, uint64_t c, uint64_t d)
 {
-    uint64_t k = mix64(a + 0x9e3779b97f4a7c15ULL);
-    k = mix64(k ^ (b + 0x632be59bd9b4e019ULL));
-    k = mix64(k ^ (c + 0x85157af5ULL));
-    k = mix64(k ^ (d + 0x2545f4914f6cdd1dULL));
+    uint64_t k = sdd_rng_mix64(a + 0x9e3779b97f4a7c15ULL);
+    k = sdd_rng_mix64(k ^ (b + 0x632be59bd9b4e019ULL));
+    k = sdd_rng_mix64(k ^ (c + 0x85157af5ULL));
+    k = sdd_rng_mix64(k ^ (d + 0x2545f4914f6cdd1dULL));
     return k;
-}
-
-uint64_t sdd_rng_u64(uint64_t key, uint64_t counter)
-{
-    return mix64(mix64(key ^ (counter * 0x9e3779b97f4a7c15ULL)) + key);
-}
-
-float sdd_rng_uniform(uint64_t key, uint64_t counter)
-{
-    return (float)(sdd_rng_u64(key, counter) >> 40) * (1.0f / 16777216.0f);
-}
-
-double sdd_rng_uniform_d(uint64_t key, uint64_t counter)
-{
-    return (double)(sdd_rng_u64(key, counter) >> 11) * (1.0 / 9007199254740992.0);
 }
 
 double sdd_rng_normal(uint64_t key, uint64_t counter)
@@ -48,7 +26,7 @@ void sdd_rng_uniform_d_fill(uint64_t key, uint64_t counter, int64_t n, double *o
 {
     #pragma omp simd
     for (int64_t i = 0; i < n; i++)
-        out[i] = (double)(int64_t)(mix64(mix64(key ^ ((counter + (uint64_t)i) * 0x9e3779b97f4a7c15ULL)) + key) >> 11)
+        out[i] = (double)(int64_t)(sdd_rng_mix64(sdd_rng_mix64(key ^ ((counter + (uint64_t)i) * 0x9e3779b97f4a7c15ULL)) + key) >> 11)
                  * (1.0 / 9007199254740992.0);
 }
 
@@ -128,9 +106,9 @@ void sdd_rng_normal_fill(uint64_t key, uint64_t counter, int64_t n, double *out)
     #pragma omp simd
     for (int64_t i = 0; i < n; i++) {
         const uint64_t c = counter + (uint64_t)i;
-        const double u1r = (double)(int64_t)(mix64(mix64(key ^ ((2 * c) * 0x9e3779b97f4a7c15ULL)) + key) >> 11)
+        const double u1r = (double)(int64_t)(sdd_rng_mix64(sdd_rng_mix64(key ^ ((2 * c) * 0x9e3779b97f4a7c15ULL)) + key) >> 11)
                            * (1.0 / 9007199254740992.0);
-        const double u2 = (double)(int64_t)(mix64(mix64(key ^ ((2 * c + 1) * 0x9e3779b97f4a7c15ULL)) + key) >> 11)
+        const double u2 = (double)(int64_t)(sdd_rng_mix64(sdd_rng_mix64(key ^ ((2 * c + 1) * 0x9e3779b97f4a7c15ULL)) + key) >> 11)
                           * (1.0 / 9007199254740992.0);
         const double u1 = u1r < 1e-300 ? 1e-300 : u1r;
         out[i] = sqrt(-2.0 * vlog(u1)) * vcos2pi(u2);

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define MAX_EPOCH 1000000
 
@@ -218,9 +219,8 @@ int sdd_runlog_load(sdd_runlog *r, const char *dir, sdd_err *e)
     size_t n;
     sdd_runlog_init(r);
     snprintf(path, sizeof path, "%s/config.json", dir);
-    FILE *probe = fopen(path, "rb");
-    if (probe) {
-        fclose(probe);
+    struct stat st;
+    if (stat(path, &st) == 0) {   /* a run without config.json (older sdd) is read from its log alone */
         char *t = sdd_read_all(path, SDD_CONFIG_MAX, "run config", &n, e);
         if (!t) return -1;
         int rc = sdd_runlog_parse_config(r, t, n, path, e);
