@@ -85,7 +85,8 @@ static int path_join(char *out, size_t n, const char *dir, const char *name)
  * estimated for that (sdd_checkpoint_keep_estimate) fits in the free memory,
  * the host's or, on CUDA, the device's. The n-best snapshots are not in host
  * memory before an epoch ends, so they are held back from it. The choice is
- * logged; the gradients are the same to the bit either way. */
+ * logged; the gradients are the same to the bit either way, so each rank of
+ * a data-parallel run may decide by its own memory. */
 static int auto_recompute(trainer *t, sdd_err *e)
 {
     const int dev = t->c.dev != 0;
@@ -101,7 +102,7 @@ static int auto_recompute(trainer *t, sdd_err *e)
     fprintf(t->log, "{\"type\": \"ssl_recompute\", \"step\": %ld, \"recompute\": \"%s\", \"keep_peak_mb\": %.1f, \"held_mb\": %.1f, "
                     "\"available_mb\": %.1f, \"memory\": \"%s\"}\n", t->step, keep ? "off" : "on", est * mb, a->reserved * mb,
             read ? avail * mb : -1.0, dev ? "device" : "host");
-    if (t->cfg->quiet) return 0;
+    if (t->cfg->quiet || sdd_dist_rank() != 0) return 0;   /* each rank decides for itself; the lead one says so */
     if (!read)
         fprintf(stderr, "sdd train: --ssl-recompute auto: recomputing (the free memory is unknown: %s)\n", me.msg);
     else

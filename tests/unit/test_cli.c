@@ -177,6 +177,12 @@ int main(void)
     CHECK(run("$SDD bench --model XLSR-AASIST-tiny --mode step-pcgrad --batch 2 --len 8000 --reps 1 --ssl-recompute off --json") == 0);
     CHECK_STR_CONTAINS(out, "\"arch\": \"XLSR-AASIST-tiny\"");
     CHECK_STR_CONTAINS(out, "\"recompute\": 0");
+    CHECK(strstr(out, "arena_keep_est_mb") == NULL);
+    /* recomputing (the default), it estimates the peak of keeping the activations */
+    CHECK(run("$SDD bench --model XLSR-AASIST-tiny --mode fwdbwd --batch 2 --len 8000 --reps 1 --json") == 0);
+    CHECK_STR_CONTAINS(out, "\"arena_keep_est_mb\": ");
+    CHECK(run("$SDD bench --model XLSR-AASIST-tiny --mode fwdbwd --batch 2 --len 8000 --reps 1") == 0);
+    CHECK_STR_CONTAINS(out, "MB with --ssl-recompute off)");
     CHECK(run("$SDD bench --model AASIST-L --len 16000 --ssl-recompute off") == 1);
     CHECK_STR_CONTAINS(out, "--ssl-recompute off: AASIST-L has no XLS-R front end");
     CHECK(run("$SDD bench --ssl-recompute maybe") == 2);
