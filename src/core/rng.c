@@ -26,7 +26,7 @@ void sdd_rng_uniform_d_fill(uint64_t key, uint64_t counter, int64_t n, double *o
 {
     #pragma omp simd
     for (int64_t i = 0; i < n; i++)
-        out[i] = (double)(int64_t)(sdd_rng_mix64(sdd_rng_mix64(key ^ ((counter + (uint64_t)i) * 0x9e3779b97f4a7c15ULL)) + key) >> 11)
+        out[i] = (double)(int64_t)(sdd_rng_u64(key, counter + (uint64_t)i) >> 11)
                  * (1.0 / 9007199254740992.0);
 }
 
@@ -106,9 +106,9 @@ void sdd_rng_normal_fill(uint64_t key, uint64_t counter, int64_t n, double *out)
     #pragma omp simd
     for (int64_t i = 0; i < n; i++) {
         const uint64_t c = counter + (uint64_t)i;
-        const double u1r = (double)(int64_t)(sdd_rng_mix64(sdd_rng_mix64(key ^ ((2 * c) * 0x9e3779b97f4a7c15ULL)) + key) >> 11)
+        const double u1r = (double)(int64_t)(sdd_rng_u64(key, 2 * c) >> 11)
                            * (1.0 / 9007199254740992.0);
-        const double u2 = (double)(int64_t)(sdd_rng_mix64(sdd_rng_mix64(key ^ ((2 * c + 1) * 0x9e3779b97f4a7c15ULL)) + key) >> 11)
+        const double u2 = (double)(int64_t)(sdd_rng_u64(key, 2 * c + 1) >> 11)
                           * (1.0 / 9007199254740992.0);
         const double u1 = u1r < 1e-300 ? 1e-300 : u1r;
         out[i] = sqrt(-2.0 * vlog(u1)) * vcos2pi(u2);

@@ -106,8 +106,8 @@ struct sdd_ctx {
     sdd_prof *prof;           /* per-family timing, or NULL (the default) */
     /* activation recomputation in the last backward pass (sdd_backward clears
      * them): per arena ([0] host, [1] device) the sum and the largest of the
-     * checkpoints' footprints, each the arena's peak during one recomputation
-     * and its backward above the arena's use when it began (sdd_checkpoint_keep_estimate) */
+     * checkpoints' footprints, each the bytes one recomputation and its
+     * backward still hold when they are released (sdd_checkpoint_keep_estimate) */
     size_t ck_sum[2], ck_max[2];
 };
 

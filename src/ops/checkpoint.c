@@ -67,27 +67,21 @@ static void ck_backward_run(sdd_ctx *c, ck_node *n, size_t kept[2])
 
 /* The recomputation with its footprint measured: what it keeps until its
  * release (kept: activations and their gradients, which a run without
- * recomputation would hold to the end of the backward) and, for the largest
- * one, what it peaks at (kept plus the backward's temporaries). Each arena's
- * peak is set to its current use for the run and then put back to the larger
- * of the two. */
+ * recomputation would hold to the end of the backward). */
 static void ck_backward(sdd_ctx *c, void *vn)
 {
-    sdd_arena *ar[2] = { &c->arena, &c->darena };
-    size_t used0[2], peak0[2], kept[2] = { 0, 0 };
-    for (int k = 0; k < 2; k++) { used0[k] = ar[k]->used; peak0[k] = ar[k]->peak; ar[k]->peak = used0[k]; }
+    size_t kept[2] = { 0, 0 };
     ck_backward_run(c, vn, kept);
     for (int k = 0; k < 2; k++) {
         c->ck_sum[k] += kept[k];
         if (kept[k] > c->ck_max[k]) c->ck_max[k] = kept[k];
-        if (peak0[k] > ar[k]->peak) ar[k]->peak = peak0[k];
     }
 }
 
-size_t sdd_checkpoint_keep_estimate(const sdd_ctx *c, int dev, size_t peak)
+size_t sdd_checkpoint_keep_estimate(const sdd_ctx *c, int dev)
 {
     const int k = dev != 0;
-    return peak + c->ck_sum[k] - c->ck_max[k];
+    return (k ? c->darena.peak : c->arena.peak) + c->ck_sum[k] - c->ck_max[k];
 }
 
 /* device contexts: releases the sub-graph's host and device memory and keeps

@@ -84,20 +84,21 @@ static void c1_col2im(const c1_node *n, const float *dcols, int64_t gi, float *d
  * gradient in the rearranged layout: gw (Cout, Cg, K) += dwr back in w's
  * layout, or through the weight norm w = g v / ||v||:
  *   dg_k = sum_i dw_ik v_ik / ||v_k||,  dv_ik = (g_k / ||v_k||) (dw_ik - (dg_k / ||v_k||) v_ik).
- * dw goes back to w's layout first (into dwt), so the dot products read
- * both operands in memory order; each dg_k still sums i = (co, ci) in order. */
+ * With the weight norm dw goes back to w's layout first (into dwt), so the
+ * dot products read both operands in memory order; each dg_k still sums
+ * i = (co, ci) in order. */
 static void c1_wgrad(const c1_node *n, const float *dwr, float *dwt, const double *nrm, double *dot, float *gw, float *gg)
 {
     const int64_t Cout = n->Cout, Cg = n->Cg, K = n->K, NR = Cout * Cg;   /* rows (co, ci) */
     #pragma omp parallel for schedule(static)
     for (int64_t co = 0; co < Cout; co++)
         for (int64_t ci = 0; ci < Cg; ci++)
-            for (int64_t k = 0; k < K; k++) dwt[(co * Cg + ci) * K + k] = dwr[(co * K + k) * Cg + ci];
-    if (!n->g) {
-        #pragma omp parallel for schedule(static)
-        for (int64_t i = 0; i < NR * K; i++) gw[i] += dwt[i];
-        return;
-    }
+            for (int64_t k = 0; k < K; k++) {
+                const float d = dwr[(co * K + k) * Cg + ci];
+                if (n->g) dwt[(co * Cg + ci) * K + k] = d;
+                else gw[(co * Cg + ci) * K + k] += d;
+            }
+    if (!n->g) return;
     const float *v = n->w->x;
     for (int64_t k = 0; k < K; k++) dot[k] = 0;
     for (int64_t i = 0; i < NR; i++)

@@ -47,11 +47,11 @@ typedef sdd_tensor *(*sdd_ckpt_fn)(sdd_ctx *c, sdd_tensor *x, void *ud);
 sdd_tensor *sdd_checkpoint(sdd_ctx *c, sdd_ckpt_fn fn, sdd_tensor *x, void *ud);
 /* After a step whose backward recomputed (c->ck_sum, c->ck_max): the arena
  * peak the same step would reach with every checkpoint's activations kept,
- * given the step's measured peak (host arena, or the device arena when dev).
+ * from the arena's measured peak (host arena, or the device arena when dev).
  * Each footprint holds one sub-graph's activations and their gradients; kept,
  * they would all be live at the end of the backward, where the measured peak
  * held only the largest. An estimate (temporaries of the backward differ):
  * test_xlsr_aasist compares it with the measured no-recompute peak. */
-size_t sdd_checkpoint_keep_estimate(const sdd_ctx *c, int dev, size_t peak);
+size_t sdd_checkpoint_keep_estimate(const sdd_ctx *c, int dev);
 
 #endif

@@ -166,7 +166,7 @@ int sdd_bench_run(const sdd_bench_params *p, sdd_bench_result *r, sdd_err *e)
     r->arena_peak_mb = c.arena.peak / 1048576.0;
     r->device_arena_peak_mb = c.darena.peak / 1048576.0;
     if (c.ck_sum[0] || c.ck_sum[1])
-        r->arena_keep_est_mb = sdd_checkpoint_keep_estimate(&c, p->device != 0, p->device ? c.darena.peak : c.arena.peak) / 1048576.0;
+        r->arena_keep_est_mb = sdd_checkpoint_keep_estimate(&c, p->device != 0) / 1048576.0;
     r->has_profile = c.prof != NULL;
 done:
     c.prof = NULL;

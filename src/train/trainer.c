@@ -91,7 +91,7 @@ static int auto_recompute(trainer *t, sdd_err *e)
 {
     const int dev = t->c.dev != 0;
     const sdd_arena *a = dev ? &t->c.darena : &t->c.arena;
-    const size_t est = sdd_checkpoint_keep_estimate(&t->c, dev, a->peak);
+    const size_t est = sdd_checkpoint_keep_estimate(&t->c, dev);
     size_t avail = 0, total = 0;
     const size_t reserve = dev ? 0 : (size_t)(t->cfg->n_best - t->nbest) * t->m->params.total * sizeof(float);
     sdd_err me;

@@ -173,7 +173,7 @@ static int fixture_step(const sdd_tensorset *fx, int recompute, int bn_stats, fl
     }
     if (rc == 0) memcpy(w, m->params.data, m->params.total * sizeof(float));
     *peak = c.arena.peak;
-    *est = sdd_checkpoint_keep_estimate(&c, 0, c.arena.peak);
+    *est = sdd_checkpoint_keep_estimate(&c, 0);
     sdd_ctx_free(&c);
     sdd_adam_free(&opt);
     free(before);
