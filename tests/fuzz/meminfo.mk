@@ -4,7 +4,7 @@
 FUZZ_CC    ?= clang
 FUZZ_FLAGS ?= -g -O1 -fsanitize=fuzzer,address,undefined
 
-FUZZ_MI_SRC := src/train/memory.c src/io/readall.c src/core/error.c
+FUZZ_MI_SRC := src/train/memory.c src/core/lines.c src/core/error.c
 
 FUZZ_TARGETS += $(FUZZ_DIR)/fuzz_meminfo
 
