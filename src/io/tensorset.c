@@ -4,6 +4,7 @@
 #include "io/tensorset.h"
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 static const struct { const char *name; size_t size; } dtype_tab[SDD_DTYPE_COUNT] = {
     [SDD_F32] = {"F32", 4},  [SDD_F64] = {"F64", 8}, [SDD_F16] = {"F16", 2},
@@ -66,6 +67,7 @@ void sdd_tensorset_free(sdd_tensorset *ts)
     free(ts->meta_key);
     free(ts->meta_val);
     free(ts->hidx_);
+    if (ts->map_) munmap(ts->map_, ts->maplen_);
     memset(ts, 0, sizeof *ts);
 }
 

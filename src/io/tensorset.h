@@ -36,6 +36,8 @@ typedef struct {
     int nmeta, metacap;
     int *hidx_;     /* private: open-addressing index of t[] by name */
     int hcap_;      /* private: slots in hidx_ (0 or a power of two) */
+    void *map_;     /* private: the file mapping the tensors borrow (sdd_safetensors_map), unmapped by free */
+    size_t maplen_;
 } sdd_tensorset;
 
 /* Bytes per element (1..8); 0 for a value outside the enum. */

@@ -56,9 +56,9 @@ int sdd_host_mem_available(size_t *bytes, sdd_err *e)
     return rc;
 }
 
-int sdd_recompute_keep_fits(size_t est, size_t held, size_t avail, size_t reserve)
+int sdd_recompute_keep_fits(size_t est, size_t held, size_t avail)
 {
-    if (avail <= reserve) return 0;
+    if (avail == 0) return 0;
     const size_t grow = est > held ? est - held : 0;
-    return grow <= (avail - reserve) / 5 * 4;
+    return grow <= avail / 5 * 4;
 }

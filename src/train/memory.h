@@ -15,8 +15,7 @@ int sdd_meminfo_available(const char *text, size_t n, const char *what, size_t *
 int sdd_host_mem_available(size_t *bytes, sdd_err *e);
 /* 1: keeping the activations fits. est: the arena peak estimated without
  * recomputation; held: what the arena holds already (its chunks); avail: the
- * free memory; reserve: what the run will still take besides the arena.
- * Fits when the growth est - held is at most 80% of avail - reserve. */
-int sdd_recompute_keep_fits(size_t est, size_t held, size_t avail, size_t reserve);
+ * free memory. Fits when the growth est - held is at most 80% of avail. */
+int sdd_recompute_keep_fits(size_t est, size_t held, size_t avail);
 
 #endif

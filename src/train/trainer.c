@@ -24,6 +24,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <dirent.h>
+#include <stdint.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -65,9 +67,9 @@ typedef struct {
     sdd_adam opt;
     sdd_align_state al;
     float *grad;
-    int nbest;                 /* snapshots held */
+    int nbest;                 /* snapshots kept */
     double *best_loss;         /* (n_best) selection metric, ascending */
-    float **best_params;       /* (n_best) copies of the parameter block */
+    char (*best_file)[64];     /* (n_best) their model files in the run folder (snapshot_name) */
     double best;               /* lowest dev loss so far */
     int not_improving, epoch0;
     long step;
@@ -83,8 +85,8 @@ static int path_join(char *out, size_t n, const char *dir, const char *name)
 /* --ssl-recompute auto, after this process's first step (which recomputed the
  * XLS-R layers): keep their activations from now on when the arena peak
  * estimated for that (sdd_checkpoint_keep_estimate) fits in the free memory,
- * the host's or, on CUDA, the device's. The n-best snapshots are not in host
- * memory before an epoch ends, so they are held back from it. The choice is
+ * the host's or, on CUDA, the device's (the n-best snapshots are files, not
+ * memory: nbest_insert). The choice is
  * logged; the gradients are the same to the bit either way, so each rank of
  * a data-parallel run may decide by its own memory. */
 static int auto_recompute(trainer *t, sdd_err *e)
@@ -93,10 +95,9 @@ static int auto_recompute(trainer *t, sdd_err *e)
     const sdd_arena *a = dev ? &t->c.darena : &t->c.arena;
     const size_t est = sdd_checkpoint_keep_estimate(&t->c, dev);
     size_t avail = 0, total = 0;
-    const size_t reserve = dev ? 0 : (size_t)(t->cfg->n_best - t->nbest) * t->m->params.total * sizeof(float);
     sdd_err me;
     const int read = (dev ? sdd_device_mem_info(&avail, &total, &me) : sdd_host_mem_available(&avail, &me)) == 0;
-    const int keep = read && sdd_recompute_keep_fits(est, a->reserved, avail, reserve);
+    const int keep = read && sdd_recompute_keep_fits(est, a->reserved, avail);
     if (keep && sdd_model_set_recompute(t->m, 0, e)) return -1;
     const double mb = 1.0 / 1048576.0;
     fprintf(t->log, "{\"type\": \"ssl_recompute\", \"step\": %ld, \"recompute\": \"%s\", \"keep_peak_mb\": %.1f, \"held_mb\": %.1f, "
@@ -159,20 +160,133 @@ static int set_eer(const sdd_dataset *ds, const float *scores, sdd_eer_result *r
     return rc;
 }
 
-/* keeps the n best parameter snapshots by the selection metric (lowest dev loss, or dev EER) */
-static void nbest_insert(trainer *t, double loss)
+/* The n-best snapshots are model files in the run folder, written by the lead
+ * rank when an epoch makes the list (a 300M-parameter model would otherwise
+ * hold n x 1.27 GB of copies in memory, and the state would carry them all
+ * every epoch): RUN/best-epochNNN.safetensors, loadable as models. The state
+ * names them; files that no state names any more are removed after each
+ * state (prune_snapshots), so an interrupted run never loses one it needs. */
+static int snapshot_name(char *out, size_t n, const char *fmt, int k)
+{
+    return snprintf(out, n, fmt, k) < (int)n ? 0 : -1;
+}
+
+/* A name a state may give: best-*.safetensors of [A-Za-z0-9._-], no path. */
+static int snapshot_name_ok(const char *nm)
+{
+    const size_t n = strlen(nm), suf = sizeof ".safetensors" - 1;
+    if (n >= 64 || n <= 5 + suf || strncmp(nm, "best-", 5) || strcmp(nm + n - suf, ".safetensors")) return 0;
+    for (const char *p = nm; *p; p++)
+        if (!(isalnum((unsigned char)*p) || *p == '.' || *p == '_' || *p == '-')) return 0;
+    return 1;
+}
+
+/* Writes the current weights as snapshot file `name`, with the epoch and the
+ * selection value in its metadata. */
+static int snapshot_write(trainer *t, const char *name, int epoch, double crit, sdd_err *e)
+{
+    char path[1200], buf[64];
+    if (path_join(path, sizeof path, t->cfg->out_dir, name)) return sdd_err_set(e, "output path too long");
+    sdd_tensorset ts;
+    int rc = sdd_model_to_tensorset(t->m, &ts, e);
+    snprintf(buf, sizeof buf, "%d", epoch);
+    if (!rc && epoch >= 0) rc = sdd_tensorset_set_meta(&ts, "epoch", buf, e);
+    snprintf(buf, sizeof buf, "%.17g", crit);
+    if (!rc) rc = sdd_tensorset_set_meta(&ts, t->cfg->select_eer ? "dev_eer" : "dev_loss", buf, e);
+    if (!rc) rc = sdd_safetensors_save(path, &ts, e);
+    sdd_tensorset_free(&ts);
+    return rc;
+}
+
+/* Maps snapshot `name` and checks it holds every weight of this run's model
+ * (F32, exact shape, aligned as sdd writes it). */
+static int snapshot_open(trainer *t, const char *name, sdd_tensorset *ts, sdd_err *e)
+{
+    char path[1200];
+    if (path_join(path, sizeof path, t->cfg->out_dir, name)) return sdd_err_set(e, "output path too long");
+    if (sdd_safetensors_map(path, ts, e)) return sdd_err_prefix(e, "n-best snapshot");
+    const char *arch = sdd_tensorset_get_meta(ts, "arch");
+    int rc = 0;
+    if (!arch || strcmp(arch, t->m->arch)) rc = sdd_err_set(e, "%s: n-best snapshot of model %s, not %s", path, arch ? arch : "(unknown)", t->m->arch);
+    const sdd_params *ps = &t->m->params;
+    for (int i = 0; i < ps->np && !rc; i++) {
+        const sdd_ntensor *x = sdd_tensorset_find(ts, ps->p[i].name);
+        int same = x && x->dtype == SDD_F32 && x->ndim == ps->p[i].nd && ((uintptr_t)x->data & 3) == 0;
+        for (int d = 0; same && d < x->ndim; d++) same = x->shape[d] == ps->p[i].shape[d];
+        if (!same) rc = sdd_err_set(e, "%s: n-best snapshot: tensor %s %s", path, ps->p[i].name, x ? "differs from the model's (F32, same shape)" : "missing");
+    }
+    if (rc) sdd_tensorset_free(ts);
+    return rc;
+}
+
+/* Removes the snapshot files the list no longer names (lead rank, after a state). */
+static void prune_snapshots(trainer *t)
+{
+    DIR *d = opendir(t->cfg->out_dir);
+    if (!d) return;
+    struct dirent *de;
+    char path[1200];
+    while ((de = readdir(d))) {
+        if (!snapshot_name_ok(de->d_name)) continue;
+        int kept = 0;
+        for (int k = 0; k < t->nbest && !kept; k++) kept = !strcmp(de->d_name, t->best_file[k]);
+        if (!kept && !path_join(path, sizeof path, t->cfg->out_dir, de->d_name)) unlink(path);
+    }
+    closedir(d);
+}
+
+/* Keeps the n best epochs by the selection metric (lowest dev loss, or dev
+ * EER): an epoch that makes the list is written as its snapshot file. */
+static int nbest_insert(trainer *t, int epoch, double crit, sdd_err *e)
 {
     const int cap = t->cfg->n_best;
-    const size_t bytes = t->m->params.total * sizeof(float);
     int pos = t->nbest;
-    while (pos > 0 && t->best_loss[pos - 1] > loss) pos--;
-    if (pos >= cap) return;
-    float *slot = t->nbest == cap ? t->best_params[cap - 1] : t->best_params[t->nbest];
+    while (pos > 0 && t->best_loss[pos - 1] > crit) pos--;
+    if (pos >= cap) return 0;
+    char name[64];
+    if (snapshot_name(name, sizeof name, "best-epoch%03d.safetensors", epoch)) return sdd_err_set(e, "epoch %d: snapshot name too long", epoch);
+    if (sdd_dist_rank() == 0 && snapshot_write(t, name, epoch, crit, e)) return -1;
     if (t->nbest < cap) t->nbest++;
-    for (int k = t->nbest - 1; k > pos; k--) { t->best_loss[k] = t->best_loss[k - 1]; t->best_params[k] = t->best_params[k - 1]; }
-    t->best_loss[pos] = loss;
-    t->best_params[pos] = slot;
-    memcpy(slot, t->m->params.data, bytes);
+    for (int k = t->nbest - 1; k > pos; k--) {
+        t->best_loss[k] = t->best_loss[k - 1];
+        memcpy(t->best_file[k], t->best_file[k - 1], sizeof t->best_file[k]);
+    }
+    t->best_loss[pos] = crit;
+    memcpy(t->best_file[pos], name, sizeof name);
+    return 0;
+}
+
+/* The final model's weights: the element-wise mean of the n best snapshots
+ * (BatchNorm buffers included), read through file mappings, summed in
+ * double in list order as the in-memory copies were. Every rank reads the
+ * lead rank's files, after a collective so that the last one is written. */
+static int nbest_average(trainer *t, sdd_err *e)
+{
+    double one = 1.0;
+    if (sdd_dist_size() > 1 && sdd_dist_sum_f64(&one, 1, e)) return -1;
+    const int nb = t->nbest;
+    sdd_tensorset *sets = calloc((size_t)nb, sizeof *sets);
+    const float **src = calloc((size_t)nb, sizeof *src);
+    int rc = sets && src ? 0 : sdd_err_set(e, "out of memory");
+    int opened = 0;
+    for (; opened < nb && !rc; opened++)
+        if (snapshot_open(t, t->best_file[opened], &sets[opened], e)) { rc = -1; break; }
+    const sdd_params *ps = &t->m->params;
+    for (int i = 0; i < ps->np && !rc; i++) {
+        for (int j = 0; j < nb; j++) src[j] = sdd_tensorset_find(&sets[j], ps->p[i].name)->data;
+        float *dst = sdd_params_ptr(ps, i);
+        const long n = (long)ps->p[i].numel;
+#pragma omp parallel for schedule(static)
+        for (long k = 0; k < n; k++) {
+            double sum = 0.0;
+            for (int j = 0; j < nb; j++) sum += src[j][k];
+            dst[k] = (float)(sum / nb);
+        }
+    }
+    for (int j = 0; j < opened; j++) sdd_tensorset_free(&sets[j]);
+    free(sets);
+    free(src);
+    return rc;
 }
 
 /* a failed write of log.jsonl (full disk): the run stops, as for any other output */
@@ -181,7 +295,7 @@ static int log_error(trainer *t, sdd_err *e)
     return sdd_err_set(e, "%s/log.jsonl: write failed: %s", t->cfg->out_dir, strerror(errno ? errno : EIO));
 }
 
-/* training state next to the model: Adam moments, counters, n-best snapshots */
+/* training state next to the model: Adam moments, counters, the n-best list (files and values) */
 static int save_state(trainer *t, int next_epoch, sdd_err *e)
 {
     char path[1024], buf[64];
@@ -189,13 +303,13 @@ static int save_state(trainer *t, int next_epoch, sdd_err *e)
     sdd_tensorset_init(&ts);
     const int64_t n = (int64_t)t->m->params.total;
     /* the big buffers are written from where they live, not copied first: for a
-     * 300M-parameter model the moments, weights and n-best snapshots are GBs */
+     * 300M-parameter model the moments and weights are GBs */
     int rc = sdd_tensorset_add_ref(&ts, "adam.m", SDD_F32, 1, &n, t->opt.m, (size_t)n * 4, e) ||
              sdd_tensorset_add_ref(&ts, "adam.v", SDD_F32, 1, &n, t->opt.v, (size_t)n * 4, e) ||
              sdd_tensorset_add_ref(&ts, "params", SDD_F32, 1, &n, t->m->params.data, (size_t)n * 4, e);
     for (int k = 0; k < t->nbest && !rc; k++) {
-        snprintf(path, sizeof path, "nbest.%d", k);
-        rc = sdd_tensorset_add_ref(&ts, path, SDD_F32, 1, &n, t->best_params[k], (size_t)n * 4, e);
+        snprintf(path, sizeof path, "nbest_file.%d", k);
+        rc = sdd_tensorset_set_meta(&ts, path, t->best_file[k], e);
         snprintf(path, sizeof path, "nbest_loss.%d", k);
         snprintf(buf, sizeof buf, "%.17g", t->best_loss[k]);
         if (!rc) rc = sdd_tensorset_set_meta(&ts, path, buf, e);
@@ -246,6 +360,19 @@ static void adopt(float **buf, sdd_tensorset *ts, const char *name, size_t bytes
     } else memcpy(*buf, sdd_tensorset_find(ts, name)->data, bytes);
 }
 
+/* An n-best snapshot embedded in a state of an older sdd (the whole
+ * parameter block): written out as snapshot file best-stateK (lead rank). */
+static int snapshot_from_state(trainer *t, int k, float *block, sdd_err *e)
+{
+    snapshot_name(t->best_file[k], sizeof t->best_file[k], "best-state%d.safetensors", k);
+    if (sdd_dist_rank() != 0) return 0;
+    float *live = t->m->params.data;
+    t->m->params.data = block;   /* the same layout: the state was checked for this model */
+    const int rc = snapshot_write(t, t->best_file[k], -1, t->best_loss[k], e);
+    t->m->params.data = live;
+    return rc;
+}
+
 static int load_state(trainer *t, sdd_err *e)
 {
     char path[1024];
@@ -267,8 +394,8 @@ static int load_state(trainer *t, sdd_err *e)
     int no_log_bytes = 0;
     const long log_bytes = sdd_tensorset_get_meta(&ts, "log_bytes") ? meta_long(&ts, "log_bytes", path, &bad) : (no_log_bytes = 1, -1);
     if (bad) { sdd_tensorset_free(&ts); return sdd_err_set(e, "%s: not a training state for this model and settings", path); }
-    /* the moments and snapshots are adopted, not copied: the live buffers are
-     * still untouched (calloc/malloc) and are freed instead, so a resumed
+    /* the moments are adopted, not copied: the live buffers are
+     * still untouched (calloc) and are freed instead, so a resumed
      * 300M-parameter run does not hold the state twice; the weights live in
      * the model's parameter block and are copied */
     adopt(&t->opt.m, &ts, "adam.m", bytes);
@@ -277,16 +404,37 @@ static int load_state(trainer *t, sdd_err *e)
     double r[4];
     memcpy(r, rho->data, sizeof r);
     t->al.rho_t[0][0] = r[0]; t->al.rho_t[0][1] = r[1]; t->al.rho_t[1][0] = r[2]; t->al.rho_t[1][1] = r[3];
-    for (int k = 0; k < nb; k++) {
+    /* the n-best list: snapshot files the state names, or (a state written
+     * before they were files) parameter blocks inside it, which become files here */
+    int embedded = 0, rc = 0;
+    for (int k = 0; k < nb && !rc; k++) {
         char key[32], lkey[32];
-        snprintf(key, sizeof key, "nbest.%d", k);
+        snprintf(key, sizeof key, "nbest_file.%d", k);
         snprintf(lkey, sizeof lkey, "nbest_loss.%d", k);
-        const sdd_ntensor *s = sdd_tensorset_find(&ts, key);
-        const char *l = sdd_tensorset_get_meta(&ts, lkey);
-        if (!s || s->nbytes != bytes || !l) { sdd_tensorset_free(&ts); return sdd_err_set(e, "%s: n-best snapshot %d missing", path, k); }
-        adopt(&t->best_params[k], &ts, key, bytes);
-        t->best_loss[k] = strtod(l, NULL);
+        const char *f = sdd_tensorset_get_meta(&ts, key), *l = sdd_tensorset_get_meta(&ts, lkey);
+        char *end;
+        t->best_loss[k] = l ? strtod(l, &end) : NAN;
+        if (!l || *end || end == l) rc = sdd_err_set(e, "%s: n-best entry %d has no value", path, k);
+        else if (f && !snapshot_name_ok(f)) rc = sdd_err_set(e, "%s: n-best entry %d: '%.64s' is not a snapshot file name", path, k, f);
+        else if (f) snprintf(t->best_file[k], sizeof t->best_file[k], "%s", f);
+        else {
+            snprintf(key, sizeof key, "nbest.%d", k);
+            const sdd_ntensor *s = sdd_tensorset_find(&ts, key);
+            if (!s || s->nbytes != bytes) rc = sdd_err_set(e, "%s: n-best snapshot %d missing", path, k);
+            else rc = snapshot_from_state(t, k, s->data, e);
+            embedded = 1;
+        }
     }
+    if (rc) { sdd_tensorset_free(&ts); return -1; }
+    /* every rank checks the files, after the lead rank has written any it converted */
+    double one = 1.0;
+    if (embedded && sdd_dist_size() > 1 && sdd_dist_sum_f64(&one, 1, e)) { sdd_tensorset_free(&ts); return -1; }
+    for (int k = 0; k < nb && !rc; k++) {
+        sdd_tensorset snap;
+        if (snapshot_open(t, t->best_file[k], &snap, e)) rc = sdd_err_prefix(e, "%s", path);
+        else sdd_tensorset_free(&snap);
+    }
+    if (rc) { sdd_tensorset_free(&ts); return -1; }
     t->nbest = (int)nb;
     t->epoch0 = (int)next_epoch;
     t->step = step;
@@ -541,10 +689,8 @@ int sdd_train_run(const sdd_train_config *cfg, sdd_err *e)
     sdd_align_state_init(&t.al);
     t.grad = malloc(t.m->params.total * sizeof(float));
     t.best_loss = calloc((size_t)cfg->n_best, sizeof(double));
-    t.best_params = calloc((size_t)cfg->n_best, sizeof(float *));
-    if (!t.grad || !t.best_loss || !t.best_params) { rc = sdd_err_set(e, "out of memory"); goto done; }
-    for (int k = 0; k < cfg->n_best; k++)
-        if (!(t.best_params[k] = malloc(t.m->params.total * sizeof(float)))) { rc = sdd_err_set(e, "out of memory"); goto done; }
+    t.best_file = calloc((size_t)cfg->n_best, sizeof *t.best_file);
+    if (!t.grad || !t.best_loss || !t.best_file) { rc = sdd_err_set(e, "out of memory"); goto done; }
     if (resumed && load_state(&t, e)) { rc = -1; goto done; }
     /* CUDA: the parameters (as initialised or resumed) go to the device; they
      * and Adam's moments come back at the end of every epoch */
@@ -676,7 +822,8 @@ int sdd_train_run(const sdd_train_config *cfg, sdd_err *e)
         /* selection metric: dev loss (the reference) or dev EER (--select eer) */
         const double crit = cfg->select_eer ? (have_eer ? er.eer : INFINITY) : dloss;
         if (crit < t.best) { t.best = crit; t.not_improving = 0; } else t.not_improving++;
-        nbest_insert(&t, crit);
+        if (nbest_insert(&t, ep, crit, e)) { rc = -1; break; }
+        sdd_crashpoint("train.snapshot");
         sdd_loader_stats ls;
         sdd_loader_get_stats(ld, &ls);
         char j1[32], j2[32], j3[32], j4[32];
@@ -695,20 +842,16 @@ int sdd_train_run(const sdd_train_config *cfg, sdd_err *e)
         sdd_crashpoint("train.last");
         if (lead && save_state(&t, ep + 1, e)) { rc = -1; break; }
         sdd_crashpoint("train.state");
+        if (lead) prune_snapshots(&t);
         if (t.not_improving >= cfg->patience) {
             if (!cfg->quiet) fprintf(stderr, "sdd train: no dev improvement for %d epochs: stopping\n", t.not_improving);
             stop = 1;
         }
     }
     if (!rc && t.nbest > 0) {
-        /* final model: element-wise mean of the n best snapshots (BatchNorm buffers included) */
-        const size_t n = t.m->params.total;
-        for (size_t k = 0; k < n; k++) {
-            double s = 0.0;
-            for (int j = 0; j < t.nbest; j++) s += t.best_params[j][k];
-            t.m->params.data[k] = (float)(s / t.nbest);
-        }
-        if (t.c.dev && sdd_params_upload(&t.m->params, e)) rc = -1;
+        /* final model: element-wise mean of the n best snapshots */
+        if (nbest_average(&t, e)) rc = -1;
+        if (!rc && t.c.dev && sdd_params_upload(&t.m->params, e)) rc = -1;
         long bnr_batches = 0;
         if (!rc && cfg->bn_recompute) rc = recompute_bn(&t, ld, &bnr_batches, e);
         double dloss;
@@ -750,8 +893,7 @@ done:
     sdd_loader_destroy(ld);
     if (t.m) sdd_ctx_free(&t.c);
     sdd_adam_free(&t.opt);
-    if (t.best_params) for (int k = 0; k < cfg->n_best; k++) free(t.best_params[k]);
-    free(t.best_params);
+    free(t.best_file);
     free(t.best_loss);
     free(t.grad);
     sdd_model_free(t.m);

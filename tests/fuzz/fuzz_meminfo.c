@@ -22,11 +22,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         __builtin_trap();
     }
     free(copy);
-    if (size >= 32) {
-        size_t v[4];
+    if (size >= 24) {
+        size_t v[3];
         memcpy(v, data, sizeof v);
-        const int fits = sdd_recompute_keep_fits(v[0], v[1], v[2], v[3]);
-        if (fits && v[2] <= v[3]) __builtin_trap();
+        const int fits = sdd_recompute_keep_fits(v[0], v[1], v[2]);
+        if (fits && (v[2] == 0 || (v[0] > v[1] && v[0] - v[1] > v[2]))) __builtin_trap();   /* never more than is free */
     }
     return 0;
 }

@@ -3,7 +3,9 @@
  * unique names and readable data, and the tensors tile the data area exactly;
  * failure gives an empty set and one line naming the input. Whatever loads is
  * also saved (to /dev/shm, where fsync is cheap) and loaded again, and must
- * come back identical. */
+ * come back identical. The mapped loader (sdd_safetensors_map) gets the input
+ * as a file and must agree: the same verdict and, on success, the same
+ * tensors borrowed from inside its mapping. */
 #include "io/safetensors.h"
 
 #include <stdint.h>
@@ -40,11 +42,42 @@ static void roundtrip(const sdd_tensorset *ts)
     unlink(path);
 }
 
+/* the input as a file, mapped: the verdict and the tensors of load_mem (ts, rc) */
+static void mapped(const uint8_t *data, size_t size, const sdd_tensorset *ts, int rc)
+{
+    static char path[64];
+    if (!path[0]) snprintf(path, sizeof path, "/dev/shm/sdd_fuzz_map.%d", (int)getpid());
+    FILE *f = fopen(path, "wb");
+    if (!f) return;
+    const int whole = fwrite(data, 1, size, f) == size;
+    if (fclose(f) != 0 || !whole) return;
+    sdd_err e = { "" };
+    sdd_tensorset m;
+    const int mrc = sdd_safetensors_map(path, &m, &e);
+    if (mrc != rc) __builtin_trap();
+    if (mrc) {
+        if (m.n || m.map_ || strncmp(e.msg, path, strlen(path)) || strchr(e.msg, '\n')) __builtin_trap();
+    } else {
+        if (m.n != ts->n || m.nmeta != ts->nmeta) __builtin_trap();
+        for (int i = 0; i < m.n; i++) {
+            const sdd_ntensor *a = &ts->t[i], *b = &m.t[i];
+            if (strcmp(a->name, b->name) || a->nbytes != b->nbytes || (a->nbytes && memcmp(a->data, b->data, a->nbytes)))
+                __builtin_trap();
+            if (b->nbytes && ((const char *)b->data < (const char *)m.map_ ||
+                              (const char *)b->data + b->nbytes > (const char *)m.map_ + m.maplen_))
+                __builtin_trap();
+        }
+        sdd_tensorset_free(&m);
+    }
+    unlink(path);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     sdd_tensorset ts;
     sdd_err e = { "" };
     int rc = sdd_safetensors_load_mem(data, size, "fuzz.safetensors", &ts, &e);
+    if (access("/dev/shm", W_OK) == 0) mapped(data, size, &ts, rc);
     if (rc == 0) {
         uint64_t hl = 0, total = 0;
         for (int i = 7; i >= 0; i--) hl = (hl << 8) | data[i];

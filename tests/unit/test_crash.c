@@ -184,13 +184,38 @@ static int temp_files(const char *dir)
     return n;
 }
 
-/* The outputs of run `dir` equal the reference's: the final and last models
- * and the scores byte for byte, config.json, and the log record by record. */
+/* the n-best snapshot files of dir (best-*), sorted, joined with spaces */
+static void snapshot_names(const char *dir, char *out, size_t n)
+{
+    char names[16][64];
+    int k = 0;
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    while (d && (de = readdir(d)))
+        if (!strncmp(de->d_name, "best-", 5) && k < 16) snprintf(names[k++], 64, "%s", de->d_name);
+    if (d) closedir(d);
+    qsort(names, (size_t)k, 64, (int (*)(const void *, const void *))strcmp);
+    out[0] = 0;
+    for (int j = 0; j < k; j++) snprintf(out + strlen(out), n - strlen(out), "%s%s", j ? " " : "", names[j]);
+}
+
+/* The outputs of run `dir` equal the reference's: the final and last models,
+ * the n-best snapshot files and the scores byte for byte, config.json, and
+ * the log record by record. */
 static int same_run(const char *ref, const char *dir, char *why, size_t wn)
 {
     const char *files[] = { "model.safetensors", "last.safetensors", "scores_bundled.txt", "config.json" };
     for (size_t k = 0; k < sizeof files / sizeof files[0]; k++)
         if (!same_bytes(ref, dir, files[k])) { snprintf(why, wn, "%s differs", files[k]); return 0; }
+    char na[1100], nb[1100];
+    snapshot_names(ref, na, sizeof na);
+    snapshot_names(dir, nb, sizeof nb);
+    if (strcmp(na, nb) || !na[0]) { snprintf(why, wn, "snapshot files '%.60s', the reference's '%.60s'", nb, na); return 0; }
+    for (char *p = na, *sp; *p; p = sp + 1) {
+        if ((sp = strchr(p, ' '))) *sp = 0;
+        if (!same_bytes(ref, dir, p)) { snprintf(why, wn, "%s differs", p); return 0; }
+        if (!sp) break;
+    }
     char *a = log_records(ref), *b = log_records(dir);
     const int same = a && b && strcmp(a, b) == 0;
     if (!same) snprintf(why, wn, "log.jsonl records differ%s", b ? "" : " (torn or not JSON)");

@@ -274,6 +274,23 @@ static void test_safetensors_roundtrip(void)
     }
     free(file);
     sdd_tensorset_free(&back);
+    /* mapped instead of read: the same tensors and metadata, borrowed from the
+     * mapping (aligned as written), which free releases */
+    sdd_tensorset mp;
+    CHECK_MSG(sdd_safetensors_map(p, &mp, &e) == 0, "%s", e.msg);
+    CHECK(mp.n == ts.n && mp.nmeta == 2 && mp.map_ != NULL);
+    for (int i = 0; i < ts.n && i < mp.n; i++) {
+        const sdd_ntensor *a = &ts.t[i], *b = &mp.t[i];
+        CHECK_MSG(strcmp(a->name, b->name) == 0 && a->dtype == b->dtype && a->nbytes == b->nbytes &&
+                  (a->nbytes == 0 || (memcmp(a->data, b->data, a->nbytes) == 0 && b->borrowed_ &&
+                                      (const char *)b->data >= (const char *)mp.map_ &&
+                                      (const char *)b->data + b->nbytes <= (const char *)mp.map_ + mp.maplen_ &&
+                                      (uintptr_t)b->data % sdd_dtype_size(b->dtype) == 0)),
+                  "mapped tensor %d '%s' differs", i, a->name);
+    }
+    CHECK(sdd_tensorset_get_meta(&mp, "model") && !strcmp(sdd_tensorset_get_meta(&mp, "model"), "AASIST"));
+    sdd_tensorset_free(&mp);
+    CHECK(mp.map_ == NULL && mp.n == 0);
     /* an empty set round-trips too */
     sdd_tensorset empty;
     sdd_tensorset_init(&empty);
@@ -367,6 +384,19 @@ static void test_safetensors_bad(void)
     CHECK_STR_CONTAINS(e.msg, "is a directory");
     CHECK(sdd_safetensors_load(tpath("missing.safetensors"), &ts, &e) == -1);
     CHECK_STR_CONTAINS(e.msg, "missing.safetensors: cannot open: No such file or directory");
+    /* the mapped loader: the same messages, an empty set, nothing left mapped */
+    static const struct { const char *file, *want; } mapped[] = {
+        { "overlap.safetensors", "overlap.safetensors: tensors 'a' and 'b' overlap" }, { "empty.st", "empty.st: empty file" },
+        { "short.st", "short.st: 3 bytes, too short" }, { "missing.safetensors", "missing.safetensors: cannot open: No such file or directory" },
+        { "", "is a directory" } };
+    for (size_t i = 0; i < sizeof mapped / sizeof mapped[0]; i++) {
+        memset(&ts, 0x5a, sizeof ts);
+        CHECK(sdd_safetensors_map(mapped[i].file[0] ? tpath(mapped[i].file) : tmpdir, &ts, &e) == -1);
+        CHECK_STR_CONTAINS(e.msg, mapped[i].want);
+        CHECK(ts.n == 0 && ts.map_ == NULL && !strchr(e.msg, '\n'));
+    }
+    CHECK(sdd_safetensors_map("/dev/null", &ts, &e) == -1);
+    CHECK_STR_CONTAINS(e.msg, "/dev/null: not a regular file");
     /* every cut of a valid file is rejected */
     sdd_tensorset one;
     sdd_tensorset_init(&one);
@@ -383,6 +413,13 @@ static void test_safetensors_bad(void)
     CHECK(file && all);
     CHECK(file && sdd_safetensors_load_mem(file, n, "whole", &ts, &e) == 0 && ts.n == 1);
     sdd_tensorset_free(&ts);
+    /* and through the mapped loader, each cut written as a file */
+    all = 1;
+    for (size_t cut = 0; file && cut < n; cut++) {
+        all &= write_file(tpath("cut.st"), file, cut) == 0 && sdd_safetensors_map(tpath("cut.st"), &ts, &e) == -1 && ts.n == 0;
+        sdd_tensorset_free(&ts);
+    }
+    CHECK(file && all);
     free(file);
     sdd_tensorset_free(&one);
 }

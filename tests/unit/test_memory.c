@@ -48,13 +48,13 @@ int main(void)
     /* this host's own reading */
     size_t avail = 0;
     CHECK_MSG(sdd_host_mem_available(&avail, &e) == 0 && avail > ((size_t)16 << 20), "host MemAvailable: %s", e.msg);
-    /* the budget: growth est - held within 80% of avail - reserve */
+    /* the budget: growth est - held within 80% of avail */
     const size_t G = (size_t)1 << 30;
-    CHECK(sdd_recompute_keep_fits(9 * G, 1 * G, 20 * G, 10 * G) == 1);    /* grows 8 of 8 allowed */
-    CHECK(sdd_recompute_keep_fits(9 * G + 1, 1 * G, 20 * G, 10 * G) == 0);
-    CHECK(sdd_recompute_keep_fits(2 * G, 3 * G, 1 * G, 0) == 1);          /* no growth: the arena holds it */
-    CHECK(sdd_recompute_keep_fits(2 * G, 0, 1 * G, 1 * G) == 0);          /* nothing left after the reserve */
-    CHECK(sdd_recompute_keep_fits(0, 0, 0, 0) == 0);
-    CHECK(sdd_recompute_keep_fits(SIZE_MAX, 0, SIZE_MAX, 0) == 0);
+    CHECK(sdd_recompute_keep_fits(9 * G, 1 * G, 10 * G) == 1);    /* grows 8 of 8 allowed */
+    CHECK(sdd_recompute_keep_fits(9 * G + 1, 1 * G, 10 * G) == 0);
+    CHECK(sdd_recompute_keep_fits(2 * G, 3 * G, 1 * G) == 1);     /* no growth: the arena holds it */
+    CHECK(sdd_recompute_keep_fits(2 * G, 0, 0) == 0);             /* nothing free */
+    CHECK(sdd_recompute_keep_fits(0, 0, 0) == 0);
+    CHECK(sdd_recompute_keep_fits(SIZE_MAX, 0, SIZE_MAX) == 0);
     return CHECK_DONE("test_memory");
 }

@@ -1,0 +1,351 @@
+/* The n-best snapshots of `sdd train` (trainer.c): model files in the run
+ * folder for the epochs with the lowest dev loss, the other epochs' files
+ * removed, the final model their element-wise mean to the bit, the state
+ * naming them; a state of an older sdd (snapshots embedded in it) resumes to
+ * the same final model; and a missing, truncated, foreign or mismatched
+ * snapshot, or a state naming a path outside the run folder, stops --resume
+ * with one line naming the file before anything is written. */
+#include "check.h"
+#include "train/trainer.h"
+#include "io/safetensors.h"
+#include "models/model.h"
+#include "models/modelio.h"
+#include <dirent.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static char tmp[256], list[512];
+
+static sdd_train_config config(const char *out, int epochs)
+{
+    sdd_train_config c = sdd_train_default_config();
+    c.train_list = list;
+    c.train_audio = "tests/data/audio";
+    c.dev_list = list;
+    c.dev_audio = "tests/data/audio";
+    c.out_dir = out;
+    c.arch = "AASIST-L";
+    c.batch = 2;
+    c.cut = 4000;
+    c.epochs = epochs;
+    c.patience = 100;
+    c.n_best = 2;
+    c.adam.lr = 1e-3;
+    c.workers = 2;
+    c.quiet = 1;
+    return c;
+}
+
+static char *slurp(const char *path, size_t *n)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    const long len = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *b = malloc((size_t)len + 1);
+    if (b && fread(b, 1, (size_t)len, f) != (size_t)len) { free(b); b = NULL; }
+    if (b) b[len] = 0;
+    fclose(f);
+    if (n) *n = (size_t)len;
+    return b;
+}
+
+static int same_bytes(const char *a, const char *b)
+{
+    size_t na, nb;
+    char *x = slurp(a, &na), *y = slurp(b, &nb);
+    const int same = x && y && na == nb && memcmp(x, y, na) == 0;
+    free(x);
+    free(y);
+    return same;
+}
+
+/* the dev loss of each epoch record of dir's log; returns how many */
+static int dev_losses(const char *dir, double *loss, int cap)
+{
+    char path[600];
+    snprintf(path, sizeof path, "%s/log.jsonl", dir);
+    char *txt = slurp(path, NULL);
+    int n = 0;
+    for (char *line = txt, *nl; line && *line && n < cap; line = nl + 1) {
+        nl = strchr(line, '\n');
+        if (!nl) break;
+        *nl = 0;
+        json_t *o = json_loads(line, 0, NULL);
+        if (o && !strcmp(json_string_value(json_object_get(o, "type")) ? json_string_value(json_object_get(o, "type")) : "", "epoch"))
+            loss[n++] = json_number_value(json_object_get(o, "dev_loss"));
+        json_decref(o);
+    }
+    free(txt);
+    return n;
+}
+
+/* the best-*.safetensors names in dir, sorted; returns how many */
+static int snapshot_files(const char *dir, char names[][64], int cap)
+{
+    DIR *d = opendir(dir);
+    int n = 0;
+    struct dirent *de;
+    while (d && (de = readdir(d)))
+        if (!strncmp(de->d_name, "best-", 5) && n < cap) snprintf(names[n++], 64, "%s", de->d_name);
+    if (d) closedir(d);
+    qsort(names, (size_t)n, 64, (int (*)(const void *, const void *))strcmp);
+    return n;
+}
+
+static void run_ok(const sdd_train_config *c, const char *what)
+{
+    sdd_err e;
+    CHECK_MSG(sdd_train_run(c, &e) == 0, "%s: %s", what, e.msg);
+}
+
+/* a 4-epoch run: the two best epochs' files, their metadata, the mean */
+static void test_files_and_mean(const char *a)
+{
+    sdd_train_config c = config(a, 4);
+    run_ok(&c, "4 epochs");
+    double loss[8];
+    CHECK(dev_losses(a, loss, 8) == 4);
+    /* the two lowest dev losses, the earlier epoch first on a tie */
+    int b0 = 0;
+    for (int k = 1; k < 4; k++) if (loss[k] < loss[b0]) b0 = k;
+    int b1 = b0 == 0 ? 1 : 0;
+    for (int k = 0; k < 4; k++) if (k != b0 && loss[k] < loss[b1]) b1 = k;
+    char names[8][64], want[2][64];
+    snprintf(want[0], 64, "best-epoch%03d.safetensors", b0 < b1 ? b0 : b1);
+    snprintf(want[1], 64, "best-epoch%03d.safetensors", b0 < b1 ? b1 : b0);
+    CHECK_MSG(snapshot_files(a, names, 8) == 2 && !strcmp(names[0], want[0]) && !strcmp(names[1], want[1]),
+              "snapshot files: expected %s and %s", want[0], want[1]);
+    /* each is a model file of the run's model, with its epoch and dev loss */
+    sdd_model *snap[2] = { NULL, NULL };
+    sdd_err e;
+    for (int j = 0; j < 2; j++) {
+        char path[700];
+        snprintf(path, sizeof path, "%s/%s", a, want[j]);
+        snap[j] = sdd_model_load(path, NULL, &e);
+        CHECK_MSG(snap[j] && !strcmp(snap[j]->arch, "AASIST-L"), "%s: %s", want[j], snap[j] ? snap[j]->arch : e.msg);
+        sdd_tensorset ts;
+        CHECK(sdd_safetensors_load(path, &ts, &e) == 0);
+        const int ep = atoi(want[j] + 10);
+        const char *me = sdd_tensorset_get_meta(&ts, "epoch"), *ml = sdd_tensorset_get_meta(&ts, "dev_loss");
+        CHECK_MSG(me && atoi(me) == ep && ml && fabs(strtod(ml, NULL) - loss[ep]) <= 1e-8 * fabs(loss[ep]),
+                  "%s: epoch %s, dev_loss %s (log: %.9g)", want[j], me ? me : "-", ml ? ml : "-", loss[ep]);
+        sdd_tensorset_free(&ts);
+    }
+    /* the final model is their mean, summed in double, to the bit */
+    char path[700];
+    snprintf(path, sizeof path, "%s/model.safetensors", a);
+    sdd_model *fin = sdd_model_load(path, NULL, &e);
+    CHECK_MSG(fin, "%s", e.msg);
+    if (fin && snap[0] && snap[1]) {
+        const sdd_params *ps = &fin->params;
+        size_t bad = 0, differ = 0;
+        for (int i = 0; i < ps->np; i++) {
+            const float *x = sdd_params_ptr(&snap[0]->params, i), *y = sdd_params_ptr(&snap[1]->params, i), *m = sdd_params_ptr(ps, i);
+            for (size_t k = 0; k < ps->p[i].numel; k++) {
+                const float want_v = (float)(((double)x[k] + (double)y[k]) / 2);
+                bad += memcmp(&want_v, &m[k], sizeof want_v) != 0;
+                differ += x[k] != y[k];
+            }
+        }
+        CHECK_MSG(bad == 0, "final model: %zu values are not the mean of the two snapshots", bad);
+        CHECK(differ > 0);   /* the two epochs differ, so the mean is a real check */
+    }
+    sdd_model_free(fin);
+    for (int j = 0; j < 2; j++) sdd_model_free(snap[j]);
+    /* the state names them, best first, and carries no parameter copies */
+    snprintf(path, sizeof path, "%s/state.safetensors", a);
+    sdd_tensorset st;
+    CHECK(sdd_safetensors_load(path, &st, &e) == 0);
+    const char *f0 = sdd_tensorset_get_meta(&st, "nbest_file.0"), *f1 = sdd_tensorset_get_meta(&st, "nbest_file.1");
+    char first[64];
+    snprintf(first, 64, "best-epoch%03d.safetensors", b0);
+    CHECK_MSG(f0 && f1 && !strcmp(f0, first) && strcmp(f1, first), "state names %s, %s", f0 ? f0 : "-", f1 ? f1 : "-");
+    CHECK(st.n == 4 && !sdd_tensorset_find(&st, "nbest.0"));   /* adam.m, adam.v, params, gradvac.rho_t */
+    sdd_tensorset_free(&st);
+}
+
+/* rewrites dir's state as sdd wrote it before the snapshots were files: each
+ * snapshot's parameter block embedded as tensor nbest.K, no nbest_file.K;
+ * the snapshot files removed */
+static int make_old_state(const char *dir)
+{
+    char path[700];
+    snprintf(path, sizeof path, "%s/state.safetensors", dir);
+    sdd_tensorset st, old;
+    sdd_err e;
+    if (sdd_safetensors_load(path, &st, &e)) return -1;
+    sdd_tensorset_init(&old);
+    int rc = 0;
+    for (int i = 0; i < st.n && !rc; i++)
+        rc = sdd_tensorset_add(&old, st.t[i].name, st.t[i].dtype, st.t[i].ndim, st.t[i].shape, st.t[i].data, st.t[i].nbytes, &e);
+    for (int i = 0; i < st.nmeta && !rc; i++)
+        if (strncmp(st.meta_key[i], "nbest_file.", 11)) rc = sdd_tensorset_set_meta(&old, st.meta_key[i], st.meta_val[i], &e);
+    const int nb = atoi(sdd_tensorset_get_meta(&st, "nbest"));
+    for (int k = 0; k < nb && !rc; k++) {
+        char key[32], snap[700];
+        snprintf(key, sizeof key, "nbest_file.%d", k);
+        snprintf(snap, sizeof snap, "%s/%s", dir, sdd_tensorset_get_meta(&st, key));
+        sdd_model *m = sdd_model_load(snap, NULL, &e);
+        if (!m) { rc = -1; break; }
+        const int64_t n = (int64_t)m->params.total;
+        snprintf(key, sizeof key, "nbest.%d", k);
+        rc = sdd_tensorset_add(&old, key, SDD_F32, 1, &n, m->params.data, (size_t)n * sizeof(float), &e);
+        sdd_model_free(m);
+        if (!rc) rc = unlink(snap);
+    }
+    if (!rc) rc = sdd_safetensors_save(path, &old, &e);
+    sdd_tensorset_free(&st);
+    sdd_tensorset_free(&old);
+    return rc;
+}
+
+static void test_old_state(const char *a)
+{
+    char b[400], pa[600], pb[600];
+    snprintf(b, sizeof b, "%s/old", tmp);
+    sdd_train_config c = config(b, 2);
+    run_ok(&c, "2 epochs");
+    CHECK(make_old_state(b) == 0);
+    char names[8][64];
+    CHECK(snapshot_files(b, names, 8) == 0);
+    c = config(b, 4);
+    c.resume = 1;
+    run_ok(&c, "resume of an old state");
+    for (int k = 0; k < 2; k++) {
+        const char *f = k ? "last.safetensors" : "model.safetensors";
+        snprintf(pa, sizeof pa, "%s/%s", a, f);
+        snprintf(pb, sizeof pb, "%s/%s", b, f);
+        CHECK_MSG(same_bytes(pa, pb), "old state resumed: %s differs from the uninterrupted run's", f);
+    }
+    CHECK(snapshot_files(b, names, 8) == 2);
+}
+
+/* --resume of dir (3 epochs) fails with a message holding `want`, and the
+ * run folder is as it was (the log not cut, no file added or removed) */
+static void resume_fails(const char *dir, const char *want, const char *what)
+{
+    char lp[600], n0[16][64], n1[16][64];
+    snprintf(lp, sizeof lp, "%s/log.jsonl", dir);
+    size_t len0, len1;
+    char *log0 = slurp(lp, &len0);
+    const int c0 = snapshot_files(dir, n0, 16);
+    sdd_train_config c = config(dir, 3);
+    c.resume = 1;
+    sdd_err e;
+    CHECK_MSG(sdd_train_run(&c, &e) == -1, "%s: resumed", what);
+    CHECK_MSG(strstr(e.msg, want) && !strchr(e.msg, '\n'), "%s: '%s' lacks '%s'", what, e.msg, want);
+    char *log1 = slurp(lp, &len1);
+    CHECK_MSG(log0 && log1 && len0 == len1 && !memcmp(log0, log1, len0), "%s: the log changed", what);
+    CHECK_MSG(snapshot_files(dir, n1, 16) == c0, "%s: snapshot files added or removed", what);
+    free(log0);
+    free(log1);
+}
+
+/* copies snapshot src to dst without tensor `drop` and with metadata arch `arch` */
+static int rewrite_snapshot(const char *src, const char *dst, const char *drop, const char *arch)
+{
+    sdd_tensorset ts, out;
+    sdd_err e;
+    if (sdd_safetensors_load(src, &ts, &e)) return -1;
+    sdd_tensorset_init(&out);
+    int rc = 0;
+    for (int i = 0; i < ts.n && !rc; i++)
+        if (!drop || strcmp(ts.t[i].name, drop))
+            rc = sdd_tensorset_add(&out, ts.t[i].name, ts.t[i].dtype, ts.t[i].ndim, ts.t[i].shape, ts.t[i].data, ts.t[i].nbytes, &e);
+    for (int i = 0; i < ts.nmeta && !rc; i++)
+        rc = sdd_tensorset_set_meta(&out, ts.meta_key[i], strcmp(ts.meta_key[i], "arch") || !arch ? ts.meta_val[i] : arch, &e);
+    if (!rc) rc = sdd_safetensors_save(dst, &out, &e);
+    sdd_tensorset_free(&ts);
+    sdd_tensorset_free(&out);
+    return rc;
+}
+
+static int set_state_meta(const char *dir, const char *key, const char *val)
+{
+    char path[600];
+    snprintf(path, sizeof path, "%s/state.safetensors", dir);
+    sdd_tensorset ts;
+    sdd_err e;
+    if (sdd_safetensors_load(path, &ts, &e)) return -1;
+    int rc = sdd_tensorset_set_meta(&ts, key, val, &e);
+    if (!rc) rc = sdd_safetensors_save(path, &ts, &e);
+    sdd_tensorset_free(&ts);
+    return rc;
+}
+
+static void test_bad_snapshots(void)
+{
+    char d[400], snap[700], keep[700], cmd[1600];
+    snprintf(d, sizeof d, "%s/bad", tmp);
+    sdd_train_config c = config(d, 2);
+    run_ok(&c, "2 epochs");
+    char names[8][64];
+    CHECK(snapshot_files(d, names, 8) == 2);
+    snprintf(snap, sizeof snap, "%s/%s", d, names[1]);
+    snprintf(keep, sizeof keep, "%s/keep.safetensors", tmp);
+    snprintf(cmd, sizeof cmd, "cp '%s' '%s' && cp '%s/state.safetensors' '%s/state.keep'", snap, keep, d, tmp);
+    CHECK(system(cmd) == 0);
+    char want[900];
+    /* missing */
+    CHECK(rename(snap, keep) == 0);
+    snprintf(want, sizeof want, "state.safetensors: n-best snapshot: %s: cannot open: No such file or directory", snap);
+    resume_fails(d, want, "missing snapshot");
+    /* truncated to half */
+    size_t n;
+    char *whole = slurp(keep, &n);
+    FILE *f = fopen(snap, "wb");
+    CHECK(whole && f && fwrite(whole, 1, n / 2, f) == n / 2);
+    if (f) fclose(f);
+    free(whole);
+    snprintf(want, sizeof want, "n-best snapshot: %s: ", snap);
+    resume_fails(d, want, "truncated snapshot");
+    /* another architecture's, or one tensor short */
+    CHECK(rewrite_snapshot(keep, snap, NULL, "AASIST") == 0);
+    snprintf(want, sizeof want, "%s: n-best snapshot of model AASIST, not AASIST-L", snap);
+    resume_fails(d, want, "foreign snapshot");
+    CHECK(rewrite_snapshot(keep, snap, "out_layer.bias", NULL) == 0);
+    snprintf(want, sizeof want, "%s: n-best snapshot: tensor out_layer.bias missing", snap);
+    resume_fails(d, want, "snapshot missing a tensor");
+    snprintf(cmd, sizeof cmd, "cp '%s' '%s'", keep, snap);
+    CHECK(system(cmd) == 0);
+    /* a state naming a path outside the run folder, or an entry without its value */
+    CHECK(set_state_meta(d, "nbest_file.0", "../keep.safetensors") == 0);
+    resume_fails(d, "n-best entry 0: '../keep.safetensors' is not a snapshot file name", "path in the state");
+    CHECK(set_state_meta(d, "nbest_file.0", "best-x/../../y.safetensors") == 0);
+    resume_fails(d, "is not a snapshot file name", "path in the state");
+    snprintf(cmd, sizeof cmd, "cp '%s/state.keep' '%s/state.safetensors'", tmp, d);
+    CHECK(system(cmd) == 0);
+    CHECK(set_state_meta(d, "nbest_loss.1", "x") == 0);
+    resume_fails(d, "n-best entry 1 has no value", "entry without a value");
+    /* restored, it resumes; the epoch-2 files are then the two best of three */
+    CHECK(system(cmd) == 0);
+    c = config(d, 3);
+    c.resume = 1;
+    run_ok(&c, "resume after the restore");
+    CHECK(snapshot_files(d, names, 8) == 2);
+}
+
+int main(void)
+{
+    snprintf(tmp, sizeof tmp, "/tmp/sdd-test-nbest-%d", (int)getpid());
+    mkdir(tmp, 0700);
+    snprintf(list, sizeof list, "%s/list.txt", tmp);
+    FILE *f = fopen(list, "w");
+    fprintf(f, "real_01.flac bonafide\nreal_02.flac bonafide\ntts_01.flac spoof\nreal_03.flac bonafide\ntts_02.flac spoof\n");
+    fclose(f);
+    char a[400];
+    snprintf(a, sizeof a, "%s/a", tmp);
+    test_files_and_mean(a);
+    test_old_state(a);
+    test_bad_snapshots();
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", tmp);
+    if (system(cmd)) fprintf(stderr, "could not remove %s\n", tmp);
+    return CHECK_DONE("test_nbest");
+}
