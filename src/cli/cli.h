@@ -10,6 +10,7 @@
 #define SDD_EXIT_USAGE 2
 
 int cmd_import(int argc, char **argv);
+int cmd_average(int argc, char **argv);
 int cmd_score(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_augment(int argc, char **argv);

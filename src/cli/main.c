@@ -18,6 +18,7 @@ static void usage(FILE *f)
             "  score    score audio files, a folder or a list with a model\n"
             "  import   convert a PyTorch checkpoint (.pth) into an sdd model file\n"
             "  info     describe a model file\n"
+            "  average  average model files (n-best snapshots, checkpoints of several runs)\n"
             "  augment  apply RawBoost data augmentation (algorithms 1-8) to an audio file\n"
             "  eval     EER, min t-DCF and per-attack/condition tables from scores and a key\n"
             "  calibrate  fit a score calibration to log-likelihood ratios on dev scores\n"
@@ -48,6 +49,7 @@ static int dispatch(int argc, char **argv)
     if (!strcmp(cmd, "--version") || !strcmp(cmd, "version")) { printf("sdd %s\n", SDD_VERSION); return SDD_EXIT_OK; }
     if (!strcmp(cmd, "score")) return cmd_score(argc - 1, argv + 1);
     if (!strcmp(cmd, "import")) return cmd_import(argc - 1, argv + 1);
+    if (!strcmp(cmd, "average")) return cmd_average(argc - 1, argv + 1);
     if (!strcmp(cmd, "info")) return cmd_info(argc - 1, argv + 1);
     if (!strcmp(cmd, "augment")) return cmd_augment(argc - 1, argv + 1);
     if (!strcmp(cmd, "eval")) return cmd_eval(argc - 1, argv + 1);

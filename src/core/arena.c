@@ -104,6 +104,17 @@ void sdd_arena_free(sdd_arena *a)
     memset(a, 0, sizeof *a);
 }
 
+void sdd_arena_trim(sdd_arena *a)
+{
+    const sdd_arena keep = *a;
+    sdd_arena_free(a);
+    a->chunk_size = keep.chunk_size;
+    a->peak = keep.peak;
+    a->mem_alloc = keep.mem_alloc;
+    a->mem_free = keep.mem_free;
+    a->mem_poison = keep.mem_poison;
+}
+
 sdd_arena_mark sdd_arena_get_mark(const sdd_arena *a)
 {
     sdd_arena_mark m = { a->head, a->head ? a->head->off : 0, a->used };

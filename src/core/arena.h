@@ -37,5 +37,9 @@ typedef struct { sdd_arena_chunk *chunk; size_t off, used; } sdd_arena_mark;
 sdd_arena_mark sdd_arena_get_mark(const sdd_arena *a);
 void sdd_arena_release(sdd_arena *a, sdd_arena_mark m);
 void sdd_arena_free(sdd_arena *a);
+/* Gives every chunk back, keeping the settings and the peak: between passes
+ * (nothing allocated is live), when the passes to come are smaller than
+ * those before (the end of training, before the final phase's evaluation). */
+void sdd_arena_trim(sdd_arena *a);
 
 #endif

@@ -23,6 +23,12 @@ void sdd_ctx_free(sdd_ctx *c)
     memset(c, 0, sizeof *c);
 }
 
+void sdd_ctx_trim(sdd_ctx *c)
+{
+    sdd_arena_trim(&c->arena);
+    sdd_arena_trim(&c->darena);
+}
+
 void sdd_ctx_begin(sdd_ctx *c, int B, int train, int grad)
 {
     sdd_arena_reset(&c->arena);

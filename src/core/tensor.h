@@ -113,6 +113,8 @@ struct sdd_ctx {
 
 void sdd_ctx_init(sdd_ctx *c, sdd_params *params);
 void sdd_ctx_free(sdd_ctx *c);
+/* Between passes: the host and device arenas give their chunks back (sdd_arena_trim). */
+void sdd_ctx_trim(sdd_ctx *c);
 /* Starts a step: resets the arena and tape, one segment over the batch. */
 void sdd_ctx_begin(sdd_ctx *c, int B, int train, int grad);
 /* Splits the batch into segments (ends ascending, last == B), each routed to grad buffer bufs[s]. */

@@ -6,6 +6,7 @@
 #include "models/xlsr_import.h"
 #include "core/str.h"
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -167,6 +168,66 @@ sdd_model *sdd_model_load(const char *path, const char *arch, sdd_err *e)
     sdd_model *m = sdd_model_from_tensorset(&ts, arch, pth, path, e);
     sdd_tensorset_free(&ts);
     return m;
+}
+
+int sdd_model_map_weights(const sdd_model *m, const char *path, sdd_tensorset *ts, sdd_err *e)
+{
+    if (sdd_safetensors_map(path, ts, e)) return -1;
+    const char *arch = sdd_tensorset_get_meta(ts, "arch"), *fmt = sdd_tensorset_get_meta(ts, "format");
+    int rc = 0;
+    if (!fmt || strcmp(fmt, SDD_FORMAT_NAME) || !arch)
+        rc = sdd_err_set(e, "%s: not an sdd model file (convert a checkpoint with sdd import first)", path);
+    else if (strcmp(arch, m->arch)) rc = sdd_err_set(e, "%s: a model of %s, not %s", path, arch, m->arch);
+    const sdd_params *ps = &m->params;
+    for (int i = 0; i < ps->np && !rc; i++) {
+        const sdd_ntensor *x = sdd_tensorset_find(ts, ps->p[i].name);
+        int same = x && x->dtype == SDD_F32 && x->ndim == ps->p[i].nd && ((uintptr_t)x->data & 3) == 0;
+        for (int d = 0; same && d < x->ndim; d++) same = x->shape[d] == ps->p[i].shape[d];
+        if (!x) rc = sdd_err_set(e, "%s: tensor %s missing (needed by %s)", path, ps->p[i].name, m->arch);
+        else if (!same) rc = sdd_err_set(e, "%s: tensor %s is not F32 with %s's shape", path, ps->p[i].name, m->arch);
+    }
+    for (int i = 0; i < ts->n && !rc; i++)
+        if (sdd_params_find(ps, ts->t[i].name) < 0) rc = sdd_err_set(e, "%s: unexpected tensor %s (not part of %s)", path, ts->t[i].name, m->arch);
+    /* the hyperparameters sdd writes (config, nb_samp, the models' own keys)
+     * as m has them: equal shapes do not make the same model */
+    sdd_tensorset mine = { 0 };
+    if (!rc) rc = sdd_model_to_tensorset(m, &mine, e);
+    for (int i = 0; !rc && i < mine.nmeta; i++) {
+        const char *k = mine.meta_key[i], *v = sdd_tensorset_get_meta(ts, k);
+        if (strcmp(k, "threshold") && strcmp(k, "calibration") && (!v || strcmp(v, mine.meta_val[i])))
+            rc = sdd_err_set(e, "%s: metadata %s is %s%.60s%s, %s's is \"%.60s\"", path, k, v ? "\"" : "", v ? v : "missing", v ? "\"" : "",
+                             m->arch, mine.meta_val[i]);
+    }
+    sdd_tensorset_free(&mine);
+    if (rc) sdd_tensorset_free(ts);
+    return rc;
+}
+
+int sdd_model_average(sdd_model *m, const char *const *paths, int n, sdd_err *e)
+{
+    if (n < 1) return sdd_err_set(e, "average: no model files");
+    sdd_tensorset *sets = calloc((size_t)n, sizeof *sets);
+    const float **src = calloc((size_t)n, sizeof *src);
+    int rc = sets && src ? 0 : sdd_err_set(e, "out of memory");
+    int opened = 0;
+    for (; opened < n && !rc; opened++)
+        if (sdd_model_map_weights(m, paths[opened], &sets[opened], e)) { rc = -1; break; }
+    const sdd_params *ps = &m->params;
+    for (int i = 0; i < ps->np && !rc; i++) {
+        for (int j = 0; j < n; j++) src[j] = sdd_tensorset_find(&sets[j], ps->p[i].name)->data;
+        float *dst = sdd_params_ptr(ps, i);
+        const long len = (long)ps->p[i].numel;
+#pragma omp parallel for schedule(static)
+        for (long k = 0; k < len; k++) {
+            double sum = 0.0;
+            for (int j = 0; j < n; j++) sum += src[j][k];
+            dst[k] = (float)(sum / n);
+        }
+    }
+    for (int j = 0; j < opened; j++) sdd_tensorset_free(&sets[j]);
+    free(sets);
+    free(src);
+    return rc;
 }
 
 int sdd_model_to_tensorset(const sdd_model *m, sdd_tensorset *ts, sdd_err *e)

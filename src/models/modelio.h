@@ -25,6 +25,17 @@ sdd_model *sdd_model_from_tensorset(const sdd_tensorset *ts, const char *arch, i
 /* Loads a model file: safetensors written by sdd (architecture from metadata),
  * or a PyTorch .pth (architecture from `arch` or guessed). */
 sdd_model *sdd_model_load(const char *path, const char *arch, sdd_err *e);
+/* Maps model file `path` (safetensors, sdd_safetensors_map) and checks that
+ * it holds every weight of m as F32 with m's shape, aligned, and no tensor m
+ * lacks; the file must name m's architecture. ts borrows from the mapping
+ * (free it with sdd_tensorset_free); on failure it is empty and e names the
+ * file. */
+int sdd_model_map_weights(const sdd_model *m, const char *path, sdd_tensorset *ts, sdd_err *e);
+/* m's weights (BatchNorm buffers included) become the element-wise mean of
+ * those of n model files (each checked as above), summed in double in the
+ * order given: the trainer's n-best average, `sdd average`. Only the
+ * weights change; on failure they are as before. */
+int sdd_model_average(sdd_model *m, const char *const *paths, int n, sdd_err *e);
 /* Writes the model as safetensors, atomically. */
 int sdd_model_save(const sdd_model *m, const char *path, sdd_err *e);
 /* Fills ts with the model's tensors and metadata (what sdd_model_save

@@ -25,7 +25,6 @@
 #include <string.h>
 #include <strings.h>
 #include <dirent.h>
-#include <stdint.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -198,25 +197,15 @@ static int snapshot_write(trainer *t, const char *name, int epoch, double crit, 
     return rc;
 }
 
-/* Maps snapshot `name` and checks it holds every weight of this run's model
- * (F32, exact shape, aligned as sdd writes it). */
-static int snapshot_open(trainer *t, const char *name, sdd_tensorset *ts, sdd_err *e)
+/* Checks snapshot `name`: a model file of this run's model (sdd_model_map_weights). */
+static int snapshot_check(trainer *t, const char *name, sdd_err *e)
 {
     char path[1200];
     if (path_join(path, sizeof path, t->cfg->out_dir, name)) return sdd_err_set(e, "output path too long");
-    if (sdd_safetensors_map(path, ts, e)) return sdd_err_prefix(e, "n-best snapshot");
-    const char *arch = sdd_tensorset_get_meta(ts, "arch");
-    int rc = 0;
-    if (!arch || strcmp(arch, t->m->arch)) rc = sdd_err_set(e, "%s: n-best snapshot of model %s, not %s", path, arch ? arch : "(unknown)", t->m->arch);
-    const sdd_params *ps = &t->m->params;
-    for (int i = 0; i < ps->np && !rc; i++) {
-        const sdd_ntensor *x = sdd_tensorset_find(ts, ps->p[i].name);
-        int same = x && x->dtype == SDD_F32 && x->ndim == ps->p[i].nd && ((uintptr_t)x->data & 3) == 0;
-        for (int d = 0; same && d < x->ndim; d++) same = x->shape[d] == ps->p[i].shape[d];
-        if (!same) rc = sdd_err_set(e, "%s: n-best snapshot: tensor %s %s", path, ps->p[i].name, x ? "differs from the model's (F32, same shape)" : "missing");
-    }
-    if (rc) sdd_tensorset_free(ts);
-    return rc;
+    sdd_tensorset ts;
+    if (sdd_model_map_weights(t->m, path, &ts, e)) return sdd_err_prefix(e, "n-best snapshot");
+    sdd_tensorset_free(&ts);
+    return 0;
 }
 
 /* Removes the snapshot files the list no longer names (lead rank, after a state). */
@@ -257,35 +246,22 @@ static int nbest_insert(trainer *t, int epoch, double crit, sdd_err *e)
 }
 
 /* The final model's weights: the element-wise mean of the n best snapshots
- * (BatchNorm buffers included), read through file mappings, summed in
- * double in list order as the in-memory copies were. Every rank reads the
- * lead rank's files, after a collective so that the last one is written. */
+ * in list order (sdd_model_average). Every rank reads the lead rank's files,
+ * after a collective so that the last one is written. */
 static int nbest_average(trainer *t, sdd_err *e)
 {
     double one = 1.0;
     if (sdd_dist_size() > 1 && sdd_dist_sum_f64(&one, 1, e)) return -1;
-    const int nb = t->nbest;
-    sdd_tensorset *sets = calloc((size_t)nb, sizeof *sets);
-    const float **src = calloc((size_t)nb, sizeof *src);
-    int rc = sets && src ? 0 : sdd_err_set(e, "out of memory");
-    int opened = 0;
-    for (; opened < nb && !rc; opened++)
-        if (snapshot_open(t, t->best_file[opened], &sets[opened], e)) { rc = -1; break; }
-    const sdd_params *ps = &t->m->params;
-    for (int i = 0; i < ps->np && !rc; i++) {
-        for (int j = 0; j < nb; j++) src[j] = sdd_tensorset_find(&sets[j], ps->p[i].name)->data;
-        float *dst = sdd_params_ptr(ps, i);
-        const long n = (long)ps->p[i].numel;
-#pragma omp parallel for schedule(static)
-        for (long k = 0; k < n; k++) {
-            double sum = 0.0;
-            for (int j = 0; j < nb; j++) sum += src[j][k];
-            dst[k] = (float)(sum / nb);
-        }
+    char (*path)[1200] = calloc((size_t)t->nbest, sizeof *path);
+    const char **paths = calloc((size_t)t->nbest, sizeof *paths);
+    int rc = path && paths ? 0 : sdd_err_set(e, "out of memory");
+    for (int j = 0; j < t->nbest && !rc; j++) {
+        if (path_join(path[j], sizeof path[j], t->cfg->out_dir, t->best_file[j])) rc = sdd_err_set(e, "output path too long");
+        paths[j] = path[j];
     }
-    for (int j = 0; j < opened; j++) sdd_tensorset_free(&sets[j]);
-    free(sets);
-    free(src);
+    if (!rc && sdd_model_average(t->m, paths, t->nbest, e)) rc = sdd_err_prefix(e, "n-best snapshot");
+    free(path);
+    free(paths);
     return rc;
 }
 
@@ -430,9 +406,7 @@ static int load_state(trainer *t, sdd_err *e)
     double one = 1.0;
     if (embedded && sdd_dist_size() > 1 && sdd_dist_sum_f64(&one, 1, e)) { sdd_tensorset_free(&ts); return -1; }
     for (int k = 0; k < nb && !rc; k++) {
-        sdd_tensorset snap;
-        if (snapshot_open(t, t->best_file[k], &snap, e)) rc = sdd_err_prefix(e, "%s", path);
-        else sdd_tensorset_free(&snap);
+        if (snapshot_check(t, t->best_file[k], e)) rc = sdd_err_prefix(e, "%s", path);
     }
     if (rc) { sdd_tensorset_free(&ts); return -1; }
     t->nbest = (int)nb;
@@ -849,6 +823,9 @@ int sdd_train_run(const sdd_train_config *cfg, sdd_err *e)
         }
     }
     if (!rc && t.nbest > 0) {
+        /* the training passes' activations (GBs for XLS-R when kept) are not
+         * needed by the final phase's forward passes */
+        sdd_ctx_trim(&t.c);
         /* final model: element-wise mean of the n best snapshots */
         if (nbest_average(&t, e)) rc = -1;
         if (!rc && t.c.dev && sdd_params_upload(&t.m->params, e)) rc = -1;

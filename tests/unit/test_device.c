@@ -81,8 +81,15 @@ static void test_arena_allocators(void)
     sdd_arena_reset(&a);
     CHECK(sdd_arena_alloc(&a, 100) == p);  /* chunks kept across resets */
     CHECK(nalloc == 2);
+    /* trim: every chunk back through the arena's own free, settings and peak kept */
+    const size_t peak = a.peak;
+    sdd_arena_reset(&a);
+    sdd_arena_trim(&a);
+    CHECK(nfree == 2 && a.first == NULL && a.reserved == 0 && a.used == 0);
+    CHECK(a.peak == peak && a.chunk_size == 1024 && a.mem_alloc == count_alloc && a.mem_free == count_free);
+    CHECK(sdd_arena_alloc(&a, 100) != NULL && nalloc == 3);   /* and it allocates again, the same way */
     sdd_arena_free(&a);
-    CHECK(nfree == 2);
+    CHECK(nfree == 3);
 }
 
 /* a model whose ops lack CUDA kernels is refused before any op runs, never run on host code with device pointers */

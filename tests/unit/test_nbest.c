@@ -4,7 +4,9 @@
  * naming them; a state of an older sdd (snapshots embedded in it) resumes to
  * the same final model; and a missing, truncated, foreign or mismatched
  * snapshot, or a state naming a path outside the run folder, stops --resume
- * with one line naming the file before anything is written. */
+ * with one line naming the file before anything is written. `sdd average`
+ * (sdd_model_average) of the snapshots gives the final model's weights, and
+ * refuses files that are not the same model with one line, writing nothing. */
 #include "check.h"
 #include "train/trainer.h"
 #include "io/safetensors.h"
@@ -16,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static char tmp[256], list[512];
@@ -96,6 +99,37 @@ static int snapshot_files(const char *dir, char names[][64], int cap)
     if (d) closedir(d);
     qsort(names, (size_t)n, 64, (int (*)(const void *, const void *))strcmp);
     return n;
+}
+
+/* whether two model files hold the same tensors, bit for bit */
+static int same_weights(const char *a, const char *b)
+{
+    sdd_tensorset x, y;
+    sdd_err e;
+    if (sdd_safetensors_load(a, &x, &e)) return 0;
+    if (sdd_safetensors_load(b, &y, &e)) { sdd_tensorset_free(&x); return 0; }
+    int same = x.n == y.n && x.n > 0;
+    for (int i = 0; i < x.n && same; i++) {
+        const sdd_ntensor *t = sdd_tensorset_find(&y, x.t[i].name);
+        same = t && t->nbytes == x.t[i].nbytes && !memcmp(t->data, x.t[i].data, t->nbytes);
+    }
+    sdd_tensorset_free(&x);
+    sdd_tensorset_free(&y);
+    return same;
+}
+
+/* runs the sdd binary with args; its exit status, stderr's first line in err */
+static int sdd_cli(const char *args, char *err, size_t n)
+{
+    const char *bin = getenv("SDD_BIN") ? getenv("SDD_BIN") : "./sdd";
+    char cmd[2400], ef[400];
+    snprintf(ef, sizeof ef, "%s/cli.err", tmp);
+    snprintf(cmd, sizeof cmd, "%s %s 2>%s", bin, args, ef);
+    const int st = system(cmd);
+    FILE *f = fopen(ef, "r");
+    err[0] = 0;
+    if (f) { if (!fgets(err, (int)n, f)) err[0] = 0; fclose(f); }
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
 static void run_ok(const sdd_train_config *c, const char *what)
@@ -247,8 +281,8 @@ static void resume_fails(const char *dir, const char *want, const char *what)
     free(log1);
 }
 
-/* copies snapshot src to dst without tensor `drop` and with metadata arch `arch` */
-static int rewrite_snapshot(const char *src, const char *dst, const char *drop, const char *arch)
+/* copies snapshot src to dst without tensor `drop` and with metadata `key` set to `val` (when given) */
+static int rewrite_snapshot(const char *src, const char *dst, const char *drop, const char *key, const char *val)
 {
     sdd_tensorset ts, out;
     sdd_err e;
@@ -259,7 +293,8 @@ static int rewrite_snapshot(const char *src, const char *dst, const char *drop, 
         if (!drop || strcmp(ts.t[i].name, drop))
             rc = sdd_tensorset_add(&out, ts.t[i].name, ts.t[i].dtype, ts.t[i].ndim, ts.t[i].shape, ts.t[i].data, ts.t[i].nbytes, &e);
     for (int i = 0; i < ts.nmeta && !rc; i++)
-        rc = sdd_tensorset_set_meta(&out, ts.meta_key[i], strcmp(ts.meta_key[i], "arch") || !arch ? ts.meta_val[i] : arch, &e);
+        rc = sdd_tensorset_set_meta(&out, ts.meta_key[i], ts.meta_val[i], &e);
+    if (!rc && key) rc = sdd_tensorset_set_meta(&out, key, val, &e);
     if (!rc) rc = sdd_safetensors_save(dst, &out, &e);
     sdd_tensorset_free(&ts);
     sdd_tensorset_free(&out);
@@ -279,6 +314,7 @@ static int set_state_meta(const char *dir, const char *key, const char *val)
     return rc;
 }
 
+/* B44 of tests/BAD_INPUTS.md */
 static void test_bad_snapshots(void)
 {
     char d[400], snap[700], keep[700], cmd[1600];
@@ -306,11 +342,11 @@ static void test_bad_snapshots(void)
     snprintf(want, sizeof want, "n-best snapshot: %s: ", snap);
     resume_fails(d, want, "truncated snapshot");
     /* another architecture's, or one tensor short */
-    CHECK(rewrite_snapshot(keep, snap, NULL, "AASIST") == 0);
-    snprintf(want, sizeof want, "%s: n-best snapshot of model AASIST, not AASIST-L", snap);
+    CHECK(rewrite_snapshot(keep, snap, NULL, "arch", "AASIST") == 0);
+    snprintf(want, sizeof want, "n-best snapshot: %s: a model of AASIST, not AASIST-L", snap);
     resume_fails(d, want, "foreign snapshot");
-    CHECK(rewrite_snapshot(keep, snap, "out_layer.bias", NULL) == 0);
-    snprintf(want, sizeof want, "%s: n-best snapshot: tensor out_layer.bias missing", snap);
+    CHECK(rewrite_snapshot(keep, snap, "out_layer.bias", NULL, NULL) == 0);
+    snprintf(want, sizeof want, "n-best snapshot: %s: tensor out_layer.bias missing (needed by AASIST-L)", snap);
     resume_fails(d, want, "snapshot missing a tensor");
     snprintf(cmd, sizeof cmd, "cp '%s' '%s'", keep, snap);
     CHECK(system(cmd) == 0);
@@ -331,6 +367,66 @@ static void test_bad_snapshots(void)
     CHECK(snapshot_files(d, names, 8) == 2);
 }
 
+/* sdd_model_average and `sdd average` on run a's two snapshots */
+static void test_average(const char *a)
+{
+    char names[8][64], s0[600], s1[600], fin[600], out[600], bad[600], args[2400], err[1200];
+    CHECK(snapshot_files(a, names, 8) == 2);
+    snprintf(s0, sizeof s0, "%s/%s", a, names[0]);
+    snprintf(s1, sizeof s1, "%s/%s", a, names[1]);
+    snprintf(fin, sizeof fin, "%s/model.safetensors", a);
+    snprintf(out, sizeof out, "%s/avg.safetensors", tmp);
+    snprintf(bad, sizeof bad, "%s/bad.safetensors", tmp);
+    /* the library: the mean into a loaded model */
+    sdd_err e;
+    sdd_model *m = sdd_model_load(s0, NULL, &e), *f = sdd_model_load(fin, NULL, &e);
+    const char *paths[2] = { s1, s0 };
+    CHECK(m && f && sdd_model_average(m, paths, 2, &e) == 0);
+    if (m && f) CHECK_MSG(!memcmp(m->params.data, f->params.data, m->params.total * sizeof(float)), "sdd_model_average differs from the final model");
+    sdd_model_free(m);
+    sdd_model_free(f);
+    /* the command: the same weights, no threshold carried over */
+    snprintf(args, sizeof args, "average -o %s %s %s", out, s0, s1);
+    CHECK_MSG(sdd_cli(args, err, sizeof err) == 0, "sdd average: %s", err);
+    CHECK_MSG(same_weights(out, fin), "sdd average differs from the final model");
+    sdd_tensorset ts;
+    CHECK(sdd_safetensors_load(out, &ts, &e) == 0 && !sdd_tensorset_get_meta(&ts, "threshold"));
+    sdd_tensorset_free(&ts);
+    CHECK(sdd_safetensors_load(fin, &ts, &e) == 0 && sdd_tensorset_get_meta(&ts, "threshold"));
+    sdd_tensorset_free(&ts);
+    unlink(out);
+    /* B45: files that are not the same model: one line naming the file, exit 1, no output */
+    size_t n;
+    char *whole = slurp(s1, &n);
+    FILE *fp = fopen(bad, "wb");
+    CHECK(whole && fp && fwrite(whole, 1, n - 100, fp) == n - 100);
+    if (fp) fclose(fp);
+    free(whole);
+    struct { const char *key, *val, *want; } cases[] = {
+        { NULL, NULL, "cannot open: No such file or directory" },
+        { NULL, NULL, "outside the data area" },   /* the truncated copy above */
+        { "arch", "AASIST", "a model of AASIST, not AASIST-L" },
+        { "config", "{\"nb_samp\": 64600}", "metadata config is \"{\"nb_samp\": 64600}\", AASIST-L's is" },
+        { "format", "other", "not an sdd model file" },
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        if (k == 0) snprintf(bad, sizeof bad, "%s/none.safetensors", tmp);
+        else snprintf(bad, sizeof bad, "%s/bad.safetensors", tmp);
+        if (cases[k].key) CHECK(rewrite_snapshot(s1, bad, NULL, cases[k].key, cases[k].val) == 0);
+        snprintf(args, sizeof args, "average -o %s %s %s", out, s0, bad);
+        const int rc = sdd_cli(args, err, sizeof err);
+        char want[900];
+        snprintf(want, sizeof want, "sdd: %s: ", bad);
+        CHECK_MSG(rc == 1 && !strncmp(err, want, strlen(want)) && strstr(err, cases[k].want), "case %zu: rc %d, '%s'", k, rc, err);
+        CHECK_MSG(access(out, F_OK) != 0, "case %zu: an output was written", k);
+    }
+    /* usage errors */
+    snprintf(args, sizeof args, "average %s", s0);
+    CHECK(sdd_cli(args, err, sizeof err) == 2 && strstr(err, "no output given"));
+    snprintf(args, sizeof args, "average -o %s", out);
+    CHECK(sdd_cli(args, err, sizeof err) == 2 && strstr(err, "no model files given"));
+}
+
 int main(void)
 {
     snprintf(tmp, sizeof tmp, "/tmp/sdd-test-nbest-%d", (int)getpid());
@@ -342,6 +438,7 @@ int main(void)
     char a[400];
     snprintf(a, sizeof a, "%s/a", tmp);
     test_files_and_mean(a);
+    test_average(a);
     test_old_state(a);
     test_bad_snapshots();
     char cmd[400];
