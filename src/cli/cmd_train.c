@@ -48,6 +48,8 @@ static void usage(FILE *f)
             "  --crop first|random       training window: first N samples (default) or a random one\n"
             "  --epochs N (100) --patience N (7) --n-best N (5) --max-steps N (0 = no limit)\n"
             "  --select loss|eer         dev metric for the n best and early stopping (default loss)\n"
+            "                            (the n best epochs' weights: OUT/best-epochNNN.safetensors,\n"
+            "                            model files; OUT/model.safetensors is their mean)\n"
             "  --lr X (1e-4) --weight-decay X (1e-4) --ce-weight SPOOF,BONAFIDE (0.1,0.9)\n"
             "                            or balanced: inverse class frequency of --train (0.1,0.9 on\n"
             "                            ASVspoof 2019 LA; 0.5,0.5 on a balanced corpus)\n"

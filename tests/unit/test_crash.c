@@ -10,6 +10,7 @@
  * Every training runs in a forked child, so that this process never starts
  * OpenMP or loader threads (fork after them is unsafe). */
 #include "check.h"
+#include "train_setup.h"
 #include "io/atomic.h"
 #include "io/safetensors.h"
 #include "train/trainer.h"
@@ -49,24 +50,11 @@ typedef struct {
 
 static sdd_train_config config(const char *out, const setup *s)
 {
-    sdd_train_config c = sdd_train_default_config();
-    c.train_list = list;
-    c.train_audio = "tests/data/audio";
-    c.dev_list = list;
-    c.dev_audio = "tests/data/audio";
-    c.out_dir = out;
-    c.arch = "AASIST-L";
-    c.batch = 2;
-    c.cut = 4000;
-    c.epochs = s->epochs;
+    sdd_train_config c = ts_config(list, out, s->epochs);
     c.patience = s->patience;
-    c.n_best = 2;
-    c.adam.lr = 1e-3;
-    c.workers = 2;
     c.bn_recompute = 1;
     c.neval = 1;
     c.eval_spec[0] = spec;
-    c.quiet = 1;
     return c;
 }
 
@@ -109,28 +97,13 @@ static int train_child(const char *out, const setup *s, int resume, long at, con
 static int killed(int st) { return WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL; }
 static int ok(int st) { return WIFEXITED(st) && WEXITSTATUS(st) == 0; }
 
-static char *slurp(const char *path, size_t *n)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long len = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *b = malloc((size_t)len + 1);
-    if (b && fread(b, 1, (size_t)len, f) != (size_t)len) { free(b); b = NULL; }
-    if (b) b[len] = 0;
-    fclose(f);
-    if (n) *n = (size_t)len;
-    return b;
-}
-
 static int same_bytes(const char *dir_a, const char *dir_b, const char *name)
 {
     char pa[700], pb[700];
     snprintf(pa, sizeof pa, "%s/%s", dir_a, name);
     snprintf(pb, sizeof pb, "%s/%s", dir_b, name);
     size_t na, nb;
-    char *a = slurp(pa, &na), *b = slurp(pb, &nb);
+    char *a = ts_slurp(pa, &na), *b = ts_slurp(pb, &nb);
     const int same = a && b && na == nb && memcmp(a, b, na) == 0;
     free(a);
     free(b);
@@ -144,7 +117,7 @@ static char *log_records(const char *dir)
     char path[700];
     snprintf(path, sizeof path, "%s/log.jsonl", dir);
     size_t n;
-    char *txt = slurp(path, &n);
+    char *txt = ts_slurp(path, &n);
     if (!txt) return NULL;
     if (n && txt[n - 1] != '\n') { free(txt); return NULL; }   /* a torn last line */
     size_t cap = 2 * n + 16, len = 0;
@@ -274,7 +247,7 @@ static void kill_trial(const char *ref, const setup *s, int k, long at, long at2
     char err[400];
     snprintf(err, sizeof err, "%s/trial%02d.err", tmp, k);
     st = train_child(dir, s, 1, -1, NULL, 0, err);
-    char *msg = ok(st) ? NULL : slurp(err, NULL);
+    char *msg = ok(st) ? NULL : ts_slurp(err, NULL);
     CHECK_MSG(ok(st), "trial %d (%s, point %ld): resume failed: %s", k, what, at, msg ? msg : "(killed)");
     free(msg);
     CHECK_MSG(same_run(ref, dir, why, sizeof why), "trial %d (killed at %s, point %ld%s): %s", k, what, at, at2 >= 0 ? ", then again" : "", why);
@@ -349,7 +322,7 @@ static void full_disk_rlimit(const char *ref, const setup *s)
     snprintf(err, sizeof err, "%s/fsize.err", tmp);
     int ws = train_child(dir, s, 0, -1, NULL, (long)st.st_size + 4096, err);
     CHECK(WIFEXITED(ws) && WEXITSTATUS(ws) == 1);
-    char *msg = slurp(err, NULL);
+    char *msg = ts_slurp(err, NULL);
     char want[500];
     snprintf(want, sizeof want, "%s/state.safetensors: write failed: File too large", dir);
     CHECK_MSG(msg && !strcmp(msg, want), "full disk: '%s'", msg ? msg : "(none)");
@@ -389,7 +362,7 @@ static int full_disk_tmpfs(const char *ref, const setup *s)
         snprintf(dir, sizeof dir, "%s/run", mnt);
         snprintf(err, sizeof err, "%s/tmpfs.err", tmp);
         int ws = train_child(dir, s, 0, -1, NULL, 0, err);
-        char *msg = slurp(err, NULL);
+        char *msg = ts_slurp(err, NULL);
         char want[500];
         snprintf(want, sizeof want, "%s/state.safetensors: write failed: No space left on device", dir);
         int bad = !(WIFEXITED(ws) && WEXITSTATUS(ws) == 1) ? 1 : !msg || strcmp(msg, want) ? 2 : temp_files(dir) ? 3 : 0;
@@ -473,9 +446,7 @@ int main(void)
     snprintf(tmp, sizeof tmp, "/tmp/sdd-test-crash-%d", (int)getpid());
     mkdir(tmp, 0700);
     snprintf(list, sizeof list, "%s/list.txt", tmp);
-    FILE *f = fopen(list, "w");
-    fprintf(f, "real_01.flac bonafide\nreal_02.flac bonafide\ntts_01.flac spoof\nreal_03.flac bonafide\ntts_02.flac spoof\n");
-    fclose(f);
+    CHECK(ts_write_list(list) == 0);
     snprintf(spec, sizeof spec, "bundled=%s:tests/data/audio", list);
 
     /* SDD_TEST_REDUCED (make test-asan, where a run is ~5x slower): fewer trials */
@@ -500,7 +471,7 @@ int main(void)
     CHECK(ok(train_child(ref2, &early, 0, -1, points2, 0, NULL)));
     char lp[400];
     snprintf(lp, sizeof lp, "%s/log.jsonl", ref2);
-    char *log = slurp(lp, NULL);
+    char *log = ts_slurp(lp, NULL);
     int epochs = 0;
     for (const char *p = log; p && (p = strstr(p, "\"type\": \"epoch\"")); p++) epochs++;
     free(log);

@@ -8,6 +8,7 @@
  * (sdd_model_average) of the snapshots gives the final model's weights, and
  * refuses files that are not the same model with one line, writing nothing. */
 #include "check.h"
+#include "train_setup.h"
 #include "train/trainer.h"
 #include "io/safetensors.h"
 #include "models/model.h"
@@ -23,45 +24,12 @@
 
 static char tmp[256], list[512];
 
-static sdd_train_config config(const char *out, int epochs)
-{
-    sdd_train_config c = sdd_train_default_config();
-    c.train_list = list;
-    c.train_audio = "tests/data/audio";
-    c.dev_list = list;
-    c.dev_audio = "tests/data/audio";
-    c.out_dir = out;
-    c.arch = "AASIST-L";
-    c.batch = 2;
-    c.cut = 4000;
-    c.epochs = epochs;
-    c.patience = 100;
-    c.n_best = 2;
-    c.adam.lr = 1e-3;
-    c.workers = 2;
-    c.quiet = 1;
-    return c;
-}
-
-static char *slurp(const char *path, size_t *n)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    const long len = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *b = malloc((size_t)len + 1);
-    if (b && fread(b, 1, (size_t)len, f) != (size_t)len) { free(b); b = NULL; }
-    if (b) b[len] = 0;
-    fclose(f);
-    if (n) *n = (size_t)len;
-    return b;
-}
+static sdd_train_config config(const char *out, int epochs) { return ts_config(list, out, epochs); }
 
 static int same_bytes(const char *a, const char *b)
 {
     size_t na, nb;
-    char *x = slurp(a, &na), *y = slurp(b, &nb);
+    char *x = ts_slurp(a, &na), *y = ts_slurp(b, &nb);
     const int same = x && y && na == nb && memcmp(x, y, na) == 0;
     free(x);
     free(y);
@@ -73,7 +41,7 @@ static int dev_losses(const char *dir, double *loss, int cap)
 {
     char path[600];
     snprintf(path, sizeof path, "%s/log.jsonl", dir);
-    char *txt = slurp(path, NULL);
+    char *txt = ts_slurp(path, NULL);
     int n = 0;
     for (char *line = txt, *nl; line && *line && n < cap; line = nl + 1) {
         nl = strchr(line, '\n');
@@ -267,14 +235,14 @@ static void resume_fails(const char *dir, const char *want, const char *what)
     char lp[600], n0[16][64], n1[16][64];
     snprintf(lp, sizeof lp, "%s/log.jsonl", dir);
     size_t len0, len1;
-    char *log0 = slurp(lp, &len0);
+    char *log0 = ts_slurp(lp, &len0);
     const int c0 = snapshot_files(dir, n0, 16);
     sdd_train_config c = config(dir, 3);
     c.resume = 1;
     sdd_err e;
     CHECK_MSG(sdd_train_run(&c, &e) == -1, "%s: resumed", what);
     CHECK_MSG(strstr(e.msg, want) && !strchr(e.msg, '\n'), "%s: '%s' lacks '%s'", what, e.msg, want);
-    char *log1 = slurp(lp, &len1);
+    char *log1 = ts_slurp(lp, &len1);
     CHECK_MSG(log0 && log1 && len0 == len1 && !memcmp(log0, log1, len0), "%s: the log changed", what);
     CHECK_MSG(snapshot_files(dir, n1, 16) == c0, "%s: snapshot files added or removed", what);
     free(log0);
@@ -334,7 +302,7 @@ static void test_bad_snapshots(void)
     resume_fails(d, want, "missing snapshot");
     /* truncated to half */
     size_t n;
-    char *whole = slurp(keep, &n);
+    char *whole = ts_slurp(keep, &n);
     FILE *f = fopen(snap, "wb");
     CHECK(whole && f && fwrite(whole, 1, n / 2, f) == n / 2);
     if (f) fclose(f);
@@ -397,7 +365,7 @@ static void test_average(const char *a)
     unlink(out);
     /* B45: files that are not the same model: one line naming the file, exit 1, no output */
     size_t n;
-    char *whole = slurp(s1, &n);
+    char *whole = ts_slurp(s1, &n);
     FILE *fp = fopen(bad, "wb");
     CHECK(whole && fp && fwrite(whole, 1, n - 100, fp) == n - 100);
     if (fp) fclose(fp);
@@ -432,9 +400,7 @@ int main(void)
     snprintf(tmp, sizeof tmp, "/tmp/sdd-test-nbest-%d", (int)getpid());
     mkdir(tmp, 0700);
     snprintf(list, sizeof list, "%s/list.txt", tmp);
-    FILE *f = fopen(list, "w");
-    fprintf(f, "real_01.flac bonafide\nreal_02.flac bonafide\ntts_01.flac spoof\nreal_03.flac bonafide\ntts_02.flac spoof\n");
-    fclose(f);
+    CHECK(ts_write_list(list) == 0);
     char a[400];
     snprintf(a, sizeof a, "%s/a", tmp);
     test_files_and_mean(a);

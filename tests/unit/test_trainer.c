@@ -3,6 +3,7 @@
  * by --resume ends bit-identical to an uninterrupted one, the same seed gives
  * the same model, and bad inputs fail with the list named. */
 #include "check.h"
+#include "train_setup.h"
 #include "train/trainer.h"
 #include "io/safetensors.h"
 #include "train/schedule.h"
@@ -13,25 +14,7 @@
 
 static char tmp[256];
 
-static sdd_train_config config(const char *list, const char *out, int epochs)
-{
-    sdd_train_config c = sdd_train_default_config();
-    c.train_list = list;
-    c.train_audio = "tests/data/audio";
-    c.dev_list = list;
-    c.dev_audio = "tests/data/audio";
-    c.out_dir = out;
-    c.arch = "AASIST-L";
-    c.batch = 2;
-    c.cut = 4000;
-    c.epochs = epochs;
-    c.patience = 100;
-    c.n_best = 2;
-    c.adam.lr = 1e-3;
-    c.workers = 2;
-    c.quiet = 1;
-    return c;
-}
+static sdd_train_config config(const char *list, const char *out, int epochs) { return ts_config(list, out, epochs); }
 
 static float *read_params(const char *path, size_t *n)
 {
@@ -89,9 +72,8 @@ int main(void)
     mkdir(tmp, 0700);
     char list[512], a[512], b[512], p1[600], p2[600];
     snprintf(list, sizeof list, "%s/list.txt", tmp);
-    FILE *f = fopen(list, "w");
-    fprintf(f, "real_01.flac bonafide\nreal_02.flac bonafide\ntts_01.flac spoof\nreal_03.flac bonafide\ntts_02.flac spoof\n");
-    fclose(f);
+    CHECK(ts_write_list(list) == 0);
+    FILE *f;
     sdd_err e;
     /* an uninterrupted 2-epoch run */
     snprintf(a, sizeof a, "%s/a", tmp);
