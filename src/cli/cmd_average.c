@@ -35,6 +35,14 @@ int cmd_average(int argc, char **argv)
     if (rc == SDD_EXIT_OK && !n) rc = cli_usage_error("average", "no model files given");
     if (rc == SDD_EXIT_OK && !out) rc = cli_usage_error("average", "no output given (-o OUT.safetensors)");
     if (rc != SDD_EXIT_OK) { free(in); return rc; }
+    for (int i = 0; i < n; i++) {   /* a file given twice weighs twice: allowed, but said */
+        int times = 0, first = 1;
+        for (int j = 0; j < n; j++) {
+            times += !strcmp(in[i], in[j]);
+            if (j < i && !strcmp(in[i], in[j])) first = 0;
+        }
+        if (times > 1 && first) fprintf(stderr, "sdd average: warning: %s is given %d times (it weighs %d/%d)\n", in[i], times, times, n);
+    }
     sdd_err e;
     /* the first file gives the architecture and configuration; every file,
      * the first included, is then checked against it and averaged */

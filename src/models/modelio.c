@@ -170,37 +170,63 @@ sdd_model *sdd_model_load(const char *path, const char *arch, sdd_err *e)
     return m;
 }
 
+/* The metadata that makes two files of one architecture the same model:
+ * nb_samp, config, and what the model's meta_save writes (XLSR-Mamba's final
+ * norm, ...). Descriptive keys (format_version, score, ...) are not compared. */
+static int same_config(const sdd_model *m, const sdd_tensorset *ts, const char *path, sdd_err *e)
+{
+    sdd_tensorset own = { 0 };
+    int rc = m->meta_save ? m->meta_save(m, &own, e) : 0;
+    char nb[32];
+    snprintf(nb, sizeof nb, "%d", m->nb_samp);
+    const char *keys[2] = { "nb_samp", "config" }, *vals[2] = { nb, m->config };
+    for (int i = 0; i < 2 + own.nmeta && !rc; i++) {
+        const char *k = i < 2 ? keys[i] : own.meta_key[i - 2], *want = i < 2 ? vals[i] : own.meta_val[i - 2];
+        const char *v = sdd_tensorset_get_meta(ts, k);
+        if (i == 1 && !want[0]) continue;   /* no config of its own */
+        if (!v || strcmp(v, want))
+            rc = sdd_err_set(e, "%s: metadata %s is %s%.60s%s, %s's is \"%.60s\"", path, k, v ? "\"" : "", v ? v : "missing", v ? "\"" : "", m->arch, want);
+    }
+    sdd_tensorset_free(&own);
+    return rc;
+}
+
 int sdd_model_map_weights(const sdd_model *m, const char *path, sdd_tensorset *ts, sdd_err *e)
 {
+    sdd_tensorset_init(ts);
+    if (sdd_pth_is_zip(path)) return sdd_err_set(e, "%s: a PyTorch checkpoint, not an sdd model file (convert it with sdd import first)", path);
     if (sdd_safetensors_map(path, ts, e)) return -1;
     const char *arch = sdd_tensorset_get_meta(ts, "arch"), *fmt = sdd_tensorset_get_meta(ts, "format");
     int rc = 0;
     if (!fmt || strcmp(fmt, SDD_FORMAT_NAME) || !arch)
-        rc = sdd_err_set(e, "%s: not an sdd model file (convert a checkpoint with sdd import first)", path);
+        rc = sdd_err_set(e, "%s: not an sdd model file (no sdd metadata; convert a checkpoint with sdd import first)", path);
     else if (strcmp(arch, m->arch)) rc = sdd_err_set(e, "%s: a model of %s, not %s", path, arch, m->arch);
     const sdd_params *ps = &m->params;
     for (int i = 0; i < ps->np && !rc; i++) {
         const sdd_ntensor *x = sdd_tensorset_find(ts, ps->p[i].name);
-        int same = x && x->dtype == SDD_F32 && x->ndim == ps->p[i].nd && ((uintptr_t)x->data & 3) == 0;
+        int same = x && x->dtype == SDD_F32 && x->ndim == ps->p[i].nd;
         for (int d = 0; same && d < x->ndim; d++) same = x->shape[d] == ps->p[i].shape[d];
         if (!x) rc = sdd_err_set(e, "%s: tensor %s missing (needed by %s)", path, ps->p[i].name, m->arch);
         else if (!same) rc = sdd_err_set(e, "%s: tensor %s is not F32 with %s's shape", path, ps->p[i].name, m->arch);
+        else if ((uintptr_t)x->data & 3) rc = sdd_err_set(e, "%s: tensor %s is not 4-byte aligned in the file (not written by sdd)", path, ps->p[i].name);
     }
     for (int i = 0; i < ts->n && !rc; i++)
         if (sdd_params_find(ps, ts->t[i].name) < 0) rc = sdd_err_set(e, "%s: unexpected tensor %s (not part of %s)", path, ts->t[i].name, m->arch);
-    /* the hyperparameters sdd writes (config, nb_samp, the models' own keys)
-     * as m has them: equal shapes do not make the same model */
-    sdd_tensorset mine = { 0 };
-    if (!rc) rc = sdd_model_to_tensorset(m, &mine, e);
-    for (int i = 0; !rc && i < mine.nmeta; i++) {
-        const char *k = mine.meta_key[i], *v = sdd_tensorset_get_meta(ts, k);
-        if (strcmp(k, "threshold") && strcmp(k, "calibration") && (!v || strcmp(v, mine.meta_val[i])))
-            rc = sdd_err_set(e, "%s: metadata %s is %s%.60s%s, %s's is \"%.60s\"", path, k, v ? "\"" : "", v ? v : "missing", v ? "\"" : "",
-                             m->arch, mine.meta_val[i]);
-    }
-    sdd_tensorset_free(&mine);
+    if (!rc) rc = same_config(m, ts, path, e);
     if (rc) sdd_tensorset_free(ts);
     return rc;
+}
+
+/* -1 (e set) when tensor x of file `path` holds a NaN or infinity */
+static int finite_or_say(const sdd_ntensor *x, const char *path, sdd_err *e)
+{
+    const float *v = x->data;
+    const long n = (long)(x->nbytes / sizeof(float));
+    long bad = n;
+#pragma omp parallel for schedule(static) reduction(min : bad)
+    for (long k = 0; k < n; k++)
+        if (!isfinite(v[k]) && k < bad) bad = k;
+    return bad < n ? sdd_err_set(e, "%s: tensor %s holds a non-finite value at element %ld", path, x->name, bad) : 0;
 }
 
 int sdd_model_average(sdd_model *m, const char *const *paths, int n, sdd_err *e)
@@ -212,7 +238,10 @@ int sdd_model_average(sdd_model *m, const char *const *paths, int n, sdd_err *e)
     int opened = 0;
     for (; opened < n && !rc; opened++)
         if (sdd_model_map_weights(m, paths[opened], &sets[opened], e)) { rc = -1; break; }
+    /* every value finite before any weight changes (a NaN would make the mean unloadable) */
     const sdd_params *ps = &m->params;
+    for (int j = 0; j < n && !rc; j++)
+        for (int i = 0; i < ps->np && !rc; i++) rc = finite_or_say(sdd_tensorset_find(&sets[j], ps->p[i].name), paths[j], e);
     for (int i = 0; i < ps->np && !rc; i++) {
         for (int j = 0; j < n; j++) src[j] = sdd_tensorset_find(&sets[j], ps->p[i].name)->data;
         float *dst = sdd_params_ptr(ps, i);

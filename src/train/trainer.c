@@ -15,6 +15,7 @@
 #include "dist/dist.h"
 #include "backend/device.h"
 #include "train/memory.h"
+#include "train/nbest.h"
 #include "ops/seq.h"
 #include <errno.h>
 #include <limits.h>
@@ -66,9 +67,7 @@ typedef struct {
     sdd_adam opt;
     sdd_align_state al;
     float *grad;
-    int nbest;                 /* snapshots kept */
-    double *best_loss;         /* (n_best) selection metric, ascending */
-    char (*best_file)[64];     /* (n_best) their model files in the run folder (snapshot_name) */
+    sdd_nbest nb;              /* the n best epochs, their snapshot files */
     double best;               /* lowest dev loss so far */
     int not_improving, epoch0;
     long step;
@@ -85,7 +84,7 @@ static int path_join(char *out, size_t n, const char *dir, const char *name)
  * XLS-R layers): keep their activations from now on when the arena peak
  * estimated for that (sdd_checkpoint_keep_estimate) fits in the free memory,
  * the host's or, on CUDA, the device's (the n-best snapshots are files, not
- * memory: nbest_insert). The choice is
+ * memory: nbest.h). The choice is
  * logged; the gradients are the same to the bit either way, so each rank of
  * a data-parallel run may decide by its own memory. */
 static int auto_recompute(trainer *t, sdd_err *e)
@@ -159,112 +158,6 @@ static int set_eer(const sdd_dataset *ds, const float *scores, sdd_eer_result *r
     return rc;
 }
 
-/* The n-best snapshots are model files in the run folder, written by the lead
- * rank when an epoch makes the list (a 300M-parameter model would otherwise
- * hold n x 1.27 GB of copies in memory, and the state would carry them all
- * every epoch): RUN/best-epochNNN.safetensors, loadable as models. The state
- * names them; files that no state names any more are removed after each
- * state (prune_snapshots), so an interrupted run never loses one it needs. */
-static int snapshot_name(char *out, size_t n, const char *fmt, int k)
-{
-    return snprintf(out, n, fmt, k) < (int)n ? 0 : -1;
-}
-
-/* A name a state may give: best-*.safetensors of [A-Za-z0-9._-], no path. */
-static int snapshot_name_ok(const char *nm)
-{
-    const size_t n = strlen(nm), suf = sizeof ".safetensors" - 1;
-    if (n >= 64 || n <= 5 + suf || strncmp(nm, "best-", 5) || strcmp(nm + n - suf, ".safetensors")) return 0;
-    for (const char *p = nm; *p; p++)
-        if (!(isalnum((unsigned char)*p) || *p == '.' || *p == '_' || *p == '-')) return 0;
-    return 1;
-}
-
-/* Writes the current weights as snapshot file `name`, with the epoch and the
- * selection value in its metadata. */
-static int snapshot_write(trainer *t, const char *name, int epoch, double crit, sdd_err *e)
-{
-    char path[1200], buf[64];
-    if (path_join(path, sizeof path, t->cfg->out_dir, name)) return sdd_err_set(e, "output path too long");
-    sdd_tensorset ts;
-    int rc = sdd_model_to_tensorset(t->m, &ts, e);
-    snprintf(buf, sizeof buf, "%d", epoch);
-    if (!rc && epoch >= 0) rc = sdd_tensorset_set_meta(&ts, "epoch", buf, e);
-    snprintf(buf, sizeof buf, "%.17g", crit);
-    if (!rc) rc = sdd_tensorset_set_meta(&ts, t->cfg->select_eer ? "dev_eer" : "dev_loss", buf, e);
-    if (!rc) rc = sdd_safetensors_save(path, &ts, e);
-    sdd_tensorset_free(&ts);
-    return rc;
-}
-
-/* Checks snapshot `name`: a model file of this run's model (sdd_model_map_weights). */
-static int snapshot_check(trainer *t, const char *name, sdd_err *e)
-{
-    char path[1200];
-    if (path_join(path, sizeof path, t->cfg->out_dir, name)) return sdd_err_set(e, "output path too long");
-    sdd_tensorset ts;
-    if (sdd_model_map_weights(t->m, path, &ts, e)) return sdd_err_prefix(e, "n-best snapshot");
-    sdd_tensorset_free(&ts);
-    return 0;
-}
-
-/* Removes the snapshot files the list no longer names (lead rank, after a state). */
-static void prune_snapshots(trainer *t)
-{
-    DIR *d = opendir(t->cfg->out_dir);
-    if (!d) return;
-    struct dirent *de;
-    char path[1200];
-    while ((de = readdir(d))) {
-        if (!snapshot_name_ok(de->d_name)) continue;
-        int kept = 0;
-        for (int k = 0; k < t->nbest && !kept; k++) kept = !strcmp(de->d_name, t->best_file[k]);
-        if (!kept && !path_join(path, sizeof path, t->cfg->out_dir, de->d_name)) unlink(path);
-    }
-    closedir(d);
-}
-
-/* Keeps the n best epochs by the selection metric (lowest dev loss, or dev
- * EER): an epoch that makes the list is written as its snapshot file. */
-static int nbest_insert(trainer *t, int epoch, double crit, sdd_err *e)
-{
-    const int cap = t->cfg->n_best;
-    int pos = t->nbest;
-    while (pos > 0 && t->best_loss[pos - 1] > crit) pos--;
-    if (pos >= cap) return 0;
-    char name[64];
-    if (snapshot_name(name, sizeof name, "best-epoch%03d.safetensors", epoch)) return sdd_err_set(e, "epoch %d: snapshot name too long", epoch);
-    if (sdd_dist_rank() == 0 && snapshot_write(t, name, epoch, crit, e)) return -1;
-    if (t->nbest < cap) t->nbest++;
-    for (int k = t->nbest - 1; k > pos; k--) {
-        t->best_loss[k] = t->best_loss[k - 1];
-        memcpy(t->best_file[k], t->best_file[k - 1], sizeof t->best_file[k]);
-    }
-    t->best_loss[pos] = crit;
-    memcpy(t->best_file[pos], name, sizeof name);
-    return 0;
-}
-
-/* The final model's weights: the element-wise mean of the n best snapshots
- * in list order (sdd_model_average). Every rank reads the lead rank's files,
- * after a collective so that the last one is written. */
-static int nbest_average(trainer *t, sdd_err *e)
-{
-    double one = 1.0;
-    if (sdd_dist_size() > 1 && sdd_dist_sum_f64(&one, 1, e)) return -1;
-    char (*path)[1200] = calloc((size_t)t->nbest, sizeof *path);
-    const char **paths = calloc((size_t)t->nbest, sizeof *paths);
-    int rc = path && paths ? 0 : sdd_err_set(e, "out of memory");
-    for (int j = 0; j < t->nbest && !rc; j++) {
-        if (path_join(path[j], sizeof path[j], t->cfg->out_dir, t->best_file[j])) rc = sdd_err_set(e, "output path too long");
-        paths[j] = path[j];
-    }
-    if (!rc && sdd_model_average(t->m, paths, t->nbest, e)) rc = sdd_err_prefix(e, "n-best snapshot");
-    free(path);
-    free(paths);
-    return rc;
-}
-
 /* a failed write of log.jsonl (full disk): the run stops, as for any other output */
 static int log_error(trainer *t, sdd_err *e)
 {
@@ -283,13 +176,7 @@ static int save_state(trainer *t, int next_epoch, sdd_err *e)
     int rc = sdd_tensorset_add_ref(&ts, "adam.m", SDD_F32, 1, &n, t->opt.m, (size_t)n * 4, e) ||
              sdd_tensorset_add_ref(&ts, "adam.v", SDD_F32, 1, &n, t->opt.v, (size_t)n * 4, e) ||
              sdd_tensorset_add_ref(&ts, "params", SDD_F32, 1, &n, t->m->params.data, (size_t)n * 4, e);
-    for (int k = 0; k < t->nbest && !rc; k++) {
-        snprintf(path, sizeof path, "nbest_file.%d", k);
-        rc = sdd_tensorset_set_meta(&ts, path, t->best_file[k], e);
-        snprintf(path, sizeof path, "nbest_loss.%d", k);
-        snprintf(buf, sizeof buf, "%.17g", t->best_loss[k]);
-        if (!rc) rc = sdd_tensorset_set_meta(&ts, path, buf, e);
-    }
+    if (!rc) rc = sdd_nbest_to_state(&t->nb, &ts, e);
     const int64_t four = 4;
     double rho[4] = { t->al.rho_t[0][0], t->al.rho_t[0][1], t->al.rho_t[1][0], t->al.rho_t[1][1] };
     if (!rc) rc = sdd_tensorset_add(&ts, "gradvac.rho_t", SDD_F64, 1, &four, rho, sizeof rho, e);
@@ -298,7 +185,7 @@ static int save_state(trainer *t, int next_epoch, sdd_err *e)
     if (fflush(t->log) != 0 || ferror(t->log)) return log_error(t, e);
     const long log_bytes = ftell(t->log);
     struct { const char *k; long v; } ints[] = { { "next_epoch", next_epoch }, { "step", t->step }, { "adam_step", t->opt.step },
-                                                 { "not_improving", t->not_improving }, { "nbest", t->nbest },
+                                                 { "not_improving", t->not_improving }, { "nbest", t->nb.n },
                                                  { "log_bytes", log_bytes } };
     for (size_t i = 0; i < sizeof ints / sizeof ints[0] && !rc; i++) {
         snprintf(buf, sizeof buf, "%ld", ints[i].v);
@@ -336,19 +223,6 @@ static void adopt(float **buf, sdd_tensorset *ts, const char *name, size_t bytes
     } else memcpy(*buf, sdd_tensorset_find(ts, name)->data, bytes);
 }
 
-/* An n-best snapshot embedded in a state of an older sdd (the whole
- * parameter block): written out as snapshot file best-stateK (lead rank). */
-static int snapshot_from_state(trainer *t, int k, float *block, sdd_err *e)
-{
-    snapshot_name(t->best_file[k], sizeof t->best_file[k], "best-state%d.safetensors", k);
-    if (sdd_dist_rank() != 0) return 0;
-    float *live = t->m->params.data;
-    t->m->params.data = block;   /* the same layout: the state was checked for this model */
-    const int rc = snapshot_write(t, t->best_file[k], -1, t->best_loss[k], e);
-    t->m->params.data = live;
-    return rc;
-}
-
 static int load_state(trainer *t, sdd_err *e)
 {
     char path[1024];
@@ -380,36 +254,8 @@ static int load_state(trainer *t, sdd_err *e)
     double r[4];
     memcpy(r, rho->data, sizeof r);
     t->al.rho_t[0][0] = r[0]; t->al.rho_t[0][1] = r[1]; t->al.rho_t[1][0] = r[2]; t->al.rho_t[1][1] = r[3];
-    /* the n-best list: snapshot files the state names, or (a state written
-     * before they were files) parameter blocks inside it, which become files here */
-    int embedded = 0, rc = 0;
-    for (int k = 0; k < nb && !rc; k++) {
-        char key[32], lkey[32];
-        snprintf(key, sizeof key, "nbest_file.%d", k);
-        snprintf(lkey, sizeof lkey, "nbest_loss.%d", k);
-        const char *f = sdd_tensorset_get_meta(&ts, key), *l = sdd_tensorset_get_meta(&ts, lkey);
-        char *end;
-        t->best_loss[k] = l ? strtod(l, &end) : NAN;
-        if (!l || *end || end == l) rc = sdd_err_set(e, "%s: n-best entry %d has no value", path, k);
-        else if (f && !snapshot_name_ok(f)) rc = sdd_err_set(e, "%s: n-best entry %d: '%.64s' is not a snapshot file name", path, k, f);
-        else if (f) snprintf(t->best_file[k], sizeof t->best_file[k], "%s", f);
-        else {
-            snprintf(key, sizeof key, "nbest.%d", k);
-            const sdd_ntensor *s = sdd_tensorset_find(&ts, key);
-            if (!s || s->nbytes != bytes) rc = sdd_err_set(e, "%s: n-best snapshot %d missing", path, k);
-            else rc = snapshot_from_state(t, k, s->data, e);
-            embedded = 1;
-        }
-    }
-    if (rc) { sdd_tensorset_free(&ts); return -1; }
-    /* every rank checks the files, after the lead rank has written any it converted */
-    double one = 1.0;
-    if (embedded && sdd_dist_size() > 1 && sdd_dist_sum_f64(&one, 1, e)) { sdd_tensorset_free(&ts); return -1; }
-    for (int k = 0; k < nb && !rc; k++) {
-        if (snapshot_check(t, t->best_file[k], e)) rc = sdd_err_prefix(e, "%s", path);
-    }
-    if (rc) { sdd_tensorset_free(&ts); return -1; }
-    t->nbest = (int)nb;
+    /* the n-best list; its files are checked once the run is known to go on (sdd_nbest_prepare) */
+    if (sdd_nbest_from_state(&t->nb, &ts, nb, bytes, path, e)) { sdd_tensorset_free(&ts); return -1; }
     t->epoch0 = (int)next_epoch;
     t->step = step;
     t->opt.step = astep;
@@ -648,6 +494,11 @@ int sdd_train_run(const sdd_train_config *cfg, sdd_err *e)
     t.m = cfg->init_model ? sdd_model_load(cfg->init_model, NULL, e) : sdd_model_new(cfg->arch, e);
     if (!t.m) return -1;
     if (!cfg->init_model) sdd_model_init_random(t.m, cfg->seed);
+    /* an --init model's threshold and calibration were for its own scores: the
+     * snapshots and last.safetensors do not carry them, and the final model
+     * stores the dev EER threshold of its own */
+    t.m->has_threshold = 0;
+    t.m->calibration[0] = 0;
     if (cfg->ssl_recompute == SDD_RECOMPUTE_OFF && sdd_model_set_recompute(t.m, 0, e)) { rc = sdd_err_prefix(e, "--ssl-recompute off"); goto done; }
     /* a resumed run goes on with the settings it was started with (a changed
      * default must not switch it silently) */
@@ -662,9 +513,8 @@ int sdd_train_run(const sdd_train_config *cfg, sdd_err *e)
     sdd_ctx_init(&t.c, &t.m->params);
     sdd_align_state_init(&t.al);
     t.grad = malloc(t.m->params.total * sizeof(float));
-    t.best_loss = calloc((size_t)cfg->n_best, sizeof(double));
-    t.best_file = calloc((size_t)cfg->n_best, sizeof *t.best_file);
-    if (!t.grad || !t.best_loss || !t.best_file) { rc = sdd_err_set(e, "out of memory"); goto done; }
+    if (!t.grad) { rc = sdd_err_set(e, "out of memory"); goto done; }
+    if (sdd_nbest_init(&t.nb, cfg->n_best, cfg->out_dir, cfg->select_eer, e)) { rc = -1; goto done; }
     if (resumed && load_state(&t, e)) { rc = -1; goto done; }
     /* CUDA: the parameters (as initialised or resumed) go to the device; they
      * and Adam's moments come back at the end of every epoch */
@@ -682,6 +532,10 @@ int sdd_train_run(const sdd_train_config *cfg, sdd_err *e)
         goto done;
     }
     if (trained && !cfg->quiet) fprintf(stderr, "sdd train: %s: training was over; writing the final model\n", cfg->out_dir);
+    /* the run goes on: the state's snapshot files are checked (embedded ones written out) before anything is written */
+    char spath[1200];
+    if (resumed && path_join(spath, sizeof spath, cfg->out_dir, "state.safetensors")) { rc = sdd_err_set(e, "%s: output path too long", cfg->out_dir); goto done; }
+    if (resumed && sdd_nbest_prepare(&t.nb, t.m, lead, spath, e)) { rc = -1; goto done; }
     if (lead && write_config(cfg, t.m->arch, e)) { rc = -1; goto done; }
     /* a resumed run's log continues at the state's epoch: the records of the
      * steps it redoes, and a line torn by the interruption, are cut off */
@@ -796,7 +650,7 @@ int sdd_train_run(const sdd_train_config *cfg, sdd_err *e)
         /* selection metric: dev loss (the reference) or dev EER (--select eer) */
         const double crit = cfg->select_eer ? (have_eer ? er.eer : INFINITY) : dloss;
         if (crit < t.best) { t.best = crit; t.not_improving = 0; } else t.not_improving++;
-        if (nbest_insert(&t, ep, crit, e)) { rc = -1; break; }
+        if (sdd_nbest_insert(&t.nb, t.m, ep, crit, lead, e)) { rc = -1; break; }
         sdd_crashpoint("train.snapshot");
         sdd_loader_stats ls;
         sdd_loader_get_stats(ld, &ls);
@@ -816,18 +670,18 @@ int sdd_train_run(const sdd_train_config *cfg, sdd_err *e)
         sdd_crashpoint("train.last");
         if (lead && save_state(&t, ep + 1, e)) { rc = -1; break; }
         sdd_crashpoint("train.state");
-        if (lead) prune_snapshots(&t);
+        if (lead) sdd_nbest_prune(&t.nb);
         if (t.not_improving >= cfg->patience) {
             if (!cfg->quiet) fprintf(stderr, "sdd train: no dev improvement for %d epochs: stopping\n", t.not_improving);
             stop = 1;
         }
     }
-    if (!rc && t.nbest > 0) {
+    if (!rc && t.nb.n > 0) {
         /* the training passes' activations (GBs for XLS-R when kept) are not
          * needed by the final phase's forward passes */
         sdd_ctx_trim(&t.c);
         /* final model: element-wise mean of the n best snapshots */
-        if (nbest_average(&t, e)) rc = -1;
+        if (sdd_nbest_average(&t.nb, t.m, e)) rc = -1;
         if (!rc && t.c.dev && sdd_params_upload(&t.m->params, e)) rc = -1;
         long bnr_batches = 0;
         if (!rc && cfg->bn_recompute) rc = recompute_bn(&t, ld, &bnr_batches, e);
@@ -843,7 +697,7 @@ int sdd_train_run(const sdd_train_config *cfg, sdd_err *e)
             sdd_crashpoint("train.model");
             if (!cfg->quiet)
                 fprintf(stderr, "sdd train: final model (mean of %d best epochs) %s: dev loss %.4f, dev EER %.2f%% at threshold %.6g\n",
-                        t.nbest, path, dloss, t.m->has_threshold ? 100.0 * er.eer : NAN, t.m->threshold);
+                        t.nb.n, path, dloss, t.m->has_threshold ? 100.0 * er.eer : NAN, t.m->threshold);
         }
         for (int k = 0; k < cfg->neval && !rc && lead; k++) {
             rc = eval_spec(&t, cfg->eval_spec[k], e);
@@ -854,7 +708,7 @@ int sdd_train_run(const sdd_train_config *cfg, sdd_err *e)
         if (!rc) {
             char j1[32], j2[32], j3[32];
             fprintf(t.log, "{\"type\": \"final\", \"averaged\": %d, \"bn_recompute_batches\": %ld, \"dev_loss\": %s, \"dev_eer\": %s, \"threshold\": %s}\n",
-                    t.nbest, bnr_batches, jnum(j1, dloss), jnum(j2, t.m->has_threshold ? er.eer : NAN), jnum(j3, t.m->has_threshold ? t.m->threshold : NAN));
+                    t.nb.n, bnr_batches, jnum(j1, dloss), jnum(j2, t.m->has_threshold ? er.eer : NAN), jnum(j3, t.m->has_threshold ? t.m->threshold : NAN));
             if (fflush(t.log) != 0 || ferror(t.log) || (lead && fsync(fileno(t.log)) != 0 && errno != EINVAL)) rc = log_error(&t, e);
         }
     }
@@ -870,8 +724,7 @@ done:
     sdd_loader_destroy(ld);
     if (t.m) sdd_ctx_free(&t.c);
     sdd_adam_free(&t.opt);
-    free(t.best_file);
-    free(t.best_loss);
+    sdd_nbest_free(&t.nb);
     free(t.grad);
     sdd_model_free(t.m);
     sdd_dataset_close(tr);

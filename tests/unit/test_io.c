@@ -274,22 +274,18 @@ static void test_safetensors_roundtrip(void)
     }
     free(file);
     sdd_tensorset_free(&back);
-    /* mapped instead of read: the same tensors and metadata, borrowed from the
-     * mapping (aligned as written), which free releases */
+    /* mapped instead of read: the same tensors and metadata, borrowed from the mapping (aligned as written) */
     sdd_tensorset mp;
-    CHECK_MSG(sdd_safetensors_map(p, &mp, &e) == 0, "%s", e.msg);
-    CHECK(mp.n == ts.n && mp.nmeta == 2 && mp.map_ != NULL);
+    CHECK_MSG(sdd_safetensors_map(p, &mp, &e) == 0 && mp.n == ts.n && mp.nmeta == 2 && mp.map_, "%s", e.msg);
     for (int i = 0; i < ts.n && i < mp.n; i++) {
         const sdd_ntensor *a = &ts.t[i], *b = &mp.t[i];
-        CHECK_MSG(strcmp(a->name, b->name) == 0 && a->dtype == b->dtype && a->nbytes == b->nbytes &&
-                  (a->nbytes == 0 || (memcmp(a->data, b->data, a->nbytes) == 0 && b->borrowed_ &&
-                                      (const char *)b->data >= (const char *)mp.map_ &&
-                                      (const char *)b->data + b->nbytes <= (const char *)mp.map_ + mp.maplen_ &&
-                                      (uintptr_t)b->data % sdd_dtype_size(b->dtype) == 0)),
-                  "mapped tensor %d '%s' differs", i, a->name);
+        const char *lo = mp.map_, *at = b->data;
+        CHECK_MSG(!strcmp(a->name, b->name) && a->dtype == b->dtype && a->nbytes == b->nbytes &&
+                  (!a->nbytes || (!memcmp(a->data, at, a->nbytes) && b->borrowed_ && at >= lo && at + b->nbytes <= lo + mp.maplen_ &&
+                                  (uintptr_t)at % sdd_dtype_size(b->dtype) == 0)), "mapped tensor %d '%s' differs", i, a->name);
     }
     CHECK(sdd_tensorset_get_meta(&mp, "model") && !strcmp(sdd_tensorset_get_meta(&mp, "model"), "AASIST"));
-    sdd_tensorset_free(&mp);
+    sdd_tensorset_free(&mp);   /* unmaps */
     CHECK(mp.map_ == NULL && mp.n == 0);
     /* an empty set round-trips too */
     sdd_tensorset empty;

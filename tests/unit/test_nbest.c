@@ -269,6 +269,20 @@ static int rewrite_snapshot(const char *src, const char *dst, const char *drop, 
     return rc;
 }
 
+/* copies snapshot src to dst with element k of tensor `name` set to NaN */
+static int poison_snapshot(const char *src, const char *dst, const char *name, size_t k)
+{
+    sdd_tensorset ts;
+    sdd_err e;
+    if (sdd_safetensors_load(src, &ts, &e)) return -1;
+    const sdd_ntensor *t = sdd_tensorset_find(&ts, name);
+    int rc = t && t->dtype == SDD_F32 && t->nbytes > k * sizeof(float) ? 0 : -1;
+    if (!rc) ((float *)t->data)[k] = NAN;
+    if (!rc) rc = sdd_safetensors_save(dst, &ts, &e);
+    sdd_tensorset_free(&ts);
+    return rc;
+}
+
 static int set_state_meta(const char *dir, const char *key, const char *val)
 {
     char path[600];
@@ -316,6 +330,10 @@ static void test_bad_snapshots(void)
     CHECK(rewrite_snapshot(keep, snap, "out_layer.bias", NULL, NULL) == 0);
     snprintf(want, sizeof want, "n-best snapshot: %s: tensor out_layer.bias missing (needed by AASIST-L)", snap);
     resume_fails(d, want, "snapshot missing a tensor");
+    /* the right name over another epoch's weights (a copy, or a fresh run in an old folder) */
+    snprintf(cmd, sizeof cmd, "cp '%s/%s' '%s'", d, names[0], snap);
+    CHECK(system(cmd) == 0);
+    resume_fails(d, "(not the snapshot the state names)", "another epoch's snapshot under the name");
     snprintf(cmd, sizeof cmd, "cp '%s' '%s'", keep, snap);
     CHECK(system(cmd) == 0);
     /* a state naming a path outside the run folder, or an entry without its value */
@@ -327,12 +345,51 @@ static void test_bad_snapshots(void)
     CHECK(system(cmd) == 0);
     CHECK(set_state_meta(d, "nbest_loss.1", "x") == 0);
     resume_fails(d, "n-best entry 1 has no value", "entry without a value");
-    /* restored, it resumes; the epoch-2 files are then the two best of three */
+    /* restored, it resumes; files of the user's beside the snapshots stay */
     CHECK(system(cmd) == 0);
+    char user[2][700];
+    snprintf(user[0], sizeof user[0], "%s/best-avg.safetensors", d);
+    snprintf(user[1], sizeof user[1], "%s/best-epoch7-notes.safetensors", d);
+    for (int k = 0; k < 2; k++) {
+        FILE *f = fopen(user[k], "w");
+        CHECK(f && fputs("mine", f) >= 0);
+        if (f) fclose(f);
+    }
     c = config(d, 3);
     c.resume = 1;
     run_ok(&c, "resume after the restore");
+    CHECK(snapshot_files(d, names, 8) == 4);   /* the two best of three epochs, and the user's two */
+    for (int k = 0; k < 2; k++) CHECK_MSG(access(user[k], F_OK) == 0, "%s removed", user[k]);
+    /* a finished run whose snapshots were deleted: --resume has nothing to do and says so, without them */
+    snprintf(cmd, sizeof cmd, "rm -f '%s'/best-epoch0*.safetensors", d);
+    CHECK(system(cmd) == 0);
+    sdd_err e;
+    CHECK_MSG(sdd_train_run(&c, &e) == 0, "resume of a finished run without its snapshots: %s", e.msg);
     CHECK(snapshot_files(d, names, 8) == 2);
+}
+
+/* --init from a model with a threshold: the snapshots and last.safetensors
+ * store none (it was for the init model's scores), the final model its own */
+static void test_init_threshold(const char *a)
+{
+    char d[400], init[600], path[700], names[8][64];
+    snprintf(d, sizeof d, "%s/init", tmp);
+    snprintf(init, sizeof init, "%s/model.safetensors", a);
+    sdd_train_config c = config(d, 1);
+    c.init_model = init;
+    c.arch = NULL;
+    run_ok(&c, "--init");
+    CHECK(snapshot_files(d, names, 8) == 1);
+    const char *files[3] = { names[0], "last.safetensors", "model.safetensors" };
+    for (int k = 0; k < 3; k++) {
+        snprintf(path, sizeof path, "%s/%s", d, files[k]);
+        sdd_tensorset ts;
+        sdd_err e;
+        CHECK(sdd_safetensors_load(path, &ts, &e) == 0);
+        CHECK_MSG((sdd_tensorset_get_meta(&ts, "threshold") != NULL) == (k == 2), "%s: threshold %s", files[k],
+                  sdd_tensorset_get_meta(&ts, "threshold") ? "stored" : "missing");
+        sdd_tensorset_free(&ts);
+    }
 }
 
 /* sdd_model_average and `sdd average` on run a's two snapshots */
@@ -376,11 +433,18 @@ static void test_average(const char *a)
         { "arch", "AASIST", "a model of AASIST, not AASIST-L" },
         { "config", "{\"nb_samp\": 64600}", "metadata config is \"{\"nb_samp\": 64600}\", AASIST-L's is" },
         { "format", "other", "not an sdd model file" },
+        { "NaN", NULL, "tensor out_layer.bias holds a non-finite value at element 1" },
+        { "PK", NULL, "a PyTorch checkpoint, not an sdd model file (convert it with sdd import first)" },
     };
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
         if (k == 0) snprintf(bad, sizeof bad, "%s/none.safetensors", tmp);
         else snprintf(bad, sizeof bad, "%s/bad.safetensors", tmp);
-        if (cases[k].key) CHECK(rewrite_snapshot(s1, bad, NULL, cases[k].key, cases[k].val) == 0);
+        if (cases[k].key && !strcmp(cases[k].key, "NaN")) CHECK(poison_snapshot(s1, bad, "out_layer.bias", 1) == 0);
+        else if (cases[k].key && !strcmp(cases[k].key, "PK")) {
+            FILE *pk = fopen(bad, "wb");
+            CHECK(pk && fwrite("PK\3\4not a zip", 1, 14, pk) == 14);
+            if (pk) fclose(pk);
+        } else if (cases[k].key) CHECK(rewrite_snapshot(s1, bad, NULL, cases[k].key, cases[k].val) == 0);
         snprintf(args, sizeof args, "average -o %s %s %s", out, s0, bad);
         const int rc = sdd_cli(args, err, sizeof err);
         char want[900];
@@ -388,6 +452,11 @@ static void test_average(const char *a)
         CHECK_MSG(rc == 1 && !strncmp(err, want, strlen(want)) && strstr(err, cases[k].want), "case %zu: rc %d, '%s'", k, rc, err);
         CHECK_MSG(access(out, F_OK) != 0, "case %zu: an output was written", k);
     }
+    /* a file given twice weighs twice, and the command says so */
+    snprintf(args, sizeof args, "average -o %s %s %s", out, s0, s0);
+    CHECK(sdd_cli(args, err, sizeof err) == 0 && strstr(err, "is given 2 times (it weighs 2/2)"));
+    CHECK(same_weights(out, s0));
+    unlink(out);
     /* usage errors */
     snprintf(args, sizeof args, "average %s", s0);
     CHECK(sdd_cli(args, err, sizeof err) == 2 && strstr(err, "no output given"));
@@ -406,6 +475,7 @@ int main(void)
     test_files_and_mean(a);
     test_average(a);
     test_old_state(a);
+    test_init_threshold(a);
     test_bad_snapshots();
     char cmd[400];
     snprintf(cmd, sizeof cmd, "rm -rf %s", tmp);
