@@ -7,9 +7,13 @@
  * Training: one DPDA step per regime (paths, alignment, BatchNorm statistics)
  * on the emulated device vs the CPU backend from the same weights and batch:
  * per-path losses, per-path gradients, the combined gradient, the updated
- * weights; then several steps (weights after them).
+ * weights; then several steps (weights after them); and `sdd train`'s loop
+ * whole (sdd_train_run, 2 epochs): snapshot files, the device arena given
+ * back before the final phase, the averaged weights uploaded and evaluated,
+ * against the same run on the CPU.
  * What it cannot show: timing, races between GPU threads, warp effects. */
 #include "check.h"
+#include "train_setup.h"
 #include "device_logits.h"
 #include "landscape_rows.h"
 #include "device_step.h"
@@ -209,6 +213,46 @@ static void op_without_kernel(void)
     sdd_ctx_free(&c);
 }
 
+/* whole training runs on the emulated device and the CPU from the same seed */
+static void train_run_compare(void)
+{
+    char dir[256], list[300], out[2][300], path[2][400];
+    snprintf(dir, sizeof dir, "/tmp/sdd-test-cuda-emu-%d", (int)getpid());
+    mkdir(dir, 0700);
+    snprintf(list, sizeof list, "%s/list.txt", dir);
+    CHECK(ts_write_list(list) == 0);
+    for (int d = 0; d < 2; d++) {
+        snprintf(out[d], sizeof out[d], "%s/%s", dir, d ? "cuda" : "cpu");
+        sdd_train_config c = ts_config(list, out[d], 2);
+        c.device = d ? SDD_DEV_CUDA : SDD_DEV_CPU;
+        sdd_err e;
+        CHECK_MSG(sdd_train_run(&c, &e) == 0, "sdd_train_run on the %s: %s", d ? "emulated device" : "CPU", e.msg);
+        snprintf(path[d], sizeof path[d], "%s/model.safetensors", out[d]);
+    }
+    char snap[400];
+    snprintf(snap, sizeof snap, "%s/best-epoch001.safetensors", out[1]);
+    CHECK_MSG(access(snap, F_OK) == 0, "no snapshot file from the emulated device's run");
+    sdd_err e;
+    sdd_model *a = sdd_model_load(path[0], NULL, &e), *b = sdd_model_load(path[1], NULL, &e);
+    CHECK_MSG(a && b, "final models: %s", e.msg);
+    if (a && b) {
+        double num = 0, den = 0;
+        for (size_t k = 0; k < a->params.total; k++) {
+            const double x = a->params.data[k], y = b->params.data[k];
+            num += (x - y) * (x - y);
+            den += x * x;
+        }
+        const double rel = sqrt(num / den);
+        printf("sdd_train_run, 2 epochs: final model, emulated device vs CPU: rel L2 %.2g; thresholds %.6g / %.6g\n", rel, a->threshold, b->threshold);
+        CHECK_MSG(rel <= 1e-3 && b->has_threshold, "final models differ by %.3g", rel);
+    }
+    sdd_model_free(a);
+    sdd_model_free(b);
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd)) fprintf(stderr, "could not remove %s\n", dir);
+}
+
 int main(void)
 {
     eval_device_name();
@@ -248,5 +292,6 @@ int main(void)
     train_compare(&rs[7]);
     unsetenv("SDD_CUDA_WGRAD");
     if (full) landscape_compare();
+    if (full) train_run_compare();   /* not under the sanitizers: CI's time budget */
     return CHECK_DONE("test_cuda_emu");
 }
