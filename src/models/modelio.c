@@ -38,12 +38,18 @@ static int convert(const sdd_ntensor *t, float *dst, size_t n)
     return 0;
 }
 
+/* whether tensor t has parameter pi's shape */
+static int same_shape(const sdd_pinfo *pi, const sdd_ntensor *t)
+{
+    int same = t->ndim == pi->nd;
+    for (int d = 0; same && d < pi->nd; d++) same = t->shape[d] == pi->shape[d];
+    return same;
+}
+
 int sdd_model_copy_tensor(sdd_model *m, int idx, const sdd_ntensor *t, const char *path, sdd_err *e)
 {
     const sdd_pinfo *pi = &m->params.p[idx];
-    int same = t->ndim == pi->nd;
-    for (int d = 0; same && d < pi->nd; d++) same = t->shape[d] == pi->shape[d];
-    if (!same) {
+    if (!same_shape(pi, t)) {
         char want[64] = "", got[64] = "";
         for (int d = 0; d < pi->nd; d++) snprintf(want + strlen(want), sizeof want - strlen(want), "%s%lld", d ? "," : "", (long long)pi->shape[d]);
         for (int d = 0; d < t->ndim && d < 8; d++) snprintf(got + strlen(got), sizeof got - strlen(got), "%s%lld", d ? "," : "", (long long)t->shape[d]);
@@ -204,8 +210,7 @@ int sdd_model_map_weights(const sdd_model *m, const char *path, sdd_tensorset *t
     const sdd_params *ps = &m->params;
     for (int i = 0; i < ps->np && !rc; i++) {
         const sdd_ntensor *x = sdd_tensorset_find(ts, ps->p[i].name);
-        int same = x && x->dtype == SDD_F32 && x->ndim == ps->p[i].nd;
-        for (int d = 0; same && d < x->ndim; d++) same = x->shape[d] == ps->p[i].shape[d];
+        const int same = x && x->dtype == SDD_F32 && same_shape(&ps->p[i], x);
         if (!x) rc = sdd_err_set(e, "%s: tensor %s missing (needed by %s)", path, ps->p[i].name, m->arch);
         else if (!same) rc = sdd_err_set(e, "%s: tensor %s is not F32 with %s's shape", path, ps->p[i].name, m->arch);
         else if ((uintptr_t)x->data & 3) rc = sdd_err_set(e, "%s: tensor %s is not 4-byte aligned in the file (not written by sdd)", path, ps->p[i].name);
