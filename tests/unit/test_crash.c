@@ -102,12 +102,7 @@ static int same_bytes(const char *dir_a, const char *dir_b, const char *name)
     char pa[700], pb[700];
     snprintf(pa, sizeof pa, "%s/%s", dir_a, name);
     snprintf(pb, sizeof pb, "%s/%s", dir_b, name);
-    size_t na, nb;
-    char *a = ts_slurp(pa, &na), *b = ts_slurp(pb, &nb);
-    const int same = a && b && na == nb && memcmp(a, b, na) == 0;
-    free(a);
-    free(b);
-    return same;
+    return ts_same_bytes(pa, pb);
 }
 
 /* The log's records without their timings, one canonical JSON text per line,

@@ -26,16 +26,6 @@ static char tmp[256], list[512];
 
 static sdd_train_config config(const char *out, int epochs) { return ts_config(list, out, epochs); }
 
-static int same_bytes(const char *a, const char *b)
-{
-    size_t na, nb;
-    char *x = ts_slurp(a, &na), *y = ts_slurp(b, &nb);
-    const int same = x && y && na == nb && memcmp(x, y, na) == 0;
-    free(x);
-    free(y);
-    return same;
-}
-
 /* the dev loss of each epoch record of dir's log; returns how many */
 static int dev_losses(const char *dir, double *loss, int cap)
 {
@@ -223,7 +213,7 @@ static void test_old_state(const char *a)
         const char *f = k ? "last.safetensors" : "model.safetensors";
         snprintf(pa, sizeof pa, "%s/%s", a, f);
         snprintf(pb, sizeof pb, "%s/%s", b, f);
-        CHECK_MSG(same_bytes(pa, pb), "old state resumed: %s differs from the uninterrupted run's", f);
+        CHECK_MSG(ts_same_bytes(pa, pb), "old state resumed: %s differs from the uninterrupted run's", f);
     }
     CHECK(snapshot_files(b, names, 8) == 2);
 }

@@ -1,11 +1,12 @@
 /* The small training setup the trainer tests share (test_trainer,
  * test_crash, test_nbest): the bundled clips as a labelled list, AASIST-L at
- * a 4,000-sample cut, batch 2, n-best 2; and a whole-file reader for
- * comparing outputs. Header-only, for tests. */
+ * a 4,000-sample cut, batch 2, n-best 2; and a whole-file reader and
+ * byte comparison for checking outputs. Header-only, for tests. */
 #ifndef SDD_TESTS_TRAIN_SETUP_H
 #define SDD_TESTS_TRAIN_SETUP_H
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include "train/trainer.h"
 
 /* writes the list of the five bundled clips (3 bona fide, 2 spoof); 0 or -1 */
@@ -56,6 +57,17 @@ static inline char *ts_slurp(const char *path, size_t *n)
     b[len] = 0;
     if (n) *n = (size_t)len;
     return b;
+}
+
+/* whether files a and b both read and hold the same bytes */
+static inline int ts_same_bytes(const char *a, const char *b)
+{
+    size_t na, nb;
+    char *x = ts_slurp(a, &na), *y = ts_slurp(b, &nb);
+    const int same = x && y && na == nb && memcmp(x, y, na) == 0;
+    free(x);
+    free(y);
+    return same;
 }
 
 #endif
