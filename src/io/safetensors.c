@@ -8,19 +8,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <fcntl.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* Where the bytes come from: a memory buffer or an open file. With borrow,
- * the tensors point into mem (a file mapping) instead of copying it. */
+/* Where the bytes come from: a memory buffer or an open file. With defer,
+ * only the header is read: the tensors stay in fp (sdd_tensor_read). */
 typedef struct {
     const char *name;
     const unsigned char *mem;
     FILE *fp;
     uint64_t size;
-    int borrow;
+    int defer;
 } st_src;
 
 static int src_read(st_src *s, uint64_t off, void *dst, size_t n, sdd_err *e)
@@ -220,8 +218,8 @@ static int load_src(st_src *s, sdd_tensorset *out, sdd_err *e)
         st_entry *en = &ents[by_order[k]];
         size_t nb = (size_t)(en->end - en->begin);
         void *data = NULL;
-        if (s->borrow) {
-            if (sdd_tensorset_add_ref(out, en->name, en->dtype, en->ndim, en->shape, nb ? s->mem + data_off + en->begin : NULL, nb, e) < 0) {
+        if (s->defer) {
+            if (sdd_tensorset_add_on_file_(out, en->name, en->dtype, en->ndim, en->shape, nb, s->fp, data_off + en->begin, e) < 0) {
                 sdd_err_prefix(e, "%s", fn);
                 goto done;
             }
@@ -266,53 +264,45 @@ int sdd_safetensors_load_mem(const void *buf, size_t n, const char *name_for_err
     return oneline(load_src(&s, out, e), e);
 }
 
+/* path opened for reading when it is a regular file; NULL (e set) otherwise */
+static FILE *open_regular(const char *path, uint64_t *size, sdd_err *e)
+{
+    if (!path) { sdd_err_set(e, "safetensors: NULL path"); return NULL; }
+    FILE *fp = fopen(path, "rbe");
+    if (!fp) { sdd_err_set(e, "%s: cannot open: %s", path, strerror(errno)); return NULL; }
+    struct stat st;
+    if (fstat(fileno(fp), &st) != 0) sdd_err_set(e, "%s: cannot stat: %s", path, strerror(errno));
+    else if (!S_ISREG(st.st_mode)) sdd_err_set(e, "%s: %s", path, S_ISDIR(st.st_mode) ? "is a directory" : "not a regular file");
+    else {
+        *size = (uint64_t)st.st_size;
+        return fp;
+    }
+    fclose(fp);
+    return NULL;
+}
+
 int sdd_safetensors_load(const char *path, sdd_tensorset *out, sdd_err *e)
 {
     sdd_tensorset_init(out);
-    if (!path) return sdd_err_set(e, "safetensors: NULL path");
-    FILE *fp = fopen(path, "rb");
-    if (!fp) return sdd_err_set(e, "%s: cannot open: %s", path, strerror(errno));
-    struct stat st;
-    if (fstat(fileno(fp), &st) != 0) {
-        sdd_err_set(e, "%s: cannot stat: %s", path, strerror(errno));
-        fclose(fp);
-        return -1;
-    }
-    if (S_ISDIR(st.st_mode)) { fclose(fp); return sdd_err_set(e, "%s: is a directory", path); }
-    if (!S_ISREG(st.st_mode)) { fclose(fp); return sdd_err_set(e, "%s: not a regular file", path); }
-    st_src s = { path, NULL, fp, (uint64_t)st.st_size, 0 };
-    int rc = oneline(load_src(&s, out, e), e);
+    uint64_t size;
+    FILE *fp = open_regular(path, &size, e);
+    if (!fp) return -1;
+    st_src s = { path, NULL, fp, size, 0 };
+    const int rc = oneline(load_src(&s, out, e), e);
     fclose(fp);
     return rc;
 }
 
-int sdd_safetensors_map(const char *path, sdd_tensorset *out, sdd_err *e)
+int sdd_safetensors_open(const char *path, sdd_tensorset *out, sdd_err *e)
 {
     sdd_tensorset_init(out);
-    if (!path) return sdd_err_set(e, "safetensors: NULL path");
-    const int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return sdd_err_set(e, "%s: cannot open: %s", path, strerror(errno));
-    struct stat st;
-    if (fstat(fd, &st) != 0) {
-        sdd_err_set(e, "%s: cannot stat: %s", path, strerror(errno));
-        close(fd);
-        return -1;
-    }
-    if (!S_ISREG(st.st_mode)) { close(fd); return sdd_err_set(e, "%s: %s", path, S_ISDIR(st.st_mode) ? "is a directory" : "not a regular file"); }
-    const uint64_t size = (uint64_t)st.st_size;
-    void *map = NULL;
-    if (size > SIZE_MAX) { close(fd); return sdd_err_set(e, "%s: too large to map on this machine", path); }
-    if (size && (map = mmap(NULL, (size_t)size, PROT_READ, MAP_PRIVATE, fd, 0)) == MAP_FAILED) {
-        sdd_err_set(e, "%s: cannot map: %s", path, strerror(errno));
-        close(fd);
-        return -1;
-    }
-    close(fd);   /* the mapping keeps the file */
-    st_src s = { path, map ? map : (const void *)"", NULL, size, 1 };
+    uint64_t size;
+    FILE *fp = open_regular(path, &size, e);
+    if (!fp) return -1;
+    st_src s = { path, NULL, fp, size, 1 };
     const int rc = oneline(load_src(&s, out, e), e);
-    if (rc) { if (map) munmap(map, (size_t)size); return rc; }
-    out->map_ = map;
-    out->maplen_ = (size_t)size;
+    if (rc) { fclose(fp); return rc; }
+    out->file_ = fp;   /* closed by sdd_tensorset_free */
     return 0;
 }
 

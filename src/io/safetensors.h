@@ -26,15 +26,14 @@ int sdd_safetensors_load(const char *path, sdd_tensorset *out, sdd_err *e);
 int sdd_safetensors_load_mem(const void *buf, size_t n, const char *name_for_errors,
                              sdd_tensorset *out, sdd_err *e);
 
-/* Same as sdd_safetensors_load, but the file is mapped read-only instead of
- * read: the tensors borrow their bytes from the mapping, which the set holds
- * until sdd_tensorset_free. For reading GB-sized files a part at a time
- * without a heap copy (the trainer's n-best snapshots). A tensor's data is
- * aligned to its element size in files sdd writes, not necessarily in
- * others. The file must not shrink while mapped (reading past its new end
- * raises SIGBUS): map only files that are replaced by rename, as sdd's
- * outputs are. */
-int sdd_safetensors_map(const char *path, sdd_tensorset *out, sdd_err *e);
+/* Same validation as sdd_safetensors_load, but only the header is read:
+ * every tensor's name, dtype and shape and the metadata, with each tensor's
+ * data NULL and its bytes left in the file, which the set keeps open until
+ * sdd_tensorset_free; sdd_tensor_read copies a tensor's bytes where the
+ * caller wants them. For GB-sized model files: the weights go straight into
+ * their destination without a heap copy of the file, and a file truncated
+ * while in use gives a read error, not the SIGBUS of a mapping. */
+int sdd_safetensors_open(const char *path, sdd_tensorset *out, sdd_err *e);
 
 /* Writes ts to path atomically (temp file + rename): header entries in ts
  * order; the data area starts 8-byte aligned (the header is padded with

@@ -2,9 +2,11 @@
  * and the open-addressing name index used for lookups and duplicate checks.
  * Errors here name no file; the loaders prefix the file they are reading. */
 #include "io/tensorset.h"
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
+#include <unistd.h>
 
 static const struct { const char *name; size_t size; } dtype_tab[SDD_DTYPE_COUNT] = {
     [SDD_F32] = {"F32", 4},  [SDD_F64] = {"F64", 8}, [SDD_F16] = {"F16", 2},
@@ -67,7 +69,7 @@ void sdd_tensorset_free(sdd_tensorset *ts)
     free(ts->meta_key);
     free(ts->meta_val);
     free(ts->hidx_);
-    if (ts->map_) munmap(ts->map_, ts->maplen_);
+    if (ts->file_) fclose(ts->file_);
     memset(ts, 0, sizeof *ts);
 }
 
@@ -118,9 +120,10 @@ const sdd_ntensor *sdd_tensorset_find(const sdd_tensorset *ts, const char *name)
     return k >= 0 ? &ts->t[k] : NULL;
 }
 
-/* data owned (freed by the set, or here on failure) or borrowed (never freed) */
+/* data owned (freed by the set, or here on failure) or borrowed (never
+ * freed); or, with file, no data: the bytes are in file at foff */
 static int add_impl(sdd_tensorset *ts, const char *name, sdd_dtype dtype, int ndim, const int64_t *shape, void *data, size_t nbytes,
-                    int owned, sdd_err *e)
+                    int owned, void *file, uint64_t foff, sdd_err *e)
 {
     void *drop = owned ? data : NULL;   /* what a failure frees */
     int64_t numel;
@@ -139,7 +142,7 @@ static int add_impl(sdd_tensorset *ts, const char *name, sdd_dtype dtype, int nd
                            name, nbytes, sdd_dtype_name(dtype), (long long)numel,
                            (unsigned long long)numel * sdd_dtype_size(dtype));
     }
-    if (nbytes > 0 && !data) {
+    if (nbytes > 0 && !data && !file) {
         free(drop);
         return sdd_err_set(e, "tensorset: tensor '%s': no data", name);
     }
@@ -167,6 +170,7 @@ static int add_impl(sdd_tensorset *ts, const char *name, sdd_dtype dtype, int nd
     if (!nbytes) free(drop);
     t->nbytes = nbytes;
     t->borrowed_ = nbytes && !owned;
+    if (nbytes && !data) { t->file_ = file; t->foff_ = foff; }
     ts->hidx_[index_slot(ts, nm)] = ts->n;
     ts->n++;
     return 0;
@@ -175,13 +179,45 @@ static int add_impl(sdd_tensorset *ts, const char *name, sdd_dtype dtype, int nd
 int sdd_tensorset_add_owned(sdd_tensorset *ts, const char *name, sdd_dtype dtype, int ndim,
                             const int64_t *shape, void *data, size_t nbytes, sdd_err *e)
 {
-    return add_impl(ts, name, dtype, ndim, shape, data, nbytes, 1, e);
+    return add_impl(ts, name, dtype, ndim, shape, data, nbytes, 1, NULL, 0, e);
 }
 
 int sdd_tensorset_add_ref(sdd_tensorset *ts, const char *name, sdd_dtype dtype, int ndim,
                           const int64_t *shape, const void *data, size_t nbytes, sdd_err *e)
 {
-    return add_impl(ts, name, dtype, ndim, shape, (void *)data, nbytes, 0, e);
+    return add_impl(ts, name, dtype, ndim, shape, (void *)data, nbytes, 0, NULL, 0, e);
+}
+
+int sdd_tensorset_add_on_file_(sdd_tensorset *ts, const char *name, sdd_dtype dtype, int ndim, const int64_t *shape,
+                               size_t nbytes, void *file, uint64_t foff, sdd_err *e)
+{
+    if (!file) return sdd_err_set(e, "tensorset: tensor '%s': no file", name ? name : "(null)");
+    return add_impl(ts, name, dtype, ndim, shape, NULL, nbytes, 0, file, foff, e);
+}
+
+int sdd_tensorset_add_view(sdd_tensorset *ts, const char *name, const sdd_ntensor *src, sdd_err *e)
+{
+    return add_impl(ts, name, src->dtype, src->ndim, src->shape, src->data, src->nbytes, 0, src->data ? NULL : src->file_,
+                    src->foff_, e);
+}
+
+int sdd_tensor_read(const sdd_ntensor *t, void *dst, sdd_err *e)
+{
+    if (!t->nbytes) return 0;
+    if (t->data) { memcpy(dst, t->data, t->nbytes); return 0; }
+    if (!t->file_) return sdd_err_set(e, "tensor %s: no data", t->name);
+    const int fd = fileno((FILE *)t->file_);
+    size_t done = 0;
+    while (done < t->nbytes) {
+        /* pread moves at most about 2 GB a call on Linux */
+        const size_t want = t->nbytes - done < ((size_t)1 << 30) ? t->nbytes - done : (size_t)1 << 30;
+        const ssize_t got = pread(fd, (char *)dst + done, want, (off_t)(t->foff_ + done));
+        if (got < 0 && errno == EINTR) continue;
+        if (got < 0) return sdd_err_set(e, "tensor %s: read failed: %s", t->name, strerror(errno));
+        if (got == 0) return sdd_err_set(e, "tensor %s: the file shrank after it was opened", t->name);
+        done += (size_t)got;
+    }
+    return 0;
 }
 
 void *sdd_tensorset_take(sdd_tensorset *ts, const char *name)

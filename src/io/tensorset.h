@@ -1,8 +1,11 @@
 /* In-memory named tensor collection (sdd_tensorset): what the model-file
  * loaders (safetensors.c, pth.c) produce and the safetensors writer consumes.
  * Owns: the dtype enum and its sizes/names, the tensor and string-metadata
- * containers, name lookup. Every tensor owns a heap copy of its data laid out
- * contiguously (row-major, little-endian as on the host). */
+ * containers, name lookup, reading a tensor's bytes wherever they are
+ * (sdd_tensor_read). A tensor's data is laid out contiguously (row-major,
+ * little-endian as on the host): a heap copy it owns, a caller's buffer it
+ * borrows, or bytes left in an open file (sets from sdd_safetensors_open and
+ * views of them: data NULL, read with sdd_tensor_read). */
 #ifndef SDD_IO_TENSORSET_H
 #define SDD_IO_TENSORSET_H
 #include <stddef.h>
@@ -21,9 +24,11 @@ typedef struct {
     sdd_dtype dtype;
     int ndim;
     int64_t shape[SDD_TENSOR_MAXDIM];
-    void *data;     /* nbytes bytes; may be NULL when nbytes == 0 */
+    void *data;     /* nbytes bytes; NULL when nbytes == 0 or the bytes are on file */
     size_t nbytes;  /* numel * sdd_dtype_size(dtype) */
     int borrowed_;  /* private: data belongs to the caller (sdd_tensorset_add_ref) */
+    void *file_;    /* private: with data NULL and nbytes > 0, the FILE * holding the bytes at foff_ */
+    uint64_t foff_;
 } sdd_ntensor;
 
 /* Fields are readable; change them only through the functions below (the
@@ -36,8 +41,7 @@ typedef struct {
     int nmeta, metacap;
     int *hidx_;     /* private: open-addressing index of t[] by name */
     int hcap_;      /* private: slots in hidx_ (0 or a power of two) */
-    void *map_;     /* private: the file mapping the tensors borrow (sdd_safetensors_map), unmapped by free */
-    size_t maplen_;
+    void *file_;    /* private: the FILE * its tensors' bytes are read from (sdd_safetensors_open), closed by free */
 } sdd_tensorset;
 
 /* Bytes per element (1..8); 0 for a value outside the enum. */
@@ -74,6 +78,22 @@ int sdd_tensorset_add_owned(sdd_tensorset *ts, const char *name, sdd_dtype dtype
  * failure. */
 int sdd_tensorset_add_ref(sdd_tensorset *ts, const char *name, sdd_dtype dtype, int ndim,
                           const int64_t *shape, const void *data, size_t nbytes, sdd_err *e);
+
+/* Appends a tensor named name that borrows src's bytes wherever they are
+ * (memory or an open file; dtype and shape as src's): src's set must outlive
+ * this one. For renaming the tensors of a GB-sized checkpoint without a copy.
+ * Fails as sdd_tensorset_add_ref. */
+int sdd_tensorset_add_view(sdd_tensorset *ts, const char *name, const sdd_ntensor *src, sdd_err *e);
+
+/* private, for sdd_safetensors_open: a tensor whose nbytes bytes stay in
+ * the open FILE * file at offset foff (the set does not own file) */
+int sdd_tensorset_add_on_file_(sdd_tensorset *ts, const char *name, sdd_dtype dtype, int ndim, const int64_t *shape,
+                               size_t nbytes, void *file, uint64_t foff, sdd_err *e);
+
+/* Copies t's nbytes into dst, from memory or from its file (pread: no file
+ * position shared). -1 (e set, naming the tensor) when the read fails or the
+ * file has shrunk since it was opened. */
+int sdd_tensor_read(const sdd_ntensor *t, void *dst, sdd_err *e);
 
 /* Hands the data of the tensor named name to the caller (free it with
  * free()): the tensor stays in the set, borrowing it, so the caller keeps it

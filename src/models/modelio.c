@@ -24,18 +24,47 @@ static float half_to_float(uint16_t h)
     return sign ? -f : f;
 }
 
-static int convert(const sdd_ntensor *t, float *dst, size_t n)
+/* n elements of src (dtype dt, maybe unaligned) as floats */
+static int convert(sdd_dtype dt, const void *src, float *dst, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
-        switch (t->dtype) {
-        case SDD_F32: { float v; memcpy(&v, (const char *)t->data + 4 * i, 4); dst[i] = v; break; }
-        case SDD_F64: { double v; memcpy(&v, (const char *)t->data + 8 * i, 8); dst[i] = (float)v; break; }
-        case SDD_F16: { uint16_t v; memcpy(&v, (const char *)t->data + 2 * i, 2); dst[i] = half_to_float(v); break; }
-        case SDD_BF16: { uint16_t v; memcpy(&v, (const char *)t->data + 2 * i, 2); uint32_t u = (uint32_t)v << 16; memcpy(&dst[i], &u, 4); break; }
+        switch (dt) {
+        case SDD_F64: { double v; memcpy(&v, (const char *)src + 8 * i, 8); dst[i] = (float)v; break; }
+        case SDD_F16: { uint16_t v; memcpy(&v, (const char *)src + 2 * i, 2); dst[i] = half_to_float(v); break; }
+        case SDD_BF16: { uint16_t v; memcpy(&v, (const char *)src + 2 * i, 2); uint32_t u = (uint32_t)v << 16; memcpy(&dst[i], &u, 4); break; }
         default: return -1;
         }
     }
     return 0;
+}
+
+/* t's n elements into dst as floats, from memory or from its file: F32
+ * straight into dst, other float types through one tensor-sized buffer */
+static int tensor_to_float(const sdd_ntensor *t, float *dst, size_t n, const char *path, sdd_err *e)
+{
+    if (t->dtype == SDD_F32) return sdd_tensor_read(t, dst, e) ? sdd_err_prefix(e, "%s", path) : 0;
+    if (t->dtype != SDD_F64 && t->dtype != SDD_F16 && t->dtype != SDD_BF16)
+        return sdd_err_set(e, "%s: tensor %s has dtype %s (expected a float type)", path, t->name, sdd_dtype_name(t->dtype));
+    const void *src = t->data;
+    void *tmp = NULL;
+    if (!src && t->nbytes) {
+        if (!(tmp = malloc(t->nbytes))) return sdd_err_set(e, "%s: tensor %s: out of memory", path, t->name);
+        if (sdd_tensor_read(t, tmp, e)) { free(tmp); return sdd_err_prefix(e, "%s", path); }
+        src = tmp;
+    }
+    convert(t->dtype, src, dst, n);
+    free(tmp);
+    return 0;
+}
+
+/* -1 (e set) when x[0..n) holds a NaN or infinity, naming tensor `name` of file `path` */
+static int finite_or_say(const float *x, size_t n, const char *name, const char *path, sdd_err *e)
+{
+    long bad = (long)n;
+#pragma omp parallel for schedule(static) reduction(min : bad)
+    for (long k = 0; k < (long)n; k++)
+        if (!isfinite(x[k]) && k < bad) bad = k;
+    return bad < (long)n ? sdd_err_set(e, "%s: tensor %s holds a non-finite value at element %ld", path, name, bad) : 0;
 }
 
 /* whether tensor t has parameter pi's shape */
@@ -56,11 +85,8 @@ int sdd_model_copy_tensor(sdd_model *m, int idx, const sdd_ntensor *t, const cha
         return sdd_err_set(e, "%s: tensor %s has shape (%s), %s expects (%s)", path, pi->name, got, m->arch, want);
     }
     float *dst = sdd_params_ptr(&m->params, idx);
-    if (convert(t, dst, pi->numel))
-        return sdd_err_set(e, "%s: tensor %s has dtype %s (expected a float type)", path, pi->name, sdd_dtype_name(t->dtype));
-    for (size_t k = 0; k < pi->numel; k++)
-        if (!isfinite(dst[k])) return sdd_err_set(e, "%s: tensor %s holds a non-finite value at element %zu", path, pi->name, k);
-    return 0;
+    if (tensor_to_float(t, dst, pi->numel, path, e)) return -1;
+    return finite_or_say(dst, pi->numel, pi->name, path, e);
 }
 
 int sdd_model_set_weights(sdd_model *m, const sdd_tensorset *ts, const char *path, sdd_err *e)
@@ -170,7 +196,8 @@ sdd_model *sdd_model_load(const char *path, const char *arch, sdd_err *e)
     sdd_tensorset ts;
     sdd_tensorset_init(&ts);
     const int pth = sdd_pth_is_zip(path);
-    if (pth ? sdd_pth_load(path, &ts, e) : sdd_safetensors_load(path, &ts, e)) { sdd_tensorset_free(&ts); return NULL; }
+    /* safetensors: the header only; each weight is read into place */
+    if (pth ? sdd_pth_load(path, &ts, e) : sdd_safetensors_open(path, &ts, e)) { sdd_tensorset_free(&ts); return NULL; }
     sdd_model *m = sdd_model_from_tensorset(&ts, arch, pth, path, e);
     sdd_tensorset_free(&ts);
     return m;
@@ -197,11 +224,11 @@ static int same_config(const sdd_model *m, const sdd_tensorset *ts, const char *
     return rc;
 }
 
-int sdd_model_map_weights(const sdd_model *m, const char *path, sdd_tensorset *ts, sdd_err *e)
+int sdd_model_open_weights(const sdd_model *m, const char *path, sdd_tensorset *ts, sdd_err *e)
 {
     sdd_tensorset_init(ts);
     if (sdd_pth_is_zip(path)) return sdd_err_set(e, "%s: a PyTorch checkpoint, not an sdd model file (convert it with sdd import first)", path);
-    if (sdd_safetensors_map(path, ts, e)) return -1;
+    if (sdd_safetensors_open(path, ts, e)) return -1;
     const char *arch = sdd_tensorset_get_meta(ts, "arch"), *fmt = sdd_tensorset_get_meta(ts, "format");
     int rc = 0;
     if (!fmt || strcmp(fmt, SDD_FORMAT_NAME) || !arch)
@@ -213,7 +240,6 @@ int sdd_model_map_weights(const sdd_model *m, const char *path, sdd_tensorset *t
         const int same = x && x->dtype == SDD_F32 && same_shape(&ps->p[i], x);
         if (!x) rc = sdd_err_set(e, "%s: tensor %s missing (needed by %s)", path, ps->p[i].name, m->arch);
         else if (!same) rc = sdd_err_set(e, "%s: tensor %s is not F32 with %s's shape", path, ps->p[i].name, m->arch);
-        else if ((uintptr_t)x->data & 3) rc = sdd_err_set(e, "%s: tensor %s is not 4-byte aligned in the file (not written by sdd)", path, ps->p[i].name);
     }
     for (int i = 0; i < ts->n && !rc; i++)
         if (sdd_params_find(ps, ts->t[i].name) < 0) rc = sdd_err_set(e, "%s: unexpected tensor %s (not part of %s)", path, ts->t[i].name, m->arch);
@@ -222,45 +248,42 @@ int sdd_model_map_weights(const sdd_model *m, const char *path, sdd_tensorset *t
     return rc;
 }
 
-/* -1 (e set) when tensor x of file `path` holds a NaN or infinity */
-static int finite_or_say(const sdd_ntensor *x, const char *path, sdd_err *e)
-{
-    const float *v = x->data;
-    const long n = (long)(x->nbytes / sizeof(float));
-    long bad = n;
-#pragma omp parallel for schedule(static) reduction(min : bad)
-    for (long k = 0; k < n; k++)
-        if (!isfinite(v[k]) && k < bad) bad = k;
-    return bad < n ? sdd_err_set(e, "%s: tensor %s holds a non-finite value at element %ld", path, x->name, bad) : 0;
-}
-
 int sdd_model_average(sdd_model *m, const char *const *paths, int n, sdd_err *e)
 {
     if (n < 1) return sdd_err_set(e, "average: no model files");
+    const sdd_params *ps = &m->params;
+    size_t most = 1;
+    for (int i = 0; i < ps->np; i++) most = ps->p[i].numel > most ? ps->p[i].numel : most;
     sdd_tensorset *sets = calloc((size_t)n, sizeof *sets);
-    const float **src = calloc((size_t)n, sizeof *src);
-    int rc = sets && src ? 0 : sdd_err_set(e, "out of memory");
+    float *buf = malloc(most * sizeof *buf);
+    double *sum = malloc(most * sizeof *sum);
+    int rc = sets && buf && sum ? 0 : sdd_err_set(e, "out of memory");
     int opened = 0;
     for (; opened < n && !rc; opened++)
-        if (sdd_model_map_weights(m, paths[opened], &sets[opened], e)) { rc = -1; break; }
-    /* every value finite before any weight changes (a NaN would make the mean unloadable) */
-    const sdd_params *ps = &m->params;
+        if (sdd_model_open_weights(m, paths[opened], &sets[opened], e)) { rc = -1; break; }
+    /* every value finite before any weight changes (a NaN would make the mean
+     * unloadable): one pass over the files to check, one to average, each a
+     * tensor at a time through buf */
     for (int j = 0; j < n && !rc; j++)
-        for (int i = 0; i < ps->np && !rc; i++) rc = finite_or_say(sdd_tensorset_find(&sets[j], ps->p[i].name), paths[j], e);
+        for (int i = 0; i < ps->np && !rc; i++)
+            rc = tensor_to_float(sdd_tensorset_find(&sets[j], ps->p[i].name), buf, ps->p[i].numel, paths[j], e) ||
+                 finite_or_say(buf, ps->p[i].numel, ps->p[i].name, paths[j], e);
     for (int i = 0; i < ps->np && !rc; i++) {
-        for (int j = 0; j < n; j++) src[j] = sdd_tensorset_find(&sets[j], ps->p[i].name)->data;
-        float *dst = sdd_params_ptr(ps, i);
         const long len = (long)ps->p[i].numel;
+        for (int j = 0; j < n && !rc; j++) {
+            rc = tensor_to_float(sdd_tensorset_find(&sets[j], ps->p[i].name), buf, (size_t)len, paths[j], e);
 #pragma omp parallel for schedule(static)
-        for (long k = 0; k < len; k++) {
-            double sum = 0.0;
-            for (int j = 0; j < n; j++) sum += src[j][k];
-            dst[k] = (float)(sum / n);
+            for (long k = 0; k < len; k++) sum[k] = (j ? sum[k] : 0.0) + buf[k];
         }
+        if (rc) break;   /* a file that changed since the first pass */
+        float *dst = sdd_params_ptr(ps, i);
+#pragma omp parallel for schedule(static)
+        for (long k = 0; k < len; k++) dst[k] = (float)(sum[k] / n);
     }
     for (int j = 0; j < opened; j++) sdd_tensorset_free(&sets[j]);
     free(sets);
-    free(src);
+    free(buf);
+    free(sum);
     return rc;
 }
 

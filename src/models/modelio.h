@@ -23,18 +23,23 @@ const char *sdd_model_guess_arch(const sdd_tensorset *ts);
  * a finite number. `path` names the source in errors. NULL (e set) on error. */
 sdd_model *sdd_model_from_tensorset(const sdd_tensorset *ts, const char *arch, int pth, const char *path, sdd_err *e);
 /* Loads a model file: safetensors written by sdd (architecture from metadata),
- * or a PyTorch .pth (architecture from `arch` or guessed). */
+ * or a PyTorch .pth (architecture from `arch` or guessed). A safetensors
+ * file's weights are read into the model's parameter block one tensor at a
+ * time (no copy of the whole file in memory). */
 sdd_model *sdd_model_load(const char *path, const char *arch, sdd_err *e);
-/* Maps model file `path` (safetensors, sdd_safetensors_map) and checks that
- * it holds every weight of m as F32 with m's shape, aligned, and no tensor m
- * lacks; the file must name m's architecture. ts borrows from the mapping
- * (free it with sdd_tensorset_free); on failure it is empty and e names the
- * file. */
-int sdd_model_map_weights(const sdd_model *m, const char *path, sdd_tensorset *ts, sdd_err *e);
+/* Opens model file `path` (safetensors, its header only: sdd_safetensors_open)
+ * and checks that it holds every weight of m as F32 with m's shape, and no
+ * tensor m lacks; the file must name m's architecture and configuration. The
+ * weights stay in the file (sdd_tensor_read; free ts with
+ * sdd_tensorset_free); on failure ts is empty and e names the file. */
+int sdd_model_open_weights(const sdd_model *m, const char *path, sdd_tensorset *ts, sdd_err *e);
 /* m's weights (BatchNorm buffers included) become the element-wise mean of
  * those of n model files (each checked as above), summed in double in the
  * order given: the trainer's n-best average, `sdd average`. Only the
- * weights change; on failure they are as before. */
+ * weights change. The files are read a tensor at a time, twice: first every
+ * value is checked finite, so that on failure the weights are as before
+ * (unless a file changes between the two passes: then e says so, and the
+ * weights are partly averaged). */
 int sdd_model_average(sdd_model *m, const char *const *paths, int n, sdd_err *e);
 /* Writes the model as safetensors, atomically. */
 int sdd_model_save(const sdd_model *m, const char *path, sdd_err *e);

@@ -32,21 +32,21 @@ int sdd_model_load_ssl(sdd_model *m, const char *path, sdd_xlsr_import_info *inf
     for (int i = 0; i < ps->np; i++) nenc += starts(ps->p[i].name, SSL_PREFIX);
     if (!nenc) return sdd_err_set(e, "%s: model %s has no XLS-R encoder to load weights into", path, m->arch);
     sdd_tensorset raw, ts;
-    if (sdd_pth_is_zip(path) ? sdd_pth_load(path, &raw, e) : sdd_safetensors_load(path, &raw, e)) return -1;
+    /* safetensors: the header only, each weight read into place */
+    if (sdd_pth_is_zip(path) ? sdd_pth_load(path, &raw, e) : sdd_safetensors_open(path, &raw, e)) return -1;
     sdd_xlsr_import_info loc;
     if (!info) info = &loc;
-    const int rc = sdd_xlsr_map_tensorset(&raw, SSL_PREFIX, &ts, info, e);
-    sdd_tensorset_free(&raw);
-    if (rc) return -1;
+    /* ts renames raw's tensors without copying them: raw is freed after ts */
+    if (sdd_xlsr_map_tensorset(&raw, SSL_PREFIX, &ts, info, e)) { sdd_tensorset_free(&raw); return -1; }
     char unknown[512] = "", missing[512] = "";
     int nunk = 0, nmis = 0, loaded = 0;
     uint8_t *seen = calloc((size_t)ps->np, 1);
-    if (!seen) { sdd_tensorset_free(&ts); return sdd_err_set(e, "out of memory"); }
+    if (!seen) { sdd_tensorset_free(&ts); sdd_tensorset_free(&raw); return sdd_err_set(e, "out of memory"); }
     for (int i = 0; i < ts.n; i++) {
         const char *nm = ts.t[i].name;
         const int idx = sdd_params_find(ps, nm);
         if (starts(nm, SSL_PREFIX) && idx >= 0) {
-            if (sdd_model_copy_tensor(m, idx, &ts.t[i], path, e)) { free(seen); sdd_tensorset_free(&ts); return -1; }
+            if (sdd_model_copy_tensor(m, idx, &ts.t[i], path, e)) { free(seen); sdd_tensorset_free(&ts); sdd_tensorset_free(&raw); return -1; }
             seen[idx] = 1;
             loaded++;
         } else if (idx < 0 && !(strlen(nm) > 20 && !strcmp(nm + strlen(nm) - 20, ".num_batches_tracked"))) {
@@ -57,6 +57,7 @@ int sdd_model_load_ssl(sdd_model *m, const char *path, sdd_xlsr_import_info *inf
         if (starts(ps->p[i].name, SSL_PREFIX) && !seen[i]) list_add(missing, sizeof missing, &nmis, ps->p[i].name + plen);
     free(seen);
     sdd_tensorset_free(&ts);
+    sdd_tensorset_free(&raw);
     list_end(unknown, sizeof unknown, nunk);
     list_end(missing, sizeof missing, nmis);
     if (nunk || nmis)

@@ -23,7 +23,9 @@ typedef struct {
  * returns 1 (an encoder tensor), 0 (pretraining-only: drop) or -1 (not an XLS-R key). */
 int sdd_xlsr_map_name(const char *key, const char *prefix, char *out, size_t n);
 /* out = in with every XLS-R key renamed (see above), "module." stripped, pretraining-only
- * tensors dropped and other tensors copied. out is initialised by the call. */
+ * tensors dropped and other tensors kept; out's tensors are views of in's
+ * (sdd_tensorset_add_view: no copy), so free out before in. out is
+ * initialised by the call. */
 int sdd_xlsr_map_tensorset(const sdd_tensorset *in, const char *prefix, sdd_tensorset *out,
                            sdd_xlsr_import_info *info, sdd_err *e);
 /* Loads the XLS-R encoder weights of model m (an XLSR-* architecture) from a checkpoint

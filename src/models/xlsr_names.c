@@ -107,7 +107,7 @@ int sdd_xlsr_map_tensorset(const sdd_tensorset *in, const char *prefix, sdd_tens
             snprintf(name, sizeof name, "%s", unwrap(t->name));
             info->other++;
         }
-        if (sdd_tensorset_add(out, name, t->dtype, t->ndim, t->shape, t->data, t->nbytes, e)) {
+        if (sdd_tensorset_add_view(out, name, t, e)) {
             sdd_tensorset_free(out);
             return -1;
         }

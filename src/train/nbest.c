@@ -130,13 +130,13 @@ int sdd_nbest_from_state(sdd_nbest *nb, sdd_tensorset *state, long count, size_t
     return 0;
 }
 
-/* Maps snapshot k and checks it: this run's model, and the metric value the list holds for it. */
+/* Opens snapshot k and checks it: this run's model, and the metric value the list holds for it. */
 static int check_snapshot(const sdd_nbest *nb, const sdd_model *m, int k, sdd_err *e)
 {
     char path[1200], want[64];
     if (join(path, sizeof path, nb->dir, nb->file[k], e)) return -1;
     sdd_tensorset ts;
-    if (sdd_model_map_weights(m, path, &ts, e)) return -1;
+    if (sdd_model_open_weights(m, path, &ts, e)) return -1;
     const char *v = sdd_tensorset_get_meta(&ts, nb->metric);
     snprintf(want, sizeof want, "%.17g", nb->crit[k]);
     int rc = 0;

@@ -37,7 +37,7 @@ int sdd_nbest_to_state(const sdd_nbest *nb, sdd_tensorset *state, sdd_err *e);
 int sdd_nbest_from_state(sdd_nbest *nb, sdd_tensorset *state, long count, size_t bytes, const char *path, sdd_err *e);
 /* Before a resumed run goes on: embedded blocks become files best-stateK
  * (lead rank; removed again when one fails), then every rank checks every
- * file (sdd_model_map_weights, and the metric in its metadata against the
+ * file (sdd_model_open_weights, and the metric in its metadata against the
  * state's value), and the lead removes files the list does not name. */
 int sdd_nbest_prepare(sdd_nbest *nb, sdd_model *m, int lead, const char *state_path, sdd_err *e);
 /* Removes the snapshot files of dir that the list does not name (best-epochN
