@@ -120,9 +120,11 @@ int sdd_nbest_from_state(sdd_nbest *nb, sdd_tensorset *state, long count, size_t
         snprintf(key, sizeof key, "nbest.%d", k);
         const sdd_ntensor *s = sdd_tensorset_find(state, key);
         if (!s || s->nbytes != bytes) return sdd_err_set(e, "%s: n-best snapshot %d missing", path, k);
-        float *block = sdd_tensorset_take(state, key);
-        if (!block && !(block = malloc(bytes))) return sdd_err_set(e, "out of memory");
-        if (block != s->data) memcpy(block, s->data, bytes);
+        float *block = sdd_tensorset_take(state, key);   /* an in-memory state's own buffer */
+        if (!block) {
+            if (!(block = malloc(bytes))) return sdd_err_set(e, "out of memory");
+            if (sdd_tensor_read(s, block, e)) { free(block); return sdd_err_prefix(e, "%s", path); }
+        }
         nb->embedded[k] = block;
         snprintf(nb->file[k], sizeof nb->file[k], "best-state%d.safetensors", k);
     }

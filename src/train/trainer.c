@@ -210,24 +210,13 @@ static long meta_long(const sdd_tensorset *ts, const char *k, const char *path, 
     return x;
 }
 
-/* *buf (malloc'd, bytes long) takes over the set's buffer of tensor name
- * (size checked by the caller) and the old one is freed; a buffer the set
- * does not own is copied instead */
-static void adopt(float **buf, sdd_tensorset *ts, const char *name, size_t bytes)
-{
-    float *d = sdd_tensorset_take(ts, name);
-    if (d) {
-        free(*buf);
-        *buf = d;
-    } else memcpy(*buf, sdd_tensorset_find(ts, name)->data, bytes);
-}
-
 static int load_state(trainer *t, sdd_err *e)
 {
     char path[1024];
     if (path_join(path, sizeof path, t->cfg->out_dir, "state.safetensors")) return sdd_err_set(e, "output path too long");
     sdd_tensorset ts;
-    if (sdd_safetensors_load(path, &ts, e)) return -1;
+    /* the header only: the weights and moments are read into place below */
+    if (sdd_safetensors_open(path, &ts, e)) return -1;
     const size_t bytes = t->m->params.total * sizeof(float);
     const sdd_ntensor *m = sdd_tensorset_find(&ts, "adam.m"), *v = sdd_tensorset_find(&ts, "adam.v"), *p = sdd_tensorset_find(&ts, "params");
     const sdd_ntensor *rho = sdd_tensorset_find(&ts, "gradvac.rho_t");
@@ -237,21 +226,21 @@ static int load_state(trainer *t, sdd_err *e)
     const long next_epoch = meta_long(&ts, "next_epoch", path, &bad);
     long step = meta_long(&ts, "step", path, &bad), astep = meta_long(&ts, "adam_step", path, &bad);
     const long ni = meta_long(&ts, "not_improving", path, &bad), nb = meta_long(&ts, "nbest", path, &bad);
-    if (nb > t->cfg->n_best || next_epoch > INT_MAX || ni > INT_MAX) bad = 1;
+    if (next_epoch > INT_MAX || ni > INT_MAX) bad = 1;   /* the n-best count: sdd_nbest_from_state */
     const char *best = sdd_tensorset_get_meta(&ts, "best");
     if (!best) bad = 1;
     int no_log_bytes = 0;
     const long log_bytes = sdd_tensorset_get_meta(&ts, "log_bytes") ? meta_long(&ts, "log_bytes", path, &bad) : (no_log_bytes = 1, -1);
     if (bad) { sdd_tensorset_free(&ts); return sdd_err_set(e, "%s: not a training state for this model and settings", path); }
-    /* the moments are adopted, not copied: the live buffers are
-     * still untouched (calloc) and are freed instead, so a resumed
-     * 300M-parameter run does not hold the state twice; the weights live in
-     * the model's parameter block and are copied */
-    adopt(&t->opt.m, &ts, "adam.m", bytes);
-    adopt(&t->opt.v, &ts, "adam.v", bytes);
-    memcpy(t->m->params.data, p->data, bytes);
+    /* read from the file straight into the moments and the model's
+     * parameter block, so a resumed 300M-parameter run never holds the state
+     * twice */
     double r[4];
-    memcpy(r, rho->data, sizeof r);
+    if (sdd_tensor_read(m, t->opt.m, e) || sdd_tensor_read(v, t->opt.v, e) || sdd_tensor_read(p, t->m->params.data, e) ||
+        sdd_tensor_read(rho, r, e)) {
+        sdd_tensorset_free(&ts);
+        return sdd_err_prefix(e, "%s", path);
+    }
     t->al.rho_t[0][0] = r[0]; t->al.rho_t[0][1] = r[1]; t->al.rho_t[1][0] = r[2]; t->al.rho_t[1][1] = r[3];
     /* the n-best list; its files are checked once the run is known to go on (sdd_nbest_prepare) */
     if (sdd_nbest_from_state(&t->nb, &ts, nb, bytes, path, e)) { sdd_tensorset_free(&ts); return -1; }

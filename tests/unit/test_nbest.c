@@ -335,6 +335,9 @@ static void test_bad_snapshots(void)
     CHECK(system(cmd) == 0);
     CHECK(set_state_meta(d, "nbest_loss.1", "x") == 0);
     resume_fails(d, "n-best entry 1 has no value", "entry without a value");
+    CHECK(system(cmd) == 0);
+    CHECK(set_state_meta(d, "nbest", "9") == 0);
+    resume_fails(d, "state.safetensors: 9 n-best entries, more than --n-best", "more entries than --n-best");
     /* restored, it resumes; files of the user's beside the snapshots stay */
     CHECK(system(cmd) == 0);
     char user[2][700];
