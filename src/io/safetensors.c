@@ -281,30 +281,23 @@ static FILE *open_regular(const char *path, uint64_t *size, sdd_err *e)
     return NULL;
 }
 
-int sdd_safetensors_load(const char *path, sdd_tensorset *out, sdd_err *e)
+/* the file at path, whole (defer 0) or its header only (defer 1: the set keeps the file open) */
+static int load_path(const char *path, sdd_tensorset *out, int defer, sdd_err *e)
 {
     sdd_tensorset_init(out);
     uint64_t size;
     FILE *fp = open_regular(path, &size, e);
     if (!fp) return -1;
-    st_src s = { path, NULL, fp, size, 0 };
+    st_src s = { path, NULL, fp, size, defer };
     const int rc = oneline(load_src(&s, out, e), e);
-    fclose(fp);
+    if (rc || !defer) fclose(fp);
+    else out->file_ = fp;   /* closed by sdd_tensorset_free */
     return rc;
 }
 
-int sdd_safetensors_open(const char *path, sdd_tensorset *out, sdd_err *e)
-{
-    sdd_tensorset_init(out);
-    uint64_t size;
-    FILE *fp = open_regular(path, &size, e);
-    if (!fp) return -1;
-    st_src s = { path, NULL, fp, size, 1 };
-    const int rc = oneline(load_src(&s, out, e), e);
-    if (rc) { fclose(fp); return rc; }
-    out->file_ = fp;   /* closed by sdd_tensorset_free */
-    return 0;
-}
+int sdd_safetensors_load(const char *path, sdd_tensorset *out, sdd_err *e) { return load_path(path, out, 0, e); }
+
+int sdd_safetensors_open(const char *path, sdd_tensorset *out, sdd_err *e) { return load_path(path, out, 1, e); }
 
 /* ---- writer ---- */
 

@@ -266,8 +266,9 @@ int sdd_model_average(sdd_model *m, const char *const *paths, int n, sdd_err *e)
      * tensor at a time through buf */
     for (int j = 0; j < n && !rc; j++)
         for (int i = 0; i < ps->np && !rc; i++)
-            rc = tensor_to_float(sdd_tensorset_find(&sets[j], ps->p[i].name), buf, ps->p[i].numel, paths[j], e) ||
-                 finite_or_say(buf, ps->p[i].numel, ps->p[i].name, paths[j], e);
+            if (tensor_to_float(sdd_tensorset_find(&sets[j], ps->p[i].name), buf, ps->p[i].numel, paths[j], e) ||
+                finite_or_say(buf, ps->p[i].numel, ps->p[i].name, paths[j], e))
+                rc = -1;
     for (int i = 0; i < ps->np && !rc; i++) {
         const long len = (long)ps->p[i].numel;
         for (int j = 0; j < n && !rc; j++) {
