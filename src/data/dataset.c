@@ -1,7 +1,8 @@
 /* Owns datasets (see dataset.h): list loading with the label check, parallel
  * decoding into the int16 cache (OpenMP over items, lowest failing line
- * reported, or failures skipped), the accessors, class counts and CE
- * weights, and the cut / random crop / RawBoost-then-cut model inputs. */
+ * reported, or failures skipped; all at open, or a range at a time for lazy
+ * datasets), the accessors, class counts and CE weights, and the cut /
+ * random crop / RawBoost-then-cut model inputs. */
 #include "data/dataset.h"
 #include "audio/decode.h"
 #include "core/rng.h"
@@ -25,6 +26,12 @@ struct sdd_dataset {
     size_t bytes;
     char **skipped;   /* messages of skipped items, list order */
     int nskipped;
+    /* lazy datasets: what sdd_dataset_load decodes with, and the items held */
+    int lazy, threads;
+    int64_t max_samples;
+    sdd_audio_params ap;
+    size_t list_bytes;  /* bytes of the bookkeeping, without the cache */
+    int lo, hi;         /* items [lo, hi) are decoded */
 };
 
 sdd_dataset_params sdd_dataset_default_params(void)
@@ -102,6 +109,41 @@ static int decode_item(const sdd_list *l, int k, const char *list_path, int sr,
     return -1;
 }
 
+/* Decodes list items [first, first + count) into pcm/len/msg/bad (indexed
+ * from first), in parallel; *clipped gets the clipped samples. With errors
+ * fatal (skip_bad 0), items after the lowest failure found so far are not
+ * decoded; every item before it is, so the reported failure is the lowest
+ * failing line whatever the thread count. Returns that failure's index (from
+ * first), or INT_MAX. */
+static int decode_range(const sdd_list *l, const char *list_path, int first, int count, int sr, const sdd_audio_params *ap,
+                        int64_t max_samples, int skip_bad, int threads, void (*progress)(void *, int, int), void *pctx,
+                        int16_t **pcm, int64_t *len, char **msg, unsigned char *bad, int64_t *clipped)
+{
+    int first_bad = INT_MAX, done = 0;
+    int64_t cl = 0;
+    const int nt = threads > 0 ? threads : omp_get_max_threads();
+    #pragma omp parallel for schedule(dynamic, 1) num_threads(nt) reduction(+:cl)
+    for (int k = 0; k < count; k++) {
+        int fb;
+        #pragma omp atomic read
+        fb = first_bad;
+        if (!skip_bad && k > fb) continue;
+        int64_t c = 0;
+        if (decode_item(l, first + k, list_path, sr, ap, max_samples, &pcm[k], &len[k], &c, &msg[k])) {
+            bad[k] = 1;
+            #pragma omp critical(sdd_dataset_first_bad)
+            if (k < first_bad) first_bad = k;
+        }
+        cl += c;
+        int d;
+        #pragma omp atomic capture
+        d = ++done;
+        if (progress && omp_get_thread_num() == 0) progress(pctx, d, count);
+    }
+    *clipped = cl;
+    return first_bad;
+}
+
 int sdd_dataset_open(sdd_dataset **out, const char *list_path, const char *audio_dir,
                      const sdd_dataset_params *params, sdd_err *e)
 {
@@ -114,6 +156,7 @@ int sdd_dataset_open(sdd_dataset **out, const char *list_path, const char *audio
     if (p.max_seconds < 0 || p.threads < 0)
         return sdd_err_set(e, "%s: bad dataset parameters (max_seconds %g, threads %d)", list_path,
                            p.max_seconds, p.threads);
+    if (p.lazy && p.skip_bad) return sdd_err_set(e, "%s: a lazy dataset cannot skip bad files", list_path);
     sdd_audio_params ap;
     sdd_audio_default_params(&ap);
     if (p.max_seconds > 0) ap.max_seconds = p.max_seconds;
@@ -150,31 +193,9 @@ int sdd_dataset_open(sdd_dataset **out, const char *list_path, const char *audio
         return sdd_err_set(e, "%s: out of memory for %d items", list_path, total);
     }
 
-    /* With errors fatal, items after the lowest failure found so far are not
-     * decoded; every item before it is, so the reported failure is the
-     * lowest failing line whatever the thread count. */
-    int first_bad = INT_MAX, done = 0;
     int64_t clipped = 0;
-    const int nt = p.threads > 0 ? p.threads : omp_get_max_threads();
-    #pragma omp parallel for schedule(dynamic, 1) num_threads(nt) reduction(+:clipped)
-    for (int k = 0; k < total; k++) {
-        int fb;
-        #pragma omp atomic read
-        fb = first_bad;
-        if (!p.skip_bad && k > fb) continue;
-        int64_t c = 0;
-        if (decode_item(l, k, list_path, p.sample_rate, &ap, p.max_samples, &pcm[k], &len[k], &c, &msg[k])) {
-            bad[k] = 1;
-            #pragma omp critical(sdd_dataset_first_bad)
-            if (k < first_bad) first_bad = k;
-        }
-        clipped += c;
-        int d;
-        #pragma omp atomic capture
-        d = ++done;
-        if (p.progress && omp_get_thread_num() == 0) p.progress(p.progress_ctx, d, total);
-    }
-
+    const int first_bad = p.lazy ? INT_MAX : decode_range(l, list_path, 0, total, p.sample_rate, &ap, p.max_samples, p.skip_bad,
+                                                          p.threads, p.progress, p.progress_ctx, pcm, len, msg, bad, &clipped);
     int rc = 0;
     if (first_bad != INT_MAX && !p.skip_bad) {
         if (msg[first_bad]) sdd_err_set(e, "%s", msg[first_bad]);
@@ -224,11 +245,53 @@ int sdd_dataset_open(sdd_dataset **out, const char *list_path, const char *audio
     }
     ds->clipped = clipped;
     ds->bytes = bytes + (size_t)nbad * sizeof(char *);
+    ds->lazy = p.lazy;
+    ds->threads = p.threads;
+    ds->max_samples = p.max_samples;
+    ds->ap = ap;
+    ds->list_bytes = ds->bytes;
+    ds->hi = p.lazy ? 0 : ds->n;
     for (int k = 0; k < total; k++) free(msg[k]);
     free(pcm); free(len); free(msg); free(bad);
-    if (p.progress) p.progress(p.progress_ctx, total, total);
+    if (p.progress && !p.lazy) p.progress(p.progress_ctx, total, total);
     *out = ds;
     return 0;
+}
+
+int sdd_dataset_load(sdd_dataset *ds, int first, int count, sdd_err *e)
+{
+    if (!ds || !ds->lazy) return sdd_err_set(e, "%s: not a lazy dataset", ds ? ds->list_path : "dataset");
+    if (first < 0 || count < 0 || first > ds->n || count > ds->n - first)
+        return sdd_err_set(e, "%s: items [%d, %d + %d) outside 0..%d", ds->list_path, first, first, count, ds->n);
+    for (int i = ds->lo; i < ds->hi; i++) { free(ds->pcm[i]); ds->pcm[i] = NULL; ds->len[i] = 0; }
+    ds->lo = ds->hi = first;
+    ds->total = 0;
+    ds->bytes = ds->list_bytes;
+    if (!count) return 0;
+    char **msg = calloc((size_t)count, sizeof *msg);
+    unsigned char *bad = calloc((size_t)count, 1);
+    if (!msg || !bad) { free(msg); free(bad); return sdd_err_set(e, "%s: out of memory", ds->list_path); }
+    int64_t clipped = 0;
+    const int fb = decode_range(&ds->list, ds->list_path, first, count, ds->sr, &ds->ap, ds->max_samples, 0, ds->threads, NULL, NULL,
+                                ds->pcm + first, ds->len + first, msg, bad, &clipped);
+    int rc = 0;
+    if (fb != INT_MAX) {
+        if (msg[fb]) sdd_err_set(e, "%s", msg[fb]);
+        else sdd_err_set(e, "%s:%d: out of memory", ds->list_path, ds->list.items[first + fb].line);
+        rc = -1;
+        for (int k = 0; k < count; k++) { free(ds->pcm[first + k]); ds->pcm[first + k] = NULL; ds->len[first + k] = 0; }
+    } else {
+        ds->hi = first + count;
+        ds->clipped += clipped;
+        for (int i = first; i < ds->hi; i++) {
+            ds->total += ds->len[i];
+            ds->bytes += (size_t)ds->len[i] * sizeof(int16_t);
+        }
+    }
+    for (int k = 0; k < count; k++) free(msg[k]);
+    free(msg);
+    free(bad);
+    return rc;
 }
 
 /* ---- accessors ---- */
@@ -236,6 +299,7 @@ int sdd_dataset_open(sdd_dataset **out, const char *list_path, const char *audio
 static int ok_index(const sdd_dataset *ds, int i) { return ds && i >= 0 && i < ds->n; }
 
 int sdd_dataset_count(const sdd_dataset *ds) { return ds ? ds->n : 0; }
+int sdd_dataset_is_lazy(const sdd_dataset *ds) { return ds ? ds->lazy : 0; }
 int sdd_dataset_label(const sdd_dataset *ds, int i)
 {
     return ok_index(ds, i) ? (int)ds->list.items[ds->src[i]].label : SDD_LABEL_NONE;
@@ -295,7 +359,7 @@ int sdd_dataset_ce_weights(const sdd_dataset *ds, float w[2], sdd_err *e)
 
 int sdd_dataset_get_full(const sdd_dataset *ds, int i, float *out)
 {
-    if (!ok_index(ds, i) || !out) return -1;
+    if (!ok_index(ds, i) || !out || !ds->pcm[i]) return -1;
     const int16_t *q = ds->pcm[i];
     const float s = 1.0f / SDD_DATASET_INT16_SCALE;
     for (int64_t t = 0; t < ds->len[i]; t++) out[t] = (float)q[t] * s;
@@ -337,7 +401,7 @@ static void cut_q(const int16_t *q, int64_t n, int64_t cut, int64_t off, float *
 
 int sdd_dataset_get(const sdd_dataset *ds, int i, int64_t cut, int crop_mode, uint64_t key, float *out)
 {
-    if (!ok_index(ds, i) || !out || cut < 1) return -1;
+    if (!ok_index(ds, i) || !out || cut < 1 || !ds->pcm[i]) return -1;
     if (crop_mode != SDD_CUT_FIRST && crop_mode != SDD_CUT_RANDOM) return -1;
     const int64_t n = ds->len[i];
     cut_q(ds->pcm[i], n, cut, sdd_dataset_crop_offset(n, cut, crop_mode, key), out);
@@ -352,6 +416,7 @@ int sdd_dataset_get_rawboost(const sdd_dataset *ds, int i, int64_t cut, int crop
     if (!out || cut < 1) return sdd_err_set(e, "dataset: bad cut %lld", (long long)cut);
     if (crop_mode != SDD_CUT_FIRST && crop_mode != SDD_CUT_RANDOM)
         return sdd_err_set(e, "dataset: unknown crop mode %d", crop_mode);
+    if (!ds->pcm[i]) return sdd_err_set(e, "%s: not loaded (lazy dataset)", sdd_dataset_path(ds, i));
     if (algo == 0) return sdd_dataset_get(ds, i, cut, crop_mode, crop_key, out);
     const int64_t n = ds->len[i];
     float *full = malloc((size_t)n * sizeof *full);

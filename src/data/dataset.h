@@ -19,9 +19,15 @@
  * message kept as a warning (sdd_dataset_n_skipped / sdd_dataset_skipped);
  * indices are then 0..count-1 over the kept items, in list order.
  *
+ * Lazy datasets (p->lazy): the list is parsed and checked at open, and
+ * nothing is decoded; sdd_dataset_load decodes one range of items at a time,
+ * dropping the previous one, for sets scored once in order that would not
+ * fit decoded (ASVspoof 2021 DF eval: 611,829 files). Items outside the
+ * loaded range have length 0 and sdd_dataset_get* refuse them.
+ *
  * Thread safety: after sdd_dataset_open returns, a dataset is read-only and
  * every accessor and sdd_dataset_get* may be called from any number of
- * threads at once. */
+ * threads at once (a lazy one between calls of sdd_dataset_load). */
 #ifndef SDD_DATA_DATASET_H
 #define SDD_DATA_DATASET_H
 
@@ -50,6 +56,7 @@ typedef struct {
                           * Note: RawBoost then sees the capped utterance, not the whole one. */
     double max_seconds;  /* longer files fail to decode; 0 = audio/decode.h's default (4 h) */
     int threads;         /* decoding threads (OpenMP): 0 = omp_get_max_threads(), 1 = serial */
+    int lazy;            /* 1: decode nothing at open, a range at a time with sdd_dataset_load (skip_bad must be 0) */
     /* Optional progress report, called from one thread with (ctx, done, total)
      * now and then while decoding and once at the end. */
     void (*progress)(void *ctx, int done, int total);
@@ -70,15 +77,23 @@ sdd_dataset_params sdd_dataset_default_params(void);
 int sdd_dataset_open(sdd_dataset **ds, const char *list_path, const char *audio_dir,
                      const sdd_dataset_params *p, sdd_err *e);
 
+/* Lazy datasets: frees the items decoded so far and decodes items
+ * [first, first + count) as sdd_dataset_open would (in parallel, the same
+ * cache values; a failing file is the error "LIST:LINE: FILE: reason" of the
+ * lowest failing line, and then nothing is loaded). -1 with e set also for a
+ * dataset that is not lazy or a range outside 0..count. */
+int sdd_dataset_load(sdd_dataset *ds, int first, int count, sdd_err *e);
+
 /* Frees everything; NULL is fine. */
 void sdd_dataset_close(sdd_dataset *ds);
 
 /* ---- accessors (i in [0, count)) ---- */
 int sdd_dataset_count(const sdd_dataset *ds);
+int sdd_dataset_is_lazy(const sdd_dataset *ds);                /* opened with p->lazy */
 int sdd_dataset_label(const sdd_dataset *ds, int i);          /* sdd_label: -1 none, 0 spoof, 1 bonafide */
 const char *sdd_dataset_id(const sdd_dataset *ds, int i);
 const char *sdd_dataset_path(const sdd_dataset *ds, int i);
-int64_t sdd_dataset_length(const sdd_dataset *ds, int i);     /* cached samples */
+int64_t sdd_dataset_length(const sdd_dataset *ds, int i);     /* cached samples (0: not loaded, lazy) */
 const sdd_list_item *sdd_dataset_item(const sdd_dataset *ds, int i); /* line, attack, speaker, ... */
 const int16_t *sdd_dataset_samples(const sdd_dataset *ds, int i);    /* the cache of item i */
 int sdd_dataset_sample_rate(const sdd_dataset *ds);
@@ -122,7 +137,7 @@ int64_t sdd_dataset_crop_offset(int64_t n, int64_t cut, int crop_mode, uint64_t 
  *   SDD_CUT_RANDOM  clips longer than cut: the window at
  *                   sdd_dataset_crop_offset(n, cut, mode, key); clips of at
  *                   most cut samples: tiled as SDD_CUT_FIRST (as clovaai).
- * Returns 0, or -1 for a bad index, cut < 1 or an unknown mode. */
+ * Returns 0, or -1 for a bad index, an item not loaded, cut < 1 or an unknown mode. */
 int sdd_dataset_get(const sdd_dataset *ds, int i, int64_t cut, int crop_mode, uint64_t key, float *out);
 
 /* As sdd_dataset_get, with RawBoost algorithm ALGO (0..8, params RB, key

@@ -109,6 +109,8 @@ static int auto_recompute(trainer *t, sdd_err *e)
     return 0;
 }
 
+#define EVAL_WINDOW 128   /* batches of a lazy evaluation set decoded at once */
+
 /* Weighted-CE loss and bona fide scores of a labelled set in eval mode, first-cut inputs. */
 static int evaluate_set(trainer *t, const sdd_dataset *ds, double *loss, float *scores, sdd_err *e)
 {
@@ -119,8 +121,14 @@ static int evaluate_set(trainer *t, const sdd_dataset *ds, double *loss, float *
     if (!wave || !lab) { free(wave); free(lab); return sdd_err_set(e, "out of memory for evaluation"); }
     double num = 0.0, den = 0.0;
     int rc = 0;
+    /* a lazy set (--eval) is decoded EVAL_WINDOW batches at a time */
+    const int window = B * EVAL_WINDOW;
     for (int i0 = 0; i0 < n && !rc; i0 += B) {
         const int nb = n - i0 < B ? n - i0 : B;
+        if (sdd_dataset_is_lazy(ds) && i0 % window == 0 && sdd_dataset_load((sdd_dataset *)ds, i0, n - i0 < window ? n - i0 : window, e)) {
+            rc = -1;
+            break;
+        }
         double w = 0.0;
         int labelled = 1;
         for (int b = 0; b < nb && !rc; b++) {
@@ -327,6 +335,11 @@ static int eval_spec(trainer *t, const char *spec, sdd_err *e)
     sdd_dataset *ds;
     sdd_dataset_params p = sdd_dataset_default_params();
     p.require_labels = 0;
+    /* scored once, in order, on its first cut: decoded a window at a time and
+     * only the cut kept, so a set of any size (ASVspoof 2021 DF eval, 611,829
+     * files) takes the same memory */
+    p.lazy = 1;
+    p.max_samples = t->cfg->cut;
     if (sdd_dataset_open(&ds, list, dir, &p, e)) return -1;
     const int n = sdd_dataset_count(ds);
     float *scores = malloc((size_t)n * sizeof(float));
@@ -495,7 +508,9 @@ int sdd_train_run(const sdd_train_config *cfg, sdd_err *e)
     /* a resumed run takes every weight from its state: the front end is loaded only at the start */
     if (cfg->ssl_weights && !resumed && load_ssl_weights(t.m, cfg, e)) { rc = -1; goto done; }
     if (open_set(&tr, cfg->train_list, cfg->train_audio, cfg->max_samples, e)) { rc = -1; goto done; }
-    if (open_set(&dv, cfg->dev_list, cfg->dev_audio, cfg->max_samples, e)) { rc = -1; goto done; }
+    /* the dev set is only ever read on its first cut: the cache keeps no more */
+    const int64_t dev_keep = cfg->max_samples > 0 && cfg->max_samples < cfg->cut ? cfg->max_samples : cfg->cut;
+    if (open_set(&dv, cfg->dev_list, cfg->dev_audio, dev_keep, e)) { rc = -1; goto done; }
     if (cfg->ce_balanced && balance_weights(tr, dcfg.step.class_weight, e)) { rc = -1; goto done; }
     if (sdd_params_alloc_grads(&t.m->params, 2, e) || sdd_adam_init(&t.opt, &t.m->params, &cfg->adam, e)) { rc = -1; goto done; }
     sdd_ctx_init(&t.c, &t.m->params);

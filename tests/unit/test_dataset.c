@@ -486,6 +486,72 @@ static void test_loader(const sdd_dataset *ds)
     free(c);
 }
 
+/* lazy datasets (sdd_train's --eval sets): nothing decoded at open, one range
+ * at a time after, the same cache values as an eager open with the same cap */
+static void test_lazy(const sdd_dataset *eager)
+{
+    sdd_err e;
+    sdd_dataset *ds = NULL, *capped = NULL;
+    sdd_dataset_params p = sdd_dataset_default_params();
+    p.threads = 2;
+    p.lazy = 1;
+    p.max_samples = 1000;
+    CHECK_MSG(sdd_dataset_open(&ds, tpath("train.lst"), tmpdir, &p, &e) == 0, "%s", e.msg);
+    if (!ds) return;
+    sdd_dataset_params q = p;
+    q.lazy = 0;
+    CHECK_MSG(sdd_dataset_open(&capped, tpath("train.lst"), tmpdir, &q, &e) == 0, "%s", e.msg);
+    CHECK(sdd_dataset_is_lazy(ds) && !sdd_dataset_is_lazy(eager) && sdd_dataset_count(ds) == NF);
+    CHECK(sdd_dataset_total_samples(ds) == 0 && sdd_dataset_length(ds, 0) == 0 && !sdd_dataset_samples(ds, 0));
+    float out[CUT];
+    CHECK(sdd_dataset_get(ds, 0, CUT, SDD_CUT_FIRST, 0, out) == -1);
+    CHECK(sdd_dataset_get_rawboost(ds, 0, CUT, SDD_CUT_FIRST, 0, 4, NULL, 0, out, &e) == -1);
+    CHECK_STR_CONTAINS(e.msg, "not loaded (lazy dataset)");
+    for (int round = 0; round < 2; round++) {
+        const int lo = round ? 9 : 2, cnt = round ? NF - 9 : 5;
+        CHECK_MSG(sdd_dataset_load(ds, lo, cnt, &e) == 0, "%s", e.msg);
+        int same = 1;
+        int64_t tot = 0;
+        for (int k = 0; k < NF && capped; k++) {
+            const int in = k >= lo && k < lo + cnt;
+            const int64_t n = sdd_dataset_length(ds, k);
+            tot += n;
+            if (!in) { same &= n == 0 && sdd_dataset_get(ds, k, CUT, SDD_CUT_FIRST, 0, out) == -1; continue; }
+            float ref[CUT];
+            same &= n == sdd_dataset_length(capped, k) && n <= 1000 &&
+                    !memcmp(sdd_dataset_samples(ds, k), sdd_dataset_samples(capped, k), (size_t)n * sizeof(int16_t)) &&
+                    sdd_dataset_get(ds, k, CUT, SDD_CUT_FIRST, 0, out) == 0 &&
+                    sdd_dataset_get(eager, k, CUT, SDD_CUT_FIRST, 0, ref) == 0 && !memcmp(out, ref, sizeof out);
+        }
+        CHECK_MSG(same, "lazy range [%d, %d): not the eager cache's values, or other items loaded", lo, lo + cnt);
+        CHECK(tot == sdd_dataset_total_samples(ds));
+    }
+    CHECK(sdd_dataset_load(ds, 0, 0, &e) == 0 && sdd_dataset_total_samples(ds) == 0);
+    CHECK(sdd_dataset_load(ds, 10, NF, &e) == -1);
+    CHECK_STR_CONTAINS(e.msg, "outside 0..13");
+    CHECK(sdd_dataset_load((sdd_dataset *)eager, 0, 1, &e) == -1);
+    CHECK_STR_CONTAINS(e.msg, "not a lazy dataset");
+    sdd_dataset_close(ds);
+    sdd_dataset_close(capped);
+    /* a bad file is found when its range is loaded, naming its line; then nothing is loaded */
+    put("lazybad.lst", "u00.wav spoof\nu01.flac bonafide\nmissing.wav spoof\nu02.wav spoof\n");
+    p.max_samples = 0;
+    CHECK_MSG(sdd_dataset_open(&ds, tpath("lazybad.lst"), tmpdir, &p, &e) == 0, "%s", e.msg);
+    if (ds) {
+        CHECK(sdd_dataset_load(ds, 0, 2, &e) == 0 && sdd_dataset_length(ds, 1) == file_len(1));
+        CHECK(sdd_dataset_load(ds, 1, 3, &e) == -1);
+        CHECK_STR_CONTAINS(e.msg, "lazybad.lst:3: ");
+        CHECK_STR_CONTAINS(e.msg, "missing.wav");
+        CHECK(sdd_dataset_length(ds, 1) == 0 && sdd_dataset_total_samples(ds) == 0);
+        CHECK(sdd_dataset_load(ds, 3, 1, &e) == 0 && sdd_dataset_length(ds, 3) == file_len(2));
+        sdd_dataset_close(ds);
+    }
+    p.skip_bad = 1;
+    ds = (sdd_dataset *)1;
+    CHECK(sdd_dataset_open(&ds, tpath("lazybad.lst"), tmpdir, &p, &e) == -1 && ds == NULL);
+    CHECK_STR_CONTAINS(e.msg, "a lazy dataset cannot skip bad files");
+}
+
 static void test_errors(void)
 {
     sdd_err e;
@@ -603,6 +669,7 @@ int main(void)
         test_cache(ds);
         test_cuts(ds);
         test_loader(ds);
+        test_lazy(ds);
         sdd_dataset_close(ds);
     }
     test_errors();

@@ -66,6 +66,61 @@ static int count(const char *path, const char *needle)
     return n;
 }
 
+/* --eval sets are decoded a window at a time (128 batches): a set of 300
+ * links to the 5 bundled clips, scored at batch 1 (windows of 128 items), must
+ * give each link its clip's score in a 5-item set, to the bit */
+static void test_eval_windows(const char *list)
+{
+    char dir[600], big[600], out[600], path[700], spec[2][1400];
+    snprintf(dir, sizeof dir, "%s/links", tmp);
+    snprintf(big, sizeof big, "%s/big.txt", tmp);
+    snprintf(out, sizeof out, "%s/w", tmp);
+    mkdir(dir, 0700);
+    static const char *clip[5] = { "real_01.flac", "real_02.flac", "tts_01.flac", "real_03.flac", "tts_02.flac" };
+    char cwd[400];
+    FILE *f = fopen(big, "w");
+    CHECK(f && getcwd(cwd, sizeof cwd));
+    int ok = f != NULL;
+    for (int k = 0; k < 300 && ok; k++) {
+        char src[800];
+        snprintf(src, sizeof src, "%s/tests/data/audio/%s", cwd, clip[k % 5]);
+        snprintf(path, sizeof path, "%s/c%03d.flac", dir, k);
+        ok = symlink(src, path) == 0 && fprintf(f, "c%03d.flac %s\n", k, k % 5 == 2 || k % 5 == 4 ? "spoof" : "bonafide") > 0;
+    }
+    if (f) ok &= fclose(f) == 0;
+    CHECK(ok);
+    sdd_train_config c = config(list, out, 1);
+    c.dev_batch = 1;
+    c.neval = 2;
+    snprintf(spec[0], sizeof spec[0], "five=%s:tests/data/audio", list);
+    snprintf(spec[1], sizeof spec[1], "big=%s:%s", big, dir);
+    c.eval_spec[0] = spec[0];
+    c.eval_spec[1] = spec[1];
+    sdd_err e;
+    CHECK_MSG(sdd_train_run(&c, &e) == 0, "%s", e.msg);
+    double five[5] = { 0 };
+    char id[256];
+    double v;
+    snprintf(path, sizeof path, "%s/scores_five.txt", out);
+    f = fopen(path, "r");
+    int n = 0;
+    while (f && fscanf(f, "%255s %lf%*[^\n]", id, &v) == 2)
+        for (int k = 0; k < 5; k++)
+            if (!strcmp(id, clip[k])) { five[k] = v; n++; }
+    if (f) fclose(f);
+    CHECK(n == 5);
+    snprintf(path, sizeof path, "%s/scores_big.txt", out);
+    f = fopen(path, "r");
+    int lines = 0, same = 0;
+    while (f && fscanf(f, "%255s %lf%*[^\n]", id, &v) == 2) {
+        const int k = atoi(id + 1);
+        lines++;
+        same += id[0] == 'c' && v == five[k % 5];
+    }
+    if (f) fclose(f);
+    CHECK_MSG(lines == 300 && same == 300, "big eval set: %d lines, %d with their clip's score", lines, same);
+}
+
 int main(void)
 {
     snprintf(tmp, sizeof tmp, "/tmp/sdd-test-trainer-%d", (int)getpid());
@@ -181,6 +236,7 @@ int main(void)
     CHECK(sdd_train_run(&c, &e) == -1);
     CHECK_STR_CONTAINS(e.msg, "nolabel.txt:2");
     char cmd[400];
+    test_eval_windows(list);
     snprintf(cmd, sizeof cmd, "rm -rf %s", tmp);
     if (system(cmd)) fprintf(stderr, "could not remove %s\n", tmp);
     return CHECK_DONE("test_trainer");
