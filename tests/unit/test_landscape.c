@@ -120,6 +120,21 @@ int main(void)
     p.steps = 2;
     p.rb_algo = 0;
     CHECK(sdd_landscape_run(&p, out, &e) == 0 && landscape_rows(out, v, 16) == 2 && v[1][0] == 0.5 && v[1][1] == 0 && isnan(v[1][3]));
+    /* only the first --max-items files are decoded: a missing file after them
+     * does not matter; among them it is an error naming its line */
+    char list2[400];
+    snprintf(list2, sizeof list2, "%s/list2.txt", tmp);
+    f = fopen(list2, "w");
+    CHECK(f && fprintf(f, "real_01.flac bonafide\ntts_01.flac spoof\nmissing.flac spoof\n") > 0);
+    if (f) fclose(f);
+    p.list = list2;
+    p.max_items = 2;
+    CHECK_MSG(sdd_landscape_run(&p, out, &e) == 0 && landscape_rows(out, v, 16) == 2, "%s", e.msg);
+    p.max_items = 3;
+    CHECK(sdd_landscape_run(&p, out, &e) == -1);
+    CHECK_STR_CONTAINS(e.msg, "list2.txt:3: ");
+    p.max_items = 0;
+    p.list = list;
     /* bad inputs: one line naming the file, the previous output untouched */
     struct stat st0, st1;
     stat(out, &st0);
