@@ -26,8 +26,9 @@ struct sdd_dataset {
     size_t bytes;
     char **skipped;   /* messages of skipped items, list order */
     int nskipped;
-    /* lazy datasets: what sdd_dataset_load decodes with, and the items held */
-    int lazy, threads;
+    /* lazy and streamed datasets: what sdd_dataset_load and sdd_dataset_get*
+     * decode with, and the items held */
+    int lazy, stream, threads;
     int64_t max_samples;
     sdd_audio_params ap;
     size_t list_bytes;  /* bytes of the bookkeeping, without the cache */
@@ -113,10 +114,11 @@ static int decode_item(const sdd_list *l, int k, const char *list_path, int sr,
  * from first), in parallel; *clipped gets the clipped samples. With errors
  * fatal (skip_bad 0), items after the lowest failure found so far are not
  * decoded; every item before it is, so the reported failure is the lowest
- * failing line whatever the thread count. Returns that failure's index (from
+ * failing line whatever the thread count. Without keep, each decoded item is
+ * dropped at once (its length stays). Returns that failure's index (from
  * first), or INT_MAX. */
 static int decode_range(const sdd_list *l, const char *list_path, int first, int count, int sr, const sdd_audio_params *ap,
-                        int64_t max_samples, int skip_bad, int threads, void (*progress)(void *, int, int), void *pctx,
+                        int64_t max_samples, int skip_bad, int keep, int threads, void (*progress)(void *, int, int), void *pctx,
                         int16_t **pcm, int64_t *len, char **msg, unsigned char *bad, int64_t *clipped)
 {
     int first_bad = INT_MAX, done = 0;
@@ -133,6 +135,9 @@ static int decode_range(const sdd_list *l, const char *list_path, int first, int
             bad[k] = 1;
             #pragma omp critical(sdd_dataset_first_bad)
             if (k < first_bad) first_bad = k;
+        } else if (!keep) {
+            free(pcm[k]);   /* checked and measured only */
+            pcm[k] = NULL;
         }
         cl += c;
         int d;
@@ -157,6 +162,7 @@ int sdd_dataset_open(sdd_dataset **out, const char *list_path, const char *audio
         return sdd_err_set(e, "%s: bad dataset parameters (max_seconds %g, threads %d)", list_path,
                            p.max_seconds, p.threads);
     if (p.lazy && p.skip_bad) return sdd_err_set(e, "%s: a lazy dataset cannot skip bad files", list_path);
+    if (p.lazy && p.stream) return sdd_err_set(e, "%s: a dataset is lazy or streamed, not both", list_path);
     sdd_audio_params ap;
     sdd_audio_default_params(&ap);
     if (p.max_seconds > 0) ap.max_seconds = p.max_seconds;
@@ -195,7 +201,7 @@ int sdd_dataset_open(sdd_dataset **out, const char *list_path, const char *audio
 
     int64_t clipped = 0;
     const int first_bad = p.lazy ? INT_MAX : decode_range(l, list_path, 0, total, p.sample_rate, &ap, p.max_samples, p.skip_bad,
-                                                          p.threads, p.progress, p.progress_ctx, pcm, len, msg, bad, &clipped);
+                                                          !p.stream, p.threads, p.progress, p.progress_ctx, pcm, len, msg, bad, &clipped);
     int rc = 0;
     if (first_bad != INT_MAX && !p.skip_bad) {
         if (msg[first_bad]) sdd_err_set(e, "%s", msg[first_bad]);
@@ -240,12 +246,13 @@ int sdd_dataset_open(sdd_dataset **out, const char *list_path, const char *audio
         ds->pcm[ds->n] = pcm[k];
         ds->len[ds->n] = len[k];
         ds->total += len[k];
-        bytes += (size_t)len[k] * sizeof(int16_t) + sizeof(int16_t *) + sizeof(int64_t) + sizeof(int);
+        bytes += (p.stream ? 0 : (size_t)len[k] * sizeof(int16_t)) + sizeof(int16_t *) + sizeof(int64_t) + sizeof(int);
         ds->n++;
     }
     ds->clipped = clipped;
     ds->bytes = bytes + (size_t)nbad * sizeof(char *);
     ds->lazy = p.lazy;
+    ds->stream = p.stream;
     ds->threads = p.threads;
     ds->max_samples = p.max_samples;
     ds->ap = ap;
@@ -272,7 +279,7 @@ int sdd_dataset_load(sdd_dataset *ds, int first, int count, sdd_err *e)
     unsigned char *bad = calloc((size_t)count, 1);
     if (!msg || !bad) { free(msg); free(bad); return sdd_err_set(e, "%s: out of memory", ds->list_path); }
     int64_t clipped = 0;
-    const int fb = decode_range(&ds->list, ds->list_path, first, count, ds->sr, &ds->ap, ds->max_samples, 0, ds->threads, NULL, NULL,
+    const int fb = decode_range(&ds->list, ds->list_path, first, count, ds->sr, &ds->ap, ds->max_samples, 0, 1, ds->threads, NULL, NULL,
                                 ds->pcm + first, ds->len + first, msg, bad, &clipped);
     int rc = 0;
     if (fb != INT_MAX) {
@@ -357,12 +364,38 @@ int sdd_dataset_ce_weights(const sdd_dataset *ds, float w[2], sdd_err *e)
 
 /* ---- model inputs ---- */
 
+/* Item i's int16 samples: the cache's, or for a streamed dataset decoded now
+ * into *own (the caller frees it). -1 (e set when not NULL) for an item not
+ * loaded or a file that no longer decodes. */
+static int item_pcm(const sdd_dataset *ds, int i, const int16_t **q, int64_t *n, int16_t **own, sdd_err *e)
+{
+    *own = NULL;
+    if (!ds->stream) {
+        if (!ds->pcm[i]) return e ? sdd_err_set(e, "%s: not loaded (lazy dataset)", sdd_dataset_path(ds, i)) : -1;
+        *q = ds->pcm[i];
+        *n = ds->len[i];
+        return 0;
+    }
+    int64_t clipped;
+    char *msg = NULL;
+    if (decode_item(&ds->list, ds->src[i], ds->list_path, ds->sr, &ds->ap, ds->max_samples, own, n, &clipped, &msg)) {
+        if (e) sdd_err_set(e, "%s", msg ? msg : "out of memory decoding an item");
+        free(msg);
+        return -1;
+    }
+    *q = *own;
+    return 0;
+}
+
 int sdd_dataset_get_full(const sdd_dataset *ds, int i, float *out)
 {
-    if (!ok_index(ds, i) || !out || !ds->pcm[i]) return -1;
-    const int16_t *q = ds->pcm[i];
+    const int16_t *q = NULL;
+    int16_t *own = NULL;
+    int64_t n = 0;
+    if (!ok_index(ds, i) || !out || item_pcm(ds, i, &q, &n, &own, NULL)) return -1;
     const float s = 1.0f / SDD_DATASET_INT16_SCALE;
-    for (int64_t t = 0; t < ds->len[i]; t++) out[t] = (float)q[t] * s;
+    for (int64_t t = 0; t < n; t++) out[t] = (float)q[t] * s;
+    free(own);
     return 0;
 }
 
@@ -399,13 +432,37 @@ static void cut_q(const int16_t *q, int64_t n, int64_t cut, int64_t off, float *
     }
 }
 
+/* sdd_dataset_get and sdd_dataset_get_rawboost: the checks done, e may be NULL */
+static int get_impl(const sdd_dataset *ds, int i, int64_t cut, int crop_mode, uint64_t crop_key, int algo,
+                    const sdd_rawboost_params *rb, uint64_t rb_key, float *out, sdd_err *e)
+{
+    const int16_t *q = NULL;
+    int16_t *own = NULL;
+    int64_t n = 0;
+    if (item_pcm(ds, i, &q, &n, &own, e)) return -1;
+    const int64_t off = sdd_dataset_crop_offset(n, cut, crop_mode, crop_key);
+    if (algo == 0) {
+        cut_q(q, n, cut, off, out);
+        free(own);
+        return 0;
+    }
+    float *full = malloc((size_t)n * sizeof *full);
+    if (!full) { free(own); return e ? sdd_err_set(e, "%s: out of memory for %lld samples", sdd_dataset_path(ds, i), (long long)n) : -1; }
+    const float s = 1.0f / SDD_DATASET_INT16_SCALE;
+    for (int64_t t = 0; t < n; t++) full[t] = (float)q[t] * s;
+    free(own);
+    int rc = 0;
+    if (sdd_rawboost_apply(algo, full, n, full, rb, rb_key, e)) rc = e ? sdd_err_prefix(e, "%s", sdd_dataset_path(ds, i)) : -1;
+    else cut_f(full, n, cut, off, out);
+    free(full);
+    return rc;
+}
+
 int sdd_dataset_get(const sdd_dataset *ds, int i, int64_t cut, int crop_mode, uint64_t key, float *out)
 {
-    if (!ok_index(ds, i) || !out || cut < 1 || !ds->pcm[i]) return -1;
+    if (!ok_index(ds, i) || !out || cut < 1) return -1;
     if (crop_mode != SDD_CUT_FIRST && crop_mode != SDD_CUT_RANDOM) return -1;
-    const int64_t n = ds->len[i];
-    cut_q(ds->pcm[i], n, cut, sdd_dataset_crop_offset(n, cut, crop_mode, key), out);
-    return 0;
+    return get_impl(ds, i, cut, crop_mode, key, 0, NULL, 0, out, NULL);
 }
 
 int sdd_dataset_get_rawboost(const sdd_dataset *ds, int i, int64_t cut, int crop_mode,
@@ -416,17 +473,5 @@ int sdd_dataset_get_rawboost(const sdd_dataset *ds, int i, int64_t cut, int crop
     if (!out || cut < 1) return sdd_err_set(e, "dataset: bad cut %lld", (long long)cut);
     if (crop_mode != SDD_CUT_FIRST && crop_mode != SDD_CUT_RANDOM)
         return sdd_err_set(e, "dataset: unknown crop mode %d", crop_mode);
-    if (!ds->pcm[i]) return sdd_err_set(e, "%s: not loaded (lazy dataset)", sdd_dataset_path(ds, i));
-    if (algo == 0) return sdd_dataset_get(ds, i, cut, crop_mode, crop_key, out);
-    const int64_t n = ds->len[i];
-    float *full = malloc((size_t)n * sizeof *full);
-    if (!full) return sdd_err_set(e, "%s: out of memory for %lld samples", sdd_dataset_path(ds, i), (long long)n);
-    sdd_dataset_get_full(ds, i, full);
-    if (sdd_rawboost_apply(algo, full, n, full, rb, rb_key, e)) {
-        free(full);
-        return sdd_err_prefix(e, "%s", sdd_dataset_path(ds, i));
-    }
-    cut_f(full, n, cut, sdd_dataset_crop_offset(n, cut, crop_mode, crop_key), out);
-    free(full);
-    return 0;
+    return get_impl(ds, i, cut, crop_mode, crop_key, algo, rb, rb_key, out, e);
 }

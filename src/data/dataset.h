@@ -25,6 +25,14 @@
  * fit decoded (ASVspoof 2021 DF eval: 611,829 files). Items outside the
  * loaded range have length 0 and sdd_dataset_get* refuse them.
  *
+ * Streamed datasets (p->stream): every file is decoded at open as for the
+ * cache (the same checks, errors and skips; lengths known) but nothing is
+ * kept, and sdd_dataset_get* decode the file again on each read, to the same
+ * values the cache would hold. For training sets larger than memory
+ * (ASVspoof 5 train: 182,357 files), at the cost of a decode per read;
+ * sdd_dataset_samples is then NULL. A file that no longer decodes at a read
+ * is that read's error ("LIST:LINE: FILE: reason").
+ *
  * Thread safety: after sdd_dataset_open returns, a dataset is read-only and
  * every accessor and sdd_dataset_get* may be called from any number of
  * threads at once (a lazy one between calls of sdd_dataset_load). */
@@ -57,6 +65,8 @@ typedef struct {
     double max_seconds;  /* longer files fail to decode; 0 = audio/decode.h's default (4 h) */
     int threads;         /* decoding threads (OpenMP): 0 = omp_get_max_threads(), 1 = serial */
     int lazy;            /* 1: decode nothing at open, a range at a time with sdd_dataset_load (skip_bad must be 0) */
+    int stream;          /* 1: no cache: every file decoded at open to check it and measure it, then
+                          * again each time sdd_dataset_get* reads it (not with lazy) */
     /* Optional progress report, called from one thread with (ctx, done, total)
      * now and then while decoding and once at the end. */
     void (*progress)(void *ctx, int done, int total);
@@ -93,9 +103,9 @@ int sdd_dataset_is_lazy(const sdd_dataset *ds);                /* opened with p-
 int sdd_dataset_label(const sdd_dataset *ds, int i);          /* sdd_label: -1 none, 0 spoof, 1 bonafide */
 const char *sdd_dataset_id(const sdd_dataset *ds, int i);
 const char *sdd_dataset_path(const sdd_dataset *ds, int i);
-int64_t sdd_dataset_length(const sdd_dataset *ds, int i);     /* cached samples (0: not loaded, lazy) */
+int64_t sdd_dataset_length(const sdd_dataset *ds, int i);     /* samples (0: not loaded, lazy) */
 const sdd_list_item *sdd_dataset_item(const sdd_dataset *ds, int i); /* line, attack, speaker, ... */
-const int16_t *sdd_dataset_samples(const sdd_dataset *ds, int i);    /* the cache of item i */
+const int16_t *sdd_dataset_samples(const sdd_dataset *ds, int i);    /* the cache of item i (NULL: not loaded, streamed) */
 int sdd_dataset_sample_rate(const sdd_dataset *ds);
 const char *sdd_dataset_list_path(const sdd_dataset *ds);
 int sdd_dataset_list_format(const sdd_dataset *ds);          /* sdd_list_format actually used */
@@ -105,7 +115,7 @@ int sdd_dataset_list_format(const sdd_dataset *ds);          /* sdd_list_format 
 size_t sdd_dataset_bytes(const sdd_dataset *ds);
 /* Samples clipped while filling the cache (|x| beyond the int16 range). */
 int64_t sdd_dataset_n_clipped(const sdd_dataset *ds);
-/* Total cached samples over all items. */
+/* Total samples over all items (held in the cache, or for a streamed dataset read at open). */
 int64_t sdd_dataset_total_samples(const sdd_dataset *ds);
 /* Items skipped (p->skip_bad), and the message of skipped item k in list
  * order ("LIST:LINE: FILE: reason"). */

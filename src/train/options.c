@@ -43,6 +43,7 @@ static const char *const BN[] = { "per-path", "joint" };
 static const char *const SELECT[] = { "loss", "eer" };
 static const char *const CROP[] = { "first", "random" };
 static const char *const RECOMPUTE[] = { "off", "on", "auto" };   /* SDD_RECOMPUTE_* */
+static const char *const CACHE[] = { "all", "none" };
 
 typedef struct { const char *key; long lo, hi; size_t off; int is_long; } int_opt;
 #define IOPT(k, lo, hi, field) { k, lo, hi, offsetof(sdd_train_config, field), 0 }
@@ -111,6 +112,11 @@ int sdd_train_option(sdd_train_config *c, const char *key, const char *v, const 
     if (!strcmp(key, "ssl-recompute")) {
         if ((k = choice(v, RECOMPUTE, 3)) < 0) return sdd_err_set(e, "%s: '%s' is not on, off or auto", shown, v);
         c->ssl_recompute = k;
+        return 0;
+    }
+    if (!strcmp(key, "cache")) {
+        if ((k = choice(v, CACHE, 2)) < 0) return sdd_err_set(e, "%s: '%s' is not all or none", shown, v);
+        c->cache_none = k;
         return 0;
     }
     if (!strcmp(key, "lr-schedule")) {
@@ -214,7 +220,7 @@ char *sdd_train_config_json(const sdd_train_config *c, const char *arch, sdd_err
         { "paths", PATHS[c->step.paths] }, { "align", sdd_align_name(c->step.align) },
         { "bn-stats", BN[c->step.bn_stats == SDD_BN_JOINT] }, { "select", SELECT[c->select_eer != 0] },
         { "crop", CROP[c->crop == SDD_CUT_RANDOM] }, { "lr-schedule", sdd_lr_schedule_name(c->lr_schedule) },
-        { "ssl-recompute", RECOMPUTE[c->ssl_recompute] },
+        { "ssl-recompute", RECOMPUTE[c->ssl_recompute] }, { "cache", CACHE[c->cache_none != 0] },
     };
     for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) {
         if (!strs[i].v) continue;   /* unset paths and no recipe: left out */

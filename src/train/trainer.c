@@ -295,11 +295,12 @@ static int write_config(const sdd_train_config *cfg, const char *arch, sdd_err *
     return rc;
 }
 
-static int open_set(sdd_dataset **ds, const char *list, const char *dir, int64_t max_samples, sdd_err *e)
+static int open_set(sdd_dataset **ds, const char *list, const char *dir, int64_t max_samples, int stream, sdd_err *e)
 {
     sdd_dataset_params p = sdd_dataset_default_params();
     p.require_labels = 1;
     p.max_samples = max_samples;
+    p.stream = stream;
     return sdd_dataset_open(ds, list, dir, &p, e);
 }
 
@@ -507,10 +508,10 @@ int sdd_train_run(const sdd_train_config *cfg, sdd_err *e)
     if (resumed && sdd_recipe_check_resume(cfg, t.m->arch, path, e)) { rc = sdd_err_prefix(e, "--resume"); goto done; }
     /* a resumed run takes every weight from its state: the front end is loaded only at the start */
     if (cfg->ssl_weights && !resumed && load_ssl_weights(t.m, cfg, e)) { rc = -1; goto done; }
-    if (open_set(&tr, cfg->train_list, cfg->train_audio, cfg->max_samples, e)) { rc = -1; goto done; }
+    if (open_set(&tr, cfg->train_list, cfg->train_audio, cfg->max_samples, cfg->cache_none, e)) { rc = -1; goto done; }
     /* the dev set is only ever read on its first cut: the cache keeps no more */
     const int64_t dev_keep = cfg->max_samples > 0 && cfg->max_samples < cfg->cut ? cfg->max_samples : cfg->cut;
-    if (open_set(&dv, cfg->dev_list, cfg->dev_audio, dev_keep, e)) { rc = -1; goto done; }
+    if (open_set(&dv, cfg->dev_list, cfg->dev_audio, dev_keep, cfg->cache_none, e)) { rc = -1; goto done; }
     if (cfg->ce_balanced && balance_weights(tr, dcfg.step.class_weight, e)) { rc = -1; goto done; }
     if (sdd_params_alloc_grads(&t.m->params, 2, e) || sdd_adam_init(&t.opt, &t.m->params, &cfg->adam, e)) { rc = -1; goto done; }
     sdd_ctx_init(&t.c, &t.m->params);

@@ -45,6 +45,8 @@ typedef struct {
     int bn_recompute;         /* after averaging: recompute BatchNorm running statistics on this many
                                  training batches (-1: one epoch), weights fixed (0: off) */
     int threads;              /* CPU threads (0: all cores); set by the caller */
+    int cache_none;           /* --cache none: the train and dev sets are not held decoded; each file is
+                                 decoded again whenever it is read (streamed datasets, data/dataset.h) */
     const char *recipe;       /* the recipe the settings came from (recorded in config.json) */
     int quiet;
     int device;              /* SDD_DEV_CPU or SDD_DEV_CUDA (backend/device.h): where the steps and evaluations run */

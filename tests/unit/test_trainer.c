@@ -154,6 +154,16 @@ int main(void)
     CHECK(sdd_safetensors_load(p1, &ts, &e) == 0);
     CHECK(sdd_tensorset_get_meta(&ts, "threshold") != NULL);
     sdd_tensorset_free(&ts);
+    /* --cache none (the sets decoded at every read): the same bits */
+    snprintf(b, sizeof b, "%s/nocache", tmp);
+    c = config(list, b, 2);
+    c.cache_none = 1;
+    CHECK_MSG(sdd_train_run(&c, &e) == 0, "%s", e.msg);
+    snprintf(p1, sizeof p1, "%s/model.safetensors", a);
+    snprintf(p2, sizeof p2, "%s/model.safetensors", b);
+    CHECK_MSG(same_file_params(p1, p2), "--cache none trained another model");
+    snprintf(p2, sizeof p2, "%s/config.json", b);
+    CHECK(count(p2, "\"cache\": \"none\"") == 1);
     /* the same run split in two by resume: the same bits */
     snprintf(b, sizeof b, "%s/b", tmp);
     c = config(list, b, 1);
