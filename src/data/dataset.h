@@ -153,7 +153,8 @@ int sdd_dataset_get(const sdd_dataset *ds, int i, int64_t cut, int crop_mode, ui
 /* As sdd_dataset_get, with RawBoost algorithm ALGO (0..8, params RB, key
  * RB_KEY) applied to the whole cached utterance first, as the reference
  * does, then the cut/crop (crop offset from CROP_KEY) of the augmented
- * signal. Allocates a scratch copy of the utterance. Returns 0 or -1 with e
+ * signal. ALGO 0 is sdd_dataset_get (RB unused) with the reason of a failure
+ * in e, e.g. a streamed file that no longer decodes. Allocates a scratch copy of the utterance. Returns 0 or -1 with e
  * set (bad arguments, RawBoost errors, out of memory). */
 int sdd_dataset_get_rawboost(const sdd_dataset *ds, int i, int64_t cut, int crop_mode,
                              uint64_t crop_key, int algo, const sdd_rawboost_params *rb,

@@ -97,8 +97,9 @@ static void build(sdd_loader *ld, int64_t k, int epoch, slot *s)
             b->labels[r] = lab;
             b->index[r] = u;
             b->aug[r] = 0;
-            if (sdd_dataset_get(ld->ds, u, p->cut, p->crop_mode, kc, b->wave + (size_t)r * (size_t)p->cut)) {
-                s->rc = sdd_err_set(&s->err, "loader: cannot read item %d", u);
+            /* algorithm 0: the plain cut, with the reason when the file cannot be read (streamed sets) */
+            if (sdd_dataset_get_rawboost(ld->ds, u, p->cut, p->crop_mode, kc, 0, NULL, 0, b->wave + (size_t)r * (size_t)p->cut, &s->err)) {
+                s->rc = -1;
                 return;
             }
         }

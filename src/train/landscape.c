@@ -113,8 +113,8 @@ int sdd_landscape_run(const sdd_landscape_params *p, const char *out, sdd_err *e
     /* the inputs once: first cut of each utterance and of its RawBoost copy */
     for (int i = 0; i < n && !rc; i++) {
         lab[i] = sdd_dataset_label(ds, i);
-        if (sdd_dataset_get(ds, i, L, SDD_CUT_FIRST, 0, wave + (size_t)i * L))
-            rc = sdd_err_set(e, "%s: cannot read item %d", p->list, i);
+        if (sdd_dataset_get_rawboost(ds, i, L, SDD_CUT_FIRST, 0, 0, NULL, 0, wave + (size_t)i * L, e))
+            rc = -1;
         else if (naug && sdd_dataset_get_rawboost(ds, i, L, SDD_CUT_FIRST, 0, p->rb_algo, &p->rb,
                                                   sdd_rng_key(p->seed, SDD_PURPOSE_LS_RB, (uint64_t)i, 0), aug + (size_t)i * L, e))
             rc = sdd_err_prefix(e, "%s: item %d", p->list, i);
