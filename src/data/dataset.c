@@ -289,7 +289,7 @@ int sdd_dataset_load(sdd_dataset *ds, int first, int count, sdd_err *e)
         for (int k = 0; k < count; k++) { free(ds->pcm[first + k]); ds->pcm[first + k] = NULL; ds->len[first + k] = 0; }
     } else {
         ds->hi = first + count;
-        ds->clipped += clipped;
+        ds->clipped = clipped;   /* of the items held */
         for (int i = first; i < ds->hi; i++) {
             ds->total += ds->len[i];
             ds->bytes += (size_t)ds->len[i] * sizeof(int16_t);
@@ -381,6 +381,14 @@ static int item_pcm(const sdd_dataset *ds, int i, const int16_t **q, int64_t *n,
     if (decode_item(&ds->list, ds->src[i], ds->list_path, ds->sr, &ds->ap, ds->max_samples, own, n, &clipped, &msg)) {
         if (e) sdd_err_set(e, "%s", msg ? msg : "out of memory decoding an item");
         free(msg);
+        return -1;
+    }
+    if (*n != ds->len[i]) {   /* replaced since open: its length (and the callers' buffers) no longer hold */
+        const sdd_list_item *it = &ds->list.items[ds->src[i]];
+        if (e) sdd_err_set(e, "%s:%d: %s: %lld samples now, %lld when the set was opened (the file changed)", ds->list_path, it->line,
+                           it->path, (long long)*n, (long long)ds->len[i]);
+        free(*own);
+        *own = NULL;
         return -1;
     }
     *q = *own;

@@ -1,5 +1,6 @@
 /* Datasets: a list or protocol file (any format sdd_list_load parses) plus an
- * audio folder, decoded once into an in-memory int16 cache, and the functions
+ * audio folder, decoded into an in-memory int16 cache (at open; for lazy and
+ * streamed datasets see below), and the functions
  * that turn a cached utterance into a model input (the reference cut, a
  * random crop, RawBoost on the full utterance before the cut).
  *
@@ -30,8 +31,9 @@
  * kept, and sdd_dataset_get* decode the file again on each read, to the same
  * values the cache would hold. For training sets larger than memory
  * (ASVspoof 5 train: 182,357 files), at the cost of a decode per read;
- * sdd_dataset_samples is then NULL. A file that no longer decodes at a read
- * is that read's error ("LIST:LINE: FILE: reason").
+ * sdd_dataset_samples is then NULL. A file that no longer decodes at a read,
+ * or decodes to another length than at open, is that read's error
+ * ("LIST:LINE: FILE: reason").
  *
  * Thread safety: after sdd_dataset_open returns, a dataset is read-only and
  * every accessor and sdd_dataset_get* may be called from any number of
@@ -113,7 +115,7 @@ int sdd_dataset_list_format(const sdd_dataset *ds);          /* sdd_list_format 
 /* Bytes held by the dataset: the int16 cache plus per-item bookkeeping (the
  * parsed list's strings are counted approximately). */
 size_t sdd_dataset_bytes(const sdd_dataset *ds);
-/* Samples clipped while filling the cache (|x| beyond the int16 range). */
+/* Samples clipped while filling the cache (|x| beyond the int16 range); of the items held for a lazy dataset. */
 int64_t sdd_dataset_n_clipped(const sdd_dataset *ds);
 /* Total samples over all items (held in the cache, or for a streamed dataset read at open). */
 int64_t sdd_dataset_total_samples(const sdd_dataset *ds);

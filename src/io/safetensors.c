@@ -327,7 +327,8 @@ int sdd_safetensors_save(const char *path, const sdd_tensorset *ts, sdd_err *e)
         if (sdd_dtype_size(t->dtype) == 0 || sdd_shape_numel(t->ndim, t->shape, &numel) < 0 ||
             (uint64_t)numel * sdd_dtype_size(t->dtype) != (uint64_t)t->nbytes ||
             (t->nbytes && !t->data)) {
-            sdd_err_set(e, "%s: tensor '%s': inconsistent dtype/shape/size", path, t->name);
+            sdd_err_set(e, "%s: tensor '%s': %s", path, t->name, t->nbytes && !t->data && t->file_ ?
+                        "its bytes are still in the file it was opened from (sdd_tensor_read them first)" : "inconsistent dtype/shape/size");
             goto done;
         }
         items[i].idx = i;

@@ -272,7 +272,11 @@ int sdd_model_average(sdd_model *m, const char *const *paths, int n, sdd_err *e)
     for (int i = 0; i < ps->np && !rc; i++) {
         const long len = (long)ps->p[i].numel;
         for (int j = 0; j < n && !rc; j++) {
-            rc = tensor_to_float(sdd_tensorset_find(&sets[j], ps->p[i].name), buf, (size_t)len, paths[j], e);
+            if (tensor_to_float(sdd_tensorset_find(&sets[j], ps->p[i].name), buf, (size_t)len, paths[j], e) ||
+                finite_or_say(buf, (size_t)len, ps->p[i].name, paths[j], e)) {
+                rc = -1;
+                break;
+            }
 #pragma omp parallel for schedule(static)
             for (long k = 0; k < len; k++) sum[k] = (j ? sum[k] : 0.0) + buf[k];
         }

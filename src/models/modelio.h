@@ -37,9 +37,10 @@ int sdd_model_open_weights(const sdd_model *m, const char *path, sdd_tensorset *
  * those of n model files (each checked as above), summed in double in the
  * order given: the trainer's n-best average, `sdd average`. Only the
  * weights change. The files are read a tensor at a time, twice: first every
- * value is checked finite, so that on failure the weights are as before
- * (unless a file changes between the two passes: then e says so, and the
- * weights are partly averaged). */
+ * value is checked finite, so that on failure the weights are as before; the
+ * second pass checks again (a file changed in between: e says so, and the
+ * weights are then partly averaged). Each file stays open until the end (at
+ * most the process's open-file limit of files). */
 int sdd_model_average(sdd_model *m, const char *const *paths, int n, sdd_err *e);
 /* Writes the model as safetensors, atomically. */
 int sdd_model_save(const sdd_model *m, const char *path, sdd_err *e);

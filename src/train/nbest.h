@@ -30,10 +30,11 @@ void sdd_nbest_free(sdd_nbest *nb);
 int sdd_nbest_insert(sdd_nbest *nb, const sdd_model *m, int epoch, double crit, int lead, sdd_err *e);
 /* The list as state metadata (nbest_file.K, nbest_loss.K). */
 int sdd_nbest_to_state(const sdd_nbest *nb, sdd_tensorset *state, sdd_err *e);
-/* Reads `count` entries from a loaded state (`path` names it in errors): the
- * file names (checked: best-epochN or best-stateN, no path) and values, or
- * the parameter blocks (`bytes` each) a state of an older sdd embeds, which
- * are taken from the set. Touches no file. */
+/* Reads `count` entries from a state (`path` names it in errors): the file
+ * names (checked: best-epochN or best-stateN, no path) and values, or the
+ * parameter blocks (`bytes` each) a state of an older sdd embeds, taken from
+ * the set or read from the state file (sdd_tensor_read, a set from
+ * sdd_safetensors_open). Opens no other file. */
 int sdd_nbest_from_state(sdd_nbest *nb, sdd_tensorset *state, long count, size_t bytes, const char *path, sdd_err *e);
 /* Before a resumed run goes on: embedded blocks become files best-stateK
  * (lead rank; removed again when one fails), then every rank checks every

@@ -129,16 +129,26 @@ static int evaluate_set(trainer *t, const sdd_dataset *ds, double *loss, float *
             rc = -1;
             break;
         }
+        /* the batch's inputs in parallel (with --cache none each read decodes
+         * its file); algorithm 0: the plain cut, with the reason when a file
+         * cannot be read; the lowest failing item is reported */
+        int first_bad = nb;
+        #pragma omp parallel for schedule(dynamic, 1)
+        for (int b = 0; b < nb; b++) {
+            sdd_err be;
+            if (sdd_dataset_get_rawboost(ds, i0 + b, L, SDD_CUT_FIRST, 0, 0, NULL, 0, wave + (size_t)b * L, &be)) {
+                #pragma omp critical(sdd_evaluate_read)
+                if (b < first_bad) { first_bad = b; if (e) *e = be; }
+            }
+        }
+        if (first_bad < nb) { rc = -1; break; }
         double w = 0.0;
         int labelled = 1;
-        for (int b = 0; b < nb && !rc; b++) {
-            /* algorithm 0: the plain cut, with the reason when a file cannot be read (--cache none) */
-            rc = sdd_dataset_get_rawboost(ds, i0 + b, L, SDD_CUT_FIRST, 0, 0, NULL, 0, wave + (size_t)b * L, e);
+        for (int b = 0; b < nb; b++) {
             lab[b] = sdd_dataset_label(ds, i0 + b);
             if (lab[b] < 0) { labelled = 0; lab[b] = 0; }
             w += t->cfg->step.class_weight[lab[b]];
         }
-        if (rc) break;
         double l;
         if (sdd_eval_loss(t->m, &t->c, wave, nb, L, lab, t->cfg->step.class_weight, &l, scores + i0, e)) { rc = -1; break; }
         if (labelled) { num += l * w; den += w; }
@@ -241,6 +251,9 @@ static int load_state(trainer *t, sdd_err *e)
     int no_log_bytes = 0;
     const long log_bytes = sdd_tensorset_get_meta(&ts, "log_bytes") ? meta_long(&ts, "log_bytes", path, &bad) : (no_log_bytes = 1, -1);
     if (bad) { sdd_tensorset_free(&ts); return sdd_err_set(e, "%s: not a training state for this model and settings", path); }
+    /* the n-best list first, so that a state refused for it changes nothing;
+     * its files are checked once the run is known to go on (sdd_nbest_prepare) */
+    if (sdd_nbest_from_state(&t->nb, &ts, nb, bytes, path, e)) { sdd_tensorset_free(&ts); return -1; }
     /* read from the file straight into the moments and the model's
      * parameter block, so a resumed 300M-parameter run never holds the state
      * twice */
@@ -251,8 +264,6 @@ static int load_state(trainer *t, sdd_err *e)
         return sdd_err_prefix(e, "%s", path);
     }
     t->al.rho_t[0][0] = r[0]; t->al.rho_t[0][1] = r[1]; t->al.rho_t[1][0] = r[2]; t->al.rho_t[1][1] = r[3];
-    /* the n-best list; its files are checked once the run is known to go on (sdd_nbest_prepare) */
-    if (sdd_nbest_from_state(&t->nb, &ts, nb, bytes, path, e)) { sdd_tensorset_free(&ts); return -1; }
     t->epoch0 = (int)next_epoch;
     t->step = step;
     t->opt.step = astep;

@@ -601,6 +601,15 @@ static void test_stream(const sdd_dataset *eager)
         CHECK_STR_CONTAINS(e.msg, "streambad.lst:3: ");
         CHECK_STR_CONTAINS(e.msg, "gone.wav");
         CHECK(sdd_dataset_get(ds, 2, CUT, SDD_CUT_FIRST, 0, a) == 0);
+        /* replaced by a longer file: refused, the buffers sized at open would not hold it */
+        snprintf(src, sizeof src, "cp %s %s", tpath("u05.flac"), tpath("gone.wav"));
+        CHECK(system(src) == 0);
+        float *full = malloc((size_t)sdd_dataset_length(ds, 1) * sizeof *full);
+        CHECK(full && sdd_dataset_get_full(ds, 1, full) == -1);
+        CHECK(sdd_dataset_get_rawboost(ds, 1, CUT, SDD_CUT_FIRST, 0, 0, NULL, 0, a, &e) == -1);
+        CHECK_STR_CONTAINS(e.msg, "streambad.lst:3: ");
+        CHECK_STR_CONTAINS(e.msg, "(the file changed)");
+        free(full);
         sdd_dataset_close(ds);
     }
     p.skip_bad = 0;

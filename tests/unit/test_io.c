@@ -293,6 +293,9 @@ static void test_safetensors_roundtrip(void)
     }
     CHECK(sdd_tensorset_get_meta(&op, "model") && !strcmp(sdd_tensorset_get_meta(&op, "model"), "AASIST"));
     sdd_tensorset_free(&views);
+    /* such a set cannot be written before its bytes are read */
+    CHECK(sdd_safetensors_save(tpath("from_open.safetensors"), &op, &e) == -1);
+    CHECK_STR_CONTAINS(e.msg, "still in the file it was opened from");
     /* the file cut short while open: a read error naming the tensor, not a crash */
     const sdd_ntensor *last = NULL;
     for (int i = 0; i < op.n; i++)
