@@ -265,12 +265,22 @@ int sdd_dataset_open(sdd_dataset **out, const char *list_path, const char *audio
     return 0;
 }
 
+/* items [a, b) of a lazy dataset no longer held */
+static void drop_items(sdd_dataset *ds, int a, int b)
+{
+    for (int i = a; i < b; i++) {
+        free(ds->pcm[i]);
+        ds->pcm[i] = NULL;
+        ds->len[i] = 0;
+    }
+}
+
 int sdd_dataset_load(sdd_dataset *ds, int first, int count, sdd_err *e)
 {
     if (!ds || !ds->lazy) return sdd_err_set(e, "%s: not a lazy dataset", ds ? ds->list_path : "dataset");
     if (first < 0 || count < 0 || first > ds->n || count > ds->n - first)
         return sdd_err_set(e, "%s: items [%d, %d + %d) outside 0..%d", ds->list_path, first, first, count, ds->n);
-    for (int i = ds->lo; i < ds->hi; i++) { free(ds->pcm[i]); ds->pcm[i] = NULL; ds->len[i] = 0; }
+    drop_items(ds, ds->lo, ds->hi);
     ds->lo = ds->hi = first;
     ds->total = 0;
     ds->bytes = ds->list_bytes;
@@ -286,7 +296,7 @@ int sdd_dataset_load(sdd_dataset *ds, int first, int count, sdd_err *e)
         if (msg[fb]) sdd_err_set(e, "%s", msg[fb]);
         else sdd_err_set(e, "%s:%d: out of memory", ds->list_path, ds->list.items[first + fb].line);
         rc = -1;
-        for (int k = 0; k < count; k++) { free(ds->pcm[first + k]); ds->pcm[first + k] = NULL; ds->len[first + k] = 0; }
+        drop_items(ds, first, first + count);
     } else {
         ds->hi = first + count;
         ds->clipped = clipped;   /* of the items held */
@@ -395,14 +405,20 @@ static int item_pcm(const sdd_dataset *ds, int i, const int16_t **q, int64_t *n,
     return 0;
 }
 
+/* n cached samples as floats */
+static void q_to_float(const int16_t *q, int64_t n, float *out)
+{
+    const float s = 1.0f / SDD_DATASET_INT16_SCALE;
+    for (int64_t t = 0; t < n; t++) out[t] = (float)q[t] * s;
+}
+
 int sdd_dataset_get_full(const sdd_dataset *ds, int i, float *out)
 {
     const int16_t *q = NULL;
     int16_t *own = NULL;
     int64_t n = 0;
     if (!ok_index(ds, i) || !out || item_pcm(ds, i, &q, &n, &own, NULL)) return -1;
-    const float s = 1.0f / SDD_DATASET_INT16_SCALE;
-    for (int64_t t = 0; t < n; t++) out[t] = (float)q[t] * s;
+    q_to_float(q, n, out);
     free(own);
     return 0;
 }
@@ -429,15 +445,8 @@ static void cut_f(const float *x, int64_t n, int64_t cut, int64_t off, float *ou
 
 static void cut_q(const int16_t *q, int64_t n, int64_t cut, int64_t off, float *out)
 {
-    const float s = 1.0f / SDD_DATASET_INT16_SCALE;
-    if (n > cut) {
-        for (int64_t t = 0; t < cut; t++) out[t] = (float)q[off + t] * s;
-        return;
-    }
-    for (int64_t k = 0; k < cut; k += n) {
-        int64_t take = cut - k < n ? cut - k : n;
-        for (int64_t t = 0; t < take; t++) out[k + t] = (float)q[t] * s;
-    }
+    if (n > cut) { q_to_float(q + off, cut, out); return; }
+    for (int64_t k = 0; k < cut; k += n) q_to_float(q, cut - k < n ? cut - k : n, out + k);
 }
 
 /* sdd_dataset_get and sdd_dataset_get_rawboost: the checks done, e may be NULL */
@@ -456,8 +465,7 @@ static int get_impl(const sdd_dataset *ds, int i, int64_t cut, int crop_mode, ui
     }
     float *full = malloc((size_t)n * sizeof *full);
     if (!full) { free(own); return e ? sdd_err_set(e, "%s: out of memory for %lld samples", sdd_dataset_path(ds, i), (long long)n) : -1; }
-    const float s = 1.0f / SDD_DATASET_INT16_SCALE;
-    for (int64_t t = 0; t < n; t++) full[t] = (float)q[t] * s;
+    q_to_float(q, n, full);
     free(own);
     int rc = 0;
     if (sdd_rawboost_apply(algo, full, n, full, rb, rb_key, e)) rc = e ? sdd_err_prefix(e, "%s", sdd_dataset_path(ds, i)) : -1;

@@ -220,14 +220,6 @@ int sdd_tensor_read(const sdd_ntensor *t, void *dst, sdd_err *e)
     return 0;
 }
 
-void *sdd_tensorset_take(sdd_tensorset *ts, const char *name)
-{
-    sdd_ntensor *t = (sdd_ntensor *)sdd_tensorset_find(ts, name);
-    if (!t || !t->data || t->borrowed_) return NULL;
-    t->borrowed_ = 1;
-    return t->data;
-}
-
 int sdd_tensorset_add(sdd_tensorset *ts, const char *name, sdd_dtype dtype, int ndim,
                       const int64_t *shape, const void *data, size_t nbytes, sdd_err *e)
 {

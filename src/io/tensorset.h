@@ -95,12 +95,6 @@ int sdd_tensorset_add_on_file_(sdd_tensorset *ts, const char *name, sdd_dtype dt
  * file has shrunk since it was opened. */
 int sdd_tensor_read(const sdd_ntensor *t, void *dst, sdd_err *e);
 
-/* Hands the data of the tensor named name to the caller (free it with
- * free()): the tensor stays in the set, borrowing it, so the caller keeps it
- * valid while the set is used. NULL when absent, empty or not owned by the
- * set. Lets a loader adopt GB-sized buffers instead of copying them. */
-void *sdd_tensorset_take(sdd_tensorset *ts, const char *name);
-
 /* The tensor named name, or NULL. */
 const sdd_ntensor *sdd_tensorset_find(const sdd_tensorset *ts, const char *name);
 

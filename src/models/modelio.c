@@ -248,6 +248,13 @@ int sdd_model_open_weights(const sdd_model *m, const char *path, sdd_tensorset *
     return rc;
 }
 
+/* parameter i of model file `path` (set ts, checked by sdd_model_open_weights) into buf, every value finite */
+static int read_finite(const sdd_params *ps, int i, const sdd_tensorset *ts, const char *path, float *buf, sdd_err *e)
+{
+    if (tensor_to_float(sdd_tensorset_find(ts, ps->p[i].name), buf, ps->p[i].numel, path, e)) return -1;
+    return finite_or_say(buf, ps->p[i].numel, ps->p[i].name, path, e);
+}
+
 int sdd_model_average(sdd_model *m, const char *const *paths, int n, sdd_err *e)
 {
     if (n < 1) return sdd_err_set(e, "average: no model files");
@@ -265,18 +272,11 @@ int sdd_model_average(sdd_model *m, const char *const *paths, int n, sdd_err *e)
      * unloadable): one pass over the files to check, one to average, each a
      * tensor at a time through buf */
     for (int j = 0; j < n && !rc; j++)
-        for (int i = 0; i < ps->np && !rc; i++)
-            if (tensor_to_float(sdd_tensorset_find(&sets[j], ps->p[i].name), buf, ps->p[i].numel, paths[j], e) ||
-                finite_or_say(buf, ps->p[i].numel, ps->p[i].name, paths[j], e))
-                rc = -1;
+        for (int i = 0; i < ps->np && !rc; i++) rc = read_finite(ps, i, &sets[j], paths[j], buf, e);
     for (int i = 0; i < ps->np && !rc; i++) {
         const long len = (long)ps->p[i].numel;
         for (int j = 0; j < n && !rc; j++) {
-            if (tensor_to_float(sdd_tensorset_find(&sets[j], ps->p[i].name), buf, (size_t)len, paths[j], e) ||
-                finite_or_say(buf, (size_t)len, ps->p[i].name, paths[j], e)) {
-                rc = -1;
-                break;
-            }
+            if ((rc = read_finite(ps, i, &sets[j], paths[j], buf, e))) break;
 #pragma omp parallel for schedule(static)
             for (long k = 0; k < len; k++) sum[k] = (j ? sum[k] : 0.0) + buf[k];
         }

@@ -100,7 +100,7 @@ int sdd_nbest_to_state(const sdd_nbest *nb, sdd_tensorset *state, sdd_err *e)
     return rc;
 }
 
-int sdd_nbest_from_state(sdd_nbest *nb, sdd_tensorset *state, long count, size_t bytes, const char *path, sdd_err *e)
+int sdd_nbest_from_state(sdd_nbest *nb, const sdd_tensorset *state, long count, size_t bytes, const char *path, sdd_err *e)
 {
     if (count < 0 || count > nb->cap) return sdd_err_set(e, "%s: %ld n-best entries, more than --n-best %d", path, count, nb->cap);
     for (int k = 0; k < count; k++) {
@@ -120,11 +120,9 @@ int sdd_nbest_from_state(sdd_nbest *nb, sdd_tensorset *state, long count, size_t
         snprintf(key, sizeof key, "nbest.%d", k);
         const sdd_ntensor *s = sdd_tensorset_find(state, key);
         if (!s || s->nbytes != bytes) return sdd_err_set(e, "%s: n-best snapshot %d missing", path, k);
-        float *block = sdd_tensorset_take(state, key);   /* an in-memory state's own buffer */
-        if (!block) {
-            if (!(block = malloc(bytes))) return sdd_err_set(e, "out of memory");
-            if (sdd_tensor_read(s, block, e)) { free(block); return sdd_err_prefix(e, "%s", path); }
-        }
+        float *block = malloc(bytes);
+        if (!block) return sdd_err_set(e, "out of memory");
+        if (sdd_tensor_read(s, block, e)) { free(block); return sdd_err_prefix(e, "%s", path); }
         nb->embedded[k] = block;
         snprintf(nb->file[k], sizeof nb->file[k], "best-state%d.safetensors", k);
     }

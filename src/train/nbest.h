@@ -32,10 +32,10 @@ int sdd_nbest_insert(sdd_nbest *nb, const sdd_model *m, int epoch, double crit, 
 int sdd_nbest_to_state(const sdd_nbest *nb, sdd_tensorset *state, sdd_err *e);
 /* Reads `count` entries from a state (`path` names it in errors): the file
  * names (checked: best-epochN or best-stateN, no path) and values, or the
- * parameter blocks (`bytes` each) a state of an older sdd embeds, taken from
- * the set or read from the state file (sdd_tensor_read, a set from
+ * parameter blocks (`bytes` each) a state of an older sdd embeds, read with
+ * sdd_tensor_read (from memory, or from the state file of a set from
  * sdd_safetensors_open). Opens no other file. */
-int sdd_nbest_from_state(sdd_nbest *nb, sdd_tensorset *state, long count, size_t bytes, const char *path, sdd_err *e);
+int sdd_nbest_from_state(sdd_nbest *nb, const sdd_tensorset *state, long count, size_t bytes, const char *path, sdd_err *e);
 /* Before a resumed run goes on: embedded blocks become files best-stateK
  * (lead rank; removed again when one fails), then every rank checks every
  * file (sdd_model_open_weights, and the metric in its metadata against the

@@ -112,7 +112,7 @@ static int auto_recompute(trainer *t, sdd_err *e)
 #define EVAL_WINDOW 128   /* batches of a lazy evaluation set decoded at once */
 
 /* Weighted-CE loss and bona fide scores of a labelled set in eval mode, first-cut inputs. */
-static int evaluate_set(trainer *t, const sdd_dataset *ds, double *loss, float *scores, sdd_err *e)
+static int evaluate_set(trainer *t, sdd_dataset *ds, double *loss, float *scores, sdd_err *e)
 {
     const int n = sdd_dataset_count(ds), B = t->cfg->dev_batch > 0 ? t->cfg->dev_batch : 8;
     const int64_t L = t->cfg->cut;
@@ -125,7 +125,7 @@ static int evaluate_set(trainer *t, const sdd_dataset *ds, double *loss, float *
     const int window = B * EVAL_WINDOW;
     for (int i0 = 0; i0 < n && !rc; i0 += B) {
         const int nb = n - i0 < B ? n - i0 : B;
-        if (sdd_dataset_is_lazy(ds) && i0 % window == 0 && sdd_dataset_load((sdd_dataset *)ds, i0, n - i0 < window ? n - i0 : window, e)) {
+        if (sdd_dataset_is_lazy(ds) && i0 % window == 0 && sdd_dataset_load(ds, i0, n - i0 < window ? n - i0 : window, e)) {
             rc = -1;
             break;
         }
