@@ -155,28 +155,53 @@ static void format_name(int fmt, char *dst, size_t cap)
              oks ? sub.name : "");
 }
 
-/* Streams the open file through mixing and resampling. Closes nothing. */
-static int decode_sf(SNDFILE *sf, const SF_INFO *si, const char *name, int target_sr,
-                     double max_seconds, int64_t head, float **out, int64_t *n, sdd_audio_info *info,
-                     sdd_err *e)
+/* input frames allowed by max_seconds at rate sr */
+static int64_t max_input(double max_seconds, int sr)
 {
-    int ch = si->channels, sr = si->samplerate;
+    const double d = max_seconds * sr;
+    return d > 1e15 ? (int64_t)1e15 : (int64_t)d;
+}
+
+/* What the header alone tells against what decoding needs: channel count,
+ * sample rates, a declared length beyond max_seconds. decode_sf's first
+ * checks, and all of sdd_audio_probe's after libsndfile opened the file. */
+static int check_header(const SF_INFO *si, const char *name, int target_sr, double max_seconds, sdd_err *e)
+{
+    const int ch = si->channels, sr = si->samplerate;
     if (ch < 1 || ch > 1024)
         return sdd_err_set(e, "%s: unsupported channel count %d", name, ch);
     if (sr < MIN_RATE || sr > MAX_RATE)
         return sdd_err_set(e, "%s: unsupported sample rate %d Hz (expected %d to %d)",
                            name, sr, MIN_RATE, MAX_RATE);
-    int out_sr = target_sr > 0 ? target_sr : sr;
+    const int out_sr = target_sr > 0 ? target_sr : sr;
     if (out_sr < MIN_RATE || out_sr > MAX_RATE)
         return sdd_err_set(e, "%s: unsupported target sample rate %d Hz", name, out_sr);
-
-    double max_in_d = max_seconds * sr;
-    int64_t max_in = max_in_d > 1e15 ? (int64_t)1e15 : (int64_t)max_in_d;
-    int64_t declared = si->frames;
-    int known = declared > 0 && declared < SF_COUNT_MAX;
-    if (known && declared > max_in)
+    const int64_t declared = si->frames;
+    if (declared > 0 && declared < SF_COUNT_MAX && declared > max_input(max_seconds, sr))
         return sdd_err_set(e, "%s: too long: %.1f s (limit %.0f s)", name,
                            (double)declared / sr, max_seconds);
+    return 0;
+}
+
+static void fill_info(const SF_INFO *si, int64_t frames, sdd_audio_info *info)
+{
+    if (!info) return;
+    info->sample_rate = si->samplerate;
+    info->channels = si->channels;
+    info->frames = frames;
+    info->sf_format = si->format;
+    format_name(si->format, info->format, sizeof info->format);
+}
+
+/* Streams the open file through mixing and resampling. Closes nothing. */
+static int decode_sf(SNDFILE *sf, const SF_INFO *si, const char *name, int target_sr,
+                     double max_seconds, int64_t head, float **out, int64_t *n, sdd_audio_info *info,
+                     sdd_err *e)
+{
+    if (check_header(si, name, target_sr, max_seconds, e)) return -1;
+    const int ch = si->channels, sr = si->samplerate, out_sr = target_sr > 0 ? target_sr : sr;
+    const int64_t max_in = max_input(max_seconds, sr), declared = si->frames;
+    const int known = declared > 0 && declared < SF_COUNT_MAX;
 
     double ratio = (double)out_sr / sr;
     size_t max_out = head > 0 ? (size_t)head + (size_t)(BLOCK_SAMPLES * ratio) + 8192 : (size_t)((double)max_in * ratio) + 4096;
@@ -306,13 +331,7 @@ static int decode_sf(SNDFILE *sf, const SF_INFO *si, const char *name, int targe
     *out = y;
     *n = (int64_t)yn;
     y = NULL;
-    if (info) {
-        info->sample_rate = sr;
-        info->channels = ch;
-        info->frames = total;
-        info->sf_format = si->format;
-        format_name(si->format, info->format, sizeof info->format);
-    }
+    fill_info(si, total, info);
     rc = 0;
 done:
     if (rs) soxr_delete(rs);
@@ -335,37 +354,63 @@ static void reset_out(float **out, int64_t *n, sdd_audio_info *info)
     if (info) memset(info, 0, sizeof *info);
 }
 
+/* Opens PATH for libsndfile after the checks libsndfile does not make (a
+ * directory, an empty file, a cut RIFF data chunk); *si gets the header. */
+static SNDFILE *open_path(const char *path, SF_INFO *si, sdd_err *e)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) { sdd_err_set(e, "%s: %s", path, strerror(errno)); return NULL; }
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        int err = errno;
+        close(fd);
+        sdd_err_set(e, "%s: %s", path, strerror(err));
+        return NULL;
+    }
+    const char *why = S_ISDIR(st.st_mode) ? "is a directory, not an audio file" : st.st_size == 0 && S_ISREG(st.st_mode) ? "empty file (0 bytes)" : NULL;
+    src_t s = { .fd = fd, .len = S_ISREG(st.st_mode) ? (int64_t)st.st_size : -1 };
+    if (why || check_riff(&s, path, e)) {
+        close(fd);
+        if (why) sdd_err_set(e, "%s: %s", path, why);
+        return NULL;
+    }
+    memset(si, 0, sizeof *si);
+    SNDFILE *sf = sf_open_fd(fd, SFM_READ, si, SF_TRUE); /* owns fd from here */
+    if (!sf) {
+        char msg[256];
+        one_line(msg, sizeof msg, sf_strerror(NULL));
+        sdd_err_set(e, "%s: cannot decode: %s", path, msg);
+    }
+    return sf;
+}
+
+/* The same for an in-memory image; *s must outlive the returned handle. */
+static SNDFILE *open_mem(src_t *s, const void *buf, size_t len, const char *name, SF_INFO *si, sdd_err *e)
+{
+    if (!buf && len) { sdd_err_set(e, "%s: NULL argument", name); return NULL; }
+    if (len == 0) { sdd_err_set(e, "%s: empty file (0 bytes)", name); return NULL; }
+    if (len > (size_t)INT64_MAX) { sdd_err_set(e, "%s: too large", name); return NULL; }
+    *s = (src_t){ .fd = -1, .mem = buf, .len = (int64_t)len };
+    if (check_riff(s, name, e)) return NULL;
+    SF_VIRTUAL_IO vio = { vio_len, vio_seek, vio_read, vio_write, vio_tell };
+    memset(si, 0, sizeof *si);
+    SNDFILE *sf = sf_open_virtual(&vio, SFM_READ, si, s);
+    if (!sf) {
+        char why[256];
+        one_line(why, sizeof why, sf_strerror(NULL));
+        sdd_err_set(e, "%s: cannot decode: %s", name, why);
+    }
+    return sf;
+}
+
 int sdd_audio_load_ex(const char *path, int target_sr, const sdd_audio_params *p,
                       float **out, int64_t *n, sdd_audio_info *info, sdd_err *e)
 {
     reset_out(out, n, info);
     if (!path || !out || !n) return sdd_err_set(e, "sdd_audio_load: NULL argument");
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return sdd_err_set(e, "%s: %s", path, strerror(errno));
-    struct stat st;
-    if (fstat(fd, &st) != 0) {
-        int err = errno;
-        close(fd);
-        return sdd_err_set(e, "%s: %s", path, strerror(err));
-    }
-    if (S_ISDIR(st.st_mode)) {
-        close(fd);
-        return sdd_err_set(e, "%s: is a directory, not an audio file", path);
-    }
-    src_t s = { .fd = fd, .len = S_ISREG(st.st_mode) ? (int64_t)st.st_size : -1 };
-    if (s.len == 0) {
-        close(fd);
-        return sdd_err_set(e, "%s: empty file (0 bytes)", path);
-    }
-    if (check_riff(&s, path, e)) { close(fd); return -1; }
     SF_INFO si;
-    memset(&si, 0, sizeof si);
-    SNDFILE *sf = sf_open_fd(fd, SFM_READ, &si, SF_TRUE); /* owns fd from here */
-    if (!sf) {
-        char why[256];
-        one_line(why, sizeof why, sf_strerror(NULL));
-        return sdd_err_set(e, "%s: cannot decode: %s", path, why);
-    }
+    SNDFILE *sf = open_path(path, &si, e);
+    if (!sf) return -1;
     int rc = decode_sf(sf, &si, path, target_sr, max_secs(p), p ? p->head : 0, out, n, info, e);
     sf_close(sf);
     return rc;
@@ -383,23 +428,44 @@ int sdd_audio_load_mem(const void *buf, size_t len, const char *name, int target
 {
     reset_out(out, n, info);
     if (!name) name = "(memory)";
-    if (!out || !n || (!buf && len)) return sdd_err_set(e, "%s: NULL argument", name);
-    if (len == 0) return sdd_err_set(e, "%s: empty file (0 bytes)", name);
-    if (len > (size_t)INT64_MAX) return sdd_err_set(e, "%s: too large", name);
-    src_t s = { .fd = -1, .mem = buf, .len = (int64_t)len };
-    if (check_riff(&s, name, e)) return -1;
-    SF_VIRTUAL_IO vio = { vio_len, vio_seek, vio_read, vio_write, vio_tell };
+    if (!out || !n) return sdd_err_set(e, "%s: NULL argument", name);
+    src_t s;
     SF_INFO si;
-    memset(&si, 0, sizeof si);
-    SNDFILE *sf = sf_open_virtual(&vio, SFM_READ, &si, &s);
-    if (!sf) {
-        char why[256];
-        one_line(why, sizeof why, sf_strerror(NULL));
-        return sdd_err_set(e, "%s: cannot decode: %s", name, why);
-    }
+    SNDFILE *sf = open_mem(&s, buf, len, name, &si, e);
+    if (!sf) return -1;
     int rc = decode_sf(sf, &si, name, target_sr, max_secs(p), p ? p->head : 0, out, n, info, e);
     sf_close(sf);
     return rc;
+}
+
+/* header checks of an open file; info gets the declared frames (0: unknown) */
+static int probe_sf(SNDFILE *sf, const SF_INFO *si, const char *name, int target_sr, const sdd_audio_params *p,
+                    sdd_audio_info *info, sdd_err *e)
+{
+    const int rc = check_header(si, name, target_sr, max_secs(p), e);
+    if (!rc) fill_info(si, si->frames > 0 && si->frames < SF_COUNT_MAX ? (int64_t)si->frames : 0, info);
+    sf_close(sf);
+    return rc;
+}
+
+int sdd_audio_probe(const char *path, int target_sr, const sdd_audio_params *p, sdd_audio_info *info, sdd_err *e)
+{
+    if (info) memset(info, 0, sizeof *info);
+    if (!path) return sdd_err_set(e, "sdd_audio_probe: NULL argument");
+    SF_INFO si;
+    SNDFILE *sf = open_path(path, &si, e);
+    return sf ? probe_sf(sf, &si, path, target_sr, p, info, e) : -1;
+}
+
+int sdd_audio_probe_mem(const void *buf, size_t len, const char *name, int target_sr, const sdd_audio_params *p,
+                        sdd_audio_info *info, sdd_err *e)
+{
+    if (info) memset(info, 0, sizeof *info);
+    if (!name) name = "(memory)";
+    src_t s;
+    SF_INFO si;
+    SNDFILE *sf = open_mem(&s, buf, len, name, &si, e);
+    return sf ? probe_sf(sf, &si, name, target_sr, p, info, e) : -1;
 }
 
 int sdd_audio_is_audio_path(const char *path)

@@ -54,6 +54,20 @@ int sdd_audio_load_mem(const void *buf, size_t len, const char *name, int target
                        const sdd_audio_params *p, float **out, int64_t *n,
                        sdd_audio_info *info, sdd_err *e);
 
+/* Reads only PATH's header and makes the checks sdd_audio_load makes before
+ * decoding, with the same messages: a missing or unreadable file, a
+ * directory, an empty file, a cut WAV data chunk, a format libsndfile cannot
+ * open, the channel count, the sample rates, a declared length beyond
+ * max_seconds. A file that fails here fails sdd_audio_load; one that passes
+ * may still fail it (corrupt frames, a NaN sample, fewer frames than
+ * declared). info (may be NULL) gets the header's rate, channels, format and
+ * declared frames (0 when the header does not say). p may be NULL. */
+int sdd_audio_probe(const char *path, int target_sr, const sdd_audio_params *p, sdd_audio_info *info, sdd_err *e);
+
+/* The same for an in-memory file image; NAME is used only in messages. */
+int sdd_audio_probe_mem(const void *buf, size_t len, const char *name, int target_sr, const sdd_audio_params *p,
+                        sdd_audio_info *info, sdd_err *e);
+
 /* 1 when PATH ends in a known audio extension (case-insensitive: wav, wave,
  * flac, ogg, oga, opus, mp3, aiff, aif, aifc, au, snd, caf, w64, rf64, sph,
  * nist, voc, ...), else 0. */

@@ -80,6 +80,15 @@ static int64_t to_int16(const float *x, int64_t n, int16_t *q)
 
 static size_t str_bytes(const char *s) { return s ? strlen(s) + 1 : 0; }
 
+/* *msg = "LIST:LINE: why" (NULL if out of memory); returns -1 */
+static int item_msg(const char *list_path, const sdd_list_item *it, const char *why, char **msg)
+{
+    size_t cap = strlen(list_path) + strlen(why) + 32;
+    *msg = malloc(cap);
+    if (*msg) snprintf(*msg, cap, "%s:%d: %s", list_path, it->line, why);
+    return -1;
+}
+
 /* Decodes item k of the list into *pcm / *len; on failure returns -1 with a
  * malloc'd message "LIST:LINE: reason" in *msg (NULL if even that failed). */
 static int decode_item(const sdd_list *l, int k, const char *list_path, int sr,
@@ -104,21 +113,29 @@ static int decode_item(const sdd_list *l, int k, const char *list_path, int sr,
         snprintf(err.msg, sizeof err.msg, "%s: out of memory for %lld samples", it->path, (long long)m);
     }
     free(buf);
-    size_t cap = strlen(list_path) + strlen(err.msg) + 32;
-    *msg = malloc(cap);
-    if (*msg) snprintf(*msg, cap, "%s:%d: %s", list_path, it->line, err.msg);
-    return -1;
+    return item_msg(list_path, it, err.msg, msg);
 }
+
+/* Reads only item k's header (sdd_audio_probe); on failure as decode_item. */
+static int probe_item(const sdd_list *l, int k, const char *list_path, int sr, const sdd_audio_params *ap, char **msg)
+{
+    sdd_err err;
+    err.msg[0] = 0;
+    return sdd_audio_probe(l->items[k].path, sr, ap, NULL, &err) ? item_msg(list_path, &l->items[k], err.msg, msg) : 0;
+}
+
+enum { RANGE_CHECK, RANGE_KEEP, RANGE_PROBE };
 
 /* Decodes list items [first, first + count) into pcm/len/msg/bad (indexed
  * from first), in parallel; *clipped gets the clipped samples. With errors
  * fatal (skip_bad 0), items after the lowest failure found so far are not
  * decoded; every item before it is, so the reported failure is the lowest
- * failing line whatever the thread count. Without keep, each decoded item is
- * dropped at once (its length stays). Returns that failure's index (from
- * first), or INT_MAX. */
+ * failing line whatever the thread count. mode RANGE_KEEP keeps what is
+ * decoded; RANGE_CHECK drops each item at once (its length stays);
+ * RANGE_PROBE reads only the headers (pcm and len stay 0). Returns that
+ * failure's index (from first), or INT_MAX. */
 static int decode_range(const sdd_list *l, const char *list_path, int first, int count, int sr, const sdd_audio_params *ap,
-                        int64_t max_samples, int skip_bad, int keep, int threads, void (*progress)(void *, int, int), void *pctx,
+                        int64_t max_samples, int skip_bad, int mode, int threads, void (*progress)(void *, int, int), void *pctx,
                         int16_t **pcm, int64_t *len, char **msg, unsigned char *bad, int64_t *clipped)
 {
     int first_bad = INT_MAX, done = 0;
@@ -131,11 +148,12 @@ static int decode_range(const sdd_list *l, const char *list_path, int first, int
         fb = first_bad;
         if (!skip_bad && k > fb) continue;
         int64_t c = 0;
-        if (decode_item(l, first + k, list_path, sr, ap, max_samples, &pcm[k], &len[k], &c, &msg[k])) {
+        if (mode == RANGE_PROBE ? probe_item(l, first + k, list_path, sr, ap, &msg[k])
+                                : decode_item(l, first + k, list_path, sr, ap, max_samples, &pcm[k], &len[k], &c, &msg[k])) {
             bad[k] = 1;
             #pragma omp critical(sdd_dataset_first_bad)
             if (k < first_bad) first_bad = k;
-        } else if (!keep) {
+        } else if (mode == RANGE_CHECK) {
             free(pcm[k]);   /* checked and measured only */
             pcm[k] = NULL;
         }
@@ -200,8 +218,9 @@ int sdd_dataset_open(sdd_dataset **out, const char *list_path, const char *audio
     }
 
     int64_t clipped = 0;
-    const int first_bad = p.lazy ? INT_MAX : decode_range(l, list_path, 0, total, p.sample_rate, &ap, p.max_samples, p.skip_bad,
-                                                          !p.stream, p.threads, p.progress, p.progress_ctx, pcm, len, msg, bad, &clipped);
+    const int mode = p.lazy ? RANGE_PROBE : p.stream ? RANGE_CHECK : RANGE_KEEP;
+    const int first_bad = p.lazy && !p.probe ? INT_MAX : decode_range(l, list_path, 0, total, p.sample_rate, &ap, p.max_samples, p.skip_bad,
+                                                                      mode, p.threads, p.progress, p.progress_ctx, pcm, len, msg, bad, &clipped);
     int rc = 0;
     if (first_bad != INT_MAX && !p.skip_bad) {
         if (msg[first_bad]) sdd_err_set(e, "%s", msg[first_bad]);
@@ -260,7 +279,7 @@ int sdd_dataset_open(sdd_dataset **out, const char *list_path, const char *audio
     ds->hi = p.lazy ? 0 : ds->n;
     for (int k = 0; k < total; k++) free(msg[k]);
     free(pcm); free(len); free(msg); free(bad);
-    if (p.progress && !p.lazy) p.progress(p.progress_ctx, total, total);
+    if (p.progress && (!p.lazy || p.probe)) p.progress(p.progress_ctx, total, total);
     *out = ds;
     return 0;
 }
@@ -289,7 +308,7 @@ int sdd_dataset_load(sdd_dataset *ds, int first, int count, sdd_err *e)
     unsigned char *bad = calloc((size_t)count, 1);
     if (!msg || !bad) { free(msg); free(bad); return sdd_err_set(e, "%s: out of memory", ds->list_path); }
     int64_t clipped = 0;
-    const int fb = decode_range(&ds->list, ds->list_path, first, count, ds->sr, &ds->ap, ds->max_samples, 0, 1, ds->threads, NULL, NULL,
+    const int fb = decode_range(&ds->list, ds->list_path, first, count, ds->sr, &ds->ap, ds->max_samples, 0, RANGE_KEEP, ds->threads, NULL, NULL,
                                 ds->pcm + first, ds->len + first, msg, bad, &clipped);
     int rc = 0;
     if (fb != INT_MAX) {

@@ -24,7 +24,12 @@
  * nothing is decoded; sdd_dataset_load decodes one range of items at a time,
  * dropping the previous one, for sets scored once in order that would not
  * fit decoded (ASVspoof 2021 DF eval: 611,829 files). Items outside the
- * loaded range have length 0 and sdd_dataset_get* refuse them.
+ * loaded range have length 0 and sdd_dataset_get* refuse them. With
+ * p->probe, open also reads every file's header (sdd_audio_probe): what a
+ * header shows wrong (a missing or empty file, a format libsndfile cannot
+ * open, a cut WAV, a bad rate or channel count, too long) is open's error,
+ * naming the lowest such line; what only decoding shows (corrupt frames, NaN
+ * samples) is still sdd_dataset_load's.
  *
  * Streamed datasets (p->stream): every file is decoded at open as for the
  * cache (the same checks, errors and skips; lengths known) but nothing is
@@ -67,6 +72,8 @@ typedef struct {
     double max_seconds;  /* longer files fail to decode; 0 = audio/decode.h's default (4 h) */
     int threads;         /* decoding threads (OpenMP): 0 = omp_get_max_threads(), 1 = serial */
     int lazy;            /* 1: decode nothing at open, a range at a time with sdd_dataset_load (skip_bad must be 0) */
+    int probe;           /* with lazy, 1: every file's header is read at open (sdd_audio_probe, in parallel),
+                          * so a missing, unreadable or wrong-format file is an error before any range is loaded */
     int stream;          /* 1: no cache: every file decoded at open to check it and measure it, then
                           * again each time sdd_dataset_get* reads it (not with lazy) */
     /* Optional progress report, called from one thread with (ctx, done, total)

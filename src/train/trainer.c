@@ -72,6 +72,7 @@ typedef struct {
     long step;
     FILE *log;
     long log_bytes;            /* length of log.jsonl up to the state's epoch (-1: unknown, a state of an older sdd) */
+    sdd_dataset *ev[SDD_TRAIN_MAX_EVAL];  /* the --eval sets (lazy, headers read at the start; lead rank only) */
 } trainer;
 
 static int path_join(char *out, size_t n, const char *dir, const char *name)
@@ -336,24 +337,31 @@ static const char *jnum(char *buf, double v)
     return buf;
 }
 
-/* scores an evaluation set NAME=LIST:DIR with the final model */
-static int eval_spec(trainer *t, const char *spec, sdd_err *e)
+/* Opens --eval set NAME=LIST:DIR: decoded later a window at a time, on its
+ * first cut only, so a set of any size (ASVspoof 2021 DF eval, 611,829
+ * files) takes the same memory. Every file's header is read now, so a
+ * missing or unreadable file stops the run before training, not after it. */
+static int open_eval(const char *spec, int64_t cut, sdd_dataset **ds, sdd_err *e)
 {
-    char name[128], list[1024], dir[1024];
-    const char *eq = strchr(spec, '='), *colon = eq ? strchr(eq + 1, ':') : NULL;
-    if (check_eval_spec(spec, e)) return -1;
-    snprintf(name, sizeof name, "%.*s", (int)(eq - spec), spec);
+    char list[1024], dir[1024];
+    const char *eq = strchr(spec, '='), *colon = strchr(eq + 1, ':');
     snprintf(list, sizeof list, "%.*s", (int)(colon - eq - 1), eq + 1);
     snprintf(dir, sizeof dir, "%s", colon + 1);
-    sdd_dataset *ds;
     sdd_dataset_params p = sdd_dataset_default_params();
     p.require_labels = 0;
-    /* scored once, in order, on its first cut: decoded a window at a time and
-     * only the cut kept, so a set of any size (ASVspoof 2021 DF eval, 611,829
-     * files) takes the same memory */
     p.lazy = 1;
-    p.max_samples = t->cfg->cut;
-    if (sdd_dataset_open(&ds, list, dir, &p, e)) return -1;
+    p.probe = 1;
+    p.max_samples = cut;
+    return sdd_dataset_open(ds, list, dir, &p, e) ? sdd_err_prefix(e, "--eval") : 0;
+}
+
+/* scores evaluation set k (NAME=LIST:DIR, opened by open_eval) with the final model */
+static int eval_spec(trainer *t, int k, sdd_err *e)
+{
+    const char *spec = t->cfg->eval_spec[k];
+    char name[128];
+    snprintf(name, sizeof name, "%.*s", (int)(strchr(spec, '=') - spec), spec);
+    sdd_dataset *ds = t->ev[k];
     const int n = sdd_dataset_count(ds);
     float *scores = malloc((size_t)n * sizeof(float));
     double loss;
@@ -379,7 +387,8 @@ static int eval_spec(trainer *t, const char *spec, sdd_err *e)
         } else if (!t->cfg->quiet) fprintf(stderr, "sdd train: eval %s: %d trials scored (no EER: the list has no labels of both classes), %s\n", name, n, path);
     }
     free(scores);
-    sdd_dataset_close(ds);
+    sdd_dataset_close(ds);   /* its list is not needed again */
+    t->ev[k] = NULL;
     return rc;
 }
 
@@ -548,6 +557,8 @@ int sdd_train_run(const sdd_train_config *cfg, sdd_err *e)
         goto done;
     }
     if (trained && !cfg->quiet) fprintf(stderr, "sdd train: %s: training was over; writing the final model\n", cfg->out_dir);
+    for (int k = 0; k < cfg->neval && lead; k++)
+        if (open_eval(cfg->eval_spec[k], cfg->cut, &t.ev[k], e)) { rc = -1; goto done; }
     /* the run goes on: the state's snapshot files are checked (embedded ones written out) before anything is written */
     char spath[1200];
     if (resumed && path_join(spath, sizeof spath, cfg->out_dir, "state.safetensors")) { rc = sdd_err_set(e, "%s: output path too long", cfg->out_dir); goto done; }
@@ -716,7 +727,7 @@ int sdd_train_run(const sdd_train_config *cfg, sdd_err *e)
                         t.nb.n, path, dloss, t.m->has_threshold ? 100.0 * er.eer : NAN, t.m->threshold);
         }
         for (int k = 0; k < cfg->neval && !rc && lead; k++) {
-            rc = eval_spec(&t, cfg->eval_spec[k], e);
+            rc = eval_spec(&t, k, e);
             sdd_crashpoint("train.eval");
         }
         /* the final record comes last and is made durable: with it in the log,
@@ -745,5 +756,6 @@ done:
     sdd_model_free(t.m);
     sdd_dataset_close(tr);
     sdd_dataset_close(dv);
+    for (int k = 0; k < cfg->neval; k++) sdd_dataset_close(t.ev[k]);
     return rc;
 }

@@ -3,7 +3,8 @@
  * resampling to 16 kHz), half of them with a head (the cut-scoring decode:
  * only the first samples kept). Checks the contract: success gives n > 0
  * finite samples, at most the head; failure gives one line naming the input
- * and no buffer. */
+ * and no buffer. The same bytes go through sdd_audio_probe_mem, which must
+ * pass whatever decodes and fail only with the decode's own message. */
 #include "audio/decode.h"
 
 #include <math.h>
@@ -32,6 +33,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     sdd_audio_info info;
     sdd_err e = { "" };
     int rc = sdd_audio_load_mem(data, size, "fuzz", 16000, &p, &x, &n, &info, &e);
+    /* the header-only probe: never stricter than the decode, and where it
+     * fails, the decode failed with the same message */
+    sdd_audio_info pinfo;
+    sdd_err pe = { "" };
+    const int prc = sdd_audio_probe_mem(data, size, "fuzz", 16000, &p, &pinfo, &pe);
+    if (prc != 0 && (prc != -1 || rc == 0 || strcmp(pe.msg, e.msg))) __builtin_trap();
+    if (rc == 0 && (prc != 0 || pinfo.channels != info.channels || pinfo.sample_rate != info.sample_rate)) __builtin_trap();
     if (rc == 0) {
         if (!x || n <= 0 || n > (int64_t)(10 * 16000) + 8192) __builtin_trap();
         if (p.head > 0 && n > p.head) __builtin_trap();

@@ -146,7 +146,69 @@ static int expect_err(const char *path, const char *needle)
     CHECK_MSG(strncmp(e.msg, path, strlen(path)) == 0, "message does not start with the path: %s",
               e.msg);
     if (rc == 0) free(x);
+    /* the header-only probe either passes (decoding shows what is wrong) or
+     * fails with the very message of the decode */
+    sdd_err pe = { "" };
+    if (sdd_audio_probe(path, 16000, NULL, NULL, &pe)) CHECK_MSG(!strcmp(pe.msg, e.msg), "probe '%s', load '%s'", pe.msg, e.msg);
     return rc;
+}
+
+/* 1 when the probe of PATH fails (with load's message, expect_err checks that) */
+static int probe_fails(const char *path, const sdd_audio_params *p)
+{
+    sdd_err e = { "" };
+    sdd_audio_info info;
+    info.channels = 99;
+    const int rc = sdd_audio_probe(path, 16000, p, &info, &e);
+    CHECK(rc == 0 || (rc == -1 && info.channels == 0 && !strncmp(e.msg, path, strlen(path)) && !strchr(e.msg, '\n')));
+    return rc != 0;
+}
+
+/* sdd_audio_probe (the header read --eval sets get at sdd train's start):
+ * catches what the header shows, passes what only decoding shows, and gives
+ * the header's rate, channels and frame count (those of the decode) */
+static void test_probe(void)
+{
+    static const char *caught[] = { "empty.wav", "trunc.wav", "trunc_hdr.flac", "text.wav", "missing.wav", "rate.wav" };
+    static const char *passed[] = { "zero.wav", "trunc.flac", "nan.wav", "inf.wav" };
+    for (size_t k = 0; k < sizeof caught / sizeof caught[0]; k++) {
+        const char *p = tpath(caught[k]);
+        CHECK_MSG(probe_fails(p, NULL), "%s passed the probe", caught[k]);
+        float *x; int64_t n; sdd_err e1 = { "" }, e2 = { "" };
+        CHECK(sdd_audio_load(p, 16000, &x, &n, NULL, &e1) == -1 && sdd_audio_probe(p, 16000, NULL, NULL, &e2) == -1);
+        CHECK_MSG(!strcmp(e1.msg, e2.msg), "%s: probe '%s', load '%s'", caught[k], e2.msg, e1.msg);
+    }
+    CHECK(probe_fails(tmpdir, NULL));
+    for (size_t k = 0; k < sizeof passed / sizeof passed[0]; k++)
+        CHECK_MSG(!probe_fails(tpath(passed[k]), NULL), "%s failed the probe: decoding finds its fault", passed[k]);
+    sdd_audio_params prm;
+    sdd_audio_default_params(&prm);
+    prm.max_seconds = 0.5;
+    CHECK(probe_fails(tpath("long.wav"), &prm));
+    prm.max_seconds = 2;
+    CHECK(!probe_fails(tpath("long.wav"), &prm));
+    static const char *good[] = { "sine_8000.wav", "sine_44100.flac", "sine_48000.ogg", "long.wav" };
+    for (size_t k = 0; k < sizeof good / sizeof good[0]; k++) {
+        const char *p = tpath(good[k]);
+        float *x = NULL; int64_t n; sdd_err e = { "" };
+        sdd_audio_info a, b;
+        CHECK_MSG(sdd_audio_load(p, 16000, &x, &n, &a, &e) == 0 && sdd_audio_probe(p, 16000, NULL, &b, &e) == 0, "%s: %s", good[k], e.msg);
+        CHECK_MSG(a.sample_rate == b.sample_rate && a.channels == b.channels && a.frames == b.frames && !strcmp(a.format, b.format),
+                  "%s: probe %d Hz %d ch %lld frames, decode %d Hz %d ch %lld frames", good[k], b.sample_rate, b.channels,
+                  (long long)b.frames, a.sample_rate, a.channels, (long long)a.frames);
+        free(x);
+        /* the same through memory */
+        FILE *f = fopen(p, "rb");
+        unsigned char buf[1 << 17];
+        const size_t len = f ? fread(buf, 1, sizeof buf, f) : 0;
+        if (f) fclose(f);
+        CHECK(len > 0 && len < sizeof buf && sdd_audio_probe_mem(buf, len, "m", 16000, NULL, &b, &e) == 0 && a.frames == b.frames);
+    }
+    sdd_err e = { "" };
+    CHECK(sdd_audio_probe_mem("RIFF", 4, "four", 16000, NULL, NULL, &e) == -1);
+    CHECK_STR_CONTAINS(e.msg, "four: cannot decode");
+    CHECK(sdd_audio_probe_mem(NULL, 0, "none", 16000, NULL, NULL, &e) == -1);
+    CHECK_STR_CONTAINS(e.msg, "none: empty file");
 }
 
 static void test_decode_rates(void)
@@ -595,6 +657,7 @@ int main(void)
     test_mixing();
     test_optional_formats();
     test_bad_inputs();
+    test_probe();
     test_mem();
     test_is_audio_path();
     test_save();

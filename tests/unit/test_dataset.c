@@ -546,6 +546,32 @@ static void test_lazy(const sdd_dataset *eager)
         CHECK(sdd_dataset_load(ds, 3, 1, &e) == 0 && sdd_dataset_length(ds, 3) == file_len(2));
         sdd_dataset_close(ds);
     }
+    /* with probe, open reads every header: the missing file is open's error */
+    p.probe = 1;
+    ds = (sdd_dataset *)1;
+    CHECK(sdd_dataset_open(&ds, tpath("lazybad.lst"), tmpdir, &p, &e) == -1 && ds == NULL);
+    CHECK_STR_CONTAINS(e.msg, "lazybad.lst:3: ");
+    CHECK_STR_CONTAINS(e.msg, "missing.wav: No such file or directory");
+    /* ... the lowest bad line, with several: an empty file on line 2 */
+    put("empty.wav", "");
+    put("lazybad2.lst", "u00.wav spoof\nempty.wav bonafide\nmissing.wav spoof\nu02.wav spoof\n");
+    CHECK(sdd_dataset_open(&ds, tpath("lazybad2.lst"), tmpdir, &p, &e) == -1);
+    CHECK_STR_CONTAINS(e.msg, "lazybad2.lst:2: ");
+    CHECK_STR_CONTAINS(e.msg, "empty file");
+    /* ... but a fault only decoding shows (a FLAC cut after its header) is still the load's */
+    char cmd[1400];
+    snprintf(cmd, sizeof cmd, "f=%s; head -c $(($(stat -c %%s $f) / 2)) $f > %s", tpath("u11.flac"), tpath("cut.flac"));
+    CHECK(system(cmd) == 0);
+    put("lazycut.lst", "u00.wav spoof\nu01.flac bonafide\ncut.flac spoof\n");
+    CHECK_MSG(sdd_dataset_open(&ds, tpath("lazycut.lst"), tmpdir, &p, &e) == 0, "%s", e.msg);
+    if (ds) {
+        CHECK(sdd_dataset_count(ds) == 3 && sdd_dataset_total_samples(ds) == 0);
+        CHECK(sdd_dataset_load(ds, 0, 3, &e) == -1);
+        CHECK_STR_CONTAINS(e.msg, "lazycut.lst:3: ");
+        CHECK_STR_CONTAINS(e.msg, "cut.flac: ");
+        sdd_dataset_close(ds);
+    }
+    p.probe = 0;
     p.skip_bad = 1;
     ds = (sdd_dataset *)1;
     CHECK(sdd_dataset_open(&ds, tpath("lazybad.lst"), tmpdir, &p, &e) == -1 && ds == NULL);

@@ -121,6 +121,32 @@ static void test_eval_windows(const char *list)
     CHECK_MSG(lines == 300 && same == 300, "big eval set: %d lines, %d with their clip's score", lines, same);
 }
 
+/* an --eval file that is missing stops the run at the start (its header is
+ * read then), not after training: nothing is trained or written */
+static void test_eval_bad(const char *list)
+{
+    char bad[600], out[600], spec[1400], path[700];
+    snprintf(bad, sizeof bad, "%s/evalbad.txt", tmp);
+    snprintf(out, sizeof out, "%s/evalbad", tmp);
+    FILE *f = fopen(bad, "w");
+    CHECK(f && fprintf(f, "real_01.flac bonafide\ntts_01.flac spoof\nreal_02.flac bonafide\ngone.flac spoof\n") > 0);
+    if (f) fclose(f);
+    sdd_train_config c = config(list, out, 2);
+    c.neval = 1;
+    snprintf(spec, sizeof spec, "bad=%s:tests/data/audio", bad);
+    c.eval_spec[0] = spec;
+    sdd_err e;
+    CHECK(sdd_train_run(&c, &e) == -1);
+    CHECK_STR_CONTAINS(e.msg, "--eval: ");
+    CHECK_STR_CONTAINS(e.msg, "evalbad.txt:4: ");
+    CHECK_STR_CONTAINS(e.msg, "gone.flac: No such file or directory");
+    struct stat st;
+    snprintf(path, sizeof path, "%s/last.safetensors", out);
+    CHECK(stat(path, &st) != 0);
+    snprintf(path, sizeof path, "%s/log.jsonl", out);
+    CHECK(stat(path, &st) != 0 || st.st_size == 0);
+}
+
 int main(void)
 {
     snprintf(tmp, sizeof tmp, "/tmp/sdd-test-trainer-%d", (int)getpid());
@@ -247,6 +273,7 @@ int main(void)
     CHECK_STR_CONTAINS(e.msg, "nolabel.txt:2");
     char cmd[400];
     test_eval_windows(list);
+    test_eval_bad(list);
     snprintf(cmd, sizeof cmd, "rm -rf %s", tmp);
     if (system(cmd)) fprintf(stderr, "could not remove %s\n", tmp);
     return CHECK_DONE("test_trainer");
