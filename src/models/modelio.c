@@ -5,11 +5,13 @@
 #include "io/safetensors.h"
 #include "models/xlsr_import.h"
 #include "core/str.h"
+#include <errno.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define SDD_FORMAT_NAME "sdd-model"
 #define SDD_FORMAT_VERSION "1"
@@ -255,38 +257,78 @@ static int read_finite(const sdd_params *ps, int i, const sdd_tensorset *ts, con
     return finite_or_say(buf, ps->p[i].numel, ps->p[i].name, path, e);
 }
 
+/* sdd_model_open_weights for sdd_model_average: the first time (again 0)
+ * records which file PATH is; again, it must be that file, unchanged (the
+ * same device, inode, size and modification time) */
+static int open_same(const sdd_model *m, const char *path, struct stat *id, int again, sdd_tensorset *ts, sdd_err *e)
+{
+    if (sdd_model_open_weights(m, path, ts, e)) return -1;
+    struct stat st;
+    int rc = 0;
+    if (stat(path, &st)) rc = sdd_err_set(e, "%s: %s", path, strerror(errno));
+    else if (again && (st.st_dev != id->st_dev || st.st_ino != id->st_ino || st.st_size != id->st_size ||
+                       st.st_mtim.tv_sec != id->st_mtim.tv_sec || st.st_mtim.tv_nsec != id->st_mtim.tv_nsec))
+        rc = sdd_err_set(e, "%s: the file changed while the models were averaged", path);
+    if (rc) sdd_tensorset_free(ts);
+    else *id = st;
+    return rc;
+}
+
+/* Parameters summed per pass of sdd_model_average: at least the largest
+ * tensor, else this many (32 MB of double sums). */
+#define AVERAGE_GROUP ((size_t)1 << 22)
+
 int sdd_model_average(sdd_model *m, const char *const *paths, int n, sdd_err *e)
+{
+    return sdd_model_average_grouped(m, paths, n, AVERAGE_GROUP, e);
+}
+
+int sdd_model_average_grouped(sdd_model *m, const char *const *paths, int n, size_t group, sdd_err *e)
 {
     if (n < 1) return sdd_err_set(e, "average: no model files");
     const sdd_params *ps = &m->params;
     size_t most = 1;
     for (int i = 0; i < ps->np; i++) most = ps->p[i].numel > most ? ps->p[i].numel : most;
-    sdd_tensorset *sets = calloc((size_t)n, sizeof *sets);
+    const size_t cap = most > group ? most : group;
     float *buf = malloc(most * sizeof *buf);
-    double *sum = malloc(most * sizeof *sum);
-    int rc = sets && buf && sum ? 0 : sdd_err_set(e, "out of memory");
-    int opened = 0;
-    for (; opened < n && !rc; opened++)
-        if (sdd_model_open_weights(m, paths[opened], &sets[opened], e)) { rc = -1; break; }
-    /* every value finite before any weight changes (a NaN would make the mean
-     * unloadable): one pass over the files to check, one to average, each a
-     * tensor at a time through buf */
-    for (int j = 0; j < n && !rc; j++)
-        for (int i = 0; i < ps->np && !rc; i++) rc = read_finite(ps, i, &sets[j], paths[j], buf, e);
-    for (int i = 0; i < ps->np && !rc; i++) {
-        const long len = (long)ps->p[i].numel;
-        for (int j = 0; j < n && !rc; j++) {
-            if ((rc = read_finite(ps, i, &sets[j], paths[j], buf, e))) break;
-#pragma omp parallel for schedule(static)
-            for (long k = 0; k < len; k++) sum[k] = (j ? sum[k] : 0.0) + buf[k];
-        }
-        if (rc) break;   /* a file that changed since the first pass */
-        float *dst = sdd_params_ptr(ps, i);
-#pragma omp parallel for schedule(static)
-        for (long k = 0; k < len; k++) dst[k] = (float)(sum[k] / n);
+    double *sum = malloc(cap * sizeof *sum);
+    int rc = buf && sum ? 0 : sdd_err_set(e, "out of memory");
+    sdd_tensorset ts;
+    /* One file is open at a time (any number of files, whatever the open-file
+     * limit). First every value of every file is checked finite, before any
+     * weight changes (a NaN would make the mean unloadable). Then the
+     * parameters a group at a time: each file in turn is opened again and
+     * the group's tensors added into double sums, in file order. */
+    struct stat *id = calloc((size_t)n, sizeof *id);
+    if (!rc && !id) rc = sdd_err_set(e, "out of memory");
+    for (int j = 0; j < n && !rc; j++) {
+        if ((rc = open_same(m, paths[j], &id[j], 0, &ts, e))) break;
+        for (int i = 0; i < ps->np && !rc; i++) rc = read_finite(ps, i, &ts, paths[j], buf, e);
+        sdd_tensorset_free(&ts);
     }
-    for (int j = 0; j < opened; j++) sdd_tensorset_free(&sets[j]);
-    free(sets);
+    for (int i0 = 0, i1; i0 < ps->np && !rc; i0 = i1) {
+        size_t used = ps->p[i0].numel;
+        for (i1 = i0 + 1; i1 < ps->np && used + ps->p[i1].numel <= cap; i1++) used += ps->p[i1].numel;
+        for (int j = 0; j < n && !rc; j++) {
+            if ((rc = open_same(m, paths[j], &id[j], 1, &ts, e))) break;
+            double *acc = sum;
+            for (int i = i0; i < i1 && !rc; acc += ps->p[i].numel, i++) {
+                if ((rc = read_finite(ps, i, &ts, paths[j], buf, e))) break;
+                const long len = (long)ps->p[i].numel;
+#pragma omp parallel for schedule(static)
+                for (long k = 0; k < len; k++) acc[k] = (j ? acc[k] : 0.0) + buf[k];
+            }
+            sdd_tensorset_free(&ts);
+        }
+        const double *acc = sum;
+        for (int i = i0; i < i1 && !rc; acc += ps->p[i].numel, i++) {
+            float *dst = sdd_params_ptr(ps, i);
+            const long len = (long)ps->p[i].numel;
+#pragma omp parallel for schedule(static)
+            for (long k = 0; k < len; k++) dst[k] = (float)(acc[k] / n);
+        }
+    }
+    free(id);
     free(buf);
     free(sum);
     return rc;

@@ -18,6 +18,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -401,6 +402,32 @@ static void test_average(const char *a)
     const char *paths[2] = { s1, s0 };
     CHECK(m && f && sdd_model_average(m, paths, 2, &e) == 0);
     if (m && f) CHECK_MSG(!memcmp(m->params.data, f->params.data, m->params.total * sizeof(float)), "sdd_model_average differs from the final model");
+    sdd_model_free(m);
+    /* a group of one tensor per pass (each file opened once per tensor): the same bits */
+    m = sdd_model_load(s0, NULL, &e);
+    CHECK(m && f && sdd_model_average_grouped(m, paths, 2, 1, &e) == 0);
+    if (m && f) CHECK_MSG(!memcmp(m->params.data, f->params.data, m->params.total * sizeof(float)), "grouped average differs from the final model");
+    sdd_model_free(m);
+    sdd_model_free(f);
+    /* more files than the open-file limit allows open at once: one is open at a time */
+    struct rlimit rl, low;
+    CHECK(getrlimit(RLIMIT_NOFILE, &rl) == 0);
+    low = rl;
+    low.rlim_cur = 24;
+    enum { MANY = 100 };
+    const char *many[MANY];
+    for (int k = 0; k < MANY; k++) many[k] = k % 2 ? s1 : s0;
+    m = sdd_model_load(s0, NULL, &e);
+    f = sdd_model_load(fin, NULL, &e);
+    CHECK(setrlimit(RLIMIT_NOFILE, &low) == 0);
+    const int arc = m ? sdd_model_average(m, many, MANY, &e) : -1;
+    CHECK(setrlimit(RLIMIT_NOFILE, &rl) == 0);
+    CHECK_MSG(arc == 0, "%d files under an open-file limit of 24: %s", MANY, e.msg);
+    /* 50 x (s0 + s1) in double over 100 against (s0 + s1) / 2: within a rounding of the final model */
+    int near = m && f;
+    for (size_t k = 0; near && k < m->params.total; k++)
+        near = fabsf(m->params.data[k] - f->params.data[k]) <= 1e-6f * fabsf(f->params.data[k]) + 1e-30f;
+    CHECK_MSG(near, "the mean of %d alternating copies is not the mean of the two", MANY);
     sdd_model_free(m);
     sdd_model_free(f);
     /* the command: the same weights, no threshold carried over */
