@@ -274,13 +274,17 @@ static int open_same(const sdd_model *m, const char *path, struct stat *id, int 
     return rc;
 }
 
-/* Parameters summed per pass of sdd_model_average: at least the largest
- * tensor, else this many (32 MB of double sums). */
+/* sdd_model_average keeps up to this many files open from the first pass to
+ * the end and sums a tensor at a time (its sums stay in cache across the
+ * files); more files are opened again for each group of parameters, one at a
+ * time, a group being at least the largest tensor, else this many (32 MB of
+ * double sums). */
+#define AVERAGE_KEEP_OPEN 32
 #define AVERAGE_GROUP ((size_t)1 << 22)
 
 int sdd_model_average(sdd_model *m, const char *const *paths, int n, sdd_err *e)
 {
-    return sdd_model_average_grouped(m, paths, n, AVERAGE_GROUP, e);
+    return sdd_model_average_grouped(m, paths, n, n <= AVERAGE_KEEP_OPEN ? 0 : AVERAGE_GROUP, e);
 }
 
 int sdd_model_average_grouped(sdd_model *m, const char *const *paths, int n, size_t group, sdd_err *e)
@@ -289,36 +293,38 @@ int sdd_model_average_grouped(sdd_model *m, const char *const *paths, int n, siz
     const sdd_params *ps = &m->params;
     size_t most = 1;
     for (int i = 0; i < ps->np; i++) most = ps->p[i].numel > most ? ps->p[i].numel : most;
-    const size_t cap = most > group ? most : group;
+    const int keep = group == 0;
+    const size_t cap = keep ? 1 : most > group ? most : group;   /* keep: one tensor per group */
     float *buf = malloc(most * sizeof *buf);
-    double *sum = malloc(cap * sizeof *sum);
-    int rc = buf && sum ? 0 : sdd_err_set(e, "out of memory");
-    sdd_tensorset ts;
-    /* One file is open at a time (any number of files, whatever the open-file
-     * limit). First every value of every file is checked finite, before any
-     * weight changes (a NaN would make the mean unloadable). Then the
-     * parameters a group at a time: each file in turn is opened again and
-     * the group's tensors added into double sums, in file order. */
+    double *sum = malloc((keep ? most : cap) * sizeof *sum);
+    sdd_tensorset *sets = calloc(keep ? (size_t)n : 1, sizeof *sets);
     struct stat *id = calloc((size_t)n, sizeof *id);
-    if (!rc && !id) rc = sdd_err_set(e, "out of memory");
+    int rc = buf && sum && sets && id ? 0 : sdd_err_set(e, "out of memory");
+    /* First every value of every file is checked finite, before any weight
+     * changes (a NaN would make the mean unloadable). Then the parameters a
+     * group at a time: each file in turn (still open, or opened again and
+     * required to be the same file) adds the group's tensors into double
+     * sums, in file order. */
     for (int j = 0; j < n && !rc; j++) {
-        if ((rc = open_same(m, paths[j], &id[j], 0, &ts, e))) break;
-        for (int i = 0; i < ps->np && !rc; i++) rc = read_finite(ps, i, &ts, paths[j], buf, e);
-        sdd_tensorset_free(&ts);
+        sdd_tensorset *ts = &sets[keep ? j : 0];
+        if ((rc = open_same(m, paths[j], &id[j], 0, ts, e))) break;
+        for (int i = 0; i < ps->np && !rc; i++) rc = read_finite(ps, i, ts, paths[j], buf, e);
+        if (!keep) sdd_tensorset_free(ts);
     }
     for (int i0 = 0, i1; i0 < ps->np && !rc; i0 = i1) {
         size_t used = ps->p[i0].numel;
         for (i1 = i0 + 1; i1 < ps->np && used + ps->p[i1].numel <= cap; i1++) used += ps->p[i1].numel;
         for (int j = 0; j < n && !rc; j++) {
-            if ((rc = open_same(m, paths[j], &id[j], 1, &ts, e))) break;
+            sdd_tensorset *ts = &sets[keep ? j : 0];
+            if (!keep && (rc = open_same(m, paths[j], &id[j], 1, ts, e))) break;
             double *acc = sum;
             for (int i = i0; i < i1 && !rc; acc += ps->p[i].numel, i++) {
-                if ((rc = read_finite(ps, i, &ts, paths[j], buf, e))) break;
+                if ((rc = read_finite(ps, i, ts, paths[j], buf, e))) break;   /* a file changed since the first pass */
                 const long len = (long)ps->p[i].numel;
 #pragma omp parallel for schedule(static)
                 for (long k = 0; k < len; k++) acc[k] = (j ? acc[k] : 0.0) + buf[k];
             }
-            sdd_tensorset_free(&ts);
+            if (!keep) sdd_tensorset_free(ts);
         }
         const double *acc = sum;
         for (int i = i0; i < i1 && !rc; acc += ps->p[i].numel, i++) {
@@ -328,6 +334,8 @@ int sdd_model_average_grouped(sdd_model *m, const char *const *paths, int n, siz
             for (long k = 0; k < len; k++) dst[k] = (float)(acc[k] / n);
         }
     }
+    for (int j = 0; keep && sets && j < n; j++) sdd_tensorset_free(&sets[j]);
+    free(sets);
     free(id);
     free(buf);
     free(sum);

@@ -36,16 +36,18 @@ int sdd_model_open_weights(const sdd_model *m, const char *path, sdd_tensorset *
 /* m's weights (BatchNorm buffers included) become the element-wise mean of
  * those of n model files (each checked as above), summed in double in the
  * order given: the trainer's n-best average, `sdd average`. Only the
- * weights change. One file is open at a time, so any number of files can be
- * averaged. Each file is read a tensor at a time: first every value is
+ * weights change. Each file is read a tensor at a time: first every value is
  * checked finite, so that on failure the weights are as before; then the
- * files are opened again for each group of parameters (32 MB of double sums
- * at a time) and checked again. A file changed in between (another inode,
- * size or modification time, or a value no longer finite) is an error naming
- * it, and the weights are then partly averaged. */
+ * sums, checked again (a value no longer finite: e names the file, and the
+ * weights are then partly averaged). Up to 32 files stay open throughout;
+ * more are opened one at a time, again for each group of parameters (32 MB
+ * of double sums) and required to be the same file (inode, size,
+ * modification time), so any number of files can be averaged whatever the
+ * open-file limit. */
 int sdd_model_average(sdd_model *m, const char *const *paths, int n, sdd_err *e);
-/* The same with groups of `group` parameters (at least the largest tensor);
- * the result does not depend on it (test_nbest compares). */
+/* The same with groups of `group` parameters (at least the largest tensor),
+ * one file open at a time; group 0: every file open throughout, a tensor at
+ * a time. The result does not depend on it (test_nbest compares). */
 int sdd_model_average_grouped(sdd_model *m, const char *const *paths, int n, size_t group, sdd_err *e);
 /* Writes the model as safetensors, atomically. */
 int sdd_model_save(const sdd_model *m, const char *path, sdd_err *e);
