@@ -19,6 +19,18 @@ static int check_pass_, check_fail_;
     CHECK_MSG(fabs(a_ - b_) <= (tol), "%s = %.9g, %s = %.9g, tol %.3g", #a, a_, #b, b_, (double)(tol)); } while (0)
 #define CHECK_STR_CONTAINS(hay, needle) do { const char *h_ = (hay); \
     CHECK_MSG(h_ && strstr(h_, (needle)), "'%s' does not contain '%s'", h_ ? h_ : "(null)", (needle)); } while (0)
+/* DIR/NAME in one of 8 rotating buffers: the path of a test's temp file, valid
+ * for the next 7 calls (enough for the arguments of one call). Each test
+ * defines tpath(name) over its own temp folder with it. */
+static inline const char *check_tmp_path(const char *dir, const char *name)
+{
+    static char buf[8][512];
+    static int k;
+    k = (k + 1) % 8;
+    snprintf(buf[k], sizeof buf[k], "%s/%s", dir, name);
+    return buf[k];
+}
+
 #define CHECK_DONE(name) (printf("%s: %d passed, %d failed\n", (name), check_pass_, check_fail_), \
     check_fail_ ? 1 : 0)
 

@@ -24,14 +24,7 @@
 
 static char tmpdir[64];
 
-static const char *tpath(const char *name)
-{
-    static char buf[8][256];
-    static int k;
-    k = (k + 1) % 8;
-    snprintf(buf[k], sizeof buf[k], "%s/%s", tmpdir, name);
-    return buf[k];
-}
+#define tpath(name) check_tmp_path(tmpdir, (name))
 
 /* Per-channel generator: channel c of frame i at rate sr. */
 typedef float (*gen_fn)(int64_t i, int c, int sr);

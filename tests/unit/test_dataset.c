@@ -28,14 +28,7 @@
 
 static char tmpdir[64];
 
-static const char *tpath(const char *name)
-{
-    static char buf[8][256];
-    static int k;
-    k = (k + 1) % 8;
-    snprintf(buf[k], sizeof buf[k], "%s/%s", tmpdir, name);
-    return buf[k];
-}
+#define tpath(name) check_tmp_path(tmpdir, (name))
 
 static void put(const char *name, const char *text)
 {

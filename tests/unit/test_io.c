@@ -24,14 +24,7 @@
 
 static char tmpdir[256];
 
-static const char *tpath(const char *name)
-{
-    static char buf[8][512];
-    static int k;
-    k = (k + 1) % 8;
-    snprintf(buf[k], sizeof buf[k], "%s/%s", tmpdir, name);
-    return buf[k];
-}
+#define tpath(name) check_tmp_path(tmpdir, (name))
 
 static int write_file(const char *path, const void *b, size_t n)
 {

@@ -14,14 +14,7 @@
 
 static char tmpdir[256];
 
-static const char *tpath(const char *name)
-{
-    static char buf[4][512];
-    static int k;
-    k = (k + 1) % 4;
-    snprintf(buf[k], sizeof buf[k], "%s/%s", tmpdir, name);
-    return buf[k];
-}
+#define tpath(name) check_tmp_path(tmpdir, (name))
 
 /* v as IEEE half; v is 0 or a normal half with at most 11 significant bits */
 static uint16_t to_half(float v)
