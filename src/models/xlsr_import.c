@@ -41,23 +41,24 @@ int sdd_model_load_ssl(sdd_model *m, const char *path, sdd_xlsr_import_info *inf
     char unknown[512] = "", missing[512] = "";
     int nunk = 0, nmis = 0, loaded = 0;
     uint8_t *seen = calloc((size_t)ps->np, 1);
-    if (!seen) { sdd_tensorset_free(&ts); sdd_tensorset_free(&raw); return sdd_err_set(e, "out of memory"); }
-    for (int i = 0; i < ts.n; i++) {
+    int rc = seen ? 0 : sdd_err_set(e, "out of memory");
+    for (int i = 0; i < ts.n && !rc; i++) {
         const char *nm = ts.t[i].name;
         const int idx = sdd_params_find(ps, nm);
         if (starts(nm, SSL_PREFIX) && idx >= 0) {
-            if (sdd_model_copy_tensor(m, idx, &ts.t[i], path, e)) { free(seen); sdd_tensorset_free(&ts); sdd_tensorset_free(&raw); return -1; }
+            if ((rc = sdd_model_copy_tensor(m, idx, &ts.t[i], path, e))) break;
             seen[idx] = 1;
             loaded++;
         } else if (idx < 0 && !(strlen(nm) > 20 && !strcmp(nm + strlen(nm) - 20, ".num_batches_tracked"))) {
             list_add(unknown, sizeof unknown, &nunk, nm);
         }
     }
-    for (int i = 0; i < ps->np; i++)
+    for (int i = 0; i < ps->np && !rc; i++)
         if (starts(ps->p[i].name, SSL_PREFIX) && !seen[i]) list_add(missing, sizeof missing, &nmis, ps->p[i].name + plen);
     free(seen);
     sdd_tensorset_free(&ts);
     sdd_tensorset_free(&raw);
+    if (rc) return -1;
     list_end(unknown, sizeof unknown, nunk);
     list_end(missing, sizeof missing, nmis);
     if (nunk || nmis)
