@@ -10,7 +10,10 @@
  *       cut 64,600, RawBoost algo 4 on the copies) over 40 synthetic 64,600-
  *       sample utterances written to DIR; builds BATCHES batches after one
  *       warm-up batch and reports RawBoost copies per second and the loader's
- *       CPU seconds per batch. */
+ *       CPU seconds per batch.
+ *   bench_rawboost loader WORKERS BATCHES DIR stream
+ *       the same over FLAC files of a streamed dataset (`sdd train --cache
+ *       none`: every read decodes its file). */
 #include "audio/encode.h"
 #include "audio/rawboost.h"
 #include "core/rng.h"
@@ -58,7 +61,7 @@ static int bench_algo4(int reps)
     return 0;
 }
 
-static int bench_loader(int workers, int batches, const char *dir)
+static int bench_loader(int workers, int batches, const char *dir, int stream)
 {
     enum { NUTT = 40, LEN = 64600 };
     char list[4096], path[4096];
@@ -74,7 +77,7 @@ static int bench_loader(int workers, int batches, const char *dir)
             x[i] = (float)(0.25 * sin(2 * M_PI * (120 + 7 * u) * t) * (0.6 + 0.4 * sin(2 * M_PI * 2.5 * t))
                            + 0.02 * sdd_rng_normal((uint64_t)u, (uint64_t)i));
         }
-        snprintf(path, sizeof path, "%s/u%02d.wav", dir, u);
+        snprintf(path, sizeof path, "%s/u%02d.%s", dir, u, stream ? "flac" : "wav");
         if (sdd_audio_save(path, x, LEN, 16000, &e)) { fprintf(stderr, "%s\n", e.msg); fclose(f); return 1; }
         fprintf(f, "%s %s\n", path, u % 2 ? "bonafide" : "spoof");
     }
@@ -83,6 +86,7 @@ static int bench_loader(int workers, int batches, const char *dir)
     sdd_dataset *ds;
     sdd_dataset_params dp = sdd_dataset_default_params();
     dp.threads = 1;
+    dp.stream = stream;
     if (sdd_dataset_open(&ds, list, NULL, &dp, &e)) { fprintf(stderr, "%s\n", e.msg); return 1; }
     sdd_loader_params lp = sdd_loader_default_params();
     lp.cut = LEN;
@@ -104,10 +108,10 @@ static int bench_loader(int workers, int batches, const char *dir)
         if (++done == 0) { w0 = omp_get_wtime(); c0 = cpu_s(); }   /* batch 0 is the warm-up */
     }
     const double wall = omp_get_wtime() - w0, cpu = cpu_s() - c0;
-    printf("{\"impl\": \"sdd\", \"mode\": \"loader\", \"workers\": %d, \"batch\": %d, \"cut\": %d, \"algo\": 4, "
+    printf("{\"impl\": \"sdd\", \"mode\": \"%s\", \"workers\": %d, \"batch\": %d, \"cut\": %d, \"algo\": 4, "
            "\"batches\": %d, \"batches_per_epoch\": %lld, \"wall_s\": %.4f, \"cpu_s\": %.4f, "
            "\"copies_per_s\": %.1f, \"cpu_s_per_batch\": %.5f}\n",
-           workers, lp.batch_size, LEN, batches, (long long)per_epoch, wall, cpu,
+           stream ? "loader-stream" : "loader", workers, lp.batch_size, LEN, batches, (long long)per_epoch, wall, cpu,
            (double)batches * lp.batch_size / wall, cpu / batches);
     sdd_loader_destroy(ld);
     sdd_dataset_close(ds);
@@ -117,7 +121,7 @@ static int bench_loader(int workers, int batches, const char *dir)
 int main(int argc, char **argv)
 {
     if (argc >= 2 && !strcmp(argv[1], "algo4")) return bench_algo4(argc > 2 ? atoi(argv[2]) : 30);
-    if (argc >= 5 && !strcmp(argv[1], "loader")) return bench_loader(atoi(argv[2]), atoi(argv[3]), argv[4]);
-    fprintf(stderr, "usage: bench_rawboost algo4 REPS | bench_rawboost loader WORKERS BATCHES DIR\n");
+    if (argc >= 5 && !strcmp(argv[1], "loader")) return bench_loader(atoi(argv[2]), atoi(argv[3]), argv[4], argc > 5 && !strcmp(argv[5], "stream"));
+    fprintf(stderr, "usage: bench_rawboost algo4 REPS | bench_rawboost loader WORKERS BATCHES DIR [stream]\n");
     return 2;
 }

@@ -468,17 +468,21 @@ static void cut_q(const int16_t *q, int64_t n, int64_t cut, int64_t off, float *
     for (int64_t k = 0; k < cut; k += n) q_to_float(q, cut - k < n ? cut - k : n, out + k);
 }
 
-/* sdd_dataset_get and sdd_dataset_get_rawboost: the checks done, e may be NULL */
+/* sdd_dataset_get, _get_rawboost and _get_dual: the checks done, e may be
+ * NULL. plain (may be NULL) gets the plain cut, out (may be NULL) the cut of
+ * RawBoost algorithm algo (0: the plain cut), both at the same crop, from one
+ * read of the item (one decode for a streamed dataset). */
 static int get_impl(const sdd_dataset *ds, int i, int64_t cut, int crop_mode, uint64_t crop_key, int algo,
-                    const sdd_rawboost_params *rb, uint64_t rb_key, float *out, sdd_err *e)
+                    const sdd_rawboost_params *rb, uint64_t rb_key, float *plain, float *out, sdd_err *e)
 {
     const int16_t *q = NULL;
     int16_t *own = NULL;
     int64_t n = 0;
     if (item_pcm(ds, i, &q, &n, &own, e)) return -1;
     const int64_t off = sdd_dataset_crop_offset(n, cut, crop_mode, crop_key);
-    if (algo == 0) {
-        cut_q(q, n, cut, off, out);
+    if (plain) cut_q(q, n, cut, off, plain);
+    if (!out || algo == 0) {
+        if (out) cut_q(q, n, cut, off, out);
         free(own);
         return 0;
     }
@@ -497,7 +501,7 @@ int sdd_dataset_get(const sdd_dataset *ds, int i, int64_t cut, int crop_mode, ui
 {
     if (!ok_index(ds, i) || !out || cut < 1) return -1;
     if (crop_mode != SDD_CUT_FIRST && crop_mode != SDD_CUT_RANDOM) return -1;
-    return get_impl(ds, i, cut, crop_mode, key, 0, NULL, 0, out, NULL);
+    return get_impl(ds, i, cut, crop_mode, key, 0, NULL, 0, NULL, out, NULL);
 }
 
 int sdd_dataset_get_rawboost(const sdd_dataset *ds, int i, int64_t cut, int crop_mode,
@@ -508,5 +512,16 @@ int sdd_dataset_get_rawboost(const sdd_dataset *ds, int i, int64_t cut, int crop
     if (!out || cut < 1) return sdd_err_set(e, "dataset: bad cut %lld", (long long)cut);
     if (crop_mode != SDD_CUT_FIRST && crop_mode != SDD_CUT_RANDOM)
         return sdd_err_set(e, "dataset: unknown crop mode %d", crop_mode);
-    return get_impl(ds, i, cut, crop_mode, crop_key, algo, rb, rb_key, out, e);
+    return get_impl(ds, i, cut, crop_mode, crop_key, algo, rb, rb_key, NULL, out, e);
+}
+
+int sdd_dataset_get_dual(const sdd_dataset *ds, int i, int64_t cut, int crop_mode, uint64_t crop_key, int algo,
+                         const sdd_rawboost_params *rb, uint64_t rb_key, float *orig, float *aug, sdd_err *e)
+{
+    if (!orig || !aug) return sdd_err_set(e, "dataset: no output for the dual read");
+    if (!ok_index(ds, i)) return sdd_err_set(e, "dataset: item %d out of range (0..%d)", i, ds ? ds->n - 1 : -1);
+    if (cut < 1) return sdd_err_set(e, "dataset: bad cut %lld", (long long)cut);
+    if (crop_mode != SDD_CUT_FIRST && crop_mode != SDD_CUT_RANDOM)
+        return sdd_err_set(e, "dataset: unknown crop mode %d", crop_mode);
+    return get_impl(ds, i, cut, crop_mode, crop_key, algo, rb, rb_key, orig, aug, e);
 }

@@ -169,4 +169,11 @@ int sdd_dataset_get_rawboost(const sdd_dataset *ds, int i, int64_t cut, int crop
                              uint64_t crop_key, int algo, const sdd_rawboost_params *rb,
                              uint64_t rb_key, float *out, sdd_err *e);
 
+/* Both paths of a dual-path row from one read of item i (one decode for a
+ * streamed dataset): orig (cut) = sdd_dataset_get_rawboost with algorithm 0,
+ * aug (cut) = the same with algo, rb and rb_key, at the same crop; the
+ * values of those two calls. */
+int sdd_dataset_get_dual(const sdd_dataset *ds, int i, int64_t cut, int crop_mode, uint64_t crop_key, int algo,
+                         const sdd_rawboost_params *rb, uint64_t rb_key, float *orig, float *aug, sdd_err *e);
+
 #endif

@@ -93,27 +93,27 @@ static void build(sdd_loader *ld, int64_t k, int epoch, slot *s)
         const int u = ld->order[start + r];
         const int lab = sdd_dataset_label(ld->ds, u);
         const uint64_t kc = sdd_rng_key(p->seed, (uint64_t)epoch, (uint64_t)u, SDD_PURPOSE_CROP);
+        const uint64_t kr = sdd_rng_key(p->seed, (uint64_t)epoch, (uint64_t)u, SDD_PURPOSE_RAWB);
+        const int row = p->mode == SDD_LOADER_DUAL ? cnt + r : r;   /* the augmented row */
+        float *wo = b->wave + (size_t)r * (size_t)p->cut, *wa = b->wave + (size_t)row * (size_t)p->cut;
         if (p->mode != SDD_LOADER_AUG) {
             b->labels[r] = lab;
             b->index[r] = u;
             b->aug[r] = 0;
-            /* algorithm 0: the plain cut, with the reason when the file cannot be read (streamed sets) */
-            if (sdd_dataset_get_rawboost(ld->ds, u, p->cut, p->crop_mode, kc, 0, NULL, 0, b->wave + (size_t)r * (size_t)p->cut, &s->err)) {
-                s->rc = -1;
-                return;
-            }
         }
         if (p->mode != SDD_LOADER_ORIG) {
-            const int row = p->mode == SDD_LOADER_DUAL ? cnt + r : r;
-            const uint64_t kr = sdd_rng_key(p->seed, (uint64_t)epoch, (uint64_t)u, SDD_PURPOSE_RAWB);
             b->labels[row] = lab;
             b->index[row] = u;
             b->aug[row] = 1;
-            if (sdd_dataset_get_rawboost(ld->ds, u, p->cut, p->crop_mode, kc, p->rb_algo, &p->rb, kr,
-                                         b->wave + (size_t)row * (size_t)p->cut, &s->err)) {
-                s->rc = -1;
-                return;
-            }
+        }
+        /* algorithm 0 is the plain cut; e gets the reason when the file cannot
+         * be read (streamed sets, where the dual read decodes it once) */
+        const int rc = p->mode == SDD_LOADER_DUAL ? sdd_dataset_get_dual(ld->ds, u, p->cut, p->crop_mode, kc, p->rb_algo, &p->rb, kr, wo, wa, &s->err)
+                       : p->mode == SDD_LOADER_ORIG ? sdd_dataset_get_rawboost(ld->ds, u, p->cut, p->crop_mode, kc, 0, NULL, 0, wo, &s->err)
+                                                    : sdd_dataset_get_rawboost(ld->ds, u, p->cut, p->crop_mode, kc, p->rb_algo, &p->rb, kr, wa, &s->err);
+        if (rc) {
+            s->rc = -1;
+            return;
         }
     }
 }

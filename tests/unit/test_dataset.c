@@ -597,6 +597,12 @@ static void test_stream(const sdd_dataset *eager)
                     !memcmp(a, b, sizeof a);
             same &= sdd_dataset_get_rawboost(ds, k, CUT, mode, 5, 4, &rb, 9 + k, a, &e) == 0 &&
                     sdd_dataset_get_rawboost(eager, k, CUT, mode, 5, 4, &rb, 9 + k, b, &e) == 0 && !memcmp(a, b, sizeof a);
+            /* the dual read (one decode): the two calls' values, streamed or cached */
+            float o[CUT], g[CUT];
+            for (int src = 0; src < 2; src++) {
+                same &= sdd_dataset_get_dual(src ? eager : ds, k, CUT, mode, 5, 4, &rb, 9 + k, o, g, &e) == 0 && !memcmp(g, b, sizeof b) &&
+                        sdd_dataset_get(eager, k, CUT, mode, 5, a) == 0 && !memcmp(o, a, sizeof a);
+            }
         }
         free(fa);
         free(fb);
@@ -619,6 +625,9 @@ static void test_stream(const sdd_dataset *eager)
         CHECK(sdd_dataset_get_rawboost(ds, 1, CUT, SDD_CUT_FIRST, 0, 0, NULL, 0, a, &e) == -1);
         CHECK_STR_CONTAINS(e.msg, "streambad.lst:3: ");
         CHECK_STR_CONTAINS(e.msg, "gone.wav");
+        float g[CUT];
+        CHECK(sdd_dataset_get_dual(ds, 1, CUT, SDD_CUT_FIRST, 0, 4, &rb, 0, a, g, &e) == -1);
+        CHECK_STR_CONTAINS(e.msg, "streambad.lst:3: ");
         CHECK(sdd_dataset_get(ds, 2, CUT, SDD_CUT_FIRST, 0, a) == 0);
         /* replaced by a longer file: refused, the buffers sized at open would not hold it */
         snprintf(src, sizeof src, "cp %s %s", tpath("u05.flac"), tpath("gone.wav"));
