@@ -392,7 +392,7 @@ static SNDFILE *open_mem(src_t *s, const void *buf, size_t len, const char *name
     if (len > (size_t)INT64_MAX) { sdd_err_set(e, "%s: too large", name); return NULL; }
     *s = (src_t){ .fd = -1, .mem = buf, .len = (int64_t)len };
     if (check_riff(s, name, e)) return NULL;
-    SF_VIRTUAL_IO vio = { vio_len, vio_seek, vio_read, vio_write, vio_tell };
+    SF_VIRTUAL_IO vio = { vio_len, vio_seek, vio_read, vio_write, vio_tell };   /* copied by sf_open_virtual */
     memset(si, 0, sizeof *si);
     SNDFILE *sf = sf_open_virtual(&vio, SFM_READ, si, s);
     if (!sf) {
