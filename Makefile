@@ -178,6 +178,10 @@ $(BUILD)/bench/bench_sdd: bench/bench_sdd.c $(LIBA)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< $(LIBA) $(LDFLAGS) $(LDLIBS)
 
+$(BUILD)/bench/bench_peak: bench/bench_peak.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(LDFLAGS) -lm
+
 # MPI=1 only: the all-reduce cost and the 1 -> 2 process scaling of bench/mpi_run
 $(BUILD)/bench/bench_allreduce: bench/bench_allreduce.c $(LIBA)
 	@mkdir -p $(dir $@)
@@ -190,7 +194,7 @@ $(BUILD)/bench/bench_rawboost: bench/bench_rawboost.c $(LIBA)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< $(LIBA) $(LDFLAGS) $(LDLIBS)
 
-bench: all $(BUILD)/bench/bench_sdd $(BUILD)/bench/bench_rawboost
+bench: all $(BUILD)/bench/bench_sdd $(BUILD)/bench/bench_rawboost $(BUILD)/bench/bench_peak
 	@./bench/run
 
 # only the RawBoost rows (algo 4 vs numpy/scipy, loader throughput, one step):
