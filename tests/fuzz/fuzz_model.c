@@ -10,8 +10,9 @@
  * and the same parameters to the bit as the in-memory load. The file is also
  * checked against an AASIST-L model (sdd_model_open_weights, what sdd average
  * and the n-best average read): success means every weight is there as F32
- * of its shape; the average of that one file is then the file's weights, or,
- * when one is not finite, refused with a line naming the file. */
+ * of its shape; the average of that one file (kept open, or reopened per
+ * tensor: bit 2 of the first byte) is then the file's weights, or, when one
+ * is not finite, refused with a line naming the file. */
 #include "models/modelio.h"
 #include "io/pth.h"
 #include "io/safetensors.h"
@@ -32,7 +33,7 @@ static int as_file(const char *path, const uint8_t *data, size_t size)
     return fclose(f) != 0 || !whole ? -1 : 0;
 }
 
-static void opened(const char *path)
+static void opened(const char *path, int reopen)
 {
     static sdd_model *ref;
     static float *buf;
@@ -47,7 +48,10 @@ static void opened(const char *path)
             if (!t || t->dtype != SDD_F32 || t->nbytes != ps->p[i].numel * sizeof(float)) __builtin_trap();
         }
         const char *one[1] = { path };
-        if (sdd_model_average(ref, one, 1, &e)) {
+        /* reopen (bit 2 of the first byte) picks the path: the file kept
+         * open, or reopened for groups of one tensor (as with more files than
+         * sdd_model_average keeps open); the same verdict and bits either way */
+        if (sdd_model_average_grouped(ref, one, 1, reopen ? 1 : 0, &e)) {
             if (strncmp(e.msg, path, strlen(path)) || !strstr(e.msg, "non-finite value") || strchr(e.msg, '\n')) __builtin_trap();
         } else {
             for (int i = 0; i < ps->np; i++) {
@@ -70,7 +74,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!path[0]) snprintf(path, sizeof path, "/dev/shm/sdd_fuzz_model.%d", (int)getpid());
     const int pth = data[0] & 1;
     const int file = !pth && access("/dev/shm", W_OK) == 0 && as_file(path, data + 1, size - 1) == 0;
-    if (file) opened(path);
+    if (file) opened(path, (data[0] & 4) != 0);
     const char *arch = (data[0] & 2) ? "AASIST-L" : NULL;
     sdd_tensorset ts;
     sdd_err e = { "" }, fe = { "" };
