@@ -557,8 +557,14 @@ int sdd_train_run(const sdd_train_config *cfg, sdd_err *e)
         goto done;
     }
     if (trained && !cfg->quiet) fprintf(stderr, "sdd train: %s: training was over; writing the final model\n", cfg->out_dir);
-    for (int k = 0; k < cfg->neval && lead; k++)
+    for (int k = 0; k < cfg->neval && lead; k++) {
+        const double t0 = omp_get_wtime();
         if (open_eval(cfg->eval_spec[k], cfg->cut, &t.ev[k], e)) { rc = -1; goto done; }
+        if (!cfg->quiet)
+            fprintf(stderr, "sdd train: eval %.*s: %d files, every header read (%.1f s); scored with the final model\n",
+                    (int)(strchr(cfg->eval_spec[k], '=') - cfg->eval_spec[k]), cfg->eval_spec[k], sdd_dataset_count(t.ev[k]),
+                    omp_get_wtime() - t0);
+    }
     /* the run goes on: the state's snapshot files are checked (embedded ones written out) before anything is written */
     char spath[1200];
     if (resumed && path_join(spath, sizeof spath, cfg->out_dir, "state.safetensors")) { rc = sdd_err_set(e, "%s: output path too long", cfg->out_dir); goto done; }
