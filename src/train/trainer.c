@@ -341,8 +341,9 @@ static const char *jnum(char *buf, double v)
  * first cut only, so a set of any size (ASVspoof 2021 DF eval, 611,829
  * files) takes the same memory. Every file's header is read now, so a
  * missing or unreadable file stops the run before training, not after it. */
-static int open_eval(const char *spec, int64_t cut, sdd_dataset **ds, sdd_err *e)
+static int open_eval(const char *spec, int64_t cut, int quiet, sdd_dataset **ds, sdd_err *e)
 {
+    const double t0 = omp_get_wtime();
     char list[1024], dir[1024];
     const char *eq = strchr(spec, '='), *colon = strchr(eq + 1, ':');
     snprintf(list, sizeof list, "%.*s", (int)(colon - eq - 1), eq + 1);
@@ -352,7 +353,11 @@ static int open_eval(const char *spec, int64_t cut, sdd_dataset **ds, sdd_err *e
     p.lazy = 1;
     p.probe = 1;
     p.max_samples = cut;
-    return sdd_dataset_open(ds, list, dir, &p, e) ? sdd_err_prefix(e, "--eval") : 0;
+    if (sdd_dataset_open(ds, list, dir, &p, e)) return sdd_err_prefix(e, "--eval");
+    if (!quiet)
+        fprintf(stderr, "sdd train: eval %.*s: %d files, every header read (%.1f s); scored with the final model\n", (int)(eq - spec), spec,
+                sdd_dataset_count(*ds), omp_get_wtime() - t0);
+    return 0;
 }
 
 /* scores evaluation set k (NAME=LIST:DIR, opened by open_eval) with the final model */
@@ -557,14 +562,8 @@ int sdd_train_run(const sdd_train_config *cfg, sdd_err *e)
         goto done;
     }
     if (trained && !cfg->quiet) fprintf(stderr, "sdd train: %s: training was over; writing the final model\n", cfg->out_dir);
-    for (int k = 0; k < cfg->neval && lead; k++) {
-        const double t0 = omp_get_wtime();
-        if (open_eval(cfg->eval_spec[k], cfg->cut, &t.ev[k], e)) { rc = -1; goto done; }
-        if (!cfg->quiet)
-            fprintf(stderr, "sdd train: eval %.*s: %d files, every header read (%.1f s); scored with the final model\n",
-                    (int)(strchr(cfg->eval_spec[k], '=') - cfg->eval_spec[k]), cfg->eval_spec[k], sdd_dataset_count(t.ev[k]),
-                    omp_get_wtime() - t0);
-    }
+    for (int k = 0; k < cfg->neval && lead; k++)
+        if (open_eval(cfg->eval_spec[k], cfg->cut, cfg->quiet, &t.ev[k], e)) { rc = -1; goto done; }
     /* the run goes on: the state's snapshot files are checked (embedded ones written out) before anything is written */
     char spath[1200];
     if (resumed && path_join(spath, sizeof spath, cfg->out_dir, "state.safetensors")) { rc = sdd_err_set(e, "%s: output path too long", cfg->out_dir); goto done; }
