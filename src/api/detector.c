@@ -8,6 +8,7 @@
 #include "backend/device.h"
 #include <soxr.h>
 #include <stdio.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -80,15 +81,21 @@ static int score16k(sdd_detector *d, const float *x, int64_t n, double *score)
     for (int64_t i = 0; i < n; i++)
         if (!(x[i] == x[i]) || x[i] > 3.4e38f || x[i] < -3.4e38f)
             return sdd_err_set(&d->err, "sample %lld is not finite", (long long)i);
-    if (d->p.cut < 0) return sdd_score_full(d->m, &d->c, x, n, (int64_t)(d->p.window_s * 16000.0), score, &d->err);
-    const int64_t L = d->p.cut > 0 ? d->p.cut : d->m->nb_samp;
-    float *buf = malloc((size_t)L * sizeof(float));
-    if (!buf) return sdd_err_set(&d->err, "out of memory");
-    sdd_cut_repeat(x, n, L, buf);
-    float s;
-    int rc = sdd_score_batch(d->m, &d->c, buf, 1, L, &s, NULL, &d->err);
-    free(buf);
-    if (!rc) *score = s;
+    int rc;
+    if (d->p.cut < 0) rc = sdd_score_full(d->m, &d->c, x, n, (int64_t)(d->p.window_s * 16000.0), score, &d->err);
+    else {
+        const int64_t L = d->p.cut > 0 ? d->p.cut : d->m->nb_samp;
+        float *buf = malloc((size_t)L * sizeof(float));
+        if (!buf) return sdd_err_set(&d->err, "out of memory");
+        sdd_cut_repeat(x, n, L, buf);
+        float s;
+        rc = sdd_score_batch(d->m, &d->c, buf, 1, L, &s, NULL, &d->err);
+        free(buf);
+        if (!rc) *score = s;
+    }
+    /* finite samples far outside [-1, 1] overflow the model */
+    if (!rc && !isfinite(*score))
+        return sdd_err_set(&d->err, "the model's score is not finite: the samples are far outside [-1, 1]");
     return rc;
 }
 

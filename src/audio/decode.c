@@ -20,10 +20,11 @@
 #define MIN_RATE 1000
 #define MAX_RATE 1000000
 #define INIT_CAP_MAX ((size_t)1 << 22) /* first output allocation, samples */
+#define DEFAULT_MAX_STREAM ((int64_t)1 << 30) /* a pipe or device is read into memory whole (read_stream) */
 
 void sdd_audio_default_params(sdd_audio_params *p)
 {
-    if (p) { p->max_seconds = DEFAULT_MAX_SECONDS; p->head = 0; }
+    if (p) { p->max_seconds = DEFAULT_MAX_SECONDS; p->head = 0; p->max_stream = DEFAULT_MAX_STREAM; }
 }
 
 /* ---- byte sources: a file descriptor or a memory image ---- */
@@ -354,53 +355,124 @@ static void reset_out(float **out, int64_t *n, sdd_audio_info *info)
     if (info) memset(info, 0, sizeof *info);
 }
 
-/* Opens PATH for libsndfile after the checks libsndfile does not make (a
- * directory, an empty file, a cut RIFF data chunk); *si gets the header. */
-static SNDFILE *open_path(const char *path, SF_INFO *si, sdd_err *e)
+/* An open input: libsndfile's handle on a file descriptor, or on a memory
+ * image (src) whose bytes are `owned` when they were read from a pipe. */
+typedef struct {
+    SNDFILE *sf;
+    SF_INFO si;
+    src_t src;
+    unsigned char *owned;
+} input_t;
+
+static void input_close(input_t *in)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) { sdd_err_set(e, "%s: %s", path, strerror(errno)); return NULL; }
+    if (in->sf) sf_close(in->sf);
+    free(in->owned);
+    in->sf = NULL;
+    in->owned = NULL;
+}
+
+/* Reads a pipe, FIFO or device to its end into *buf (at most max bytes).
+ * Such a stream cannot seek, so libsndfile could not clamp a streaming
+ * writer's "unknown" WAV length to the real one (ffmpeg and sox write
+ * 0xffffffff to a pipe) and cannot decode FLAC from it at all; in memory both
+ * work as for a regular file. Closes fd. */
+static int read_stream(int fd, const char *path, size_t max, unsigned char **buf, size_t *len, sdd_err *e)
+{
+    unsigned char *b = NULL;
+    size_t n = 0, cap = 0;
+    int rc = 0;
+    for (;;) {
+        if (n == cap) {   /* b holds cap + 1 bytes: one byte past the limit proves the stream too long */
+            if (n > max) {
+                rc = sdd_err_set(e, "%s: more than %zu bytes from a pipe or device; write it to a file first",
+                                 path, max);
+                break;
+            }
+            if (cap == max) cap++;
+            else {
+                size_t nc = cap ? 2 * cap : (size_t)1 << 16;
+                if (nc > max) nc = max;
+                unsigned char *t = realloc(b, nc + 1);
+                if (!t) { rc = sdd_err_set(e, "%s: out of memory after %zu bytes", path, n); break; }
+                b = t;
+                cap = nc;
+            }
+        }
+        ssize_t r = read(fd, b + n, cap - n);
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) { rc = sdd_err_set(e, "%s: read error: %s", path, strerror(errno)); break; }
+        if (r == 0) break;
+        n += (size_t)r;
+    }
+    close(fd);
+    if (rc) { free(b); return -1; }
+    *buf = b;
+    *len = n;
+    return 0;
+}
+
+static int open_mem(input_t *in, const void *buf, size_t len, const char *name, sdd_err *e);
+
+/* Opens PATH for libsndfile after the checks libsndfile does not make (a
+ * directory, an empty file, a cut RIFF data chunk); in->si gets the header.
+ * A pipe, FIFO or device is read whole first and opened from memory (see
+ * read_stream); with defer_stream it is left unread instead and 1 returned. */
+static int open_path(input_t *in, const char *path, const sdd_audio_params *p, int defer_stream, sdd_err *e)
+{
+    memset(in, 0, sizeof *in);
+    /* a probe does not wait for a FIFO's writer (O_NONBLOCK); a decode does, as cat would */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | (defer_stream ? O_NONBLOCK : 0));
+    if (fd < 0) return sdd_err_set(e, "%s: %s", path, strerror(errno));
     struct stat st;
     if (fstat(fd, &st) != 0) {
         int err = errno;
         close(fd);
-        sdd_err_set(e, "%s: %s", path, strerror(err));
-        return NULL;
+        return sdd_err_set(e, "%s: %s", path, strerror(err));
     }
-    const char *why = S_ISDIR(st.st_mode) ? "is a directory, not an audio file" : st.st_size == 0 && S_ISREG(st.st_mode) ? "empty file (0 bytes)" : NULL;
-    src_t s = { .fd = fd, .len = S_ISREG(st.st_mode) ? (int64_t)st.st_size : -1 };
+    if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) {
+        if (defer_stream) { close(fd); return 1; }
+        const int64_t max = p && p->max_stream > 0 ? p->max_stream : DEFAULT_MAX_STREAM;
+        unsigned char *b;
+        size_t len;
+        if (read_stream(fd, path, max > (int64_t)(SIZE_MAX / 2) ? SIZE_MAX / 2 : (size_t)max, &b, &len, e)) return -1;
+        in->owned = b;
+        if (open_mem(in, b, len, path, e)) { input_close(in); return -1; }
+        return 0;
+    }
+    const char *why = S_ISDIR(st.st_mode) ? "is a directory, not an audio file" : st.st_size == 0 ? "empty file (0 bytes)" : NULL;
+    src_t s = { .fd = fd, .len = S_ISDIR(st.st_mode) ? -1 : (int64_t)st.st_size };
     if (why || check_riff(&s, path, e)) {
         close(fd);
         if (why) sdd_err_set(e, "%s: %s", path, why);
-        return NULL;
+        return -1;
     }
-    memset(si, 0, sizeof *si);
-    SNDFILE *sf = sf_open_fd(fd, SFM_READ, si, SF_TRUE); /* owns fd from here */
-    if (!sf) {
+    in->sf = sf_open_fd(fd, SFM_READ, &in->si, SF_TRUE); /* owns fd from here */
+    if (!in->sf) {
         char msg[256];
         one_line(msg, sizeof msg, sf_strerror(NULL));
-        sdd_err_set(e, "%s: cannot decode: %s", path, msg);
+        return sdd_err_set(e, "%s: cannot decode: %s", path, msg);
     }
-    return sf;
+    return 0;
 }
 
-/* The same for an in-memory image; *s must outlive the returned handle. */
-static SNDFILE *open_mem(src_t *s, const void *buf, size_t len, const char *name, SF_INFO *si, sdd_err *e)
+/* The same for an in-memory image, which must outlive the handle. */
+static int open_mem(input_t *in, const void *buf, size_t len, const char *name, sdd_err *e)
 {
-    if (!buf && len) { sdd_err_set(e, "%s: NULL argument", name); return NULL; }
-    if (len == 0) { sdd_err_set(e, "%s: empty file (0 bytes)", name); return NULL; }
-    if (len > (size_t)INT64_MAX) { sdd_err_set(e, "%s: too large", name); return NULL; }
-    *s = (src_t){ .fd = -1, .mem = buf, .len = (int64_t)len };
-    if (check_riff(s, name, e)) return NULL;
+    if (!buf && len) return sdd_err_set(e, "%s: NULL argument", name);
+    if (len == 0) return sdd_err_set(e, "%s: empty file (0 bytes)", name);
+    if (len > (size_t)INT64_MAX) return sdd_err_set(e, "%s: too large", name);
+    in->src = (src_t){ .fd = -1, .mem = buf, .len = (int64_t)len };
+    if (check_riff(&in->src, name, e)) return -1;
     SF_VIRTUAL_IO vio = { vio_len, vio_seek, vio_read, vio_write, vio_tell };   /* copied by sf_open_virtual */
-    memset(si, 0, sizeof *si);
-    SNDFILE *sf = sf_open_virtual(&vio, SFM_READ, si, s);
-    if (!sf) {
+    memset(&in->si, 0, sizeof in->si);
+    in->sf = sf_open_virtual(&vio, SFM_READ, &in->si, &in->src);
+    if (!in->sf) {
         char why[256];
         one_line(why, sizeof why, sf_strerror(NULL));
-        sdd_err_set(e, "%s: cannot decode: %s", name, why);
+        return sdd_err_set(e, "%s: cannot decode: %s", name, why);
     }
-    return sf;
+    return 0;
 }
 
 int sdd_audio_load_ex(const char *path, int target_sr, const sdd_audio_params *p,
@@ -408,11 +480,10 @@ int sdd_audio_load_ex(const char *path, int target_sr, const sdd_audio_params *p
 {
     reset_out(out, n, info);
     if (!path || !out || !n) return sdd_err_set(e, "sdd_audio_load: NULL argument");
-    SF_INFO si;
-    SNDFILE *sf = open_path(path, &si, e);
-    if (!sf) return -1;
-    int rc = decode_sf(sf, &si, path, target_sr, max_secs(p), p ? p->head : 0, out, n, info, e);
-    sf_close(sf);
+    input_t in;
+    if (open_path(&in, path, p, 0, e)) return -1;
+    int rc = decode_sf(in.sf, &in.si, path, target_sr, max_secs(p), p ? p->head : 0, out, n, info, e);
+    input_close(&in);
     return rc;
 }
 
@@ -429,22 +500,21 @@ int sdd_audio_load_mem(const void *buf, size_t len, const char *name, int target
     reset_out(out, n, info);
     if (!name) name = "(memory)";
     if (!out || !n) return sdd_err_set(e, "%s: NULL argument", name);
-    src_t s;
-    SF_INFO si;
-    SNDFILE *sf = open_mem(&s, buf, len, name, &si, e);
-    if (!sf) return -1;
-    int rc = decode_sf(sf, &si, name, target_sr, max_secs(p), p ? p->head : 0, out, n, info, e);
-    sf_close(sf);
+    input_t in = { 0 };
+    if (open_mem(&in, buf, len, name, e)) { input_close(&in); return -1; }
+    int rc = decode_sf(in.sf, &in.si, name, target_sr, max_secs(p), p ? p->head : 0, out, n, info, e);
+    input_close(&in);
     return rc;
 }
 
 /* header checks of an open file; info gets the declared frames (0: unknown) */
-static int probe_sf(SNDFILE *sf, const SF_INFO *si, const char *name, int target_sr, const sdd_audio_params *p,
+static int probe_in(input_t *in, const char *name, int target_sr, const sdd_audio_params *p,
                     sdd_audio_info *info, sdd_err *e)
 {
+    const SF_INFO *si = &in->si;
     const int rc = check_header(si, name, target_sr, max_secs(p), e);
     if (!rc) fill_info(si, si->frames > 0 && si->frames < SF_COUNT_MAX ? (int64_t)si->frames : 0, info);
-    sf_close(sf);
+    input_close(in);
     return rc;
 }
 
@@ -452,9 +522,9 @@ int sdd_audio_probe(const char *path, int target_sr, const sdd_audio_params *p, 
 {
     if (info) memset(info, 0, sizeof *info);
     if (!path) return sdd_err_set(e, "sdd_audio_probe: NULL argument");
-    SF_INFO si;
-    SNDFILE *sf = open_path(path, &si, e);
-    return sf ? probe_sf(sf, &si, path, target_sr, p, info, e) : -1;
+    input_t in;
+    const int o = open_path(&in, path, p, 1, e);   /* a pipe is left for the decode to read */
+    return o < 0 ? -1 : o > 0 ? 0 : probe_in(&in, path, target_sr, p, info, e);
 }
 
 int sdd_audio_probe_mem(const void *buf, size_t len, const char *name, int target_sr, const sdd_audio_params *p,
@@ -462,10 +532,9 @@ int sdd_audio_probe_mem(const void *buf, size_t len, const char *name, int targe
 {
     if (info) memset(info, 0, sizeof *info);
     if (!name) name = "(memory)";
-    src_t s;
-    SF_INFO si;
-    SNDFILE *sf = open_mem(&s, buf, len, name, &si, e);
-    return sf ? probe_sf(sf, &si, name, target_sr, p, info, e) : -1;
+    input_t in = { 0 };
+    if (open_mem(&in, buf, len, name, e)) { input_close(&in); return -1; }
+    return probe_in(&in, name, target_sr, p, info, e);
 }
 
 int sdd_audio_is_audio_path(const char *path)

@@ -29,9 +29,14 @@ typedef struct sdd_audio_params {
                            truncation, max_seconds: the same errors as a whole
                            decode) but not kept or resampled, so memory does
                            not grow with the file. 0 (default): all samples */
+    int64_t max_stream; /* a pipe, FIFO or device cannot seek, so it is read
+                           whole into memory first (then any format decodes
+                           as from a file, and a streaming writer's "unknown"
+                           WAV length is the real one); more bytes than this
+                           are refused. 0: the default, 1 GiB */
 } sdd_audio_params;
 
-/* Fills *p with the defaults (max_seconds = 14400, head = 0). */
+/* Fills *p with the defaults (max_seconds = 14400, head = 0, max_stream = 1 GiB). */
 void sdd_audio_default_params(sdd_audio_params *p);
 
 /* Decodes PATH into a newly malloc'd mono float buffer *out of *n samples at

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 void cli_error(const char *fmt, ...)
@@ -40,6 +41,13 @@ int cli_parse_int(const char *s, long lo, long hi, long *out)
     if (errno || *end || v < lo || v > hi) return -1;
     *out = v;
     return 0;
+}
+
+int cli_same_file(const char *out, const char *in)
+{
+    struct stat a, b;
+    if (!out || !in || stat(out, &a) != 0 || stat(in, &b) != 0) return 0;
+    return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
 }
 
 int cli_parse_double(const char *s, double *out)

@@ -38,6 +38,11 @@ int cli_usage_error(const char *cmd, const char *fmt, ...)
 /* Strict number parsing: the whole string must be a number in [lo, hi]. */
 int cli_parse_int(const char *s, long lo, long hi, long *out);
 int cli_parse_double(const char *s, double *out);
+/* 1 when OUT, an output about to be replaced, is the same existing file
+ * (device and inode, so also through a link or another spelling) as IN, an
+ * input of the same command; else 0. Commands refuse such an -o as a usage
+ * error instead of overwriting their input. NULLs give 0. */
+int cli_same_file(const char *out, const char *in);
 /* Option value: argv[*i + 1] if present (advances *i), else NULL. */
 const char *cli_value(int argc, char **argv, int *i);
 /* fflush(stdout), remembering why the first failed flush failed. */

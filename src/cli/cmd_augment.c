@@ -20,10 +20,11 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: sdd augment --algo N [--seed S] [--rb-<param> V ...] IN OUT\n"
             "Applies RawBoost (Tak et al., ICASSP 2022; the SSL_Anti-spoofing / dpda_ga\n"
-            "reference algorithms) to the audio file IN and writes OUT. IN may be any format\n"
-            "libsndfile reads (mixed to mono, resampled to 16 kHz); OUT is 16-bit PCM, WAV or\n"
-            "FLAC by its extension, written atomically. The output is not normalised beyond\n"
-            "what the algorithm does; samples outside [-1, 1] are clipped with a warning.\n"
+            "reference algorithms) to the audio file IN ('-': standard input) and writes OUT.\n"
+            "IN may be any format libsndfile reads (mixed to mono, resampled to 16 kHz); OUT\n"
+            "is 16-bit PCM, WAV or FLAC by its extension, written atomically. The output is\n"
+            "not normalised beyond what the algorithm does; samples outside [-1, 1] are\n"
+            "clipped with a warning.\n"
             "  --algo N       0 none (copy), 1 LnL convolutive noise, 2 ISD impulsive noise,\n"
             "                 3 SSI coloured additive noise, 4 = 1+2+3 in series (dpda_ga's\n"
             "                 default), 5 = 1+2, 6 = 1+3, 7 = 2+3, 8 = 1 and 2 in parallel\n"
@@ -76,7 +77,7 @@ int cmd_augment(int argc, char **argv)
 
     float *x = NULL;
     int64_t n = 0;
-    if (sdd_audio_load(pos[0], rp.fs, &x, &n, NULL, &e)) { cli_error("%s", e.msg); return SDD_EXIT_ERROR; }
+    if (sdd_audio_load(strcmp(pos[0], "-") ? pos[0] : "/dev/stdin", rp.fs, &x, &n, NULL, &e)) { cli_error("%s", e.msg); return SDD_EXIT_ERROR; }
     const uint64_t key = sdd_rng_key((uint64_t)seed, 0, 0, 0);
     if (sdd_rawboost_apply((int)algo, x, n, x, &rp, key, &e)) {
         cli_error("%s: %s", pos[0], e.msg);

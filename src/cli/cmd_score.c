@@ -12,6 +12,7 @@
 #include "io/atomic.h"
 #include "metrics/calibration.h"
 #include <dirent.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,7 +33,8 @@ static void usage(FILE *f)
             "                   and keys, In-the-Wild meta.csv, FoR csv); ID = the list's ID column\n"
             "  --audio-dir DIR  folder the list's files are relative to\n"
             "  AUDIO... | DIR   files (ID = the path as given; spaces, control bytes and %% as %%XX)\n"
-            "                   or folders (searched recursively)\n"
+            "                   or folders (searched recursively); '-' reads standard input\n"
+            "                   (ID '-'; e.g. ffmpeg -i clip.mp4 -f wav - | sdd score -m MODEL -)\n"
             "  -o FILE          write scores to FILE (atomically) instead of stdout\n"
             "  --cut N          score the first N samples, shorter clips repeated (default: the\n"
             "                   model's reference length, 64600 for AASIST); only those samples\n"
@@ -89,10 +91,54 @@ static int items_add(items *it, const char *id, const char *path)
 
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
-/* Adds the audio files under dir, sorted, recursively. */
-static int walk(items *it, const char *dir, int depth)
+/* The folders a scan has entered, by device and inode (open addressing, at
+ * most half full): a link back up the tree or a second link to the same
+ * folder is entered once, so a link cycle cannot make the scan endless. */
+typedef struct { dev_t dev; ino_t ino; int used; } dir_key;
+typedef struct { dir_key *v; size_t n, cap; } dir_set;
+
+static size_t dir_slot(const dir_set *s, dev_t dev, ino_t ino)
+{
+    size_t h = ((size_t)ino * 0x9E3779B97F4A7C15ull ^ (size_t)dev) & (s->cap - 1);
+    while (s->v[h].used && (s->v[h].dev != dev || s->v[h].ino != ino)) h = (h + 1) & (s->cap - 1);
+    return h;
+}
+
+/* 1 when (dev, ino) was not in the set (now it is), 0 when it was, -1 out of memory */
+static int dir_set_add(dir_set *s, dev_t dev, ino_t ino)
+{
+    if (2 * (s->n + 1) > s->cap) {
+        dir_set g = { calloc(s->cap ? 2 * s->cap : 64, sizeof(dir_key)), 0, s->cap ? 2 * s->cap : 64 };
+        if (!g.v) return -1;
+        for (size_t i = 0; i < s->cap; i++)
+            if (s->v[i].used) g.v[dir_slot(&g, s->v[i].dev, s->v[i].ino)] = s->v[i];
+        g.n = s->n;
+        free(s->v);
+        *s = g;
+    }
+    const size_t h = dir_slot(s, dev, ino);
+    if (s->v[h].used) return 0;
+    s->v[h] = (dir_key){ dev, ino, 1 };
+    s->n++;
+    return 1;
+}
+
+/* Adds the audio files under dir, sorted, recursively. Entries that are not
+ * regular files (a FIFO would block the scan, a device never ends) are
+ * skipped with a warning; a name that cannot be stat'ed (a dangling link) is
+ * kept, so that decoding reports it as the file's error. */
+static int walk(items *it, dir_set *seen, const char *dir, int depth)
 {
     if (depth > 64) { cli_error("%s: directory nesting too deep", dir); return -1; }
+    struct stat ds;
+    if (stat(dir, &ds) == 0) {
+        const int r = dir_set_add(seen, ds.st_dev, ds.st_ino);
+        if (r < 0) { cli_error("out of memory"); return -1; }
+        if (r == 0) {
+            fprintf(stderr, "sdd: warning: %s: skipped, a folder already scanned (a link to it or a link cycle)\n", dir);
+            return 0;
+        }
+    }
     DIR *d = opendir(dir);
     if (!d) { cli_error("%s: cannot open directory", dir); return -1; }
     char **names = NULL;
@@ -119,8 +165,12 @@ static int walk(items *it, const char *dir, int depth)
             else {
                 snprintf(p, L, "%s%s%s", dir, dir[strlen(dir) - 1] == '/' ? "" : "/", names[i]);
                 struct stat st;
-                if (stat(p, &st) == 0 && S_ISDIR(st.st_mode)) rc = walk(it, p, depth + 1);
-                else if (sdd_audio_is_audio_path(p)) rc = items_add(it, NULL, p);
+                const int ok = stat(p, &st) == 0;
+                if (ok && S_ISDIR(st.st_mode)) rc = walk(it, seen, p, depth + 1);
+                else if (sdd_audio_is_audio_path(p)) {
+                    if (!ok || S_ISREG(st.st_mode)) rc = items_add(it, NULL, p);
+                    else fprintf(stderr, "sdd: warning: %s: skipped, not a regular file\n", p);
+                }
                 free(p);
             }
         }
@@ -128,6 +178,21 @@ static int walk(items *it, const char *dir, int depth)
     }
     free(names);
     return rc;
+}
+
+/* The first ID given twice (files named twice, or a folder and a file in it), or NULL */
+static const char *dup_id(const items *it)
+{
+    if (it->n < 2) return NULL;
+    const char **ids = malloc((size_t)it->n * sizeof *ids);
+    if (!ids) return NULL;
+    for (int k = 0; k < it->n; k++) ids[k] = it->v[k].id;
+    qsort(ids, (size_t)it->n, sizeof *ids, cmp_str);
+    const char *d = NULL;
+    for (int k = 1; k < it->n && !d; k++)
+        if (!strcmp(ids[k - 1], ids[k])) d = ids[k];
+    free(ids);
+    return d;
 }
 
 int cmd_score(int argc, char **argv)
@@ -139,7 +204,7 @@ int cmd_score(int argc, char **argv)
     const char *calfile = NULL;
     items it = { 0 };
     char **pos = calloc((size_t)argc, sizeof *pos);
-    int npos = 0;
+    int npos = 0, stdin_seen = 0;
     if (!pos) { cli_error("out of memory"); return SDD_EXIT_ERROR; }
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v;
@@ -160,12 +225,26 @@ int cmd_score(int argc, char **argv)
         else if (!strcmp(a, "--max-seconds")) { NEED(v, "seconds"); if (cli_parse_double(v, &max_seconds) || !(max_seconds > 0) || max_seconds > 1e7) { free(pos); return cli_usage_error("score", "--max-seconds: '%s' is not a number of seconds in (0, 1e7]", v); } }
         else if (!strcmp(a, "--threshold")) { NEED(v, "a number"); if (cli_parse_double(v, &thr)) { free(pos); return cli_usage_error("score", "--threshold: '%s' is not a number", v); } have_thr = 1; }
         else if (a[0] == '-' && a[1]) { free(pos); return cli_usage_error("score", "unknown option %s", a); }
-        else pos[npos++] = argv[i];
+        else {
+            if (!strcmp(a, "-") && stdin_seen++) { free(pos); return cli_usage_error("score", "'-' (standard input) given twice"); }
+            pos[npos++] = argv[i];
+        }
 #undef NEED
     }
     if (!model) { free(pos); return cli_usage_error("score", "no model given (-m MODEL)"); }
     if (!list && npos == 0) { free(pos); return cli_usage_error("score", "nothing to score: give --list FILE, audio files or folders"); }
     if (list && npos) { free(pos); return cli_usage_error("score", "give either --list or audio files/folders, not both"); }
+    if (out) {   /* -o must not replace an input */
+        const char *in[] = { model, list, calfile };
+        for (size_t k = 0; k < sizeof in / sizeof in[0]; k++)
+            if (cli_same_file(out, in[k])) { free(pos); return cli_usage_error("score", "-o %s is the same file as the input %s", out, in[k]); }
+        for (int k = 0; k < npos; k++)
+            if (cli_same_file(out, pos[k])) {
+                cli_usage_error("score", "-o %s is the same file as the input %s", out, pos[k]);
+                free(pos);
+                return SDD_EXIT_USAGE;
+            }
+    }
     if (full && cut) { free(pos); return cli_usage_error("score", "--cut and --full exclude each other"); }
     if (max_seconds > 0 && !full) { free(pos); return cli_usage_error("score", "--max-seconds applies to --full only (without it, only the cut is decoded)"); }
     if (adir && !list) { free(pos); return cli_usage_error("score", "--audio-dir applies to --list only"); }
@@ -193,11 +272,20 @@ int cmd_score(int argc, char **argv)
     } else {
         for (int k = 0; k < npos && status == SDD_EXIT_OK; k++) {
             struct stat st;
-            if (stat(pos[k], &st) == 0 && S_ISDIR(st.st_mode)) {
+            if (!strcmp(pos[k], "-")) {
+                if (items_add(&it, "-", "/dev/stdin")) { cli_error("out of memory"); status = SDD_EXIT_ERROR; }
+            } else if (stat(pos[k], &st) == 0 && S_ISDIR(st.st_mode)) {
                 int before = it.n;
-                if (walk(&it, pos[k], 0)) status = SDD_EXIT_ERROR;
+                dir_set seen = { 0 };
+                if (walk(&it, &seen, pos[k], 0)) status = SDD_EXIT_ERROR;
                 else if (it.n == before) { cli_error("%s: no audio files found", pos[k]); status = SDD_EXIT_ERROR; }
+                free(seen.v);
             } else if (items_add(&it, NULL, pos[k])) { cli_error("out of memory"); status = SDD_EXIT_ERROR; }
+        }
+        const char *d = status == SDD_EXIT_OK ? dup_id(&it) : NULL;
+        if (d) {
+            cli_usage_error("score", "%s is given twice (IDs must be unique)", d);
+            status = SDD_EXIT_USAGE;
         }
     }
     free(pos);
@@ -283,9 +371,21 @@ int cmd_score(int argc, char **argv)
             if (rc) { cli_error("%s: %s", it.v[k0 + idx[0]].path, e.msg); status = SDD_EXIT_ERROR; }
             for (int g = 0; g < ng && rc == 0; g++) {
                 const item *itm = &it.v[k0 + idx[g]];
+                /* finite samples far outside [-1, 1] (a float WAV of 1e20s) overflow the model */
+                if (!isfinite(scores[g])) {
+                    cli_error("%s: the model's score is not finite: the samples are far outside [-1, 1]", itm->path);
+                    nbad++;
+                    continue;
+                }
                 if (have_cal) {
                     const double x = scores[g];
                     scores[g] = (float)sdd_calibration_apply(&cal, &x);
+                    if (!isfinite(scores[g])) {
+                        cli_error("%s: calibrated score of %.9g is not finite (calibration %s)", itm->path, x,
+                                  calfile ? calfile : model);
+                        nbad++;
+                        continue;
+                    }
                 }
                 if (have_thr) fprintf(fo, "%s %.9g %s\n", itm->id, scores[g], scores[g] >= thr ? "bonafide" : "spoof");
                 else fprintf(fo, "%s %.9g\n", itm->id, scores[g]);

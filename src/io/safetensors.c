@@ -123,10 +123,23 @@ static int load_src(st_src *s, sdd_tensorset *out, sdd_err *e)
     if (s->size < 8)
         return sdd_err_set(e, "%s: %llu bytes, too short for a safetensors header", fn,
                            (unsigned long long)s->size);
-    unsigned char lenb[8];
-    if (src_read(s, 0, lenb, 8, e) < 0) return -1;
+    unsigned char lenb[9];
+    const int nb = s->size > 8 ? 9 : 8;
+    if (src_read(s, 0, lenb, (size_t)nb, e) < 0) return -1;
     uint64_t hlen = 0;
     for (int i = 7; i >= 0; i--) hlen = (hlen << 8) | lenb[i];
+    /* an impossible header length, and no JSON object where the header would
+     * start: another kind of file (an audio file given as the model) */
+    if (nb == 9 && lenb[8] != '{' && (hlen > s->size - 8 || hlen > SDD_SAFETENSORS_MAX_HEADER || hlen < 2)) {
+        static const struct { const char *magic; size_t n; const char *what; } kind[] = {
+            { "RIFF", 4, "a RIFF (WAV) file" }, { "fLaC", 4, "a FLAC file" }, { "OggS", 4, "an Ogg file" },
+            { "ID3", 3, "an MP3 file" }, { "PK\x03\x04", 4, "a zip archive" }, { "\x80\x02", 2, "a pickle" },
+        };
+        const char *what = NULL;
+        for (size_t k = 0; k < sizeof kind / sizeof kind[0] && !what; k++)
+            if (!memcmp(lenb, kind[k].magic, kind[k].n)) what = kind[k].what;
+        return sdd_err_set(e, "%s: not a safetensors file (%s)", fn, what ? what : "no JSON header after the length");
+    }
     if (hlen > s->size - 8)
         return sdd_err_set(e, "%s: header length %llu exceeds the file size (%llu bytes)", fn,
                            (unsigned long long)hlen, (unsigned long long)s->size);

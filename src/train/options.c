@@ -3,6 +3,7 @@
 #include "train/options.h"
 #include "core/sbuf.h"
 #include "data/dataset.h"
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -57,6 +58,21 @@ static const int_opt INTS[] = {
 #undef IOPT
 #undef LOPT
 
+int sdd_train_check_eval(const sdd_train_config *cfg, int before, const char *spec, sdd_err *e)
+{
+    const char *eq = strchr(spec, '='), *colon = eq ? strchr(eq + 1, ':') : NULL;
+    if (!eq || !colon || eq == spec || eq - spec >= 128 || colon == eq + 1 || !colon[1])
+        return sdd_err_set(e, "--eval %s: expected NAME=LIST:DIR", spec);
+    for (const char *p = spec; p < eq; p++)
+        if (!(isalnum((unsigned char)*p) || *p == '_' || *p == '-' || *p == '.'))
+            return sdd_err_set(e, "--eval %s: the name may hold letters, digits, '_', '-' and '.'", spec);
+    const size_t n = (size_t)(eq - spec);
+    for (int k = 0; k < before; k++)
+        if (!strncmp(cfg->eval_spec[k], spec, n) && cfg->eval_spec[k][n] == '=')
+            return sdd_err_set(e, "--eval %s: the name '%.*s' is given twice (each set writes scores_NAME.txt)", spec, (int)n, spec);
+    return 0;
+}
+
 int sdd_train_option_is_list(const char *key)
 {
     return !strcmp(key, "eval");
@@ -80,6 +96,7 @@ int sdd_train_option(sdd_train_config *c, const char *key, const char *v, const 
     }
     if (!strcmp(key, "eval")) {
         if (c->neval == SDD_TRAIN_MAX_EVAL) return sdd_err_set(e, "%s: at most %d evaluation sets", shown, SDD_TRAIN_MAX_EVAL);
+        if (sdd_train_check_eval(c, c->neval, v, e)) return -1;
         c->eval_spec[c->neval++] = v;
         return 0;
     }

@@ -12,6 +12,10 @@
  * Returns 0, -1 with e set when the value is bad, 1 when KEY is no option.
  * String values are kept by pointer: they must outlive cfg. */
 int sdd_train_option(sdd_train_config *cfg, const char *key, const char *value, const char *shown, sdd_err *e);
+/* An --eval set's NAME=LIST:DIR: its form, and a NAME none of cfg's first
+ * `before` sets has (their scores would go to the same scores_NAME.txt).
+ * 0, or -1 with e set. */
+int sdd_train_check_eval(const sdd_train_config *cfg, int before, const char *spec, sdd_err *e);
 /* Options that take a list of strings (each element applied in turn). */
 int sdd_train_option_is_list(const char *key);
 /* Keys a recipe may hold that are not settings ("description", "recipe"). */

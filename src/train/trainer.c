@@ -11,7 +11,6 @@
 #include "models/modelio.h"
 #include "models/xlsr_import.h"
 #include "core/rng.h"
-#include <ctype.h>
 #include "dist/dist.h"
 #include "backend/device.h"
 #include "train/memory.h"
@@ -318,17 +317,6 @@ static int open_set(sdd_dataset **ds, const char *list, const char *dir, int64_t
 }
 
 /* NAME=LIST:DIR with NAME of letters, digits, '_', '-', '.' (it names a file and a log field) */
-static int check_eval_spec(const char *spec, sdd_err *e)
-{
-    const char *eq = strchr(spec, '='), *colon = eq ? strchr(eq + 1, ':') : NULL;
-    if (!eq || !colon || eq == spec || eq - spec >= 128 || colon == eq + 1 || !colon[1])
-        return sdd_err_set(e, "--eval %s: expected NAME=LIST:DIR", spec);
-    for (const char *p = spec; p < eq; p++)
-        if (!(isalnum((unsigned char)*p) || *p == '_' || *p == '-' || *p == '.'))
-            return sdd_err_set(e, "--eval %s: the name may hold letters, digits, '_', '-' and '.'", spec);
-    return 0;
-}
-
 /* JSON number, null when not finite */
 static const char *jnum(char *buf, double v)
 {
@@ -490,6 +478,22 @@ static int balance_weights(const sdd_dataset *tr, float *w, sdd_err *e)
     return 0;
 }
 
+/* Both classes in a set: the cross-entropy of one class teaches nothing, and
+ * the dev EER (which selects the snapshots and sets the final model's
+ * threshold) is undefined without both. */
+static int check_classes(const sdd_dataset *dv, const char *list, const char *what, sdd_err *e)
+{
+    int64_t n[2] = { 0, 0 };
+    for (int i = 0; i < sdd_dataset_count(dv); i++) {
+        const int l = sdd_dataset_label(dv, i);
+        if (l == 0 || l == 1) n[l]++;
+    }
+    if (!n[0] || !n[1])
+        return sdd_err_set(e, "%s: the %s set needs both classes (%lld spoof, %lld bona fide)", list, what,
+                           (long long)n[0], (long long)n[1]);
+    return 0;
+}
+
 int sdd_train_run(const sdd_train_config *cfg, sdd_err *e)
 {
     sdd_train_config dcfg = *cfg;   /* this run's settings, completed below (distribution, class weights) */
@@ -503,11 +507,22 @@ int sdd_train_run(const sdd_train_config *cfg, sdd_err *e)
     t.log_bytes = -1;
     if (cfg->n_best < 1 || cfg->batch < 1 || cfg->epochs < 1) return sdd_err_set(e, "train: n-best, batch and epochs must be >= 1");
     if (mkdir(cfg->out_dir, 0777) && errno != EEXIST) return sdd_err_set(e, "%s: cannot create: %s", cfg->out_dir, strerror(errno));
+    /* a fresh run never replaces another: that run's model, state and log would
+     * no longer match the config.json written below */
+    if (lead && !cfg->resume) {
+        static const char *const run_files[] = { "config.json", "log.jsonl", "state.safetensors", "model.safetensors", "last.safetensors" };
+        char rp[1200];
+        struct stat rs;
+        for (size_t k = 0; k < sizeof run_files / sizeof run_files[0]; k++)
+            if (!path_join(rp, sizeof rp, cfg->out_dir, run_files[k]) && stat(rp, &rs) == 0)
+                return sdd_err_set(e, "%s: holds a run already (%s): --resume continues it; to start again, remove it or "
+                                   "give another --out", cfg->out_dir, run_files[k]);
+    }
     /* temp files of checkpoints a killed run was writing: never read, but each can be as large as the state */
     const int stale = lead ? sdd_atomic_remove_stale(cfg->out_dir) : 0;
     if (stale > 0 && !cfg->quiet) fprintf(stderr, "sdd train: %s: removed %d temp file%s an interrupted run left\n", cfg->out_dir, stale, stale > 1 ? "s" : "");
     for (int k = 0; k < cfg->neval; k++)
-        if (check_eval_spec(cfg->eval_spec[k], e)) return -1;
+        if (sdd_train_check_eval(cfg, k, cfg->eval_spec[k], e)) return -1;
     if (!cfg->init_model && !arch_known(cfg->arch))
         return sdd_err_set(e, "model '%s'%s%s%s is not available in this build (available: %s)", cfg->arch,
                            cfg->recipe ? " (recipe " : "", cfg->recipe ? cfg->recipe : "", cfg->recipe ? ")" : "", sdd_model_archs());
@@ -522,6 +537,10 @@ int sdd_train_run(const sdd_train_config *cfg, sdd_err *e)
     t.m = cfg->init_model ? sdd_model_load(cfg->init_model, NULL, e) : sdd_model_new(cfg->arch, e);
     if (!t.m) return -1;
     if (!cfg->init_model) sdd_model_init_random(t.m, cfg->seed);
+    if (cfg->cut < t.m->min_samples) {
+        rc = sdd_err_set(e, "--cut %lld is shorter than %s's minimum input of %d samples", (long long)cfg->cut, t.m->arch, t.m->min_samples);
+        goto done;
+    }
     /* an --init model's threshold and calibration were for its own scores: the
      * snapshots and last.safetensors do not carry them, and the final model
      * stores the dev EER threshold of its own */
@@ -538,6 +557,7 @@ int sdd_train_run(const sdd_train_config *cfg, sdd_err *e)
     /* the dev set is only ever read on its first cut: the cache keeps no more */
     const int64_t dev_keep = cfg->max_samples > 0 && cfg->max_samples < cfg->cut ? cfg->max_samples : cfg->cut;
     if (open_set(&dv, cfg->dev_list, cfg->dev_audio, dev_keep, cfg->cache_none, e)) { rc = -1; goto done; }
+    if (check_classes(tr, cfg->train_list, "training", e) || check_classes(dv, cfg->dev_list, "dev", e)) { rc = -1; goto done; }
     if (cfg->ce_balanced && balance_weights(tr, dcfg.step.class_weight, e)) { rc = -1; goto done; }
     if (sdd_params_alloc_grads(&t.m->params, 2, e) || sdd_adam_init(&t.opt, &t.m->params, &cfg->adam, e)) { rc = -1; goto done; }
     sdd_ctx_init(&t.c, &t.m->params);
@@ -568,6 +588,28 @@ int sdd_train_run(const sdd_train_config *cfg, sdd_err *e)
     char spath[1200];
     if (resumed && path_join(spath, sizeof spath, cfg->out_dir, "state.safetensors")) { rc = sdd_err_set(e, "%s: output path too long", cfg->out_dir); goto done; }
     if (resumed && sdd_nbest_prepare(&t.nb, t.m, lead, spath, e)) { rc = -1; goto done; }
+    sdd_loader_params lp = sdd_loader_default_params();
+    lp.batch_size = cfg->batch;
+    lp.cut = cfg->cut;
+    lp.crop_mode = cfg->crop;
+    lp.mode = cfg->step.paths == SDD_PATHS_DUAL ? SDD_LOADER_DUAL : cfg->step.paths == SDD_PATHS_AUG ? SDD_LOADER_AUG : SDD_LOADER_ORIG;
+    lp.seed = cfg->seed;
+    lp.rb_algo = cfg->rb_algo;
+    lp.rb = cfg->rb;
+    lp.workers = cfg->workers;
+    lp.shard_rank = sdd_dist_rank();
+    lp.shard_count = sdd_dist_size();
+    if (sdd_loader_create(&ld, tr, &lp, e)) { rc = -1; goto done; }
+    /* an optimiser step every K micro-batches; the last nbat % K batches of an epoch are skipped */
+    const int K = cfg->accum > 0 ? cfg->accum : 1;
+    const int64_t nbat = sdd_loader_batches_per_epoch(ld);
+    const long steps_per_epoch = (long)(nbat / K);
+    if (steps_per_epoch < 1) {
+        rc = nbat < 1 ? sdd_err_set(e, "%s: %d utterances%s, fewer than one batch (--batch %d)", cfg->train_list, sdd_dataset_count(tr),
+                                    sdd_dist_size() > 1 ? " shared by the ranks" : "", cfg->batch)
+                      : sdd_err_set(e, "%s: %lld batches per epoch, fewer than --accum %d", cfg->train_list, (long long)nbat, K);
+        goto done;
+    }
     if (lead && write_config(cfg, t.m->arch, e)) { rc = -1; goto done; }
     /* a resumed run's log continues at the state's epoch: the records of the
      * steps it redoes, and a line torn by the interruption, are cut off */
@@ -584,18 +626,6 @@ int sdd_train_run(const sdd_train_config *cfg, sdd_err *e)
                 sdd_dataset_count(tr), sdd_dataset_count(dv), (double)cfg->step.class_weight[0], (double)cfg->step.class_weight[1]);
     }
     fseek(t.log, 0, SEEK_END);          /* so that ftell gives the length (save_state) */
-    sdd_loader_params lp = sdd_loader_default_params();
-    lp.batch_size = cfg->batch;
-    lp.cut = cfg->cut;
-    lp.crop_mode = cfg->crop;
-    lp.mode = cfg->step.paths == SDD_PATHS_DUAL ? SDD_LOADER_DUAL : cfg->step.paths == SDD_PATHS_AUG ? SDD_LOADER_AUG : SDD_LOADER_ORIG;
-    lp.seed = cfg->seed;
-    lp.rb_algo = cfg->rb_algo;
-    lp.rb = cfg->rb;
-    lp.workers = cfg->workers;
-    lp.shard_rank = sdd_dist_rank();
-    lp.shard_count = sdd_dist_size();
-    if (sdd_loader_create(&ld, tr, &lp, e)) { rc = -1; goto done; }
     const int ndev = sdd_dataset_count(dv);
     float *dev_scores = malloc((size_t)ndev * sizeof(float));
     if (!dev_scores) { rc = sdd_err_set(e, "out of memory"); goto done; }
@@ -606,13 +636,8 @@ int sdd_train_run(const sdd_train_config *cfg, sdd_err *e)
                 cfg->step.paths == SDD_PATHS_DUAL ? " + copies" : "", (long long)sdd_loader_batches_per_epoch(ld));
     int stop = trained;
     const int tty = !cfg->quiet && isatty(2);
-    /* an optimiser step every K micro-batches; the last nbat % K batches of an epoch are skipped */
-    const int K = cfg->accum > 0 ? cfg->accum : 1;
-    const int64_t nbat = sdd_loader_batches_per_epoch(ld);
-    const long steps_per_epoch = (long)(nbat / K);
     const long total_steps = (long)cfg->epochs * steps_per_epoch;
     int auto_pending = cfg->ssl_recompute == SDD_RECOMPUTE_AUTO && t.m->ssl;
-    if (steps_per_epoch < 1) { rc = sdd_err_set(e, "%s: %lld batches per epoch, fewer than --accum %d", cfg->train_list, (long long)nbat, K); stop = 1; }
     for (int ep = t.epoch0; ep < cfg->epochs && !stop && !rc; ep++) {
         if (sdd_loader_start_epoch(ld, ep, e)) { rc = -1; break; }
         double t0 = omp_get_wtime(), lsum = 0.0, ts = t0;

@@ -2,13 +2,17 @@
  * time with libsndfile in a temp dir (sines/noise at 8k/16k/44.1k/48k, mono,
  * stereo, 6 channels; WAV/FLAC/OGG and Opus/MP3 where libsndfile writes them),
  * resampled length and frequency, channel mixing, every rejected input with
- * its message, in-memory decoding, and atomic WAV/FLAC writing. */
+ * its message, in-memory decoding, pipes and FIFOs (read whole, so any
+ * format and a streaming writer's unknown WAV length decode as from a file),
+ * and atomic WAV/FLAC writing. */
 #include "check.h"
 #include "audio/decode.h"
 #include "audio/encode.h"
 
 #include <dirent.h>
 #include <errno.h>
+#include <pthread.h>
+#include <signal.h>
 #include <math.h>
 #include <sndfile.h>
 #include <stdint.h>
@@ -508,6 +512,101 @@ static void test_mem(void)
     free(img);
 }
 
+
+/* ---- pipes: a writer thread feeds bytes into a pipe the decoder opens as /dev/fd/N ---- */
+
+typedef struct { int fd; const unsigned char *p; size_t n; } feed_arg;
+
+static void *feed_main(void *arg)
+{
+    feed_arg *f = arg;
+    size_t done = 0;
+    while (done < f->n) {
+        ssize_t w = write(f->fd, f->p + done, f->n - done);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) break;   /* EPIPE: the reader stopped (SIGPIPE is ignored) */
+        done += (size_t)w;
+    }
+    close(f->fd);
+    return NULL;
+}
+
+/* Decodes bytes [p, p + n) through a pipe; returns the decode's status. */
+static int load_piped(const unsigned char *p, size_t n, const sdd_audio_params *ap, float **out, int64_t *nout,
+                      sdd_audio_info *info, sdd_err *e)
+{
+    int fds[2];
+    if (pipe(fds)) return -2;
+    feed_arg f = { fds[1], p, n };
+    pthread_t th;
+    if (pthread_create(&th, NULL, feed_main, &f)) { close(fds[0]); close(fds[1]); return -2; }
+    char path[64];
+    snprintf(path, sizeof path, "/dev/fd/%d", fds[0]);
+    const int rc = sdd_audio_load_ex(path, 16000, ap, out, nout, info, e);
+    close(fds[0]);
+    pthread_join(th, NULL);
+    return rc;
+}
+
+static void test_pipe(void)
+{
+    signal(SIGPIPE, SIG_IGN);
+    sdd_err e = { "" };
+    float *a = NULL, *b = NULL;
+    int64_t na = 0, nb = 0;
+    sdd_audio_info ia, ib;
+    /* a WAV as ffmpeg and sox write it to a pipe: RIFF and data sizes 0xffffffff */
+    const char *w = tpath("pipe.wav");
+    CHECK(write_audio(w, SF_FORMAT_WAV | SF_FORMAT_PCM_16, 22050, 2, 30000, gen_lr) == 0);
+    size_t len = 0;
+    unsigned char *img = read_all(w, &len);
+    CHECK(img && len == 44 + 30000 * 4 && !memcmp(img + 36, "data", 4));
+    CHECK(sdd_audio_load(w, 16000, &a, &na, &ia, &e) == 0);
+    if (img && len > 44) {
+        memset(img + 4, 0xff, 4);
+        memset(img + 40, 0xff, 4);
+        const int rc = load_piped(img, len, NULL, &b, &nb, &ib, &e);
+        CHECK_MSG(rc == 0, "piped streaming WAV: %s", e.msg);
+        CHECK(rc == 0 && nb == na && a && b && memcmp(a, b, (size_t)na * sizeof *a) == 0);
+        CHECK(rc == 0 && ib.frames == 30000 && ib.channels == 2 && ib.sample_rate == 22050);
+        free(b);
+        /* the stream limit: one byte less than the stream is refused, its length is not */
+        sdd_audio_params ap;
+        sdd_audio_default_params(&ap);
+        CHECK(ap.max_stream == (int64_t)1 << 30);
+        ap.max_stream = (int64_t)len - 1;
+        CHECK(load_piped(img, len, &ap, &b, &nb, NULL, &e) == -1 && b == NULL && nb == 0);
+        char want[128];
+        snprintf(want, sizeof want, "more than %zu bytes from a pipe or device; write it to a file first", len - 1);
+        CHECK_STR_CONTAINS(e.msg, want);
+        CHECK_STR_CONTAINS(e.msg, "/dev/fd/");
+        ap.max_stream = (int64_t)len;
+        CHECK_MSG(load_piped(img, len, &ap, &b, &nb, NULL, &e) == 0 && nb == na, "%s", e.msg);
+        free(b);
+    }
+    free(img);
+    free(a);
+    /* FLAC cannot be decoded from an unseekable stream; read whole, it decodes as the file */
+    const char *fl = tpath("pipe.flac");
+    CHECK(write_audio(fl, SF_FORMAT_FLAC | SF_FORMAT_PCM_16, 16000, 1, 40000, gen_noise) == 0);
+    img = read_all(fl, &len);
+    CHECK(sdd_audio_load(fl, 16000, &a, &na, NULL, &e) == 0);
+    CHECK_MSG(img && load_piped(img, len, NULL, &b, &nb, NULL, &e) == 0, "piped FLAC: %s", e.msg);
+    CHECK(na == 40000 && nb == na && a && b && memcmp(a, b, (size_t)na * sizeof *a) == 0);
+    free(a);
+    free(b);
+    free(img);
+    /* an empty pipe */
+    CHECK(load_piped((const unsigned char *)"", 0, NULL, &b, &nb, NULL, &e) == -1);
+    CHECK_STR_CONTAINS(e.msg, "empty file (0 bytes)");
+    /* a FIFO with no writer: the probe leaves it for the decode and does not wait */
+    const char *ff = tpath("fifo.wav");
+    CHECK(mkfifo(ff, 0600) == 0);
+    sdd_audio_info pi;
+    CHECK_MSG(sdd_audio_probe(ff, 16000, NULL, &pi, &e) == 0, "%s", e.msg);
+    CHECK(pi.frames == 0 && pi.sample_rate == 0);
+}
+
 static void test_is_audio_path(void)
 {
     CHECK(sdd_audio_is_audio_path("a.wav"));
@@ -652,6 +751,7 @@ int main(void)
     test_bad_inputs();
     test_probe();
     test_mem();
+    test_pipe();
     test_is_audio_path();
     test_save();
     rm_tree();

@@ -255,6 +255,7 @@ int main(void)
     CHECK(count(p1, "\"lr-schedule\": \"cosine\"") == 1);
     snprintf(p1, sizeof p1, "%s/log.jsonl", b);
     CHECK(count(p1, "\"bn_recompute_batches\": 2,") == 1);
+    snprintf(b, sizeof b, "%s/accum3", tmp);
     c = config(list, b, 1);
     c.accum = 3;   /* batch 2: 2 batches per epoch */
     CHECK(sdd_train_run(&c, &e) == -1);

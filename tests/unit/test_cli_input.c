@@ -1,0 +1,194 @@
+/* End-to-end tests of how the sdd command line takes its inputs: standard
+ * input and pipes (`-`, a streaming writer's WAV, FLAC), folder scans (link
+ * cycles, FIFOs), IDs given twice, an -o that names an input, samples that
+ * overflow the model, a non-model file given as a model, and sdd train's
+ * checks that run before anything is written (an existing run, a cut below
+ * the model's minimum, fewer utterances than a batch, one class, an --eval
+ * name given twice). The binary is $SDD_BIN (default ./sdd). */
+#include "check.h"
+#include "cli_run.h"
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static char out[65536];
+static char tmp[256];
+
+#define run(...) cli_run(out, sizeof out, __VA_ARGS__)
+
+static const char *T(const char *name) { return check_tmp_path(tmp, name); }
+
+static long file_size(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 ? (long)st.st_size : -1;
+}
+
+/* A mono 16 kHz 32-bit float WAV of n samples amp * sin(0.1 i); data_size
+ * 0xffffffff in both sizes writes the header a streaming writer (ffmpeg,
+ * sox) sends down a pipe. */
+static void write_float_wav(const char *path, int n, double amp, int streaming)
+{
+    FILE *f = fopen(path, "wb");
+    if (!f) { CHECK_MSG(0, "cannot create %s", path); return; }
+    const uint32_t data = (uint32_t)n * 4, riff = streaming ? 0xffffffffu : 36 + data, dsz = streaming ? 0xffffffffu : data;
+    const uint32_t sr = 16000, br = 64000, fmt_len = 16;
+    const uint16_t tag = 3, ch = 1, align = 4, bits = 32;
+    fwrite("RIFF", 1, 4, f); fwrite(&riff, 4, 1, f); fwrite("WAVEfmt ", 1, 8, f);
+    fwrite(&fmt_len, 4, 1, f); fwrite(&tag, 2, 1, f); fwrite(&ch, 2, 1, f); fwrite(&sr, 4, 1, f);
+    fwrite(&br, 4, 1, f); fwrite(&align, 2, 1, f); fwrite(&bits, 2, 1, f);
+    fwrite("data", 1, 4, f); fwrite(&dsz, 4, 1, f);
+    for (int i = 0; i < n; i++) {
+        const float x = (float)(amp * sin(0.1 * i));
+        fwrite(&x, 4, 1, f);
+    }
+    fclose(f);
+}
+
+/* the score printed for ID (lines "ID SCORE"), NAN when absent */
+static double score_of(const char *s, const char *id)
+{
+    char key[300];
+    snprintf(key, sizeof key, "%s ", id);
+    for (const char *p = s; (p = strstr(p, key)); p++)
+        if (p == s || p[-1] == '\n') return strtod(p + strlen(key), NULL);
+    return NAN;
+}
+
+static void test_stdin(const char *model)
+{
+    write_float_wav(T("s.wav"), 20000, 0.3, 0);
+    write_float_wav(T("stream.wav"), 20000, 0.3, 1);
+    CHECK(run("$SDD score -m %s %s", model, T("s.wav")) == 0);
+    const double ref = score_of(out, T("s.wav"));
+    CHECK(isfinite(ref));
+    /* '-' is standard input, ID '-'; a streaming writer's WAV through a pipe scores as the file */
+    CHECK_MSG(run("cat %s | $SDD score -m %s -", T("stream.wav"), model) == 0, "%s", out);
+    CHECK_MSG(score_of(out, "-") == ref, "piped %s vs file %.9g", out, ref);
+    /* FLAC through a pipe */
+    CHECK(run("$SDD score -m %s tests/data/audio/real_01.flac", model) == 0);
+    const double fref = score_of(out, "tests/data/audio/real_01.flac");
+    CHECK_MSG(run("cat tests/data/audio/real_01.flac | $SDD score -m %s - %s", model, T("s.wav")) == 0, "%s", out);
+    CHECK(score_of(out, "-") == fref && score_of(out, T("s.wav")) == ref);
+    /* an empty stdin is that file's error; '-' twice is a usage error */
+    CHECK(run("$SDD score -m %s - < /dev/null", model) == 1);
+    CHECK_STR_CONTAINS(out, "sdd: /dev/stdin: empty file (0 bytes)");
+    CHECK(run("$SDD score -m %s - - < %s", model, T("s.wav")) == 2);
+    CHECK_STR_CONTAINS(out, "'-' (standard input) given twice");
+    /* augment reads '-' as well */
+    CHECK(run("cat tests/data/audio/real_01.flac | $SDD augment --algo 4 - %s && $SDD augment --algo 4 tests/data/audio/real_01.flac %s && cmp %s %s",
+              T("aug1.wav"), T("aug2.wav"), T("aug1.wav"), T("aug2.wav")) == 0);
+}
+
+static void test_scan(const char *model)
+{
+    char d[300];
+    snprintf(d, sizeof d, "%s", T("scan"));
+    CHECK(mkdir(d, 0700) == 0);
+    CHECK(run("cp tests/data/audio/real_01.flac %s/a.flac && ln -s . %s/loop && ln -s ../scan %s/loop2 && mkfifo %s/x.wav", d, d, d, d) == 0);
+    /* the cycle is entered once, the FIFO skipped: one file scored, two warnings */
+    CHECK_MSG(run("timeout 60 $SDD score -m %s %s", model, d) == 0, "%s", out);
+    int lines = 0;
+    for (const char *p = out; (p = strstr(p, "a.flac ")); p++) lines++;
+    CHECK_MSG(lines == 1, "%d score lines: %s", lines, out);
+    CHECK_STR_CONTAINS(out, "/loop: skipped, a folder already scanned (a link to it or a link cycle)");
+    CHECK_STR_CONTAINS(out, "/x.wav: skipped, not a regular file");
+    /* the same file twice (named twice, or a folder and a file in it) */
+    CHECK(run("$SDD score -m %s %s %s", model, T("s.wav"), T("s.wav")) == 2);
+    CHECK_STR_CONTAINS(out, "is given twice (IDs must be unique)");
+    CHECK(run("$SDD score -m %s %s %s/a.flac", model, d, d) == 2);
+    CHECK_STR_CONTAINS(out, "a.flac is given twice");
+}
+
+static void test_outputs(const char *model)
+{
+    /* -o naming an input is a usage error and leaves the input as it was */
+    CHECK(run("cp %s %s", model, T("m2.safetensors")) == 0);
+    const long ms = file_size(T("m2.safetensors"));
+    CHECK(run("$SDD score -m %s -o %s %s", T("m2.safetensors"), T("m2.safetensors"), T("s.wav")) == 2);
+    CHECK_STR_CONTAINS(out, "is the same file as the input");
+    CHECK(file_size(T("m2.safetensors")) == ms);
+    const long ws = file_size(T("s.wav"));
+    CHECK(run("$SDD score -m %s -o %s %s", model, T("s.wav"), T("s.wav")) == 2);
+    CHECK(file_size(T("s.wav")) == ws);
+    /* finite samples that overflow the model: that file's error, the others scored */
+    write_float_wav(T("big.wav"), 16000, 1e20, 0);
+    CHECK(run("$SDD score -m %s -o %s %s %s", model, T("sc.txt"), T("big.wav"), T("s.wav")) == 1);
+    CHECK_STR_CONTAINS(out, "big.wav: the model's score is not finite: the samples are far outside [-1, 1]");
+    CHECK_STR_CONTAINS(out, "1 of 2 files could not be scored");
+    CHECK(run("cat %s", T("sc.txt")) == 0);
+    CHECK(strstr(out, "big.wav") == NULL && isfinite(score_of(out, T("s.wav"))));
+    /* an audio file or a text file given as the model */
+    CHECK(run("$SDD info %s", T("s.wav")) == 1);
+    CHECK_STR_CONTAINS(out, "s.wav: not a safetensors file (a RIFF (WAV) file)");
+    CHECK(run("$SDD score -m README.md %s", T("s.wav")) == 1);
+    CHECK_STR_CONTAINS(out, "README.md: not a safetensors file (no JSON header after the length)");
+}
+
+static void test_train_checks(void)
+{
+    FILE *f = fopen(T("tr.lst"), "w");
+    if (f) { fputs("real_01.flac bonafide\nreal_02.flac bonafide\ntts_01.flac spoof\ntts_02.flac spoof\n", f); fclose(f); }
+    f = fopen(T("one.lst"), "w");
+    if (f) { fputs("real_01.flac bonafide\nreal_02.flac bonafide\n", f); fclose(f); }
+    char base[1200];
+    snprintf(base, sizeof base, "$SDD train --train %s --train-audio tests/data/audio --dev %s --dev-audio tests/data/audio "
+             "--model AASIST-L --cut 16000 --epochs 1 --threads 2 --quiet", T("tr.lst"), T("tr.lst"));
+    char run1[300], cfg[400], log[400];
+    snprintf(run1, sizeof run1, "%s", T("run1"));
+    snprintf(cfg, sizeof cfg, "%s/config.json", run1);
+    snprintf(log, sizeof log, "%s/log.jsonl", run1);
+    CHECK_MSG(run("%s --batch 2 --max-steps 1 --out %s", base, run1) == 0, "%s", out);
+    const long cs = file_size(cfg), ls = file_size(log);
+    CHECK(cs > 0 && ls > 0);
+    /* a fresh run into a folder that holds one: refused, the run unchanged */
+    CHECK(run("%s --batch 2 --max-steps 1 --out %s", base, run1) == 1);
+    CHECK_STR_CONTAINS(out, "holds a run already (config.json): --resume continues it");
+    /* checks that fail before anything is written: in a new folder, and in that one with --resume */
+    CHECK(run("%s --batch 99 --out %s", base, T("r4")) == 1);
+    CHECK_STR_CONTAINS(out, "tr.lst: 4 utterances, fewer than one batch (--batch 99)");
+    CHECK(file_size(T("r4/config.json")) < 0 && file_size(T("r4/log.jsonl")) < 0);
+    CHECK(run("%s --batch 99 --out %s --resume", base, run1) == 1);
+    CHECK(run("%s --batch 2 --cut 2000 --out %s --resume", base, run1) == 1);
+    CHECK_STR_CONTAINS(out, "--cut 2000 is shorter than AASIST-L's minimum input of 2315 samples");
+    CHECK(file_size(cfg) == cs && file_size(log) == ls);
+    CHECK(run("%s --batch 2 --max-steps 1 --out %s --resume", base, run1) == 0);
+    /* one class: in the dev set, in the training set; nothing written */
+    CHECK(run("%s --batch 2 --dev %s --out %s", base, T("one.lst"), T("r2")) == 1);
+    CHECK_STR_CONTAINS(out, "one.lst: the dev set needs both classes (0 spoof, 2 bona fide)");
+    CHECK(run("%s --batch 2 --train %s --out %s", base, T("one.lst"), T("r2")) == 1);
+    CHECK_STR_CONTAINS(out, "one.lst: the training set needs both classes");
+    CHECK(file_size(T("r2/config.json")) < 0 && file_size(T("r2/log.jsonl")) < 0);
+    /* an --eval name given twice would write one scores file over the other */
+    CHECK(run("%s --batch 2 --eval x=%s:tests/data/audio --eval x=%s:tests/data/audio --out %s", base, T("tr.lst"), T("one.lst"), T("r3")) == 2);
+    CHECK_STR_CONTAINS(out, "the name 'x' is given twice");
+}
+
+int main(void)
+{
+    const char *shared = getenv("SDD_SHARED") ? getenv("SDD_SHARED") : "../shared";
+    const char *bin = getenv("SDD_BIN") && *getenv("SDD_BIN") ? getenv("SDD_BIN") : "./sdd";
+    setenv("SDD", bin, 1);
+    char pth[512];
+    snprintf(pth, sizeof pth, "%s/models/AASIST-L.pth", shared);
+    if (!cli_exists(bin) || !cli_exists(pth)) {
+        printf("SKIP test_cli_input: needs %s (run make) and %s\n", bin, pth);
+        return CHECK_DONE("test_cli_input");
+    }
+    snprintf(tmp, sizeof tmp, "/tmp/sdd-test-cli-input-%d", (int)getpid());
+    CHECK(mkdir(tmp, 0700) == 0);
+    char model[300];
+    snprintf(model, sizeof model, "%s", T("al.safetensors"));
+    CHECK(run("$SDD import %s -o %s", pth, model) == 0);
+    test_stdin(model);
+    test_scan(model);
+    test_outputs(model);
+    test_train_checks();
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", tmp);
+    CHECK(system(cmd) == 0);
+    return CHECK_DONE("test_cli_input");
+}
