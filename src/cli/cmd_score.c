@@ -200,7 +200,7 @@ int cmd_score(int argc, char **argv)
     const char *model = NULL, *list = NULL, *adir = NULL, *out = NULL, *device = "cpu";
     long cut = 0, batch = 8, threads = 0;
     double window_s = 16.0, thr = 0.0, max_seconds = 0.0;
-    int full = 0, have_thr = 0, no_cal = 0;
+    int full = 0, have_thr = 0, no_cal = 0, have_window = 0;
     const char *calfile = NULL;
     items it = { 0 };
     char **pos = calloc((size_t)argc, sizeof *pos);
@@ -218,10 +218,10 @@ int cmd_score(int argc, char **argv)
         else if (!strcmp(a, "--full")) full = 1;
         else if (!strcmp(a, "--calibration")) NEED(calfile, "a calibration file");
         else if (!strcmp(a, "--no-calibration")) no_cal = 1;
-        else if (!strcmp(a, "--cut")) { NEED(v, "a number"); if (cli_parse_int(v, 1, 1L << 30, &cut)) { free(pos); return cli_usage_error("score", "--cut: '%s' is not a positive integer", v); } }
+        else if (!strcmp(a, "--cut")) { NEED(v, "a number"); if (cli_parse_int(v, 1, 1L << 30, &cut)) { free(pos); return cli_usage_error("score", "--cut: '%s' is not a number of samples in 1..1073741824", v); } }
         else if (!strcmp(a, "--batch")) { NEED(v, "a number"); if (cli_parse_int(v, 1, 4096, &batch)) { free(pos); return cli_usage_error("score", "--batch: '%s' is not in 1..4096", v); } }
         else if (!strcmp(a, "--threads")) { NEED(v, "a number"); if (cli_parse_int(v, 1, 1024, &threads)) { free(pos); return cli_usage_error("score", "--threads: '%s' is not in 1..1024", v); } }
-        else if (!strcmp(a, "--window")) { NEED(v, "seconds"); if (cli_parse_double(v, &window_s) || window_s <= 0) { free(pos); return cli_usage_error("score", "--window: '%s' is not a positive number", v); } }
+        else if (!strcmp(a, "--window")) { NEED(v, "seconds"); have_window = 1; if (cli_parse_double(v, &window_s) || window_s <= 0) { free(pos); return cli_usage_error("score", "--window: '%s' is not a positive number", v); } }
         else if (!strcmp(a, "--max-seconds")) { NEED(v, "seconds"); if (cli_parse_double(v, &max_seconds) || !(max_seconds > 0) || max_seconds > 1e7) { free(pos); return cli_usage_error("score", "--max-seconds: '%s' is not a number of seconds in (0, 1e7]", v); } }
         else if (!strcmp(a, "--threshold")) { NEED(v, "a number"); if (cli_parse_double(v, &thr)) { free(pos); return cli_usage_error("score", "--threshold: '%s' is not a number", v); } have_thr = 1; }
         else if (a[0] == '-' && a[1]) { free(pos); return cli_usage_error("score", "unknown option %s", a); }
@@ -246,6 +246,7 @@ int cmd_score(int argc, char **argv)
             }
     }
     if (full && cut) { free(pos); return cli_usage_error("score", "--cut and --full exclude each other"); }
+    if (have_window && !full) { free(pos); return cli_usage_error("score", "--window applies to --full only"); }
     if (max_seconds > 0 && !full) { free(pos); return cli_usage_error("score", "--max-seconds applies to --full only (without it, only the cut is decoded)"); }
     if (adir && !list) { free(pos); return cli_usage_error("score", "--audio-dir applies to --list only"); }
     if (calfile && no_cal) { free(pos); return cli_usage_error("score", "--calibration and --no-calibration exclude each other"); }

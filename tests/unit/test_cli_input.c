@@ -101,6 +101,11 @@ static void test_scan(const char *model)
     CHECK_STR_CONTAINS(out, "is given twice (IDs must be unique)");
     CHECK(run("$SDD score -m %s %s %s/a.flac", model, d, d) == 2);
     CHECK_STR_CONTAINS(out, "a.flac is given twice");
+    /* --window means something with --full only */
+    CHECK(run("$SDD score -m %s --window 4 %s", model, T("s.wav")) == 2);
+    CHECK_STR_CONTAINS(out, "--window applies to --full only");
+    CHECK(run("$SDD score -m %s --cut 2000000000 %s", model, T("s.wav")) == 2);
+    CHECK_STR_CONTAINS(out, "--cut: '2000000000' is not a number of samples in 1..1073741824");
 }
 
 static void test_outputs(const char *model)
