@@ -21,6 +21,7 @@ static void usage(FILE *f)
             "calibration) on development scores, so that calibrated scores are natural-log likelihood\n"
             "ratios (bona fide vs spoof) and the Bayes threshold for stated costs is meaningful.\n"
             "Apply it with 'sdd score --calibration CAL.json' or 'sdd eval --calibration CAL.json'.\n"
+            "A fit of no use (all scores equal, LLRs the same for every trial) is an error.\n"
             "  --scores FILE     development scores ('ID SCORE' lines, as sdd score writes)\n"
             "  --key FILE        their labels (any key format sdd eval reads)\n"
             "  -o FILE           the calibration (JSON), written atomically\n"
@@ -68,16 +69,32 @@ int cmd_calibrate(int argc, char **argv)
     if (!!model != !!model_out) return cli_usage_error("calibrate", "-m and --model-out go together");
     if (!(prior > 0 && prior < 1)) return cli_usage_error("calibrate", "--prior must be in (0, 1)");
     if (!(l2 >= 0)) return cli_usage_error("calibrate", "--l2 must be >= 0");
-
+    if (!(pspoof > 0 && pspoof < 1)) return cli_usage_error("calibrate", "--pspoof must be in (0, 1)");
+    if (!(cmiss > 0)) return cli_usage_error("calibrate", "--cmiss must be > 0");
+    if (!(cfa > 0)) return cli_usage_error("calibrate", "--cfa must be > 0");
     sdd_err e;
+    sdd_calibration c;
+    if (sdd_calibration_set_decision(&c, pspoof, cmiss, cfa, &e))
+        return cli_usage_error("calibrate", "--pspoof, --cmiss, --cfa: %s", e.msg);
+    /* an output never replaces an input (or the other output) */
+    const char *in[3][2] = { { "--scores", scores }, { "--key", key }, { "-m", model } };
+    const char *outs[2][2] = { { "-o", out }, { "--model-out", model_out } };
+    for (int o = 0; o < 2; o++)
+        for (int i = 0; i < 3; i++)
+            if (cli_same_file(outs[o][1], in[i][1]))
+                return cli_usage_error("calibrate", "%s %s is the same file as %s %s: it would be overwritten", outs[o][0],
+                                       outs[o][1], in[i][0], in[i][1]);
+    if (out && model_out && (!strcmp(out, model_out) || cli_same_file(out, model_out)))
+        return cli_usage_error("calibrate", "-o and --model-out name the same file %s", out);
+
     sdd_joined j;
     if (sdd_join_keyed(key, &scores, 1, allow_missing, &j, &e)) { cli_error("%s", e.msg); return SDD_EXIT_ERROR; }
     if (j.n_missing) fprintf(stderr, "sdd: warning: %s: no score for %lld trials of %s; skipped\n", scores, (long long)j.n_missing, key);
-    sdd_calibration c;
     sdd_calibration_info info;
-    int status = SDD_EXIT_OK;
+    int status = SDD_EXIT_OK, bad;
+    /* a degenerate fit (equal scores, zero weight) is refused, not written */
     if (sdd_calibration_train(j.x, j.pos, j.n, 1, prior, l2, &c, &info, &e) ||
-        sdd_calibration_set_decision(&c, pspoof, cmiss, cfa, &e)) {
+        sdd_calibration_set_decision(&c, pspoof, cmiss, cfa, &e) || sdd_calibration_check(&c, j.x, j.n, &bad, &e)) {
         cli_error("%s: %s", scores, e.msg);
         sdd_joined_free(&j);
         return SDD_EXIT_ERROR;
@@ -108,7 +125,7 @@ int cmd_calibrate(int argc, char **argv)
                "Cllr %.6f -> %.6f bits (prior-weighted, normalised)\n"
                "Bayes threshold %.6f on the LLR (Pspoof %g, Cmiss %g, Cfa %g) = raw score %.9g\n",
                c.w[0], c.b < 0 ? '-' : '+', fabs(c.b), (long long)nb, (long long)(j.n - nb), prior, info.cllr_before, info.cllr_after, c.threshold,
-               pspoof, cmiss, cfa, c.w[0] != 0 ? (c.threshold - c.b) / c.w[0] : NAN);
+               pspoof, cmiss, cfa, (c.threshold - c.b) / c.w[0]);
     sdd_joined_free(&j);
     return status;
 }

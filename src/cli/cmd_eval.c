@@ -7,8 +7,10 @@
 #include "metrics/evaluate.h"
 #include "io/atomic.h"
 #include "metrics/calibration.h"
+#include "metrics/scores.h"
 #include "core/str.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -126,12 +128,41 @@ int cmd_eval(int argc, char **argv)
     if (o.tdcf == SDD_TDCF_2019 && o.asv_c012)
         return cli_usage_error("eval", "--tdcf 2019 needs ASV scores: C012 coefficients are the 2021 form");
 
+    /* an output never replaces an input, nor the other output */
+    const char *in[8][2] = { { "--scores", o.scores },       { "--key", o.key },
+                             { "--asv-scores", o.asv_scores }, { "--asv-key", o.asv_key },
+                             { "--asv-c012", o.asv_c012 },   { "--sasv-scores", o.sasv_scores },
+                             { "--sasv-key", o.sasv_key },   { "--calibration", calfile } };
+    const char *outs[2][2] = { { "-o", out }, { "--det", det } };
+    for (int k = 0; k < 2; k++)
+        for (int i = 0; i < 8; i++)
+            if (cli_same_file(outs[k][1], in[i][1]))
+                return cli_usage_error("eval", "%s %s is the same file as %s %s: it would be overwritten", outs[k][0],
+                                       outs[k][1], in[i][0], in[i][1]);
+    if (out && det && (!strcmp(out, det) || cli_same_file(out, det)))
+        return cli_usage_error("eval", "-o and --det name the same file %s", out);
+
     sdd_err e;
     sdd_eval_report r;
     sdd_calibration cal;
     if (calfile) {
         if (sdd_calibration_load(calfile, &cal, &e)) { cli_error("%s", e.msg); return SDD_EXIT_ERROR; }
         o.calibration = &cal;
+        /* a calibration that overflows (a weight of 1e308) is named with the
+         * trial, before the metrics meet an infinite score */
+        sdd_scores sc;
+        if (cal.k == 1 && sdd_scores_load(o.scores, &sc, &e) == 0) {
+            for (int64_t j = 0; j < sc.n; j++) {
+                const double llr = sdd_calibration_apply(&cal, &sc.score[j]);
+                if (!isfinite(llr)) {
+                    cli_error("%s:%d: calibration %s makes the score of trial %s (%.9g) a non-finite LLR", o.scores,
+                              sc.line[j], calfile, sc.id[j], sc.score[j]);
+                    sdd_scores_free(&sc);
+                    return SDD_EXIT_ERROR;
+                }
+            }
+            sdd_scores_free(&sc);
+        }
     }
     if (sdd_eval_run(&o, &r, &e)) { cli_error("%s", e.msg); return SDD_EXIT_ERROR; }
     for (int i = 0; i < r.nwarn; i++) fprintf(stderr, "sdd: warning: %s\n", r.warnings[i]);

@@ -47,6 +47,15 @@ static int apply(const char *fusion, const char *const *scores, int k, const cha
     }
     sdd_joined j;
     if (sdd_join_plain(scores, k, &j, &e)) { cli_error("%s", e.msg); return SDD_EXIT_ERROR; }
+    /* an LLR that overflows (a hand-edited weight of 1e308) is an error, not an 'inf' line */
+    for (int64_t i = 0; i < j.n; i++) {
+        const double s = sdd_calibration_apply(&c, j.x + (size_t)i * k);
+        if (!isfinite(s)) {
+            cli_error("%s: trial %s of %s: the fused LLR (weights . scores + bias) is not finite", fusion, j.id[i], scores[0]);
+            sdd_joined_free(&j);
+            return SDD_EXIT_ERROR;
+        }
+    }
     sdd_afile *af = sdd_afile_open(out, &e);
     int status = SDD_EXIT_OK;
     if (!af) { cli_error("%s", e.msg); status = SDD_EXIT_ERROR; }
@@ -99,6 +108,22 @@ int cmd_fuse(int argc, char **argv)
     if (label && !fusion) FAIL("--threshold applies to --apply");
     if (!(prior > 0 && prior < 1)) FAIL("--prior must be in (0, 1)");
     if (!(l2 >= 0)) FAIL("--l2 must be >= 0");
+    if (!(pspoof > 0 && pspoof < 1)) FAIL("--pspoof must be in (0, 1)");
+    if (!(cmiss > 0)) FAIL("--cmiss must be > 0");
+    if (!(cfa > 0)) FAIL("--cfa must be > 0");
+    sdd_err e;
+    sdd_calibration c;
+    if (sdd_calibration_set_decision(&c, pspoof, cmiss, cfa, &e)) FAIL("--pspoof, --cmiss, --cfa: %s", e.msg);
+    /* the output never replaces an input */
+    for (int i = 0; i < k; i++)
+        if (cli_same_file(out, scores[i])) {
+            const int rc = cli_usage_error("fuse", "-o %s is the same file as the score file %s: it would be overwritten", out,
+                                           scores[i]);
+            free(scores);
+            return rc;
+        }
+    if (cli_same_file(out, key)) FAIL("-o %s is the same file as --key %s: it would be overwritten", out, key);
+    if (cli_same_file(out, fusion)) FAIL("-o %s is the same file as --apply %s: it would be overwritten", out, fusion);
 #undef NUM
 #undef NEED
 #undef FAIL
@@ -108,16 +133,16 @@ int cmd_fuse(int argc, char **argv)
         free(scores);
         return status;
     }
-    sdd_err e;
     sdd_joined j;
     if (sdd_join_keyed(key, scores, k, allow_missing, &j, &e)) { cli_error("%s", e.msg); free(scores); return SDD_EXIT_ERROR; }
     if (j.n_missing) fprintf(stderr, "sdd: warning: %lld trials of %s lack a score in some file; skipped\n", (long long)j.n_missing, key);
-    sdd_calibration c;
     sdd_calibration_info info;
     status = SDD_EXIT_OK;
+    int bad = -1;
+    /* a degenerate fit (a constant system, zero weights) is refused, not written */
     if (sdd_calibration_train(j.x, j.pos, j.n, k, prior, l2, &c, &info, &e) ||
-        sdd_calibration_set_decision(&c, pspoof, cmiss, cfa, &e)) {
-        cli_error("%s: %s", key, e.msg);
+        sdd_calibration_set_decision(&c, pspoof, cmiss, cfa, &e) || sdd_calibration_check(&c, j.x, j.n, &bad, &e)) {
+        cli_error("%s: %s", bad >= 0 ? scores[bad] : key, e.msg);
         status = SDD_EXIT_ERROR;
     } else {
         int64_t nb = 0;

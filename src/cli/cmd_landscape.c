@@ -15,7 +15,8 @@ static void usage(FILE *f)
             "the weighted-CE loss (eval mode) at theta + a*d1 + b*d2 for random Gaussian\n"
             "directions d1, d2, filter-normalised (biases and BatchNorm parameters fixed), on a\n"
             "grid of a, b in [-R, R], for the list's utterances (first cut) and for their RawBoost\n"
-            "copies. OUT.tsv (written atomically): a, b, loss_orig, loss_aug.\n"
+            "copies. OUT.tsv (written atomically): a, b, loss_orig, loss_aug; a loss that is not finite\n"
+            "(a far --range) is written as nan, left out of the plot, and counted in a warning.\n"
             "  -m, --model FILE    the model (sdd model file or PyTorch .pth)\n"
             "  --list LIST, --audio-dir DIR   labelled utterances (any list format sdd reads)\n"
             "  --svg FILE          also draw it: heat maps with contours (log loss) for both input\n"
@@ -65,6 +66,16 @@ int cmd_landscape(int argc, char **argv)
 #undef INT
     }
     if (!p.model || !p.list || !out) return cli_usage_error("landscape", "-m, --list and -o are required");
+    /* an output never replaces an input, nor the other output */
+    const char *in[2][2] = { { "-m", p.model }, { "--list", p.list } };
+    const char *outs[2][2] = { { "-o", out }, { "--svg", p.svg } };
+    for (int k = 0; k < 2; k++)
+        for (int i = 0; i < 2; i++)
+            if (cli_same_file(outs[k][1], in[i][1]))
+                return cli_usage_error("landscape", "%s %s is the same file as %s %s: it would be overwritten", outs[k][0],
+                                       outs[k][1], in[i][0], in[i][1]);
+    if (p.svg && (!strcmp(out, p.svg) || cli_same_file(out, p.svg)))
+        return cli_usage_error("landscape", "-o and --svg name the same file %s", out);
     if (sdd_rawboost_check_params(&p.rb, &e)) return cli_usage_error("landscape", "%s", e.msg);
     if (sdd_device_check(p.device, NULL, 0, &e)) { cli_error("--device: %s", e.msg); return SDD_EXIT_ERROR; }
     cli_set_threads(threads);

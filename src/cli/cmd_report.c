@@ -61,6 +61,18 @@ int cmd_report(int argc, char **argv)
         } else dirs[nd++] = a;
     }
     if (!nd) { free(dirs); return cli_usage_error("report", "no run directory given"); }
+    /* the plot never replaces a run's files */
+    for (int r = 0; r < nd && svg; r++) {
+        static const char *const files[] = { "log.jsonl", "config.json" };
+        for (int f = 0; f < 2; f++) {
+            char in[4096];
+            snprintf(in, sizeof in, "%s/%s", dirs[r], files[f]);
+            if (cli_same_file(svg, in)) {
+                free(dirs);
+                return cli_usage_error("report", "--svg %s is the same file as %s: it would be overwritten", svg, in);
+            }
+        }
+    }
     sdd_runlog *runs = calloc((size_t)nd, sizeof *runs);
     const char **labels = calloc((size_t)nd, sizeof *labels);
     char (*names)[256] = calloc((size_t)nd, sizeof *names);

@@ -1,7 +1,7 @@
 /* Owns calibration.h: prior-weighted linear logistic regression (Newton's
- * method on (w, b), k + 1 unknowns), applying it, the prior-weighted Cllr,
- * and the JSON calibration file (jansson; parse with validation, write
- * atomically). */
+ * method on (w, b), k + 1 unknowns, in standardised coordinates), applying
+ * it, the check that a fit is of use, the prior-weighted Cllr, and the JSON
+ * calibration file (jansson; parse with validation, write atomically). */
 #include "metrics/calibration.h"
 #include "metrics/dcf.h"
 #include "io/atomic.h"
@@ -50,27 +50,38 @@ int sdd_calibration_set_decision(sdd_calibration *c, double pspoof, double cmiss
     if (!(pspoof > 0 && pspoof < 1) || !(cmiss > 0) || !(cfa > 0) || !isfinite(cmiss) || !isfinite(cfa))
         return sdd_err_set(e, "decision costs must be 0 < pspoof < 1, cmiss > 0, cfa > 0");
     sdd_dcf_cost d = { pspoof, cmiss, cfa };
+    const double t = sdd_dcf_bayes_threshold(&d);
+    if (!isfinite(t))
+        return sdd_err_set(e, "decision costs pspoof %g, cmiss %g, cfa %g give a Bayes threshold that is not finite",
+                           pspoof, cmiss, cfa);
     c->pspoof = pspoof;
     c->cmiss = cmiss;
     c->cfa = cfa;
-    c->threshold = sdd_dcf_bayes_threshold(&d);
+    c->threshold = t;
     return 0;
 }
 
-/* objective at theta = (w[0..k), b) */
+/* The solver works on standardised inputs z_j = (x_j - c_j) / (2 h_j), c_j
+ * the median of input j and h_j half its median absolute deviation (or a
+ * fallback spread), so that a score of 1e20 or 1e200 neither overflows the
+ * Hessian (x^2) nor sets the scale of the steps. Weights v on z are weights
+ * w_j = v_j u_j on the raw scores, u_j = 1 / (2 h_j), and the bias is
+ * b = v_k - sum_j w_j c_j; the objective, its regulariser on w included, is
+ * the same function in either coordinates. */
 typedef struct {
-    const double *x;
+    const double *z;          /* (n, k) standardised inputs */
     const unsigned char *pos;
     int64_t n;
     int k;
     double ct, cn, off, l2;   /* per-trial weights P/Nb, (1-P)/Ns; logit(P) */
+    const double *u;          /* raw weight per unit of v */
 } problem;
 
 static double score_of(const problem *p, const double *th, int64_t i)
 {
     double s = th[p->k];
-    const double *xi = p->x + (size_t)i * p->k;
-    for (int j = 0; j < p->k; j++) s += th[j] * xi[j];
+    const double *zi = p->z + (size_t)i * p->k;
+    for (int j = 0; j < p->k; j++) s += th[j] * zi[j];
     return s;
 }
 
@@ -82,7 +93,7 @@ static double objective(const problem *p, const double *th)
         f += p->pos[i] ? p->ct * softplus(-z) : p->cn * softplus(z);
     }
     double r = 0;
-    for (int j = 0; j < p->k; j++) r += th[j] * th[j];
+    for (int j = 0; j < p->k; j++) r += (th[j] * p->u[j]) * (th[j] * p->u[j]);
     return f + 0.5 * p->l2 * r;
 }
 
@@ -97,18 +108,19 @@ static void derivatives(const problem *p, const double *th, double *g, double *H
         const double z = score_of(p, th, i) + p->off, sg = sigmoid(z);
         const double c = p->pos[i] ? p->ct : p->cn;
         const double r = c * (sg - (p->pos[i] ? 1.0 : 0.0)), h = c * sg * (1 - sg);
-        memcpy(xt, p->x + (size_t)i * p->k, (size_t)p->k * sizeof *xt);
+        memcpy(xt, p->z + (size_t)i * p->k, (size_t)p->k * sizeof *xt);
         xt[p->k] = 1.0;
         for (int a = 0; a < m; a++) {
             g[a] += r * xt[a];
-            for (int b = 0; b <= a; b++) H[a * m + b] += h * xt[a] * xt[b];
+            if (h > 0)
+                for (int b = 0; b <= a; b++) H[a * m + b] += h * xt[a] * xt[b];
         }
     }
     for (int a = 0; a < m; a++)
         for (int b = a + 1; b < m; b++) H[a * m + b] = H[b * m + a];
     for (int j = 0; j < p->k; j++) {
-        g[j] += p->l2 * th[j];
-        H[j * m + j] += p->l2;
+        g[j] += p->l2 * (th[j] * p->u[j]) * p->u[j];
+        H[j * m + j] += p->l2 * p->u[j] * p->u[j];
     }
 }
 
@@ -135,7 +147,42 @@ static int solve(double *A, double *r, int m)
         for (int j = i + 1; j < m; j++) s -= A[i * m + j] * r[j];
         r[i] = s / A[i * m + i];
     }
+    for (int i = 0; i < m; i++)
+        if (!isfinite(r[i])) return -1;
     return 0;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    const double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* median of v[0..n) (sorted in place) */
+static double median(double *v, int64_t n)
+{
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : 0.5 * v[n / 2 - 1] + 0.5 * v[n / 2];
+}
+
+/* Centre c and half-spread h of input j: z = (x/2 - c/2) / h stays finite
+ * (|z| <= 1e300) and the regulariser's curvature l2 u^2 below 1e200. */
+static void standardise(const double *x, int64_t n, int k, int j, double l2, double *tmp, double *c, double *h)
+{
+    for (int64_t i = 0; i < n; i++) tmp[i] = x[(size_t)i * k + j];
+    *c = median(tmp, n);
+    double far = 0, mean = 0;
+    for (int64_t i = 0; i < n; i++) {
+        tmp[i] = fabs(0.5 * x[(size_t)i * k + j] - 0.5 * *c);
+        far = fmax(far, tmp[i]);
+        mean += tmp[i] / (double)n;
+    }
+    double s = median(tmp, n);
+    if (!(s > 0)) s = mean;   /* more than half the scores equal */
+    if (!(s > 0)) s = 1;      /* all equal: z = 0, the weight only pays the regulariser */
+    s = fmax(s, far * 1e-300);
+    if (l2 > 0) s = fmax(s, 0.5 * sqrt(l2) * 1e-100);
+    *h = fmax(s, 1e-300);
 }
 
 int sdd_calibration_train(const double *x, const unsigned char *pos, int64_t n, int k, double prior, double l2,
@@ -154,19 +201,72 @@ int sdd_calibration_train(const double *x, const unsigned char *pos, int64_t n, 
     }
     if (!nt) return sdd_err_set(e, "no bona fide trials to train on");
     if (!nn) return sdd_err_set(e, "no spoof trials to train on");
-    problem p = { x, pos, n, k, prior / (double)nt, (1 - prior) / (double)nn, log(prior / (1 - prior)), l2 };
     const int m = k + 1;
-    double th[SDD_CAL_MAX_INPUTS + 1] = { 0 }, tn[SDD_CAL_MAX_INPUTS + 1], g[SDD_CAL_MAX_INPUTS + 1], d[SDD_CAL_MAX_INPUTS + 1];
-    double *H = malloc((size_t)m * m * sizeof *H);
-    if (!H) return sdd_err_set(e, "out of memory");
-    double f = objective(&p, th);
+    double *z = malloc((size_t)n * k * sizeof *z), *tmp = malloc((size_t)n * sizeof *tmp);
+    double *H = malloc((size_t)m * m * sizeof *H), *H0 = malloc((size_t)m * m * sizeof *H0);
+    if (!z || !tmp || !H || !H0) {
+        free(z); free(tmp); free(H); free(H0);
+        return sdd_err_set(e, "out of memory");
+    }
+    double ctr[SDD_CAL_MAX_INPUTS], half[SDD_CAL_MAX_INPUTS], u[SDD_CAL_MAX_INPUTS];
+    for (int j = 0; j < k; j++) {
+        standardise(x, n, k, j, l2, tmp, &ctr[j], &half[j]);
+        u[j] = 0.5 / half[j];
+        for (int64_t i = 0; i < n; i++)
+            z[(size_t)i * k + j] = (0.5 * x[(size_t)i * k + j] - 0.5 * ctr[j]) / half[j];
+    }
+    free(tmp);
+    problem p = { z, pos, n, k, prior / (double)nt, (1 - prior) / (double)nn, log(prior / (1 - prior)), l2, u };
+    double th[SDD_CAL_MAX_INPUTS + 1], tn[SDD_CAL_MAX_INPUTS + 1], g[SDD_CAL_MAX_INPUTS + 1], d[SDD_CAL_MAX_INPUTS + 1];
+    /* Starts: all weights 0; each input as it is (w_j = 1, b = 0: the
+     * identity, whose objective is the raw scores' Cllr); the inputs'
+     * average. Newton's method goes on from the best, and the line search
+     * only accepts decreases (the polishing steps below move by rounding
+     * only), so the result is never worse than any start. */
+    double f = INFINITY;
+    for (int s = -1; s <= k; s++) {
+        if (s == k && k == 1) break;
+        for (int a = 0; a < m; a++) tn[a] = 0;
+        for (int j = 0; j < k; j++) {
+            if (s != j && s != k) continue;
+            const double wj = s == k ? 1.0 / k : 1.0;
+            tn[j] = wj / u[j];
+            tn[k] += wj * ctr[j];
+        }
+        int ok = 1;
+        for (int a = 0; a < m; a++) ok &= isfinite(tn[a]);
+        const double fs = ok ? objective(&p, tn) : INFINITY;
+        if (s == -1 || fs < f) {
+            f = fs;
+            memcpy(th, tn, (size_t)m * sizeof *th);
+        }
+    }
+    /* scores at a scale of 1e200 make their identity overconfident far
+     * beyond what the Hessian can resolve (it underflows): shrink the start
+     * towards 0 while that lowers the objective */
+    for (int i = 0; i < 1100; i++) {
+        for (int a = 0; a < m; a++) tn[a] = 0.5 * th[a];
+        const double fs = objective(&p, tn);
+        if (!(fs < f)) break;
+        f = fs;
+        memcpy(th, tn, (size_t)m * sizeof *th);
+    }
     int it = 0;
     for (it = 1; it <= 200; it++) {
         derivatives(&p, th, g, H);
+        int fin = 1;
+        for (int a = 0; a < m; a++) fin &= isfinite(g[a]);
+        if (!fin) break;
+        memcpy(H0, H, (size_t)m * m * sizeof *H);
         for (int a = 0; a < m; a++) d[a] = -g[a];
         if (solve(H, d, m)) {
-            /* a constant input gives a singular Hessian: fall back to the gradient */
-            for (int a = 0; a < m; a++) d[a] = -g[a];
+            /* singular (a constant input without regularisation): a small
+             * ridge, else the gradient */
+            double big = 0;
+            for (int a = 0; a < m; a++) big = fmax(big, fabs(H0[a * m + a]));
+            for (int a = 0; a < m; a++) { H0[a * m + a] += 1e-12 * big + 1e-300; d[a] = -g[a]; }
+            if (solve(H0, d, m))
+                for (int a = 0; a < m; a++) d[a] = -g[a];
         }
         double gd = 0;
         for (int a = 0; a < m; a++) gd += g[a] * d[a];
@@ -174,13 +274,25 @@ int sdd_calibration_train(const double *x, const unsigned char *pos, int64_t n, 
         double t = 1.0, fn = f;
         /* once the predicted decrease is below the objective's rounding, the
          * full Newton step is taken unchecked (quadratic convergence there) */
-        const int polish = -gd <= 1e-13 * (1 + fabs(f));
+        const int polish = -gd <= 1e-13 * fabs(f);
         for (int ls = 0; ls < 60; ls++, t *= 0.5) {
             for (int a = 0; a < m; a++) tn[a] = th[a] + t * d[a];
             fn = objective(&p, tn);
-            if (polish || fn <= f + 1e-4 * t * gd) break;
+            if (polish ? isfinite(fn) : fn <= f + 1e-4 * t * gd) break;
         }
-        if (!polish && !(fn <= f)) break;
+        if (polish ? !isfinite(fn) : !(fn <= f + 1e-4 * t * gd)) break;
+        /* far from the minimum (separable classes, a score far out) a full
+         * step can be much too short: double it while the objective falls */
+        if (!polish && t == 1.0) {
+            double tx[SDD_CAL_MAX_INPUTS + 1];
+            for (double t2 = 2; t2 <= 1073741824.0; t2 *= 2) {
+                for (int a = 0; a < m; a++) tx[a] = th[a] + t2 * d[a];
+                const double fx = objective(&p, tx);
+                if (!(fx < fn)) break;
+                fn = fx;
+                memcpy(tn, tx, (size_t)m * sizeof *tn);
+            }
+        }
         double step = 0, size = 0;
         for (int a = 0; a < m; a++) {
             step = fmax(step, fabs(tn[a] - th[a]));
@@ -188,16 +300,22 @@ int sdd_calibration_train(const double *x, const unsigned char *pos, int64_t n, 
             th[a] = tn[a];
         }
         f = fn;
-        if (step <= 1e-13 * (1 + size)) break;
+        /* a tiny step only ends the search once the decrease is negligible:
+         * a score far out makes the first Newton steps tiny but worthwhile */
+        if (polish && step <= 1e-13 * (1 + size)) break;
     }
     free(H);
+    free(H0);
+    free(z);
+    double b = th[k];
     for (int j = 0; j < k; j++) {
-        if (!isfinite(th[j])) return sdd_err_set(e, "logistic regression diverged");
-        c->w[j] = th[j];
+        c->w[j] = th[j] * u[j];
+        b -= c->w[j] * ctr[j];
+        if (!isfinite(c->w[j])) return sdd_err_set(e, "logistic regression diverged");
     }
-    if (!isfinite(th[k])) return sdd_err_set(e, "logistic regression diverged");
+    if (!isfinite(b)) return sdd_err_set(e, "logistic regression diverged");
     c->k = k;
-    c->b = th[k];
+    c->b = b;
     c->prior = prior;
     c->l2 = l2;
     sdd_dcf_cost dc;
@@ -214,6 +332,35 @@ int sdd_calibration_train(const double *x, const unsigned char *pos, int64_t n, 
             free(s);
         }
     }
+    return 0;
+}
+
+int sdd_calibration_check(const sdd_calibration *c, const double *x, int64_t n, int *input, sdd_err *e)
+{
+    *input = -1;
+    for (int j = 0; j < c->k; j++) {
+        int64_t i = 1;
+        while (i < n && x[(size_t)i * c->k + j] == x[j]) i++;
+        if (n > 0 && i == n) {
+            *input = j;
+            return sdd_err_set(e, "all %lld scores are equal (%.9g): they cannot tell the classes apart", (long long)n, x[j]);
+        }
+    }
+    double lo = INFINITY, hi = -INFINITY;
+    for (int64_t i = 0; i < n; i++) {
+        const double s = sdd_calibration_apply(c, x + (size_t)i * c->k);
+        if (!isfinite(s)) return sdd_err_set(e, "the fitted LLR of trial %lld is not finite", (long long)i + 1);
+        lo = fmin(lo, s);
+        hi = fmax(hi, s);
+    }
+    char w[64];
+    if (c->k == 1) snprintf(w, sizeof w, "weight %.3g", c->w[0]);
+    else snprintf(w, sizeof w, "%d weights", c->k);
+    if (!(hi - lo > 1e-6))
+        return sdd_err_set(e, "degenerate fit: the LLR is the same for all %lld trials to within 1e-6 (%s, bias %.3g; "
+                              "prior %g): the scores do not separate the classes at this prior", (long long)n, w, c->b, c->prior);
+    if (c->k == 1 && !isfinite((c->threshold - c->b) / c->w[0]))
+        return sdd_err_set(e, "degenerate fit: the Bayes threshold on the raw score is not finite (%s, bias %.3g)", w, c->b);
     return 0;
 }
 

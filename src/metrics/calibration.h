@@ -8,8 +8,14 @@
  *   P/Nb sum_bona softplus(-(s + offset)) + (1-P)/Ns sum_spoof softplus(s + offset)
  *   + (l2/2) |w|^2,   s = w . x + b,
  * (the first two terms are the prior-weighted Cllr times log 2), by Newton's
- * method with a backtracking line search. l2 (1e-6 by default) only keeps
- * the minimum finite when the classes are separable.
+ * method with a backtracking line search on the inputs standardised by
+ * their median and median absolute deviation (so a score of 1e20 or a scale
+ * of 1e200 neither overflows nor stalls it), started from the best of: all
+ * weights 0, each input as it is (w = 1, b = 0) and their average. The line
+ * search only accepts decreases (but for rounding in the last Newton steps),
+ * so the objective at the result is never above the raw scores' (k = 1)
+ * beyond rounding. l2 (1e-6 by default) only keeps the
+ * minimum finite when the classes are separable.
  * File (JSON, written atomically; unknown keys are ignored when read):
  *   { "format": "sdd-calibration", "version": 1, "kind": "calibration"|"fusion",
  *     "weights": [w1, ...], "bias": b, "prior": P, "l2": l2,
@@ -55,7 +61,16 @@ double sdd_calibration_apply(const sdd_calibration *c, const double *x);
  * offset = logit(P), divided by the entropy of P (so 1 bit = a useless
  * system, as BOSARIS's normalised Cllr). */
 double sdd_calibration_cllr(const double *s, const unsigned char *pos, int64_t n, double prior);
-/* Sets the decision costs and the Bayes threshold they give. */
+/* Whether c, trained on the n trials x (n, c->k), is of use: 0, or -1 with
+ * e set when the scores of an input are all equal (*input = that input, from
+ * 0), or (*input = -1) when the fitted LLRs of all n trials lie within 1e-6
+ * of each other (zero weights: the scores tell nothing at this prior, as
+ * with a prior of 1e-300, where l2 outweighs the data), when one is not
+ * finite, or, for k = 1, when the Bayes threshold on the raw score is not
+ * finite. sdd_calibration_train leaves such fits to this check. */
+int sdd_calibration_check(const sdd_calibration *c, const double *x, int64_t n, int *input, sdd_err *e);
+/* Sets the decision costs and the Bayes threshold they give (-1 when the
+ * costs are out of range or the threshold is not finite). */
 int sdd_calibration_set_decision(sdd_calibration *c, double pspoof, double cmiss, double cfa, sdd_err *e);
 
 /* Parses a calibration file from len bytes (name for messages). 0, or -1

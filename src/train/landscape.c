@@ -149,6 +149,24 @@ int sdd_landscape_run(const sdd_landscape_params *p, const char *out, sdd_err *e
     if (!rc && p->svg && !(svg = sdd_landscape_svg(ga, glo, gla, p->steps, p->dirs, p->range, e))) rc = -1;
     if (!rc) rc = sdd_atomic_write(out, b.s, b.n, e);
     if (!rc && svg) rc = sdd_atomic_write(p->svg, svg, strlen(svg), e);
+    /* a loss that overflowed (a far --range) is written as nan, and the plot
+     * leaves it out: say so rather than let a gap or a nan row pass unseen */
+    int nbad = 0, first = -1;
+    for (int k = 0; k < p->steps * nb_steps && !rc; k++)
+        if (!isfinite(glo[k]) || (naug && !isfinite(gla[k]))) {
+            nbad++;
+            if (first < 0) first = k;
+        }
+    if (nbad) {
+        const int fa = first / nb_steps, fb = first % nb_steps;
+        const double a = -p->range + 2.0 * p->range * fa / (p->steps - 1);
+        const double bb = p->dirs == 2 ? -p->range + 2.0 * p->range * fb / (p->steps - 1) : 0.0;
+        char aug[64] = "";
+        if (naug) snprintf(aug, sizeof aug, ", loss_aug %.9g", gla[first]);
+        fprintf(stderr, "sdd: warning: %s: %d of %d grid points gave a non-finite loss (first at a=%.6g b=%.6g: loss_orig %.9g%s); "
+                        "written as nan%s\n", out, nbad, p->steps * nb_steps, a, bb, glo[first], aug,
+                p->svg ? ", not plotted in the SVG" : "");
+    }
     free(svg);
     free(ga); free(glo); free(gla);
     free(b.s);
