@@ -43,11 +43,31 @@ int cli_parse_int(const char *s, long lo, long hi, long *out)
     return 0;
 }
 
+/* stat of the folder PATH's last component is in, and that component */
+static int parent_of(const char *path, struct stat *st, const char **base)
+{
+    const char *slash = strrchr(path, '/');
+    *base = slash ? slash + 1 : path;
+    if (!slash) return stat(".", st);
+    char dir[4096];
+    const size_t n = slash == path ? 1 : (size_t)(slash - path);
+    if (n >= sizeof dir) return -1;
+    memcpy(dir, path, n);
+    dir[n] = 0;
+    return stat(dir, st);
+}
+
 int cli_same_file(const char *out, const char *in)
 {
+    if (!out || !in) return 0;
     struct stat a, b;
-    if (!out || !in || stat(out, &a) != 0 || stat(in, &b) != 0) return 0;
-    return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+    const int ea = stat(out, &a) == 0, eb = stat(in, &b) == 0;
+    if (ea && eb) return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+    if (ea || eb) return 0;
+    /* neither exists yet (two outputs): the same name in the same folder, however spelled */
+    const char *ba, *bb;
+    if (parent_of(out, &a, &ba) || parent_of(in, &b, &bb) || !*ba) return 0;
+    return a.st_dev == b.st_dev && a.st_ino == b.st_ino && !strcmp(ba, bb);
 }
 
 int cli_parse_double(const char *s, double *out)

@@ -40,8 +40,10 @@ int cli_parse_int(const char *s, long lo, long hi, long *out);
 int cli_parse_double(const char *s, double *out);
 /* 1 when OUT, an output about to be replaced, is the same existing file
  * (device and inode, so also through a link or another spelling) as IN, an
- * input of the same command; else 0. Commands refuse such an -o as a usage
- * error instead of overwriting their input. NULLs give 0. */
+ * input of the same command; when neither exists yet (two outputs), when
+ * both name the same entry of the same folder (./r.svg and r.svg); else 0.
+ * Commands refuse such an -o as a usage error instead of overwriting their
+ * input. NULLs give 0. */
 int cli_same_file(const char *out, const char *in);
 /* Option value: argv[*i + 1] if present (advances *i), else NULL. */
 const char *cli_value(int argc, char **argv, int *i);

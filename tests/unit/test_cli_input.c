@@ -119,6 +119,16 @@ static void test_outputs(const char *model)
     const long ws = file_size(T("s.wav"));
     CHECK(run("$SDD score -m %s -o %s %s", model, T("s.wav"), T("s.wav")) == 2);
     CHECK(file_size(T("s.wav")) == ws);
+    /* two outputs that do not exist yet, spelled differently */
+    FILE *f = fopen(T("k.txt"), "w");
+    if (f) { fputs("a bonafide\nb spoof\n", f); fclose(f); }
+    f = fopen(T("sk.txt"), "w");
+    if (f) { fputs("a 1\nb -1\n", f); fclose(f); }
+    char det[300];
+    snprintf(det, sizeof det, "%s", T("./r.svg"));
+    CHECK(run("$SDD eval --scores %s --key %s --det %s -o %s", T("sk.txt"), T("k.txt"), det, T("r.svg")) == 2);
+    CHECK_STR_CONTAINS(out, "-o and --det name the same file");
+    CHECK(file_size(T("r.svg")) < 0);
     /* finite samples that overflow the model: that file's error, the others scored */
     write_float_wav(T("big.wav"), 16000, 1e20, 0);
     CHECK(run("$SDD score -m %s -o %s %s %s", model, T("sc.txt"), T("big.wav"), T("s.wav")) == 1);
