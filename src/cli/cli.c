@@ -70,6 +70,21 @@ int cli_same_file(const char *out, const char *in)
     return a.st_dev == b.st_dev && a.st_ino == b.st_ino && !strcmp(ba, bb);
 }
 
+int cli_check_outputs(const char *cmd, const cli_file *outs, int nout, const cli_file *ins, int nin)
+{
+    for (int o = 0; o < nout; o++) {
+        if (!outs[o].path) continue;
+        for (int i = 0; i < nin; i++)
+            if (cli_same_file(outs[o].path, ins[i].path))
+                return cli_usage_error(cmd, "%s %s is the same file as %s %s: it would be overwritten", outs[o].opt,
+                                       outs[o].path, ins[i].opt, ins[i].path);
+        for (int p = 0; p < o; p++)
+            if (outs[p].path && (!strcmp(outs[p].path, outs[o].path) || cli_same_file(outs[p].path, outs[o].path)))
+                return cli_usage_error(cmd, "%s and %s name the same file %s", outs[p].opt, outs[o].opt, outs[o].path);
+    }
+    return 0;
+}
+
 int cli_parse_double(const char *s, double *out)
 {
     if (!s || !*s) return -1;

@@ -45,6 +45,14 @@ int cli_parse_double(const char *s, double *out);
  * Commands refuse such an -o as a usage error instead of overwriting their
  * input. NULLs give 0. */
 int cli_same_file(const char *out, const char *in);
+/* A file a command names: the option or role that names it ("--key", "the
+ * input") and its path (NULL: not given). */
+typedef struct { const char *opt, *path; } cli_file;
+/* 0 when no output is the same file as an input or as another output (see
+ * cli_same_file); else prints the usage error "sdd CMD: OPT PATH is the same
+ * file as OPT PATH: it would be overwritten" (or "OPT and OPT name the same
+ * file PATH") and returns SDD_EXIT_USAGE. */
+int cli_check_outputs(const char *cmd, const cli_file *outs, int nout, const cli_file *ins, int nin);
 /* Option value: argv[*i + 1] if present (advances *i), else NULL. */
 const char *cli_value(int argc, char **argv, int *i);
 /* fflush(stdout), remembering why the first failed flush failed. */

@@ -77,15 +77,9 @@ int cmd_calibrate(int argc, char **argv)
     if (sdd_calibration_set_decision(&c, pspoof, cmiss, cfa, &e))
         return cli_usage_error("calibrate", "--pspoof, --cmiss, --cfa: %s", e.msg);
     /* an output never replaces an input (or the other output) */
-    const char *in[3][2] = { { "--scores", scores }, { "--key", key }, { "-m", model } };
-    const char *outs[2][2] = { { "-o", out }, { "--model-out", model_out } };
-    for (int o = 0; o < 2; o++)
-        for (int i = 0; i < 3; i++)
-            if (cli_same_file(outs[o][1], in[i][1]))
-                return cli_usage_error("calibrate", "%s %s is the same file as %s %s: it would be overwritten", outs[o][0],
-                                       outs[o][1], in[i][0], in[i][1]);
-    if (out && model_out && (!strcmp(out, model_out) || cli_same_file(out, model_out)))
-        return cli_usage_error("calibrate", "-o and --model-out name the same file %s", out);
+    const cli_file ins[] = { { "--scores", scores }, { "--key", key }, { "-m", model } };
+    const cli_file outs[] = { { "-o", out }, { "--model-out", model_out } };
+    if (cli_check_outputs("calibrate", outs, 2, ins, 3)) return SDD_EXIT_USAGE;
 
     sdd_joined j;
     if (sdd_join_keyed(key, &scores, 1, allow_missing, &j, &e)) { cli_error("%s", e.msg); return SDD_EXIT_ERROR; }

@@ -129,18 +129,12 @@ int cmd_eval(int argc, char **argv)
         return cli_usage_error("eval", "--tdcf 2019 needs ASV scores: C012 coefficients are the 2021 form");
 
     /* an output never replaces an input, nor the other output */
-    const char *in[8][2] = { { "--scores", o.scores },       { "--key", o.key },
+    const cli_file ins[] = { { "--scores", o.scores },       { "--key", o.key },
                              { "--asv-scores", o.asv_scores }, { "--asv-key", o.asv_key },
                              { "--asv-c012", o.asv_c012 },   { "--sasv-scores", o.sasv_scores },
                              { "--sasv-key", o.sasv_key },   { "--calibration", calfile } };
-    const char *outs[2][2] = { { "-o", out }, { "--det", det } };
-    for (int k = 0; k < 2; k++)
-        for (int i = 0; i < 8; i++)
-            if (cli_same_file(outs[k][1], in[i][1]))
-                return cli_usage_error("eval", "%s %s is the same file as %s %s: it would be overwritten", outs[k][0],
-                                       outs[k][1], in[i][0], in[i][1]);
-    if (out && det && (!strcmp(out, det) || cli_same_file(out, det)))
-        return cli_usage_error("eval", "-o and --det name the same file %s", out);
+    const cli_file outs[] = { { "-o", out }, { "--det", det } };
+    if (cli_check_outputs("eval", outs, 2, ins, 8)) return SDD_EXIT_USAGE;
 
     sdd_err e;
     sdd_eval_report r;

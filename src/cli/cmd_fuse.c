@@ -115,15 +115,13 @@ int cmd_fuse(int argc, char **argv)
     sdd_calibration c;
     if (sdd_calibration_set_decision(&c, pspoof, cmiss, cfa, &e)) FAIL("--pspoof, --cmiss, --cfa: %s", e.msg);
     /* the output never replaces an input */
-    for (int i = 0; i < k; i++)
-        if (cli_same_file(out, scores[i])) {
-            const int rc = cli_usage_error("fuse", "-o %s is the same file as the score file %s: it would be overwritten", out,
-                                           scores[i]);
-            free(scores);
-            return rc;
-        }
-    if (cli_same_file(out, key)) FAIL("-o %s is the same file as --key %s: it would be overwritten", out, key);
-    if (cli_same_file(out, fusion)) FAIL("-o %s is the same file as --apply %s: it would be overwritten", out, fusion);
+    cli_file ins[SDD_CAL_MAX_INPUTS + 2];
+    int nin = 0;
+    for (int i = 0; i < k && nin < SDD_CAL_MAX_INPUTS; i++) ins[nin++] = (cli_file){ "the score file", scores[i] };
+    ins[nin++] = (cli_file){ "--key", key };
+    ins[nin++] = (cli_file){ "--apply", fusion };
+    const cli_file outs[] = { { "-o", out } };
+    if (cli_check_outputs("fuse", outs, 1, ins, nin)) { free(scores); return SDD_EXIT_USAGE; }
 #undef NUM
 #undef NEED
 #undef FAIL

@@ -67,15 +67,9 @@ int cmd_landscape(int argc, char **argv)
     }
     if (!p.model || !p.list || !out) return cli_usage_error("landscape", "-m, --list and -o are required");
     /* an output never replaces an input, nor the other output */
-    const char *in[2][2] = { { "-m", p.model }, { "--list", p.list } };
-    const char *outs[2][2] = { { "-o", out }, { "--svg", p.svg } };
-    for (int k = 0; k < 2; k++)
-        for (int i = 0; i < 2; i++)
-            if (cli_same_file(outs[k][1], in[i][1]))
-                return cli_usage_error("landscape", "%s %s is the same file as %s %s: it would be overwritten", outs[k][0],
-                                       outs[k][1], in[i][0], in[i][1]);
-    if (p.svg && (!strcmp(out, p.svg) || cli_same_file(out, p.svg)))
-        return cli_usage_error("landscape", "-o and --svg name the same file %s", out);
+    const cli_file ins[] = { { "-m", p.model }, { "--list", p.list } };
+    const cli_file outs[] = { { "-o", out }, { "--svg", p.svg } };
+    if (cli_check_outputs("landscape", outs, 2, ins, 2)) return SDD_EXIT_USAGE;
     if (sdd_rawboost_check_params(&p.rb, &e)) return cli_usage_error("landscape", "%s", e.msg);
     if (sdd_device_check(p.device, NULL, 0, &e)) { cli_error("--device: %s", e.msg); return SDD_EXIT_ERROR; }
     cli_set_threads(threads);

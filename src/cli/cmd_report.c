@@ -67,10 +67,8 @@ int cmd_report(int argc, char **argv)
         for (int f = 0; f < 2; f++) {
             char in[4096];
             snprintf(in, sizeof in, "%s/%s", dirs[r], files[f]);
-            if (cli_same_file(svg, in)) {
-                free(dirs);
-                return cli_usage_error("report", "--svg %s is the same file as %s: it would be overwritten", svg, in);
-            }
+            const cli_file outs[] = { { "--svg", svg } }, ins[] = { { "the run's", in } };
+            if (cli_check_outputs("report", outs, 1, ins, 1)) { free(dirs); return SDD_EXIT_USAGE; }
         }
     }
     sdd_runlog *runs = calloc((size_t)nd, sizeof *runs);

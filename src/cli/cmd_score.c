@@ -234,17 +234,17 @@ int cmd_score(int argc, char **argv)
     if (!model) { free(pos); return cli_usage_error("score", "no model given (-m MODEL)"); }
     if (!list && npos == 0) { free(pos); return cli_usage_error("score", "nothing to score: give --list FILE, audio files or folders"); }
     if (list && npos) { free(pos); return cli_usage_error("score", "give either --list or audio files/folders, not both"); }
-    if (out) {   /* -o must not replace an input */
-        const char *in[] = { model, list, calfile };
-        for (size_t k = 0; k < sizeof in / sizeof in[0]; k++)
-            if (cli_same_file(out, in[k])) { free(pos); return cli_usage_error("score", "-o %s is the same file as the input %s", out, in[k]); }
-        for (int k = 0; k < npos; k++)
-            if (cli_same_file(out, pos[k])) {
-                cli_usage_error("score", "-o %s is the same file as the input %s", out, pos[k]);
-                free(pos);
-                return SDD_EXIT_USAGE;
-            }
-    }
+    /* -o must not replace an input: the model, the list, the calibration, a named audio file */
+    cli_file *ins = malloc((size_t)(npos + 3) * sizeof *ins);
+    if (!ins) { free(pos); cli_error("out of memory"); return SDD_EXIT_ERROR; }
+    ins[0] = (cli_file){ "-m", model };
+    ins[1] = (cli_file){ "--list", list };
+    ins[2] = (cli_file){ "--calibration", calfile };
+    for (int k = 0; k < npos; k++) ins[3 + k] = (cli_file){ "the input", pos[k] };
+    const cli_file outs[] = { { "-o", out } };
+    const int clash = cli_check_outputs("score", outs, 1, ins, npos + 3);
+    free(ins);
+    if (clash) { free(pos); return SDD_EXIT_USAGE; }
     if (full && cut) { free(pos); return cli_usage_error("score", "--cut and --full exclude each other"); }
     if (have_window && !full) { free(pos); return cli_usage_error("score", "--window applies to --full only"); }
     if (max_seconds > 0 && !full) { free(pos); return cli_usage_error("score", "--max-seconds applies to --full only (without it, only the cut is decoded)"); }

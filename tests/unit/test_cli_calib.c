@@ -29,14 +29,7 @@ static char tmp[256];
 
 #define run(...) cli_run(out, sizeof out, __VA_ARGS__)
 
-static const char *T(const char *name)
-{
-    static char buf[8][512];
-    static int k;
-    char *p = buf[k++ % 8];
-    snprintf(p, 512, "%s/%s", tmp, name);
-    return p;
-}
+static const char *T(const char *name) { return check_tmp_path(tmp, name); }
 
 static int one_line(const char *s) { const char *nl = strchr(s, '\n'); return !strncmp(s, "sdd", 3) && nl && !nl[1]; }
 

@@ -24,14 +24,7 @@ static char tmp[256];
 
 #define run(...) cli_run(out, sizeof out, __VA_ARGS__)
 
-static const char *T(const char *name)
-{
-    static char buf[8][512];
-    static int k;
-    char *p = buf[k++ % 8];
-    snprintf(p, 512, "%s/%s", tmp, name);
-    return p;
-}
+static const char *T(const char *name) { return check_tmp_path(tmp, name); }
 
 /* weights and bias the reference gives for NAME at prior 0.5 */
 static int expected(const char *name, double *w, double *b)
