@@ -35,12 +35,12 @@ sdd_detector *sdd_detector_load(const char *model_path, const sdd_detector_param
 {
     sdd_err e;
     sdd_detector *d = calloc(1, sizeof *d);
-    if (!d) { if (err_len) snprintf(err, err_len, "out of memory"); return NULL; }
+    if (!d) { if (err && err_len) snprintf(err, err_len, "out of memory"); return NULL; }
     d->p = params ? *params : sdd_detector_default_params();
-    if (d->p.window_s <= 0) d->p.window_s = 16.0;
+    if (!(d->p.window_s > 0)) d->p.window_s = 16.0;   /* NaN too */
     d->m = sdd_model_load(model_path, NULL, &e);
     if (!d->m) {
-        if (err_len) snprintf(err, err_len, "%s", e.msg);
+        if (err && err_len) snprintf(err, err_len, "%s", e.msg);
         free(d);
         return NULL;
     }
@@ -48,7 +48,7 @@ sdd_detector *sdd_detector_load(const char *model_path, const sdd_detector_param
     sdd_ctx_init(&d->c, &d->m->params);
     if (d->p.device != 0 && d->p.device != 1) sdd_err_set(&e, "unknown device %d (0 = CPU, 1 = CUDA)", d->p.device);
     if (d->p.device != 0 && (d->p.device != 1 || sdd_ctx_set_device(&d->c, SDD_DEV_CUDA, &e))) {
-        if (err_len) snprintf(err, err_len, "device: %s", e.msg);
+        if (err && err_len) snprintf(err, err_len, "device: %s", e.msg);
         sdd_ctx_free(&d->c);
         sdd_model_free(d->m);
         free(d);
@@ -75,35 +75,40 @@ int sdd_detector_threshold(const sdd_detector *d, double *threshold)
     return 1;
 }
 
+/* Scores finite 16 kHz samples (the callers check them) into *score, which
+ * is left as it was on failure. */
 static int score16k(sdd_detector *d, const float *x, int64_t n, double *score)
 {
     if (n <= 0) return sdd_err_set(&d->err, "no samples");
-    for (int64_t i = 0; i < n; i++)
-        if (!(x[i] == x[i]) || x[i] > 3.4e38f || x[i] < -3.4e38f)
-            return sdd_err_set(&d->err, "sample %lld is not finite", (long long)i);
     int rc;
-    if (d->p.cut < 0) rc = sdd_score_full(d->m, &d->c, x, n, (int64_t)(d->p.window_s * 16000.0), score, &d->err);
+    double s = 0;
+    if (d->p.cut < 0) rc = sdd_score_full(d->m, &d->c, x, n, sdd_window_samples(d->p.window_s), &s, &d->err);
     else {
         const int64_t L = d->p.cut > 0 ? d->p.cut : d->m->nb_samp;
         float *buf = malloc((size_t)L * sizeof(float));
         if (!buf) return sdd_err_set(&d->err, "out of memory");
         sdd_cut_repeat(x, n, L, buf);
-        float s;
-        rc = sdd_score_batch(d->m, &d->c, buf, 1, L, &s, NULL, &d->err);
+        float sf;
+        rc = sdd_score_batch(d->m, &d->c, buf, 1, L, &sf, NULL, &d->err);
         free(buf);
-        if (!rc) *score = s;
+        s = sf;
     }
+    if (rc) return rc;
     /* finite samples far outside [-1, 1] overflow the model */
-    if (!rc && !isfinite(*score))
-        return sdd_err_set(&d->err, "the model's score is not finite: the samples are far outside [-1, 1]");
-    return rc;
+    if (!isfinite(s)) return sdd_err_set(&d->err, "the model's score is not finite: the samples are far outside [-1, 1]");
+    *score = s;
+    return 0;
 }
 
 int sdd_detector_score_samples(sdd_detector *d, const float *samples, int64_t n, int sample_rate, double *score)
 {
-    if (!d || !samples || !score) return -1;
+    if (!d) return -1;
     d->err.msg[0] = 0;
+    if (!samples || !score) return sdd_err_set(&d->err, "sdd_detector_score_samples: NULL argument");
+    if (n <= 0) return sdd_err_set(&d->err, "no samples");
     if (sample_rate <= 0) return sdd_err_set(&d->err, "sample rate %d is not positive", sample_rate);
+    for (int64_t i = 0; i < n; i++)   /* before resampling, so that i is the caller's index */
+        if (!isfinite(samples[i])) return sdd_err_set(&d->err, "sample %lld is not finite", (long long)i);
     if (sample_rate == 16000) return score16k(d, samples, n, score);
     const double ratio = 16000.0 / sample_rate;
     size_t olen = (size_t)((double)n * ratio + 16), odone = 0;
@@ -120,8 +125,9 @@ int sdd_detector_score_samples(sdd_detector *d, const float *samples, int64_t n,
 
 int sdd_detector_score_file(sdd_detector *d, const char *path, double *score)
 {
-    if (!d || !path || !score) return -1;
+    if (!d) return -1;
     d->err.msg[0] = 0;
+    if (!path || !score) return sdd_err_set(&d->err, "sdd_detector_score_file: NULL argument");
     float *x = NULL;
     int64_t n = 0;
     /* cut scoring decodes only the samples it scores (memory independent of the file's length) */

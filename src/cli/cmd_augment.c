@@ -73,6 +73,8 @@ int cmd_augment(int argc, char **argv)
     if (sdd_rawboost_check_params(&rp, &e)) return cli_usage_error("augment", "%s", e.msg);
     if (!sdd_str_ends_with_nocase(pos[1], ".wav") && !sdd_str_ends_with_nocase(pos[1], ".flac"))
         return cli_usage_error("augment", "%s: OUT must end in .wav or .flac", pos[1]);
+    const cli_file ins[] = { { "IN", pos[0] } }, outs[] = { { "OUT", pos[1] } };
+    if (cli_check_outputs("augment", outs, 1, ins, 1)) return SDD_EXIT_USAGE;
     cli_set_threads(threads);
 
     float *x = NULL;

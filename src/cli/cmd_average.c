@@ -28,12 +28,19 @@ int cmd_average(int argc, char **argv)
     for (int i = 1; i < argc && rc == SDD_EXIT_OK; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) { usage(stdout); free(in); return SDD_EXIT_OK; }
-        else if (!strcmp(a, "-o")) { if (!(out = cli_value(argc, argv, &i))) rc = cli_usage_error("average", "-o needs a file"); }
+        else if (!strcmp(a, "-o")) {
+            if (out) rc = cli_usage_error("average", "-o is given twice");
+            else if (!(out = cli_value(argc, argv, &i))) rc = cli_usage_error("average", "-o needs a file");
+        }
         else if (a[0] == '-' && a[1]) rc = cli_usage_error("average", "unknown option %s", a);
         else in[n++] = a;
     }
     if (rc == SDD_EXIT_OK && !n) rc = cli_usage_error("average", "no model files given");
     if (rc == SDD_EXIT_OK && !out) rc = cli_usage_error("average", "no output given (-o OUT.safetensors)");
+    for (int i = 0; i < n && rc == SDD_EXIT_OK; i++) {
+        const cli_file ins[] = { { "the input", in[i] } }, outs[] = { { "-o", out } };
+        rc = cli_check_outputs("average", outs, 1, ins, 1);
+    }
     if (rc != SDD_EXIT_OK) { free(in); return rc; }
     for (int i = 0; i < n; i++) {   /* a file given twice weighs twice: allowed, but said */
         int times = 0, first = 1;

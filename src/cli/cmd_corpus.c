@@ -202,6 +202,15 @@ static int corpus_check(int argc, char **argv)
         } else dir = a;
     }
     if (!dir) return cli_usage_error("corpus", "give the corpus folder (sdd corpus check DIR)");
+    char lists[3][4096];
+    cli_file ins[3];
+    const char *const split[3] = { "train", "dev", "eval" };
+    for (int k = 0; k < 3; k++) {
+        snprintf(lists[k], sizeof lists[k], "%s/%s.txt", dir, split[k]);
+        ins[k] = (cli_file){ "the protocol", lists[k] };
+    }
+    const cli_file outs[] = { { "-o", out } };
+    if (cli_check_outputs("corpus", outs, 1, ins, 3)) return SDD_EXIT_USAGE;
     cli_set_threads(threads);
     sdd_err e;
     feats tr = { 0 }, ev = { 0 };

@@ -34,6 +34,8 @@ int cmd_import(int argc, char **argv)
     }
     if (!in) return cli_usage_error("import", "no input checkpoint given");
     if (!out) return cli_usage_error("import", "no output given (-o OUT.safetensors)");
+    const cli_file ins[] = { { "the checkpoint", in } }, outs[] = { { "-o", out } };
+    if (cli_check_outputs("import", outs, 1, ins, 1)) return SDD_EXIT_USAGE;
     double t = 0;
     if (thr && cli_parse_double(thr, &t)) return cli_usage_error("import", "--threshold: '%s' is not a number", thr);
     sdd_err e;

@@ -366,7 +366,7 @@ int cmd_score(int argc, char **argv)
             int rc;
             if (full) {
                 double s;
-                rc = sdd_score_full(m, &c, full_x[0], full_n, (int64_t)(window_s * 16000.0), &s, &e);
+                rc = sdd_score_full(m, &c, full_x[0], full_n, sdd_window_samples(window_s), &s, &e);
                 scores[0] = (float)s;
             } else rc = sdd_score_batch(m, &c, wave, ng, L, scores, NULL, &e);
             if (rc) { cli_error("%s: %s", it.v[k0 + idx[0]].path, e.msg); status = SDD_EXIT_ERROR; }

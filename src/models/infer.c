@@ -40,6 +40,13 @@ int sdd_score_batch(sdd_model *m, sdd_ctx *c, const float *wave, int B, int64_t 
     return 0;
 }
 
+int64_t sdd_window_samples(double seconds)
+{
+    const double w = seconds * 16000.0;
+    if (!(w > 0)) return 0;
+    return w < 0x1p60 ? (int64_t)w : (int64_t)1 << 60;
+}
+
 int sdd_score_full(sdd_model *m, sdd_ctx *c, const float *x, int64_t n, int64_t window, double *score, sdd_err *e)
 {
     if (n <= 0) return sdd_err_set(e, "no samples");

@@ -13,5 +13,9 @@ int sdd_score_batch(sdd_model *m, sdd_ctx *c, const float *wave, int B, int64_t 
  * to it; clips longer than `window` samples are split into ceil(n / window)
  * equal windows whose scores are averaged. */
 int sdd_score_full(sdd_model *m, sdd_ctx *c, const float *x, int64_t n, int64_t window, double *score, sdd_err *e);
+/* A window of `seconds` at 16 kHz in samples, for sdd_score_full: clamped to
+ * 2^60 (never a split) for a huge or infinite value, so the conversion cannot
+ * overflow; 0 for a value that is not positive (NaN included). */
+int64_t sdd_window_samples(double seconds);
 
 #endif

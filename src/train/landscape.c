@@ -72,6 +72,15 @@ static int set_loss(sdd_model *m, sdd_ctx *c, const float *wave, const int *lab,
     return 0;
 }
 
+/* a loss as the table writes it: %.9g, and a NaN as "nan" whatever its sign
+ * bit (printf writes "-nan" for some NaNs, depending on how they arose) */
+static const char *loss_str(char buf[32], double v)
+{
+    if (isnan(v)) return "nan";
+    snprintf(buf, 32, "%.9g", v);
+    return buf;
+}
+
 int sdd_landscape_run(const sdd_landscape_params *p, const char *out, sdd_err *e)
 {
     if (p->dirs != 1 && p->dirs != 2) return sdd_err_set(e, "landscape: --dirs must be 1 or 2");
@@ -137,7 +146,8 @@ int sdd_landscape_run(const sdd_landscape_params *p, const char *out, sdd_err *e
             if (p->device && sdd_params_upload(&m->params, e)) { rc = -1; break; }
             if (set_loss(m, &c, wave, lab, n, L, p->batch, p->class_weight, &lo, e) ||
                 (naug && set_loss(m, &c, aug, lab, n, L, p->batch, p->class_weight, &la, e))) { rc = -1; break; }
-            sdd_sbuf_put(&b, "%.6g\t%.6g\t%.9g\t%.9g\n", a, bb, lo, la);
+            char so[32], sa[32];
+            sdd_sbuf_put(&b, "%.6g\t%.6g\t%s\t%s\n", a, bb, loss_str(so, lo), loss_str(sa, la));
             ga[ia * nb_steps + ib] = a;
             glo[ia * nb_steps + ib] = lo;
             gla[ia * nb_steps + ib] = la;
@@ -161,10 +171,10 @@ int sdd_landscape_run(const sdd_landscape_params *p, const char *out, sdd_err *e
         const int fa = first / nb_steps, fb = first % nb_steps;
         const double a = -p->range + 2.0 * p->range * fa / (p->steps - 1);
         const double bb = p->dirs == 2 ? -p->range + 2.0 * p->range * fb / (p->steps - 1) : 0.0;
-        char aug[64] = "";
-        if (naug) snprintf(aug, sizeof aug, ", loss_aug %.9g", gla[first]);
-        fprintf(stderr, "sdd: warning: %s: %d of %d grid points gave a non-finite loss (first at a=%.6g b=%.6g: loss_orig %.9g%s); "
-                        "written as nan%s\n", out, nbad, p->steps * nb_steps, a, bb, glo[first], aug,
+        char aug[64] = "", so[32], sa[32];
+        if (naug) snprintf(aug, sizeof aug, ", loss_aug %s", loss_str(sa, gla[first]));
+        fprintf(stderr, "sdd: warning: %s: %d of %d grid points gave a non-finite loss (first at a=%.6g b=%.6g: loss_orig %s%s); "
+                        "written as nan%s\n", out, nbad, p->steps * nb_steps, a, bb, loss_str(so, glo[first]), aug,
                 p->svg ? ", not plotted in the SVG" : "");
     }
     free(svg);

@@ -149,7 +149,12 @@ int sdd_recipe_apply(sdd_train_config *cfg, const char *name, sdd_recipe_store *
 int sdd_recipe_check_resume_text(const sdd_train_config *cfg, const char *arch, const char *text, size_t len, const char *origin,
                                  sdd_err *e)
 {
-    static const char *const keys[] = { "model", "paths", "batch", "accum", "cut", "crop", "seed", "algo", "align", "bn-stats" };
+    /* what may change on resume: where the audio is, how the run is executed
+     * (threads, cache, memory mode, device), how long it goes on, what is
+     * evaluated at the end, and start-only inputs that a resumed run does not
+     * read; every other setting is part of what the run computes */
+    static const char *const free_keys[] = { "train-audio", "dev-audio", "ssl-recompute", "cache", "threads", "workers",
+                                             "epochs", "patience", "max-steps", "eval", "init", "ssl-weights", "device" };
     json_error_t je;
     json_t *was = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
     if (!json_is_object(was)) {
@@ -164,13 +169,18 @@ int sdd_recipe_check_resume_text(const sdd_train_config *cfg, const char *arch, 
     /* align and bn-stats mean nothing to a one-path run (which records the defaults of its day) */
     const json_t *paths = json_object_get(now, "paths");
     const int dual = json_is_string(paths) && !strcmp(json_string_value(paths), "dual");
-    for (size_t k = 0; !rc && k < sizeof keys / sizeof keys[0]; k++) {
-        if (!dual && (!strcmp(keys[k], "align") || !strcmp(keys[k], "bn-stats"))) continue;
-        const json_t *a = json_object_get(was, keys[k]), *b = json_object_get(now, keys[k]);
-        if (!a || !b || json_equal((json_t *)a, (json_t *)b)) continue;
+    const char *key;
+    json_t *b;
+    json_object_foreach(now, key, b) {
+        if (rc) break;
+        int free_key = 0;
+        for (size_t k = 0; k < sizeof free_keys / sizeof free_keys[0]; k++) free_key |= !strcmp(key, free_keys[k]);
+        if (free_key || (!dual && (!strcmp(key, "align") || !strcmp(key, "bn-stats")))) continue;
+        const json_t *a = json_object_get(was, key);
+        if (!a || json_equal((json_t *)a, b)) continue;   /* a key older runs did not record is not compared */
         char *sa = json_dumps(a, JSON_ENCODE_ANY), *sb = json_dumps(b, JSON_ENCODE_ANY);
         rc = sdd_err_set(e, "%s: the run was started with \"%s\": %s, this command gives %s (resume with the run's settings, or use a new --out)",
-                         origin, keys[k], sa ? sa : "?", sb ? sb : "?");
+                         origin, key, sa ? sa : "?", sb ? sb : "?");
         free(sa);
         free(sb);
         one_line(e);

@@ -494,7 +494,19 @@ static int check_classes(const sdd_dataset *dv, const char *list, const char *wh
     return 0;
 }
 
+static int train_run(const sdd_train_config *cfg, sdd_err *e);
+
 int sdd_train_run(const sdd_train_config *cfg, sdd_err *e)
+{
+    struct stat st;
+    const int existed = !cfg || !cfg->out_dir || stat(cfg->out_dir, &st) == 0;
+    const int rc = train_run(cfg, e);
+    /* a run that failed before writing anything leaves no empty folder behind */
+    if (rc && !existed && sdd_dist_rank() == 0) rmdir(cfg->out_dir);
+    return rc;
+}
+
+static int train_run(const sdd_train_config *cfg, sdd_err *e)
 {
     sdd_train_config dcfg = *cfg;   /* this run's settings, completed below (distribution, class weights) */
     const int lead = sdd_dist_rank() == 0;
@@ -608,6 +620,13 @@ int sdd_train_run(const sdd_train_config *cfg, sdd_err *e)
         rc = nbat < 1 ? sdd_err_set(e, "%s: %d utterances%s, fewer than one batch (--batch %d)", cfg->train_list, sdd_dataset_count(tr),
                                     sdd_dist_size() > 1 ? " shared by the ranks" : "", cfg->batch)
                       : sdd_err_set(e, "%s: %lld batches per epoch, fewer than --accum %d", cfg->train_list, (long long)nbat, K);
+        goto done;
+    }
+    /* the log only grows: one shorter than the state recorded at its epoch was
+     * cut or edited, and appending to it would glue records together */
+    if (lead && resumed && t.log_bytes >= 0 && (stat(path, &st) != 0 || st.st_size < t.log_bytes)) {
+        rc = sdd_err_set(e, "%s: shorter than the %ld bytes the state recorded at its epoch (the log was cut or edited): "
+                         "restore it, or start again in a new --out", path, t.log_bytes);
         goto done;
     }
     if (lead && write_config(cfg, t.m->arch, e)) { rc = -1; goto done; }

@@ -52,8 +52,47 @@ int main(void)
     CHECK(sdd_detector_score_file(d, "tests/data/does-not-exist.wav", &s3) == -1);
     CHECK_STR_CONTAINS(sdd_detector_error(d), "does-not-exist.wav");
     CHECK(sdd_detector_score_samples(d, x, 0, 16000, &s3) == -1);
+    /* the index of a bad sample is the caller's, also through the resampler */
+    x[5] = 0.0f;
+    x[100] = NAN;
+    CHECK(sdd_detector_score_samples(d, x, 16000, 48000, &s3) == -1);
+    CHECK_STR_CONTAINS(sdd_detector_error(d), "sample 100 is not finite");
+    x[100] = 0.0f;
+    /* a negative count at any rate, and NULLs, fail with a reason; the score is left as it was */
+    s3 = 42;
+    CHECK(sdd_detector_score_samples(d, x, -100, 8000, &s3) == -1 && s3 == 42);
+    CHECK_STR_CONTAINS(sdd_detector_error(d), "no samples");
+    CHECK(sdd_detector_score_file(d, NULL, &s3) == -1 && s3 == 42);
+    CHECK_STR_CONTAINS(sdd_detector_error(d), "NULL argument");
+    CHECK(sdd_detector_score_file(d, "tests/data/audio/real_01.flac", NULL) == -1);
+    CHECK_STR_CONTAINS(sdd_detector_error(d), "NULL argument");
+    CHECK(sdd_detector_score_samples(d, NULL, 16000, 16000, &s3) == -1);
+    CHECK_STR_CONTAINS(sdd_detector_error(d), "NULL argument");
+    /* samples that overflow the model: an error, the score left as it was */
+    for (int i = 0; i < 16000; i++) x[i] = (float)(3e38 * sin(0.1 * i));
+    CHECK(sdd_detector_score_samples(d, x, 16000, 16000, &s3) == -1 && s3 == 42);
+    CHECK_STR_CONTAINS(sdd_detector_error(d), "not finite");
     free(x);
     sdd_detector_free(d);
+    /* whole-file mode: a window too large to convert (or infinite) never splits,
+     * as a large finite one does; NULL err is allowed */
+    x = (float *)malloc(sizeof(float) * 100000);
+    for (int i = 0; i < 100000; i++) x[i] = (float)(0.3 * sin(0.05 * i));
+    const double wins[3] = { 1e6, 1e300, INFINITY };
+    double ws[3] = { 0, 1, 2 };
+    for (int k = 0; k < 3; k++) {
+        sdd_detector_params pw = sdd_detector_default_params();
+        pw.threads = 2;
+        pw.cut = -1;
+        pw.window_s = wins[k];
+        sdd_detector *dw = sdd_detector_load(path, &pw, NULL, 0);
+        CHECK(dw != NULL);
+        if (dw) CHECK_MSG(sdd_detector_score_samples(dw, x, 100000, 16000, &ws[k]) == 0, "%s", sdd_detector_error(dw));
+        sdd_detector_free(dw);
+    }
+    CHECK_MSG(ws[0] == ws[1] && ws[0] == ws[2], "windows 1e6 / 1e300 / inf: %.9g %.9g %.9g", ws[0], ws[1], ws[2]);
+    free(x);
+    CHECK(sdd_detector_load("tests/data/does-not-exist.safetensors", NULL, NULL, 100) == NULL);
     CHECK(sdd_detector_load("tests/data/does-not-exist.safetensors", NULL, err, sizeof err) == NULL);
     CHECK_STR_CONTAINS(err, "does-not-exist.safetensors");
     /* the CUDA device where this build or machine has none: a load error with the reason */

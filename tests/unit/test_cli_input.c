@@ -120,6 +120,14 @@ static void test_outputs(const char *model)
     CHECK(run("$SDD score -m %s -o %s %s", model, T("s.wav"), T("s.wav")) == 2);
     CHECK_STR_CONTAINS(out, "is the same file as the input");
     CHECK(file_size(T("s.wav")) == ws);
+    /* the other commands that write a file refuse it the same way */
+    CHECK(run("$SDD import %s -o %s", T("m2.safetensors"), T("m2.safetensors")) == 2);
+    CHECK_STR_CONTAINS(out, "is the same file as the checkpoint");
+    CHECK(run("$SDD average -o %s %s %s", T("m2.safetensors"), model, T("m2.safetensors")) == 2);
+    CHECK_STR_CONTAINS(out, "is the same file as the input");
+    CHECK(run("$SDD augment --algo 4 %s %s", T("s.wav"), T("s.wav")) == 2);
+    CHECK_STR_CONTAINS(out, "OUT");
+    CHECK(file_size(T("m2.safetensors")) == ms && file_size(T("s.wav")) == ws);
     /* two outputs that do not exist yet, spelled differently */
     FILE *f = fopen(T("k.txt"), "w");
     if (f) { fputs("a bonafide\nb spoof\n", f); fclose(f); }
@@ -171,7 +179,21 @@ static void test_train_checks(void)
     CHECK(run("%s --batch 2 --cut 2000 --out %s --resume", base, run1) == 1);
     CHECK_STR_CONTAINS(out, "--cut 2000 is shorter than AASIST-L's minimum input of 2315 samples");
     CHECK(file_size(cfg) == cs && file_size(log) == ls);
-    CHECK(run("%s --batch 2 --max-steps 1 --out %s --resume", base, run1) == 0);
+    /* --resume refuses a setting that changes what the run computes, and takes a free one */
+    CHECK(run("%s --batch 2 --max-steps 2 --out %s --resume --lr 0.5", base, run1) == 1);
+    CHECK_STR_CONTAINS(out, "the run was started with \"lr\": 0.0001, this command gives 0.5");
+    CHECK(run("%s --batch 2 --max-steps 2 --out %s --resume --rb-nbands 30", base, run1) == 1);
+    CHECK_STR_CONTAINS(out, "\"rb-nbands\": 5, this command gives 30");
+    CHECK(file_size(cfg) == cs && file_size(log) == ls);
+    CHECK(run("%s --batch 2 --max-steps 1 --out %s --resume --threads 1", base, run1) == 0);
+    /* a log shorter than the state says (cut by hand): refused, nothing rewritten */
+    CHECK(run("cp -a %s %s && truncate -s 100 %s/log.jsonl", run1, T("run2"), T("run2")) == 0);
+    CHECK(run("%s --batch 2 --max-steps 2 --epochs 2 --out %s --resume", base, T("run2")) == 1);
+    CHECK_STR_CONTAINS(out, "run2/log.jsonl: shorter than the");
+    CHECK(file_size(T("run2/log.jsonl")) == 100);
+    /* a run that fails before writing leaves no folder */
+    CHECK(run("%s --batch 2 --accum 3 --out %s", base, T("r5")) == 1);
+    CHECK(file_size(T("r5")) < 0);
     /* one class: in the dev set, in the training set; nothing written */
     CHECK(run("%s --batch 2 --dev %s --out %s", base, T("one.lst"), T("r2")) == 1);
     CHECK_STR_CONTAINS(out, "one.lst: the dev set needs both classes (0 spoof, 2 bona fide)");
