@@ -40,7 +40,7 @@ int cmd_bench(int argc, char **argv)
 {
     sdd_bench_params p = sdd_bench_default_params();
     long v, threads = 0;
-    int json = 0;
+    int json = 0, arch_given = 0;
     sdd_err e;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *val;
@@ -51,7 +51,7 @@ int cmd_bench(int argc, char **argv)
         if (!(val = cli_value(argc, argv, &i))) return cli_usage_error("bench", "%s needs a value", a);
 #define INT(flag, lo, hi, dst) else if (!strcmp(a, flag)) { if (cli_parse_int(val, lo, hi, &v)) return cli_usage_error("bench", "%s: '%s' is not in %ld..%ld", flag, val, (long)(lo), (long)(hi)); dst = v; }
         if (!strcmp(a, "--mode")) { if (sdd_bench_mode_parse(val, &p.mode)) return cli_usage_error("bench", "--mode: unknown mode '%s'", val); }
-        else if (!strcmp(a, "--model")) p.arch = val;
+        else if (!strcmp(a, "--model")) { p.arch = val; arch_given = 1; }
         else if (!strcmp(a, "-m")) p.model_path = val;
         else if (!strcmp(a, "--device")) { if (sdd_device_parse(val, &p.device, &e)) return cli_usage_error("bench", "--device: %s", e.msg); }
         else if (!strcmp(a, "--ssl-recompute")) {
@@ -65,6 +65,7 @@ int cmd_bench(int argc, char **argv)
         else return cli_usage_error("bench", "unknown option %s", a);
 #undef INT
     }
+    if (arch_given && p.model_path) return cli_usage_error("bench", "-m and --model exclude each other (the model file gives the architecture)");
     if (sdd_device_check(p.device, NULL, 0, &e)) { cli_error("--device: %s", e.msg); return SDD_EXIT_ERROR; }
     cli_set_threads(threads);
     p.threads = omp_get_max_threads();

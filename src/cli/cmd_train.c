@@ -108,13 +108,15 @@ int cmd_train(int argc, char **argv)
         sdd_recipe_store_free(&store);
         return SDD_EXIT_USAGE;
     }
-    int cli_evals = 0, nseeds = 0;
+    int cli_evals = 0, nseeds = 0, seed_given = 0;
     uint64_t seeds[SDD_TRAIN_MAX_SEEDS];
     for (int i = 1; i < argc && rc == SDD_EXIT_OK; i++) {
         const char *a = argv[i], *val;
         if (!strcmp(a, "--resume")) { cfg.resume = 1; continue; }
         if (!strcmp(a, "--quiet")) { cfg.quiet = 1; continue; }
         if (a[0] != '-' || a[1] != '-') { rc = cli_usage_error("train", "unexpected argument %s", a); break; }
+        if (strchr(a, '=')) { rc = cli_usage_error("train", "%s: give the value as the next argument (--opt VALUE), not --opt=VALUE", a); break; }
+        seed_given |= !strcmp(a, "--seed");
         if (!(val = cli_value(argc, argv, &i))) { rc = cli_usage_error("train", "%s needs a value", a); break; }
         if (!strcmp(a, "--recipe")) continue;
         if (!strcmp(a, "--device")) { device = val; continue; }
@@ -128,6 +130,7 @@ int cmd_train(int argc, char **argv)
         if (r < 0) rc = cli_usage_error("train", "%s", e.msg);
         else if (r > 0) rc = cli_usage_error("train", "unknown option %s", a);
     }
+    if (rc == SDD_EXIT_OK && nseeds && seed_given) rc = cli_usage_error("train", "--seed and --seeds exclude each other");
     if (rc == SDD_EXIT_OK && (!cfg.train_list || !cfg.dev_list || !cfg.out_dir))
         rc = cli_usage_error("train", "--train, --dev and --out are required");
     if (rc == SDD_EXIT_OK && sdd_rawboost_check_params(&cfg.rb, &e)) rc = cli_usage_error("train", "%s", e.msg);

@@ -203,6 +203,14 @@ static void test_train_checks(void)
     /* an --eval name given twice would write one scores file over the other */
     CHECK(run("%s --batch 2 --eval x=%s:tests/data/audio --eval x=%s:tests/data/audio --out %s", base, T("tr.lst"), T("one.lst"), T("r3")) == 2);
     CHECK_STR_CONTAINS(out, "the name 'x' is given twice");
+    /* options that would be dropped silently */
+    CHECK(run("%s --batch 2 --seeds 1,2 --seed 5 --out %s", base, T("r6")) == 2);
+    CHECK_STR_CONTAINS(out, "--seed and --seeds exclude each other");
+    CHECK(run("%s --batch 2 --eval=x=%s:tests/data/audio --out %s", base, T("tr.lst"), T("r6")) == 2);
+    CHECK_STR_CONTAINS(out, "not --opt=VALUE");
+    CHECK(run("$SDD bench -m %s --model AASIST", T("al.safetensors")) == 2);
+    CHECK_STR_CONTAINS(out, "-m and --model exclude each other");
+    CHECK(file_size(T("r6")) < 0);
 }
 
 int main(void)
