@@ -530,6 +530,17 @@ static int train_run(const sdd_train_config *cfg, sdd_err *e)
                 return sdd_err_set(e, "%s: holds a run already (%s): --resume continues it; to start again, remove it or "
                                    "give another --out", cfg->out_dir, run_files[k]);
     }
+    /* --resume without a state starts afresh: a run killed in its first epoch
+     * (last.safetensors and a snapshot may be there already). A final model is
+     * written only after a state, so with one the state was lost. */
+    if (lead && cfg->resume) {
+        char rp[1200], sp[1200];
+        struct stat rs;
+        if (!path_join(sp, sizeof sp, cfg->out_dir, "state.safetensors") && stat(sp, &rs) != 0 &&
+            !path_join(rp, sizeof rp, cfg->out_dir, "model.safetensors") && stat(rp, &rs) == 0)
+            return sdd_err_set(e, "%s: --resume: state.safetensors is missing but the run has its model.safetensors: it "
+                               "cannot be continued; remove the folder to start again, or give another --out", cfg->out_dir);
+    }
     /* temp files of checkpoints a killed run was writing: never read, but each can be as large as the state */
     const int stale = lead ? sdd_atomic_remove_stale(cfg->out_dir) : 0;
     if (stale > 0 && !cfg->quiet) fprintf(stderr, "sdd train: %s: removed %d temp file%s an interrupted run left\n", cfg->out_dir, stale, stale > 1 ? "s" : "");

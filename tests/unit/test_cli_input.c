@@ -191,6 +191,10 @@ static void test_train_checks(void)
     CHECK(run("%s --batch 2 --max-steps 2 --epochs 2 --out %s --resume", base, T("run2")) == 1);
     CHECK_STR_CONTAINS(out, "run2/log.jsonl: shorter than the");
     CHECK(file_size(T("run2/log.jsonl")) == 100);
+    /* --resume after the state was lost: refused, not started afresh over the run */
+    CHECK(run("cp -a %s %s && rm %s/state.safetensors", run1, T("run3"), T("run3")) == 0);
+    CHECK(run("%s --batch 2 --max-steps 2 --out %s --resume", base, T("run3")) == 1);
+    CHECK_STR_CONTAINS(out, "--resume: state.safetensors is missing but the run has its model.safetensors");
     /* a run that fails before writing leaves no folder */
     CHECK(run("%s --batch 2 --accum 3 --out %s", base, T("r5")) == 1);
     CHECK(file_size(T("r5")) < 0);
