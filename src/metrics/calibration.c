@@ -314,6 +314,29 @@ int sdd_calibration_train(const double *x, const unsigned char *pos, int64_t n, 
         if (!isfinite(c->w[j])) return sdd_err_set(e, "logistic regression diverged");
     }
     if (!isfinite(b)) return sdd_err_set(e, "logistic regression diverged");
+    /* Back on raw scores, b = v_k - sum w_j c_j can lose the bias to rounding
+     * when the scores span many orders of magnitude (1e9 and 1e32 in one set).
+     * Judged on the raw scores, the fit must beat the starts (zero weights,
+     * each input as it is, the inputs' average); when rounding made it worse,
+     * the best start is kept, so the result is never worse than the raw scores. */
+    double ones[SDD_CAL_MAX_INPUTS], fit[SDD_CAL_MAX_INPUTS + 1], cand[SDD_CAL_MAX_INPUTS + 1];
+    for (int j = 0; j < k; j++) { ones[j] = 1.0; fit[j] = c->w[j]; }
+    fit[k] = b;
+    const problem raw = { x, pos, n, k, p.ct, p.cn, p.off, l2, ones };
+    double fbest = objective(&raw, fit);
+    for (int s = -1; s <= k; s++) {
+        if (s == k && k == 1) break;
+        for (int a = 0; a < m; a++) cand[a] = 0;
+        for (int j = 0; j < k; j++)
+            if (s == j || s == k) cand[j] = s == k ? 1.0 / k : 1.0;
+        const double fc = objective(&raw, cand);
+        if (fc < fbest || !(fbest == fbest)) {
+            fbest = fc;
+            memcpy(fit, cand, (size_t)m * sizeof *fit);
+        }
+    }
+    for (int j = 0; j < k; j++) c->w[j] = fit[j];
+    b = fit[k];
     c->k = k;
     c->b = b;
     c->prior = prior;

@@ -105,6 +105,19 @@ static void test_solver(void)
     sdd_err e;
     int bad;
 
+    /* scores 23 orders of magnitude apart (found by fuzz_calfit): going back
+     * from standardised to raw scores lost the bias to rounding, and the fit
+     * (Cllr 1.1e11 bits) was far worse than the raw scores (1.8e9); now it is
+     * never worse than the best start, here zero weights, which the check
+     * then refuses as degenerate */
+    {
+        const double xs[2] = { 24133.0 * 1e28, 11.0 * 1e8 };
+        const unsigned char ps[2] = { 1, 0 };
+        CHECK(sdd_calibration_train(xs, ps, 2, 1, 0.2, 1e-6, &c, &info, &e) == 0);
+        CHECK_MSG(info.cllr_after <= info.cllr_before, "Cllr %g -> %g", info.cllr_before, info.cllr_after);
+        CHECK(sdd_calibration_check(&c, xs, 2, &bad, &e) == -1);
+        CHECK_STR_CONTAINS(e.msg, "degenerate fit");
+    }
     /* one bona fide score of 1e20 (the correct side): the same fit as with
      * that score at 1e3, where its loss is 0 as well */
     make(x, pos, 1, 0, 1);
