@@ -2,6 +2,7 @@
  * memory (virtual I/O), channel mixing, NaN/Inf and length checks, a RIFF
  * truncation check, and streamed libsoxr resampling into the output buffer. */
 #include "audio/decode.h"
+#include "io/readall.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -20,7 +21,7 @@
 #define MIN_RATE 1000
 #define MAX_RATE 1000000
 #define INIT_CAP_MAX ((size_t)1 << 22) /* first output allocation, samples */
-#define DEFAULT_MAX_STREAM ((int64_t)1 << 30) /* a pipe or device is read into memory whole (read_stream) */
+#define DEFAULT_MAX_STREAM ((int64_t)1 << 30) /* a pipe or device is read into memory whole */
 
 void sdd_audio_default_params(sdd_audio_params *p)
 {
@@ -372,52 +373,12 @@ static void input_close(input_t *in)
     in->owned = NULL;
 }
 
-/* Reads a pipe, FIFO or device to its end into *buf (at most max bytes).
- * Such a stream cannot seek, so libsndfile could not clamp a streaming
- * writer's "unknown" WAV length to the real one (ffmpeg and sox write
- * 0xffffffff to a pipe) and cannot decode FLAC from it at all; in memory both
- * work as for a regular file. Closes fd. */
-static int read_stream(int fd, const char *path, size_t max, unsigned char **buf, size_t *len, sdd_err *e)
-{
-    unsigned char *b = NULL;
-    size_t n = 0, cap = 0;
-    int rc = 0;
-    for (;;) {
-        if (n == cap) {   /* b holds cap + 1 bytes: one byte past the limit proves the stream too long */
-            if (n > max) {
-                rc = sdd_err_set(e, "%s: more than %zu bytes from a pipe or device; write it to a file first",
-                                 path, max);
-                break;
-            }
-            if (cap == max) cap++;
-            else {
-                size_t nc = cap ? 2 * cap : (size_t)1 << 16;
-                if (nc > max) nc = max;
-                unsigned char *t = realloc(b, nc + 1);
-                if (!t) { rc = sdd_err_set(e, "%s: out of memory after %zu bytes", path, n); break; }
-                b = t;
-                cap = nc;
-            }
-        }
-        ssize_t r = read(fd, b + n, cap - n);
-        if (r < 0 && errno == EINTR) continue;
-        if (r < 0) { rc = sdd_err_set(e, "%s: read error: %s", path, strerror(errno)); break; }
-        if (r == 0) break;
-        n += (size_t)r;
-    }
-    close(fd);
-    if (rc) { free(b); return -1; }
-    *buf = b;
-    *len = n;
-    return 0;
-}
-
 static int open_mem(input_t *in, const void *buf, size_t len, const char *name, sdd_err *e);
 
 /* Opens PATH for libsndfile after the checks libsndfile does not make (a
  * directory, an empty file, a cut RIFF data chunk); in->si gets the header.
- * A pipe, FIFO or device is read whole first and opened from memory (see
- * read_stream); with defer_stream it is left unread instead and 1 returned. */
+ * A pipe, FIFO or device is read whole first (sdd_read_fd) and opened from
+ * memory; with defer_stream it is left unread instead and 1 returned. */
 static int open_path(input_t *in, const char *path, const sdd_audio_params *p, int defer_stream, sdd_err *e)
 {
     memset(in, 0, sizeof *in);
@@ -432,11 +393,21 @@ static int open_path(input_t *in, const char *path, const sdd_audio_params *p, i
     }
     if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) {
         if (defer_stream) { close(fd); return 1; }
-        const int64_t max = p && p->max_stream > 0 ? p->max_stream : DEFAULT_MAX_STREAM;
-        unsigned char *b;
+        /* such a stream cannot seek, so libsndfile could not clamp a streaming
+         * writer's "unknown" WAV length to the real one (ffmpeg and sox write
+         * 0xffffffff to a pipe) and cannot decode FLAC from it at all; read
+         * whole into memory, both work as for a regular file */
+        const int64_t m64 = p && p->max_stream > 0 ? p->max_stream : DEFAULT_MAX_STREAM;
+        const size_t max = m64 > (int64_t)(SIZE_MAX / 2) ? SIZE_MAX / 2 : (size_t)m64;
         size_t len;
-        if (read_stream(fd, path, max > (int64_t)(SIZE_MAX / 2) ? SIZE_MAX / 2 : (size_t)max, &b, &len, e)) return -1;
-        in->owned = b;
+        int why;
+        char *b = sdd_read_fd(fd, max, &len, &why);
+        close(fd);
+        if (!b)
+            return why == EFBIG ? sdd_err_set(e, "%s: more than %zu bytes from a pipe or device; write it to a file first", path, max)
+                 : why == ENOMEM ? sdd_err_set(e, "%s: out of memory", path)
+                 : sdd_err_set(e, "%s: read error: %s", path, strerror(why));
+        in->owned = (unsigned char *)b;
         if (open_mem(in, b, len, path, e)) { input_close(in); return -1; }
         return 0;
     }

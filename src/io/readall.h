@@ -18,5 +18,11 @@
 #define SDD_CONFIG_MAX ((size_t)16 << 20)
 
 char *sdd_read_all(const char *path, size_t limit, const char *what, size_t *len, sdd_err *e);
+/* The reader under sdd_read_all, on an open descriptor (not closed): all of
+ * fd into a new NUL-terminated buffer, at most `limit` bytes (0: no limit).
+ * NULL with *why = EFBIG (longer than limit), ENOMEM or the read's errno;
+ * else *why = 0 and *len the length. For callers with their own messages
+ * (the audio decoder's pipes). */
+char *sdd_read_fd(int fd, size_t limit, size_t *len, int *why);
 
 #endif

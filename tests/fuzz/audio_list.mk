@@ -7,8 +7,8 @@
 FUZZ_CC    ?= clang
 FUZZ_FLAGS ?= -g -O1 -fsanitize=fuzzer,address,undefined
 
-FUZZ_AL_SRC := src/audio/decode.c src/audio/encode.c src/io/atomic.c src/data/list.c src/core/error.c src/core/lines.c
-FUZZ_AL_HDR := src/audio/decode.h src/audio/encode.h src/io/atomic.h src/data/list.h src/core/error.h
+FUZZ_AL_SRC := src/audio/decode.c src/audio/encode.c src/io/atomic.c src/io/readall.c src/data/list.c src/core/error.c src/core/lines.c
+FUZZ_AL_HDR := src/audio/decode.h src/audio/encode.h src/io/atomic.h src/io/readall.h src/data/list.h src/core/error.h
 FUZZ_AL_CFLAGS := -std=c11 -D_GNU_SOURCE -Isrc
 FUZZ_AL_LIBS := -lsndfile -lsoxr -lm
 
