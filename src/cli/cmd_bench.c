@@ -3,6 +3,7 @@
  * the measurement make bench runs against PyTorch). */
 #include "backend/device.h"
 #include "cli/cli.h"
+#include "models/model.h"
 #include "train/bench.h"
 #include <omp.h>
 #include <stdio.h>
@@ -51,7 +52,11 @@ int cmd_bench(int argc, char **argv)
         if (!(val = cli_value(argc, argv, &i))) return cli_usage_error("bench", "%s needs a value", a);
 #define INT(flag, lo, hi, dst) else if (!strcmp(a, flag)) { if (cli_parse_int(val, lo, hi, &v)) return cli_usage_error("bench", "%s: '%s' is not in %ld..%ld", flag, val, (long)(lo), (long)(hi)); dst = v; }
         if (!strcmp(a, "--mode")) { if (sdd_bench_mode_parse(val, &p.mode)) return cli_usage_error("bench", "--mode: unknown mode '%s'", val); }
-        else if (!strcmp(a, "--model")) { p.arch = val; arch_given = 1; }
+        else if (!strcmp(a, "--model")) {
+            if (!sdd_model_arch_name(val)) return cli_usage_error("bench", "--model: unknown model architecture '%s' (known: %s)", val, sdd_model_archs());
+            p.arch = val;
+            arch_given = 1;
+        }
         else if (!strcmp(a, "-m")) p.model_path = val;
         else if (!strcmp(a, "--device")) { if (sdd_device_parse(val, &p.device, &e)) return cli_usage_error("bench", "--device: %s", e.msg); }
         else if (!strcmp(a, "--ssl-recompute")) {

@@ -3,6 +3,7 @@
 #include "train/options.h"
 #include "core/sbuf.h"
 #include "data/dataset.h"
+#include "models/model.h"
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
@@ -91,6 +92,10 @@ int sdd_train_option(sdd_train_config *c, const char *key, const char *v, const 
                      : !strcmp(key, "init") ? &c->init_model : !strcmp(key, "ssl-weights") ? &c->ssl_weights : NULL;
     if (str) {
         if (!*v) return sdd_err_set(e, "%s: empty value", shown);
+        if (str == &c->arch) {
+            if (!sdd_model_arch_name(v)) return sdd_err_set(e, "%s: unknown model architecture '%s' (known: %s)", shown, v, sdd_model_archs());
+            c->arch_given = 1;
+        }
         *str = v;
         return 0;
     }

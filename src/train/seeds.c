@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 int sdd_seeds_parse(const char *s, uint64_t *seeds, sdd_err *e)
 {
@@ -49,6 +50,17 @@ int sdd_train_seeds(const sdd_train_config *cfg, const uint64_t *seeds, int n, c
 {
     if (summary) *summary = NULL;
     if (n < 1) return sdd_err_set(e, "--seeds: no seed");
+    /* OUT holds the seed-S runs and their summary, nothing else of a run */
+    const char *held;
+    char entry[256];
+    if ((held = sdd_train_dir_run_file(cfg->out_dir)))
+        return sdd_err_set(e, "%s: holds a single run (%s): --seeds writes OUT/seed-S folders and OUT/summary.txt; give another --out",
+                           cfg->out_dir, held);
+    if (!cfg->resume && (held = sdd_train_dir_seeds_entry(cfg->out_dir, entry, sizeof entry)))
+        return sdd_err_set(e, "%s: holds a --seeds run already (%s): --resume continues it; to start again, remove it or "
+                           "give another --out", cfg->out_dir, held);
+    struct stat st;
+    const int existed = stat(cfg->out_dir, &st) == 0;
     if (mkdir(cfg->out_dir, 0777) && errno != EEXIST) return sdd_err_set(e, "%s: cannot create: %s", cfg->out_dir, strerror(errno));
     sdd_runlog *logs = calloc((size_t)n, sizeof *logs);
     char (*dirs)[1100] = calloc((size_t)n, sizeof *dirs);
@@ -108,6 +120,8 @@ int sdd_train_seeds(const sdd_train_config *cfg, const uint64_t *seeds, int n, c
         if (!rc) rc = sdd_atomic_write(path, b.s, b.n, e);
     }
     for (int k = 0; k < loaded; k++) sdd_runlog_free(&logs[k]);
+    /* a first seed that failed before writing leaves no empty OUT behind (rmdir keeps a folder that is not empty) */
+    if (rc && !existed) rmdir(cfg->out_dir);
     free(logs);
     free(dirs);
     if (!rc && summary) *summary = b.s;

@@ -16,6 +16,7 @@
 #include "train/memory.h"
 #include "train/nbest.h"
 #include "ops/seq.h"
+#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
@@ -496,6 +497,36 @@ static int check_classes(const sdd_dataset *dv, const char *list, const char *wh
 
 static int train_run(const sdd_train_config *cfg, sdd_err *e);
 
+const char *sdd_train_dir_run_file(const char *dir)
+{
+    static const char *const run_files[] = { "config.json", "log.jsonl", "state.safetensors", "model.safetensors", "last.safetensors" };
+    char p[1200];
+    struct stat st;
+    for (size_t k = 0; k < sizeof run_files / sizeof run_files[0]; k++)
+        if (!path_join(p, sizeof p, dir, run_files[k]) && stat(p, &st) == 0) return run_files[k];
+    return NULL;
+}
+
+const char *sdd_train_dir_seeds_entry(const char *dir, char *name, size_t n)
+{
+    char p[1200];
+    struct stat st;
+    if (!path_join(p, sizeof p, dir, "summary.txt") && stat(p, &st) == 0) return "summary.txt";
+    DIR *d = opendir(dir);
+    if (!d) return NULL;
+    const char *found = NULL;
+    for (struct dirent *de; !found && (de = readdir(d));) {
+        const char *s = de->d_name;
+        if (strncmp(s, "seed-", 5) || !s[5] || strspn(s + 5, "0123456789") != strlen(s + 5)) continue;
+        if (!path_join(p, sizeof p, dir, s) && stat(p, &st) == 0 && S_ISDIR(st.st_mode)) {
+            snprintf(name, n, "%s/", s);
+            found = name;
+        }
+    }
+    closedir(d);
+    return found;
+}
+
 int sdd_train_run(const sdd_train_config *cfg, sdd_err *e)
 {
     struct stat st;
@@ -521,15 +552,15 @@ static int train_run(const sdd_train_config *cfg, sdd_err *e)
     if (mkdir(cfg->out_dir, 0777) && errno != EEXIST) return sdd_err_set(e, "%s: cannot create: %s", cfg->out_dir, strerror(errno));
     /* a fresh run never replaces another: that run's model, state and log would
      * no longer match the config.json written below */
-    if (lead && !cfg->resume) {
-        static const char *const run_files[] = { "config.json", "log.jsonl", "state.safetensors", "model.safetensors", "last.safetensors" };
-        char rp[1200];
-        struct stat rs;
-        for (size_t k = 0; k < sizeof run_files / sizeof run_files[0]; k++)
-            if (!path_join(rp, sizeof rp, cfg->out_dir, run_files[k]) && stat(rp, &rs) == 0)
-                return sdd_err_set(e, "%s: holds a run already (%s): --resume continues it; to start again, remove it or "
-                                   "give another --out", cfg->out_dir, run_files[k]);
-    }
+    const char *held;
+    char entry[256];
+    if (lead && !cfg->resume && (held = sdd_train_dir_run_file(cfg->out_dir)))
+        return sdd_err_set(e, "%s: holds a run already (%s): --resume continues it; to start again, remove it or "
+                           "give another --out", cfg->out_dir, held);
+    /* nor one beside the seed-S runs of a --seeds run (its summary would no longer describe the folder) */
+    if (lead && (held = sdd_train_dir_seeds_entry(cfg->out_dir, entry, sizeof entry)))
+        return sdd_err_set(e, "%s: holds a --seeds run (%s): a single run goes into another --out (--seeds with "
+                           "--resume continues that one)", cfg->out_dir, held);
     /* --resume without a state starts afresh: a run killed in its first epoch
      * (last.safetensors and a snapshot may be there already). A final model is
      * written only after a state, so with one the state was lost. */
@@ -560,6 +591,13 @@ static int train_run(const sdd_train_config *cfg, sdd_err *e)
     t.m = cfg->init_model ? sdd_model_load(cfg->init_model, NULL, e) : sdd_model_new(cfg->arch, e);
     if (!t.m) return -1;
     if (!cfg->init_model) sdd_model_init_random(t.m, cfg->seed);
+    /* --init brings its architecture: a --model (or recipe model) of another one was asked for in vain */
+    if (cfg->init_model && cfg->arch_given && strcmp(sdd_model_arch_name(cfg->arch) ? sdd_model_arch_name(cfg->arch) : cfg->arch, t.m->arch)) {
+        rc = sdd_err_set(e, "--init %s: its model is %s, but the run's model is %s (%s%s): leave --model out with --init, "
+                         "or give an --init model of that architecture", cfg->init_model, t.m->arch, cfg->arch,
+                         cfg->recipe ? "--model or recipe " : "--model", cfg->recipe ? cfg->recipe : "");
+        goto done;
+    }
     if (cfg->cut < t.m->min_samples) {
         rc = sdd_err_set(e, "--cut %lld is shorter than %s's minimum input of %d samples", (long long)cfg->cut, t.m->arch, t.m->min_samples);
         goto done;

@@ -20,6 +20,8 @@ typedef struct {
     int neval;
     const char *out_dir;
     const char *arch;         /* new model of this architecture ... */
+    int arch_given;           /* arch was set (--model or the recipe), not the default: an --init
+                                 model of another architecture is then refused */
     const char *init_model;   /* ... or start from this model file */
     const char *ssl_weights;  /* new XLSR-* model: its XLS-R front end loaded from this checkpoint
                                  (any layout sdd_model_load_ssl reads); NULL: random */
@@ -61,5 +63,11 @@ typedef struct {
  * RawBoost algo 4, seed 1234. */
 sdd_train_config sdd_train_default_config(void);
 int sdd_train_run(const sdd_train_config *cfg, sdd_err *e);
+/* The first file of a training run found in dir (config.json, log.jsonl, the
+ * state or a model), or NULL: a folder that holds one takes no other run */
+const char *sdd_train_dir_run_file(const char *dir);
+/* The first sign of a --seeds run in dir (summary.txt, a seed-S folder), or
+ * NULL; name (n bytes) gets the entry's name */
+const char *sdd_train_dir_seeds_entry(const char *dir, char *name, size_t n);
 
 #endif

@@ -215,6 +215,32 @@ static void test_train_checks(void)
     CHECK(run("$SDD bench -m %s --model AASIST", T("al.safetensors")) == 2);
     CHECK_STR_CONTAINS(out, "-m and --model exclude each other");
     CHECK(file_size(T("r6")) < 0);
+    /* an unknown architecture is a usage error; an --init model of another one than --model is refused */
+    CHECK(run("%s --batch 2 --model Foo --out %s", base, T("r7")) == 2);
+    CHECK_STR_CONTAINS(out, "--model: unknown model architecture 'Foo' (known: AASIST, AASIST-L");
+    CHECK(run("$SDD bench --model Foo") == 2);
+    CHECK_STR_CONTAINS(out, "--model: unknown model architecture 'Foo'");
+    CHECK(run("%s --batch 2 --max-steps 1 --init %s --model AASIST --out %s", base, T("al.safetensors"), T("r7")) == 1);
+    CHECK_STR_CONTAINS(out, "al.safetensors: its model is AASIST-L, but the run's model is AASIST (--model)");
+    CHECK(file_size(T("r7")) < 0);
+    CHECK_MSG(run("%s --batch 2 --max-steps 1 --init %s --model aasist-l --out %s", base, T("al.safetensors"), T("r7")) == 0, "%s", out);
+    /* a --seeds run and a single run never share a folder */
+    CHECK(run("%s --batch 2 --max-steps 1 --seeds 1 --out %s", base, run1) == 1);
+    CHECK_STR_CONTAINS(out, "holds a single run (config.json): --seeds writes OUT/seed-S folders");
+    CHECK(file_size(T("run1/seed-1")) < 0 && file_size(T("run1/summary.txt")) < 0);
+    CHECK_MSG(run("%s --batch 2 --max-steps 1 --seeds 3 --out %s", base, T("s1")) == 0, "%s", out);
+    CHECK(file_size(T("s1/summary.txt")) > 0);
+    CHECK(run("%s --batch 2 --max-steps 1 --out %s", base, T("s1")) == 1);
+    CHECK_STR_CONTAINS(out, "holds a --seeds run (summary.txt)");
+    CHECK(run("rm %s/summary.txt", T("s1")) == 0);
+    CHECK(run("%s --batch 2 --max-steps 1 --out %s --resume", base, T("s1")) == 1);
+    CHECK_STR_CONTAINS(out, "holds a --seeds run (seed-3/)");
+    CHECK(run("%s --batch 2 --max-steps 1 --seeds 4 --out %s", base, T("s1")) == 1);
+    CHECK_STR_CONTAINS(out, "holds a --seeds run already (seed-3/): --resume continues it");
+    CHECK(file_size(T("s1/config.json")) < 0 && file_size(T("s1/seed-4")) < 0);
+    /* a first seed that fails before writing leaves no folder */
+    CHECK(run("%s --batch 99 --seeds 1,2 --out %s", base, T("s2")) == 1);
+    CHECK(file_size(T("s2")) < 0);
 }
 
 int main(void)
