@@ -168,6 +168,14 @@ static int load_split(const char *dir, const char *name, feats *out, sdd_err *e)
     }
     sdd_list_free(&l);
     if (bad >= 0) { *e = first; feats_free(out); return -1; }
+    /* the classifier is fitted on train and both EERs need the two classes */
+    int nb = 0;
+    for (int i = 0; i < out->n; i++) nb += out->y[i];
+    if (!nb || nb == out->n) {
+        sdd_err_set(e, "%s: the shortcut check needs both classes (%d bona fide, %d spoof)", list, nb, out->n - nb);
+        feats_free(out);
+        return -1;
+    }
     return 0;
 }
 

@@ -106,7 +106,9 @@ int cmd_report(int argc, char **argv)
             if (!R->nev) snprintf(evs, sizeof evs, "-");
             double secs = 0;
             for (int k = 0; k < R->nep; k++) if (isfinite(R->ep[k].seconds)) secs += R->ep[k].seconds;
-            snprintf(t, sizeof t, "%dh%02dm%02ds", (int)(secs / 3600), (int)fmod(secs / 60, 60), (int)fmod(secs, 60));
+            /* a hand-edited log can hold any number: outside 0..10^6 hours the time is not shown */
+            if (secs >= 0 && secs < 3.6e9) snprintf(t, sizeof t, "%dh%02dm%02ds", (int)(secs / 3600), (int)fmod(secs / 60, 60), (int)fmod(secs, 60));
+            else snprintf(t, sizeof t, "-");
             printf("%-20s %-12s %-5s %-8s %-9s %6d %14s %10s  %-24s %-9s", names[r], R->model[0] ? R->model : "-",
                    R->paths[0] ? R->paths : "-", R->align[0] ? R->align : "-", R->bn_stats[0] ? R->bn_stats : "-", R->nep, best, fin, evs, t);
             for (int k = 0; k < R->nep; k++) {

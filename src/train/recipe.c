@@ -158,8 +158,9 @@ int sdd_recipe_check_resume_text(const sdd_train_config *cfg, const char *arch, 
     json_error_t je;
     json_t *was = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
     if (!json_is_object(was)) {
+        if (was) sdd_err_set(e, "%s: not the JSON object sdd train writes (not an object)", origin);
+        else sdd_err_set(e, "%s:%d: not the JSON object sdd train writes (%s)", origin, je.line > 0 ? je.line : 1, je.text);
         json_decref(was);
-        sdd_err_set(e, "%s:%d: not the JSON object sdd train writes (%s)", origin, je.line, was ? "not an object" : je.text);
         return one_line(e);
     }
     char *now_txt = sdd_train_config_json(cfg, arch, e);

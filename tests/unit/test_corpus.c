@@ -200,6 +200,11 @@ static void test_check(void)
     rc = run("./sdd corpus check %s", d);
     CHECK(rc == 1);
     CHECK_STR_CONTAINS(out, "X_e_9999.flac");
+    /* one class in eval: named, not "EER: bad arguments" */
+    CHECK(run("grep -v bonafide %s/shortcut/eval.txt > %s/one.txt && mv %s/one.txt %s/shortcut/eval.txt", tmp, tmp, tmp, tmp) == 0);
+    rc = run("./sdd corpus check %s/shortcut", tmp);
+    CHECK(rc == 1);
+    CHECK_STR_CONTAINS(out, "shortcut/eval.txt: the shortcut check needs both classes (0 bona fide, 12 spoof)");
     CHECK(run("./sdd corpus check") == 2);
     CHECK(run("./sdd corpus frobnicate") == 2);
     CHECK(run("./sdd corpus check %s --require 200", d) == 2);
