@@ -195,6 +195,11 @@ static void test_train_checks(void)
     CHECK(run("cp -a %s %s && rm %s/state.safetensors", run1, T("run3"), T("run3")) == 0);
     CHECK(run("%s --batch 2 --max-steps 2 --out %s --resume", base, T("run3")) == 1);
     CHECK_STR_CONTAINS(out, "--resume: state.safetensors is missing but the run has its model.safetensors");
+    /* a config.json that is JSON but not an object: no parser line number (jansson's -1) */
+    CHECK(run("cp -a %s %s && echo '[1,2]' > %s/config.json", run1, T("run4"), T("run4")) == 0);
+    CHECK(run("%s --batch 2 --max-steps 2 --out %s --resume", base, T("run4")) == 1);
+    CHECK_STR_CONTAINS(out, "run4/config.json: not the JSON object sdd train writes (not an object)");
+    CHECK(!strstr(out, ":-1"));
     /* a run that fails before writing leaves no folder */
     CHECK(run("%s --batch 2 --accum 3 --out %s", base, T("r5")) == 1);
     CHECK(file_size(T("r5")) < 0);
