@@ -51,9 +51,16 @@ sdd_tensor *sdd_linear(sdd_ctx *c, sdd_tensor *x, sdd_tensor *w, sdd_tensor *b)
     const int64_t R = (int64_t)(sdd_numel(x) / din);
     for (int64_t r = 0; r < R; r++)
         for (int o = 0; o < dout; o++) out->x[r * dout + o] = b ? b->x[o] : 0.0f;
-    /* out (R, dout) += x (R, din) @ w^T (din, dout) */
+    /* out (R, dout) += x (R, din) @ w^T (din, dout), one GEMM per sample
+     * (leading dim): OpenBLAS's blocking, and so the rounding of a row, depends
+     * on the row count, and one GEMM over the batch made a file's score depend
+     * on the files batched with it (test_cli: --batch 1, 3 and 6 give the same
+     * bits). Measured: AASIST and XLS-R forwards within run-to-run noise. */
     sdd_prof_flops(c, 2.0 * R * din * dout);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)R, dout, din, 1.0f, x->x, din, w->x, din, 1.0f, out->x, dout);
+    const int64_t nb = x->nd >= 2 ? x->n[0] : 1, Rb = R / nb;
+    for (int64_t s = 0; s < nb; s++)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)Rb, dout, din, 1.0f, x->x + (size_t)(s * Rb) * din, din,
+                    w->x, din, 1.0f, out->x + (size_t)(s * Rb) * dout, dout);
     out->rg = sdd_wants(c, x) || sdd_wants(c, w) || (b && sdd_wants(c, b));
     if (c->grad && out->rg) {
         linear_node *n = sdd_scratch(c, sizeof *n);
