@@ -22,7 +22,8 @@ typedef struct sdd_detector sdd_detector;
 
 typedef struct sdd_detector_params {
     int threads;        /* 0 = all cores */
-    int64_t cut;        /* samples scored per file: 0 = the model's reference length (64600 for AASIST);
+    int64_t cut;        /* samples scored per file: 0 = the cut the model was trained at (stored by
+                           sdd train), else its reference length (64600 for AASIST);
                            clips shorter than this are repeated; -1 = the whole file (see window) */
     double window_s;    /* whole-file mode: files longer than this are split into equal windows
                            whose scores are averaged (default 16 s) */

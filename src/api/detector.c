@@ -84,7 +84,7 @@ static int score16k(sdd_detector *d, const float *x, int64_t n, double *score)
     double s = 0;
     if (d->p.cut < 0) rc = sdd_score_full(d->m, &d->c, x, n, sdd_window_samples(d->p.window_s), &s, &d->err);
     else {
-        const int64_t L = d->p.cut > 0 ? d->p.cut : d->m->nb_samp;
+        const int64_t L = d->p.cut > 0 ? d->p.cut : sdd_model_cut(d->m);
         float *buf = malloc((size_t)L * sizeof(float));
         if (!buf) return sdd_err_set(&d->err, "out of memory");
         sdd_cut_repeat(x, n, L, buf);
@@ -133,7 +133,7 @@ int sdd_detector_score_file(sdd_detector *d, const char *path, double *score)
     /* cut scoring decodes only the samples it scores (memory independent of the file's length) */
     sdd_audio_params ap;
     sdd_audio_default_params(&ap);
-    if (d->p.cut >= 0) ap.head = d->p.cut > 0 ? d->p.cut : d->m->nb_samp;
+    if (d->p.cut >= 0) ap.head = d->p.cut > 0 ? d->p.cut : sdd_model_cut(d->m);
     if (sdd_audio_load_ex(path, 16000, &ap, &x, &n, NULL, &d->err)) return -1;
     int rc = score16k(d, x, n, score);
     if (rc) sdd_err_prefix(&d->err, "%s", path);

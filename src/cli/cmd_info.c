@@ -23,6 +23,7 @@ int cmd_info(int argc, char **argv)
     if (!m) { cli_error("%s", e.msg); return SDD_EXIT_ERROR; }
     printf("file: %s\narch: %s\ntensors: %d\ntrainable parameters: %zu\ninput: %d samples at 16 kHz (reference cut)\n",
            in, m->arch, m->params.np, m->params.ntrainable, m->nb_samp);
+    if (m->cut > 0) printf("trained at: %lld samples (sdd score's default cut)\n", (long long)m->cut);
     if (m->has_threshold) printf("threshold: %.9g\n", m->threshold);
     else printf("threshold: none stored\n");
     printf("config: %s\n", m->config);

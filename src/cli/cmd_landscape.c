@@ -25,7 +25,8 @@ static void usage(FILE *f)
             "  --steps N           grid points per direction (default 11)\n"
             "  --range R           coordinates in [-R, R] (default 1)\n"
             "  --max-items N       only the first N utterances (default all)\n"
-            "  --cut N             input samples (default the model's reference cut)\n"
+            "  --cut N             input samples (default: the cut the model was trained at, else\n"
+            "                      its reference cut)\n"
             "  --batch N (8) --algo N (RawBoost of the copies, 0 = none; 4) --seed N (1)\n"
             "  --threads N (all cores)\n"
             "  --device D          cpu (default) or cuda (builds made with 'make CUDA=1')\n%s",

@@ -37,6 +37,7 @@ static void usage(FILE *f)
             "                   (ID '-'; e.g. ffmpeg -i clip.mp4 -f wav - | sdd score -m MODEL -)\n"
             "  -o FILE          write scores to FILE (atomically) instead of stdout\n"
             "  --cut N          score the first N samples, shorter clips repeated (default: the\n"
+            "                   cut the model was trained at, as sdd train stores it, else the\n"
             "                   model's reference length, 64600 for AASIST); only those samples\n"
             "                   are decoded, so a file of any length takes the same memory\n"
             "  --full           score whole files instead; files longer than --window are split\n"
@@ -315,7 +316,7 @@ int cmd_score(int argc, char **argv)
     }
     if (!have_thr && have_cal) { thr = cal.threshold; have_thr = 1; }
     if (!have_thr && !have_cal && m->has_threshold) { thr = m->threshold; have_thr = 1; }
-    const int64_t L = cut ? cut : m->nb_samp;
+    const int64_t L = cut ? cut : sdd_model_cut(m);
     if (!full && L < m->min_samples) {
         cli_error("--cut %lld is shorter than %s's minimum input of %d samples", (long long)L, m->arch, m->min_samples);
         sdd_model_free(m);

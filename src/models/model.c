@@ -14,6 +14,11 @@ const char *sdd_model_archs(void)
     return "AASIST, AASIST-L, XLSR-AASIST, XLSR-AASIST-tiny, XLSR-Mamba, XLSR-Mamba-tiny, XLSR-Conformer-TCM, XLSR-Conformer-TCM-tiny";
 }
 
+int64_t sdd_model_cut(const sdd_model *m)
+{
+    return m->cut > 0 ? m->cut : m->nb_samp;
+}
+
 /* XLSR-Mamba(-tiny), XLSR-Conformer-TCM(-tiny); 1 when arch is none of them */
 static int create_xlsr_seq(sdd_model *m, const char *arch, sdd_err *e)
 {

@@ -14,6 +14,8 @@ struct sdd_model {
     sdd_tensor *(*forward)(sdd_ctx *c, sdd_model *m, sdd_tensor *wave);
     void (*free_impl)(void *impl);
     int nb_samp;          /* the reference input length (cut) */
+    int64_t cut;          /* the cut sdd train trained and evaluated at (metadata "cut"): what a
+                             stored threshold was found at, and sdd score's default; 0: none */
     int min_samples;      /* the shortest input the architecture accepts */
     double threshold;     /* decision threshold on the score, when has_threshold */
     int has_threshold;
@@ -50,6 +52,9 @@ sdd_model *sdd_model_new(const char *arch, sdd_err *e);
 void sdd_model_free(sdd_model *m);
 /* Comma-separated list of known architectures. */
 const char *sdd_model_archs(void);
+/* The number of samples to score m on by default: the cut it was trained at
+ * (m->cut, stored by sdd train), else its architecture's reference length */
+int64_t sdd_model_cut(const sdd_model *m);
 /* PyTorch-default random initialisation (seeded), used by tests and training from scratch. */
 void sdd_model_init_random(sdd_model *m, uint64_t seed);
 

@@ -177,6 +177,18 @@ sdd_model *sdd_model_from_tensorset(const sdd_tensorset *ts, const char *arch, i
         m->threshold = v;
         m->has_threshold = 1;
     }
+    const char *cut = sdd_tensorset_get_meta(ts, "cut");
+    if (cut) {
+        char *end;
+        errno = 0;
+        const long long v = strtoll(cut, &end, 10);
+        if (errno || end == cut || *end || v < m->min_samples || v > (1LL << 30)) {
+            sdd_err_set(e, "%s: metadata cut '%.40s' is not a number of samples in %d..1073741824", path, cut, m->min_samples);
+            sdd_model_free(m);
+            return NULL;
+        }
+        m->cut = v;
+    }
     const char *cal = sdd_tensorset_get_meta(ts, "calibration");
     if (cal) {
         sdd_calibration c;
@@ -305,9 +317,14 @@ int sdd_model_average_grouped(sdd_model *m, const char *const *paths, int n, siz
      * group at a time: each file in turn (still open, or opened again and
      * required to be the same file) adds the group's tensors into double
      * sums, in file order. */
+    char cut0[32] = "";
+    int cuts_differ = 0;
     for (int j = 0; j < n && !rc; j++) {
         sdd_tensorset *ts = &sets[keep ? j : 0];
         if ((rc = open_same(m, paths[j], &id[j], 0, ts, e))) break;
+        const char *cut = sdd_tensorset_get_meta(ts, "cut");
+        if (!j) snprintf(cut0, sizeof cut0, "%s", cut ? cut : "");
+        else cuts_differ |= strcmp(cut0, cut ? cut : "") != 0;
         for (int i = 0; i < ps->np && !rc; i++) rc = read_finite(ps, i, ts, paths[j], buf, e);
         if (!keep) sdd_tensorset_free(ts);
     }
@@ -334,6 +351,8 @@ int sdd_model_average_grouped(sdd_model *m, const char *const *paths, int n, siz
             for (long k = 0; k < len; k++) dst[k] = (float)(acc[k] / n);
         }
     }
+    /* the mean of models trained at one cut keeps it; of several, none is the default */
+    if (!rc && cuts_differ) m->cut = 0;
     for (int j = 0; keep && sets && j < n; j++) sdd_tensorset_free(&sets[j]);
     free(sets);
     free(id);
@@ -358,6 +377,10 @@ int sdd_model_to_tensorset(const sdd_model *m, sdd_tensorset *ts, sdd_err *e)
     snprintf(buf, sizeof buf, "%d", m->nb_samp);
     if (sdd_tensorset_set_meta(ts, "nb_samp", buf, e)) return -1;
     if (sdd_tensorset_set_meta(ts, "sample_rate", "16000", e)) return -1;
+    if (m->cut > 0) {
+        snprintf(buf, sizeof buf, "%lld", (long long)m->cut);
+        if (sdd_tensorset_set_meta(ts, "cut", buf, e)) return -1;
+    }
     if (m->config[0] && sdd_tensorset_set_meta(ts, "config", m->config, e)) return -1;
     if (m->meta_save && m->meta_save(m, ts, e)) return -1;
     if (sdd_tensorset_set_meta(ts, "score", "logit of the bona fide class (output column 1)", e)) return -1;

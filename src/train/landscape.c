@@ -93,7 +93,7 @@ int sdd_landscape_run(const sdd_landscape_params *p, const char *out, sdd_err *e
     dp.require_labels = 1;
     dp.lazy = 1;   /* only the first --max-items files are decoded */
     int rc = sdd_dataset_open(&ds, p->list, p->audio_dir, &dp, e);
-    const int64_t L = p->cut > 0 ? p->cut : m->nb_samp;
+    const int64_t L = p->cut > 0 ? p->cut : sdd_model_cut(m);
     int n = rc ? 0 : sdd_dataset_count(ds);
     if (p->max_items > 0 && n > p->max_items) n = p->max_items;
     if (!rc && sdd_dataset_load(ds, 0, n, e)) rc = -1;

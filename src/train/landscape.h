@@ -20,7 +20,7 @@ typedef struct {
     int dirs;             /* 1 or 2 */
     int steps;            /* grid points per direction (>= 2; odd includes 0) */
     double range;         /* coordinates in [-range, range] */
-    int64_t cut;          /* input samples (0: the model's reference cut) */
+    int64_t cut;          /* input samples (0: sdd_model_cut, the trained or reference cut) */
     int max_items;        /* first N utterances of the list (0: all) */
     int batch;
     int rb_algo;          /* RawBoost algorithm of the copies (0: no augmented loss) */

@@ -607,6 +607,8 @@ static int train_run(const sdd_train_config *cfg, sdd_err *e)
      * stores the dev EER threshold of its own */
     t.m->has_threshold = 0;
     t.m->calibration[0] = 0;
+    /* every file of the run records its cut: sdd score's default, the length the dev threshold is found at */
+    t.m->cut = cfg->cut;
     if (cfg->ssl_recompute == SDD_RECOMPUTE_OFF && sdd_model_set_recompute(t.m, 0, e)) { rc = sdd_err_prefix(e, "--ssl-recompute off"); goto done; }
     /* a resumed run goes on with the settings it was started with (a changed
      * default must not switch it silently) */

@@ -484,6 +484,54 @@ static void test_average(const char *a)
     CHECK(sdd_cli(args, err, sizeof err) == 2 && strstr(err, "no model files given"));
 }
 
+/* The run's cut is stored in each of its files (metadata "cut") and is what
+ * sdd score scores at by default (the dev threshold was found at it) */
+static void test_cut(const char *a)
+{
+    char names[8][64], s0[600], s1[600], fin[600], out[600], bad[600], args[2400], err[1200];
+    CHECK(snapshot_files(a, names, 8) == 2);
+    snprintf(s0, sizeof s0, "%s/%s", a, names[0]);
+    snprintf(s1, sizeof s1, "%s/%s", a, names[1]);
+    snprintf(fin, sizeof fin, "%s/model.safetensors", a);
+    snprintf(out, sizeof out, "%s/cut.safetensors", tmp);
+    snprintf(bad, sizeof bad, "%s/badcut.safetensors", tmp);
+    const char *files[3] = { s0, fin, out };
+    snprintf(args, sizeof args, "average -o %s %s %s", out, s0, s1);
+    CHECK_MSG(sdd_cli(args, err, sizeof err) == 0, "sdd average: %s", err);
+    for (int k = 0; k < 3; k++) {
+        sdd_err e;
+        sdd_model *m = sdd_model_load(files[k], NULL, &e);
+        CHECK_MSG(m && m->cut == 4000 && sdd_model_cut(m) == 4000, "%s: cut %lld", files[k], m ? (long long)m->cut : -1LL);
+        sdd_model_free(m);
+    }
+    /* sdd score: the default cut is the run's, not AASIST-L's 64600 */
+    const char *bin = getenv("SDD_BIN") ? getenv("SDD_BIN") : "./sdd";
+    char cmd[3000];
+    snprintf(cmd, sizeof cmd, "%s score -m %s tests/data/audio/real_01.flac > %s/d.txt && %s score -m %s --cut 4000 tests/data/audio/real_01.flac > %s/c.txt "
+             "&& %s score -m %s --cut 64600 tests/data/audio/real_01.flac > %s/r.txt && cmp -s %s/d.txt %s/c.txt && ! cmp -s %s/d.txt %s/r.txt",
+             bin, fin, tmp, bin, fin, tmp, bin, fin, tmp, tmp, tmp, tmp, tmp);
+    CHECK_MSG(system(cmd) == 0, "sdd score's default cut is not the run's 4000");
+    /* averaging files of two cuts: the output has none (its default is the reference length) */
+    CHECK(rewrite_snapshot(s1, bad, NULL, "cut", "8000") == 0);
+    snprintf(args, sizeof args, "average -o %s %s %s", out, s0, bad);
+    CHECK_MSG(sdd_cli(args, err, sizeof err) == 0, "sdd average: %s", err);
+    sdd_tensorset ts;
+    sdd_err e;
+    CHECK(sdd_safetensors_load(out, &ts, &e) == 0 && !sdd_tensorset_get_meta(&ts, "cut"));
+    sdd_tensorset_free(&ts);
+    /* a stored cut that is not a number of samples the model takes: one line naming the file */
+    static const char *const vals[] = { "abc", "", "12x", "100", "1073741825", "99999999999999999999", "-4000" };
+    for (size_t k = 0; k < sizeof vals / sizeof vals[0]; k++) {
+        CHECK(rewrite_snapshot(s1, bad, NULL, "cut", vals[k]) == 0);
+        sdd_model *m = sdd_model_load(bad, NULL, &e);
+        CHECK_MSG(!m && strstr(e.msg, "badcut.safetensors: metadata cut '") && strstr(e.msg, "is not a number of samples in 2315..1073741824"),
+                  "cut '%s': %s", vals[k], m ? "loaded" : e.msg);
+        sdd_model_free(m);
+    }
+    unlink(out);
+    unlink(bad);
+}
+
 int main(void)
 {
     snprintf(tmp, sizeof tmp, "/tmp/sdd-test-nbest-%d", (int)getpid());
@@ -494,6 +542,7 @@ int main(void)
     snprintf(a, sizeof a, "%s/a", tmp);
     test_files_and_mean(a);
     test_average(a);
+    test_cut(a);
     test_old_state(a);
     test_init_threshold(a);
     test_bad_snapshots();
