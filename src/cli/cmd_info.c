@@ -1,7 +1,10 @@
 /* `sdd info MODEL`: prints a model file's architecture, metadata and tensors. */
 #include "cli/cli.h"
 #include "models/modelio.h"
+#include "io/pth.h"
+#include "io/safetensors.h"
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 int cmd_info(int argc, char **argv)
@@ -28,6 +31,18 @@ int cmd_info(int argc, char **argv)
     else printf("threshold: none stored\n");
     printf("config: %s\n", m->config);
     printf("calibration: %s\n", m->calibration[0] ? m->calibration : "none stored");
+    /* a run's best-epochNNN.safetensors: which epoch, at what dev loss */
+    sdd_tensorset ts;
+    if (!sdd_pth_is_zip(in) && sdd_safetensors_open(in, &ts, &e) == 0) {
+        const char *ep = sdd_tensorset_get_meta(&ts, "epoch"), *dl = sdd_tensorset_get_meta(&ts, "dev_loss");
+        char *end;
+        /* printed as the numbers they are (a hostile file's text never reaches the terminal) */
+        const long long epn = ep ? strtoll(ep, &end, 10) : -1;
+        if (ep && *ep && !*end && epn >= 0) printf("epoch: %lld\n", epn);
+        const double dlv = dl ? strtod(dl, &end) : 0;
+        if (dl && *dl && !*end) printf("dev loss: %.9g\n", dlv);
+        sdd_tensorset_free(&ts);
+    }
     if (verbose)
         for (int i = 0; i < m->params.np; i++) {
             const sdd_pinfo *p = &m->params.p[i];

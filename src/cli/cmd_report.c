@@ -4,10 +4,12 @@
 #include "train/runlog.h"
 #include "train/compare.h"
 #include "io/atomic.h"
+#include <dirent.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static void usage(FILE *f)
 {
@@ -18,6 +20,7 @@ static void usage(FILE *f)
             "epoch, the final (averaged) model's dev EER, the evaluation sets' EERs, the\n"
             "conflict rate of each epoch (%% of steps whose path gradients conflict) and the\n"
             "training time. A run still in progress is read up to its last complete record.\n"
+            "The folder of a --seeds run stands for its seed-S runs, in seed order.\n"
             "  --by-regime  one row per regime instead (model, paths, alignment, BatchNorm\n"
             "               statistics; e.g. the seeds of sdd train --seeds): each evaluation\n"
             "               set's EER, the final dev EER, the epoch of the best dev loss and the\n"
@@ -26,14 +29,64 @@ static void usage(FILE *f)
             "               epoch, one line per run (written atomically)\n");
 }
 
-static const char *base(const char *dir)
+/* a run's name in the table and the plot: its folder's name, with the
+ * parent's for the seed-S folders of a --seeds run (runs/pcgrad/seed-1 ->
+ * pcgrad/seed-1) */
+static void run_name(const char *dir, char *out, size_t n)
 {
-    size_t n = strlen(dir);
-    while (n > 1 && dir[n - 1] == '/') n--;
-    static char buf[256];
-    snprintf(buf, sizeof buf, "%.*s", (int)n, dir);
+    size_t len = strlen(dir);
+    while (len > 1 && dir[len - 1] == '/') len--;
+    char buf[4096];
+    snprintf(buf, sizeof buf, "%.*s", (int)len, dir);
     char *s = strrchr(buf, '/');
-    return s && s[1] ? s + 1 : buf;
+    const char *last = s && s[1] ? s + 1 : buf;
+    if (s && s != buf && !strncmp(last, "seed-", 5)) {
+        *s = 0;
+        char *p = strrchr(buf, '/');
+        snprintf(out, n, "%s/%s", p ? p + 1 : buf, last);
+    } else snprintf(out, n, "%s", last);
+}
+
+static int cmp_seed(const void *a, const void *b)
+{
+    const long long x = *(const long long *)a, y = *(const long long *)b;
+    return (x > y) - (x < y);
+}
+
+/* Appends dir to list, or, for the folder of a --seeds run (no log.jsonl of
+ * its own, seed-S folders), its seed-S folders in seed order. -1: out of memory */
+static int add_run(char ***list, int *n, int *cap, const char *dir)
+{
+    char p[4200];
+    struct stat st;
+    long long seeds[64];
+    int ns = 0;
+    snprintf(p, sizeof p, "%s/log.jsonl", dir);
+    DIR *d = stat(p, &st) != 0 ? opendir(dir) : NULL;
+    for (struct dirent *de; d && ns < 64 && (de = readdir(d));) {
+        const char *s = de->d_name;
+        if (strncmp(s, "seed-", 5) || !s[5] || strspn(s + 5, "0123456789") != strlen(s + 5) || strlen(s + 5) > 12) continue;
+        snprintf(p, sizeof p, "%s/%s/log.jsonl", dir, s);
+        if (stat(p, &st) == 0) seeds[ns++] = atoll(s + 5);
+    }
+    if (d) closedir(d);
+    qsort(seeds, (size_t)ns, sizeof *seeds, cmp_seed);
+    for (int k = 0; k < (ns ? ns : 1); k++) {
+        if (*n == *cap) {
+            const int c = *cap ? 2 * *cap : 16;
+            char **g = realloc(*list, (size_t)c * sizeof *g);
+            if (!g) return -1;
+            *list = g;
+            *cap = c;
+        }
+        const size_t l = strlen(dir) + 32;
+        char *q = malloc(l);
+        if (!q) return -1;
+        if (ns) snprintf(q, l, "%s%sseed-%lld", dir, dir[strlen(dir) - 1] == '/' ? "" : "/", seeds[k]);
+        else snprintf(q, l, "%s", dir);
+        (*list)[(*n)++] = q;
+    }
+    return 0;
 }
 
 static void pct(char *out, size_t n, double v)
@@ -46,21 +99,19 @@ int cmd_report(int argc, char **argv)
 {
     const char *svg = NULL;
     int by_regime = 0;
-    const char **dirs = calloc((size_t)argc, sizeof *dirs);
-    int nd = 0;
-    if (!dirs) { cli_error("out of memory"); return SDD_EXIT_ERROR; }
-    for (int i = 1; i < argc; i++) {
+    char **dirs = NULL;
+    int nd = 0, cap = 0, rc = SDD_EXIT_OK;
+    for (int i = 1; i < argc && rc == SDD_EXIT_OK; i++) {
         const char *a = argv[i];
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) { usage(stdout); free(dirs); return SDD_EXIT_OK; }
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) { usage(stdout); goto out; }
         if (!strcmp(a, "--by-regime")) by_regime = 1;
         else if (!strcmp(a, "--svg")) {
-            if (!(svg = cli_value(argc, argv, &i))) { free(dirs); return cli_usage_error("report", "--svg needs a value"); }
-        } else if (a[0] == '-' && a[1]) {
-            free(dirs);
-            return cli_usage_error("report", "unknown option %s", a);
-        } else dirs[nd++] = a;
+            if (!(svg = cli_value(argc, argv, &i))) rc = cli_usage_error("report", "--svg needs a value");
+        } else if (a[0] == '-' && a[1]) rc = cli_usage_error("report", "unknown option %s", a);
+        else if (add_run(&dirs, &nd, &cap, a)) { cli_error("out of memory"); rc = SDD_EXIT_ERROR; }
     }
-    if (!nd) { free(dirs); return cli_usage_error("report", "no run directory given"); }
+    if (rc == SDD_EXIT_OK && !nd) rc = cli_usage_error("report", "no run directory given");
+    if (rc != SDD_EXIT_OK) goto out;
     /* the plot never replaces a run's files */
     for (int r = 0; r < nd && svg; r++) {
         static const char *const files[] = { "log.jsonl", "config.json" };
@@ -68,13 +119,12 @@ int cmd_report(int argc, char **argv)
             char in[4096];
             snprintf(in, sizeof in, "%s/%s", dirs[r], files[f]);
             const cli_file outs[] = { { "--svg", svg } }, ins[] = { { "the run's", in } };
-            if (cli_check_outputs("report", outs, 1, ins, 1)) { free(dirs); return SDD_EXIT_USAGE; }
+            if (cli_check_outputs("report", outs, 1, ins, 1)) { rc = SDD_EXIT_USAGE; goto out; }
         }
     }
     sdd_runlog *runs = calloc((size_t)nd, sizeof *runs);
     const char **labels = calloc((size_t)nd, sizeof *labels);
     char (*names)[256] = calloc((size_t)nd, sizeof *names);
-    int rc = SDD_EXIT_OK;
     sdd_err e;
     if (!runs || !labels || !names) { cli_error("out of memory"); rc = SDD_EXIT_ERROR; }
     int loaded = 0;
@@ -90,7 +140,7 @@ int cmd_report(int argc, char **argv)
                "best dev EER", "final EER", "eval EER", "time", "conflicts per epoch (%)");
         for (int r = 0; r < nd; r++) {
             const sdd_runlog *R = &runs[r];
-            snprintf(names[r], sizeof names[r], "%s", base(dirs[r]));
+            run_name(dirs[r], names[r], sizeof names[r]);
             labels[r] = names[r];
             int bep;
             char best[32], fin[32], evs[256] = "", t[32], tmp[64];
@@ -120,7 +170,7 @@ int cmd_report(int argc, char **argv)
     }
     if (rc == SDD_EXIT_OK && svg) {
         for (int r = 0; r < nd; r++) {
-            snprintf(names[r], sizeof names[r], "%s", base(dirs[r]));
+            run_name(dirs[r], names[r], sizeof names[r]);
             labels[r] = names[r];
         }
         char *txt = sdd_runlog_svg(runs, labels, nd, &e);
@@ -131,6 +181,8 @@ int cmd_report(int argc, char **argv)
     free(runs);
     free(labels);
     free(names);
+out:
+    for (int r = 0; r < nd; r++) free(dirs[r]);
     free(dirs);
     return rc;
 }

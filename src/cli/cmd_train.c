@@ -68,8 +68,9 @@ static void usage(FILE *f)
             "  --resume                  continue from DIR/state.safetensors (the last finished epoch;\n"
             "                            the log is cut back to it); a finished or early-stopped run\n"
             "                            says so and does nothing (more --epochs or --patience go on)\n"
-            "  --device cpu|cuda         compute device (default cpu); cuda: AASIST, AASIST-L and XLSR-AASIST(-tiny),\n"
-            "                            one GPU, every regime (steps, alignment, Adam on the device; not with mpirun)\n"
+            "  --device cpu|cuda         compute device (default cpu); cuda: every model, one GPU, every\n"
+            "                            regime (steps, alignment, Adam on the device; not with mpirun)\n"
+            "  --quiet                   no progress lines on stderr\n"
             "  --seeds S1,S2,...         train once per seed into DIR/seed-S, then DIR/summary.txt:\n"
             "                            final dev EER and eval EERs, mean and sample std (also printed)\n"
             "  --recipe NAME|FILE        settings from a recipe: built-in %s, or a JSON file whose\n"
@@ -80,7 +81,7 @@ static void usage(FILE *f)
             "Data-parallel: `mpirun -np N sdd train ...` with a `make MPI=1` build (%s): each\n"
             "rank takes 1/N of every --batch (the global batch) and the ranks sum BatchNorm\n"
             "statistics, losses and both paths' gradients, so the run is that of one process.\n"
-            "RawBoost parameters (same flags as sdd augment):\n%s",
+            "The RawBoost flags below are sdd augment's.\n%s",
             SDD_TRAIN_MAX_EVAL, sdd_model_archs(), sdd_recipe_builtin_names(),
             sdd_dist_built() ? "this binary" : "not this binary", sdd_rawboost_flags_help());
 }
@@ -108,7 +109,7 @@ int cmd_train(int argc, char **argv)
         sdd_recipe_store_free(&store);
         return SDD_EXIT_USAGE;
     }
-    int cli_evals = 0, nseeds = 0, seed_given = 0;
+    int cli_evals = 0, nseeds = 0, seed_given = 0, align_given = 0, bn_given = 0;
     uint64_t seeds[SDD_TRAIN_MAX_SEEDS];
     for (int i = 1; i < argc && rc == SDD_EXIT_OK; i++) {
         const char *a = argv[i], *val;
@@ -117,6 +118,8 @@ int cmd_train(int argc, char **argv)
         if (a[0] != '-' || a[1] != '-') { rc = cli_usage_error("train", "unexpected argument %s", a); break; }
         if (strchr(a, '=')) { rc = cli_usage_error("train", "%s: give the value as the next argument (--opt VALUE), not --opt=VALUE", a); break; }
         seed_given |= !strcmp(a, "--seed");
+        align_given |= !strcmp(a, "--align");
+        bn_given |= !strcmp(a, "--bn-stats");
         if (!(val = cli_value(argc, argv, &i))) { rc = cli_usage_error("train", "%s needs a value", a); break; }
         if (!strcmp(a, "--recipe")) continue;
         if (!strcmp(a, "--device")) { device = val; continue; }
@@ -131,6 +134,11 @@ int cmd_train(int argc, char **argv)
         else if (r > 0) rc = cli_usage_error("train", "unknown option %s", a);
     }
     if (rc == SDD_EXIT_OK && nseeds && seed_given) rc = cli_usage_error("train", "--seed and --seeds exclude each other");
+    /* alignment and per-path statistics are of the two paths: with one they would be ignored */
+    if (rc == SDD_EXIT_OK && cfg.step.paths != SDD_PATHS_DUAL && ((align_given && cfg.step.align != SDD_ALIGN_NONE) || bn_given))
+        rc = cli_usage_error("train", "%s applies to two paths: it needs --paths dual (this run's paths are %s%s%s)",
+                             align_given && cfg.step.align != SDD_ALIGN_NONE ? "--align" : "--bn-stats",
+                             cfg.step.paths == SDD_PATHS_ORIG ? "orig" : "aug", recipe ? ", from recipe " : "", recipe ? recipe : "");
     if (rc == SDD_EXIT_OK && (!cfg.train_list || !cfg.dev_list || !cfg.out_dir))
         rc = cli_usage_error("train", "--train, --dev and --out are required");
     if (rc == SDD_EXIT_OK && sdd_rawboost_check_params(&cfg.rb, &e)) rc = cli_usage_error("train", "%s", e.msg);

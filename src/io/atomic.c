@@ -8,6 +8,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -220,4 +221,56 @@ int sdd_atomic_remove_stale(const char *dir)
         if (is_temp_name(de->d_name) && unlinkat(dfd, de->d_name, 0) == 0) removed++;
     closedir(d);
     return removed;
+}
+
+int sdd_mkdirs(const char *dir, char *top, size_t n, sdd_err *e)
+{
+    if (top && n) top[0] = 0;
+    const size_t len = strlen(dir);
+    if (!len) return sdd_err_set(e, "an empty folder name");
+    char *p = malloc(len + 1);
+    if (!p) return sdd_err_set(e, "%s: out of memory", dir);
+    memcpy(p, dir, len + 1);
+    while (len > 1 && p[strlen(p) - 1] == '/') p[strlen(p) - 1] = 0;   /* "runs/a/" */
+    int rc = 0;
+    /* each prefix ending before a '/', then the whole path */
+    for (char *s = p + 1;; s++) {
+        if (*s && *s != '/') continue;
+        const char c = *s;
+        *s = 0;
+        struct stat st;
+        const int made = mkdir(p, 0777) == 0, err = errno;
+        if (made) {
+            if (top && n && !top[0]) snprintf(top, n, "%s", p);
+        } else if (err != EEXIST || stat(p, &st) != 0 || !S_ISDIR(st.st_mode)) {
+            const char *why = err == EEXIST ? "Not a directory" : strerror(err);
+            if (!c) rc = sdd_err_set(e, "%s: cannot create: %s", p, why);
+            else rc = sdd_err_set(e, "%s: cannot create %s: %s", dir, p, why);
+            *s = c;
+            break;
+        }
+        *s = c;
+        if (!c) break;
+    }
+    free(p);
+    if (rc && top && n && top[0]) sdd_rmdirs(dir, top);
+    if (rc && top && n) top[0] = 0;
+    return rc;
+}
+
+void sdd_rmdirs(const char *dir, const char *top)
+{
+    if (!top || !top[0]) return;
+    const size_t tl = strlen(top);
+    char *p = strdup(dir);
+    if (!p) return;
+    for (size_t l = strlen(p); l > 1 && p[l - 1] == '/'; l--) p[l - 1] = 0;
+    /* dir, then each parent while it is top or below it */
+    while (strlen(p) >= tl && !strncmp(p, top, tl) && (p[tl] == 0 || p[tl] == '/')) {
+        if (rmdir(p)) break;
+        char *slash = strrchr(p, '/');
+        if (!slash || slash == p) break;
+        *slash = 0;
+    }
+    free(p);
 }

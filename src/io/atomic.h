@@ -36,6 +36,13 @@ int sdd_atomic_write(const char *path, const void *buf, size_t n, sdd_err *e);
  * were removed, -1 when dir cannot be read. */
 int sdd_atomic_remove_stale(const char *dir);
 
+/* Output folders (a run's --out): sdd_mkdirs creates dir and every missing
+ * parent (as mkdir -p); top (n bytes) gets the highest folder it created, ""
+ * when dir was there already. sdd_rmdirs(dir, top) undoes it after a failure:
+ * removes dir, then its parents up to top, each only while empty. */
+int sdd_mkdirs(const char *dir, char *top, size_t n, sdd_err *e);
+void sdd_rmdirs(const char *dir, const char *top);
+
 /* Crash points: sdd_crashpoint(NAME) calls the hook set here, if any, with
  * NAME; nothing otherwise. Atomic writes pass "atomic.open" (temp created,
  * empty), "atomic.half" (sdd_atomic_write: half the bytes written and

@@ -59,9 +59,8 @@ int sdd_train_seeds(const sdd_train_config *cfg, const uint64_t *seeds, int n, c
     if (!cfg->resume && (held = sdd_train_dir_seeds_entry(cfg->out_dir, entry, sizeof entry)))
         return sdd_err_set(e, "%s: holds a --seeds run already (%s): --resume continues it; to start again, remove it or "
                            "give another --out", cfg->out_dir, held);
-    struct stat st;
-    const int existed = stat(cfg->out_dir, &st) == 0;
-    if (mkdir(cfg->out_dir, 0777) && errno != EEXIST) return sdd_err_set(e, "%s: cannot create: %s", cfg->out_dir, strerror(errno));
+    char top[1200];
+    if (sdd_mkdirs(cfg->out_dir, top, sizeof top, e)) return -1;
     sdd_runlog *logs = calloc((size_t)n, sizeof *logs);
     char (*dirs)[1100] = calloc((size_t)n, sizeof *dirs);
     if (!logs || !dirs) { free(logs); free(dirs); return sdd_err_set(e, "out of memory"); }
@@ -120,8 +119,8 @@ int sdd_train_seeds(const sdd_train_config *cfg, const uint64_t *seeds, int n, c
         if (!rc) rc = sdd_atomic_write(path, b.s, b.n, e);
     }
     for (int k = 0; k < loaded; k++) sdd_runlog_free(&logs[k]);
-    /* a first seed that failed before writing leaves no empty OUT behind (rmdir keeps a folder that is not empty) */
-    if (rc && !existed) rmdir(cfg->out_dir);
+    /* a first seed that failed before writing leaves none of the folders it created (each removed only when empty) */
+    if (rc) sdd_rmdirs(cfg->out_dir, top);
     free(logs);
     free(dirs);
     if (!rc && summary) *summary = b.s;

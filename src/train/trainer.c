@@ -529,11 +529,13 @@ const char *sdd_train_dir_seeds_entry(const char *dir, char *name, size_t n)
 
 int sdd_train_run(const sdd_train_config *cfg, sdd_err *e)
 {
-    struct stat st;
-    const int existed = !cfg || !cfg->out_dir || stat(cfg->out_dir, &st) == 0;
+    if (!cfg || !cfg->out_dir || !cfg->out_dir[0]) return sdd_err_set(e, "train: no output folder");
+    /* --out runs/a creates runs/ too; a run that failed before writing
+     * anything leaves none of the folders it created behind */
+    char top[1200];
+    if (sdd_mkdirs(cfg->out_dir, top, sizeof top, e)) return -1;
     const int rc = train_run(cfg, e);
-    /* a run that failed before writing anything leaves no empty folder behind */
-    if (rc && !existed && sdd_dist_rank() == 0) rmdir(cfg->out_dir);
+    if (rc && sdd_dist_rank() == 0) sdd_rmdirs(cfg->out_dir, top);
     return rc;
 }
 

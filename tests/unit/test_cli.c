@@ -93,8 +93,8 @@ int main(void)
     /* a file's score does not depend on the batch it is scored in (one at a
      * time, in threes, all six): the same bits, for AASIST and an XLS-R model */
     CHECK(run("printf 'real_01.flac bonafide\\ntts_01.flac spoof\\nreal_02.flac bonafide\\ntts_02.flac spoof\\n' > %s/inv.lst", tmp) == 0);
-    static const char *const inv[3] = { "AASIST", "XLSR-AASIST-tiny", "XLSR-Mamba-tiny" };
-    for (int k = 0; k < 3; k++) {
+    static const char *const inv[4] = { "AASIST", "XLSR-AASIST-tiny", "XLSR-Mamba-tiny", "XLSR-Conformer-TCM-tiny" };
+    for (int k = 0; k < 4; k++) {
         char one[4096], mp[400];
         snprintf(mp, sizeof mp, "%s/inv-%s/model.safetensors", tmp, inv[k]);
         if (k == 0) snprintf(mp, sizeof mp, "%s/a.safetensors", tmp);

@@ -217,6 +217,11 @@ static void test_train_checks(void)
     CHECK_STR_CONTAINS(out, "--seed and --seeds exclude each other");
     CHECK(run("%s --batch 2 --eval=x=%s:tests/data/audio --out %s", base, T("tr.lst"), T("r6")) == 2);
     CHECK_STR_CONTAINS(out, "not --opt=VALUE");
+    /* alignment and BatchNorm statistics modes of two paths, asked for a one-path run */
+    CHECK(run("%s --batch 2 --recipe aasist-l --align pcgrad --out %s", base, T("r6")) == 2);
+    CHECK_STR_CONTAINS(out, "--align applies to two paths: it needs --paths dual (this run's paths are orig, from recipe aasist-l)");
+    CHECK(run("%s --batch 2 --paths aug --bn-stats joint --out %s", base, T("r6")) == 2);
+    CHECK_STR_CONTAINS(out, "--bn-stats applies to two paths");
     CHECK(run("$SDD bench -m %s --model AASIST", T("al.safetensors")) == 2);
     CHECK_STR_CONTAINS(out, "-m and --model exclude each other");
     CHECK(file_size(T("r6")) < 0);
@@ -243,6 +248,16 @@ static void test_train_checks(void)
     CHECK(run("%s --batch 2 --max-steps 1 --seeds 4 --out %s", base, T("s1")) == 1);
     CHECK_STR_CONTAINS(out, "holds a --seeds run already (seed-3/): --resume continues it");
     CHECK(file_size(T("s1/config.json")) < 0 && file_size(T("s1/seed-4")) < 0);
+    /* --out's missing parents are created; a failed run removes every folder it created */
+    CHECK_MSG(run("%s --batch 2 --max-steps 1 --out %s/x/y", base, T("p1")) == 0, "%s", out);
+    CHECK(file_size(T("p1/x/y/model.safetensors")) > 0);
+    CHECK(run("%s --batch 99 --out %s/x/y", base, T("p2")) == 1);
+    CHECK(file_size(T("p2")) < 0);
+    CHECK(run("%s --batch 99 --seeds 1 --out %s/x/", base, T("p3")) == 1);
+    CHECK(file_size(T("p3")) < 0);
+    CHECK(run("touch %s && %s --batch 2 --out %s/y", T("pf"), base, T("pf")) == 1);
+    CHECK_STR_CONTAINS(out, "pf/y: cannot create ");
+    CHECK_STR_CONTAINS(out, "pf: Not a directory");
     /* a first seed that fails before writing leaves no folder */
     CHECK(run("%s --batch 99 --seeds 1,2 --out %s", base, T("s2")) == 1);
     CHECK(file_size(T("s2")) < 0);

@@ -511,6 +511,10 @@ static void test_cut(const char *a)
              "&& %s score -m %s --cut 64600 tests/data/audio/real_01.flac > %s/r.txt && cmp -s %s/d.txt %s/c.txt && ! cmp -s %s/d.txt %s/r.txt",
              bin, fin, tmp, bin, fin, tmp, bin, fin, tmp, tmp, tmp, tmp, tmp);
     CHECK_MSG(system(cmd) == 0, "sdd score's default cut is not the run's 4000");
+    /* sdd info shows the cut, and a snapshot's epoch and dev loss */
+    snprintf(cmd, sizeof cmd, "%s info %s > %s/i.txt && grep -q '^trained at: 4000 samples' %s/i.txt && grep -q '^epoch: [0-9]' %s/i.txt "
+             "&& grep -q '^dev loss: [0-9]' %s/i.txt", bin, s0, tmp, tmp, tmp, tmp);
+    CHECK_MSG(system(cmd) == 0, "sdd info %s: no cut, epoch or dev loss", s0);
     /* averaging files of two cuts: the output has none (its default is the reference length) */
     CHECK(rewrite_snapshot(s1, bad, NULL, "cut", "8000") == 0);
     snprintf(args, sizeof args, "average -o %s %s %s", out, s0, bad);

@@ -149,6 +149,10 @@ static void end_to_end(void)
     CHECK_STR_CONTAINS(out, "bundled=");
     snprintf(p, sizeof p, "%s/conv.svg", tmp);
     CHECK(cli_exists(p));
+    /* the folder of a --seeds run stands for its runs, named with it */
+    rc = run("$SDD report %s/seeds", tmp);
+    CHECK_MSG(rc == 0 && strstr(out, "seeds/seed-1 ") && strstr(out, "seeds/seed-2 ") && strstr(out, "seeds/seed-1 ") < strstr(out, "seeds/seed-2 "),
+              "report of a --seeds folder: exit %d: %s", rc, out);
     /* resume skips finished seeds */
     rc = run("$SDD train --model AASIST-L --batch 2 --cut 4000 --epochs 2 --max-steps 2 --n-best 1 --threads 2 --resume "
              "--train %s --train-audio tests/data/audio --dev %s --dev-audio tests/data/audio --seeds 1,2 --out %s/seeds", list, list, tmp);
