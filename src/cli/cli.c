@@ -74,6 +74,9 @@ int cli_check_outputs(const char *cmd, const cli_file *outs, int nout, const cli
 {
     for (int o = 0; o < nout; o++) {
         if (!outs[o].path) continue;
+        if (!strcmp(outs[o].path, "-"))
+            return cli_usage_error(cmd, "%s -: this output cannot go to standard output; give a file name (./- for a file named '-')",
+                                   outs[o].opt);
         for (int i = 0; i < nin; i++)
             if (cli_same_file(outs[o].path, ins[i].path))
                 return cli_usage_error(cmd, "%s %s is the same file as %s %s: it would be overwritten", outs[o].opt,
@@ -83,6 +86,14 @@ int cli_check_outputs(const char *cmd, const cli_file *outs, int nout, const cli
                 return cli_usage_error(cmd, "%s and %s name the same file %s", outs[p].opt, outs[o].opt, outs[o].path);
     }
     return 0;
+}
+
+void cli_error_input(const char *msg)
+{
+    static const char dev[] = "/dev/stdin";
+    if (!strncmp(msg, dev, sizeof dev - 1) && (msg[sizeof dev - 1] == ':' || !msg[sizeof dev - 1]))
+        cli_error("- (standard input)%s", msg + sizeof dev - 1);
+    else cli_error("%s", msg);
 }
 
 int cli_parse_double(const char *s, double *out)

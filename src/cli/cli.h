@@ -51,8 +51,15 @@ typedef struct { const char *opt, *path; } cli_file;
 /* 0 when no output is the same file as an input or as another output (see
  * cli_same_file); else prints the usage error "sdd CMD: OPT PATH is the same
  * file as OPT PATH: it would be overwritten" (or "OPT and OPT name the same
- * file PATH") and returns SDD_EXIT_USAGE. */
+ * file PATH") and returns SDD_EXIT_USAGE. An output '-' is such an error too
+ * (no file named '-' is written by mistake): the commands that can write to
+ * standard output turn '-' into stdout before this check. */
 int cli_check_outputs(const char *cmd, const cli_file *outs, int nout, const cli_file *ins, int nin);
+
+/* A file error for audio read from standard input ('-', opened as
+ * /dev/stdin): msg with its leading "/dev/stdin" named "- (standard input)";
+ * any other msg as it is. */
+void cli_error_input(const char *msg);
 /* Option value: argv[*i + 1] if present (advances *i), else NULL. */
 const char *cli_value(int argc, char **argv, int *i);
 /* fflush(stdout), remembering why the first failed flush failed. */

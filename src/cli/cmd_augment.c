@@ -79,7 +79,7 @@ int cmd_augment(int argc, char **argv)
 
     float *x = NULL;
     int64_t n = 0;
-    if (sdd_audio_load(strcmp(pos[0], "-") ? pos[0] : "/dev/stdin", rp.fs, &x, &n, NULL, &e)) { cli_error("%s", e.msg); return SDD_EXIT_ERROR; }
+    if (sdd_audio_load(strcmp(pos[0], "-") ? pos[0] : "/dev/stdin", rp.fs, &x, &n, NULL, &e)) { cli_error_input(e.msg); return SDD_EXIT_ERROR; }
     const uint64_t key = sdd_rng_key((uint64_t)seed, 0, 0, 0);
     if (sdd_rawboost_apply((int)algo, x, n, x, &rp, key, &e)) {
         cli_error("%s: %s", pos[0], e.msg);

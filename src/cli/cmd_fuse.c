@@ -26,7 +26,8 @@ static void usage(FILE *f)
             "  --key FILE        labels of the development trials (learning)\n"
             "  --apply FILE      a fusion file from an earlier 'sdd fuse' (applying)\n"
             "  -o FILE           the fusion (JSON) or the fused scores ('ID LLR' lines, in the order of\n"
-            "                    the first score file), written atomically\n"
+            "                    the first score file), written atomically; with --apply, '-'\n"
+            "                    writes the fused scores to stdout\n"
             "  --prior P         bona fide prior weighting the training objective (default 0.5)\n"
             "  --pspoof P --cmiss C --cfa C\n"
             "                    decision costs for the stored Bayes threshold (default 0.05, 1, 10)\n"
@@ -56,17 +57,20 @@ static int apply(const char *fusion, const char *const *scores, int k, const cha
             return SDD_EXIT_ERROR;
         }
     }
-    sdd_afile *af = sdd_afile_open(out, &e);
+    /* '-': the fused scores go to standard output (nothing else is printed there) */
+    const int to_stdout = !strcmp(out, "-");
+    sdd_afile *af = to_stdout ? NULL : sdd_afile_open(out, &e);
     int status = SDD_EXIT_OK;
-    if (!af) { cli_error("%s", e.msg); status = SDD_EXIT_ERROR; }
+    if (!af && !to_stdout) { cli_error("%s", e.msg); status = SDD_EXIT_ERROR; }
     else {
-        FILE *f = sdd_afile_fp(af);
+        FILE *f = to_stdout ? stdout : sdd_afile_fp(af);
         for (int64_t i = 0; i < j.n; i++) {
             const double s = sdd_calibration_apply(&c, j.x + (size_t)i * k);
             if (label) fprintf(f, "%s %.9g %s\n", j.id[i], s, s >= c.threshold ? "bonafide" : "spoof");
             else fprintf(f, "%s %.9g\n", j.id[i], s);
         }
-        if (sdd_afile_commit(af, &e)) { cli_error("%s", e.msg); status = SDD_EXIT_ERROR; }
+        if (to_stdout) cli_flush_stdout();
+        else if (sdd_afile_commit(af, &e)) { cli_error("%s", e.msg); status = SDD_EXIT_ERROR; }
     }
     sdd_joined_free(&j);
     return status;
@@ -120,7 +124,7 @@ int cmd_fuse(int argc, char **argv)
     for (int i = 0; i < k && nin < SDD_CAL_MAX_INPUTS; i++) ins[nin++] = (cli_file){ "the score file", scores[i] };
     ins[nin++] = (cli_file){ "--key", key };
     ins[nin++] = (cli_file){ "--apply", fusion };
-    const cli_file outs[] = { { "-o", out } };
+    const cli_file outs[] = { { "-o", fusion && !strcmp(out, "-") ? NULL : out } };
     if (cli_check_outputs("fuse", outs, 1, ins, nin)) { free(scores); return SDD_EXIT_USAGE; }
 #undef NUM
 #undef NEED

@@ -35,7 +35,7 @@ static void usage(FILE *f)
             "  AUDIO... | DIR   files (ID = the path as given; spaces, control bytes and %% as %%XX)\n"
             "                   or folders (searched recursively); '-' reads standard input\n"
             "                   (ID '-'; e.g. ffmpeg -i clip.mp4 -f wav - | sdd score -m MODEL -)\n"
-            "  -o FILE          write scores to FILE (atomically) instead of stdout\n"
+            "  -o FILE          write scores to FILE (atomically) instead of stdout ('-': stdout)\n"
             "  --cut N          score the first N samples, shorter clips repeated (default: the\n"
             "                   cut the model was trained at, as sdd train stores it, else the\n"
             "                   model's reference length, 64600 for AASIST); only those samples\n"
@@ -242,6 +242,7 @@ int cmd_score(int argc, char **argv)
     ins[1] = (cli_file){ "--list", list };
     ins[2] = (cli_file){ "--calibration", calfile };
     for (int k = 0; k < npos; k++) ins[3 + k] = (cli_file){ "the input", pos[k] };
+    if (out && !strcmp(out, "-")) out = NULL;   /* standard output, the default */
     const cli_file outs[] = { { "-o", out } };
     const int clash = cli_check_outputs("score", outs, 1, ins, npos + 3);
     free(ins);
@@ -359,7 +360,7 @@ int cmd_score(int argc, char **argv)
         /* failed files are scored as zeros and dropped; compact the good ones */
         int ng = 0, idx[4096];
         for (int b = 0; b < nb; b++) {
-            if (!ok[b]) { cli_error("%s", errs[b]); nbad++; continue; }
+            if (!ok[b]) { cli_error_input(errs[b]); nbad++; continue; }
             if (!full && ng != b) memcpy(wave + (size_t)ng * L, wave + (size_t)b * L, (size_t)L * sizeof(float));
             idx[ng++] = b;
         }

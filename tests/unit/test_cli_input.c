@@ -75,7 +75,7 @@ static void test_stdin(const char *model)
     CHECK(score_of(out, "-") == fref && score_of(out, T("s.wav")) == ref);
     /* an empty stdin is that file's error; '-' twice is a usage error */
     CHECK(run("$SDD score -m %s - < /dev/null", model) == 1);
-    CHECK_STR_CONTAINS(out, "sdd: /dev/stdin: empty file (0 bytes)");
+    CHECK_STR_CONTAINS(out, "sdd: - (standard input): empty file (0 bytes)");
     CHECK(run("$SDD score -m %s - - < %s", model, T("s.wav")) == 2);
     CHECK_STR_CONTAINS(out, "'-' (standard input) given twice");
     /* augment reads '-' as well */
@@ -263,6 +263,41 @@ static void test_train_checks(void)
     CHECK(file_size(T("s2")) < 0);
 }
 
+/* '-' as an output: standard output where a command can write there (score,
+ * fuse --apply), a usage error elsewhere (never a file named '-') */
+static void test_stdout(const char *model)
+{
+    static char want[sizeof out];
+    CHECK(run("$SDD score -m %s tests/data/audio/real_01.flac tests/data/audio/tts_01.flac", model) == 0);
+    snprintf(want, sizeof want, "%s", out);
+    CHECK(run("$SDD score -m %s -o - tests/data/audio/real_01.flac tests/data/audio/tts_01.flac", model) == 0);
+    CHECK(!strcmp(out, want));
+    CHECK(run("{ $SDD score -m %s -o - tests/data/audio/real_01.flac > /dev/full; }", model) == 1);
+    CHECK_STR_CONTAINS(out, "standard output: write failed");
+    CHECK(run("$SDD fuse --scores tests/data/metrics/cal_a.txt tests/data/metrics/cal_b.txt --key tests/data/metrics/cal_key.txt -o %s",
+              T("fusion.json")) == 0);
+    CHECK(run("$SDD fuse --apply %s --scores tests/data/metrics/cal_a.txt tests/data/metrics/cal_b.txt -o %s --threshold && cat %s",
+              T("fusion.json"), T("fused.txt"), T("fused.txt")) == 0);
+    snprintf(want, sizeof want, "%s", out);
+    CHECK(strlen(want) > 100);
+    CHECK(run("$SDD fuse --apply %s --scores tests/data/metrics/cal_a.txt tests/data/metrics/cal_b.txt -o - --threshold", T("fusion.json")) == 0);
+    CHECK(!strcmp(out, want));
+    static const char *const refused[] = {
+        "fuse --scores tests/data/metrics/cal_a.txt --key tests/data/metrics/cal_key.txt -o -",
+        "calibrate --scores tests/data/metrics/cal_a.txt --key tests/data/metrics/cal_key.txt -o -",
+        "import ../shared/models/AASIST-L.pth -o -",
+        "eval --scores tests/data/metrics/cal_a.txt --key tests/data/metrics/cal_key.txt -o -",
+    };
+    for (size_t k = 0; k < sizeof refused / sizeof refused[0]; k++) {
+        CHECK_MSG(run("$SDD %s", refused[k]) == 2, "sdd %s: %s", refused[k], out);
+        CHECK_STR_CONTAINS(out, "-o -: this output cannot go to standard output; give a file name (./- for a file named '-')");
+    }
+    CHECK(file_size("-") < 0);
+    /* audio from standard input is named so in its error */
+    CHECK(run("printf garbage | $SDD score -m %s -", model) == 1);
+    CHECK_STR_CONTAINS(out, "sdd: - (standard input): cannot decode");
+}
+
 int main(void)
 {
     const char *shared = getenv("SDD_SHARED") ? getenv("SDD_SHARED") : "../shared";
@@ -283,6 +318,7 @@ int main(void)
     test_scan(model);
     test_outputs(model);
     test_train_checks();
+    test_stdout(model);
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf %s", tmp);
     CHECK(system(cmd) == 0);
