@@ -16,7 +16,7 @@
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: sdd calibrate --scores DEV --key DEVKEY -o CAL.json [options]\n"
+            "usage: sdd calibrate --scores DEV --key DEVKEY [-o CAL.json] [-m MODEL --model-out OUT] [options]\n"
             "Fits LLR = a * score + b by prior-weighted logistic regression (the FoCal / BOSARIS\n"
             "calibration) on development scores, so that calibrated scores are natural-log likelihood\n"
             "ratios (bona fide vs spoof) and the Bayes threshold for stated costs is meaningful.\n"
