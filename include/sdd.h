@@ -47,6 +47,14 @@ const char *sdd_detector_error(const sdd_detector *d);
 const char *sdd_detector_arch(const sdd_detector *d);
 /* 1 and *threshold set when the model file stores a decision threshold, else 0. */
 int sdd_detector_threshold(const sdd_detector *d, double *threshold);
+/* For a model that stores a calibration (sdd calibrate --model-out): 1, with
+ * *llr = the natural-log likelihood ratio (bona fide vs spoof) of a score from
+ * sdd_detector_score_*, and *threshold = the calibration's Bayes threshold on
+ * the LLR (decide bona fide when *llr >= *threshold); either pointer may be
+ * NULL. 0 when the model stores no calibration; -1 (reason in
+ * sdd_detector_error) when the LLR is not finite. What `sdd score` prints for
+ * a calibrated model. */
+int sdd_detector_calibrate(sdd_detector *d, double score, double *llr, double *threshold);
 
 const char *sdd_version(void);
 

@@ -6,6 +6,7 @@
 #include "audio/decode.h"
 #include "core/threads.h"
 #include "backend/device.h"
+#include "metrics/calibration.h"
 #include <soxr.h>
 #include <stdio.h>
 #include <math.h>
@@ -17,6 +18,8 @@ struct sdd_detector {
     sdd_ctx c;
     sdd_detector_params p;
     sdd_err err;
+    int has_cal;          /* the model stores a calibration, parsed into cal */
+    sdd_calibration cal;
 };
 
 sdd_detector_params sdd_detector_default_params(void)
@@ -44,6 +47,14 @@ sdd_detector *sdd_detector_load(const char *model_path, const sdd_detector_param
         free(d);
         return NULL;
     }
+    /* the model loader checked the calibration already: this parse repeats it */
+    if (d->m->calibration[0] && sdd_calibration_parse(d->m->calibration, strlen(d->m->calibration), model_path, &d->cal, &e)) {
+        if (err && err_len) snprintf(err, err_len, "%s", e.msg);
+        sdd_model_free(d->m);
+        free(d);
+        return NULL;
+    }
+    d->has_cal = d->m->calibration[0] != 0;
     if (d->p.threads > 0) sdd_threads_set(d->p.threads);
     sdd_ctx_init(&d->c, &d->m->params);
     if (d->p.device != 0 && d->p.device != 1) sdd_err_set(&e, "unknown device %d (0 = CPU, 1 = CUDA)", d->p.device);
@@ -72,6 +83,19 @@ int sdd_detector_threshold(const sdd_detector *d, double *threshold)
 {
     if (!d || !d->m->has_threshold) return 0;
     if (threshold) *threshold = d->m->threshold;
+    return 1;
+}
+
+int sdd_detector_calibrate(sdd_detector *d, double score, double *llr, double *threshold)
+{
+    if (!d || !d->has_cal) return 0;
+    const double v = sdd_calibration_apply(&d->cal, &score);
+    if (!isfinite(v)) {
+        sdd_err_set(&d->err, "calibrated score of %.9g is not finite", score);
+        return -1;
+    }
+    if (llr) *llr = v;
+    if (threshold) *threshold = d->cal.threshold;
     return 1;
 }
 

@@ -5,6 +5,8 @@
 #include "check.h"
 #include <stdlib.h>
 #include <stdio.h>
+#include <string.h>
+#include <unistd.h>
 
 #ifdef __cplusplus
 #define NAME "test_api_cxx"
@@ -16,6 +18,58 @@ static const char *shared_models(void)
 {
     const char *s = getenv("SDD_SHARED");
     return s ? s : "../shared";
+}
+
+/* A model carrying a calibration (made with the sdd binary: score the bundled
+ * clips, sdd calibrate --model-out): sdd_detector_calibrate gives the LLR and
+ * the label that `sdd score` prints for it; the plain model has none */
+static void test_calibrated(const char *pth)
+{
+    const char *bin = getenv("SDD_BIN") && *getenv("SDD_BIN") ? getenv("SDD_BIN") : "./sdd";
+    char dir[64], cmd[4096], model[128], cal[128], err[512];
+    snprintf(dir, sizeof dir, "/tmp/sdd-test-%s-%d", NAME, (int)getpid());
+    snprintf(model, sizeof model, "%s/al.safetensors", dir);
+    snprintf(cal, sizeof cal, "%s/cal.safetensors", dir);
+    snprintf(cmd, sizeof cmd,
+             "mkdir -p %s && %s import %s -o %s >/dev/null 2>&1 && printf 'real_01.flac bonafide\\nreal_02.flac bonafide\\n"
+             "real_03.flac bonafide\\nreal_04.flac bonafide\\ntts_01.flac spoof\\ntts_02.flac spoof\\n' > %s/k.txt && "
+             "%s score -m %s --list %s/k.txt --audio-dir tests/data/audio -o %s/s.txt && "
+             "%s calibrate --scores %s/s.txt --key %s/k.txt -m %s --model-out %s > /dev/null && "
+             "%s score -m %s tests/data/audio/tts_01.flac > %s/cli.txt",
+             dir, bin, pth, model, dir, bin, model, dir, dir, bin, dir, dir, model, cal, bin, cal, dir);
+    if (system(cmd) != 0) {
+        printf("SKIP %s calibrated model: needs %s (run make)\n", NAME, bin);
+        return;
+    }
+    sdd_detector *d = sdd_detector_load(model, NULL, err, sizeof err);
+    double raw = 0, llr = 7, thr = 7;
+    CHECK(d && sdd_detector_calibrate(d, 1.0, &llr, &thr) == 0 && llr == 7 && thr == 7);
+    sdd_detector_free(d);
+    d = sdd_detector_load(cal, NULL, err, sizeof err);
+    CHECK_MSG(d != NULL, "load: %s", err);
+    if (!d) return;
+    CHECK(sdd_detector_score_file(d, "tests/data/audio/tts_01.flac", &raw) == 0);
+    CHECK(sdd_detector_calibrate(d, raw, &llr, &thr) == 1);
+    CHECK(sdd_detector_calibrate(d, raw, NULL, NULL) == 1);
+    /* the CLI's line: "tests/data/audio/tts_01.flac LLR label" */
+    char line[512] = "", id[256], label[32];
+    double cli_llr = 0;
+    snprintf(cmd, sizeof cmd, "%s/cli.txt", dir);
+    FILE *f = fopen(cmd, "r");
+    CHECK(f && fgets(line, sizeof line, f) && sscanf(line, "%255s %lf %31s", id, &cli_llr, label) == 3);
+    if (f) fclose(f);
+    char mine[64];
+    snprintf(mine, sizeof mine, "%.9g", (double)(float)llr);   /* sdd score prints the LLR as a float */
+    char theirs[64];
+    snprintf(theirs, sizeof theirs, "%.9g", cli_llr);
+    CHECK_MSG(!strcmp(mine, theirs), "LLR %s, sdd score printed %s", mine, theirs);
+    CHECK(!strcmp(label, llr >= thr ? "bonafide" : "spoof"));
+    CHECK(sdd_detector_calibrate(d, 1e308, &llr, NULL) == -1);
+    CHECK_STR_CONTAINS(sdd_detector_error(d), "not finite");
+    CHECK(sdd_detector_calibrate(NULL, 1.0, &llr, &thr) == 0);
+    sdd_detector_free(d);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    CHECK(system(cmd) == 0);
 }
 
 int main(void)
@@ -106,5 +160,6 @@ int main(void)
     CHECK(sdd_detector_load("README.md", NULL, err, sizeof err) == NULL);
     CHECK_STR_CONTAINS(err, "README.md");
     CHECK(strcmp(sdd_version(), SDD_VERSION_STRING) == 0);
+    test_calibrated(path);
     return CHECK_DONE(NAME);
 }
