@@ -267,7 +267,7 @@ void sdd_rmdirs(const char *dir, const char *top)
     for (size_t l = strlen(p); l > 1 && p[l - 1] == '/'; l--) p[l - 1] = 0;
     /* dir, then each parent while it is top or below it */
     while (strlen(p) >= tl && !strncmp(p, top, tl) && (p[tl] == 0 || p[tl] == '/')) {
-        if (rmdir(p)) break;
+        if (rmdir(p) && errno != ENOENT) break;   /* not empty: kept, with its parents */
         char *slash = strrchr(p, '/');
         if (!slash || slash == p) break;
         *slash = 0;
