@@ -74,9 +74,7 @@ int cli_check_outputs(const char *cmd, const cli_file *outs, int nout, const cli
 {
     for (int o = 0; o < nout; o++) {
         if (!outs[o].path) continue;
-        if (!strcmp(outs[o].path, "-"))
-            return cli_usage_error(cmd, "%s -: this output cannot go to standard output; give a file name (./- for a file named '-')",
-                                   outs[o].opt);
+        if (cli_refuse_stdout(cmd, outs[o].opt, outs[o].path, "this output")) return SDD_EXIT_USAGE;
         for (int i = 0; i < nin; i++)
             if (cli_same_file(outs[o].path, ins[i].path))
                 return cli_usage_error(cmd, "%s %s is the same file as %s %s: it would be overwritten", outs[o].opt,
@@ -86,6 +84,74 @@ int cli_check_outputs(const char *cmd, const cli_file *outs, int nout, const cli
                 return cli_usage_error(cmd, "%s and %s name the same file %s", outs[p].opt, outs[o].opt, outs[o].path);
     }
     return 0;
+}
+
+/* errno of the first failed write or flush of stdout; later flushes may no longer know it */
+static int stdout_errno;
+
+int cli_is_dash(const char *path)
+{
+    return path && !strcmp(path, "-");
+}
+
+int cli_refuse_stdout(const char *cmd, const char *opt, const char *path, const char *what)
+{
+    if (!cli_is_dash(path)) return 0;
+    return cli_usage_error(cmd, "%s -: %s cannot go to standard output; give a file name (./- for a file named '-')", opt, what);
+}
+
+int cli_one_stdout(const char *cmd, const char *opt1, const char *path1, const char *opt2, const char *path2)
+{
+    if (!cli_is_dash(path1) || !cli_is_dash(path2)) return 0;
+    return cli_usage_error(cmd, "%s - and %s -: only one output can go to standard output; give the other a file name", opt1, opt2);
+}
+
+int cli_tmpout_open(cli_tmpout *t, const char *name)
+{
+    const char *base = getenv("TMPDIR");
+    if (!base || !*base) base = "/tmp";
+    t->open = 0;
+    if (snprintf(t->dir, sizeof t->dir, "%s/sdd-stdout.XXXXXX", base) >= (int)sizeof t->dir) {
+        cli_error("TMPDIR %s: path too long for a temporary folder", base);
+        return SDD_EXIT_ERROR;
+    }
+    if (!mkdtemp(t->dir)) {
+        cli_error("%s: cannot create a temporary folder for standard output: %s", base, strerror(errno));
+        return SDD_EXIT_ERROR;
+    }
+    snprintf(t->path, sizeof t->path, "%s/%s", t->dir, name);
+    t->open = 1;
+    return 0;
+}
+
+void cli_tmpout_close(cli_tmpout *t)
+{
+    if (!t->open) return;
+    unlink(t->path);
+    rmdir(t->dir);
+    t->open = 0;
+}
+
+int cli_tmpout_send(cli_tmpout *t)
+{
+    FILE *f = fopen(t->path, "rb");
+    const int open_errno = errno;
+    cli_tmpout_close(t);   /* the open stream keeps the data; nothing is left behind */
+    if (!f) { cli_error("%s: cannot read it back for standard output: %s", t->path, strerror(open_errno)); return SDD_EXIT_ERROR; }
+    char buf[1 << 16];
+    size_t n;
+    int rc = 0;
+    while ((n = fread(buf, 1, sizeof buf, f)) > 0) {
+        errno = 0;
+        if (fwrite(buf, 1, n, stdout) != n) {
+            if (!stdout_errno) stdout_errno = errno ? errno : EIO;   /* the reason, before a flush forgets it */
+            break;
+        }
+    }
+    if (ferror(f)) { cli_error("%s: read failed: %s", t->path, strerror(errno)); rc = SDD_EXIT_ERROR; }
+    fclose(f);
+    if (cli_stdout_error()) rc = SDD_EXIT_ERROR;
+    return rc;
 }
 
 void cli_error_input(const char *msg)
@@ -112,9 +178,6 @@ const char *cli_value(int argc, char **argv, int *i)
     if (*i + 1 >= argc) return NULL;
     return argv[++*i];
 }
-
-/* errno of the first failed flush of stdout; later flushes may no longer know it */
-static int stdout_errno;
 
 void cli_flush_stdout(void)
 {

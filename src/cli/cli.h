@@ -51,10 +51,40 @@ typedef struct { const char *opt, *path; } cli_file;
 /* 0 when no output is the same file as an input or as another output (see
  * cli_same_file); else prints the usage error "sdd CMD: OPT PATH is the same
  * file as OPT PATH: it would be overwritten" (or "OPT and OPT name the same
- * file PATH") and returns SDD_EXIT_USAGE. An output '-' is such an error too
- * (no file named '-' is written by mistake): the commands that can write to
- * standard output turn '-' into stdout before this check. */
+ * file PATH") and returns SDD_EXIT_USAGE. '-' is never taken for a file here:
+ * an input read from standard input is given as NULL (a text input that
+ * fopen()s '-' is a file of that name and is given as it is); an output '-'
+ * is a usage error (cli_refuse_stdout, "this output"), so the commands that
+ * write that output to standard output give it as NULL. */
 int cli_check_outputs(const char *cmd, const cli_file *outs, int nout, const cli_file *ins, int nin);
+
+/* 1 when PATH is '-' (standard output as an output, standard input as an
+ * audio input), else 0. */
+int cli_is_dash(const char *path);
+/* 0 unless PATH is '-'; then prints the usage error "sdd CMD: OPT -: WHAT
+ * cannot go to standard output; give a file name (./- for a file named '-')"
+ * and returns SDD_EXIT_USAGE. WHAT says why, e.g. "a model file". */
+int cli_refuse_stdout(const char *cmd, const char *opt, const char *path, const char *what);
+/* 0 unless both outputs are '-'; then the usage error "sdd CMD: OPT1 - and
+ * OPT2 -: only one output can go to standard output; give the other a file
+ * name", SDD_EXIT_USAGE. */
+int cli_one_stdout(const char *cmd, const char *opt1, const char *path1, const char *opt2, const char *path2);
+
+/* An output that a library writer takes as a path (an audio encoder, the
+ * landscape's TSV and SVG) sent to standard output: cli_tmpout_open makes a
+ * private folder (in $TMPDIR, else /tmp) and gives in path the file NAME in
+ * it for the writer; cli_tmpout_send then copies that file to stdout, after
+ * removing it and the folder (so a copy killed by SIGPIPE leaves nothing);
+ * cli_tmpout_close removes whatever is left (after a failure, or always:
+ * it is idempotent). */
+typedef struct { char dir[1024], path[1100]; int open; } cli_tmpout;
+/* 0, or SDD_EXIT_ERROR with the reason printed. */
+int cli_tmpout_open(cli_tmpout *t, const char *name);
+/* 0; SDD_EXIT_ERROR when the file cannot be read (printed) or stdout took
+ * it only in part (left for the caller of cli_stdout_error to print, as
+ * every failed write to stdout). */
+int cli_tmpout_send(cli_tmpout *t);
+void cli_tmpout_close(cli_tmpout *t);
 
 /* A file error for audio read from standard input ('-', opened as
  * /dev/stdin): msg with its leading "/dev/stdin" named "- (standard input)";
@@ -62,7 +92,13 @@ int cli_check_outputs(const char *cmd, const cli_file *outs, int nout, const cli
 void cli_error_input(const char *msg);
 /* Option value: argv[*i + 1] if present (advances *i), else NULL. */
 const char *cli_value(int argc, char **argv, int *i);
-/* fflush(stdout), remembering why the first failed flush failed. */
+/* fflush(stdout), remembering why the first failed flush failed. Standard
+ * output is not written atomically: a command that writes its data there
+ * stops at the first failed write (cli_stdout_error) and exits 1, and main
+ * prints the one line "sdd: standard output: write failed: REASON". A closed
+ * pipe (sdd score ... | head -1) ends the process by SIGPIPE, silently, as
+ * other Unix tools; where SIGPIPE is ignored, the write fails with EPIPE and
+ * is reported as above. */
 void cli_flush_stdout(void);
 /* Flushes stdout; 0 when everything written to it arrived, else the errno of
  * the first failure (EIO when unknown). */

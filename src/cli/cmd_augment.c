@@ -1,5 +1,7 @@
 /* `sdd augment`: applies one RawBoost algorithm to one audio file and writes
- * the result (16-bit WAV or FLAC, atomically). The random stream key is
+ * the result (16-bit WAV or FLAC, atomically; OUT '-' sends a 16-bit WAV to
+ * standard output, written to a private temporary file first so that the
+ * bytes are those of OUT.wav). The random stream key is
  * sdd_rng_key(seed, 0, 0, 0), so the same seed, algorithm and parameters give
  * the same output on any machine and thread count. Like the reference, the
  * output is not normalised beyond what the algorithm does; samples outside
@@ -22,9 +24,10 @@ static void usage(FILE *f)
             "Applies RawBoost (Tak et al., ICASSP 2022; the SSL_Anti-spoofing / dpda_ga\n"
             "reference algorithms) to the audio file IN ('-': standard input) and writes OUT.\n"
             "IN may be any format libsndfile reads (mixed to mono, resampled to 16 kHz); OUT\n"
-            "is 16-bit PCM, WAV or FLAC by its extension, written atomically. The output is\n"
-            "not normalised beyond what the algorithm does; samples outside [-1, 1] are\n"
-            "clipped with a warning.\n"
+            "is 16-bit PCM, WAV or FLAC by its extension, written atomically; OUT '-' writes\n"
+            "the WAV to standard output (sdd augment --algo 4 in.flac - | play -; ./- for a\n"
+            "file named '-'). The output is not normalised beyond what the algorithm does;\n"
+            "samples outside [-1, 1] are clipped with a warning.\n"
             "  --algo N       0 none (copy), 1 LnL convolutive noise, 2 ISD impulsive noise,\n"
             "                 3 SSI coloured additive noise, 4 = 1+2+3 in series (dpda_ga's\n"
             "                 default), 5 = 1+2, 6 = 1+3, 7 = 2+3, 8 = 1 and 2 in parallel\n"
@@ -71,9 +74,12 @@ int cmd_augment(int argc, char **argv)
     if (algo < 0) return cli_usage_error("augment", "no algorithm given (--algo N, 0..8)");
     if (npos < 2) return cli_usage_error("augment", "give an input and an output file (IN OUT)");
     if (sdd_rawboost_check_params(&rp, &e)) return cli_usage_error("augment", "%s", e.msg);
-    if (!sdd_str_ends_with_nocase(pos[1], ".wav") && !sdd_str_ends_with_nocase(pos[1], ".flac"))
-        return cli_usage_error("augment", "%s: OUT must end in .wav or .flac", pos[1]);
-    const cli_file ins[] = { { "IN", pos[0] } }, outs[] = { { "OUT", pos[1] } };
+    const int to_stdout = cli_is_dash(pos[1]);
+    if (!to_stdout && !sdd_str_ends_with_nocase(pos[1], ".wav") && !sdd_str_ends_with_nocase(pos[1], ".flac"))
+        return cli_usage_error("augment", "%s: OUT must end in .wav or .flac, or be '-' (a WAV on standard output)", pos[1]);
+    /* '-' in is standard input and '-' out standard output: no file to compare */
+    const cli_file ins[] = { { "IN", cli_is_dash(pos[0]) ? NULL : pos[0] } },
+                   outs[] = { { "OUT", to_stdout ? NULL : pos[1] } };
     if (cli_check_outputs("augment", outs, 1, ins, 1)) return SDD_EXIT_USAGE;
     cli_set_threads(threads);
 
@@ -87,11 +93,17 @@ int cmd_augment(int argc, char **argv)
         return SDD_EXIT_ERROR;
     }
     int64_t clipped = 0;
-    int rc = sdd_audio_save_ex(pos[1], x, n, rp.fs, &clipped, &e);
+    /* the encoder writes a path (it seeks back to finish the header): for
+     * '-', a temporary WAV that is then copied to standard output */
+    cli_tmpout t = { .open = 0 };
+    if (to_stdout && cli_tmpout_open(&t, "augment.wav")) { free(x); return SDD_EXIT_ERROR; }
+    int rc = sdd_audio_save_ex(to_stdout ? t.path : pos[1], x, n, rp.fs, &clipped, &e);
     free(x);
-    if (rc) { cli_error("%s", e.msg); return SDD_EXIT_ERROR; }
+    if (rc) { cli_error("%s", e.msg); cli_tmpout_close(&t); return SDD_EXIT_ERROR; }
     if (clipped > 0)
         fprintf(stderr, "sdd: warning: %s: %lld of %lld samples were outside [-1, 1] and were clipped\n",
-                pos[1], (long long)clipped, (long long)n);
-    return SDD_EXIT_OK;
+                to_stdout ? "standard output" : pos[1], (long long)clipped, (long long)n);
+    if (to_stdout) rc = cli_tmpout_send(&t);
+    cli_tmpout_close(&t);
+    return rc ? SDD_EXIT_ERROR : SDD_EXIT_OK;
 }

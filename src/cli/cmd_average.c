@@ -16,7 +16,8 @@ static void usage(FILE *f)
             "checkpoints of several runs. The files must hold the same architecture and\n"
             "configuration. The output, written atomically, stores no threshold or\n"
             "calibration: those of the inputs do not hold for their mean.\n"
-            "  -o FILE   output model file (required)\n");
+            "  -o FILE   output model file (required; a file: a model cannot go to standard\n"
+            "            output, so '-' is refused; ./- for a file named '-')\n");
 }
 
 int cmd_average(int argc, char **argv)
@@ -37,6 +38,7 @@ int cmd_average(int argc, char **argv)
     }
     if (rc == SDD_EXIT_OK && !n) rc = cli_usage_error("average", "no model files given");
     if (rc == SDD_EXIT_OK && !out) rc = cli_usage_error("average", "no output given (-o OUT.safetensors)");
+    if (rc == SDD_EXIT_OK) rc = cli_refuse_stdout("average", "-o", out, "a model file");
     for (int i = 0; i < n && rc == SDD_EXIT_OK; i++) {
         const cli_file ins[] = { { "the input", in[i] } }, outs[] = { { "-o", out } };
         rc = cli_check_outputs("average", outs, 1, ins, 1);

@@ -1,7 +1,9 @@
 /* `sdd calibrate`: dev scores + key in; a calibration file out (logistic
  * regression to natural-log likelihood ratios, metrics/calibration.h), and
- * optionally a copy of the model carrying it. Everything written atomically.
- * Exit status 0, 1 (one line "sdd: FILE[:LINE]: reason"), 2 (usage). */
+ * optionally a copy of the model carrying it. Everything written atomically;
+ * '-o -' writes the calibration to standard output and the summary to stderr
+ * (a model file never goes to standard output). Exit status 0, 1 (one line
+ * "sdd: FILE[:LINE]: reason"), 2 (usage). */
 #include "cli/cli.h"
 #include "metrics/calibration.h"
 #include "metrics/join.h"
@@ -24,7 +26,8 @@ static void usage(FILE *f)
             "A fit of no use (all scores equal, LLRs the same for every trial) is an error.\n"
             "  --scores FILE     development scores ('ID SCORE' lines, as sdd score writes)\n"
             "  --key FILE        their labels (any key format sdd eval reads)\n"
-            "  -o FILE           the calibration (JSON), written atomically\n"
+            "  -o FILE           the calibration (JSON), written atomically; '-': standard output\n"
+            "                    (the summary then goes to stderr; ./- for a file named '-')\n"
             "  --prior P         bona fide prior weighting the training objective (default 0.5)\n"
             "  --pspoof P        decision: prior of a spoof (default 0.05, ASVspoof 5)\n"
             "  --cmiss C         decision: cost of rejecting bona fide speech (default 1)\n"
@@ -33,6 +36,7 @@ static void usage(FILE *f)
             "  --l2 L            weight regularisation (default 1e-6; keeps separable data finite)\n"
             "  -m MODEL          with --model-out: store the calibration in a copy of MODEL, so that\n"
             "  --model-out FILE  'sdd score -m FILE' prints LLRs and labels at the Bayes threshold\n"
+            "                    (a file name: a model cannot go to standard output)\n"
             "  --allow-missing   skip key trials without a score (default: an error)\n"
             "  -h, --help        this text\n");
 }
@@ -78,7 +82,9 @@ int cmd_calibrate(int argc, char **argv)
         return cli_usage_error("calibrate", "--pspoof, --cmiss, --cfa: %s", e.msg);
     /* an output never replaces an input (or the other output) */
     const cli_file ins[] = { { "--scores", scores }, { "--key", key }, { "-m", model } };
-    const cli_file outs[] = { { "-o", out }, { "--model-out", model_out } };
+    if (cli_refuse_stdout("calibrate", "--model-out", model_out, "a model file")) return SDD_EXIT_USAGE;
+    const int to_stdout = cli_is_dash(out);
+    const cli_file outs[] = { { "-o", to_stdout ? NULL : out }, { "--model-out", model_out } };
     if (cli_check_outputs("calibrate", outs, 2, ins, 3)) return SDD_EXIT_USAGE;
 
     sdd_joined j;
@@ -99,7 +105,17 @@ int cmd_calibrate(int argc, char **argv)
                            "spoof", (json_int_t)(j.n - nb), "cllr_before", info.cllr_before, "cllr_after",
                            info.cllr_after, "iterations", info.iterations);
     const char *inputs[1] = { scores };
-    if (out && sdd_calibration_save(out, &c, inputs, tr, &e)) { cli_error("%s", e.msg); status = SDD_EXIT_ERROR; }
+    if (to_stdout) {
+        char *js = sdd_calibration_to_json(&c, 0, inputs, tr, &e);
+        if (!js) { cli_error("%s", e.msg); status = SDD_EXIT_ERROR; }
+        else {
+            /* the same bytes as the file; a failed write is said by main */
+            fputs(js, stdout);
+            fputc('\n', stdout);
+            free(js);
+            if (cli_stdout_error()) status = SDD_EXIT_ERROR;
+        }
+    } else if (out && sdd_calibration_save(out, &c, inputs, tr, &e)) { cli_error("%s", e.msg); status = SDD_EXIT_ERROR; }
     json_decref(tr);
     if (status == SDD_EXIT_OK && model) {
         sdd_model *m = sdd_model_load(model, NULL, &e);
@@ -115,7 +131,7 @@ int cmd_calibrate(int argc, char **argv)
         sdd_model_free(m);
     }
     if (status == SDD_EXIT_OK)
-        printf("LLR = %.9g * score %c %.9g  (%lld bona fide, %lld spoof; prior %g)\n"
+        fprintf(to_stdout ? stderr : stdout, "LLR = %.9g * score %c %.9g  (%lld bona fide, %lld spoof; prior %g)\n"
                "Cllr %.6f -> %.6f bits (prior-weighted, normalised)\n"
                "Bayes threshold %.6f on the LLR (Pspoof %g, Cmiss %g, Cfa %g) = raw score %.9g\n",
                c.w[0], c.b < 0 ? '-' : '+', fabs(c.b), (long long)nb, (long long)(j.n - nb), prior, info.cllr_before, info.cllr_after, c.threshold,

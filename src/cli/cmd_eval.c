@@ -1,8 +1,10 @@
 /* `sdd eval`: scores + key in; EER, min t-DCF (with ASV scores), Cllr and the
  * per-attack / per-condition table out, as the official ASVspoof tools
  * compute them (src/metrics). Optional JSON report and DET curve (SVG image
- * or TSV), both written atomically. Exit status 0, 1 (one line "sdd: FILE[:LINE]: reason"),
- * 2 (usage). */
+ * or TSV), both written atomically; either one (not both) may go to standard
+ * output ('-': the report's JSON, the DET's TSV), and the table then goes to
+ * stderr, so that stdout carries one thing. Exit status 0, 1 (one line
+ * "sdd: FILE[:LINE]: reason"), 2 (usage). */
 #include "cli/cli.h"
 #include "metrics/evaluate.h"
 #include "io/atomic.h"
@@ -56,7 +58,8 @@ static void usage(FILE *f)
             "                     holds every table)\n"
             "  --det FILE         write the DET curve: FILE.svg an SVG image (probit axes 0.1..50 %%,\n"
             "                     the EER point marked); any other name (FILE.tsv) a TSV: threshold,\n"
-            "                     far, frr, probit_far, probit_frr (default: not written)\n"
+            "                     far, frr, probit_far, probit_frr; '-' the TSV on standard output\n"
+            "                     (default: not written)\n"
             "  --calibration FILE apply a calibration from 'sdd calibrate' to the CM scores first, so\n"
             "                     Cllr and actDCF judge calibrated LLRs (default: scores as given)\n"
             "  --sasv-scores FILE SASV scores for the a-DCF (ASVspoof 5 track 2): 'SPK FILE SCORE',\n"
@@ -68,9 +71,32 @@ static void usage(FILE *f)
             "                     sasv-score column)\n"
             "  --sasv-key FILE    their key: ASVspoof5.*.track_2.trial.tsv or the official\n"
             "                     'spk filename cm-label asv-label' key (per-attack a-DCF from the former)\n"
-            "  -o FILE            write a JSON report with every number at full precision\n"
-            "                     (default: not written)\n"
-            "  -h, --help         this text\n");
+            "  -o FILE            write a JSON report with every number at full precision; '-' writes\n"
+            "                     it to standard output (default: not written)\n"
+            "  -h, --help         this text\n"
+            "With -o - or --det - (one of them; ./- for a file named '-'), the table goes to stderr\n"
+            "and standard output holds only that output: sdd eval ... -o - | jq .eer\n");
+}
+
+/* After sdd_eval_run failed with a calibration: when it is because the
+ * calibration makes a score a non-finite LLR (a weight of 1e308), prints that
+ * error naming the file, line and trial, and returns 1; else 0 (the run's own
+ * error stands). The score file is read again only on this failure path, so a
+ * successful evaluation reads it once. */
+static int calibration_overflows(const char *scores, const char *calfile, const sdd_calibration *cal)
+{
+    sdd_scores sc;
+    sdd_err e;
+    int found = 0;
+    if (cal->k != 1 || sdd_scores_load(scores, &sc, &e)) return 0;
+    for (int64_t j = 0; j < sc.n && !found; j++)
+        if (!isfinite(sdd_calibration_apply(cal, &sc.score[j]))) {
+            cli_error("%s:%d: calibration %s makes the score of trial %s (%.9g) a non-finite LLR", scores, sc.line[j],
+                      calfile, sc.id[j], sc.score[j]);
+            found = 1;
+        }
+    sdd_scores_free(&sc);
+    return found;
 }
 
 int cmd_eval(int argc, char **argv)
@@ -133,7 +159,10 @@ int cmd_eval(int argc, char **argv)
                              { "--asv-scores", o.asv_scores }, { "--asv-key", o.asv_key },
                              { "--asv-c012", o.asv_c012 },   { "--sasv-scores", o.sasv_scores },
                              { "--sasv-key", o.sasv_key },   { "--calibration", calfile } };
-    const cli_file outs[] = { { "-o", out }, { "--det", det } };
+    /* '-': standard output, for one of the two; no file to compare */
+    if (cli_one_stdout("eval", "-o", out, "--det", det)) return SDD_EXIT_USAGE;
+    const int to_stdout = cli_is_dash(out) || cli_is_dash(det);
+    const cli_file outs[] = { { "-o", cli_is_dash(out) ? NULL : out }, { "--det", cli_is_dash(det) ? NULL : det } };
     if (cli_check_outputs("eval", outs, 2, ins, 8)) return SDD_EXIT_USAGE;
 
     sdd_err e;
@@ -142,37 +171,31 @@ int cmd_eval(int argc, char **argv)
     if (calfile) {
         if (sdd_calibration_load(calfile, &cal, &e)) { cli_error("%s", e.msg); return SDD_EXIT_ERROR; }
         o.calibration = &cal;
-        /* a calibration that overflows (a weight of 1e308) is named with the
-         * trial, before the metrics meet an infinite score */
-        sdd_scores sc;
-        if (cal.k == 1 && sdd_scores_load(o.scores, &sc, &e) == 0) {
-            for (int64_t j = 0; j < sc.n; j++) {
-                const double llr = sdd_calibration_apply(&cal, &sc.score[j]);
-                if (!isfinite(llr)) {
-                    cli_error("%s:%d: calibration %s makes the score of trial %s (%.9g) a non-finite LLR", o.scores,
-                              sc.line[j], calfile, sc.id[j], sc.score[j]);
-                    sdd_scores_free(&sc);
-                    return SDD_EXIT_ERROR;
-                }
-            }
-            sdd_scores_free(&sc);
-        }
     }
-    if (sdd_eval_run(&o, &r, &e)) { cli_error("%s", e.msg); return SDD_EXIT_ERROR; }
+    if (sdd_eval_run(&o, &r, &e)) {
+        if (!calfile || !calibration_overflows(o.scores, calfile, &cal)) cli_error("%s", e.msg);
+        return SDD_EXIT_ERROR;
+    }
     for (int i = 0; i < r.nwarn; i++) fprintf(stderr, "sdd: warning: %s\n", r.warnings[i]);
-    sdd_eval_print(&r, stdout);
+    sdd_eval_print(&r, to_stdout ? stderr : stdout);
     cli_flush_stdout();
 
     int status = SDD_EXIT_OK;
     const char *paths[2] = { out, det };
     for (int k = 0; k < 2; k++) {
         if (!paths[k]) continue;
-        sdd_afile *af = sdd_afile_open(paths[k], &e);
-        if (!af) { cli_error("%s", e.msg); status = SDD_EXIT_ERROR; continue; }
-        int rc = k == 0 ? sdd_eval_write_json(&r, &o, sdd_afile_fp(af), &e)
-               : sdd_str_ends_with_nocase(det, ".svg") ? sdd_eval_write_det_svg(&r, o.scores, sdd_afile_fp(af), &e)
-                                        : sdd_eval_write_det(&r, sdd_afile_fp(af), &e);
-        if (rc) {
+        const int std = cli_is_dash(paths[k]);
+        sdd_afile *af = std ? NULL : sdd_afile_open(paths[k], &e);
+        if (!std && !af) { cli_error("%s", e.msg); status = SDD_EXIT_ERROR; continue; }
+        FILE *f = std ? stdout : sdd_afile_fp(af);
+        int rc = k == 0 ? sdd_eval_write_json(&r, &o, f, &e)
+               : sdd_str_ends_with_nocase(det, ".svg") ? sdd_eval_write_det_svg(&r, o.scores, f, &e)
+                                        : sdd_eval_write_det(&r, f, &e);
+        if (std) {
+            /* a failed write is said by main, in one line */
+            if (rc && !cli_stdout_error()) cli_error("standard output: %s", e.msg);
+            if (rc || cli_stdout_error()) status = SDD_EXIT_ERROR;
+        } else if (rc) {
             sdd_afile_abort(af);
             cli_error("%s: %s", paths[k], e.msg);
             status = SDD_EXIT_ERROR;

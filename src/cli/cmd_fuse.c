@@ -1,8 +1,9 @@
 /* `sdd fuse`: linear logistic-regression fusion of several systems' scores.
  * Training: dev score files + key -> fusion file (metrics/calibration.h, k
  * inputs). Applying: fusion file + eval score files (same order) -> one
- * 'ID LLR' file. Outputs written atomically. Exit status 0, 1 (one line
- * "sdd: FILE[:LINE]: reason"), 2 (usage). */
+ * 'ID LLR' file. Outputs written atomically, or to standard output for
+ * '-o -' (learning: the formula printed then goes to stderr). Exit status 0,
+ * 1 (one line "sdd: FILE[:LINE]: reason"), 2 (usage). */
 #include "cli/cli.h"
 #include "metrics/calibration.h"
 #include "metrics/join.h"
@@ -26,8 +27,9 @@ static void usage(FILE *f)
             "  --key FILE        labels of the development trials (learning)\n"
             "  --apply FILE      a fusion file from an earlier 'sdd fuse' (applying)\n"
             "  -o FILE           the fusion (JSON) or the fused scores ('ID LLR' lines, in the order of\n"
-            "                    the first score file), written atomically; with --apply, '-'\n"
-            "                    writes the fused scores to stdout\n"
+            "                    the first score file), written atomically; '-': standard output\n"
+            "                    (learning: the fusion formula then goes to stderr; ./- for a file\n"
+            "                    named '-')\n"
             "  --prior P         bona fide prior weighting the training objective (default 0.5)\n"
             "  --pspoof P --cmiss C --cfa C\n"
             "                    decision costs for the stored Bayes threshold (default 0.05, 1, 10)\n"
@@ -69,11 +71,28 @@ static int apply(const char *fusion, const char *const *scores, int k, const cha
             if (label) fprintf(f, "%s %.9g %s\n", j.id[i], s, s >= c.threshold ? "bonafide" : "spoof");
             else fprintf(f, "%s %.9g\n", j.id[i], s);
         }
-        if (to_stdout) cli_flush_stdout();
+        if (to_stdout) { if (cli_stdout_error()) status = SDD_EXIT_ERROR; }   /* main says why */
         else if (sdd_afile_commit(af, &e)) { cli_error("%s", e.msg); status = SDD_EXIT_ERROR; }
     }
     sdd_joined_free(&j);
     return status;
+}
+
+/* The fusion file to OUT (atomically), or its same bytes to standard output */
+static int save_fusion(const char *out, int to_stdout, const sdd_calibration *c, const char *const *scores, json_t *tr)
+{
+    sdd_err e;
+    if (!to_stdout) {
+        if (!sdd_calibration_save(out, c, scores, tr, &e)) return SDD_EXIT_OK;
+        cli_error("%s", e.msg);
+        return SDD_EXIT_ERROR;
+    }
+    char *js = sdd_calibration_to_json(c, 0, scores, tr, &e);
+    if (!js) { cli_error("%s", e.msg); return SDD_EXIT_ERROR; }
+    fputs(js, stdout);
+    fputc('\n', stdout);
+    free(js);
+    return cli_stdout_error() ? SDD_EXIT_ERROR : SDD_EXIT_OK;   /* main says why */
 }
 
 int cmd_fuse(int argc, char **argv)
@@ -124,7 +143,8 @@ int cmd_fuse(int argc, char **argv)
     for (int i = 0; i < k && nin < SDD_CAL_MAX_INPUTS; i++) ins[nin++] = (cli_file){ "the score file", scores[i] };
     ins[nin++] = (cli_file){ "--key", key };
     ins[nin++] = (cli_file){ "--apply", fusion };
-    const cli_file outs[] = { { "-o", fusion && !strcmp(out, "-") ? NULL : out } };
+    const int to_stdout = cli_is_dash(out);
+    const cli_file outs[] = { { "-o", to_stdout ? NULL : out } };
     if (cli_check_outputs("fuse", outs, 1, ins, nin)) { free(scores); return SDD_EXIT_USAGE; }
 #undef NUM
 #undef NEED
@@ -151,14 +171,16 @@ int cmd_fuse(int argc, char **argv)
         for (int64_t i = 0; i < j.n; i++) nb += j.pos[i];
         json_t *tr = json_pack("{s:s, s:I, s:I, s:f, s:i}", "key", key, "bonafide", (json_int_t)nb, "spoof",
                                (json_int_t)(j.n - nb), "cllr_after", info.cllr_after, "iterations", info.iterations);
-        if (sdd_calibration_save(out, &c, scores, tr, &e)) { cli_error("%s", e.msg); status = SDD_EXIT_ERROR; }
+        status = save_fusion(out, to_stdout, &c, scores, tr);
         json_decref(tr);
+        /* the formula is for people: on stderr when the fusion itself goes to stdout */
+        FILE *f = to_stdout ? stderr : stdout;
         if (status == SDD_EXIT_OK) {
-            printf("LLR =");
+            fprintf(f, "LLR =");
             for (int i = 0; i < k; i++)
-                printf(" %s%.9g * %s", i ? (c.w[i] < 0 ? "- " : "+ ") : "", i ? fabs(c.w[i]) : c.w[i], scores[i]);
-            printf(" %c %.9g\n(%lld bona fide, %lld spoof; prior %g); Cllr %.6f bits (prior-weighted, normalised)\n",
-                   c.b < 0 ? '-' : '+', fabs(c.b), (long long)nb, (long long)(j.n - nb), prior, info.cllr_after);
+                fprintf(f, " %s%.9g * %s", i ? (c.w[i] < 0 ? "- " : "+ ") : "", i ? fabs(c.w[i]) : c.w[i], scores[i]);
+            fprintf(f, " %c %.9g\n(%lld bona fide, %lld spoof; prior %g); Cllr %.6f bits (prior-weighted, normalised)\n",
+                    c.b < 0 ? '-' : '+', fabs(c.b), (long long)nb, (long long)(j.n - nb), prior, info.cllr_after);
         }
     }
     sdd_joined_free(&j);

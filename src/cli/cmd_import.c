@@ -13,7 +13,8 @@ static void usage(FILE *f)
             "every tensor's name, shape and values against the architecture, and writes an\n"
             "sdd model file (safetensors with the architecture and hyperparameters in\n"
             "__metadata__), atomically.\n"
-            "  -o FILE       output model file (required)\n"
+            "  -o FILE       output model file (required; a file: a model cannot go to standard\n"
+            "                output, so '-' is refused; ./- for a file named '-')\n"
             "  --arch NAME   architecture (default: guessed from the tensor shapes; known: %s)\n"
             "  --threshold T store a decision threshold on the score in the model file\n",
             sdd_model_archs());
@@ -34,6 +35,7 @@ int cmd_import(int argc, char **argv)
     }
     if (!in) return cli_usage_error("import", "no input checkpoint given");
     if (!out) return cli_usage_error("import", "no output given (-o OUT.safetensors)");
+    if (cli_refuse_stdout("import", "-o", out, "a model file")) return SDD_EXIT_USAGE;
     const cli_file ins[] = { { "the checkpoint", in } }, outs[] = { { "-o", out } };
     if (cli_check_outputs("import", outs, 1, ins, 1)) return SDD_EXIT_USAGE;
     double t = 0;

@@ -1,5 +1,8 @@
 /* `sdd landscape`: the loss surface around a trained model along random
- * filter-normalised directions (see src/train/landscape.h). */
+ * filter-normalised directions (see src/train/landscape.h). The TSV or the
+ * SVG (one of them) may go to standard output ('-'): the library writes it
+ * to a private temporary file, which is then copied there; nothing else is
+ * printed on stdout (progress and warnings are on stderr). */
 #include "backend/device.h"
 #include "cli/cli.h"
 #include "train/landscape.h"
@@ -22,6 +25,9 @@ static void usage(FILE *f)
             "  --list LIST, --audio-dir DIR   labelled utterances (any list format sdd reads)\n"
             "  --svg FILE          also draw it: heat maps with contours (log loss) for both input\n"
             "                      kinds, or the two curves for one direction\n"
+            "  '-' as -o or --svg (one of them) writes that output to standard output (./- for a\n"
+            "                      file named '-'); a non-finite loss's warning then names the\n"
+            "                      temporary file it was written to first\n"
             "  --dirs 1|2          one direction (a line) or two (a surface; default 2)\n"
             "  --steps N           grid points per direction (default 11)\n"
             "  --range R           coordinates in [-R, R] (default 1)\n"
@@ -70,11 +76,21 @@ int cmd_landscape(int argc, char **argv)
     if (!p.model || !p.list || !out) return cli_usage_error("landscape", "-m, --list and -o are required");
     /* an output never replaces an input, nor the other output */
     const cli_file ins[] = { { "-m", p.model }, { "--list", p.list } };
-    const cli_file outs[] = { { "-o", out }, { "--svg", p.svg } };
+    if (cli_one_stdout("landscape", "-o", out, "--svg", p.svg)) return SDD_EXIT_USAGE;
+    const cli_file outs[] = { { "-o", cli_is_dash(out) ? NULL : out }, { "--svg", cli_is_dash(p.svg) ? NULL : p.svg } };
     if (cli_check_outputs("landscape", outs, 2, ins, 2)) return SDD_EXIT_USAGE;
     if (sdd_rawboost_check_params(&p.rb, &e)) return cli_usage_error("landscape", "%s", e.msg);
     if (sdd_device_check(p.device, NULL, 0, &e)) { cli_error("--device: %s", e.msg); return SDD_EXIT_ERROR; }
     cli_set_threads(threads);
-    if (sdd_landscape_run(&p, out, &e)) { cli_error("%s", e.msg); return SDD_EXIT_ERROR; }
-    return SDD_EXIT_OK;
+    /* '-': the library writes a path; give it a temporary file and send that */
+    cli_tmpout t = { .open = 0 };
+    const int tsv_std = cli_is_dash(out), svg_std = cli_is_dash(p.svg);
+    if ((tsv_std || svg_std) && cli_tmpout_open(&t, tsv_std ? "landscape.tsv" : "landscape.svg")) return SDD_EXIT_ERROR;
+    if (tsv_std) out = t.path;
+    if (svg_std) p.svg = t.path;
+    int rc = SDD_EXIT_OK;
+    if (sdd_landscape_run(&p, out, &e)) { cli_error("%s", e.msg); rc = SDD_EXIT_ERROR; }
+    else if (t.open) rc = cli_tmpout_send(&t);
+    cli_tmpout_close(&t);
+    return rc;
 }

@@ -36,7 +36,8 @@ static void usage(FILE *f)
             "  AUDIO... | DIR   files (ID = the path as given; spaces, control bytes and %% as %%XX)\n"
             "                   or folders (searched recursively); '-' reads standard input\n"
             "                   (ID '-'; e.g. ffmpeg -i clip.mp4 -f wav - | sdd score -m MODEL -)\n"
-            "  -o FILE          write scores to FILE (atomically) instead of stdout ('-': stdout)\n"
+            "  -o FILE          write scores to FILE (atomically) instead of standard output ('-':\n"
+            "                   standard output, the default; ./- for a file named '-')\n"
             "  --cut N          score the first N samples, shorter clips repeated (default: the\n"
             "                   cut the model was trained at, as sdd train stores it, else the\n"
             "                   model's reference length, 64600 for AASIST); only those samples\n"
@@ -242,8 +243,9 @@ int cmd_score(int argc, char **argv)
     ins[0] = (cli_file){ "-m", model };
     ins[1] = (cli_file){ "--list", list };
     ins[2] = (cli_file){ "--calibration", calfile };
-    for (int k = 0; k < npos; k++) ins[3 + k] = (cli_file){ "the input", pos[k] };
-    if (out && !strcmp(out, "-")) out = NULL;   /* standard output, the default */
+    /* '-' is standard input, no file: it is no output's input */
+    for (int k = 0; k < npos; k++) ins[3 + k] = (cli_file){ "the input", cli_is_dash(pos[k]) ? NULL : pos[k] };
+    if (cli_is_dash(out)) out = NULL;   /* standard output, the default */
     const cli_file outs[] = { { "-o", out } };
     const int clash = cli_check_outputs("score", outs, 1, ins, npos + 3);
     free(ins);
@@ -340,7 +342,7 @@ int cmd_score(int argc, char **argv)
     if (status == SDD_EXIT_OK && sdd_ctx_set_device(&c, dev, &e)) { cli_error("--device %s: %s", device, e.msg); status = SDD_EXIT_ERROR; }
     cli_progress pr;
     cli_progress_start(&pr, it.n);
-    int nbad = 0;
+    int nbad = 0, stdout_failed = 0;
     if (!wave || !scores || !ok || !errs) { cli_error("out of memory for batch %d", B); status = SDD_EXIT_ERROR; }
     for (int k0 = 0; k0 < it.n && status == SDD_EXIT_OK; k0 += B) {
         const int nb = it.n - k0 < B ? it.n - k0 : B;
@@ -394,7 +396,8 @@ int cmd_score(int argc, char **argv)
                 if (have_thr) fprintf(fo, "%s %.9g %s\n", itm->id, scores[g], scores[g] >= thr ? "bonafide" : "spoof");
                 else fprintf(fo, "%s %.9g\n", itm->id, scores[g]);
             }
-            if (fo == stdout) cli_flush_stdout();
+            /* a failed write to standard output (a full disk) ends the run: main says why */
+            if (fo == stdout && cli_stdout_error()) { status = SDD_EXIT_ERROR; stdout_failed = 1; }
         }
         free(full_x[0]);
         cli_progress_update(&pr, k0 + nb);
@@ -406,7 +409,7 @@ int cmd_score(int argc, char **argv)
             if (sdd_afile_commit(af, &e)) { cli_error("%s", e.msg); status = SDD_EXIT_ERROR; }
         } else sdd_afile_abort(af);
     }
-    if (nbad) {
+    if (nbad && !stdout_failed) {
         fprintf(stderr, "sdd: %d of %d files could not be scored\n", nbad, it.n);
         status = SDD_EXIT_ERROR;
     }
