@@ -154,6 +154,22 @@ int cli_tmpout_send(cli_tmpout *t)
     return rc;
 }
 
+int cli_save_calibration(const char *out, const sdd_calibration *c, const char *const *inputs, const void *trained_on)
+{
+    sdd_err e;
+    if (!cli_is_dash(out)) {
+        if (!sdd_calibration_save(out, c, inputs, trained_on, &e)) return SDD_EXIT_OK;
+        cli_error("%s", e.msg);
+        return SDD_EXIT_ERROR;
+    }
+    char *js = sdd_calibration_to_json(c, 0, inputs, trained_on, &e);
+    if (!js) { cli_error("%s", e.msg); return SDD_EXIT_ERROR; }
+    fputs(js, stdout);
+    fputc('\n', stdout);   /* the file's bytes: sdd_calibration_save ends it with a newline */
+    free(js);
+    return cli_stdout_error() ? SDD_EXIT_ERROR : SDD_EXIT_OK;
+}
+
 void cli_error_input(const char *msg)
 {
     static const char dev[] = "/dev/stdin";

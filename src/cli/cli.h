@@ -3,6 +3,7 @@
  * thread setup and a TTY-only progress bar. */
 #ifndef SDD_CLI_CLI_H
 #define SDD_CLI_CLI_H
+#include "metrics/calibration.h"
 #include <stdint.h>
 
 #define SDD_EXIT_OK 0
@@ -85,6 +86,12 @@ int cli_tmpout_open(cli_tmpout *t, const char *name);
  * every failed write to stdout). */
 int cli_tmpout_send(cli_tmpout *t);
 void cli_tmpout_close(cli_tmpout *t);
+
+/* A calibration or fusion (metrics/calibration.h; trained_on a json_t * or
+ * NULL) to OUT, atomically, or for '-' its same bytes to standard output.
+ * SDD_EXIT_OK, or SDD_EXIT_ERROR with the reason printed (a failed write to
+ * stdout: left for main to print, as every failed write there). */
+int cli_save_calibration(const char *out, const sdd_calibration *c, const char *const *inputs, const void *trained_on);
 
 /* A file error for audio read from standard input ('-', opened as
  * /dev/stdin): msg with its leading "/dev/stdin" named "- (standard input)";

@@ -105,17 +105,7 @@ int cmd_calibrate(int argc, char **argv)
                            "spoof", (json_int_t)(j.n - nb), "cllr_before", info.cllr_before, "cllr_after",
                            info.cllr_after, "iterations", info.iterations);
     const char *inputs[1] = { scores };
-    if (to_stdout) {
-        char *js = sdd_calibration_to_json(&c, 0, inputs, tr, &e);
-        if (!js) { cli_error("%s", e.msg); status = SDD_EXIT_ERROR; }
-        else {
-            /* the same bytes as the file; a failed write is said by main */
-            fputs(js, stdout);
-            fputc('\n', stdout);
-            free(js);
-            if (cli_stdout_error()) status = SDD_EXIT_ERROR;
-        }
-    } else if (out && sdd_calibration_save(out, &c, inputs, tr, &e)) { cli_error("%s", e.msg); status = SDD_EXIT_ERROR; }
+    if (out) status = cli_save_calibration(out, &c, inputs, tr);
     json_decref(tr);
     if (status == SDD_EXIT_OK && model) {
         sdd_model *m = sdd_model_load(model, NULL, &e);

@@ -78,23 +78,6 @@ static int apply(const char *fusion, const char *const *scores, int k, const cha
     return status;
 }
 
-/* The fusion file to OUT (atomically), or its same bytes to standard output */
-static int save_fusion(const char *out, int to_stdout, const sdd_calibration *c, const char *const *scores, json_t *tr)
-{
-    sdd_err e;
-    if (!to_stdout) {
-        if (!sdd_calibration_save(out, c, scores, tr, &e)) return SDD_EXIT_OK;
-        cli_error("%s", e.msg);
-        return SDD_EXIT_ERROR;
-    }
-    char *js = sdd_calibration_to_json(c, 0, scores, tr, &e);
-    if (!js) { cli_error("%s", e.msg); return SDD_EXIT_ERROR; }
-    fputs(js, stdout);
-    fputc('\n', stdout);
-    free(js);
-    return cli_stdout_error() ? SDD_EXIT_ERROR : SDD_EXIT_OK;   /* main says why */
-}
-
 int cmd_fuse(int argc, char **argv)
 {
     const char *key = NULL, *out = NULL, *fusion = NULL, *v;
@@ -171,7 +154,7 @@ int cmd_fuse(int argc, char **argv)
         for (int64_t i = 0; i < j.n; i++) nb += j.pos[i];
         json_t *tr = json_pack("{s:s, s:I, s:I, s:f, s:i}", "key", key, "bonafide", (json_int_t)nb, "spoof",
                                (json_int_t)(j.n - nb), "cllr_after", info.cllr_after, "iterations", info.iterations);
-        status = save_fusion(out, to_stdout, &c, scores, tr);
+        status = cli_save_calibration(out, &c, scores, tr);
         json_decref(tr);
         /* the formula is for people: on stderr when the fusion itself goes to stdout */
         FILE *f = to_stdout ? stderr : stdout;
