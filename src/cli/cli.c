@@ -76,7 +76,7 @@ int cli_check_outputs(const char *cmd, const cli_file *outs, int nout, const cli
         if (!outs[o].path) continue;
         if (cli_refuse_stdout(cmd, outs[o].opt, outs[o].path, "this output")) return SDD_EXIT_USAGE;
         for (int i = 0; i < nin; i++)
-            if (cli_same_file(outs[o].path, ins[i].path))
+            if (!cli_is_dash(ins[i].path) && cli_same_file(outs[o].path, ins[i].path))
                 return cli_usage_error(cmd, "%s %s is the same file as %s %s: it would be overwritten", outs[o].opt,
                                        outs[o].path, ins[i].opt, ins[i].path);
         for (int p = 0; p < o; p++)
@@ -98,6 +98,25 @@ int cli_refuse_stdout(const char *cmd, const char *opt, const char *path, const 
 {
     if (!cli_is_dash(path)) return 0;
     return cli_usage_error(cmd, "%s -: %s cannot go to standard output; give a file name (./- for a file named '-')", opt, what);
+}
+
+int cli_one_stdin(const char *cmd, const cli_file *ins, int nin)
+{
+    int first = -1;
+    for (int i = 0; i < nin; i++) {
+        if (!cli_is_dash(ins[i].path)) continue;
+        if (first < 0) { first = i; continue; }
+        return cli_usage_error(cmd, "%s - and %s -: standard input can be only one of them; give the other a file name",
+                               ins[first].opt, ins[i].opt);
+    }
+    return 0;
+}
+
+int cli_refuse_stdin(const char *cmd, const char *opt, const char *path, const char *what)
+{
+    if (!cli_is_dash(path)) return 0;
+    return cli_usage_error(cmd, "%s -: standard input cannot give %s; give a file name (./- for a file named '-')", opt,
+                           what);
 }
 
 int cli_one_stdout(const char *cmd, const char *opt1, const char *path1, const char *opt2, const char *path2)

@@ -53,14 +53,25 @@ typedef struct { const char *opt, *path; } cli_file;
  * cli_same_file); else prints the usage error "sdd CMD: OPT PATH is the same
  * file as OPT PATH: it would be overwritten" (or "OPT and OPT name the same
  * file PATH") and returns SDD_EXIT_USAGE. '-' is never taken for a file here:
- * an input read from standard input is given as NULL (a text input that
- * fopen()s '-' is a file of that name and is given as it is); an output '-'
- * is a usage error (cli_refuse_stdout, "this output"), so the commands that
- * write that output to standard output give it as NULL. */
+ * an input '-' is standard input and is skipped; an output '-' is a usage
+ * error (cli_refuse_stdout, "this output"), so the commands that write that
+ * output to standard output give it as NULL. */
 int cli_check_outputs(const char *cmd, const cli_file *outs, int nout, const cli_file *ins, int nin);
+/* Standard input is one stream: 0 when at most one of INS is '-'; else the
+ * usage error "sdd CMD: OPT1 - and OPT2 -: standard input can be only one of
+ * them; give the other a file name", SDD_EXIT_USAGE. For the text inputs
+ * that read '-' as standard input (lists, keys, score files: see
+ * sdd_lines_open) and audio. */
+int cli_one_stdin(const char *cmd, const cli_file *ins, int nin);
+/* 0 unless PATH is '-'; then the usage error "sdd CMD: OPT -: standard input
+ * cannot give WHAT; give a file name (./- for a file named '-')",
+ * SDD_EXIT_USAGE. For inputs that only a file can give (a model, a
+ * calibration, NumPy coefficients), so that '-' is not taken for a file
+ * named '-' by one option and for standard input by its neighbour. */
+int cli_refuse_stdin(const char *cmd, const char *opt, const char *path, const char *what);
 
 /* 1 when PATH is '-' (standard output as an output, standard input as an
- * audio input), else 0. */
+ * audio or text input), else 0. */
 int cli_is_dash(const char *path);
 /* 0 unless PATH is '-'; then prints the usage error "sdd CMD: OPT -: WHAT
  * cannot go to standard output; give a file name (./- for a file named '-')"

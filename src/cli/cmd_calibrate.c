@@ -5,6 +5,7 @@
  * (a model file never goes to standard output). Exit status 0, 1 (one line
  * "sdd: FILE[:LINE]: reason"), 2 (usage). */
 #include "cli/cli.h"
+#include "io/readall.h"
 #include "metrics/calibration.h"
 #include "metrics/join.h"
 #include "models/modelio.h"
@@ -24,6 +25,7 @@ static void usage(FILE *f)
             "ratios (bona fide vs spoof) and the Bayes threshold for stated costs is meaningful.\n"
             "Apply it with 'sdd score --calibration CAL.json' or 'sdd eval --calibration CAL.json'.\n"
             "A fit of no use (all scores equal, LLRs the same for every trial) is an error.\n"
+            "--scores or --key may be '-', standard input (./- for a file named '-').\n"
             "  --scores FILE     development scores ('ID SCORE' lines, as sdd score writes)\n"
             "  --key FILE        their labels (any key format sdd eval reads)\n"
             "  -o FILE           the calibration (JSON), written atomically; '-': standard output\n"
@@ -86,16 +88,19 @@ int cmd_calibrate(int argc, char **argv)
     const int to_stdout = cli_is_dash(out);
     const cli_file outs[] = { { "-o", to_stdout ? NULL : out }, { "--model-out", model_out } };
     if (cli_check_outputs("calibrate", outs, 2, ins, 3)) return SDD_EXIT_USAGE;
+    if (cli_one_stdin("calibrate", ins, 2) || cli_refuse_stdin("calibrate", "-m", model, "a model")) return SDD_EXIT_USAGE;
 
     sdd_joined j;
     if (sdd_join_keyed(key, &scores, 1, allow_missing, &j, &e)) { cli_error("%s", e.msg); return SDD_EXIT_ERROR; }
-    if (j.n_missing) fprintf(stderr, "sdd: warning: %s: no score for %lld trials of %s; skipped\n", scores, (long long)j.n_missing, key);
+    if (j.n_missing)
+        fprintf(stderr, "sdd: warning: %s: no score for %lld trials of %s; skipped\n", sdd_input_name(scores),
+                (long long)j.n_missing, sdd_input_name(key));
     sdd_calibration_info info;
     int status = SDD_EXIT_OK, bad;
     /* a degenerate fit (equal scores, zero weight) is refused, not written */
     if (sdd_calibration_train(j.x, j.pos, j.n, 1, prior, l2, &c, &info, &e) ||
         sdd_calibration_set_decision(&c, pspoof, cmiss, cfa, &e) || sdd_calibration_check(&c, j.x, j.n, &bad, &e)) {
-        cli_error("%s: %s", scores, e.msg);
+        cli_error("%s: %s", sdd_input_name(scores), e.msg);
         sdd_joined_free(&j);
         return SDD_EXIT_ERROR;
     }

@@ -6,6 +6,7 @@
  * stderr, so that stdout carries one thing. Exit status 0, 1 (one line
  * "sdd: FILE[:LINE]: reason"), 2 (usage). */
 #include "cli/cli.h"
+#include "io/readall.h"
 #include "metrics/evaluate.h"
 #include "io/atomic.h"
 #include "metrics/calibration.h"
@@ -26,7 +27,9 @@ static void usage(FILE *f)
             "clovaai/aasist, ASVspoof 5 evaluation package): scores joined with the key by trial ID:\n"
             "the exact ID, else its base name (score IDs may be paths: wav/LA_E_1.flac, /data/itw/0.wav),\n"
             "else its base name without extension (LA_E_1); an ambiguous match is an error naming both\n"
-            "sides, and the summary says how many trials each rule matched.\n"
+            "sides, and the summary says how many trials each rule matched. One of the score, key\n"
+            "and SASV files may be '-', standard input (sdd score ... | sdd eval --scores - ...;\n"
+            "./- for a file named '-').\n"
             "  --scores FILE      CM scores: 'ID SCORE [EXTRA...]' (sdd score output; ASVspoof 2021\n"
             "                     'trial score') or 'UTT SRC KEY SCORE' (ASVspoof 2019 CM score file);\n"
             "                     higher = more likely bona fide\n"
@@ -91,7 +94,7 @@ static int calibration_overflows(const char *scores, const char *calfile, const 
     if (cal->k != 1 || sdd_scores_load(scores, &sc, &e)) return 0;
     for (int64_t j = 0; j < sc.n && !found; j++)
         if (!isfinite(sdd_calibration_apply(cal, &sc.score[j]))) {
-            cli_error("%s:%d: calibration %s makes the score of trial %s (%.9g) a non-finite LLR", scores, sc.line[j],
+            cli_error("%s:%d: calibration %s makes the score of trial %s (%.9g) a non-finite LLR", sdd_input_name(scores), sc.line[j],
                       calfile, sc.id[j], sc.score[j]);
             found = 1;
         }
@@ -164,6 +167,11 @@ int cmd_eval(int argc, char **argv)
     const int to_stdout = cli_is_dash(out) || cli_is_dash(det);
     const cli_file outs[] = { { "-o", cli_is_dash(out) ? NULL : out }, { "--det", cli_is_dash(det) ? NULL : det } };
     if (cli_check_outputs("eval", outs, 2, ins, 8)) return SDD_EXIT_USAGE;
+    /* '-' for the text inputs is standard input (read once, kept: sdd_lines_open) */
+    const cli_file text_ins[] = { ins[0], ins[1], ins[2], ins[3], ins[5], ins[6] };
+    if (cli_one_stdin("eval", text_ins, 6) || cli_refuse_stdin("eval", "--asv-c012", o.asv_c012, "NumPy C012 coefficients") ||
+        cli_refuse_stdin("eval", "--calibration", calfile, "a calibration"))
+        return SDD_EXIT_USAGE;
 
     sdd_err e;
     sdd_eval_report r;

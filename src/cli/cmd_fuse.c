@@ -5,6 +5,7 @@
  * '-o -' (learning: the formula printed then goes to stderr). Exit status 0,
  * 1 (one line "sdd: FILE[:LINE]: reason"), 2 (usage). */
 #include "cli/cli.h"
+#include "io/readall.h"
 #include "metrics/calibration.h"
 #include "metrics/join.h"
 #include "io/atomic.h"
@@ -23,6 +24,7 @@ static void usage(FILE *f)
             "Learns LLR = w1 * A + w2 * B + ... + b by prior-weighted logistic regression on\n"
             "development scores (the FoCal / BOSARIS linear fusion), then applies it to other score\n"
             "files of the same systems, in the same order. Trials are joined by ID as in sdd eval.\n"
+            "One score file or the key may be '-', standard input (./- for a file named '-').\n"
             "  --scores FILE...  score files ('ID SCORE' lines), one per system (at most 64)\n"
             "  --key FILE        labels of the development trials (learning)\n"
             "  --apply FILE      a fusion file from an earlier 'sdd fuse' (applying)\n"
@@ -54,7 +56,8 @@ static int apply(const char *fusion, const char *const *scores, int k, const cha
     for (int64_t i = 0; i < j.n; i++) {
         const double s = sdd_calibration_apply(&c, j.x + (size_t)i * k);
         if (!isfinite(s)) {
-            cli_error("%s: trial %s of %s: the fused LLR (weights . scores + bias) is not finite", fusion, j.id[i], scores[0]);
+            cli_error("%s: trial %s of %s: the fused LLR (weights . scores + bias) is not finite", fusion, j.id[i],
+                      sdd_input_name(scores[0]));
             sdd_joined_free(&j);
             return SDD_EXIT_ERROR;
         }
@@ -128,7 +131,11 @@ int cmd_fuse(int argc, char **argv)
     ins[nin++] = (cli_file){ "--apply", fusion };
     const int to_stdout = cli_is_dash(out);
     const cli_file outs[] = { { "-o", to_stdout ? NULL : out } };
-    if (cli_check_outputs("fuse", outs, 1, ins, nin)) { free(scores); return SDD_EXIT_USAGE; }
+    if (cli_check_outputs("fuse", outs, 1, ins, nin) || cli_one_stdin("fuse", ins, nin - 1) ||
+        cli_refuse_stdin("fuse", "--apply", fusion, "a fusion")) {
+        free(scores);
+        return SDD_EXIT_USAGE;
+    }
 #undef NUM
 #undef NEED
 #undef FAIL
@@ -140,14 +147,16 @@ int cmd_fuse(int argc, char **argv)
     }
     sdd_joined j;
     if (sdd_join_keyed(key, scores, k, allow_missing, &j, &e)) { cli_error("%s", e.msg); free(scores); return SDD_EXIT_ERROR; }
-    if (j.n_missing) fprintf(stderr, "sdd: warning: %lld trials of %s lack a score in some file; skipped\n", (long long)j.n_missing, key);
+    if (j.n_missing)
+        fprintf(stderr, "sdd: warning: %lld trials of %s lack a score in some file; skipped\n", (long long)j.n_missing,
+                sdd_input_name(key));
     sdd_calibration_info info;
     status = SDD_EXIT_OK;
     int bad = -1;
     /* a degenerate fit (a constant system, zero weights) is refused, not written */
     if (sdd_calibration_train(j.x, j.pos, j.n, k, prior, l2, &c, &info, &e) ||
         sdd_calibration_set_decision(&c, pspoof, cmiss, cfa, &e) || sdd_calibration_check(&c, j.x, j.n, &bad, &e)) {
-        cli_error("%s: %s", bad >= 0 ? scores[bad] : key, e.msg);
+        cli_error("%s: %s", sdd_input_name(bad >= 0 ? scores[bad] : key), e.msg);
         status = SDD_EXIT_ERROR;
     } else {
         int64_t nb = 0;

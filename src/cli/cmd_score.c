@@ -31,7 +31,7 @@ static void usage(FILE *f)
             "  -m FILE          model (.safetensors from 'sdd import', or a PyTorch .pth)\n"
             "  --list FILE      list or protocol (plain 'PATH [LABEL]', ASVspoof 2019/2021 protocols\n"
             "                   and keys, ASVspoof 5 protocols, In-the-Wild meta.csv, FoR csv);\n"
-            "                   ID = the list's ID column\n"
+            "                   ID = the list's ID column; '-' reads the list from standard input\n"
             "  --audio-dir DIR  folder the list's files are relative to\n"
             "  AUDIO... | DIR   files (ID = the path as given; spaces, control bytes and %% as %%XX)\n"
             "                   or folders (searched recursively); '-' reads standard input\n"
@@ -249,7 +249,11 @@ int cmd_score(int argc, char **argv)
     const cli_file outs[] = { { "-o", out } };
     const int clash = cli_check_outputs("score", outs, 1, ins, npos + 3);
     free(ins);
-    if (clash) { free(pos); return SDD_EXIT_USAGE; }
+    if (clash || cli_refuse_stdin("score", "-m", model, "a model") ||
+        cli_refuse_stdin("score", "--calibration", calfile, "a calibration")) {
+        free(pos);
+        return SDD_EXIT_USAGE;
+    }
     if (full && cut) { free(pos); return cli_usage_error("score", "--cut and --full exclude each other"); }
     if (have_window && !full) { free(pos); return cli_usage_error("score", "--window applies to --full only"); }
     if (max_seconds > 0 && !full) { free(pos); return cli_usage_error("score", "--max-seconds applies to --full only (without it, only the cut is decoded)"); }

@@ -3,6 +3,7 @@
  * joining and duplicate-ID detection. */
 #include "data/list.h"
 #include "core/lines.h"
+#include "io/readall.h"
 #include "audio/decode.h"
 
 #include <errno.h>
@@ -439,17 +440,10 @@ int sdd_list_load_fmt(const char *path, const char *audio_dir, sdd_list_format f
     if (!out) return sdd_err_set(e, "%s: NULL argument", path ? path : "(null)");
     memset(out, 0, sizeof *out);
     if (!path) return sdd_err_set(e, "sdd_list_load: NULL path");
-    FILE *f = fopen(path, "re");
-    if (!f) return sdd_err_set(e, "%s: %s", path, strerror(errno));
-    struct stat st;
-    if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
-        fclose(f);
-        return sdd_err_set(e, "%s: is a directory, not a list file", path);
-    }
-    reader r = { .f = f };
-    int rc = parse_all(&r, path, audio_dir, (int)fmt, out, e);
-    free(r.line);
-    fclose(f);
+    reader r;
+    if (sdd_lines_open(&r, path, e)) return -1;
+    int rc = parse_all(&r, sdd_input_name(path), audio_dir, (int)fmt, out, e);
+    sdd_lines_close(&r);
     return rc;
 }
 

@@ -6,6 +6,7 @@
 #define SDD_IO_READALL_H
 #include <stddef.h>
 #include "core/error.h"
+#include "core/lines.h"
 
 /* Reads all of path into a new buffer with a NUL after the last byte (the
  * length excludes it) and stores the length in *len. At most `limit` bytes
@@ -24,5 +25,19 @@ char *sdd_read_all(const char *path, size_t limit, const char *what, size_t *len
  * else *why = 0 and *len the length. For callers with their own messages
  * (the audio decoder's pipes). */
 char *sdd_read_fd(int fd, size_t limit, size_t *len, int *why);
+
+/* Text inputs of the line parsers (lists and protocols, keys, CM and ASV
+ * score files, SASV tables). "-" is standard input: it is read whole the
+ * first time (at most SDD_STDIN_MAX bytes) and kept for the process, so
+ * that every later open of "-" reads the same lines (a pipe can be read only
+ * once, and a parser may read a file twice: the 2021 DF key's vocoder
+ * column). Any other path is opened as a file; a folder is refused as
+ * "PATH: is a directory". On success r is ready for sdd_lines_next; release
+ * it with sdd_lines_close. Errors name the input as sdd_input_name does. */
+#define SDD_STDIN_MAX ((size_t)1 << 30)
+int sdd_lines_open(sdd_lines *r, const char *path, sdd_err *e);
+void sdd_lines_close(sdd_lines *r);
+/* What messages call an input path: "- (standard input)" for "-", else path. */
+const char *sdd_input_name(const char *path);
 
 #endif

@@ -6,6 +6,7 @@
  * condition table, and writes the text summary, JSON and DET TSV (the DET
  * SVG is det_svg.c). */
 #include "metrics/evaluate.h"
+#include "io/readall.h"
 #include "metrics/scores.h"
 #include "metrics/match.h"
 #include "metrics/c012.h"
@@ -109,10 +110,9 @@ static int cmp_vocoder(const void *a, const void *b)
  * by line number - 1 (NULL where the line is shorter); *n = lines. */
 static char **column_by_line(const char *path, int col, int *n, sdd_err *e)
 {
-    FILE *f = fopen(path, "re");
-    if (!f) { sdd_err_set(e, "%s: %s", path, strerror(errno)); return NULL; }
+    sdd_lines rd;   /* the shared reader: lines bounded by SDD_LINES_MAX */
+    if (sdd_lines_open(&rd, path, e)) return NULL;
     char **v = NULL;
-    sdd_lines rd = { .f = f };   /* the shared reader: lines bounded by SDD_LINES_MAX */
     int nv = 0, capv = 0, ok = 1;
     ssize_t got;
     while (ok && (got = sdd_lines_next(&rd)) >= 0) {
@@ -138,12 +138,11 @@ static char **column_by_line(const char *path, int col, int *n, sdd_err *e)
         nv++;
     }
     if (ok && got < -1) ok = 0;   /* a read failure or a line over the limit */
-    free(rd.line);
-    fclose(f);
+    sdd_lines_close(&rd);
     if (!ok) {
         for (int i = 0; i < nv; i++) free(v[i]);
         free(v);
-        sdd_err_set(e, "%s: cannot read the vocoder column", path);
+        sdd_err_set(e, "%s: cannot read the vocoder column", sdd_input_name(path));
         return NULL;
     }
     *n = nv;
@@ -209,7 +208,7 @@ static int eval_sasv(const sdd_eval_opts *o, sdd_eval_report *r, sdd_err *e)
     sdd_adcf_cost c;
     sdd_adcf_cost_asvspoof5(&c);
     int rc = sdd_sasv_adcf(&s, &c, &r->adcf, &r->adcf_attacks, e);
-    if (rc) sdd_err_prefix(e, "%s", o->sasv_scores);
+    if (rc) sdd_err_prefix(e, "%s", sdd_input_name(o->sasv_scores));
     else r->has_adcf = 1;
     sdd_sasv_free(&s);
     return rc;
@@ -245,6 +244,8 @@ int sdd_eval_run(const sdd_eval_opts *o, sdd_eval_report *r, sdd_err *e)
     int64_t n = 0;
     int rc = -1;
     if (sdd_scores_load(o->scores, &sc, e)) return -1;
+    /* what messages call the inputs: '-' is "- (standard input)" */
+    const char *sname = sdd_input_name(o->scores), *kname = sdd_input_name(o->key);
     r->breakdown = o->breakdown;
     r->has_cm = 1;
     if (o->calibration) {
@@ -256,7 +257,7 @@ int sdd_eval_run(const sdd_eval_opts *o, sdd_eval_report *r, sdd_err *e)
         if (sdd_list_load(o->key, NULL, &key, e)) goto done;
         r->key_format = key.format;
         if (key.format == SDD_LIST_ASV21_TRIALS) {
-            sdd_err_set(e, "%s: is a trial list without labels, not a key", o->key);
+            sdd_err_set(e, "%s: is a trial list without labels, not a key", kname);
             goto done;
         }
         int has_subset = 0;
@@ -264,7 +265,7 @@ int sdd_eval_run(const sdd_eval_opts *o, sdd_eval_report *r, sdd_err *e)
         const char *subset = NULL;
         if (has_subset) subset = o->subset ? o->subset : "eval";
         else if (o->subset && strcmp(o->subset, "all")) {
-            sdd_err_set(e, "%s: has no subset column to select '%.60s' from", o->key, o->subset);
+            sdd_err_set(e, "%s: has no subset column to select '%.60s' from", kname, o->subset);
             goto done;
         }
         if (subset && !strcmp(subset, "all")) subset = NULL;
@@ -289,7 +290,7 @@ int sdd_eval_run(const sdd_eval_opts *o, sdd_eval_report *r, sdd_err *e)
             kid[i] = key.items[i].id;
             kline[i] = key.items[i].line;
         }
-        if (sdd_match_ids(kid, kline, key.n, o->key, (const char *const *)sc.id, sc.line, sc.n, o->scores,
+        if (sdd_match_ids(kid, kline, key.n, kname, (const char *const *)sc.id, sc.line, sc.n, sname,
                           s_of_k, rule_of_k, e))
             goto done;
         const char *first_missing[3];
@@ -302,7 +303,7 @@ int sdd_eval_run(const sdd_eval_opts *o, sdd_eval_report *r, sdd_err *e)
             nkept++;
             if (it->label == SDD_LABEL_NONE) {
                 sdd_err_set(e, "%s:%d: trial %.200s has no label (a key labels every trial bonafide or spoof)",
-                            o->key, it->line, it->id);
+                            kname, it->line, it->id);
                 goto done;
             }
             if (j < 0) {
@@ -312,8 +313,8 @@ int sdd_eval_run(const sdd_eval_opts *o, sdd_eval_report *r, sdd_err *e)
             }
             const int isb = it->label == SDD_LABEL_BONAFIDE;
             if (sc.label && sc.label[j] != isb) {
-                sdd_err_set(e, "%s:%d: %.200s is labelled %s here but %s in %s", o->scores, sc.line[j], it->id,
-                            sc.label[j] ? "bonafide" : "spoof", isb ? "bonafide" : "spoof", o->key);
+                sdd_err_set(e, "%s:%d: %.200s is labelled %s here but %s in %s", sname, sc.line[j], it->id,
+                            sc.label[j] ? "bonafide" : "spoof", isb ? "bonafide" : "spoof", kname);
                 goto done;
             }
             score[n] = sc.score[j];
@@ -332,7 +333,7 @@ int sdd_eval_run(const sdd_eval_opts *o, sdd_eval_report *r, sdd_err *e)
             for (int i = 0; i < subs.n; i++)
                 snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? ", " : "", subs.v[i]);
             free(subs.v);
-            sdd_err_set(e, "%s: no trials in subset '%.60s' (subsets: %s)", o->key, subset, list);
+            sdd_err_set(e, "%s: no trials in subset '%.60s' (subsets: %s)", kname, subset, list);
             goto done;
         }
         if (r->n_missing) {
@@ -345,15 +346,15 @@ int sdd_eval_run(const sdd_eval_opts *o, sdd_eval_report *r, sdd_err *e)
                 if (r->n_missing == nkept)  /* nothing matched: show what the score IDs look like */
                     sdd_err_set(e, "%s: no score for %lld of the %lld trials in %s (first: %s); no score ID "
                                 "matches a key ID exactly, by base name or by base name without extension "
-                                "(score IDs look like '%.200s')", o->scores, (long long)r->n_missing,
-                                (long long)nkept, o->key, ids, sc.id[0]);
+                                "(score IDs look like '%.200s')", sname, (long long)r->n_missing,
+                                (long long)nkept, kname, ids, sc.id[0]);
                 else
-                    sdd_err_set(e, "%s: no score for %lld of the %lld trials in %s (first: %s)", o->scores,
-                                (long long)r->n_missing, (long long)nkept, o->key, ids);
+                    sdd_err_set(e, "%s: no score for %lld of the %lld trials in %s (first: %s)", sname,
+                                (long long)r->n_missing, (long long)nkept, kname, ids);
                 goto done;
             }
-            warn(r, "%s: no score for %lld of the %lld trials in %s (first: %s); skipped", o->scores,
-                 (long long)r->n_missing, (long long)nkept, o->key, ids);
+            warn(r, "%s: no score for %lld of the %lld trials in %s (first: %s); skipped", sname,
+                 (long long)r->n_missing, (long long)nkept, kname, ids);
         }
         int64_t first_unused = -1;
         for (int64_t j = 0; j < sc.n; j++) {
@@ -361,11 +362,11 @@ int sdd_eval_run(const sdd_eval_opts *o, sdd_eval_report *r, sdd_err *e)
             r->n_unused += !used[j];
         }
         if (r->n_unused)
-            warn(r, "%s: %lld scores have no trial in %s; ignored (first: %.200s, line %d)", o->scores,
-                 (long long)r->n_unused, o->key, sc.id[first_unused], sc.line[first_unused]);
+            warn(r, "%s: %lld scores have no trial in %s; ignored (first: %.200s, line %d)", sname,
+                 (long long)r->n_unused, kname, sc.id[first_unused], sc.line[first_unused]);
     } else {
         if (sc.format != SDD_SCORES_CM2019) {
-            sdd_err_set(e, "%s: 'ID SCORE' files carry no labels: a key file is needed", o->scores);
+            sdd_err_set(e, "%s: 'ID SCORE' files carry no labels: a key file is needed", sname);
             goto done;
         }
         score = malloc((size_t)sc.n * sizeof *score);
@@ -381,7 +382,7 @@ int sdd_eval_run(const sdd_eval_opts *o, sdd_eval_report *r, sdd_err *e)
             n++;
         }
     }
-    const char *src_name = o->key ? o->key : o->scores;
+    const char *src_name = kname ? kname : sname;
     for (int64_t i = 0; i < n; i++) { if (pos[i]) r->n_bona++; else r->n_spoof++; }
     if (r->n_bona == 0 || r->n_spoof == 0) {
         sdd_err_set(e, "%s: no %s trials among the %lld scored: the EER is undefined without both bona fide "
@@ -431,7 +432,7 @@ int sdd_eval_run(const sdd_eval_opts *o, sdd_eval_report *r, sdd_err *e)
         sdd_err e2;
         if (sdd_min_tdcf_sorted(&r->cm, NULL, &r->coef, &r->tdcf, &e2)) {
             r->tdcf.min_tdcf = NAN;
-            warn(r, "%s: no min t-DCF: %s", o->scores, e2.msg);
+            warn(r, "%s: no min t-DCF: %s", sname, e2.msg);
         }
         if (r->has_table) {
             const int R = rows.n + 1, C = cols.n + 1;
@@ -461,7 +462,7 @@ int sdd_eval_run(const sdd_eval_opts *o, sdd_eval_report *r, sdd_err *e)
         sdd_tdcf_cost cost;
         sdd_tdcf_cost_asvspoof(&cost);
         if (cell_coef(A, NULL, NULL, r->tdcf_form, &cost, &r->coef, e)) {
-            sdd_err_prefix(e, "%s", o->asv_scores);
+            sdd_err_prefix(e, "%s", sdd_input_name(o->asv_scores));
             goto done;
         }
         {   /* the ASV rates themselves, for the report */
@@ -481,7 +482,7 @@ int sdd_eval_run(const sdd_eval_opts *o, sdd_eval_report *r, sdd_err *e)
         sdd_err e2;
         if (sdd_min_tdcf_sorted(&r->cm, NULL, &r->coef, &r->tdcf, &e2)) {
             r->tdcf.min_tdcf = NAN;
-            warn(r, "%s: no min t-DCF: %s", o->scores, e2.msg);
+            warn(r, "%s: no min t-DCF: %s", sname, e2.msg);
         }
         if (r->has_table) {
             const int R = rows.n + 1, C = cols.n + 1;
@@ -519,7 +520,7 @@ int sdd_eval_run(const sdd_eval_opts *o, sdd_eval_report *r, sdd_err *e)
         sdd_err e2;
         if (sdd_min_tdcf_sorted(&r->cm, NULL, &r->coef, &r->tdcf, &e2)) {
             r->tdcf.min_tdcf = NAN;
-            warn(r, "%s: no min t-DCF: %s", o->scores, e2.msg);
+            warn(r, "%s: no min t-DCF: %s", sname, e2.msg);
         }
         if (r->has_table) {
             const size_t cellsn = (size_t)(rows.n + 1) * (cols.n + 1);
@@ -552,7 +553,7 @@ int sdd_eval_run(const sdd_eval_opts *o, sdd_eval_report *r, sdd_err *e)
     }
     if (key.format == SDD_LIST_ASV21_DF_KEY && vline) {
         /* the DF table: vocoder type (a spoof factor) x codec */
-        vcol = column_by_line(o->key, 8, &vnl, e);
+        vcol = column_by_line(o->key, 8, &vnl, e);   /* '-': the same lines again (sdd_lines_open) */
         if (!vcol) goto done;
         vrow = malloc((size_t)(n ? n : 1) * sizeof *vrow);
         if (!vrow) { sdd_err_set(e, "out of memory"); goto done; }

@@ -3,6 +3,7 @@
 #include "metrics/scores.h"
 #include "metrics/match.h"
 #include "data/list.h"
+#include "io/readall.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -41,7 +42,7 @@ static int join(const char *key, const char *const *scores, int k, int allow_mis
     if (!sc) return sdd_err_set(e, "out of memory");
     for (; loaded < k; loaded++)
         if (sdd_scores_load(scores[loaded], &sc[loaded], e)) goto done;
-    const char *kname = key ? key : scores[0];
+    const char *kname = sdd_input_name(key ? key : scores[0]);   /* '-': "- (standard input)" */
     if (key) {
         if (sdd_list_load(key, NULL, &kl, e)) goto done;
         nk = kl.n;
@@ -59,18 +60,18 @@ static int join(const char *key, const char *const *scores, int k, int allow_mis
         kid[i] = key ? kl.items[i].id : sc[0].id[i];
         kline[i] = key ? kl.items[i].line : sc[0].line[i];
         if (key && kl.items[i].label == SDD_LABEL_NONE) {
-            sdd_err_set(e, "%s:%d: trial %.200s has no label (a key labels every trial bonafide or spoof)", key,
+            sdd_err_set(e, "%s:%d: trial %.200s has no label (a key labels every trial bonafide or spoof)", kname,
                         kl.items[i].line, kl.items[i].id);
             goto done;
         }
     }
     for (int f = 0; f < k; f++) {
-        if (match(kid, kline, nk, kname, &sc[f], scores[f], s_of_k + (size_t)f * nk, e)) goto done;
+        if (match(kid, kline, nk, kname, &sc[f], sdd_input_name(scores[f]), s_of_k + (size_t)f * nk, e)) goto done;
         int64_t nmatch = 0;
         for (int64_t i = 0; i < nk; i++) nmatch += s_of_k[(size_t)f * nk + i] >= 0;
         if (!key && nmatch != sc[f].n) {
-            sdd_err_set(e, "%s: scores %lld trials, %s %lld: the files must score the same trials", scores[f],
-                        (long long)sc[f].n, scores[0], (long long)sc[0].n);
+            sdd_err_set(e, "%s: scores %lld trials, %s %lld: the files must score the same trials",
+                        sdd_input_name(scores[f]), (long long)sc[f].n, sdd_input_name(scores[0]), (long long)sc[0].n);
             goto done;
         }
     }
@@ -81,7 +82,7 @@ static int join(const char *key, const char *const *scores, int k, int allow_mis
             if (s_of_k[(size_t)f * nk + i] >= 0) continue;
             all = 0;
             if (!allow_missing) {
-                sdd_err_set(e, "%s: no score for trial %.200s (%s:%d)", scores[f], kid[i], kname, kline[i]);
+                sdd_err_set(e, "%s: no score for trial %.200s (%s:%d)", sdd_input_name(scores[f]), kid[i], kname, kline[i]);
                 goto done;
             }
         }

@@ -3,6 +3,7 @@
 #include "metrics/sasv.h"
 #include "metrics/scores.h"
 #include "core/lines.h"
+#include "io/readall.h"
 
 #include <errno.h>
 #include <math.h>
@@ -124,15 +125,13 @@ static int load_table(const char *buf, size_t len, const char *path, const char 
 {
     sdd_lines rd = { 0 };
     if (path) {
-        rd.f = fopen(path, "re");
-        if (!rd.f) return sdd_err_set(e, "%s: %s", path, strerror(errno));
+        if (sdd_lines_open(&rd, path, e)) return -1;
     } else {
         rd.mem = buf ? buf : "";
         rd.len = buf ? len : 0;
     }
     int rc = read_table(&rd, name, lo, hi, t, e);
-    free(rd.line);
-    if (rd.f) fclose(rd.f);
+    sdd_lines_close(&rd);
     return rc;
 }
 
@@ -309,7 +308,7 @@ done:
 
 int sdd_sasv_load(const char *scores, const char *key, int sum_cm_asv, sdd_sasv *s, sdd_err *e)
 {
-    return do_load(NULL, 0, scores, scores, NULL, 0, key, key, key != NULL, sum_cm_asv, s, e);
+    return do_load(NULL, 0, scores, sdd_input_name(scores), NULL, 0, key, sdd_input_name(key), key != NULL, sum_cm_asv, s, e);
 }
 
 int sdd_sasv_load_mem(const char *sbuf, size_t slen, const char *sname, const char *kbuf, size_t klen,

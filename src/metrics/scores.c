@@ -3,6 +3,7 @@
  * detection, a string pool and an ID hash for duplicate detection/lookup. */
 #include "metrics/scores.h"
 #include "core/lines.h"
+#include "io/readall.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -281,30 +282,15 @@ int64_t sdd_scores_find(const sdd_scores *s, const char *id)
     return -1;
 }
 
-static FILE *open_text(const char *path, sdd_err *e)
-{
-    FILE *f = fopen(path, "re");
-    if (!f) { sdd_err_set(e, "%s: %s", path, strerror(errno)); return NULL; }
-    struct stat st;
-    if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
-        fclose(f);
-        sdd_err_set(e, "%s: is a directory", path);
-        return NULL;
-    }
-    return f;
-}
-
 int sdd_scores_load(const char *path, sdd_scores *s, sdd_err *e)
 {
     if (!s) return sdd_err_set(e, "sdd_scores_load: NULL argument");
     memset(s, 0, sizeof *s);
     if (!path) return sdd_err_set(e, "sdd_scores_load: NULL path");
-    FILE *f = open_text(path, e);
-    if (!f) return -1;
-    reader r = { .f = f };
-    int rc = parse_cm(&r, path, s, e);
-    free(r.line);
-    fclose(f);
+    reader r;
+    if (sdd_lines_open(&r, path, e)) return -1;
+    int rc = parse_cm(&r, sdd_input_name(path), s, e);
+    sdd_lines_close(&r);
     return rc;
 }
 
@@ -495,21 +481,17 @@ int sdd_asv_load(const char *path, const char *key_path, const char *subset, sdd
     if (!a) return sdd_err_set(e, "sdd_asv_load: NULL argument");
     memset(a, 0, sizeof *a);
     if (!path) return sdd_err_set(e, "sdd_asv_load: NULL path");
-    FILE *f = open_text(path, e);
-    if (!f) return -1;
-    reader r = { .f = f };
+    reader r;
+    if (sdd_lines_open(&r, path, e)) return -1;
     int rc;
     if (!key_path) {
-        rc = parse_asv_labelled(&r, path, a, e);
+        rc = parse_asv_labelled(&r, sdd_input_name(path), a, e);
     } else {
-        FILE *fk = open_text(key_path, e);
-        if (!fk) { free(r.line); fclose(f); return -1; }
-        reader rk = { .f = fk };
-        rc = parse_asv_keyed(&r, path, &rk, key_path, subset, a, e);
-        free(rk.line);
-        fclose(fk);
+        reader rk;
+        if (sdd_lines_open(&rk, key_path, e)) { sdd_lines_close(&r); return -1; }
+        rc = parse_asv_keyed(&r, sdd_input_name(path), &rk, sdd_input_name(key_path), subset, a, e);
+        sdd_lines_close(&rk);
     }
-    free(r.line);
-    fclose(f);
+    sdd_lines_close(&r);
     return rc;
 }

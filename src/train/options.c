@@ -67,6 +67,9 @@ int sdd_train_check_eval(const sdd_train_config *cfg, int before, const char *sp
     for (const char *p = spec; p < eq; p++)
         if (!(isalnum((unsigned char)*p) || *p == '_' || *p == '-' || *p == '.'))
             return sdd_err_set(e, "--eval %s: the name may hold letters, digits, '_', '-' and '.'", spec);
+    if (colon == eq + 2 && eq[1] == '-')
+        return sdd_err_set(e, "--eval %s: a list is read from a file, not standard input (the run records its "
+                              "path for --resume); ./- for a file named '-'", spec);
     const size_t n = (size_t)(eq - spec);
     for (int k = 0; k < before; k++)
         if (!strncmp(cfg->eval_spec[k], spec, n) && cfg->eval_spec[k][n] == '=')
@@ -92,6 +95,10 @@ int sdd_train_option(sdd_train_config *c, const char *key, const char *v, const 
                      : !strcmp(key, "init") ? &c->init_model : !strcmp(key, "ssl-weights") ? &c->ssl_weights : NULL;
     if (str) {
         if (!*v) return sdd_err_set(e, "%s: empty value", shown);
+        /* sdd_lines_open would read '-' from standard input; a run records its lists for --resume */
+        if ((str == &c->train_list || str == &c->dev_list) && !strcmp(v, "-"))
+            return sdd_err_set(e, "%s -: a list is read from a file, not standard input (the run records its path "
+                                  "for --resume); ./- for a file named '-'", shown);
         if (str == &c->arch) {
             if (!sdd_model_arch_name(v)) return sdd_err_set(e, "%s: unknown model architecture '%s' (known: %s)", shown, v, sdd_model_archs());
             c->arch_given = 1;

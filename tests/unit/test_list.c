@@ -344,7 +344,7 @@ static void test_errors(void)
     CHECK_STREQ(e.msg, "missing.txt: No such file or directory");
     CHECK(mkdir("adir", 0755) == 0);
     CHECK(sdd_list_load("adir", NULL, &l, &e) == -1);
-    CHECK_STREQ(e.msg, "adir: is a directory, not a list file");
+    CHECK_STREQ(e.msg, "adir: is a directory");
     rmdir("adir");
 }
 
