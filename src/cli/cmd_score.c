@@ -322,9 +322,19 @@ int cmd_score(int argc, char **argv)
         }
         have_cal = 1;
     }
+    /* a label from the model's own threshold or calibration: found on scores at the model's cut */
+    const int model_thr = !have_thr && ((have_cal && !calfile) || (!have_cal && m->has_threshold));
     if (!have_thr && have_cal) { thr = cal.threshold; have_thr = 1; }
     if (!have_thr && !have_cal && m->has_threshold) { thr = m->threshold; have_thr = 1; }
     const int64_t L = cut ? cut : sdd_model_cut(m);
+    if (model_thr && (full || L != sdd_model_cut(m))) {
+        char how[64];
+        if (full) snprintf(how, sizeof how, "whole files (--full)");
+        else snprintf(how, sizeof how, "--cut %lld", (long long)L);
+        fprintf(stderr, "sdd: warning: %s: its %s was set on scores at a cut of %lld samples; scoring %s, a label may "
+                "fall on the wrong side of it (give --threshold T, or score at the model's cut)\n", model,
+                have_cal ? "calibration" : "threshold", (long long)sdd_model_cut(m), how);
+    }
     if (!full && L < m->min_samples) {
         cli_error("--cut %lld is shorter than %s's minimum input of %d samples", (long long)L, m->arch, m->min_samples);
         sdd_model_free(m);

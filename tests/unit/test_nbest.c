@@ -508,9 +508,22 @@ static void test_cut(const char *a)
     const char *bin = getenv("SDD_BIN") ? getenv("SDD_BIN") : "./sdd";
     char cmd[3000];
     snprintf(cmd, sizeof cmd, "%s score -m %s tests/data/audio/real_01.flac > %s/d.txt && %s score -m %s --cut 4000 tests/data/audio/real_01.flac > %s/c.txt "
-             "&& %s score -m %s --cut 64600 tests/data/audio/real_01.flac > %s/r.txt && cmp -s %s/d.txt %s/c.txt && ! cmp -s %s/d.txt %s/r.txt",
+             "&& %s score -m %s --cut 64600 tests/data/audio/real_01.flac > %s/r.txt 2>/dev/null && cmp -s %s/d.txt %s/c.txt && ! cmp -s %s/d.txt %s/r.txt",
              bin, fin, tmp, bin, fin, tmp, bin, fin, tmp, tmp, tmp, tmp, tmp);
     CHECK_MSG(system(cmd) == 0, "sdd score's default cut is not the run's 4000");
+    /* the stored dev threshold labels scores at another cut with a warning; none at the run's cut or with --threshold */
+    snprintf(cmd, sizeof cmd, "%s score -m %s --cut 64600 tests/data/audio/real_01.flac 2>&1 >/dev/null | grep -qx "
+             "'sdd: warning: %s: its threshold was set on scores at a cut of 4000 samples; scoring --cut 64600, a label "
+             "may fall on the wrong side of it (give --threshold T, or score at the model.s cut)'", bin, fin, fin);
+    CHECK_MSG(system(cmd) == 0, "no warning for a threshold found at another cut");
+    snprintf(cmd, sizeof cmd, "%s score -m %s --full tests/data/audio/real_01.flac 2>&1 >/dev/null | grep -q 'scoring whole files (--full)'",
+             bin, fin);
+    CHECK_MSG(system(cmd) == 0, "no warning for a threshold found at a cut, used with --full");
+    snprintf(cmd, sizeof cmd, "%s score -m %s tests/data/audio/real_01.flac 2>&1 >/dev/null | grep -q . || "
+             "%s score -m %s --cut 4000 tests/data/audio/real_01.flac 2>&1 >/dev/null | grep -q . || "
+             "%s score -m %s --cut 64600 --threshold 0 tests/data/audio/real_01.flac 2>&1 >/dev/null | grep -q .",
+             bin, fin, bin, fin, bin, fin);
+    CHECK_MSG(system(cmd) != 0, "sdd score printed on stderr at the run's cut or with --threshold");
     /* sdd info shows the cut, and a snapshot's epoch and dev loss */
     snprintf(cmd, sizeof cmd, "%s info %s > %s/i.txt && grep -q '^trained at: 4000 samples' %s/i.txt && grep -q '^epoch: [0-9]' %s/i.txt "
              "&& grep -q '^dev loss: [0-9]' %s/i.txt", bin, s0, tmp, tmp, tmp, tmp);
