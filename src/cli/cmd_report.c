@@ -3,6 +3,7 @@
 #include "cli/cli.h"
 #include "train/runlog.h"
 #include "train/compare.h"
+#include "train/seeds.h"
 #include "io/atomic.h"
 #include <dirent.h>
 #include <math.h>
@@ -40,7 +41,7 @@ static void run_name(const char *dir, char *out, size_t n)
     snprintf(buf, sizeof buf, "%.*s", (int)len, dir);
     char *s = strrchr(buf, '/');
     const char *last = s && s[1] ? s + 1 : buf;
-    if (s && s != buf && !strncmp(last, "seed-", 5)) {
+    if (s && s != buf && sdd_seed_dir_name(last, NULL)) {
         *s = 0;
         char *p = strrchr(buf, '/');
         snprintf(out, n, "%s/%s", p ? p + 1 : buf, last);
@@ -65,9 +66,10 @@ static int add_run(char ***list, int *n, int *cap, const char *dir)
     DIR *d = stat(p, &st) != 0 ? opendir(dir) : NULL;
     for (struct dirent *de; d && ns < 64 && (de = readdir(d));) {
         const char *s = de->d_name;
-        if (strncmp(s, "seed-", 5) || !s[5] || strspn(s + 5, "0123456789") != strlen(s + 5) || strlen(s + 5) > 12) continue;
+        long long seed;
+        if (!sdd_seed_dir_name(s, &seed)) continue;
         snprintf(p, sizeof p, "%s/%s/log.jsonl", dir, s);
-        if (stat(p, &st) == 0) seeds[ns++] = atoll(s + 5);
+        if (stat(p, &st) == 0) seeds[ns++] = seed;
     }
     if (d) closedir(d);
     qsort(seeds, (size_t)ns, sizeof *seeds, cmp_seed);

@@ -11,6 +11,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+int sdd_seed_dir_name(const char *name, long long *seed)
+{
+    if (strncmp(name, "seed-", 5)) return 0;
+    const size_t digits = strspn(name + 5, "0123456789");
+    if (digits == 0 || digits > 12 || name[5 + digits]) return 0;
+    if (seed) *seed = atoll(name + 5);
+    return 1;
+}
+
 int sdd_seeds_parse(const char *s, uint64_t *seeds, sdd_err *e)
 {
     int n = 0;

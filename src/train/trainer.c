@@ -15,6 +15,7 @@
 #include "backend/device.h"
 #include "train/memory.h"
 #include "train/nbest.h"
+#include "train/seeds.h"
 #include "ops/seq.h"
 #include <dirent.h>
 #include <errno.h>
@@ -517,7 +518,7 @@ const char *sdd_train_dir_seeds_entry(const char *dir, char *name, size_t n)
     const char *found = NULL;
     for (struct dirent *de; !found && (de = readdir(d));) {
         const char *s = de->d_name;
-        if (strncmp(s, "seed-", 5) || !s[5] || strspn(s + 5, "0123456789") != strlen(s + 5)) continue;
+        if (!sdd_seed_dir_name(s, NULL)) continue;
         if (!path_join(p, sizeof p, dir, s) && stat(p, &st) == 0 && S_ISDIR(st.st_mode)) {
             snprintf(name, n, "%s/", s);
             found = name;

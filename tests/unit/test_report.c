@@ -116,6 +116,14 @@ static void bad_inputs(void)
     CHECK_STR_CONTAINS(e.msg, "given twice");
     CHECK(sdd_seeds_parse("-1", s, &e) == -1);
     CHECK(sdd_seeds_parse("99999999999", s, &e) == -1);
+    /* the names of a --seeds run's folders, as the trainer and sdd report read them */
+    long long seed = -1;
+    CHECK(sdd_seed_dir_name("seed-7", &seed) == 1 && seed == 7);
+    CHECK(sdd_seed_dir_name("seed-2147483647", &seed) == 1 && seed == 2147483647LL);
+    static const char *const not_seed[] = { "seed-", "seed-x", "seed-1x", "seed-1/", "Seed-1", "seed--1", "seed-+1",
+                                            "seed-1234567890123", "xseed-1", "seed-1 " };
+    for (size_t k = 0; k < sizeof not_seed / sizeof not_seed[0]; k++)
+        CHECK_MSG(sdd_seed_dir_name(not_seed[k], NULL) == 0, "'%s' taken for a seed folder", not_seed[k]);
 }
 
 static char out[65536];
