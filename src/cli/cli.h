@@ -82,8 +82,8 @@ int cli_refuse_stdout(const char *cmd, const char *opt, const char *path, const 
  * name", SDD_EXIT_USAGE. */
 int cli_one_stdout(const char *cmd, const char *opt1, const char *path1, const char *opt2, const char *path2);
 
-/* An output that a library writer takes as a path (an audio encoder, the
- * landscape's TSV and SVG) sent to standard output: cli_tmpout_open makes a
+/* An output that a library writer takes as a path (the audio encoder) sent
+ * to standard output: cli_tmpout_open makes a
  * private folder (in $TMPDIR, else /tmp) and gives in path the file NAME in
  * it for the writer; cli_tmpout_send then copies that file to stdout, after
  * removing it and the folder (so a copy killed by SIGPIPE leaves nothing);

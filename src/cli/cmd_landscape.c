@@ -1,8 +1,10 @@
 /* `sdd landscape`: the loss surface around a trained model along random
  * filter-normalised directions (see src/train/landscape.h). The TSV or the
  * SVG (one of them) may go to standard output ('-'): the library writes it
- * to a private temporary file, which is then copied there; nothing else is
- * printed on stdout (progress and warnings are on stderr). */
+ * there directly (the TSV row by row as the grid is computed), flushing with
+ * cli_stdout_error, so that a failed write stops the run and main says why
+ * in one line; nothing else is printed on stdout (progress and warnings are
+ * on stderr). */
 #include "backend/device.h"
 #include "cli/cli.h"
 #include "train/landscape.h"
@@ -20,14 +22,17 @@ static void usage(FILE *f)
             "grid of a, b in [-R, R], for the list's utterances (first cut) and for their RawBoost\n"
             "copies. OUT.tsv (-o or --out; written atomically): two '# sdd landscape:' comment lines\n"
             "saying how it was made, then a, b, loss_orig, loss_aug; a loss that is not finite\n"
-            "(a far --range) is written as nan, left out of the plot, and counted in a warning.\n"
+            "(a far --range) is written as nan, left out of the plot, and counted in a warning\n"
+            "naming the output. Progress goes to stderr: one line redrawn in place on a terminal\n"
+            "(none when -o - shows the rows there), else (a log) a plain line at each tenth of\n"
+            "the grid ('sdd landscape: 13/121 points, 54 s').\n"
             "  -m, --model FILE    the model (sdd model file or PyTorch .pth)\n"
             "  --list LIST, --audio-dir DIR   labelled utterances (any list format sdd reads)\n"
             "  --svg FILE          also draw it: heat maps with contours (log loss) for both input\n"
             "                      kinds, or the two curves for one direction\n"
             "  '-' as -o or --svg (one of them) writes that output to standard output (./- for a\n"
-            "                      file named '-'); a non-finite loss's warning then names the\n"
-            "                      temporary file it was written to first\n"
+            "                      file named '-'): the same bytes, the TSV row by row as the\n"
+            "                      grid is computed, not atomically\n"
             "  --dirs 1|2          one direction (a line) or two (a surface; default 2)\n"
             "  --steps N           grid points per direction (default 11)\n"
             "  --range R           coordinates in [-R, R] (default 1)\n"
@@ -35,7 +40,7 @@ static void usage(FILE *f)
             "  --cut N             input samples (default: the cut the model was trained at, else\n"
             "                      its reference cut)\n"
             "  --batch N (8) --algo N (RawBoost of the copies, 0 = none; 4) --seed N (1)\n"
-            "  --threads N (all cores)\n"
+            "  --threads N (all cores)  --quiet (no progress lines)\n"
             "  --device D          cpu (default) or cuda (builds made with 'make CUDA=1')\n%s",
             sdd_rawboost_flags_help());
 }
@@ -50,6 +55,7 @@ int cmd_landscape(int argc, char **argv)
         const char *a = argv[i], *val;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) { usage(stdout); return SDD_EXIT_OK; }
         if (a[0] != '-') return cli_usage_error("landscape", "unexpected argument %s", a);
+        if (!strcmp(a, "--quiet")) { p.quiet = 1; continue; }
         if (!(val = cli_value(argc, argv, &i))) return cli_usage_error("landscape", "%s needs a value", a);
         int rb = sdd_rawboost_parse_flag(&p.rb, a, val, &e);
         if (rb < 0) return cli_usage_error("landscape", "%s", e.msg);
@@ -82,15 +88,13 @@ int cmd_landscape(int argc, char **argv)
     if (sdd_rawboost_check_params(&p.rb, &e)) return cli_usage_error("landscape", "%s", e.msg);
     if (sdd_device_check(p.device, NULL, 0, &e)) { cli_error("--device: %s", e.msg); return SDD_EXIT_ERROR; }
     cli_set_threads(threads);
-    /* '-': the library writes a path; give it a temporary file and send that */
-    cli_tmpout t = { .open = 0 };
+    /* '-': the library writes to stdout itself; cli_stdout_error keeps the
+     * reason of the first failed write for main's one line */
+    const sdd_landscape_stream so = { stdout, "standard output", cli_stdout_error };
     const int tsv_std = cli_is_dash(out), svg_std = cli_is_dash(p.svg);
-    if ((tsv_std || svg_std) && cli_tmpout_open(&t, tsv_std ? "landscape.tsv" : "landscape.svg")) return SDD_EXIT_ERROR;
-    if (tsv_std) out = t.path;
-    if (svg_std) p.svg = t.path;
-    int rc = SDD_EXIT_OK;
-    if (sdd_landscape_run(&p, out, &e)) { cli_error("%s", e.msg); rc = SDD_EXIT_ERROR; }
-    else if (t.open) rc = cli_tmpout_send(&t);
-    cli_tmpout_close(&t);
-    return rc;
+    if (svg_std) p.svg = NULL;
+    if (!sdd_landscape_run_to(&p, out, tsv_std ? &so : NULL, svg_std ? &so : NULL, &e)) return SDD_EXIT_OK;
+    /* a failed write to stdout is said by main, in one line */
+    if (!((tsv_std || svg_std) && cli_stdout_error())) cli_error("%s", e.msg);
+    return SDD_EXIT_ERROR;
 }

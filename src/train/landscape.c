@@ -7,10 +7,13 @@
 #include "models/modelio.h"
 #include "io/atomic.h"
 #include "core/rng.h"
+#include <errno.h>
 #include <math.h>
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define SDD_PURPOSE_LANDSCAPE 0x6c616e64u /* 'land' */
 #define SDD_PURPOSE_LS_RB 0x6c73726bu     /* 'lsrk' */
@@ -81,11 +84,82 @@ static const char *loss_str(char buf[32], double v)
     return buf;
 }
 
+/* len bytes of s to the stream, in pieces of at most SDD_LANDSCAPE_PIECE
+ * bytes, each followed by its flush */
+static int stream_put(const sdd_landscape_stream *st, const char *s, size_t len, sdd_err *e)
+{
+    for (size_t at = 0; at < len; at += SDD_LANDSCAPE_PIECE) {
+        const size_t k = len - at < SDD_LANDSCAPE_PIECE ? len - at : SDD_LANDSCAPE_PIECE;
+        errno = 0;
+        const size_t put = fwrite(s + at, 1, k, st->fp);
+        int err = put != k ? (errno ? errno : EIO) : 0;
+        if (st->flush) {
+            const int ferr = st->flush();
+            if (!err) err = ferr;
+        } else if (!err && (fflush(st->fp) != 0 || ferror(st->fp))) err = errno ? errno : EIO;
+        if (err) return sdd_err_set(e, "%s: write failed: %s", st->name, strerror(err));
+    }
+    return 0;
+}
+
+/* The text of b to the stream, if any, and b emptied for the next (without a
+ * stream, b keeps growing: the file gets all of it at the end) */
+static int drain(sdd_sbuf *b, const sdd_landscape_stream *st, sdd_err *e)
+{
+    if (!st) return 0;
+    if (b->fail) return sdd_err_set(e, "landscape: out of memory");
+    if (stream_put(st, b->s, b->n, e)) return -1;
+    b->n = 0;
+    return 0;
+}
+
+/* Progress on stderr: on a terminal one line redrawn with '\r' (none when the
+ * TSV rows go to a terminal too: they show it, and a redrawn line would land
+ * among them); else, for a log, a plain line at each tenth of the grid. */
+typedef struct { int on, tty, drawn, total, tenth; double t0; } progress;
+
+static void progress_start(progress *pr, const sdd_landscape_params *p, const sdd_landscape_stream *tsv, int total)
+{
+    pr->tty = isatty(2);
+    pr->on = !p->quiet && !(pr->tty && tsv && isatty(fileno(tsv->fp)));
+    pr->total = total;
+    pr->drawn = pr->tenth = 0;
+    pr->t0 = omp_get_wtime();
+}
+
+static void progress_update(progress *pr, int done)
+{
+    if (!pr->on) return;
+    const double s = omp_get_wtime() - pr->t0;
+    if (pr->tty) {
+        fprintf(stderr, "\rsdd landscape: %d/%d points, %.0f s ", done, pr->total, s);
+        fflush(stderr);
+        pr->drawn = 1;   /* a line to end */
+    } else if ((int)(10LL * done / pr->total) > pr->tenth) {
+        pr->tenth = (int)(10LL * done / pr->total);
+        fprintf(stderr, "sdd landscape: %d/%d points, %.0f s\n", done, pr->total, s);
+    }
+}
+
+static void progress_end(progress *pr)
+{
+    if (pr->drawn) fputc('\n', stderr);
+}
+
 int sdd_landscape_run(const sdd_landscape_params *p, const char *out, sdd_err *e)
+{
+    return sdd_landscape_run_to(p, out, NULL, NULL, e);
+}
+
+int sdd_landscape_run_to(const sdd_landscape_params *p, const char *out, const sdd_landscape_stream *tsv,
+                         const sdd_landscape_stream *svgst, sdd_err *e)
 {
     if (p->dirs != 1 && p->dirs != 2) return sdd_err_set(e, "landscape: --dirs must be 1 or 2");
     if (p->steps < 2 || p->steps > 1001) return sdd_err_set(e, "landscape: --steps must be in 2..1001");
     if (!(p->range > 0) || !isfinite(p->range)) return sdd_err_set(e, "landscape: --range must be a positive number");
+    if (!tsv && !out) return sdd_err_set(e, "landscape: no output");
+    const char *out_name = tsv ? tsv->name : out;
+    const int plot = svgst || p->svg;
     sdd_model *m = sdd_model_load(p->model, NULL, e);
     if (!m) return -1;
     sdd_dataset *ds = NULL;
@@ -104,6 +178,8 @@ int sdd_landscape_run(const sdd_landscape_params *p, const char *out, sdd_err *e
     int *lab = NULL;
     sdd_ctx c;
     sdd_ctx_init(&c, &m->params);
+    /* the TSV: all of it for the file (written once the grid is complete),
+     * or the text not yet sent for a stream */
     sdd_sbuf b = { NULL, 0, 0, 0 };
     /* on CUDA the weights of each grid point are uploaded before its forward passes */
     if (!rc && p->device && sdd_ctx_set_device(&c, p->device, e)) rc = sdd_err_prefix(e, "landscape: --device");
@@ -137,6 +213,10 @@ int sdd_landscape_run(const sdd_landscape_params *p, const char *out, sdd_err *e
                 "a\tb\tloss_orig\tloss_aug\n", p->model, m->arch, n, p->list, (long long)L, p->rb_algo, (unsigned long long)p->seed);
     }
     const int nb_steps = p->dirs == 2 ? p->steps : 1;
+    progress pr;
+    progress_start(&pr, p, tsv, p->steps * nb_steps);
+    /* a stream gets the header before the first point, then each row once computed */
+    if (!rc && drain(&b, tsv, e)) rc = -1;
     for (int ia = 0; ia < p->steps && !rc; ia++)
         for (int ib = 0; ib < nb_steps && !rc; ib++) {
             const double a = -p->range + 2.0 * p->range * ia / (p->steps - 1);
@@ -151,14 +231,15 @@ int sdd_landscape_run(const sdd_landscape_params *p, const char *out, sdd_err *e
             ga[ia * nb_steps + ib] = a;
             glo[ia * nb_steps + ib] = lo;
             gla[ia * nb_steps + ib] = la;
-            if (!p->quiet) fprintf(stderr, "\rsdd landscape: %d/%d points ", ia * nb_steps + ib + 1, p->steps * nb_steps);
+            if (drain(&b, tsv, e)) { rc = -1; break; }
+            progress_update(&pr, ia * nb_steps + ib + 1);
         }
-    if (!p->quiet && !rc) fputc('\n', stderr);
+    progress_end(&pr);
     if (!rc && b.fail) rc = sdd_err_set(e, "landscape: out of memory");
     char *svg = NULL;
-    if (!rc && p->svg && !(svg = sdd_landscape_svg(ga, glo, gla, p->steps, p->dirs, p->range, e))) rc = -1;
-    if (!rc) rc = sdd_atomic_write(out, b.s, b.n, e);
-    if (!rc && svg) rc = sdd_atomic_write(p->svg, svg, strlen(svg), e);
+    if (!rc && plot && !(svg = sdd_landscape_svg(ga, glo, gla, p->steps, p->dirs, p->range, e))) rc = -1;
+    if (!rc && !tsv) rc = sdd_atomic_write(out, b.s, b.n, e);
+    if (!rc && svg) rc = svgst ? stream_put(svgst, svg, strlen(svg), e) : sdd_atomic_write(p->svg, svg, strlen(svg), e);
     /* a loss that overflowed (a far --range) is written as nan, and the plot
      * leaves it out: say so rather than let a gap or a nan row pass unseen */
     int nbad = 0, first = -1;
@@ -174,8 +255,8 @@ int sdd_landscape_run(const sdd_landscape_params *p, const char *out, sdd_err *e
         char aug[64] = "", so[32], sa[32];
         if (naug) snprintf(aug, sizeof aug, ", loss_aug %s", loss_str(sa, gla[first]));
         fprintf(stderr, "sdd: warning: %s: %d of %d grid points gave a non-finite loss (first at a=%.6g b=%.6g: loss_orig %s%s); "
-                        "written as nan%s\n", out, nbad, p->steps * nb_steps, a, bb, loss_str(so, glo[first]), aug,
-                p->svg ? ", not plotted in the SVG" : "");
+                        "written as nan%s\n", out_name, nbad, p->steps * nb_steps, a, bb, loss_str(so, glo[first]), aug,
+                plot ? ", not plotted in the SVG" : "");
     }
     free(svg);
     free(ga); free(glo); free(gla);
