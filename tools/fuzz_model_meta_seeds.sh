@@ -41,7 +41,7 @@ seed json-not-string       '\000{"format":"sdd-model","arch":"AASIST-L","cut":64
 seed json-arch-aasist-on-l '\000{"format":"sdd-model","arch":"AASIST","cut":"64600"}'
 seed json-arch-mamba-on-tcm '\003{"format":"sdd-model","arch":"XLSR-Mamba-tiny","mamba_final_norm":"fixed"}'
 seed json-arch-unknown     '\001{"format":"sdd-model","arch":"ResNet"}'
-# strtoll's leading blanks and sign (accepted), and a calibration over the 1023-byte limit
+# leading blanks and a sign (refused: a cut is digits only), and a calibration over the 1023-byte limit
 seed pairs-cut-blank-plus  '\004cut\000 +64600\000'
 long=$(printf '%01100d' 0)
 seed pairs-calibration-long '\004calibration\000{"format":"sdd-calibration","version":1,"weights":[1],"bias":0,"decision":{"pspoof":0.5,"cmiss":1,"cfa":1},"inputs":["%s"]}\000' "$long"

@@ -5,6 +5,7 @@
 #include "io/safetensors.h"
 #include "models/xlsr_import.h"
 #include "core/str.h"
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdint.h>
@@ -171,9 +172,14 @@ sdd_model *sdd_model_from_tensorset(const sdd_tensorset *ts, const char *arch, i
     if (rc) { sdd_model_free(m); return NULL; }
     const char *thr = sdd_tensorset_get_meta(ts, "threshold");
     if (thr) {
+        /* as sdd writes it (%.9g): no blanks, no hexadecimal */
         char *end;
         double v = strtod(thr, &end);
-        if (*end || !isfinite(v)) { sdd_err_set(e, "%s: metadata threshold '%s' is not a number", path, thr); sdd_model_free(m); return NULL; }
+        if (!*thr || isspace((unsigned char)thr[0]) || strpbrk(thr, "xX") || *end || !isfinite(v)) {
+            sdd_err_set(e, "%s: metadata threshold '%.40s' is not a number", path, thr);
+            sdd_model_free(m);
+            return NULL;
+        }
         m->threshold = v;
         m->has_threshold = 1;
     }
@@ -182,7 +188,8 @@ sdd_model *sdd_model_from_tensorset(const sdd_tensorset *ts, const char *arch, i
         char *end;
         errno = 0;
         const long long v = strtoll(cut, &end, 10);
-        if (errno || end == cut || *end || v < m->min_samples || v > (1LL << 30)) {
+        /* digits only, as sdd writes it: strtoll would also take blanks and a sign */
+        if (errno || end == cut || *end || cut[0] < '0' || cut[0] > '9' || v < m->min_samples || v > (1LL << 30)) {
             sdd_err_set(e, "%s: metadata cut '%.40s' is not a number of samples in %d..1073741824", path, cut, m->min_samples);
             sdd_model_free(m);
             return NULL;

@@ -43,6 +43,7 @@
 #include "metrics/calibration.h"
 #include "io/safetensors.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <jansson.h>
 #include <omp.h>
@@ -196,14 +197,16 @@ static int cut_ok(const char *s, int min_samples, long long *v)
     char *end;
     errno = 0;
     *v = strtoll(s, &end, 10);
-    return !errno && end != s && !*end && *v >= min_samples && *v <= (1LL << 30);
+    /* digits only: no blanks, no sign */
+    return !errno && end != s && !*end && s[0] >= '0' && s[0] <= '9' && *v >= min_samples && *v <= (1LL << 30);
 }
 
 static int threshold_ok(const char *s, double *v)
 {
     char *end;
     *v = strtod(s, &end);
-    return !*end && isfinite(*v);
+    /* a plain decimal number: no leading blank, no hexadecimal */
+    return *s && !isspace((unsigned char)s[0]) && !strpbrk(s, "xX") && !*end && isfinite(*v);
 }
 
 static int calibration_ok(const char *s)

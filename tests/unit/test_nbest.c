@@ -537,7 +537,7 @@ static void test_cut(const char *a)
     CHECK(sdd_safetensors_load(out, &ts, &e) == 0 && !sdd_tensorset_get_meta(&ts, "cut"));
     sdd_tensorset_free(&ts);
     /* a stored cut that is not a number of samples the model takes: one line naming the file */
-    static const char *const vals[] = { "abc", "", "12x", "100", "1073741825", "99999999999999999999", "-4000" };
+    static const char *const vals[] = { "abc", "", "12x", "100", "1073741825", "99999999999999999999", "-4000", "+4000", " 4000" };
     for (size_t k = 0; k < sizeof vals / sizeof vals[0]; k++) {
         CHECK(rewrite_snapshot(s1, bad, NULL, "cut", vals[k]) == 0);
         sdd_model *m = sdd_model_load(bad, NULL, &e);
@@ -545,6 +545,19 @@ static void test_cut(const char *a)
                   "cut '%s': %s", vals[k], m ? "loaded" : e.msg);
         sdd_model_free(m);
     }
+    /* a stored threshold is a plain decimal number, as sdd writes it */
+    static const char *const thr[] = { "", " 1", "0x1p-3", "nan", "inf", "1e999", "1.5x" };
+    for (size_t k = 0; k < sizeof thr / sizeof thr[0]; k++) {
+        CHECK(rewrite_snapshot(s1, bad, NULL, "threshold", thr[k]) == 0);
+        sdd_model *m = sdd_model_load(bad, NULL, &e);
+        CHECK_MSG(!m && strstr(e.msg, "badcut.safetensors: metadata threshold '") && strstr(e.msg, "is not a number"),
+                  "threshold '%s': %s", thr[k], m ? "loaded" : e.msg);
+        sdd_model_free(m);
+    }
+    CHECK(rewrite_snapshot(s1, bad, NULL, "threshold", "-1.25e-3") == 0);
+    sdd_model *mt = sdd_model_load(bad, NULL, &e);
+    CHECK_MSG(mt && mt->has_threshold && mt->threshold == -1.25e-3, "%s", mt ? "threshold not kept" : e.msg);
+    sdd_model_free(mt);
     unlink(out);
     unlink(bad);
 }
