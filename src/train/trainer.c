@@ -466,18 +466,24 @@ static int dist_config(sdd_train_config *dc, sdd_err *e)
  * both classes weigh the same in the loss. On ASVspoof 2019 LA train (2,580
  * bona fide, 22,800 spoof) this gives the reference's [0.1, 0.9] (0.102,
  * 0.898); on a balanced corpus, [0.5, 0.5]. */
-static int balance_weights(const sdd_dataset *tr, float *w, sdd_err *e)
+/* spoof (n[0]) and bona fide (n[1]) utterances of a set */
+static void class_counts(const sdd_dataset *ds, int64_t n[2])
 {
-    int64_t n[2] = { 0, 0 };
-    for (int i = 0; i < sdd_dataset_count(tr); i++) {
-        int l = sdd_dataset_label(tr, i);
+    n[0] = n[1] = 0;
+    for (int i = 0; i < sdd_dataset_count(ds); i++) {
+        const int l = sdd_dataset_label(ds, i);
         if (l == 0 || l == 1) n[l]++;
     }
-    if (!n[0] || !n[1]) return sdd_err_set(e, "--ce-weight balanced: the training list needs both classes (%lld spoof, %lld bona fide)",
-                                           (long long)n[0], (long long)n[1]);
+}
+
+/* --ce-weight balanced: each class weighted by the other's share (the
+ * training set has both: check_classes ran first) */
+static void balance_weights(const sdd_dataset *tr, float *w)
+{
+    int64_t n[2];
+    class_counts(tr, n);
     w[0] = (float)((double)n[1] / (double)(n[0] + n[1]));
     w[1] = (float)((double)n[0] / (double)(n[0] + n[1]));
-    return 0;
 }
 
 /* Both classes in a set: the cross-entropy of one class teaches nothing, and
@@ -485,11 +491,8 @@ static int balance_weights(const sdd_dataset *tr, float *w, sdd_err *e)
  * threshold) is undefined without both. */
 static int check_classes(const sdd_dataset *dv, const char *list, const char *what, sdd_err *e)
 {
-    int64_t n[2] = { 0, 0 };
-    for (int i = 0; i < sdd_dataset_count(dv); i++) {
-        const int l = sdd_dataset_label(dv, i);
-        if (l == 0 || l == 1) n[l]++;
-    }
+    int64_t n[2];
+    class_counts(dv, n);
     if (!n[0] || !n[1])
         return sdd_err_set(e, "%s: the %s set needs both classes (%lld spoof, %lld bona fide)", list, what,
                            (long long)n[0], (long long)n[1]);
@@ -624,7 +627,7 @@ static int train_run(const sdd_train_config *cfg, sdd_err *e)
     const int64_t dev_keep = cfg->max_samples > 0 && cfg->max_samples < cfg->cut ? cfg->max_samples : cfg->cut;
     if (open_set(&dv, cfg->dev_list, cfg->dev_audio, dev_keep, cfg->cache_none, e)) { rc = -1; goto done; }
     if (check_classes(tr, cfg->train_list, "training", e) || check_classes(dv, cfg->dev_list, "dev", e)) { rc = -1; goto done; }
-    if (cfg->ce_balanced && balance_weights(tr, dcfg.step.class_weight, e)) { rc = -1; goto done; }
+    if (cfg->ce_balanced) balance_weights(tr, dcfg.step.class_weight);
     if (sdd_params_alloc_grads(&t.m->params, 2, e) || sdd_adam_init(&t.opt, &t.m->params, &cfg->adam, e)) { rc = -1; goto done; }
     sdd_ctx_init(&t.c, &t.m->params);
     sdd_align_state_init(&t.al);
@@ -634,7 +637,6 @@ static int train_run(const sdd_train_config *cfg, sdd_err *e)
     if (resumed && load_state(&t, e)) { rc = -1; goto done; }
     /* CUDA: the parameters (as initialised or resumed) go to the device; they
      * and Adam's moments come back at the end of every epoch */
-    if (cfg->device == SDD_DEV_CUDA && sdd_dist_size() > 1) { rc = sdd_err_set(e, "train: data-parallel training on CUDA is not implemented"); goto done; }
     if (cfg->device == SDD_DEV_CUDA && sdd_model_cuda_check(t.m, "train: ", e)) { rc = -1; goto done; }
     if (cfg->device == SDD_DEV_CUDA && sdd_ctx_set_device(&t.c, SDD_DEV_CUDA, e)) { rc = -1; goto done; }
     const long step_start = t.step;

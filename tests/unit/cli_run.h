@@ -28,6 +28,17 @@ static int cli_run(char *out, size_t cap, const char *fmt, ...)
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
+/* ROOT/REL (a test data file made absolute, for commands run in another
+ * folder) in one of 16 buffers of its own: valid for the next 15 calls */
+static inline const char *cli_root_path(const char *root, const char *rel)
+{
+    static char buf[16][4200];
+    static int k;
+    k = (k + 1) % 16;
+    snprintf(buf[k], sizeof buf[k], "%s/%s", root, rel);
+    return buf[k];
+}
+
 static inline int cli_exists(const char *path)
 {
     struct stat st;

@@ -26,15 +26,8 @@ static char root[PATH_MAX];
 
 static const char *T(const char *name) { return check_tmp_path(tmp, name); }
 
-/* a test data file under the repository root, in one of 16 buffers (valid for the next 15 calls) */
-static const char *D(const char *rel)
-{
-    static char buf[16][PATH_MAX + 64];
-    static int k;
-    k = (k + 1) % 16;
-    snprintf(buf[k], sizeof buf[k], "%s/%s", root, rel);
-    return buf[k];
-}
+/* a test data file under the repository root */
+#define D(rel) cli_root_path(root, rel)
 
 static void write_text(const char *path, const char *text)
 {

@@ -27,16 +27,8 @@ static char root[PATH_MAX];   /* the repository root: test data paths are made a
 
 static const char *T(const char *name) { return check_tmp_path(tmp, name); }
 
-/* a test data file under the repository root, in one of 16 buffers of its
- * own (T's rotate apart from them), valid for the next 15 calls */
-static const char *D(const char *rel)
-{
-    static char buf[16][PATH_MAX + 64];
-    static int k;
-    k = (k + 1) % 16;
-    snprintf(buf[k], sizeof buf[k], "%s/%s", root, rel);
-    return buf[k];
-}
+/* a test data file under the repository root (cli_root_path's buffers rotate apart from T's) */
+#define D(rel) cli_root_path(root, rel)
 
 /* The whole of FILE in *buf (malloc'ed, NUL-terminated), its length; -1 when
  * it cannot be read */
