@@ -160,12 +160,17 @@ asan-run: all $(TESTBIN)
 	 SDD_BIN=$(SDD) ./tests/run.sh $(TESTBIN)
 
 # data-parallel equivalence, kill and resume under mpirun -np 2 (needs MPI=1)
-test-mpi: $(SDD) $(BUILD)/tests/params_diff $(BUILD)/tests/test_mpi_step
+test-mpi: $(SDD) $(BUILD)/tests/params_diff $(BUILD)/tests/test_mpi_step $(BUILD)/tests/test_mpi_step_cu
 	@./tests/mpi/run.sh $(BUILD)
 
 $(BUILD)/tests/%: tests/mpi/%.c $(LIBA) tests/unit/check.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(LIBA) $(LDLIBS)
+
+# the same data-parallel step on the CUDA backend, emulated on the CPU (EMU objects, above)
+$(BUILD)/tests/test_mpi_step_cu: tests/mpi/test_mpi_step.c $(EMUOBJ) $(LIBA) tests/unit/check.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -DSDD_CUDA -DTEST_CU_EMU -Itests/unit -o $@ $< $(EMUOBJ) $(LIBA) $(LDFLAGS) $(LDLIBS) -lstdc++ -lpthread
 
 demo: all
 	@./scripts/demo

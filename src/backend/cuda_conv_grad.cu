@@ -7,7 +7,11 @@
  * residual block in training mode, which keeps its intermediates (device
  * memory is ample) instead of recomputing them as the CPU version does.
  * Arithmetic mirrors src/ops/norm.c (moments and backward sums in double),
- * one thread per output and serial reductions, no atomics or barriers. */
+ * one thread per output and serial reductions, no atomics or barriers.
+ * Data-parallel training (c->bn_reduce): the batch moments' sums and counts,
+ * then the squared deviations from the global mean, and the backward sums
+ * the input gradient needs, go through the host to be summed over ranks
+ * (a few KB per layer), as src/ops/norm.c does on the CPU. */
 #include "backend/cuda_internal.h"
 #include <math.h>
 #include <stdlib.h>
@@ -583,6 +587,34 @@ static void bn_geom_of(const sdd_ctx *c, const sdd_tensor *x, int cl, int ng, bn
     for (int s = 0; s < c->nseg; s++) g->seg_end[s] = c->seg_end[s];
 }
 
+/* Data-parallel: the n (group, channel) sums d (device) summed over ranks
+ * through the host, then divided by the groups' element counts. With counts,
+ * the groups' counts are summed too and g->cnt becomes the global ones (what
+ * the running update and the backward divide by). Without g (the backward
+ * sums), d is only summed. 0, or -1 with c->failed. */
+static int bn_reduce_dev(sdd_ctx *c, double *d, size_t n, bn_geom *g, int counts)
+{
+    const int ng = g ? g->ng : 0;
+    double *h = (double *)sdd_scratch(c, (n + (size_t)ng) * sizeof(double));
+    if (!h) return -1;
+    if (sdd_cu_copy(h, d, n * sizeof(double), 0, &c->err)) { c->failed = 1; return -1; }
+    for (int grp = 0; counts && grp < ng; grp++) h[n + grp] = g->cnt[grp];
+    if (c->bn_reduce(h, n + (size_t)(counts ? ng : 0), c->bn_reduce_arg)) {
+        sdd_err_set(&c->err, "BatchNorm: reducing batch statistics over ranks failed");
+        c->failed = 1;
+        return -1;
+    }
+    if (g) {
+        for (int grp = 0; counts && grp < ng; grp++) g->cnt[grp] = h[n + grp];
+        for (size_t k = 0; k < n; k++) {
+            const double cnt = g->cnt[k / (size_t)g->C];
+            h[k] = cnt > 0 ? h[k] / cnt : 0.0;
+        }
+    }
+    if (sdd_cu_copy(d, h, n * sizeof(double), 1, &c->err)) { c->failed = 1; return -1; }
+    return 0;
+}
+
 /* batch statistics of x (ng groups) and the running update; st->mean/istd NULL: update only */
 static int bn_stats(sdd_ctx *c, const float *x, int B, cu_bn_stats *st, int want_norm, sdd_tensor *rmean, sdd_tensor *rvar,
                     float momentum, float eps)
@@ -601,9 +633,11 @@ static int bn_stats(sdd_ctx *c, const float *x, int B, cu_bn_stats *st, int want
     memset(&a, 0, sizeof a);
     a.x = x; a.g = g; a.B = B; a.byseg = 0;
     a.mode = RED_SUM;
-    if (red_rows_run(c, a, (int)n, 1, m, NULL)) return -1;
+    const int dist = c->bn_reduce != NULL;
+    /* one process: the means directly; data-parallel: the sums and counts of every rank, then the means */
+    if (red_rows_run(c, a, (int)n, !dist, m, NULL) || (dist && bn_reduce_dev(c, m, n, &g, 1))) return -1;
     a.mode = RED_SQDEV; a.dmean = m;
-    if (red_rows_run(c, a, (int)n, 1, v, NULL)) return -1;
+    if (red_rows_run(c, a, (int)n, !dist, v, NULL) || (dist && bn_reduce_dev(c, v, n, &g, 0))) return -1;
     if (c->bn_momentum > 0) momentum = c->bn_momentum;
     SDD_LAUNCH(k_bn_finish, sdd_cu_blocks((size_t)g.C), SDD_CU_THREADS, 0)(g, m, v, eps, momentum, 1, st->mean, st->istd,
                                                                           SDD_DEV(rmean), SDD_DEV(rvar));
@@ -625,6 +659,12 @@ static int bn_bwd(sdd_ctx *c, const cu_bn_stats *st, int B, const float *x, cons
         float *gg = sdd_pgrad(c, gamma, s), *gb = sdd_pgrad(c, beta, s);
         if (gg || gb) SDD_LAUNCH(k_bn_params, sdd_cu_blocks((size_t)g.C), SDD_CU_THREADS, 0)(sdy, sdyx, g.C, s, gg, gb);
     }
+    /* data-parallel: the parameter gradients took the local sums (the step sums
+     * them over ranks); the input gradient takes the sums over ranks */
+    if (c->bn_reduce) {
+        if (sdd_cu_launched(c, "batchnorm backward")) return -1;
+        if (bn_reduce_dev(c, sdy, n, NULL, 0) || bn_reduce_dev(c, sdyx, n, NULL, 0)) return -1;
+    }
     const size_t total = (size_t)B * g.C * g.S;
     if (dx && total)
         SDD_LAUNCH(k_bn_dx, sdd_cu_blocks(total), SDD_CU_THREADS, 0)(x, dy, B, g, st->mean, st->istd, SDD_DEV(gamma), sdy, sdyx, dx);
@@ -645,7 +685,6 @@ static void bn_bwd_node(sdd_ctx *c, void *vn)
 extern "C" sdd_tensor *sdd_cu_batchnorm_train(sdd_ctx *c, sdd_tensor *x, sdd_tensor *gamma, sdd_tensor *beta,
                                               sdd_tensor *rmean, sdd_tensor *rvar, int channel_last, float momentum, float eps)
 {
-    if (c->bn_reduce) return sdd_cu_unsupported(c, "data-parallel BatchNorm");
     const int B = (int)x->n[0];
     sdd_tensor *out = sdd_tensor_new(c, x->nd, x->n);
     cu_bn_node *n = (cu_bn_node *)sdd_scratch0(c, sizeof *n);
@@ -664,7 +703,6 @@ extern "C" sdd_tensor *sdd_cu_batchnorm_train(sdd_ctx *c, sdd_tensor *x, sdd_ten
 
 extern "C" void sdd_cu_bn_track(sdd_ctx *c, sdd_tensor *x, sdd_tensor *rmean, sdd_tensor *rvar, float momentum)
 {
-    if (c->bn_reduce) { sdd_cu_unsupported(c, "data-parallel BatchNorm"); return; }
     cu_bn_stats st;
     memset(&st, 0, sizeof st);
     const sdd_arena_mark mk = sdd_arena_get_mark(&c->darena);
@@ -748,7 +786,6 @@ int sdd_cu_conv_fwd(sdd_ctx *c, const sdd_conv_geom *g, int B, const float *x, c
 extern "C" sdd_tensor *sdd_cu_resblock_train(sdd_ctx *c, sdd_tensor *x, const sdd_resblock_params *p, const sdd_conv_geom *g1,
                                              const sdd_conv_geom *g2, const sdd_conv_geom *gd)
 {
-    if (c->bn_reduce) return sdd_cu_unsupported(c, "data-parallel BatchNorm");
     const int B = (int)x->n[0];
     sdd_tensor *out = sdd_new4(c, B, g2->Cout, g2->Ho, g2->Wo / 3);
     cu_res_node *n = (cu_res_node *)sdd_scratch0(c, sizeof *n);

@@ -229,6 +229,7 @@ struct cudaDeviceProp { char name[256]; int major, minor; size_t totalGlobalMem;
 static inline const char *cudaGetErrorString(cudaError_t e) { return e == cudaSuccess ? "no error" : "emulated CUDA error"; }
 static inline cudaError_t cudaGetLastError(void) { return cudaSuccess; }
 static inline cudaError_t cudaGetDeviceCount(int *n) { *n = 1; return cudaSuccess; }
+static inline cudaError_t cudaSetDevice(int dev) { return dev == 0 ? cudaSuccess : (cudaError_t)1; }
 static inline cudaError_t cudaGetDeviceProperties(cudaDeviceProp *p, int dev)
 {
     (void)dev;

@@ -11,16 +11,34 @@
 static cublasHandle_t g_blas;
 static int g_ready;
 
+/* The process's rank among those of its machine under a launcher (Open MPI,
+ * MPICH / Intel MPI, Slurm), else 0: data-parallel ranks on one machine
+ * take one GPU each, rank r the GPU r mod (GPUs). */
+static int local_rank(void)
+{
+    static const char *const vars[] = { "OMPI_COMM_WORLD_LOCAL_RANK", "MPI_LOCALRANKID", "SLURM_LOCALID" };
+    for (size_t k = 0; k < sizeof vars / sizeof vars[0]; k++) {
+        const char *v = getenv(vars[k]);
+        char *end;
+        const long r = v && *v ? strtol(v, &end, 10) : -1;
+        if (v && *v && !*end && r >= 0 && r < 1 << 20) return (int)r;
+    }
+    return 0;
+}
+
 extern "C" int sdd_cu_init(char *name, size_t cap, sdd_err *e)
 {
     int n = 0;
     cudaError_t st = cudaGetDeviceCount(&n);
     if (st != cudaSuccess || n == 0)
         return sdd_err_set(e, "no CUDA device (%s)", st != cudaSuccess ? cudaGetErrorString(st) : "none found");
+    const int dev = local_rank() % n;
     cudaDeviceProp pr;
-    if ((st = cudaGetDeviceProperties(&pr, 0)) != cudaSuccess)
-        return sdd_err_set(e, "no CUDA device (%s)", cudaGetErrorString(st));
-    if (name && cap) snprintf(name, cap, "%s (sm_%d%d, %.0f GiB)", pr.name, pr.major, pr.minor, pr.totalGlobalMem / 1073741824.0);
+    if ((st = cudaSetDevice(dev)) != cudaSuccess || (st = cudaGetDeviceProperties(&pr, dev)) != cudaSuccess)
+        return sdd_err_set(e, "CUDA device %d (%s)", dev, cudaGetErrorString(st));
+    if (name && cap && n > 1)
+        snprintf(name, cap, "%s (device %d of %d, sm_%d%d, %.0f GiB)", pr.name, dev, n, pr.major, pr.minor, pr.totalGlobalMem / 1073741824.0);
+    else if (name && cap) snprintf(name, cap, "%s (sm_%d%d, %.0f GiB)", pr.name, pr.major, pr.minor, pr.totalGlobalMem / 1073741824.0);
     if (!g_ready) {
         if (cublasCreate(&g_blas) != CUBLAS_STATUS_SUCCESS) return sdd_err_set(e, "CUDA: cuBLAS initialisation failed");
         /* FP32 GEMMs by default: the reference fixtures' tolerances are FP32

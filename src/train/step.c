@@ -56,7 +56,6 @@ int sdd_accum_micro(sdd_model *m, sdd_ctx *c, const sdd_step_params *p, sdd_accu
     const int dist = p->global_rows > 0;
     const int raw = a->K > 1 || dist;
     if (c->dev) {
-        if (dist) return sdd_err_set(e, "train step: data-parallel training on CUDA is not implemented");
         if (sdd_model_cuda_check(m, "train step: ", e)) return -1;
         /* path gradients 0 and 1 and the combined gradient (2), zeroed at the first micro-batch */
         if (a->k == 0 && sdd_params_alloc_dgrads(&m->params, 3, e)) return -1;
@@ -145,7 +144,7 @@ static int apply_device(sdd_model *m, sdd_adam *opt, sdd_align_state *al, const 
     const int joint_none = dual && !per_path && p->align == SDD_ALIGN_NONE;
     const size_t n = ps->total;
     float *g0 = ps->dgrad[0], *g1 = ps->dgrad[1], *out = ps->dgrad[2];
-    if (a->K > 1) {
+    if (a->K > 1 || p->global_rows > 0) {
         if (!dual) { if (sdd_device_combine(g0, NULL, n, 1.0 / a->w[0], 0.0, g0, e)) return -1; }
         else if (joint_none) { if (sdd_device_combine(g0, NULL, n, 1.0 / (a->w[0] + a->w[1]), 0.0, g0, e)) return -1; }
         else if (sdd_device_combine(g0, NULL, n, 1.0 / a->w[0], 0.0, g0, e) || sdd_device_combine(g1, NULL, n, 1.0 / a->w[1], 0.0, g1, e)) return -1;
@@ -178,6 +177,23 @@ static int apply_device(sdd_model *m, sdd_adam *opt, sdd_align_state *al, const 
     return opt ? sdd_adam_step_device(opt, ps, out, e) : 0;
 }
 
+/* Data-parallel on the device: the path gradients (dgrad[0], and dgrad[1]
+ * for two paths) summed over ranks through one host buffer, one all-reduce
+ * per step (an MPI without CUDA support reads host memory only). 0, or -1
+ * with e set. */
+static int sum_device_grads(sdd_params *ps, int two, sdd_err *e)
+{
+    const size_t n = ps->total, np = two ? 2 : 1;
+    float *h = malloc(np * n * sizeof(float));
+    if (!h) return sdd_err_set(e, "train step: out of memory for the gradient all-reduce (%zu MB)", np * n * sizeof(float) >> 20);
+    int rc = 0;
+    for (size_t s = 0; s < np && !rc; s++) rc = sdd_device_to_host(h + s * n, ps->dgrad[s], n, e);
+    if (!rc) rc = sdd_dist_sum_f32(h, np * n, e);
+    for (size_t s = 0; s < np && !rc; s++) rc = sdd_device_from_host(ps->dgrad[s], h + s * n, n, e);
+    free(h);
+    return rc ? -1 : 0;
+}
+
 int sdd_accum_apply(sdd_model *m, sdd_adam *opt, sdd_align_state *al, const sdd_step_params *p, sdd_accum *a,
                     float *grad_out, sdd_step_result *res, sdd_err *e)
 {
@@ -192,9 +208,11 @@ int sdd_accum_apply(sdd_model *m, sdd_adam *opt, sdd_align_state *al, const sdd_
     if (dist) {
         /* one fused sum of both paths' gradients (contiguous block), then the
          * loss numerators and weight sums, over all ranks */
-        const size_t span = (size_t)(ps->grad[1] - ps->grad[0]) + n;
         double red[4] = { a->w[0], a->w[1], a->wl[0], a->wl[1] };
-        if (sdd_dist_sum_f32(ps->grad[0], span, e) || sdd_dist_sum_f64(red, 4, e)) return -1;
+        if ((a->dev ? sum_device_grads(ps, dual && !joint_none, e)
+                    : sdd_dist_sum_f32(ps->grad[0], (size_t)(ps->grad[1] - ps->grad[0]) + n, e)) ||
+            sdd_dist_sum_f64(red, 4, e))
+            return -1;
         a->w[0] = red[0]; a->w[1] = red[1]; a->wl[0] = red[2]; a->wl[1] = red[3];
     }
     for (int s = 0; s < (dual ? 2 : 1); s++) {

@@ -3,6 +3,8 @@
 #  1. test_mpi_step under -np 2 and -np 1: one step's gradient, losses and
 #     BatchNorm running statistics equal those of one process with the global
 #     batch (relative 1e-5 on the gradient), align none / pcgrad, both BN modes;
+#     test_mpi_step_cu under -np 2: the same on the CUDA backend (emulated on
+#     the CPU: BatchNorm sums and the path gradients reduced through the host);
 #  2. whole runs: mpirun -np 2 `sdd train` ends with the weights of one process
 #     with the same global batch (AASIST-L, cut 4000, 6 bundled clips, batch 2,
 #     2 epochs = 6 steps), --align none and pcgrad, within TOL. lr is 1e-6
@@ -33,6 +35,8 @@ if timeout 300 $MPIRUN "$BUILD/tests/test_mpi_step" "$tmp/list.txt" >"$tmp/err" 
 cat "$tmp/err"
 if timeout 300 "$BUILD/tests/test_mpi_step" "$tmp/list.txt" >"$tmp/err" 2>&1; then ok; else ko "test_mpi_step, one process"; fi
 grep "failed" "$tmp/err"
+if timeout 600 $MPIRUN "$BUILD/tests/test_mpi_step_cu" "$tmp/list.txt" >"$tmp/err" 2>&1; then ok; else ko "test_mpi_step_cu -np 2"; fi
+cat "$tmp/err"
 
 for align in none pcgrad; do
   # shellcheck disable=SC2086

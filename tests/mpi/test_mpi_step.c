@@ -7,11 +7,19 @@
  * the BatchNorm running statistics against the reference, for align none and
  * pcgrad with per-path statistics and pcgrad with joint statistics. No Adam
  * step here: the comparison is of the gradient, so it stays tight (Adam's
- * first steps turn rounding-level gradients into lr-sized updates). */
+ * first steps turn rounding-level gradients into lr-sized updates).
+ * Built with -DSDD_CUDA (test_mpi_step_cu: the CUDA backend, emulated on the
+ * CPU by the Makefile's EMU objects, or a real GPU per rank) the same
+ * comparison runs on the device: both steps there, the running statistics
+ * downloaded after each. */
 #include "check.h"
 #include "dist/dist.h"
 #include "data/loader.h"
 #include "train/step.h"
+#include "backend/device.h"
+#ifdef TEST_CU_EMU
+void sdd_cu_emu_protect(int on);
+#endif
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,6 +77,17 @@ int main(int argc, char **argv)
     CHECK(sdd_params_alloc_grads(ps, 2, &e) == 0);
     sdd_ctx c;
     sdd_ctx_init(&c, ps);
+#ifdef SDD_CUDA
+    const char *name = "test_mpi_step_cu";
+    const int dev = 1;
+#ifdef TEST_CU_EMU
+    sdd_cu_emu_protect(0);   /* device-pointer hygiene is test_cuda_emu's; here the emulation's page toggling would take minutes */
+#endif
+    CHECK_MSG(sdd_ctx_set_device(&c, SDD_DEV_CUDA, &e) == 0, "%s", e.msg);
+#else
+    const char *name = "test_mpi_step";
+    const int dev = 0;
+#endif
     float *init = malloc(n * 4), *g_ref = malloc(n * 4), *g_dist = malloc(n * 4), *d_ref = malloc(n * 4);
     CHECK(init && g_ref && g_dist && d_ref);
     memcpy(init, ps->data, n * 4);
@@ -83,20 +102,24 @@ int main(int argc, char **argv)
         sdd_step_result r_ref, r_dist;
         /* the reference: one process, the whole global batch */
         memcpy(ps->data, init, n * 4);
+        CHECK_MSG(!dev || sdd_params_upload(ps, &e) == 0, "%s", e.msg);
         sdd_align_state_init(&al);
         CHECK_MSG(sdd_train_step(m, &c, NULL, &al, &p, full->wave, full->nb, full->cut, full->labels, 99, g_ref, &r_ref, &e) == 0, "%s", e.msg);
+        CHECK_MSG(!dev || sdd_params_download(ps, &e) == 0, "%s", e.msg);
         memcpy(d_ref, ps->data, n * 4);     /* running statistics updated */
         /* the distributed step of this rank's shard */
         memcpy(ps->data, init, n * 4);
+        CHECK_MSG(!dev || sdd_params_upload(ps, &e) == 0, "%s", e.msg);
         sdd_align_state_init(&al);
         p.global_rows = B;
         sdd_dist_shard(B, rank, N, &p.shard_lo, &(int){ 0 });
         CHECK_MSG(sdd_train_step(m, &c, NULL, &al, &p, mine->wave, mine->nb, mine->cut, mine->labels, 99, g_dist, &r_dist, &e) == 0, "%s", e.msg);
+        CHECK_MSG(!dev || sdd_params_download(ps, &e) == 0, "%s", e.msg);
         if (rank != 0) continue;
         const double gs = max_abs(g_ref, n), gd = max_diff(g_ref, g_dist, n);
         const double rs = max_abs(d_ref, n), rd = max_diff(d_ref, ps->data, n);
-        printf("test_mpi_step: %d ranks, align %s: gradient max |diff| %.3g of max %.3g; running stats max |diff| %.3g; losses %.9g %.9g vs %.9g %.9g\n",
-               N, cases[k].name, gd, gs, rd, r_ref.loss[0], r_ref.loss[1], r_dist.loss[0], r_dist.loss[1]);
+        printf("%s: %d ranks, align %s: gradient max |diff| %.3g of max %.3g; running stats max |diff| %.3g; losses %.9g %.9g vs %.9g %.9g\n",
+               name, N, cases[k].name, gd, gs, rd, r_ref.loss[0], r_ref.loss[1], r_dist.loss[0], r_dist.loss[1]);
         CHECK_MSG(gs > 0 && gd <= 1e-5 * gs, "align %s: gradient differs by %.3g (max %.3g)", cases[k].name, gd, gs);
         CHECK_MSG(rd <= 1e-6 * rs, "align %s: parameters/running statistics differ by %.3g", cases[k].name, rd);
         CHECK_NEAR(r_dist.loss[0], r_ref.loss[0], 1e-6);
@@ -114,7 +137,7 @@ int main(int argc, char **argv)
     sdd_loader_destroy(lf);
     sdd_loader_destroy(ls);
     sdd_dataset_close(ds);
-    const int rc = rank == 0 ? CHECK_DONE("test_mpi_step") : 0;
+    const int rc = rank == 0 ? CHECK_DONE(name) : 0;
     sdd_dist_finalize();
     return rc;
 }
