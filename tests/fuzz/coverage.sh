@@ -11,7 +11,7 @@ cd "$(dirname "$0")/../.."
 OUT=build/fuzz-cov
 LLVM_COV=${LLVM_COV:-llvm-cov-14}
 LLVM_PROFDATA=${LLVM_PROFDATA:-llvm-profdata-14}
-names=${*:-"pth safetensors list scores audio eval rawboost model npy calibration sasv recipe runlog xlsr_names"}
+names=${*:-"pth safetensors list scores audio eval rawboost model model_meta npy calibration sasv recipe runlog xlsr_names"}
 files_of() {
   case $1 in
     pth) echo src/io/pth.c ;;
@@ -22,6 +22,7 @@ files_of() {
     eval) echo src/metrics/evaluate.c src/metrics/match.c src/metrics/scores.c src/data/list.c ;;
     rawboost) echo src/audio/rawboost.c ;;
     model) echo src/models/modelio.c ;;
+    model_meta) echo src/models/modelio.c src/models/xlsr_seq.c ;;
     npy) echo src/io/npy.c src/metrics/c012.c ;;
     calibration) echo src/metrics/calibration.c ;;
     sasv) echo src/metrics/sasv.c ;;
