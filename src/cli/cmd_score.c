@@ -2,7 +2,9 @@
  * a list/protocol file with a model. Output lines "ID SCORE [LABEL]"; score =
  * bona fide logit printed with %.9g. Unreadable files get one error line each,
  * the good files are still scored and written (atomically), and the exit
- * status is then 1; when no file could be scored, no output file is written. */
+ * status is then 1; when no file could be scored, no output file is written.
+ * With -o FILE the lines made so far are also kept in FILE.partial
+ * (score_record.h), which --resume continues after an interruption. */
 #include "cli/cli.h"
 #include "models/modelio.h"
 #include "models/infer.h"
@@ -11,7 +13,9 @@
 #include "data/list.h"
 #include "io/atomic.h"
 #include "metrics/calibration.h"
+#include "cli/score_record.h"
 #include <dirent.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,7 +41,11 @@ static void usage(FILE *f)
             "                   or folders (searched recursively); '-' reads standard input\n"
             "                   (ID '-'; e.g. ffmpeg -i clip.mp4 -f wav - | sdd score -m MODEL -)\n"
             "  -o FILE          write scores to FILE (atomically) instead of standard output ('-':\n"
-            "                   standard output, the default; ./- for a file named '-')\n"
+            "                   standard output, the default; ./- for a file named '-'). Until it\n"
+            "                   is written, FILE.partial keeps the lines made so far\n"
+            "  --resume         continue the interrupted run of the same command (-o FILE): the\n"
+            "                   files FILE.partial has scored are not scored again; it must come\n"
+            "                   from the same model file, cut, calibration, threshold and device\n"
             "  --cut N          score the first N samples, shorter clips repeated (default: the\n"
             "                   cut the model was trained at, as sdd train stores it, else the\n"
             "                   model's reference length, 64600 for AASIST); only those samples\n"
@@ -198,12 +206,30 @@ static const char *dup_id(const items *it)
     return d;
 }
 
+/* The part of a record's settings that names files (see score_record.h):
+ * the model (its full path, size and modification time, so that a model
+ * retrained in place is not taken for the same), the calibration and the
+ * device; control bytes as '?' so that the settings stay one line. */
+static void record_settings(char *s, size_t n, const char *model, const char *calfile, int have_cal, const char *device)
+{
+    char mp[PATH_MAX], cp[PATH_MAX];
+    struct stat st;
+    if (!realpath(model, mp)) snprintf(mp, sizeof mp, "%s", model);
+    long long size = -1, sec = 0, nsec = 0;
+    if (stat(model, &st) == 0) { size = (long long)st.st_size; sec = (long long)st.st_mtim.tv_sec; nsec = st.st_mtim.tv_nsec; }
+    if (calfile && !realpath(calfile, cp)) snprintf(cp, sizeof cp, "%s", calfile);
+    snprintf(s, n, "model %s (%lld bytes, modified %lld.%09lld); calibration %s; device %s", mp, size, sec, nsec,
+             calfile ? cp : have_cal ? "the model's" : "none", device);
+    for (char *q = s; *q; q++)
+        if ((unsigned char)*q < 0x20 || *q == 0x7f) *q = '?';
+}
+
 int cmd_score(int argc, char **argv)
 {
     const char *model = NULL, *list = NULL, *adir = NULL, *out = NULL, *device = "cpu";
     long cut = 0, batch = 8, threads = 0;
     double window_s = 16.0, thr = 0.0, max_seconds = 0.0;
-    int full = 0, have_thr = 0, no_cal = 0, have_window = 0;
+    int full = 0, have_thr = 0, no_cal = 0, have_window = 0, resume = 0;
     const char *calfile = NULL;
     items it = { 0 };
     char **pos = calloc((size_t)argc, sizeof *pos);
@@ -221,6 +247,7 @@ int cmd_score(int argc, char **argv)
         else if (!strcmp(a, "--full")) full = 1;
         else if (!strcmp(a, "--calibration")) NEED(calfile, "a calibration file");
         else if (!strcmp(a, "--no-calibration")) no_cal = 1;
+        else if (!strcmp(a, "--resume")) resume = 1;
         else if (!strcmp(a, "--cut")) { NEED(v, "a number"); if (cli_parse_int(v, 1, 1L << 30, &cut)) { free(pos); return cli_usage_error("score", "--cut: '%s' is not a number of samples in 1..1073741824", v); } }
         else if (!strcmp(a, "--batch")) { NEED(v, "a number"); if (cli_parse_int(v, 1, 4096, &batch)) { free(pos); return cli_usage_error("score", "--batch: '%s' is not in 1..4096", v); } }
         else if (!strcmp(a, "--threads")) { NEED(v, "a number"); if (cli_parse_int(v, 1, 1024, &threads)) { free(pos); return cli_usage_error("score", "--threads: '%s' is not in 1..1024", v); } }
@@ -254,6 +281,7 @@ int cmd_score(int argc, char **argv)
         free(pos);
         return SDD_EXIT_USAGE;
     }
+    if (resume && !out) { free(pos); return cli_usage_error("score", "--resume needs -o FILE (standard output keeps no record to resume)"); }
     if (full && cut) { free(pos); return cli_usage_error("score", "--cut and --full exclude each other"); }
     if (have_window && !full) { free(pos); return cli_usage_error("score", "--window applies to --full only"); }
     if (max_seconds > 0 && !full) { free(pos); return cli_usage_error("score", "--max-seconds applies to --full only (without it, only the cut is decoded)"); }
@@ -303,7 +331,12 @@ int cmd_score(int argc, char **argv)
     if (status == SDD_EXIT_OK && !m) { cli_error("%s", e.msg); status = SDD_EXIT_ERROR; }
     sdd_afile *af = NULL;
     FILE *fo = stdout;
-    if (m && out) {
+    /* -o FILE (a file, not a device): FILE.partial records the lines made so
+     * far, and FILE is opened only to be written at the end (so a killed run
+     * leaves no temporary file); the record's creation checks the folder first */
+    struct stat ost;
+    const int use_rec = out && (stat(out, &ost) != 0 || S_ISREG(ost.st_mode));
+    if (m && out && !use_rec) {
         if (!(af = sdd_afile_open(out, &e))) { cli_error("%s", e.msg); status = SDD_EXIT_ERROR; }
         else fo = sdd_afile_fp(af);
     }
@@ -341,6 +374,33 @@ int cmd_score(int argc, char **argv)
         if (af) sdd_afile_abort(af);
         return SDD_EXIT_ERROR;
     }
+    score_record rec;
+    memset(&rec, 0, sizeof rec);
+    if (status == SDD_EXIT_OK && resume && !use_rec) {
+        cli_error("--resume: %s is not a regular file, so no record of an interrupted run is kept for it", out);
+        status = SDD_EXIT_ERROR;
+    }
+    if (status == SDD_EXIT_OK && use_rec) {
+        char settings[3 * PATH_MAX], how[64], thrs[40];
+        record_settings(settings, sizeof settings, model, calfile, have_cal, device);
+        if (full) snprintf(how, sizeof how, "whole files in windows of %g s", window_s);
+        else snprintf(how, sizeof how, "cut %lld", (long long)L);
+        if (have_thr) snprintf(thrs, sizeof thrs, "%.9g", thr);
+        else snprintf(thrs, sizeof thrs, "none");
+        const size_t sl = strlen(settings);
+        snprintf(settings + sl, sizeof settings - sl, "; %s; threshold %s", how, thrs);
+        char **ids = malloc((size_t)(it.n ? it.n : 1) * sizeof *ids);
+        if (!ids) { cli_error("out of memory"); status = SDD_EXIT_ERROR; }
+        for (int k = 0; ids && k < it.n; k++) ids[k] = it.v[k].id;
+        if (ids) status = score_record_open(&rec, out, settings, ids, it.n, resume);
+        free(ids);
+    }
+    if (status != SDD_EXIT_OK) {
+        score_record_close(&rec, 0);
+        sdd_model_free(m);
+        if (af) sdd_afile_abort(af);
+        return status;
+    }
     const int B = full ? 1 : (int)batch;
     /* the memory bound: without --full only the L samples scored are decoded */
     sdd_audio_params ap;
@@ -354,12 +414,16 @@ int cmd_score(int argc, char **argv)
     sdd_ctx c;
     sdd_ctx_init(&c, &m->params);
     if (status == SDD_EXIT_OK && sdd_ctx_set_device(&c, dev, &e)) { cli_error("--device %s: %s", device, e.msg); status = SDD_EXIT_ERROR; }
+    /* the inputs still to score (with --resume, those the record lacks), in input order */
+    int *todo = malloc((size_t)(it.n ? it.n : 1) * sizeof *todo), ntodo = 0;
+    for (int k = 0; todo && k < it.n; k++)
+        if (!use_rec || !rec.line[k]) todo[ntodo++] = k;
     cli_progress pr;
-    cli_progress_start(&pr, it.n);
-    int nbad = 0, stdout_failed = 0;
-    if (!wave || !scores || !ok || !errs) { cli_error("out of memory for batch %d", B); status = SDD_EXIT_ERROR; }
-    for (int k0 = 0; k0 < it.n && status == SDD_EXIT_OK; k0 += B) {
-        const int nb = it.n - k0 < B ? it.n - k0 : B;
+    cli_progress_start(&pr, ntodo);
+    int nbad = 0, stdout_failed = 0, nlines = rec.resumed;
+    if (!wave || !scores || !ok || !errs || !todo) { cli_error("out of memory for batch %d", B); status = SDD_EXIT_ERROR; }
+    for (int k0 = 0; k0 < ntodo && status == SDD_EXIT_OK; k0 += B) {
+        const int nb = ntodo - k0 < B ? ntodo - k0 : B;
         float *full_x[1] = { NULL };
         int64_t full_n = 0;
         /* decode the batch's files in parallel */
@@ -368,7 +432,7 @@ int cmd_score(int argc, char **argv)
             float *x = NULL;
             int64_t n = 0;
             sdd_err de;
-            ok[b] = sdd_audio_load_ex(it.v[k0 + b].path, 16000, &ap, &x, &n, NULL, &de) == 0;
+            ok[b] = sdd_audio_load_ex(it.v[todo[k0 + b]].path, 16000, &ap, &x, &n, NULL, &de) == 0;
             if (!ok[b]) { memcpy(errs[b], de.msg, sizeof de.msg); continue; }
             if (full) { full_x[0] = x; full_n = n; continue; }
             sdd_cut_repeat(x, n, L, wave + (size_t)b * L);
@@ -388,9 +452,10 @@ int cmd_score(int argc, char **argv)
                 rc = sdd_score_full(m, &c, full_x[0], full_n, sdd_window_samples(window_s), &s, &e);
                 scores[0] = (float)s;
             } else rc = sdd_score_batch(m, &c, wave, ng, L, scores, NULL, &e);
-            if (rc) { cli_error("%s: %s", it.v[k0 + idx[0]].path, e.msg); status = SDD_EXIT_ERROR; }
+            if (rc) { cli_error("%s: %s", it.v[todo[k0 + idx[0]]].path, e.msg); status = SDD_EXIT_ERROR; }
             for (int g = 0; g < ng && rc == 0; g++) {
-                const item *itm = &it.v[k0 + idx[g]];
+                const int k = todo[k0 + idx[g]];
+                const item *itm = &it.v[k];
                 /* finite samples far outside [-1, 1] (a float WAV of 1e20s) overflow the model */
                 if (!isfinite(scores[g])) {
                     cli_error("%s: the model's score is not finite: the samples are far outside [-1, 1]", itm->path);
@@ -407,22 +472,43 @@ int cmd_score(int argc, char **argv)
                         continue;
                     }
                 }
-                if (have_thr) fprintf(fo, "%s %.9g %s\n", itm->id, scores[g], scores[g] >= thr ? "bonafide" : "spoof");
-                else fprintf(fo, "%s %.9g\n", itm->id, scores[g]);
+                char lab[16] = "";
+                if (have_thr) snprintf(lab, sizeof lab, " %s", scores[g] >= thr ? "bonafide" : "spoof");
+                nlines++;
+                if (!use_rec) { fprintf(fo, "%s %.9g%s\n", itm->id, scores[g], lab); continue; }
+                /* the line is kept (written in input order at the end) and recorded now */
+                char *line = NULL;
+                if (asprintf(&line, "%s %.9g%s", itm->id, scores[g], lab) < 0 || score_record_put(&rec, k, line)) {
+                    cli_error("out of memory");
+                    status = SDD_EXIT_ERROR;
+                }
+                free(line);
             }
             /* a failed write to standard output (a full disk) ends the run: main says why */
             if (fo == stdout && cli_stdout_error()) { status = SDD_EXIT_ERROR; stdout_failed = 1; }
         }
+        if (use_rec && status == SDD_EXIT_OK && score_record_flush(&rec)) status = SDD_EXIT_ERROR;
         free(full_x[0]);
         cli_progress_update(&pr, k0 + nb);
     }
     cli_progress_end(&pr);
+    int committed = 0;
+    if (use_rec && status == SDD_EXIT_OK && nlines > 0) {
+        if (!(af = sdd_afile_open(out, &e))) { cli_error("%s", e.msg); status = SDD_EXIT_ERROR; }
+        else score_record_write(&rec, sdd_afile_fp(af));
+    }
     if (af) {
         /* nothing scored: no output file rather than an empty one */
-        if (status == SDD_EXIT_OK && nbad < it.n) {
+        if (status == SDD_EXIT_OK && nlines > 0) {
             if (sdd_afile_commit(af, &e)) { cli_error("%s", e.msg); status = SDD_EXIT_ERROR; }
+            else committed = 1;
         } else sdd_afile_abort(af);
     }
+    /* the record goes once the output is written (or when it holds nothing); else it is kept for --resume */
+    if (use_rec && !committed && nlines > 0)
+        fprintf(stderr, "sdd score: %s keeps the %d scores made so far: the same command with --resume continues\n", rec.path, nlines);
+    score_record_close(&rec, committed || nlines == 0);
+    free(todo);
     if (nbad && !stdout_failed) {
         fprintf(stderr, "sdd: %d of %d files could not be scored\n", nbad, it.n);
         status = SDD_EXIT_ERROR;

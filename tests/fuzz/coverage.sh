@@ -11,13 +11,14 @@ cd "$(dirname "$0")/../.."
 OUT=build/fuzz-cov
 LLVM_COV=${LLVM_COV:-llvm-cov-14}
 LLVM_PROFDATA=${LLVM_PROFDATA:-llvm-profdata-14}
-names=${*:-"pth safetensors list scores audio eval rawboost model model_meta npy calibration sasv recipe runlog xlsr_names"}
+names=${*:-"pth safetensors list scores partial audio eval rawboost model model_meta npy calibration sasv recipe runlog xlsr_names"}
 files_of() {
   case $1 in
     pth) echo src/io/pth.c ;;
     safetensors) echo src/io/safetensors.c src/io/tensorset.c ;;
     list) echo src/data/list.c src/core/lines.c ;;
     scores) echo src/metrics/scores.c ;;
+    partial) echo src/metrics/partial.c ;;
     audio) echo src/audio/decode.c ;;
     eval) echo src/metrics/evaluate.c src/metrics/match.c src/metrics/scores.c src/data/list.c ;;
     rawboost) echo src/audio/rawboost.c ;;
