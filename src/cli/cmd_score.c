@@ -206,11 +206,12 @@ static const char *dup_id(const items *it)
     return d;
 }
 
-/* The part of a record's settings that names files (see score_record.h):
- * the model (its full path, size and modification time, so that a model
- * retrained in place is not taken for the same), the calibration and the
- * device; control bytes as '?' so that the settings stay one line. */
-static void record_settings(char *s, size_t n, const char *model, const char *calfile, int have_cal, const char *device)
+/* A record's settings (see score_record.h): the model (its full path, size
+ * and modification time, so that a model retrained in place is not taken for
+ * the same), the calibration, the device, the cut (or --full's window) and
+ * the threshold; control bytes as '?' so that the settings stay one line. */
+static void record_settings(char *s, size_t n, const char *model, const char *calfile, int have_cal, const char *device,
+                            int full, double window_s, int64_t L, int have_thr, double thr)
 {
     char mp[PATH_MAX], cp[PATH_MAX];
     struct stat st;
@@ -218,8 +219,13 @@ static void record_settings(char *s, size_t n, const char *model, const char *ca
     long long size = -1, sec = 0, nsec = 0;
     if (stat(model, &st) == 0) { size = (long long)st.st_size; sec = (long long)st.st_mtim.tv_sec; nsec = st.st_mtim.tv_nsec; }
     if (calfile && !realpath(calfile, cp)) snprintf(cp, sizeof cp, "%s", calfile);
-    snprintf(s, n, "model %s (%lld bytes, modified %lld.%09lld); calibration %s; device %s", mp, size, sec, nsec,
-             calfile ? cp : have_cal ? "the model's" : "none", device);
+    char how[64], thrs[40];
+    if (full) snprintf(how, sizeof how, "whole files in windows of %g s", window_s);
+    else snprintf(how, sizeof how, "cut %lld", (long long)L);
+    if (have_thr) snprintf(thrs, sizeof thrs, "%.9g", thr);
+    else snprintf(thrs, sizeof thrs, "none");
+    snprintf(s, n, "model %s (%lld bytes, modified %lld.%09lld); calibration %s; device %s; %s; threshold %s", mp, size, sec,
+             nsec, calfile ? cp : have_cal ? "the model's" : "none", device, how, thrs);
     for (char *q = s; *q; q++)
         if ((unsigned char)*q < 0x20 || *q == 0x7f) *q = '?';
 }
@@ -381,14 +387,8 @@ int cmd_score(int argc, char **argv)
         status = SDD_EXIT_ERROR;
     }
     if (status == SDD_EXIT_OK && use_rec) {
-        char settings[3 * PATH_MAX], how[64], thrs[40];
-        record_settings(settings, sizeof settings, model, calfile, have_cal, device);
-        if (full) snprintf(how, sizeof how, "whole files in windows of %g s", window_s);
-        else snprintf(how, sizeof how, "cut %lld", (long long)L);
-        if (have_thr) snprintf(thrs, sizeof thrs, "%.9g", thr);
-        else snprintf(thrs, sizeof thrs, "none");
-        const size_t sl = strlen(settings);
-        snprintf(settings + sl, sizeof settings - sl, "; %s; threshold %s", how, thrs);
+        char settings[3 * PATH_MAX];
+        record_settings(settings, sizeof settings, model, calfile, have_cal, device, full, window_s, L, have_thr, thr);
         char **ids = malloc((size_t)(it.n ? it.n : 1) * sizeof *ids);
         if (!ids) { cli_error("out of memory"); status = SDD_EXIT_ERROR; }
         for (int k = 0; ids && k < it.n; k++) ids[k] = it.v[k].id;
@@ -478,11 +478,10 @@ int cmd_score(int argc, char **argv)
                 if (!use_rec) { fprintf(fo, "%s %.9g%s\n", itm->id, scores[g], lab); continue; }
                 /* the line is kept (written in input order at the end) and recorded now */
                 char *line = NULL;
-                if (asprintf(&line, "%s %.9g%s", itm->id, scores[g], lab) < 0 || score_record_put(&rec, k, line)) {
+                if (asprintf(&line, "%s %.9g%s", itm->id, scores[g], lab) < 0) {
                     cli_error("out of memory");
                     status = SDD_EXIT_ERROR;
-                }
-                free(line);
+                } else score_record_put(&rec, k, line);
             }
             /* a failed write to standard output (a full disk) ends the run: main says why */
             if (fo == stdout && cli_stdout_error()) { status = SDD_EXIT_ERROR; stdout_failed = 1; }

@@ -98,11 +98,10 @@ int score_record_open(score_record *r, const char *out, const char *settings, ch
     return SDD_EXIT_OK;
 }
 
-int score_record_put(score_record *r, int k, const char *line)
+void score_record_put(score_record *r, int k, char *line)
 {
-    if (!(r->line[k] = strdup(line))) return -1;
+    r->line[k] = line;
     fprintf(r->f, "%s\n", line);
-    return 0;
 }
 
 int score_record_flush(score_record *r)

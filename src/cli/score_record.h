@@ -21,8 +21,8 @@ typedef struct {
  * replaced (said on stderr). SDD_EXIT_OK, or an exit status with the reason
  * printed. */
 int score_record_open(score_record *r, const char *out, const char *settings, char *const *ids, int n, int resume);
-/* Input k's line: kept, and appended to the record. 0, or -1 (out of memory). */
-int score_record_put(score_record *r, int k, const char *line);
+/* Input k's line (malloc'ed; r takes it): kept, and appended to the record. */
+void score_record_put(score_record *r, int k, char *line);
 /* Flushes the record to the file (after each batch). 0, or -1 with the reason printed. */
 int score_record_flush(score_record *r);
 /* The lines, in input order, to f. */
