@@ -283,11 +283,21 @@ int sdd_bn_recompute_batch(sdd_model *m, sdd_ctx *c, const sdd_step_params *p, c
         int ends[2] = { nb / 2, nb };
         if (sdd_ctx_set_segments(c, 2, ends, NULL)) return fail(c, e, "statistics recomputation");
     }
-    c->bn_momentum = (float)((double)nb / (double)(*seen + nb));
+    /* data-parallel: the moments of the global batch and dropout keyed by the
+     * global row, as in sdd_accum_micro; the cumulative momentum counts the
+     * global rows, so every rank keeps the statistics one process would */
+    const int dist = p->global_rows > 0;
+    if (dist) {
+        c->bn_reduce = sdd_dist_bn_reduce;
+        c->row_map = 1;
+        for (int s = 0; s < c->nseg; s++) c->row_base[s] = s * p->global_rows + p->shard_lo;
+    }
+    const long rows = dist ? (long)(dual ? 2 : 1) * p->global_rows : nb;
+    c->bn_momentum = (float)((double)rows / (double)(*seen + rows));
     sdd_tensor *z = m->forward(c, m, input(c, wave, nb, L));
     c->bn_momentum = 0.0f;
     if (!z || c->failed) return fail(c, e, "statistics recomputation forward");
-    *seen += nb;
+    *seen += rows;
     return 0;
 }
 

@@ -93,7 +93,8 @@ int sdd_accum_apply(sdd_model *m, sdd_adam *opt, sdd_align_state *al, const sdd_
  * the running statistics end as the sample-weighted mean of the batches'
  * statistics (mean and unbiased variance, whole-batch moments). */
 void sdd_bn_reset_running(sdd_model *m);
-/* one batch; *seen counts the samples so far (start at 0) */
+/* one batch; *seen counts the samples so far (start at 0): with
+ * p->global_rows set (data-parallel), those of the global batches */
 int sdd_bn_recompute_batch(sdd_model *m, sdd_ctx *c, const sdd_step_params *p, const float *wave, int nb, int64_t L,
                            uint64_t rng_key, long *seen, sdd_err *e);
 

@@ -448,13 +448,14 @@ static int load_ssl_weights(sdd_model *m, const sdd_train_config *cfg, sdd_err *
 }
 
 /* Data-parallel run (several ranks, src/dist): the step sums over ranks,
- * this rank's shard of every batch, and only rank 0 talks. */
+ * this rank's shard of every batch, and only rank 0 talks. Each micro-batch
+ * of --accum, and each --bn-recompute batch, is a global batch of --batch
+ * rows: its BatchNorm moments are summed over ranks, the accumulated
+ * gradients once per optimiser step. */
 static int dist_config(sdd_train_config *dc, sdd_err *e)
 {
     const int r = sdd_dist_rank(), n = sdd_dist_size();
     if (dc->batch < n) return sdd_err_set(e, "train: --batch %d is smaller than the %d ranks (each rank needs an utterance per batch)", dc->batch, n);
-    if (dc->accum > 1 || dc->bn_recompute != 0)
-        return sdd_err_set(e, "train: --accum and --bn-recompute are not supported under mpirun yet (data-parallel runs take one global batch per step)");
     int hi;
     dc->step.global_rows = dc->batch;
     sdd_dist_shard(dc->batch, r, n, &dc->step.shard_lo, &hi);

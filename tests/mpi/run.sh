@@ -11,6 +11,7 @@
 #     there: Adam turns a rounding-level gradient difference on an element
 #     whose gradient is near zero into an update of up to 2 lr, so TOL bounds
 #     what 6 steps of that can add up to (4 lr x 6 steps);
+#     the same with --accum 2 and --bn-recompute 2;
 #  3. a rank killed mid-run (SIGKILL) ends the job with a non-zero status
 #     within the timeout (no hang), and --resume from the last checkpoint ends
 #     with exactly the weights of an uninterrupted 2-rank run.
@@ -49,6 +50,20 @@ for align in none pcgrad; do
   n1=$(grep -c '"type": "step"' "$tmp/one-$align/log.jsonl"); n2=$(grep -c '"type": "step"' "$tmp/two-$align/log.jsonl")
   if [ "$n1" = "$n2" ] && [ "$n1" -eq 6 ]; then ok; else ko "step lines: $n1 (one) vs $n2 (2 ranks), want 6"; fi
 done
+
+# --accum and --bn-recompute: 2 ranks against one process (3 steps of 2
+# micro-batches, then the averaged model's statistics from 2 batches)
+# shellcheck disable=SC2086
+if timeout 300 "$SDD" train $common --align pcgrad --epochs 2 --accum 2 --bn-recompute 2 --out "$tmp/one-acc" 2>"$tmp/err"; then ok; else ko "one process, --accum 2: $(cat "$tmp/err")"; fi
+# shellcheck disable=SC2086
+if timeout 300 $MPIRUN "$SDD" train $common --align pcgrad --epochs 2 --accum 2 --bn-recompute 2 --out "$tmp/two-acc" >"$tmp/err" 2>&1; then ok; else ko "2 ranks, --accum 2: $(tail -5 "$tmp/err")"; fi
+# last: the trained weights and running statistics; model: the recomputed
+# statistics, of variances up to about 20, compared relative to their size
+if "$DIFF" "$tmp/one-acc/last.safetensors" "$tmp/two-acc/last.safetensors" "$TOL"; then ok; else ko "--accum 2: 2 ranks differ from one process"; fi
+if "$DIFF" "$tmp/one-acc/model.safetensors" "$tmp/two-acc/model.safetensors" "$TOL" 1e-5; then ok; else ko "--bn-recompute 2: 2 ranks differ from one process"; fi
+n1=$(grep -c '"type": "step"' "$tmp/one-acc/log.jsonl"); n2=$(grep -c '"type": "step"' "$tmp/two-acc/log.jsonl")
+if [ "$n1" = "$n2" ] && [ "$n1" -eq 2 ]; then ok; else ko "--accum 2 step lines: $n1 (one) vs $n2 (2 ranks), want 2"; fi
+if grep -q '"bn_recompute_batches": 2' "$tmp/two-acc/log.jsonl"; then ok; else ko "2 ranks: no final record of 2 recomputation batches"; fi
 
 # a batch smaller than the rank count is refused with a clear error
 # shellcheck disable=SC2086

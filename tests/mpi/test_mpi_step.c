@@ -5,7 +5,9 @@
  * (the reference), then the distributed step of its loader shard; rank 0
  * checks the applied gradient, both path losses, the conflict statistics and
  * the BatchNorm running statistics against the reference, for align none and
- * pcgrad with per-path statistics and pcgrad with joint statistics. No Adam
+ * pcgrad with per-path statistics and pcgrad with joint statistics; then
+ * two micro-batches accumulated (--accum 2) and two BatchNorm recomputation
+ * batches (--bn-recompute) of a global batch of 2, the same way. No Adam
  * step here: the comparison is of the gradient, so it stays tight (Adam's
  * first steps turn rounding-level gradients into lr-sized updates).
  * Built with -DSDD_CUDA (test_mpi_step_cu: the CUDA backend, emulated on the
@@ -40,6 +42,42 @@ static sdd_batch *first_batch(sdd_loader **ld, const sdd_dataset *ds, int B, int
         return NULL;
     }
     return b;
+}
+
+/* a copy of one loader batch (the loader's is valid until its next call) */
+typedef struct { int nb; int64_t cut; float *wave; int *labels; } batch_copy;
+
+/* the first two batches of epoch 3 of a loader of global batch B, this
+ * rank's shard of each (rank 0 of 1: the whole batch) */
+static int two_batches(const sdd_dataset *ds, int B, int rank, int n, batch_copy out[2])
+{
+    sdd_loader_params p = sdd_loader_default_params();
+    sdd_loader *ld = NULL;
+    sdd_err e;
+    p.batch_size = B;
+    p.cut = 4000;
+    p.workers = 0;
+    p.shard_rank = rank;
+    p.shard_count = n;
+    memset(out, 0, 2 * sizeof *out);
+    int ok = sdd_loader_create(&ld, ds, &p, &e) == 0 && sdd_loader_start_epoch(ld, 3, &e) == 0;
+    for (int k = 0; k < 2 && ok; k++) {
+        sdd_batch *b = NULL;
+        ok = sdd_loader_next(ld, &b, &e) == 1;
+        if (!ok) break;
+        out[k].nb = b->nb;
+        out[k].cut = b->cut;
+        out[k].wave = malloc((size_t)b->nb * b->cut * sizeof(float));
+        out[k].labels = malloc((size_t)b->nb * sizeof(int));
+        ok = out[k].wave && out[k].labels;
+        if (ok) {
+            memcpy(out[k].wave, b->wave, (size_t)b->nb * b->cut * sizeof(float));
+            memcpy(out[k].labels, b->labels, (size_t)b->nb * sizeof(int));
+        }
+    }
+    if (!ok) fprintf(stderr, "loader: %s\n", e.msg);
+    sdd_loader_destroy(ld);
+    return ok ? 0 : -1;
 }
 
 static double max_abs(const float *a, size_t n)
@@ -131,6 +169,48 @@ int main(int argc, char **argv)
             CHECK(r_dist.al.conflict == r_ref.al.conflict);
         }
     }
+    /* --accum 2 (two micro-batches of a global batch of 2 per optimiser step)
+     * and --bn-recompute (two batches): one process against the ranks' shards */
+    batch_copy fb[2] = { { 0 } }, mb[2] = { { 0 } };
+    const int B2 = 2;
+    const int have = two_batches(ds, B2, 0, 1, fb) == 0 && two_batches(ds, B2, rank, N, mb) == 0;
+    CHECK(have);
+    for (int dist = 0; dist < 2 && have; dist++) {
+        const batch_copy *bb = dist ? mb : fb;
+        sdd_step_params p = sdd_step_default_params();
+        if (dist) {
+            p.global_rows = B2;
+            sdd_dist_shard(B2, rank, N, &p.shard_lo, &(int){ 0 });
+        }
+        sdd_align_state al;
+        sdd_align_state_init(&al);
+        sdd_accum a;
+        sdd_step_result r;
+        memcpy(ps->data, init, n * 4);
+        CHECK_MSG(!dev || sdd_params_upload(ps, &e) == 0, "%s", e.msg);
+        int rc = sdd_accum_begin(m, &a, 2, &e);
+        for (int k = 0; k < 2 && !rc; k++) rc = sdd_accum_micro(m, &c, &p, &a, bb[k].wave, bb[k].nb, bb[k].cut, bb[k].labels, 41 + k, &e);
+        if (!rc) rc = sdd_accum_apply(m, NULL, &al, &p, &a, dist ? g_dist : g_ref, &r, &e);
+        CHECK_MSG(rc == 0, "accum, %s: %s", dist ? "ranks" : "one process", e.msg);
+        /* the running statistics of two recomputation batches */
+        sdd_bn_reset_running(m);
+        CHECK_MSG(!dev || sdd_params_upload(ps, &e) == 0, "%s", e.msg);
+        long seen = 0;
+        for (int k = 0; k < 2 && !rc; k++) rc = sdd_bn_recompute_batch(m, &c, &p, bb[k].wave, bb[k].nb, bb[k].cut, 51 + k, &seen, &e);
+        CHECK_MSG(rc == 0, "BatchNorm recomputation, %s: %s", dist ? "ranks" : "one process", e.msg);
+        CHECK_MSG(!dev || sdd_params_download(ps, &e) == 0, "%s", e.msg);
+        CHECK(seen == 2 * 2 * B2);   /* global dual-path rows, on every rank */
+        if (!dist) memcpy(d_ref, ps->data, n * 4);
+    }
+    if (have && rank == 0) {
+        const double gs = max_abs(g_ref, n), gd = max_diff(g_ref, g_dist, n);
+        const double rs = max_abs(d_ref, n), rd = max_diff(d_ref, ps->data, n);
+        printf("%s: %d ranks, --accum 2: gradient max |diff| %.3g of max %.3g; --bn-recompute 2: running stats max |diff| %.3g of max %.3g\n",
+               name, N, gd, gs, rd, rs);
+        CHECK_MSG(gs > 0 && gd <= 1e-5 * gs, "accum: gradient differs by %.3g (max %.3g)", gd, gs);
+        CHECK_MSG(rd <= 1e-6 * rs, "bn recompute: running statistics differ by %.3g", rd);
+    }
+    for (int k = 0; k < 2; k++) { free(fb[k].wave); free(fb[k].labels); free(mb[k].wave); free(mb[k].labels); }
     free(init); free(g_ref); free(g_dist); free(d_ref);
     sdd_ctx_free(&c);
     sdd_model_free(m);
