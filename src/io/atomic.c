@@ -94,7 +94,11 @@ sdd_afile *sdd_afile_open(const char *path, sdd_err *e)
     memcpy(af->tmp + n, ".tmp.XXXXXX", sizeof ".tmp.XXXXXX");
     int fd = mkstemp(af->tmp);
     if (fd < 0) {
-        sdd_err_set(e, "%s: cannot create temp file: %s", path, strerror(errno));
+        /* the folder named: "cannot create" of a file that exists (/proc/version) says little without it */
+        const int err = errno;
+        const char *slash = strrchr(path, '/');
+        const int dn = !slash ? 1 : (int)(slash - path);
+        sdd_err_set(e, "%s: cannot create temp file in %.*s/: %s", path, dn > 4000 ? 4000 : dn, !slash ? "." : path, strerror(err));
         free(af->path); free(af->tmp); free(af);
         return NULL;
     }

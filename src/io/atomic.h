@@ -14,7 +14,7 @@
 typedef struct sdd_afile sdd_afile;
 
 /* Creates the temp file in PATH's directory. NULL (e set) on failure, e.g.
- * "out/x.bin: cannot create temp file: No such file or directory". The new
+ * "out/x.bin: cannot create temp file in out/: No such file or directory". The new
  * file gets mode 0666 & ~umask (or the mode of an existing PATH). */
 sdd_afile *sdd_afile_open(const char *path, sdd_err *e);
 /* The stream to write to (binary mode). Do not fclose it. */

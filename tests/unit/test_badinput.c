@@ -560,15 +560,15 @@ static void output_cases(void)
     /* B30 an output folder that cannot be written: one that does not exist,
      * one below a regular file, and (when not root) a read-only one */
     CHECK(run("{ $SDD eval --scores %s --key %s --allow-missing -o %s/no/such/r.json >/dev/null; }", T("two.txt"), T("key.txt"), tmp) == 1);
-    snprintf(want, sizeof want, "sdd: %s/no/such/r.json: cannot create temp file: No such file or directory", tmp);
+    snprintf(want, sizeof want, "sdd: %s/no/such/r.json: cannot create temp file in %s/no/such/: No such file or directory", tmp, tmp);
     CHECK_STR_CONTAINS(out, want);
     CHECK(run("$SDD augment --algo 0 tests/data/audio/real_01.flac %s/x.wav", T("key.txt")) == 1);
-    snprintf(want, sizeof want, "sdd: %s/x.wav: cannot create temp file: Not a directory", T("key.txt"));
+    snprintf(want, sizeof want, "sdd: %s/x.wav: cannot create temp file in %s/: Not a directory", T("key.txt"), T("key.txt"));
     CHECK_ONE_LINE_ERROR(want);
     if (geteuid() != 0) {
         CHECK(run("mkdir -p %s && chmod 0500 %s", T("ro"), T("ro")) == 0);
         CHECK(run("$SDD augment --algo 0 tests/data/audio/real_01.flac %s/x.wav", T("ro")) == 1);
-        snprintf(want, sizeof want, "sdd: %s/x.wav: cannot create temp file: Permission denied", T("ro"));
+        snprintf(want, sizeof want, "sdd: %s/x.wav: cannot create temp file in %s/: Permission denied", T("ro"), T("ro"));
         CHECK_ONE_LINE_ERROR(want);
         CHECK(run("chmod 0700 %s && ls -A %s | wc -l", T("ro"), T("ro")) == 0 && atoi(out) == 0);
     } else {
