@@ -69,7 +69,8 @@ static void usage(FILE *f)
             "                            the log is cut back to it); a finished or early-stopped run\n"
             "                            says so and does nothing (more --epochs or --patience go on)\n"
             "  --device cpu|cuda         compute device (default cpu); cuda: every model, one GPU, every\n"
-            "                            regime (steps, alignment, Adam on the device; not with mpirun)\n"
+            "                            regime (steps, alignment, Adam on the device); with mpirun,\n"
+            "                            one GPU per rank (a `make MPI=1 CUDA=1` build)\n"
             "  --quiet                   no progress lines on stderr\n"
             "  --seeds S1,S2,...         train once per seed into DIR/seed-S, then DIR/summary.txt:\n"
             "                            final dev EER and eval EERs, mean and sample std (also printed)\n"
@@ -80,7 +81,8 @@ static void usage(FILE *f)
             "                            batches with the weights fixed (-1: one epoch; default 0: off)\n"
             "Data-parallel: `mpirun -np N sdd train ...` with a `make MPI=1` build (%s): each\n"
             "rank takes 1/N of every --batch (the global batch) and the ranks sum BatchNorm\n"
-            "statistics, losses and both paths' gradients, so the run is that of one process.\n"
+            "statistics, losses and both paths' gradients, so the run is that of one process\n"
+            "(--accum and --bn-recompute included; --seeds is refused: one job per seed).\n"
             "The RawBoost flags below are sdd augment's.\n%s",
             SDD_TRAIN_MAX_EVAL, sdd_model_archs(), sdd_recipe_builtin_names(),
             sdd_dist_built() ? "this binary" : "not this binary", sdd_rawboost_flags_help());
