@@ -56,6 +56,38 @@ static void afile_free(sdd_afile *af)
     free(af);
 }
 
+/* The folder is named: "cannot create" of a file that exists
+ * (/proc/version) says little without it. */
+static void tmp_fail(const char *path, int err, sdd_err *e)
+{
+    const char *slash = strrchr(path, '/');
+    const int dn = !slash ? 1 : (int)(slash - path);
+    sdd_err_set(e, "%s: cannot create temp file in %.*s/: %s", path, dn > 4000 ? 4000 : dn, !slash ? "." : path, strerror(err));
+}
+
+int sdd_atomic_probe(const char *path, sdd_err *e)
+{
+    if (!path || !*path) return sdd_err_set(e, "atomic: empty output path");
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) return sdd_err_set(e, "%s: is a directory", path);
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) return 0;   /* written in place, opened then */
+    const size_t n = strlen(path);
+    char *tmp = malloc(n + sizeof ".tmp.XXXXXX");
+    if (!tmp) return sdd_err_set(e, "%s: out of memory", path);
+    memcpy(tmp, path, n);
+    memcpy(tmp + n, ".tmp.XXXXXX", sizeof ".tmp.XXXXXX");
+    const int fd = mkstemp(tmp);
+    if (fd < 0) {
+        tmp_fail(path, errno, e);
+        free(tmp);
+        return -1;
+    }
+    close(fd);
+    unlink(tmp);
+    free(tmp);
+    return 0;
+}
+
 sdd_afile *sdd_afile_open(const char *path, sdd_err *e)
 {
     if (!path || !*path) { sdd_err_set(e, "atomic: empty output path"); return NULL; }
@@ -94,11 +126,7 @@ sdd_afile *sdd_afile_open(const char *path, sdd_err *e)
     memcpy(af->tmp + n, ".tmp.XXXXXX", sizeof ".tmp.XXXXXX");
     int fd = mkstemp(af->tmp);
     if (fd < 0) {
-        /* the folder named: "cannot create" of a file that exists (/proc/version) says little without it */
-        const int err = errno;
-        const char *slash = strrchr(path, '/');
-        const int dn = !slash ? 1 : (int)(slash - path);
-        sdd_err_set(e, "%s: cannot create temp file in %.*s/: %s", path, dn > 4000 ? 4000 : dn, !slash ? "." : path, strerror(err));
+        tmp_fail(path, errno, e);
         free(af->path); free(af->tmp); free(af);
         return NULL;
     }

@@ -27,6 +27,12 @@ int sdd_afile_commit(sdd_afile *af, sdd_err *e);
 /* Discards: closes and removes the temp file, frees af. NULL is a no-op. */
 void sdd_afile_abort(sdd_afile *af);
 
+/* Whether path can be written atomically later, checked now (before hours of
+ * work): a temp file made and removed in its folder, with sdd_afile_open's
+ * errors. An existing non-regular file (/dev/null, a FIFO) is not opened:
+ * it is written in place when the output is ready. 0 or -1 (e set). */
+int sdd_atomic_probe(const char *path, sdd_err *e);
+
 /* Writes buf[0..n) to path atomically. 0 or -1 (e set). */
 int sdd_atomic_write(const char *path, const void *buf, size_t n, sdd_err *e);
 

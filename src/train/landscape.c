@@ -160,6 +160,9 @@ int sdd_landscape_run_to(const sdd_landscape_params *p, const char *out, const s
     if (!tsv && !out) return sdd_err_set(e, "landscape: no output");
     const char *out_name = tsv ? tsv->name : out;
     const int plot = svgst || p->svg;
+    /* the files are written when the grid is complete: a folder that cannot
+     * take them is said now, not after the grid */
+    if ((!tsv && sdd_atomic_probe(out, e)) || (p->svg && !svgst && sdd_atomic_probe(p->svg, e))) return -1;
     sdd_model *m = sdd_model_load(p->model, NULL, e);
     if (!m) return -1;
     sdd_dataset *ds = NULL;

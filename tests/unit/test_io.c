@@ -863,6 +863,30 @@ static void test_atomic(void)
         CHECK(sdd_atomic_write("/proc/version", "x", 1, &e) == -1);
         CHECK_STR_CONTAINS(e.msg, "/proc/version: cannot create temp file in /proc/: ");
     }
+    /* the probe (an output checked before the work): the same errors, nothing
+     * left behind (paths in a local buffer: p must survive tpath's rotation) */
+    {
+        char q[600];
+        snprintf(q, sizeof q, "%s/no/such/dir/x.bin", tmpdir);
+        CHECK(sdd_atomic_probe(q, &e) == -1);
+        CHECK_STR_CONTAINS(e.msg, "no/such/dir/: No such file or directory");
+        snprintf(q, sizeof q, "%s/out.txt/x.bin", tmpdir);
+        CHECK(sdd_atomic_probe(q, &e) == -1);
+        CHECK_STR_CONTAINS(e.msg, "out.txt/: Not a directory");
+        CHECK(sdd_atomic_probe(tmpdir, &e) == -1);
+        CHECK_STR_CONTAINS(e.msg, "is a directory");
+        CHECK(sdd_atomic_probe("", &e) == -1);
+        const int before = count_entries(tmpdir, "");
+        snprintf(q, sizeof q, "%s/probed.bin", tmpdir);
+        CHECK(sdd_atomic_probe(q, &e) == 0 && !exists(q));
+        CHECK(sdd_atomic_probe(p, &e) == 0);   /* out.txt, a regular file */
+        CHECK(count_entries(tmpdir, "") == before);
+        /* a FIFO is not opened (that would wait for a reader) */
+        snprintf(q, sizeof q, "%s/probe.fifo", tmpdir);
+        CHECK(mkfifo(q, 0600) == 0 && sdd_atomic_probe(q, &e) == 0);
+        unlink(q);
+        CHECK(sdd_atomic_probe("/dev/null", &e) == 0);
+    }
     CHECK(sdd_atomic_write("no-such-sdd-dir/x.bin", "x", 1, &e) == -1);
     CHECK_STR_CONTAINS(e.msg, "no-such-sdd-dir/x.bin: cannot create temp file in no-such-sdd-dir/: No such file or directory");
     CHECK(sdd_atomic_write("/no-such-sdd-dir/x.bin", "x", 1, &e) == -1);

@@ -242,6 +242,18 @@ static void cli(const char *model, const char *list)
     slurp(T("c7.err"), err, sizeof err);
     CHECK_MSG(sdd_lines(err) == 1 && strstr(err, "sdd: standard output: write failed: Broken pipe") &&
               !strstr(err, "points"), "%s", err);
+    /* a folder that cannot take an output is said before the grid: no
+     * progress line, no point computed, nothing left behind; a FIFO or
+     * /dev/null output is not opened early (it is written in place) */
+    CHECK(RUN("{ %s --steps 3 --range 0.5 -o %s > /dev/null; }", base, T("none/x.tsv")) == 1);
+    CHECK_MSG(sdd_lines(cmdout) == 1 && strstr(cmdout, "x.tsv: cannot create temp file in ") &&
+              strstr(cmdout, "none/: No such file or directory") && !strstr(cmdout, "points"), "%s", cmdout);
+    CHECK(RUN("{ %s --steps 3 --range 0.5 -o %s --svg %s > /dev/null; }", base, T("c8.tsv"), T("c.tsv/x.svg")) == 1);
+    CHECK_MSG(sdd_lines(cmdout) == 1 && strstr(cmdout, "x.svg: cannot create temp file in ") && !strstr(cmdout, "points"), "%s",
+              cmdout);
+    CHECK(access(T("c8.tsv"), F_OK) != 0);
+    CHECK(RUN("{ %s --steps 2 --dirs 1 --range 0.5 --quiet -o /dev/null --svg %s; }", base, T("c9.svg")) == 0 && cmdout[0] == 0);
+    CHECK(access(T("c9.svg"), F_OK) == 0);
 #undef RUN
 }
 
