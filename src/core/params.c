@@ -11,6 +11,7 @@ void sdd_params_init(sdd_params *ps) { memset(ps, 0, sizeof *ps); }
 void sdd_params_free(sdd_params *ps)
 {
     free(ps->p);
+    free(ps->slot);
     free(ps->data);
     free(ps->grad[0]);  /* one block holds every path's gradient */
     for (int i = 0; i < SDD_MAX_PATHS; i++) ps->grad[i] = NULL;
@@ -19,12 +20,42 @@ void sdd_params_free(sdd_params *ps)
     memset(ps, 0, sizeof *ps);
 }
 
+/* FNV-1a */
+static uint32_t name_hash(const char *s)
+{
+    uint32_t h = 2166136261u;
+    for (; *s; s++) h = (h ^ (unsigned char)*s) * 16777619u;
+    return h;
+}
+
+static void slot_put(int *slot, int nslot, const char *name, int idx)
+{
+    uint32_t k = name_hash(name) & (uint32_t)(nslot - 1);
+    while (slot[k]) k = (k + 1) & (uint32_t)(nslot - 1);
+    slot[k] = idx + 1;
+}
+
+/* room in the index for one more name, kept at most half full */
+static int slot_reserve(sdd_params *ps)
+{
+    if (2 * (ps->np + 1) <= ps->nslot) return 0;
+    const int n = ps->nslot ? 2 * ps->nslot : 256;
+    int *slot = calloc((size_t)n, sizeof *slot);
+    if (!slot) return -1;
+    for (int i = 0; i < ps->np; i++) slot_put(slot, n, ps->p[i].name, i);
+    free(ps->slot);
+    ps->slot = slot;
+    ps->nslot = n;
+    return 0;
+}
+
 int sdd_params_add(sdd_params *ps, const char *name, int nd, const int64_t *shape, int trainable, sdd_err *e)
 {
     if (ps->data) return sdd_err_set(e, "params: cannot add %s after allocation", name);
     if (nd < 0 || nd > SDD_MAX_DIMS) return sdd_err_set(e, "params: %s has %d dims", name, nd);
     if (strlen(name) >= sizeof ps->p[0].name) return sdd_err_set(e, "params: name too long: %s", name);
     if (sdd_params_find(ps, name) >= 0) return sdd_err_set(e, "params: duplicate name %s", name);
+    if (slot_reserve(ps)) return sdd_err_set(e, "params: out of memory");
     if (ps->np == ps->cap) {
         int nc = ps->cap ? ps->cap * 2 : 64;
         sdd_pinfo *np = realloc(ps->p, (size_t)nc * sizeof *np);
@@ -43,6 +74,7 @@ int sdd_params_add(sdd_params *ps, const char *name, int nd, const int64_t *shap
         pi->numel *= (size_t)shape[d];
     }
     pi->trainable = trainable;
+    slot_put(ps->slot, ps->nslot, pi->name, ps->np);
     pi->off = ps->total;
     ps->total += (pi->numel + 15) & ~(size_t)15;
     if (trainable) ps->ntrainable += pi->numel;
@@ -101,7 +133,9 @@ void sdd_params_zero_grads(sdd_params *ps)
 
 int sdd_params_find(const sdd_params *ps, const char *name)
 {
-    for (int i = 0; i < ps->np; i++)
-        if (strcmp(ps->p[i].name, name) == 0) return i;
+    if (!ps->nslot) return -1;
+    uint32_t k = name_hash(name) & (uint32_t)(ps->nslot - 1);
+    for (; ps->slot[k]; k = (k + 1) & (uint32_t)(ps->nslot - 1))
+        if (strcmp(ps->p[ps->slot[k] - 1].name, name) == 0) return ps->slot[k] - 1;
     return -1;
 }

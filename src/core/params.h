@@ -24,6 +24,7 @@ typedef struct {
 typedef struct sdd_params {
     sdd_pinfo *p;
     int np, cap;
+    int *slot, nslot;          /* name index: open addressing, p index + 1 per slot (0 empty), nslot a power of two */
     float *data;               /* (total,) values */
     float *grad[SDD_MAX_PATHS];/* (total,) per-path gradient, NULL until allocated */
     int ngrad;
@@ -49,6 +50,8 @@ int sdd_params_alloc(sdd_params *ps, sdd_err *e);
 /* Allocates n per-path gradient buffers (zeroed). */
 int sdd_params_alloc_grads(sdd_params *ps, int n, sdd_err *e);
 void sdd_params_zero_grads(sdd_params *ps);
+/* Index of the tensor named name, or -1 (a hash lookup: a model load finds
+ * every tensor of its file). */
 int sdd_params_find(const sdd_params *ps, const char *name);
 static inline float *sdd_params_ptr(const sdd_params *ps, int i) { return ps->data + ps->p[i].off; }
 
