@@ -20,7 +20,7 @@
 int main(int argc, char **argv)
 {
     if (argc < 6) {
-        fprintf(stderr, "usage: bench_sdd MODE(fwd|fwdbwd|dual|infer1|step-none|step-pcgrad|step-joint-pcgrad) ARCH B L REPS [THREADS [DEVICE]]\n");
+        fprintf(stderr, "usage: bench_sdd MODE(fwd|fwdbwd|dual|infer1|utt|step-none|step-pcgrad|step-joint-pcgrad) ARCH B L REPS [THREADS [DEVICE]]\n");
         return 2;
     }
     sdd_bench_params p = sdd_bench_default_params();

@@ -15,6 +15,7 @@
 #include "metrics/calibration.h"
 #include "cli/score_record.h"
 #include <dirent.h>
+#include <omp.h>
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
@@ -52,7 +53,8 @@ static void usage(FILE *f)
             "                   are decoded, so a file of any length takes the same memory\n"
             "  --full           score whole files instead; files longer than --window are split\n"
             "                   into equal windows and their scores averaged. The whole file is\n"
-            "                   held decoded (4 bytes per 16 kHz sample: 230 MB per hour)\n"
+            "                   held decoded (4 bytes per 16 kHz sample: 230 MB per hour; a\n"
+            "                   file per thread with --parallel utterances)\n"
             "  --window SEC     longest window in --full mode (default 16)\n"
             "  --max-seconds S  --full: files longer than S seconds are refused (default 14400,\n"
             "                   4 hours: at most 0.92 GB of samples)\n"
@@ -64,6 +66,12 @@ static void usage(FILE *f)
             "  --no-calibration print raw logits even when the model carries a calibration\n"
             "  --batch N        utterances per forward pass (default 8)\n"
             "  --threads N      threads (default: all cores)\n"
+            "  --parallel P     how the CPU threads share the work: utterances (default: each\n"
+            "                   thread scores whole files, one at a time, on one core; the\n"
+            "                   scores are those of --threads 1, the memory one utterance's\n"
+            "                   per thread) or layers (each forward's layers split over the\n"
+            "                   threads, as for a single file; the last digits of a score can\n"
+            "                   change with --threads)\n"
             "  --device D       cpu (default) or cuda (builds made with 'make CUDA=1')\n");
 }
 
@@ -105,6 +113,16 @@ static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *
 /* The folders a scan has entered, by device and inode (open addressing, at
  * most half full): a link back up the tree or a second link to the same
  * folder is entered once, so a link cycle cannot make the scan endless. */
+/* sdd_score_pool's loader: file b of a batch, decoded as the batch path does
+ * (only the cut without --full) */
+typedef struct { const items *it; const int *todo; const sdd_audio_params *ap; } load_arg;
+
+static int load_item(void *arg, int b, float **x, int64_t *n, sdd_err *e)
+{
+    const load_arg *la = arg;
+    return sdd_audio_load_ex(la->it->v[la->todo[b]].path, 16000, la->ap, x, n, NULL, e);
+}
+
 typedef struct { dev_t dev; ino_t ino; int used; } dir_key;
 typedef struct { dir_key *v; size_t n, cap; } dir_set;
 
@@ -236,7 +254,7 @@ int cmd_score(int argc, char **argv)
     long cut = 0, batch = 8, threads = 0;
     double window_s = 16.0, thr = 0.0, max_seconds = 0.0;
     int full = 0, have_thr = 0, no_cal = 0, have_window = 0, resume = 0;
-    const char *calfile = NULL;
+    const char *calfile = NULL, *parallel = "utterances";
     items it = { 0 };
     char **pos = calloc((size_t)argc, sizeof *pos);
     int npos = 0, stdin_seen = 0;
@@ -250,6 +268,7 @@ int cmd_score(int argc, char **argv)
         else if (!strcmp(a, "--audio-dir")) NEED(adir, "a folder");
         else if (!strcmp(a, "-o")) NEED(out, "a file");
         else if (!strcmp(a, "--device")) NEED(device, "cpu or cuda");
+        else if (!strcmp(a, "--parallel")) NEED(parallel, "utterances or layers");
         else if (!strcmp(a, "--full")) full = 1;
         else if (!strcmp(a, "--calibration")) NEED(calfile, "a calibration file");
         else if (!strcmp(a, "--no-calibration")) no_cal = 1;
@@ -293,6 +312,7 @@ int cmd_score(int argc, char **argv)
     if (max_seconds > 0 && !full) { free(pos); return cli_usage_error("score", "--max-seconds applies to --full only (without it, only the cut is decoded)"); }
     if (adir && !list) { free(pos); return cli_usage_error("score", "--audio-dir applies to --list only"); }
     if (calfile && no_cal) { free(pos); return cli_usage_error("score", "--calibration and --no-calibration exclude each other"); }
+    if (strcmp(parallel, "utterances") && strcmp(parallel, "layers")) { free(pos); return cli_usage_error("score", "--parallel: '%s' is not utterances or layers", parallel); }
     cli_set_threads(threads);
 
     sdd_err e;
@@ -401,16 +421,30 @@ int cmd_score(int argc, char **argv)
         if (af) sdd_afile_abort(af);
         return status;
     }
-    const int B = full ? 1 : (int)batch;
+    /* Per-utterance threads (sdd_score_pool) on a CPU with 2+ threads, for
+     * every batch of a run of 2+ files (by the run's inputs, not what is left
+     * to score: a resumed run scores as the first did), in rounds of at least
+     * one file per thread. Its scores are those of --threads 1; a forward
+     * whose layers are split over threads (the GPU, one file, --parallel
+     * layers) can differ from them in the last digits (OpenBLAS splits a
+     * GEMM by the thread count). */
+    const int nthr = omp_get_max_threads();
+    sdd_score_pool *pool = NULL;
+    if (status == SDD_EXIT_OK && dev == SDD_DEV_CPU && nthr >= 2 && it.n >= 2 && !strcmp(parallel, "utterances") &&
+        !(pool = sdd_score_pool_new(m, nthr, &e))) { cli_error("%s", e.msg); status = SDD_EXIT_ERROR; }
+    const int B = pool ? (batch > nthr ? (int)batch : nthr) : full ? 1 : (int)batch;
     /* the memory bound: without --full only the L samples scored are decoded */
     sdd_audio_params ap;
     sdd_audio_default_params(&ap);
     if (full && max_seconds > 0) ap.max_seconds = max_seconds;
     if (!full) ap.head = L;
-    float *wave = malloc((size_t)B * L * sizeof(float));
+    float *wave = pool ? NULL : malloc((size_t)B * L * sizeof(float));
     float *scores = malloc((size_t)B * sizeof(float));
     int *ok = malloc((size_t)B * sizeof(int));
     char (*errs)[sizeof e.msg] = malloc((size_t)B * sizeof *errs);
+    double *pscore = pool ? malloc((size_t)B * sizeof *pscore) : NULL;
+    int *pstat = pool ? malloc((size_t)B * sizeof *pstat) : NULL;
+    sdd_err *perr = pool ? malloc((size_t)B * sizeof *perr) : NULL;
     sdd_ctx c;
     sdd_ctx_init(&c, &m->params);
     if (status == SDD_EXIT_OK && sdd_ctx_set_device(&c, dev, &e)) { cli_error("--device %s: %s", device, e.msg); status = SDD_EXIT_ERROR; }
@@ -421,38 +455,54 @@ int cmd_score(int argc, char **argv)
     cli_progress pr;
     cli_progress_start(&pr, ntodo);
     int nbad = 0, stdout_failed = 0, nlines = rec.resumed;
-    if (!wave || !scores || !ok || !errs || !todo) { cli_error("out of memory for batch %d", B); status = SDD_EXIT_ERROR; }
+    if ((!pool && !wave) || !scores || !ok || !errs || !todo || (pool && (!pscore || !pstat || !perr))) { cli_error("out of memory for batch %d", B); status = SDD_EXIT_ERROR; }
     for (int k0 = 0; k0 < ntodo && status == SDD_EXIT_OK; k0 += B) {
         const int nb = ntodo - k0 < B ? ntodo - k0 : B;
         float *full_x[1] = { NULL };
         int64_t full_n = 0;
-        /* decode the batch's files in parallel */
-        #pragma omp parallel for schedule(dynamic, 1)
-        for (int b = 0; b < nb; b++) {
-            float *x = NULL;
-            int64_t n = 0;
-            sdd_err de;
-            ok[b] = sdd_audio_load_ex(it.v[todo[k0 + b]].path, 16000, &ap, &x, &n, NULL, &de) == 0;
-            if (!ok[b]) { memcpy(errs[b], de.msg, sizeof de.msg); continue; }
-            if (full) { full_x[0] = x; full_n = n; continue; }
-            sdd_cut_repeat(x, n, L, wave + (size_t)b * L);
-            free(x);
-        }
-        /* failed files are scored as zeros and dropped; compact the good ones */
-        int ng = 0, idx[4096];
-        for (int b = 0; b < nb; b++) {
-            if (!ok[b]) { cli_error_input(errs[b]); nbad++; continue; }
-            if (!full && ng != b) memcpy(wave + (size_t)ng * L, wave + (size_t)b * L, (size_t)L * sizeof(float));
-            idx[ng++] = b;
+        int ng = 0, idx[4096], rc = 0;
+        if (pool) {
+            /* each thread decodes and scores whole files, one at a time */
+            const load_arg la = { &it, todo + k0, &ap };
+            sdd_score_pool_run(pool, nb, load_item, (void *)&la, full ? 0 : L, sdd_window_samples(window_s), pscore, pstat, perr);
+            for (int b = 0; b < nb; b++) {
+                if (pstat[b] == SDD_ITEM_LOAD_FAILED) { cli_error_input(perr[b].msg); nbad++; }
+                else if (pstat[b] == SDD_ITEM_SCORE_FAILED && !rc) {
+                    /* as a batch forward's failure: the run's error, no line of this batch */
+                    cli_error("%s: %s", it.v[todo[k0 + b]].path, perr[b].msg);
+                    status = SDD_EXIT_ERROR;
+                    rc = -1;
+                } else if (pstat[b] == SDD_ITEM_SCORED) { scores[ng] = (float)pscore[b]; idx[ng++] = b; }
+            }
+        } else {
+            /* decode the batch's files in parallel */
+            #pragma omp parallel for schedule(dynamic, 1)
+            for (int b = 0; b < nb; b++) {
+                float *x = NULL;
+                int64_t n = 0;
+                sdd_err de;
+                ok[b] = sdd_audio_load_ex(it.v[todo[k0 + b]].path, 16000, &ap, &x, &n, NULL, &de) == 0;
+                if (!ok[b]) { memcpy(errs[b], de.msg, sizeof de.msg); continue; }
+                if (full) { full_x[0] = x; full_n = n; continue; }
+                sdd_cut_repeat(x, n, L, wave + (size_t)b * L);
+                free(x);
+            }
+            /* failed files are scored as zeros and dropped; compact the good ones */
+            for (int b = 0; b < nb; b++) {
+                if (!ok[b]) { cli_error_input(errs[b]); nbad++; continue; }
+                if (!full && ng != b) memcpy(wave + (size_t)ng * L, wave + (size_t)b * L, (size_t)L * sizeof(float));
+                idx[ng++] = b;
+            }
+            if (ng > 0) {
+                if (full) {
+                    double s;
+                    rc = sdd_score_full(m, &c, full_x[0], full_n, sdd_window_samples(window_s), &s, &e);
+                    scores[0] = (float)s;
+                } else rc = sdd_score_batch(m, &c, wave, ng, L, scores, NULL, &e);
+                if (rc) { cli_error("%s: %s", it.v[todo[k0 + idx[0]]].path, e.msg); status = SDD_EXIT_ERROR; }
+            }
         }
         if (ng > 0) {
-            int rc;
-            if (full) {
-                double s;
-                rc = sdd_score_full(m, &c, full_x[0], full_n, sdd_window_samples(window_s), &s, &e);
-                scores[0] = (float)s;
-            } else rc = sdd_score_batch(m, &c, wave, ng, L, scores, NULL, &e);
-            if (rc) { cli_error("%s: %s", it.v[todo[k0 + idx[0]]].path, e.msg); status = SDD_EXIT_ERROR; }
             for (int g = 0; g < ng && rc == 0; g++) {
                 const int k = todo[k0 + idx[g]];
                 const item *itm = &it.v[k];
@@ -513,6 +563,8 @@ int cmd_score(int argc, char **argv)
         status = SDD_EXIT_ERROR;
     }
     sdd_ctx_free(&c);
+    sdd_score_pool_free(pool);
+    free(pscore); free(pstat); free(perr);
     free(wave); free(scores); free(ok); free(errs);
     for (int k = 0; k < it.n; k++) { free(it.v[k].id); free(it.v[k].path); }
     free(it.v);

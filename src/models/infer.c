@@ -1,6 +1,7 @@
 /* Owns inference helpers (see infer.h). */
 #include "models/infer.h"
 #include "backend/device.h"
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -72,4 +73,78 @@ int sdd_score_full(sdd_model *m, sdd_ctx *c, const float *x, int64_t n, int64_t 
     }
     *score = sum / (double)nw;
     return 0;
+}
+
+struct sdd_score_pool {
+    sdd_model *m;
+    int n;
+    sdd_ctx *c;   /* (n,) one per thread */
+};
+
+sdd_score_pool *sdd_score_pool_new(sdd_model *m, int nthreads, sdd_err *e)
+{
+    if (nthreads < 1) nthreads = 1;
+    sdd_score_pool *p = calloc(1, sizeof *p);
+    if (p) p->c = calloc((size_t)nthreads, sizeof *p->c);
+    if (!p || !p->c) {
+        free(p);
+        sdd_err_set(e, "out of memory");
+        return NULL;
+    }
+    p->m = m;
+    p->n = nthreads;
+    for (int t = 0; t < nthreads; t++) sdd_ctx_init(&p->c[t], &m->params);
+    return p;
+}
+
+void sdd_score_pool_free(sdd_score_pool *p)
+{
+    if (!p) return;
+    for (int t = 0; t < p->n; t++) sdd_ctx_free(&p->c[t]);
+    free(p->c);
+    free(p);
+}
+
+size_t sdd_score_pool_arena_peak(const sdd_score_pool *p)
+{
+    size_t s = 0;
+    for (int t = 0; p && t < p->n; t++) s += p->c[t].arena.peak;
+    return s;
+}
+
+/* one item on the calling thread's context */
+static int score_item(sdd_model *m, sdd_ctx *c, const float *x, int64_t n, int64_t cut, int64_t window, double *score, sdd_err *e)
+{
+    if (cut <= 0) return sdd_score_full(m, c, x, n, window, score, e);
+    if (n <= 0) return sdd_err_set(e, "no samples");
+    float *w = malloc((size_t)cut * sizeof(float));
+    if (!w) return sdd_err_set(e, "out of memory");
+    sdd_cut_repeat(x, n, cut, w);
+    float s;
+    const int rc = sdd_score_batch(m, c, w, 1, cut, &s, NULL, e);
+    free(w);
+    *score = s;
+    return rc;
+}
+
+void sdd_score_pool_run(sdd_score_pool *p, int n, sdd_score_load_fn load, void *arg, int64_t cut, int64_t window,
+                        double *scores, int *status, sdd_err *errs)
+{
+    const int T = p->n < n ? p->n : n;
+    /* the items' threads run their layers on one thread each: their own
+     * thread count set to 1 (the ops size their splits by it), OpenBLAS
+     * single-threaded inside a parallel region */
+    #pragma omp parallel num_threads(T > 0 ? T : 1)
+    {
+        omp_set_num_threads(1);
+        sdd_ctx *c = &p->c[omp_get_thread_num()];
+        #pragma omp for schedule(dynamic, 1)
+        for (int b = 0; b < n; b++) {
+            float *x = NULL;
+            int64_t len = 0;
+            if (load(arg, b, &x, &len, &errs[b])) { status[b] = SDD_ITEM_LOAD_FAILED; continue; }
+            status[b] = score_item(p->m, c, x, len, cut, window, &scores[b], &errs[b]) ? SDD_ITEM_SCORE_FAILED : SDD_ITEM_SCORED;
+            free(x);
+        }
+    }
 }

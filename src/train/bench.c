@@ -13,8 +13,8 @@
 #include <string.h>
 #include <sys/resource.h>
 
-static const char *const mode_names[SDD_BENCH_NMODES] = { "fwd", "fwdbwd", "dual", "infer1", "step-none", "step-pcgrad",
-                                                          "step-joint-pcgrad" };
+static const char *const mode_names[SDD_BENCH_NMODES] = { "fwd", "fwdbwd", "dual", "infer1", "utt", "step-none",
+                                                          "step-pcgrad", "step-joint-pcgrad" };
 
 sdd_bench_params sdd_bench_default_params(void)
 {
@@ -57,6 +57,18 @@ static double cpu_s(void)
     return ru.ru_utime.tv_sec + ru.ru_stime.tv_sec + 1e-6 * (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
 }
 
+/* the utt mode's items: row b of the batch, copied (the pool frees what it is given) */
+typedef struct { const float *x; int64_t L; } bench_items;
+
+static int bench_item(void *arg, int b, float **x, int64_t *n, sdd_err *e)
+{
+    const bench_items *bi = arg;
+    if (!(*x = malloc((size_t)bi->L * sizeof(float)))) return sdd_err_set(e, "out of memory");
+    memcpy(*x, bi->x + (size_t)b * bi->L, (size_t)bi->L * sizeof(float));
+    *n = bi->L;
+    return 0;
+}
+
 /* one forward (+ backward) of the fwd / fwdbwd / dual / infer1 modes on the CPU */
 static int run_plain(sdd_model *m, sdd_ctx *c, sdd_bench_mode mode, const float *x, int B, int64_t L, const int *labels, sdd_err *e)
 {
@@ -92,7 +104,8 @@ int sdd_bench_run(const sdd_bench_params *p, sdd_bench_result *r, sdd_err *e)
     if (p->mode < 0 || p->mode >= SDD_BENCH_NMODES) return sdd_err_set(e, "bench: unknown mode");
     if (p->batch < 1 || p->len < 1 || p->reps < 1) return sdd_err_set(e, "bench: batch, length and repetitions must be positive");
     const int step = p->mode >= SDD_BENCH_STEP_NONE, train = p->mode == SDD_BENCH_FWDBWD || p->mode == SDD_BENCH_DUAL;
-    if (p->device && train)
+    const int utt = p->mode == SDD_BENCH_UTT;
+    if (p->device && (train || utt))
         return sdd_err_set(e, "bench: mode %s is measured on the CPU only (on cuda: fwd, infer1, step-*)", sdd_bench_mode_name(p->mode));
     if ((step || p->mode == SDD_BENCH_DUAL) && (p->batch < 2 || p->batch % 2))
         return sdd_err_set(e, "bench: mode %s needs an even batch of at least 2 (originals + copies), got %d", sdd_bench_mode_name(p->mode),
@@ -125,6 +138,20 @@ int sdd_bench_run(const sdd_bench_params *p, sdd_bench_result *r, sdd_err *e)
     sdd_align_state al;
     sdd_align_state_init(&al);
     sdd_step_params sp = sdd_step_default_params();
+    sdd_score_pool *pool = NULL;
+    bench_items bi = { NULL, L };
+    double *pscore = NULL;
+    int *pstat = NULL;
+    sdd_err *perr = NULL;
+    if (utt) {
+        bi.x = x;
+        pool = sdd_score_pool_new(m, omp_get_max_threads(), e);
+        pscore = malloc((size_t)B * sizeof *pscore);
+        pstat = malloc((size_t)B * sizeof *pstat);
+        perr = malloc((size_t)B * sizeof *perr);
+        if (!pool) { rc = -1; goto done; }
+        if (!pscore || !pstat || !perr) { rc = sdd_err_set(e, "out of memory"); goto done; }
+    }
     if (!x || !scores || !logits || !labels) { rc = sdd_err_set(e, "out of memory"); goto done; }
     for (size_t i = 0; i < (size_t)B * (size_t)L; i++) x[i] = 0.1f * (float)sdd_rng_normal(3, i);
     for (int b = 0; b < B; b++) labels[b] = b % 2;
@@ -151,6 +178,10 @@ int sdd_bench_run(const sdd_bench_params *p, sdd_bench_result *r, sdd_err *e)
             const int one = p->mode == SDD_BENCH_INFER1;
             for (int k = 0; k < (one ? B : 1); k++)
                 if (sdd_score_batch(m, &c, x + (size_t)k * (one ? L : 0), one ? 1 : B, L, scores, logits, e)) { rc = -1; goto done; }
+        } else if (utt) {
+            sdd_score_pool_run(pool, B, bench_item, &bi, L, 0, pscore, pstat, perr);
+            for (int b = 0; b < B; b++)
+                if (pstat[b] != SDD_ITEM_SCORED) { rc = sdd_err_set(e, "%s", perr[b].msg); goto done; }
         } else if (run_plain(m, &c, p->mode, x, B, L, labels, e)) { rc = -1; goto done; }
         const double dt = omp_get_wtime() - t0, du = cpu_s() - u0;
         if (rep > 0) {
@@ -163,7 +194,7 @@ int sdd_bench_run(const sdd_bench_params *p, sdd_bench_result *r, sdd_err *e)
     r->mean_s = total / p->reps;
     r->best_cpu_s = best_cpu;
     r->peak_rss_mb = peak_rss_mb();
-    r->arena_peak_mb = c.arena.peak / 1048576.0;
+    r->arena_peak_mb = (pool ? sdd_score_pool_arena_peak(pool) : c.arena.peak) / 1048576.0;
     r->device_arena_peak_mb = c.darena.peak / 1048576.0;
     if (c.ck_sum[0] || c.ck_sum[1])
         r->arena_keep_est_mb = sdd_checkpoint_keep_estimate(&c, p->device != 0) / 1048576.0;
@@ -171,6 +202,8 @@ int sdd_bench_run(const sdd_bench_params *p, sdd_bench_result *r, sdd_err *e)
 done:
     c.prof = NULL;
     if (have_opt) sdd_adam_free(&opt);
+    sdd_score_pool_free(pool);
+    free(pscore); free(pstat); free(perr);
     sdd_ctx_free(&c);
     sdd_model_free(m);
     free(x); free(scores); free(logits); free(labels); free(gbuf);

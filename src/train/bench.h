@@ -16,6 +16,7 @@ typedef enum {
     SDD_BENCH_FWDBWD,       /* train forward + weighted CE + backward (one gradient buffer; CPU only) */
     SDD_BENCH_DUAL,         /* the same as two halves with per-path BatchNorm statistics and gradients (CPU only) */
     SDD_BENCH_INFER1,       /* batch-1 scoring of each of the batch's utterances in turn */
+    SDD_BENCH_UTT,          /* the batch's utterances scored in parallel, one per thread (sdd_score_pool, sdd score's default; CPU only) */
     SDD_BENCH_STEP_NONE,    /* full dual-path step (sdd_train_step): --align none, joint statistics */
     SDD_BENCH_STEP_PCGRAD,  /* full step, PCGrad, per-path statistics (one backward; make demo's regime) */
     SDD_BENCH_STEP_JOINT_PCGRAD, /* full step, PCGrad, joint statistics (the reference and sdd train's default: two backwards) */
@@ -48,7 +49,7 @@ typedef struct {
 } sdd_bench_result;
 
 sdd_bench_params sdd_bench_default_params(void);
-/* "fwd", "fwdbwd", "dual", "infer1", "step-none", "step-pcgrad", "step-joint-pcgrad" */
+/* "fwd", "fwdbwd", "dual", "infer1", "utt", "step-none", "step-pcgrad", "step-joint-pcgrad" */
 int sdd_bench_mode_parse(const char *s, sdd_bench_mode *mode);
 const char *sdd_bench_mode_name(sdd_bench_mode mode);
 /* Runs the measurement; -1 with the reason in e (bad parameters, a mode the

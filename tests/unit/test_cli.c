@@ -102,13 +102,32 @@ int main(void)
                            "tests/data/audio --cut 16000 --batch 2 --max-steps 1 --threads 2 --quiet --out %s/inv-%s",
                            inv[k], tmp, tmp, tmp, inv[k]) == 0, "%s", out);
         const int cut = k ? 32000 : 64600;
-        CHECK(run("$SDD score -m %s --cut %d --batch 1 tests/data/audio", mp, cut) == 0);
+        /* two threads take a file each (the default --parallel utterances) */
+        CHECK(run("$SDD score -m %s --cut %d --batch 1 --threads 2 tests/data/audio", mp, cut) == 0);
         snprintf(one, sizeof one, "%s", out);
         for (int b = 3; b <= 6; b += 3) {
-            CHECK(run("$SDD score -m %s --cut %d --batch %d tests/data/audio", mp, cut, b) == 0);
+            CHECK(run("$SDD score -m %s --cut %d --batch %d --threads 2 tests/data/audio", mp, cut, b) == 0);
             CHECK_MSG(!strcmp(one, out), "%s: --batch %d scores differ from --batch 1:\n%s\n%s", inv[k], b, one, out);
         }
+        /* ... and give the scores of one thread (one forward's layers split
+         * over two threads need not: OpenBLAS splits a GEMM by thread count) */
+        CHECK(run("$SDD score -m %s --cut %d --batch 4 --threads 1 tests/data/audio", mp, cut) == 0);
+        CHECK_MSG(!strcmp(one, out), "%s: --threads 2 scores differ from --threads 1:\n%s\n%s", inv[k], one, out);
+        /* the layers split over the threads: batch-invariant as well */
+        CHECK(run("$SDD score -m %s --cut %d --batch 1 --threads 2 --parallel layers tests/data/audio", mp, cut) == 0);
+        char lay[4096];
+        snprintf(lay, sizeof lay, "%s", out);
+        CHECK(run("$SDD score -m %s --cut %d --batch 6 --threads 2 --parallel layers tests/data/audio", mp, cut) == 0);
+        CHECK_MSG(!strcmp(lay, out), "%s: --parallel layers: --batch 6 scores differ from --batch 1:\n%s\n%s", inv[k], lay, out);
     }
+    /* whole files (--full) the same way */
+    CHECK(run("$SDD score -m %s/a.safetensors --full --window 2 --threads 2 tests/data/audio", tmp) == 0);
+    char full2[4096];
+    snprintf(full2, sizeof full2, "%s", out);
+    CHECK(run("$SDD score -m %s/a.safetensors --full --window 2 --threads 1 tests/data/audio", tmp) == 0);
+    CHECK_MSG(!strcmp(full2, out), "--full: --threads 2 scores differ from --threads 1:\n%s\n%s", full2, out);
+    CHECK(run("$SDD score -m %s/a.safetensors --parallel items tests/data/audio", tmp) == 2);
+    CHECK_STR_CONTAINS(out, "--parallel: 'items' is not utterances or layers");
     CHECK(run("$SDD score -m %s/a.safetensors --threshold -100 tests/data/audio/real_01.flac", tmp) == 0);
     CHECK_STR_CONTAINS(out, " bonafide");
 
@@ -184,6 +203,13 @@ int main(void)
         CHECK_MSG(b && strtod(b + 10, NULL) > 0, "%s", out);
         CHECK_STR_CONTAINS(out, "\"mode\": \"infer1\", \"arch\": \"AASIST\"");
         CHECK_STR_CONTAINS(out, "\"mode\": \"infer1/profile\"");
+    }
+    /* utt: the batch's utterances one per thread; its arena is the threads' (one utterance each) */
+    CHECK(run("$SDD bench --model AASIST-L --mode utt --batch 4 --len 16000 --reps 1 --threads 2 --json") == 0);
+    CHECK_STR_CONTAINS(out, "\"mode\": \"utt\", \"arch\": \"AASIST-L\", \"batch\": 4");
+    {
+        const char *a = strstr(out, "\"arena_peak_mb\": ");
+        CHECK_MSG(a && strtod(a + 17, NULL) > 0, "%s", out);
     }
     CHECK(run("$SDD bench --model AASIST-L --mode step-pcgrad --batch 2 --len 16000 --reps 1") == 0);
     CHECK_STR_CONTAINS(out, "step-pcgrad");
