@@ -41,6 +41,16 @@ void sdd_detector_free(sdd_detector *d);
 int sdd_detector_score_samples(sdd_detector *d, const float *samples, int64_t n, int sample_rate, double *score);
 /* Scores an audio file (any libsndfile format and rate, mixed to mono). 0 or -1. */
 int sdd_detector_score_file(sdd_detector *d, const char *path, double *score);
+/* Scores n audio files: on a CPU with 2+ threads several at a time, one per
+ * thread, as `sdd score` scores a list (each file then gets the score one
+ * thread gives it, which a forward split over threads, as
+ * sdd_detector_score_file runs, can differ from in the last digits); else
+ * one after the other. For each file scored, scores[k] is set and ok[k] = 1;
+ * ok[k] = 0 for one that could not be (unreadable, not finite), and
+ * sdd_detector_error names the first such file. Returns how many were
+ * scored, or -1 on a NULL argument or n < 0. The threads' working memory
+ * (one utterance's activations each) is kept until sdd_detector_free. */
+int sdd_detector_score_files(sdd_detector *d, const char *const *paths, int n, double *scores, int *ok);
 /* The reason for the last failure on d ("" when none). */
 const char *sdd_detector_error(const sdd_detector *d);
 /* The model's architecture name, e.g. "AASIST". */

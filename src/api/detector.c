@@ -7,6 +7,7 @@
 #include "core/threads.h"
 #include "backend/device.h"
 #include "metrics/calibration.h"
+#include <omp.h>
 #include <soxr.h>
 #include <stdio.h>
 #include <math.h>
@@ -16,6 +17,7 @@
 struct sdd_detector {
     sdd_model *m;
     sdd_ctx c;
+    sdd_score_pool *pool; /* sdd_detector_score_files' threads, made on first use */
     sdd_detector_params p;
     sdd_err err;
     int has_cal;          /* the model stores a calibration, parsed into cal */
@@ -71,6 +73,7 @@ sdd_detector *sdd_detector_load(const char *model_path, const sdd_detector_param
 void sdd_detector_free(sdd_detector *d)
 {
     if (!d) return;
+    sdd_score_pool_free(d->pool);
     sdd_ctx_free(&d->c);
     sdd_model_free(d->m);
     free(d);
@@ -163,4 +166,64 @@ int sdd_detector_score_file(sdd_detector *d, const char *path, double *score)
     if (rc) sdd_err_prefix(&d->err, "%s", path);
     free(x);
     return rc;
+}
+
+/* the pool's loader: file b, decoded as sdd_detector_score_file does */
+typedef struct { const char *const *paths; const sdd_audio_params *ap; } files_arg;
+
+static int load_file(void *arg, int b, float **x, int64_t *n, sdd_err *e)
+{
+    const files_arg *fa = arg;
+    if (!fa->paths[b]) return sdd_err_set(e, "file %d: NULL path", b);
+    if (sdd_audio_load_ex(fa->paths[b], 16000, fa->ap, x, n, NULL, e) == 0) return 0;
+    return -1;
+}
+
+int sdd_detector_score_files(sdd_detector *d, const char *const *paths, int n, double *scores, int *ok)
+{
+    if (!d) return -1;
+    d->err.msg[0] = 0;
+    if (!paths || !scores || !ok || n < 0) return sdd_err_set(&d->err, "sdd_detector_score_files: NULL argument or negative count");
+    const int T = omp_get_max_threads();
+    int good = 0;
+    if (d->c.dev || T < 2 || n < 2) {
+        sdd_err first = { { 0 } };
+        for (int k = 0; k < n; k++) {
+            ok[k] = paths[k] && sdd_detector_score_file(d, paths[k], &scores[k]) == 0;
+            if (!paths[k]) sdd_err_set(&d->err, "file %d: NULL path", k);
+            if (ok[k]) good++;
+            else if (!first.msg[0]) first = d->err;
+        }
+        d->err = first;
+        return good;
+    }
+    if (!d->pool && !(d->pool = sdd_score_pool_new(d->m, T, &d->err))) return -1;
+    double *sc = malloc((size_t)n * sizeof *sc);
+    int *st = malloc((size_t)n * sizeof *st);
+    sdd_err *er = malloc((size_t)n * sizeof *er);
+    if (!sc || !st || !er) {
+        free(sc); free(st); free(er);
+        return sdd_err_set(&d->err, "out of memory");
+    }
+    sdd_audio_params ap;
+    sdd_audio_default_params(&ap);
+    if (d->p.cut >= 0) ap.head = d->p.cut > 0 ? d->p.cut : sdd_model_cut(d->m);
+    const files_arg fa = { paths, &ap };
+    const int64_t cut = d->p.cut < 0 ? 0 : d->p.cut > 0 ? d->p.cut : sdd_model_cut(d->m);
+    sdd_score_pool_run(d->pool, n, load_file, (void *)&fa, cut, sdd_window_samples(d->p.window_s), sc, st, er);
+    for (int k = 0; k < n; k++) {
+        /* finite samples far outside [-1, 1] overflow the model */
+        if (st[k] == SDD_ITEM_SCORED && !isfinite(sc[k])) {
+            st[k] = SDD_ITEM_SCORE_FAILED;
+            snprintf(er[k].msg, sizeof er[k].msg, "the model's score is not finite: the samples are far outside [-1, 1]");
+        }
+        ok[k] = st[k] == SDD_ITEM_SCORED;
+        if (ok[k]) { scores[k] = sc[k]; good++; }
+        else if (!d->err.msg[0]) {
+            d->err = er[k];
+            if (st[k] == SDD_ITEM_SCORE_FAILED && paths[k]) sdd_err_prefix(&d->err, "%s", paths[k]);
+        }
+    }
+    free(sc); free(st); free(er);
+    return good;
 }

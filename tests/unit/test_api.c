@@ -127,6 +127,34 @@ int main(void)
     CHECK(sdd_detector_score_samples(d, x, 16000, 16000, &s3) == -1 && s3 == 42);
     CHECK_STR_CONTAINS(sdd_detector_error(d), "not finite");
     free(x);
+    /* several files at a time (one per thread): each gets what one thread
+     * gives it; a missing file and a NULL path are reported, the others scored */
+    {
+        const char *files[5] = { "tests/data/audio/real_01.flac", "tests/data/does-not-exist.wav", "tests/data/audio/tts_01.flac", NULL,
+                                 "tests/data/audio/real_02.flac" };
+        double sc[5] = { 0, 0, 0, 0, 0 }, one = 0;
+        int okv[5] = { 0, 0, 0, 0, 0 };
+        CHECK(sdd_detector_score_files(d, files, 5, sc, okv) == 3);
+        CHECK(okv[0] && !okv[1] && okv[2] && !okv[3] && okv[4]);
+        CHECK_STR_CONTAINS(sdd_detector_error(d), "does-not-exist.wav");
+        CHECK(sdd_detector_score_files(d, files, 0, sc, okv) == 0);
+        CHECK(sdd_detector_score_files(d, files, -1, sc, okv) == -1);
+        CHECK(sdd_detector_score_files(d, NULL, 2, sc, okv) == -1);
+        CHECK_STR_CONTAINS(sdd_detector_error(d), "NULL argument");
+        sdd_detector_params p1 = p;
+        p1.threads = 1;
+        sdd_detector *d1 = sdd_detector_load(path, &p1, err, sizeof err);
+        CHECK_MSG(d1 != NULL, "%s", err);
+        for (int k = 0; k < 5 && d1; k += 2) {
+            CHECK(sdd_detector_score_file(d1, files[k], &one) == 0);
+            CHECK_MSG(one == sc[k], "%s: %.9g one at a time on one thread, %.9g among several", files[k], one, sc[k]);
+        }
+        /* on one thread the files go one after the other: the same scores */
+        double sc1[5] = { 0, 0, 0, 0, 0 };
+        if (d1) CHECK(sdd_detector_score_files(d1, files, 5, sc1, okv) == 3 && sc1[0] == sc[0] && sc1[2] == sc[2] && sc1[4] == sc[4]);
+        if (d1) CHECK_STR_CONTAINS(sdd_detector_error(d1), "does-not-exist.wav");
+        sdd_detector_free(d1);
+    }
     sdd_detector_free(d);
     /* whole-file mode: a window too large to convert (or infinite) never splits,
      * as a large finite one does; NULL err is allowed */
