@@ -82,7 +82,7 @@ static void usage(FILE *f)
             "Data-parallel: `mpirun -np N sdd train ...` with a `make MPI=1` build (%s): each\n"
             "rank takes 1/N of every --batch (the global batch) and the ranks sum BatchNorm\n"
             "statistics, losses and both paths' gradients, so the run is that of one process\n"
-            "(--accum and --bn-recompute included; --seeds is refused: one job per seed).\n"
+            "(--accum, --bn-recompute and --seeds included: each seed's run in turn).\n"
             "The RawBoost flags below are sdd augment's.\n%s",
             SDD_TRAIN_MAX_EVAL, sdd_model_archs(), sdd_recipe_builtin_names(),
             sdd_dist_built() ? "this binary" : "not this binary", sdd_rawboost_flags_help());
@@ -154,7 +154,6 @@ int cmd_train(int argc, char **argv)
         /* under mpirun (a `make MPI=1` build) every rank runs this; a failing rank
          * ends the whole job so none waits forever in a collective */
         if (sdd_dist_init(&e)) { cli_error("%s", e.msg); rc = SDD_EXIT_ERROR; }
-        else if (nseeds && sdd_dist_size() > 1) { cli_error("train: --seeds is not supported under mpirun (run one job per seed)"); rc = SDD_EXIT_ERROR; }
         else if (nseeds ? sdd_train_seeds(&cfg, seeds, nseeds, &summary, &e) : sdd_train_run(&cfg, &e)) {
             if (sdd_dist_size() > 1) cli_error("rank %d of %d: %s", sdd_dist_rank(), sdd_dist_size(), e.msg);
             else cli_error("%s", e.msg);

@@ -3,6 +3,7 @@
 #include "core/sbuf.h"
 #include "train/runlog.h"
 #include "io/atomic.h"
+#include "dist/dist.h"
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -59,13 +60,17 @@ int sdd_train_seeds(const sdd_train_config *cfg, const uint64_t *seeds, int n, c
 {
     if (summary) *summary = NULL;
     if (n < 1) return sdd_err_set(e, "--seeds: no seed");
+    /* under mpirun every rank trains every seed (each run data-parallel);
+     * rank 0 alone checks the folder, reads the logs and writes the summary,
+     * as it alone checks and writes a run's files (a failure on it ends the job) */
+    const int lead = sdd_dist_rank() == 0;
     /* OUT holds the seed-S runs and their summary, nothing else of a run */
     const char *held;
     char entry[256];
-    if ((held = sdd_train_dir_run_file(cfg->out_dir)))
+    if (lead && (held = sdd_train_dir_run_file(cfg->out_dir)))
         return sdd_err_set(e, "%s: holds a single run (%s): --seeds writes OUT/seed-S folders and OUT/summary.txt; give another --out",
                            cfg->out_dir, held);
-    if (!cfg->resume && (held = sdd_train_dir_seeds_entry(cfg->out_dir, entry, sizeof entry)))
+    if (lead && !cfg->resume && (held = sdd_train_dir_seeds_entry(cfg->out_dir, entry, sizeof entry)))
         return sdd_err_set(e, "%s: holds a --seeds run already (%s): --resume continues it; to start again, remove it or "
                            "give another --out", cfg->out_dir, held);
     char top[1200];
@@ -83,11 +88,17 @@ int sdd_train_seeds(const sdd_train_config *cfg, const uint64_t *seeds, int n, c
         sdd_err ignore;
         const int finished = cfg->resume && sdd_runlog_load(&done, dirs[k], &ignore) == 0 && done.has_final;
         if (finished) sdd_runlog_free(&done);
-        if (!cfg->quiet) fprintf(stderr, "sdd train: seed %llu (%d of %d)%s\n", (unsigned long long)seeds[k], k + 1, n,
+        if (!cfg->quiet && lead) fprintf(stderr, "sdd train: seed %llu (%d of %d)%s\n", (unsigned long long)seeds[k], k + 1, n,
                                  finished ? ": finished already" : "");
         if (!finished && sdd_train_run(&c, e)) { sdd_err_prefix(e, "seed %llu", (unsigned long long)seeds[k]); rc = -1; break; }
+        if (!lead) continue;
         if (sdd_runlog_load(&logs[k], dirs[k], e)) { rc = -1; break; }
         loaded++;
+    }
+    if (!lead) {
+        free(logs);
+        free(dirs);
+        return rc;
     }
     sdd_sbuf b = { malloc(4096), 0, 4096, 0 };
     if (!rc && !b.s) rc = sdd_err_set(e, "out of memory");

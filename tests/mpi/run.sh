@@ -11,7 +11,7 @@
 #     there: Adam turns a rounding-level gradient difference on an element
 #     whose gradient is near zero into an update of up to 2 lr, so TOL bounds
 #     what 6 steps of that can add up to (4 lr x 6 steps);
-#     the same with --accum 2 and --bn-recompute 2;
+#     the same with --accum 2 and --bn-recompute 2, and with --seeds 3,4;
 #  3. a rank killed mid-run (SIGKILL) ends the job with a non-zero status
 #     within the timeout (no hang), and --resume from the last checkpoint ends
 #     with exactly the weights of an uninterrupted 2-rank run.
@@ -64,6 +64,17 @@ if "$DIFF" "$tmp/one-acc/model.safetensors" "$tmp/two-acc/model.safetensors" "$T
 n1=$(grep -c '"type": "step"' "$tmp/one-acc/log.jsonl"); n2=$(grep -c '"type": "step"' "$tmp/two-acc/log.jsonl")
 if [ "$n1" = "$n2" ] && [ "$n1" -eq 2 ]; then ok; else ko "--accum 2 step lines: $n1 (one) vs $n2 (2 ranks), want 2"; fi
 if grep -q '"bn_recompute_batches": 2' "$tmp/two-acc/log.jsonl"; then ok; else ko "2 ranks: no final record of 2 recomputation batches"; fi
+
+# --seeds: each seed's run data-parallel, in turn; rank 0 writes the summary
+# shellcheck disable=SC2086
+if timeout 300 "$SDD" train $common --align pcgrad --epochs 1 --seeds 3,4 --out "$tmp/one-seeds" >"$tmp/one-seeds.out" 2>"$tmp/err"; then ok; else ko "one process, --seeds: $(cat "$tmp/err")"; fi
+# shellcheck disable=SC2086
+if timeout 300 $MPIRUN "$SDD" train $common --align pcgrad --epochs 1 --seeds 3,4 --out "$tmp/two-seeds" >"$tmp/two-seeds.out" 2>"$tmp/err"; then ok; else ko "2 ranks, --seeds: $(tail -5 "$tmp/err")"; fi
+for sd in 3 4; do
+  if "$DIFF" "$tmp/one-seeds/seed-$sd/model.safetensors" "$tmp/two-seeds/seed-$sd/model.safetensors" "$TOL"; then ok; else ko "--seeds: seed $sd on 2 ranks differs from one process"; fi
+done
+if [ "$(grep -c '^[34] ' "$tmp/two-seeds/summary.txt" 2>/dev/null)" = 2 ] && [ "$(grep -c '^dev EER' "$tmp/two-seeds.out")" = 1 ]; then ok
+else ko "--seeds on 2 ranks: summary.txt or the printed summary (once) is not right: $(cat "$tmp/two-seeds.out")"; fi
 
 # a batch smaller than the rank count is refused with a clear error
 # shellcheck disable=SC2086

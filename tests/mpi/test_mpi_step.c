@@ -27,15 +27,22 @@ void sdd_cu_emu_protect(int on);
 #include <string.h>
 #include <unistd.h>
 
-static sdd_batch *first_batch(sdd_loader **ld, const sdd_dataset *ds, int B, int rank, int n)
+/* a loader of global batch B (cut 4000, no workers): this rank's shard */
+static sdd_loader_params shard_params(int B, int rank, int n)
 {
     sdd_loader_params p = sdd_loader_default_params();
-    sdd_err e;
     p.batch_size = B;
     p.cut = 4000;
     p.workers = 0;
     p.shard_rank = rank;
     p.shard_count = n;
+    return p;
+}
+
+static sdd_batch *first_batch(sdd_loader **ld, const sdd_dataset *ds, int B, int rank, int n)
+{
+    const sdd_loader_params p = shard_params(B, rank, n);
+    sdd_err e;
     sdd_batch *b = NULL;
     if (sdd_loader_create(ld, ds, &p, &e) || sdd_loader_start_epoch(*ld, 3, &e) || sdd_loader_next(*ld, &b, &e) != 1) {
         fprintf(stderr, "loader: %s\n", e.msg);
@@ -51,14 +58,9 @@ typedef struct { int nb; int64_t cut; float *wave; int *labels; } batch_copy;
  * rank's shard of each (rank 0 of 1: the whole batch) */
 static int two_batches(const sdd_dataset *ds, int B, int rank, int n, batch_copy out[2])
 {
-    sdd_loader_params p = sdd_loader_default_params();
+    const sdd_loader_params p = shard_params(B, rank, n);
     sdd_loader *ld = NULL;
     sdd_err e;
-    p.batch_size = B;
-    p.cut = 4000;
-    p.workers = 0;
-    p.shard_rank = rank;
-    p.shard_count = n;
     memset(out, 0, 2 * sizeof *out);
     int ok = sdd_loader_create(&ld, ds, &p, &e) == 0 && sdd_loader_start_epoch(ld, 3, &e) == 0;
     for (int k = 0; k < 2 && ok; k++) {
