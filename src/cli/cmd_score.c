@@ -110,9 +110,6 @@ static int items_add(items *it, const char *id, const char *path)
 
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
-/* The folders a scan has entered, by device and inode (open addressing, at
- * most half full): a link back up the tree or a second link to the same
- * folder is entered once, so a link cycle cannot make the scan endless. */
 /* sdd_score_pool's loader: file b of a batch, decoded as the batch path does
  * (only the cut without --full) */
 typedef struct { const items *it; const int *todo; const sdd_audio_params *ap; } load_arg;
@@ -123,6 +120,9 @@ static int load_item(void *arg, int b, float **x, int64_t *n, sdd_err *e)
     return sdd_audio_load_ex(la->it->v[la->todo[b]].path, 16000, la->ap, x, n, NULL, e);
 }
 
+/* The folders a scan has entered, by device and inode (open addressing, at
+ * most half full): a link back up the tree or a second link to the same
+ * folder is entered once, so a link cycle cannot make the scan endless. */
 typedef struct { dev_t dev; ino_t ino; int used; } dir_key;
 typedef struct { dir_key *v; size_t n, cap; } dir_set;
 
