@@ -102,6 +102,20 @@ int sdd_detector_calibrate(sdd_detector *d, double score, double *llr, double *t
     return 1;
 }
 
+/* The samples a file is scored on in cut mode (p.cut >= 0): the cut given,
+ * else the model's */
+static int64_t detector_cut(const sdd_detector *d)
+{
+    return d->p.cut > 0 ? d->p.cut : sdd_model_cut(d->m);
+}
+
+/* cut scoring decodes only the samples it scores (memory independent of the file's length) */
+static void decode_params(const sdd_detector *d, sdd_audio_params *ap)
+{
+    sdd_audio_default_params(ap);
+    if (d->p.cut >= 0) ap->head = detector_cut(d);
+}
+
 /* Scores finite 16 kHz samples (the callers check them) into *score, which
  * is left as it was on failure. */
 static int score16k(sdd_detector *d, const float *x, int64_t n, double *score)
@@ -111,7 +125,7 @@ static int score16k(sdd_detector *d, const float *x, int64_t n, double *score)
     double s = 0;
     if (d->p.cut < 0) rc = sdd_score_full(d->m, &d->c, x, n, sdd_window_samples(d->p.window_s), &s, &d->err);
     else {
-        const int64_t L = d->p.cut > 0 ? d->p.cut : sdd_model_cut(d->m);
+        const int64_t L = detector_cut(d);
         float *buf = malloc((size_t)L * sizeof(float));
         if (!buf) return sdd_err_set(&d->err, "out of memory");
         sdd_cut_repeat(x, n, L, buf);
@@ -157,10 +171,8 @@ int sdd_detector_score_file(sdd_detector *d, const char *path, double *score)
     if (!path || !score) return sdd_err_set(&d->err, "sdd_detector_score_file: NULL argument");
     float *x = NULL;
     int64_t n = 0;
-    /* cut scoring decodes only the samples it scores (memory independent of the file's length) */
     sdd_audio_params ap;
-    sdd_audio_default_params(&ap);
-    if (d->p.cut >= 0) ap.head = d->p.cut > 0 ? d->p.cut : sdd_model_cut(d->m);
+    decode_params(d, &ap);
     if (sdd_audio_load_ex(path, 16000, &ap, &x, &n, NULL, &d->err)) return -1;
     int rc = score16k(d, x, n, score);
     if (rc) sdd_err_prefix(&d->err, "%s", path);
@@ -175,8 +187,7 @@ static int load_file(void *arg, int b, float **x, int64_t *n, sdd_err *e)
 {
     const files_arg *fa = arg;
     if (!fa->paths[b]) return sdd_err_set(e, "file %d: NULL path", b);
-    if (sdd_audio_load_ex(fa->paths[b], 16000, fa->ap, x, n, NULL, e) == 0) return 0;
-    return -1;
+    return sdd_audio_load_ex(fa->paths[b], 16000, fa->ap, x, n, NULL, e);
 }
 
 int sdd_detector_score_files(sdd_detector *d, const char *const *paths, int n, double *scores, int *ok)
@@ -206,10 +217,9 @@ int sdd_detector_score_files(sdd_detector *d, const char *const *paths, int n, d
         return sdd_err_set(&d->err, "out of memory");
     }
     sdd_audio_params ap;
-    sdd_audio_default_params(&ap);
-    if (d->p.cut >= 0) ap.head = d->p.cut > 0 ? d->p.cut : sdd_model_cut(d->m);
+    decode_params(d, &ap);
     const files_arg fa = { paths, &ap };
-    const int64_t cut = d->p.cut < 0 ? 0 : d->p.cut > 0 ? d->p.cut : sdd_model_cut(d->m);
+    const int64_t cut = d->p.cut < 0 ? 0 : detector_cut(d);
     sdd_score_pool_run(d->pool, n, load_file, (void *)&fa, cut, sdd_window_samples(d->p.window_s), sc, st, er);
     for (int k = 0; k < n; k++) {
         /* finite samples far outside [-1, 1] overflow the model */
