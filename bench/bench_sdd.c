@@ -10,8 +10,11 @@
  * repetition, the GEMM GFLOP executed there and GFLOP per CPU second.
  * DEVICE (default cpu): cuda runs the step modes through the CUDA backend
  * and fwd / infer1 as sdd_score_batch on the GPU (batch upload, forward,
- * scores back); fwdbwd and dual are CPU-only measurements. */
+ * scores back); fwdbwd and dual are CPU-only measurements. Like sdd, it
+ * first restarts itself with better OpenBLAS kernels where OpenBLAS chose
+ * generic ones (sdd_blas_restart). */
 #include "train/bench.h"
+#include "backend/blas.h"
 #include "backend/device.h"
 #include "core/threads.h"
 #include <stdio.h>
@@ -19,6 +22,7 @@
 
 int main(int argc, char **argv)
 {
+    sdd_blas_restart(argv);
     if (argc < 6) {
         fprintf(stderr, "usage: bench_sdd MODE(fwd|fwdbwd|dual|infer1|utt|step-none|step-pcgrad|step-joint-pcgrad) ARCH B L REPS [THREADS [DEVICE]]\n");
         return 2;

@@ -42,10 +42,9 @@ int sdd_detector_score_samples(sdd_detector *d, const float *samples, int64_t n,
 /* Scores an audio file (any libsndfile format and rate, mixed to mono). 0 or -1. */
 int sdd_detector_score_file(sdd_detector *d, const char *path, double *score);
 /* Scores n audio files: on a CPU with 2+ threads several at a time, one per
- * thread, as `sdd score` scores a list (each file then gets the score one
- * thread gives it, which a forward split over threads, as
- * sdd_detector_score_file runs, can differ from in the last digits); else
- * one after the other. For each file scored, scores[k] is set and ok[k] = 1;
+ * thread, as `sdd score` scores a list; else one after the other. A file
+ * gets the same bits either way, and as from sdd_detector_score_file, for
+ * any thread count. For each file scored, scores[k] is set and ok[k] = 1;
  * ok[k] = 0 for one that could not be (unreadable, not finite), and
  * sdd_detector_error names the first such file. Returns how many were
  * scored, or -1 on a NULL argument or n < 0. The threads' working memory

@@ -10,6 +10,8 @@
  * peak in cache; named registers run at 80% of the FMA limit).
  * Without AVX-512 plain loops are used (the compiler vectorises the N loop). */
 #include "backend/gemm.h"
+#include <cblas.h>
+#include <omp.h>
 #include <string.h>
 #if defined(__AVX512F__)
 #include <immintrin.h>
@@ -128,4 +130,72 @@ void sdd_gemm_nn(int M, int N, int K, const float *A, int lda, const float *B, i
             nn_ptr_block(R, N, kb, ar, brow, C + (size_t)i * ldc, ldc, beta || k0 > 0);
         }
     }
+}
+
+/* sdd_sgemm: OpenBLAS rounds an element of C differently depending on how a
+ * call is cut up (its blocking follows the row count, and its threads split M
+ * and N by the thread count), so a model's outputs depended on --threads in the
+ * last digits. Here C is cut into tiles fixed by the shape alone, and each tile
+ * is one OpenBLAS call made inside an active OpenMP region (or with one
+ * OpenMP thread), where the OpenMP build of OpenBLAS runs single-threaded: the
+ * bits are those of --threads 1 for any thread count. Tiles are halved, the
+ * longer side first, until there are SGEMM_TILES of them (so up to that many
+ * threads share a large GEMM), but not below SGEMM_TILE_FLOPS per tile nor
+ * SGEMM_MIN_M rows by SGEMM_MIN_N columns: OpenBLAS packs a tile's rows of A
+ * and columns of B once per call, and with 32 x 64 tiles of K = 4096 that
+ * packing made the XLS-R feed-forward GEMMs 1.2-1.3x slower than one threaded
+ * call. Measured on 2 threads, XLS-R and AASIST shapes: 0.8-1.13x the time of
+ * OpenBLAS's own threading (bench/RESULTS.md). */
+#define SGEMM_TILES 16
+#define SGEMM_TILE_FLOPS (1 << 21)
+#define SGEMM_MIN_M 32
+#define SGEMM_MIN_N 64
+
+static int half16(int n) { return ((n + 1) / 2 + 15) / 16 * 16; }
+
+static void sgemm_tiles(int M, int N, int K, int *tm, int *tn)
+{
+    int m = M, n = N;
+    while ((double)((M + m - 1) / m) * ((N + n - 1) / n) < SGEMM_TILES && 2.0 * m * n * (double)K > SGEMM_TILE_FLOPS) {
+        const int cm = m > SGEMM_MIN_M, cn = n > SGEMM_MIN_N;
+        if (cm && (!cn || m * SGEMM_MIN_N >= n * SGEMM_MIN_M)) m = half16(m);
+        else if (cn) n = half16(n);
+        else break;
+    }
+    *tm = m;
+    *tn = n;
+}
+
+typedef struct {
+    int ta, tb, M, N, K, tm, tn, nn, lda, ldb, ldc;
+    float alpha, beta;
+    const float *A, *B;
+    float *C;
+} sgemm_job;
+
+/* tile t of C, tiles numbered along rows of tiles */
+static void sgemm_tile(const sgemm_job *g, int t)
+{
+    const int i0 = t / g->nn * g->tm, j0 = t % g->nn * g->tn;
+    const int m = g->M - i0 < g->tm ? g->M - i0 : g->tm, n = g->N - j0 < g->tn ? g->N - j0 : g->tn;
+    const float *a = g->ta ? g->A + i0 : g->A + (size_t)i0 * g->lda;
+    const float *b = g->tb ? g->B + (size_t)j0 * g->ldb : g->B + j0;
+    cblas_sgemm(CblasRowMajor, g->ta ? CblasTrans : CblasNoTrans, g->tb ? CblasTrans : CblasNoTrans, m, n, g->K,
+                g->alpha, a, g->lda, b, g->ldb, g->beta, g->C + (size_t)i0 * g->ldc + j0, g->ldc);
+}
+
+void sdd_sgemm(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda, const float *B, int ldb,
+               float beta, float *C, int ldc)
+{
+    if (M <= 0 || N <= 0) return;
+    sgemm_job g = { ta, tb, M, N, K, 0, 0, 0, lda, ldb, ldc, alpha, beta, A, B, C };
+    sgemm_tiles(M, N, K, &g.tm, &g.tn);
+    g.nn = (N + g.tn - 1) / g.tn;
+    const int nt = (M + g.tm - 1) / g.tm * g.nn;
+    if (omp_in_parallel() || omp_get_max_threads() == 1) {
+        for (int t = 0; t < nt; t++) sgemm_tile(&g, t);
+        return;
+    }
+    #pragma omp parallel for schedule(dynamic, 1)
+    for (int t = 0; t < nt; t++) sgemm_tile(&g, t);
 }

@@ -1,6 +1,7 @@
 /* `sdd bench`: times a model's eval forward, batch-1 scoring, forward +
  * backward or full DPDA training step on this machine (src/train/bench.c,
  * the measurement make bench runs against PyTorch). */
+#include "backend/blas.h"
 #include "backend/device.h"
 #include "cli/cli.h"
 #include "models/model.h"
@@ -82,6 +83,10 @@ int cmd_bench(int argc, char **argv)
     const int utt = p.batch;   /* infer1 scores the batch's utterances one by one */
     printf("%s %s, %d x %lld samples, %s, %d thread%s, %d timed repetition%s after a warm-up\n", r.arch, sdd_bench_mode_name(p.mode),
            p.batch, (long long)p.len, p.device ? "cuda" : "cpu", p.threads, p.threads == 1 ? "" : "s", p.reps, p.reps == 1 ? "" : "s");
+    const char *was = sdd_blas_core_was();
+    printf("OpenBLAS kernels: %s", sdd_blas_core());
+    if (was) printf(" (set by sdd: OpenBLAS chose %s for this CPU)", was);
+    printf("\n");
     printf("best %.4f s (%.2f utterances/s), mean %.4f s, least CPU time %.4f s\n", r.best_s, utt / r.best_s, r.mean_s, r.best_cpu_s);
     printf("peak memory: %.0f MB resident, arena %.0f MB", r.peak_rss_mb, r.arena_peak_mb);
     if (p.device) printf(", device arena %.0f MB", r.device_arena_peak_mb);

@@ -70,8 +70,7 @@ static void usage(FILE *f)
             "                   thread scores whole files, one at a time, on one core; the\n"
             "                   scores are those of --threads 1, the memory one utterance's\n"
             "                   per thread) or layers (each forward's layers split over the\n"
-            "                   threads, as for a single file; the last digits of a score can\n"
-            "                   change with --threads)\n"
+            "                   threads, as for a single file: more memory, the same scores)\n"
             "  --device D       cpu (default) or cuda (builds made with 'make CUDA=1')\n");
 }
 
@@ -424,10 +423,9 @@ int cmd_score(int argc, char **argv)
     /* Per-utterance threads (sdd_score_pool) on a CPU with 2+ threads, for
      * every batch of a run of 2+ files (by the run's inputs, not what is left
      * to score: a resumed run scores as the first did), in rounds of at least
-     * one file per thread. Its scores are those of --threads 1; a forward
-     * whose layers are split over threads (the GPU, one file, --parallel
-     * layers) can differ from them in the last digits (OpenBLAS splits a
-     * GEMM by the thread count). */
+     * one file per thread. Its scores are those of a forward whose layers
+     * are split over the threads (one file, --parallel layers), bit for bit:
+     * every op's result is independent of the thread count (sdd_sgemm). */
     const int nthr = omp_get_max_threads();
     sdd_score_pool *pool = NULL;
     if (status == SDD_EXIT_OK && dev == SDD_DEV_CPU && nthr >= 2 && it.n >= 2 && !strcmp(parallel, "utterances") &&

@@ -1,6 +1,10 @@
 /* The sdd command: dispatches to subcommands; a failed write to standard
- * output (a full disk, a closed pipe) is an error, not a silent exit 0. */
+ * output (a full disk, a closed pipe) is an error, not a silent exit 0.
+ * First, where OpenBLAS fell back to its generic kernels on a CPU it does not
+ * know, the command restarts itself with the kernels the CPU supports
+ * (src/backend/blas.c): the same process, arguments and open files. */
 #include "cli/cli.h"
+#include "backend/blas.h"
 #include <stdio.h>
 #include <string.h>
 
@@ -32,6 +36,7 @@ static int dispatch(int argc, char **argv);
 
 int main(int argc, char **argv)
 {
+    sdd_blas_restart(argv);
     int rc = dispatch(argc, argv);
     const int err = cli_stdout_error();
     if (err) {

@@ -4,7 +4,7 @@
  * Both are coarse ops: forward and backward written out by hand. */
 #include "ops/ops.h"
 #include "ops/internal.h"
-#include <cblas.h>
+#include "backend/gemm.h"
 #include <math.h>
 #include <string.h>
 
@@ -64,13 +64,13 @@ static void pair_backward(sdd_ctx *c, void *vn)
         pairwise(xb, N, D, P);
         float *gw = sdd_pgrad(c, n->wp, s), *gb = sdd_pgrad(c, n->bp, s);
         if (gw)  /* gw (Do, D) += dZ^T (Do, NN) @ P (NN, D) */
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Do, D, (int)NN, 1.0f, dZ, Do, P, D, 1.0f, gw, D);
+            sdd_sgemm(1, 0, Do, D, (int)NN, 1.0f, dZ, Do, P, D, 1.0f, gw, D);
         if (gb)
             for (size_t r = 0; r < NN; r++)
                 for (int o = 0; o < Do; o++) gb[o] += dZ[r * Do + o];
         if (dx) {
             /* dP (NN, D) = dZ (NN, Do) @ wp (Do, D) */
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)NN, D, Do, 1.0f, dZ, Do, n->wp->x, D, 0.0f, dP, D);
+            sdd_sgemm(0, 0, (int)NN, D, Do, 1.0f, dZ, Do, n->wp->x, D, 0.0f, dP, D);
             float *dxb = dx + (size_t)b * N * D;
             for (int i = 0; i < N; i++)
                 for (int j = 0; j < N; j++) {
@@ -100,7 +100,7 @@ sdd_tensor *sdd_pair_attn(sdd_ctx *c, sdd_tensor *x, sdd_tensor *wp, sdd_tensor 
         float *Tb = T + b * NN * Do;
         pairwise(x->x + (size_t)b * N * D, N, D, P);
         for (size_t r = 0; r < NN; r++) memcpy(Tb + r * Do, bp->x, (size_t)Do * sizeof(float));
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)NN, Do, D, 1.0f, P, D, wp->x, D, 1.0f, Tb, Do);
+        sdd_sgemm(0, 1, (int)NN, Do, D, 1.0f, P, D, wp->x, D, 1.0f, Tb, Do);
         for (size_t r = 0; r < NN * Do; r++) Tb[r] = tanhf(Tb[r]);
         float *A = out->x + b * NN;
         for (int i = 0; i < N; i++) {
@@ -170,9 +170,9 @@ static void master_backward(sdd_ctx *c, void *vn)
             }
             for (int d = 0; d < D; d++) q[(size_t)k * D + d] = xb[(size_t)k * D + d] * mb[d];
         }
-        if (gw) cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Do, D, N, 1.0f, dz, Do, q, D, 1.0f, gw, D);
+        if (gw) sdd_sgemm(1, 0, Do, D, N, 1.0f, dz, Do, q, D, 1.0f, gw, D);
         if (gb) for (int k = 0; k < N; k++) for (int o = 0; o < Do; o++) gb[o] += dz[(size_t)k * Do + o];
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, D, Do, 1.0f, dz, Do, n->wm->x, D, 0.0f, dq, D);
+        sdd_sgemm(0, 0, N, D, Do, 1.0f, dz, Do, n->wm->x, D, 0.0f, dq, D);
         for (int k = 0; k < N; k++)
             for (int d = 0; d < D; d++) {
                 if (dx) dx[((size_t)b * N + k) * D + d] += a[k] * dy[d] + dq[(size_t)k * D + d] * mb[d];
@@ -200,7 +200,7 @@ sdd_tensor *sdd_master_attn(sdd_ctx *c, sdd_tensor *x, sdd_tensor *m, sdd_tensor
             for (int d = 0; d < D; d++) q[(size_t)k * D + d] = xb[(size_t)k * D + d] * mb[d];
             memcpy(Tb + (size_t)k * Do, bm->x, (size_t)Do * sizeof(float));
         }
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, Do, D, 1.0f, q, D, wm->x, D, 1.0f, Tb, Do);
+        sdd_sgemm(0, 1, N, Do, D, 1.0f, q, D, wm->x, D, 1.0f, Tb, Do);
         double mx = -INFINITY;
         for (int k = 0; k < N; k++) {
             double e = 0.0;

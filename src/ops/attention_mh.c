@@ -6,8 +6,8 @@
  * sum depends on the thread count. */
 #include "ops/seq.h"
 #include "ops/internal.h"
+#include "backend/gemm.h"
 #include "core/rng.h"
-#include <cblas.h>
 #include <math.h>
 #include <omp.h>
 #include <string.h>
@@ -62,11 +62,11 @@ static void mha_backward(sdd_ctx *c, void *vn)
         }
         /* dV_h (T, Dh) += Pd^T (T, T) @ dO_h (T, Dh) */
         if (dv)
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)T, (int)Dh, (int)T, 1.0f, Pu, (int)T,
+            sdd_sgemm(1, 0, (int)T, (int)Dh, (int)T, 1.0f, Pu, (int)T,
                         dO + off, (int)D, 1.0f, dv + off, (int)D);
         if (!dq && !dk) continue;
         /* dPd (T, T) = dO_h (T, Dh) @ V_h^T (Dh, T) */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)T, (int)T, (int)Dh, 1.0f, dO + off, (int)D,
+        sdd_sgemm(0, 1, (int)T, (int)T, (int)Dh, 1.0f, dO + off, (int)D,
                     n->v->x + off, (int)D, 0.0f, dP, (int)T);
         for (int64_t i = 0; i < T; i++) {
             float *r = dP + i * T;
@@ -79,10 +79,10 @@ static void mha_backward(sdd_ctx *c, void *vn)
         }
         /* dQ_h += dS (T, T) @ K_h (T, Dh); dK_h += dS^T @ Q_h */
         if (dq)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)T, (int)Dh, (int)T, 1.0f, dP, (int)T,
+            sdd_sgemm(0, 0, (int)T, (int)Dh, (int)T, 1.0f, dP, (int)T,
                         n->k->x + off, (int)D, 1.0f, dq + off, (int)D);
         if (dk)
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)T, (int)Dh, (int)T, 1.0f, dP, (int)T,
+            sdd_sgemm(1, 0, (int)T, (int)Dh, (int)T, 1.0f, dP, (int)T,
                         n->q->x + off, (int)D, 1.0f, dk + off, (int)D);
     }
     sdd_arena_release(&c->arena, mk);
@@ -116,7 +116,7 @@ sdd_tensor *sdd_mh_attention(sdd_ctx *c, sdd_tensor *q, sdd_tensor *k, sdd_tenso
         const size_t off = (size_t)b * T * D + h * Dh;
         float *S = P + (size_t)bh * T * T;
         /* S (T, T) = Q_h (T, Dh) @ K_h^T * scale */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)T, (int)T, (int)Dh, scale, q->x + off, (int)D,
+        sdd_sgemm(0, 1, (int)T, (int)T, (int)Dh, scale, q->x + off, (int)D,
                     k->x + off, (int)D, 0.0f, S, (int)T);
         softmax_rows(S, T);
         const float *Pu = S;
@@ -130,7 +130,7 @@ sdd_tensor *sdd_mh_attention(sdd_ctx *c, sdd_tensor *q, sdd_tensor *k, sdd_tenso
             Pu = Pd;
         }
         /* O_h (T, Dh) = P (T, T) @ V_h (T, Dh) */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)T, (int)Dh, (int)T, 1.0f, Pu, (int)T,
+        sdd_sgemm(0, 0, (int)T, (int)Dh, (int)T, 1.0f, Pu, (int)T,
                     v->x + off, (int)D, 0.0f, out->x + off, (int)D);
     }
     out->rg = sdd_wants(c, q) || sdd_wants(c, k) || sdd_wants(c, v);

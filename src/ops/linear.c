@@ -2,7 +2,7 @@
  * gradients, and the small batched matmul used by graph attention. */
 #include "ops/ops.h"
 #include "ops/internal.h"
-#include <cblas.h>
+#include "backend/gemm.h"
 #include <string.h>
 
 typedef struct { sdd_tensor *x, *w, *b, *out; int64_t rows_per_sample; } linear_node;
@@ -19,7 +19,7 @@ static void linear_backward(sdd_ctx *c, void *vn)
         if (!dx) return;
         sdd_prof_flops(c, 2.0 * R * din * dout);
         /* dx (R, din) += dy (R, dout) @ w (dout, din) */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)R, din, dout, 1.0f, dy, dout, n->w->x, din, 1.0f, dx, din);
+        sdd_sgemm(0, 0, (int)R, din, dout, 1.0f, dy, dout, n->w->x, din, 1.0f, dx, din);
     }
     for (int s = 0; s < c->nseg; s++) {
         float *gw = sdd_pgrad(c, n->w, s), *gb = n->b ? sdd_pgrad(c, n->b, s) : NULL;
@@ -28,7 +28,7 @@ static void linear_backward(sdd_ctx *c, void *vn)
         const int64_t r1 = (int64_t)c->seg_end[s] * n->rows_per_sample;
         if (gw) sdd_prof_flops(c, 2.0 * (double)(r1 - r0) * din * dout);
         if (gw)  /* gw (dout, din) += dy_s^T (dout, Rs) @ x_s (Rs, din) */
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, dout, din, (int)(r1 - r0), 1.0f,
+            sdd_sgemm(1, 0, dout, din, (int)(r1 - r0), 1.0f,
                         dy + r0 * dout, dout, n->x->x + r0 * din, din, 1.0f, gw, din);
         if (gb)
             for (int64_t r = r0; r < r1; r++)
@@ -59,7 +59,7 @@ sdd_tensor *sdd_linear(sdd_ctx *c, sdd_tensor *x, sdd_tensor *w, sdd_tensor *b)
     sdd_prof_flops(c, 2.0 * R * din * dout);
     const int64_t nb = x->nd >= 2 ? x->n[0] : 1, Rb = R / nb;
     for (int64_t s = 0; s < nb; s++)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)Rb, dout, din, 1.0f, x->x + (size_t)(s * Rb) * din, din,
+        sdd_sgemm(0, 1, (int)Rb, dout, din, 1.0f, x->x + (size_t)(s * Rb) * din, din,
                     w->x, din, 1.0f, out->x + (size_t)(s * Rb) * dout, dout);
     out->rg = sdd_wants(c, x) || sdd_wants(c, w) || (b && sdd_wants(c, b));
     if (c->grad && out->rg) {
@@ -85,9 +85,9 @@ static void bmm_backward(sdd_ctx *c, void *vn)
     for (int b = 0; b < B; b++) {
         const float *A = n->a->x + (size_t)b * N * M, *X = n->x->x + (size_t)b * M * D, *dY = n->out->g + (size_t)b * N * D;
         if (da)  /* dA (N, M) += dY (N, D) @ X^T (D, M) */
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, M, D, 1.0f, dY, D, X, D, 1.0f, da + (size_t)b * N * M, M);
+            sdd_sgemm(0, 1, N, M, D, 1.0f, dY, D, X, D, 1.0f, da + (size_t)b * N * M, M);
         if (dx)  /* dX (M, D) += A^T (M, N) @ dY (N, D) */
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, M, D, N, 1.0f, A, M, dY, D, 1.0f, dx + (size_t)b * M * D, D);
+            sdd_sgemm(1, 0, M, D, N, 1.0f, A, M, dY, D, 1.0f, dx + (size_t)b * M * D, D);
     }
 }
 
@@ -101,7 +101,7 @@ sdd_tensor *sdd_bmm(sdd_ctx *c, sdd_tensor *a, sdd_tensor *x)
     if (!out) return NULL;
     sdd_prof_flops(c, 2.0 * B * N * M * D);
     for (int b = 0; b < B; b++)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, D, M, 1.0f, a->x + (size_t)b * N * M, M,
+        sdd_sgemm(0, 0, N, D, M, 1.0f, a->x + (size_t)b * N * M, M,
                     x->x + (size_t)b * M * D, D, 0.0f, out->x + (size_t)b * N * D, D);
     out->rg = sdd_wants(c, a) || sdd_wants(c, x);
     if (c->grad && out->rg) {

@@ -1,5 +1,6 @@
 /* Owns the model timing behind `sdd bench` and bench_sdd (see bench.h). */
 #include "train/bench.h"
+#include "backend/blas.h"
 #include "backend/device.h"
 #include "core/rng.h"
 #include "models/infer.h"
@@ -219,6 +220,9 @@ void sdd_bench_print_json(FILE *f, const sdd_bench_params *p, const sdd_bench_re
             p->device ? "cuda" : "cpu", mode, r->arch, p->batch, (long long)p->len, p->threads, p->reps, r->best_s, r->mean_s,
             r->best_cpu_s, r->peak_rss_mb, r->arena_peak_mb, r->device_arena_peak_mb, p->recompute ? "" : ", \"recompute\": 0");
     if (r->arena_keep_est_mb > 0) fprintf(f, ", \"arena_keep_est_mb\": %.1f", r->arena_keep_est_mb);
+    const char *was = sdd_blas_core_was();
+    fprintf(f, ", \"blas_core\": \"%s\"", sdd_blas_core());
+    if (was) fprintf(f, ", \"blas_core_chosen_by_openblas\": \"%s\"", was);
     fprintf(f, "}\n");
     if (!r->has_profile) return;
     /* forward time is charged between family switches: the loss and, in step

@@ -7,6 +7,7 @@
 #include "check.h"
 #include <stdarg.h>
 #include "io/safetensors.h"
+#include "backend/blas.h"
 #include "cli_run.h"
 #include <stdio.h>
 #include <stdlib.h>
@@ -109,17 +110,43 @@ int main(void)
             CHECK(run("$SDD score -m %s --cut %d --batch %d --threads 2 tests/data/audio", mp, cut, b) == 0);
             CHECK_MSG(!strcmp(one, out), "%s: --batch %d scores differ from --batch 1:\n%s\n%s", inv[k], b, one, out);
         }
-        /* ... and give the scores of one thread (one forward's layers split
-         * over two threads need not: OpenBLAS splits a GEMM by thread count) */
+        /* ... and give the scores of one thread */
         CHECK(run("$SDD score -m %s --cut %d --batch 4 --threads 1 tests/data/audio", mp, cut) == 0);
         CHECK_MSG(!strcmp(one, out), "%s: --threads 2 scores differ from --threads 1:\n%s\n%s", inv[k], one, out);
-        /* the layers split over the threads: batch-invariant as well */
+        /* the layers split over 2 or 3 threads: the same bits again (every
+         * GEMM is cut into tiles fixed by its shape, whatever the thread count) */
         CHECK(run("$SDD score -m %s --cut %d --batch 1 --threads 2 --parallel layers tests/data/audio", mp, cut) == 0);
-        char lay[4096];
-        snprintf(lay, sizeof lay, "%s", out);
-        CHECK(run("$SDD score -m %s --cut %d --batch 6 --threads 2 --parallel layers tests/data/audio", mp, cut) == 0);
-        CHECK_MSG(!strcmp(lay, out), "%s: --parallel layers: --batch 6 scores differ from --batch 1:\n%s\n%s", inv[k], lay, out);
+        CHECK_MSG(!strcmp(one, out), "%s: --parallel layers scores differ from --threads 1:\n%s\n%s", inv[k], one, out);
+        CHECK(run("$SDD score -m %s --cut %d --batch 6 --threads 3 --parallel layers tests/data/audio", mp, cut) == 0);
+        CHECK_MSG(!strcmp(one, out), "%s: --parallel layers --threads 3 --batch 6 scores differ:\n%s\n%s", inv[k], one, out);
+        /* a file scored alone: its line in the list */
+        CHECK(run("$SDD score -m %s --cut %d --threads 2 tests/data/audio/tts_01.flac", mp, cut) == 0);
+        const char *line = strstr(one, "tests/data/audio/tts_01.flac "), *alone = strstr(out, "tests/data/audio/tts_01.flac ");
+        const size_t ll = line ? strcspn(line, "\n") : 0;
+        CHECK_MSG(line && alone && !strncmp(alone, line, ll) && alone[ll] == '\n', "%s: tts_01.flac alone: %s, in the list:\n%s",
+                  inv[k], out, one);
+        /* training: a step on 1 and on 2 threads ends with the same weights */
+        if (k) {
+            CHECK_MSG(run("$SDD train --model %s --train %s/inv.lst --train-audio tests/data/audio --dev %s/inv.lst --dev-audio "
+                          "tests/data/audio --cut 16000 --batch 2 --max-steps 1 --threads 1 --quiet --out %s/inv1-%s",
+                          inv[k], tmp, tmp, tmp, inv[k]) == 0, "%s", out);
+            CHECK_MSG(run("cmp %s/inv-%s/last.safetensors %s/inv1-%s/last.safetensors", tmp, inv[k], tmp, inv[k]) == 0,
+                      "%s: trained on 1 and 2 threads, the weights differ: %s", inv[k], out);
+        }
     }
+    /* AASIST and AASIST-L, both BatchNorm modes and every alignment: two
+     * steps on 1, 2 and 3 threads end with the same weights */
+    static const char *const tr[3][2] = { { "AASIST", "--align pcgrad" }, { "AASIST-L", "--align gradvac --bn-stats per-path" },
+                                          { "AASIST-L", "--align cagrad --accum 2" } };
+    for (int k = 0; k < 3; k++)
+        for (int t = 1; t <= 3; t++) {
+            CHECK_MSG(run("$SDD train --model %s %s --train %s/inv.lst --train-audio tests/data/audio --dev %s/inv.lst "
+                          "--dev-audio tests/data/audio --cut 8000 --batch 2 --max-steps 2 --threads %d --quiet --out %s/thr%d-%d",
+                          tr[k][0], tr[k][1], tmp, tmp, t, tmp, k, t) == 0, "%s", out);
+            if (t > 1)
+                CHECK_MSG(run("cmp %s/thr%d-1/last.safetensors %s/thr%d-%d/last.safetensors", tmp, k, tmp, k, t) == 0,
+                          "%s %s: trained on %d threads, the weights differ from 1 thread: %s", tr[k][0], tr[k][1], t, out);
+        }
     /* whole files (--full) the same way */
     CHECK(run("$SDD score -m %s/a.safetensors --full --window 2 --threads 2 tests/data/audio", tmp) == 0);
     char full2[4096];
@@ -218,6 +245,30 @@ int main(void)
     CHECK(run("$SDD bench --model AASIST-L --len 100") == 1);
     CHECK_STR_CONTAINS(out, "shorter than");
     CHECK(run("$SDD bench --mode nope") == 2);
+    /* the OpenBLAS kernels: where OpenBLAS fell back to its generic ones on a
+     * CPU with AVX2 or AVX-512 (as on this project's Xeon hosts), sdd restarts
+     * itself with the CPU's and says which OpenBLAS had chosen; elsewhere
+     * OpenBLAS's own choice stands. OPENBLAS_CORETYPE given is kept. */
+    {
+        const char *better = sdd_blas_better_core(), *own = sdd_blas_core();
+        char want[160];
+        CHECK(run("$SDD bench --model AASIST-L --batch 1 --len 16000 --reps 1 --threads 1 --json") == 0);
+        snprintf(want, sizeof want, "\"blas_core\": \"%s\"", better ? better : own);
+        CHECK_MSG(strstr(out, want) != NULL, "want %s (OpenBLAS chose %s): %s", want, own, out);
+        snprintf(want, sizeof want, "\"blas_core_chosen_by_openblas\": \"%s\"", own);
+        CHECK_MSG((strstr(out, want) != NULL) == (better != NULL), "OpenBLAS chose %s, better %s: %s", own,
+                  better ? better : "none", out);
+        CHECK(run("OPENBLAS_CORETYPE=Prescott $SDD bench --model AASIST-L --batch 1 --len 16000 --reps 1 --threads 1") == 0);
+        CHECK_STR_CONTAINS(out, "OpenBLAS kernels: Prescott\n");
+        /* a restarted process keeps its arguments, standard input and exit status */
+        CHECK(run("$SDD score -m %s/a.safetensors tests/data/audio/tts_01.flac", tmp) == 0);
+        const char *sp = strchr(out, ' ');
+        snprintf(want, sizeof want, "- %s", sp ? sp + 1 : "?");
+        CHECK(run("cat tests/data/audio/tts_01.flac | $SDD score -m %s/a.safetensors - && $SDD score -m %s/a.safetensors --nope",
+                  tmp, tmp) == 2);
+        CHECK_MSG(!strncmp(out, want, strlen(want)), "standard input: %s, the file: %s", out, want);
+        CHECK_STR_CONTAINS(out, "--nope");
+    }
     /* the XLS-R recomputation switch: on an XLSR model its JSON says so; refused elsewhere */
     CHECK(run("$SDD bench --model XLSR-AASIST-tiny --mode step-pcgrad --batch 2 --len 8000 --reps 1 --ssl-recompute off --json") == 0);
     CHECK_STR_CONTAINS(out, "\"arch\": \"XLSR-AASIST-tiny\"");
