@@ -1,6 +1,7 @@
-/* Owns the CPU GEMM kernel (see gemm.h). One micro-kernel: an 8 x 32 tile of C
- * in 16 zmm registers; per step k it loads 32 floats of B's row k and
- * broadcasts A[r][k] for the 8 rows (16 FMAs for 10 loads). Rows of A and of B
+/* Owns the CPU GEMM kernel and the OpenBLAS GEMM entry (see gemm.h). One
+ * micro-kernel: an 8 x 32 tile of C in 16 zmm registers; per step k it loads
+ * 32 floats of B's row k and broadcasts A[r][k] for the 8 rows (16 FMAs for
+ * 10 loads). Rows of A and of B
  * are reached through row pointers, so a convolution can hand the kernel
  * pointers into its input planes (implicit im2col: no column copies) and the
  * strided form is the special case of evenly spaced pointers.
@@ -144,8 +145,9 @@ void sdd_gemm_nn(int M, int N, int K, const float *A, int lda, const float *B, i
  * SGEMM_MIN_M rows by SGEMM_MIN_N columns: OpenBLAS packs a tile's rows of A
  * and columns of B once per call, and with 32 x 64 tiles of K = 4096 that
  * packing made the XLS-R feed-forward GEMMs 1.2-1.3x slower than one threaded
- * call. Measured on 2 threads, XLS-R and AASIST shapes: 0.8-1.13x the time of
- * OpenBLAS's own threading (bench/RESULTS.md). */
+ * call. With these settings an XLSR-AASIST training step takes 5-15% longer
+ * than with OpenBLAS's own threading on 2 threads, AASIST's no longer
+ * measurably (bench/RESULTS.md). */
 #define SGEMM_TILES 16
 #define SGEMM_TILE_FLOPS (1 << 21)
 #define SGEMM_MIN_M 32
@@ -196,6 +198,12 @@ void sdd_sgemm(int ta, int tb, int M, int N, int K, float alpha, const float *A,
         for (int t = 0; t < nt; t++) sgemm_tile(&g, t);
         return;
     }
-    #pragma omp parallel for schedule(dynamic, 1)
-    for (int t = 0; t < nt; t++) sgemm_tile(&g, t);
+    #pragma omp parallel
+    {
+        /* this task's own thread count: OpenBLAS stays single-threaded here even
+         * where the team got one thread (an inactive region) */
+        omp_set_num_threads(1);
+        #pragma omp for schedule(dynamic, 1)
+        for (int t = 0; t < nt; t++) sgemm_tile(&g, t);
+    }
 }
