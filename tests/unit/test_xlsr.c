@@ -32,6 +32,7 @@ typedef struct {
 static int enc_init(enc *m, const sdd_xlsr_config *cfg, int alloc)
 {
     sdd_err e;
+    m->pt = NULL;   /* enc_free frees it whether or not it was allocated */
     sdd_params_init(&m->ps);
     if (sdd_xlsr_register(&m->x, &m->ps, "", cfg, &e)) { fprintf(stderr, "%s\n", e.msg); return -1; }
     if (!alloc) return 0;
