@@ -71,8 +71,8 @@ void sdd_blas_restart(char **argv)
     char was[96];
     snprintf(was, sizeof was, "%.63s %ld", sdd_blas_core(), (long)getpid());
     /* OPENBLAS_CORETYPE, once set, keeps the new process from restarting again */
-    if (setenv("SDD_BLAS_CORE_WAS", was, 1) || setenv("OPENBLAS_CORETYPE", core, 1)) return;
-    execv("/proc/self/exe", argv);
+    if (!setenv("SDD_BLAS_CORE_WAS", was, 1) && !setenv("OPENBLAS_CORETYPE", core, 1)) execv("/proc/self/exe", argv);
+    /* not restarted: no variable left claiming the kernels were chosen by sdd */
     unsetenv("OPENBLAS_CORETYPE");
     unsetenv("SDD_BLAS_CORE_WAS");
 }

@@ -56,10 +56,13 @@ __attribute__((constructor)) static void check_blas_restart_(void)
     if (!f) return;
     const size_t n = fread(buf, 1, sizeof buf - 1, f);
     fclose(f);
+    buf[n] = '\0';
     int argc = 0;
-    for (size_t i = 0; i < n && argc < 63; i += strlen(buf + i) + 1) argv[argc++] = buf + i;
+    size_t i = 0;
+    for (; i < n && argc < 63; i += strlen(buf + i) + 1) argv[argc++] = buf + i;
     argv[argc] = NULL;
-    if (argc > 0 && n < sizeof buf - 1) sdd_blas_restart(argv);
+    /* only with every argument read back: a cut-off command line is not run */
+    if (argc > 0 && i >= n && n < sizeof buf - 1) sdd_blas_restart(argv);
 }
 
 #endif
