@@ -1,10 +1,10 @@
 /* Owns the CPU GEMM kernel and the OpenBLAS GEMM entry (see gemm.h). One
  * micro-kernel: an 8 x 32 tile of C in 16 zmm registers; per step k it loads
  * 32 floats of B's row k and broadcasts A[r][k] for the 8 rows (16 FMAs for
- * 10 loads). Rows of A and of B
- * are reached through row pointers, so a convolution can hand the kernel
- * pointers into its input planes (implicit im2col: no column copies) and the
- * strided form is the special case of evenly spaced pointers.
+ * 10 loads). Rows of A and of B are reached through row pointers, so a
+ * convolution can hand the kernel pointers into its input planes (implicit
+ * im2col: no column copies) and the strided form is the special case of
+ * evenly spaced pointers.
  *
  * The accumulators are named variables, not an array: GCC 12 kept an array
  * version on the stack and stored all 16 every iteration (measured: 30% of

@@ -63,11 +63,11 @@ static void mha_backward(sdd_ctx *c, void *vn)
         /* dV_h (T, Dh) += Pd^T (T, T) @ dO_h (T, Dh) */
         if (dv)
             sdd_sgemm(1, 0, (int)T, (int)Dh, (int)T, 1.0f, Pu, (int)T,
-                        dO + off, (int)D, 1.0f, dv + off, (int)D);
+                      dO + off, (int)D, 1.0f, dv + off, (int)D);
         if (!dq && !dk) continue;
         /* dPd (T, T) = dO_h (T, Dh) @ V_h^T (Dh, T) */
         sdd_sgemm(0, 1, (int)T, (int)T, (int)Dh, 1.0f, dO + off, (int)D,
-                    n->v->x + off, (int)D, 0.0f, dP, (int)T);
+                  n->v->x + off, (int)D, 0.0f, dP, (int)T);
         for (int64_t i = 0; i < T; i++) {
             float *r = dP + i * T;
             const float *p = P + i * T;
@@ -80,10 +80,10 @@ static void mha_backward(sdd_ctx *c, void *vn)
         /* dQ_h += dS (T, T) @ K_h (T, Dh); dK_h += dS^T @ Q_h */
         if (dq)
             sdd_sgemm(0, 0, (int)T, (int)Dh, (int)T, 1.0f, dP, (int)T,
-                        n->k->x + off, (int)D, 1.0f, dq + off, (int)D);
+                      n->k->x + off, (int)D, 1.0f, dq + off, (int)D);
         if (dk)
             sdd_sgemm(1, 0, (int)T, (int)Dh, (int)T, 1.0f, dP, (int)T,
-                        n->q->x + off, (int)D, 1.0f, dk + off, (int)D);
+                      n->q->x + off, (int)D, 1.0f, dk + off, (int)D);
     }
     sdd_arena_release(&c->arena, mk);
 }
@@ -117,7 +117,7 @@ sdd_tensor *sdd_mh_attention(sdd_ctx *c, sdd_tensor *q, sdd_tensor *k, sdd_tenso
         float *S = P + (size_t)bh * T * T;
         /* S (T, T) = Q_h (T, Dh) @ K_h^T * scale */
         sdd_sgemm(0, 1, (int)T, (int)T, (int)Dh, scale, q->x + off, (int)D,
-                    k->x + off, (int)D, 0.0f, S, (int)T);
+                  k->x + off, (int)D, 0.0f, S, (int)T);
         softmax_rows(S, T);
         const float *Pu = S;
         if (drop) {
@@ -131,7 +131,7 @@ sdd_tensor *sdd_mh_attention(sdd_ctx *c, sdd_tensor *q, sdd_tensor *k, sdd_tenso
         }
         /* O_h (T, Dh) = P (T, T) @ V_h (T, Dh) */
         sdd_sgemm(0, 0, (int)T, (int)Dh, (int)T, 1.0f, Pu, (int)T,
-                    v->x + off, (int)D, 0.0f, out->x + off, (int)D);
+                  v->x + off, (int)D, 0.0f, out->x + off, (int)D);
     }
     out->rg = sdd_wants(c, q) || sdd_wants(c, k) || sdd_wants(c, v);
     if (c->grad && out->rg) {

@@ -147,10 +147,10 @@ static void c1_backward(sdd_ctx *c, void *vn)
                 if (wgrad || dx) c1_im2col(n, xb, gi, cols);
                 if (wgrad)  /* dW_g (Cog, KC) += dY_g^T (Cog, To) @ cols (To, KC) */
                     sdd_sgemm(1, 0, (int)Cog, (int)KC, (int)To, 1.0f,
-                                dyb + gi * Cog, (int)Cout, cols, (int)KC, 1.0f, dwr + (size_t)gi * Cog * KC, (int)KC);
+                              dyb + gi * Cog, (int)Cout, cols, (int)KC, 1.0f, dwr + (size_t)gi * Cog * KC, (int)KC);
                 if (dx) {   /* dcols (To, KC) = dY_g (To, Cog) @ W_g (Cog, KC) */
                     sdd_sgemm(0, 0, (int)To, (int)KC, (int)Cog, 1.0f,
-                                dyb + gi * Cog, (int)Cout, wr + (size_t)gi * Cog * KC, (int)KC, 0.0f, dcols, (int)KC);
+                              dyb + gi * Cog, (int)Cout, wr + (size_t)gi * Cog * KC, (int)KC, 0.0f, dcols, (int)KC);
                     c1_col2im(n, dcols, gi, dx + (size_t)b * n->T * n->Cin);
                 }
             }
@@ -208,7 +208,7 @@ sdd_tensor *sdd_conv1d(sdd_ctx *c, sdd_tensor *x, sdd_tensor *w, sdd_tensor *wn_
             c1_im2col(&tmp, x->x + (size_t)bb * T * Cin, gi, cols);
             /* out_g (To, Cog) += cols (To, KC) @ W_g^T (KC, Cog) */
             sdd_sgemm(0, 1, (int)To, (int)Cog, (int)KC, 1.0f, cols, (int)KC,
-                        wr + (size_t)gi * Cog * KC, (int)KC, 1.0f, ob + gi * Cog, (int)Cout);
+                      wr + (size_t)gi * Cog * KC, (int)KC, 1.0f, ob + gi * Cog, (int)Cout);
         }
     }
     sdd_arena_release(&c->arena, mk);

@@ -29,7 +29,7 @@ static void linear_backward(sdd_ctx *c, void *vn)
         if (gw) sdd_prof_flops(c, 2.0 * (double)(r1 - r0) * din * dout);
         if (gw)  /* gw (dout, din) += dy_s^T (dout, Rs) @ x_s (Rs, din) */
             sdd_sgemm(1, 0, dout, din, (int)(r1 - r0), 1.0f,
-                        dy + r0 * dout, dout, n->x->x + r0 * din, din, 1.0f, gw, din);
+                      dy + r0 * dout, dout, n->x->x + r0 * din, din, 1.0f, gw, din);
         if (gb)
             for (int64_t r = r0; r < r1; r++)
                 for (int o = 0; o < dout; o++) gb[o] += dy[r * dout + o];
@@ -60,7 +60,7 @@ sdd_tensor *sdd_linear(sdd_ctx *c, sdd_tensor *x, sdd_tensor *w, sdd_tensor *b)
     const int64_t nb = x->nd >= 2 ? x->n[0] : 1, Rb = R / nb;
     for (int64_t s = 0; s < nb; s++)
         sdd_sgemm(0, 1, (int)Rb, dout, din, 1.0f, x->x + (size_t)(s * Rb) * din, din,
-                    w->x, din, 1.0f, out->x + (size_t)(s * Rb) * dout, dout);
+                  w->x, din, 1.0f, out->x + (size_t)(s * Rb) * dout, dout);
     out->rg = sdd_wants(c, x) || sdd_wants(c, w) || (b && sdd_wants(c, b));
     if (c->grad && out->rg) {
         linear_node *n = sdd_scratch(c, sizeof *n);
@@ -102,7 +102,7 @@ sdd_tensor *sdd_bmm(sdd_ctx *c, sdd_tensor *a, sdd_tensor *x)
     sdd_prof_flops(c, 2.0 * B * N * M * D);
     for (int b = 0; b < B; b++)
         sdd_sgemm(0, 0, N, D, M, 1.0f, a->x + (size_t)b * N * M, M,
-                    x->x + (size_t)b * M * D, D, 0.0f, out->x + (size_t)b * N * D, D);
+                  x->x + (size_t)b * M * D, D, 0.0f, out->x + (size_t)b * N * D, D);
     out->rg = sdd_wants(c, a) || sdd_wants(c, x);
     if (c->grad && out->rg) {
         bmm_node *n = sdd_scratch(c, sizeof *n);
