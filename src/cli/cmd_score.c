@@ -91,6 +91,13 @@ static char *path_id(const char *path)
 }
 
 /* id NULL: the ID is the path, percent-encoded (path_id) */
+static void items_free(items *it)
+{
+    for (int k = 0; k < it->n; k++) { free(it->v[k].id); free(it->v[k].path); }
+    free(it->v);
+    memset(it, 0, sizeof *it);
+}
+
 static int items_add(items *it, const char *id, const char *path)
 {
     if (it->n == it->cap) {
@@ -366,14 +373,14 @@ int cmd_score(int argc, char **argv)
         else fo = sdd_afile_fp(af);
     }
     if (status != SDD_EXIT_OK) {
-        for (int k = 0; k < it.n; k++) { free(it.v[k].id); free(it.v[k].path); }
-        free(it.v);
+        items_free(&it);
         sdd_model_free(m);
         return status;
     }
     if (!have_cal && !no_cal && m->calibration[0]) {
         if (sdd_calibration_parse(m->calibration, strlen(m->calibration), model, &cal, &e)) {
             cli_error("%s", e.msg);
+            items_free(&it);
             sdd_model_free(m);
             if (af) sdd_afile_abort(af);
             return SDD_EXIT_ERROR;
@@ -395,6 +402,7 @@ int cmd_score(int argc, char **argv)
     }
     if (!full && L < m->min_samples) {
         cli_error("--cut %lld is shorter than %s's minimum input of %d samples", (long long)L, m->arch, m->min_samples);
+        items_free(&it);
         sdd_model_free(m);
         if (af) sdd_afile_abort(af);
         return SDD_EXIT_ERROR;
@@ -416,6 +424,7 @@ int cmd_score(int argc, char **argv)
     }
     if (status != SDD_EXIT_OK) {
         score_record_close(&rec, 0);
+        items_free(&it);
         sdd_model_free(m);
         if (af) sdd_afile_abort(af);
         return status;
@@ -564,8 +573,7 @@ int cmd_score(int argc, char **argv)
     sdd_score_pool_free(pool);
     free(pscore); free(pstat); free(perr);
     free(wave); free(scores); free(ok); free(errs);
-    for (int k = 0; k < it.n; k++) { free(it.v[k].id); free(it.v[k].path); }
-    free(it.v);
+    items_free(&it);
     sdd_model_free(m);
     return status;
 }

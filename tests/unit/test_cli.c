@@ -85,6 +85,10 @@ int main(void)
 
     /* a folder, recursively, sorted; a stored threshold adds labels; output file */
     CHECK(run("$SDD score -m %s/al.safetensors -o %s/s.txt --batch 3 tests/data/audio", tmp, tmp) == 0);
+    /* a refusal after the file list is built: exit 1, nothing leaked (LSan in make test-asan) */
+    CHECK(run("$SDD score -m %s/al.safetensors --cut 2000 -o %s/s2.txt tests/data/audio", tmp, tmp) == 1);
+    CHECK_STR_CONTAINS(out, "--cut 2000 is shorter than AASIST-L's minimum input of 2315 samples");
+    CHECK(run("test -e %s/s2.txt || test -e %s/s2.txt.partial", tmp, tmp) == 1);
     CHECK(run("cat %s/s.txt", tmp) == 0);
     int lines = 0;
     for (const char *p = out; *p; p++) lines += *p == '\n';
