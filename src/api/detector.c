@@ -132,7 +132,7 @@ static int score16k(sdd_detector *d, const float *x, int64_t n, double *score)
         float sf;
         rc = sdd_score_batch(d->m, &d->c, buf, 1, L, &sf, NULL, &d->err);
         free(buf);
-        s = sf;
+        if (!rc) s = sf;
     }
     if (rc) return rc;
     /* finite samples far outside [-1, 1] overflow the model */

@@ -502,7 +502,7 @@ int cmd_score(int argc, char **argv)
             }
             if (ng > 0) {
                 if (full) {
-                    double s;
+                    double s = 0.0;
                     rc = sdd_score_full(m, &c, full_x[0], full_n, sdd_window_samples(window_s), &s, &e);
                     scores[0] = (float)s;
                 } else rc = sdd_score_batch(m, &c, wave, ng, L, scores, NULL, &e);

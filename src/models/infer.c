@@ -60,7 +60,7 @@ int sdd_score_full(sdd_model *m, sdd_ctx *c, const float *x, int64_t n, int64_t 
         float s;
         int rc = sdd_score_batch(m, c, buf, 1, m->min_samples, &s, NULL, e);
         free(buf);
-        *score = s;
+        if (!rc) *score = s;   /* a failure leaves *score as it was */
         return rc;
     }
     const int64_t nw = (n + window - 1) / window;
@@ -123,7 +123,7 @@ static int score_item(sdd_model *m, sdd_ctx *c, const float *x, int64_t n, int64
     float s;
     const int rc = sdd_score_batch(m, c, w, 1, cut, &s, NULL, e);
     free(w);
-    *score = s;
+    if (!rc) *score = s;
     return rc;
 }
 

@@ -80,8 +80,10 @@ int main(void)
             CHECK(omp_get_max_threads() == 3);   /* the caller's setting survives */
         }
         /* a too-short cut is the item's scoring failure, with the reason */
+        sc[0] = sc[1] = 42.0f;
         sdd_score_pool_run(p, 2, load, NULL, 100, window, sc, st, errs);
         CHECK(st[0] == SDD_ITEM_SCORE_FAILED && st[1] == SDD_ITEM_SCORE_FAILED);
+        CHECK(sc[0] == 42.0f && sc[1] == 42.0f);   /* a failed item's score is left as it was */
         CHECK_STR_CONTAINS(errs[0].msg, "shorter than");
         sdd_score_pool_run(p, 0, load, NULL, cut, window, sc, st, errs);
         sdd_score_pool_free(p);
