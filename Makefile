@@ -159,6 +159,18 @@ asan-run: all $(TESTBIN)
 	 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 SDD_TEST_REDUCED=1 \
 	 SDD_BIN=$(SDD) ./tests/run.sh $(TESTBIN)
 
+# clang's static analyzer over the library and the CLI, into build-analyze/
+# (its own objects; the HTML reports under build-analyze/report/). Not part of
+# `make test`: its reports are read by hand (tests/ANALYZER.md says what the
+# last reading found). Needs scan-build (Debian: clang-tools-14).
+SCAN_BUILD ?= $(shell command -v scan-build-14 || command -v scan-build)
+.PHONY: analyze
+analyze:
+	@test -n "$(SCAN_BUILD)" || { echo "make analyze: scan-build not found (Debian package clang-tools-14)" >&2; exit 1; }
+	@rm -rf build-analyze
+	$(SCAN_BUILD) -o build-analyze/report --use-cc=clang $(MAKE) --no-print-directory CC=clang \
+	  BUILD=build-analyze BIN=build-analyze OPT=-O1 build-analyze/sdd
+
 # data-parallel equivalence, kill and resume under mpirun -np 2 (needs MPI=1)
 test-mpi: $(SDD) $(BUILD)/tests/params_diff $(BUILD)/tests/test_mpi_step $(BUILD)/tests/test_mpi_step_cu
 	@./tests/mpi/run.sh $(BUILD)

@@ -14,20 +14,19 @@ static void one_line(char *msg)
         if (*p < 0x20 || *p == 0x7f) *p = ' ';
 }
 
-int sdd_err_set(sdd_err *e, const char *fmt, ...)
+void sdd_err_setf(sdd_err *e, const char *fmt, ...)
 {
-    if (!e) return -1;
+    if (!e) return;
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(e->msg, sizeof e->msg, fmt, ap);
     va_end(ap);
     one_line(e->msg);
-    return -1;
 }
 
-int sdd_err_prefix(sdd_err *e, const char *fmt, ...)
+void sdd_err_prefixf(sdd_err *e, const char *fmt, ...)
 {
-    if (!e) return -1;
+    if (!e) return;
     char head[512], old[sizeof e->msg];
     va_list ap;
     va_start(ap, fmt);
@@ -36,5 +35,4 @@ int sdd_err_prefix(sdd_err *e, const char *fmt, ...)
     memcpy(old, e->msg, sizeof old);
     snprintf(e->msg, sizeof e->msg, "%s: %s", head, old);
     one_line(e->msg);
-    return -1;
 }
