@@ -90,7 +90,6 @@ static char *path_id(const char *path)
     return id;
 }
 
-/* id NULL: the ID is the path, percent-encoded (path_id) */
 static void items_free(items *it)
 {
     for (int k = 0; k < it->n; k++) { free(it->v[k].id); free(it->v[k].path); }
@@ -98,6 +97,7 @@ static void items_free(items *it)
     memset(it, 0, sizeof *it);
 }
 
+/* id NULL: the ID is the path, percent-encoded (path_id) */
 static int items_add(items *it, const char *id, const char *path)
 {
     if (it->n == it->cap) {

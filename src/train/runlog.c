@@ -104,7 +104,7 @@ int sdd_runlog_parse_log(sdd_runlog *r, const char *text, size_t n, const char *
             if (acccap < cap) {
                 step_acc *t = realloc(acc, (size_t)cap * sizeof *t);
                 if (!t) { json_decref(o); rc = sdd_err_set(e, "%s: out of memory", origin); break; }
-                /* zeroed: a runlog that already holds epochs has no new slot for them below */
+                /* zeroed: the insertion below zeroes only new epochs' slots, not those of epochs r held before this parse */
                 memset(t + acccap, 0, (size_t)(cap - acccap) * sizeof *t);
                 acc = t;
                 acccap = cap;
