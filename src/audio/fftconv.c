@@ -14,6 +14,7 @@
 #include "audio/fftconv.h"
 #include "audio/fir.h"
 #include <fftw3.h>
+#include <limits.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -64,6 +65,7 @@ static int get_plans(int n, fftw_plan *r2c, fftw_plan *c2r)
 double sdd_fir_freqz_maxabs_fft(const double *b, int nb, int npoints)
 {
     if (npoints < 1 || nb < 1) return 0.0;
+    if (npoints > INT_MAX / 2) return -1.0; /* the transform size 2 npoints must fit an int */
     const int m = 2 * npoints;
     fftw_plan r2c, c2r;
     if (get_plans(m, &r2c, &c2r)) return -1.0;

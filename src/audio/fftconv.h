@@ -34,7 +34,8 @@ int sdd_fir_pick_method(int64_t n, int nterms, const int *nb, int *fft_n);
 /* max_k |H(e^{j pi k / npoints})|, k = 0..npoints-1, of the FIR b[0..nb): the
  * freqz grid, computed as scipy does for short filters (a real FFT of size
  * 2 npoints) with b folded modulo 2 npoints first, which gives the same DFT
- * for any nb. Returns -1 when memory or an FFTW plan cannot be had. */
+ * for any nb. Returns -1 when memory or an FFTW plan cannot be had, or
+ * npoints > INT_MAX / 2. */
 double sdd_fir_freqz_maxabs_fft(const double *b, int nb, int npoints);
 
 #endif

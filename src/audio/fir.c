@@ -6,6 +6,7 @@
  * the choice between the two are audio/fftconv.c's. */
 #include "audio/fir.h"
 #include "audio/fftconv.h"
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,6 +68,7 @@ int sdd_fir_firwin_bandstop(int numtaps, double f1, double f2, double fs, double
 double sdd_fir_freqz_maxabs(const double *b, int nb, int npoints)
 {
     if (npoints < 1 || nb < 1) return 0.0;
+    if (npoints > INT_MAX / 2) return -1.0; /* the table's 2 npoints must fit an int */
     const int T = 2 * npoints; /* exp(-j pi k n / npoints) depends on k n mod 2 npoints */
     double *ct = malloc((size_t)T * 2 * sizeof *ct);
     if (!ct) return -1.0;

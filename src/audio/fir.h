@@ -25,7 +25,8 @@ int sdd_fir_firwin_bandstop(int numtaps, double f1, double f2, double fs, double
 
 /* max_k |H(e^{jw_k})| of the FIR b over w_k = pi k / npoints, k = 0..npoints-1
  * (scipy.signal.freqz(b, 1, worN=npoints) grid; RawBoost uses 512 points,
- * i.e. frequencies k fs / 1024). Returns -1 if a table cannot be allocated. */
+ * i.e. frequencies k fs / 1024). Returns -1 if a table cannot be allocated
+ * or npoints > INT_MAX / 2. */
 double sdd_fir_freqz_maxabs(const double *b, int nb, int npoints);
 
 /* Full convolution out[0 .. na+nb-1) = a * b (numpy.convolve). */

@@ -107,9 +107,11 @@ static int items_add(items *it, const char *id, const char *path)
         it->v = nv;
         it->cap = nc;
     }
-    it->v[it->n].id = id ? strdup(id) : path_id(path);
-    it->v[it->n].path = strdup(path);
-    if (!it->v[it->n].id || !it->v[it->n].path) return -1;
+    char *cid = id ? strdup(id) : path_id(path);
+    char *cpath = strdup(path);
+    if (!cid || !cpath) { free(cid); free(cpath); return -1; }
+    it->v[it->n].id = cid;
+    it->v[it->n].path = cpath;
     it->n++;
     return 0;
 }

@@ -172,7 +172,8 @@ static int set_eer(const sdd_dataset *ds, const float *scores, sdd_eer_result *r
         if (l == 1) tar[nt++] = scores[i];
         else if (l == 0) non[nn++] = scores[i];
     }
-    int rc = (nt && nn) ? sdd_eer(tar, nt, non, nn, r, e) : -1;
+    int rc = (nt && nn) ? sdd_eer(tar, nt, non, nn, r, e)
+                        : sdd_err_set(e, "the dev set has no %s trial", nt ? "spoof" : "bona fide");
     free(tar);
     free(non);
     return rc;
@@ -824,6 +825,11 @@ static int train_run(const sdd_train_config *cfg, sdd_err *e)
         if (rc) ;
         else if (evaluate_set(&t, dv, &dloss, dev_scores, e)) rc = -1;
         else if (set_eer(dv, dev_scores, &er, &ee) == 0) { t.m->threshold = er.threshold; t.m->has_threshold = 1; }
+        else if (lead)
+            /* said even with --quiet: the saved model has no decision threshold,
+             * so `sdd score` gives scores but no accept/reject decisions */
+            fprintf(stderr, "sdd: warning: %s/model.safetensors: saved without a decision threshold: no dev EER (%s)\n",
+                    cfg->out_dir, ee.msg);
         snprintf(path, sizeof path, "%s/model.safetensors", cfg->out_dir);
         if (!rc && lead && sdd_model_save(t.m, path, e)) rc = -1;
         if (!rc) {
