@@ -365,6 +365,8 @@ int cmd_score(int argc, char **argv)
     if (status == SDD_EXIT_OK && !m) { cli_error("%s", e.msg); status = SDD_EXIT_ERROR; }
     sdd_afile *af = NULL;
     FILE *fo = stdout;
+    score_record rec;
+    memset(&rec, 0, sizeof rec);   /* closed on every path below, opened or not */
     /* -o FILE (a file, not a device): FILE.partial records the lines made so
      * far, and FILE is opened only to be written at the end (so a killed run
      * leaves no temporary file); the record's creation checks the folder first */
@@ -374,18 +376,13 @@ int cmd_score(int argc, char **argv)
         if (!(af = sdd_afile_open(out, &e))) { cli_error("%s", e.msg); status = SDD_EXIT_ERROR; }
         else fo = sdd_afile_fp(af);
     }
-    if (status != SDD_EXIT_OK) {
-        items_free(&it);
-        sdd_model_free(m);
-        return status;
-    }
+    /* every refusal from here to the scoring loop ends at `refused` */
+    if (status != SDD_EXIT_OK) goto refused;
     if (!have_cal && !no_cal && m->calibration[0]) {
         if (sdd_calibration_parse(m->calibration, strlen(m->calibration), model, &cal, &e)) {
             cli_error("%s", e.msg);
-            items_free(&it);
-            sdd_model_free(m);
-            if (af) sdd_afile_abort(af);
-            return SDD_EXIT_ERROR;
+            status = SDD_EXIT_ERROR;
+            goto refused;
         }
         have_cal = 1;
     }
@@ -404,14 +401,10 @@ int cmd_score(int argc, char **argv)
     }
     if (!full && L < m->min_samples) {
         cli_error("--cut %lld is shorter than %s's minimum input of %d samples", (long long)L, m->arch, m->min_samples);
-        items_free(&it);
-        sdd_model_free(m);
-        if (af) sdd_afile_abort(af);
-        return SDD_EXIT_ERROR;
+        status = SDD_EXIT_ERROR;
+        goto refused;
     }
-    score_record rec;
-    memset(&rec, 0, sizeof rec);
-    if (status == SDD_EXIT_OK && resume && !use_rec) {
+    if (resume && !use_rec) {
         cli_error("--resume: %s is not a regular file, so no record of an interrupted run is kept for it", out);
         status = SDD_EXIT_ERROR;
     }
@@ -424,6 +417,7 @@ int cmd_score(int argc, char **argv)
         if (ids) status = score_record_open(&rec, out, settings, ids, it.n, resume);
         free(ids);
     }
+refused:
     if (status != SDD_EXIT_OK) {
         score_record_close(&rec, 0);
         items_free(&it);
