@@ -42,6 +42,8 @@ static inline const char *check_tmp_path(const char *dir, const char *name)
 #ifdef __cplusplus
 extern "C" {
 #endif
+/* declared here, not by including src/backend/blas.h: the C++ API test
+ * (test_api_cxx) is built with the public include/ path only */
 const char *sdd_blas_better_core(void);   /* src/backend/blas.h */
 void sdd_blas_restart(char **argv);
 #ifdef __cplusplus
