@@ -21,9 +21,9 @@
 #define GEMM_KB 512          /* pointer rows built per block in the strided form */
 #define GEMM_ZERO_K 1024     /* length of the zero row that stands in for missing A rows */
 
+#if defined(__AVX512F__)
 static const float zero_row[GEMM_ZERO_K];
 
-#if defined(__AVX512F__)
 static inline __mmask16 tail_mask(int n) { return n >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n > 0 ? n : 0)) - 1u); }
 
 #define NN_ROW(r, c0, c1) \
