@@ -14,6 +14,7 @@
 #include "data/shortcut.h"
 #include "data/list.h"
 #include "audio/encode.h"
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -177,7 +178,7 @@ static void test_check(void)
     /* spoofs 26 dB quieter: every level feature separates the classes */
     snprintf(d, sizeof d, "%s/shortcut", tmp);
     CHECK(make_fake_corpus(d, 0.5, 0.025, 12) == 0);
-    int rc = run("./sdd corpus check %s -o %s/report.md --require 35", d, tmp);
+    int rc = run("$SDD corpus check %s -o %s/report.md --require 35", d, tmp);
     CHECK_MSG(rc == 1, "exit %d: %s", rc, out);
     CHECK_STR_CONTAINS(out, "SHORTCUT");
     CHECK_STR_CONTAINS(out, "below the required 35.0%");
@@ -189,25 +190,25 @@ static void test_check(void)
     /* same level: the check passes and the report says so */
     snprintf(d, sizeof d, "%s/clean", tmp);
     CHECK(make_fake_corpus(d, 0.5, 0.5, 12) == 0);
-    rc = run("./sdd corpus check %s --require 35", d);
+    rc = run("$SDD corpus check %s --require 35", d);
     CHECK_MSG(rc == 0, "exit %d: %s", rc, out);
     CHECK_STR_CONTAINS(out, "no strong shortcut");
     /* bad input: no such corpus, a protocol naming a missing clip, usage */
-    rc = run("./sdd corpus check %s/nothing", tmp);
+    rc = run("$SDD corpus check %s/nothing", tmp);
     CHECK(rc == 1);
     CHECK_STR_CONTAINS(out, "nothing/train.txt");
     CHECK(run("echo 'spk9 X_e_9999 - A01 spoof' >> %s/clean/eval.txt", tmp) == 0);
-    rc = run("./sdd corpus check %s", d);
+    rc = run("$SDD corpus check %s", d);
     CHECK(rc == 1);
     CHECK_STR_CONTAINS(out, "X_e_9999.flac");
     /* one class in eval: named, not "EER: bad arguments" */
     CHECK(run("grep -v bonafide %s/shortcut/eval.txt > %s/one.txt && mv %s/one.txt %s/shortcut/eval.txt", tmp, tmp, tmp, tmp) == 0);
-    rc = run("./sdd corpus check %s/shortcut", tmp);
+    rc = run("$SDD corpus check %s/shortcut", tmp);
     CHECK(rc == 1);
     CHECK_STR_CONTAINS(out, "shortcut/eval.txt: the shortcut check needs both classes (0 bona fide, 12 spoof)");
-    CHECK(run("./sdd corpus check") == 2);
-    CHECK(run("./sdd corpus frobnicate") == 2);
-    CHECK(run("./sdd corpus check %s --require 200", d) == 2);
+    CHECK(run("$SDD corpus check") == 2);
+    CHECK(run("$SDD corpus frobnicate") == 2);
+    CHECK(run("$SDD corpus check %s --require 200", d) == 2);
 }
 
 /* ---- festival-batch.scm: many texts in one festival = text2wave per text ---- */
@@ -322,7 +323,7 @@ static void test_build(void)
     snprintf(c3, sizeof c3, "%s/c3", tmp);
     CHECK_MSG(make_fake_root(root) == 0, "fake root: %s", out);
     const char *args = "--size tiny --packages klettres-data --jobs 2";
-    int rc = run("./sdd corpus build %s --root %s --out %s", args, root, c1);
+    int rc = run("$SDD corpus build %s --root %s --out %s", args, root, c1);
     CHECK_MSG(rc == 0, "build exit %d: %s", rc, out);
     if (rc) return;
     CHECK(!exists("c1.tmp"));
@@ -392,35 +393,35 @@ static void test_build(void)
     CHECK(run("cmp %s/manifest.tsv %s/manifest.tsv && cmp %s/manifest.json %s/manifest.json && "
               "cmp %s/eval-wild.txt %s/eval-wild.txt && cmp %s/train.txt %s/train.txt",
               c1, c2, c1, c2, c1, c2, c1, c2) == 0);
-    rc = run("./sdd corpus build %s --root %s --out %s --seed 2", args, root, c3);
+    rc = run("$SDD corpus build %s --root %s --out %s --seed 2", args, root, c3);
     CHECK_MSG(rc == 0, "seed 2: %s", out);
     CHECK(run("cmp -s %s/manifest.tsv %s/manifest.tsv", c1, c3) != 0);
 
     /* failures */
-    rc = run("./sdd corpus build %s --root %s --out %s", args, root, c1);
+    rc = run("$SDD corpus build %s --root %s --out %s", args, root, c1);
     CHECK(rc == 1);
     CHECK_STR_CONTAINS(out, "already exists");
-    rc = run("./sdd corpus build %s --root %s --out %s/no/such/dir", args, root, tmp);
+    rc = run("$SDD corpus build %s --root %s --out %s/no/such/dir", args, root, tmp);
     CHECK(rc == 1);
     CHECK_STR_CONTAINS(out, "no such directory");
-    rc = run("SDD_CORPUS_CHUNK=0 ./sdd corpus build %s --root %s --out %s/c0", args, root, tmp);
+    rc = run("SDD_CORPUS_CHUNK=0 $SDD corpus build %s --root %s --out %s/c0", args, root, tmp);
     CHECK(rc == 1);
     CHECK_STR_CONTAINS(out, "SDD_CORPUS_CHUNK: '0' is not a positive whole number");
     snprintf(p, sizeof p, "%s/c0", tmp);
     CHECK(!exists(p));
-    rc = run("./sdd corpus build --size huge --out %s/x", tmp);
+    rc = run("$SDD corpus build --size huge --out %s/x", tmp);
     CHECK(rc == 2);
     /* unwritable output folder (root may write anywhere: skipped then) */
     if (geteuid() != 0) {
         CHECK(run("mkdir -p %s/ro && chmod 0500 %s/ro", tmp, tmp) == 0);
-        rc = run("./sdd corpus build %s --root %s --out %s/ro/c", args, root, tmp);
+        rc = run("$SDD corpus build %s --root %s --out %s/ro/c", args, root, tmp);
         CHECK(rc == 1);
         CHECK_STR_CONTAINS(out, "not writable");
     }
     /* a tool missing from PATH is named */
     CHECK(run("mkdir -p %s/bin && for f in /usr/bin/* /bin/*; do b=$(basename $f); "
               "[ $b = sox ] || [ -e %s/bin/$b ] || ln -s $f %s/bin/$b; done", tmp, tmp, tmp) == 0);
-    rc = run("PATH=%s/bin ./sdd corpus build %s --root %s --out %s/nosox", tmp, args, root, tmp);
+    rc = run("PATH=%s/bin $SDD corpus build %s --root %s --out %s/nosox", tmp, args, root, tmp);
     CHECK(rc == 1);
     CHECK_STR_CONTAINS(out, "missing tool 'sox'");
     snprintf(p, sizeof p, "%s/nosox.tmp", tmp);
@@ -430,12 +431,12 @@ static void test_build(void)
      * listed in dropped.tsv, the build goes on */
     CHECK(run("sox -n -r 22050 -c 2 %s/empty.ogg trim 0 0 && for f in %s/usr/share/klettres/fr/syllab/*.ogg; do "
               "cp %s/empty.ogg $f; done", tmp, root, tmp) == 0);
-    rc = run("./sdd corpus build %s --root %s --out %s/empty", args, root, tmp);
+    rc = run("$SDD corpus build %s --root %s --out %s/empty", args, root, tmp);
     CHECK_MSG(rc == 0, "exit %d: %s", rc, out);
     CHECK_MSG(run("grep -q 'real clip without audio samples' %s/empty/dropped.tsv", tmp) == 0, "%s", out);
     /* a clip that fails mid-build: neither DIR nor DIR.tmp is left */
     CHECK(run("for f in %s/usr/share/klettres/fr/syllab/*.ogg; do echo not audio > $f; done", root) == 0);
-    rc = run("./sdd corpus build %s --root %s --out %s/broken", args, root, tmp);
+    rc = run("$SDD corpus build %s --root %s --out %s/broken", args, root, tmp);
     CHECK_MSG(rc == 1, "exit %d: %s", rc, out);
     snprintf(p, sizeof p, "%s/broken", tmp);
     CHECK(!exists(p));
@@ -448,10 +449,17 @@ int main(void)
     test_features();
     test_logreg();
     test_eer();
-    if (!exists("./sdd")) {
-        printf("SKIP test_corpus CLI: needs ./sdd (run make)\n");
+    /* the commands say $SDD: the binary under test (make test sets SDD_BIN;
+     * make test-asan its ASan build), whose corpus-build script is found in
+     * this source tree's scripts/ (SDD_SCRIPTS), wherever the binary is */
+    const char *bin = getenv("SDD_BIN") && *getenv("SDD_BIN") ? getenv("SDD_BIN") : "./sdd";
+    if (!exists(bin)) {
+        printf("SKIP test_corpus CLI: needs %s (run make)\n", bin);
         return CHECK_DONE("test_corpus");
     }
+    setenv("SDD", bin, 1);
+    char scripts[PATH_MAX];
+    if (!getenv("SDD_SCRIPTS") && realpath("scripts", scripts)) setenv("SDD_SCRIPTS", scripts, 1);
     snprintf(tmp, sizeof tmp, "/tmp/sdd-test-corpus-%d", (int)getpid());
     mkdir(tmp, 0700);
     test_check();
