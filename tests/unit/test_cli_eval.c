@@ -7,6 +7,7 @@
  * (usage), no output files left behind. */
 #include "check.h"
 #include "metrics/calibration.h"
+#include "metrics/evaluate.h"
 #include "cli_run.h"
 
 #include <stdarg.h>
@@ -137,6 +138,19 @@ static void test_model_calibration(void)
               T("m.safetensors")) == 0);
     CHECK(run("$SDD info %s", T("m.safetensors")) == 0);
     CHECK_STR_CONTAINS(out, "calibration: {\"format\":\"sdd-calibration\"");
+    /* -v: one indented "name (shape)" line per tensor, as many as the header counts */
+    CHECK(run("$SDD info -v %s", T("m.safetensors")) == 0);
+    {
+        int ntens = -1, nlines = 0;
+        const char *t = strstr(out, "tensors: ");
+        if (t) ntens = atoi(t + 9);
+        for (const char *l = out; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL)
+            if (!strncmp(l, "  ", 2) && strchr(l, '(')) nlines++;
+        CHECK_MSG(ntens > 100 && nlines == ntens, "sdd info -v: %d tensor lines, header says %d", nlines, ntens);
+        CHECK_STR_CONTAINS(out, "  pos_S ");
+    }
+    CHECK(run("$SDD info %s extra", T("m.safetensors")) == 2);
+    CHECK(one_line(out) && strstr(out, "unexpected argument extra"));
     sdd_calibration c;
     sdd_err e;
     CHECK(sdd_calibration_load(T("cal.json"), &c, &e) == 0);
@@ -176,6 +190,64 @@ static void test_eval_c012(void)
     }
 }
 
+/* The library's min t-DCF for these options, as `sdd eval` prints it */
+static void lib_tdcf(const sdd_eval_opts *o, char *buf, size_t n)
+{
+    sdd_eval_report r;
+    sdd_err e;
+    snprintf(buf, n, "(library failed)");
+    if (sdd_eval_run(o, &r, &e)) return;
+    if (r.has_tdcf) snprintf(buf, n, "min t-DCF  %.9f  (%s form", r.tdcf.min_tdcf, r.tdcf_form == SDD_TDCF_2019 ? "2019 legacy" : "2021");
+    sdd_eval_report_free(&r);
+}
+
+/* --tdcf and --asv-rates reach the t-DCF: the printed value is the
+ * library's for the same options (whose values test_eval and test_asv5
+ * check against the official tools' fixtures), and the forms differ */
+static void test_eval_tdcf_options(void)
+{
+    char want[128];
+    sdd_eval_opts o = { .scores = DATA "asv19_cm_scores.txt", .key = DATA "asv19_protocol.txt",
+                        .asv_scores = DATA "asv19_asv_scores.txt" };
+    const char *base = "$SDD eval --scores " DATA "asv19_cm_scores.txt --key " DATA "asv19_protocol.txt "
+                       "--asv-scores " DATA "asv19_asv_scores.txt";
+    o.tdcf = SDD_TDCF_2019;
+    lib_tdcf(&o, want, sizeof want);
+    CHECK(run("%s --tdcf 2019", base) == 0);
+    CHECK_STR_CONTAINS(out, want);
+    char legacy[128];
+    snprintf(legacy, sizeof legacy, "%s", want);
+    CHECK(run("%s", base) == 0);   /* an ASVspoof 2019 key: the 2019 form by default */
+    CHECK_STR_CONTAINS(out, legacy);
+    o.tdcf = SDD_TDCF_2021;
+    lib_tdcf(&o, want, sizeof want);
+    CHECK(strcmp(want, legacy) != 0);
+    CHECK(run("%s --tdcf 2021", base) == 0);
+    CHECK_STR_CONTAINS(out, want);
+    /* ASVspoof 5 without ASV scores: the organisers' pooled ASV error rates */
+    sdd_eval_opts o5 = { .scores = DATA "asv5_scores.txt", .key = DATA "asv5_protocol.tsv", .asv5_rates = 1 };
+    lib_tdcf(&o5, want, sizeof want);
+    CHECK(run("$SDD eval --scores " DATA "asv5_scores.txt --key " DATA "asv5_protocol.tsv --asv-rates asvspoof5") == 0);
+    CHECK_STR_CONTAINS(out, want);
+    CHECK_STR_CONTAINS(out, "the ASVspoof 5 organisers' ASV error rates");
+    CHECK(run("$SDD eval --scores " DATA "asv5_scores.txt --key " DATA "asv5_protocol.tsv") == 0);
+    CHECK(strstr(out, "min t-DCF") == NULL);   /* no ASV information, no t-DCF */
+    /* usage errors: exit 2, one line naming the option */
+    CHECK(run("%s --tdcf 2020", base) == 2);
+    CHECK(one_line(out) && strstr(out, "--tdcf: '2020' is not 2019 or 2021"));
+    CHECK(run("$SDD eval --scores " DATA "asv5_scores.txt --key " DATA "asv5_protocol.tsv --asv-rates asvspoof4") == 2);
+    CHECK(one_line(out) && strstr(out, "is not asvspoof5"));
+    CHECK(run("%s --asv-rates asvspoof5", base) == 2);
+    CHECK(one_line(out) && strstr(out, "--asv-rates excludes --asv-scores"));
+    CHECK(run("$SDD eval --scores " DATA "asv19_cm_scores.txt --key " DATA "asv19_protocol.txt --tdcf 2021") == 2);
+    CHECK(one_line(out) && strstr(out, "--tdcf needs --asv-scores"));
+    CHECK(run("$SDD eval --scores tests/data/metrics/asv21_la_scores.txt --key tests/data/metrics/asv21_la_key.txt "
+              "--asv-c012 tests/data/metrics/asv21_la_c012.npy --tdcf 2019") == 2);
+    CHECK(one_line(out) && strstr(out, "C012 coefficients are the 2021 form"));
+    CHECK(run("%s --frobnicate", base) == 2);
+    CHECK(one_line(out) && strstr(out, "unknown option --frobnicate"));
+}
+
 int main(void)
 {
     /* the commands say $SDD: the binary under test (make test sets SDD_BIN) */
@@ -189,6 +261,7 @@ int main(void)
     mkdir(tmp, 0700);
     test_calibrate_fuse();
     test_eval_asv5();
+    test_eval_tdcf_options();
     test_model_calibration();
     test_eval_c012();
     run("rm -rf %s", tmp);
