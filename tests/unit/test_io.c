@@ -357,6 +357,11 @@ static void test_safetensors_bad(void)
          "not a pair of non-negative integers"},
         {"{\"a\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[0,99999999999999999999]}}", 1, -1,
          "bad JSON header"},
+        /* entries of the wrong JSON type (never reached by the suite before; make coverage) */
+        {"{\"a\":[1]}", 0, -1, "tensor 'a': header entry is not a JSON object"},
+        {"{\"a\":{\"dtype\":4,\"shape\":[1],\"data_offsets\":[0,1]}}", 1, -1, "tensor 'a': dtype is not a string"},
+        {"{\"a\":{\"dtype\":\"U8\",\"shape\":1,\"data_offsets\":[0,1]}}", 1, -1, "tensor 'a': shape is not an array"},
+        {"{\"__metadata__\":[\"k\"]}", 0, -1, "\"__metadata__\" is not a JSON object"},
     };
     unsigned char buf[1024];
     sdd_err e;
