@@ -32,6 +32,13 @@ static void put_xml(FILE *f, const char *s)
             if (c > 0xf4) n = -1;
             int ok = n > 0;
             for (int k = 1; ok && k <= n; k++) ok = (p[k] & 0xc0) == 0x80;
+            /* the second byte's narrower ranges (RFC 3629): no overlong
+             * forms, no UTF-16 surrogates, nothing above U+10FFFF; an XML
+             * parser refuses the whole SVG for any of them */
+            if (ok && c == 0xe0) ok = p[1] >= 0xa0;
+            if (ok && c == 0xed) ok = p[1] <= 0x9f;
+            if (ok && c == 0xf0) ok = p[1] >= 0x90;
+            if (ok && c == 0xf4) ok = p[1] <= 0x8f;
             if (!ok) { fputc('?', f); p++; continue; }
             fwrite(p, 1, (size_t)n + 1, f);
             p += n + 1;

@@ -510,6 +510,18 @@ static void test_det_svg(void)
     snprintf(title, sizeof title, "DET curve, EER %.4g %%</text>", r.eer.eer * 100.0);
     CHECK_STR_CONTAINS(svg, title);
     CHECK_STR_CONTAINS(svg, "scores &lt;a&amp;b&gt;.txt: ");
+    /* a label's UTF-8 is kept; bytes that are not UTF-8 become '?', one per
+     * byte: a lone continuation byte, overlong forms (C0 AF, E0 80 80,
+     * F0 80 80 80), a UTF-16 surrogate (ED A0 80), a code point above
+     * U+10FFFF (F4 90 80 80), a sequence cut short (E2 82 then ASCII) */
+    {
+        char *u = svg_of(&r, "\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80|\x80|\xc0\xaf|\xe0\x80\x80|"
+                             "\xf0\x80\x80\x80|\xed\xa0\x80|\xf4\x90\x80\x80|\xe2\x82z");
+        CHECK_STR_CONTAINS(u, "\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80|?|??|???|????|???|????|??z: ");
+        char why[128];
+        CHECK_MSG(xml_ok(u, why, sizeof why), "%s", why);
+        free(u);
+    }
     CHECK_STR_CONTAINS(svg, "False acceptance rate: spoof accepted (%)");
     CHECK_STR_CONTAINS(svg, "False rejection rate: bona fide rejected (%)");
     /* the usual ticks, 0.1 % .. 50 % */
