@@ -127,6 +127,26 @@ static void test_outputs(const char *model)
     CHECK_STR_CONTAINS(out, "is the same file as the input");
     CHECK(run("$SDD augment --algo 4 %s %s", T("s.wav"), T("s.wav")) == 2);
     CHECK_STR_CONTAINS(out, "OUT");
+    /* augment's option refusals: exit 2, one line naming the option, no output */
+    {
+        static const struct { const char *args, *want; } bad[] = {
+            { "--algo 9", "--algo: '9' is not an algorithm (0..8)" },
+            { "--algo 4 --seed -1", "--seed: '-1' is not a non-negative integer" },
+            { "--algo 4 --threads 0", "--threads: '0' is not in 1..1024" },
+            { "--algo 4 --bogus", "unknown option --bogus" },
+            { "", "no algorithm given" },
+        };
+        for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+            CHECK(run("$SDD augment %s tests/data/audio/real_01.flac %s", bad[i].args, T("aug.wav")) == 2);
+            const char *nl = strchr(out, '\n');
+            CHECK_MSG(strstr(out, bad[i].want) && nl && !nl[1], "augment %s: '%s'", bad[i].args, out);
+            CHECK(file_size(T("aug.wav")) < 0);
+        }
+        CHECK(run("$SDD augment --algo 4 tests/data/audio/real_01.flac %s", T("aug.mp3")) == 2);
+        CHECK_STR_CONTAINS(out, "OUT must end in .wav or .flac");
+        CHECK(run("$SDD augment --algo 4 --threads") == 2);
+        CHECK_STR_CONTAINS(out, "--threads needs a number");
+    }
     CHECK(file_size(T("m2.safetensors")) == ms && file_size(T("s.wav")) == ws);
     /* two outputs that do not exist yet, spelled differently */
     FILE *f = fopen(T("k.txt"), "w");
