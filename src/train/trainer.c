@@ -173,7 +173,7 @@ static int set_eer(const sdd_dataset *ds, const float *scores, sdd_eer_result *r
         else if (l == 0) non[nn++] = scores[i];
     }
     int rc = (nt && nn) ? sdd_eer(tar, nt, non, nn, r, e)
-                        : sdd_err_set(e, "the dev set has no %s trial", nt ? "spoof" : "bona fide");
+                        : sdd_err_set(e, "the set has no %s trial", nt ? "spoof" : "bona fide");
     free(tar);
     free(non);
     return rc;
