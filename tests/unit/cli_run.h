@@ -6,6 +6,7 @@
 #define SDD_TESTS_CLI_RUN_H
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
@@ -37,6 +38,13 @@ static inline const char *cli_root_path(const char *root, const char *rel)
     k = (k + 1) % 16;
     snprintf(buf[k], sizeof buf[k], "%s/%s", root, rel);
     return buf[k];
+}
+
+/* the output is exactly one line (a one-line error message) */
+static inline int cli_one_line(const char *s)
+{
+    const char *nl = strchr(s, '\n');
+    return nl && !nl[1];
 }
 
 static inline int cli_exists(const char *path)

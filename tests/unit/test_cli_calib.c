@@ -31,7 +31,7 @@ static char tmp[256];
 
 static const char *T(const char *name) { return check_tmp_path(tmp, name); }
 
-static int one_line(const char *s) { const char *nl = strchr(s, '\n'); return !strncmp(s, "sdd", 3) && nl && !nl[1]; }
+static int one_line(const char *s) { return !strncmp(s, "sdd", 3) && cli_one_line(s); }
 
 /* a fixed stream of standard normal numbers (no libc rand: the same on every system) */
 static uint64_t rng_state;

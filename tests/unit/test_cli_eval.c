@@ -46,7 +46,7 @@ static int expected(const char *name, double *w, double *b)
     return found;
 }
 
-static int one_line(const char *s) { const char *nl = strchr(s, '\n'); return nl && !nl[1]; }
+#define one_line cli_one_line
 
 static void test_calibrate_fuse(void)
 {

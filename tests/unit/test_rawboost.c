@@ -647,7 +647,8 @@ static void test_freqz_fft(void)
         const double d = sdd_fir_freqz_maxabs(b, nb, 512), f = sdd_fir_freqz_maxabs_fft(b, nb, 512);
         CHECK_MSG(fabs(d - f) <= 1e-12 * d, "nb %d: freqz peak %.17g (direct) vs %.17g (FFT)", nb, d, f);
         free(b);
-    }    /* a grid whose table size 2 npoints would overflow an int is refused
+    }
+    /* a grid whose table size 2 npoints would overflow an int is refused
      * before anything is allocated or indexed (without the guard the
      * signed overflow aborts under make test-asan's UBSan) */
     const double one = 1.0;
