@@ -11,7 +11,8 @@
 #     there: Adam turns a rounding-level gradient difference on an element
 #     whose gradient is near zero into an update of up to 2 lr, so TOL bounds
 #     what 6 steps of that can add up to (4 lr x 6 steps);
-#     the same with --accum 2 and --bn-recompute 2, and with --seeds 3,4;
+#     the same with --accum 2 and --bn-recompute 2, and with --seeds 3,4
+#     (also: fresh --seeds runs start, a used OUT is refused with the reason);
 #  3. a rank killed mid-run (SIGKILL) ends the job with a non-zero status
 #     within the timeout (no hang), and --resume from the last checkpoint ends
 #     with exactly the weights of an uninterrupted 2-rank run.
@@ -75,6 +76,19 @@ for sd in 3 4; do
 done
 if [ "$(grep -c '^[34] ' "$tmp/two-seeds/summary.txt" 2>/dev/null)" = 2 ] && [ "$(grep -c '^dev EER' "$tmp/two-seeds.out")" = 1 ]; then ok
 else ko "--seeds on 2 ranks: summary.txt or the printed summary (once) is not right: $(cat "$tmp/two-seeds.out")"; fi
+# the lead alone checks OUT; before the check reached the other rank, that
+# rank's seed-3/ made a fresh OUT look like a --seeds run already (about one
+# run in three): a few more fresh runs, then one into a used OUT, refused
+# with the lead's reason (on each rank: the first to abort may stop the lead)
+for i in 1 2 3 4; do
+  # shellcheck disable=SC2086
+  if timeout 300 $MPIRUN "$SDD" train $common --align pcgrad --epochs 1 --seeds 3,4 --out "$tmp/seeds-$i" >/dev/null 2>"$tmp/err"; then ok
+  else ko "2 ranks, --seeds into a fresh OUT (try $i): $(grep 'sdd:' "$tmp/err")"; fi
+done
+# shellcheck disable=SC2086
+if timeout 120 $MPIRUN "$SDD" train $common --align pcgrad --epochs 1 --seeds 3,4 --out "$tmp/two-seeds" >/dev/null 2>"$tmp/err"; then ko "--seeds into a used OUT ran"
+elif [ "$(grep -c 'holds a --seeds run already' "$tmp/err")" -ge 1 ] && ! grep -q 'refused by\|MPI_Bcast' "$tmp/err"; then ok
+else ko "--seeds into a used OUT: $(grep 'sdd:' "$tmp/err")"; fi
 
 # a batch smaller than the rank count is refused with a clear error
 # shellcheck disable=SC2086
