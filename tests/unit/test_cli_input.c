@@ -219,6 +219,16 @@ static void test_train_checks(void)
     CHECK(run("%s --batch 2 --max-steps 2 --out %s --resume", base, T("run4")) == 1);
     CHECK_STR_CONTAINS(out, "run4/config.json: not the JSON object sdd train writes (not an object)");
     CHECK(!strstr(out, ":-1"));
+    /* log.jsonl cannot be written (a full disk; /dev/full stands in for it):
+     * the run stops with the reason and writes no model, checkpoint or state */
+    if (cli_exists("/dev/full")) {
+        CHECK(run("mkdir %s && ln -s /dev/full %s/log.jsonl", T("full"), T("full")) == 0);
+        CHECK(run("%s --batch 2 --max-steps 1 --out %s --resume", base, T("full")) == 1);
+        CHECK_STR_CONTAINS(out, "full/log.jsonl: write failed: No space left on device");
+        CHECK(cli_one_line(out));
+        CHECK(!cli_exists(T("full/last.safetensors")) && !cli_exists(T("full/state.safetensors")) &&
+              !cli_exists(T("full/model.safetensors")));
+    } else printf("SKIP the log.jsonl write failure: no /dev/full\n");
     /* a run that fails before writing leaves no folder */
     CHECK(run("%s --batch 2 --accum 3 --out %s", base, T("r5")) == 1);
     CHECK(file_size(T("r5")) < 0);
