@@ -6,9 +6,20 @@
 #define SDD_TESTS_CLI_RUN_H
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+
+/* The binary under test: $SDD_BIN (make test sets it; unset or empty:
+ * ./sdd), also exported as $SDD, the name the test commands use. */
+static inline const char *cli_bin(void)
+{
+    const char *b = getenv("SDD_BIN");
+    if (!b || !*b) b = "./sdd";
+    setenv("SDD", b, 1);
+    return b;
+}
 
 /* The exit status of the command, -1 if it could not run or was killed.
  * out gets the first cap-1 bytes of its output, NUL-terminated. */

@@ -607,8 +607,7 @@ static void output_cases(void)
 int main(void)
 {
     shared = getenv("SDD_SHARED") ? getenv("SDD_SHARED") : "../shared";
-    const char *bin = getenv("SDD_BIN") && *getenv("SDD_BIN") ? getenv("SDD_BIN") : "./sdd";
-    setenv("SDD", bin, 1);
+    const char *bin = cli_bin();
     struct stat st;
     if (stat(bin, &st) != 0) {
         printf("SKIP test_badinput: needs %s (run make)\n", bin);

@@ -53,9 +53,7 @@ static void reference_scores(void)
 int main(void)
 {
     shared = getenv("SDD_SHARED") ? getenv("SDD_SHARED") : "../shared";
-    /* the commands say $SDD: the binary under test (make test sets SDD_BIN) */
-    const char *bin = getenv("SDD_BIN") && *getenv("SDD_BIN") ? getenv("SDD_BIN") : "./sdd";
-    setenv("SDD", bin, 1);
+    const char *bin = cli_bin();
     char pth[512];
     snprintf(pth, sizeof pth, "%s/models/AASIST.pth", shared);
     if (!cli_exists(bin) || !cli_exists(pth)) {

@@ -374,9 +374,7 @@ static void test_landscape_nan(void)
 
 int main(void)
 {
-    /* the commands say $SDD: the binary under test (make test sets SDD_BIN) */
-    const char *bin = getenv("SDD_BIN") && *getenv("SDD_BIN") ? getenv("SDD_BIN") : "./sdd";
-    setenv("SDD", bin, 1);
+    const char *bin = cli_bin();
     snprintf(tmp, sizeof tmp, "/tmp/sdd-test-cli-calib-%d", (int)getpid());
     mkdir(tmp, 0700);
     test_solver();

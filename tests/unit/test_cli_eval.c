@@ -250,9 +250,7 @@ static void test_eval_tdcf_options(void)
 
 int main(void)
 {
-    /* the commands say $SDD: the binary under test (make test sets SDD_BIN) */
-    const char *bin = getenv("SDD_BIN") && *getenv("SDD_BIN") ? getenv("SDD_BIN") : "./sdd";
-    setenv("SDD", bin, 1);
+    const char *bin = cli_bin();
     if (!cli_exists(bin)) {
         printf("SKIP test_cli_eval: needs %s (run make)\n", bin);
         return CHECK_DONE("test_cli_eval");

@@ -324,8 +324,7 @@ static void test_stdout(const char *model)
 int main(void)
 {
     const char *shared = getenv("SDD_SHARED") ? getenv("SDD_SHARED") : "../shared";
-    const char *bin = getenv("SDD_BIN") && *getenv("SDD_BIN") ? getenv("SDD_BIN") : "./sdd";
-    setenv("SDD", bin, 1);
+    const char *bin = cli_bin();
     char pth[512];
     snprintf(pth, sizeof pth, "%s/models/AASIST-L.pth", shared);
     if (!cli_exists(bin) || !cli_exists(pth)) {

@@ -149,7 +149,7 @@ int main(void)
 {
     test_parse();
     const char *shared = getenv("SDD_SHARED") ? getenv("SDD_SHARED") : "../shared";
-    const char *bin = getenv("SDD_BIN") && *getenv("SDD_BIN") ? getenv("SDD_BIN") : "./sdd";
+    const char *bin = cli_bin();
     char absbin[4096], pth[512];
     snprintf(pth, sizeof pth, "%s/models/AASIST-L.pth", shared);
     if (!cli_exists(bin) || !realpath(bin, absbin) || !cli_exists(pth)) {

@@ -227,7 +227,7 @@ static void test_help(void)
 int main(void)
 {
     const char *shared = getenv("SDD_SHARED") ? getenv("SDD_SHARED") : "../shared";
-    const char *bin = getenv("SDD_BIN") && *getenv("SDD_BIN") ? getenv("SDD_BIN") : "./sdd";
+    const char *bin = cli_bin();
     char absbin[PATH_MAX];
     if (!cli_exists(bin) || !realpath(bin, absbin) || !getcwd(root, sizeof root)) {
         printf("SKIP test_cli_stdin: needs %s (run make)\n", bin);

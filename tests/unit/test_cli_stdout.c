@@ -256,7 +256,7 @@ static void test_help(void)
 int main(void)
 {
     const char *shared = getenv("SDD_SHARED") ? getenv("SDD_SHARED") : "../shared";
-    const char *bin = getenv("SDD_BIN") && *getenv("SDD_BIN") ? getenv("SDD_BIN") : "./sdd";
+    const char *bin = cli_bin();
     char absbin[PATH_MAX];
     /* absolute: some commands run in the temp folder */
     if (!cli_exists(bin) || !realpath(bin, absbin) || !getcwd(root, sizeof root)) {

@@ -223,12 +223,11 @@ static void demo_compare(void)
 int main(void)
 {
     table();
-    const char *bin = getenv("SDD_BIN") && *getenv("SDD_BIN") ? getenv("SDD_BIN") : "./sdd";
+    const char *bin = cli_bin();
     if (!exists(bin)) {
         printf("SKIP test_compare demo-compare: needs %s (run make)\n", bin);
         return CHECK_DONE("test_compare");
     }
-    setenv("SDD", bin, 1);
     snprintf(tmp, sizeof tmp, "/tmp/sdd-test-compare-%d", (int)getpid());
     mkdir(tmp, 0700);
     demo_compare();

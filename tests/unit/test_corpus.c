@@ -452,12 +452,11 @@ int main(void)
     /* the commands say $SDD: the binary under test (make test sets SDD_BIN;
      * make test-asan its ASan build), whose corpus-build script is found in
      * this source tree's scripts/ (SDD_SCRIPTS), wherever the binary is */
-    const char *bin = getenv("SDD_BIN") && *getenv("SDD_BIN") ? getenv("SDD_BIN") : "./sdd";
+    const char *bin = cli_bin();
     if (!exists(bin)) {
         printf("SKIP test_corpus CLI: needs %s (run make)\n", bin);
         return CHECK_DONE("test_corpus");
     }
-    setenv("SDD", bin, 1);
     char scripts[PATH_MAX];
     if (!getenv("SDD_SCRIPTS") && realpath("scripts", scripts)) setenv("SDD_SCRIPTS", scripts, 1);
     snprintf(tmp, sizeof tmp, "/tmp/sdd-test-corpus-%d", (int)getpid());

@@ -205,9 +205,8 @@ static void streams(sdd_landscape_params p)
 static void cli(const char *model, const char *list)
 {
     static char err[16384];
-    const char *bin = getenv("SDD_BIN") && *getenv("SDD_BIN") ? getenv("SDD_BIN") : "./sdd";
+    const char *bin = cli_bin();
     if (!cli_exists(bin)) { printf("SKIP sdd landscape -o -: needs %s (run make)\n", bin); return; }
-    setenv("SDD", bin, 1);
     char base[1200];
     snprintf(base, sizeof base, "$SDD landscape -m %s --list %s --audio-dir tests/data/audio --cut 4000 --max-items 1 --algo 0", model,
              list);

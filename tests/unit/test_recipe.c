@@ -293,8 +293,7 @@ static void balanced_weights(void)
 
 int main(void)
 {
-    /* the commands say $SDD: the binary under test (make test sets SDD_BIN) */
-    setenv("SDD", getenv("SDD_BIN") && *getenv("SDD_BIN") ? getenv("SDD_BIN") : "./sdd", 1);
+    cli_bin();
     snprintf(tmp, sizeof tmp, "/tmp/sdd-test-recipe-%d", (int)getpid());
     mkdir(tmp, 0700);
     builtins();

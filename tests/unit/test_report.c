@@ -189,8 +189,7 @@ static void end_to_end(void)
 
 int main(void)
 {
-    /* the commands say $SDD: the binary under test (make test sets SDD_BIN) */
-    setenv("SDD", getenv("SDD_BIN") && *getenv("SDD_BIN") ? getenv("SDD_BIN") : "./sdd", 1);
+    cli_bin();
     snprintf(tmp, sizeof tmp, "/tmp/sdd-test-report-%d", (int)getpid());
     mkdir(tmp, 0700);
     parse_log();

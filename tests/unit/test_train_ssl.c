@@ -291,7 +291,7 @@ static void test_score_import(void)
 
 int main(void)
 {
-    if (!getenv("SDD")) setenv("SDD", getenv("SDD_BIN") && *getenv("SDD_BIN") ? getenv("SDD_BIN") : "./sdd", 1);
+    if (!getenv("SDD")) cli_bin();
     snprintf(tmp, sizeof tmp, "/tmp/sdd-test-train-ssl-%d", (int)getpid());
     mkdir(tmp, 0700);
     snprintf(list, sizeof list, "%s/list.txt", tmp);
