@@ -52,7 +52,7 @@ typedef struct { const char *key; long lo, hi; size_t off; int is_long; } int_op
 #define LOPT(k, lo, hi, field) { k, lo, hi, offsetof(sdd_train_config, field), 1 }
 static const int_opt INTS[] = {
     IOPT("batch", 1, 4096, batch), IOPT("accum", 1, 4096, accum), IOPT("epochs", 1, 100000, epochs),
-    IOPT("patience", 1, 100000, patience), IOPT("n-best", 1, 100, n_best), IOPT("algo", 0, 8, rb_algo),
+    IOPT("patience", 1, 100000, patience), IOPT("dev-batch", 1, 4096, dev_batch), IOPT("n-best", 1, 100, n_best), IOPT("algo", 0, 8, rb_algo),
     IOPT("threads", 0, 1024, threads), IOPT("workers", 0, 256, workers), IOPT("bn-recompute", -1, 1000000, bn_recompute),
     LOPT("max-steps", 0, 1L << 40, max_steps),
 };

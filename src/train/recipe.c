@@ -150,11 +150,11 @@ int sdd_recipe_check_resume_text(const sdd_train_config *cfg, const char *arch, 
                                  sdd_err *e)
 {
     /* what may change on resume: where the audio is, how the run is executed
-     * (threads, cache, memory mode, device), how long it goes on, what is
+     * (threads, cache, memory mode, device, dev batch), how long it goes on, what is
      * evaluated at the end, and start-only inputs that a resumed run does not
      * read; every other setting is part of what the run computes */
     static const char *const free_keys[] = { "train-audio", "dev-audio", "ssl-recompute", "cache", "threads", "workers",
-                                             "epochs", "patience", "max-steps", "eval", "init", "ssl-weights", "device" };
+                                             "dev-batch", "epochs", "patience", "max-steps", "eval", "init", "ssl-weights", "device" };
     json_error_t je;
     json_t *was = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
     if (!json_is_object(was)) {

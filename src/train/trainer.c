@@ -113,24 +113,34 @@ static int auto_recompute(trainer *t, sdd_err *e)
 
 #define EVAL_WINDOW 128   /* batches of a lazy evaluation set decoded at once */
 
-/* Weighted-CE loss and bona fide scores of a labelled set in eval mode, first-cut inputs. */
-static int evaluate_set(trainer *t, sdd_dataset *ds, double *loss, float *scores, sdd_err *e)
+/* Weighted-CE loss and bona fide scores of a labelled set in eval mode,
+ * first-cut inputs. shard: every rank of a data-parallel run calls this for
+ * the same set (the dev set), so rank r forwards batches r, r + N, ... only;
+ * the scores (zero in the other ranks' rows) and each batch's loss numerator
+ * and weight are then summed over ranks, exact as each has one non-zero
+ * term, and the loss is summed in batch order: what one process gives with
+ * the same weights, bit for bit, in 1/N of the forward time. */
+static int evaluate_set(trainer *t, sdd_dataset *ds, int shard, double *loss, float *scores, sdd_err *e)
 {
     const int n = sdd_dataset_count(ds), B = t->cfg->dev_batch > 0 ? t->cfg->dev_batch : 8;
+    const int nbatch = (n + B - 1) / B;
+    const int N = shard ? sdd_dist_size() : 1, r = shard ? sdd_dist_rank() : 0;
     const int64_t L = t->cfg->cut;
     float *wave = malloc((size_t)B * L * sizeof(float));
     int *lab = malloc((size_t)B * sizeof(int));
-    if (!wave || !lab) { free(wave); free(lab); return sdd_err_set(e, "out of memory for evaluation"); }
-    double num = 0.0, den = 0.0;
+    double *part = calloc(3 * (size_t)(nbatch ? nbatch : 1), sizeof(double));   /* (nbatch, 3): loss x weight, weight, labelled */
+    if (!wave || !lab || !part) { free(wave); free(lab); free(part); return sdd_err_set(e, "out of memory for evaluation"); }
+    if (N > 1) memset(scores, 0, (size_t)n * sizeof(float));
     int rc = 0;
     /* a lazy set (--eval) is decoded EVAL_WINDOW batches at a time */
     const int window = B * EVAL_WINDOW;
-    for (int i0 = 0; i0 < n && !rc; i0 += B) {
-        const int nb = n - i0 < B ? n - i0 : B;
+    for (int k = 0; k < nbatch && !rc; k++) {
+        const int i0 = k * B, nb = n - i0 < B ? n - i0 : B;
         if (sdd_dataset_is_lazy(ds) && i0 % window == 0 && sdd_dataset_load(ds, i0, n - i0 < window ? n - i0 : window, e)) {
             rc = -1;
             break;
         }
+        if (k % N != r) continue;
         /* the batch's inputs in parallel (with --cache none each read decodes
          * its file); algorithm 0: the plain cut, with the reason when a file
          * cannot be read; the lowest failing item is reported */
@@ -153,10 +163,15 @@ static int evaluate_set(trainer *t, sdd_dataset *ds, double *loss, float *scores
         }
         double l;
         if (sdd_eval_loss(t->m, &t->c, wave, nb, L, lab, t->cfg->step.class_weight, &l, scores + i0, e)) { rc = -1; break; }
-        if (labelled) { num += l * w; den += w; }
+        if (labelled) { part[3 * k] = l * w; part[3 * k + 1] = w; part[3 * k + 2] = 1; }
     }
+    if (!rc && N > 1 && (sdd_dist_sum_f32(scores, (size_t)n, e) || sdd_dist_sum_f64(part, 3 * (size_t)nbatch, e))) rc = -1;
+    double num = 0.0, den = 0.0;
+    for (int k = 0; k < nbatch; k++)
+        if (part[3 * k + 2] > 0) { num += part[3 * k]; den += part[3 * k + 1]; }
     free(wave);
     free(lab);
+    free(part);
     *loss = den > 0 ? num / den : NAN;
     return rc;
 }
@@ -361,7 +376,7 @@ static int eval_spec(trainer *t, int k, sdd_err *e)
     const int n = sdd_dataset_count(ds);
     float *scores = malloc((size_t)n * sizeof(float));
     double loss;
-    int rc = scores ? evaluate_set(t, ds, &loss, scores, e) : sdd_err_set(e, "out of memory");
+    int rc = scores ? evaluate_set(t, ds, 0, &loss, scores, e) : sdd_err_set(e, "out of memory");
     char path[1200];
     if (!rc) {
         snprintf(path, sizeof path, "%s/scores_%s.txt", t->cfg->out_dir, name);
@@ -776,7 +791,7 @@ static int train_run(const sdd_train_config *cfg, sdd_err *e)
         if (rc || got < 0) { rc = -1; break; }
         if (t.c.dev && (sdd_params_download(&t.m->params, e) || sdd_adam_sync_host(&t.opt, &t.m->params, e))) { rc = -1; break; }
         double dloss;
-        if (evaluate_set(&t, dv, &dloss, dev_scores, e)) { rc = -1; break; }
+        if (evaluate_set(&t, dv, 1, &dloss, dev_scores, e)) { rc = -1; break; }
         sdd_eer_result er;
         sdd_err ee;
         const int have_eer = set_eer(dv, dev_scores, &er, &ee) == 0;
@@ -823,7 +838,7 @@ static int train_run(const sdd_train_config *cfg, sdd_err *e)
         sdd_eer_result er;
         sdd_err ee;
         if (rc) ;
-        else if (evaluate_set(&t, dv, &dloss, dev_scores, e)) rc = -1;
+        else if (evaluate_set(&t, dv, 1, &dloss, dev_scores, e)) rc = -1;
         else if (set_eer(dv, dev_scores, &er, &ee) == 0) { t.m->threshold = er.threshold; t.m->has_threshold = 1; }
         else if (lead)
             /* said even with --quiet: the saved model has no decision threshold,

@@ -13,6 +13,8 @@
 #     what 6 steps of that can add up to (4 lr x 6 steps);
 #     the same with --accum 2 and --bn-recompute 2, and with --seeds 3,4
 #     (also: fresh --seeds runs start, a used OUT is refused with the reason);
+#     every run scores the dev set in batches of 2 shared out over the ranks;
+#     with --lr 0 its losses and EERs are those of one process, digit for digit;
 #  3. a rank killed mid-run (SIGKILL) ends the job with a non-zero status
 #     within the timeout (no hang), and --resume from the last checkpoint ends
 #     with exactly the weights of an uninterrupted 2-rank run.
@@ -31,7 +33,7 @@ ok() { pass=$((pass + 1)); }
 ko() { fail=$((fail + 1)); echo "FAIL: $*"; }
 printf 'real_01.flac bonafide\nreal_02.flac bonafide\ntts_01.flac spoof\nreal_03.flac bonafide\ntts_02.flac spoof\nreal_04.flac bonafide\n' > "$tmp/list.txt"
 common="--train $tmp/list.txt --train-audio tests/data/audio --dev $tmp/list.txt --dev-audio tests/data/audio
-        --model AASIST-L --batch 2 --cut 4000 --lr 1e-6 --patience 100 --n-best 2 --workers 0 --threads 1 --quiet"
+        --model AASIST-L --batch 2 --cut 4000 --lr 1e-6 --patience 100 --n-best 2 --workers 0 --threads 1 --quiet --dev-batch 2"
 
 if timeout 300 $MPIRUN "$BUILD/tests/test_mpi_step" "$tmp/list.txt" >"$tmp/err" 2>&1; then ok; else ko "test_mpi_step -np 2"; fi
 cat "$tmp/err"
@@ -51,6 +53,18 @@ for align in none pcgrad; do
   n1=$(grep -c '"type": "step"' "$tmp/one-$align/log.jsonl"); n2=$(grep -c '"type": "step"' "$tmp/two-$align/log.jsonl")
   if [ "$n1" = "$n2" ] && [ "$n1" -eq 6 ]; then ok; else ko "step lines: $n1 (one) vs $n2 (2 ranks), want 6"; fi
 done
+
+# the dev set's batches shared out over the ranks (--dev-batch 2: 3 batches,
+# rank 0 forwards two, rank 1 one): with --lr 0 both runs hold the same
+# weights and running statistics, so every dev loss and EER in the log (each
+# epoch's and the final model's) is that of one process, digit for digit
+# shellcheck disable=SC2086
+if timeout 300 "$SDD" train $common --lr 0 --epochs 2 --out "$tmp/one-dev" 2>"$tmp/err"; then ok; else ko "one process, --lr 0: $(cat "$tmp/err")"; fi
+# shellcheck disable=SC2086
+if timeout 300 $MPIRUN "$SDD" train $common --lr 0 --epochs 2 --out "$tmp/two-dev" >"$tmp/err" 2>&1; then ok; else ko "2 ranks, --lr 0: $(tail -5 "$tmp/err")"; fi
+if "$DIFF" "$tmp/one-dev/model.safetensors" "$tmp/two-dev/model.safetensors" 0; then ok; else ko "--lr 0: 2 ranks' weights differ from one process"; fi
+d1=$(grep -o '"dev_loss": [^,]*, "dev_eer": [^,}]*' "$tmp/one-dev/log.jsonl"); d2=$(grep -o '"dev_loss": [^,]*, "dev_eer": [^,}]*' "$tmp/two-dev/log.jsonl")
+if [ -n "$d1" ] && [ "$d1" = "$d2" ] && [ "$(echo "$d1" | wc -l)" -eq 3 ]; then ok; else ko "dev scoring over 2 ranks: $d2, one process: $d1"; fi
 
 # --accum and --bn-recompute: 2 ranks against one process (3 steps of 2
 # micro-batches, then the averaged model's statistics from 2 batches)

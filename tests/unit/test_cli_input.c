@@ -204,7 +204,11 @@ static void test_train_checks(void)
     CHECK(run("%s --batch 2 --max-steps 2 --out %s --resume --rb-nbands 30", base, run1) == 1);
     CHECK_STR_CONTAINS(out, "\"rb-nbands\": 5, this command gives 30");
     CHECK(file_size(cfg) == cs && file_size(log) == ls);
-    CHECK(run("%s --batch 2 --max-steps 1 --out %s --resume --threads 1", base, run1) == 0);
+    /* how the dev set is batched may change (memory): recorded, free on resume, range-checked */
+    CHECK(run("grep -c '\"dev-batch\": 8' %s", cfg) == 0);
+    CHECK(run("%s --batch 2 --max-steps 1 --out %s --resume --dev-batch 0", base, run1) == 2);
+    CHECK_STR_CONTAINS(out, "--dev-batch: '0' is not an integer in 1..4096");
+    CHECK(run("%s --batch 2 --max-steps 1 --out %s --resume --threads 1 --dev-batch 3", base, run1) == 0);
     /* a log shorter than the state says (cut by hand): refused, nothing rewritten */
     CHECK(run("cp -a %s %s && truncate -s 100 %s/log.jsonl", run1, T("run2"), T("run2")) == 0);
     CHECK(run("%s --batch 2 --max-steps 2 --epochs 2 --out %s --resume", base, T("run2")) == 1);
