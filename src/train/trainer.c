@@ -73,6 +73,7 @@ typedef struct {
     long step;
     FILE *log;
     long log_bytes;            /* length of log.jsonl up to the state's epoch (-1: unknown, a state of an older sdd) */
+    sdd_dist_stats eval_dist;  /* all-reduces of the dev scoring (not a step's) */
     sdd_dataset *ev[SDD_TRAIN_MAX_EVAL];  /* the --eval sets (lazy, headers read at the start; lead rank only) */
 } trainer;
 
@@ -165,7 +166,17 @@ static int evaluate_set(trainer *t, sdd_dataset *ds, int shard, double *loss, fl
         if (sdd_eval_loss(t->m, &t->c, wave, nb, L, lab, t->cfg->step.class_weight, &l, scores + i0, e)) { rc = -1; break; }
         if (labelled) { part[3 * k] = l * w; part[3 * k + 1] = w; part[3 * k + 2] = 1; }
     }
-    if (!rc && N > 1 && (sdd_dist_sum_f32(scores, (size_t)n, e) || sdd_dist_sum_f64(part, 3 * (size_t)nbatch, e))) rc = -1;
+    if (!rc && N > 1) {
+        /* kept out of the per-step all-reduce figures: these wait for the
+         * slowest rank's share of the set */
+        sdd_dist_stats s0, s1;
+        sdd_dist_get_stats(&s0);
+        if (sdd_dist_sum_f32(scores, (size_t)n, e) || sdd_dist_sum_f64(part, 3 * (size_t)nbatch, e)) rc = -1;
+        sdd_dist_get_stats(&s1);
+        t->eval_dist.calls += s1.calls - s0.calls;
+        t->eval_dist.bytes += s1.bytes - s0.bytes;
+        t->eval_dist.seconds += s1.seconds - s0.seconds;
+    }
     double num = 0.0, den = 0.0;
     for (int k = 0; k < nbatch; k++)
         if (part[3 * k + 2] > 0) { num += part[3 * k]; den += part[3 * k + 1]; }
@@ -870,8 +881,12 @@ static int train_run(const sdd_train_config *cfg, sdd_err *e)
     if (sdd_dist_size() > 1 && !cfg->quiet && t.step > step_start) {
         sdd_dist_stats ds;
         sdd_dist_get_stats(&ds);
-        fprintf(stderr, "sdd train: %d ranks: %ld all-reduces, %.3f MB and %.4f s per step in them\n", sdd_dist_size(), ds.calls,
-                ds.bytes / 1e6 / (double)(t.step - step_start), ds.seconds / (double)(t.step - step_start));
+        ds.calls -= t.eval_dist.calls;
+        ds.bytes -= t.eval_dist.bytes;
+        ds.seconds -= t.eval_dist.seconds;
+        fprintf(stderr, "sdd train: %d ranks: %ld all-reduces, %.3f MB and %.4f s per step in them; dev scoring: %ld, %.3f s in all\n",
+                sdd_dist_size(), ds.calls, ds.bytes / 1e6 / (double)(t.step - step_start), ds.seconds / (double)(t.step - step_start),
+                t.eval_dist.calls, t.eval_dist.seconds);
     }
 done:
     if (t.log) fclose(t.log);
