@@ -802,7 +802,9 @@ static int train_run(const sdd_train_config *cfg, sdd_err *e)
         if (rc || got < 0) { rc = -1; break; }
         if (t.c.dev && (sdd_params_download(&t.m->params, e) || sdd_adam_sync_host(&t.opt, &t.m->params, e))) { rc = -1; break; }
         double dloss;
+        const double tdev = omp_get_wtime();
         if (evaluate_set(&t, dv, 1, &dloss, dev_scores, e)) { rc = -1; break; }
+        const double dev_s = omp_get_wtime() - tdev;
         sdd_eer_result er;
         sdd_err ee;
         const int have_eer = set_eer(dv, dev_scores, &er, &ee) == 0;
@@ -816,10 +818,11 @@ static int train_run(const sdd_train_config *cfg, sdd_err *e)
         sdd_loader_get_stats(ld, &ls);
         char j1[32], j2[32], j3[32], j4[32];
         fprintf(t.log, "{\"type\": \"epoch\", \"epoch\": %d, \"steps\": %ld, \"train_loss\": %s, \"dev_loss\": %s, \"dev_eer\": %s, "
-                       "\"conflict_rate\": %s, \"aligned_steps\": %ld, \"seconds\": %.2f, \"data_wait_s\": %.3f, \"not_improving\": %d}\n",
+                       "\"conflict_rate\": %s, \"aligned_steps\": %ld, \"seconds\": %.2f, \"dev_seconds\": %.2f, \"data_wait_s\": %.3f, "
+                       "\"not_improving\": %d}\n",
                 ep, nsteps, jnum(j1, nsteps ? lsum / nsteps : NAN), jnum(j2, dloss), jnum(j3, have_eer ? er.eer : NAN),
                 jnum(j4, nal ? (double)nconf / nal : NAN), nal,
-                omp_get_wtime() - t0, ls.wait_s, t.not_improving);
+                omp_get_wtime() - t0, dev_s, ls.wait_s, t.not_improving);
         if (fflush(t.log) != 0 || ferror(t.log)) { rc = log_error(&t, e); break; }
         sdd_crashpoint("train.epoch");
         if (!cfg->quiet)

@@ -187,6 +187,9 @@ static void test_train_checks(void)
     CHECK_MSG(run("%s --batch 2 --max-steps 1 --out %s", base, run1) == 0, "%s", out);
     const long cs = file_size(cfg), ls = file_size(log);
     CHECK(cs > 0 && ls > 0);
+    /* the epoch record says how long the dev scoring took, within the epoch's time */
+    CHECK(run("grep '\"type\": \"epoch\"' %s | sed -n -E 's/.*\"seconds\": ([0-9.]+), \"dev_seconds\": ([0-9.]+),.*/\\1 \\2/p' | "
+              "awk '$2 >= 0 && $2 <= $1 {ok = 1} END {exit !ok}'", log) == 0);
     /* a fresh run into a folder that holds one: refused, the run unchanged */
     CHECK(run("%s --batch 2 --max-steps 1 --out %s", base, run1) == 1);
     CHECK_STR_CONTAINS(out, "holds a run already (config.json): --resume continues it");

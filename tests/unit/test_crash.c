@@ -126,6 +126,7 @@ static char *log_records(const char *dir)
         if (!json_is_object(o)) { json_decref(o); free(out); out = NULL; break; }
         json_object_del(o, "seconds");
         json_object_del(o, "data_wait_s");
+        json_object_del(o, "dev_seconds");
         char *d = json_dumps(o, JSON_SORT_KEYS | JSON_COMPACT);
         json_decref(o);
         const size_t dl = strlen(d);
