@@ -668,6 +668,8 @@ static int train_run(const sdd_train_config *cfg, sdd_err *e)
     if (cfg->device == SDD_DEV_CUDA && sdd_model_cuda_check(t.m, "train: ", e)) { rc = -1; goto done; }
     if (cfg->device == SDD_DEV_CUDA && sdd_ctx_set_device(&t.c, SDD_DEV_CUDA, e)) { rc = -1; goto done; }
     const long step_start = t.step;
+    sdd_dist_stats dist0;   /* this run's all-reduces only (a --seeds run trains several in one process) */
+    sdd_dist_get_stats(&dist0);
     /* training is over when the state says so under the current settings (more
      * --epochs or a larger --patience continue it); what may be left is the final phase */
     const int trained = resumed && (t.epoch0 >= cfg->epochs || t.not_improving >= cfg->patience || (cfg->max_steps > 0 && t.step >= cfg->max_steps));
@@ -884,9 +886,9 @@ static int train_run(const sdd_train_config *cfg, sdd_err *e)
     if (sdd_dist_size() > 1 && !cfg->quiet && t.step > step_start) {
         sdd_dist_stats ds;
         sdd_dist_get_stats(&ds);
-        ds.calls -= t.eval_dist.calls;
-        ds.bytes -= t.eval_dist.bytes;
-        ds.seconds -= t.eval_dist.seconds;
+        ds.calls -= dist0.calls + t.eval_dist.calls;
+        ds.bytes -= dist0.bytes + t.eval_dist.bytes;
+        ds.seconds -= dist0.seconds + t.eval_dist.seconds;
         fprintf(stderr, "sdd train: %d ranks: %ld all-reduces, %.3f MB and %.4f s per step in them; dev scoring: %ld, %.3f s in all\n",
                 sdd_dist_size(), ds.calls, ds.bytes / 1e6 / (double)(t.step - step_start), ds.seconds / (double)(t.step - step_start),
                 t.eval_dist.calls, t.eval_dist.seconds);

@@ -99,6 +99,11 @@ for i in 1 2 3 4; do
   if timeout 300 $MPIRUN "$SDD" train $common --align pcgrad --epochs 1 --seeds 3,4 --out "$tmp/seeds-$i" >/dev/null 2>"$tmp/err"; then ok
   else ko "2 ranks, --seeds into a fresh OUT (try $i): $(grep 'sdd:' "$tmp/err")"; fi
 done
+# each seed's closing all-reduce figures are its own run's (the counters are per process)
+# shellcheck disable=SC2086
+timeout 300 $MPIRUN "$SDD" train $(echo $common | sed 's/--quiet//') --align pcgrad --epochs 1 --seeds 3,4 --out "$tmp/seeds-loud" >/dev/null 2>"$tmp/err"
+n=$(grep -o 'ranks: [0-9]* all-reduces' "$tmp/err" | sort -u | wc -l); c=$(grep -c 'ranks: [0-9]* all-reduces' "$tmp/err")
+if [ "$c" = 2 ] && [ "$n" = 1 ]; then ok; else ko "--seeds: the seeds' all-reduce counts differ or are missing: $(grep 'all-reduces' "$tmp/err")"; fi
 # shellcheck disable=SC2086
 if timeout 120 $MPIRUN "$SDD" train $common --align pcgrad --epochs 1 --seeds 3,4 --out "$tmp/two-seeds" >/dev/null 2>"$tmp/err"; then ko "--seeds into a used OUT ran"
 elif [ "$(grep -c 'holds a --seeds run already' "$tmp/err")" -ge 1 ] && ! grep -q 'refused by\|MPI_Bcast' "$tmp/err"; then ok
