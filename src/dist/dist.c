@@ -103,20 +103,6 @@ int sdd_dist_sum_f32(float *buf, size_t n, sdd_err *e)
     return 0;
 }
 
-int sdd_dist_from_lead(void *buf, size_t n, sdd_err *e)
-{
-#ifdef SDD_MPI
-    if (g_size > 1) {
-        if (n > (size_t)1 << 30) return sdd_err_set(e, "MPI_Bcast of %zu bytes: too large", n);
-        if (MPI_Bcast(buf, (int)n, MPI_BYTE, 0, MPI_COMM_WORLD) != MPI_SUCCESS)
-            return sdd_err_set(e, "MPI_Bcast of %zu bytes failed", n);
-    }
-#else
-    (void)buf; (void)n; (void)e;
-#endif
-    return 0;
-}
-
 int sdd_dist_bn_reduce(double *buf, size_t n, void *arg)
 {
     sdd_err e;

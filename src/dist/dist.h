@@ -28,9 +28,6 @@ int sdd_dist_size(void);
 /* In-place sums over all ranks (identity with one rank). */
 int sdd_dist_sum_f64(double *buf, size_t n, sdd_err *e);
 int sdd_dist_sum_f32(float *buf, size_t n, sdd_err *e);
-/* Rank 0's n bytes copied to every rank (MPI_Bcast; identity with one rank):
- * a check only the lead makes, and its message, reach the ranks before they act. */
-int sdd_dist_from_lead(void *buf, size_t n, sdd_err *e);
 /* Ends every rank of the job (MPI_Abort) so no rank waits forever in a
  * collective after another failed; returns only when not distributed. For
  * the CLI, never the library. */

@@ -67,30 +67,16 @@ int sdd_train_seeds(const sdd_train_config *cfg, const uint64_t *seeds, int n, c
     /* OUT holds the seed-S runs and their summary, nothing else of a run */
     const char *held;
     char entry[256];
-    int refused = 0;
     if (lead && (held = sdd_train_dir_run_file(cfg->out_dir)))
-        refused = sdd_err_set(e, "%s: holds a single run (%s): --seeds writes OUT/seed-S folders and OUT/summary.txt; give another --out",
-                              cfg->out_dir, held);
-    else if (lead && !cfg->resume && (held = sdd_train_dir_seeds_entry(cfg->out_dir, entry, sizeof entry)))
-        refused = sdd_err_set(e, "%s: holds a --seeds run already (%s): --resume continues it; to start again, remove it or "
-                              "give another --out", cfg->out_dir, held);
-    /* every rank waits for the lead's verdict, with its reason, before it
-     * creates OUT/seed-S: a rank that went ahead made a fresh OUT look like a
-     * --seeds run already to the lead's check (seen under mpirun -np 2 about
-     * one run in three). Each rank then says why: the first to end the job
-     * (MPI_Abort) may stop the lead before it prints. */
-    char verdict[sizeof e->msg + 1];
-    memset(verdict, 0, sizeof verdict);
-    if (refused) { verdict[0] = 1; if (e) memcpy(verdict + 1, e->msg, sizeof e->msg); }
-    sdd_err be;
-    if (sdd_dist_from_lead(verdict, sizeof verdict, &be)) return refused ? -1 : sdd_err_set(e, "%s", be.msg);
-    if (refused) return -1;
-    if (verdict[0]) {
-        verdict[sizeof verdict - 1] = 0;
-        return sdd_err_set(e, "%s", verdict + 1);
-    }
-    char top[1200];
-    if (sdd_mkdirs(cfg->out_dir, top, sizeof top, e)) return -1;
+        return sdd_err_set(e, "%s: holds a single run (%s): --seeds writes OUT/seed-S folders and OUT/summary.txt; give another --out",
+                           cfg->out_dir, held);
+    if (lead && !cfg->resume && (held = sdd_train_dir_seeds_entry(cfg->out_dir, entry, sizeof entry)))
+        return sdd_err_set(e, "%s: holds a --seeds run already (%s): --resume continues it; to start again, remove it or "
+                           "give another --out", cfg->out_dir, held);
+    /* the lead alone creates OUT and OUT/seed-S (sdd_train_run): no other rank can
+     * make a fresh OUT look used before the checks above */
+    char top[1200] = "";
+    if (lead && sdd_mkdirs(cfg->out_dir, top, sizeof top, e)) return -1;
     sdd_runlog *logs = calloc((size_t)n, sizeof *logs);
     char (*dirs)[1100] = calloc((size_t)n, sizeof *dirs);
     if (!logs || !dirs) { free(logs); free(dirs); return sdd_err_set(e, "out of memory"); }

@@ -563,11 +563,15 @@ int sdd_train_run(const sdd_train_config *cfg, sdd_err *e)
 {
     if (!cfg || !cfg->out_dir || !cfg->out_dir[0]) return sdd_err_set(e, "train: no output folder");
     /* --out runs/a creates runs/ too; a run that failed before writing
-     * anything leaves none of the folders it created behind */
-    char top[1200];
-    if (sdd_mkdirs(cfg->out_dir, top, sizeof top, e)) return -1;
+     * anything leaves none of the folders it created behind. Under mpirun
+     * the lead rank alone creates them, as it alone checks and writes the
+     * folder: another rank's OUT/seed-S made a fresh --seeds OUT look used
+     * to the lead's check (about one 2-rank run in three). */
+    const int lead = sdd_dist_rank() == 0;
+    char top[1200] = "";
+    if (lead && sdd_mkdirs(cfg->out_dir, top, sizeof top, e)) return -1;
     const int rc = train_run(cfg, e);
-    if (rc && sdd_dist_rank() == 0) sdd_rmdirs(cfg->out_dir, top);
+    if (rc && lead) sdd_rmdirs(cfg->out_dir, top);
     return rc;
 }
 
@@ -583,7 +587,6 @@ static int train_run(const sdd_train_config *cfg, sdd_err *e)
     t.best = INFINITY;
     t.log_bytes = -1;
     if (cfg->n_best < 1 || cfg->batch < 1 || cfg->epochs < 1) return sdd_err_set(e, "train: n-best, batch and epochs must be >= 1");
-    if (mkdir(cfg->out_dir, 0777) && errno != EEXIST) return sdd_err_set(e, "%s: cannot create: %s", cfg->out_dir, strerror(errno));
     /* a fresh run never replaces another: that run's model, state and log would
      * no longer match the config.json written below */
     const char *held;

@@ -101,11 +101,6 @@ int main(int argc, char **argv)
     sdd_err e;
     if (sdd_dist_init(&e)) { fprintf(stderr, "%s\n", e.msg); return 1; }
     const int rank = sdd_dist_rank(), N = sdd_dist_size(), B = 4;
-    /* rank 0's bytes reach every rank (the lead's folder check of --seeds) */
-    char lead[5];
-    snprintf(lead, sizeof lead, "r%03d", rank);
-    CHECK_MSG(sdd_dist_from_lead(lead, sizeof lead, &e) == 0, "%s", e.msg);
-    CHECK_MSG(!strcmp(lead, "r000"), "rank %d got '%s'", rank, lead);
     const char *list = argc > 1 ? argv[1] : "list.txt";
     sdd_dataset *ds = NULL;
     sdd_dataset_params dp = sdd_dataset_default_params();

@@ -33,9 +33,6 @@ int main(void)
     sdd_err e;
     CHECK(sdd_dist_init(&e) == 0);
     CHECK(sdd_dist_size() == 1 && sdd_dist_rank() == 0);
-    /* one rank: the lead's bytes are this rank's, unchanged */
-    char lead[8] = "abcdefg";
-    CHECK(sdd_dist_from_lead(lead, sizeof lead, &e) == 0 && !strcmp(lead, "abcdefg"));
     /* shards partition every batch, sizes within one of each other */
     for (int B = 1; B <= 12; B++)
         for (int n = 1; n <= B; n++) {
