@@ -111,6 +111,15 @@ $(BUILD)/tests/test_cuda_emu: tests/unit/test_cuda_emu.c $(EMUOBJ) $(LIBA) tests
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -DSDD_CUDA -Itests/unit -o $@ $< $(EMUOBJ) $(LIBA) $(LDFLAGS) $(LDLIBS) -lstdc++ -lpthread
 
+# the emulation's own refusals (host pointers, launch limits, guard pages), probed by kernels of tests/unit/emu_probe.cu
+$(BUILD)/tests/emu_probe.o: tests/unit/emu_probe.cu src/backend/cuda_emu.h | $(DEPSTAMP)
+	@mkdir -p $(dir $@)
+	$(CXX) $(EMU_CXXFLAGS) -c $< -o $@
+
+$(BUILD)/tests/test_cuda_emu_strict: tests/unit/test_cuda_emu_strict.c $(BUILD)/tests/emu_probe.o $(LIBA) tests/unit/check.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(BUILD)/tests/emu_probe.o $(LIBA) $(LDFLAGS) $(LDLIBS) -lstdc++ -lpthread
+
 # XLS-R models on the emulated CUDA backend, built the same way
 $(BUILD)/tests/test_cuda_emu_xlsr: tests/unit/test_cuda_emu_xlsr.c $(EMUOBJ) $(LIBA) tests/unit/check.h tests/unit/fixture.h tests/unit/device_logits.h
 	@mkdir -p $(dir $@)

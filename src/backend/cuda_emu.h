@@ -19,6 +19,21 @@
  *     crashes here as it would fail on a GPU. sdd_cu_emu_protect(0) turns
  *     this off (re-protecting every resident page at each launch costs
  *     system time; tests keep it on for a subset).
+ *   - every device allocation sits between two guard pages that stay
+ *     PROT_NONE, its end 256-byte aligned against the trailing one (as
+ *     cudaMalloc aligns its start), so a kernel or copy running past either
+ *     end of an allocation crashes here as compute-sanitizer would report it.
+ *   - what a GPU refuses or cannot do aborts with a line naming the call:
+ *     a launch outside the limits of sm_90 (grid y/z above 65,535, an empty
+ *     grid or block, more than 1,024 threads, more than 48 KiB of dynamic
+ *     shared memory, which needs an opt-in the backend never makes), a
+ *     kernel argument that is a host pointer (a kernel reading host memory
+ *     works in an emulation and faults on a card), a cudaMemcpy whose kind
+ *     does not match where its pointers live or whose range leaves the
+ *     allocation, a cudaMemset off the device, and a cuBLAS call with a
+ *     host matrix or pointer array or a leading dimension below its rows
+ *     (cuBLAS returns CUBLAS_STATUS_INVALID_VALUE, 7, for those; so does
+ *     this).
  *   - cuBLAS SGEMM (column-major, as cuBLAS; plain, strided-batched and
  *     pointer-array batched) goes to OpenBLAS's cblas_sgemm.
  *   - atomicAdd is a plain add (sequential launches only).
@@ -36,6 +51,7 @@
 #include <pthread.h>
 #include <sys/mman.h>
 #include <cblas.h>
+#include <type_traits>
 
 #define __global__
 #define __device__
@@ -57,22 +73,50 @@ inline char *shared_mem;                /* the running block's dynamic shared me
 inline pthread_barrier_t *barrier;      /* the running block's barrier (sync launches) */
 inline int sync_launch;
 
-/* device allocations, all PROT_NONE while no device work runs */
-struct alloc { void *p; size_t len; };
+/* device allocations, all PROT_NONE while no device work runs; p is what
+ * cudaMalloc returned, len the bytes asked for (what copies and GEMMs may
+ * touch), map/maplen the whole mapping with its two guard pages */
+struct alloc { void *p; size_t len; char *map; size_t maplen; };
 inline alloc *allocs;
 inline int nalloc, capalloc, open_depth;
 inline int unprotected;
 
+inline const size_t page = 4096;
+inline size_t page_round(size_t n) { return (n + page - 1) / page * page; }
+
+/* the usable pages of allocation i (between the guards) */
+inline void protect_one(int i, int prot)
+{
+    if (mprotect(allocs[i].map + page, allocs[i].maplen - 2 * page, prot)) { perror("cuda emulation: mprotect"); abort(); }
+}
+
 inline void protect_all(int prot)
 {
     if (unprotected) return;
-    for (int i = 0; i < nalloc; i++)
-        if (mprotect(allocs[i].p, allocs[i].len, prot)) { perror("cuda emulation: mprotect"); abort(); }
+    for (int i = 0; i < nalloc; i++) protect_one(i, prot);
 }
 inline void open() { if (open_depth++ == 0) protect_all(PROT_READ | PROT_WRITE); }
 inline void close() { if (--open_depth == 0) protect_all(PROT_NONE); }
 
-inline size_t page_round(size_t n) { const size_t pg = 4096; return (n + pg - 1) / pg * pg; }
+[[noreturn]] inline void fail(const char *fmt, const char *what, const char *detail)
+{
+    fprintf(stderr, "cuda emulation: %s: ", what);
+    fprintf(stderr, fmt, detail);
+    fputc('\n', stderr);
+    abort();
+}
+
+/* the allocation holding [p, p + bytes), or -1 (bytes 0: p may be its end) */
+inline int find(const void *p, size_t bytes)
+{
+    const char *q = (const char *)p;
+    for (int i = 0; i < nalloc; i++) {
+        const char *a = (const char *)allocs[i].p;
+        if (q >= a && q <= a + allocs[i].len && bytes <= (size_t)(a + allocs[i].len - q)) return i;
+    }
+    return -1;
+}
+inline int on_device(const void *p) { return find(p, 0) >= 0; }
 
 inline void *dmalloc(size_t bytes)
 {
@@ -83,23 +127,47 @@ inline void *dmalloc(size_t bytes)
         allocs = na;
         capalloc = nc;
     }
-    const size_t len = page_round(bytes ? bytes : 1);
-    void *p = mmap(NULL, len, open_depth || unprotected ? PROT_READ | PROT_WRITE : PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (p == MAP_FAILED) return NULL;
-    allocs[nalloc].p = p;
-    allocs[nalloc].len = len;
+    const size_t len = ((bytes ? bytes : 1) + 255) & ~(size_t)255;
+    const size_t maplen = page_round(len) + 2 * page;
+    char *m = (char *)mmap(NULL, maplen, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (m == MAP_FAILED) return NULL;
+    allocs[nalloc] = { m + maplen - page - len, bytes, m, maplen };
     nalloc++;
-    return p;
+    if (open_depth || unprotected) protect_one(nalloc - 1, PROT_READ | PROT_WRITE);
+    return allocs[nalloc - 1].p;
 }
 
 inline void dfree(void *p)
 {
     for (int i = 0; i < nalloc; i++)
         if (allocs[i].p == p) {
-            munmap(p, allocs[i].len);
+            munmap(allocs[i].map, allocs[i].maplen);
             allocs[i] = allocs[--nalloc];
             return;
         }
+}
+
+/* a launch a GPU would refuse (sm_90 limits; dynamic shared memory without the opt-in) */
+inline void check_config(const char *name, dim3 g, dim3 b, size_t shm)
+{
+    char d[160];
+    snprintf(d, sizeof d, "grid (%u, %u, %u), block (%u, %u, %u), %zu bytes of shared memory", g.x, g.y, g.z, b.x, b.y, b.z, shm);
+    const unsigned long long nt = (unsigned long long)b.x * b.y * b.z;
+    if (!g.x || !g.y || !g.z || g.x > 2147483647u || g.y > 65535 || g.z > 65535 || !nt || nt > 1024 || b.z > 64 ||
+        shm > 48 * 1024)
+        fail("launch configuration a GPU refuses: %s", name, d);
+}
+
+/* a kernel argument that is a pointer must point into device memory (or be NULL) */
+template <class T> void check_arg(const char *name, int i, const T &a)
+{
+    if constexpr (std::is_pointer<T>::value && !std::is_function<typename std::remove_pointer<T>::type>::value) {
+        if (a && !on_device((const void *)a)) {
+            char d[96];
+            snprintf(d, sizeof d, "argument %d (%p) is not device memory", i + 1, (const void *)a);
+            fail("%s", name, d);
+        }
+    }
 }
 
 /* one thread of a sync launch: every block in turn, the blocks separated by
@@ -128,11 +196,15 @@ template <class F> void *thread_main(void *arg)
 template <class K> struct launch;
 template <class... P> struct launch<void (*)(P...)> {
     void (*k)(P...);
+    const char *name;
     dim3 g, b;
     size_t shm;
     int sync;
     void operator()(P... a)
     {
+        check_config(name, g, b, shm);
+        int i = 0;
+        (check_arg(name, i++, a), ...);
         open();
         bdim = b;
         gdim = g;
@@ -187,9 +259,9 @@ template <class... P> struct launch<void (*)(P...)> {
     }
 };
 
-template <class... P> launch<void (*)(P...)> make_launch(void (*k)(P...), dim3 g, dim3 b, size_t shm, int sync)
+template <class... P> launch<void (*)(P...)> make_launch(void (*k)(P...), const char *name, dim3 g, dim3 b, size_t shm, int sync)
 {
-    launch<void (*)(P...)> l = { k, g, b, shm, sync };
+    launch<void (*)(P...)> l = { k, name, g, b, shm, sync };
     return l;
 }
 
@@ -211,8 +283,8 @@ inline void syncthreads()
 #define blockDim (sdd_emu::bdim)
 #define gridDim (sdd_emu::gdim)
 #define __syncthreads() sdd_emu::syncthreads()
-#define SDD_LAUNCH(k, g, b, s) sdd_emu::make_launch((k), dim3(g), dim3(b), (size_t)(s), 0)
-#define SDD_LAUNCH_SYNC(k, g, b, s) sdd_emu::make_launch((k), dim3(g), dim3(b), (size_t)(s), 1)
+#define SDD_LAUNCH(k, g, b, s) sdd_emu::make_launch((k), #k, dim3(g), dim3(b), (size_t)(s), 0)
+#define SDD_LAUNCH_SYNC(k, g, b, s) sdd_emu::make_launch((k), #k, dim3(g), dim3(b), (size_t)(s), 1)
 #define SDD_SHARED_DYN(type, name) type *name = (type *)sdd_emu::shared_mem
 
 static inline float atomicAdd(float *p, float v) { const float o = *p; *p = o + v; return o; }
@@ -252,9 +324,24 @@ static inline cudaError_t cudaMalloc(void **p, size_t bytes)
     return *p ? cudaSuccess : cudaErrorMemoryAllocation;
 }
 static inline cudaError_t cudaFree(void *p) { sdd_emu::dfree(p); return cudaSuccess; }
+/* where a copy's range must lie for its kind: 1 device, 0 host */
+static inline void emu_copy_side(const void *p, size_t bytes, int dev, const char *what, const char *side)
+{
+    char d[128];
+    if (!bytes) return;   /* cudaMemcpy of nothing succeeds whatever the pointers */
+    if (dev && sdd_emu::find(p, bytes) < 0) {
+        snprintf(d, sizeof d, "%s range [%p, +%zu) is not within one device allocation", side, p, bytes);
+        sdd_emu::fail("%s", what, d);
+    }
+    if (!dev && sdd_emu::on_device(p)) {
+        snprintf(d, sizeof d, "%s %p is device memory, the copy's kind says host", side, p);
+        sdd_emu::fail("%s", what, d);
+    }
+}
 static inline cudaError_t cudaMemcpy(void *dst, const void *src, size_t bytes, cudaMemcpyKind kind)
 {
-    (void)kind;
+    emu_copy_side(dst, bytes, kind == cudaMemcpyHostToDevice || kind == cudaMemcpyDeviceToDevice, "cudaMemcpy", "destination");
+    emu_copy_side(src, bytes, kind == cudaMemcpyDeviceToHost || kind == cudaMemcpyDeviceToDevice, "cudaMemcpy", "source");
     sdd_emu::open();
     memcpy(dst, src, bytes);
     sdd_emu::close();
@@ -262,6 +349,7 @@ static inline cudaError_t cudaMemcpy(void *dst, const void *src, size_t bytes, c
 }
 static inline cudaError_t cudaMemset(void *dst, int v, size_t bytes)
 {
+    emu_copy_side(dst, bytes, 1, "cudaMemset", "destination");
     sdd_emu::open();
     memset(dst, v, bytes);
     sdd_emu::close();
@@ -285,12 +373,43 @@ typedef enum { CUBLAS_OP_N = 0, CUBLAS_OP_T = 1 } cublasOperation_t;
 static inline cublasStatus_t cublasCreate(cublasHandle_t *h) { *h = (void *)1; return CUBLAS_STATUS_SUCCESS; }
 static inline cublasStatus_t cublasSetMathMode(cublasHandle_t h, int mode) { (void)h; (void)mode; return CUBLAS_STATUS_SUCCESS; }
 
+#define CUBLAS_STATUS_INVALID_VALUE 7
+
+/* a column-major matrix of rows x cols at leading dimension ld: its elements
+ * must lie in device memory; ld below rows is cuBLAS's INVALID_VALUE (1) */
+static inline int emu_blas_matrix(const char *what, const char *which, const float *p, int rows, int cols, int ld)
+{
+    if (ld < (rows > 1 ? rows : 1)) return 1;
+    if (!rows || !cols) return 0;
+    const size_t n = (size_t)(cols - 1) * ld + rows;
+    if (sdd_emu::find(p, n * sizeof *p) < 0) {
+        char d[160];
+        snprintf(d, sizeof d, "matrix %s (%d x %d, ld %d at %p) is not within one device allocation", which, rows, cols, ld,
+                 (const void *)p);
+        sdd_emu::fail("%s", what, d);
+    }
+    return 0;
+}
+/* A, B and C of one product; 1 for an invalid value */
+static inline int emu_blas_check(const char *what, cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k, const float *A,
+                                 int lda, const float *B, int ldb, const float *C, int ldc)
+{
+    if (m < 0 || n < 0 || k < 0) return 1;
+    return emu_blas_matrix(what, "A", A, ta == CUBLAS_OP_T ? k : m, ta == CUBLAS_OP_T ? m : k, lda) |
+           emu_blas_matrix(what, "B", B, tb == CUBLAS_OP_T ? n : k, tb == CUBLAS_OP_T ? k : n, ldb) |
+           emu_blas_matrix(what, "C", C, m, n, ldc);
+}
+
 static inline cublasStatus_t cublasSgemmStridedBatched(cublasHandle_t h, cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k,
                                                        const float *alpha, const float *A, int lda, long long sa,
                                                        const float *B, int ldb, long long sb, const float *beta,
                                                        float *C, int ldc, long long sc, int batch)
 {
     (void)h;
+    if (batch < 0) return CUBLAS_STATUS_INVALID_VALUE;
+    for (int i = 0; i < batch; i++)
+        if (emu_blas_check("cublasSgemm", ta, tb, m, n, k, A + i * sa, lda, B + i * sb, ldb, C + i * sc, ldc))
+            return CUBLAS_STATUS_INVALID_VALUE;
     sdd_emu::open();
     for (int i = 0; i < batch; i++)
         cblas_sgemm(CblasColMajor, ta == CUBLAS_OP_T ? CblasTrans : CblasNoTrans, tb == CUBLAS_OP_T ? CblasTrans : CblasNoTrans,
@@ -299,18 +418,24 @@ static inline cublasStatus_t cublasSgemmStridedBatched(cublasHandle_t h, cublasO
     return CUBLAS_STATUS_SUCCESS;
 }
 
-/* the pointer arrays are device memory, read while the device is open */
+/* the pointer arrays are device memory (a host array faults on a card), read while the device is open */
 static inline cublasStatus_t cublasSgemmBatched(cublasHandle_t h, cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k,
                                                 const float *alpha, const float *const A[], int lda, const float *const B[], int ldb,
                                                 const float *beta, float *const C[], int ldc, int batch)
 {
     (void)h;
+    if (batch < 0) return CUBLAS_STATUS_INVALID_VALUE;
+    const size_t arr = (size_t)batch * sizeof(float *);
+    if (batch && (sdd_emu::find(A, arr) < 0 || sdd_emu::find(B, arr) < 0 || sdd_emu::find(C, arr) < 0))
+        sdd_emu::fail("%s", "cublasSgemmBatched", "a pointer array is not device memory");
+    int bad = 0;
     sdd_emu::open();
-    for (int i = 0; i < batch; i++)
+    for (int i = 0; i < batch && !bad; i++) bad = emu_blas_check("cublasSgemmBatched", ta, tb, m, n, k, A[i], lda, B[i], ldb, C[i], ldc);
+    for (int i = 0; i < batch && !bad; i++)
         cblas_sgemm(CblasColMajor, ta == CUBLAS_OP_T ? CblasTrans : CblasNoTrans, tb == CUBLAS_OP_T ? CblasTrans : CblasNoTrans,
                     m, n, k, *alpha, A[i], lda, B[i], ldb, *beta, C[i], ldc);
     sdd_emu::close();
-    return CUBLAS_STATUS_SUCCESS;
+    return bad ? CUBLAS_STATUS_INVALID_VALUE : CUBLAS_STATUS_SUCCESS;
 }
 
 static inline cublasStatus_t cublasSgemm(cublasHandle_t h, cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k,
