@@ -45,6 +45,8 @@ static void usage(FILE *f)
             "                            the GPU's); logged in log.jsonl. The same gradients either way\n"
             "  --paths orig|aug|dual     training regime (default dual)\n"
             "  --align none|pcgrad|gradvac|cagrad   gradient alignment for dual (default pcgrad)\n"
+            "  --align-groups whole|block|tensor    align the whole gradient (default, the reference), or each\n"
+            "                            layer (block: names up to their index, encoder.2) or tensor on its own\n"
             "  --bn-stats joint|per-path BatchNorm statistics over the whole batch as the reference,\n"
             "                            two backward passes (default: the lower EER measured), or per\n"
             "                            path, both gradients from one backward pass (~0.6x the step)\n"
@@ -144,6 +146,12 @@ int cmd_train(int argc, char **argv)
         rc = cli_usage_error("train", "%s applies to two paths: it needs --paths dual (this run's paths are %s%s%s)",
                              align_given && cfg.step.align != SDD_ALIGN_NONE ? "--align" : "--bn-stats",
                              cfg.step.paths == SDD_PATHS_ORIG ? "orig" : "aug", recipe ? ", from recipe " : "", recipe ? recipe : "");
+    /* groups divide an alignment: without one there is nothing to divide */
+    if (rc == SDD_EXIT_OK && cfg.align_groups != SDD_ALIGN_GROUPS_WHOLE && (cfg.step.paths != SDD_PATHS_DUAL || cfg.step.align == SDD_ALIGN_NONE))
+        rc = cli_usage_error("train", "--align-groups %s divides the alignment of the two paths' gradients: it needs --paths dual "
+                             "and --align pcgrad, gradvac or cagrad (this run's: paths %s, align %s%s%s)",
+                             sdd_align_groups_name(cfg.align_groups), cfg.step.paths == SDD_PATHS_DUAL ? "dual" : cfg.step.paths == SDD_PATHS_ORIG ? "orig" : "aug",
+                             sdd_align_name(cfg.step.align), recipe ? ", recipe " : "", recipe ? recipe : "");
     if (rc == SDD_EXIT_OK && (!cfg.train_list || !cfg.dev_list || !cfg.out_dir))
         rc = cli_usage_error("train", "--train, --dev and --out are required");
     if (rc == SDD_EXIT_OK && sdd_rawboost_check_params(&cfg.rb, &e)) rc = cli_usage_error("train", "%s", e.msg);

@@ -11,6 +11,37 @@ void sdd_align_state_init(sdd_align_state *s)
     s->cagrad_c = 0.5;
 }
 
+int sdd_align_state_set_groups(sdd_align_state *s, int ng)
+{
+    double *r = ng > 0 ? calloc(4 * (size_t)ng, sizeof *r) : NULL;
+    if (ng > 0 && !r) return -1;
+    free(s->rho_g);
+    s->rho_g = r;
+    s->ng = ng > 0 ? ng : 0;
+    return 0;
+}
+
+void sdd_align_state_free(sdd_align_state *s)
+{
+    free(s->rho_g);
+    s->rho_g = NULL;
+    s->ng = 0;
+}
+
+int sdd_align_groups_parse(const char *name)
+{
+    if (!strcmp(name, "whole")) return SDD_ALIGN_GROUPS_WHOLE;
+    if (!strcmp(name, "block")) return SDD_ALIGN_GROUPS_BLOCK;
+    if (!strcmp(name, "tensor")) return SDD_ALIGN_GROUPS_TENSOR;
+    return -1;
+}
+
+const char *sdd_align_groups_name(int mode)
+{
+    static const char *names[] = { "whole", "block", "tensor" };
+    return mode >= 0 && mode < 3 ? names[mode] : "?";
+}
+
 int sdd_align_parse(const char *name)
 {
     if (!strcmp(name, "none")) return SDD_ALIGN_NONE;
@@ -173,4 +204,33 @@ void sdd_align_coefs(int method, sdd_align_stats *sp, sdd_align_state *st, doubl
         break;
     }
     *sp = s;
+}
+
+void sdd_align_group_coefs(int method, int gi, double g00, double g11, double g01, sdd_align_state *st, double *a0,
+                           double *a1, int *nconflict)
+{
+    sdd_align_stats s;
+    sdd_align_stats_from_dots(g00, g11, g01, &s);
+    *nconflict += s.conflict;
+    /* the group's own GradVac targets stand in for the whole vector's */
+    sdd_align_state gs = *st;
+    memcpy(gs.rho_t, st->rho_g + 4 * (size_t)gi, sizeof gs.rho_t);
+    sdd_align_coefs(method, &s, &gs, a0, a1);
+    memcpy(st->rho_g + 4 * (size_t)gi, gs.rho_t, sizeof gs.rho_t);
+}
+
+void sdd_align_grouped(int method, const float *g0, const float *g1, size_t n, const sdd_align_group *gr, int ng,
+                       float *out, sdd_align_state *st, sdd_align_stats *stats, int *nconflict)
+{
+    sdd_align_stats s;
+    sdd_align_measure(g0, g1, n, &s);
+    *nconflict = 0;
+    for (int i = 0; i < ng; i++) {
+        const float *x = g0 + gr[i].off, *y = g1 + gr[i].off;
+        double a0, a1;
+        sdd_align_group_coefs(method, i, dot(x, x, gr[i].n), dot(y, y, gr[i].n), dot(x, y, gr[i].n), st, &a0, &a1, nconflict);
+        axpby(a0, x, a1, y, gr[i].n, out + gr[i].off);
+    }
+    s.norm_out = sqrt(dot(out, out, n));
+    if (stats) *stats = s;
 }

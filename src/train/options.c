@@ -123,6 +123,11 @@ int sdd_train_option(sdd_train_config *c, const char *key, const char *v, const 
         c->step.align = k;
         return 0;
     }
+    if (!strcmp(key, "align-groups")) {
+        if ((k = sdd_align_groups_parse(v)) < 0) return sdd_err_set(e, "%s: '%s' is not whole, block or tensor", shown, v);
+        c->align_groups = k;
+        return 0;
+    }
     if (!strcmp(key, "bn-stats")) {
         if ((k = choice(v, BN, 2)) < 0) return sdd_err_set(e, "%s: '%s' is not per-path or joint", shown, v);
         c->step.bn_stats = k ? SDD_BN_JOINT : SDD_BN_PER_PATH;
@@ -247,6 +252,7 @@ char *sdd_train_config_json(const sdd_train_config *c, const char *arch, sdd_err
         { "recipe", c->recipe }, { "train", c->train_list }, { "train-audio", c->train_audio }, { "dev", c->dev_list },
         { "dev-audio", c->dev_audio }, { "model", arch }, { "init", c->init_model }, { "ssl-weights", c->ssl_weights },
         { "paths", PATHS[c->step.paths] }, { "align", sdd_align_name(c->step.align) },
+        { "align-groups", sdd_align_groups_name(c->align_groups) },
         { "bn-stats", BN[c->step.bn_stats == SDD_BN_JOINT] }, { "select", SELECT[c->select_eer != 0] },
         { "crop", CROP[c->crop == SDD_CUT_RANDOM] }, { "lr-schedule", sdd_lr_schedule_name(c->lr_schedule) },
         { "ssl-recompute", RECOMPUTE[c->ssl_recompute] }, { "cache", CACHE[c->cache_none != 0] },

@@ -176,14 +176,18 @@ int sdd_recipe_check_resume_text(const sdd_train_config *cfg, const char *arch, 
         if (rc) break;
         int free_key = 0;
         for (size_t k = 0; k < sizeof free_keys / sizeof free_keys[0]; k++) free_key |= !strcmp(key, free_keys[k]);
-        if (free_key || (!dual && (!strcmp(key, "align") || !strcmp(key, "bn-stats")))) continue;
+        if (free_key || (!dual && (!strcmp(key, "align") || !strcmp(key, "bn-stats") || !strcmp(key, "align-groups")))) continue;
         const json_t *a = json_object_get(was, key);
-        if (!a || json_equal((json_t *)a, b)) continue;   /* a key older runs did not record is not compared */
+        /* runs from before --align-groups aligned the whole vector */
+        json_t *was_whole = !a && !strcmp(key, "align-groups") ? json_string("whole") : NULL;
+        if (was_whole) a = was_whole;
+        if (!a || json_equal((json_t *)a, b)) { json_decref(was_whole); continue; }   /* a key older runs did not record is not compared */
         char *sa = json_dumps(a, JSON_ENCODE_ANY), *sb = json_dumps(b, JSON_ENCODE_ANY);
         rc = sdd_err_set(e, "%s: the run was started with \"%s\": %s, this command gives %s (resume with the run's settings, or use a new --out)",
                          origin, key, sa ? sa : "?", sb ? sb : "?");
         free(sa);
         free(sb);
+        json_decref(was_whole);
         one_line(e);
     }
     json_decref(now);

@@ -161,11 +161,21 @@ static int apply_device(sdd_model *m, sdd_adam *opt, sdd_align_state *al, const 
             a0 = a->w[0] / W;
             a1 = a->w[1] / W;
             res->loss_total = a0 * res->loss[0] + a1 * res->loss[1];
+        } else if (p->ngroups > 0) {
+            /* each group from its own dot products: a few scalars per group come back */
+            res->loss_total = 0.5 * (res->loss[0] + res->loss[1]);
+            for (int i = 0; i < p->ngroups; i++) {
+                const sdd_align_group *gr = &p->groups[i];
+                double dg[3];
+                if (sdd_device_dots(g0 + gr->off, g1 + gr->off, gr->n, ps->ddots, dg, e)) return -1;
+                sdd_align_group_coefs(p->align, i, dg[0], dg[1], dg[2], al, &a0, &a1, &res->group_conflicts);
+                if (sdd_device_combine(g0 + gr->off, g1 + gr->off, gr->n, a0, a1, out + gr->off, e)) return -1;
+            }
         } else {
             sdd_align_coefs(p->align, &res->al, al, &a0, &a1);
             res->loss_total = 0.5 * (res->loss[0] + res->loss[1]);
         }
-        if (sdd_device_combine(g0, g1, n, a0, a1, out, e)) return -1;
+        if ((p->align == SDD_ALIGN_NONE || p->ngroups <= 0) && sdd_device_combine(g0, g1, n, a0, a1, out, e)) return -1;
         res->has_align_stats = 1;
     }
     double nn;
@@ -237,7 +247,10 @@ int sdd_accum_apply(sdd_model *m, sdd_adam *opt, sdd_align_state *al, const sdd_
         res->loss_total = a0 * res->loss[0] + a1 * res->loss[1];
         res->has_align_stats = 1;
     } else {
-        sdd_align(p->align, ps->grad[0], ps->grad[1], n, grad_out, al, &res->al);
+        if (p->ngroups > 0)
+            sdd_align_grouped(p->align, ps->grad[0], ps->grad[1], n, p->groups, p->ngroups, grad_out, al, &res->al,
+                              &res->group_conflicts);
+        else sdd_align(p->align, ps->grad[0], ps->grad[1], n, grad_out, al, &res->al);
         res->loss_total = 0.5 * (res->loss[0] + res->loss[1]);
         res->has_align_stats = 1;
     }

@@ -42,6 +42,10 @@ typedef struct {
      * global_rows; BatchNorm statistics, loss numerators and weight sums, and
      * the path gradients are summed over ranks before alignment and Adam. */
     int global_rows, shard_lo;
+    /* Grouped alignment (--align-groups; align.h): ngroups groups tiling the
+     * parameter block, aligned one by one; NULL / 0: the whole vector. */
+    const sdd_align_group *groups;
+    int ngroups;
 } sdd_step_params;
 
 typedef struct {
@@ -49,7 +53,13 @@ typedef struct {
     double loss_total;    /* the regime's objective */
     sdd_align_stats al;   /* conflict statistics (dual only) */
     int has_align_stats;
+    int group_conflicts;  /* grouped alignment: groups whose dot product is negative */
 } sdd_step_result;
+
+/* The groups of --align-groups MODE over the model's parameters (*out
+ * malloc'ed, *ng of them; NULL and 0 for whole), consecutive tensors with
+ * the same key in one group. 0, or -1 with e set. */
+int sdd_align_groups_build(const sdd_params *ps, int mode, sdd_align_group **out, int *ng, sdd_err *e);
 
 sdd_step_params sdd_step_default_params(void);
 /* wave (nb, L) with nb = B (one path) or 2B (dual); labels (nb) in {0 spoof, 1 bona fide}.

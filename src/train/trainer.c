@@ -1,5 +1,6 @@
 /* Owns the training loop (see trainer.h). */
 #include "train/trainer.h"
+#include <jansson.h>
 #include "train/options.h"
 #include "train/recipe.h"
 #include "data/dataset.h"
@@ -66,6 +67,7 @@ typedef struct {
     sdd_ctx c;
     sdd_adam opt;
     sdd_align_state al;
+    sdd_align_group *groups;   /* --align-groups block|tensor: cfg->step.groups */
     float *grad;
     sdd_nbest nb;              /* the n best epochs, their snapshot files */
     double best;               /* lowest dev loss so far */
@@ -109,6 +111,24 @@ static int auto_recompute(trainer *t, sdd_err *e)
     else
         fprintf(stderr, "sdd train: --ssl-recompute auto: %s (keeping the XLS-R activations needs about %.0f MB of %s memory, "
                         "%.0f MB free)\n", keep ? "activations kept from now on" : "recomputing", est * mb, dev ? "device" : "host", avail * mb);
+    return 0;
+}
+
+/* the log's record of --align-groups: each group's name and size in floats */
+static int log_groups(trainer *t, const sdd_train_config *cfg, sdd_err *e)
+{
+    json_t *arr = json_array();
+    int bad = !arr;
+    for (int i = 0; i < cfg->step.ngroups && !bad; i++)
+        bad = json_array_append_new(arr, json_pack("[s, I]", t->groups[i].name, (json_int_t)t->groups[i].n)) != 0;
+    json_t *o = bad ? NULL : json_pack("{s:s, s:s, s:i, s:o}", "type", "align_groups", "mode", sdd_align_groups_name(cfg->align_groups),
+                                       "count", cfg->step.ngroups, "groups", arr);
+    if (!o) json_decref(arr);
+    char *txt = o ? json_dumps(o, JSON_PRESERVE_ORDER | JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
+    json_decref(o);
+    if (!txt) return sdd_err_set(e, "log.jsonl: out of memory");
+    fprintf(t->log, "%s\n", txt);
+    free(txt);
     return 0;
 }
 
@@ -227,6 +247,8 @@ static int save_state(trainer *t, int next_epoch, sdd_err *e)
     const int64_t four = 4;
     double rho[4] = { t->al.rho_t[0][0], t->al.rho_t[0][1], t->al.rho_t[1][0], t->al.rho_t[1][1] };
     if (!rc) rc = sdd_tensorset_add(&ts, "gradvac.rho_t", SDD_F64, 1, &four, rho, sizeof rho, e);
+    const int64_t ng4 = 4 * (int64_t)t->al.ng;   /* --align-groups: each group's targets */
+    if (!rc && t->al.ng) rc = sdd_tensorset_add_ref(&ts, "gradvac.rho_groups", SDD_F64, 1, &ng4, t->al.rho_g, (size_t)ng4 * 8, e);
     /* the log's length with this epoch's records, all flushed: a resumed run cuts the
      * log back to it, dropping the records of steps it will redo and any torn line */
     if (fflush(t->log) != 0 || ferror(t->log)) return log_error(t, e);
@@ -268,9 +290,10 @@ static int load_state(trainer *t, sdd_err *e)
     const size_t bytes = t->m->params.total * sizeof(float);
     const sdd_ntensor *m = sdd_tensorset_find(&ts, "adam.m"), *v = sdd_tensorset_find(&ts, "adam.v"), *p = sdd_tensorset_find(&ts, "params");
     const sdd_ntensor *rho = sdd_tensorset_find(&ts, "gradvac.rho_t");
+    const sdd_ntensor *rho_g = t->al.ng ? sdd_tensorset_find(&ts, "gradvac.rho_groups") : NULL;
     const char *arch = sdd_tensorset_get_meta(&ts, "arch");
     int bad = !m || !v || !p || !rho || m->nbytes != bytes || v->nbytes != bytes || p->nbytes != bytes || rho->nbytes != 32 ||
-              !arch || strcmp(arch, t->m->arch);
+              (t->al.ng && (!rho_g || rho_g->nbytes != 32 * (size_t)t->al.ng)) || !arch || strcmp(arch, t->m->arch);
     const long next_epoch = meta_long(&ts, "next_epoch", path, &bad);
     long step = meta_long(&ts, "step", path, &bad), astep = meta_long(&ts, "adam_step", path, &bad);
     const long ni = meta_long(&ts, "not_improving", path, &bad), nb = meta_long(&ts, "nbest", path, &bad);
@@ -288,7 +311,7 @@ static int load_state(trainer *t, sdd_err *e)
      * twice */
     double r[4];
     if (sdd_tensor_read(m, t->opt.m, e) || sdd_tensor_read(v, t->opt.v, e) || sdd_tensor_read(p, t->m->params.data, e) ||
-        sdd_tensor_read(rho, r, e)) {
+        sdd_tensor_read(rho, r, e) || (rho_g && sdd_tensor_read(rho_g, t->al.rho_g, e))) {
         sdd_tensorset_free(&ts);
         return sdd_err_prefix(e, "%s", path);
     }
@@ -662,6 +685,13 @@ static int train_run(const sdd_train_config *cfg, sdd_err *e)
     if (sdd_params_alloc_grads(&t.m->params, 2, e) || sdd_adam_init(&t.opt, &t.m->params, &cfg->adam, e)) { rc = -1; goto done; }
     sdd_ctx_init(&t.c, &t.m->params);
     sdd_align_state_init(&t.al);
+    if (cfg->step.paths == SDD_PATHS_DUAL && cfg->step.align != SDD_ALIGN_NONE &&
+        (sdd_align_groups_build(&t.m->params, cfg->align_groups, &t.groups, &dcfg.step.ngroups, e) ||
+         sdd_align_state_set_groups(&t.al, dcfg.step.ngroups))) {
+        rc = t.groups && !t.al.rho_g ? sdd_err_set(e, "out of memory") : -1;
+        goto done;
+    }
+    dcfg.step.groups = t.groups;
     t.grad = malloc(t.m->params.total * sizeof(float));
     if (!t.grad) { rc = sdd_err_set(e, "out of memory"); goto done; }
     if (sdd_nbest_init(&t.nb, cfg->n_best, cfg->out_dir, cfg->select_eer, e)) { rc = -1; goto done; }
@@ -732,6 +762,7 @@ static int train_run(const sdd_train_config *cfg, sdd_err *e)
         /* the weights as given (float to 6 digits: 0.2, not 0.200000003) */
         fprintf(t.log, "{\"type\": \"start\", \"arch\": \"%s\", \"train\": %d, \"dev\": %d, \"class_weight\": [%.6g, %.6g]}\n", t.m->arch,
                 sdd_dataset_count(tr), sdd_dataset_count(dv), (double)cfg->step.class_weight[0], (double)cfg->step.class_weight[1]);
+        if (cfg->step.ngroups && log_groups(&t, cfg, e)) { rc = -1; goto done; }
     }
     fseek(t.log, 0, SEEK_END);          /* so that ftell gives the length (save_state) */
     const int ndev = sdd_dataset_count(dv);
@@ -742,6 +773,9 @@ static int train_run(const sdd_train_config *cfg, sdd_err *e)
                 t.m->arch, sdd_dataset_count(tr), ndev, cfg->step.paths == SDD_PATHS_DUAL ? "dual" : cfg->step.paths == SDD_PATHS_AUG ? "aug" : "orig",
                 sdd_align_name(cfg->step.align), cfg->step.bn_stats == SDD_BN_JOINT ? "joint" : "per-path", cfg->batch,
                 cfg->step.paths == SDD_PATHS_DUAL ? " + copies" : "", (long long)sdd_loader_batches_per_epoch(ld));
+    if (!cfg->quiet && cfg->step.ngroups)
+        fprintf(stderr, "sdd train: --align-groups %s: %s aligned in %d groups (log.jsonl: align_groups)\n", sdd_align_groups_name(cfg->align_groups),
+                sdd_align_name(cfg->step.align), cfg->step.ngroups);
     int stop = trained;
     const int tty = !cfg->quiet && isatty(2);
     const long total_steps = (long)cfg->epochs * steps_per_epoch;
@@ -749,7 +783,7 @@ static int train_run(const sdd_train_config *cfg, sdd_err *e)
     for (int ep = t.epoch0; ep < cfg->epochs && !stop && !rc; ep++) {
         if (sdd_loader_start_epoch(ld, ep, e)) { rc = -1; break; }
         double t0 = omp_get_wtime(), lsum = 0.0, ts = t0;
-        long nsteps = 0, nconf = 0, nal = 0;
+        long nsteps = 0, nconf = 0, nal = 0, gconf = 0;
         int64_t mb = 0;
         sdd_accum acc;
         memset(&acc, 0, sizeof acc);
@@ -785,7 +819,9 @@ static int train_run(const sdd_train_config *cfg, sdd_err *e)
                 nconf += r.al.conflict;
                 fprintf(t.log, ", \"loss_orig\": %.9g, \"loss_aug\": %.9g, \"norm_orig\": %.9g, \"norm_aug\": %.9g, \"dot\": %.9g, \"cos\": %s, \"conflict\": %s",
                         r.loss[0], r.loss[1], r.al.norm0, r.al.norm1, r.al.dot, jnum(jb, r.al.cos), r.al.conflict ? "true" : "false");
-                if (cfg->step.align == SDD_ALIGN_CAGRAD) fprintf(t.log, ", \"cagrad_w\": %.9g", r.al.cagrad_w);
+                if (cfg->step.align == SDD_ALIGN_CAGRAD && !cfg->step.ngroups) fprintf(t.log, ", \"cagrad_w\": %.9g", r.al.cagrad_w);
+                if (cfg->step.ngroups) fprintf(t.log, ", \"group_conflicts\": %d", r.group_conflicts);
+                gconf += r.group_conflicts;
             }
             fprintf(t.log, ", \"seconds\": %.4f}\n", omp_get_wtime() - ts);
             if (ferror(t.log)) { rc = log_error(&t, e); break; }
@@ -823,10 +859,12 @@ static int train_run(const sdd_train_config *cfg, sdd_err *e)
         sdd_loader_get_stats(ld, &ls);
         char j1[32], j2[32], j3[32], j4[32];
         fprintf(t.log, "{\"type\": \"epoch\", \"epoch\": %d, \"steps\": %ld, \"train_loss\": %s, \"dev_loss\": %s, \"dev_eer\": %s, "
-                       "\"conflict_rate\": %s, \"aligned_steps\": %ld, \"seconds\": %.2f, \"dev_seconds\": %.2f, \"data_wait_s\": %.3f, "
-                       "\"not_improving\": %d}\n",
+                       "\"conflict_rate\": %s, \"aligned_steps\": %ld, ",
                 ep, nsteps, jnum(j1, nsteps ? lsum / nsteps : NAN), jnum(j2, dloss), jnum(j3, have_eer ? er.eer : NAN),
-                jnum(j4, nal ? (double)nconf / nal : NAN), nal,
+                jnum(j4, nal ? (double)nconf / nal : NAN), nal);
+        /* --align-groups: the share of (step, group) pairs in conflict */
+        if (cfg->step.ngroups) fprintf(t.log, "\"group_conflict_rate\": %s, ", jnum(j4, nal ? (double)gconf / ((double)nal * cfg->step.ngroups) : NAN));
+        fprintf(t.log, "\"seconds\": %.2f, \"dev_seconds\": %.2f, \"data_wait_s\": %.3f, \"not_improving\": %d}\n",
                 omp_get_wtime() - t0, dev_s, ls.wait_s, t.not_improving);
         if (fflush(t.log) != 0 || ferror(t.log)) { rc = log_error(&t, e); break; }
         sdd_crashpoint("train.epoch");
@@ -903,6 +941,8 @@ done:
     sdd_adam_free(&t.opt);
     sdd_nbest_free(&t.nb);
     free(t.grad);
+    free(t.groups);
+    sdd_align_state_free(&t.al);
     sdd_model_free(t.m);
     sdd_dataset_close(tr);
     sdd_dataset_close(dv);

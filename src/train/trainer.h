@@ -30,6 +30,8 @@ typedef struct {
                                  _AUTO (default) recompute in the first step, then keep them when the
                                  estimate of that memory fits in what is free (train/memory.h) */
     sdd_step_params step;
+    int align_groups;         /* SDD_ALIGN_GROUPS_* (--align-groups): the alignment per layer or tensor;
+                                 the run builds step.groups from the model */
     sdd_adam_params adam;
     int epochs, patience, batch, dev_batch, n_best, workers, resume;
     long max_steps;           /* stop after this many steps in total (0 = no limit) */

@@ -1,6 +1,8 @@
 /* Gradient alignment (PCGrad, GradVac, CAGrad with the exact 1-D inner
  * solution) and Adam against the reference fixtures of
- * tools/reference/train_ref.py, plus properties that hold for any input. */
+ * tools/reference/train_ref.py, the grouped alignment of --align-groups
+ * against tools/reference/align_groups_ref.py, plus properties that hold
+ * for any input. */
 #include "check.h"
 #include "fixture.h"
 #include "train/align.h"
@@ -11,6 +13,7 @@
 #include "models/modelio.h"
 #include <stdlib.h>
 #include <string.h>
+#include <math.h>
 
 static const float *get(const sdd_tensorset *ts, const char *name, size_t *n)
 {
@@ -73,6 +76,125 @@ static void test_alignment(const sdd_tensorset *fx)
         CHECK_NEAR(s.dot, d, 1e-6 * (1 + fabs(d)));
         free(out);
     }
+}
+
+static int64_t get_i(const sdd_tensorset *ts, const char *name, int k)
+{
+    const sdd_ntensor *t = sdd_tensorset_find(ts, name);
+    CHECK_MSG(t && t->dtype == SDD_I64 && t->nbytes >= 8 * (size_t)(k + 1), "fixture lacks I64 %s[%d]", name, k);
+    if (!t || t->dtype != SDD_I64 || t->nbytes < 8 * (size_t)(k + 1)) return -1;
+    int64_t v;
+    memcpy(&v, (const char *)t->data + 8 * k, 8);
+    return v;
+}
+
+/* --align-groups: each group aligned on its own, GradVac's targets per group
+ * carried over three steps, against align_groups_ref.py */
+static void test_grouped(void)
+{
+    sdd_tensorset fx;
+    sdd_err e;
+    if (sdd_safetensors_load("tests/data/train/align_groups.safetensors", &fx, &e)) { CHECK_MSG(0, "%s", e.msg); return; }
+    enum { NG = 5 };
+    sdd_align_group gr[NG];
+    for (int k = 0; k < NG; k++) {
+        gr[k].off = (size_t)get_i(&fx, "offsets", k);
+        gr[k].n = (size_t)get_i(&fx, "sizes", k);
+        snprintf(gr[k].name, sizeof gr[k].name, "g%d", k);
+    }
+    const char *meth[3] = { "pcgrad", "gradvac", "cagrad" };
+    sdd_align_state st[3];
+    for (int m = 0; m < 3; m++) {
+        sdd_align_state_init(&st[m]);
+        CHECK(sdd_align_state_set_groups(&st[m], NG) == 0);
+    }
+    for (int step = 0; step < 3; step++) {
+        char k[96];
+        size_t n = 0;
+        snprintf(k, sizeof k, "step%d/g0", step);
+        const float *g0 = get(&fx, k, &n);
+        snprintf(k, sizeof k, "step%d/g1", step);
+        const float *g1 = get(&fx, k, NULL);
+        if (!g0 || !g1 || n != gr[NG - 1].off + gr[NG - 1].n) break;
+        float *out = malloc(n * sizeof(float)), *whole = malloc(n * sizeof(float));
+        if (!out || !whole) { free(out); free(whole); break; }
+        for (int m = 0; m < 3; m++) {
+            sdd_align_stats s, sw;
+            int nconf = -1;
+            sdd_align_grouped(sdd_align_parse(meth[m]), g0, g1, n, gr, NG, out, &st[m], &s, &nconf);
+            snprintf(k, sizeof k, "step%d/%s", step, meth[m]);
+            const float *ref = get(&fx, k, NULL);
+            if (ref) {
+                const double err = fx_rel_l2(out, ref, n);
+                CHECK_MSG(err < 1e-5, "grouped %s: relative L2 %.3g", k, err);
+            }
+            snprintf(k, sizeof k, "step%d/conflicts", step);
+            CHECK_MSG(nconf == get_i(&fx, k, 0), "step %d %s: %d groups in conflict, reference %lld", step, meth[m], nconf,
+                      (long long)get_i(&fx, k, 0));
+            /* the logged statistics stay the whole vectors' */
+            sdd_align_measure(g0, g1, n, &sw);
+            CHECK(s.dot == sw.dot && s.cos == sw.cos && s.conflict == sw.conflict);
+            double nn = 0;
+            for (size_t i = 0; i < n; i++) nn += (double)out[i] * out[i];
+            CHECK_NEAR(s.norm_out, sqrt(nn), 1e-6 * sqrt(nn));
+            if (m == 1) {
+                snprintf(k, sizeof k, "step%d/gradvac_rho_after", step);
+                for (int i = 0; i < 4 * NG; i++) CHECK_NEAR(st[m].rho_g[i], get_d(&fx, k, i), 1e-9);
+            }
+            /* one group over everything is the whole-vector alignment, to the bit */
+            sdd_align_state a, b;
+            sdd_align_state_init(&a);
+            sdd_align_state_init(&b);
+            CHECK(sdd_align_state_set_groups(&b, 1) == 0);
+            sdd_align_group all = { 0, n, "all" };
+            sdd_align(sdd_align_parse(meth[m]), g0, g1, n, whole, &a, &sw);
+            sdd_align_grouped(sdd_align_parse(meth[m]), g0, g1, n, &all, 1, out, &b, &s, &nconf);
+            CHECK_MSG(!memcmp(out, whole, n * sizeof(float)), "%s: one group differs from the whole vector", meth[m]);
+            CHECK(!memcmp(b.rho_g, a.rho_t, sizeof a.rho_t));
+            sdd_align_state_free(&b);
+        }
+        free(out);
+        free(whole);
+    }
+    for (int m = 0; m < 3; m++) sdd_align_state_free(&st[m]);
+    sdd_tensorset_free(&fx);
+}
+
+/* the groups of --align-groups over a model's parameters tile the block */
+static void test_group_build(void)
+{
+    sdd_err e;
+    sdd_model *m = sdd_model_new("AASIST-L", &e);
+    CHECK(m != NULL);
+    if (!m) return;
+    const sdd_params *ps = &m->params;
+    int ntrain = 0;
+    for (int i = 0; i < ps->np; i++) ntrain += ps->p[i].trainable != 0;
+    sdd_align_group *g = NULL;
+    int ng = -1;
+    CHECK(sdd_align_groups_build(ps, SDD_ALIGN_GROUPS_WHOLE, &g, &ng, &e) == 0 && g == NULL && ng == 0);
+    for (int mode = SDD_ALIGN_GROUPS_BLOCK; mode <= SDD_ALIGN_GROUPS_TENSOR; mode++) {
+        CHECK(sdd_align_groups_build(ps, mode, &g, &ng, &e) == 0 && g != NULL);
+        if (!g) continue;
+        size_t next = 0;
+        int tiled = 1;
+        for (int k = 0; k < ng; k++) { tiled &= g[k].off == next && g[k].n > 0; next = g[k].off + g[k].n; }
+        CHECK_MSG(tiled && next == ps->total, "%s groups do not tile the %zu floats", sdd_align_groups_name(mode), ps->total);
+        if (mode == SDD_ALIGN_GROUPS_TENSOR) CHECK_MSG(ng == ntrain, "tensor groups %d, trainable tensors %d", ng, ntrain);
+        if (mode == SDD_ALIGN_GROUPS_BLOCK) {
+            /* AASIST-L: 6 residual blocks, each a group of its own */
+            int enc = 0, named = 0;
+            for (int k = 0; k < ng; k++) {
+                enc += !strncmp(g[k].name, "encoder.", 8);
+                named += !strcmp(g[k].name, "encoder.2") || !strcmp(g[k].name, "GAT_layer_S");
+            }
+            CHECK_MSG(enc == 6 && named == 2, "block groups: %d encoder blocks, %d of encoder.2 / GAT_layer_S", enc, named);
+            CHECK(ng > 6 && ng < ntrain);
+        }
+        free(g);
+    }
+    CHECK(sdd_align_groups_parse("block") == SDD_ALIGN_GROUPS_BLOCK && sdd_align_groups_parse("layer") == -1);
+    sdd_model_free(m);
 }
 
 static void test_adam(const sdd_tensorset *fx)
@@ -259,6 +381,8 @@ int main(void)
         test_adam(&fx);
         sdd_tensorset_free(&fx);
     }
+    test_grouped();
+    test_group_build();
     test_properties();
     test_step();
     return CHECK_DONE("test_train");

@@ -24,7 +24,6 @@ import sys
 
 import numpy as np
 import scipy.optimize
-import torch
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -118,6 +117,7 @@ def main():
               % (name, t, t_slsqp, f_exact, f_slsqp, d))
     meta["slsqp_worst_output_rel_l2"] = "%.6g" % worst
     # Adam: 5 steps on random parameters (two tensors) with random gradients
+    import torch  # only here and in the step fixture: the alignment functions need numpy and scipy alone
     torch.manual_seed(7)
     p1 = torch.nn.Parameter(torch.randn(37, 11))
     p2 = torch.nn.Parameter(torch.randn(5))
@@ -146,6 +146,7 @@ def joint_step_fixture():
     with joint BatchNorm statistics, each path's weighted-CE loss, one backward
     per path (autograd.grad), the flattened gradients combined by each method.
     Ground truth in float64; stored per parameter as F32."""
+    import torch
     import aasist_ref as ref
     fx, _ = st_write.load(os.path.join(HERE, "..", "..", "tests", "data", "fixtures", "aasistl_rand.safetensors"))
     sd = {k[6:]: torch.from_numpy(np.array(v)) for k, v in fx.items() if k.startswith("param/")}
