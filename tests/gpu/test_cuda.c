@@ -189,7 +189,7 @@ static void run_random(const char *arch, uint64_t seed, int B, int64_t L, double
     sdd_model_free(m);
 }
 
-typedef struct { const char *arch; int paths, align, bn, dropout; } regime;
+typedef struct { const char *arch; int paths, align, bn, dropout, groups; } regime;   /* groups: --align-groups */
 
 static void make_batch(int nb, int64_t L, float *wave, int *labels, int st)
 {
@@ -213,7 +213,15 @@ static void train_compare(const regime *r, int cpu_too)
     sp.paths = r->paths; sp.align = r->align; sp.bn_stats = r->bn; sp.no_dropout = !r->dropout;
     const char *an = sdd_align_name(r->align);
     dstep_diff d;
-    if (ok) {
+    sdd_align_group *gr = NULL;
+    int okg = 1;
+    if (ok && r->groups) {
+        okg = sdd_align_groups_build(&p.mc->params, r->groups, &gr, &sp.ngroups, &e) == 0 &&
+              sdd_align_state_set_groups(&p.ac, sp.ngroups) == 0 && sdd_align_state_set_groups(&p.ad, sp.ngroups) == 0;
+        CHECK_MSG(okg, "%s align groups: %s", r->arch, e.msg);
+        sp.groups = gr;
+    }
+    if (ok && okg) {
         make_batch(nb, L, wave, lab, 0);
         const int okr = dstep_run(&p, &sp, wave, nb, L, lab, 5, cpu_too, &d, &e) == 0;
         CHECK_MSG(okr, "%s align %s: %s", r->arch, an, e.msg);
@@ -227,8 +235,16 @@ static void train_compare(const regime *r, int cpu_too)
             CHECK_MSG(d.path_grad <= 5e-3 && d.grad <= 5e-3, "%s %s: gradients differ by %.3g / %.3g", r->arch, an, d.path_grad, d.grad);
             CHECK_MSG(d.update <= 5e-2 && d.weights <= 1e-4, "%s %s: update / weights differ by %.3g / %.3g", r->arch, an, d.update, d.weights);
             if (d.cpu.has_align_stats) CHECK_NEAR(d.dev.al.cos, d.cpu.al.cos, 5e-3);
+            if (r->groups) {
+                printf("  align groups %s: %d of %d in conflict (cpu), %d (cuda)\n", sdd_align_groups_name(r->groups),
+                       d.cpu.group_conflicts, sp.ngroups, d.dev.group_conflicts);
+                CHECK(d.cpu.group_conflicts == d.dev.group_conflicts);
+            }
         }
     }
+    sdd_align_state_free(&p.ac);
+    sdd_align_state_free(&p.ad);
+    free(gr);
     dstep_free(&p);
     free(wave); free(lab);
 }
@@ -236,17 +252,18 @@ static void train_compare(const regime *r, int cpu_too)
 static void run_train(void)
 {
     const regime rs[] = {
-        { "AASIST-L", SDD_PATHS_DUAL, SDD_ALIGN_NONE, SDD_BN_PER_PATH, 0 },
-        { "AASIST-L", SDD_PATHS_DUAL, SDD_ALIGN_PCGRAD, SDD_BN_PER_PATH, 0 },
-        { "AASIST-L", SDD_PATHS_DUAL, SDD_ALIGN_GRADVAC, SDD_BN_PER_PATH, 0 },
-        { "AASIST-L", SDD_PATHS_DUAL, SDD_ALIGN_CAGRAD, SDD_BN_PER_PATH, 0 },
-        { "AASIST-L", SDD_PATHS_DUAL, SDD_ALIGN_PCGRAD, SDD_BN_JOINT, 0 },
-        { "AASIST-L", SDD_PATHS_ORIG, SDD_ALIGN_NONE, SDD_BN_PER_PATH, 1 },
-        { "AASIST", SDD_PATHS_DUAL, SDD_ALIGN_PCGRAD, SDD_BN_PER_PATH, 1 },
-        { "XLSR-AASIST-tiny", SDD_PATHS_DUAL, SDD_ALIGN_PCGRAD, SDD_BN_PER_PATH, 1 },
-        { "XLSR-AASIST-tiny", SDD_PATHS_DUAL, SDD_ALIGN_PCGRAD, SDD_BN_JOINT, 1 },
-        { "XLSR-Conformer-TCM-tiny", SDD_PATHS_DUAL, SDD_ALIGN_PCGRAD, SDD_BN_PER_PATH, 1 },
-        { "XLSR-Mamba-tiny", SDD_PATHS_DUAL, SDD_ALIGN_PCGRAD, SDD_BN_PER_PATH, 1 },
+        { "AASIST-L", SDD_PATHS_DUAL, SDD_ALIGN_NONE, SDD_BN_PER_PATH, 0, 0 },
+        { "AASIST-L", SDD_PATHS_DUAL, SDD_ALIGN_PCGRAD, SDD_BN_PER_PATH, 0, 0 },
+        { "AASIST-L", SDD_PATHS_DUAL, SDD_ALIGN_GRADVAC, SDD_BN_PER_PATH, 0, 0 },
+        { "AASIST-L", SDD_PATHS_DUAL, SDD_ALIGN_CAGRAD, SDD_BN_PER_PATH, 0, 0 },
+        { "AASIST-L", SDD_PATHS_DUAL, SDD_ALIGN_PCGRAD, SDD_BN_JOINT, 0, 0 },
+        { "AASIST-L", SDD_PATHS_DUAL, SDD_ALIGN_GRADVAC, SDD_BN_PER_PATH, 0, SDD_ALIGN_GROUPS_BLOCK },
+        { "AASIST-L", SDD_PATHS_ORIG, SDD_ALIGN_NONE, SDD_BN_PER_PATH, 1, 0 },
+        { "AASIST", SDD_PATHS_DUAL, SDD_ALIGN_PCGRAD, SDD_BN_PER_PATH, 1, 0 },
+        { "XLSR-AASIST-tiny", SDD_PATHS_DUAL, SDD_ALIGN_PCGRAD, SDD_BN_PER_PATH, 1, 0 },
+        { "XLSR-AASIST-tiny", SDD_PATHS_DUAL, SDD_ALIGN_PCGRAD, SDD_BN_JOINT, 1, 0 },
+        { "XLSR-Conformer-TCM-tiny", SDD_PATHS_DUAL, SDD_ALIGN_PCGRAD, SDD_BN_PER_PATH, 1, 0 },
+        { "XLSR-Mamba-tiny", SDD_PATHS_DUAL, SDD_ALIGN_PCGRAD, SDD_BN_PER_PATH, 1, 0 },
     };
     for (size_t i = 0; i < sizeof rs / sizeof rs[0]; i++) train_compare(&rs[i], 1);
 }
@@ -522,7 +539,7 @@ int main(int argc, char **argv)
     if ((argc == 3 || (argc == 4 && !strcmp(argv[3], "quick"))) && !strcmp(argv[1], "--bench-xlsr-train"))
         return bench_xlsr_train(argv[2], card, argc == 4);
     if ((argc == 2 || argc == 3) && !strcmp(argv[1], "--train-step")) {
-        const regime r = { argc == 3 ? argv[2] : "AASIST-L", SDD_PATHS_DUAL, SDD_ALIGN_PCGRAD, SDD_BN_PER_PATH, 1 };
+        const regime r = { argc == 3 ? argv[2] : "AASIST-L", SDD_PATHS_DUAL, SDD_ALIGN_PCGRAD, SDD_BN_PER_PATH, 1, 0 };
         train_compare(&r, 0);
         return CHECK_DONE("test_cuda");
     }

@@ -258,6 +258,14 @@ static void test_train_checks(void)
     CHECK_STR_CONTAINS(out, "--align applies to two paths: it needs --paths dual (this run's paths are orig, from recipe aasist-l)");
     CHECK(run("%s --batch 2 --paths aug --bn-stats joint --out %s", base, T("r6")) == 2);
     CHECK_STR_CONTAINS(out, "--bn-stats applies to two paths");
+    /* groups of an alignment that does not happen, and an unknown grouping */
+    CHECK(run("%s --batch 2 --align none --align-groups block --out %s", base, T("r6")) == 2);
+    CHECK_STR_CONTAINS(out, "--align-groups block divides the alignment of the two paths' gradients: it needs --paths dual and "
+                            "--align pcgrad, gradvac or cagrad (this run's: paths dual, align none)");
+    CHECK(run("%s --batch 2 --recipe aasist-l --align-groups tensor --out %s", base, T("r6")) == 2);
+    CHECK_STR_CONTAINS(out, "(this run's: paths orig, align none, recipe aasist-l)");
+    CHECK(run("%s --batch 2 --align-groups layer --out %s", base, T("r6")) == 2);
+    CHECK_STR_CONTAINS(out, "--align-groups: 'layer' is not whole, block or tensor");
     CHECK(run("$SDD bench -m %s --model AASIST", T("al.safetensors")) == 2);
     CHECK_STR_CONTAINS(out, "-m and --model exclude each other");
     CHECK(file_size(T("r6")) < 0);

@@ -99,7 +99,7 @@ static void make_batch(int nb, int64_t L, float *wave, int *labels)
 /* in the emulation objects (cuda_rt.cu): device memory protection on (1) or off */
 void sdd_cu_emu_protect(int on);
 
-typedef struct { const char *arch; int paths, align, bn, dropout, steps, protect; } regime;
+typedef struct { const char *arch; int paths, align, bn, dropout, steps, protect, groups; } regime;
 
 /* the regime's steps on the CPU and the emulated device from the same weights */
 static void train_compare(const regime *r)
@@ -119,6 +119,14 @@ static void train_compare(const regime *r)
     sp.align = r->align;
     sp.bn_stats = r->bn;
     sp.no_dropout = !r->dropout;
+    /* --align-groups: each group's dots on the device, its coefficients on the host */
+    sdd_align_group *gr = NULL;
+    if (ok && r->groups) {
+        ok = sdd_align_groups_build(&p.mc->params, r->groups, &gr, &sp.ngroups, &e) == 0 &&
+             sdd_align_state_set_groups(&p.ac, sp.ngroups) == 0 && sdd_align_state_set_groups(&p.ad, sp.ngroups) == 0;
+        CHECK_MSG(ok, "%s groups: %s", r->arch, e.msg);
+        sp.groups = gr;
+    }
     const char *an = sdd_align_name(r->align);
     for (int st = 0; ok && st < r->steps; st++) {
         make_batch(nb, L, wave, lab);
@@ -139,6 +147,18 @@ static void train_compare(const regime *r)
         CHECK_MSG(d.path_grad <= 2e-3, "%s %s step %d: per-path gradients differ by %.3g", r->arch, an, st, d.path_grad);
         CHECK_MSG(d.update <= 5e-2, "%s %s step %d: Adam updates differ by %.3g", r->arch, an, st, d.update);
         CHECK_MSG(d.weights <= 1e-4, "%s %s step %d: weights differ by %.3g", r->arch, an, st, d.weights);
+        if (r->groups) {
+            printf("  %s groups: %d of %d in conflict (cpu), %d (cuda)\n", sdd_align_groups_name(r->groups), d.cpu.group_conflicts,
+                   sp.ngroups, d.dev.group_conflicts);
+            CHECK(d.cpu.group_conflicts > 0 && d.cpu.group_conflicts < sp.ngroups);
+            /* per layer the counts agree; per tensor they need not: a conv bias
+             * feeding BatchNorm has a zero gradient up to rounding, so the sign
+             * of its dot product is noise (36 against 46 of 175 here) */
+            if (r->groups == SDD_ALIGN_GROUPS_BLOCK) CHECK(d.cpu.group_conflicts == d.dev.group_conflicts);
+            double worst = 0.0;   /* GradVac's per-group targets, updated from the device's dots and the CPU's */
+            for (int i = 0; i < 4 * sp.ngroups; i++) worst = fmax(worst, fabs(p.ac.rho_g[i] - p.ad.rho_g[i]));
+            CHECK_MSG(worst < 1e-5, "%s groups: GradVac targets differ by %.3g", r->arch, worst);
+        }
         if (d.cpu.has_align_stats) {
             CHECK(d.dev.has_align_stats);
             CHECK_NEAR(d.dev.al.cos, d.cpu.al.cos, 2e-3);
@@ -146,6 +166,9 @@ static void train_compare(const regime *r)
         }
         CHECK(dstep_sync(&p, &e) == 0);
     }
+    sdd_align_state_free(&p.ac);
+    sdd_align_state_free(&p.ad);
+    free(gr);
     dstep_free(&p);
     sdd_cu_emu_protect(1);
     free(wave); free(lab);
@@ -260,14 +283,17 @@ int main(void)
     eval_fixture("aasistl_rand.safetensors");
     eval_fixture("aasist_rand.safetensors");
     const regime rs[] = {
-        { "AASIST-L", SDD_PATHS_DUAL, SDD_ALIGN_PCGRAD, SDD_BN_PER_PATH, 0, 2, 1 },
-        { "AASIST-L", SDD_PATHS_DUAL, SDD_ALIGN_GRADVAC, SDD_BN_PER_PATH, 0, 2, 0 },
-        { "AASIST-L", SDD_PATHS_DUAL, SDD_ALIGN_CAGRAD, SDD_BN_PER_PATH, 0, 1, 0 },
-        { "AASIST-L", SDD_PATHS_DUAL, SDD_ALIGN_NONE, SDD_BN_PER_PATH, 0, 1, 0 },
-        { "AASIST-L", SDD_PATHS_DUAL, SDD_ALIGN_NONE, SDD_BN_JOINT, 0, 1, 0 },
-        { "AASIST-L", SDD_PATHS_DUAL, SDD_ALIGN_PCGRAD, SDD_BN_JOINT, 0, 1, 0 },
-        { "AASIST-L", SDD_PATHS_AUG, SDD_ALIGN_NONE, SDD_BN_PER_PATH, 1, 1, 0 },
-        { "AASIST", SDD_PATHS_DUAL, SDD_ALIGN_PCGRAD, SDD_BN_PER_PATH, 1, 1, 0 },
+        { "AASIST-L", SDD_PATHS_DUAL, SDD_ALIGN_PCGRAD, SDD_BN_PER_PATH, 0, 2, 1, 0 },
+        { "AASIST-L", SDD_PATHS_DUAL, SDD_ALIGN_GRADVAC, SDD_BN_PER_PATH, 0, 2, 0, 0 },
+        { "AASIST-L", SDD_PATHS_DUAL, SDD_ALIGN_CAGRAD, SDD_BN_PER_PATH, 0, 1, 0, 0 },
+        { "AASIST-L", SDD_PATHS_DUAL, SDD_ALIGN_NONE, SDD_BN_PER_PATH, 0, 1, 0, 0 },
+        { "AASIST-L", SDD_PATHS_DUAL, SDD_ALIGN_NONE, SDD_BN_JOINT, 0, 1, 0, 0 },
+        { "AASIST-L", SDD_PATHS_DUAL, SDD_ALIGN_PCGRAD, SDD_BN_JOINT, 0, 1, 0, 0 },
+        { "AASIST-L", SDD_PATHS_AUG, SDD_ALIGN_NONE, SDD_BN_PER_PATH, 1, 1, 0, 0 },
+        { "AASIST", SDD_PATHS_DUAL, SDD_ALIGN_PCGRAD, SDD_BN_PER_PATH, 1, 1, 0, 0 },
+        /* --align-groups: per-layer GradVac (targets per group over two steps), per-tensor CAGrad */
+        { "AASIST-L", SDD_PATHS_DUAL, SDD_ALIGN_GRADVAC, SDD_BN_PER_PATH, 0, 2, 1, SDD_ALIGN_GROUPS_BLOCK },
+        { "AASIST-L", SDD_PATHS_DUAL, SDD_ALIGN_CAGRAD, SDD_BN_PER_PATH, 0, 1, 0, SDD_ALIGN_GROUPS_TENSOR },
     };
 #ifdef __SANITIZE_ADDRESS__
     /* under the sanitizers (make test-asan) every kernel and host path once,

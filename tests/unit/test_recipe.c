@@ -144,6 +144,13 @@ static void resume_check(void)
     const char *old = "{\"model\": \"AASIST-L\", \"paths\": \"dual\", \"bn-stats\": \"per-path\", \"threads\": 7}";
     CHECK(sdd_recipe_check_resume_text(&c, c.arch, old, strlen(old), "run/config.json", &e) == -1);
     CHECK_STR_CONTAINS(e.msg, "run/config.json: the run was started with \"bn-stats\": \"per-path\", this command gives \"joint\"");
+    /* runs from before --align-groups aligned the whole vector: resumed as such, not otherwise */
+    const char *pre = "{\"model\": \"AASIST-L\", \"paths\": \"dual\", \"align\": \"pcgrad\", \"bn-stats\": \"joint\"}";
+    CHECK_MSG(sdd_recipe_check_resume_text(&c, c.arch, pre, strlen(pre), "run/config.json", &e) == 0, "%s", e.msg);
+    c.align_groups = SDD_ALIGN_GROUPS_TENSOR;
+    CHECK(sdd_recipe_check_resume_text(&c, c.arch, pre, strlen(pre), "run/config.json", &e) == -1);
+    CHECK_STR_CONTAINS(e.msg, "run/config.json: the run was started with \"align-groups\": \"whole\", this command gives \"tensor\"");
+    c.align_groups = SDD_ALIGN_GROUPS_WHOLE;
     /* one path: align and bn-stats are not compared */
     c.step.paths = SDD_PATHS_AUG;
     const char *aug = "{\"paths\": \"aug\", \"align\": \"none\", \"bn-stats\": \"per-path\"}";

@@ -235,6 +235,52 @@ int main(void)
         c.step.align = k == 2 ? SDD_ALIGN_GRADVAC : SDD_ALIGN_NONE;
         CHECK_MSG(sdd_train_run(&c, &e) == 0, "regime %d: %s", k, e.msg);
     }
+    /* --align-groups block with GradVac (per-group targets in the state): the
+     * log names the groups and counts their conflicts, a run split by
+     * --resume ends with the same bits, and the setting may not change on resume */
+    char g1[600], g2[600];
+    snprintf(g1, sizeof g1, "%s/groups1", tmp);
+    snprintf(g2, sizeof g2, "%s/groups2", tmp);
+    c = config(list, g1, 2);
+    c.step.align = SDD_ALIGN_GRADVAC;
+    c.align_groups = SDD_ALIGN_GROUPS_BLOCK;
+    CHECK_MSG(sdd_train_run(&c, &e) == 0, "groups: %s", e.msg);
+    c = config(list, g2, 1);
+    c.step.align = SDD_ALIGN_GRADVAC;
+    c.align_groups = SDD_ALIGN_GROUPS_BLOCK;
+    CHECK_MSG(sdd_train_run(&c, &e) == 0, "groups, 1 epoch: %s", e.msg);
+    c.epochs = 2;
+    c.resume = 1;
+    CHECK_MSG(sdd_train_run(&c, &e) == 0, "groups, resumed: %s", e.msg);
+    snprintf(p1, sizeof p1, "%s/last.safetensors", g1);
+    snprintf(p2, sizeof p2, "%s/last.safetensors", g2);
+    CHECK_MSG(same_file_params(p1, p2), "--align-groups: resumed run differs from the uninterrupted one");
+    snprintf(p1, sizeof p1, "%s/log.jsonl", g1);
+    CHECK(count(p1, "{\"type\":\"align_groups\",\"mode\":\"block\",\"count\":") == 1);
+    CHECK(count(p1, "[\"encoder.0\",") == 1);
+    CHECK(count(p1, "\"group_conflicts\": ") == 4);
+    CHECK(count(p1, "\"group_conflict_rate\": ") == 2);
+    snprintf(p1, sizeof p1, "%s/config.json", g1);
+    CHECK(count(p1, "\"align-groups\": \"block\"") == 1);
+    snprintf(p1, sizeof p1, "%s/state.safetensors", g1);
+    CHECK(sdd_safetensors_load(p1, &ts, &e) == 0);
+    CHECK(sdd_tensorset_find(&ts, "gradvac.rho_groups") != NULL);
+    sdd_tensorset_free(&ts);
+    /* the same run aligning the whole vector: another model */
+    char g3[600];
+    snprintf(g3, sizeof g3, "%s/groups3", tmp);
+    c = config(list, g3, 2);
+    c.step.align = SDD_ALIGN_GRADVAC;
+    CHECK_MSG(sdd_train_run(&c, &e) == 0, "gradvac, whole: %s", e.msg);
+    snprintf(p1, sizeof p1, "%s/last.safetensors", g3);
+    snprintf(p2, sizeof p2, "%s/last.safetensors", g1);
+    CHECK_MSG(!same_file_params(p1, p2), "--align-groups block trained the whole-vector model");
+    c = config(list, g2, 3);
+    c.step.align = SDD_ALIGN_GRADVAC;
+    c.align_groups = SDD_ALIGN_GROUPS_TENSOR;
+    c.resume = 1;
+    CHECK(sdd_train_run(&c, &e) == -1);
+    CHECK_STR_CONTAINS(e.msg, "\"align-groups\": \"block\", this command gives \"tensor\"");
     /* --accum 2 with the cosine schedule: 5 batches of 1 give 2 steps per epoch (the fifth is
      * skipped), the rate decays per step over epochs x steps = 4 */
     snprintf(b, sizeof b, "%s/accum", tmp);
