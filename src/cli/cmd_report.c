@@ -138,7 +138,7 @@ int cmd_report(int argc, char **argv)
         else fputs(t, stdout);
         free(t);
     } else if (rc == SDD_EXIT_OK) {
-        printf("%-20s %-12s %-5s %-8s %-9s %6s %14s %10s  %-24s %-9s %s\n", "run", "model", "paths", "align", "bn-stats", "epochs",
+        printf("%-20s %-12s %-5s %-14s %-9s %6s %14s %10s  %-24s %-9s %s\n", "run", "model", "paths", "align", "bn-stats", "epochs",
                "best dev EER", "final EER", "eval EER", "time", "conflicts per epoch (%)");
         for (int r = 0; r < nd; r++) {
             const sdd_runlog *R = &runs[r];
@@ -161,8 +161,11 @@ int cmd_report(int argc, char **argv)
             /* a hand-edited log can hold any number: outside 0..10^6 hours the time is not shown */
             if (secs >= 0 && secs < 3.6e9) snprintf(t, sizeof t, "%dh%02dm%02ds", (int)(secs / 3600), (int)fmod(secs / 60, 60), (int)fmod(secs, 60));
             else snprintf(t, sizeof t, "-");
-            printf("%-20s %-12s %-5s %-8s %-9s %6d %14s %10s  %-24s %-9s", names[r], R->model[0] ? R->model : "-",
-                   R->paths[0] ? R->paths : "-", R->align[0] ? R->align : "-", R->bn_stats[0] ? R->bn_stats : "-", R->nep, best, fin, evs, t);
+            char al[40];   /* the alignment, and its groups when not the whole vector (--align-groups) */
+            snprintf(al, sizeof al, "%s%s%s", R->align[0] ? R->align : "-", R->align_groups[0] && strcmp(R->align_groups, "whole") ? "/" : "",
+                     R->align_groups[0] && strcmp(R->align_groups, "whole") ? R->align_groups : "");
+            printf("%-20s %-12s %-5s %-14s %-9s %6d %14s %10s  %-24s %-9s", names[r], R->model[0] ? R->model : "-",
+                   R->paths[0] ? R->paths : "-", al, R->bn_stats[0] ? R->bn_stats : "-", R->nep, best, fin, evs, t);
             for (int k = 0; k < R->nep; k++) {
                 if (isfinite(R->ep[k].conflict_rate)) printf(" %.0f", 100.0 * R->ep[k].conflict_rate);
                 else printf(" -");

@@ -199,6 +199,7 @@ int sdd_runlog_parse_config(sdd_runlog *r, const char *text, size_t n, const cha
     struct { const char *k; char *dst; size_t cap; } f[] = {
         { "model", r->model, sizeof r->model }, { "paths", r->paths, sizeof r->paths }, { "align", r->align, sizeof r->align },
         { "bn-stats", r->bn_stats, sizeof r->bn_stats }, { "recipe", r->recipe, sizeof r->recipe },
+        { "align-groups", r->align_groups, sizeof r->align_groups },
     };
     for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) {
         const json_t *v = json_object_get(o, f[i].k);

@@ -107,7 +107,7 @@ static void table(void)
             CHECK(strstr(a, " 40.00 +- 10.00 ") && strstr(a, " 45.00 +- 10.00 ") && strstr(a, " 25.00 +- 0.00 "));
             CHECK(strstr(a, " 2.7 +- 0.6 "));
             CHECK(a[strcspn(a, "\n") - 1] == '-');
-            CHECK(!strncmp(a + 24, "    3 ", 6));
+            CHECK(!strncmp(a + 30, "    3 ", 6));
         }
         /* dual pcgrad: eval 20, 10 -> 15 +- 7.07; wild only in one run: 25 (1);
          * epochs 1, 2 -> 1.5 +- 0.7; conflicts 27.5, 10 -> 18.75 +- 12.37 */
@@ -116,9 +116,21 @@ static void table(void)
                       strstr(d, " 18.8 +- 12.4\n"), "%s", d);
         }
         const char *j = row(t, "dual pcgrad joint-bn");
-        CHECK_MSG(j && d && j > d && strstr(j, " 5.00 ") && !strncmp(j + 24, "    1 ", 6), "%s", t);
+        CHECK_MSG(j && d && j > d && strstr(j, " 5.00 ") && !strncmp(j + 30, "    1 ", 6), "%s", t);
         CHECK_MSG(!strstr(t, "aug joint-bn") && !row(t, "aug none"), "%s", t);
         CHECK(!strstr(t, "nan"));
+        free(t);
+    }
+    /* --align-groups: per-layer alignment is a regime of its own; "whole"
+     * and a run from before the option (no key) are the same one */
+    snprintf(r[3].align_groups, sizeof r[3].align_groups, "whole");
+    snprintf(r[5].align_groups, sizeof r[5].align_groups, "block");
+    t = sdd_compare_table(r, 6, &e);
+    CHECK(t != NULL);
+    if (t) {
+        const char *d = row(t, "dual pcgrad"), *g = row(t, "dual pcgrad/block joint-bn");
+        CHECK_MSG(d && !strncmp(d + 30, "    2 ", 6) && g && !strncmp(g + 30, "    1 ", 6), "%s", t);
+        CHECK_MSG(!row(t, "dual pcgrad joint-bn"), "%s", t);
         free(t);
     }
     for (int i = 0; i < 6; i++) sdd_runlog_free(&r[i]);
@@ -168,7 +180,7 @@ static void demo_compare(void)
     /* the script's settings: the demo's, made tiny through its own knobs */
     char env[1500];
     snprintf(env, sizeof env,
-             "SDD_CORPUS=%s SDD_COMPARE_OUT=%s/cmp SDD_COMPARE_SEEDS=1,2 SDD_COMPARE_REGIMES='aug pcgrad pcgrad-joint' "
+             "SDD_CORPUS=%s SDD_COMPARE_OUT=%s/cmp SDD_COMPARE_SEEDS=1,2 SDD_COMPARE_REGIMES='aug pcgrad pcgrad-joint pcgrad-block' "
              "SDD_DEMO_EPOCHS=1 SDD_DEMO_BATCH=2 SDD_DEMO_CUT=4000 SDD_COMPARE_TRAIN_ARGS='--max-steps 2 --threads 2'",
              corpus, tmp);
     /* one seed first, then the second added to the same folder (seeds are
@@ -186,9 +198,11 @@ static void demo_compare(void)
         const char *a = row(t, "aug"), *d = row(t, "dual pcgrad"), *j = row(t, "dual pcgrad joint-bn");
         CHECK_MSG(a && d && j && d != j, "%s", t);
         /* two seeds each; eval and wild EERs as numbers; aug has no conflicts */
-        CHECK(a && !strncmp(a + 24, "    2 ", 6));
-        CHECK(d && !strncmp(d + 24, "    2 ", 6));
-        CHECK(j && !strncmp(j + 24, "    2 ", 6));
+        CHECK(a && !strncmp(a + 30, "    2 ", 6));
+        CHECK(d && !strncmp(d + 30, "    2 ", 6));
+        CHECK(j && !strncmp(j + 30, "    2 ", 6));
+        const char *g = row(t, "dual pcgrad/block");   /* --align-groups block: a regime of its own */
+        CHECK_MSG(g && !strncmp(g + 30, "    2 ", 6), "%s", t);
         if (j) CHECK(j[strcspn(j, "\n") - 1] != '-');
         CHECK(strstr(t, "eval EER %") && strstr(t, "wild EER %"));
         if (a) CHECK(a[strcspn(a, "\n") - 1] == '-');

@@ -107,6 +107,10 @@ static void bad_inputs(void)
     CHECK_STR_CONTAINS(e.msg, "\"model\" is not a string");
     CHECK(sdd_runlog_parse_config(&r, "{\"model\":\n", 10, "run/config.json", &e) == -1);
     CHECK_STR_CONTAINS(e.msg, "run/config.json:");
+    const char *grp = "{\"align\": \"gradvac\", \"align-groups\": \"tensor\"}";
+    CHECK(sdd_runlog_parse_config(&r, grp, strlen(grp), "run/config.json", &e) == 0 && !strcmp(r.align_groups, "tensor"));
+    CHECK(sdd_runlog_parse_config(&r, "{\"align-groups\": 2}", 19, "run/config.json", &e) == -1);
+    CHECK_STR_CONTAINS(e.msg, "\"align-groups\" is not a string");
     CHECK(sdd_runlog_load(&r, "/nonexistent/run", &e) == -1);
     CHECK_STR_CONTAINS(e.msg, "/nonexistent/run/log.jsonl: cannot open");
     uint64_t s[SDD_TRAIN_MAX_SEEDS];
