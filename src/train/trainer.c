@@ -124,7 +124,7 @@ static int log_groups(trainer *t, const sdd_train_config *cfg, sdd_err *e)
     json_t *o = bad ? NULL : json_pack("{s:s, s:s, s:i, s:o}", "type", "align_groups", "mode", sdd_align_groups_name(cfg->align_groups),
                                        "count", cfg->step.ngroups, "groups", arr);
     if (!o) json_decref(arr);
-    char *txt = o ? json_dumps(o, JSON_PRESERVE_ORDER | JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
+    char *txt = o ? json_dumps(o, JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII) : NULL;
     json_decref(o);
     if (!txt) return sdd_err_set(e, "log.jsonl: out of memory");
     fprintf(t->log, "%s\n", txt);
@@ -685,13 +685,11 @@ static int train_run(const sdd_train_config *cfg, sdd_err *e)
     if (sdd_params_alloc_grads(&t.m->params, 2, e) || sdd_adam_init(&t.opt, &t.m->params, &cfg->adam, e)) { rc = -1; goto done; }
     sdd_ctx_init(&t.c, &t.m->params);
     sdd_align_state_init(&t.al);
-    if (cfg->step.paths == SDD_PATHS_DUAL && cfg->step.align != SDD_ALIGN_NONE &&
-        (sdd_align_groups_build(&t.m->params, cfg->align_groups, &t.groups, &dcfg.step.ngroups, e) ||
-         sdd_align_state_set_groups(&t.al, dcfg.step.ngroups))) {
-        rc = t.groups && !t.al.rho_g ? sdd_err_set(e, "out of memory") : -1;
-        goto done;
+    if (cfg->step.paths == SDD_PATHS_DUAL && cfg->step.align != SDD_ALIGN_NONE) {   /* --align-groups */
+        if (sdd_align_groups_build(&t.m->params, cfg->align_groups, &t.groups, &dcfg.step.ngroups, e)) { rc = -1; goto done; }
+        if (sdd_align_state_set_groups(&t.al, dcfg.step.ngroups)) { rc = sdd_err_set(e, "out of memory"); goto done; }
+        dcfg.step.groups = t.groups;
     }
-    dcfg.step.groups = t.groups;
     t.grad = malloc(t.m->params.total * sizeof(float));
     if (!t.grad) { rc = sdd_err_set(e, "out of memory"); goto done; }
     if (sdd_nbest_init(&t.nb, cfg->n_best, cfg->out_dir, cfg->select_eer, e)) { rc = -1; goto done; }

@@ -256,8 +256,8 @@ int main(void)
     snprintf(p2, sizeof p2, "%s/last.safetensors", g2);
     CHECK_MSG(same_file_params(p1, p2), "--align-groups: resumed run differs from the uninterrupted one");
     snprintf(p1, sizeof p1, "%s/log.jsonl", g1);
-    CHECK(count(p1, "{\"type\":\"align_groups\",\"mode\":\"block\",\"count\":") == 1);
-    CHECK(count(p1, "[\"encoder.0\",") == 1);
+    CHECK(count(p1, "{\"type\": \"align_groups\", \"mode\": \"block\", \"count\": ") == 1);
+    CHECK(count(p1, "[\"encoder.0\", ") == 1);
     CHECK(count(p1, "\"group_conflicts\": ") == 4);
     CHECK(count(p1, "\"group_conflict_rate\": ") == 2);
     snprintf(p1, sizeof p1, "%s/config.json", g1);
