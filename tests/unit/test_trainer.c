@@ -30,6 +30,16 @@ static float *read_params(const char *path, size_t *n)
     return v;
 }
 
+/* a GradVac run aligned per group (--align-groups); resume as given */
+static sdd_train_config gradvac_cfg(const char *list, const char *out, int epochs, int groups, int resume)
+{
+    sdd_train_config c = config(list, out, epochs);
+    c.step.align = SDD_ALIGN_GRADVAC;
+    c.align_groups = groups;
+    c.resume = resume;
+    return c;
+}
+
 static int same_file_params(const char *a, const char *b)
 {
     size_t na, nb;
@@ -241,16 +251,11 @@ int main(void)
     char g1[600], g2[600];
     snprintf(g1, sizeof g1, "%s/groups1", tmp);
     snprintf(g2, sizeof g2, "%s/groups2", tmp);
-    c = config(list, g1, 2);
-    c.step.align = SDD_ALIGN_GRADVAC;
-    c.align_groups = SDD_ALIGN_GROUPS_BLOCK;
+    c = gradvac_cfg(list, g1, 2, SDD_ALIGN_GROUPS_BLOCK, 0);
     CHECK_MSG(sdd_train_run(&c, &e) == 0, "groups: %s", e.msg);
-    c = config(list, g2, 1);
-    c.step.align = SDD_ALIGN_GRADVAC;
-    c.align_groups = SDD_ALIGN_GROUPS_BLOCK;
+    c = gradvac_cfg(list, g2, 1, SDD_ALIGN_GROUPS_BLOCK, 0);
     CHECK_MSG(sdd_train_run(&c, &e) == 0, "groups, 1 epoch: %s", e.msg);
-    c.epochs = 2;
-    c.resume = 1;
+    c = gradvac_cfg(list, g2, 2, SDD_ALIGN_GROUPS_BLOCK, 1);
     CHECK_MSG(sdd_train_run(&c, &e) == 0, "groups, resumed: %s", e.msg);
     snprintf(p1, sizeof p1, "%s/last.safetensors", g1);
     snprintf(p2, sizeof p2, "%s/last.safetensors", g2);
@@ -269,16 +274,12 @@ int main(void)
     /* the same run aligning the whole vector: another model */
     char g3[600];
     snprintf(g3, sizeof g3, "%s/groups3", tmp);
-    c = config(list, g3, 2);
-    c.step.align = SDD_ALIGN_GRADVAC;
+    c = gradvac_cfg(list, g3, 2, SDD_ALIGN_GROUPS_WHOLE, 0);
     CHECK_MSG(sdd_train_run(&c, &e) == 0, "gradvac, whole: %s", e.msg);
     snprintf(p1, sizeof p1, "%s/last.safetensors", g3);
     snprintf(p2, sizeof p2, "%s/last.safetensors", g1);
     CHECK_MSG(!same_file_params(p1, p2), "--align-groups block trained the whole-vector model");
-    c = config(list, g2, 3);
-    c.step.align = SDD_ALIGN_GRADVAC;
-    c.align_groups = SDD_ALIGN_GROUPS_TENSOR;
-    c.resume = 1;
+    c = gradvac_cfg(list, g2, 3, SDD_ALIGN_GROUPS_TENSOR, 1);
     CHECK(sdd_train_run(&c, &e) == -1);
     CHECK_STR_CONTAINS(e.msg, "\"align-groups\": \"block\", this command gives \"tensor\"");
     /* a state whose per-group targets are not this model's groups (one value short): refused, nothing written */
@@ -299,10 +300,7 @@ int main(void)
     CHECK_MSG(okc && sdd_safetensors_save(p1, &cut, &e) == 0, "%s", e.msg);
     sdd_tensorset_free(&cut);
     sdd_tensorset_free(&full);
-    c = config(list, g1, 3);
-    c.step.align = SDD_ALIGN_GRADVAC;
-    c.align_groups = SDD_ALIGN_GROUPS_BLOCK;
-    c.resume = 1;
+    c = gradvac_cfg(list, g1, 3, SDD_ALIGN_GROUPS_BLOCK, 1);
     CHECK(sdd_train_run(&c, &e) == -1);
     CHECK_STR_CONTAINS(e.msg, "state.safetensors: not a training state for this model and settings");
     snprintf(p1, sizeof p1, "%s/log.jsonl", g1);
