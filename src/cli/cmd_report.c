@@ -162,8 +162,8 @@ int cmd_report(int argc, char **argv)
             if (secs >= 0 && secs < 3.6e9) snprintf(t, sizeof t, "%dh%02dm%02ds", (int)(secs / 3600), (int)fmod(secs / 60, 60), (int)fmod(secs, 60));
             else snprintf(t, sizeof t, "-");
             char al[40];   /* the alignment, and its groups when not the whole vector (--align-groups) */
-            snprintf(al, sizeof al, "%s%s%s", R->align[0] ? R->align : "-", R->align_groups[0] && strcmp(R->align_groups, "whole") ? "/" : "",
-                     R->align_groups[0] && strcmp(R->align_groups, "whole") ? R->align_groups : "");
+            const int grouped = strcmp(R->align_groups, "whole") != 0;
+            snprintf(al, sizeof al, "%s%s%s", R->align[0] ? R->align : "-", grouped ? "/" : "", grouped ? R->align_groups : "");
             printf("%-20s %-12s %-5s %-14s %-9s %6d %14s %10s  %-24s %-9s", names[r], R->model[0] ? R->model : "-",
                    R->paths[0] ? R->paths : "-", al, R->bn_stats[0] ? R->bn_stats : "-", R->nep, best, fin, evs, t);
             for (int k = 0; k < R->nep; k++) {

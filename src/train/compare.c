@@ -50,13 +50,11 @@ static void cell(sdd_sbuf *b, const double *v, int n, double scale, int decimals
 
 /* alignment and BatchNorm statistics only mean something with two paths
  * (one-path runs record the defaults, which changed over time) */
-static const char *groups_of(const sdd_runlog *r) { return r->align_groups[0] ? r->align_groups : "whole"; }
-
 static int same_regime(const sdd_runlog *a, const sdd_runlog *b)
 {
     if (strcmp(a->model, b->model) || strcmp(a->paths, b->paths)) return 0;
     return strcmp(a->paths, "dual") ||
-           (!strcmp(a->align, b->align) && !strcmp(a->bn_stats, b->bn_stats) && !strcmp(groups_of(a), groups_of(b)));
+           (!strcmp(a->align, b->align) && !strcmp(a->bn_stats, b->bn_stats) && !strcmp(a->align_groups, b->align_groups));
 }
 
 char *sdd_compare_table(const sdd_runlog *runs, int n, sdd_err *e)
@@ -97,8 +95,8 @@ char *sdd_compare_table(const sdd_runlog *runs, int n, sdd_err *e)
         int k = snprintf(label, sizeof label, "%s%s%s", one_model ? "" : R->model, one_model ? "" : " ", R->paths[0] ? R->paths : "-");
         if (!strcmp(R->paths, "dual") && k > 0 && (size_t)k < sizeof label)
             k += snprintf(label + k, sizeof label - (size_t)k, " %s", R->align[0] ? R->align : "-");
-        if (!strcmp(R->paths, "dual") && strcmp(groups_of(R), "whole") && k > 0 && (size_t)k < sizeof label)   /* --align-groups */
-            k += snprintf(label + k, sizeof label - (size_t)k, "/%s", groups_of(R));
+        if (!strcmp(R->paths, "dual") && strcmp(R->align_groups, "whole") && k > 0 && (size_t)k < sizeof label)   /* --align-groups */
+            k += snprintf(label + k, sizeof label - (size_t)k, "/%s", R->align_groups);
         if (!strcmp(R->paths, "dual") && !strcmp(R->bn_stats, "joint") && k > 0 && (size_t)k < sizeof label)
             snprintf(label + k, sizeof label - (size_t)k, " joint-bn");
         int m = 0;

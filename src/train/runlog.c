@@ -17,6 +17,7 @@ void sdd_runlog_init(sdd_runlog *r)
 {
     memset(r, 0, sizeof *r);
     r->final_dev_loss = r->final_dev_eer = NAN;
+    snprintf(r->align_groups, sizeof r->align_groups, "whole");   /* what runs from before --align-groups did */
 }
 
 void sdd_runlog_free(sdd_runlog *r)

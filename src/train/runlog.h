@@ -35,7 +35,7 @@ typedef struct {
     double final_dev_loss, final_dev_eer;
     /* from config.json (empty when absent) */
     char model[40], paths[16], align[16], bn_stats[16], recipe[64];
-    char align_groups[16];   /* --align-groups; empty: a run from before it (whole) */
+    char align_groups[16];   /* --align-groups; "whole" for a run from before it (sdd_runlog_init) */
 } sdd_runlog;
 
 void sdd_runlog_init(sdd_runlog *r);

@@ -107,6 +107,8 @@ static void bad_inputs(void)
     CHECK_STR_CONTAINS(e.msg, "\"model\" is not a string");
     CHECK(sdd_runlog_parse_config(&r, "{\"model\":\n", 10, "run/config.json", &e) == -1);
     CHECK_STR_CONTAINS(e.msg, "run/config.json:");
+    sdd_runlog_init(&r);   /* a run from before --align-groups aligned the whole vector */
+    CHECK(sdd_runlog_parse_config(&r, "{\"align\": \"pcgrad\"}", 19, "run/config.json", &e) == 0 && !strcmp(r.align_groups, "whole"));
     const char *grp = "{\"align\": \"gradvac\", \"align-groups\": \"tensor\"}";
     CHECK(sdd_runlog_parse_config(&r, grp, strlen(grp), "run/config.json", &e) == 0 && !strcmp(r.align_groups, "tensor"));
     CHECK(sdd_runlog_parse_config(&r, "{\"align-groups\": 2}", 19, "run/config.json", &e) == -1);
