@@ -98,11 +98,10 @@ inline void protect_all(int prot)
 inline void open() { if (open_depth++ == 0) protect_all(PROT_READ | PROT_WRITE); }
 inline void close() { if (--open_depth == 0) protect_all(PROT_NONE); }
 
-[[noreturn]] inline void fail(const char *fmt, const char *what, const char *detail)
+/* the one line naming the call and why, then abort */
+[[noreturn]] inline void fail(const char *what, const char *detail)
 {
-    fprintf(stderr, "cuda emulation: %s: ", what);
-    fprintf(stderr, fmt, detail);
-    fputc('\n', stderr);
+    fprintf(stderr, "cuda emulation: %s: %s\n", what, detail);
     abort();
 }
 
@@ -150,12 +149,13 @@ inline void dfree(void *p)
 /* a launch a GPU would refuse (sm_90 limits; dynamic shared memory without the opt-in) */
 inline void check_config(const char *name, dim3 g, dim3 b, size_t shm)
 {
-    char d[160];
-    snprintf(d, sizeof d, "grid (%u, %u, %u), block (%u, %u, %u), %zu bytes of shared memory", g.x, g.y, g.z, b.x, b.y, b.z, shm);
     const unsigned long long nt = (unsigned long long)b.x * b.y * b.z;
-    if (!g.x || !g.y || !g.z || g.x > 2147483647u || g.y > 65535 || g.z > 65535 || !nt || nt > 1024 || b.z > 64 ||
-        shm > 48 * 1024)
-        fail("launch configuration a GPU refuses: %s", name, d);
+    if (g.x && g.y && g.z && g.x <= 2147483647u && g.y <= 65535 && g.z <= 65535 && nt && nt <= 1024 && b.z <= 64 && shm <= 48 * 1024)
+        return;
+    char d[200];
+    snprintf(d, sizeof d, "launch configuration a GPU refuses: grid (%u, %u, %u), block (%u, %u, %u), %zu bytes of shared memory", g.x,
+             g.y, g.z, b.x, b.y, b.z, shm);
+    fail(name, d);
 }
 
 /* a kernel argument that is a pointer must point into device memory (or be NULL) */
@@ -165,7 +165,7 @@ template <class T> void check_arg(const char *name, int i, const T &a)
         if (a && !on_device((const void *)a)) {
             char d[96];
             snprintf(d, sizeof d, "argument %d (%p) is not device memory", i + 1, (const void *)a);
-            fail("%s", name, d);
+            fail(name, d);
         }
     }
 }
@@ -331,11 +331,11 @@ static inline void emu_copy_side(const void *p, size_t bytes, int dev, const cha
     if (!bytes) return;   /* cudaMemcpy of nothing succeeds whatever the pointers */
     if (dev && sdd_emu::find(p, bytes) < 0) {
         snprintf(d, sizeof d, "%s range [%p, +%zu) is not within one device allocation", side, p, bytes);
-        sdd_emu::fail("%s", what, d);
+        sdd_emu::fail(what, d);
     }
     if (!dev && sdd_emu::on_device(p)) {
         snprintf(d, sizeof d, "%s %p is device memory, the copy's kind says host", side, p);
-        sdd_emu::fail("%s", what, d);
+        sdd_emu::fail(what, d);
     }
 }
 static inline cudaError_t cudaMemcpy(void *dst, const void *src, size_t bytes, cudaMemcpyKind kind)
@@ -386,7 +386,7 @@ static inline int emu_blas_matrix(const char *what, const char *which, const flo
         char d[160];
         snprintf(d, sizeof d, "matrix %s (%d x %d, ld %d at %p) is not within one device allocation", which, rows, cols, ld,
                  (const void *)p);
-        sdd_emu::fail("%s", what, d);
+        sdd_emu::fail(what, d);
     }
     return 0;
 }
@@ -427,7 +427,7 @@ static inline cublasStatus_t cublasSgemmBatched(cublasHandle_t h, cublasOperatio
     if (batch < 0) return CUBLAS_STATUS_INVALID_VALUE;
     const size_t arr = (size_t)batch * sizeof(float *);
     if (batch && (sdd_emu::find(A, arr) < 0 || sdd_emu::find(B, arr) < 0 || sdd_emu::find(C, arr) < 0))
-        sdd_emu::fail("%s", "cublasSgemmBatched", "a pointer array is not device memory");
+        sdd_emu::fail("cublasSgemmBatched", "a pointer array is not device memory");
     int bad = 0;
     sdd_emu::open();
     for (int i = 0; i < batch && !bad; i++) bad = emu_blas_check("cublasSgemmBatched", ta, tb, m, n, k, A[i], lda, B[i], ldb, C[i], ldc);

@@ -213,13 +213,10 @@ static void train_compare(const regime *r, int cpu_too)
     sp.paths = r->paths; sp.align = r->align; sp.bn_stats = r->bn; sp.no_dropout = !r->dropout;
     const char *an = sdd_align_name(r->align);
     dstep_diff d;
-    sdd_align_group *gr = NULL;
     int okg = 1;
     if (ok && r->groups) {
-        okg = sdd_align_groups_build(&p.mc->params, r->groups, &gr, &sp.ngroups, &e) == 0 &&
-              sdd_align_state_set_groups(&p.ac, sp.ngroups) == 0 && sdd_align_state_set_groups(&p.ad, sp.ngroups) == 0;
+        okg = dstep_set_groups(&p, r->groups, &sp, &e) == 0;
         CHECK_MSG(okg, "%s align groups: %s", r->arch, e.msg);
-        sp.groups = gr;
     }
     if (ok && okg) {
         make_batch(nb, L, wave, lab, 0);
@@ -242,9 +239,6 @@ static void train_compare(const regime *r, int cpu_too)
             }
         }
     }
-    sdd_align_state_free(&p.ac);
-    sdd_align_state_free(&p.ad);
-    free(gr);
     dstep_free(&p);
     free(wave); free(lab);
 }

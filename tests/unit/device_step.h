@@ -23,6 +23,7 @@ typedef struct {
     float *gc, *gd;              /* combined gradients of the last step */
     float *pd;                   /* the device's per-path gradient buffers, downloaded (2 n) */
     float *w0;                   /* the weights before the last step */
+    sdd_align_group *groups;     /* --align-groups (dstep_set_groups), NULL: the whole vector */
     size_t n;
     int ready;
 } dstep_pair;
@@ -63,8 +64,22 @@ static inline int dstep_init(dstep_pair *p, const char *arch, uint64_t seed, sdd
     return sdd_ctx_set_device(&p->cd, SDD_DEV_CUDA, e);
 }
 
+/* --align-groups MODE on both sides: the model's groups into sp, and each
+ * side's per-group GradVac targets; 0, or -1 with the reason in e */
+static inline int dstep_set_groups(dstep_pair *p, int mode, sdd_step_params *sp, sdd_err *e)
+{
+    if (sdd_align_groups_build(&p->mc->params, mode, &p->groups, &sp->ngroups, e)) return -1;
+    if (sdd_align_state_set_groups(&p->ac, sp->ngroups) || sdd_align_state_set_groups(&p->ad, sp->ngroups))
+        return sdd_err_set(e, "out of memory");
+    sp->groups = p->groups;
+    return 0;
+}
+
 static inline void dstep_free(dstep_pair *p)
 {
+    sdd_align_state_free(&p->ac);
+    sdd_align_state_free(&p->ad);
+    free(p->groups);
     if (p->ready >= 1) { sdd_ctx_free(&p->cc); sdd_ctx_free(&p->cd); }
     if (p->ready >= 2) sdd_adam_free(&p->oc);
     if (p->ready >= 3) sdd_adam_free(&p->od);

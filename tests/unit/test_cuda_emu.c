@@ -120,12 +120,9 @@ static void train_compare(const regime *r)
     sp.bn_stats = r->bn;
     sp.no_dropout = !r->dropout;
     /* --align-groups: each group's dots on the device, its coefficients on the host */
-    sdd_align_group *gr = NULL;
     if (ok && r->groups) {
-        ok = sdd_align_groups_build(&p.mc->params, r->groups, &gr, &sp.ngroups, &e) == 0 &&
-             sdd_align_state_set_groups(&p.ac, sp.ngroups) == 0 && sdd_align_state_set_groups(&p.ad, sp.ngroups) == 0;
+        ok = dstep_set_groups(&p, r->groups, &sp, &e) == 0;
         CHECK_MSG(ok, "%s groups: %s", r->arch, e.msg);
-        sp.groups = gr;
     }
     const char *an = sdd_align_name(r->align);
     for (int st = 0; ok && st < r->steps; st++) {
@@ -166,9 +163,6 @@ static void train_compare(const regime *r)
         }
         CHECK(dstep_sync(&p, &e) == 0);
     }
-    sdd_align_state_free(&p.ac);
-    sdd_align_state_free(&p.ad);
-    free(gr);
     dstep_free(&p);
     sdd_cu_emu_protect(1);
     free(wave); free(lab);
