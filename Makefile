@@ -82,7 +82,7 @@ $(BUILD)/%.o: %.cu src/backend/cuda.h src/backend/cuda_internal.h | $(DEPSTAMP)
 	$(NVCC) $(NVFLAGS) -MMD -MP -c $< -o $@
 
 # the GPU checks (tests/gpu/run.sh); built with CUDA=1 only
-$(BUILD)/tests/gpu/test_cuda: tests/gpu/test_cuda.c $(LIBA) tests/unit/check.h tests/unit/device_logits.h
+$(BUILD)/tests/gpu/test_cuda: tests/gpu/test_cuda.c $(LIBA) tests/unit/check.h tests/unit/device_logits.h tests/unit/device_step.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(LIBA) $(LDLIBS)
 
@@ -107,7 +107,7 @@ $(BUILD)/emu/%.o: %.cu | $(DEPSTAMP)
 	@mkdir -p $(dir $@)
 	$(CXX) $(EMU_CXXFLAGS) -MMD -MP -c $< -o $@
 
-$(BUILD)/tests/test_cuda_emu: tests/unit/test_cuda_emu.c $(EMUOBJ) $(LIBA) tests/unit/check.h tests/unit/landscape_rows.h tests/unit/device_logits.h
+$(BUILD)/tests/test_cuda_emu: tests/unit/test_cuda_emu.c $(EMUOBJ) $(LIBA) tests/unit/check.h tests/unit/landscape_rows.h tests/unit/device_logits.h tests/unit/device_step.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -DSDD_CUDA -Itests/unit -o $@ $< $(EMUOBJ) $(LIBA) $(LDFLAGS) $(LDLIBS) -lstdc++ -lpthread
 
@@ -121,7 +121,7 @@ $(BUILD)/tests/test_cuda_emu_strict: tests/unit/test_cuda_emu_strict.c $(BUILD)/
 	$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(BUILD)/tests/emu_probe.o $(LIBA) $(LDFLAGS) $(LDLIBS) -lstdc++ -lpthread
 
 # XLS-R models on the emulated CUDA backend, built the same way
-$(BUILD)/tests/test_cuda_emu_xlsr: tests/unit/test_cuda_emu_xlsr.c $(EMUOBJ) $(LIBA) tests/unit/check.h tests/unit/fixture.h tests/unit/device_logits.h
+$(BUILD)/tests/test_cuda_emu_xlsr: tests/unit/test_cuda_emu_xlsr.c $(EMUOBJ) $(LIBA) tests/unit/check.h tests/unit/fixture.h tests/unit/device_logits.h tests/unit/device_step.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -DSDD_CUDA -Itests/unit -o $@ $< $(EMUOBJ) $(LIBA) $(LDFLAGS) $(LDLIBS) -lstdc++ -lpthread
 

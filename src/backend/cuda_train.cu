@@ -12,10 +12,10 @@
 #define DOT_CHUNK 4096
 #define DOT_T 128   /* threads per block of both reduction stages: part of the summation order */
 
-/* (part: 3 doubles per chunk, then out: 4 doubles) for n floats */
+/* (part: 3 doubles per chunk, then out: 3 doubles) for n floats */
 extern "C" size_t sdd_cu_dots_scratch(size_t n)
 {
-    return 3 * ((n + DOT_CHUNK - 1) / DOT_CHUNK) + 4;
+    return 3 * ((n + DOT_CHUNK - 1) / DOT_CHUNK) + 3;
 }
 
 /* the block's sums of thread t's triple (a, q, d) over a fixed tree in shared
@@ -43,28 +43,24 @@ __device__ void dots_block_sum(double *s, int t, double a, double q, double d, d
 
 /* block c: chunk c of DOT_CHUNK values; thread t sums values t, t + DOT_T, ...
  * of it (adjacent threads read adjacent floats), then the block's fixed tree.
- * part (nc, 3): sums of g0 g0, g1 g1, g0 g1; *flag = 1 when g0 has a
- * non-finite value (every writer stores the same value) */
-__global__ void k_dots_part(const float *g0, const float *g1, size_t n, double *part, double *flag)
+ * part (nc, 3): sums of g0 g0, g1 g1, g0 g1 */
+__global__ void k_dots_part(const float *g0, const float *g1, size_t n, double *part)
 {
     SDD_SHARED_DYN(double, s);
     const int t = threadIdx.x;
     const size_t c = blockIdx.x, b = c * DOT_CHUNK, e = b + DOT_CHUNK < n ? b + DOT_CHUNK : n;
     double a = 0.0, q = 0.0, d = 0.0;
-    int bad = 0;
     for (size_t i = b + t; i < e; i += DOT_T) {
         const double x = g0[i], y = g1 ? g1[i] : 0.0;
         a += x * x;
         q += y * y;
         d += x * y;
-        bad |= !isfinite(g0[i]);
     }
-    if (bad) *flag = 1.0;
     dots_block_sum(s, t, a, q, d, part + 3 * c);
 }
 
 /* one block: thread t adds chunks t, t + DOT_T, ... in order, then the tree;
- * out[0..2] = the three sums (out[3], the flag, was written by k_dots_part) */
+ * out[0..2] = the three sums */
 __global__ void k_dots_sum(const double *part, size_t nc, double *out)
 {
     SDD_SHARED_DYN(double, s);
@@ -74,40 +70,34 @@ __global__ void k_dots_sum(const double *part, size_t nc, double *out)
     dots_block_sum(s, t, a, q, d, out);
 }
 
-/* dots[0..3] = g0.g0, g1.g1, g0.g1, non-finite flag of g0 (g1 may be NULL);
- * scratch: sdd_cu_dots_scratch(n) doubles of device memory (kept by the
- * caller, so a step allocates and frees nothing); the 4 doubles of the
- * answer are the step's only copy back */
-static int dots4(const float *g0, const float *g1, size_t n, double *scratch, double *dots, sdd_err *e)
+/* dots[0..2] = g0.g0, g1.g1, g0.g1 (g1 may be NULL); scratch:
+ * sdd_cu_dots_scratch(n) doubles of device memory (kept by the caller, so a
+ * step allocates and frees nothing); the 3 doubles of the answer are the
+ * step's only copy back. g0.g0 is non-finite exactly when g0 has a
+ * non-finite entry: the squares are non-negative, so nothing cancels, and a
+ * double cannot overflow on a sum of squared floats (each below 2^256, so
+ * the sum stays below 2^320 for any n a size_t counts). No separate flag is
+ * needed, and no two blocks write one address */
+extern "C" int sdd_cu_dots(const float *g0, const float *g1, size_t n, double *scratch, double *dots, sdd_err *e)
 {
     const size_t nc = (n + DOT_CHUNK - 1) / DOT_CHUNK;
     double *part = scratch, *out = scratch + 3 * nc;
     const size_t shm = 3 * DOT_T * sizeof(double);
-    int rc = cudaMemset(out, 0, 4 * sizeof(double)) != cudaSuccess;
-    if (!rc && nc) SDD_LAUNCH_SYNC(k_dots_part, (unsigned)nc, DOT_T, shm)(g0, g1, n, part, out + 3);
-    if (!rc) SDD_LAUNCH_SYNC(k_dots_sum, 1, DOT_T, shm)(part, nc, out);
+    int rc = 0;
+    if (nc) SDD_LAUNCH_SYNC(k_dots_part, (unsigned)nc, DOT_T, shm)(g0, g1, n, part);
+    SDD_LAUNCH_SYNC(k_dots_sum, 1, DOT_T, shm)(part, nc, out);
     cudaError_t st = cudaGetLastError();
-    if (!rc && st == cudaSuccess && cudaMemcpy(dots, out, 4 * sizeof(double), cudaMemcpyDeviceToHost) != cudaSuccess) rc = -1;
+    if (st == cudaSuccess && cudaMemcpy(dots, out, 3 * sizeof(double), cudaMemcpyDeviceToHost) != cudaSuccess) rc = -1;
     if (rc || st != cudaSuccess) return sdd_err_set(e, "CUDA gradient dot products failed: %s", cudaGetErrorString(st != cudaSuccess ? st : cudaGetLastError()));
-    return 0;
-}
-
-extern "C" int sdd_cu_dots(const float *g0, const float *g1, size_t n, double *scratch, double *dots, sdd_err *e)
-{
-    double d[4];
-    if (dots4(g0, g1, n, scratch, d, e)) return -1;
-    dots[0] = d[0];
-    dots[1] = d[1];
-    dots[2] = d[2];
     return 0;
 }
 
 extern "C" int sdd_cu_norm2_finite(const float *g, size_t n, double *scratch, double *norm2, int *finite, sdd_err *e)
 {
-    double d[4];
-    if (dots4(g, NULL, n, scratch, d, e)) return -1;
+    double d[3];
+    if (sdd_cu_dots(g, NULL, n, scratch, d, e)) return -1;
     *norm2 = d[0];
-    *finite = d[3] == 0.0;
+    *finite = isfinite(d[0]);
     return 0;
 }
 

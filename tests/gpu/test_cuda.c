@@ -549,6 +549,7 @@ int main(int argc, char **argv)
     run_random("XLSR-AASIST-tiny", 3, 6, 66800, 1e-4);
     run_random("XLSR-Conformer-TCM-tiny", 5, 6, 66800, 1e-4);
     run_random("XLSR-Mamba-tiny", 7, 6, 66800, 1e-4);
+    dstep_check_dots();
     run_train();
     return CHECK_DONE("test_cuda");
 }

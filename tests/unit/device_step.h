@@ -7,11 +7,14 @@
  * gives the relative L2 distance). */
 #ifndef SDD_TESTS_DEVICE_STEP_H
 #define SDD_TESTS_DEVICE_STEP_H
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "backend/device.h"
+#include "backend/cuda.h"
+#include "core/rng.h"
 #include "train/step.h"
 #include "fixture.h"
 
@@ -36,6 +39,66 @@ typedef struct {
     double update;               /* the Adam update (weights after - before), relative L2 */
     double weights;              /* the weights after the step, relative L2 */
 } dstep_diff;
+
+/* The alignment's dot products and the finite check on the device, from g0
+ * and g1 (n each) uploaded: dots[0..2] (g0.g0, g1.g1, g0.g1), norm2 and
+ * finite from sdd_device_norm2_finite(g0); 0, or -1 with the reason in e */
+static inline int dstep_dots(const float *g0, const float *g1, size_t n, double dots[3], double *norm2, int *finite, sdd_err *e)
+{
+    const size_t ns = sdd_cu_dots_scratch(n), nf = n ? n : 1;
+    float *d0 = sdd_device_alloc(nf, e), *d1 = d0 ? sdd_device_alloc(nf, e) : NULL;
+    double *scratch = d1 ? (double *)sdd_device_alloc(2 * ns, e) : NULL;
+    int rc = scratch ? 0 : -1;
+    if (!rc && n) rc = sdd_device_from_host(d0, g0, n, e) || sdd_device_from_host(d1, g1, n, e) ? -1 : 0;
+    if (!rc) rc = sdd_device_dots(d0, d1, n, scratch, dots, e);
+    if (!rc) rc = sdd_device_norm2_finite(d0, n, scratch, norm2, finite, e);
+    sdd_device_free(scratch);
+    sdd_device_free(d1);
+    sdd_device_free(d0);
+    return rc;
+}
+
+/* the alignment's dot products and the non-finite check on the device:
+ * several chunks of the reduction and a ragged tail, against host double
+ * sums; a NaN or infinity anywhere in g0 (the last entry, another chunk)
+ * reads as non-finite; the largest floats do not; an empty vector is zero
+ * and finite. Uses check.h's CHECK macros */
+static inline void dstep_check_dots(void)
+{
+    const size_t n = 3 * 4096 + 37;
+    float *g0 = malloc(n * sizeof(float)), *g1 = malloc(n * sizeof(float));
+    CHECK(g0 && g1);
+    if (!g0 || !g1) { free(g0); free(g1); return; }
+    double want[3] = { 0, 0, 0 };
+    for (size_t i = 0; i < n; i++) {
+        g0[i] = (float)sdd_rng_normal(91, 2 * i);
+        g1[i] = (float)sdd_rng_normal(91, 2 * i + 1) - 0.25f * g0[i];
+        want[0] += (double)g0[i] * g0[i];
+        want[1] += (double)g1[i] * g1[i];
+        want[2] += (double)g0[i] * g1[i];
+    }
+    double d[3], nn;
+    int fin = -1;
+    sdd_err e;
+    CHECK_MSG(dstep_dots(g0, g1, n, d, &nn, &fin, &e) == 0, "device dots: %s", e.msg);
+    for (int k = 0; k < 3; k++) CHECK_MSG(fabs(d[k] - want[k]) <= 1e-12 * fabs(want[0]), "dot %d: %.17g vs %.17g", k, d[k], want[k]);
+    CHECK(nn == d[0] && fin == 1);
+    const struct { size_t at; float v; } bad[] = { { n - 1, NAN }, { 4096 + 5, INFINITY }, { 0, -INFINITY } };
+    for (size_t b = 0; b < sizeof bad / sizeof bad[0]; b++) {
+        const float keep = g0[bad[b].at];
+        g0[bad[b].at] = bad[b].v;
+        CHECK_MSG(dstep_dots(g0, g1, n, d, &nn, &fin, &e) == 0, "device dots: %s", e.msg);
+        CHECK_MSG(fin == 0 && !isfinite(nn), "a %g at %zu read as finite", (double)bad[b].v, bad[b].at);
+        g0[bad[b].at] = keep;
+    }
+    for (size_t i = 0; i < n; i++) g0[i] = (i & 1) ? -FLT_MAX : FLT_MAX;
+    CHECK_MSG(dstep_dots(g0, g1, n, d, &nn, &fin, &e) == 0, "device dots: %s", e.msg);
+    CHECK_MSG(fin == 1 && isfinite(nn) && nn > 1e80, "%zu entries of +-FLT_MAX: finite %d, |g|^2 %g", n, fin, nn);
+    CHECK_MSG(dstep_dots(g0, g1, 0, d, &nn, &fin, &e) == 0, "device dots, empty: %s", e.msg);
+    CHECK(d[0] == 0.0 && d[1] == 0.0 && d[2] == 0.0 && nn == 0.0 && fin == 1);
+    free(g0);
+    free(g1);
+}
 
 /* both copies of ARCH from random weights (seed); 0, or -1 with the reason in e */
 static inline int dstep_init(dstep_pair *p, const char *arch, uint64_t seed, sdd_err *e)

@@ -274,6 +274,7 @@ int main(void)
 {
     eval_device_name();
     op_without_kernel();
+    dstep_check_dots();
     eval_fixture("aasistl_rand.safetensors");
     eval_fixture("aasist_rand.safetensors");
     const regime rs[] = {
