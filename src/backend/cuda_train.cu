@@ -83,13 +83,11 @@ extern "C" int sdd_cu_dots(const float *g0, const float *g1, size_t n, double *s
     const size_t nc = (n + DOT_CHUNK - 1) / DOT_CHUNK;
     double *part = scratch, *out = scratch + 3 * nc;
     const size_t shm = 3 * DOT_T * sizeof(double);
-    int rc = 0;
     if (nc) SDD_LAUNCH_SYNC(k_dots_part, (unsigned)nc, DOT_T, shm)(g0, g1, n, part);
     SDD_LAUNCH_SYNC(k_dots_sum, 1, DOT_T, shm)(part, nc, out);
     cudaError_t st = cudaGetLastError();
-    if (st == cudaSuccess && cudaMemcpy(dots, out, 3 * sizeof(double), cudaMemcpyDeviceToHost) != cudaSuccess) rc = -1;
-    if (rc || st != cudaSuccess) return sdd_err_set(e, "CUDA gradient dot products failed: %s", cudaGetErrorString(st != cudaSuccess ? st : cudaGetLastError()));
-    return 0;
+    if (st == cudaSuccess) st = cudaMemcpy(dots, out, 3 * sizeof(double), cudaMemcpyDeviceToHost);
+    return st == cudaSuccess ? 0 : sdd_err_set(e, "CUDA gradient dot products failed: %s", cudaGetErrorString(st));
 }
 
 extern "C" int sdd_cu_norm2_finite(const float *g, size_t n, double *scratch, double *norm2, int *finite, sdd_err *e)
