@@ -56,7 +56,7 @@ LDLIBS  += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublas -lcudart 
 GPUTEST := $(BUILD)/tests/gpu/test_cuda
 endif
 
-.PHONY: all test test-asan test-mpi bench-mpi demo demo-compare bench bench-rawboost clean deps fuzz-build
+.PHONY: all test test-asan test-mpi bench-mpi demo demo-compare bench bench-rawboost bench-bootstrap clean deps fuzz-build
 all: $(SDD) $(LIBA) $(LIBSO) $(GPUTEST)
 
 $(DEPSTAMP): scripts/install-deps
@@ -253,6 +253,10 @@ bench: all $(BUILD)/bench/bench_sdd $(BUILD)/bench/bench_rawboost $(BUILD)/bench
 bench-rawboost: all $(BUILD)/bench/bench_sdd $(BUILD)/bench/bench_rawboost
 	@./bench/rawboost_run $(BUILD)/bench/rawboost.jsonl
 	@/usr/bin/python3 bench/report.py --rawboost-update bench/RESULTS.md $(BUILD)/bench/rawboost.jsonl "make bench-rawboost"
+
+# only the EER bootstrap (sdd eval --ci) vs numpy: JSON lines, recorded by hand in bench/RESULTS.md
+bench-bootstrap: all
+	@./bench/bootstrap_run
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(BIN)/sdd $(LIBA) $(BIN)/libsdd.so

@@ -13,7 +13,9 @@
 #include "metrics/scores.h"
 #include "core/str.h"
 
+#include <errno.h>
 #include <math.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -74,6 +76,19 @@ static void usage(FILE *f)
             "                     sasv-score column)\n"
             "  --sasv-key FILE    their key: ASVspoof5.*.track_2.trial.tsv or the official\n"
             "                     'spk filename cm-label asv-label' key (per-attack a-DCF from the former)\n"
+            "  --ci N             bootstrap confidence interval of the EER from N replicates (1000 is\n"
+            "                     usual): bona fide and spoof trials each drawn with replacement, as\n"
+            "                     many as there are; the percentile interval (numpy's linear quantiles).\n"
+            "                     It shows the evaluation set's sampling luck, not a training seed's\n"
+            "                     (default: none)\n"
+            "  --ci-level P       coverage of the interval, 0 < P < 1 (default 0.95)\n"
+            "  --ci-seed S        seed of the replicates' draws, 0..2^63-1; the result does not depend\n"
+            "                     on the thread count (default 0)\n"
+            "  --compare FILE     a second system's CM scores on the same trials (joined with the same\n"
+            "                     key): its EER, and the paired bootstrap of the EER difference (this -\n"
+            "                     FILE): interval and two-sided p-value; --ci's replicates, 1000 without\n"
+            "                     --ci. Trials only one system scored are an error (--allow-missing:\n"
+            "                     left out) (default: none)\n"
             "  -o FILE            write a JSON report with every number at full precision; '-' writes\n"
             "                     it to standard output (default: not written)\n"
             "  -h, --help         this text\n"
@@ -102,10 +117,67 @@ static int calibration_overflows(const char *scores, const char *calfile, const 
     return found;
 }
 
+/* --ci / --ci-level / --ci-seed values; 0, or a usage error's status */
+static int parse_boot(const char *a, const char *v, sdd_boot_params *bp)
+{
+    char *end;
+    errno = 0;
+    if (!strcmp(a, "--ci")) {
+        const long n = strtol(v, &end, 10);
+        if (end == v || *end || errno || n < 1 || n > SDD_BOOT_MAX_REPS)
+            return cli_usage_error("eval", "--ci: '%s' is not a replicate count from 1 to %d", v, SDD_BOOT_MAX_REPS);
+        bp->reps = (int)n;
+    } else if (!strcmp(a, "--ci-level")) {
+        const double x = strtod(v, &end);
+        if (end == v || *end || !(x > 0.0 && x < 1.0))
+            return cli_usage_error("eval", "--ci-level: '%s' is not a coverage between 0 and 1 (0.95)", v);
+        bp->level = x;
+    } else {
+        const unsigned long long s = strtoull(v, &end, 10);
+        if (end == v || *end || errno || v[0] == '-' || s > 0x7fffffffffffffffULL)
+            return cli_usage_error("eval", "--ci-seed: '%s' is not a seed from 0 to 2^63-1", v);
+        bp->seed = s;
+    }
+    return 0;
+}
+
+/* --ci / --compare: the second system evaluated with the same key and
+ * subset (no ASV, SASV or calibration: the EER is all it needs), then the
+ * bootstrap into r. 0, or 1 after printing the error. */
+static int eval_bootstrap(const sdd_eval_opts *o, sdd_eval_report *r, const char *compare, const sdd_boot_params *bp)
+{
+    sdd_err e;
+    sdd_eval_report rb;
+    int have_b = 0;
+    if (compare) {
+        sdd_eval_opts ob = { 0 };
+        ob.scores = compare;
+        ob.key = o->key;
+        ob.subset = o->subset;
+        ob.allow_missing = o->allow_missing;
+        if (sdd_eval_run(&ob, &rb, &e)) { cli_error("--compare: %s", e.msg); return 1; }
+        have_b = 1;
+        for (int i = 0; i < rb.nwarn; i++) fprintf(stderr, "sdd: warning: --compare: %s\n", rb.warnings[i]);
+    }
+    int rc = 0;
+    if (sdd_eval_bootstrap(r, have_b ? &rb : NULL, compare ? sdd_input_name(compare) : NULL, bp, o->allow_missing, &e)) {
+        cli_error("%s", e.msg);
+        rc = 1;
+    } else if (r->boot.unpaired_a || r->boot.unpaired_b) {
+        fprintf(stderr, "sdd: warning: --compare: %lld trials scored only by %s and %lld only by %s left out of the "
+                "comparison\n", (long long)r->boot.unpaired_a, sdd_input_name(o->scores), (long long)r->boot.unpaired_b,
+                sdd_input_name(compare));
+    }
+    if (have_b) sdd_eval_report_free(&rb);
+    return rc;
+}
+
 int cmd_eval(int argc, char **argv)
 {
     sdd_eval_opts o = { 0 };
-    const char *det = NULL, *out = NULL, *calfile = NULL, *v;
+    const char *det = NULL, *out = NULL, *calfile = NULL, *compare = NULL, *v;
+    sdd_boot_params bp = { 0, 0.95, 0 };
+    int level_set = 0, seed_set = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) { usage(stdout); return SDD_EXIT_OK; }
@@ -128,6 +200,13 @@ int cmd_eval(int argc, char **argv)
         else if (!strcmp(a, "--sasv-sum")) o.sasv_sum = 1;
         else if (!strcmp(a, "-o")) NEED(out, "a file");
         else if (!strcmp(a, "--allow-missing")) o.allow_missing = 1;
+        else if (!strcmp(a, "--compare")) NEED(compare, "a score file");
+        else if (!strcmp(a, "--ci") || !strcmp(a, "--ci-level") || !strcmp(a, "--ci-seed")) {
+            NEED(v, !strcmp(a, "--ci") ? "a replicate count" : !strcmp(a, "--ci-level") ? "a coverage" : "a seed");
+            if (parse_boot(a, v, &bp)) return SDD_EXIT_USAGE;
+            level_set |= !strcmp(a, "--ci-level");
+            seed_set |= !strcmp(a, "--ci-seed");
+        }
         else if (!strcmp(a, "--breakdown")) {
             NEED(v, "attack, condition or both");
             if ((o.breakdown = sdd_breakdown_parse(v)) < 0)
@@ -148,6 +227,10 @@ int cmd_eval(int argc, char **argv)
     if (!o.scores && (o.key || o.asv_scores || o.asv_c012 || o.asv5_rates || det || calfile))
         return cli_usage_error("eval", "--key, --asv-scores, --asv-c012, --asv-rates, --det and --calibration need CM "
                                        "scores (--scores FILE)");
+    if (!o.scores && (bp.reps || compare)) return cli_usage_error("eval", "--ci and --compare need CM scores (--scores FILE)");
+    if ((level_set || seed_set) && !bp.reps && !compare)
+        return cli_usage_error("eval", "--ci-level and --ci-seed need --ci N or --compare");
+    if (compare && !bp.reps) bp.reps = 1000;
     if (o.asv_key && !o.asv_scores) return cli_usage_error("eval", "--asv-key needs --asv-scores");
     if (o.asv_c012 && o.asv_scores) return cli_usage_error("eval", "--asv-c012 and --asv-scores exclude each other");
     if (o.asv5_rates && (o.asv_scores || o.asv_c012))
@@ -161,15 +244,16 @@ int cmd_eval(int argc, char **argv)
     const cli_file ins[] = { { "--scores", o.scores },       { "--key", o.key },
                              { "--asv-scores", o.asv_scores }, { "--asv-key", o.asv_key },
                              { "--asv-c012", o.asv_c012 },   { "--sasv-scores", o.sasv_scores },
-                             { "--sasv-key", o.sasv_key },   { "--calibration", calfile } };
+                             { "--sasv-key", o.sasv_key },   { "--calibration", calfile },
+                             { "--compare", compare } };
     /* '-': standard output, for one of the two; no file to compare */
     if (cli_one_stdout("eval", "-o", out, "--det", det)) return SDD_EXIT_USAGE;
     const int to_stdout = cli_is_dash(out) || cli_is_dash(det);
     const cli_file outs[] = { { "-o", cli_is_dash(out) ? NULL : out }, { "--det", cli_is_dash(det) ? NULL : det } };
-    if (cli_check_outputs("eval", outs, 2, ins, 8)) return SDD_EXIT_USAGE;
+    if (cli_check_outputs("eval", outs, 2, ins, 9)) return SDD_EXIT_USAGE;
     /* '-' for the text inputs is standard input (read once, kept: sdd_lines_open) */
-    const cli_file text_ins[] = { ins[0], ins[1], ins[2], ins[3], ins[5], ins[6] };
-    if (cli_one_stdin("eval", text_ins, 6) || cli_refuse_stdin("eval", "--asv-c012", o.asv_c012, "NumPy C012 coefficients") ||
+    const cli_file text_ins[] = { ins[0], ins[1], ins[2], ins[3], ins[5], ins[6], ins[8] };
+    if (cli_one_stdin("eval", text_ins, 7) || cli_refuse_stdin("eval", "--asv-c012", o.asv_c012, "NumPy C012 coefficients") ||
         cli_refuse_stdin("eval", "--calibration", calfile, "a calibration"))
         return SDD_EXIT_USAGE;
 
@@ -185,6 +269,10 @@ int cmd_eval(int argc, char **argv)
         return SDD_EXIT_ERROR;
     }
     for (int i = 0; i < r.nwarn; i++) fprintf(stderr, "sdd: warning: %s\n", r.warnings[i]);
+    if (bp.reps && eval_bootstrap(&o, &r, compare, &bp)) {
+        sdd_eval_report_free(&r);
+        return SDD_EXIT_ERROR;
+    }
     sdd_eval_print(&r, to_stdout ? stderr : stdout);
     cli_flush_stdout();
 

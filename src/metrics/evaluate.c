@@ -162,6 +162,8 @@ void sdd_eval_report_free(sdd_eval_report *r)
     sdd_table_free(&r->table);
     sdd_table_free(&r->vocoder_table);
     sdd_sorted_free(&r->cm);
+    for (int64_t i = 0; r->trial_id && r->trial_id[i]; i++) free(r->trial_id[i]);
+    free(r->trial_id);
     sdd_adcf_attacks_free(&r->adcf_attacks);
     for (int i = 0; i < r->nwarn; i++) free(r->warnings[i]);
     free(r->warnings);
@@ -280,7 +282,8 @@ int sdd_eval_run(const sdd_eval_opts *o, sdd_eval_report *r, sdd_err *e)
         kline = malloc((size_t)key.n * sizeof *kline);
         s_of_k = malloc((size_t)key.n * sizeof *s_of_k);
         rule_of_k = malloc((size_t)key.n);
-        if (!score || !pos || !att || !cod || !used || !vline || !kid || !kline || !s_of_k || !rule_of_k) {
+        r->trial_id = calloc((size_t)key.n + 1, sizeof *r->trial_id);
+        if (!score || !pos || !att || !cod || !used || !vline || !kid || !kline || !s_of_k || !rule_of_k || !r->trial_id) {
             sdd_err_set(e, "out of memory");
             goto done;
         }
@@ -317,6 +320,7 @@ int sdd_eval_run(const sdd_eval_opts *o, sdd_eval_report *r, sdd_err *e)
                             sc.label[j] ? "bonafide" : "spoof", isb ? "bonafide" : "spoof", kname);
                 goto done;
             }
+            if (!(r->trial_id[n] = strdup(it->id))) { sdd_err_set(e, "out of memory"); goto done; }
             score[n] = sc.score[j];
             pos[n] = (unsigned char)isb;
             r->n_matched[rule_of_k[i]]++;
@@ -373,8 +377,10 @@ int sdd_eval_run(const sdd_eval_opts *o, sdd_eval_report *r, sdd_err *e)
         pos = malloc((size_t)sc.n);
         att = malloc((size_t)sc.n * sizeof *att);
         cod = malloc((size_t)sc.n * sizeof *cod);
-        if (!score || !pos || !att || !cod) { sdd_err_set(e, "out of memory"); goto done; }
+        r->trial_id = calloc((size_t)sc.n + 1, sizeof *r->trial_id);
+        if (!score || !pos || !att || !cod || !r->trial_id) { sdd_err_set(e, "out of memory"); goto done; }
         for (int64_t j = 0; j < sc.n; j++) {
+            if (!(r->trial_id[n] = strdup(sc.id[j]))) { sdd_err_set(e, "out of memory"); goto done; }
             score[n] = sc.score[j];
             pos[n] = (unsigned char)(sc.label[j] == 1);
             att[n] = sc.src[j];
@@ -695,6 +701,7 @@ void sdd_eval_print(const sdd_eval_report *r, FILE *f)
                 (long long)r->n_matched[SDD_MATCH_EXACT], (long long)r->n_matched[SDD_MATCH_BASENAME],
                 (long long)r->n_matched[SDD_MATCH_STEM]);
     fprintf(f, "EER        %.9f %%  (threshold %.9g)\n", r->eer.eer * 100.0, r->eer.threshold);
+    if (r->has_boot) sdd_boot_print(&r->boot, r->boot_name, f);
     if (r->has_tdcf) {
         if (isnan(r->tdcf.min_tdcf)) fprintf(f, "min t-DCF  -  (%d form; see the warning)\n", r->tdcf_form);
         else if (r->tdcf_from_c012)
@@ -839,6 +846,7 @@ int sdd_eval_write_json(const sdd_eval_report *r, const sdd_eval_opts *o, FILE *
     json_object_set_new(j, "eer", num(r->eer.eer));
     json_object_set_new(j, "eer_percent", num(r->eer.eer * 100.0));
     json_object_set_new(j, "eer_threshold", num(r->eer.threshold));
+    json_object_set_new(j, "bootstrap", r->has_boot ? sdd_boot_json(&r->boot, r->boot_name) : json_null());
     json_object_set_new(j, "calibrated", json_boolean(r->calibrated));
     json_object_set_new(j, "cllr", num(r->cllr));
     json_object_set_new(j, "min_cllr", num(r->min_cllr));

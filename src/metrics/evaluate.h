@@ -21,6 +21,7 @@
 #include "metrics/dcf.h"
 #include "metrics/calibration.h"
 #include "metrics/sasv.h"
+#include "metrics/bootstrap.h"
 
 typedef struct {
     const char *scores;     /* CM score file (required) */
@@ -78,6 +79,11 @@ typedef struct {
     int has_vocoder_table;  /* ASVspoof 2021 DF keys: the DF results table, rows = */
     sdd_table vocoder_table;/* vocoder type (spoof factor), same columns as table */
     sdd_sorted cm;          /* the joined trials, for the DET curve */
+    char **trial_id;        /* (cm.n) ID of the trial at each input position (cm.orig): the
+                               key's ID, or the score file's without a key (pairing, bootstrap.h) */
+    int has_boot;           /* set by the caller after sdd_eval_bootstrap: printed, in the JSON */
+    sdd_boot_result boot;
+    const char *boot_name;  /* the compared system's score file (boot.paired) */
     int has_adcf;           /* SASV scores were given */
     sdd_adcf_result adcf;   /* pooled a-DCF */
     sdd_adcf_attacks adcf_attacks; /* per attack (track 2 trial lists name them) */
@@ -89,6 +95,14 @@ typedef struct {
  * empty. */
 int sdd_eval_run(const sdd_eval_opts *o, sdd_eval_report *r, sdd_err *e);
 void sdd_eval_report_free(sdd_eval_report *r);
+/* The bootstrap interval of r's EER (bootstrap.h), or with rb (the same
+ * evaluation of a second score file, named name_b) the paired comparison;
+ * stored in r (has_boot), so sdd_eval_print and the JSON report include it.
+ * Trials of either system without a match in the other are left out when
+ * allow_unpaired (counted in r->boot.unpaired_a/_b), else they are an
+ * error. 0 or -1. */
+int sdd_eval_bootstrap(sdd_eval_report *r, const sdd_eval_report *rb, const char *name_b, const sdd_boot_params *p,
+                       int allow_unpaired, sdd_err *e);
 
 /* Human-readable summary and the tables selected by r->breakdown: "both"
  * prints the attack x condition matrix (a list when the key has only one

@@ -1,0 +1,358 @@
+/* Tests of the EER bootstrap (src/metrics/bootstrap.c) and sdd eval's --ci /
+ * --compare, run from the repository root:
+ *   - against tools/reference/bootstrap_ref.py (tests/data/metrics/
+ *     bootstrap.txt): each numpy-drawn replicate's EER from its counts, and
+ *     numpy.quantile of the replicate EERs and paired differences, bit for bit;
+ *   - the EER of a multiset equals the EER of the materialised trials (index
+ *     and threshold too), counts of 1 the plain EER;
+ *   - replicates independent of the thread count; a system against itself;
+ *     the interval's coverage of a known EER over simulated evaluation sets;
+ *   - pairing by ID, and the command line with its bad-input contract. */
+#include "check.h"
+#include "cli_run.h"
+#include "core/rng.h"
+#include "metrics/bootstrap.h"
+#include "metrics/evaluate.h"
+
+#include <math.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define DATA "tests/data/metrics/"
+#define MAXN 256
+#define MAXR 64
+
+static char out[65536];
+static char tmp[256];
+#define run(...) cli_run(out, sizeof out, __VA_ARGS__)
+static const char *T(const char *name) { return check_tmp_path(tmp, name); }
+
+typedef struct {
+    int n, reps, nq;
+    unsigned char lab[MAXN];
+    double a[MAXN], b[MAXN];
+    uint32_t cnt[MAXR][MAXN];
+    double ea[MAXR], eb[MAXR];
+    double q[16], qa[16], qd[16];
+} fixture;
+
+static int load_fixture(fixture *f)
+{
+    FILE *fp = fopen(DATA "bootstrap.txt", "r");
+    if (!fp) return -1;
+    memset(f, 0, sizeof *f);
+    static char line[8192];
+    int nt = 0;
+    while (fgets(line, sizeof line, fp)) {
+        char *p = line, *end;
+        if (!strncmp(line, "trials ", 7)) f->n = atoi(line + 7);
+        else if (!strncmp(line, "t ", 2) && nt < MAXN) {
+            f->lab[nt] = (unsigned char)strtol(p + 2, &end, 10);
+            f->a[nt] = strtod(end, &end);
+            f->b[nt] = strtod(end, NULL);
+            nt++;
+        } else if (!strncmp(line, "rep ", 4) && f->reps < MAXR) {
+            f->ea[f->reps] = strtod(p + 4, &end);
+            f->eb[f->reps] = strtod(end, &end);
+            for (int i = 0; i < f->n && i < MAXN; i++) f->cnt[f->reps][i] = (uint32_t)strtoul(end, &end, 10);
+            f->reps++;
+        } else if (!strncmp(line, "q ", 2) && f->nq < 16) {
+            f->q[f->nq] = strtod(p + 2, &end);
+            f->qa[f->nq] = strtod(end, &end);
+            f->qd[f->nq] = strtod(end, NULL);
+            f->nq++;
+        }
+    }
+    fclose(fp);
+    return f->n == nt && f->n > 0 && f->n <= MAXN && f->reps > 0 && f->nq > 0 ? 0 : -1;
+}
+
+static int cmp_d(const void *x, const void *y)
+{
+    const double a = *(const double *)x, b = *(const double *)y;
+    return (a > b) - (a < b);
+}
+
+static void test_reference(void)
+{
+    static fixture f;
+    CHECK_MSG(load_fixture(&f) == 0, "cannot read " DATA "bootstrap.txt (run from the repository root)");
+    if (f.n == 0) return;
+    sdd_sorted sa, sb;
+    sdd_err e;
+    CHECK(sdd_sorted_init(&sa, f.a, f.lab, f.n, &e) == 0);
+    CHECK(sdd_sorted_init(&sb, f.b, f.lab, f.n, &e) == 0);
+    int same = 0;
+    double ea[MAXR], d[MAXR];
+    for (int k = 0; k < f.reps; k++) {
+        sdd_eer_result ra, rb;
+        CHECK(sdd_eer_counts(&sa, f.cnt[k], &ra, &e) == 0 && sdd_eer_counts(&sb, f.cnt[k], &rb, &e) == 0);
+        same += ra.eer == f.ea[k] && rb.eer == f.eb[k];
+        if (ra.eer != f.ea[k] || rb.eer != f.eb[k])
+            fprintf(stderr, "replicate %d: %a %a vs numpy %a %a\n", k, ra.eer, rb.eer, f.ea[k], f.eb[k]);
+        ea[k] = f.ea[k];
+        d[k] = f.ea[k] - f.eb[k];
+    }
+    CHECK_MSG(same == f.reps, "%d of %d replicate EERs equal numpy's", same, f.reps);
+    qsort(ea, (size_t)f.reps, sizeof *ea, cmp_d);
+    qsort(d, (size_t)f.reps, sizeof *d, cmp_d);
+    for (int i = 0; i < f.nq; i++) {
+        const double qa = sdd_quantile_sorted(ea, f.reps, f.q[i]), qd = sdd_quantile_sorted(d, f.reps, f.q[i]);
+        CHECK_MSG(qa == f.qa[i] && qd == f.qd[i], "q %g: %a %a vs numpy %a %a", f.q[i], qa, qd, f.qa[i], f.qd[i]);
+    }
+    /* counts of 1: the plain EER */
+    uint32_t one[MAXN];
+    for (int i = 0; i < f.n; i++) one[i] = 1;
+    sdd_eer_result r1, r0;
+    CHECK(sdd_eer_counts(&sa, one, &r1, &e) == 0 && sdd_eer_sorted(&sa, NULL, &r0, &e) == 0);
+    CHECK(r1.eer == r0.eer && r1.threshold == r0.threshold && r1.index == r0.index && r1.npos == r0.npos);
+    /* nothing of one class: the same error as the plain EER */
+    uint32_t zero_b[MAXN];
+    for (int i = 0; i < f.n; i++) zero_b[i] = f.lab[i] ? 0 : 2;
+    CHECK(sdd_eer_counts(&sa, zero_b, &r1, &e) == -1 && strstr(e.msg, "no bona fide trials"));
+    sdd_sorted_free(&sa);
+    sdd_sorted_free(&sb);
+}
+
+/* random multisets of tied scores: the EER from counts = the EER of the copies */
+static void test_materialised(void)
+{
+    enum { N = 60 };
+    double sc[N], big[N * 4];
+    unsigned char lab[N], blab[N * 4];
+    uint32_t cnt[N];
+    int agree = 0, cases = 0;
+    for (int c = 0; c < 300; c++) {
+        const uint64_t key = sdd_rng_key(77, (uint64_t)c, 0, 0);
+        for (int i = 0; i < N; i++) {
+            lab[i] = sdd_rng_uniform_d(key, 3 * (uint64_t)i) < 0.4;
+            sc[i] = floor(8.0 * sdd_rng_uniform_d(key, 3 * (uint64_t)i + 1)) + (lab[i] ? 1 : 0);
+            cnt[i] = (uint32_t)(4.0 * sdd_rng_uniform_d(key, 3 * (uint64_t)i + 2));
+        }
+        int m = 0;
+        for (int i = 0; i < N; i++)
+            for (uint32_t t = 0; t < cnt[i]; t++) { big[m] = sc[i]; blab[m] = lab[i]; m++; }
+        sdd_sorted s, sm;
+        sdd_err e1, e2;
+        sdd_eer_result r, rm;
+        if (sdd_sorted_init(&s, sc, lab, N, &e1) || sdd_sorted_init(&sm, big, blab, m, &e2)) { CHECK(0); continue; }
+        const int a = sdd_eer_counts(&s, cnt, &r, &e1), b = sdd_eer_sorted(&sm, NULL, &rm, &e2);
+        cases++;
+        if (a == 0 && b == 0) agree += r.eer == rm.eer && r.threshold == rm.threshold && r.index == rm.index &&
+                                       r.npos == rm.npos && r.nneg == rm.nneg && r.frr == rm.frr;
+        else agree += a == b && !strcmp(e1.msg, e2.msg);
+        sdd_sorted_free(&s);
+        sdd_sorted_free(&sm);
+    }
+    CHECK_MSG(agree == cases && cases == 300, "%d of %d multisets agree with their materialised trials", agree, cases);
+}
+
+static void gauss_set(uint64_t key, int nb, int ns, double dprime, double *sc, unsigned char *lab)
+{
+    for (int i = 0; i < nb + ns; i++) {
+        lab[i] = i < nb;
+        sc[i] = sdd_rng_normal(key, (uint64_t)i) + (i < nb ? dprime : 0.0);
+    }
+}
+
+static void test_boot(void)
+{
+    enum { NB = 150, NS = 250 };
+    double sc[NB + NS], sc2[NB + NS];
+    unsigned char lab[NB + NS];
+    gauss_set(sdd_rng_key(5, 0, 0, 0), NB, NS, 2.0, sc, lab);
+    for (int i = 0; i < NB + NS; i++) sc2[i] = sc[i] + 0.9 * sdd_rng_normal(sdd_rng_key(6, 0, 0, 0), (uint64_t)i);
+    sdd_sorted s, s2;
+    sdd_err e;
+    CHECK(sdd_sorted_init(&s, sc, lab, NB + NS, &e) == 0 && sdd_sorted_init(&s2, sc2, lab, NB + NS, &e) == 0);
+    sdd_boot_params p = { 500, 0.95, 42 };
+    sdd_boot_result r1, r2, r3;
+    const int nthr = omp_get_max_threads();
+    omp_set_num_threads(1);
+    CHECK(sdd_boot_eer(&s, NULL, NULL, &p, &r1, &e) == 0);
+    omp_set_num_threads(3);
+    CHECK(sdd_boot_eer(&s, NULL, NULL, &p, &r2, &e) == 0);
+    omp_set_num_threads(nthr);
+    CHECK_MSG(r1.lo == r2.lo && r1.hi == r2.hi, "1 thread %a %a, 3 threads %a %a", r1.lo, r1.hi, r2.lo, r2.hi);
+    sdd_eer_result pe;
+    CHECK(sdd_eer_sorted(&s, NULL, &pe, &e) == 0 && r1.eer == pe.eer);
+    CHECK_MSG(r1.lo < pe.eer && pe.eer < r1.hi && r1.hi - r1.lo < 0.15, "EER %g, CI %g .. %g", pe.eer, r1.lo, r1.hi);
+    CHECK(r1.n_bona == NB && r1.n_spoof == NS && !r1.paired);
+    p.seed = 43;
+    CHECK(sdd_boot_eer(&s, NULL, NULL, &p, &r3, &e) == 0 && (r3.lo != r1.lo || r3.hi != r1.hi));
+    /* a wider level, a wider interval, from the same replicates */
+    p.seed = 42;
+    p.level = 0.99;
+    CHECK(sdd_boot_eer(&s, NULL, NULL, &p, &r3, &e) == 0 && r3.lo <= r1.lo && r3.hi >= r1.hi);
+    p.level = 0.95;
+
+    /* paired: against itself, every difference 0 */
+    int64_t b_of_a[NB + NS], ua, ub;
+    for (int i = 0; i < NB + NS; i++) b_of_a[i] = i;
+    CHECK(sdd_boot_eer(&s, &s, b_of_a, &p, &r3, &e) == 0);
+    CHECK(r3.paired && r3.diff == 0 && r3.diff_lo == 0 && r3.diff_hi == 0 && r3.p == 1.0 && r3.n_le == 500 &&
+          r3.n_ge == 500 && r3.lo == r1.lo && r3.hi == r1.hi);
+    /* against a noisier system: the difference is negative and significant */
+    CHECK(sdd_boot_eer(&s, &s2, b_of_a, &p, &r3, &e) == 0);
+    CHECK_MSG(r3.diff < 0 && r3.diff_hi < 0 && r3.p < 0.05 && r3.eer_b > r3.eer,
+              "diff %g CI %g .. %g p %g", r3.diff, r3.diff_lo, r3.diff_hi, r3.p);
+    /* the EER of a left out trial's system: pairing over a subset */
+    for (int i = 0; i < 10; i++) b_of_a[i] = -1;
+    CHECK(sdd_boot_eer(&s, &s2, b_of_a, &p, &r3, &e) == 0 && r3.n_bona == NB - 10 && r3.n_spoof == NS);
+
+    /* bad parameters */
+    p.reps = 0;
+    CHECK(sdd_boot_eer(&s, NULL, NULL, &p, &r3, &e) == -1 && strstr(e.msg, "replicates"));
+    p.reps = 10;
+    p.level = 1.0;
+    CHECK(sdd_boot_eer(&s, NULL, NULL, &p, &r3, &e) == -1 && strstr(e.msg, "level"));
+    p.level = NAN;
+    CHECK(sdd_boot_eer(&s, NULL, NULL, &p, &r3, &e) == -1 && strstr(e.msg, "level"));
+    p.level = 0.95;
+    for (int i = 0; i < NB; i++) b_of_a[i] = -1;
+    CHECK(sdd_boot_eer(&s, &s2, b_of_a, &p, &r3, &e) == -1 && strstr(e.msg, "no bona fide trials scored by both"));
+
+    /* pairing by ID: b's trials in reverse order */
+    const char *ida[NB + NS], *idb[NB + NS];
+    static char names[NB + NS][16];
+    for (int i = 0; i < NB + NS; i++) {
+        snprintf(names[i], sizeof names[i], "T_%04d", i);
+        ida[i] = names[i];
+        idb[NB + NS - 1 - i] = names[i];
+    }
+    double rsc[NB + NS];
+    unsigned char rlab[NB + NS];
+    for (int i = 0; i < NB + NS; i++) { rsc[NB + NS - 1 - i] = sc2[i]; rlab[NB + NS - 1 - i] = lab[i]; }
+    sdd_sorted sr;
+    CHECK(sdd_sorted_init(&sr, rsc, rlab, NB + NS, &e) == 0);
+    CHECK(sdd_boot_pair(&s, ida, &sr, idb, b_of_a, &ua, &ub, &e) == 0 && ua == 0 && ub == 0);
+    int ok = 1;
+    for (int i = 0; i < NB + NS; i++) ok &= b_of_a[i] == NB + NS - 1 - i;
+    CHECK(ok);
+    sdd_boot_result rr, rd;
+    CHECK(sdd_boot_eer(&s, &sr, b_of_a, &p, &rr, &e) == 0);
+    for (int i = 0; i < NB + NS; i++) b_of_a[i] = i;
+    CHECK(sdd_boot_eer(&s, &s2, b_of_a, &p, &rd, &e) == 0);
+    CHECK(rr.diff == rd.diff && rr.diff_lo == rd.diff_lo && rr.diff_hi == rd.diff_hi && rr.p == rd.p);
+    /* an unmatched ID on each side, a label that differs, an ID twice */
+    idb[0] = "elsewhere";
+    CHECK(sdd_boot_pair(&s, ida, &sr, idb, b_of_a, &ua, &ub, &e) == 0 && ua == 1 && ub == 1 && b_of_a[NB + NS - 1] == -1);
+    idb[0] = names[NB + NS - 1];
+    rlab[0] = !rlab[0];
+    sdd_sorted_free(&sr);
+    CHECK(sdd_sorted_init(&sr, rsc, rlab, NB + NS, &e) == 0);
+    CHECK(sdd_boot_pair(&s, ida, &sr, idb, b_of_a, &ua, &ub, &e) == -1 && strstr(e.msg, names[NB + NS - 1]) &&
+          strstr(e.msg, "in the other"));
+    idb[1] = idb[2];
+    CHECK(sdd_boot_pair(&s, ida, &sr, idb, b_of_a, &ua, &ub, &e) == -1 && strstr(e.msg, "scored twice"));
+    sdd_sorted_free(&sr);
+    sdd_sorted_free(&s);
+    sdd_sorted_free(&s2);
+}
+
+/* Over 200 simulated evaluation sets with a known EER (equal-variance
+ * Gaussians d' = 2 apart: EER = Phi(-1)), the 90% interval should cover it
+ * about 90% of the time; a bootstrap that does not resample (or resamples
+ * the wrong trials) covers it far less or always. */
+static void test_coverage(void)
+{
+    enum { NB = 200, NS = 300, SETS = 200 };
+    const double truth = 0.5 * erfc(1.0 / sqrt(2.0));
+    double sc[NB + NS];
+    unsigned char lab[NB + NS];
+    int covered = 0;
+    double width = 0;
+    for (int k = 0; k < SETS; k++) {
+        gauss_set(sdd_rng_key(1000, (uint64_t)k, 0, 0), NB, NS, 2.0, sc, lab);
+        sdd_sorted s;
+        sdd_err e;
+        sdd_boot_result r;
+        sdd_boot_params p = { 300, 0.90, (uint64_t)k };
+        if (sdd_sorted_init(&s, sc, lab, NB + NS, &e) || sdd_boot_eer(&s, NULL, NULL, &p, &r, &e)) { CHECK(0); break; }
+        covered += r.lo <= truth && truth <= r.hi;
+        width += r.hi - r.lo;
+        sdd_sorted_free(&s);
+    }
+    printf("coverage of the 90%% interval: %d of %d sets, mean width %.4f (EER %.4f)\n", covered, SETS, width / SETS, truth);
+    CHECK_MSG(covered >= 160 && covered <= 196, "90%% interval covered the true EER in %d of %d sets", covered, SETS);
+}
+
+static void test_cli(void)
+{
+    const char *ev = "$SDD eval --scores " DATA "itw_scores.txt --key " DATA "itw_meta.csv";
+    CHECK(run("OMP_NUM_THREADS=3 %s --ci 400 --ci-seed 7 -o %s", ev, T("r.json")) == 0);
+    CHECK_STR_CONTAINS(out, "EER CI     ");
+    CHECK_STR_CONTAINS(out, "95% percentile interval; 400 stratified bootstrap replicates of the 200 bona fide and 100 spoof");
+    char first[65536];
+    snprintf(first, sizeof first, "%s", out);
+    CHECK(run("OMP_NUM_THREADS=1 %s --ci 400 --ci-seed 7", ev) == 0);
+    CHECK_MSG(!strcmp(first, out), "the interval changed with the thread count");
+    CHECK(run("cat %s", T("r.json")) == 0);
+    CHECK_STR_CONTAINS(out, "\"bootstrap\": {");
+    CHECK_STR_CONTAINS(out, "\"replicates\": 400");
+    CHECK(run("%s -o %s", ev, T("n.json")) == 0 && run("grep -c '\"bootstrap\": null' %s", T("n.json")) == 0);
+
+    /* --compare: a copy with the spoof scores raised by 0.6 (more errors) */
+    CHECK(run("awk '{ if ($3 == \"spoof\") $2 += 0.6; print }' " DATA "itw_scores.txt > %s", T("b.txt")) == 0);
+    CHECK(run("%s --compare %s --ci 300", ev, T("b.txt")) == 0);
+    CHECK_STR_CONTAINS(out, "compared   EER ");
+    CHECK_STR_CONTAINS(out, "EER diff   -");
+    CHECK_STR_CONTAINS(out, "paired bootstrap, two-sided p");
+    CHECK(run("%s --compare " DATA "itw_scores.txt", ev) == 0);
+    CHECK_STR_CONTAINS(out, "EER diff   +0.0000 points, CI +0.0000 .. +0.0000");
+    CHECK_STR_CONTAINS(out, "1000 stratified");
+    CHECK_STR_CONTAINS(out, "p = 1)");
+    /* a trial missing from the compared file: an error, or left out with --allow-missing */
+    CHECK(run("sed 1d " DATA "itw_scores.txt > %s", T("m.txt")) == 0);
+    CHECK(run("%s --compare %s", ev, T("m.txt")) == 1);
+    CHECK(cli_one_line(out) && strstr(out, "--compare: ") && strstr(out, "no score for 1 of the 300 trials"));
+    CHECK(run("%s --compare %s --allow-missing", ev, T("m.txt")) == 0);
+    CHECK_STR_CONTAINS(out, "1 trials scored only by " DATA "itw_scores.txt and 0 only by");
+    CHECK_STR_CONTAINS(out, "this       EER ");
+    CHECK_STR_CONTAINS(out, "200 bona fide and 99 spoof trials both systems scored");
+
+    /* usage errors: exit 2, one line */
+    const struct { const char *args, *msg; } bad[] = {
+        { "--ci 0", "is not a replicate count" },          { "--ci 12x", "is not a replicate count" },
+        { "--ci 2000000", "is not a replicate count" },    { "--ci 100 --ci-level 1", "is not a coverage" },
+        { "--ci 100 --ci-level nan", "is not a coverage" }, { "--ci 100 --ci-seed -1", "is not a seed" },
+        { "--ci-level 0.9", "need --ci N or --compare" },  { "--ci", "--ci needs a replicate count" },
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        CHECK_MSG(run("%s %s", ev, bad[i].args) == 2 && cli_one_line(out) && strstr(out, bad[i].msg), "%s: %s", bad[i].args, out);
+    }
+    CHECK(run("$SDD eval --sasv-scores " DATA "asv5_sasv_scores.tsv --sasv-key " DATA "asv5_sasv_key.tsv --ci 10") == 2);
+    CHECK(cli_one_line(out) && strstr(out, "need CM scores"));
+    /* the compared file must not be an output, and is read like the others */
+    CHECK(run("%s --compare %s -o %s", ev, T("b.txt"), T("b.txt")) == 2 && cli_one_line(out));
+    CHECK(run("%s --compare %s", ev, T("nonexistent.txt")) == 1 && cli_one_line(out) && strstr(out, "nonexistent.txt"));
+    CHECK(run("printf 'x 1 bonafide\\nx 2 bonafide\\n' > %s && %s --compare %s --allow-missing", T("d.txt"), ev, T("d.txt")) == 1);
+    CHECK(cli_one_line(out));
+    /* ASVspoof 2019 CM score files carry their labels: one that differs */
+    CHECK(run("sed '1s/ spoof / bonafide /' " DATA "asv19_cm_scores.txt > %s", T("l.txt")) == 0);
+    CHECK(run("$SDD eval --scores " DATA "asv19_cm_scores.txt --compare %s", T("l.txt")) == 1);
+    CHECK(cli_one_line(out) && strstr(out, "trial LA_E_1004884 is spoof in one system and bona fide in the other"));
+    CHECK(run("$SDD eval --scores " DATA "asv19_cm_scores.txt --compare " DATA "asv19_cm_scores.txt --ci 50") == 0);
+    CHECK_STR_CONTAINS(out, "EER diff   +0.0000 points");
+}
+
+int main(void)
+{
+    test_reference();
+    test_materialised();
+    test_boot();
+    test_coverage();
+    const char *bin = cli_bin();
+    if (!cli_exists(bin)) printf("SKIP test_bootstrap's command-line checks: needs %s (run make)\n", bin);
+    else {
+        snprintf(tmp, sizeof tmp, "/tmp/sdd-test-bootstrap-%d", (int)getpid());
+        mkdir(tmp, 0700);
+        test_cli();
+        run("rm -rf %s", tmp);
+    }
+    return CHECK_DONE("test_bootstrap");
+}
