@@ -1,7 +1,8 @@
 /* Owns the bootstrap of bootstrap.h: the EER of a multiset of trials (one
  * O(n) pass over the sorted trials with a count per trial), numpy's linear
  * quantile, pairing two systems' trials by ID, the replicate loop (threads
- * over replicates, one count array each) and the summary lines. */
+ * over replicates, one count array each), the summary lines and JSON, and
+ * sdd_eval_bootstrap (evaluate.h), which runs it on sdd eval's reports. */
 #include "metrics/bootstrap.h"
 #include "metrics/evaluate.h"
 #include "core/rng.h"
