@@ -76,16 +76,17 @@ static void usage(FILE *f)
             "                     sasv-score column)\n"
             "  --sasv-key FILE    their key: ASVspoof5.*.track_2.trial.tsv or the official\n"
             "                     'spk filename cm-label asv-label' key (per-attack a-DCF from the former)\n"
-            "  --ci N             bootstrap confidence interval of the EER from N replicates (1000 is\n"
-            "                     usual): bona fide and spoof trials each drawn with replacement, as\n"
-            "                     many as there are; the percentile interval (numpy's linear quantiles).\n"
-            "                     It shows the evaluation set's sampling luck, not a training seed's\n"
+            "  --ci N             bootstrap confidence intervals of the EER, minDCF and (with ASV scores,\n"
+            "                     C012 or --asv-rates; the ASV side held fixed) min t-DCF from N replicates\n"
+            "                     (1000 is usual): bona fide and spoof trials each drawn with replacement,\n"
+            "                     as many as there are; percentile intervals (numpy's linear quantiles).\n"
+            "                     They show the evaluation set's sampling luck, not a training seed's\n"
             "                     (default: none)\n"
             "  --ci-level P       coverage of the interval, 0 < P < 1 (default 0.95)\n"
             "  --ci-seed S        seed of the replicates' draws, 0..2^63-1; the result does not depend\n"
             "                     on the thread count (default 0)\n"
             "  --compare FILE     a second system's CM scores on the same trials (joined with the same\n"
-            "                     key): its EER, and the paired bootstrap of the EER difference (this -\n"
+            "                     key): its values, and the paired bootstrap of each difference (this -\n"
             "                     FILE): interval and two-sided p-value; --ci's replicates, 1000 without\n"
             "                     --ci. Trials only one system scored are an error (--allow-missing:\n"
             "                     left out) (default: none)\n"
@@ -176,7 +177,7 @@ int cmd_eval(int argc, char **argv)
 {
     sdd_eval_opts o = { 0 };
     const char *det = NULL, *out = NULL, *calfile = NULL, *compare = NULL, *v;
-    sdd_boot_params bp = { 0, 0.95, 0 };
+    sdd_boot_params bp = { .reps = 0, .level = 0.95, .seed = 0 };
     int level_set = 0, seed_set = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];

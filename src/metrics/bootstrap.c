@@ -18,14 +18,20 @@
 #pragma GCC optimize("fp-contract=off")
 #endif
 
-int sdd_eer_counts(const sdd_sorted *s, const uint32_t *count, sdd_eer_result *r, sdd_err *e)
+int sdd_metrics_counts(const sdd_sorted *s, const uint32_t *count, const sdd_dcf_cost *dc, const sdd_tdcf_coef *tk,
+                       sdd_count_metrics *m, sdd_err *e)
 {
-    memset(r, 0, sizeof *r);
-    int64_t npos = 0, nneg = 0, first = -1;
+    memset(m, 0, sizeof *m);
+    for (int k = 0; k < SDD_BOOT_NMETRIC; k++) m->v[k] = NAN;
+    sdd_eer_result *r = &m->eer;
+    int64_t npos = 0, nneg = 0, first = -1, ndistinct = 0;
+    double prev = 0.0;
     for (int64_t j = 0; j < s->n; j++) {
         const uint32_t c = count[s->orig[j]];
         if (!c) continue;
+        if (first < 0 || s->score[j] != prev) ndistinct++;
         if (first < 0) first = j;
+        prev = s->score[j];
         if (s->pos[j]) npos += c;
         else nneg += c;
     }
@@ -33,13 +39,26 @@ int sdd_eer_counts(const sdd_sorted *s, const uint32_t *count, sdd_eer_result *r
     r->nneg = nneg;
     if (npos == 0) return sdd_err_set(e, "no bona fide trials");
     if (nneg == 0) return sdd_err_set(e, "no spoof trials");
-    /* sdd_eer_sorted's loop, each trial taken count times in a row: the
-     * copies of one trial are adjacent in the sorted multiset (equal score
-     * and class), and which of them comes first changes no point */
+    if (dc && (!(dc->pspoof > 0 && dc->pspoof < 1) || !(dc->cmiss > 0) || !(dc->cfa > 0) || !isfinite(dc->cmiss) ||
+               !isfinite(dc->cfa)))
+        return sdd_err_set(e, "DCF parameters must be 0 < Pspoof < 1 and positive finite costs");
+    /* the t-DCF of sdd_min_tdcf_sorted: only for soft scores (3+ distinct values) */
+    const int tdcf = tk && ndistinct >= 3 && (tk->form == SDD_TDCF_2019 || tk->form == SDD_TDCF_2021);
+    /* the loops of sdd_eer_sorted, sdd_dcf_sorted and sdd_min_tdcf_sorted in
+     * one, each trial taken count times in a row: the copies of one trial
+     * are adjacent in the sorted multiset (equal score and class), and which
+     * of them comes first changes no point */
     const double np_ = (double)npos, nn_ = (double)nneg;
     double best_d = fabs(0.0 - 1.0), best_frr = 0.0, best_far = 1.0;
     double best_thr = s->score[first] - 0.001;
     int64_t best_k = 0, k = 0, cum = 0;
+    const double ptar = dc ? 1 - dc->pspoof : 0, pfa_w = 1 - ptar;
+    double best_dcf = dc ? dc->cmiss * 0.0 * ptar + dc->cfa * 1.0 * pfa_w : 0;
+    const double c0 = tdcf ? tk->c0 : 0, c1 = tdcf ? tk->c1 : 0, c2 = tdcf ? tk->c2 : 0;
+    const int legacy = tdcf && tk->form == SDD_TDCF_2019;
+    const double den = legacy ? (c2 < c1 ? c2 : c1) : c0 + (c2 < c1 ? c2 : c1);
+    double best_t = legacy ? (c1 * 0.0 + c2 * 1.0) / den : (c0 + c1 * 0.0 + c2 * 1.0) / den;
+    int nan_seen = isnan(best_t);   /* np.argmin stops at the first NaN */
     for (int64_t j = first; j < s->n; j++) {
         const uint32_t c = count[s->orig[j]];
         for (uint32_t t = 0; t < c; t++) {
@@ -55,6 +74,14 @@ int sdd_eer_counts(const sdd_sorted *s, const uint32_t *count, sdd_eer_result *r
                 best_far = far;
                 best_thr = s->score[j];
             }
+            if (dc) {
+                const double v = dc->cmiss * frr * ptar + dc->cfa * far * pfa_w;
+                if (v < best_dcf) best_dcf = v;
+            }
+            if (tdcf && !nan_seen) {
+                const double v = legacy ? (c1 * frr + c2 * far) / den : (c0 + c1 * frr + c2 * far) / den;
+                if (isnan(v) || v < best_t) { best_t = v; nan_seen = isnan(v); }
+            }
         }
     }
     r->eer = (best_frr + best_far) / 2.0;
@@ -62,7 +89,18 @@ int sdd_eer_counts(const sdd_sorted *s, const uint32_t *count, sdd_eer_result *r
     r->frr = best_frr;
     r->far = best_far;
     r->index = best_k;
+    m->v[SDD_BOOT_EER] = r->eer;
+    if (dc) m->v[SDD_BOOT_MINDCF] = best_dcf / fmin(dc->cmiss * ptar, dc->cfa * pfa_w);
+    if (tdcf) m->v[SDD_BOOT_TDCF] = best_t;
     return 0;
+}
+
+int sdd_eer_counts(const sdd_sorted *s, const uint32_t *count, sdd_eer_result *r, sdd_err *e)
+{
+    sdd_count_metrics m;
+    const int rc = sdd_metrics_counts(s, count, NULL, NULL, &m, e);
+    *r = m.eer;
+    return rc;
 }
 
 double sdd_quantile_sorted(const double *v, int64_t n, double q)
@@ -151,7 +189,38 @@ static void interval(double *v, int reps, double level, double *lo, double *hi)
     *hi = sdd_quantile_sorted(v, reps, (1.0 + level) / 2.0);
 }
 
-int sdd_boot_eer(const sdd_sorted *a, const sdd_sorted *b, const int64_t *b_of_a, const sdd_boot_params *p,
+#define NM SDD_BOOT_NMETRIC
+
+/* replicate k: counts of a's trials (cnt, input positions), b's through
+ * b_of_a (cnt_b), the metrics of each into va / vb (k * NM + metric) */
+static void replicate(const sdd_sorted *a, const sdd_sorted *b, const int64_t *b_of_a, const sdd_boot_params *p,
+                      const int64_t *cls, int64_t nb, int64_t ns, int k, uint32_t *cnt, uint32_t *cnt_b, double *va,
+                      double *vb)
+{
+    const uint64_t key = sdd_rng_key(p->seed, (uint64_t)k, 1, 0);
+    memset(cnt, 0, (size_t)(a->n ? a->n : 1) * sizeof *cnt);
+    /* draw t: bona fide for t < nb, spoof after */
+    for (int64_t t = 0; t < nb + ns; t++) {
+        const int64_t base = t < nb ? 0 : nb, m = t < nb ? nb : ns;
+        int64_t pick = (int64_t)(sdd_rng_uniform_d(key, (uint64_t)t) * (double)m);
+        if (pick >= m) pick = m - 1;
+        cnt[cls[base + pick]]++;
+    }
+    sdd_count_metrics x;
+    sdd_err ee;
+    /* both classes are drawn, so the only failure is none of the metrics */
+    if (sdd_metrics_counts(a, cnt, p->dcf, p->tdcf, &x, &ee))
+        for (int m = 0; m < NM; m++) x.v[m] = NAN;
+    memcpy(va + (size_t)k * NM, x.v, sizeof x.v);
+    if (!b) return;
+    memset(cnt_b, 0, (size_t)(b->n ? b->n : 1) * sizeof *cnt_b);
+    for (int64_t t = 0; t < nb + ns; t++) cnt_b[b_of_a[cls[t]]] = cnt[cls[t]];
+    if (sdd_metrics_counts(b, cnt_b, p->dcf, p->tdcf, &x, &ee))
+        for (int m = 0; m < NM; m++) x.v[m] = NAN;
+    memcpy(vb + (size_t)k * NM, x.v, sizeof x.v);
+}
+
+int sdd_boot_run(const sdd_sorted *a, const sdd_sorted *b, const int64_t *b_of_a, const sdd_boot_params *p,
                  sdd_boot_result *r, sdd_err *e)
 {
     memset(r, 0, sizeof *r);
@@ -163,16 +232,16 @@ int sdd_boot_eer(const sdd_sorted *a, const sdd_sorted *b, const int64_t *b_of_a
     r->level = p->level;
     r->seed = p->seed;
     r->paired = b != NULL;
-    const int64_t n = a->n;
+    const int64_t n = a->n, nbn = b ? b->n : 0;
     const int R = p->reps;
     /* the trials drawn from: a's (paired: those with a match), by class, in input order */
     unsigned char *la = labels_by_input(a);
     int64_t *cls = malloc((size_t)(n ? n : 1) * sizeof *cls);
-    uint32_t *one = calloc((size_t)(n ? n : 1), sizeof *one), *one_b = b ? calloc((size_t)(b->n ? b->n : 1), sizeof *one_b) : NULL;
-    double *ea = malloc((size_t)R * sizeof *ea), *eb = b ? malloc((size_t)R * sizeof *eb) : NULL;
-    double *d = b ? malloc((size_t)R * sizeof *d) : NULL;
+    uint32_t *one = calloc((size_t)(n ? n : 1), sizeof *one), *one_b = b ? calloc((size_t)(nbn ? nbn : 1), sizeof *one_b) : NULL;
+    double *va = malloc((size_t)R * NM * sizeof *va), *vb = b ? malloc((size_t)R * NM * sizeof *vb) : NULL;
+    double *col = malloc((size_t)R * sizeof *col);
     int rc = 0;
-    if (!la || !cls || !one || !ea || (b && (!one_b || !eb || !d))) {
+    if (!la || !cls || !one || !va || !col || (b && (!one_b || !vb))) {
         rc = sdd_err_set(e, "out of memory for the bootstrap of %lld trials", (long long)n);
         goto done;
     }
@@ -187,94 +256,115 @@ int sdd_boot_eer(const sdd_sorted *a, const sdd_sorted *b, const int64_t *b_of_a
         rc = sdd_err_set(e, "bootstrap: no %s trials%s", nb ? "spoof" : "bona fide", b ? " scored by both systems" : "");
         goto done;
     }
-    if ((uint64_t)nb > UINT32_MAX || (uint64_t)ns > UINT32_MAX) { rc = sdd_err_set(e, "bootstrap: too many trials"); goto done; }
+    if ((uint64_t)(nb + ns) > UINT32_MAX) { rc = sdd_err_set(e, "bootstrap: too many trials"); goto done; }
     /* the point estimates over the trials resampled */
-    sdd_eer_result er;
+    sdd_count_metrics ma, mb;
     for (int64_t k = 0; k < nb + ns; k++) {
         one[cls[k]] = 1;
         if (b) one_b[b_of_a[cls[k]]] = 1;
     }
-    if (sdd_eer_counts(a, one, &er, e)) { rc = -1; goto done; }
-    r->eer = er.eer;
-    if (b) {
-        if (sdd_eer_counts(b, one_b, &er, e)) { rc = -1; goto done; }
-        r->eer_b = er.eer;
-        r->diff = r->eer - r->eer_b;
+    if (sdd_metrics_counts(a, one, p->dcf, p->tdcf, &ma, e) || (b && sdd_metrics_counts(b, one_b, p->dcf, p->tdcf, &mb, e))) {
+        rc = -1;
+        goto done;
     }
     int failed = 0;
     #pragma omp parallel
     {
         uint32_t *cnt = calloc((size_t)(n ? n : 1), sizeof *cnt);
-        uint32_t *cnt_b = b ? calloc((size_t)(b->n ? b->n : 1), sizeof *cnt_b) : NULL;
-        if (!cnt || (b && !cnt_b)) {
+        uint32_t *cnt_b = b ? calloc((size_t)(nbn ? nbn : 1), sizeof *cnt_b) : NULL;
+        const int ok = cnt && (!b || cnt_b);
+        if (!ok) {
             #pragma omp atomic write
             failed = 1;
         }
         #pragma omp for schedule(static)
-        for (int k = 0; k < R; k++) {
-            if (!cnt || (b && !cnt_b)) continue;
-            const uint64_t key = sdd_rng_key(p->seed, (uint64_t)k, 1, 0);
-            memset(cnt, 0, (size_t)(n ? n : 1) * sizeof *cnt);
-            /* draw t: bona fide for t < nb, spoof after */
-            for (int64_t t = 0; t < nb + ns; t++) {
-                const int64_t base = t < nb ? 0 : nb, m = t < nb ? nb : ns;
-                int64_t pick = (int64_t)(sdd_rng_uniform_d(key, (uint64_t)t) * (double)m);
-                if (pick >= m) pick = m - 1;
-                cnt[cls[base + pick]]++;
-            }
-            sdd_eer_result x;
-            sdd_err ee;
-            ea[k] = sdd_eer_counts(a, cnt, &x, &ee) ? NAN : x.eer;
-            if (b) {
-                memset(cnt_b, 0, (size_t)(b->n ? b->n : 1) * sizeof *cnt_b);
-                for (int64_t t = 0; t < nb + ns; t++) cnt_b[b_of_a[cls[t]]] = cnt[cls[t]];
-                eb[k] = sdd_eer_counts(b, cnt_b, &x, &ee) ? NAN : x.eer;
-                d[k] = ea[k] - eb[k];
-            }
-        }
+        for (int k = 0; k < R; k++)
+            if (ok) replicate(a, b, b_of_a, p, cls, nb, ns, k, cnt, cnt_b, va, vb);
         free(cnt);
         free(cnt_b);
     }
     if (failed) { rc = sdd_err_set(e, "out of memory for the bootstrap's counts"); goto done; }
-    if (b) {
-        for (int k = 0; k < R; k++) {
-            r->n_le += d[k] <= 0.0;
-            r->n_ge += d[k] >= 0.0;
+    for (int m = 0; m < NM; m++) {
+        r->est[m] = ma.v[m];
+        r->est_b[m] = b ? mb.v[m] : NAN;
+        r->lo[m] = r->hi[m] = r->lo_b[m] = r->hi_b[m] = r->diff[m] = r->diff_lo[m] = r->diff_hi[m] = r->p[m] = NAN;
+        if (isnan(ma.v[m]) || (b && isnan(mb.v[m]))) continue;
+        /* a metric undefined in any replicate (a min t-DCF of hard scores) has no interval */
+        int64_t undefined = 0;
+        for (int k = 0; k < R; k++) undefined += isnan(va[(size_t)k * NM + m]) || (b && isnan(vb[(size_t)k * NM + m]));
+        if (undefined) {
+            if (m == SDD_BOOT_TDCF) r->tdcf_hard = undefined;
+            continue;
         }
-        const double m = (double)(r->n_le < r->n_ge ? r->n_le : r->n_ge);
-        r->p = 2.0 * m / (double)R < 1.0 ? 2.0 * m / (double)R : 1.0;
-        interval(d, R, p->level, &r->diff_lo, &r->diff_hi);
-        interval(eb, R, p->level, &r->lo_b, &r->hi_b);
+        r->has[m] = 1;
+        for (int k = 0; k < R; k++) col[k] = va[(size_t)k * NM + m];
+        interval(col, R, p->level, &r->lo[m], &r->hi[m]);
+        if (!b) continue;
+        for (int k = 0; k < R; k++) col[k] = vb[(size_t)k * NM + m];
+        interval(col, R, p->level, &r->lo_b[m], &r->hi_b[m]);
+        r->diff[m] = ma.v[m] - mb.v[m];
+        for (int k = 0; k < R; k++) {
+            col[k] = va[(size_t)k * NM + m] - vb[(size_t)k * NM + m];
+            r->n_le[m] += col[k] <= 0.0;
+            r->n_ge[m] += col[k] >= 0.0;
+        }
+        const double lesser = (double)(r->n_le[m] < r->n_ge[m] ? r->n_le[m] : r->n_ge[m]);
+        r->p[m] = 2.0 * lesser / (double)R < 1.0 ? 2.0 * lesser / (double)R : 1.0;
+        interval(col, R, p->level, &r->diff_lo[m], &r->diff_hi[m]);
     }
-    interval(ea, R, p->level, &r->lo, &r->hi);
 done:
     free(la);
     free(cls);
     free(one);
     free(one_b);
-    free(ea);
-    free(eb);
-    free(d);
+    free(va);
+    free(vb);
+    free(col);
     return rc;
+}
+
+static const char *const metric_key[NM] = { "eer", "min_dcf", "min_tdcf" };
+
+/* p as text: "p < 1/R" when no replicate crossed 0 */
+static void p_text(const sdd_boot_result *r, int m, char *buf, size_t n)
+{
+    if (r->p[m] * r->reps < 1.0) snprintf(buf, n, "p < %.2g", 1.0 / r->reps);
+    else snprintf(buf, n, "p = %.3g", r->p[m]);
 }
 
 void sdd_boot_print(const sdd_boot_result *r, const char *name_b, FILE *f)
 {
-    const double L = 100.0 * r->level;
-    fprintf(f, "EER CI     %.4f .. %.4f %%  (%g%% percentile interval; %d stratified bootstrap replicates of the %lld "
-               "bona fide and %lld spoof trials%s, seed %llu)\n",
-            100.0 * r->lo, 100.0 * r->hi, L, r->reps, (long long)r->n_bona, (long long)r->n_spoof,
-            r->paired ? " both systems scored" : "", (unsigned long long)r->seed);
+    fprintf(f, "bootstrap  %d stratified replicates of the %lld bona fide and %lld spoof trials%s (seed %llu); "
+               "%g%% percentile intervals\n",
+            r->reps, (long long)r->n_bona, (long long)r->n_spoof, r->paired ? " both systems scored" : "",
+            (unsigned long long)r->seed, 100.0 * r->level);
+    static const char *const label[NM] = { "EER", "minDCF", "min t-DCF" };
+    const double scale[NM] = { 100.0, 1.0, 1.0 };
+    const char *unit[NM] = { " %", "", "" };
+    for (int m = 0; m < NM; m++) {
+        if (!r->has[m]) continue;
+        const double k = scale[m];
+        fprintf(f, "  %-10s %.4f .. %.4f%s", label[m], k * r->lo[m], k * r->hi[m], unit[m]);
+        if (r->paired)
+            fprintf(f, "   compared %.4f%s (%.4f .. %.4f)", k * r->est_b[m], unit[m], k * r->lo_b[m], k * r->hi_b[m]);
+        if (m == SDD_BOOT_TDCF) fprintf(f, "   (the ASV error rates held fixed)");
+        fputc('\n', f);
+    }
+    if (r->tdcf_hard)
+        fprintf(f, "  min t-DCF  no interval: undefined in %lld replicates (fewer than 3 distinct scores drawn)\n",
+                (long long)r->tdcf_hard);
     if (!r->paired) return;
     if (r->unpaired_a || r->unpaired_b)
-        fprintf(f, "this       EER %.9f %% on the trials both systems scored\n", 100.0 * r->eer);
-    fprintf(f, "compared   EER %.9f %%, CI %.4f .. %.4f %%  (%s, same trials and draws)\n", 100.0 * r->eer_b,
-            100.0 * r->lo_b, 100.0 * r->hi_b, name_b);
-    char p[64];
-    if (r->p * r->reps < 1.0) snprintf(p, sizeof p, "p < %.2g", 1.0 / r->reps);   /* no replicate crossed 0 */
-    else snprintf(p, sizeof p, "p = %.3g", r->p);
-    fprintf(f, "EER diff   %+.4f points, CI %+.4f .. %+.4f  (this - compared; paired bootstrap, two-sided %s)\n",
-            100.0 * r->diff, 100.0 * r->diff_lo, 100.0 * r->diff_hi, p);
+        fprintf(f, "  (this system on the trials both scored: EER %.9f %%)\n", 100.0 * r->est[SDD_BOOT_EER]);
+    fprintf(f, "difference this - compared (%s), paired bootstrap, two-sided p:\n", name_b);
+    for (int m = 0; m < NM; m++) {
+        if (!r->has[m]) continue;
+        char pt[64];
+        p_text(r, m, pt, sizeof pt);
+        const double k = scale[m];
+        fprintf(f, "  %-10s %+.4f%s, CI %+.4f .. %+.4f, %s\n", label[m], k * r->diff[m], m == SDD_BOOT_EER ? " points" : "",
+                k * r->diff_lo[m], k * r->diff_hi[m], pt);
+    }
 }
 
 json_t *sdd_boot_json(const sdd_boot_result *r, const char *name_b)
@@ -286,21 +376,30 @@ json_t *sdd_boot_json(const sdd_boot_result *r, const char *name_b)
     json_object_set_new(j, "seed", json_integer((json_int_t)(r->seed & 0x7fffffffffffffffULL)));
     json_object_set_new(j, "bonafide", json_integer(r->n_bona));
     json_object_set_new(j, "spoof", json_integer(r->n_spoof));
-    json_object_set_new(j, "eer", json_real(r->eer));
-    json_object_set_new(j, "eer_lo", json_real(r->lo));
-    json_object_set_new(j, "eer_hi", json_real(r->hi));
-    if (r->paired) {
-        json_t *c = json_object();
+    json_object_set_new(j, "tdcf_undefined_replicates", json_integer(r->tdcf_hard));
+    json_t *c = r->paired ? json_object() : NULL;
+    for (int m = 0; m < NM; m++) {
+        if (!r->has[m]) continue;
+        json_t *x = json_object();
+        json_object_set_new(x, "value", json_real(r->est[m]));
+        json_object_set_new(x, "lo", json_real(r->lo[m]));
+        json_object_set_new(x, "hi", json_real(r->hi[m]));
+        json_object_set_new(j, metric_key[m], x);
+        if (!c) continue;
+        json_t *y = json_object();
+        json_object_set_new(y, "value", json_real(r->est_b[m]));
+        json_object_set_new(y, "lo", json_real(r->lo_b[m]));
+        json_object_set_new(y, "hi", json_real(r->hi_b[m]));
+        json_object_set_new(y, "diff", json_real(r->diff[m]));
+        json_object_set_new(y, "diff_lo", json_real(r->diff_lo[m]));
+        json_object_set_new(y, "diff_hi", json_real(r->diff_hi[m]));
+        json_object_set_new(y, "p", json_real(r->p[m]));
+        json_object_set_new(y, "replicates_le0", json_integer(r->n_le[m]));
+        json_object_set_new(y, "replicates_ge0", json_integer(r->n_ge[m]));
+        json_object_set_new(c, metric_key[m], y);
+    }
+    if (c) {
         json_object_set_new(c, "scores", json_string(name_b ? name_b : ""));
-        json_object_set_new(c, "eer", json_real(r->eer_b));
-        json_object_set_new(c, "eer_lo", json_real(r->lo_b));
-        json_object_set_new(c, "eer_hi", json_real(r->hi_b));
-        json_object_set_new(c, "diff", json_real(r->diff));
-        json_object_set_new(c, "diff_lo", json_real(r->diff_lo));
-        json_object_set_new(c, "diff_hi", json_real(r->diff_hi));
-        json_object_set_new(c, "p", json_real(r->p));
-        json_object_set_new(c, "replicates_le0", json_integer(r->n_le));
-        json_object_set_new(c, "replicates_ge0", json_integer(r->n_ge));
         json_object_set_new(c, "unmatched_this", json_integer(r->unpaired_a));
         json_object_set_new(c, "unmatched_compared", json_integer(r->unpaired_b));
         json_object_set_new(j, "compared", c);
@@ -329,7 +428,14 @@ int sdd_eval_bootstrap(sdd_eval_report *r, const sdd_eval_report *rb, const char
                                name_b, (long long)ua, (long long)r->cm.n, (long long)ub, (long long)rb->cm.n);
         }
     }
-    const int rc = sdd_boot_eer(&r->cm, rb ? &rb->cm : NULL, b_of_a, p, &r->boot, e);
+    /* minDCF with ASVspoof 5's costs, as the report; the min t-DCF with the
+     * report's coefficients (both systems share the ASV system) */
+    sdd_dcf_cost dc;
+    sdd_dcf_cost_asvspoof5(&dc);
+    sdd_boot_params q = *p;
+    q.dcf = &dc;
+    q.tdcf = r->has_tdcf && !isnan(r->tdcf.min_tdcf) ? &r->coef : NULL;
+    const int rc = sdd_boot_run(&r->cm, rb ? &rb->cm : NULL, b_of_a, &q, &r->boot, e);
     free(b_of_a);
     if (rc) return -1;
     r->boot.unpaired_a = ua;

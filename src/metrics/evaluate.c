@@ -701,7 +701,6 @@ void sdd_eval_print(const sdd_eval_report *r, FILE *f)
                 (long long)r->n_matched[SDD_MATCH_EXACT], (long long)r->n_matched[SDD_MATCH_BASENAME],
                 (long long)r->n_matched[SDD_MATCH_STEM]);
     fprintf(f, "EER        %.9f %%  (threshold %.9g)\n", r->eer.eer * 100.0, r->eer.threshold);
-    if (r->has_boot) sdd_boot_print(&r->boot, r->boot_name, f);
     if (r->has_tdcf) {
         if (isnan(r->tdcf.min_tdcf)) fprintf(f, "min t-DCF  -  (%d form; see the warning)\n", r->tdcf_form);
         else if (r->tdcf_from_c012)
@@ -721,6 +720,7 @@ void sdd_eval_print(const sdd_eval_report *r, FILE *f)
             r->dcf.min_threshold);
     fprintf(f, "actDCF     %.9f  (at the Bayes threshold %.6f for%s scores read as LLRs)\n", r->dcf.act_dcf,
             r->dcf.act_threshold, r->calibrated ? " calibrated" : "");
+    if (r->has_boot) sdd_boot_print(&r->boot, r->boot_name, f);
     print_adcf(r, f);
     if (!r->has_table) return;
     const int want_a = !r->breakdown || (r->breakdown & SDD_BREAKDOWN_ATTACK);

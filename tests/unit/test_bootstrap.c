@@ -36,9 +36,18 @@ typedef struct {
     unsigned char lab[MAXN];
     double a[MAXN], b[MAXN];
     uint32_t cnt[MAXR][MAXN];
-    double ea[MAXR], eb[MAXR];
+    double ea[MAXR], eb[MAXR], dcf[MAXR], t21[MAXR], t19[MAXR];   /* NaN: not soft */
     double q[16], qa[16], qd[16];
+    sdd_tdcf_coef k21, k19;
 } fixture;
+
+/* a hex float, or "none" as NaN */
+static double num_or_none(char *p, char **end)
+{
+    while (*p == ' ') p++;
+    if (!strncmp(p, "none", 4)) { *end = p + 4; return NAN; }
+    return strtod(p, end);
+}
 
 static int load_fixture(fixture *f)
 {
@@ -50,6 +59,13 @@ static int load_fixture(fixture *f)
     while (fgets(line, sizeof line, fp)) {
         char *p = line, *end;
         if (!strncmp(line, "trials ", 7)) f->n = atoi(line + 7);
+        else if (!strncmp(line, "tdcf2021 ", 9) || !strncmp(line, "tdcf2019 ", 9)) {
+            sdd_tdcf_coef *k = line[7] == '1' ? &f->k21 : &f->k19;
+            k->form = line[7] == '1' ? SDD_TDCF_2021 : SDD_TDCF_2019;
+            k->c0 = strtod(p + 9, &end);
+            k->c1 = strtod(end, &end);
+            k->c2 = strtod(end, NULL);
+        }
         else if (!strncmp(line, "t ", 2) && nt < MAXN) {
             f->lab[nt] = (unsigned char)strtol(p + 2, &end, 10);
             f->a[nt] = strtod(end, &end);
@@ -58,6 +74,9 @@ static int load_fixture(fixture *f)
         } else if (!strncmp(line, "rep ", 4) && f->reps < MAXR) {
             f->ea[f->reps] = strtod(p + 4, &end);
             f->eb[f->reps] = strtod(end, &end);
+            f->dcf[f->reps] = strtod(end, &end);
+            f->t21[f->reps] = num_or_none(end, &end);
+            f->t19[f->reps] = num_or_none(end, &end);
             for (int i = 0; i < f->n && i < MAXN; i++) f->cnt[f->reps][i] = (uint32_t)strtoul(end, &end, 10);
             f->reps++;
         } else if (!strncmp(line, "q ", 2) && f->nq < 16) {
@@ -86,18 +105,35 @@ static void test_reference(void)
     sdd_err e;
     CHECK(sdd_sorted_init(&sa, f.a, f.lab, f.n, &e) == 0);
     CHECK(sdd_sorted_init(&sb, f.b, f.lab, f.n, &e) == 0);
-    int same = 0;
+    int same = 0, same_dcf = 0, hard = 0;
     double ea[MAXR], d[MAXR];
+    sdd_dcf_cost dc;
+    sdd_dcf_cost_asvspoof5(&dc);
+    CHECK(f.k21.form == SDD_TDCF_2021 && f.k19.form == SDD_TDCF_2019);
     for (int k = 0; k < f.reps; k++) {
         sdd_eer_result ra, rb;
         CHECK(sdd_eer_counts(&sa, f.cnt[k], &ra, &e) == 0 && sdd_eer_counts(&sb, f.cnt[k], &rb, &e) == 0);
         same += ra.eer == f.ea[k] && rb.eer == f.eb[k];
         if (ra.eer != f.ea[k] || rb.eer != f.eb[k])
             fprintf(stderr, "replicate %d: %a %a vs numpy %a %a\n", k, ra.eer, rb.eer, f.ea[k], f.eb[k]);
+        /* minDCF and both t-DCF forms from the same counts */
+        sdd_count_metrics m21, m19;
+        CHECK(sdd_metrics_counts(&sa, f.cnt[k], &dc, &f.k21, &m21, &e) == 0 &&
+              sdd_metrics_counts(&sa, f.cnt[k], &dc, &f.k19, &m19, &e) == 0);
+        const int t_ok = (isnan(f.t21[k]) ? isnan(m21.v[SDD_BOOT_TDCF]) : m21.v[SDD_BOOT_TDCF] == f.t21[k]) &&
+                         (isnan(f.t19[k]) ? isnan(m19.v[SDD_BOOT_TDCF]) : m19.v[SDD_BOOT_TDCF] == f.t19[k]);
+        same_dcf += m21.v[SDD_BOOT_MINDCF] == f.dcf[k] && m19.v[SDD_BOOT_MINDCF] == f.dcf[k] && t_ok &&
+                    m21.v[SDD_BOOT_EER] == f.ea[k];
+        hard += isnan(f.t21[k]);
+        if (!t_ok || m21.v[SDD_BOOT_MINDCF] != f.dcf[k])
+            fprintf(stderr, "replicate %d: minDCF %a t-DCF %a %a vs numpy %a %a %a\n", k, m21.v[SDD_BOOT_MINDCF],
+                    m21.v[SDD_BOOT_TDCF], m19.v[SDD_BOOT_TDCF], f.dcf[k], f.t21[k], f.t19[k]);
         ea[k] = f.ea[k];
         d[k] = f.ea[k] - f.eb[k];
     }
     CHECK_MSG(same == f.reps, "%d of %d replicate EERs equal numpy's", same, f.reps);
+    CHECK_MSG(same_dcf == f.reps, "%d of %d replicates' minDCF and min t-DCF equal numpy's", same_dcf, f.reps);
+    CHECK(hard == 0);   /* the fixture's scores are soft in every replicate */
     qsort(ea, (size_t)f.reps, sizeof *ea, cmp_d);
     qsort(d, (size_t)f.reps, sizeof *d, cmp_d);
     for (int i = 0; i < f.nq; i++) {
@@ -118,37 +154,54 @@ static void test_reference(void)
     sdd_sorted_free(&sb);
 }
 
-/* random multisets of tied scores: the EER from counts = the EER of the copies */
+/* random multisets of tied scores: the metrics from counts = those of the copies */
 static void test_materialised(void)
 {
     enum { N = 60 };
     double sc[N], big[N * 4];
     unsigned char lab[N], blab[N * 4];
     uint32_t cnt[N];
-    int agree = 0, cases = 0;
+    int agree = 0, cases = 0, hard = 0;
+    sdd_dcf_cost dc;
+    sdd_dcf_cost_asvspoof5(&dc);
+    const sdd_tdcf_coef k21 = { SDD_TDCF_2021, 0.0186, 0.9219, 0.2188 }, k19 = { SDD_TDCF_2019, 0.0, 0.8, 0.37 };
     for (int c = 0; c < 300; c++) {
         const uint64_t key = sdd_rng_key(77, (uint64_t)c, 0, 0);
+        /* every tenth set with 2 distinct scores: the t-DCF is undefined there */
+        const double levels = c % 10 == 0 ? 1.0 : 8.0;
         for (int i = 0; i < N; i++) {
             lab[i] = sdd_rng_uniform_d(key, 3 * (uint64_t)i) < 0.4;
-            sc[i] = floor(8.0 * sdd_rng_uniform_d(key, 3 * (uint64_t)i + 1)) + (lab[i] ? 1 : 0);
+            sc[i] = floor(levels * sdd_rng_uniform_d(key, 3 * (uint64_t)i + 1)) + (lab[i] ? 1 : 0);
             cnt[i] = (uint32_t)(4.0 * sdd_rng_uniform_d(key, 3 * (uint64_t)i + 2));
         }
         int m = 0;
         for (int i = 0; i < N; i++)
             for (uint32_t t = 0; t < cnt[i]; t++) { big[m] = sc[i]; blab[m] = lab[i]; m++; }
         sdd_sorted s, sm;
-        sdd_err e1, e2;
-        sdd_eer_result r, rm;
+        sdd_err e1, e2, e3;
         if (sdd_sorted_init(&s, sc, lab, N, &e1) || sdd_sorted_init(&sm, big, blab, m, &e2)) { CHECK(0); continue; }
-        const int a = sdd_eer_counts(&s, cnt, &r, &e1), b = sdd_eer_sorted(&sm, NULL, &rm, &e2);
-        cases++;
-        if (a == 0 && b == 0) agree += r.eer == rm.eer && r.threshold == rm.threshold && r.index == rm.index &&
-                                       r.npos == rm.npos && r.nneg == rm.nneg && r.frr == rm.frr;
-        else agree += a == b && !strcmp(e1.msg, e2.msg);
+        for (int f = 0; f < 2; f++) {
+            const sdd_tdcf_coef *tk = f ? &k19 : &k21;
+            sdd_count_metrics r;
+            sdd_eer_result rm;
+            sdd_dcf_result dm;
+            sdd_tdcf_result tm;
+            const int a = sdd_metrics_counts(&s, cnt, &dc, tk, &r, &e1), b = sdd_eer_sorted(&sm, NULL, &rm, &e2);
+            cases++;
+            if (a || b) { agree += a == b && !strcmp(e1.msg, e2.msg); continue; }
+            const int dok = sdd_dcf_sorted(&sm, NULL, &dc, &dm, &e2) == 0;
+            const int tok = sdd_min_tdcf_sorted(&sm, NULL, tk, &tm, &e3) == 0;
+            hard += !tok;
+            agree += r.eer.eer == rm.eer && r.eer.threshold == rm.threshold && r.eer.index == rm.index &&
+                     r.eer.npos == rm.npos && r.eer.nneg == rm.nneg && r.eer.frr == rm.frr && r.v[SDD_BOOT_EER] == rm.eer &&
+                     dok && r.v[SDD_BOOT_MINDCF] == dm.min_dcf &&
+                     (tok ? r.v[SDD_BOOT_TDCF] == tm.min_tdcf : isnan(r.v[SDD_BOOT_TDCF]) && strstr(e3.msg, "soft"));
+        }
         sdd_sorted_free(&s);
         sdd_sorted_free(&sm);
     }
-    CHECK_MSG(agree == cases && cases == 300, "%d of %d multisets agree with their materialised trials", agree, cases);
+    CHECK_MSG(agree == cases && cases == 600, "%d of %d multisets agree with their materialised trials", agree, cases);
+    CHECK_MSG(hard >= 40, "%d multisets with hard scores (the t-DCF's undefined case)", hard);
 }
 
 static void gauss_set(uint64_t key, int nb, int ns, double dprime, double *sc, unsigned char *lab)
@@ -158,6 +211,8 @@ static void gauss_set(uint64_t key, int nb, int ns, double dprime, double *sc, u
         sc[i] = sdd_rng_normal(key, (uint64_t)i) + (i < nb ? dprime : 0.0);
     }
 }
+
+enum { E = SDD_BOOT_EER, D = SDD_BOOT_MINDCF, TD = SDD_BOOT_TDCF };
 
 static void test_boot(void)
 {
@@ -169,52 +224,74 @@ static void test_boot(void)
     sdd_sorted s, s2;
     sdd_err e;
     CHECK(sdd_sorted_init(&s, sc, lab, NB + NS, &e) == 0 && sdd_sorted_init(&s2, sc2, lab, NB + NS, &e) == 0);
-    sdd_boot_params p = { 500, 0.95, 42 };
+    sdd_dcf_cost dc;
+    sdd_dcf_cost_asvspoof5(&dc);
+    const sdd_tdcf_coef k21 = { SDD_TDCF_2021, 0.0186, 0.9219, 0.2188 };
+    sdd_boot_params p = { .reps = 500, .level = 0.95, .seed = 42, .dcf = &dc, .tdcf = &k21 };
     sdd_boot_result r1, r2, r3;
     const int nthr = omp_get_max_threads();
     omp_set_num_threads(1);
-    CHECK(sdd_boot_eer(&s, NULL, NULL, &p, &r1, &e) == 0);
+    CHECK(sdd_boot_run(&s, NULL, NULL, &p, &r1, &e) == 0);
     omp_set_num_threads(3);
-    CHECK(sdd_boot_eer(&s, NULL, NULL, &p, &r2, &e) == 0);
+    CHECK(sdd_boot_run(&s, NULL, NULL, &p, &r2, &e) == 0);
     omp_set_num_threads(nthr);
-    CHECK_MSG(r1.lo == r2.lo && r1.hi == r2.hi, "1 thread %a %a, 3 threads %a %a", r1.lo, r1.hi, r2.lo, r2.hi);
+    CHECK(!memcmp(r1.lo, r2.lo, sizeof r1.lo) && !memcmp(r1.hi, r2.hi, sizeof r1.hi));
     sdd_eer_result pe;
-    CHECK(sdd_eer_sorted(&s, NULL, &pe, &e) == 0 && r1.eer == pe.eer);
-    CHECK_MSG(r1.lo < pe.eer && pe.eer < r1.hi && r1.hi - r1.lo < 0.15, "EER %g, CI %g .. %g", pe.eer, r1.lo, r1.hi);
+    sdd_dcf_result pd;
+    sdd_tdcf_result pt;
+    CHECK(sdd_eer_sorted(&s, NULL, &pe, &e) == 0 && sdd_dcf_sorted(&s, NULL, &dc, &pd, &e) == 0 &&
+          sdd_min_tdcf_sorted(&s, NULL, &k21, &pt, &e) == 0);
+    CHECK(r1.est[E] == pe.eer && r1.est[D] == pd.min_dcf && r1.est[TD] == pt.min_tdcf);
+    CHECK(r1.has[E] && r1.has[D] && r1.has[TD] && r1.tdcf_hard == 0);
+    for (int m = 0; m < SDD_BOOT_NMETRIC; m++)
+        CHECK_MSG(r1.lo[m] < r1.est[m] && r1.est[m] < r1.hi[m], "metric %d: %g, CI %g .. %g", m, r1.est[m], r1.lo[m], r1.hi[m]);
+    CHECK(r1.hi[E] - r1.lo[E] < 0.15);
     CHECK(r1.n_bona == NB && r1.n_spoof == NS && !r1.paired);
     p.seed = 43;
-    CHECK(sdd_boot_eer(&s, NULL, NULL, &p, &r3, &e) == 0 && (r3.lo != r1.lo || r3.hi != r1.hi));
+    CHECK(sdd_boot_run(&s, NULL, NULL, &p, &r3, &e) == 0 && (r3.lo[E] != r1.lo[E] || r3.hi[E] != r1.hi[E]));
     /* a wider level, a wider interval, from the same replicates */
     p.seed = 42;
     p.level = 0.99;
-    CHECK(sdd_boot_eer(&s, NULL, NULL, &p, &r3, &e) == 0 && r3.lo <= r1.lo && r3.hi >= r1.hi);
+    CHECK(sdd_boot_run(&s, NULL, NULL, &p, &r3, &e) == 0 && r3.lo[E] <= r1.lo[E] && r3.hi[E] >= r1.hi[E] &&
+          r3.lo[D] <= r1.lo[D] && r3.hi[D] >= r1.hi[D]);
     p.level = 0.95;
+    /* without costs or coefficients: the EER alone */
+    p.dcf = NULL;
+    p.tdcf = NULL;
+    CHECK(sdd_boot_run(&s, NULL, NULL, &p, &r3, &e) == 0 && r3.has[E] && !r3.has[D] && !r3.has[TD] &&
+          r3.lo[E] == r1.lo[E] && r3.hi[E] == r1.hi[E]);
+    p.dcf = &dc;
+    p.tdcf = &k21;
 
     /* paired: against itself, every difference 0 */
     int64_t b_of_a[NB + NS], ua, ub;
     for (int i = 0; i < NB + NS; i++) b_of_a[i] = i;
-    CHECK(sdd_boot_eer(&s, &s, b_of_a, &p, &r3, &e) == 0);
-    CHECK(r3.paired && r3.diff == 0 && r3.diff_lo == 0 && r3.diff_hi == 0 && r3.p == 1.0 && r3.n_le == 500 &&
-          r3.n_ge == 500 && r3.lo == r1.lo && r3.hi == r1.hi);
-    /* against a noisier system: the difference is negative and significant */
-    CHECK(sdd_boot_eer(&s, &s2, b_of_a, &p, &r3, &e) == 0);
-    CHECK_MSG(r3.diff < 0 && r3.diff_hi < 0 && r3.p < 0.05 && r3.eer_b > r3.eer,
-              "diff %g CI %g .. %g p %g", r3.diff, r3.diff_lo, r3.diff_hi, r3.p);
-    /* the EER of a left out trial's system: pairing over a subset */
+    CHECK(sdd_boot_run(&s, &s, b_of_a, &p, &r3, &e) == 0);
+    for (int m = 0; m < SDD_BOOT_NMETRIC; m++)
+        CHECK(r3.paired && r3.has[m] && r3.diff[m] == 0 && r3.diff_lo[m] == 0 && r3.diff_hi[m] == 0 && r3.p[m] == 1.0 &&
+              r3.n_le[m] == 500 && r3.n_ge[m] == 500 && r3.lo[m] == r1.lo[m] && r3.hi[m] == r1.hi[m] &&
+              r3.lo_b[m] == r1.lo[m]);
+    /* against a noisier system: every difference negative and significant */
+    CHECK(sdd_boot_run(&s, &s2, b_of_a, &p, &r3, &e) == 0);
+    for (int m = 0; m < SDD_BOOT_NMETRIC; m++)
+        CHECK_MSG(r3.diff[m] < 0 && r3.diff_hi[m] < 0 && r3.p[m] < 0.05 && r3.est_b[m] > r3.est[m] &&
+                  r3.diff[m] == r3.est[m] - r3.est_b[m],
+                  "metric %d: diff %g CI %g .. %g p %g", m, r3.diff[m], r3.diff_lo[m], r3.diff_hi[m], r3.p[m]);
+    /* pairing over a subset */
     for (int i = 0; i < 10; i++) b_of_a[i] = -1;
-    CHECK(sdd_boot_eer(&s, &s2, b_of_a, &p, &r3, &e) == 0 && r3.n_bona == NB - 10 && r3.n_spoof == NS);
+    CHECK(sdd_boot_run(&s, &s2, b_of_a, &p, &r3, &e) == 0 && r3.n_bona == NB - 10 && r3.n_spoof == NS);
 
     /* bad parameters */
     p.reps = 0;
-    CHECK(sdd_boot_eer(&s, NULL, NULL, &p, &r3, &e) == -1 && strstr(e.msg, "replicates"));
+    CHECK(sdd_boot_run(&s, NULL, NULL, &p, &r3, &e) == -1 && strstr(e.msg, "replicates"));
     p.reps = 10;
     p.level = 1.0;
-    CHECK(sdd_boot_eer(&s, NULL, NULL, &p, &r3, &e) == -1 && strstr(e.msg, "level"));
+    CHECK(sdd_boot_run(&s, NULL, NULL, &p, &r3, &e) == -1 && strstr(e.msg, "level"));
     p.level = NAN;
-    CHECK(sdd_boot_eer(&s, NULL, NULL, &p, &r3, &e) == -1 && strstr(e.msg, "level"));
+    CHECK(sdd_boot_run(&s, NULL, NULL, &p, &r3, &e) == -1 && strstr(e.msg, "level"));
     p.level = 0.95;
     for (int i = 0; i < NB; i++) b_of_a[i] = -1;
-    CHECK(sdd_boot_eer(&s, &s2, b_of_a, &p, &r3, &e) == -1 && strstr(e.msg, "no bona fide trials scored by both"));
+    CHECK(sdd_boot_run(&s, &s2, b_of_a, &p, &r3, &e) == -1 && strstr(e.msg, "no bona fide trials scored by both"));
 
     /* pairing by ID: b's trials in reverse order */
     const char *ida[NB + NS], *idb[NB + NS];
@@ -234,10 +311,11 @@ static void test_boot(void)
     for (int i = 0; i < NB + NS; i++) ok &= b_of_a[i] == NB + NS - 1 - i;
     CHECK(ok);
     sdd_boot_result rr, rd;
-    CHECK(sdd_boot_eer(&s, &sr, b_of_a, &p, &rr, &e) == 0);
+    CHECK(sdd_boot_run(&s, &sr, b_of_a, &p, &rr, &e) == 0);
     for (int i = 0; i < NB + NS; i++) b_of_a[i] = i;
-    CHECK(sdd_boot_eer(&s, &s2, b_of_a, &p, &rd, &e) == 0);
-    CHECK(rr.diff == rd.diff && rr.diff_lo == rd.diff_lo && rr.diff_hi == rd.diff_hi && rr.p == rd.p);
+    CHECK(sdd_boot_run(&s, &s2, b_of_a, &p, &rd, &e) == 0);
+    CHECK(!memcmp(rr.diff, rd.diff, sizeof rr.diff) && !memcmp(rr.diff_lo, rd.diff_lo, sizeof rr.diff_lo) &&
+          !memcmp(rr.diff_hi, rd.diff_hi, sizeof rr.diff_hi) && !memcmp(rr.p, rd.p, sizeof rr.p));
     /* an unmatched ID on each side, a label that differs, an ID twice */
     idb[0] = "elsewhere";
     CHECK(sdd_boot_pair(&s, ida, &sr, idb, b_of_a, &ua, &ub, &e) == 0 && ua == 1 && ub == 1 && b_of_a[NB + NS - 1] == -1);
@@ -252,6 +330,17 @@ static void test_boot(void)
     sdd_sorted_free(&sr);
     sdd_sorted_free(&s);
     sdd_sorted_free(&s2);
+
+    /* hard scores in some replicates: no t-DCF interval, the count said */
+    double hs[40];
+    unsigned char hl[40];
+    for (int i = 0; i < 40; i++) { hl[i] = i < 4; hs[i] = i < 4 ? 1.0 : i < 38 ? 0.0 : 0.5; }
+    CHECK(sdd_sorted_init(&s, hs, hl, 40, &e) == 0);
+    p.reps = 200;
+    CHECK(sdd_boot_run(&s, NULL, NULL, &p, &r3, &e) == 0);
+    CHECK_MSG(!isnan(r3.est[TD]) && !r3.has[TD] && r3.tdcf_hard > 0 && r3.tdcf_hard < 200 && r3.has[E] && r3.has[D],
+              "t-DCF %g has %d, %lld replicates undefined", r3.est[TD], r3.has[TD], (long long)r3.tdcf_hard);
+    sdd_sorted_free(&s);
 }
 
 /* Over 200 simulated evaluation sets with a known EER (equal-variance
@@ -271,10 +360,10 @@ static void test_coverage(void)
         sdd_sorted s;
         sdd_err e;
         sdd_boot_result r;
-        sdd_boot_params p = { 300, 0.90, (uint64_t)k };
-        if (sdd_sorted_init(&s, sc, lab, NB + NS, &e) || sdd_boot_eer(&s, NULL, NULL, &p, &r, &e)) { CHECK(0); break; }
-        covered += r.lo <= truth && truth <= r.hi;
-        width += r.hi - r.lo;
+        sdd_boot_params p = { .reps = 300, .level = 0.90, .seed = (uint64_t)k };
+        if (sdd_sorted_init(&s, sc, lab, NB + NS, &e) || sdd_boot_run(&s, NULL, NULL, &p, &r, &e)) { CHECK(0); break; }
+        covered += r.lo[E] <= truth && truth <= r.hi[E];
+        width += r.hi[E] - r.lo[E];
         sdd_sorted_free(&s);
     }
     printf("coverage of the 90%% interval: %d of %d sets, mean width %.4f (EER %.4f)\n", covered, SETS, width / SETS, truth);
@@ -285,8 +374,10 @@ static void test_cli(void)
 {
     const char *ev = "$SDD eval --scores " DATA "itw_scores.txt --key " DATA "itw_meta.csv";
     CHECK(run("OMP_NUM_THREADS=3 %s --ci 400 --ci-seed 7 -o %s", ev, T("r.json")) == 0);
-    CHECK_STR_CONTAINS(out, "EER CI     ");
-    CHECK_STR_CONTAINS(out, "95% percentile interval; 400 stratified bootstrap replicates of the 200 bona fide and 100 spoof");
+    CHECK_STR_CONTAINS(out, "bootstrap  400 stratified replicates of the 200 bona fide and 100 spoof trials (seed 7); 95% percentile");
+    CHECK_STR_CONTAINS(out, "\n  EER        ");
+    CHECK_STR_CONTAINS(out, "\n  minDCF     ");
+    CHECK(!strstr(out, "min t-DCF"));   /* no ASV scores: no t-DCF, no interval of it */
     char first[65536];
     snprintf(first, sizeof first, "%s", out);
     CHECK(run("OMP_NUM_THREADS=1 %s --ci 400 --ci-seed 7", ev) == 0);
@@ -294,25 +385,26 @@ static void test_cli(void)
     CHECK(run("cat %s", T("r.json")) == 0);
     CHECK_STR_CONTAINS(out, "\"bootstrap\": {");
     CHECK_STR_CONTAINS(out, "\"replicates\": 400");
+    CHECK_STR_CONTAINS(out, "\"min_dcf\": {");
+    CHECK(!strstr(out, "\"compared\""));
     CHECK(run("%s -o %s", ev, T("n.json")) == 0 && run("grep -c '\"bootstrap\": null' %s", T("n.json")) == 0);
 
     /* --compare: a copy with the spoof scores raised by 0.6 (more errors) */
     CHECK(run("awk '{ if ($3 == \"spoof\") $2 += 0.6; print }' " DATA "itw_scores.txt > %s", T("b.txt")) == 0);
     CHECK(run("%s --compare %s --ci 300", ev, T("b.txt")) == 0);
-    CHECK_STR_CONTAINS(out, "compared   EER ");
-    CHECK_STR_CONTAINS(out, "EER diff   -");
-    CHECK_STR_CONTAINS(out, "paired bootstrap, two-sided p");
+    CHECK_STR_CONTAINS(out, "   compared ");
+    CHECK_STR_CONTAINS(out, "paired bootstrap, two-sided p:\n  EER        -");
     CHECK(run("%s --compare " DATA "itw_scores.txt", ev) == 0);
-    CHECK_STR_CONTAINS(out, "EER diff   +0.0000 points, CI +0.0000 .. +0.0000");
+    CHECK_STR_CONTAINS(out, "  EER        +0.0000 points, CI +0.0000 .. +0.0000, p = 1\n");
+    CHECK_STR_CONTAINS(out, "  minDCF     +0.0000, CI +0.0000 .. +0.0000, p = 1\n");
     CHECK_STR_CONTAINS(out, "1000 stratified");
-    CHECK_STR_CONTAINS(out, "p = 1)");
     /* a trial missing from the compared file: an error, or left out with --allow-missing */
     CHECK(run("sed 1d " DATA "itw_scores.txt > %s", T("m.txt")) == 0);
     CHECK(run("%s --compare %s", ev, T("m.txt")) == 1);
     CHECK(cli_one_line(out) && strstr(out, "--compare: ") && strstr(out, "no score for 1 of the 300 trials"));
     CHECK(run("%s --compare %s --allow-missing", ev, T("m.txt")) == 0);
     CHECK_STR_CONTAINS(out, "1 trials scored only by " DATA "itw_scores.txt and 0 only by");
-    CHECK_STR_CONTAINS(out, "this       EER ");
+    CHECK_STR_CONTAINS(out, "(this system on the trials both scored: EER ");
     CHECK_STR_CONTAINS(out, "200 bona fide and 99 spoof trials both systems scored");
 
     /* usage errors: exit 2, one line */
@@ -334,10 +426,17 @@ static void test_cli(void)
     CHECK(cli_one_line(out));
     /* ASVspoof 2019 CM score files carry their labels: one that differs */
     CHECK(run("sed '1s/ spoof / bonafide /' " DATA "asv19_cm_scores.txt > %s", T("l.txt")) == 0);
+    CHECK(run("awk '{ if ($3 == \"spoof\") $4 += 0.5; print }' " DATA "asv19_cm_scores.txt > %s", T("b19.txt")) == 0);
     CHECK(run("$SDD eval --scores " DATA "asv19_cm_scores.txt --compare %s", T("l.txt")) == 1);
     CHECK(cli_one_line(out) && strstr(out, "trial LA_E_1004884 is spoof in one system and bona fide in the other"));
     CHECK(run("$SDD eval --scores " DATA "asv19_cm_scores.txt --compare " DATA "asv19_cm_scores.txt --ci 50") == 0);
-    CHECK_STR_CONTAINS(out, "EER diff   +0.0000 points");
+    CHECK_STR_CONTAINS(out, "  EER        +0.0000 points");
+    /* with ASV scores: the min t-DCF's interval, and its difference, in the JSON too */
+    CHECK(run("$SDD eval --scores " DATA "asv19_cm_scores.txt --asv-scores " DATA "asv19_asv_scores.txt --compare %s --ci 200 -o %s",
+              T("b19.txt"), T("t.json")) == 0);
+    CHECK_STR_CONTAINS(out, "  min t-DCF  ");
+    CHECK_STR_CONTAINS(out, "(the ASV error rates held fixed)");
+    CHECK(run("grep -c '\"min_tdcf\": {' %s", T("t.json")) == 0 && atoi(out) == 2);
 }
 
 int main(void)
