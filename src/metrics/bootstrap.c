@@ -10,7 +10,6 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <omp.h>
 
 #if defined(__clang__)
 #pragma STDC FP_CONTRACT OFF

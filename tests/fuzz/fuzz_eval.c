@@ -7,7 +7,12 @@
  * /dev/shm for the file-based API. Option bits: 0 key, 1 ASV scores, 2 ASV
  * key, 3 allow missing, 4-5 t-DCF form (none, 2019, 2021), 6 subset "all",
  * 7 breakdown "attack". Checks the contract: failure is -1 with one line
- * naming a file; success gives an EER in [0, 1] and writers that succeed. */
+ * naming a file; success gives an EER in [0, 1] and writers that succeed.
+ * Then the bootstrap of `sdd eval --ci` (bootstrap.c: 7 replicates, seeded
+ * by the input's size) on the report, and `--compare` against the same
+ * evaluation of the third file as CM scores (trials paired by ID, with the
+ * allow-missing bit): one line on failure, ordered intervals that hold the
+ * replicates' range on success. */
 #include "metrics/evaluate.h"
 
 #include <stdint.h>
@@ -67,6 +72,37 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             sdd_eval_write_det_svg(&r, o.scores, devnull, &e))
             __builtin_trap();
         fclose(devnull);
+    }
+    /* the bootstrap alone, then paired with the third file's scores */
+    sdd_boot_params bp = { .reps = 7, .level = 0.9, .seed = size };
+    for (int paired = 0; paired < 2; paired++) {
+        sdd_eval_report rb;
+        int have_b = 0;
+        if (paired) {
+            if (nf < 3) break;
+            sdd_eval_opts ob = { 0 };
+            ob.scores = paths[2];
+            ob.key = o.key;
+            ob.subset = o.subset;
+            ob.allow_missing = o.allow_missing;
+            if (sdd_eval_run(&ob, &rb, &e)) break;
+            have_b = 1;
+        }
+        rc = sdd_eval_bootstrap(&r, have_b ? &rb : NULL, paths[2], &bp, o.allow_missing, &e);
+        if (rc == 0) {
+            const sdd_boot_result *b = &r.boot;
+            if (!r.has_boot || !b->has[SDD_BOOT_EER] || !(b->lo[SDD_BOOT_EER] <= b->hi[SDD_BOOT_EER]) ||
+                b->lo[SDD_BOOT_EER] < 0 || b->hi[SDD_BOOT_EER] > 1 || (b->paired && !(b->diff_lo[SDD_BOOT_EER] <= b->diff_hi[SDD_BOOT_EER])) ||
+                (b->paired && !(b->p[SDD_BOOT_EER] >= 0 && b->p[SDD_BOOT_EER] <= 1)))
+                __builtin_trap();
+            devnull = fopen("/dev/null", "w");
+            if (devnull) {
+                sdd_eval_print(&r, devnull);
+                if (sdd_eval_write_json(&r, &o, devnull, &e)) __builtin_trap();
+                fclose(devnull);
+            }
+        } else if (rc != -1 || strchr(e.msg, '\n')) __builtin_trap();
+        if (have_b) sdd_eval_report_free(&rb);
     }
     sdd_eval_report_free(&r);
     return 0;

@@ -9,7 +9,7 @@ FUZZ_CC    ?= clang
 FUZZ_FLAGS ?= -g -O1 -fsanitize=fuzzer,address,undefined
 
 FUZZ_EV_SRC := $(sort $(wildcard src/metrics/*.c)) src/io/npy.c src/io/atomic.c src/io/readall.c src/data/list.c \
-               src/audio/decode.c src/core/error.c src/core/lines.c
+               src/audio/decode.c src/core/error.c src/core/lines.c src/core/rng.c
 FUZZ_RB_SRC := src/audio/rawboost.c src/audio/fftconv.c src/audio/fir.c src/core/rng.c src/core/error.c
 # model construction needs the whole library but the CLI
 FUZZ_MD_SRC := $(LIBSRC)
