@@ -256,3 +256,26 @@ void cli_progress_end(cli_progress *p)
 {
     if (p->tty && p->total > 0) fputc('\n', stderr);
 }
+
+int cli_parse_boot(const char *cmd, const char *a, const char *v, sdd_boot_params *bp)
+{
+    char *end;
+    errno = 0;
+    if (!strcmp(a, "--ci")) {
+        const long n = strtol(v, &end, 10);
+        if (end == v || *end || errno || n < 1 || n > SDD_BOOT_MAX_REPS)
+            return cli_usage_error(cmd, "--ci: '%s' is not a replicate count from 1 to %d", v, SDD_BOOT_MAX_REPS);
+        bp->reps = (int)n;
+    } else if (!strcmp(a, "--ci-level")) {
+        const double x = strtod(v, &end);
+        if (end == v || *end || !(x > 0.0 && x < 1.0))
+            return cli_usage_error(cmd, "--ci-level: '%s' is not a coverage between 0 and 1 (0.95)", v);
+        bp->level = x;
+    } else {
+        const unsigned long long s = strtoull(v, &end, 10);
+        if (end == v || *end || errno || v[0] == '-' || s > 0x7fffffffffffffffULL)
+            return cli_usage_error(cmd, "--ci-seed: '%s' is not a seed from 0 to 2^63-1", v);
+        bp->seed = s;
+    }
+    return 0;
+}

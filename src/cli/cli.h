@@ -4,6 +4,7 @@
 #ifndef SDD_CLI_CLI_H
 #define SDD_CLI_CLI_H
 #include "metrics/calibration.h"
+#include "metrics/bootstrap.h"
 #include <stdint.h>
 
 #define SDD_EXIT_OK 0
@@ -16,6 +17,7 @@ int cmd_score(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_augment(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
+int cmd_compare(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_calibrate(int argc, char **argv);
 int cmd_fuse(int argc, char **argv);
@@ -110,6 +112,10 @@ int cli_save_calibration(const char *out, const sdd_calibration *c, const char *
 void cli_error_input(const char *msg);
 /* Option value: argv[*i + 1] if present (advances *i), else NULL. */
 const char *cli_value(int argc, char **argv, int *i);
+/* The bootstrap options of sdd eval and sdd compare: V of OPT (--ci N,
+ * --ci-level P, --ci-seed S) into bp; 0, or the usage error's status (2)
+ * after printing it for CMD. */
+int cli_parse_boot(const char *cmd, const char *opt, const char *v, sdd_boot_params *bp);
 /* fflush(stdout), remembering why the first failed flush failed. Standard
  * output is not written atomically: a command that writes its data there
  * stops at the first failed write (cli_stdout_error) and exits 1, and main

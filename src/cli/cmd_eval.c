@@ -118,30 +118,6 @@ static int calibration_overflows(const char *scores, const char *calfile, const 
     return found;
 }
 
-/* --ci / --ci-level / --ci-seed values; 0, or a usage error's status */
-static int parse_boot(const char *a, const char *v, sdd_boot_params *bp)
-{
-    char *end;
-    errno = 0;
-    if (!strcmp(a, "--ci")) {
-        const long n = strtol(v, &end, 10);
-        if (end == v || *end || errno || n < 1 || n > SDD_BOOT_MAX_REPS)
-            return cli_usage_error("eval", "--ci: '%s' is not a replicate count from 1 to %d", v, SDD_BOOT_MAX_REPS);
-        bp->reps = (int)n;
-    } else if (!strcmp(a, "--ci-level")) {
-        const double x = strtod(v, &end);
-        if (end == v || *end || !(x > 0.0 && x < 1.0))
-            return cli_usage_error("eval", "--ci-level: '%s' is not a coverage between 0 and 1 (0.95)", v);
-        bp->level = x;
-    } else {
-        const unsigned long long s = strtoull(v, &end, 10);
-        if (end == v || *end || errno || v[0] == '-' || s > 0x7fffffffffffffffULL)
-            return cli_usage_error("eval", "--ci-seed: '%s' is not a seed from 0 to 2^63-1", v);
-        bp->seed = s;
-    }
-    return 0;
-}
-
 /* --ci / --compare: the second system evaluated with the same key and
  * subset (no ASV, SASV or calibration: the EER is all it needs), then the
  * bootstrap into r. 0, or 1 after printing the error. */
@@ -204,7 +180,7 @@ int cmd_eval(int argc, char **argv)
         else if (!strcmp(a, "--compare")) NEED(compare, "a score file");
         else if (!strcmp(a, "--ci") || !strcmp(a, "--ci-level") || !strcmp(a, "--ci-seed")) {
             NEED(v, !strcmp(a, "--ci") ? "a replicate count" : !strcmp(a, "--ci-level") ? "a coverage" : "a seed");
-            if (parse_boot(a, v, &bp)) return SDD_EXIT_USAGE;
+            if (cli_parse_boot("eval", a, v, &bp)) return SDD_EXIT_USAGE;
             level_set |= !strcmp(a, "--ci-level");
             seed_set |= !strcmp(a, "--ci-seed");
         }

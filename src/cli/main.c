@@ -25,6 +25,7 @@ static void usage(FILE *f)
             "  average  average model files (n-best snapshots, checkpoints of several runs)\n"
             "  augment  apply RawBoost data augmentation (algorithms 1-8) to an audio file\n"
             "  eval     EER, min t-DCF and per-attack/condition tables from scores and a key\n"
+            "  compare  is system A better than B? paired bootstrap over training runs and trials\n"
             "  calibrate  fit a score calibration to log-likelihood ratios on dev scores\n"
             "  fuse     learn or apply a logistic-regression fusion of several systems' scores\n"
             "  corpus   build the anti-spoofing corpus from Debian packages; check it for shortcuts\n"
@@ -58,6 +59,7 @@ static int dispatch(int argc, char **argv)
     if (!strcmp(cmd, "info")) return cmd_info(argc - 1, argv + 1);
     if (!strcmp(cmd, "augment")) return cmd_augment(argc - 1, argv + 1);
     if (!strcmp(cmd, "eval")) return cmd_eval(argc - 1, argv + 1);
+    if (!strcmp(cmd, "compare")) return cmd_compare(argc - 1, argv + 1);
     if (!strcmp(cmd, "train")) return cmd_train(argc - 1, argv + 1);
     if (!strcmp(cmd, "calibrate")) return cmd_calibrate(argc - 1, argv + 1);
     if (!strcmp(cmd, "fuse")) return cmd_fuse(argc - 1, argv + 1);

@@ -190,21 +190,28 @@ static void interval(double *v, int reps, double level, double *lo, double *hi)
 
 #define NM SDD_BOOT_NMETRIC
 
-/* replicate k: counts of a's trials (cnt, input positions), b's through
- * b_of_a (cnt_b), the metrics of each into va / vb (k * NM + metric) */
-static void replicate(const sdd_sorted *a, const sdd_sorted *b, const int64_t *b_of_a, const sdd_boot_params *p,
-                      const int64_t *cls, int64_t nb, int64_t ns, int k, uint32_t *cnt, uint32_t *cnt_b, double *va,
-                      double *vb)
+/* replicate k's trial counts (input positions of the n trials): draw t
+ * picks a bona fide trial (cls[0..nb)) for t < nb, a spoof one (cls[nb..))
+ * after */
+static void draw_trials(uint64_t seed, int k, const int64_t *cls, int64_t nb, int64_t ns, int64_t n, uint32_t *cnt)
 {
-    const uint64_t key = sdd_rng_key(p->seed, (uint64_t)k, 1, 0);
-    memset(cnt, 0, (size_t)(a->n ? a->n : 1) * sizeof *cnt);
-    /* draw t: bona fide for t < nb, spoof after */
+    const uint64_t key = sdd_rng_key(seed, (uint64_t)k, 1, 0);
+    memset(cnt, 0, (size_t)(n ? n : 1) * sizeof *cnt);
     for (int64_t t = 0; t < nb + ns; t++) {
         const int64_t base = t < nb ? 0 : nb, m = t < nb ? nb : ns;
         int64_t pick = (int64_t)(sdd_rng_uniform_d(key, (uint64_t)t) * (double)m);
         if (pick >= m) pick = m - 1;
         cnt[cls[base + pick]]++;
     }
+}
+
+/* replicate k: counts of a's trials (cnt, input positions), b's through
+ * b_of_a (cnt_b), the metrics of each into va / vb (k * NM + metric) */
+static void replicate(const sdd_sorted *a, const sdd_sorted *b, const int64_t *b_of_a, const sdd_boot_params *p,
+                      const int64_t *cls, int64_t nb, int64_t ns, int k, uint32_t *cnt, uint32_t *cnt_b, double *va,
+                      double *vb)
+{
+    draw_trials(p->seed, k, cls, nb, ns, a->n, cnt);
     sdd_count_metrics x;
     sdd_err ee;
     /* both classes are drawn, so the only failure is none of the metrics */
@@ -442,4 +449,157 @@ int sdd_eval_bootstrap(sdd_eval_report *r, const sdd_eval_report *rb, const char
     r->boot_name = name_b;
     r->has_boot = 1;
     return 0;
+}
+
+/* ---- several runs per system (sdd compare) ---- */
+
+/* the statistic of one replicate: d[s] (run pair s's difference, NaN when
+ * undefined) averaged with weights w (NULL: every pair once) */
+static double mean_w(const double *d, const int *w, int S)
+{
+    double sum = 0.0;
+    int m = 0;
+    for (int s = 0; s < S; s++) {
+        const int k = w ? w[s] : 1;
+        if (!k) continue;
+        sum += (double)k * d[s];
+        m += k;
+    }
+    return sum / (double)m;
+}
+
+/* two-sided p of "no difference" from R replicates, and the interval (v sorted in place) */
+static void p_interval(double *v, int R, double level, double *lo, double *hi, double *p)
+{
+    int64_t le = 0, ge = 0;
+    for (int k = 0; k < R; k++) {
+        le += v[k] <= 0.0;
+        ge += v[k] >= 0.0;
+    }
+    const double m = (double)(le < ge ? le : ge);
+    *p = 2.0 * m / (double)R < 1.0 ? 2.0 * m / (double)R : 1.0;
+    interval(v, R, level, lo, hi);
+}
+
+int sdd_boot_runs(const sdd_sorted *const *a, const sdd_sorted *const *b, int S, const int64_t *const *ma,
+                  const int64_t *const *mb, const sdd_boot_params *p, sdd_boot_runs_result *r, sdd_err *e)
+{
+    memset(r, 0, sizeof *r);
+    if (S < 1 || S > SDD_BOOT_MAX_RUNS) return sdd_err_set(e, "compare: %d runs per system (1 to %d)", S, SDD_BOOT_MAX_RUNS);
+    if (!p || p->reps < 1 || p->reps > SDD_BOOT_MAX_REPS)
+        return sdd_err_set(e, "bootstrap: %d replicates (1 to %d)", p ? p->reps : 0, SDD_BOOT_MAX_REPS);
+    if (!(p->level > 0.0 && p->level < 1.0)) return sdd_err_set(e, "bootstrap: level %g is not in (0, 1)", p->level);
+    r->runs = S;
+    r->reps = p->reps;
+    r->level = p->level;
+    r->seed = p->seed;
+    const int R = p->reps;
+    const int64_t n = a[0]->n;
+    int64_t nmax = n;
+    for (int s = 0; s < S; s++) {
+        if (a[s]->n > nmax) nmax = a[s]->n;
+        if (b[s]->n > nmax) nmax = b[s]->n;
+    }
+    unsigned char *la = labels_by_input(a[0]);
+    int64_t *cls = malloc((size_t)(n ? n : 1) * sizeof *cls);
+    uint32_t *one = malloc((size_t)(nmax ? nmax : 1) * sizeof *one);
+    /* (R, NM) statistics: runs and trials resampled, trials only */
+    double *vh = malloc((size_t)R * NM * sizeof *vh), *vt = malloc((size_t)R * NM * sizeof *vt);
+    double *col = malloc((size_t)R * sizeof *col);
+    int rc = 0;
+    if (!la || !cls || !one || !vh || !vt || !col) { rc = sdd_err_set(e, "out of memory for the bootstrap"); goto done; }
+    int64_t nb = 0, ns = 0;
+    for (int64_t i = 0; i < n; i++)
+        if (la[i]) cls[nb++] = i;
+    for (int64_t i = 0; i < n; i++)
+        if (!la[i]) cls[nb + ns++] = i;
+    r->n_bona = nb;
+    r->n_spoof = ns;
+    if (nb == 0 || ns == 0) { rc = sdd_err_set(e, "bootstrap: no %s trials", nb ? "spoof" : "bona fide"); goto done; }
+    if ((uint64_t)(nb + ns) > UINT32_MAX) { rc = sdd_err_set(e, "bootstrap: too many trials"); goto done; }
+    /* each run on the whole set */
+    for (int s = 0; s < S; s++)
+        for (int side = 0; side < 2; side++) {
+            const sdd_sorted *x = side ? b[s] : a[s];
+            const int64_t *map = side ? mb[s] : ma[s];
+            memset(one, 0, (size_t)(x->n ? x->n : 1) * sizeof *one);
+            for (int64_t i = 0; i < n; i++) one[map[i]] = 1;
+            sdd_count_metrics m;
+            if (sdd_metrics_counts(x, one, p->dcf, NULL, &m, e)) { rc = -1; goto done; }
+            for (int k = 0; k < NM; k++) (side ? r->b : r->a)[s][k] = m.v[k];
+        }
+    for (int k = 0; k < NM; k++) {
+        double sa = 0, sb = 0;
+        for (int s = 0; s < S; s++) { sa += r->a[s][k]; sb += r->b[s][k]; }
+        r->mean_a[k] = sa / S;
+        r->mean_b[k] = sb / S;
+        r->diff[k] = r->mean_a[k] - r->mean_b[k];
+    }
+    int failed = 0;
+    #pragma omp parallel
+    {
+        uint32_t *cnt = malloc((size_t)(n ? n : 1) * sizeof *cnt), *cr = malloc((size_t)(nmax ? nmax : 1) * sizeof *cr);
+        double d[SDD_BOOT_MAX_RUNS][NM];
+        const int ok = cnt && cr;
+        if (!ok) {
+            #pragma omp atomic write
+            failed = 1;
+        }
+        #pragma omp for schedule(static)
+        for (int k = 0; k < R; k++) {
+            if (!ok) continue;
+            draw_trials(p->seed, k, cls, nb, ns, n, cnt);
+            for (int s = 0; s < S; s++) {
+                double v[2][NM];
+                for (int side = 0; side < 2; side++) {
+                    const sdd_sorted *x = side ? b[s] : a[s];
+                    const int64_t *map = side ? mb[s] : ma[s];
+                    memset(cr, 0, (size_t)(x->n ? x->n : 1) * sizeof *cr);
+                    for (int64_t i = 0; i < n; i++) cr[map[i]] = cnt[i];
+                    sdd_count_metrics m;
+                    sdd_err ee;
+                    if (sdd_metrics_counts(x, cr, p->dcf, NULL, &m, &ee))
+                        for (int q = 0; q < NM; q++) m.v[q] = NAN;
+                    memcpy(v[side], m.v, sizeof m.v);
+                }
+                for (int q = 0; q < NM; q++) d[s][q] = v[0][q] - v[1][q];
+            }
+            /* the run pairs drawn: S draws after the trials' in the same stream */
+            const uint64_t key = sdd_rng_key(p->seed, (uint64_t)k, 1, 0);
+            int w[SDD_BOOT_MAX_RUNS] = { 0 };
+            for (int u = 0; u < S; u++) {
+                int pick = (int)(sdd_rng_uniform_d(key, (uint64_t)(nb + ns + u)) * (double)S);
+                w[pick < S ? pick : S - 1]++;
+            }
+            for (int q = 0; q < NM; q++) {
+                double dq[SDD_BOOT_MAX_RUNS];
+                for (int s = 0; s < S; s++) dq[s] = d[s][q];
+                vt[(size_t)k * NM + q] = mean_w(dq, NULL, S);
+                vh[(size_t)k * NM + q] = mean_w(dq, w, S);
+            }
+        }
+        free(cnt);
+        free(cr);
+    }
+    if (failed) { rc = sdd_err_set(e, "out of memory for the bootstrap's counts"); goto done; }
+    for (int q = 0; q < NM; q++) {
+        r->lo[q] = r->hi[q] = r->p[q] = r->lo_t[q] = r->hi_t[q] = r->p_t[q] = NAN;
+        if (isnan(r->diff[q])) continue;
+        int undefined = 0;
+        for (int k = 0; k < R; k++) undefined |= isnan(vh[(size_t)k * NM + q]) || isnan(vt[(size_t)k * NM + q]);
+        if (undefined) continue;
+        r->has[q] = 1;
+        for (int k = 0; k < R; k++) col[k] = vh[(size_t)k * NM + q];
+        p_interval(col, R, p->level, &r->lo[q], &r->hi[q], &r->p[q]);
+        for (int k = 0; k < R; k++) col[k] = vt[(size_t)k * NM + q];
+        p_interval(col, R, p->level, &r->lo_t[q], &r->hi_t[q], &r->p_t[q]);
+    }
+done:
+    free(la);
+    free(cls);
+    free(one);
+    free(vh);
+    free(vt);
+    free(col);
+    return rc;
 }

@@ -90,6 +90,30 @@ int sdd_boot_pair(const sdd_sorted *a, const char *const *ida, const sdd_sorted 
 int sdd_boot_run(const sdd_sorted *a, const sdd_sorted *b, const int64_t *b_of_a, const sdd_boot_params *p,
                  sdd_boot_result *r, sdd_err *e);
 
+/* Several runs per system (sdd compare): runs a[s] and b[s] (s < S) are a
+ * pair (the same training seed, say), every run scored on the same trials.
+ * ma[s][i] (mb[s][i]) is the input position in run a[s] (b[s]) of trial i
+ * of a[0] (ma[0][i] = i). The statistic is the mean over the pairs of
+ * metric(a_s) - metric(b_s). Its interval and p-value come twice: with the
+ * trials and the run pairs resampled (each replicate draws S pairs with
+ * replacement after its trials: the training's seed-to-seed variation and
+ * the evaluation set's luck together), and with the trials only (the runs
+ * as they are). EER and, with p->dcf, minDCF; p->tdcf is not used. */
+#define SDD_BOOT_MAX_RUNS 64
+typedef struct {
+    int runs, reps;
+    double level;
+    uint64_t seed;
+    int64_t n_bona, n_spoof;
+    int has[SDD_BOOT_NMETRIC];
+    double a[SDD_BOOT_MAX_RUNS][SDD_BOOT_NMETRIC], b[SDD_BOOT_MAX_RUNS][SDD_BOOT_NMETRIC]; /* each run, whole set */
+    double mean_a[SDD_BOOT_NMETRIC], mean_b[SDD_BOOT_NMETRIC], diff[SDD_BOOT_NMETRIC];
+    double lo[SDD_BOOT_NMETRIC], hi[SDD_BOOT_NMETRIC], p[SDD_BOOT_NMETRIC];       /* runs and trials resampled */
+    double lo_t[SDD_BOOT_NMETRIC], hi_t[SDD_BOOT_NMETRIC], p_t[SDD_BOOT_NMETRIC]; /* trials only */
+} sdd_boot_runs_result;
+int sdd_boot_runs(const sdd_sorted *const *a, const sdd_sorted *const *b, int S, const int64_t *const *ma,
+                  const int64_t *const *mb, const sdd_boot_params *p, sdd_boot_runs_result *r, sdd_err *e);
+
 /* Text lines for sdd eval's summary; name_b names system b (its file). */
 void sdd_boot_print(const sdd_boot_result *r, const char *name_b, FILE *f);
 /* The result as a JSON object (sdd eval -o: "bootstrap"); NULL on OOM. */

@@ -370,6 +370,141 @@ static void test_coverage(void)
     CHECK_MSG(covered >= 160 && covered <= 196, "90%% interval covered the true EER in %d of %d sets", covered, SETS);
 }
 
+/* several runs per system (sdd_boot_runs) */
+static void test_runs(void)
+{
+    enum { NB = 120, NS = 200, N = NB + NS };
+    static double sc[4][N];
+    unsigned char lab[N];
+    /* a0, a1: one system's two runs; b0, b1: a noisier system's */
+    gauss_set(sdd_rng_key(9, 0, 0, 0), NB, NS, 2.0, sc[0], lab);
+    for (int i = 0; i < N; i++) {
+        sc[1][i] = sc[0][i] + 0.3 * sdd_rng_normal(sdd_rng_key(9, 1, 0, 0), (uint64_t)i);
+        sc[2][i] = sc[0][i] + 1.0 * sdd_rng_normal(sdd_rng_key(9, 2, 0, 0), (uint64_t)i);
+        sc[3][i] = sc[0][i] + 1.1 * sdd_rng_normal(sdd_rng_key(9, 3, 0, 0), (uint64_t)i);
+    }
+    sdd_sorted st[4];
+    sdd_err e;
+    for (int k = 0; k < 4; k++) CHECK(sdd_sorted_init(&st[k], sc[k], lab, N, &e) == 0);
+    int64_t id[N];
+    for (int i = 0; i < N; i++) id[i] = i;
+    sdd_dcf_cost dc;
+    sdd_dcf_cost_asvspoof5(&dc);
+    sdd_boot_params p = { .reps = 400, .level = 0.95, .seed = 11, .dcf = &dc };
+    sdd_boot_runs_result r, r2;
+    sdd_boot_result pr;
+
+    /* one pair: both statistics are the paired bootstrap of sdd eval --compare, bit for bit */
+    const sdd_sorted *a1[1] = { &st[0] }, *b1[1] = { &st[2] };
+    const int64_t *m1[1] = { id };
+    CHECK(sdd_boot_runs(a1, b1, 1, m1, m1, &p, &r, &e) == 0);
+    CHECK(sdd_boot_run(&st[0], &st[2], id, &p, &pr, &e) == 0);
+    for (int m = 0; m < 2; m++)
+        CHECK_MSG(r.has[m] && r.diff[m] == pr.diff[m] && r.lo[m] == pr.diff_lo[m] && r.hi[m] == pr.diff_hi[m] &&
+                  r.p[m] == pr.p[m] && r.lo_t[m] == pr.diff_lo[m] && r.hi_t[m] == pr.diff_hi[m] && r.p_t[m] == pr.p[m],
+                  "metric %d: runs %a %a %a, paired %a %a %a", m, r.diff[m], r.lo[m], r.hi[m], pr.diff[m], pr.diff_lo[m], pr.diff_hi[m]);
+    CHECK(!r.has[SDD_BOOT_TDCF] && r.runs == 1 && r.n_bona == NB && r.n_spoof == NS);
+
+    /* two pairs, the second's trials in reverse input order (the IDs map them):
+     * the same as in input order; thread count: no difference */
+    static double rev[2][N];
+    unsigned char rlab[N];
+    int64_t rmap[N];
+    for (int i = 0; i < N; i++) {
+        rev[0][N - 1 - i] = sc[1][i];
+        rev[1][N - 1 - i] = sc[3][i];
+        rlab[N - 1 - i] = lab[i];
+        rmap[i] = N - 1 - i;
+    }
+    sdd_sorted sr[2];
+    CHECK(sdd_sorted_init(&sr[0], rev[0], rlab, N, &e) == 0 && sdd_sorted_init(&sr[1], rev[1], rlab, N, &e) == 0);
+    const sdd_sorted *a2[2] = { &st[0], &st[1] }, *b2[2] = { &st[2], &st[3] };
+    const sdd_sorted *a2r[2] = { &st[0], &sr[0] }, *b2r[2] = { &st[2], &sr[1] };
+    const int64_t *m2[2] = { id, id }, *m2r[2] = { id, rmap };
+    const int nthr = omp_get_max_threads();
+    omp_set_num_threads(1);
+    CHECK(sdd_boot_runs(a2, b2, 2, m2, m2, &p, &r, &e) == 0);
+    omp_set_num_threads(3);
+    CHECK(sdd_boot_runs(a2r, b2r, 2, m2r, m2r, &p, &r2, &e) == 0);
+    omp_set_num_threads(nthr);
+    CHECK(!memcmp(r.lo, r2.lo, sizeof r.lo) && !memcmp(r.hi, r2.hi, sizeof r.hi) && !memcmp(r.p, r2.p, sizeof r.p) &&
+          !memcmp(r.lo_t, r2.lo_t, sizeof r.lo_t) && !memcmp(r.p_t, r2.p_t, sizeof r.p_t) && r.diff[0] == r2.diff[0]);
+    /* A is better in both pairs: negative, significant, and resampling the
+     * pairs widens the interval or leaves it */
+    sdd_eer_result e0, e2;
+    CHECK(sdd_eer_sorted(&st[0], NULL, &e0, &e) == 0 && sdd_eer_sorted(&st[2], NULL, &e2, &e) == 0);
+    CHECK(r.a[0][SDD_BOOT_EER] == e0.eer && r.b[0][SDD_BOOT_EER] == e2.eer);
+    CHECK(r.diff[0] == r.mean_a[0] - r.mean_b[0] && r.mean_a[0] == (r.a[0][0] + r.a[1][0]) / 2);
+    CHECK_MSG(r.diff[0] < 0 && r.hi_t[0] < 0 && r.p_t[0] < 0.05 && r.lo[0] <= r.lo_t[0] + 1e-12,
+              "diff %g, trials %g .. %g p %g, runs %g .. %g p %g", r.diff[0], r.lo_t[0], r.hi_t[0], r.p_t[0], r.lo[0], r.hi[0], r.p[0]);
+    /* two identical pairs: resampling them changes nothing */
+    const sdd_sorted *a3[2] = { &st[0], &st[0] }, *b3[2] = { &st[2], &st[2] };
+    CHECK(sdd_boot_runs(a3, b3, 2, m2, m2, &p, &r2, &e) == 0);
+    CHECK(!memcmp(r2.lo, r2.lo_t, sizeof r2.lo) && !memcmp(r2.hi, r2.hi_t, sizeof r2.hi) && !memcmp(r2.p, r2.p_t, sizeof r2.p));
+    /* pairs that disagree (A better in one, worse in the other): the runs'
+     * interval is wider than the trials' */
+    const sdd_sorted *a4[2] = { &st[0], &st[3] }, *b4[2] = { &st[2], &st[1] };
+    CHECK(sdd_boot_runs(a4, b4, 2, m2, m2, &p, &r2, &e) == 0);
+    CHECK_MSG(r2.hi[0] - r2.lo[0] > 1.5 * (r2.hi_t[0] - r2.lo_t[0]), "runs %g .. %g, trials %g .. %g", r2.lo[0], r2.hi[0],
+              r2.lo_t[0], r2.hi_t[0]);
+    /* bad parameters */
+    CHECK(sdd_boot_runs(a2, b2, 0, m2, m2, &p, &r2, &e) == -1 && strstr(e.msg, "runs per system"));
+    p.reps = 0;
+    CHECK(sdd_boot_runs(a2, b2, 2, m2, m2, &p, &r2, &e) == -1 && strstr(e.msg, "replicates"));
+    for (int k = 0; k < 4; k++) sdd_sorted_free(&st[k]);
+    sdd_sorted_free(&sr[0]);
+    sdd_sorted_free(&sr[1]);
+}
+
+static void test_cli_compare(void)
+{
+    const char *key = DATA "itw_meta.csv", *a1 = DATA "itw_scores.txt";
+    CHECK(run("awk '{ if ($3 == \"spoof\") $2 += 0.6; print }' %s > %s && awk '{ if ($3 == \"spoof\") $2 += 0.3; print }' %s > %s "
+              "&& awk '{ $2 = $2 * 1.1 + 0.05; print }' %s > %s",
+              a1, T("b1.txt"), a1, T("b2.txt"), a1, T("a2.txt")) == 0);
+    CHECK(run("$SDD compare --key %s --a %s %s --b %s %s --ci 300 -o %s", key, a1, T("a2.txt"), T("b1.txt"), T("b2.txt"),
+              T("c.json")) == 0);
+    CHECK_STR_CONTAINS(out, "trials     300 (200 bona fide, 100 spoof), 2 run pairs");
+    CHECK_STR_CONTAINS(out, "A          mean EER 22.0000 %");
+    CHECK_STR_CONTAINS(out, "B          mean EER 24.0000 %");
+    CHECK_STR_CONTAINS(out, "  EER      -2.0000 points\n    runs and trials resampled:  CI ");
+    CHECK_STR_CONTAINS(out, "    trials only:                CI ");
+    char text[65536];
+    snprintf(text, sizeof text, "%s", out);
+    /* the same with its runs listed in another order of pairs: the same mean, other draws of pairs */
+    CHECK(run("OMP_NUM_THREADS=1 $SDD compare --key %s --a %s %s --b %s %s --ci 300", key, a1, T("a2.txt"), T("b1.txt"),
+              T("b2.txt")) == 0);
+    CHECK_MSG(!strcmp(out, text), "the thread count changed the output");
+    CHECK(run("cat %s", T("c.json")) == 0);
+    CHECK_STR_CONTAINS(out, "\"difference\": {");
+    CHECK_STR_CONTAINS(out, "\"trials_only_p\": ");
+    CHECK_STR_CONTAINS(out, "\"replicates\": 300");
+    /* -o -: JSON alone on stdout */
+    CHECK(run("$SDD compare --key %s --a %s --b %s --ci 50 -o - 2>/dev/null | head -c 1", key, a1, T("b1.txt")) == 0);
+    CHECK(!strcmp(out, "{"));
+
+    /* usage errors (2) and errors (1), one line each, no report written */
+    CHECK(run("$SDD compare --key %s --a %s %s --b %s", key, a1, T("a2.txt"), T("b1.txt")) == 2);
+    CHECK(cli_one_line(out) && strstr(out, "--a has 2 runs and --b 1"));
+    CHECK(run("$SDD compare --key %s --a %s", key, a1) == 2 && cli_one_line(out) && strstr(out, "needs the runs of both"));
+    CHECK(run("$SDD compare --key %s --a --b %s", key, a1) == 2 && cli_one_line(out) && strstr(out, "--a needs one or more"));
+    CHECK(run("$SDD compare --key %s --a %s --b -", key, a1) == 2 && cli_one_line(out) && strstr(out, "standard input"));
+    CHECK(run("$SDD compare --key %s --a %s --b %s -o %s", key, a1, T("b1.txt"), T("b1.txt")) == 2 && cli_one_line(out));
+    CHECK(run("$SDD compare --key %s --a %s --b %s --ci 0", key, a1, T("b1.txt")) == 2 && cli_one_line(out));
+    CHECK(run("$SDD compare --key %s --a %s --b %s --frob", key, a1, T("b1.txt")) == 2 && strstr(out, "unknown option --frob"));
+    CHECK(run("sed 1d %s > %s", a1, T("m.txt")) == 0);
+    CHECK(run("$SDD compare --key %s --a %s --b %s -o %s", key, a1, T("m.txt"), T("x.json")) == 1);
+    CHECK(cli_one_line(out) && strstr(out, "m.txt") && strstr(out, "no score for 1 of the 300 trials"));
+    CHECK(run("test -e %s", T("x.json")) != 0);
+    CHECK(run("$SDD compare --key %s --a %s --b %s", key, a1, T("nothere.txt")) == 1 && cli_one_line(out) &&
+          strstr(out, "nothere.txt"));
+    /* without a key, 2019 CM files: a trial one run lacks */
+    CHECK(run("sed 1d " DATA "asv19_cm_scores.txt > %s", T("m19.txt")) == 0);
+    CHECK(run("$SDD compare --a " DATA "asv19_cm_scores.txt --b %s", T("m19.txt")) == 1);
+    CHECK(cli_one_line(out) && strstr(out, "every run must score the same trials"));
+    CHECK(run("$SDD compare --help") == 0 && strstr(out, "usage: sdd compare"));
+}
+
 static void test_cli(void)
 {
     const char *ev = "$SDD eval --scores " DATA "itw_scores.txt --key " DATA "itw_meta.csv";
@@ -445,12 +580,14 @@ int main(void)
     test_materialised();
     test_boot();
     test_coverage();
+    test_runs();
     const char *bin = cli_bin();
     if (!cli_exists(bin)) printf("SKIP test_bootstrap's command-line checks: needs %s (run make)\n", bin);
     else {
         snprintf(tmp, sizeof tmp, "/tmp/sdd-test-bootstrap-%d", (int)getpid());
         mkdir(tmp, 0700);
         test_cli();
+        test_cli_compare();
         run("rm -rf %s", tmp);
     }
     return CHECK_DONE("test_bootstrap");
