@@ -20,20 +20,6 @@ OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'test
                    'bootstrap.txt')
 
 
-def eer(pos, neg):
-    """compute_eer of positives `pos` vs negatives `neg` (the official code's steps)."""
-    allsc = np.concatenate((pos, neg))
-    lab = np.concatenate((np.ones(pos.size), np.zeros(neg.size)))
-    order = np.argsort(allsc, kind='mergesort')
-    lab = lab[order]
-    rejected_pos = np.cumsum(lab)
-    accepted_neg = neg.size - (np.arange(1, allsc.size + 1) - rejected_pos)
-    frr = np.concatenate((np.atleast_1d(0), rejected_pos / pos.size))
-    far = np.concatenate((np.atleast_1d(1), accepted_neg / neg.size))
-    i = np.argmin(np.abs(frr - far))
-    return float(np.mean((frr[i], far[i])))
-
-
 def det(pos, neg):
     allsc = np.concatenate((pos, neg))
     lab = np.concatenate((np.ones(pos.size), np.zeros(neg.size)))
@@ -44,6 +30,13 @@ def det(pos, neg):
     frr = np.concatenate((np.atleast_1d(0), rejected_pos / pos.size))
     far = np.concatenate((np.atleast_1d(1), accepted_neg / neg.size))
     return frr, far
+
+
+def eer(pos, neg):
+    """compute_eer of positives `pos` vs negatives `neg` (the official code's steps)."""
+    frr, far = det(pos, neg)
+    i = np.argmin(np.abs(frr - far))
+    return float(np.mean((frr[i], far[i])))
 
 
 def min_dcf(pos, neg, pspoof=0.05, cmiss=1, cfa=10):
