@@ -211,6 +211,11 @@ static void demo_compare(void)
     }
     snprintf(p, sizeof p, "%s/cmp/table.txt", tmp);
     CHECK(exists(p));
+    /* then each regime against the first (no 'none' here): sdd compare's blocks */
+    CHECK_STR_CONTAINS(out, "== eval: pcgrad against aug (sdd compare, seeds 1,2 paired) ==\nA - B      mean over the pairs");
+    CHECK_STR_CONTAINS(out, "== wild: pcgrad-block against aug");
+    CHECK_STR_CONTAINS(out, "    runs and trials resampled:  CI ");
+    CHECK(!strstr(out, "sdd compare failed"));
     /* the joint regime trained with the reference's joint statistics */
     CHECK(run("grep -q '\"bn-stats\": \"joint\"' %s/cmp/dual-pcgrad-joint/seed-1/config.json", tmp) == 0);
     CHECK(run("grep -q '\"bn-stats\": \"per-path\"' %s/cmp/dual-pcgrad/seed-1/config.json", tmp) == 0);
