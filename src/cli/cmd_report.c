@@ -25,7 +25,9 @@ static void usage(FILE *f)
             "  --by-regime  one row per regime instead (model, paths, alignment, BatchNorm\n"
             "               statistics; e.g. the seeds of sdd train --seeds): each evaluation\n"
             "               set's EER, the final dev EER, the epoch of the best dev loss and the\n"
-            "               conflict rate as mean +- sample std over the regime's runs\n"
+            "               conflict rate as mean +- sample std over the regime's runs (whether\n"
+            "               two regimes differ beyond the seeds and the evaluation set's luck:\n"
+            "               sdd compare on their runs' scores_NAME.txt)\n"
             "  --svg FILE   also write the convergence plot: dev EER and dev loss against\n"
             "               epoch, one line per run (written atomically)\n");
 }
