@@ -12,11 +12,13 @@
  * by the input's size) on the report, and `--compare` against the same
  * evaluation of the third file as CM scores (trials paired by ID, with the
  * allow-missing bit): one line on failure, ordered intervals that hold the
- * replicates' range on success. */
+ * replicates' range on success; and sdd compare's bootstrap over runs with
+ * the two evaluations as crossed run pairs (mean difference exactly 0). */
 #include "metrics/evaluate.h"
 
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -29,6 +31,27 @@ static int put(int k, const uint8_t *p, size_t n)
     if (!f) return -1;
     int ok = fwrite(p, 1, n, f) == n;
     return fclose(f) == 0 && ok ? 0 : -1;
+}
+
+static void run_pairs(const sdd_eval_report *r, const sdd_eval_report *rb, const sdd_boot_params *bp)
+{
+    const int64_t n = r->cm.n;
+    int64_t *id = malloc((size_t)(n ? n : 1) * sizeof *id), *map = malloc((size_t)(n ? n : 1) * sizeof *map), ua, ub;
+    sdd_err e;
+    if (id && map && !sdd_boot_pair(&r->cm, (const char *const *)r->trial_id, &rb->cm, (const char *const *)rb->trial_id,
+                                    map, &ua, &ub, &e) && !ua && !ub) {
+        for (int64_t i = 0; i < n; i++) id[i] = i;
+        const sdd_sorted *a[2] = { &r->cm, &rb->cm }, *b[2] = { &rb->cm, &r->cm };
+        const int64_t *ma[2] = { id, map }, *mb[2] = { map, id };
+        sdd_boot_runs_result rr;
+        const int rc = sdd_boot_runs(a, b, 2, ma, mb, bp, &rr, &e);
+        if (rc == 0 && (rr.diff[SDD_BOOT_EER] != 0 || !rr.has[SDD_BOOT_EER] ||
+                        !(rr.lo[SDD_BOOT_EER] <= rr.hi[SDD_BOOT_EER]) || !(rr.lo_t[SDD_BOOT_EER] <= rr.hi_t[SDD_BOOT_EER])))
+            __builtin_trap();
+        if (rc != 0 && (rc != -1 || strchr(e.msg, '\n'))) __builtin_trap();
+    }
+    free(id);
+    free(map);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -101,6 +124,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 if (sdd_eval_write_json(&r, &o, devnull, &e)) __builtin_trap();
                 fclose(devnull);
             }
+            /* sdd compare's bootstrap over runs: the two systems as two runs
+             * each, crossed (a = {this, that}, b = {that, this}), so the mean
+             * difference is 0 exactly; only when both score the same trials */
+            if (have_b && !b->unpaired_a && !b->unpaired_b) run_pairs(&r, &rb, &bp);
         } else if (rc != -1 || strchr(e.msg, '\n')) __builtin_trap();
         if (have_b) sdd_eval_report_free(&rb);
     }
