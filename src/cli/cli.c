@@ -259,23 +259,21 @@ void cli_progress_end(cli_progress *p)
 
 int cli_parse_boot(const char *cmd, const char *a, const char *v, sdd_boot_params *bp)
 {
-    char *end;
-    errno = 0;
     if (!strcmp(a, "--ci")) {
-        const long n = strtol(v, &end, 10);
-        if (end == v || *end || errno || n < 1 || n > SDD_BOOT_MAX_REPS)
+        long n;
+        if (cli_parse_int(v, 1, SDD_BOOT_MAX_REPS, &n))
             return cli_usage_error(cmd, "--ci: '%s' is not a replicate count from 1 to %d", v, SDD_BOOT_MAX_REPS);
         bp->reps = (int)n;
     } else if (!strcmp(a, "--ci-level")) {
-        const double x = strtod(v, &end);
-        if (end == v || *end || !(x > 0.0 && x < 1.0))
+        double x;
+        if (cli_parse_double(v, &x) || !(x > 0.0 && x < 1.0))
             return cli_usage_error(cmd, "--ci-level: '%s' is not a coverage between 0 and 1 (0.95)", v);
         bp->level = x;
     } else {
-        const unsigned long long s = strtoull(v, &end, 10);
-        if (end == v || *end || errno || v[0] == '-' || s > 0x7fffffffffffffffULL)
+        long s;
+        if (cli_parse_int(v, 0, 0x7fffffffffffffffL, &s))
             return cli_usage_error(cmd, "--ci-seed: '%s' is not a seed from 0 to 2^63-1", v);
-        bp->seed = s;
+        bp->seed = (uint64_t)s;
     }
     return 0;
 }

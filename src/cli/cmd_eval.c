@@ -13,9 +13,7 @@
 #include "metrics/scores.h"
 #include "core/str.h"
 
-#include <errno.h>
 #include <math.h>
-#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
