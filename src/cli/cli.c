@@ -1,6 +1,7 @@
 /* Owns the CLI helpers (see cli.h). */
 #include "cli/cli.h"
 #include "core/threads.h"
+#include "io/atomic.h"
 #include <errno.h>
 #include <math.h>
 #include <omp.h>
@@ -276,4 +277,25 @@ int cli_parse_boot(const char *cmd, const char *a, const char *v, sdd_boot_param
         bp->seed = (uint64_t)s;
     }
     return 0;
+}
+
+int cli_write_output(const char *path, int (*write)(FILE *f, void *ctx, sdd_err *e), void *ctx)
+{
+    sdd_err e;
+    const int std = cli_is_dash(path);
+    sdd_afile *af = std ? NULL : sdd_afile_open(path, &e);
+    if (!std && !af) { cli_error("%s", e.msg); return SDD_EXIT_ERROR; }
+    const int rc = write(std ? stdout : sdd_afile_fp(af), ctx, &e);
+    if (std) {
+        /* a failed write is said by main, in one line */
+        if (rc && !cli_stdout_error()) cli_error("standard output: %s", e.msg);
+        return rc || cli_stdout_error() ? SDD_EXIT_ERROR : SDD_EXIT_OK;
+    }
+    if (rc) {
+        sdd_afile_abort(af);
+        cli_error("%s: %s", path, e.msg);
+        return SDD_EXIT_ERROR;
+    }
+    if (sdd_afile_commit(af, &e)) { cli_error("%s", e.msg); return SDD_EXIT_ERROR; }
+    return SDD_EXIT_OK;
 }

@@ -116,6 +116,11 @@ const char *cli_value(int argc, char **argv, int *i);
  * --ci-level P, --ci-seed S) into bp; 0, or the usage error's status (2)
  * after printing it for CMD. */
 int cli_parse_boot(const char *cmd, const char *opt, const char *v, sdd_boot_params *bp);
+/* One output of a command: write(f, ctx, e) into PATH written atomically
+ * (a temp file renamed on success, removed on failure), or into standard
+ * output for '-'. SDD_EXIT_OK, or SDD_EXIT_ERROR after printing one line:
+ * the write's reason after PATH (or "standard output"), or the file's. */
+int cli_write_output(const char *path, int (*write)(FILE *f, void *ctx, sdd_err *e), void *ctx);
 /* fflush(stdout), remembering why the first failed flush failed. Standard
  * output is not written atomically: a command that writes its data there
  * stops at the first failed write (cli_stdout_error) and exits 1, and main

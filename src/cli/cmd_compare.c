@@ -8,7 +8,6 @@
  * optional JSON report written atomically ('-': stdout, the text then goes
  * to stderr). Exit status 0, 1 (one line "sdd: FILE[:LINE]: reason"), 2. */
 #include "cli/cli.h"
-#include "io/atomic.h"
 #include "metrics/evaluate.h"
 
 #include <jansson.h>
@@ -145,30 +144,21 @@ static json_t *report_json(const sdd_boot_runs_result *r, const runlist *A, cons
     return j;
 }
 
-static int write_json(const char *out, const sdd_boot_runs_result *r, const runlist *A, const runlist *B, const char *key)
+/* the JSON report, for cli_write_output */
+typedef struct {
+    const sdd_boot_runs_result *r;
+    const runlist *A, *B;
+    const char *key;
+} compare_output;
+
+static int write_json(FILE *f, void *ctx, sdd_err *e)
 {
-    json_t *j = report_json(r, A, B, key);
-    if (!j) { cli_error("out of memory"); return SDD_EXIT_ERROR; }
-    sdd_err e;
-    int status = SDD_EXIT_OK;
-    const int std = cli_is_dash(out);
-    sdd_afile *af = std ? NULL : sdd_afile_open(out, &e);
-    if (!std && !af) { cli_error("%s", e.msg); json_decref(j); return SDD_EXIT_ERROR; }
-    FILE *f = std ? stdout : sdd_afile_fp(af);
+    const compare_output *x = ctx;
+    json_t *j = report_json(x->r, x->A, x->B, x->key);
+    if (!j) return sdd_err_set(e, "out of memory");
     const int bad = json_dumpf(j, f, JSON_INDENT(2) | JSON_REAL_PRECISION(17) | JSON_ENSURE_ASCII) || fputc('\n', f) == EOF;
     json_decref(j);
-    if (std) {
-        if (bad && !cli_stdout_error()) cli_error("standard output: cannot write the JSON report");
-        if (bad || cli_stdout_error()) status = SDD_EXIT_ERROR;
-    } else if (bad) {
-        sdd_afile_abort(af);
-        cli_error("%s: cannot write the JSON report", out);
-        status = SDD_EXIT_ERROR;
-    } else if (sdd_afile_commit(af, &e)) {
-        cli_error("%s", e.msg);
-        status = SDD_EXIT_ERROR;
-    }
-    return status;
+    return bad ? sdd_err_set(e, "cannot write the JSON report") : 0;
 }
 
 int cmd_compare(int argc, char **argv)
@@ -250,7 +240,8 @@ int cmd_compare(int argc, char **argv)
     if (status == SDD_EXIT_OK) {
         print_text(&r, &A, &B, cli_is_dash(out) ? stderr : stdout);
         cli_flush_stdout();
-        if (out) status = write_json(out, &r, &A, &B, key);
+        compare_output co = { &r, &A, &B, key };
+        if (out) status = cli_write_output(out, write_json, &co);
     }
     for (int k = 0; k < 2 * A.n; k++) free(map[k]);
     for (int k = 0; k < nrep; k++) sdd_eval_report_free(&rep[k]);

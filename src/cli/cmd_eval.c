@@ -8,7 +8,6 @@
 #include "cli/cli.h"
 #include "io/readall.h"
 #include "metrics/evaluate.h"
-#include "io/atomic.h"
 #include "metrics/calibration.h"
 #include "metrics/scores.h"
 #include "core/str.h"
@@ -147,6 +146,26 @@ static int eval_bootstrap(const sdd_eval_opts *o, sdd_eval_report *r, const char
     return rc;
 }
 
+/* the two outputs, for cli_write_output */
+typedef struct {
+    const sdd_eval_report *r;
+    const sdd_eval_opts *o;
+    const char *det;
+} eval_output;
+
+static int write_report(FILE *f, void *ctx, sdd_err *e)
+{
+    const eval_output *x = ctx;
+    return sdd_eval_write_json(x->r, x->o, f, e);
+}
+
+static int write_det(FILE *f, void *ctx, sdd_err *e)
+{
+    const eval_output *x = ctx;
+    return sdd_str_ends_with_nocase(x->det, ".svg") ? sdd_eval_write_det_svg(x->r, x->o->scores, f, e)
+                                                    : sdd_eval_write_det(x->r, f, e);
+}
+
 int cmd_eval(int argc, char **argv)
 {
     sdd_eval_opts o = { 0 };
@@ -252,29 +271,9 @@ int cmd_eval(int argc, char **argv)
     cli_flush_stdout();
 
     int status = SDD_EXIT_OK;
-    const char *paths[2] = { out, det };
-    for (int k = 0; k < 2; k++) {
-        if (!paths[k]) continue;
-        const int std = cli_is_dash(paths[k]);
-        sdd_afile *af = std ? NULL : sdd_afile_open(paths[k], &e);
-        if (!std && !af) { cli_error("%s", e.msg); status = SDD_EXIT_ERROR; continue; }
-        FILE *f = std ? stdout : sdd_afile_fp(af);
-        int rc = k == 0 ? sdd_eval_write_json(&r, &o, f, &e)
-               : sdd_str_ends_with_nocase(det, ".svg") ? sdd_eval_write_det_svg(&r, o.scores, f, &e)
-                                        : sdd_eval_write_det(&r, f, &e);
-        if (std) {
-            /* a failed write is said by main, in one line */
-            if (rc && !cli_stdout_error()) cli_error("standard output: %s", e.msg);
-            if (rc || cli_stdout_error()) status = SDD_EXIT_ERROR;
-        } else if (rc) {
-            sdd_afile_abort(af);
-            cli_error("%s: %s", paths[k], e.msg);
-            status = SDD_EXIT_ERROR;
-        } else if (sdd_afile_commit(af, &e)) {
-            cli_error("%s", e.msg);
-            status = SDD_EXIT_ERROR;
-        }
-    }
+    eval_output eo = { &r, &o, det };
+    if (out && cli_write_output(out, write_report, &eo)) status = SDD_EXIT_ERROR;
+    if (det && cli_write_output(det, write_det, &eo)) status = SDD_EXIT_ERROR;
     sdd_eval_report_free(&r);
     return status;
 }
