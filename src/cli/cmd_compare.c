@@ -93,10 +93,8 @@ static void print_text(const sdd_boot_runs_result *r, const runlist *A, const ru
         }
         const double k = m == SDD_BOOT_EER ? 100.0 : 1.0;
         char p1[32], p2[32];
-        if (r->p[m] * r->reps < 1.0) snprintf(p1, sizeof p1, "p < %.2g", 1.0 / r->reps);
-        else snprintf(p1, sizeof p1, "p = %.3g", r->p[m]);
-        if (r->p_t[m] * r->reps < 1.0) snprintf(p2, sizeof p2, "p < %.2g", 1.0 / r->reps);
-        else snprintf(p2, sizeof p2, "p = %.3g", r->p_t[m]);
+        sdd_boot_p_text(r->p[m], r->reps, p1, sizeof p1);
+        sdd_boot_p_text(r->p_t[m], r->reps, p2, sizeof p2);
         fprintf(f, "  %-7s  %+.4f%s\n", label[m], k * r->diff[m], m == SDD_BOOT_EER ? " points" : "");
         fprintf(f, "    runs and trials resampled:  CI %+.4f .. %+.4f, %s\n", k * r->lo[m], k * r->hi[m], p1);
         fprintf(f, "    trials only:                CI %+.4f .. %+.4f, %s\n", k * r->lo_t[m], k * r->hi_t[m], p2);

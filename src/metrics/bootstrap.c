@@ -205,6 +205,26 @@ static void draw_trials(uint64_t seed, int k, const int64_t *cls, int64_t nb, in
     }
 }
 
+/* dst (nx entries) = cnt of the trials cls[0..m) moved to another run's
+ * input positions, map[cls[t]] (map NULL: the same positions); 0 elsewhere */
+static void map_counts(const uint32_t *cnt, const int64_t *map, const int64_t *cls, int64_t m, int64_t nx, uint32_t *dst)
+{
+    memset(dst, 0, (size_t)(nx ? nx : 1) * sizeof *dst);
+    for (int64_t t = 0; t < m; t++) dst[map ? map[cls[t]] : cls[t]] = cnt[cls[t]];
+}
+
+/* the metrics of x's trials counted cnt into out, NaN where undefined: a
+ * replicate draws both classes, so the only failure is none of them */
+static void metrics_or_nan(const sdd_sorted *x, const uint32_t *cnt, const sdd_boot_params *p, const sdd_tdcf_coef *tk,
+                           double out[NM])
+{
+    sdd_count_metrics m;
+    sdd_err ee;
+    if (sdd_metrics_counts(x, cnt, p->dcf, tk, &m, &ee))
+        for (int q = 0; q < NM; q++) m.v[q] = NAN;
+    memcpy(out, m.v, sizeof m.v);
+}
+
 /* replicate k: counts of a's trials (cnt, input positions), b's through
  * b_of_a (cnt_b), the metrics of each into va / vb (k * NM + metric) */
 static void replicate(const sdd_sorted *a, const sdd_sorted *b, const int64_t *b_of_a, const sdd_boot_params *p,
@@ -212,27 +232,67 @@ static void replicate(const sdd_sorted *a, const sdd_sorted *b, const int64_t *b
                       double *vb)
 {
     draw_trials(p->seed, k, cls, nb, ns, a->n, cnt);
-    sdd_count_metrics x;
-    sdd_err ee;
-    /* both classes are drawn, so the only failure is none of the metrics */
-    if (sdd_metrics_counts(a, cnt, p->dcf, p->tdcf, &x, &ee))
-        for (int m = 0; m < NM; m++) x.v[m] = NAN;
-    memcpy(va + (size_t)k * NM, x.v, sizeof x.v);
+    metrics_or_nan(a, cnt, p, p->tdcf, va + (size_t)k * NM);
     if (!b) return;
-    memset(cnt_b, 0, (size_t)(b->n ? b->n : 1) * sizeof *cnt_b);
-    for (int64_t t = 0; t < nb + ns; t++) cnt_b[b_of_a[cls[t]]] = cnt[cls[t]];
-    if (sdd_metrics_counts(b, cnt_b, p->dcf, p->tdcf, &x, &ee))
-        for (int m = 0; m < NM; m++) x.v[m] = NAN;
-    memcpy(vb + (size_t)k * NM, x.v, sizeof x.v);
+    map_counts(cnt, b_of_a, cls, nb + ns, b->n, cnt_b);
+    metrics_or_nan(b, cnt_b, p, p->tdcf, vb + (size_t)k * NM);
+}
+
+/* the trials drawn from, by class, in input order: bona fide into
+ * cls[0..*nb), spoof into cls[*nb..*nb + *ns); with b_of_a only those with a
+ * match (>= 0) */
+static void split_classes(const unsigned char *la, int64_t n, const int64_t *b_of_a, int64_t *cls, int64_t *nb, int64_t *ns)
+{
+    *nb = *ns = 0;
+    for (int64_t i = 0; i < n; i++)
+        if ((!b_of_a || b_of_a[i] >= 0) && la[i]) cls[(*nb)++] = i;
+    for (int64_t i = 0; i < n; i++)
+        if ((!b_of_a || b_of_a[i] >= 0) && !la[i]) cls[*nb + (*ns)++] = i;
+}
+
+static int check_params(const sdd_boot_params *p, sdd_err *e)
+{
+    if (!p || p->reps < 1 || p->reps > SDD_BOOT_MAX_REPS)
+        return sdd_err_set(e, "bootstrap: %d replicates (1 to %d)", p ? p->reps : 0, SDD_BOOT_MAX_REPS);
+    if (!(p->level > 0.0 && p->level < 1.0)) return sdd_err_set(e, "bootstrap: level %g is not in (0, 1)", p->level);
+    return 0;
+}
+
+/* metric m of the R replicates in v (R, NM) into col */
+static void column(const double *v, int R, int m, double *col)
+{
+    for (int k = 0; k < R; k++) col[k] = v[(size_t)k * NM + m];
+}
+
+/* replicates whose metric m is NaN in v or (when given) in w */
+static int64_t undefined(const double *v, const double *w, int R, int m)
+{
+    int64_t u = 0;
+    for (int k = 0; k < R; k++) u += isnan(v[(size_t)k * NM + m]) || (w && isnan(w[(size_t)k * NM + m]));
+    return u;
+}
+
+/* the R replicates d of a difference (sorted in place): its interval, the
+ * two-sided p of "no difference", and how many were <= 0 and >= 0 */
+static void p_interval(double *d, int R, double level, double *lo, double *hi, double *p, int64_t *n_le, int64_t *n_ge)
+{
+    int64_t le = 0, ge = 0;
+    for (int k = 0; k < R; k++) {
+        le += d[k] <= 0.0;
+        ge += d[k] >= 0.0;
+    }
+    const double m = (double)(le < ge ? le : ge);
+    *p = 2.0 * m / (double)R < 1.0 ? 2.0 * m / (double)R : 1.0;
+    if (n_le) *n_le = le;
+    if (n_ge) *n_ge = ge;
+    interval(d, R, level, lo, hi);
 }
 
 int sdd_boot_run(const sdd_sorted *a, const sdd_sorted *b, const int64_t *b_of_a, const sdd_boot_params *p,
                  sdd_boot_result *r, sdd_err *e)
 {
     memset(r, 0, sizeof *r);
-    if (!p || p->reps < 1 || p->reps > SDD_BOOT_MAX_REPS)
-        return sdd_err_set(e, "bootstrap: %d replicates (1 to %d)", p ? p->reps : 0, SDD_BOOT_MAX_REPS);
-    if (!(p->level > 0.0 && p->level < 1.0)) return sdd_err_set(e, "bootstrap: level %g is not in (0, 1)", p->level);
+    if (check_params(p, e)) return -1;
     if (b && !b_of_a) return sdd_err_set(e, "bootstrap: a paired run needs the pairing");
     r->reps = p->reps;
     r->level = p->level;
@@ -251,11 +311,8 @@ int sdd_boot_run(const sdd_sorted *a, const sdd_sorted *b, const int64_t *b_of_a
         rc = sdd_err_set(e, "out of memory for the bootstrap of %lld trials", (long long)n);
         goto done;
     }
-    int64_t nb = 0, ns = 0;
-    for (int64_t i = 0; i < n; i++)
-        if ((!b || b_of_a[i] >= 0) && la[i]) cls[nb++] = i;
-    for (int64_t i = 0; i < n; i++)
-        if ((!b || b_of_a[i] >= 0) && !la[i]) cls[nb + ns++] = i;
+    int64_t nb, ns;
+    split_classes(la, n, b ? b_of_a : NULL, cls, &nb, &ns);
     r->n_bona = nb;
     r->n_spoof = ns;
     if (nb == 0 || ns == 0) {
@@ -265,10 +322,8 @@ int sdd_boot_run(const sdd_sorted *a, const sdd_sorted *b, const int64_t *b_of_a
     if ((uint64_t)(nb + ns) > UINT32_MAX) { rc = sdd_err_set(e, "bootstrap: too many trials"); goto done; }
     /* the point estimates over the trials resampled */
     sdd_count_metrics ma, mb;
-    for (int64_t k = 0; k < nb + ns; k++) {
-        one[cls[k]] = 1;
-        if (b) one_b[b_of_a[cls[k]]] = 1;
-    }
+    for (int64_t k = 0; k < nb + ns; k++) one[cls[k]] = 1;
+    if (b) map_counts(one, b_of_a, cls, nb + ns, nbn, one_b);
     if (sdd_metrics_counts(a, one, p->dcf, p->tdcf, &ma, e) || (b && sdd_metrics_counts(b, one_b, p->dcf, p->tdcf, &mb, e))) {
         rc = -1;
         goto done;
@@ -296,27 +351,20 @@ int sdd_boot_run(const sdd_sorted *a, const sdd_sorted *b, const int64_t *b_of_a
         r->lo[m] = r->hi[m] = r->lo_b[m] = r->hi_b[m] = r->diff[m] = r->diff_lo[m] = r->diff_hi[m] = r->p[m] = NAN;
         if (isnan(ma.v[m]) || (b && isnan(mb.v[m]))) continue;
         /* a metric undefined in any replicate (a min t-DCF of hard scores) has no interval */
-        int64_t undefined = 0;
-        for (int k = 0; k < R; k++) undefined += isnan(va[(size_t)k * NM + m]) || (b && isnan(vb[(size_t)k * NM + m]));
-        if (undefined) {
-            if (m == SDD_BOOT_TDCF) r->tdcf_hard = undefined;
+        const int64_t u = undefined(va, vb, R, m);
+        if (u) {
+            if (m == SDD_BOOT_TDCF) r->tdcf_hard = u;
             continue;
         }
         r->has[m] = 1;
-        for (int k = 0; k < R; k++) col[k] = va[(size_t)k * NM + m];
+        column(va, R, m, col);
         interval(col, R, p->level, &r->lo[m], &r->hi[m]);
         if (!b) continue;
-        for (int k = 0; k < R; k++) col[k] = vb[(size_t)k * NM + m];
+        column(vb, R, m, col);
         interval(col, R, p->level, &r->lo_b[m], &r->hi_b[m]);
         r->diff[m] = ma.v[m] - mb.v[m];
-        for (int k = 0; k < R; k++) {
-            col[k] = va[(size_t)k * NM + m] - vb[(size_t)k * NM + m];
-            r->n_le[m] += col[k] <= 0.0;
-            r->n_ge[m] += col[k] >= 0.0;
-        }
-        const double lesser = (double)(r->n_le[m] < r->n_ge[m] ? r->n_le[m] : r->n_ge[m]);
-        r->p[m] = 2.0 * lesser / (double)R < 1.0 ? 2.0 * lesser / (double)R : 1.0;
-        interval(col, R, p->level, &r->diff_lo[m], &r->diff_hi[m]);
+        for (int k = 0; k < R; k++) col[k] = va[(size_t)k * NM + m] - vb[(size_t)k * NM + m];
+        p_interval(col, R, p->level, &r->diff_lo[m], &r->diff_hi[m], &r->p[m], &r->n_le[m], &r->n_ge[m]);
     }
 done:
     free(la);
@@ -331,11 +379,10 @@ done:
 
 static const char *const metric_key[NM] = { "eer", "min_dcf", "min_tdcf" };
 
-/* p as text: "p < 1/R" when no replicate crossed 0 */
-static void p_text(const sdd_boot_result *r, int m, char *buf, size_t n)
+void sdd_boot_p_text(double p, int reps, char *buf, size_t n)
 {
-    if (r->p[m] * r->reps < 1.0) snprintf(buf, n, "p < %.2g", 1.0 / r->reps);
-    else snprintf(buf, n, "p = %.3g", r->p[m]);
+    if (p * reps < 1.0) snprintf(buf, n, "p < %.2g", 1.0 / reps);
+    else snprintf(buf, n, "p = %.3g", p);
 }
 
 void sdd_boot_print(const sdd_boot_result *r, const char *name_b, FILE *f)
@@ -366,7 +413,7 @@ void sdd_boot_print(const sdd_boot_result *r, const char *name_b, FILE *f)
     for (int m = 0; m < NM; m++) {
         if (!r->has[m]) continue;
         char pt[64];
-        p_text(r, m, pt, sizeof pt);
+        sdd_boot_p_text(r->p[m], r->reps, pt, sizeof pt);
         const double k = scale[m];
         fprintf(f, "  %-10s %+.4f%s, CI %+.4f .. %+.4f, %s\n", label[m], k * r->diff[m], m == SDD_BOOT_EER ? " points" : "",
                 k * r->diff_lo[m], k * r->diff_hi[m], pt);
@@ -468,27 +515,12 @@ static double mean_w(const double *d, const int *w, int S)
     return sum / (double)m;
 }
 
-/* two-sided p of "no difference" from R replicates, and the interval (v sorted in place) */
-static void p_interval(double *v, int R, double level, double *lo, double *hi, double *p)
-{
-    int64_t le = 0, ge = 0;
-    for (int k = 0; k < R; k++) {
-        le += v[k] <= 0.0;
-        ge += v[k] >= 0.0;
-    }
-    const double m = (double)(le < ge ? le : ge);
-    *p = 2.0 * m / (double)R < 1.0 ? 2.0 * m / (double)R : 1.0;
-    interval(v, R, level, lo, hi);
-}
-
 int sdd_boot_runs(const sdd_sorted *const *a, const sdd_sorted *const *b, int S, const int64_t *const *ma,
                   const int64_t *const *mb, const sdd_boot_params *p, sdd_boot_runs_result *r, sdd_err *e)
 {
     memset(r, 0, sizeof *r);
     if (S < 1 || S > SDD_BOOT_MAX_RUNS) return sdd_err_set(e, "compare: %d runs per system (1 to %d)", S, SDD_BOOT_MAX_RUNS);
-    if (!p || p->reps < 1 || p->reps > SDD_BOOT_MAX_REPS)
-        return sdd_err_set(e, "bootstrap: %d replicates (1 to %d)", p ? p->reps : 0, SDD_BOOT_MAX_REPS);
-    if (!(p->level > 0.0 && p->level < 1.0)) return sdd_err_set(e, "bootstrap: level %g is not in (0, 1)", p->level);
+    if (check_params(p, e)) return -1;
     r->runs = S;
     r->reps = p->reps;
     r->level = p->level;
@@ -502,28 +534,24 @@ int sdd_boot_runs(const sdd_sorted *const *a, const sdd_sorted *const *b, int S,
     }
     unsigned char *la = labels_by_input(a[0]);
     int64_t *cls = malloc((size_t)(n ? n : 1) * sizeof *cls);
-    uint32_t *one = malloc((size_t)(nmax ? nmax : 1) * sizeof *one);
+    uint32_t *one0 = calloc((size_t)(n ? n : 1), sizeof *one0), *one = malloc((size_t)(nmax ? nmax : 1) * sizeof *one);
     /* (R, NM) statistics: runs and trials resampled, trials only */
     double *vh = malloc((size_t)R * NM * sizeof *vh), *vt = malloc((size_t)R * NM * sizeof *vt);
     double *col = malloc((size_t)R * sizeof *col);
     int rc = 0;
-    if (!la || !cls || !one || !vh || !vt || !col) { rc = sdd_err_set(e, "out of memory for the bootstrap"); goto done; }
-    int64_t nb = 0, ns = 0;
-    for (int64_t i = 0; i < n; i++)
-        if (la[i]) cls[nb++] = i;
-    for (int64_t i = 0; i < n; i++)
-        if (!la[i]) cls[nb + ns++] = i;
+    if (!la || !cls || !one0 || !one || !vh || !vt || !col) { rc = sdd_err_set(e, "out of memory for the bootstrap"); goto done; }
+    int64_t nb, ns;
+    split_classes(la, n, NULL, cls, &nb, &ns);
     r->n_bona = nb;
     r->n_spoof = ns;
     if (nb == 0 || ns == 0) { rc = sdd_err_set(e, "bootstrap: no %s trials", nb ? "spoof" : "bona fide"); goto done; }
     if ((uint64_t)(nb + ns) > UINT32_MAX) { rc = sdd_err_set(e, "bootstrap: too many trials"); goto done; }
-    /* each run on the whole set */
+    /* each run on the whole set (cls holds every trial: none is left out here) */
+    for (int64_t i = 0; i < n; i++) one0[i] = 1;
     for (int s = 0; s < S; s++)
         for (int side = 0; side < 2; side++) {
             const sdd_sorted *x = side ? b[s] : a[s];
-            const int64_t *map = side ? mb[s] : ma[s];
-            memset(one, 0, (size_t)(x->n ? x->n : 1) * sizeof *one);
-            for (int64_t i = 0; i < n; i++) one[map[i]] = 1;
+            map_counts(one0, side ? mb[s] : ma[s], cls, n, x->n, one);
             sdd_count_metrics m;
             if (sdd_metrics_counts(x, one, p->dcf, NULL, &m, e)) { rc = -1; goto done; }
             for (int k = 0; k < NM; k++) (side ? r->b : r->a)[s][k] = m.v[k];
@@ -553,14 +581,8 @@ int sdd_boot_runs(const sdd_sorted *const *a, const sdd_sorted *const *b, int S,
                 double v[2][NM];
                 for (int side = 0; side < 2; side++) {
                     const sdd_sorted *x = side ? b[s] : a[s];
-                    const int64_t *map = side ? mb[s] : ma[s];
-                    memset(cr, 0, (size_t)(x->n ? x->n : 1) * sizeof *cr);
-                    for (int64_t i = 0; i < n; i++) cr[map[i]] = cnt[i];
-                    sdd_count_metrics m;
-                    sdd_err ee;
-                    if (sdd_metrics_counts(x, cr, p->dcf, NULL, &m, &ee))
-                        for (int q = 0; q < NM; q++) m.v[q] = NAN;
-                    memcpy(v[side], m.v, sizeof m.v);
+                    map_counts(cnt, side ? mb[s] : ma[s], cls, n, x->n, cr);
+                    metrics_or_nan(x, cr, p, NULL, v[side]);
                 }
                 for (int q = 0; q < NM; q++) d[s][q] = v[0][q] - v[1][q];
             }
@@ -585,18 +607,17 @@ int sdd_boot_runs(const sdd_sorted *const *a, const sdd_sorted *const *b, int S,
     for (int q = 0; q < NM; q++) {
         r->lo[q] = r->hi[q] = r->p[q] = r->lo_t[q] = r->hi_t[q] = r->p_t[q] = NAN;
         if (isnan(r->diff[q])) continue;
-        int undefined = 0;
-        for (int k = 0; k < R; k++) undefined |= isnan(vh[(size_t)k * NM + q]) || isnan(vt[(size_t)k * NM + q]);
-        if (undefined) continue;
+        if (undefined(vh, vt, R, q)) continue;
         r->has[q] = 1;
-        for (int k = 0; k < R; k++) col[k] = vh[(size_t)k * NM + q];
-        p_interval(col, R, p->level, &r->lo[q], &r->hi[q], &r->p[q]);
-        for (int k = 0; k < R; k++) col[k] = vt[(size_t)k * NM + q];
-        p_interval(col, R, p->level, &r->lo_t[q], &r->hi_t[q], &r->p_t[q]);
+        column(vh, R, q, col);
+        p_interval(col, R, p->level, &r->lo[q], &r->hi[q], &r->p[q], NULL, NULL);
+        column(vt, R, q, col);
+        p_interval(col, R, p->level, &r->lo_t[q], &r->hi_t[q], &r->p_t[q], NULL, NULL);
     }
 done:
     free(la);
     free(cls);
+    free(one0);
     free(one);
     free(vh);
     free(vt);

@@ -114,6 +114,9 @@ typedef struct {
 int sdd_boot_runs(const sdd_sorted *const *a, const sdd_sorted *const *b, int S, const int64_t *const *ma,
                   const int64_t *const *mb, const sdd_boot_params *p, sdd_boot_runs_result *r, sdd_err *e);
 
+/* A p-value as text: "p = 0.123", or "p < 0.001" (1 / reps) when no
+ * replicate crossed 0. */
+void sdd_boot_p_text(double p, int reps, char *buf, size_t n);
 /* Text lines for sdd eval's summary; name_b names system b (its file). */
 void sdd_boot_print(const sdd_boot_result *r, const char *name_b, FILE *f);
 /* The result as a JSON object (sdd eval -o: "bootstrap"); NULL on OOM. */
