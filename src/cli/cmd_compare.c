@@ -205,6 +205,7 @@ int cmd_compare(int argc, char **argv)
     for (int k = 0; k < 2 * A.n && status == SDD_EXIT_OK; k++) {
         sdd_eval_opts o = { 0 };
         o.scores = k < A.n ? A.file[k] : B.file[k - A.n];
+        o.keep_trial_ids = 1;
         o.key = key;
         o.subset = subset;
         if (sdd_eval_run(&o, &rep[k], &e)) { cli_error("%s", e.msg); status = SDD_EXIT_ERROR; break; }

@@ -126,6 +126,7 @@ static int eval_bootstrap(const sdd_eval_opts *o, sdd_eval_report *r, const char
     if (compare) {
         sdd_eval_opts ob = { 0 };
         ob.scores = compare;
+        ob.keep_trial_ids = 1;
         ob.key = o->key;
         ob.subset = o->subset;
         ob.allow_missing = o->allow_missing;
@@ -225,6 +226,7 @@ int cmd_eval(int argc, char **argv)
     if ((level_set || seed_set) && !bp.reps && !compare)
         return cli_usage_error("eval", "--ci-level and --ci-seed need --ci N or --compare");
     if (compare && !bp.reps) bp.reps = 1000;
+    o.keep_trial_ids = compare != NULL;   /* --compare pairs the trials by ID */
     if (o.asv_key && !o.asv_scores) return cli_usage_error("eval", "--asv-key needs --asv-scores");
     if (o.asv_c012 && o.asv_scores) return cli_usage_error("eval", "--asv-c012 and --asv-scores exclude each other");
     if (o.asv5_rates && (o.asv_scores || o.asv_c012))

@@ -464,8 +464,9 @@ int sdd_eval_bootstrap(sdd_eval_report *r, const sdd_eval_report *rb, const char
                        int allow_unpaired, sdd_err *e)
 {
     r->has_boot = 0;
-    if (!r->has_cm || !r->trial_id || (rb && (!rb->has_cm || !rb->trial_id)))
-        return sdd_err_set(e, "bootstrap: no CM scores evaluated");
+    if (!r->has_cm || (rb && !rb->has_cm)) return sdd_err_set(e, "bootstrap: no CM scores evaluated");
+    if (rb && (!r->trial_id || !rb->trial_id))
+        return sdd_err_set(e, "bootstrap: a report without its trial IDs (sdd_eval_opts.keep_trial_ids) cannot be paired");
     int64_t *b_of_a = NULL, ua = 0, ub = 0;
     if (rb) {
         if (!(b_of_a = malloc((size_t)(r->cm.n ? r->cm.n : 1) * sizeof *b_of_a))) return sdd_err_set(e, "out of memory");

@@ -282,8 +282,9 @@ int sdd_eval_run(const sdd_eval_opts *o, sdd_eval_report *r, sdd_err *e)
         kline = malloc((size_t)key.n * sizeof *kline);
         s_of_k = malloc((size_t)key.n * sizeof *s_of_k);
         rule_of_k = malloc((size_t)key.n);
-        r->trial_id = calloc((size_t)key.n + 1, sizeof *r->trial_id);
-        if (!score || !pos || !att || !cod || !used || !vline || !kid || !kline || !s_of_k || !rule_of_k || !r->trial_id) {
+        if (o->keep_trial_ids) r->trial_id = calloc((size_t)key.n + 1, sizeof *r->trial_id);
+        if (!score || !pos || !att || !cod || !used || !vline || !kid || !kline || !s_of_k || !rule_of_k ||
+            (o->keep_trial_ids && !r->trial_id)) {
             sdd_err_set(e, "out of memory");
             goto done;
         }
@@ -320,7 +321,7 @@ int sdd_eval_run(const sdd_eval_opts *o, sdd_eval_report *r, sdd_err *e)
                             sc.label[j] ? "bonafide" : "spoof", isb ? "bonafide" : "spoof", kname);
                 goto done;
             }
-            if (!(r->trial_id[n] = strdup(it->id))) { sdd_err_set(e, "out of memory"); goto done; }
+            if (r->trial_id && !(r->trial_id[n] = strdup(it->id))) { sdd_err_set(e, "out of memory"); goto done; }
             score[n] = sc.score[j];
             pos[n] = (unsigned char)isb;
             r->n_matched[rule_of_k[i]]++;
@@ -377,10 +378,10 @@ int sdd_eval_run(const sdd_eval_opts *o, sdd_eval_report *r, sdd_err *e)
         pos = malloc((size_t)sc.n);
         att = malloc((size_t)sc.n * sizeof *att);
         cod = malloc((size_t)sc.n * sizeof *cod);
-        r->trial_id = calloc((size_t)sc.n + 1, sizeof *r->trial_id);
-        if (!score || !pos || !att || !cod || !r->trial_id) { sdd_err_set(e, "out of memory"); goto done; }
+        if (o->keep_trial_ids) r->trial_id = calloc((size_t)sc.n + 1, sizeof *r->trial_id);
+        if (!score || !pos || !att || !cod || (o->keep_trial_ids && !r->trial_id)) { sdd_err_set(e, "out of memory"); goto done; }
         for (int64_t j = 0; j < sc.n; j++) {
-            if (!(r->trial_id[n] = strdup(sc.id[j]))) { sdd_err_set(e, "out of memory"); goto done; }
+            if (r->trial_id && !(r->trial_id[n] = strdup(sc.id[j]))) { sdd_err_set(e, "out of memory"); goto done; }
             score[n] = sc.score[j];
             pos[n] = (unsigned char)(sc.label[j] == 1);
             att[n] = sc.src[j];

@@ -42,6 +42,8 @@ typedef struct {
                                only the a-DCF is computed */
     const char *sasv_key;   /* their track 2 key; NULL for labelled SASV score files */
     int sasv_sum;           /* SASV score = CM + ASV columns of the official file (metrics/sasv.h) */
+    int keep_trial_ids;     /* keep each evaluated trial's ID in the report (trial_id), which
+                               sdd_eval_bootstrap pairs trials by; off: no copy of them */
     int asv5_rates;         /* without asv_scores: min t-DCF (2021 form) from the ASVspoof 5
                                organisers' pooled ASV error rates, as the official package
                                does when no ASV scores are given; every table cell uses them */
@@ -80,7 +82,8 @@ typedef struct {
     sdd_table vocoder_table;/* vocoder type (spoof factor), same columns as table */
     sdd_sorted cm;          /* the joined trials, for the DET curve */
     char **trial_id;        /* (cm.n) ID of the trial at each input position (cm.orig): the
-                               key's ID, or the score file's without a key (pairing, bootstrap.h) */
+                               key's ID, or the score file's without a key (pairing, bootstrap.h);
+                               NULL unless opts.keep_trial_ids */
     int has_boot;           /* set by the caller after sdd_eval_bootstrap: printed, in the JSON */
     sdd_boot_result boot;
     const char *boot_name;  /* the compared system's score file (boot.paired) */
@@ -98,6 +101,7 @@ void sdd_eval_report_free(sdd_eval_report *r);
 /* The bootstrap interval of r's EER (bootstrap.h), or with rb (the same
  * evaluation of a second score file, named name_b) the paired comparison;
  * stored in r (has_boot), so sdd_eval_print and the JSON report include it.
+ * Both reports must come from sdd_eval_run with keep_trial_ids.
  * Trials of either system without a match in the other are left out when
  * allow_unpaired (counted in r->boot.unpaired_a/_b), else they are an
  * error. 0 or -1. */

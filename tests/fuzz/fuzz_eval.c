@@ -70,6 +70,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     sdd_eval_opts o = { 0 };
     o.scores = paths[0];
+    o.keep_trial_ids = nf > 2;   /* the IDs are for pairing with the third file */
     if ((opt & 1) && nf > 1) o.key = paths[1];
     if ((opt & 2) && nf > 2) o.asv_scores = paths[2];
     if ((opt & 4) && nf > 3 && o.asv_scores) o.asv_key = paths[3];
@@ -105,6 +106,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             if (nf < 3) break;
             sdd_eval_opts ob = { 0 };
             ob.scores = paths[2];
+            ob.keep_trial_ids = 1;
             ob.key = o.key;
             ob.subset = o.subset;
             ob.allow_missing = o.allow_missing;

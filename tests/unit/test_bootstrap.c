@@ -505,6 +505,30 @@ static void test_cli_compare(void)
     CHECK(run("$SDD compare --help") == 0 && strstr(out, "usage: sdd compare"));
 }
 
+/* sdd_eval_bootstrap on sdd_eval_run's reports: the trial IDs are kept only when asked */
+static void test_eval_reports(void)
+{
+    sdd_eval_opts o = { 0 };
+    o.scores = DATA "itw_scores.txt";
+    o.key = DATA "itw_meta.csv";
+    sdd_eval_report r, rb;
+    sdd_err e;
+    sdd_boot_params p = { .reps = 50, .level = 0.95, .seed = 1 };
+    CHECK(sdd_eval_run(&o, &r, &e) == 0 && r.trial_id == NULL);
+    CHECK(sdd_eval_bootstrap(&r, NULL, NULL, &p, 0, &e) == 0 && r.has_boot && r.boot.has[SDD_BOOT_EER] && !r.boot.paired);
+    CHECK(sdd_eval_run(&o, &rb, &e) == 0);
+    CHECK(sdd_eval_bootstrap(&r, &rb, "b", &p, 0, &e) == -1 && strstr(e.msg, "keep_trial_ids") && !r.has_boot);
+    sdd_eval_report_free(&rb);
+    sdd_eval_report_free(&r);
+    o.keep_trial_ids = 1;
+    CHECK(sdd_eval_run(&o, &r, &e) == 0 && sdd_eval_run(&o, &rb, &e) == 0 && r.trial_id && r.trial_id[0] &&
+          r.trial_id[r.cm.n] == NULL && !strcmp(r.trial_id[0], "0.wav"));
+    CHECK(sdd_eval_bootstrap(&r, &rb, "b", &p, 0, &e) == 0 && r.boot.paired && r.boot.diff[SDD_BOOT_EER] == 0 &&
+          r.boot.p[SDD_BOOT_EER] == 1.0);
+    sdd_eval_report_free(&rb);
+    sdd_eval_report_free(&r);
+}
+
 static void test_cli(void)
 {
     const char *ev = "$SDD eval --scores " DATA "itw_scores.txt --key " DATA "itw_meta.csv";
@@ -581,6 +605,7 @@ int main(void)
     test_boot();
     test_coverage();
     test_runs();
+    test_eval_reports();
     const char *bin = cli_bin();
     if (!cli_exists(bin)) printf("SKIP test_bootstrap's command-line checks: needs %s (run make)\n", bin);
     else {
