@@ -77,15 +77,18 @@ static void usage(FILE *f)
             "                     C012 or --asv-rates; the ASV side held fixed) min t-DCF from N replicates\n"
             "                     (1000 is usual): bona fide and spoof trials each drawn with replacement,\n"
             "                     as many as there are; percentile intervals (numpy's linear quantiles).\n"
-            "                     They show the evaluation set's sampling luck, not a training seed's\n"
+            "                     They show the evaluation set's sampling luck, not a training seed's.\n"
+            "                     With attacks or conditions in the key, each one's interval too (its\n"
+            "                     trials resampled on their own; --breakdown picks the lists)\n"
             "                     (default: none)\n"
             "  --ci-level P       coverage of the interval, 0 < P < 1 (default 0.95)\n"
             "  --ci-seed S        seed of the replicates' draws, 0..2^63-1; the result does not depend\n"
             "                     on the thread count (default 0)\n"
             "  --compare FILE     a second system's CM scores on the same trials (joined with the same\n"
             "                     key): its values, and the paired bootstrap of each difference (this -\n"
-            "                     FILE): interval and two-sided p-value; --ci's replicates, 1000 without\n"
-            "                     --ci. Trials only one system scored are an error (--allow-missing:\n"
+            "                     FILE): interval and two-sided p-value, also per attack and condition\n"
+            "                     with p adjusted by Holm's method over them; --ci's replicates, 1000\n"
+            "                     without --ci. Trials only one system scored are an error (--allow-missing:\n"
             "                     left out) (default: none)\n"
             "  -o FILE            write a JSON report with every number at full precision; '-' writes\n"
             "                     it to standard output (default: not written)\n"
@@ -227,6 +230,7 @@ int cmd_eval(int argc, char **argv)
         return cli_usage_error("eval", "--ci-level and --ci-seed need --ci N or --compare");
     if (compare && !bp.reps) bp.reps = 1000;
     o.keep_trial_ids = compare != NULL;   /* --compare pairs the trials by ID */
+    o.keep_breakdown = bp.reps > 0;       /* the per-attack and per-condition intervals */
     if (o.asv_key && !o.asv_scores) return cli_usage_error("eval", "--asv-key needs --asv-scores");
     if (o.asv_c012 && o.asv_scores) return cli_usage_error("eval", "--asv-c012 and --asv-scores exclude each other");
     if (o.asv5_rates && (o.asv_scores || o.asv_c012))

@@ -2,7 +2,8 @@
  * O(n) pass over the sorted trials with a count per trial), numpy's linear
  * quantile, pairing two systems' trials by ID, the replicate loop (threads
  * over replicates, one count array each), the summary lines and JSON, and
- * sdd_eval_bootstrap (evaluate.h), which runs it on sdd eval's reports. */
+ * sdd_eval_bootstrap (evaluate.h), which runs it on sdd eval's reports (its
+ * per-attack and per-condition lists: boot_table.c). */
 #include "metrics/bootstrap.h"
 #include "metrics/evaluate.h"
 #include "core/rng.h"
@@ -489,12 +490,16 @@ int sdd_eval_bootstrap(sdd_eval_report *r, const sdd_eval_report *rb, const char
     sdd_boot_params q = *p;
     q.dcf = &dc;
     q.tdcf = r->has_tdcf && !isnan(r->tdcf.min_tdcf) ? &r->coef : NULL;
-    const int rc = sdd_boot_run(&r->cm, rb ? &rb->cm : NULL, b_of_a, &q, &r->boot, e);
-    free(b_of_a);
-    if (rc) return -1;
+    if (sdd_boot_run(&r->cm, rb ? &rb->cm : NULL, b_of_a, &q, &r->boot, e)) {
+        free(b_of_a);
+        return -1;
+    }
     r->boot.unpaired_a = ua;
     r->boot.unpaired_b = ub;
     r->boot_name = name_b;
+    const int rc = sdd_eval_bootstrap_lists(r, rb, b_of_a, &q, e);
+    free(b_of_a);
+    if (rc) return -1;
     r->has_boot = 1;
     return 0;
 }

@@ -114,6 +114,40 @@ typedef struct {
 int sdd_boot_runs(const sdd_sorted *const *a, const sdd_sorted *const *b, int S, const int64_t *const *ma,
                   const int64_t *const *mb, const sdd_boot_params *p, sdd_boot_runs_result *r, sdd_err *e);
 
+/* ---- per attack and per condition (boot_table.c) ---- */
+
+/* sdd_boot_run over the trials of a with keep[i] != 0 (i an input
+ * position); b_of_a as sdd_boot_run's, for all of a's trials. The subset's
+ * input positions are a's kept ones in input order, so the draws are those
+ * of sdd_boot_run on a set of only those trials in that order.
+ * r->unpaired_a counts the kept trials without a match. 0 or -1. */
+int sdd_boot_run_subset(const sdd_sorted *a, const sdd_sorted *b, const int64_t *b_of_a, const unsigned char *keep,
+                        const sdd_boot_params *p, sdd_boot_result *r, sdd_err *e);
+
+/* Holm's step-down adjustment of n p-values: the j-th smallest (j from 0,
+ * ties in index order) times m - j, m the number that are not NaN, capped at
+ * 1, then made non-decreasing in that order. NaN stays NaN (left out of m).
+ * 0, or -1 when out of memory. */
+int sdd_holm(const double *p, int n, double *adj);
+
+/* One factor of sdd eval's attack x condition table with a bootstrap per
+ * entry. Entry i is the table's row i at the pooled column (an attack: its
+ * spoof trials and every bona fide trial) or its column i at the pooled row
+ * (a condition: its trials of both classes), as the table's cells; the last
+ * entry is the pooled set (sdd eval's whole-set bootstrap). Each entry is
+ * resampled on its own, its two classes stratified, from the same seed as
+ * the whole set: an entry's interval is the one sdd eval --ci gives for a
+ * key holding only its trials (in the same order). The min t-DCF uses the
+ * cell's own ASV coefficients where the table has a min t-DCF there. */
+typedef struct {
+    int n;                /* entries, the last one pooled; 0: not computed */
+    sdd_boot_result *r;   /* n; has[] all 0 where the entry lacks a class (or, paired, one both scored) */
+    double *holm;         /* (n, SDD_BOOT_NMETRIC): paired, the p-values adjusted by sdd_holm over the
+                             n - 1 named entries, a p of 0 (no replicate crossed 0) taken as its
+                             bound 1 / reps (the pooled entry: its own p); NaN where none */
+} sdd_boot_list;
+void sdd_boot_list_free(sdd_boot_list *l);
+
 /* A p-value as text: "p = 0.123", or "p < 0.001" (1 / reps) when no
  * replicate crossed 0. */
 void sdd_boot_p_text(double p, int reps, char *buf, size_t n);

@@ -164,6 +164,11 @@ void sdd_eval_report_free(sdd_eval_report *r)
     sdd_sorted_free(&r->cm);
     for (int64_t i = 0; r->trial_id && r->trial_id[i]; i++) free(r->trial_id[i]);
     free(r->trial_id);
+    free(r->row_of);
+    free(r->col_of);
+    free(r->cell_coef);
+    sdd_boot_list_free(&r->boot_attack);
+    sdd_boot_list_free(&r->boot_cond);
     sdd_adcf_attacks_free(&r->adcf_attacks);
     for (int i = 0; i < r->nwarn; i++) free(r->warnings[i]);
     free(r->warnings);
@@ -547,6 +552,13 @@ int sdd_eval_run(const sdd_eval_opts *o, sdd_eval_report *r, sdd_err *e)
         }
         if (sdd_table_compute(&r->cm, row_of, rows.v, rows.n, col_of, cols.v, cols.n, cells, &r->table, e))
             goto done;
+        if (o->keep_breakdown) {   /* sdd_eval_bootstrap's lists: the report takes them */
+            r->row_of = row_of;
+            r->col_of = col_of;
+            r->cell_coef = cells;
+            row_of = col_of = NULL;
+            cells = NULL;
+        }
         r->col_tag = calloc((size_t)r->table.ncol, sizeof *r->col_tag);
         if (!r->col_tag) { sdd_err_set(e, "out of memory"); goto done; }
         for (int ci = 0; ci < cols.n; ci++) {
@@ -692,6 +704,8 @@ static void print_adcf(const sdd_eval_report *r, FILE *f)
     }
 }
 
+static void print_tables(const sdd_eval_report *r, FILE *f);
+
 void sdd_eval_print(const sdd_eval_report *r, FILE *f)
 {
     if (!r->has_cm) { print_adcf(r, f); return; }
@@ -724,6 +738,13 @@ void sdd_eval_print(const sdd_eval_report *r, FILE *f)
     if (r->has_boot) sdd_boot_print(&r->boot, r->boot_name, f);
     print_adcf(r, f);
     if (!r->has_table) return;
+    print_tables(r, f);
+    sdd_eval_print_boot_lists(r, f);
+}
+
+/* the attack x condition tables r->breakdown selects */
+static void print_tables(const sdd_eval_report *r, FILE *f)
+{
     const int want_a = !r->breakdown || (r->breakdown & SDD_BREAKDOWN_ATTACK);
     const int want_c = !r->breakdown || (r->breakdown & SDD_BREAKDOWN_CONDITION);
     const sdd_table *t = &r->table;
@@ -847,7 +868,9 @@ int sdd_eval_write_json(const sdd_eval_report *r, const sdd_eval_opts *o, FILE *
     json_object_set_new(j, "eer", num(r->eer.eer));
     json_object_set_new(j, "eer_percent", num(r->eer.eer * 100.0));
     json_object_set_new(j, "eer_threshold", num(r->eer.threshold));
-    json_object_set_new(j, "bootstrap", r->has_boot ? sdd_boot_json(&r->boot, r->boot_name) : json_null());
+    json_t *bj = r->has_boot ? sdd_boot_json(&r->boot, r->boot_name) : NULL;
+    sdd_eval_boot_lists_json(r, bj);
+    json_object_set_new(j, "bootstrap", bj ? bj : json_null());
     json_object_set_new(j, "calibrated", json_boolean(r->calibrated));
     json_object_set_new(j, "cllr", num(r->cllr));
     json_object_set_new(j, "min_cllr", num(r->min_cllr));

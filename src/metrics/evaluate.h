@@ -44,6 +44,9 @@ typedef struct {
     int sasv_sum;           /* SASV score = CM + ASV columns of the official file (metrics/sasv.h) */
     int keep_trial_ids;     /* keep each evaluated trial's ID in the report (trial_id), which
                                sdd_eval_bootstrap pairs trials by; off: no copy of them */
+    int keep_breakdown;     /* keep each trial's attack and condition and the table cells' t-DCF
+                               coefficients (row_of, col_of, cell_coef), which sdd_eval_bootstrap's
+                               per-attack and per-condition lists need; off: not kept, no lists */
     int asv5_rates;         /* without asv_scores: min t-DCF (2021 form) from the ASVspoof 5
                                organisers' pooled ASV error rates, as the official package
                                does when no ASV scores are given; every table cell uses them */
@@ -84,8 +87,13 @@ typedef struct {
     char **trial_id;        /* (cm.n) ID of the trial at each input position (cm.orig): the
                                key's ID, or the score file's without a key (pairing, bootstrap.h);
                                NULL unless opts.keep_trial_ids */
-    int has_boot;           /* set by the caller after sdd_eval_bootstrap: printed, in the JSON */
+    int *row_of, *col_of;   /* (cm.n) table row (attack) and column (condition) of the trial at each
+                               input position, -1 for none; NULL unless opts.keep_breakdown */
+    sdd_tdcf_coef *cell_coef; /* (table.nrow * ncol) t-DCF coefficients of each table cell (form 0:
+                               none); NULL without a t-DCF or unless opts.keep_breakdown */
+    int has_boot;           /* set by sdd_eval_bootstrap: printed, in the JSON */
     sdd_boot_result boot;
+    sdd_boot_list boot_attack, boot_cond; /* per attack / condition (n 0: none), as r->breakdown asks */
     const char *boot_name;  /* the compared system's score file (boot.paired) */
     int has_adcf;           /* SASV scores were given */
     sdd_adcf_result adcf;   /* pooled a-DCF */
@@ -101,12 +109,24 @@ void sdd_eval_report_free(sdd_eval_report *r);
 /* The bootstrap interval of r's EER (bootstrap.h), or with rb (the same
  * evaluation of a second score file, named name_b) the paired comparison;
  * stored in r (has_boot), so sdd_eval_print and the JSON report include it.
+ * With the attack x condition table, and r's row_of/col_of, also per attack
+ * and per condition (the factors r->breakdown asks for: both when 0), into
+ * r->boot_attack and r->boot_cond.
  * Both reports must come from sdd_eval_run with keep_trial_ids.
  * Trials of either system without a match in the other are left out when
  * allow_unpaired (counted in r->boot.unpaired_a/_b), else they are an
  * error. 0 or -1. */
 int sdd_eval_bootstrap(sdd_eval_report *r, const sdd_eval_report *rb, const char *name_b, const sdd_boot_params *p,
                        int allow_unpaired, sdd_err *e);
+
+/* The per-attack and per-condition lists of sdd_eval_bootstrap (boot_table.c):
+ * computing them (b_of_a: the pairing with rb, NULL unpaired), their text
+ * (sdd_eval_print), and their JSON as the "per_attack" and "per_condition"
+ * keys of the report's "bootstrap" object. */
+int sdd_eval_bootstrap_lists(sdd_eval_report *r, const sdd_eval_report *rb, const int64_t *b_of_a,
+                             const sdd_boot_params *p, sdd_err *e);
+void sdd_eval_print_boot_lists(const sdd_eval_report *r, FILE *f);
+void sdd_eval_boot_lists_json(const sdd_eval_report *r, json_t *boot);
 
 /* Human-readable summary and the tables selected by r->breakdown: "both"
  * prints the attack x condition matrix (a list when the key has only one

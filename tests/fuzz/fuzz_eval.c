@@ -16,6 +16,7 @@
  * the two evaluations as crossed run pairs (mean difference exactly 0). */
 #include "metrics/evaluate.h"
 
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -71,6 +72,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     sdd_eval_opts o = { 0 };
     o.scores = paths[0];
     o.keep_trial_ids = nf > 2;   /* the IDs are for pairing with the third file */
+    o.keep_breakdown = 1;        /* the bootstrap's per-attack and per-condition lists */
     if ((opt & 1) && nf > 1) o.key = paths[1];
     if ((opt & 2) && nf > 2) o.asv_scores = paths[2];
     if ((opt & 4) && nf > 3 && o.asv_scores) o.asv_key = paths[3];
@@ -120,6 +122,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 b->lo[SDD_BOOT_EER] < 0 || b->hi[SDD_BOOT_EER] > 1 || (b->paired && !(b->diff_lo[SDD_BOOT_EER] <= b->diff_hi[SDD_BOOT_EER])) ||
                 (b->paired && !(b->p[SDD_BOOT_EER] >= 0 && b->p[SDD_BOOT_EER] <= 1)))
                 __builtin_trap();
+            /* the lists: an entry's interval inside [0, 1], Holm's p in [p, 1] */
+            for (int li = 0; li < 2; li++) {
+                const sdd_boot_list *l = li ? &r.boot_cond : &r.boot_attack;
+                if (l->n && (!r.has_table || l->n != (li ? r.table.ncol : r.table.nrow))) __builtin_trap();
+                for (int i = 0; i < l->n; i++) {
+                    const sdd_boot_result *x = &l->r[i];
+                    if (!x->has[SDD_BOOT_EER]) continue;
+                    const double h = l->holm[(size_t)i * SDD_BOOT_NMETRIC + SDD_BOOT_EER];
+                    if (!(x->lo[SDD_BOOT_EER] <= x->hi[SDD_BOOT_EER]) || x->lo[SDD_BOOT_EER] < 0 || x->hi[SDD_BOOT_EER] > 1 ||
+                        (x->paired && !(h >= x->p[SDD_BOOT_EER] && h <= 1)) || (!x->paired && !isnan(h)))
+                        __builtin_trap();
+                }
+            }
             devnull = fopen("/dev/null", "w");
             if (devnull) {
                 sdd_eval_print(&r, devnull);

@@ -595,7 +595,9 @@ static void test_cli(void)
               T("b19.txt"), T("t.json")) == 0);
     CHECK_STR_CONTAINS(out, "  min t-DCF  ");
     CHECK_STR_CONTAINS(out, "(the ASV error rates held fixed)");
-    CHECK(run("grep -c '\"min_tdcf\": {' %s", T("t.json")) == 0 && atoi(out) == 2);
+    /* this and compared, in the whole set's and in the per-attack list's pooled entry (the attacks
+     * have no t-DCF of their own: the 2019 ASV scores name no attacks) */
+    CHECK(run("grep -c '\"min_tdcf\": {' %s", T("t.json")) == 0 && atoi(out) == 4);
 }
 
 int main(void)

@@ -1,0 +1,327 @@
+/* Tests of the per-attack and per-condition bootstrap (src/metrics/
+ * boot_table.c, sdd eval --ci with a key naming attacks or codecs), run from
+ * the repository root:
+ *   - the bootstrap of a subset equals sdd_boot_run on a set built from only
+ *     those trials (sorted anew by sdd_sorted_init), unpaired and paired, bit
+ *     for bit; a subset of every trial equals the whole set's;
+ *   - Holm's adjustment against values worked out by hand;
+ *   - on sdd_eval_run's reports: each entry's values equal the table's cell,
+ *     the pooled entry the whole set's bootstrap, with the cells' own ASV
+ *     coefficients for the min t-DCF;
+ *   - through the binary: an attack's (a condition's) interval and paired p
+ *     equal those sdd eval --ci gives for a key holding only its trials; the
+ *     thread count changes nothing; --breakdown picks the lists. */
+#include "check.h"
+#include "cli_run.h"
+#include "core/rng.h"
+#include "metrics/bootstrap.h"
+#include "metrics/evaluate.h"
+
+#include <jansson.h>
+#include <math.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define DATA "tests/data/metrics/"
+#define NM SDD_BOOT_NMETRIC
+
+static char out[65536];
+static char tmp[256];
+#define run(...) cli_run(out, sizeof out, __VA_ARGS__)
+static const char *T(const char *name) { return check_tmp_path(tmp, name); }
+
+/* every value of two results the same, bit for bit (NaN as NaN) */
+static int same_d(const double *x, const double *y, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (!(x[i] == y[i] || (isnan(x[i]) && isnan(y[i])))) return 0;
+    return 1;
+}
+
+static int same_result(const sdd_boot_result *a, const sdd_boot_result *b)
+{
+    return a->n_bona == b->n_bona && a->n_spoof == b->n_spoof && !memcmp(a->has, b->has, sizeof a->has) &&
+           same_d(a->est, b->est, NM) && same_d(a->lo, b->lo, NM) && same_d(a->hi, b->hi, NM) &&
+           same_d(a->est_b, b->est_b, NM) && same_d(a->lo_b, b->lo_b, NM) && same_d(a->hi_b, b->hi_b, NM) &&
+           same_d(a->diff, b->diff, NM) && same_d(a->diff_lo, b->diff_lo, NM) && same_d(a->diff_hi, b->diff_hi, NM) &&
+           same_d(a->p, b->p, NM) && !memcmp(a->n_le, b->n_le, sizeof a->n_le) && !memcmp(a->n_ge, b->n_ge, sizeof a->n_ge);
+}
+
+static void test_subset(void)
+{
+    enum { N = 300 };
+    double sa[N], sb[N], xa[N], xb[N];
+    unsigned char lab[N], keep[N], xl[N];
+    const uint64_t key = sdd_rng_key(31, 0, 0, 0);
+    for (int i = 0; i < N; i++) {
+        lab[i] = sdd_rng_uniform_d(key, 4 * (uint64_t)i) < 0.35;
+        /* ties: scores on a grid of 40 values */
+        sa[i] = floor(40.0 * sdd_rng_uniform_d(key, 4 * (uint64_t)i + 1)) / 10.0 + (lab[i] ? 1.0 : 0.0);
+        sb[i] = sa[i] + floor(10.0 * sdd_rng_normal(key, 4 * (uint64_t)i + 2)) / 20.0;
+        keep[i] = sdd_rng_uniform_d(key, 4 * (uint64_t)i + 3) < 0.4;
+    }
+    sdd_sorted a, b, ma, mb;
+    sdd_err e;
+    CHECK(sdd_sorted_init(&a, sa, lab, N, &e) == 0 && sdd_sorted_init(&b, sb, lab, N, &e) == 0);
+    /* the subset materialised in input order: an independent way to the same set */
+    int m = 0;
+    for (int i = 0; i < N; i++)
+        if (keep[i]) { xa[m] = sa[i]; xb[m] = sb[i]; xl[m] = lab[i]; m++; }
+    CHECK(sdd_sorted_init(&ma, xa, xl, m, &e) == 0 && sdd_sorted_init(&mb, xb, xl, m, &e) == 0);
+    sdd_dcf_cost dc;
+    sdd_dcf_cost_asvspoof5(&dc);
+    const sdd_tdcf_coef k21 = { SDD_TDCF_2021, 0.0186, 0.9219, 0.2188 };
+    sdd_boot_params p = { .reps = 300, .level = 0.9, .seed = 11, .dcf = &dc, .tdcf = &k21 };
+    sdd_boot_result r1, r2;
+    CHECK(sdd_boot_run_subset(&a, NULL, NULL, keep, &p, &r1, &e) == 0 && sdd_boot_run(&ma, NULL, NULL, &p, &r2, &e) == 0);
+    CHECK_MSG(same_result(&r1, &r2), "unpaired subset: EER CI %a .. %a vs %a .. %a", r1.lo[0], r1.hi[0], r2.lo[0], r2.hi[0]);
+    CHECK(r1.has[0] && r1.has[1] && r1.has[2] && r1.n_bona + r1.n_spoof == m);
+    /* paired: b's trials in reverse order, the pairing through it */
+    double rb[N];
+    unsigned char rl[N];
+    int64_t b_of_a[N], pair[N];
+    for (int i = 0; i < N; i++) { rb[N - 1 - i] = sb[i]; rl[N - 1 - i] = lab[i]; b_of_a[i] = N - 1 - i; }
+    sdd_sorted br;
+    CHECK(sdd_sorted_init(&br, rb, rl, N, &e) == 0);
+    for (int i = 0; i < m; i++) pair[i] = i;
+    CHECK(sdd_boot_run_subset(&a, &br, b_of_a, keep, &p, &r1, &e) == 0 && sdd_boot_run(&ma, &mb, pair, &p, &r2, &e) == 0);
+    CHECK_MSG(same_result(&r1, &r2) && r1.paired, "paired subset: diff %a p %g vs %a p %g", r1.diff[0], r1.p[0], r2.diff[0], r2.p[0]);
+    CHECK(r1.unpaired_a == 0);
+    /* two kept trials without a match: left out, counted */
+    int64_t b_of_a2[N];
+    memcpy(b_of_a2, b_of_a, sizeof b_of_a2);
+    int gone = 0;
+    for (int i = 0; i < N && gone < 2; i++)
+        if (keep[i]) { b_of_a2[i] = -1; gone++; }
+    CHECK(sdd_boot_run_subset(&a, &br, b_of_a2, keep, &p, &r1, &e) == 0 && r1.unpaired_a == 2 && r1.n_bona + r1.n_spoof == m - 2);
+    /* every trial kept: the whole set's bootstrap */
+    unsigned char all[N];
+    memset(all, 1, sizeof all);
+    CHECK(sdd_boot_run_subset(&a, &br, b_of_a, all, &p, &r1, &e) == 0 && sdd_boot_run(&a, &br, b_of_a, &p, &r2, &e) == 0);
+    CHECK(same_result(&r1, &r2));
+    /* a subset without spoof trials: the whole set's error */
+    unsigned char bona[N];
+    for (int i = 0; i < N; i++) bona[i] = lab[i];
+    CHECK(sdd_boot_run_subset(&a, NULL, NULL, bona, &p, &r1, &e) == -1 && strstr(e.msg, "no spoof trials"));
+    sdd_sorted_free(&a);
+    sdd_sorted_free(&b);
+    sdd_sorted_free(&br);
+    sdd_sorted_free(&ma);
+    sdd_sorted_free(&mb);
+}
+
+static void test_holm(void)
+{
+    /* sorted: 0.005 x 4 = 0.02, 0.01 x 3 = 0.03, 0.03 x 2 = 0.06, 0.04 x 1 = 0.04 -> running max 0.06 */
+    const double p[4] = { 0.01, 0.04, 0.03, 0.005 };
+    double adj[4];
+    CHECK(sdd_holm(p, 4, adj) == 0);
+    CHECK_NEAR(adj[0], 0.03, 1e-15);
+    CHECK_NEAR(adj[1], 0.06, 1e-15);
+    CHECK_NEAR(adj[2], 0.06, 1e-15);
+    CHECK_NEAR(adj[3], 0.02, 1e-15);
+    /* NaN left out of the count; capped at 1; ties in index order */
+    const double q[5] = { 0.4, NAN, 0.2, 0.2, 0.9 };
+    double aq[5];
+    CHECK(sdd_holm(q, 5, aq) == 0);
+    CHECK(isnan(aq[1]));
+    CHECK_NEAR(aq[2], 0.8, 1e-15);   /* 0.2 x 4 */
+    CHECK_NEAR(aq[3], 0.8, 1e-15);   /* 0.2 x 3 = 0.6, raised to 0.8 */
+    CHECK_NEAR(aq[0], 0.8, 1e-15);   /* 0.4 x 2 */
+    CHECK(aq[4] == 0.9);             /* 0.9 x 1, above 0.8 */
+    const double z[2] = { 0.7, 0.6 };
+    double az[2];
+    CHECK(sdd_holm(z, 2, az) == 0 && az[0] == 1.0 && az[1] == 1.0);
+    CHECK(sdd_holm(z, 0, az) == 0);
+    double one = 0.3, a1;
+    CHECK(sdd_holm(&one, 1, &a1) == 0 && a1 == 0.3);
+}
+
+/* sdd_eval_bootstrap's lists on the 2021 LA fixture (4 attacks, 4 codecs, keyed ASV scores) */
+static void test_reports(void)
+{
+    sdd_eval_opts o = { 0 };
+    o.scores = DATA "asv21_la_scores.txt";
+    o.key = DATA "asv21_la_key.txt";
+    o.asv_scores = DATA "asv21_la_asv_scores.txt";
+    o.asv_key = DATA "asv21_la_asv_key.txt";
+    sdd_eval_report r;
+    sdd_err e;
+    sdd_boot_params p = { .reps = 200, .level = 0.95, .seed = 3 };
+    /* not kept: no lists */
+    CHECK(sdd_eval_run(&o, &r, &e) == 0 && !r.row_of && !r.cell_coef);
+    CHECK(sdd_eval_bootstrap(&r, NULL, NULL, &p, 0, &e) == 0 && r.boot_attack.n == 0 && r.boot_cond.n == 0);
+    sdd_eval_report_free(&r);
+    o.keep_breakdown = 1;
+    CHECK(sdd_eval_run(&o, &r, &e) == 0 && r.row_of && r.col_of && r.cell_coef);
+    CHECK(sdd_eval_bootstrap(&r, NULL, NULL, &p, 0, &e) == 0);
+    const sdd_table *t = &r.table;
+    CHECK(r.boot_attack.n == t->nrow && r.boot_cond.n == t->ncol && t->nrow == 5 && t->ncol == 5);
+    int agree = 0, cells = 0, tdcf = 0;
+    for (int by_row = 0; by_row < 2; by_row++) {
+        const sdd_boot_list *l = by_row ? &r.boot_attack : &r.boot_cond;
+        for (int i = 0; i < l->n; i++) {
+            const size_t c = by_row ? (size_t)i * t->ncol + (t->ncol - 1) : (size_t)(t->nrow - 1) * t->ncol + i;
+            const sdd_boot_result *x = &l->r[i];
+            cells++;
+            tdcf += x->has[SDD_BOOT_TDCF];
+            agree += x->n_bona == t->n_bona[c] && x->n_spoof == t->n_spoof[c] && x->est[SDD_BOOT_EER] == t->eer[c] &&
+                     x->est[SDD_BOOT_MINDCF] == t->min_dcf[c] && x->est[SDD_BOOT_TDCF] == t->min_tdcf[c] &&
+                     x->has[SDD_BOOT_EER] && x->lo[SDD_BOOT_EER] <= x->est[SDD_BOOT_EER] &&
+                     x->est[SDD_BOOT_EER] <= x->hi[SDD_BOOT_EER] && isnan(l->holm[(size_t)i * NM]);
+        }
+        CHECK(same_result(&l->r[l->n - 1], &r.boot));
+    }
+    CHECK_MSG(agree == cells, "%d of %d entries agree with the table", agree, cells);
+    CHECK(tdcf == cells);   /* keyed ASV scores: every cell has its own coefficients */
+    /* the cells' own coefficients: an attack's min t-DCF is not the pooled coefficients' */
+    sdd_tdcf_result tr;
+    unsigned char *keep = malloc((size_t)r.cm.n);
+    unsigned char *lab = malloc((size_t)r.cm.n);
+    for (int64_t k = 0; k < r.cm.n; k++) lab[r.cm.orig[k]] = r.cm.pos[k];
+    int64_t in = 0;
+    for (int64_t i = 0; i < r.cm.n; i++) in += keep[i] = (unsigned char)(lab[i] || r.row_of[i] == 0);
+    sdd_sorted sub;
+    double *sc = malloc((size_t)in * sizeof *sc);
+    unsigned char *sl = malloc((size_t)in);
+    int64_t j = 0;
+    for (int64_t k = 0; k < r.cm.n; k++)
+        if (keep[r.cm.orig[k]]) { sc[j] = r.cm.score[k]; sl[j] = r.cm.pos[k]; j++; }
+    CHECK(sdd_sorted_init(&sub, sc, sl, in, &e) == 0);
+    CHECK(sdd_min_tdcf_sorted(&sub, NULL, &r.coef, &tr, &e) == 0 && tr.min_tdcf != r.boot_attack.r[0].est[SDD_BOOT_TDCF]);
+    sdd_sorted_free(&sub);
+    free(sc); free(sl); free(keep); free(lab);
+
+    /* paired with itself: every entry 0, p 1, Holm 1 */
+    sdd_eval_report rb;
+    o.keep_trial_ids = 1;
+    sdd_eval_report_free(&r);
+    CHECK(sdd_eval_run(&o, &r, &e) == 0 && sdd_eval_run(&o, &rb, &e) == 0);
+    CHECK(sdd_eval_bootstrap(&r, &rb, "b", &p, 0, &e) == 0 && r.boot_attack.n == 5);
+    int ones = 0;
+    for (int i = 0; i < r.boot_attack.n; i++)
+        ones += r.boot_attack.r[i].diff[SDD_BOOT_EER] == 0 && r.boot_attack.r[i].p[SDD_BOOT_EER] == 1 &&
+                r.boot_attack.holm[(size_t)i * NM + SDD_BOOT_EER] == 1;
+    CHECK(ones == 5);
+    /* --breakdown attack: the attack list only */
+    sdd_eval_report_free(&r);
+    o.breakdown = SDD_BREAKDOWN_ATTACK;
+    CHECK(sdd_eval_run(&o, &r, &e) == 0 && sdd_eval_bootstrap(&r, &rb, "b", &p, 0, &e) == 0);
+    CHECK(r.boot_attack.n == 5 && r.boot_cond.n == 0);
+    sdd_eval_report_free(&rb);
+    sdd_eval_report_free(&r);
+    /* a key without attacks or conditions (In-the-Wild): no lists */
+    sdd_eval_opts w = { 0 };
+    w.scores = DATA "itw_scores.txt";
+    w.key = DATA "itw_meta.csv";
+    w.keep_breakdown = 1;
+    CHECK(sdd_eval_run(&w, &r, &e) == 0 && sdd_eval_bootstrap(&r, NULL, NULL, &p, 0, &e) == 0 && r.has_boot &&
+          r.boot_attack.n == 0 && r.boot_cond.n == 0);
+    sdd_eval_report_free(&r);
+}
+
+/* bootstrap[list][i][metric][field] of a JSON report (list NULL: the whole
+ * set's); the differences and p-values are under "compared" */
+static double jget(json_t *root, const char *list, int i, const char *metric, const char *field)
+{
+    json_t *x = json_object_get(root, "bootstrap");
+    if (list) x = json_array_get(json_object_get(x, list), (size_t)i);
+    if (!strncmp(field, "diff", 4) || !strcmp(field, "p") || !strcmp(field, "holm_p")) x = json_object_get(x, "compared");
+    json_t *v = json_object_get(json_object_get(x, metric), field);
+    return json_is_number(v) ? json_number_value(v) : NAN;
+}
+
+static json_t *load(const char *path)
+{
+    json_error_t je;
+    return json_load_file(path, 0, &je);
+}
+
+static void test_cli(void)
+{
+    const char *ev = "$SDD eval --key " DATA "asv21_la_key.txt";
+    /* b: the A19 spoof trials scored 1 higher */
+    CHECK(run("awk 'NR == FNR { att[$2] = $5; next } { if (att[$1] == \"A19\") $2 += 1.0; print }' " DATA
+              "asv21_la_key.txt " DATA "asv21_la_scores.txt > %s", T("b.txt")) == 0);
+    CHECK(run("OMP_NUM_THREADS=3 %s --scores " DATA "asv21_la_scores.txt --compare %s --ci 300 --ci-seed 5 -o %s", ev,
+              T("b.txt"), T("all.json")) == 0);
+    CHECK_STR_CONTAINS(out, "\nper attack: this - compared (");
+    CHECK_STR_CONTAINS(out, "Holm-adjusted over the 4 attacks\n");
+    CHECK_STR_CONTAINS(out, "\nper condition: this - compared (");
+    CHECK_STR_CONTAINS(out, "\nA07         +0.0000 (+0.0000 .. +0.0000)         1       1");
+    char first[65536];
+    snprintf(first, sizeof first, "%s", out);
+    CHECK(run("OMP_NUM_THREADS=1 %s --scores " DATA "asv21_la_scores.txt --compare %s --ci 300 --ci-seed 5", ev, T("b.txt")) == 0);
+    CHECK_MSG(!strcmp(first, out), "the thread count changed the output");
+    json_t *all = load(T("all.json"));
+    CHECK(all != NULL);
+    /* A19 (row 3) and the alaw codec (C2, column 1): the same as a key with only their trials */
+    CHECK(run("awk '$5 == \"bonafide\" || $5 == \"A19\"' " DATA "asv21_la_key.txt > %s && awk '$3 == \"alaw\"' " DATA
+              "asv21_la_key.txt > %s", T("k19.txt"), T("kalaw.txt")) == 0);
+    const struct { const char *key, *list; int i; } sub[] = { { "k19.txt", "per_attack", 3 }, { "kalaw.txt", "per_condition", 1 } };
+    for (int s = 0; s < 2; s++) {
+        char kp[256];
+        snprintf(kp, sizeof kp, "%s", T(sub[s].key));
+        CHECK(run("$SDD eval --key %s --scores " DATA "asv21_la_scores.txt --compare %s --ci 300 --ci-seed 5 -o %s", kp,
+                  T("b.txt"), T("one.json")) == 0);
+        json_t *one = load(T("one.json"));
+        CHECK(one != NULL);
+        int same = 0, n = 0;
+        static const char *const metric[2] = { "eer", "min_dcf" };
+        static const char *const field[] = { "value", "lo", "hi", "diff", "diff_lo", "diff_hi", "p" };
+        for (int m = 0; m < 2; m++)
+            for (size_t f = 0; f < sizeof field / sizeof field[0]; f++) {
+                const double x = jget(all, sub[s].list, sub[s].i, metric[m], field[f]);
+                const double y = jget(one, NULL, 0, metric[m], field[f]);
+                n++;
+                same += x == y && !isnan(x);
+                if (x != y) fprintf(stderr, "%s %s %s: %a vs %a\n", sub[s].list, metric[m], field[f], x, y);
+            }
+        CHECK_MSG(same == n, "%s: %d of %d values equal sdd eval on its trials alone", sub[s].key, same, n);
+        json_decref(one);
+    }
+    /* A19's p is 0 (no replicate crossed 0): Holm takes 1/300 x 4 attacks */
+    CHECK(jget(all, "per_attack", 3, "eer", "p") == 0.0);
+    CHECK_NEAR(jget(all, "per_attack", 3, "eer", "holm_p"), 4.0 / 300.0, 1e-15);
+    CHECK(jget(all, "per_attack", 0, "eer", "holm_p") == 1.0);
+    json_decref(all);
+
+    /* unpaired, --breakdown condition: the condition list only, values with intervals */
+    CHECK(run("%s --scores " DATA "asv21_la_scores.txt --ci 100 --breakdown condition -o %s", ev, T("c.json")) == 0);
+    CHECK_STR_CONTAINS(out, "\nper condition: value and 95% bootstrap interval, each condition's trials resampled on their own\n"
+                            "condition           EER (%)                       minDCF\n");
+    CHECK(!strstr(out, "per attack: value"));
+    CHECK(run("grep -c '\"per_attack\": null' %s", T("c.json")) == 0);
+    /* no --ci: no lists */
+    CHECK(run("%s --scores " DATA "asv21_la_scores.txt", ev) == 0 && !strstr(out, "bootstrap interval"));
+    /* ASVspoof 2019 CM scores with ASV scores: per attack, the t-DCF only pooled (one pooled ASV system) */
+    CHECK(run("$SDD eval --scores " DATA "asv19_cm_scores.txt --asv-scores " DATA "asv19_asv_scores.txt --ci 100") == 0);
+    CHECK_STR_CONTAINS(out, "attack      EER (%)                       minDCF                        min t-DCF\nA07 ");
+    /* --allow-missing: an attack without any trial both scored has no interval */
+    CHECK(run("awk 'NR == FNR { att[$2] = $5; next } att[$1] != \"A07\"' " DATA "asv21_la_key.txt %s > %s", T("b.txt"),
+              T("m.txt")) == 0);
+    CHECK(run("%s --scores " DATA "asv21_la_scores.txt --compare %s --allow-missing --ci 100 --breakdown attack", ev,
+              T("m.txt")) == 0);
+    CHECK_STR_CONTAINS(out, "Holm-adjusted over the 4 attacks\n");
+    CHECK_STR_CONTAINS(out, "\nA07         -                                    -       -");
+}
+
+int main(void)
+{
+    test_subset();
+    test_holm();
+    test_reports();
+    const char *bin = cli_bin();
+    if (!cli_exists(bin)) printf("SKIP test_boot_lists' command-line checks: needs %s (run make)\n", bin);
+    else {
+        snprintf(tmp, sizeof tmp, "/tmp/sdd-test-boot-lists-%d", (int)getpid());
+        mkdir(tmp, 0700);
+        test_cli();
+        run("rm -rf %s", tmp);
+    }
+    return CHECK_DONE("test_boot_lists");
+}
