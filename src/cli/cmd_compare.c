@@ -36,6 +36,9 @@ static void usage(FILE *f)
             "                  has a subset column)\n"
             "  --a FILE...     system A's runs, one score file each (up to %d)\n"
             "  --b FILE...     system B's runs, as many as A's\n"
+            "  --breakdown W   where the key names attacks or conditions: each one's mean difference,\n"
+            "                  interval and p (also adjusted by Holm's method over the attacks or the\n"
+            "                  conditions): attack, condition, both or none (default: both)\n"
             "  --ci N          bootstrap replicates (default 1000)\n"
             "  --ci-level P    coverage of the intervals, 0 < P < 1 (default 0.95)\n"
             "  --ci-seed S     seed of the draws, 0..2^63-1; the result does not depend on the\n"
@@ -101,6 +104,94 @@ static void print_text(const sdd_boot_runs_result *r, const runlist *A, const ru
     }
 }
 
+/* one entry's name: the attack, or the condition with its official tag */
+static const char *entry_name(const sdd_eval_report *rep, int by_row, int i, char *b, size_t n)
+{
+    const sdd_table *t = &rep->table;
+    if (by_row) return t->row_name[i];
+    if (rep->col_tag && rep->col_tag[i]) snprintf(b, n, "%s:%s", rep->col_tag[i], t->col_name[i]);
+    else snprintf(b, n, "%s", t->col_name[i]);
+    return b;
+}
+
+static void print_list(const sdd_eval_report *rep, const sdd_boot_runs_list *l, int by_row, FILE *f)
+{
+    const char *what = by_row ? "attack" : "condition";
+    char b[128], line[512];
+    int w0 = by_row ? 10 : 18, reps = 0, tested = 0;   /* tested: Holm's count, the named entries with an EER p */
+    for (int i = 0; i < l->n; i++) {
+        tested += i < l->n - 1 && l->r[i].has[SDD_BOOT_EER];
+        const int w = (int)strlen(entry_name(rep, by_row, i, b, sizeof b));
+        if (w > w0) w0 = w;
+        if (l->r[i].reps) reps = l->r[i].reps;
+    }
+    fprintf(f, "\nper %s: A - B, mean over the pairs, runs and trials resampled; p per %s, Holm-adjusted over the "
+               "%d %ss, and with the trials only\n", what, what, tested, what);
+    int at = snprintf(line, sizeof line, "%-*s", w0, what);
+    for (int m = 0; m < 2; m++)
+        at += snprintf(line + at, sizeof line - (size_t)at, "  %-30s %7s %7s %7s", m == SDD_BOOT_EER ? "EER (points)" : "minDCF",
+                       "p", "Holm p", "trials");
+    fprintf(f, "%s\n", line);
+    for (int i = 0; i < l->n; i++) {
+        const sdd_boot_runs_result *x = &l->r[i];
+        at = snprintf(line, sizeof line, "%-*s", w0, entry_name(rep, by_row, i, b, sizeof b));
+        for (int m = 0; m < 2; m++) {
+            if (!x->has[m]) {
+                at += snprintf(line + at, sizeof line - (size_t)at, "  %-30s %7s %7s %7s", "-", "-", "-", "-");
+                continue;
+            }
+            const double k = m == SDD_BOOT_EER ? 100.0 : 1.0, h = l->holm[(size_t)i * SDD_BOOT_NMETRIC + m];
+            char s[96], p1[32], p2[32], ph[32];
+            snprintf(s, sizeof s, "%+.4f (%+.4f .. %+.4f)", k * x->diff[m], k * x->lo[m], k * x->hi[m]);
+            if (x->p[m] * reps < 1.0) snprintf(p1, sizeof p1, "<%.2g", 1.0 / reps);
+            else snprintf(p1, sizeof p1, "%.3g", x->p[m]);
+            if (x->p_t[m] * reps < 1.0) snprintf(p2, sizeof p2, "<%.2g", 1.0 / reps);
+            else snprintf(p2, sizeof p2, "%.3g", x->p_t[m]);
+            if (i == l->n - 1 && h * reps < 1.0) snprintf(ph, sizeof ph, "<%.2g", 1.0 / reps);
+            else snprintf(ph, sizeof ph, "%.3g", h);
+            at += snprintf(line + at, sizeof line - (size_t)at, "  %-30s %7s %7s %7s", s, p1, ph, p2);
+        }
+        while (at > 0 && line[at - 1] == ' ') line[--at] = '\0';
+        fprintf(f, "%s\n", line);
+    }
+}
+
+static json_t *diff_json(const sdd_boot_runs_result *r, int m)
+{
+    json_t *x = json_object();
+    json_object_set_new(x, "mean_a", json_real(r->mean_a[m]));
+    json_object_set_new(x, "mean_b", json_real(r->mean_b[m]));
+    json_object_set_new(x, "diff", json_real(r->diff[m]));
+    json_object_set_new(x, "lo", json_real(r->lo[m]));
+    json_object_set_new(x, "hi", json_real(r->hi[m]));
+    json_object_set_new(x, "p", json_real(r->p[m]));
+    json_object_set_new(x, "trials_only_lo", json_real(r->lo_t[m]));
+    json_object_set_new(x, "trials_only_hi", json_real(r->hi_t[m]));
+    json_object_set_new(x, "trials_only_p", json_real(r->p_t[m]));
+    return x;
+}
+
+static json_t *list_json(const sdd_eval_report *rep, const sdd_boot_runs_list *l, int by_row)
+{
+    static const char *const key_of[2] = { "eer", "min_dcf" };
+    json_t *a = json_array();
+    for (int i = 0; i < l->n; i++) {
+        const sdd_boot_runs_result *x = &l->r[i];
+        json_t *o = json_object();
+        json_object_set_new(o, "name", json_string(by_row ? rep->table.row_name[i] : rep->table.col_name[i]));
+        json_object_set_new(o, "bonafide", json_integer(x->n_bona));
+        json_object_set_new(o, "spoof", json_integer(x->n_spoof));
+        for (int m = 0; m < 2; m++) {
+            if (!x->has[m]) { json_object_set_new(o, key_of[m], json_null()); continue; }
+            json_t *d = diff_json(x, m);
+            json_object_set_new(d, "holm_p", json_real(l->holm[(size_t)i * SDD_BOOT_NMETRIC + m]));
+            json_object_set_new(o, key_of[m], d);
+        }
+        json_array_append_new(a, o);
+    }
+    return a;
+}
+
 static json_t *report_json(const sdd_boot_runs_result *r, const runlist *A, const runlist *B, const char *key)
 {
     json_t *j = json_object();
@@ -125,18 +216,7 @@ static json_t *report_json(const sdd_boot_runs_result *r, const runlist *A, cons
     }
     json_t *d = json_object();
     for (int m = 0; m < 2; m++) {
-        if (!r->has[m]) { json_object_set_new(d, key_of[m], json_null()); continue; }
-        json_t *x = json_object();
-        json_object_set_new(x, "mean_a", json_real(r->mean_a[m]));
-        json_object_set_new(x, "mean_b", json_real(r->mean_b[m]));
-        json_object_set_new(x, "diff", json_real(r->diff[m]));
-        json_object_set_new(x, "lo", json_real(r->lo[m]));
-        json_object_set_new(x, "hi", json_real(r->hi[m]));
-        json_object_set_new(x, "p", json_real(r->p[m]));
-        json_object_set_new(x, "trials_only_lo", json_real(r->lo_t[m]));
-        json_object_set_new(x, "trials_only_hi", json_real(r->hi_t[m]));
-        json_object_set_new(x, "trials_only_p", json_real(r->p_t[m]));
-        json_object_set_new(d, key_of[m], x);
+        json_object_set_new(d, key_of[m], r->has[m] ? diff_json(r, m) : json_null());
     }
     json_object_set_new(j, "difference", d);
     return j;
@@ -147,6 +227,8 @@ typedef struct {
     const sdd_boot_runs_result *r;
     const runlist *A, *B;
     const char *key;
+    const sdd_eval_report *rep;
+    const sdd_boot_runs_list *att, *cond;
 } compare_output;
 
 static int write_json(FILE *f, void *ctx, sdd_err *e)
@@ -154,6 +236,8 @@ static int write_json(FILE *f, void *ctx, sdd_err *e)
     const compare_output *x = ctx;
     json_t *j = report_json(x->r, x->A, x->B, x->key);
     if (!j) return sdd_err_set(e, "out of memory");
+    json_object_set_new(j, "per_attack", x->att->n ? list_json(x->rep, x->att, 1) : json_null());
+    json_object_set_new(j, "per_condition", x->cond->n ? list_json(x->rep, x->cond, 0) : json_null());
     const int bad = json_dumpf(j, f, JSON_INDENT(2) | JSON_REAL_PRECISION(17) | JSON_ENSURE_ASCII) || fputc('\n', f) == EOF;
     json_decref(j);
     return bad ? sdd_err_set(e, "cannot write the JSON report") : 0;
@@ -164,6 +248,7 @@ int cmd_compare(int argc, char **argv)
     runlist A = { { 0 }, 0 }, B = { { 0 }, 0 };
     const char *key = NULL, *subset = NULL, *out = NULL, *v;
     sdd_boot_params bp = { .reps = 1000, .level = 0.95, .seed = 0 };
+    int breakdown = SDD_BREAKDOWN_BOTH;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) { usage(stdout); return SDD_EXIT_OK; }
@@ -173,6 +258,11 @@ int cmd_compare(int argc, char **argv)
         } else if (!strcmp(a, "--key")) NEED(key, "a file");
         else if (!strcmp(a, "--subset")) NEED(subset, "a subset name");
         else if (!strcmp(a, "-o")) NEED(out, "a file");
+        else if (!strcmp(a, "--breakdown")) {
+            NEED(v, "attack, condition, both or none");
+            if ((breakdown = strcmp(v, "none") ? sdd_breakdown_parse(v) : 0) < 0)
+                return cli_usage_error("compare", "--breakdown: '%s' is not attack, condition, both or none", v);
+        }
         else if (!strcmp(a, "--ci") || !strcmp(a, "--ci-level") || !strcmp(a, "--ci-seed")) {
             NEED(v, !strcmp(a, "--ci") ? "a replicate count" : !strcmp(a, "--ci-level") ? "a coverage" : "a seed");
             if (cli_parse_boot("compare", a, v, &bp)) return SDD_EXIT_USAGE;
@@ -206,6 +296,7 @@ int cmd_compare(int argc, char **argv)
         sdd_eval_opts o = { 0 };
         o.scores = k < A.n ? A.file[k] : B.file[k - A.n];
         o.keep_trial_ids = 1;
+        o.keep_breakdown = k == 0 && breakdown;   /* the lists follow the first run's table */
         o.key = key;
         o.subset = subset;
         if (sdd_eval_run(&o, &rep[k], &e)) { cli_error("%s", e.msg); status = SDD_EXIT_ERROR; break; }
@@ -236,12 +327,24 @@ int cmd_compare(int argc, char **argv)
         cli_error("%s", e.msg);
         status = SDD_EXIT_ERROR;
     }
+    sdd_boot_runs_list att = { 0 }, cond = { 0 };
+    if (status == SDD_EXIT_OK &&
+        (((breakdown & SDD_BREAKDOWN_ATTACK) && sdd_compare_list(&rep[0], 1, sa, sb, A.n, ma, mb, &bp, &att, &e)) ||
+         ((breakdown & SDD_BREAKDOWN_CONDITION) && sdd_compare_list(&rep[0], 0, sa, sb, A.n, ma, mb, &bp, &cond, &e)))) {
+        cli_error("%s", e.msg);
+        status = SDD_EXIT_ERROR;
+    }
     if (status == SDD_EXIT_OK) {
-        print_text(&r, &A, &B, cli_is_dash(out) ? stderr : stdout);
+        FILE *tf = cli_is_dash(out) ? stderr : stdout;
+        print_text(&r, &A, &B, tf);
+        if (att.n) print_list(&rep[0], &att, 1, tf);
+        if (cond.n) print_list(&rep[0], &cond, 0, tf);
         cli_flush_stdout();
-        compare_output co = { &r, &A, &B, key };
+        compare_output co = { &r, &A, &B, key, &rep[0], &att, &cond };
         if (out) status = cli_write_output(out, write_json, &co);
     }
+    sdd_boot_runs_list_free(&att);
+    sdd_boot_runs_list_free(&cond);
     for (int k = 0; k < 2 * A.n; k++) free(map[k]);
     for (int k = 0; k < nrep; k++) sdd_eval_report_free(&rep[k]);
     free(rep);

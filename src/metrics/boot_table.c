@@ -94,6 +94,53 @@ done:
     return rc;
 }
 
+int sdd_boot_runs_subset(const sdd_sorted *const *a, const sdd_sorted *const *b, int S, const int64_t *const *ma,
+                         const int64_t *const *mb, const unsigned char *keep, const sdd_boot_params *p,
+                         sdd_boot_runs_result *r, sdd_err *e)
+{
+    memset(r, 0, sizeof *r);
+    if (S < 1 || S > SDD_BOOT_MAX_RUNS) return sdd_err_set(e, "compare: %d runs per system (1 to %d)", S, SDD_BOOT_MAX_RUNS);
+    const int64_t n = a[0]->n;
+    /* run x = side * S + s: its subset, its input positions' numbers there, its map from a[0]'s subset */
+    sdd_sorted sub[2 * SDD_BOOT_MAX_RUNS];
+    int64_t *num[2 * SDD_BOOT_MAX_RUNS] = { 0 }, *map[2 * SDD_BOOT_MAX_RUNS] = { 0 };
+    const sdd_sorted *ps[2][SDD_BOOT_MAX_RUNS];
+    const int64_t *pm[2][SDD_BOOT_MAX_RUNS];
+    memset(sub, 0, sizeof sub);
+    int64_t *sub0 = malloc((size_t)(n ? n : 1) * sizeof *sub0);
+    int rc = 0;
+    if (!sub0) return sdd_err_set(e, "out of memory");
+    int64_t m = 0;
+    for (int64_t i = 0; i < n; i++) sub0[i] = keep[i] ? m++ : -1;
+    for (int x = 0; x < 2 * S && !rc; x++) {
+        const sdd_sorted *run = x < S ? a[x] : b[x - S];
+        const int64_t *mx = x < S ? ma[x] : mb[x - S];
+        unsigned char *kx = calloc((size_t)(run->n ? run->n : 1), 1);
+        num[x] = malloc((size_t)(run->n ? run->n : 1) * sizeof *num[x]);
+        map[x] = malloc((size_t)(m ? m : 1) * sizeof *map[x]);
+        if (!kx || !num[x] || !map[x]) { free(kx); rc = sdd_err_set(e, "out of memory"); break; }
+        for (int64_t i = 0; i < n && !rc; i++)
+            if (keep[i]) {
+                if (mx[i] < 0 || mx[i] >= run->n) rc = sdd_err_set(e, "compare: trial %lld of the first run has no match", (long long)i);
+                else kx[mx[i]] = 1;
+            }
+        if (!rc && take_subset(run, kx, &sub[x], num[x])) rc = sdd_err_set(e, "out of memory");
+        free(kx);
+        for (int64_t i = 0; i < n && !rc; i++)
+            if (keep[i]) map[x][sub0[i]] = num[x][mx[i]];
+        ps[x >= S][x % S] = &sub[x];
+        pm[x >= S][x % S] = map[x];
+    }
+    if (!rc) rc = sdd_boot_runs(ps[0], ps[1], S, pm[0], pm[1], p, r, e);
+    for (int x = 0; x < 2 * S; x++) {
+        sdd_sorted_free(&sub[x]);
+        free(num[x]);
+        free(map[x]);
+    }
+    free(sub0);
+    return rc;
+}
+
 static int cmp_pidx(const void *x, const void *y, void *pv)
 {
     const double *p = pv;
@@ -121,6 +168,21 @@ int sdd_holm(const double *p, int n, double *adj)
         adj[ord[j]] = run;
     }
     free(ord);
+    return 0;
+}
+
+/* Holm over the named entries of a list (pv[0..N-1), the last entry pooled)
+ * into holm[i * NM + m]; the pooled entry keeps its own p. A p of 0 (no
+ * replicate crossed 0) is only known to be below 1 / reps: that bound goes
+ * in, so the adjusted value stays an upper bound too. adj: N scratch */
+static int holm_entries(double *pv, int N, int reps, int m, double *holm, double *adj)
+{
+    const double pooled = pv[N - 1];
+    for (int i = 0; i < N - 1; i++)
+        if (pv[i] * reps < 1.0) pv[i] = 1.0 / reps;
+    if (N > 1 && sdd_holm(pv, N - 1, adj)) return -1;
+    for (int i = 0; i < N - 1; i++) holm[(size_t)i * NM + m] = adj[i];
+    holm[(size_t)(N - 1) * NM + m] = pooled;
     return 0;
 }
 
@@ -170,18 +232,9 @@ static int boot_list(const sdd_eval_report *r, const sdd_eval_report *rb, const 
             rc = sdd_err_prefix(e, "%s %s", by_row ? "attack" : "condition", by_row ? t->row_name[i] : t->col_name[i]);
         }
     }
-    /* Holm over the named entries, per metric; the pooled entry keeps its own
-     * p. A p of 0 (no replicate crossed 0) is only known to be below
-     * 1 / replicates: that bound goes in, so the adjusted value stays an
-     * upper bound too */
     for (int m = 0; m < NM && !rc; m++) {
-        for (int i = 0; i < N - 1; i++) {
-            const sdd_boot_result *x = &l->r[i];
-            pv[i] = rb && x->has[m] ? (x->p[m] * x->reps < 1.0 ? 1.0 / x->reps : x->p[m]) : NAN;
-        }
-        if (N > 1 && sdd_holm(pv, N - 1, adj)) { rc = sdd_err_set(e, "out of memory"); break; }
-        for (int i = 0; i < N - 1; i++) l->holm[(size_t)i * NM + m] = adj[i];
-        l->holm[(size_t)(N - 1) * NM + m] = rb && l->r[N - 1].has[m] ? l->r[N - 1].p[m] : NAN;
+        for (int i = 0; i < N; i++) pv[i] = rb && l->r[i].has[m] ? l->r[i].p[m] : NAN;
+        if (holm_entries(pv, N, p->reps, m, l->holm, adj)) rc = sdd_err_set(e, "out of memory");
     }
 done:
     free(keep);
@@ -189,6 +242,51 @@ done:
     free(pv);
     free(adj);
     if (rc) sdd_boot_list_free(l);
+    return rc;
+}
+
+void sdd_boot_runs_list_free(sdd_boot_runs_list *l)
+{
+    if (!l) return;
+    free(l->r);
+    free(l->holm);
+    memset(l, 0, sizeof *l);
+}
+
+int sdd_compare_list(const sdd_eval_report *rep, int by_row, const sdd_sorted *const *a, const sdd_sorted *const *b,
+                     int S, const int64_t *const *ma, const int64_t *const *mb, const sdd_boot_params *p,
+                     sdd_boot_runs_list *l, sdd_err *e)
+{
+    memset(l, 0, sizeof *l);
+    const sdd_table *t = &rep->table;
+    if (!rep->has_table || !rep->row_of || !rep->col_of || a[0] != &rep->cm) return 0;
+    const int N = by_row ? t->nrow : t->ncol;
+    if (N < 2) return 0;
+    const int64_t n = rep->cm.n;
+    l->n = N;
+    l->r = calloc((size_t)N, sizeof *l->r);
+    l->holm = malloc((size_t)N * NM * sizeof *l->holm);
+    unsigned char *keep = malloc((size_t)(n ? n : 1)), *lab = malloc((size_t)(n ? n : 1));
+    double *pv = malloc((size_t)N * sizeof *pv), *adj = malloc((size_t)N * sizeof *adj);
+    int rc = 0;
+    if (!l->r || !l->holm || !keep || !lab || !pv || !adj) { rc = sdd_err_set(e, "out of memory"); goto done; }
+    for (int64_t k = 0; k < n; k++) lab[rep->cm.orig[k]] = rep->cm.pos[k];
+    for (int i = 0; i < N && !rc; i++) {
+        const size_t cell = entry_keep(rep, by_row, i, lab, keep);
+        if (t->n_bona[cell] == 0 || t->n_spoof[cell] == 0) continue;   /* has[] all 0 */
+        if (sdd_boot_runs_subset(a, b, S, ma, mb, keep, p, &l->r[i], e))
+            rc = sdd_err_prefix(e, "%s %s", by_row ? "attack" : "condition", by_row ? t->row_name[i] : t->col_name[i]);
+    }
+    for (int m = 0; m < NM && !rc; m++) {
+        for (int i = 0; i < N; i++) pv[i] = l->r[i].has[m] ? l->r[i].p[m] : NAN;
+        if (holm_entries(pv, N, p->reps, m, l->holm, adj)) rc = sdd_err_set(e, "out of memory");
+    }
+done:
+    free(keep);
+    free(lab);
+    free(pv);
+    free(adj);
+    if (rc) sdd_boot_runs_list_free(l);
     return rc;
 }
 
@@ -240,12 +338,14 @@ static void print_list(const sdd_eval_report *r, const sdd_boot_list *l, int by_
     }
     const sdd_boot_result *g = &r->boot;
     const char *what = by_row ? "attack" : "condition";
+    int tested = 0;   /* Holm's count: the named entries with a p (the EER's) */
+    for (int i = 0; i < l->n - 1; i++) tested += l->r[i].has[SDD_BOOT_EER];
     if (!g->paired)
         fprintf(f, "\nper %s: value and %g%% bootstrap interval, each %s's trials resampled on their own\n", what,
                 100.0 * g->level, what);
     else
         fprintf(f, "\nper %s: this - compared (%s), paired bootstrap, %g%% intervals; p per %s, and Holm-adjusted "
-                   "over the %d %ss\n", what, r->boot_name ? r->boot_name : "", 100.0 * g->level, what, l->n - 1, what);
+                   "over the %d %ss\n", what, r->boot_name ? r->boot_name : "", 100.0 * g->level, what, tested, what);
     int at = snprintf(line, sizeof line, "%-*s", w0, what);
     for (int m = 0; m < NM; m++) {
         if (!has[m]) continue;

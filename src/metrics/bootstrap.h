@@ -124,6 +124,13 @@ int sdd_boot_runs(const sdd_sorted *const *a, const sdd_sorted *const *b, int S,
 int sdd_boot_run_subset(const sdd_sorted *a, const sdd_sorted *b, const int64_t *b_of_a, const unsigned char *keep,
                         const sdd_boot_params *p, sdd_boot_result *r, sdd_err *e);
 
+/* sdd_boot_runs over the trials of a[0] with keep[i] != 0 (each run's
+ * trials found through ma / mb): what sdd_boot_runs gives for score files
+ * and a key holding only those trials. 0 or -1. */
+int sdd_boot_runs_subset(const sdd_sorted *const *a, const sdd_sorted *const *b, int S, const int64_t *const *ma,
+                         const int64_t *const *mb, const unsigned char *keep, const sdd_boot_params *p,
+                         sdd_boot_runs_result *r, sdd_err *e);
+
 /* Holm's step-down adjustment of n p-values: the j-th smallest (j from 0,
  * ties in index order) times m - j, m the number that are not NaN, capped at
  * 1, then made non-decreasing in that order. NaN stays NaN (left out of m).

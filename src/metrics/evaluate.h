@@ -128,6 +128,22 @@ int sdd_eval_bootstrap_lists(sdd_eval_report *r, const sdd_eval_report *rb, cons
 void sdd_eval_print_boot_lists(const sdd_eval_report *r, FILE *f);
 void sdd_eval_boot_lists_json(const sdd_eval_report *r, json_t *boot);
 
+/* sdd compare's lists: one factor (by_row: attacks, else conditions) of the
+ * table of rep, the first run's report (a[0] == &rep->cm, evaluated with
+ * keep_breakdown), each entry's trials bootstrapped over the runs as
+ * sdd_boot_runs does (sdd_boot_runs_subset). l->n 0 when the table lacks
+ * the factor. */
+typedef struct {
+    int n;                      /* entries, the last one pooled; 0: none */
+    sdd_boot_runs_result *r;    /* n; has[] all 0 where the entry lacks a class */
+    double *holm;               /* (n, SDD_BOOT_NMETRIC): the runs-and-trials p adjusted by Holm over the
+                                   n - 1 named entries, a p of 0 as 1 / reps (pooled: its own p) */
+} sdd_boot_runs_list;
+void sdd_boot_runs_list_free(sdd_boot_runs_list *l);
+int sdd_compare_list(const sdd_eval_report *rep, int by_row, const sdd_sorted *const *a, const sdd_sorted *const *b,
+                     int S, const int64_t *const *ma, const int64_t *const *mb, const sdd_boot_params *p,
+                     sdd_boot_runs_list *l, sdd_err *e);
+
 /* Human-readable summary and the tables selected by r->breakdown: "both"
  * prints the attack x condition matrix (a list when the key has only one
  * factor), "attack" the per-attack list (each attack's spoof trials vs all

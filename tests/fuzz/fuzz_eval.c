@@ -50,6 +50,21 @@ static void run_pairs(const sdd_eval_report *r, const sdd_eval_report *rb, const
                         !(rr.lo[SDD_BOOT_EER] <= rr.hi[SDD_BOOT_EER]) || !(rr.lo_t[SDD_BOOT_EER] <= rr.hi_t[SDD_BOOT_EER])))
             __builtin_trap();
         if (rc != 0 && (rc != -1 || strchr(e.msg, '\n'))) __builtin_trap();
+        /* sdd compare's per-attack and per-condition lists of the same runs:
+         * every entry's mean difference 0 too, Holm's p in [p, 1] */
+        for (int by_row = 0; rc == 0 && by_row < 2; by_row++) {
+            sdd_boot_runs_list l;
+            const int lc = sdd_compare_list(r, by_row, a, b, 2, ma, mb, bp, &l, &e);
+            if (lc != 0 && (lc != -1 || strchr(e.msg, '\n'))) __builtin_trap();
+            for (int i = 0; lc == 0 && i < l.n; i++) {
+                const sdd_boot_runs_result *x = &l.r[i];
+                const double h = l.holm[(size_t)i * SDD_BOOT_NMETRIC + SDD_BOOT_EER];
+                if (x->has[SDD_BOOT_EER] && (x->diff[SDD_BOOT_EER] != 0 || !(x->lo[SDD_BOOT_EER] <= x->hi[SDD_BOOT_EER]) ||
+                                             !(h >= x->p[SDD_BOOT_EER] && h <= 1)))
+                    __builtin_trap();
+            }
+            if (lc == 0) sdd_boot_runs_list_free(&l);
+        }
     }
     free(id);
     free(map);

@@ -10,7 +10,10 @@
  *     coefficients for the min t-DCF;
  *   - through the binary: an attack's (a condition's) interval and paired p
  *     equal those sdd eval --ci gives for a key holding only its trials; the
- *     thread count changes nothing; --breakdown picks the lists. */
+ *     thread count changes nothing; --breakdown picks the lists;
+ *   - sdd compare's lists: an attack's values equal sdd compare's with a key
+ *     holding only its trials; with one pair the trials-only values equal
+ *     sdd eval --compare's. */
 #include "check.h"
 #include "cli_run.h"
 #include "core/rng.h"
@@ -306,8 +309,126 @@ static void test_cli(void)
               T("m.txt")) == 0);
     CHECK(run("%s --scores " DATA "asv21_la_scores.txt --compare %s --allow-missing --ci 100 --breakdown attack", ev,
               T("m.txt")) == 0);
-    CHECK_STR_CONTAINS(out, "Holm-adjusted over the 4 attacks\n");
+    CHECK_STR_CONTAINS(out, "Holm-adjusted over the 3 attacks\n");
     CHECK_STR_CONTAINS(out, "\nA07         -                                    -       -");
+    CHECK_STR_CONTAINS(out, "\nA19         -12.1981 (");   /* p 0: Holm's bound 3 x 1/100 */
+    CHECK_STR_CONTAINS(out, "   <0.01    0.03  -0.2246 (");
+}
+
+/* field of per_attack[i] (list NULL: "difference") in sdd compare's JSON */
+static double cget(json_t *root, const char *list, int i, const char *metric, const char *field)
+{
+    json_t *x = list ? json_array_get(json_object_get(root, list), (size_t)i) : json_object_get(root, "difference");
+    json_t *v = json_object_get(json_object_get(x, metric), field);
+    return json_is_number(v) ? json_number_value(v) : NAN;
+}
+
+static void test_compare(void)
+{
+    const char *key = DATA "asv21_la_key.txt", *a1 = DATA "asv21_la_scores.txt";
+    /* A2 a rescaled copy; B1 with A19's scores raised, B2 with A10's */
+    CHECK(run("awk '{ $2 = $2 * 1.1 + 0.05; print }' %s > %s && "
+              "awk 'NR == FNR { att[$2] = $5; next } { if (att[$1] == \"A19\") $2 += 1.0; print }' %s %s > %s && "
+              "awk 'NR == FNR { att[$2] = $5; next } { if (att[$1] == \"A10\") $2 += 0.5; print }' %s %s > %s",
+              a1, T("a2.txt"), key, a1, T("b1.txt"), key, a1, T("b2.txt")) == 0);
+    char files[1024];
+    snprintf(files, sizeof files, "--a %s %s --b %s %s", a1, T("a2.txt"), T("b1.txt"), T("b2.txt"));
+    CHECK(run("OMP_NUM_THREADS=3 $SDD compare --key %s %s --ci 300 --ci-seed 9 -o %s", key, files, T("cmp.json")) == 0);
+    CHECK_STR_CONTAINS(out, "\nper attack: A - B, mean over the pairs, runs and trials resampled; p per attack, Holm-adjusted "
+                            "over the 4 attacks, and with the trials only\n");
+    CHECK_STR_CONTAINS(out, "\nper condition: A - B");
+    CHECK_STR_CONTAINS(out, "\nA07         +0.0000 (+0.0000 .. +0.0000)         1       1       1");
+    char first[65536];
+    snprintf(first, sizeof first, "%s", out);
+    CHECK(run("OMP_NUM_THREADS=1 $SDD compare --key %s %s --ci 300 --ci-seed 9", key, files) == 0);
+    CHECK_MSG(!strcmp(first, out), "the thread count changed the output");
+    json_t *all = load(T("cmp.json"));
+    CHECK(all != NULL);
+    /* A19 alone: the key's bona fide and A19 lines */
+    CHECK(run("awk '$5 == \"bonafide\" || $5 == \"A19\"' %s > %s", key, T("k19.txt")) == 0);
+    char k19[256];
+    snprintf(k19, sizeof k19, "%s", T("k19.txt"));
+    CHECK(run("$SDD compare --key %s %s --ci 300 --ci-seed 9 -o %s", k19, files, T("one.json")) == 0);
+    json_t *one = load(T("one.json"));
+    CHECK(one != NULL);
+    static const char *const metric[2] = { "eer", "min_dcf" };
+    static const char *const field[] = { "mean_a", "mean_b", "diff", "lo", "hi", "p", "trials_only_lo", "trials_only_hi", "trials_only_p" };
+    int same = 0, n = 0;
+    for (int m = 0; m < 2; m++)
+        for (size_t f = 0; f < sizeof field / sizeof field[0]; f++) {
+            const double x = cget(all, "per_attack", 3, metric[m], field[f]), y = cget(one, NULL, 0, metric[m], field[f]);
+            n++;
+            same += x == y && !isnan(x);
+            if (x != y) fprintf(stderr, "compare A19 %s %s: %a vs %a\n", metric[m], field[f], x, y);
+        }
+    CHECK_MSG(same == n, "%d of %d values of A19 equal sdd compare on its trials alone", same, n);
+    /* Holm: the named entries' p times up to 4, never below p; the pooled entry's own */
+    int holm_ok = 1;
+    for (int i = 0; i < 4; i++) {
+        const double p = cget(all, "per_attack", i, "eer", "p"), h = cget(all, "per_attack", i, "eer", "holm_p");
+        holm_ok &= h >= p && h <= 1.0 && h <= 4.0 * (p > 1.0 / 300 ? p : 1.0 / 300) + 1e-15;
+    }
+    CHECK(holm_ok);
+    CHECK(cget(all, "per_attack", 4, "eer", "holm_p") == cget(all, "per_attack", 4, "eer", "p"));
+    CHECK(cget(all, "per_attack", 4, "eer", "diff") == cget(all, NULL, 0, "eer", "diff"));
+    json_decref(one);
+    json_decref(all);
+
+    /* one pair: the trials-only values of an attack are sdd eval --compare's for it */
+    CHECK(run("$SDD compare --key %s --a %s --b %s --ci 200 --ci-seed 4 --breakdown attack -o %s", key, a1, T("b1.txt"),
+              T("c1.json")) == 0);
+    CHECK(!strstr(out, "per condition"));
+    CHECK(run("$SDD eval --key %s --scores %s --compare %s --ci 200 --ci-seed 4 -o %s", key, a1, T("b1.txt"), T("e1.json")) == 0);
+    json_t *c1 = load(T("c1.json")), *e1 = load(T("e1.json"));
+    CHECK(c1 && e1);
+    same = n = 0;
+    for (int i = 0; i < 5; i++)
+        for (int m = 0; m < 2; m++) {
+            n += 3;
+            same += cget(c1, "per_attack", i, metric[m], "trials_only_lo") == jget(e1, "per_attack", i, metric[m], "diff_lo");
+            same += cget(c1, "per_attack", i, metric[m], "trials_only_hi") == jget(e1, "per_attack", i, metric[m], "diff_hi");
+            same += cget(c1, "per_attack", i, metric[m], "trials_only_p") == jget(e1, "per_attack", i, metric[m], "p");
+        }
+    CHECK_MSG(same == n, "%d of %d per-attack values of sdd compare (one pair) equal sdd eval --compare's", same, n);
+    json_decref(c1);
+    json_decref(e1);
+    /* --breakdown none: no lists; a bad value: a usage error */
+    CHECK(run("$SDD compare --key %s --a %s --b %s --ci 50 --breakdown none -o %s", key, a1, T("b1.txt"), T("n.json")) == 0);
+    CHECK(!strstr(out, "per attack") && !strstr(out, "per condition"));
+    CHECK(run("grep -c '\"per_attack\": null' %s", T("n.json")) == 0);
+    CHECK(run("$SDD compare --key %s --a %s --b %s --breakdown codec", key, a1, T("b1.txt")) == 2);
+    CHECK(cli_one_line(out) && strstr(out, "is not attack, condition, both or none"));
+}
+
+/* sdd_boot_runs_subset keeping every trial: sdd_boot_runs */
+static void test_runs_subset(void)
+{
+    enum { N = 200, S = 3 };
+    double sc[2 * S][N];
+    unsigned char lab[N], all[N];
+    const uint64_t key = sdd_rng_key(8, 0, 0, 0);
+    for (int i = 0; i < N; i++) {
+        lab[i] = sdd_rng_uniform_d(key, (uint64_t)i) < 0.5;
+        all[i] = 1;
+        for (int x = 0; x < 2 * S; x++)
+            sc[x][i] = (lab[i] ? 1.0 : 0.0) + sdd_rng_normal(sdd_rng_key(8, (uint64_t)x + 1, 0, 0), (uint64_t)i);
+    }
+    sdd_sorted runs[2 * S];
+    int64_t ident[N];
+    const sdd_sorted *a[S], *b[S];
+    const int64_t *ma[S], *mb[S];
+    sdd_err e;
+    for (int i = 0; i < N; i++) ident[i] = i;
+    for (int x = 0; x < 2 * S; x++) CHECK(sdd_sorted_init(&runs[x], sc[x], lab, N, &e) == 0);
+    for (int s = 0; s < S; s++) { a[s] = &runs[s]; b[s] = &runs[S + s]; ma[s] = mb[s] = ident; }
+    sdd_dcf_cost dc;
+    sdd_dcf_cost_asvspoof5(&dc);
+    sdd_boot_params p = { .reps = 150, .level = 0.9, .seed = 2, .dcf = &dc };
+    static sdd_boot_runs_result r1, r2;
+    CHECK(sdd_boot_runs_subset(a, b, S, ma, mb, all, &p, &r1, &e) == 0 && sdd_boot_runs(a, b, S, ma, mb, &p, &r2, &e) == 0);
+    CHECK(same_d(r1.lo, r2.lo, NM) && same_d(r1.hi, r2.hi, NM) && same_d(r1.p, r2.p, NM) && same_d(r1.lo_t, r2.lo_t, NM) &&
+          same_d(r1.p_t, r2.p_t, NM) && same_d(r1.diff, r2.diff, NM) && r1.has[0] && r1.has[1]);
+    for (int x = 0; x < 2 * S; x++) sdd_sorted_free(&runs[x]);
 }
 
 int main(void)
@@ -315,12 +436,14 @@ int main(void)
     test_subset();
     test_holm();
     test_reports();
+    test_runs_subset();
     const char *bin = cli_bin();
     if (!cli_exists(bin)) printf("SKIP test_boot_lists' command-line checks: needs %s (run make)\n", bin);
     else {
         snprintf(tmp, sizeof tmp, "/tmp/sdd-test-boot-lists-%d", (int)getpid());
         mkdir(tmp, 0700);
         test_cli();
+        test_compare();
         run("rm -rf %s", tmp);
     }
     return CHECK_DONE("test_boot_lists");
