@@ -4,7 +4,9 @@
  *   - the bootstrap of a subset equals sdd_boot_run on a set built from only
  *     those trials (sorted anew by sdd_sorted_init), unpaired and paired, bit
  *     for bit; a subset of every trial equals the whole set's;
- *   - Holm's adjustment against values worked out by hand;
+ *   - Holm's adjustment against values worked out by hand, and against
+ *     statsmodels (tools/reference/holm_ref.py, tests/data/metrics/holm.txt)
+ *     bit for bit;
  *   - on sdd_eval_run's reports: each entry's values equal the table's cell,
  *     the pooled entry the whole set's bootstrap, with the cells' own ASV
  *     coefficients for the min t-DCF;
@@ -142,6 +144,31 @@ static void test_holm(void)
     CHECK(sdd_holm(z, 0, az) == 0);
     double one = 0.3, a1;
     CHECK(sdd_holm(&one, 1, &a1) == 0 && a1 == 0.3);
+
+    /* against statsmodels' multipletests(method='holm') (tools/reference/holm_ref.py) */
+    FILE *f = fopen(DATA "holm.txt", "r");
+    CHECK_MSG(f != NULL, "cannot read " DATA "holm.txt (run from the repository root)");
+    if (!f) return;
+    static char line[16384];
+    double pv[64], ref[64], got[64];
+    int n = 0, sets = 0, same = 0;
+    while (fgets(line, sizeof line, f)) {
+        char *q = line + 2, *end;
+        if (!strncmp(line, "set ", 4)) n = atoi(line + 4);
+        else if (!strncmp(line, "p ", 2) || !strncmp(line, "adj ", 4)) {
+            double *dst = line[0] == 'p' ? pv : ref;
+            if (line[0] == 'a') q = line + 4;
+            for (int i = 0; i < n && i < 64; i++) { dst[i] = strtod(q, &end); q = end; }
+            if (line[0] != 'a' || n < 1 || n > 64) continue;
+            sets++;
+            int ok = sdd_holm(pv, n, got) == 0;
+            for (int i = 0; i < n; i++) ok &= got[i] == ref[i];
+            same += ok;
+            if (!ok) fprintf(stderr, "holm set %d (n %d): differs from statsmodels\n", sets, n);
+        }
+    }
+    fclose(f);
+    CHECK_MSG(sets == 40 && same == sets, "%d of %d sets equal statsmodels' Holm values bit for bit", same, sets);
 }
 
 /* sdd_eval_bootstrap's lists on the 2021 LA fixture (4 attacks, 4 codecs, keyed ASV scores) */
