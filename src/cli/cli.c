@@ -279,6 +279,41 @@ int cli_parse_boot(const char *cmd, const char *a, const char *v, sdd_boot_param
     return 0;
 }
 
+const char *cli_asv_option(const char *a)
+{
+    if (!strcmp(a, "--asv-scores") || !strcmp(a, "--asv-key") || !strcmp(a, "--asv-c012")) return "a file";
+    if (!strcmp(a, "--asv-rates")) return "asvspoof5";
+    if (!strcmp(a, "--tdcf")) return "2019 or 2021";
+    return NULL;
+}
+
+int cli_parse_asv(const char *cmd, const char *a, const char *v, sdd_eval_opts *o)
+{
+    if (!strcmp(a, "--asv-scores")) o->asv_scores = v;
+    else if (!strcmp(a, "--asv-key")) o->asv_key = v;
+    else if (!strcmp(a, "--asv-c012")) o->asv_c012 = v;
+    else if (!strcmp(a, "--asv-rates")) {
+        if (strcmp(v, "asvspoof5")) return cli_usage_error(cmd, "--asv-rates: '%s' is not asvspoof5", v);
+        o->asv5_rates = 1;
+    } else if (!strcmp(v, "2019")) o->tdcf = SDD_TDCF_2019;
+    else if (!strcmp(v, "2021")) o->tdcf = SDD_TDCF_2021;
+    else return cli_usage_error(cmd, "--tdcf: '%s' is not 2019 or 2021", v);
+    return 0;
+}
+
+int cli_check_asv(const char *cmd, const sdd_eval_opts *o)
+{
+    if (o->asv_key && !o->asv_scores) return cli_usage_error(cmd, "--asv-key needs --asv-scores");
+    if (o->asv_c012 && o->asv_scores) return cli_usage_error(cmd, "--asv-c012 and --asv-scores exclude each other");
+    if (o->asv5_rates && (o->asv_scores || o->asv_c012))
+        return cli_usage_error(cmd, "--asv-rates excludes --asv-scores and --asv-c012");
+    if (o->tdcf && !o->asv_scores && !o->asv_c012 && !o->asv5_rates)
+        return cli_usage_error(cmd, "--tdcf needs --asv-scores, --asv-c012 or --asv-rates");
+    if (o->tdcf == SDD_TDCF_2019 && o->asv_c012)
+        return cli_usage_error(cmd, "--tdcf 2019 needs ASV scores: C012 coefficients are the 2021 form");
+    return 0;
+}
+
 int cli_write_output(const char *path, int (*write)(FILE *f, void *ctx, sdd_err *e), void *ctx)
 {
     sdd_err e;

@@ -5,6 +5,7 @@
 #define SDD_CLI_CLI_H
 #include "metrics/calibration.h"
 #include "metrics/bootstrap.h"
+#include "metrics/evaluate.h"
 #include <stdint.h>
 
 #define SDD_EXIT_OK 0
@@ -116,6 +117,15 @@ const char *cli_value(int argc, char **argv, int *i);
  * --ci-level P, --ci-seed S) into bp; 0, or the usage error's status (2)
  * after printing it for CMD. */
 int cli_parse_boot(const char *cmd, const char *opt, const char *v, sdd_boot_params *bp);
+/* The ASV side of the min t-DCF, shared by sdd eval and sdd compare:
+ * --asv-scores FILE, --asv-key FILE, --asv-c012 FILE, --asv-rates asvspoof5,
+ * --tdcf 2019|2021. cli_asv_option: what OPT's value must be ("a file",
+ * ...), or NULL when OPT is none of them; cli_parse_asv: V of OPT into o;
+ * cli_check_asv: the combinations (--asv-key needs --asv-scores, ...).
+ * 0, or the usage error's status (2) after printing it for CMD. */
+const char *cli_asv_option(const char *opt);
+int cli_parse_asv(const char *cmd, const char *opt, const char *v, sdd_eval_opts *o);
+int cli_check_asv(const char *cmd, const sdd_eval_opts *o);
 /* One output of a command: write(f, ctx, e) into PATH written atomically
  * (a temp file renamed on success, removed on failure), or into standard
  * output for '-'. SDD_EXIT_OK, or SDD_EXIT_ERROR after printing one line:

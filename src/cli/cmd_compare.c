@@ -3,7 +3,8 @@
  * with the key (sdd_eval_run), the runs are paired in the order given (A's
  * first run with B's first, ...), every run must score the same trials, and
  * src/metrics/bootstrap.c's sdd_boot_runs gives the mean difference of the
- * EER and the minDCF with intervals and p-values, once with the run pairs
+ * EER and the minDCF (and, with the ASV side, the min t-DCF) with intervals
+ * and p-values, once with the run pairs
  * and the trials resampled and once with the trials only. Text on stdout,
  * optional JSON report written atomically ('-': stdout, the text then goes
  * to stderr). Exit status 0, 1 (one line "sdd: FILE[:LINE]: reason"), 2. */
@@ -36,6 +37,9 @@ static void usage(FILE *f)
             "                  has a subset column)\n"
             "  --a FILE...     system A's runs, one score file each (up to %d)\n"
             "  --b FILE...     system B's runs, as many as A's\n"
+            "  --asv-scores FILE, --asv-key FILE, --asv-c012 FILE, --asv-rates asvspoof5, --tdcf 2019|2021\n"
+            "                  the min t-DCF too, with the ASV side as sdd eval takes it (the same for\n"
+            "                  every run: only the CM trials are resampled) (default: no t-DCF)\n"
             "  --breakdown W   where the key names attacks or conditions: each one's mean difference,\n"
             "                  interval and p (also adjusted by Holm's method over the attacks or the\n"
             "                  conditions): attack, condition, both or none (default: both)\n"
@@ -69,7 +73,7 @@ static int take_files(int argc, char **argv, int *i, runlist *l, const char *opt
     return 0;
 }
 
-static void print_text(const sdd_boot_runs_result *r, const runlist *A, const runlist *B, FILE *f)
+static void print_text(const sdd_boot_runs_result *r, const runlist *A, const runlist *B, int tdcf, FILE *f)
 {
     fprintf(f, "trials     %lld (%lld bona fide, %lld spoof), %d run pair%s (paired in the order given)\n",
             (long long)(r->n_bona + r->n_spoof), (long long)r->n_bona, (long long)r->n_spoof, r->runs,
@@ -77,19 +81,22 @@ static void print_text(const sdd_boot_runs_result *r, const runlist *A, const ru
     for (int side = 0; side < 2; side++) {
         const runlist *L = side ? B : A;
         const double *mean = side ? r->mean_b : r->mean_a;
-        fprintf(f, "%s          mean EER %.4f %%, minDCF %.4f\n", side ? "B" : "A", 100.0 * mean[SDD_BOOT_EER],
+        fprintf(f, "%s          mean EER %.4f %%, minDCF %.4f", side ? "B" : "A", 100.0 * mean[SDD_BOOT_EER],
                 mean[SDD_BOOT_MINDCF]);
+        if (tdcf) fprintf(f, ", min t-DCF %.4f", mean[SDD_BOOT_TDCF]);
+        fputc('\n', f);
         for (int s = 0; s < r->runs; s++) {
             const double *v = side ? r->b[s] : r->a[s];
-            fprintf(f, "  run %-3d  EER %8.4f %%  minDCF %.4f  %s\n", s + 1, 100.0 * v[SDD_BOOT_EER], v[SDD_BOOT_MINDCF],
-                    L->file[s]);
+            fprintf(f, "  run %-3d  EER %8.4f %%  minDCF %.4f  ", s + 1, 100.0 * v[SDD_BOOT_EER], v[SDD_BOOT_MINDCF]);
+            if (tdcf) fprintf(f, "min t-DCF %.4f  ", v[SDD_BOOT_TDCF]);
+            fprintf(f, "%s\n", L->file[s]);
         }
     }
     fprintf(f, "A - B      mean over the pairs; %d bootstrap replicates (seed %llu), %g%% percentile intervals, "
                "two-sided p\n",
             r->reps, (unsigned long long)r->seed, 100.0 * r->level);
-    static const char *const label[2] = { "EER", "minDCF" };
-    for (int m = 0; m < 2; m++) {
+    static const char *const label[SDD_BOOT_NMETRIC] = { "EER", "minDCF", "min t-DCF" };
+    for (int m = 0; m < (tdcf ? SDD_BOOT_NMETRIC : 2); m++) {
         if (!r->has[m]) {
             fprintf(f, "  %-7s  -  (undefined in a replicate)\n", label[m]);
             continue;
@@ -114,7 +121,7 @@ static const char *entry_name(const sdd_eval_report *rep, int by_row, int i, cha
     return b;
 }
 
-static void print_list(const sdd_eval_report *rep, const sdd_boot_runs_list *l, int by_row, FILE *f)
+static void print_list(const sdd_eval_report *rep, const sdd_boot_runs_list *l, int by_row, int tdcf, FILE *f)
 {
     const char *what = by_row ? "attack" : "condition";
     char b[128], line[512];
@@ -128,14 +135,15 @@ static void print_list(const sdd_eval_report *rep, const sdd_boot_runs_list *l, 
     fprintf(f, "\nper %s: A - B, mean over the pairs, runs and trials resampled; p per %s, Holm-adjusted over the "
                "%d %ss, and with the trials only\n", what, what, tested, what);
     int at = snprintf(line, sizeof line, "%-*s", w0, what);
-    for (int m = 0; m < 2; m++)
-        at += snprintf(line + at, sizeof line - (size_t)at, "  %-30s %7s %7s %7s", m == SDD_BOOT_EER ? "EER (points)" : "minDCF",
-                       "p", "Holm p", "trials");
+    static const char *const head[SDD_BOOT_NMETRIC] = { "EER (points)", "minDCF", "min t-DCF" };
+    const int M = tdcf ? SDD_BOOT_NMETRIC : 2;
+    for (int m = 0; m < M; m++)
+        at += snprintf(line + at, sizeof line - (size_t)at, "  %-30s %7s %7s %7s", head[m], "p", "Holm p", "trials");
     fprintf(f, "%s\n", line);
     for (int i = 0; i < l->n; i++) {
         const sdd_boot_runs_result *x = &l->r[i];
         at = snprintf(line, sizeof line, "%-*s", w0, entry_name(rep, by_row, i, b, sizeof b));
-        for (int m = 0; m < 2; m++) {
+        for (int m = 0; m < M; m++) {
             if (!x->has[m]) {
                 at += snprintf(line + at, sizeof line - (size_t)at, "  %-30s %7s %7s %7s", "-", "-", "-", "-");
                 continue;
@@ -171,9 +179,10 @@ static json_t *diff_json(const sdd_boot_runs_result *r, int m)
     return x;
 }
 
-static json_t *list_json(const sdd_eval_report *rep, const sdd_boot_runs_list *l, int by_row)
+static const char *const key_of[SDD_BOOT_NMETRIC] = { "eer", "min_dcf", "min_tdcf" };
+
+static json_t *list_json(const sdd_eval_report *rep, const sdd_boot_runs_list *l, int by_row, int M)
 {
-    static const char *const key_of[2] = { "eer", "min_dcf" };
     json_t *a = json_array();
     for (int i = 0; i < l->n; i++) {
         const sdd_boot_runs_result *x = &l->r[i];
@@ -181,7 +190,7 @@ static json_t *list_json(const sdd_eval_report *rep, const sdd_boot_runs_list *l
         json_object_set_new(o, "name", json_string(by_row ? rep->table.row_name[i] : rep->table.col_name[i]));
         json_object_set_new(o, "bonafide", json_integer(x->n_bona));
         json_object_set_new(o, "spoof", json_integer(x->n_spoof));
-        for (int m = 0; m < 2; m++) {
+        for (int m = 0; m < M; m++) {
             if (!x->has[m]) { json_object_set_new(o, key_of[m], json_null()); continue; }
             json_t *d = diff_json(x, m);
             json_object_set_new(d, "holm_p", json_real(l->holm[(size_t)i * SDD_BOOT_NMETRIC + m]));
@@ -192,7 +201,7 @@ static json_t *list_json(const sdd_eval_report *rep, const sdd_boot_runs_list *l
     return a;
 }
 
-static json_t *report_json(const sdd_boot_runs_result *r, const runlist *A, const runlist *B, const char *key)
+static json_t *report_json(const sdd_boot_runs_result *r, const runlist *A, const runlist *B, const char *key, int M)
 {
     json_t *j = json_object();
     if (!j) return NULL;
@@ -202,20 +211,22 @@ static json_t *report_json(const sdd_boot_runs_result *r, const runlist *A, cons
     json_object_set_new(j, "replicates", json_integer(r->reps));
     json_object_set_new(j, "level", json_real(r->level));
     json_object_set_new(j, "seed", json_integer((json_int_t)(r->seed & 0x7fffffffffffffffULL)));
-    static const char *const key_of[2] = { "eer", "min_dcf" };
     for (int side = 0; side < 2; side++) {
         const runlist *L = side ? B : A;
         json_t *runs = json_array();
         for (int s = 0; s < r->runs; s++) {
             json_t *x = json_object();
             json_object_set_new(x, "scores", json_string(L->file[s]));
-            for (int m = 0; m < 2; m++) json_object_set_new(x, key_of[m], json_real((side ? r->b[s] : r->a[s])[m]));
+            for (int m = 0; m < M; m++) {
+                const double v = (side ? r->b[s] : r->a[s])[m];
+                json_object_set_new(x, key_of[m], isfinite(v) ? json_real(v) : json_null());
+            }
             json_array_append_new(runs, x);
         }
         json_object_set_new(j, side ? "b" : "a", runs);
     }
     json_t *d = json_object();
-    for (int m = 0; m < 2; m++) {
+    for (int m = 0; m < M; m++) {
         json_object_set_new(d, key_of[m], r->has[m] ? diff_json(r, m) : json_null());
     }
     json_object_set_new(j, "difference", d);
@@ -229,15 +240,16 @@ typedef struct {
     const char *key;
     const sdd_eval_report *rep;
     const sdd_boot_runs_list *att, *cond;
+    int metrics;   /* 2, or 3 with the min t-DCF */
 } compare_output;
 
 static int write_json(FILE *f, void *ctx, sdd_err *e)
 {
     const compare_output *x = ctx;
-    json_t *j = report_json(x->r, x->A, x->B, x->key);
+    json_t *j = report_json(x->r, x->A, x->B, x->key, x->metrics);
     if (!j) return sdd_err_set(e, "out of memory");
-    json_object_set_new(j, "per_attack", x->att->n ? list_json(x->rep, x->att, 1) : json_null());
-    json_object_set_new(j, "per_condition", x->cond->n ? list_json(x->rep, x->cond, 0) : json_null());
+    json_object_set_new(j, "per_attack", x->att->n ? list_json(x->rep, x->att, 1, x->metrics) : json_null());
+    json_object_set_new(j, "per_condition", x->cond->n ? list_json(x->rep, x->cond, 0, x->metrics) : json_null());
     const int bad = json_dumpf(j, f, JSON_INDENT(2) | JSON_REAL_PRECISION(17) | JSON_ENSURE_ASCII) || fputc('\n', f) == EOF;
     json_decref(j);
     return bad ? sdd_err_set(e, "cannot write the JSON report") : 0;
@@ -249,6 +261,7 @@ int cmd_compare(int argc, char **argv)
     const char *key = NULL, *subset = NULL, *out = NULL, *v;
     sdd_boot_params bp = { .reps = 1000, .level = 0.95, .seed = 0 };
     int breakdown = SDD_BREAKDOWN_BOTH;
+    sdd_eval_opts asv = { 0 };   /* the ASV side of the t-DCF (cli_parse_asv) */
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) { usage(stdout); return SDD_EXIT_OK; }
@@ -258,6 +271,10 @@ int cmd_compare(int argc, char **argv)
         } else if (!strcmp(a, "--key")) NEED(key, "a file");
         else if (!strcmp(a, "--subset")) NEED(subset, "a subset name");
         else if (!strcmp(a, "-o")) NEED(out, "a file");
+        else if (cli_asv_option(a)) {
+            NEED(v, cli_asv_option(a));
+            if (cli_parse_asv("compare", a, v, &asv)) return SDD_EXIT_USAGE;
+        }
         else if (!strcmp(a, "--breakdown")) {
             NEED(v, "attack, condition, both or none");
             if ((breakdown = strcmp(v, "none") ? sdd_breakdown_parse(v) : 0) < 0)
@@ -273,11 +290,15 @@ int cmd_compare(int argc, char **argv)
     if (!A.n || !B.n) return cli_usage_error("compare", "needs the runs of both systems (--a FILE... --b FILE...)");
     if (A.n != B.n)
         return cli_usage_error("compare", "--a has %d runs and --b %d: runs are compared in pairs", A.n, B.n);
+    if (cli_check_asv("compare", &asv)) return SDD_EXIT_USAGE;
     /* no input is replaced by the report; standard input is for no input here
      * (each file is read once per run, and a key twice would need it twice) */
-    cli_file ins[2 * SDD_BOOT_MAX_RUNS + 1];
+    cli_file ins[2 * SDD_BOOT_MAX_RUNS + 4];
     int nin = 0;
     ins[nin++] = (cli_file){ "--key", key };
+    ins[nin++] = (cli_file){ "--asv-scores", asv.asv_scores };
+    ins[nin++] = (cli_file){ "--asv-key", asv.asv_key };
+    ins[nin++] = (cli_file){ "--asv-c012", asv.asv_c012 };
     for (int s = 0; s < A.n; s++) ins[nin++] = (cli_file){ "--a", A.file[s] };
     for (int s = 0; s < B.n; s++) ins[nin++] = (cli_file){ "--b", B.file[s] };
     for (int k = 0; k < nin; k++)
@@ -293,7 +314,7 @@ int cmd_compare(int argc, char **argv)
     int64_t *map[2 * SDD_BOOT_MAX_RUNS] = { 0 };
     const int64_t *ma[SDD_BOOT_MAX_RUNS], *mb[SDD_BOOT_MAX_RUNS];
     for (int k = 0; k < 2 * A.n && status == SDD_EXIT_OK; k++) {
-        sdd_eval_opts o = { 0 };
+        sdd_eval_opts o = asv;
         o.scores = k < A.n ? A.file[k] : B.file[k - A.n];
         o.keep_trial_ids = 1;
         o.keep_breakdown = k == 0 && breakdown;   /* the lists follow the first run's table */
@@ -323,6 +344,11 @@ int cmd_compare(int argc, char **argv)
     sdd_dcf_cost dc;
     sdd_dcf_cost_asvspoof5(&dc);
     bp.dcf = &dc;
+    /* the min t-DCF with the first run's coefficients (the ASV system is every run's) */
+    const int tdcf = status == SDD_EXIT_OK && rep[0].has_tdcf && !isnan(rep[0].tdcf.min_tdcf);
+    bp.tdcf = tdcf ? &rep[0].coef : NULL;
+    if (status == SDD_EXIT_OK && (asv.asv_scores || asv.asv_c012 || asv.asv5_rates) && !tdcf)
+        fprintf(stderr, "sdd: warning: no min t-DCF for %s (see the warning above): EER and minDCF only\n", A.file[0]);
     if (status == SDD_EXIT_OK && sdd_boot_runs(sa, sb, A.n, ma, mb, &bp, &r, &e)) {
         cli_error("%s", e.msg);
         status = SDD_EXIT_ERROR;
@@ -336,11 +362,11 @@ int cmd_compare(int argc, char **argv)
     }
     if (status == SDD_EXIT_OK) {
         FILE *tf = cli_is_dash(out) ? stderr : stdout;
-        print_text(&r, &A, &B, tf);
-        if (att.n) print_list(&rep[0], &att, 1, tf);
-        if (cond.n) print_list(&rep[0], &cond, 0, tf);
+        print_text(&r, &A, &B, tdcf, tf);
+        if (att.n) print_list(&rep[0], &att, 1, tdcf, tf);
+        if (cond.n) print_list(&rep[0], &cond, 0, tdcf, tf);
         cli_flush_stdout();
-        compare_output co = { &r, &A, &B, key, &rep[0], &att, &cond };
+        compare_output co = { &r, &A, &B, key, &rep[0], &att, &cond, tdcf ? SDD_BOOT_NMETRIC : 2 };
         if (out) status = cli_write_output(out, write_json, &co);
     }
     sdd_boot_runs_list_free(&att);

@@ -182,17 +182,13 @@ int cmd_eval(int argc, char **argv)
 #define NEED(var, what) do { if (!((var) = cli_value(argc, argv, &i))) return cli_usage_error("eval", "%s needs %s", a, what); } while (0)
         if (!strcmp(a, "--scores")) NEED(o.scores, "a file");
         else if (!strcmp(a, "--key")) NEED(o.key, "a file");
-        else if (!strcmp(a, "--asv-scores")) NEED(o.asv_scores, "a file");
-        else if (!strcmp(a, "--asv-key")) NEED(o.asv_key, "a file");
-        else if (!strcmp(a, "--asv-c012")) NEED(o.asv_c012, "a file");
+        else if (cli_asv_option(a)) {
+            NEED(v, cli_asv_option(a));
+            if (cli_parse_asv("eval", a, v, &o)) return SDD_EXIT_USAGE;
+        }
         else if (!strcmp(a, "--subset")) NEED(o.subset, "a subset name");
         else if (!strcmp(a, "--det")) NEED(det, "a file");
         else if (!strcmp(a, "--calibration")) NEED(calfile, "a calibration file");
-        else if (!strcmp(a, "--asv-rates")) {
-            NEED(v, "asvspoof5");
-            if (strcmp(v, "asvspoof5")) return cli_usage_error("eval", "--asv-rates: '%s' is not asvspoof5", v);
-            o.asv5_rates = 1;
-        }
         else if (!strcmp(a, "--sasv-scores")) NEED(o.sasv_scores, "a file");
         else if (!strcmp(a, "--sasv-key")) NEED(o.sasv_key, "a file");
         else if (!strcmp(a, "--sasv-sum")) o.sasv_sum = 1;
@@ -210,12 +206,7 @@ int cmd_eval(int argc, char **argv)
             if ((o.breakdown = sdd_breakdown_parse(v)) < 0)
                 return cli_usage_error("eval", "--breakdown: '%s' is not attack, condition or both", v);
         }
-        else if (!strcmp(a, "--tdcf")) {
-            NEED(v, "2019 or 2021");
-            if (!strcmp(v, "2019")) o.tdcf = SDD_TDCF_2019;
-            else if (!strcmp(v, "2021")) o.tdcf = SDD_TDCF_2021;
-            else return cli_usage_error("eval", "--tdcf: '%s' is not 2019 or 2021", v);
-        } else if (a[0] == '-' && a[1]) return cli_usage_error("eval", "unknown option %s", a);
+        else if (a[0] == '-' && a[1]) return cli_usage_error("eval", "unknown option %s", a);
         else return cli_usage_error("eval", "unexpected argument '%s'", a);
 #undef NEED
     }
@@ -231,14 +222,7 @@ int cmd_eval(int argc, char **argv)
     if (compare && !bp.reps) bp.reps = 1000;
     o.keep_trial_ids = compare != NULL;   /* --compare pairs the trials by ID */
     o.keep_breakdown = bp.reps > 0;       /* the per-attack and per-condition intervals */
-    if (o.asv_key && !o.asv_scores) return cli_usage_error("eval", "--asv-key needs --asv-scores");
-    if (o.asv_c012 && o.asv_scores) return cli_usage_error("eval", "--asv-c012 and --asv-scores exclude each other");
-    if (o.asv5_rates && (o.asv_scores || o.asv_c012))
-        return cli_usage_error("eval", "--asv-rates excludes --asv-scores and --asv-c012");
-    if (o.tdcf && !o.asv_scores && !o.asv_c012 && !o.asv5_rates)
-        return cli_usage_error("eval", "--tdcf needs --asv-scores, --asv-c012 or --asv-rates");
-    if (o.tdcf == SDD_TDCF_2019 && o.asv_c012)
-        return cli_usage_error("eval", "--tdcf 2019 needs ASV scores: C012 coefficients are the 2021 form");
+    if (cli_check_asv("eval", &o)) return SDD_EXIT_USAGE;
 
     /* an output never replaces an input, nor the other output */
     const cli_file ins[] = { { "--scores", o.scores },       { "--key", o.key },

@@ -274,7 +274,10 @@ int sdd_compare_list(const sdd_eval_report *rep, int by_row, const sdd_sorted *c
     for (int i = 0; i < N && !rc; i++) {
         const size_t cell = entry_keep(rep, by_row, i, lab, keep);
         if (t->n_bona[cell] == 0 || t->n_spoof[cell] == 0) continue;   /* has[] all 0 */
-        if (sdd_boot_runs_subset(a, b, S, ma, mb, keep, p, &l->r[i], e))
+        sdd_boot_params q = *p;
+        const sdd_tdcf_coef *k = rep->cell_coef ? &rep->cell_coef[cell] : NULL;
+        q.tdcf = p->tdcf && k && k->form && !isnan(t->min_tdcf[cell]) ? k : NULL;
+        if (sdd_boot_runs_subset(a, b, S, ma, mb, keep, &q, &l->r[i], e))
             rc = sdd_err_prefix(e, "%s %s", by_row ? "attack" : "condition", by_row ? t->row_name[i] : t->col_name[i]);
     }
     for (int m = 0; m < NM && !rc; m++) {

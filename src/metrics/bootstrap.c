@@ -559,7 +559,7 @@ int sdd_boot_runs(const sdd_sorted *const *a, const sdd_sorted *const *b, int S,
             const sdd_sorted *x = side ? b[s] : a[s];
             map_counts(one0, side ? mb[s] : ma[s], cls, n, x->n, one);
             sdd_count_metrics m;
-            if (sdd_metrics_counts(x, one, p->dcf, NULL, &m, e)) { rc = -1; goto done; }
+            if (sdd_metrics_counts(x, one, p->dcf, p->tdcf, &m, e)) { rc = -1; goto done; }
             for (int k = 0; k < NM; k++) (side ? r->b : r->a)[s][k] = m.v[k];
         }
     for (int k = 0; k < NM; k++) {
@@ -588,7 +588,7 @@ int sdd_boot_runs(const sdd_sorted *const *a, const sdd_sorted *const *b, int S,
                 for (int side = 0; side < 2; side++) {
                     const sdd_sorted *x = side ? b[s] : a[s];
                     map_counts(cnt, side ? mb[s] : ma[s], cls, n, x->n, cr);
-                    metrics_or_nan(x, cr, p, NULL, v[side]);
+                    metrics_or_nan(x, cr, p, p->tdcf, v[side]);
                 }
                 for (int q = 0; q < NM; q++) d[s][q] = v[0][q] - v[1][q];
             }

@@ -98,7 +98,9 @@ int sdd_boot_run(const sdd_sorted *a, const sdd_sorted *b, const int64_t *b_of_a
  * trials and the run pairs resampled (each replicate draws S pairs with
  * replacement after its trials: the training's seed-to-seed variation and
  * the evaluation set's luck together), and with the trials only (the runs
- * as they are). EER and, with p->dcf, minDCF; p->tdcf is not used. */
+ * as they are). EER; with p->dcf, minDCF; with p->tdcf, the min t-DCF
+ * (the ASV system's coefficients, the same for every run; NaN and no
+ * interval where a run's scores are not soft). */
 #define SDD_BOOT_MAX_RUNS 64
 typedef struct {
     int runs, reps;

@@ -131,8 +131,9 @@ void sdd_eval_boot_lists_json(const sdd_eval_report *r, json_t *boot);
 /* sdd compare's lists: one factor (by_row: attacks, else conditions) of the
  * table of rep, the first run's report (a[0] == &rep->cm, evaluated with
  * keep_breakdown), each entry's trials bootstrapped over the runs as
- * sdd_boot_runs does (sdd_boot_runs_subset). l->n 0 when the table lacks
- * the factor. */
+ * sdd_boot_runs does (sdd_boot_runs_subset); with p->tdcf, each entry's
+ * min t-DCF with its table cell's coefficients, where the table has one.
+ * l->n 0 when the table lacks the factor. */
 typedef struct {
     int n;                      /* entries, the last one pooled; 0: none */
     sdd_boot_runs_result *r;    /* n; has[] all 0 where the entry lacks a class */

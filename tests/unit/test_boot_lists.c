@@ -401,22 +401,37 @@ static void test_compare(void)
     json_decref(one);
     json_decref(all);
 
-    /* one pair: the trials-only values of an attack are sdd eval --compare's for it */
-    CHECK(run("$SDD compare --key %s --a %s --b %s --ci 200 --ci-seed 4 --breakdown attack -o %s", key, a1, T("b1.txt"),
-              T("c1.json")) == 0);
+    /* one pair, with the keyed 2021 ASV scores: the trials-only values of the whole set and of
+     * each attack, the min t-DCF with its cell's coefficients included, are sdd eval --compare's */
+    const char *asv = "--asv-scores " DATA "asv21_la_asv_scores.txt --asv-key " DATA "asv21_la_asv_key.txt";
+    CHECK(run("$SDD compare --key %s %s --a %s --b %s --ci 200 --ci-seed 4 --breakdown attack -o %s", key, asv, a1,
+              T("b1.txt"), T("c1.json")) == 0);
     CHECK(!strstr(out, "per condition"));
-    CHECK(run("$SDD eval --key %s --scores %s --compare %s --ci 200 --ci-seed 4 -o %s", key, a1, T("b1.txt"), T("e1.json")) == 0);
+    CHECK_STR_CONTAINS(out, ", min t-DCF 0.");
+    CHECK_STR_CONTAINS(out, "\n  min t-DCF  -0.");
+    CHECK(run("$SDD eval --key %s %s --scores %s --compare %s --ci 200 --ci-seed 4 -o %s", key, asv, a1, T("b1.txt"),
+              T("e1.json")) == 0);
     json_t *c1 = load(T("c1.json")), *e1 = load(T("e1.json"));
     CHECK(c1 && e1);
+    static const char *const metric3[3] = { "eer", "min_dcf", "min_tdcf" };
     same = n = 0;
-    for (int i = 0; i < 5; i++)
-        for (int m = 0; m < 2; m++) {
-            n += 3;
-            same += cget(c1, "per_attack", i, metric[m], "trials_only_lo") == jget(e1, "per_attack", i, metric[m], "diff_lo");
-            same += cget(c1, "per_attack", i, metric[m], "trials_only_hi") == jget(e1, "per_attack", i, metric[m], "diff_hi");
-            same += cget(c1, "per_attack", i, metric[m], "trials_only_p") == jget(e1, "per_attack", i, metric[m], "p");
+    for (int i = -1; i < 5; i++)
+        for (int m = 0; m < 3; m++) {
+            const char *cl = i < 0 ? NULL : "per_attack", *el = i < 0 ? NULL : "per_attack";
+            const int k = i < 0 ? 0 : i;
+            const double x[3] = { cget(c1, cl, k, metric3[m], "trials_only_lo"), cget(c1, cl, k, metric3[m], "trials_only_hi"),
+                                  cget(c1, cl, k, metric3[m], "trials_only_p") };
+            const double y[3] = { jget(e1, el, k, metric3[m], "diff_lo"), jget(e1, el, k, metric3[m], "diff_hi"),
+                                  jget(e1, el, k, metric3[m], "p") };
+            for (int q = 0; q < 3; q++) {
+                n++;
+                same += x[q] == y[q] && !isnan(x[q]);
+                if (x[q] != y[q]) fprintf(stderr, "one pair, entry %d, %s, value %d: %a vs %a\n", i, metric3[m], q, x[q], y[q]);
+            }
         }
-    CHECK_MSG(same == n, "%d of %d per-attack values of sdd compare (one pair) equal sdd eval --compare's", same, n);
+    CHECK_MSG(same == n, "%d of %d values of sdd compare (one pair) equal sdd eval --compare's", same, n);
+    /* the attacks' own coefficients: A07's min t-DCF is not the pooled coefficients' value */
+    CHECK(cget(c1, "per_attack", 0, "min_tdcf", "mean_a") != cget(c1, "per_attack", 4, "min_tdcf", "mean_a"));
     json_decref(c1);
     json_decref(e1);
     /* --breakdown none: no lists; a bad value: a usage error */
@@ -425,6 +440,14 @@ static void test_compare(void)
     CHECK(run("grep -c '\"per_attack\": null' %s", T("n.json")) == 0);
     CHECK(run("$SDD compare --key %s --a %s --b %s --breakdown codec", key, a1, T("b1.txt")) == 2);
     CHECK(cli_one_line(out) && strstr(out, "is not attack, condition, both or none"));
+    /* the ASV options' usage errors, as sdd eval's */
+    CHECK(run("$SDD compare --key %s --a %s --b %s --tdcf 2019", key, a1, T("b1.txt")) == 2);
+    CHECK(cli_one_line(out) && strstr(out, "sdd compare: --tdcf needs --asv-scores, --asv-c012 or --asv-rates"));
+    CHECK(run("$SDD compare --key %s --a %s --b %s --asv-rates x", key, a1, T("b1.txt")) == 2);
+    CHECK(cli_one_line(out) && strstr(out, "--asv-rates: 'x' is not asvspoof5"));
+    CHECK(run("$SDD compare --key %s --a %s --b %s --asv-scores -", key, a1, T("b1.txt")) == 2 && cli_one_line(out));
+    CHECK(run("$SDD compare --key %s --a %s --b %s --asv-scores %s/none.txt", key, a1, T("b1.txt"), tmp) == 1);
+    CHECK(cli_one_line(out) && strstr(out, "none.txt"));
 }
 
 /* sdd_boot_runs_subset keeping every trial: sdd_boot_runs */
