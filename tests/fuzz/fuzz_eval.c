@@ -45,6 +45,10 @@ static void run_pairs(const sdd_eval_report *r, const sdd_eval_report *rb, const
         const sdd_sorted *a[2] = { &r->cm, &rb->cm }, *b[2] = { &rb->cm, &r->cm };
         const int64_t *ma[2] = { id, map }, *mb[2] = { map, id };
         sdd_boot_runs_result rr;
+        /* with the report's t-DCF coefficients, as sdd compare */
+        sdd_boot_params q = *bp;
+        q.tdcf = r->has_tdcf && !isnan(r->tdcf.min_tdcf) ? &r->coef : NULL;
+        bp = &q;
         const int rc = sdd_boot_runs(a, b, 2, ma, mb, bp, &rr, &e);
         if (rc == 0 && (rr.diff[SDD_BOOT_EER] != 0 || !rr.has[SDD_BOOT_EER] ||
                         !(rr.lo[SDD_BOOT_EER] <= rr.hi[SDD_BOOT_EER]) || !(rr.lo_t[SDD_BOOT_EER] <= rr.hi_t[SDD_BOOT_EER])))
