@@ -5,7 +5,7 @@ random weights (timing only), float32, CPU or CUDA (FP32: TF32 disabled unless -
 
 Usage:
     /usr/bin/python3 bench/xlsr_peer.py [--threads 2] [--batch 2] [--len 66800]
-        [--reps 2] [--measure all|eval|train|pcgrad] [--device cpu|cuda]
+        [--reps 2] [--measure all|eval|train|pcgrad] [--device cpu|cuda] [--int8]
 
   eval   eval-mode forward under torch.no_grad()
   train  train-mode forward + backward (dropout as in training), weighted CE
@@ -42,6 +42,12 @@ def measure(a):
         torch.backends.cuda.matmul.allow_tf32 = a.tf32
         torch.backends.cudnn.allow_tf32 = a.tf32
     m = xlsr_ref.XLSRAASIST(xlsr_ref.CONFIGS["300m"]).to(dev)
+    if a.int8:
+        # the peer of sdd's --int8: PyTorch's dynamic quantization (int8 weights per tensor,
+        # activations quantized per call; fbgemm) of the encoder layers' linears only
+        import torch.nn as nn
+        torch.ao.quantization.quantize_dynamic(m.ssl_model.model.encoder.layers, {nn.Linear}, dtype=torch.qint8,
+                                               inplace=True)
     x = (0.1 * torch.randn(a.batch, a.length)).to(dev)
     y = (torch.arange(a.batch) % 2).to(dev)
     w = torch.tensor([0.1, 0.9]).to(dev)
@@ -72,6 +78,8 @@ def measure(a):
     rec = {"impl": "torch", "mode": mode, "arch": "XLSR-AASIST", "device": a.device, "batch": a.batch, "len": a.length,
            "threads": a.threads, "reps": a.reps, "best_s": round(min(times), 4),
            "mean_s": round(sum(times) / len(times), 4), "peak_rss_mb": round(rss, 1), "torch": torch.__version__}
+    if a.int8:
+        rec["int8"] = 1
     if a.device == "cuda":
         rec["card"] = torch.cuda.get_device_name(0)
         rec["math"] = "tf32" if a.tf32 else "fp32"
@@ -88,7 +96,10 @@ def main():
     ap.add_argument("--measure", default="all", choices=("all", "eval", "train", "pcgrad"))
     ap.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
     ap.add_argument("--tf32", action="store_true", help="CUDA: TF32 tensor cores for matmuls and convolutions (the peer of SDD_CUDA_TF32=1)")
+    ap.add_argument("--int8", action="store_true", help="eval on the CPU: the encoder layers' linears dynamically quantized to int8")
     a = ap.parse_args()
+    if a.int8 and (a.measure != "eval" or a.device != "cpu"):
+        ap.error("--int8 times --measure eval on the CPU only")
     if a.measure != "all":
         measure(a)
         return 0

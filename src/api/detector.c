@@ -6,6 +6,7 @@
 #include "audio/decode.h"
 #include "core/threads.h"
 #include "backend/device.h"
+#include "backend/qgemm.h"
 #include "metrics/calibration.h"
 #include <omp.h>
 #include <soxr.h>
@@ -57,6 +58,18 @@ sdd_detector *sdd_detector_load(const char *model_path, const sdd_detector_param
         return NULL;
     }
     d->has_cal = d->m->calibration[0] != 0;
+    if (d->p.int8) {
+        int rc = 0;
+        if (d->p.device != 0) rc = sdd_err_set(&e, "int8 inference runs on the CPU (device 0)");
+        else if (!sdd_q8_fast()) rc = sdd_err_set(&e, "this build has no fast int8 kernel (AVX-512 VNNI)");
+        else rc = sdd_model_quantize_int8(d->m, NULL, &e);
+        if (rc) {
+            if (err && err_len) snprintf(err, err_len, "int8: %s", e.msg);
+            sdd_model_free(d->m);
+            free(d);
+            return NULL;
+        }
+    }
     if (d->p.threads > 0) sdd_threads_set(d->p.threads);
     sdd_ctx_init(&d->c, &d->m->params);
     if (d->p.device != 0 && d->p.device != 1) sdd_err_set(&e, "unknown device %d (0 = CPU, 1 = CUDA)", d->p.device);

@@ -37,6 +37,8 @@ static void usage(FILE *f)
             "  --profile           also the time and GEMM GFLOP per layer family (AASIST models)\n"
             "  --ssl-recompute on|off  XLSR-* models: recompute the front end in the backward\n"
             "                      (default on) or keep its activations (off)\n"
+            "  --int8              XLSR-* models: the encoder's linear layers in int8, as sdd score\n"
+            "                      --int8 (fwd, infer1, utt; CPU)\n"
             "  --json              JSON lines on stdout instead of the summary (make bench's format)\n");
 }
 
@@ -51,6 +53,7 @@ int cmd_bench(int argc, char **argv)
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) { usage(stdout); return SDD_EXIT_OK; }
         if (!strcmp(a, "--profile")) { p.profile = 1; continue; }
         if (!strcmp(a, "--json")) { json = 1; continue; }
+        if (!strcmp(a, "--int8")) { p.int8 = 1; continue; }
         if (a[0] != '-') return cli_usage_error("bench", "unexpected argument %s", a);
         if (!(val = cli_value(argc, argv, &i))) return cli_usage_error("bench", "%s needs a value", a);
 #define INT(flag, lo, hi, dst) else if (!strcmp(a, flag)) { if (cli_parse_int(val, lo, hi, &v)) return cli_usage_error("bench", "%s: '%s' is not in %ld..%ld", flag, val, (long)(lo), (long)(hi)); dst = v; }
@@ -81,8 +84,9 @@ int cmd_bench(int argc, char **argv)
     if (sdd_bench_run(&p, &r, &e)) { cli_error("%s", e.msg); return SDD_EXIT_ERROR; }
     if (json) { sdd_bench_print_json(stdout, &p, &r); return SDD_EXIT_OK; }
     const int utt = p.batch;   /* infer1 scores the batch's utterances one by one */
-    printf("%s %s, %d x %lld samples, %s, %d thread%s, %d timed repetition%s after a warm-up\n", r.arch, sdd_bench_mode_name(p.mode),
-           p.batch, (long long)p.len, p.device ? "cuda" : "cpu", p.threads, p.threads == 1 ? "" : "s", p.reps, p.reps == 1 ? "" : "s");
+    printf("%s %s%s, %d x %lld samples, %s, %d thread%s, %d timed repetition%s after a warm-up\n", r.arch, sdd_bench_mode_name(p.mode),
+           p.int8 ? " (int8 encoder linears)" : "", p.batch, (long long)p.len, p.device ? "cuda" : "cpu", p.threads,
+           p.threads == 1 ? "" : "s", p.reps, p.reps == 1 ? "" : "s");
     const char *was = sdd_blas_core_was();
     printf("OpenBLAS kernels: %s", sdd_blas_core());
     if (was) printf(" (set by sdd: OpenBLAS chose %s for this CPU)", was);

@@ -6,6 +6,7 @@
  * With -o FILE the lines made so far are also kept in FILE.partial
  * (score_record.h), which --resume continues after an interruption. */
 #include "cli/cli.h"
+#include "backend/qgemm.h"
 #include "models/modelio.h"
 #include "models/infer.h"
 #include "backend/device.h"
@@ -71,7 +72,12 @@ static void usage(FILE *f)
             "                   scores are those of --threads 1, the memory one utterance's\n"
             "                   per thread) or layers (each forward's layers split over the\n"
             "                   threads, as for a single file: more memory, the same scores)\n"
-            "  --device D       cpu (default) or cuda (builds made with 'make CUDA=1')\n");
+            "  --device D       cpu (default) or cuda (builds made with 'make CUDA=1')\n"
+            "  --int8           XLS-R models: the encoder's linear layers in int8 (weights per row,\n"
+            "                   activations per frame; AVX-512 VNNI builds only): about 2x faster\n"
+            "                   on the CPU, scores within the quantization of the float32 ones (a\n"
+            "                   threshold or calibration stored in the model was set on float32\n"
+            "                   scores) (default: float32)\n");
 }
 
 /* A path as a score-file ID: one whitespace-free token, so bytes up to
@@ -261,7 +267,7 @@ int cmd_score(int argc, char **argv)
     const char *model = NULL, *list = NULL, *adir = NULL, *out = NULL, *device = "cpu";
     long cut = 0, batch = 8, threads = 0;
     double window_s = 16.0, thr = 0.0, max_seconds = 0.0;
-    int full = 0, have_thr = 0, no_cal = 0, have_window = 0, resume = 0;
+    int full = 0, have_thr = 0, no_cal = 0, have_window = 0, resume = 0, int8 = 0;
     const char *calfile = NULL, *parallel = "utterances";
     items it = { 0 };
     char **pos = calloc((size_t)argc, sizeof *pos);
@@ -278,6 +284,7 @@ int cmd_score(int argc, char **argv)
         else if (!strcmp(a, "--device")) NEED(device, "cpu or cuda");
         else if (!strcmp(a, "--parallel")) NEED(parallel, "utterances or layers");
         else if (!strcmp(a, "--full")) full = 1;
+        else if (!strcmp(a, "--int8")) int8 = 1;
         else if (!strcmp(a, "--calibration")) NEED(calfile, "a calibration file");
         else if (!strcmp(a, "--no-calibration")) no_cal = 1;
         else if (!strcmp(a, "--resume")) resume = 1;
@@ -326,6 +333,13 @@ int cmd_score(int argc, char **argv)
     sdd_err e;
     int dev;
     if (sdd_device_parse(device, &dev, &e)) { free(pos); return cli_usage_error("score", "--device: %s", e.msg); }
+    if (int8 && dev != SDD_DEV_CPU) { free(pos); return cli_usage_error("score", "--int8 applies to --device cpu"); }
+    if (int8 && !sdd_q8_fast()) {
+        cli_error("--int8: this build has no fast int8 kernel (AVX-512 VNNI, chosen at build time by -march=native): "
+                  "int8 would be slower than float32 here");
+        free(pos);
+        return SDD_EXIT_ERROR;
+    }
     /* before any file is read: a missing device is the whole command's error */
     if (sdd_device_check(dev, NULL, 0, &e)) { cli_error("--device %s: %s", device, e.msg); free(pos); return SDD_EXIT_ERROR; }
     int status = SDD_EXIT_OK, have_cal = 0;
@@ -363,6 +377,12 @@ int cmd_score(int argc, char **argv)
     free(pos);
     sdd_model *m = status == SDD_EXIT_OK ? sdd_model_load(model, NULL, &e) : NULL;
     if (status == SDD_EXIT_OK && !m) { cli_error("%s", e.msg); status = SDD_EXIT_ERROR; }
+    if (m && int8) {
+        int nlin = 0;
+        if (sdd_model_quantize_int8(m, &nlin, &e)) { cli_error("--int8: %s: %s", model, e.msg); status = SDD_EXIT_ERROR; }
+        else fprintf(stderr, "sdd score: int8 inference: %d linear layers of the XLS-R encoder quantized (%s)\n", nlin,
+                     sdd_q8_fast());
+    }
     sdd_afile *af = NULL;
     FILE *fo = stdout;
     score_record rec;

@@ -87,6 +87,7 @@ sdd_model *sdd_model_new(const char *name, sdd_err *e)
 void sdd_model_free(sdd_model *m)
 {
     if (!m) return;
+    sdd_model_free_int8(m);
     if (m->free_impl) m->free_impl(m->impl);
     sdd_params_free(&m->params);
     free(m);

@@ -38,6 +38,13 @@ struct sdd_model {
  * The gradients are the same either way. -1 for models without XLS-R. */
 int sdd_model_set_recompute(sdd_model *m, int on, sdd_err *e);
 
+/* Int8 inference (quant.c): quantizes the XLS-R front end's encoder linear
+ * layers (backend/qgemm.h) for CPU forwards without a tape; *nlin (may be
+ * NULL) gets how many. An error for models without XLS-R. Freed by
+ * sdd_model_free. 0 or -1. */
+int sdd_model_quantize_int8(sdd_model *m, int *nlin, sdd_err *e);
+void sdd_model_free_int8(sdd_model *m);
+
 /* 0 when m can run on a CUDA context; else -1 with "<who><arch> has no CUDA
  * implementation yet (...; use --device cpu)", naming m->cuda_missing. */
 int sdd_model_cuda_check(const sdd_model *m, const char *who, sdd_err *e);

@@ -150,6 +150,8 @@ void sdd_xlsr_init_defaults(const sdd_xlsr *x, sdd_params *ps)
 
 static sdd_tensor *lin(sdd_ctx *c, const sdd_xlsr *x, sdd_tensor *h, const sdd_xlsr_lin *l)
 {
+    /* int8 weights serve inference only: a step (tape on) or the device uses float32 */
+    if (x->q8 && x->q8[l->w] && !c->grad && !c->dev) return sdd_linear_q8(c, h, x->q8[l->w], P(l->b));
     return sdd_linear(c, h, P(l->w), P(l->b));
 }
 

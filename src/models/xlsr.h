@@ -48,6 +48,8 @@ struct sdd_xlsr {
     sdd_xlsr_lin enc_ln;
     sdd_xlsr_ref ref_conv[SDD_XLSR_MAX_CONV], ref_layer[SDD_XLSR_MAX_LAYERS];
     sdd_tensor *pt;     /* the model's parameter views (set by sdd_xlsr_bind) */
+    struct sdd_q8_linear_s **q8; /* int8 inference (sdd_model_quantize_int8): indexed by a linear
+                                    weight's parameter index, the quantized layer or NULL; NULL: float32 */
 };
 
 /* Registers the encoder's parameters as prefix + fairseq name; -1 with e set on error. */

@@ -1,8 +1,10 @@
 /* Dense layers: linear over the last dim (sgemm) with per-segment weight
- * gradients, and the small batched matmul used by graph attention. */
+ * gradients, its int8 inference form (backend/qgemm.h), and the small
+ * batched matmul used by graph attention. */
 #include "ops/ops.h"
 #include "ops/internal.h"
 #include "backend/gemm.h"
+#include "backend/qgemm.h"
 #include <string.h>
 
 typedef struct { sdd_tensor *x, *w, *b, *out; int64_t rows_per_sample; } linear_node;
@@ -68,6 +70,30 @@ sdd_tensor *sdd_linear(sdd_ctx *c, sdd_tensor *x, sdd_tensor *w, sdd_tensor *b)
         n->x = x; n->w = w; n->b = b; n->out = out;
         n->rows_per_sample = R / x->n[0];
         if (sdd_tape_push(c, linear_backward, n)) return NULL;
+    }
+    return out;
+}
+
+sdd_tensor *sdd_linear_q8(sdd_ctx *c, sdd_tensor *x, const sdd_q8_linear *q, sdd_tensor *b)
+{
+    if (!x || !q || c->failed) return NULL;
+    if (c->grad || c->dev) {
+        sdd_err_set(&c->err, "linear: int8 weights serve CPU inference only");
+        c->failed = 1;
+        return NULL;
+    }
+    if (x->n[x->nd - 1] != q->din) {
+        sdd_err_set(&c->err, "linear: input dim %lld, int8 weight expects %d", (long long)x->n[x->nd - 1], q->din);
+        c->failed = 1;
+        return NULL;
+    }
+    sdd_tensor *out = sdd_new_lastdim(c, x, q->dout);
+    if (!out) return NULL;
+    const int64_t R = (int64_t)(sdd_numel(x) / q->din);
+    sdd_prof_flops(c, 2.0 * R * q->din * q->dout);
+    if (sdd_q8_linear_forward(q, x->x, R, b ? b->x : NULL, out->x, SDD_Q8_AUTO, &c->err)) {
+        c->failed = 1;
+        return NULL;
     }
     return out;
 }

@@ -77,6 +77,11 @@ sdd_tensor *sdd_slice_nodes(sdd_ctx *c, sdd_tensor *x, int start, int len);
 
 /* y = x w^T + b over the last dim. x (B, ..., din), w (dout, din), b (dout) or NULL. */
 sdd_tensor *sdd_linear(sdd_ctx *c, sdd_tensor *x, sdd_tensor *w, sdd_tensor *b);
+/* The same through int8 weights (backend/qgemm.h; inference only: no
+ * backward, CPU), every row of x at once: a row's result does not depend
+ * on the others, as the quantization is per row and the sums exact. */
+struct sdd_q8_linear_s;
+sdd_tensor *sdd_linear_q8(sdd_ctx *c, sdd_tensor *x, const struct sdd_q8_linear_s *q, sdd_tensor *b);
 /* (B, N, M) @ (B, M, D) -> (B, N, D) */
 sdd_tensor *sdd_bmm(sdd_ctx *c, sdd_tensor *a, sdd_tensor *x);
 

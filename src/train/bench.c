@@ -116,6 +116,15 @@ int sdd_bench_run(const sdd_bench_params *p, sdd_bench_result *r, sdd_err *e)
     if (!m) return -1;
     if (!p->model_path) sdd_model_init_random(m, 1);
     snprintf(r->arch, sizeof r->arch, "%s", m->arch);
+    if (p->int8 && (p->device || (p->mode != SDD_BENCH_FWD && p->mode != SDD_BENCH_INFER1 && p->mode != SDD_BENCH_UTT))) {
+        sdd_model_free(m);
+        return sdd_err_set(e, "bench: --int8 times CPU inference only (fwd, infer1, utt)");
+    }
+    if (p->int8 && sdd_model_quantize_int8(m, NULL, e)) {
+        sdd_err_prefix(e, "bench: --int8");
+        sdd_model_free(m);
+        return -1;
+    }
     if (!p->recompute && sdd_model_set_recompute(m, 0, e)) {
         sdd_err_prefix(e, "bench: --ssl-recompute off");
         sdd_model_free(m);
@@ -220,6 +229,7 @@ void sdd_bench_print_json(FILE *f, const sdd_bench_params *p, const sdd_bench_re
             p->device ? "cuda" : "cpu", mode, r->arch, p->batch, (long long)p->len, p->threads, p->reps, r->best_s, r->mean_s,
             r->best_cpu_s, r->peak_rss_mb, r->arena_peak_mb, r->device_arena_peak_mb, p->recompute ? "" : ", \"recompute\": 0");
     if (r->arena_keep_est_mb > 0) fprintf(f, ", \"arena_keep_est_mb\": %.1f", r->arena_keep_est_mb);
+    if (p->int8) fprintf(f, ", \"int8\": 1");
     const char *was = sdd_blas_core_was();
     fprintf(f, ", \"blas_core\": \"%s\"", sdd_blas_core());
     if (was) fprintf(f, ", \"blas_core_chosen_by_openblas\": \"%s\"", was);

@@ -34,6 +34,7 @@ typedef struct {
     int device;             /* SDD_DEV_CPU or SDD_DEV_CUDA */
     int profile;            /* collect the per layer family profile */
     int recompute;          /* XLSR-* models: 1 (default) recompute the front end in the backward, 0 keep activations */
+    int int8;               /* XLSR-* models, CPU, fwd / infer1 / utt: the encoder's linear layers in int8 */
 } sdd_bench_params;
 
 typedef struct {
