@@ -56,7 +56,7 @@ LDLIBS  += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublas -lcudart 
 GPUTEST := $(BUILD)/tests/gpu/test_cuda
 endif
 
-.PHONY: all test test-asan test-mpi bench-mpi demo demo-compare bench bench-rawboost bench-bootstrap clean deps fuzz-build
+.PHONY: all test test-asan test-mpi bench-mpi demo demo-compare bench bench-rawboost bench-bootstrap bench-int8 clean deps fuzz-build
 all: $(SDD) $(LIBA) $(LIBSO) $(GPUTEST)
 
 $(DEPSTAMP): scripts/install-deps
@@ -257,6 +257,11 @@ bench-rawboost: all $(BUILD)/bench/bench_sdd $(BUILD)/bench/bench_rawboost
 # only the EER bootstrap (sdd eval --ci) vs numpy: JSON lines, recorded by hand in bench/RESULTS.md
 bench-bootstrap: all
 	@./bench/bootstrap_run
+
+# XLSR-AASIST eval forward, float32 vs int8 (sdd score --int8), against PyTorch's float32 and
+# quantize_dynamic in the same run: a markdown section for bench/RESULTS.md (needs python3-torch)
+bench-int8: all
+	@./bench/int8_run
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(BIN)/sdd $(LIBA) $(BIN)/libsdd.so
