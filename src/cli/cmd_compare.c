@@ -111,16 +111,6 @@ static void print_text(const sdd_boot_runs_result *r, const runlist *A, const ru
     }
 }
 
-/* one entry's name: the attack, or the condition with its official tag */
-static const char *entry_name(const sdd_eval_report *rep, int by_row, int i, char *b, size_t n)
-{
-    const sdd_table *t = &rep->table;
-    if (by_row) return t->row_name[i];
-    if (rep->col_tag && rep->col_tag[i]) snprintf(b, n, "%s:%s", rep->col_tag[i], t->col_name[i]);
-    else snprintf(b, n, "%s", t->col_name[i]);
-    return b;
-}
-
 static void print_list(const sdd_eval_report *rep, const sdd_boot_runs_list *l, int by_row, int tdcf, FILE *f)
 {
     const char *what = by_row ? "attack" : "condition";
@@ -128,7 +118,7 @@ static void print_list(const sdd_eval_report *rep, const sdd_boot_runs_list *l, 
     int w0 = by_row ? 10 : 18, reps = 0, tested = 0;   /* tested: Holm's count, the named entries with an EER p */
     for (int i = 0; i < l->n; i++) {
         tested += i < l->n - 1 && l->r[i].has[SDD_BOOT_EER];
-        const int w = (int)strlen(entry_name(rep, by_row, i, b, sizeof b));
+        const int w = (int)strlen(sdd_eval_entry_name(rep, by_row, i, b, sizeof b));
         if (w > w0) w0 = w;
         if (l->r[i].reps) reps = l->r[i].reps;
     }
@@ -142,7 +132,7 @@ static void print_list(const sdd_eval_report *rep, const sdd_boot_runs_list *l, 
     fprintf(f, "%s\n", line);
     for (int i = 0; i < l->n; i++) {
         const sdd_boot_runs_result *x = &l->r[i];
-        at = snprintf(line, sizeof line, "%-*s", w0, entry_name(rep, by_row, i, b, sizeof b));
+        at = snprintf(line, sizeof line, "%-*s", w0, sdd_eval_entry_name(rep, by_row, i, b, sizeof b));
         for (int m = 0; m < M; m++) {
             if (!x->has[m]) {
                 at += snprintf(line + at, sizeof line - (size_t)at, "  %-30s %7s %7s %7s", "-", "-", "-", "-");

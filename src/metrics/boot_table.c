@@ -198,31 +198,64 @@ static size_t entry_keep(const sdd_eval_report *r, int by_row, int i, const unsi
     return by_row ? (size_t)i * t->ncol + (size_t)(t->ncol - 1) : (size_t)(t->nrow - 1) * t->ncol + (size_t)i;
 }
 
+/* what building a list needs besides its results: each trial's class by
+ * input position, an entry's trials, and Holm's inputs and outputs */
+typedef struct {
+    unsigned char *keep, *lab;
+    double *pv, *adj;
+} scratch;
+
+static void scratch_free(scratch *w)
+{
+    free(w->keep);
+    free(w->lab);
+    free(w->pv);
+    free(w->adj);
+}
+
+static int scratch_init(const sdd_eval_report *r, int N, scratch *w)
+{
+    const int64_t n = r->cm.n;
+    w->keep = malloc((size_t)(n ? n : 1));
+    w->lab = malloc((size_t)(n ? n : 1));
+    w->pv = malloc((size_t)N * sizeof *w->pv);
+    w->adj = malloc((size_t)N * sizeof *w->adj);
+    if (!w->keep || !w->lab || !w->pv || !w->adj) { scratch_free(w); return -1; }
+    for (int64_t k = 0; k < n; k++) w->lab[r->cm.orig[k]] = r->cm.pos[k];
+    return 0;
+}
+
+/* the t-DCF coefficients of table cell `cell` where the table has a min t-DCF there, else NULL */
+static const sdd_tdcf_coef *cell_tdcf(const sdd_eval_report *r, size_t cell)
+{
+    const sdd_tdcf_coef *k = r->cell_coef ? &r->cell_coef[cell] : NULL;
+    return k && k->form && !isnan(r->table.min_tdcf[cell]) ? k : NULL;
+}
+
 static int boot_list(const sdd_eval_report *r, const sdd_eval_report *rb, const int64_t *b_of_a, int by_row,
                      const sdd_boot_params *p, sdd_boot_list *l, sdd_err *e)
 {
     const sdd_table *t = &r->table;
-    const int64_t n = r->cm.n;
     const int N = by_row ? t->nrow : t->ncol;
+    scratch w = { 0 };
     memset(l, 0, sizeof *l);
     l->n = N;
     l->r = calloc((size_t)N, sizeof *l->r);
     l->holm = malloc((size_t)N * NM * sizeof *l->holm);
-    unsigned char *keep = malloc((size_t)(n ? n : 1)), *lab = malloc((size_t)(n ? n : 1));
-    double *pv = malloc((size_t)N * sizeof *pv), *adj = malloc((size_t)N * sizeof *adj);
+    if (!l->r || !l->holm || scratch_init(r, N, &w)) {
+        sdd_boot_list_free(l);
+        return sdd_err_set(e, "out of memory");
+    }
     int rc = 0;
-    if (!l->r || !l->holm || !keep || !lab || !pv || !adj) { rc = sdd_err_set(e, "out of memory"); goto done; }
-    for (int64_t k = 0; k < n; k++) lab[r->cm.orig[k]] = r->cm.pos[k];
     for (int i = 0; i < N && !rc; i++) {
-        const size_t cell = entry_keep(r, by_row, i, lab, keep);
+        const size_t cell = entry_keep(r, by_row, i, w.lab, w.keep);
         sdd_boot_result *x = &l->r[i];
         for (int m = 0; m < NM; m++) x->est[m] = x->est_b[m] = x->diff[m] = x->p[m] = NAN;
         if (t->n_bona[cell] == 0 || t->n_spoof[cell] == 0) continue;   /* no EER: no interval (printed "-") */
         if (i == N - 1) { *x = r->boot; continue; }   /* the pooled entry is the whole set: the same draws */
         sdd_boot_params q = *p;
-        const sdd_tdcf_coef *k = r->cell_coef ? &r->cell_coef[cell] : NULL;
-        q.tdcf = k && k->form && !isnan(t->min_tdcf[cell]) ? k : NULL;
-        if (sdd_boot_run_subset(&r->cm, rb ? &rb->cm : NULL, b_of_a, keep, &q, x, e)) {
+        q.tdcf = cell_tdcf(r, cell);
+        if (sdd_boot_run_subset(&r->cm, rb ? &rb->cm : NULL, b_of_a, w.keep, &q, x, e)) {
             /* a paired entry whose trials the other system all lacks: no interval */
             if (rb && (x->n_bona == 0 || x->n_spoof == 0) && strstr(e->msg, "scored by both")) {
                 memset(x, 0, sizeof *x);
@@ -233,14 +266,10 @@ static int boot_list(const sdd_eval_report *r, const sdd_eval_report *rb, const 
         }
     }
     for (int m = 0; m < NM && !rc; m++) {
-        for (int i = 0; i < N; i++) pv[i] = rb && l->r[i].has[m] ? l->r[i].p[m] : NAN;
-        if (holm_entries(pv, N, p->reps, m, l->holm, adj)) rc = sdd_err_set(e, "out of memory");
+        for (int i = 0; i < N; i++) w.pv[i] = rb && l->r[i].has[m] ? l->r[i].p[m] : NAN;
+        if (holm_entries(w.pv, N, p->reps, m, l->holm, w.adj)) rc = sdd_err_set(e, "out of memory");
     }
-done:
-    free(keep);
-    free(lab);
-    free(pv);
-    free(adj);
+    scratch_free(&w);
     if (rc) sdd_boot_list_free(l);
     return rc;
 }
@@ -262,33 +291,28 @@ int sdd_compare_list(const sdd_eval_report *rep, int by_row, const sdd_sorted *c
     if (!rep->has_table || !rep->row_of || !rep->col_of || a[0] != &rep->cm) return 0;
     const int N = by_row ? t->nrow : t->ncol;
     if (N < 2) return 0;
-    const int64_t n = rep->cm.n;
+    scratch w = { 0 };
     l->n = N;
     l->r = calloc((size_t)N, sizeof *l->r);
     l->holm = malloc((size_t)N * NM * sizeof *l->holm);
-    unsigned char *keep = malloc((size_t)(n ? n : 1)), *lab = malloc((size_t)(n ? n : 1));
-    double *pv = malloc((size_t)N * sizeof *pv), *adj = malloc((size_t)N * sizeof *adj);
+    if (!l->r || !l->holm || scratch_init(rep, N, &w)) {
+        sdd_boot_runs_list_free(l);
+        return sdd_err_set(e, "out of memory");
+    }
     int rc = 0;
-    if (!l->r || !l->holm || !keep || !lab || !pv || !adj) { rc = sdd_err_set(e, "out of memory"); goto done; }
-    for (int64_t k = 0; k < n; k++) lab[rep->cm.orig[k]] = rep->cm.pos[k];
     for (int i = 0; i < N && !rc; i++) {
-        const size_t cell = entry_keep(rep, by_row, i, lab, keep);
+        const size_t cell = entry_keep(rep, by_row, i, w.lab, w.keep);
         if (t->n_bona[cell] == 0 || t->n_spoof[cell] == 0) continue;   /* has[] all 0 */
         sdd_boot_params q = *p;
-        const sdd_tdcf_coef *k = rep->cell_coef ? &rep->cell_coef[cell] : NULL;
-        q.tdcf = p->tdcf && k && k->form && !isnan(t->min_tdcf[cell]) ? k : NULL;
-        if (sdd_boot_runs_subset(a, b, S, ma, mb, keep, &q, &l->r[i], e))
+        q.tdcf = p->tdcf ? cell_tdcf(rep, cell) : NULL;
+        if (sdd_boot_runs_subset(a, b, S, ma, mb, w.keep, &q, &l->r[i], e))
             rc = sdd_err_prefix(e, "%s %s", by_row ? "attack" : "condition", by_row ? t->row_name[i] : t->col_name[i]);
     }
     for (int m = 0; m < NM && !rc; m++) {
-        for (int i = 0; i < N; i++) pv[i] = l->r[i].has[m] ? l->r[i].p[m] : NAN;
-        if (holm_entries(pv, N, p->reps, m, l->holm, adj)) rc = sdd_err_set(e, "out of memory");
+        for (int i = 0; i < N; i++) w.pv[i] = l->r[i].has[m] ? l->r[i].p[m] : NAN;
+        if (holm_entries(w.pv, N, p->reps, m, l->holm, w.adj)) rc = sdd_err_set(e, "out of memory");
     }
-done:
-    free(keep);
-    free(lab);
-    free(pv);
-    free(adj);
+    scratch_free(&w);
     if (rc) sdd_boot_runs_list_free(l);
     return rc;
 }
@@ -314,7 +338,7 @@ int sdd_eval_bootstrap_lists(sdd_eval_report *r, const sdd_eval_report *rb, cons
 static const char *const label[NM] = { "EER", "minDCF", "min t-DCF" };
 static const double scale[NM] = { 100.0, 1.0, 1.0 };
 
-static const char *entry_name(const sdd_eval_report *r, int by_row, int i, char *b, size_t n)
+const char *sdd_eval_entry_name(const sdd_eval_report *r, int by_row, int i, char *b, size_t n)
 {
     if (by_row) return r->table.row_name[i];
     if (r->col_tag && r->col_tag[i]) snprintf(b, n, "%s:%s", r->col_tag[i], r->table.col_name[i]);
@@ -336,7 +360,7 @@ static void print_list(const sdd_eval_report *r, const sdd_boot_list *l, int by_
     char b[128], line[512];
     for (int i = 0; i < l->n; i++) {
         for (int m = 0; m < NM; m++) has[m] |= l->r[i].has[m];
-        const int w = (int)strlen(entry_name(r, by_row, i, b, sizeof b));
+        const int w = (int)strlen(sdd_eval_entry_name(r, by_row, i, b, sizeof b));
         if (w > w0) w0 = w;
     }
     const sdd_boot_result *g = &r->boot;
@@ -359,7 +383,7 @@ static void print_list(const sdd_eval_report *r, const sdd_boot_list *l, int by_
     put_line(line, f);
     for (int i = 0; i < l->n; i++) {
         const sdd_boot_result *x = &l->r[i];
-        at = snprintf(line, sizeof line, "%-*s", w0, entry_name(r, by_row, i, b, sizeof b));
+        at = snprintf(line, sizeof line, "%-*s", w0, sdd_eval_entry_name(r, by_row, i, b, sizeof b));
         for (int m = 0; m < NM; m++) {
             if (!has[m]) continue;
             const double k = scale[m];

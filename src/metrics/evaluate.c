@@ -624,10 +624,7 @@ static void print_cell(FILE *f, double v, double scale, int w, const char *fmt)
 
 static const char *col_label(const sdd_eval_report *r, int c, char *buf, size_t n)
 {
-    const char *name = r->table.col_name[c];
-    if (r->col_tag && r->col_tag[c]) snprintf(buf, n, "%s:%s", r->col_tag[c], name);
-    else snprintf(buf, n, "%s", name);
-    return buf;
+    return sdd_eval_entry_name(r, 0, c, buf, n);
 }
 
 static void print_matrix(const sdd_eval_report *r, const sdd_table *t, FILE *f, const double *v, double scale,

@@ -126,6 +126,9 @@ int sdd_eval_bootstrap(sdd_eval_report *r, const sdd_eval_report *rb, const char
 int sdd_eval_bootstrap_lists(sdd_eval_report *r, const sdd_eval_report *rb, const int64_t *b_of_a,
                              const sdd_boot_params *p, sdd_err *e);
 void sdd_eval_print_boot_lists(const sdd_eval_report *r, FILE *f);
+/* An entry of the table's factor as printed: attack i (by_row), or
+ * condition i with its official tag ("C2:alaw") written into buf. */
+const char *sdd_eval_entry_name(const sdd_eval_report *r, int by_row, int i, char *buf, size_t n);
 void sdd_eval_boot_lists_json(const sdd_eval_report *r, json_t *boot);
 
 /* sdd compare's lists: one factor (by_row: attacks, else conditions) of the
