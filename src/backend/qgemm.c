@@ -1,7 +1,7 @@
 /* Owns the int8 linear layers of qgemm.h: weight quantization and packing,
  * per-row activation quantization, the AVX-512 VNNI tile kernel (6 rows x
- * 32 outputs, 12 int32 accumulators), the exact scalar loop, and the
- * epilogue shared by both. */
+ * 32 outputs, 12 int32 accumulators), its 256-bit AVX-VNNI form, the exact
+ * scalar loop, and the epilogue they share. */
 #include "backend/qgemm.h"
 
 #include <math.h>
@@ -11,6 +11,10 @@
 #if defined(__AVX512VNNI__) && defined(__AVX512F__)
 #include <immintrin.h>
 #define SDD_Q8_VNNI 1
+#endif
+#if defined(__AVXVNNI__)
+#include <immintrin.h>
+#define SDD_Q8_AVXVNNI 1
 #endif
 
 #if defined(__clang__)
@@ -23,11 +27,27 @@ enum { MR = 6, NR = 32 };   /* the tile: rows x outputs (two blocks of 16) */
 
 const char *sdd_q8_fast(void)
 {
-#ifdef SDD_Q8_VNNI
+#if defined(SDD_Q8_VNNI)
     return "avx512-vnni";
+#elif defined(SDD_Q8_AVXVNNI)
+    return "avx-vnni";
 #else
     return NULL;
 #endif
+}
+
+int sdd_q8_has_kernel(int kernel)
+{
+    switch (kernel) {
+    case SDD_Q8_AUTO: case SDD_Q8_SCALAR: return 1;
+#ifdef SDD_Q8_VNNI
+    case SDD_Q8_AVX512VNNI: return 1;
+#endif
+#ifdef SDD_Q8_AVXVNNI
+    case SDD_Q8_AVXVNNI_256: return 1;
+#endif
+    default: return 0;
+    }
 }
 
 void sdd_q8_linear_free(sdd_q8_linear *q)
@@ -178,6 +198,41 @@ static void tile_vnni(const sdd_q8_linear *q, const uint8_t *A, int rows, int o0
 }
 #endif
 
+#ifdef SDD_Q8_AVXVNNI
+/* The 256-bit form (AVX-VNNI: CPUs with VNNI but no AVX-512, such as
+ * recent laptop cores): a 16-output block is two 8-lane halves, so the
+ * 6 x 32 tile is two passes of 6 x 16 with twelve accumulators each. */
+static void half_tile_avxvnni(const int8_t *w, int G, const uint8_t *const *a, int32_t *acc)
+{
+    __m256i c[MR][2];
+    for (int i = 0; i < MR; i++) c[i][0] = c[i][1] = _mm256_setzero_si256();
+    for (int g = 0; g < G; g++) {
+        const __m256i b0 = _mm256_loadu_si256((const void *)(w + (size_t)g * 64));
+        const __m256i b1 = _mm256_loadu_si256((const void *)(w + (size_t)g * 64 + 32));
+        for (int i = 0; i < MR; i++) {
+            int32_t v;
+            memcpy(&v, a[i] + 4 * (size_t)g, 4);
+            const __m256i x = _mm256_set1_epi32(v);
+            c[i][0] = _mm256_dpbusd_avx_epi32(c[i][0], x, b0);
+            c[i][1] = _mm256_dpbusd_avx_epi32(c[i][1], x, b1);
+        }
+    }
+    for (int i = 0; i < MR; i++) {
+        _mm256_storeu_si256((void *)(acc + i * NR), c[i][0]);
+        _mm256_storeu_si256((void *)(acc + i * NR + 8), c[i][1]);
+    }
+}
+
+static void tile_avxvnni(const sdd_q8_linear *q, const uint8_t *A, int rows, int o0, int32_t *acc)
+{
+    const int G = q->kp / 4, j0 = o0 / 16, j1 = j0 + 1 < q->nb ? j0 + 1 : j0;
+    const uint8_t *a[MR];
+    for (int i = 0; i < MR; i++) a[i] = A + (size_t)(i < rows ? i : 0) * q->kp;
+    half_tile_avxvnni(q->w + (size_t)j0 * G * 64, G, a, acc);
+    half_tile_avxvnni(q->w + (size_t)j1 * G * 64, G, a, acc + 16);
+}
+#endif
+
 int sdd_q8_linear_forward(const sdd_q8_linear *q, const float *x, int64_t R, const float *b, float *y, int kernel,
                           sdd_err *e)
 {
@@ -202,7 +257,18 @@ int sdd_q8_linear_forward(const sdd_q8_linear *q, const float *x, int64_t R, con
         return sdd_err_set(e, "int8 linear: input row %lld has a value that is not finite", (long long)bad);
     }
     const int64_t nrt = (R + MR - 1) / MR, nct = (q->dout + NR - 1) / NR;
-    const int fast = kernel == SDD_Q8_AUTO && sdd_q8_fast() != NULL;
+    if (!sdd_q8_has_kernel(kernel)) {
+        free(A); free(rs); free(rz);
+        return sdd_err_set(e, "int8 linear: kernel %d is not in this build", kernel);
+    }
+    /* AUTO: the widest kernel the build has */
+#if defined(SDD_Q8_VNNI)
+    if (kernel == SDD_Q8_AUTO) kernel = SDD_Q8_AVX512VNNI;
+#elif defined(SDD_Q8_AVXVNNI)
+    if (kernel == SDD_Q8_AUTO) kernel = SDD_Q8_AVXVNNI_256;
+#else
+    if (kernel == SDD_Q8_AUTO) kernel = SDD_Q8_SCALAR;
+#endif
     #pragma omp parallel for schedule(static)
     for (int64_t t = 0; t < nrt * nct; t++) {
         /* row tiles innermost: a thread's consecutive tiles share their 32
@@ -212,13 +278,15 @@ int sdd_q8_linear_forward(const sdd_q8_linear *q, const float *x, int64_t R, con
         const int rows = R - r0 < MR ? (int)(R - r0) : MR;
         int32_t acc[MR * NR];
         const uint8_t *At = A + (size_t)r0 * q->kp;
+        switch (kernel) {
 #ifdef SDD_Q8_VNNI
-        if (fast) tile_vnni(q, At, rows, o0, acc);
-        else tile_scalar(q, At, rows, o0, acc);
-#else
-        (void)fast;
-        tile_scalar(q, At, rows, o0, acc);
+        case SDD_Q8_AVX512VNNI: tile_vnni(q, At, rows, o0, acc); break;
 #endif
+#ifdef SDD_Q8_AVXVNNI
+        case SDD_Q8_AVXVNNI_256: tile_avxvnni(q, At, rows, o0, acc); break;
+#endif
+        default: tile_scalar(q, At, rows, o0, acc); break;
+        }
         epilogue(q, acc, r0, rows, o0, rs, rz, b, y);
     }
     free(A);

@@ -11,10 +11,11 @@
  *   output, from the exact integer sum acc = sum_k a[r][k] q[o][k]:
  *     y[r][o] = (float)((double)(acc - z_r sum_k q[o][k]) * ((double)s_r * s_o) + b[o])
  * The integer sums are exact, so every kernel, tile order and thread count
- * gives the same bits. The fast kernel uses AVX-512 VNNI (vpdpbusd: 64
- * uint8 x int8 products per instruction against 16 float FMAs); a build for
- * a CPU without it has only the scalar loop, which is exact but slower than
- * float32, so sdd score refuses --int8 there (sdd_q8_fast). */
+ * gives the same bits. The fast kernels use VNNI's vpdpbusd: with AVX-512,
+ * 64 uint8 x int8 products per instruction against 16 float FMAs; the
+ * 256-bit AVX-VNNI form (laptop cores without AVX-512) 32. A build for a
+ * CPU with neither has only the scalar loop, exact but slower than float32,
+ * so sdd score refuses --int8 there (sdd_q8_fast). */
 #ifndef SDD_BACKEND_QGEMM_H
 #define SDD_BACKEND_QGEMM_H
 
@@ -30,7 +31,8 @@ typedef struct sdd_q8_linear_s {
     int32_t *colsum;    /* (dout) sum_k q[o][k] */
 } sdd_q8_linear;
 
-/* The name of the fast kernel this build has ("avx512-vnni"), or NULL. */
+/* The name of the fast kernel AUTO uses in this build ("avx512-vnni",
+ * "avx-vnni"), or NULL for none. */
 const char *sdd_q8_fast(void);
 
 /* Quantizes W (dout, din), row-major. 0, or -1 with e set (bad sizes, a
@@ -40,7 +42,11 @@ void sdd_q8_linear_free(sdd_q8_linear *q);
 /* The dequantized weight q[o][k] * s_o (for checks). */
 float sdd_q8_weight(const sdd_q8_linear *q, int o, int k);
 
-enum { SDD_Q8_AUTO = 0, SDD_Q8_SCALAR = 1 };
+/* kernels: AUTO picks the widest the build has (AVX-512 VNNI, else the
+ * 256-bit AVX-VNNI of CPUs without AVX-512, else the scalar loop); the
+ * others force one (tests), an error where the build lacks it */
+enum { SDD_Q8_AUTO = 0, SDD_Q8_SCALAR = 1, SDD_Q8_AVX512VNNI = 2, SDD_Q8_AVXVNNI_256 = 3 };
+int sdd_q8_has_kernel(int kernel);
 /* y (R, dout) = x (R, din) @ W^T + b (b may be NULL), the scheme above;
  * kernel SDD_Q8_AUTO uses the fast kernel where the build has it, threads
  * over row and column tiles. 0, or -1 with e set (out of memory; a row

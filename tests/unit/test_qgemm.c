@@ -1,8 +1,8 @@
 /* Tests of the int8 linear layers (src/backend/qgemm.c), run from the
  * repository root:
  *   - against tools/reference/qgemm_ref.py (tests/data/qgemm/cases.txt,
- *     numpy): y bit for bit, with the fast kernel (where the build has one)
- *     and with the scalar loop, on shapes that are not multiples of the
+ *     numpy): y bit for bit, with every kernel the build has (AVX-512 VNNI,
+ *     AVX-VNNI) and the scalar loop, on shapes that are not multiples of the
  *     tiles, rows of zeros, rows without negatives or positives;
  *   - the fast kernel equals the scalar loop on random XLS-R-like shapes,
  *     on one thread and three;
@@ -49,7 +49,7 @@ static void test_reference(void)
     if (!f) return;
     size_t cap = 1 << 22;
     char *line = malloc(cap);
-    int cases = 0, same_auto = 0, same_scalar = 0;
+    int cases = 0, same_auto = 0, same_scalar = 0, kernels_run = 0;
     while (line && fgets(line, (int)cap, f)) {
         int R, din, dout, hb;
         if (sscanf(line, "case %d %d %d %d", &R, &din, &dout, &hb) != 4) continue;
@@ -67,6 +67,13 @@ static void test_reference(void)
             CHECK(sdd_q8_linear_forward(&q, x, R, hb ? b : NULL, ys, SDD_Q8_SCALAR, &e) == 0);
             same_auto += !memcmp(ya, y, (size_t)R * dout * 4);
             same_scalar += !memcmp(ys, y, (size_t)R * dout * 4);
+            /* every kernel of the build, forced */
+            for (int k = SDD_Q8_AVX512VNNI; k <= SDD_Q8_AVXVNNI_256; k++) {
+                if (!sdd_q8_has_kernel(k)) continue;
+                CHECK(sdd_q8_linear_forward(&q, x, R, hb ? b : NULL, ys, k, &e) == 0);
+                CHECK_MSG(!memcmp(ys, y, (size_t)R * dout * 4), "case %d: kernel %d differs from numpy", cases, k);
+                kernels_run++;
+            }
             for (int i = 0; i < R * dout; i++)
                 if (ya[i] != y[i]) { fprintf(stderr, "case %d [%d]: %a vs numpy %a\n", cases, i, ya[i], y[i]); break; }
             sdd_q8_linear_free(&q);
@@ -76,6 +83,8 @@ static void test_reference(void)
     }
     free(line);
     fclose(f);
+    printf("test_qgemm: %d forced-kernel runs besides AUTO and the scalar loop (AVX-512 VNNI %s, AVX-VNNI %s in this build)\n",
+           kernels_run, sdd_q8_has_kernel(SDD_Q8_AVX512VNNI) ? "yes" : "no", sdd_q8_has_kernel(SDD_Q8_AVXVNNI_256) ? "yes" : "no");
     CHECK_MSG(cases == 6 && same_auto == cases && same_scalar == cases,
               "%d cases: %d (%s) and %d (scalar) equal numpy bit for bit", cases, same_auto,
               sdd_q8_fast() ? sdd_q8_fast() : "scalar", same_scalar);
@@ -112,6 +121,11 @@ static void test_random(void)
         const int small = (size_t)R * din * dout < 50000000;
         if (small) CHECK(sdd_q8_linear_forward(&q, x, R, b, ys, SDD_Q8_SCALAR, &e) == 0);
         CHECK_MSG(!memcmp(y1, y3, (size_t)R * dout * 4), "%d x %d x %d: the thread count changed y", R, din, dout);
+        /* the 256-bit kernel (laptops without AVX-512) gives the same bits on every shape */
+        if (sdd_q8_has_kernel(SDD_Q8_AVXVNNI_256)) {
+            CHECK(sdd_q8_linear_forward(&q, x, R, b, y3, SDD_Q8_AVXVNNI_256, &e) == 0);
+            CHECK_MSG(!memcmp(y1, y3, (size_t)R * dout * 4), "%d x %d x %d: AVX-VNNI differs", R, din, dout);
+        }
         if (small) CHECK_MSG(!memcmp(y1, ys, (size_t)R * dout * 4), "%d x %d x %d: kernel != scalar", R, din, dout);
         /* against float32 (double sums): the error of 8-bit weights and activations */
         double num = 0, den = 0;
@@ -153,6 +167,7 @@ static void test_bad(void)
     x[5] = 6;
     CHECK(sdd_q8_linear_forward(&q, x, 2, NULL, y, SDD_Q8_AUTO, &e) == 0);
     CHECK(sdd_q8_linear_forward(&q, x, 0, NULL, y, SDD_Q8_AUTO, &e) == 0);   /* no rows: nothing */
+    CHECK(sdd_q8_linear_forward(&q, x, 2, NULL, y, 99, &e) == -1 && strstr(e.msg, "kernel 99 is not in this build"));
     sdd_q8_linear_free(&q);
     sdd_q8_linear_free(&q);   /* twice: harmless */
 }
@@ -236,7 +251,9 @@ static void test_cli(void)
     CHECK(run("{ $SDD score -m %s/%s --cut 16000 --batch 1 --threads 1 tests/data/audio 2>/dev/null; }", tmp, mp) == 0);
     snprintf(fp, sizeof fp, "%s", out);
     CHECK(run("$SDD score -m %s/%s --int8 --cut 16000 --batch 1 --threads 1 tests/data/audio", tmp, mp) == 0);
-    CHECK_STR_CONTAINS(out, "sdd score: int8 inference: 12 linear layers of the XLS-R encoder quantized (avx512-vnni)\n");
+    char note[160];
+    snprintf(note, sizeof note, "sdd score: int8 inference: 12 linear layers of the XLS-R encoder quantized (%s)\n", sdd_q8_fast());
+    CHECK_STR_CONTAINS(out, note);
     CHECK(run("{ $SDD score -m %s/%s --int8 --cut 16000 --batch 1 --threads 1 tests/data/audio 2>/dev/null; }", tmp, mp) == 0);
     snprintf(one, sizeof one, "%s", out);
     CHECK_MSG(strcmp(one, fp) != 0, "--int8 gave the float32 scores");
