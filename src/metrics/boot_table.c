@@ -1,8 +1,9 @@
 /* Owns the per-attack and per-condition bootstrap of bootstrap.h
- * (sdd_boot_list): the bootstrap of a subset of the trials (the subset's
- * sorted trials taken from the whole set's in one pass, so nothing is
- * sorted again), Holm's step-down adjustment of the entries' p-values, and
- * the lists' text lines and JSON in sdd eval's report.
+ * (sdd_boot_list for sdd eval, sdd_boot_runs_list for sdd compare): the
+ * bootstrap of a subset of the trials, of one system or of several runs
+ * (the subset's sorted trials taken from the whole set's in one pass, so
+ * nothing is sorted again), Holm's step-down adjustment of the entries'
+ * p-values, and sdd eval's text lines and JSON of the lists.
  * Why per entry and on its own: the per-attack EERs are the field's usual
  * breakdown, and an attack has a few thousand trials, so its EER moves more
  * with the evaluation set's luck than the pooled one; "which attacks did
