@@ -187,16 +187,41 @@ static int holm_entries(double *pv, int N, int reps, int m, double *holm, double
     return 0;
 }
 
-/* entry i of one factor: its trials (input positions of cm) into keep, and
- * its table cell */
-static size_t entry_keep(const sdd_eval_report *r, int by_row, int i, const unsigned char *lab, unsigned char *keep)
+/* One factor of a table whose entries a list holds: the rows (attacks,
+ * vocoder types: a factor of the spoof trials, each row keeping every bona
+ * fide trial) or the columns (conditions: both classes). */
+typedef struct {
+    const sdd_table *t;
+    const int *row_of;   /* by_row: the row of the trial at each input position, -1 for none */
+    int by_row;
+    int tdcf;            /* the table's cells have t-DCF coefficients (the report's cell_coef) */
+    const char *what;    /* "attack", "condition", "vocoder type" */
+} factor;
+
+static factor factor_of(const sdd_eval_report *r, int which)
 {
-    const sdd_table *t = &r->table;
+    factor f = { &r->table, r->row_of, 1, 1, "attack" };
+    if (which == 1) { f.by_row = 0; f.what = "condition"; }
+    if (which == 2) { f.t = &r->vocoder_table; f.row_of = r->voc_of; f.tdcf = 0; f.what = "vocoder type"; }
+    return f;
+}
+
+/* entry i of factor f: its trials (input positions of cm) into keep, and
+ * its table cell */
+static size_t entry_keep(const sdd_eval_report *r, const factor *f, int i, const unsigned char *lab, unsigned char *keep)
+{
+    const sdd_table *t = f->t;
     const int64_t n = r->cm.n;
-    const int pooled = by_row ? i == t->nrow - 1 : i == t->ncol - 1;
+    const int pooled = f->by_row ? i == t->nrow - 1 : i == t->ncol - 1;
     for (int64_t k = 0; k < n; k++)
-        keep[k] = (unsigned char)(pooled || (by_row ? lab[k] || r->row_of[k] == i : r->col_of[k] == i));
-    return by_row ? (size_t)i * t->ncol + (size_t)(t->ncol - 1) : (size_t)(t->nrow - 1) * t->ncol + (size_t)i;
+        keep[k] = (unsigned char)(pooled || (f->by_row ? lab[k] || f->row_of[k] == i : r->col_of[k] == i));
+    return f->by_row ? (size_t)i * t->ncol + (size_t)(t->ncol - 1) : (size_t)(t->nrow - 1) * t->ncol + (size_t)i;
+}
+
+/* entry i's name as data (JSON): the row's or the column's */
+static const char *entry_data_name(const factor *f, int i)
+{
+    return f->by_row ? f->t->row_name[i] : f->t->col_name[i];
 }
 
 /* what building a list needs besides its results: each trial's class by
@@ -226,18 +251,19 @@ static int scratch_init(const sdd_eval_report *r, int N, scratch *w)
     return 0;
 }
 
-/* the t-DCF coefficients of table cell `cell` where the table has a min t-DCF there, else NULL */
-static const sdd_tdcf_coef *cell_tdcf(const sdd_eval_report *r, size_t cell)
+/* the t-DCF coefficients of factor f's table cell `cell` where the table has
+ * a min t-DCF there, else NULL */
+static const sdd_tdcf_coef *cell_tdcf(const sdd_eval_report *r, const factor *f, size_t cell)
 {
-    const sdd_tdcf_coef *k = r->cell_coef ? &r->cell_coef[cell] : NULL;
-    return k && k->form && !isnan(r->table.min_tdcf[cell]) ? k : NULL;
+    const sdd_tdcf_coef *k = f->tdcf && r->cell_coef ? &r->cell_coef[cell] : NULL;
+    return k && k->form && !isnan(f->t->min_tdcf[cell]) ? k : NULL;
 }
 
-static int boot_list(const sdd_eval_report *r, const sdd_eval_report *rb, const int64_t *b_of_a, int by_row,
+static int boot_list(const sdd_eval_report *r, const sdd_eval_report *rb, const int64_t *b_of_a, const factor *f,
                      const sdd_boot_params *p, sdd_boot_list *l, sdd_err *e)
 {
-    const sdd_table *t = &r->table;
-    const int N = by_row ? t->nrow : t->ncol;
+    const sdd_table *t = f->t;
+    const int N = f->by_row ? t->nrow : t->ncol;
     scratch w = { 0 };
     memset(l, 0, sizeof *l);
     l->n = N;
@@ -249,13 +275,13 @@ static int boot_list(const sdd_eval_report *r, const sdd_eval_report *rb, const 
     }
     int rc = 0;
     for (int i = 0; i < N && !rc; i++) {
-        const size_t cell = entry_keep(r, by_row, i, w.lab, w.keep);
+        const size_t cell = entry_keep(r, f, i, w.lab, w.keep);
         sdd_boot_result *x = &l->r[i];
         for (int m = 0; m < NM; m++) x->est[m] = x->est_b[m] = x->diff[m] = x->p[m] = NAN;
         if (t->n_bona[cell] == 0 || t->n_spoof[cell] == 0) continue;   /* no EER: no interval (printed "-") */
         if (i == N - 1) { *x = r->boot; continue; }   /* the pooled entry is the whole set: the same draws */
         sdd_boot_params q = *p;
-        q.tdcf = cell_tdcf(r, cell);
+        q.tdcf = cell_tdcf(r, f, cell);
         if (sdd_boot_run_subset(&r->cm, rb ? &rb->cm : NULL, b_of_a, w.keep, &q, x, e)) {
             /* a paired entry whose trials the other system all lacks: no interval */
             if (rb && (x->n_bona == 0 || x->n_spoof == 0) && strstr(e->msg, "scored by both")) {
@@ -263,7 +289,7 @@ static int boot_list(const sdd_eval_report *r, const sdd_eval_report *rb, const 
                 for (int m = 0; m < NM; m++) x->est[m] = x->est_b[m] = x->diff[m] = x->p[m] = NAN;
                 continue;
             }
-            rc = sdd_err_prefix(e, "%s %s", by_row ? "attack" : "condition", by_row ? t->row_name[i] : t->col_name[i]);
+            rc = sdd_err_prefix(e, "%s %s", f->what, entry_data_name(f, i));
         }
     }
     for (int m = 0; m < NM && !rc; m++) {
@@ -290,6 +316,7 @@ int sdd_compare_list(const sdd_eval_report *rep, int by_row, const sdd_sorted *c
     memset(l, 0, sizeof *l);
     const sdd_table *t = &rep->table;
     if (!rep->has_table || !rep->row_of || !rep->col_of || a[0] != &rep->cm) return 0;
+    const factor f = factor_of(rep, by_row ? 0 : 1);
     const int N = by_row ? t->nrow : t->ncol;
     if (N < 2) return 0;
     scratch w = { 0 };
@@ -302,12 +329,12 @@ int sdd_compare_list(const sdd_eval_report *rep, int by_row, const sdd_sorted *c
     }
     int rc = 0;
     for (int i = 0; i < N && !rc; i++) {
-        const size_t cell = entry_keep(rep, by_row, i, w.lab, w.keep);
+        const size_t cell = entry_keep(rep, &f, i, w.lab, w.keep);
         if (t->n_bona[cell] == 0 || t->n_spoof[cell] == 0) continue;   /* has[] all 0 */
         sdd_boot_params q = *p;
-        q.tdcf = p->tdcf ? cell_tdcf(rep, cell) : NULL;
+        q.tdcf = p->tdcf ? cell_tdcf(rep, &f, cell) : NULL;
         if (sdd_boot_runs_subset(a, b, S, ma, mb, w.keep, &q, &l->r[i], e))
-            rc = sdd_err_prefix(e, "%s %s", by_row ? "attack" : "condition", by_row ? t->row_name[i] : t->col_name[i]);
+            rc = sdd_err_prefix(e, "%s %s", f.what, entry_data_name(&f, i));
     }
     for (int m = 0; m < NM && !rc; m++) {
         for (int i = 0; i < N; i++) w.pv[i] = l->r[i].has[m] ? l->r[i].p[m] : NAN;
@@ -321,15 +348,20 @@ int sdd_compare_list(const sdd_eval_report *rep, int by_row, const sdd_sorted *c
 int sdd_eval_bootstrap_lists(sdd_eval_report *r, const sdd_eval_report *rb, const int64_t *b_of_a,
                              const sdd_boot_params *p, sdd_err *e)
 {
-    sdd_boot_list_free(&r->boot_attack);
-    sdd_boot_list_free(&r->boot_cond);
+    sdd_boot_list *lists[3] = { &r->boot_attack, &r->boot_cond, &r->boot_vocoder };
+    for (int k = 0; k < 3; k++) sdd_boot_list_free(lists[k]);
     if (!r->has_table || !r->row_of || !r->col_of) return 0;
     const int want_a = !r->breakdown || (r->breakdown & SDD_BREAKDOWN_ATTACK);
     const int want_c = !r->breakdown || (r->breakdown & SDD_BREAKDOWN_CONDITION);
-    if (want_a && r->table.nrow > 1 && boot_list(r, rb, b_of_a, 1, p, &r->boot_attack, e)) return -1;
-    if (want_c && r->table.ncol > 1 && boot_list(r, rb, b_of_a, 0, p, &r->boot_cond, e)) {
-        sdd_boot_list_free(&r->boot_attack);
-        return -1;
+    /* attacks, conditions, and (2021 DF keys) vocoder types, as the tables print them */
+    const int want[3] = { want_a && r->table.nrow > 1, want_c && r->table.ncol > 1,
+                          want_a && r->has_vocoder_table && r->voc_of && r->vocoder_table.nrow > 1 };
+    for (int k = 0; k < 3; k++) {
+        const factor f = factor_of(r, k);
+        if (want[k] && boot_list(r, rb, b_of_a, &f, p, lists[k], e)) {
+            for (int j = 0; j < k; j++) sdd_boot_list_free(lists[j]);
+            return -1;
+        }
     }
     return 0;
 }
@@ -347,6 +379,12 @@ const char *sdd_eval_entry_name(const sdd_eval_report *r, int by_row, int i, cha
     return b;
 }
 
+/* entry i's printed name: a condition with its official tag */
+static const char *entry_name(const sdd_eval_report *r, const factor *f, int i, char *b, size_t n)
+{
+    return f->by_row ? f->t->row_name[i] : sdd_eval_entry_name(r, 0, i, b, n);
+}
+
 /* one line into f without its trailing blanks */
 static void put_line(char *line, FILE *f)
 {
@@ -355,17 +393,17 @@ static void put_line(char *line, FILE *f)
     fprintf(f, "%s\n", line);
 }
 
-static void print_list(const sdd_eval_report *r, const sdd_boot_list *l, int by_row, FILE *f)
+static void print_list(const sdd_eval_report *r, const sdd_boot_list *l, const factor *fa, FILE *f)
 {
-    int has[NM] = { 0 }, w0 = by_row ? 10 : 18;
+    int has[NM] = { 0 }, w0 = fa->by_row ? 10 : 18;
     char b[128], line[512];
     for (int i = 0; i < l->n; i++) {
         for (int m = 0; m < NM; m++) has[m] |= l->r[i].has[m];
-        const int w = (int)strlen(sdd_eval_entry_name(r, by_row, i, b, sizeof b));
+        const int w = (int)strlen(entry_name(r, fa, i, b, sizeof b));
         if (w > w0) w0 = w;
     }
     const sdd_boot_result *g = &r->boot;
-    const char *what = by_row ? "attack" : "condition";
+    const char *what = fa->what;
     int tested = 0;   /* Holm's count: the named entries with a p (the EER's) */
     for (int i = 0; i < l->n - 1; i++) tested += l->r[i].has[SDD_BOOT_EER];
     if (!g->paired)
@@ -384,7 +422,7 @@ static void print_list(const sdd_eval_report *r, const sdd_boot_list *l, int by_
     put_line(line, f);
     for (int i = 0; i < l->n; i++) {
         const sdd_boot_result *x = &l->r[i];
-        at = snprintf(line, sizeof line, "%-*s", w0, sdd_eval_entry_name(r, by_row, i, b, sizeof b));
+        at = snprintf(line, sizeof line, "%-*s", w0, entry_name(r, fa, i, b, sizeof b));
         for (int m = 0; m < NM; m++) {
             if (!has[m]) continue;
             const double k = scale[m];
@@ -415,11 +453,14 @@ static void print_list(const sdd_eval_report *r, const sdd_boot_list *l, int by_
 void sdd_eval_print_boot_lists(const sdd_eval_report *r, FILE *f)
 {
     if (!r->has_boot) return;
-    if (r->boot_attack.n) print_list(r, &r->boot_attack, 1, f);
-    if (r->boot_cond.n) print_list(r, &r->boot_cond, 0, f);
+    const sdd_boot_list *lists[3] = { &r->boot_attack, &r->boot_cond, &r->boot_vocoder };
+    for (int k = 0; k < 3; k++) {
+        const factor fa = factor_of(r, k);
+        if (lists[k]->n) print_list(r, lists[k], &fa, f);
+    }
 }
 
-static json_t *list_json(const sdd_eval_report *r, const sdd_boot_list *l, int by_row)
+static json_t *list_json(const sdd_eval_report *r, const sdd_boot_list *l, const factor *fa)
 {
     static const char *const metric_key[NM] = { "eer", "min_dcf", "min_tdcf" };
     json_t *a = json_array();
@@ -428,7 +469,7 @@ static json_t *list_json(const sdd_eval_report *r, const sdd_boot_list *l, int b
         const sdd_boot_result *x = &l->r[i];
         json_t *o = sdd_boot_json(x, r->boot_name);
         if (!o) { json_decref(a); return NULL; }
-        json_object_set_new(o, "name", json_string(by_row ? r->table.row_name[i] : r->table.col_name[i]));
+        json_object_set_new(o, "name", json_string(entry_data_name(fa, i)));
         json_t *c = json_object_get(o, "compared");
         for (int m = 0; c && m < NM; m++) {
             json_t *y = json_object_get(c, metric_key[m]);
@@ -443,6 +484,10 @@ static json_t *list_json(const sdd_eval_report *r, const sdd_boot_list *l, int b
 void sdd_eval_boot_lists_json(const sdd_eval_report *r, json_t *boot)
 {
     if (!boot) return;
-    json_object_set_new(boot, "per_attack", r->boot_attack.n ? list_json(r, &r->boot_attack, 1) : json_null());
-    json_object_set_new(boot, "per_condition", r->boot_cond.n ? list_json(r, &r->boot_cond, 0) : json_null());
+    static const char *const key[3] = { "per_attack", "per_condition", "per_vocoder" };
+    const sdd_boot_list *lists[3] = { &r->boot_attack, &r->boot_cond, &r->boot_vocoder };
+    for (int k = 0; k < 3; k++) {
+        const factor fa = factor_of(r, k);
+        json_object_set_new(boot, key[k], lists[k]->n ? list_json(r, lists[k], &fa) : json_null());
+    }
 }

@@ -167,8 +167,10 @@ void sdd_eval_report_free(sdd_eval_report *r)
     free(r->row_of);
     free(r->col_of);
     free(r->cell_coef);
+    free(r->voc_of);
     sdd_boot_list_free(&r->boot_attack);
     sdd_boot_list_free(&r->boot_cond);
+    sdd_boot_list_free(&r->boot_vocoder);
     sdd_adcf_attacks_free(&r->adcf_attacks);
     for (int i = 0; i < r->nwarn; i++) free(r->warnings[i]);
     free(r->warnings);
@@ -594,6 +596,7 @@ int sdd_eval_run(const sdd_eval_opts *o, sdd_eval_report *r, sdd_err *e)
             if (sdd_table_compute(&r->cm, vrow, vocs.v, vocs.n, col_of, cols.v, cols.n, NULL, &r->vocoder_table, e))
                 goto done;
             r->has_vocoder_table = 1;
+            if (o->keep_breakdown) { r->voc_of = vrow; vrow = NULL; }   /* the per-vocoder bootstrap list */
         }
     }
     if (o->sasv_scores && eval_sasv(o, r, e)) goto done;

@@ -94,6 +94,9 @@ typedef struct {
     int has_boot;           /* set by sdd_eval_bootstrap: printed, in the JSON */
     sdd_boot_result boot;
     sdd_boot_list boot_attack, boot_cond; /* per attack / condition (n 0: none), as r->breakdown asks */
+    int *voc_of;            /* (cm.n) 2021 DF keys: the vocoder table's row of each trial, -1 for none;
+                               NULL unless opts.keep_breakdown */
+    sdd_boot_list boot_vocoder;  /* per vocoder type (DF keys, with the attack list) */
     const char *boot_name;  /* the compared system's score file (boot.paired) */
     int has_adcf;           /* SASV scores were given */
     sdd_adcf_result adcf;   /* pooled a-DCF */
@@ -111,7 +114,8 @@ void sdd_eval_report_free(sdd_eval_report *r);
  * stored in r (has_boot), so sdd_eval_print and the JSON report include it.
  * With the attack x condition table, and r's row_of/col_of, also per attack
  * and per condition (the factors r->breakdown asks for: both when 0), into
- * r->boot_attack and r->boot_cond.
+ * r->boot_attack and r->boot_cond, and for 2021 DF keys per vocoder type
+ * (with the attacks) into r->boot_vocoder.
  * Both reports must come from sdd_eval_run with keep_trial_ids.
  * Trials of either system without a match in the other are left out when
  * allow_unpaired (counted in r->boot.unpaired_a/_b), else they are an
@@ -121,8 +125,8 @@ int sdd_eval_bootstrap(sdd_eval_report *r, const sdd_eval_report *rb, const char
 
 /* The per-attack and per-condition lists of sdd_eval_bootstrap (boot_table.c):
  * computing them (b_of_a: the pairing with rb, NULL unpaired), their text
- * (sdd_eval_print), and their JSON as the "per_attack" and "per_condition"
- * keys of the report's "bootstrap" object. */
+ * (sdd_eval_print), and their JSON as the "per_attack", "per_condition" and
+ * "per_vocoder" keys of the report's "bootstrap" object. */
 int sdd_eval_bootstrap_lists(sdd_eval_report *r, const sdd_eval_report *rb, const int64_t *b_of_a,
                              const sdd_boot_params *p, sdd_err *e);
 void sdd_eval_print_boot_lists(const sdd_eval_report *r, FILE *f);

@@ -142,9 +142,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 (b->paired && !(b->p[SDD_BOOT_EER] >= 0 && b->p[SDD_BOOT_EER] <= 1)))
                 __builtin_trap();
             /* the lists: an entry's interval inside [0, 1], Holm's p in [p, 1] */
-            for (int li = 0; li < 2; li++) {
-                const sdd_boot_list *l = li ? &r.boot_cond : &r.boot_attack;
-                if (l->n && (!r.has_table || l->n != (li ? r.table.ncol : r.table.nrow))) __builtin_trap();
+            for (int li = 0; li < 3; li++) {
+                const sdd_boot_list *l = li == 2 ? &r.boot_vocoder : li ? &r.boot_cond : &r.boot_attack;
+                const int want_n = li == 2 ? r.vocoder_table.nrow : li ? r.table.ncol : r.table.nrow;
+                if (l->n && (!r.has_table || l->n != want_n)) __builtin_trap();
                 for (int i = 0; i < l->n; i++) {
                     const sdd_boot_result *x = &l->r[i];
                     if (!x->has[SDD_BOOT_EER]) continue;

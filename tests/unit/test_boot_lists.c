@@ -12,7 +12,8 @@
  *     coefficients for the min t-DCF;
  *   - through the binary: an attack's (a condition's) interval and paired p
  *     equal those sdd eval --ci gives for a key holding only its trials; the
- *     thread count changes nothing; --breakdown picks the lists;
+ *     thread count changes nothing; --breakdown picks the lists; a 2021 DF
+ *     vocoder type's entry likewise;
  *   - sdd compare's lists: an attack's values equal sdd compare's with a key
  *     holding only its trials; with one pair the trials-only values equal
  *     sdd eval --compare's. */
@@ -244,6 +245,24 @@ static void test_reports(void)
     CHECK(r.boot_attack.n == 5 && r.boot_cond.n == 0);
     sdd_eval_report_free(&rb);
     sdd_eval_report_free(&r);
+    /* 2021 DF: the vocoder list's entries are the vocoder table's cells */
+    sdd_eval_opts df = { 0 };
+    df.scores = DATA "asv21_df_scores.txt";
+    df.key = DATA "asv21_df_key.txt";
+    df.keep_breakdown = 1;
+    CHECK(sdd_eval_run(&df, &r, &e) == 0 && r.has_vocoder_table && r.voc_of);
+    CHECK(sdd_eval_bootstrap(&r, NULL, NULL, &p, 0, &e) == 0 && r.boot_vocoder.n == r.vocoder_table.nrow);
+    int vok = 0;
+    for (int i = 0; i < r.boot_vocoder.n; i++) {
+        const size_t c = (size_t)i * r.vocoder_table.ncol + (r.vocoder_table.ncol - 1);
+        vok += r.boot_vocoder.r[i].est[SDD_BOOT_EER] == r.vocoder_table.eer[c] &&
+               r.boot_vocoder.r[i].n_spoof == r.vocoder_table.n_spoof[c] && r.boot_vocoder.r[i].has[SDD_BOOT_EER];
+    }
+    CHECK_MSG(vok == r.boot_vocoder.n && vok == 6, "%d of %d vocoder entries agree with the table", vok, r.boot_vocoder.n);
+    sdd_eval_report_free(&r);
+    df.breakdown = SDD_BREAKDOWN_CONDITION;   /* the vocoder list goes with the attacks */
+    CHECK(sdd_eval_run(&df, &r, &e) == 0 && sdd_eval_bootstrap(&r, NULL, NULL, &p, 0, &e) == 0 && r.boot_vocoder.n == 0);
+    sdd_eval_report_free(&r);
     /* a key without attacks or conditions (In-the-Wild): no lists */
     sdd_eval_opts w = { 0 };
     w.scores = DATA "itw_scores.txt";
@@ -319,6 +338,34 @@ static void test_cli(void)
     CHECK_NEAR(jget(all, "per_attack", 3, "eer", "holm_p"), 4.0 / 300.0, 1e-15);
     CHECK(jget(all, "per_attack", 0, "eer", "holm_p") == 1.0);
     json_decref(all);
+
+    /* 2021 DF: a vocoder type's entry is sdd eval --ci on a key with only its trials and the bona fide ones */
+    const char *dfk = DATA "asv21_df_key.txt", *dfs = DATA "asv21_df_scores.txt";
+    CHECK(run("awk '{ $2 = $2 * 0.9 - 0.1; print }' %s > %s", dfs, T("dfb.txt")) == 0);
+    CHECK(run("$SDD eval --key %s --scores %s --compare %s --ci 200 --ci-seed 3 -o %s", dfk, dfs, T("dfb.txt"), T("df.json")) == 0);
+    CHECK_STR_CONTAINS(out, "\nper vocoder type: this - compared (");
+    CHECK(run("awk '$6 == \"bonafide\" || $9 == \"traditional_vocoder\"' %s > %s", dfk, T("kvoc.txt")) == 0);
+    char kv[256];
+    snprintf(kv, sizeof kv, "%s", T("kvoc.txt"));
+    CHECK(run("$SDD eval --key %s --scores %s --compare %s --ci 200 --ci-seed 3 -o %s", kv, dfs, T("dfb.txt"), T("dfone.json")) == 0);
+    json_t *dfa = load(T("df.json")), *dfo = load(T("dfone.json"));
+    CHECK(dfa && dfo);
+    {
+        json_t *e0 = json_array_get(json_object_get(json_object_get(dfa, "bootstrap"), "per_vocoder"), 0);
+        CHECK(e0 && !strcmp(json_string_value(json_object_get(e0, "name")), "traditional_vocoder"));
+        int same = 0, n = 0;
+        static const char *const field[] = { "value", "lo", "hi", "diff", "diff_lo", "diff_hi", "p" };
+        for (int m = 0; m < 2; m++)
+            for (size_t f = 0; f < sizeof field / sizeof field[0]; f++) {
+                const char *met = m ? "min_dcf" : "eer";
+                const double x = jget(dfa, "per_vocoder", 0, met, field[f]), y = jget(dfo, NULL, 0, met, field[f]);
+                n++;
+                same += x == y && !isnan(x);
+            }
+        CHECK_MSG(same == n, "traditional_vocoder: %d of %d values equal sdd eval on its trials alone", same, n);
+    }
+    json_decref(dfa);
+    json_decref(dfo);
 
     /* unpaired, --breakdown condition: the condition list only, values with intervals */
     CHECK(run("%s --scores " DATA "asv21_la_scores.txt --ci 100 --breakdown condition -o %s", ev, T("c.json")) == 0);
