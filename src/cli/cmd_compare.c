@@ -111,14 +111,14 @@ static void print_text(const sdd_boot_runs_result *r, const runlist *A, const ru
     }
 }
 
-static void print_list(const sdd_eval_report *rep, const sdd_boot_runs_list *l, int by_row, int tdcf, FILE *f)
+static void print_list(const sdd_eval_report *rep, const sdd_boot_runs_list *l, int kind, int tdcf, FILE *f)
 {
-    const char *what = by_row ? "attack" : "condition";
+    const char *what = sdd_eval_factor_what(kind);
     char b[128], line[512];
-    int w0 = by_row ? 10 : 18, reps = 0, tested = 0;   /* tested: Holm's count, the named entries with an EER p */
+    int w0 = kind == SDD_FACTOR_CONDITION ? 18 : 10, reps = 0, tested = 0;   /* tested: Holm's count, the named entries with an EER p */
     for (int i = 0; i < l->n; i++) {
         tested += i < l->n - 1 && l->r[i].has[SDD_BOOT_EER];
-        const int w = (int)strlen(sdd_eval_entry_name(rep, by_row, i, b, sizeof b));
+        const int w = (int)strlen(sdd_eval_factor_entry(rep, kind, i, 1, b, sizeof b));
         if (w > w0) w0 = w;
         if (l->r[i].reps) reps = l->r[i].reps;
     }
@@ -132,7 +132,7 @@ static void print_list(const sdd_eval_report *rep, const sdd_boot_runs_list *l, 
     fprintf(f, "%s\n", line);
     for (int i = 0; i < l->n; i++) {
         const sdd_boot_runs_result *x = &l->r[i];
-        at = snprintf(line, sizeof line, "%-*s", w0, sdd_eval_entry_name(rep, by_row, i, b, sizeof b));
+        at = snprintf(line, sizeof line, "%-*s", w0, sdd_eval_factor_entry(rep, kind, i, 1, b, sizeof b));
         for (int m = 0; m < M; m++) {
             if (!x->has[m]) {
                 at += snprintf(line + at, sizeof line - (size_t)at, "  %-30s %7s %7s %7s", "-", "-", "-", "-");
@@ -171,13 +171,13 @@ static json_t *diff_json(const sdd_boot_runs_result *r, int m)
 
 static const char *const key_of[SDD_BOOT_NMETRIC] = { "eer", "min_dcf", "min_tdcf" };
 
-static json_t *list_json(const sdd_eval_report *rep, const sdd_boot_runs_list *l, int by_row, int M)
+static json_t *list_json(const sdd_eval_report *rep, const sdd_boot_runs_list *l, int kind, int M)
 {
     json_t *a = json_array();
     for (int i = 0; i < l->n; i++) {
         const sdd_boot_runs_result *x = &l->r[i];
         json_t *o = json_object();
-        json_object_set_new(o, "name", json_string(by_row ? rep->table.row_name[i] : rep->table.col_name[i]));
+        json_object_set_new(o, "name", json_string(sdd_eval_factor_entry(rep, kind, i, 0, NULL, 0)));
         json_object_set_new(o, "bonafide", json_integer(x->n_bona));
         json_object_set_new(o, "spoof", json_integer(x->n_spoof));
         for (int m = 0; m < M; m++) {
@@ -229,7 +229,7 @@ typedef struct {
     const runlist *A, *B;
     const char *key;
     const sdd_eval_report *rep;
-    const sdd_boot_runs_list *att, *cond;
+    const sdd_boot_runs_list *lists;   /* SDD_FACTOR_N: attacks, conditions, vocoder types */
     int metrics;   /* 2, or 3 with the min t-DCF */
 } compare_output;
 
@@ -238,8 +238,9 @@ static int write_json(FILE *f, void *ctx, sdd_err *e)
     const compare_output *x = ctx;
     json_t *j = report_json(x->r, x->A, x->B, x->key, x->metrics);
     if (!j) return sdd_err_set(e, "out of memory");
-    json_object_set_new(j, "per_attack", x->att->n ? list_json(x->rep, x->att, 1, x->metrics) : json_null());
-    json_object_set_new(j, "per_condition", x->cond->n ? list_json(x->rep, x->cond, 0, x->metrics) : json_null());
+    static const char *const key[SDD_FACTOR_N] = { "per_attack", "per_condition", "per_vocoder" };
+    for (int k = 0; k < SDD_FACTOR_N; k++)
+        json_object_set_new(j, key[k], x->lists[k].n ? list_json(x->rep, &x->lists[k], k, x->metrics) : json_null());
     const int bad = json_dumpf(j, f, JSON_INDENT(2) | JSON_REAL_PRECISION(17) | JSON_ENSURE_ASCII) || fputc('\n', f) == EOF;
     json_decref(j);
     return bad ? sdd_err_set(e, "cannot write the JSON report") : 0;
@@ -343,24 +344,26 @@ int cmd_compare(int argc, char **argv)
         cli_error("%s", e.msg);
         status = SDD_EXIT_ERROR;
     }
-    sdd_boot_runs_list att = { 0 }, cond = { 0 };
-    if (status == SDD_EXIT_OK &&
-        (((breakdown & SDD_BREAKDOWN_ATTACK) && sdd_compare_list(&rep[0], 1, sa, sb, A.n, ma, mb, &bp, &att, &e)) ||
-         ((breakdown & SDD_BREAKDOWN_CONDITION) && sdd_compare_list(&rep[0], 0, sa, sb, A.n, ma, mb, &bp, &cond, &e)))) {
-        cli_error("%s", e.msg);
-        status = SDD_EXIT_ERROR;
-    }
+    /* the lists: attacks (with, for 2021 DF keys, the vocoder types) and conditions, as --breakdown asks */
+    sdd_boot_runs_list lists[SDD_FACTOR_N] = { { 0 } };
+    const int want[SDD_FACTOR_N] = { breakdown & SDD_BREAKDOWN_ATTACK, breakdown & SDD_BREAKDOWN_CONDITION,
+                                     breakdown & SDD_BREAKDOWN_ATTACK };
+    for (int k = 0; k < SDD_FACTOR_N && status == SDD_EXIT_OK; k++)
+        if (want[k] && sdd_compare_list(&rep[0], k, sa, sb, A.n, ma, mb, &bp, &lists[k], &e)) {
+            cli_error("%s", e.msg);
+            status = SDD_EXIT_ERROR;
+        }
     if (status == SDD_EXIT_OK) {
         FILE *tf = cli_is_dash(out) ? stderr : stdout;
         print_text(&r, &A, &B, tdcf, tf);
-        if (att.n) print_list(&rep[0], &att, 1, tdcf, tf);
-        if (cond.n) print_list(&rep[0], &cond, 0, tdcf, tf);
+        static const int order[SDD_FACTOR_N] = { SDD_FACTOR_ATTACK, SDD_FACTOR_CONDITION, SDD_FACTOR_VOCODER };
+        for (int k = 0; k < SDD_FACTOR_N; k++)
+            if (lists[order[k]].n) print_list(&rep[0], &lists[order[k]], order[k], tdcf, tf);
         cli_flush_stdout();
-        compare_output co = { &r, &A, &B, key, &rep[0], &att, &cond, tdcf ? SDD_BOOT_NMETRIC : 2 };
+        compare_output co = { &r, &A, &B, key, &rep[0], lists, tdcf ? SDD_BOOT_NMETRIC : 2 };
         if (out) status = cli_write_output(out, write_json, &co);
     }
-    sdd_boot_runs_list_free(&att);
-    sdd_boot_runs_list_free(&cond);
+    for (int k = 0; k < SDD_FACTOR_N; k++) sdd_boot_runs_list_free(&lists[k]);
     for (int k = 0; k < 2 * A.n; k++) free(map[k]);
     for (int k = 0; k < nrep; k++) sdd_eval_report_free(&rep[k]);
     free(rep);

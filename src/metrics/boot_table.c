@@ -309,15 +309,17 @@ void sdd_boot_runs_list_free(sdd_boot_runs_list *l)
     memset(l, 0, sizeof *l);
 }
 
-int sdd_compare_list(const sdd_eval_report *rep, int by_row, const sdd_sorted *const *a, const sdd_sorted *const *b,
+int sdd_compare_list(const sdd_eval_report *rep, int kind, const sdd_sorted *const *a, const sdd_sorted *const *b,
                      int S, const int64_t *const *ma, const int64_t *const *mb, const sdd_boot_params *p,
                      sdd_boot_runs_list *l, sdd_err *e)
 {
     memset(l, 0, sizeof *l);
-    const sdd_table *t = &rep->table;
+    if (kind < 0 || kind >= SDD_FACTOR_N) return sdd_err_set(e, "compare: no factor %d", kind);
     if (!rep->has_table || !rep->row_of || !rep->col_of || a[0] != &rep->cm) return 0;
-    const factor f = factor_of(rep, by_row ? 0 : 1);
-    const int N = by_row ? t->nrow : t->ncol;
+    if (kind == SDD_FACTOR_VOCODER && (!rep->has_vocoder_table || !rep->voc_of)) return 0;
+    const factor f = factor_of(rep, kind);
+    const sdd_table *t = f.t;
+    const int N = f.by_row ? t->nrow : t->ncol;
     if (N < 2) return 0;
     scratch w = { 0 };
     l->n = N;
@@ -383,6 +385,17 @@ const char *sdd_eval_entry_name(const sdd_eval_report *r, int by_row, int i, cha
 static const char *entry_name(const sdd_eval_report *r, const factor *f, int i, char *b, size_t n)
 {
     return f->by_row ? f->t->row_name[i] : sdd_eval_entry_name(r, 0, i, b, n);
+}
+
+const char *sdd_eval_factor_what(int kind)
+{
+    return kind == SDD_FACTOR_VOCODER ? "vocoder type" : kind == SDD_FACTOR_CONDITION ? "condition" : "attack";
+}
+
+const char *sdd_eval_factor_entry(const sdd_eval_report *r, int kind, int i, int printed, char *buf, size_t n)
+{
+    const factor f = factor_of(r, kind);
+    return printed ? entry_name(r, &f, i, buf, n) : entry_data_name(&f, i);
 }
 
 /* one line into f without its trailing blanks */

@@ -135,8 +135,8 @@ void sdd_eval_print_boot_lists(const sdd_eval_report *r, FILE *f);
 const char *sdd_eval_entry_name(const sdd_eval_report *r, int by_row, int i, char *buf, size_t n);
 void sdd_eval_boot_lists_json(const sdd_eval_report *r, json_t *boot);
 
-/* sdd compare's lists: one factor (by_row: attacks, else conditions) of the
- * table of rep, the first run's report (a[0] == &rep->cm, evaluated with
+/* sdd compare's lists: one factor (SDD_FACTOR_*: attacks, conditions, or
+ * the vocoder types of 2021 DF keys) of the tables of rep, the first run's report (a[0] == &rep->cm, evaluated with
  * keep_breakdown), each entry's trials bootstrapped over the runs as
  * sdd_boot_runs does (sdd_boot_runs_subset); with p->tdcf, each entry's
  * min t-DCF with its table cell's coefficients, where the table has one.
@@ -148,9 +148,14 @@ typedef struct {
                                    n - 1 named entries, a p of 0 as 1 / reps (pooled: its own p) */
 } sdd_boot_runs_list;
 void sdd_boot_runs_list_free(sdd_boot_runs_list *l);
-int sdd_compare_list(const sdd_eval_report *rep, int by_row, const sdd_sorted *const *a, const sdd_sorted *const *b,
+enum { SDD_FACTOR_ATTACK = 0, SDD_FACTOR_CONDITION = 1, SDD_FACTOR_VOCODER = 2, SDD_FACTOR_N = 3 };
+int sdd_compare_list(const sdd_eval_report *rep, int factor, const sdd_sorted *const *a, const sdd_sorted *const *b,
                      int S, const int64_t *const *ma, const int64_t *const *mb, const sdd_boot_params *p,
                      sdd_boot_runs_list *l, sdd_err *e);
+/* A factor's word ("attack", "condition", "vocoder type"), and entry i's
+ * name as printed (a condition with its official tag, in buf) and as data. */
+const char *sdd_eval_factor_what(int factor);
+const char *sdd_eval_factor_entry(const sdd_eval_report *r, int factor, int i, int printed, char *buf, size_t n);
 
 /* Human-readable summary and the tables selected by r->breakdown: "both"
  * prints the attack x condition matrix (a list when the key has only one

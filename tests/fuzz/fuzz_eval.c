@@ -56,9 +56,9 @@ static void run_pairs(const sdd_eval_report *r, const sdd_eval_report *rb, const
         if (rc != 0 && (rc != -1 || strchr(e.msg, '\n'))) __builtin_trap();
         /* sdd compare's per-attack and per-condition lists of the same runs:
          * every entry's mean difference 0 too, Holm's p in [p, 1] */
-        for (int by_row = 0; rc == 0 && by_row < 2; by_row++) {
+        for (int kind = 0; rc == 0 && kind < SDD_FACTOR_N; kind++) {
             sdd_boot_runs_list l;
-            const int lc = sdd_compare_list(r, by_row, a, b, 2, ma, mb, bp, &l, &e);
+            const int lc = sdd_compare_list(r, kind, a, b, 2, ma, mb, bp, &l, &e);
             if (lc != 0 && (lc != -1 || strchr(e.msg, '\n'))) __builtin_trap();
             for (int i = 0; lc == 0 && i < l.n; i++) {
                 const sdd_boot_runs_result *x = &l.r[i];

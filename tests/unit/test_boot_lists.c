@@ -481,6 +481,27 @@ static void test_compare(void)
     CHECK(cget(c1, "per_attack", 0, "min_tdcf", "mean_a") != cget(c1, "per_attack", 4, "min_tdcf", "mean_a"));
     json_decref(c1);
     json_decref(e1);
+    /* 2021 DF, one pair: each vocoder type's trials-only values are sdd eval --compare's */
+    const char *dfk = DATA "asv21_df_key.txt", *dfs = DATA "asv21_df_scores.txt";
+    CHECK(run("awk 'NR == FNR { v[$2] = $9; next } { if (v[$1] == \"neural_vocoder_autoregressive\") $2 += 0.7; print }' "
+              "%s %s > %s", dfk, dfs, T("dfb.txt")) == 0);
+    CHECK(run("$SDD compare --key %s --a %s --b %s --ci 200 --ci-seed 6 -o %s", dfk, dfs, T("dfb.txt"), T("dfc.json")) == 0);
+    CHECK_STR_CONTAINS(out, "\nper vocoder type: A - B, mean over the pairs");
+    CHECK(run("$SDD eval --key %s --scores %s --compare %s --ci 200 --ci-seed 6 -o %s", dfk, dfs, T("dfb.txt"), T("dfe.json")) == 0);
+    json_t *dc = load(T("dfc.json")), *de = load(T("dfe.json"));
+    CHECK(dc && de);
+    same = n = 0;
+    for (int i = 0; i < 6; i++)
+        for (int m = 0; m < 2; m++) {
+            n += 3;
+            same += cget(dc, "per_vocoder", i, metric[m], "trials_only_lo") == jget(de, "per_vocoder", i, metric[m], "diff_lo");
+            same += cget(dc, "per_vocoder", i, metric[m], "trials_only_hi") == jget(de, "per_vocoder", i, metric[m], "diff_hi");
+            same += cget(dc, "per_vocoder", i, metric[m], "trials_only_p") == jget(de, "per_vocoder", i, metric[m], "p");
+        }
+    CHECK_MSG(same == n, "%d of %d per-vocoder values of sdd compare (one pair) equal sdd eval --compare's", same, n);
+    CHECK(cget(dc, "per_vocoder", 2, "eer", "diff") < 0);   /* neural_vocoder_autoregressive: B raised its spoofs */
+    json_decref(dc);
+    json_decref(de);
     /* --breakdown none: no lists; a bad value: a usage error */
     CHECK(run("$SDD compare --key %s --a %s --b %s --ci 50 --breakdown none -o %s", key, a1, T("b1.txt"), T("n.json")) == 0);
     CHECK(!strstr(out, "per attack") && !strstr(out, "per condition"));
