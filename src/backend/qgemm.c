@@ -25,15 +25,25 @@
 
 enum { MR = 6, NR = 32 };   /* the tile: rows x outputs (two blocks of 16) */
 
-const char *sdd_q8_fast(void)
+/* the kernel AUTO runs: the widest the build has */
+static int auto_kernel(void)
 {
 #if defined(SDD_Q8_VNNI)
-    return "avx512-vnni";
+    return SDD_Q8_AVX512VNNI;
 #elif defined(SDD_Q8_AVXVNNI)
-    return "avx-vnni";
+    return SDD_Q8_AVXVNNI_256;
 #else
-    return NULL;
+    return SDD_Q8_SCALAR;
 #endif
+}
+
+const char *sdd_q8_fast(void)
+{
+    switch (auto_kernel()) {
+    case SDD_Q8_AVX512VNNI: return "avx512-vnni";
+    case SDD_Q8_AVXVNNI_256: return "avx-vnni";
+    default: return NULL;
+    }
 }
 
 int sdd_q8_has_kernel(int kernel)
@@ -236,6 +246,8 @@ static void tile_avxvnni(const sdd_q8_linear *q, const uint8_t *A, int rows, int
 int sdd_q8_linear_forward(const sdd_q8_linear *q, const float *x, int64_t R, const float *b, float *y, int kernel,
                           sdd_err *e)
 {
+    if (!sdd_q8_has_kernel(kernel)) return sdd_err_set(e, "int8 linear: kernel %d is not in this build", kernel);
+    if (kernel == SDD_Q8_AUTO) kernel = auto_kernel();
     if (R <= 0) return 0;
     if (R > (1 << 30)) return sdd_err_set(e, "int8 linear: %lld rows", (long long)R);
     uint8_t *A = malloc((size_t)R * (size_t)q->kp);
@@ -257,18 +269,6 @@ int sdd_q8_linear_forward(const sdd_q8_linear *q, const float *x, int64_t R, con
         return sdd_err_set(e, "int8 linear: input row %lld has a value that is not finite", (long long)bad);
     }
     const int64_t nrt = (R + MR - 1) / MR, nct = (q->dout + NR - 1) / NR;
-    if (!sdd_q8_has_kernel(kernel)) {
-        free(A); free(rs); free(rz);
-        return sdd_err_set(e, "int8 linear: kernel %d is not in this build", kernel);
-    }
-    /* AUTO: the widest kernel the build has */
-#if defined(SDD_Q8_VNNI)
-    if (kernel == SDD_Q8_AUTO) kernel = SDD_Q8_AVX512VNNI;
-#elif defined(SDD_Q8_AVXVNNI)
-    if (kernel == SDD_Q8_AUTO) kernel = SDD_Q8_AVXVNNI_256;
-#else
-    if (kernel == SDD_Q8_AUTO) kernel = SDD_Q8_SCALAR;
-#endif
     #pragma omp parallel for schedule(static)
     for (int64_t t = 0; t < nrt * nct; t++) {
         /* row tiles innermost: a thread's consecutive tiles share their 32

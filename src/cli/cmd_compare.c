@@ -141,12 +141,9 @@ static void print_list(const sdd_eval_report *rep, const sdd_boot_runs_list *l, 
             const double k = m == SDD_BOOT_EER ? 100.0 : 1.0, h = l->holm[(size_t)i * SDD_BOOT_NMETRIC + m];
             char s[96], p1[32], p2[32], ph[32];
             snprintf(s, sizeof s, "%+.4f (%+.4f .. %+.4f)", k * x->diff[m], k * x->lo[m], k * x->hi[m]);
-            if (x->p[m] * reps < 1.0) snprintf(p1, sizeof p1, "<%.2g", 1.0 / reps);
-            else snprintf(p1, sizeof p1, "%.3g", x->p[m]);
-            if (x->p_t[m] * reps < 1.0) snprintf(p2, sizeof p2, "<%.2g", 1.0 / reps);
-            else snprintf(p2, sizeof p2, "%.3g", x->p_t[m]);
-            if (i == l->n - 1 && h * reps < 1.0) snprintf(ph, sizeof ph, "<%.2g", 1.0 / reps);
-            else snprintf(ph, sizeof ph, "%.3g", h);
+            sdd_boot_p_cell(x->p[m], reps, p1, sizeof p1);
+            sdd_boot_p_cell(x->p_t[m], reps, p2, sizeof p2);
+            sdd_boot_p_cell(h, i == l->n - 1 ? reps : 0, ph, sizeof ph);   /* pooled: its own p */
             at += snprintf(line + at, sizeof line - (size_t)at, "  %-30s %7s %7s %7s", s, p1, ph, p2);
         }
         while (at > 0 && line[at - 1] == ' ') line[--at] = '\0';
@@ -356,9 +353,8 @@ int cmd_compare(int argc, char **argv)
     if (status == SDD_EXIT_OK) {
         FILE *tf = cli_is_dash(out) ? stderr : stdout;
         print_text(&r, &A, &B, tdcf, tf);
-        static const int order[SDD_FACTOR_N] = { SDD_FACTOR_ATTACK, SDD_FACTOR_CONDITION, SDD_FACTOR_VOCODER };
         for (int k = 0; k < SDD_FACTOR_N; k++)
-            if (lists[order[k]].n) print_list(&rep[0], &lists[order[k]], order[k], tdcf, tf);
+            if (lists[k].n) print_list(&rep[0], &lists[k], k, tdcf, tf);
         cli_flush_stdout();
         compare_output co = { &r, &A, &B, key, &rep[0], lists, tdcf ? SDD_BOOT_NMETRIC : 2 };
         if (out) status = cli_write_output(out, write_json, &co);

@@ -259,6 +259,16 @@ static const sdd_tdcf_coef *cell_tdcf(const sdd_eval_report *r, const factor *f,
     return k && k->form && !isnan(f->t->min_tdcf[cell]) ? k : NULL;
 }
 
+/* whether the kept trials with a match in the other system (b_of_a >= 0)
+ * hold both classes: a paired entry without one has no interval */
+static int both_classes_paired(int64_t n, const unsigned char *keep, const unsigned char *lab, const int64_t *b_of_a)
+{
+    int seen[2] = { 0, 0 };
+    for (int64_t k = 0; k < n && !(seen[0] && seen[1]); k++)
+        if (keep[k] && b_of_a[k] >= 0) seen[lab[k] != 0] = 1;
+    return seen[0] && seen[1];
+}
+
 static int boot_list(const sdd_eval_report *r, const sdd_eval_report *rb, const int64_t *b_of_a, const factor *f,
                      const sdd_boot_params *p, sdd_boot_list *l, sdd_err *e)
 {
@@ -280,17 +290,11 @@ static int boot_list(const sdd_eval_report *r, const sdd_eval_report *rb, const 
         for (int m = 0; m < NM; m++) x->est[m] = x->est_b[m] = x->diff[m] = x->p[m] = NAN;
         if (t->n_bona[cell] == 0 || t->n_spoof[cell] == 0) continue;   /* no EER: no interval (printed "-") */
         if (i == N - 1) { *x = r->boot; continue; }   /* the pooled entry is the whole set: the same draws */
+        if (rb && !both_classes_paired(r->cm.n, w.keep, w.lab, b_of_a)) continue;   /* the other system lacks a class here */
         sdd_boot_params q = *p;
         q.tdcf = cell_tdcf(r, f, cell);
-        if (sdd_boot_run_subset(&r->cm, rb ? &rb->cm : NULL, b_of_a, w.keep, &q, x, e)) {
-            /* a paired entry whose trials the other system all lacks: no interval */
-            if (rb && (x->n_bona == 0 || x->n_spoof == 0) && strstr(e->msg, "scored by both")) {
-                memset(x, 0, sizeof *x);
-                for (int m = 0; m < NM; m++) x->est[m] = x->est_b[m] = x->diff[m] = x->p[m] = NAN;
-                continue;
-            }
+        if (sdd_boot_run_subset(&r->cm, rb ? &rb->cm : NULL, b_of_a, w.keep, &q, x, e))
             rc = sdd_err_prefix(e, "%s %s", f->what, entry_data_name(f, i));
-        }
     }
     for (int m = 0; m < NM && !rc; m++) {
         for (int i = 0; i < N; i++) w.pv[i] = rb && l->r[i].has[m] ? l->r[i].p[m] : NAN;
@@ -451,12 +455,9 @@ static void print_list(const sdd_eval_report *r, const sdd_boot_list *l, const f
                 continue;
             }
             snprintf(s, sizeof s, "%+.4f (%+.4f .. %+.4f)", k * x->diff[m], k * x->diff_lo[m], k * x->diff_hi[m]);
-            if (x->p[m] * x->reps < 1.0) snprintf(pt, sizeof pt, "<%.2g", 1.0 / x->reps);
-            else snprintf(pt, sizeof pt, "%.3g", x->p[m]);
-            const double h = l->holm[(size_t)i * NM + m];
-            if (isnan(h)) snprintf(ht, sizeof ht, "-");
-            else if (i == l->n - 1 && h * x->reps < 1.0) snprintf(ht, sizeof ht, "<%.2g", 1.0 / x->reps);
-            else snprintf(ht, sizeof ht, "%.3g", h);
+            sdd_boot_p_cell(x->p[m], x->reps, pt, sizeof pt);
+            /* the pooled entry's "Holm p" is its own p; the others' are bounds already */
+            sdd_boot_p_cell(l->holm[(size_t)i * NM + m], i == l->n - 1 ? x->reps : 0, ht, sizeof ht);
             at += snprintf(line + at, sizeof line - (size_t)at, "  %-30s %7s %7s", s, pt, ht);
         }
         put_line(line, f);

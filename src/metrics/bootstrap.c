@@ -386,6 +386,13 @@ void sdd_boot_p_text(double p, int reps, char *buf, size_t n)
     else snprintf(buf, n, "p = %.3g", p);
 }
 
+void sdd_boot_p_cell(double p, int reps, char *buf, size_t n)
+{
+    if (isnan(p)) snprintf(buf, n, "-");
+    else if (reps > 0 && p * reps < 1.0) snprintf(buf, n, "<%.2g", 1.0 / reps);
+    else snprintf(buf, n, "%.3g", p);
+}
+
 void sdd_boot_print(const sdd_boot_result *r, const char *name_b, FILE *f)
 {
     fprintf(f, "bootstrap  %d stratified replicates of the %lld bona fide and %lld spoof trials%s (seed %llu); "

@@ -160,6 +160,9 @@ void sdd_boot_list_free(sdd_boot_list *l);
 /* A p-value as text: "p = 0.123", or "p < 0.001" (1 / reps) when no
  * replicate crossed 0. */
 void sdd_boot_p_text(double p, int reps, char *buf, size_t n);
+/* The same for a table's column: "0.123", "<0.001", "-" for NaN. reps 0:
+ * p is printed as it is (a Holm-adjusted value, already an upper bound). */
+void sdd_boot_p_cell(double p, int reps, char *buf, size_t n);
 /* Text lines for sdd eval's summary; name_b names system b (its file). */
 void sdd_boot_print(const sdd_boot_result *r, const char *name_b, FILE *f);
 /* The result as a JSON object (sdd eval -o: "bootstrap"); NULL on OOM. */
