@@ -11,7 +11,8 @@
 #   3. benchmark: sdd cuda vs sdd cpu, and vs PyTorch cuda when torch with
 #      CUDA is installed (said so in the results when it is not)
 #   4. compute-sanitizer memcheck on one fixture's forward and on one training
-#      step of AASIST-L and of XLSR-AASIST-tiny
+#      step of AASIST-L and of XLSR-AASIST-tiny, in the background during the
+#      correctness sections (2 and 5), finished before any benchmark starts
 #   5. a short sdd train --device cuda run on the test clips (AASIST-L; XLSR-AASIST-tiny
 #      with --ssl-recompute auto deciding by the device's free memory)
 #   6. XLS-R: the XLSR-AASIST (300M) eval and training benchmarks (after the
@@ -73,6 +74,20 @@ if "$TC" --probe | tee -a "$RES" | grep -q '^SKIP test_cuda'; then
   exit 0
 fi
 
+# compute-sanitizer memcheck runs in the background while the correctness
+# sections run (they time nothing; the benchmarks start only after it ends);
+# its verdicts are written in the compute-sanitizer section
+CS=$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer 2>/dev/null)
+if [ -n "$CS" ]; then
+  ( timeout 60 "$CS" --tool memcheck --error-exitcode 9 "$TC" aasistl_rand.safetensors > "$OUT/sanitizer_memcheck.log" 2>&1
+    echo $? > "$OUT/sanitizer_memcheck.rc" ) &
+  ( timeout 100 "$CS" --tool memcheck --error-exitcode 9 "$TC" --train-step > "$OUT/sanitizer_train_memcheck.log" 2>&1
+    echo $? > "$OUT/sanitizer_train_memcheck.rc" ) &
+  # the XLS-R kernels (attention pointer arrays, the lane reductions, conv1d, recomputation) on the tiny model
+  ( timeout 180 "$CS" --tool memcheck --error-exitcode 9 "$TC" --train-step XLSR-AASIST-tiny > "$OUT/sanitizer_xlsr_memcheck.log" 2>&1
+    echo $? > "$OUT/sanitizer_xlsr_memcheck.rc" ) &
+fi
+
 section "reference fixtures on CUDA (test_cuda)"
 timeout 150 "$TC" 2>&1 | tee -a "$RES"
 [ "$(grep -c '^test_cuda: [0-9]* passed, 0 failed' "$RES")" -ge 1 ] || { fail=1; log "test_cuda FAILED"; }
@@ -101,6 +116,21 @@ if [ -f "${SDD_SHARED:-../shared}/models/AASIST.pth" ]; then
   [ $rc1 -eq 0 ] && [ $rc2 -eq 0 ] || { fail=1; log "sdd score FAILED (cuda rc $rc1, cpu rc $rc2)"; head -n 5 "$OUT/score_cuda.txt" | tee -a "$RES"; }
 else
   log "skipped: no AASIST.pth under ${SDD_SHARED:-../shared}/models"
+fi
+endsec
+
+section "compute-sanitizer (memcheck; started before the fixtures, in the background)"
+if [ -n "$CS" ]; then
+  wait
+  for t in memcheck:"the AASIST-L fixture forward" train_memcheck:"one AASIST-L DPDA (pcgrad) training step" \
+           xlsr_memcheck:"one XLSR-AASIST-tiny DPDA (pcgrad) training step"; do
+    f=${t%%:*} what=${t#*:} rc=$(cat "$OUT/sanitizer_$f.rc" 2>/dev/null || echo none)
+    tail -n 4 "$OUT/sanitizer_$f.log" | tee -a "$RES"
+    if [ "$rc" = 124 ]; then log "compute-sanitizer memcheck on $what: timed out (no verdict)"
+    else log "compute-sanitizer memcheck on $what: exit $rc"; [ "$rc" = 0 ] || fail=1; fi
+  done
+else
+  log "compute-sanitizer not found"
 fi
 endsec
 
@@ -143,9 +173,9 @@ section "XLS-R on CUDA: XLSR-AASIST (300M, random weights) eval forward and dual
 timeout 90 "$TC" --bench-xlsr "$BENCH" 2>&1 | tee -a "$RES"
 grep '"XLSR-AASIST"' "$BENCH" | tee -a "$RES"
 [ "$(grep -c '"XLSR-AASIST", "measure": "eval_forward"' "$BENCH")" -eq 3 ] || { fail=1; log "XLS-R eval benchmark FAILED"; }
-timeout 240 "$TC" --bench-xlsr-train "$BENCH" 2>&1 | tee -a "$RES"
+timeout 270 "$TC" --bench-xlsr-train "$BENCH" 2>&1 | tee -a "$RES"
 grep '"XLSR-AASIST", "measure": "train_dual' "$BENCH" | tee -a "$RES"
-[ "$(grep '"XLSR-AASIST", "measure": "train_dual' "$BENCH" | grep -c '"math": "fp32"')" -eq 6 ] || { fail=1; log "XLS-R training benchmark FAILED"; }
+[ "$(grep '"XLSR-AASIST", "measure": "train_dual' "$BENCH" | grep -c '"math": "fp32"')" -eq 8 ] || { fail=1; log "XLS-R training benchmark FAILED"; }
 # TF32 tensor cores (SDD_CUDA_TF32=1, opt-in): two of the pcgrad lines again, and how far the tiny model's fixture logits move
 SDD_CUDA_TF32=1 timeout 90 "$TC" --bench-xlsr-train "$BENCH" quick 2>&1 | grep '^bench-xlsr-train' | tee -a "$RES"
 [ "$(grep '"XLSR-AASIST", "measure": "train_dual' "$BENCH" | grep -c '"math": "tf32"')" -eq 2 ] || log "XLS-R TF32 training benchmark failed or timed out (informational)"
@@ -160,33 +190,10 @@ if /usr/bin/env python3 -c 'import torch, sys; sys.exit(0 if torch.cuda.is_avail
   grep '"XLSR-AASIST"' "$BENCH" | grep '"torch"' | tee -a "$RES"
 fi
 endsec
-section "compute-sanitizer"
-CS=$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer 2>/dev/null)
-if [ -n "$CS" ]; then
-  for tool in memcheck; do
-    timeout 60 "$CS" --tool $tool --error-exitcode 9 "$TC" aasistl_rand.safetensors > "$OUT/sanitizer_$tool.log" 2>&1; rc=$?
-    tail -n 4 "$OUT/sanitizer_$tool.log" | tee -a "$RES"
-    log "compute-sanitizer $tool on the AASIST-L fixture forward: exit $rc"
-    [ $rc -eq 0 ] || fail=1
-    timeout 100 "$CS" --tool $tool --error-exitcode 9 "$TC" --train-step > "$OUT/sanitizer_train_$tool.log" 2>&1; rc=$?
-    tail -n 4 "$OUT/sanitizer_train_$tool.log" | tee -a "$RES"
-    log "compute-sanitizer $tool on one AASIST-L DPDA (pcgrad) training step: exit $rc"
-    [ $rc -eq 0 ] || fail=1
-    # the XLS-R kernels (attention pointer arrays, the lane reductions, conv1d, recomputation) on the tiny model
-    timeout 150 "$CS" --tool $tool --error-exitcode 9 "$TC" --train-step XLSR-AASIST-tiny > "$OUT/sanitizer_xlsr_$tool.log" 2>&1; rc=$?
-    tail -n 4 "$OUT/sanitizer_xlsr_$tool.log" | tee -a "$RES"
-    if [ $rc -eq 124 ]; then log "compute-sanitizer $tool on one XLSR-AASIST-tiny DPDA (pcgrad) step: timed out after 150 s (no verdict)"
-    else log "compute-sanitizer $tool on one XLSR-AASIST-tiny DPDA (pcgrad) training step: exit $rc"; [ $rc -eq 0 ] || fail=1; fi
-  done
-else
-  log "compute-sanitizer not found"
-fi
-endsec
-
 section "Nsight Compute: GPU time per kernel of one AASIST-L DPDA (pcgrad) step, B = 4 + 4 (informational)"
 NCU=$(command -v ncu || ls /usr/local/cuda/bin/ncu 2>/dev/null)
 if [ -n "$NCU" ]; then
-  timeout 45 "$NCU" --metrics gpu__time_duration.sum --csv --print-units base "$TC" --train-step > "$OUT/ncu.csv" 2>"$OUT/ncu.log"
+  timeout 45 "$NCU" --clock-control none --metrics gpu__time_duration.sum --csv --print-units base "$TC" --train-step > "$OUT/ncu.csv" 2>"$OUT/ncu.log"
   awk -F'","' '/"Metric Name"/ { for (i = 1; i <= NF; i++) { h = $i; gsub(/"/, "", h); col[h] = i }; next }
     col["Metric Name"] && $col["Metric Name"] == "gpu__time_duration.sum" { v = $col["Metric Value"]; gsub(/[",]/, "", v);
       k = $col["Kernel Name"]; sub(/\(.*/, "", k); t[k] += v; n[k]++; all += v }

@@ -31,7 +31,8 @@
  *   test_cuda --bench-xlsr-train F  XLSR-AASIST (300M) dual-path steps
  *                        (5 + 5 x 66800) on CUDA: none and pcgrad (per-path
  *                        BN), pcgrad with joint BN, both pcgrad again with
- *                        recomputation off; JSON lines appended to F; then
+ *                        recomputation off, gradvac and cagrad (per-path
+ *                        BN); JSON lines appended to F; then
  *                        one profiled pcgrad step (time per launch label)
  *                        and one 10 + 10 step (its device memory peak);
  *                        `... F quick`: two pcgrad lines only (per-path BN
@@ -423,7 +424,8 @@ static int time_steps(sdd_model *m, const char *name, int align, int bn, const f
  * alignment none and pcgrad with per-path statistics (one backward), pcgrad
  * with joint statistics (sdd train's default and the reference's: two
  * backward passes, as PyTorch's peer step), both pcgrad settings again with
- * the XLS-R layers' activations kept instead of recomputed; then one profiled
+ * the XLS-R layers' activations kept instead of recomputed, gradvac and cagrad
+ * with per-path statistics (each alignment method); then one profiled
  * pcgrad step (time per launch label) and one 10 + 10 pcgrad step (the
  * issue's room-for-batch-10 check: its device arena peak) */
 static int bench_xlsr_train(const char *outpath, const char *card, int quick)
@@ -441,7 +443,8 @@ static int bench_xlsr_train(const char *outpath, const char *card, int quick)
     static const struct { int align, bn, recompute, nb, reps, prof; } pass[] = {
         { SDD_ALIGN_NONE, SDD_BN_PER_PATH, 1, 10, 3, 0 },   { SDD_ALIGN_PCGRAD, SDD_BN_PER_PATH, 1, 10, 3, 0 },
         { SDD_ALIGN_PCGRAD, SDD_BN_JOINT, 1, 10, 3, 0 },    { SDD_ALIGN_PCGRAD, SDD_BN_PER_PATH, 0, 10, 3, 0 },
-        { SDD_ALIGN_PCGRAD, SDD_BN_JOINT, 0, 10, 3, 0 },    { SDD_ALIGN_PCGRAD, SDD_BN_PER_PATH, 1, 10, 1, 1 },
+        { SDD_ALIGN_PCGRAD, SDD_BN_JOINT, 0, 10, 3, 0 },    { SDD_ALIGN_GRADVAC, SDD_BN_PER_PATH, 1, 10, 3, 0 },
+        { SDD_ALIGN_CAGRAD, SDD_BN_PER_PATH, 1, 10, 3, 0 }, { SDD_ALIGN_PCGRAD, SDD_BN_PER_PATH, 1, 10, 1, 1 },
         { SDD_ALIGN_PCGRAD, SDD_BN_PER_PATH, 1, 20, 1, 0 },
     };
     const char *math = gemm_math();
