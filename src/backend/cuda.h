@@ -120,6 +120,9 @@ void sdd_cu_emu_protect(int on);
  * labels by time per step. */
 void sdd_cu_prof_enable(int on);
 void sdd_cu_prof_report(FILE *f, int steps);
+/* charges the time since the last profile mark (host work and launches
+ * without a label of their own) to what; nothing when profiling is off */
+void sdd_cu_prof_point(const char *what);
 
 /* The FLOPs of the backend's cuBLAS GEMMs (2 m n k each) since the last
  * reset (reset 1 restarts the count), and the card's FP32 CUDA-core peak in

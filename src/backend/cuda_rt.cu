@@ -113,14 +113,24 @@ extern "C" double sdd_cu_fp32_peak_tflops(void)
 extern "C" void sdd_cu_emu_protect(int on) { sdd_emu::set_protect(on); }
 #endif
 
+static void prof_mark(const char *what);
+
+/* the profile charges allocations and copies to labels of their own: a
+ * cudaFree synchronises the device and a large cudaMalloc maps pages */
 extern "C" void *sdd_cu_malloc(size_t bytes)
 {
     void *p = NULL;
     if (cudaMalloc(&p, bytes) != cudaSuccess) { cudaGetLastError(); return NULL; }
+    prof_mark("cudaMalloc");
     return p;
 }
 
-extern "C" void sdd_cu_free(void *p) { if (p) cudaFree(p); }
+extern "C" void sdd_cu_free(void *p)
+{
+    if (!p) return;
+    cudaFree(p);
+    prof_mark("cudaFree");
+}
 
 __global__ void k_fill(float *dst, size_t n, float v, int add)
 {
@@ -142,6 +152,7 @@ extern "C" int sdd_cu_copy(void *dst, const void *src, size_t bytes, int to_devi
     if (!bytes) return 0;
     cudaError_t st = cudaMemcpy(dst, src, bytes, to_device ? cudaMemcpyHostToDevice : cudaMemcpyDeviceToHost);
     if (st != cudaSuccess) return sdd_err_set(e, "CUDA copy of %zu bytes failed: %s", bytes, cudaGetErrorString(st));
+    prof_mark(to_device ? "copy to device" : "copy to host");
     return 0;
 }
 
@@ -185,6 +196,8 @@ static void prof_mark(const char *what)
     g_pt[i].n++;
 }
 
+extern "C" void sdd_cu_prof_point(const char *what) { prof_mark(what); }
+
 extern "C" void sdd_cu_prof_report(FILE *f, int steps)
 {
     double tot = 0.0;
@@ -193,7 +206,7 @@ extern "C" void sdd_cu_prof_report(FILE *f, int steps)
         for (int j = i + 1; j < g_np; j++)
             if (g_pt[j].sec > g_pt[i].sec) { const auto t = g_pt[i]; g_pt[i] = g_pt[j]; g_pt[j] = t; }
     fprintf(f, "profile: %.2f ms per step over %d steps (synchronised after every launch)\n", tot * 1e3 / (steps > 0 ? steps : 1), steps);
-    for (int i = 0; i < g_np && i < 30; i++)
+    for (int i = 0; i < g_np && i < 40; i++)
         fprintf(f, "  %-40s %8.2f ms/step %5.1f%%  %6ld launches/step\n", g_pt[i].what, g_pt[i].sec * 1e3 / (steps > 0 ? steps : 1),
                 tot > 0 ? 100.0 * g_pt[i].sec / tot : 0.0, g_pt[i].n / (steps > 0 ? steps : 1));
 }
@@ -210,6 +223,7 @@ extern "C" int sdd_cu_copy_d2d(void *dst, const void *src, size_t bytes, sdd_err
     if (!bytes) return 0;
     cudaError_t st = cudaMemcpy(dst, src, bytes, cudaMemcpyDeviceToDevice);
     if (st != cudaSuccess) return sdd_err_set(e, "CUDA device copy of %zu bytes failed: %s", bytes, cudaGetErrorString(st));
+    prof_mark("device copy");
     return 0;
 }
 

@@ -267,6 +267,7 @@ int64_t sdd_cu_c1_chunk(const sdd_cu_c1 *g, int64_t B)
 extern "C" sdd_tensor *sdd_cu_conv1d(sdd_ctx *c, sdd_tensor *x, sdd_tensor *w, sdd_tensor *wn_g, sdd_tensor *b, const sdd_conv1d_opts *o,
                                      int64_t To)
 {
+    sdd_cu_prof_point("before conv1d (host, unlabelled)");
     sdd_cu_c1 g;
     g.B = x->n[0]; g.T = x->n[1]; g.Cin = x->n[2]; g.Cout = w->n[0]; g.Cg = w->n[1]; g.K = w->n[2];
     g.G = o->groups > 0 ? o->groups : 1; g.Cog = g.Cout / g.G; g.To = To; g.stride = o->stride; g.pad_left = o->pad_left;

@@ -33,7 +33,8 @@
  *                        BN), pcgrad with joint BN, both pcgrad again with
  *                        recomputation off, gradvac and cagrad (per-path
  *                        BN); JSON lines appended to F; then
- *                        one profiled pcgrad step (time per launch label)
+ *                        two profiled pcgrad steps (time per launch label;
+ *                        recomputation on, then off; `... F prof`: only those)
  *                        and one 10 + 10 step (its device memory peak);
  *                        `... F quick`: two pcgrad lines only (per-path BN
  *                        with recomputation; joint BN without), for the
@@ -445,13 +446,14 @@ static int bench_xlsr_train(const char *outpath, const char *card, int quick)
         { SDD_ALIGN_PCGRAD, SDD_BN_JOINT, 1, 10, 3, 0 },    { SDD_ALIGN_PCGRAD, SDD_BN_PER_PATH, 0, 10, 3, 0 },
         { SDD_ALIGN_PCGRAD, SDD_BN_JOINT, 0, 10, 3, 0 },    { SDD_ALIGN_GRADVAC, SDD_BN_PER_PATH, 1, 10, 3, 0 },
         { SDD_ALIGN_CAGRAD, SDD_BN_PER_PATH, 1, 10, 3, 0 }, { SDD_ALIGN_PCGRAD, SDD_BN_PER_PATH, 1, 10, 1, 1 },
-        { SDD_ALIGN_PCGRAD, SDD_BN_PER_PATH, 1, 20, 1, 0 },
+        { SDD_ALIGN_PCGRAD, SDD_BN_PER_PATH, 0, 10, 1, 1 }, { SDD_ALIGN_PCGRAD, SDD_BN_PER_PATH, 1, 20, 1, 0 },
     };
     const char *math = gemm_math();
     for (size_t k = 0; k < sizeof pass / sizeof pass[0] && !rc; k++) {
         /* quick (run.sh's TF32 rerun): pcgrad with per-path BN and recomputation (pass[1]), and
          * pcgrad with joint BN, activations kept (pass[4]: PyTorch's peer step) */
-        if (quick && k != 1 && k != 4) continue;
+        if (quick == 1 && k != 1 && k != 4) continue;
+        if (quick == 2 && !pass[k].prof) continue;   /* prof: the two profiled steps only */
         const int nb = pass[k].nb, align = pass[k].align;
         const char *bn = pass[k].bn == SDD_BN_JOINT ? "joint" : "per-path";
         make_batch(nb, L, x, lab, 0);
@@ -533,8 +535,8 @@ int main(int argc, char **argv)
     if (argc == 3 && !strcmp(argv[1], "--bench")) return bench(argv[2], card);
     if ((argc == 3 || (argc == 4 && !strcmp(argv[3], "quick"))) && !strcmp(argv[1], "--bench-train")) return bench_train(argv[2], card, argc == 4);
     if (argc == 3 && !strcmp(argv[1], "--bench-xlsr")) return bench_xlsr(argv[2], card);
-    if ((argc == 3 || (argc == 4 && !strcmp(argv[3], "quick"))) && !strcmp(argv[1], "--bench-xlsr-train"))
-        return bench_xlsr_train(argv[2], card, argc == 4);
+    if ((argc == 3 || (argc == 4 && (!strcmp(argv[3], "quick") || !strcmp(argv[3], "prof")))) && !strcmp(argv[1], "--bench-xlsr-train"))
+        return bench_xlsr_train(argv[2], card, argc == 3 ? 0 : !strcmp(argv[3], "quick") ? 1 : 2);
     if ((argc == 2 || argc == 3) && !strcmp(argv[1], "--train-step")) {
         const regime r = { argc == 3 ? argv[2] : "AASIST-L", SDD_PATHS_DUAL, SDD_ALIGN_PCGRAD, SDD_BN_PER_PATH, 1, 0 };
         train_compare(&r, 0);
