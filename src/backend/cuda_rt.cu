@@ -206,7 +206,7 @@ extern "C" void sdd_cu_prof_report(FILE *f, int steps)
         for (int j = i + 1; j < g_np; j++)
             if (g_pt[j].sec > g_pt[i].sec) { const auto t = g_pt[i]; g_pt[i] = g_pt[j]; g_pt[j] = t; }
     fprintf(f, "profile: %.2f ms per step over %d steps (synchronised after every launch)\n", tot * 1e3 / (steps > 0 ? steps : 1), steps);
-    for (int i = 0; i < g_np && i < 40; i++)
+    for (int i = 0; i < g_np; i++)
         fprintf(f, "  %-40s %8.2f ms/step %5.1f%%  %6ld launches/step\n", g_pt[i].what, g_pt[i].sec * 1e3 / (steps > 0 ? steps : 1),
                 tot > 0 ? 100.0 * g_pt[i].sec / tot : 0.0, g_pt[i].n / (steps > 0 ? steps : 1));
 }

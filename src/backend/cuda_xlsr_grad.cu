@@ -254,6 +254,7 @@ static void c1_bwd(sdd_ctx *c, void *vn)
 {
     c1_node *n = (c1_node *)vn;
     if (!n->out->g) return;
+    sdd_cu_prof_point("before conv1d backward (host, unlabelled)");
     const sdd_cu_c1 *g = &n->geo;
     const int64_t KC = g->K * g->Cg, To = g->To;
     const size_t wn = (size_t)g->Cout * KC;

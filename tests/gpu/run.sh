@@ -190,17 +190,30 @@ if /usr/bin/env python3 -c 'import torch, sys; sys.exit(0 if torch.cuda.is_avail
   grep '"XLSR-AASIST"' "$BENCH" | grep '"torch"' | tee -a "$RES"
 fi
 endsec
-section "Nsight Compute: GPU time per kernel of one AASIST-L DPDA (pcgrad) step, B = 4 + 4 (informational)"
-NCU=$(command -v ncu || ls /usr/local/cuda/bin/ncu 2>/dev/null)
-if [ -n "$NCU" ]; then
-  timeout 45 "$NCU" --clock-control none --metrics gpu__time_duration.sum --csv --print-units base "$TC" --train-step > "$OUT/ncu.csv" 2>"$OUT/ncu.log"
+# GPU time per kernel name from an ncu CSV (informational): the device time the
+# profile's wall-clock labels (synchronised after every launch) cannot separate
+# from host work
+ncu_table() {
   awk -F'","' '/"Metric Name"/ { for (i = 1; i <= NF; i++) { h = $i; gsub(/"/, "", h); col[h] = i }; next }
     col["Metric Name"] && $col["Metric Name"] == "gpu__time_duration.sum" { v = $col["Metric Value"]; gsub(/[",]/, "", v);
       k = $col["Kernel Name"]; sub(/\(.*/, "", k); t[k] += v; n[k]++; all += v }
     END { for (k in t) printf "%10.3f ms %5.1f%% %5d launches  %s\n", t[k] / 1e6, 100 * t[k] / all, n[k], k; printf "%10.3f ms total\n", all / 1e6 }' \
-    "$OUT/ncu.csv" | sort -rn | head -n 25 | tee -a "$RES"
+    "$1" | sort -rn | head -n "$2" | tee -a "$RES"
+}
+section "Nsight Compute: GPU time per kernel of one AASIST-L DPDA (pcgrad) step, B = 4 + 4 (informational)"
+NCU=$(command -v ncu || ls /usr/local/cuda/bin/ncu 2>/dev/null)
+if [ -n "$NCU" ]; then
+  timeout 45 "$NCU" --clock-control none --metrics gpu__time_duration.sum --csv --print-units base "$TC" --train-step > "$OUT/ncu.csv" 2>"$OUT/ncu.log"
+  ncu_table "$OUT/ncu.csv" 25
 else
   log "ncu not found"
+fi
+endsec
+section "Nsight Compute: GPU time per kernel of one XLSR-AASIST (300M) DPDA (pcgrad) step, B = 4 + 4 x 64600 (informational)"
+if [ -n "$NCU" ]; then
+  timeout 120 "$NCU" --clock-control none --metrics gpu__time_duration.sum --csv --print-units base "$TC" --train-step XLSR-AASIST > "$OUT/ncu_xlsr.csv" 2>"$OUT/ncu_xlsr.log" \
+    || log "ncu on the XLSR-AASIST step failed or timed out (exit $?)"
+  ncu_table "$OUT/ncu_xlsr.csv" 40
 fi
 endsec
 
