@@ -144,6 +144,7 @@ extern "C" int sdd_cu_fill(float *dst, size_t n, float v, int add, sdd_err *e)
     SDD_LAUNCH(k_fill, sdd_cu_blocks(n), SDD_CU_THREADS, 0)(dst, n, v, add);
     cudaError_t st = cudaGetLastError();
     if (st != cudaSuccess) return sdd_err_set(e, "CUDA fill of %zu floats failed: %s", n, cudaGetErrorString(st));
+    prof_mark(add ? "add constant" : "fill");
     return 0;
 }
 
