@@ -241,6 +241,10 @@ $(BUILD)/bench/bench_allreduce: bench/bench_allreduce.c $(LIBA)
 bench-mpi: $(SDD) $(BUILD)/bench/bench_allreduce
 	@BUILD=$(BUILD) ./bench/mpi_run
 
+$(BUILD)/bench/bench_qgemm: bench/bench_qgemm.c $(LIBA)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(LIBA) $(LDFLAGS) $(LDLIBS)
+
 $(BUILD)/bench/bench_rawboost: bench/bench_rawboost.c $(LIBA)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< $(LIBA) $(LDFLAGS) $(LDLIBS)
@@ -260,7 +264,7 @@ bench-bootstrap: all
 
 # XLSR-AASIST eval forward, float32 vs int8 (sdd score --int8), against PyTorch's float32 and
 # quantize_dynamic in the same run: a markdown section for bench/RESULTS.md (needs python3-torch)
-bench-int8: all
+bench-int8: all $(BUILD)/bench/bench_qgemm
 	@./bench/int8_run
 
 clean:

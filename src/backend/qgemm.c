@@ -1,13 +1,18 @@
 /* Owns the int8 linear layers of qgemm.h: weight quantization and packing,
  * per-row activation quantization, the AVX-512 VNNI tile kernel (6 rows x
  * 32 outputs, 12 int32 accumulators), its 256-bit AVX-VNNI form, the exact
- * scalar loop, and the epilogue they share. */
+ * scalar loop, the choice among them and the AMX kernel (qgemm_amx.c), and
+ * the epilogue they share. */
 #include "backend/qgemm.h"
+#include "backend/qgemm_amx.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
 #if defined(__AVX512VNNI__) && defined(__AVX512F__)
 #include <immintrin.h>
 #define SDD_Q8_VNNI 1
@@ -24,10 +29,12 @@
 #endif
 
 enum { MR = 6, NR = 32 };   /* the tile: rows x outputs (two blocks of 16) */
+_Static_assert((int)SDD_Q8_AMX_NR == (int)NR, "the epilogue reads AMX blocks with the tiles' row stride");
 
-/* the kernel AUTO runs: the widest the build has */
+/* the kernel AUTO runs: AMX where this CPU runs it, else the widest the build has */
 static int auto_kernel(void)
 {
+    if (sdd_q8_amx_ready()) return SDD_Q8_AMX;
 #if defined(SDD_Q8_VNNI)
     return SDD_Q8_AVX512VNNI;
 #elif defined(SDD_Q8_AVXVNNI)
@@ -42,6 +49,7 @@ const char *sdd_q8_fast(void)
     switch (auto_kernel()) {
     case SDD_Q8_AVX512VNNI: return "avx512-vnni";
     case SDD_Q8_AVXVNNI_256: return "avx-vnni";
+    case SDD_Q8_AMX: return "amx";
     default: return NULL;
     }
 }
@@ -56,6 +64,7 @@ int sdd_q8_has_kernel(int kernel)
 #ifdef SDD_Q8_AVXVNNI
     case SDD_Q8_AVXVNNI_256: return 1;
 #endif
+    case SDD_Q8_AMX: return sdd_q8_amx_ready();
     default: return 0;
     }
 }
@@ -123,7 +132,25 @@ int sdd_q8_linear_init(sdd_q8_linear *q, const float *w, int dout, int din, sdd_
 static int quantize_row(const float *x, int din, int kp, uint8_t *a, float *scale, int32_t *zero)
 {
     float lo = 0.0f, hi = 0.0f;
-    for (int k = 0; k < din; k++) {
+    int k0 = 0;
+#if defined(__AVX512F__)
+    /* 16 at a time with the same operations: min/max keep the accumulator
+     * on ties (so a -0 never replaces the initial +0, as in the loop
+     * below), x / s is the same division, roundscale rounds to nearest even
+     * as nearbyintf does in the default mode */
+    __m512 vlo = _mm512_setzero_ps(), vhi = vlo;
+    __mmask16 bad = 0;
+    for (; k0 + 16 <= din; k0 += 16) {
+        const __m512 v = _mm512_loadu_ps(x + k0);
+        bad |= _mm512_cmp_ps_mask(_mm512_sub_ps(v, v), _mm512_setzero_ps(), _CMP_NEQ_UQ);   /* NaN or an infinity */
+        vlo = _mm512_min_ps(v, vlo);
+        vhi = _mm512_max_ps(v, vhi);
+    }
+    if (bad) return -1;
+    lo = _mm512_reduce_min_ps(vlo);
+    hi = _mm512_reduce_max_ps(vhi);
+#endif
+    for (int k = k0; k < din; k++) {
         if (!isfinite(x[k])) return -1;
         if (x[k] < lo) lo = x[k];
         if (x[k] > hi) hi = x[k];
@@ -132,7 +159,16 @@ static int quantize_row(const float *x, int din, int kp, uint8_t *a, float *scal
     float z = nearbyintf(-lo / s);
     if (z < 0.0f) z = 0.0f;
     if (z > 255.0f) z = 255.0f;
-    for (int k = 0; k < din; k++) {
+    k0 = 0;
+#if defined(__AVX512F__)
+    const __m512 vs = _mm512_set1_ps(s), vz = _mm512_set1_ps(z), v0 = _mm512_setzero_ps(), v255 = _mm512_set1_ps(255.0f);
+    for (; k0 + 16 <= din; k0 += 16) {
+        __m512 v = _mm512_roundscale_ps(_mm512_div_ps(_mm512_loadu_ps(x + k0), vs), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+        v = _mm512_min_ps(_mm512_max_ps(_mm512_add_ps(v, vz), v0), v255);
+        _mm_storeu_si128((void *)(a + k0), _mm512_cvtepi32_epi8(_mm512_cvtps_epi32(v)));
+    }
+#endif
+    for (int k = k0; k < din; k++) {
         float v = nearbyintf(x[k] / s) + z;
         if (v < 0.0f) v = 0.0f;
         if (v > 255.0f) v = 255.0f;
@@ -144,10 +180,30 @@ static int quantize_row(const float *x, int din, int kp, uint8_t *a, float *scal
     return 0;
 }
 
-/* acc (rows, NR) of rows r0.. and outputs 32 c.. -> y */
+/* acc (rows, NR) of rows r0.. and outputs 32 c.. -> y. The vector form
+ * forms acc - z colsum in double rather than int64: both are integers below
+ * 2^53, so the value, and every rounding after it, is the scalar loop's. */
 static void epilogue(const sdd_q8_linear *q, const int32_t *acc, int r0, int rows, int o0, const float *rs,
                      const int32_t *rz, const float *b, float *y)
 {
+#if defined(__AVX512F__)
+    if (o0 + NR <= q->dout) {
+        for (int i = 0; i < rows; i++) {
+            const int r = r0 + i;
+            const __m512d z = _mm512_set1_pd((double)rz[r]), sr = _mm512_set1_pd((double)rs[r]);
+            for (int j = 0; j < NR; j += 8) {
+                const int o = o0 + j;
+                const __m512d a = _mm512_cvtepi32_pd(_mm256_loadu_si256((const void *)(acc + i * NR + j)));
+                const __m512d cs = _mm512_cvtepi32_pd(_mm256_loadu_si256((const void *)(q->colsum + o)));
+                const __m512d so = _mm512_cvtps_pd(_mm256_loadu_ps(q->scale + o));
+                __m512d d = _mm512_mul_pd(_mm512_sub_pd(a, _mm512_mul_pd(z, cs)), _mm512_mul_pd(sr, so));
+                if (b) d = _mm512_add_pd(d, _mm512_cvtps_pd(_mm256_loadu_ps(b + o)));
+                _mm256_storeu_ps(y + (size_t)r * q->dout + o, _mm512_cvtpd_ps(d));
+            }
+        }
+        return;
+    }
+#endif
     for (int i = 0; i < rows; i++) {
         const int r = r0 + i;
         for (int j = 0; j < NR && o0 + j < q->dout; j++) {
@@ -243,6 +299,27 @@ static void tile_avxvnni(const sdd_q8_linear *q, const uint8_t *A, int rows, int
 }
 #endif
 
+/* the AMX blocks (32 rows x 32 outputs), threads over them as below; each
+ * thread configures its tiles once */
+static void amx_forward(const sdd_q8_linear *q, const uint8_t *A, int64_t R, const float *rs, const int32_t *rz,
+                        const float *b, float *y)
+{
+    const int64_t nrt = (R + SDD_Q8_AMX_MR - 1) / SDD_Q8_AMX_MR, nct = (q->dout + SDD_Q8_AMX_NR - 1) / SDD_Q8_AMX_NR;
+    #pragma omp parallel
+    {
+        int32_t acc[SDD_Q8_AMX_MR * SDD_Q8_AMX_NR];
+        sdd_q8_amx_begin();
+        #pragma omp for schedule(static)
+        for (int64_t t = 0; t < nrt * nct; t++) {
+            const int r0 = (int)(t % nrt) * SDD_Q8_AMX_MR, o0 = (int)(t / nrt) * SDD_Q8_AMX_NR;
+            const int rows = R - r0 < SDD_Q8_AMX_MR ? (int)(R - r0) : SDD_Q8_AMX_MR;
+            sdd_q8_amx_block(q, A + (size_t)r0 * q->kp, o0, acc);
+            epilogue(q, acc, r0, rows, o0, rs, rz, b, y);
+        }
+        sdd_q8_amx_end();
+    }
+}
+
 int sdd_q8_linear_forward(const sdd_q8_linear *q, const float *x, int64_t R, const float *b, float *y, int kernel,
                           sdd_err *e)
 {
@@ -250,7 +327,9 @@ int sdd_q8_linear_forward(const sdd_q8_linear *q, const float *x, int64_t R, con
     if (kernel == SDD_Q8_AUTO) kernel = auto_kernel();
     if (R <= 0) return 0;
     if (R > (1 << 30)) return sdd_err_set(e, "int8 linear: %lld rows", (long long)R);
-    uint8_t *A = malloc((size_t)R * (size_t)q->kp);
+    /* AMX reads whole blocks of 32 rows: the rows past R are zeros */
+    const int64_t Ra = kernel == SDD_Q8_AMX ? (R + SDD_Q8_AMX_MR - 1) / SDD_Q8_AMX_MR * SDD_Q8_AMX_MR : R;
+    uint8_t *A = malloc((size_t)Ra * (size_t)q->kp);
     float *rs = malloc((size_t)R * sizeof *rs);
     int32_t *rz = malloc((size_t)R * sizeof *rz);
     if (!A || !rs || !rz) {
@@ -267,6 +346,12 @@ int sdd_q8_linear_forward(const sdd_q8_linear *q, const float *x, int64_t R, con
     if (bad >= 0) {
         free(A); free(rs); free(rz);
         return sdd_err_set(e, "int8 linear: input row %lld has a value that is not finite", (long long)bad);
+    }
+    if (kernel == SDD_Q8_AMX) {
+        memset(A + (size_t)R * q->kp, 0, (size_t)(Ra - R) * q->kp);
+        amx_forward(q, A, R, rs, rz, b, y);
+        free(A); free(rs); free(rz);
+        return 0;
     }
     const int64_t nrt = (R + MR - 1) / MR, nct = (q->dout + NR - 1) / NR;
     #pragma omp parallel for schedule(static)

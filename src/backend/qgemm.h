@@ -13,9 +13,12 @@
  * The integer sums are exact, so every kernel, tile order and thread count
  * gives the same bits. The fast kernels use VNNI's vpdpbusd: with AVX-512,
  * 64 uint8 x int8 products per instruction against 16 float FMAs; the
- * 256-bit AVX-VNNI form (laptop cores without AVX-512) 32. A build for a
- * CPU with neither has only the scalar loop, exact but slower than float32,
- * so sdd score refuses --int8 there (sdd_q8_fast). */
+ * 256-bit AVX-VNNI form (laptop cores without AVX-512) 32. Where the CPU
+ * has AMX (Xeon since Sapphire Rapids; decided at run time, any build),
+ * AUTO uses its tiles instead: 16 x 16 x 64 products per TDPBUSD
+ * (qgemm_amx.c). A build for a CPU with none of these has only the scalar
+ * loop, exact but slower than float32, so sdd score refuses --int8 there
+ * (sdd_q8_fast). */
 #ifndef SDD_BACKEND_QGEMM_H
 #define SDD_BACKEND_QGEMM_H
 
@@ -31,8 +34,8 @@ typedef struct sdd_q8_linear_s {
     int32_t *colsum;    /* (dout) sum_k q[o][k] */
 } sdd_q8_linear;
 
-/* The name of the fast kernel AUTO uses in this build ("avx512-vnni",
- * "avx-vnni"), or NULL for none. */
+/* The name of the fast kernel AUTO uses in this build on this CPU ("amx",
+ * "avx512-vnni", "avx-vnni"), or NULL for none. */
 const char *sdd_q8_fast(void);
 
 /* Quantizes W (dout, din), row-major. 0, or -1 with e set (bad sizes, a
@@ -42,10 +45,11 @@ void sdd_q8_linear_free(sdd_q8_linear *q);
 /* The dequantized weight q[o][k] * s_o (for checks). */
 float sdd_q8_weight(const sdd_q8_linear *q, int o, int k);
 
-/* kernels: AUTO picks the widest the build has (AVX-512 VNNI, else the
- * 256-bit AVX-VNNI of CPUs without AVX-512, else the scalar loop); the
- * others force one (tests), an error where the build lacks it */
-enum { SDD_Q8_AUTO = 0, SDD_Q8_SCALAR = 1, SDD_Q8_AVX512VNNI = 2, SDD_Q8_AVXVNNI_256 = 3 };
+/* kernels: AUTO picks AMX where the CPU runs it, else the widest the
+ * build has (AVX-512 VNNI, else the 256-bit AVX-VNNI of CPUs without
+ * AVX-512, else the scalar loop); the others force one (tests), an error
+ * where the build or the CPU lacks it */
+enum { SDD_Q8_AUTO = 0, SDD_Q8_SCALAR = 1, SDD_Q8_AVX512VNNI = 2, SDD_Q8_AVXVNNI_256 = 3, SDD_Q8_AMX = 4 };
 int sdd_q8_has_kernel(int kernel);
 /* y (R, dout) = x (R, din) @ W^T + b (b may be NULL), the scheme above;
  * kernel SDD_Q8_AUTO uses the fast kernel where the build has it, threads

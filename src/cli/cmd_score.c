@@ -74,8 +74,8 @@ static void usage(FILE *f)
             "                   threads, as for a single file: more memory, the same scores)\n"
             "  --device D       cpu (default) or cuda (builds made with 'make CUDA=1')\n"
             "  --int8           XLS-R models: the encoder's linear layers in int8 (weights per row,\n"
-            "                   activations per frame; builds with AVX-512 VNNI or AVX-VNNI): about\n"
-            "                   2x faster on the CPU, scores within the quantization of the float32\n"
+            "                   activations per frame; CPUs with AMX, or builds with AVX-512 VNNI or\n"
+            "                   AVX-VNNI): about 2x faster on the CPU, scores within the quantization of the float32\n"
             "                   ones (a threshold or calibration stored in the model was set on\n"
             "                   float32 scores) (default: float32)\n");
 }
@@ -335,8 +335,8 @@ int cmd_score(int argc, char **argv)
     if (sdd_device_parse(device, &dev, &e)) { free(pos); return cli_usage_error("score", "--device: %s", e.msg); }
     if (int8 && dev != SDD_DEV_CPU) { free(pos); return cli_usage_error("score", "--int8 applies to --device cpu"); }
     if (int8 && !sdd_q8_fast()) {
-        cli_error("--int8: this build has no fast int8 kernel (AVX-512 VNNI or AVX-VNNI, chosen at build time by "
-                  "-march=native): int8 would be slower than float32 here");
+        cli_error("--int8: no fast int8 kernel here (AMX, which this CPU lacks, or AVX-512 VNNI or AVX-VNNI, chosen "
+                  "at build time by -march=native): int8 would be slower than float32");
         free(pos);
         return SDD_EXIT_ERROR;
     }

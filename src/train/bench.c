@@ -2,6 +2,7 @@
 #include "train/bench.h"
 #include "backend/blas.h"
 #include "backend/device.h"
+#include "backend/qgemm.h"
 #include "core/rng.h"
 #include "models/infer.h"
 #include "models/model.h"
@@ -229,7 +230,7 @@ void sdd_bench_print_json(FILE *f, const sdd_bench_params *p, const sdd_bench_re
             p->device ? "cuda" : "cpu", mode, r->arch, p->batch, (long long)p->len, p->threads, p->reps, r->best_s, r->mean_s,
             r->best_cpu_s, r->peak_rss_mb, r->arena_peak_mb, r->device_arena_peak_mb, p->recompute ? "" : ", \"recompute\": 0");
     if (r->arena_keep_est_mb > 0) fprintf(f, ", \"arena_keep_est_mb\": %.1f", r->arena_keep_est_mb);
-    if (p->int8) fprintf(f, ", \"int8\": 1");
+    if (p->int8) fprintf(f, ", \"int8\": 1, \"int8_kernel\": \"%s\"", sdd_q8_fast() ? sdd_q8_fast() : "none");
     const char *was = sdd_blas_core_was();
     fprintf(f, ", \"blas_core\": \"%s\"", sdd_blas_core());
     if (was) fprintf(f, ", \"blas_core_chosen_by_openblas\": \"%s\"", was);

@@ -68,7 +68,7 @@ static void test_reference(void)
             same_auto += !memcmp(ya, y, (size_t)R * dout * 4);
             same_scalar += !memcmp(ys, y, (size_t)R * dout * 4);
             /* every kernel of the build, forced */
-            for (int k = SDD_Q8_AVX512VNNI; k <= SDD_Q8_AVXVNNI_256; k++) {
+            for (int k = SDD_Q8_AVX512VNNI; k <= SDD_Q8_AMX; k++) {
                 if (!sdd_q8_has_kernel(k)) continue;
                 CHECK(sdd_q8_linear_forward(&q, x, R, hb ? b : NULL, ys, k, &e) == 0);
                 CHECK_MSG(!memcmp(ys, y, (size_t)R * dout * 4), "case %d: kernel %d differs from numpy", cases, k);
@@ -83,8 +83,9 @@ static void test_reference(void)
     }
     free(line);
     fclose(f);
-    printf("test_qgemm: %d forced-kernel runs besides AUTO and the scalar loop (AVX-512 VNNI %s, AVX-VNNI %s in this build)\n",
-           kernels_run, sdd_q8_has_kernel(SDD_Q8_AVX512VNNI) ? "yes" : "no", sdd_q8_has_kernel(SDD_Q8_AVXVNNI_256) ? "yes" : "no");
+    printf("test_qgemm: %d forced-kernel runs besides AUTO and the scalar loop (AVX-512 VNNI %s, AVX-VNNI %s in this build; "
+           "AMX %s on this CPU)\n", kernels_run, sdd_q8_has_kernel(SDD_Q8_AVX512VNNI) ? "yes" : "no",
+           sdd_q8_has_kernel(SDD_Q8_AVXVNNI_256) ? "yes" : "no", sdd_q8_has_kernel(SDD_Q8_AMX) ? "yes" : "no");
     CHECK_MSG(cases == 6 && same_auto == cases && same_scalar == cases,
               "%d cases: %d (%s) and %d (scalar) equal numpy bit for bit", cases, same_auto,
               sdd_q8_fast() ? sdd_q8_fast() : "scalar", same_scalar);
@@ -121,10 +122,12 @@ static void test_random(void)
         const int small = (size_t)R * din * dout < 50000000;
         if (small) CHECK(sdd_q8_linear_forward(&q, x, R, b, ys, SDD_Q8_SCALAR, &e) == 0);
         CHECK_MSG(!memcmp(y1, y3, (size_t)R * dout * 4), "%d x %d x %d: the thread count changed y", R, din, dout);
-        /* the 256-bit kernel (laptops without AVX-512) gives the same bits on every shape */
-        if (sdd_q8_has_kernel(SDD_Q8_AVXVNNI_256)) {
-            CHECK(sdd_q8_linear_forward(&q, x, R, b, y3, SDD_Q8_AVXVNNI_256, &e) == 0);
-            CHECK_MSG(!memcmp(y1, y3, (size_t)R * dout * 4), "%d x %d x %d: AVX-VNNI differs", R, din, dout);
+        /* every other fast kernel of the build and the CPU (the 256-bit one of
+         * laptops without AVX-512, AVX-512 VNNI, AMX) gives the same bits on every shape */
+        for (int k = SDD_Q8_AVX512VNNI; k <= SDD_Q8_AMX; k++) {
+            if (!sdd_q8_has_kernel(k)) continue;
+            CHECK(sdd_q8_linear_forward(&q, x, R, b, y3, k, &e) == 0);
+            CHECK_MSG(!memcmp(y1, y3, (size_t)R * dout * 4), "%d x %d x %d: kernel %d differs from AUTO", R, din, dout, k);
         }
         if (small) CHECK_MSG(!memcmp(y1, ys, (size_t)R * dout * 4), "%d x %d x %d: kernel != scalar", R, din, dout);
         /* against float32 (double sums): the error of 8-bit weights and activations */
@@ -170,6 +173,26 @@ static void test_bad(void)
     CHECK(sdd_q8_linear_forward(&q, x, 2, NULL, y, 99, &e) == -1 && strstr(e.msg, "kernel 99 is not in this build"));
     sdd_q8_linear_free(&q);
     sdd_q8_linear_free(&q);   /* twice: harmless */
+    /* a value that is not finite inside the 16-wide quantization loop and in its tail (din 40), with every kernel */
+    float wl[3 * 40], xl[2 * 40], yl[2 * 3];
+    for (int i = 0; i < 3 * 40; i++) wl[i] = (float)(i % 7) - 3.0f;
+    for (int i = 0; i < 2 * 40; i++) xl[i] = 0.25f * (float)(i % 11) - 1.0f;
+    CHECK(sdd_q8_linear_init(&q, wl, 3, 40, &e) == 0);
+    for (int k = SDD_Q8_AUTO; k <= SDD_Q8_AMX; k++) {
+        if (!sdd_q8_has_kernel(k)) continue;
+        static const int at[] = { 40 + 5, 40 + 35, 3, 39 };
+        static const float bad[] = { NAN, -INFINITY, INFINITY, NAN };
+        for (int t = 0; t < 4; t++) {
+            const float keep = xl[at[t]];
+            xl[at[t]] = bad[t];
+            char want[32];
+            snprintf(want, sizeof want, "input row %d", at[t] / 40);
+            CHECK_MSG(sdd_q8_linear_forward(&q, xl, 2, NULL, yl, k, &e) == -1 && strstr(e.msg, want), "kernel %d, entry %d", k, at[t]);
+            xl[at[t]] = keep;
+        }
+        CHECK(sdd_q8_linear_forward(&q, xl, 2, NULL, yl, k, &e) == 0);
+    }
+    sdd_q8_linear_free(&q);
 }
 
 #define XFIX "tests/data/fixtures/xlsr_aasist_tiny.safetensors"
