@@ -22,16 +22,6 @@ static double now_s(void)
     return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-static const char *kernel_name(int k)
-{
-    switch (k) {
-    case SDD_Q8_AVX512VNNI: return "avx512-vnni";
-    case SDD_Q8_AVXVNNI_256: return "avx-vnni";
-    case SDD_Q8_AMX: return "amx";
-    default: return "sgemm-float32";
-    }
-}
-
 int main(int argc, char **argv)
 {
     const int R = argc > 1 ? atoi(argv[1]) : 201, reps = argc > 2 ? atoi(argv[2]) : 20, threads = argc > 3 ? atoi(argv[3]) : 2;
@@ -78,7 +68,7 @@ int main(int argc, char **argv)
             }
             printf("{\"impl\": \"sdd\", \"bench\": \"qgemm\", \"kernel\": \"%s\", \"rows\": %d, \"din\": %d, \"dout\": %d, \"threads\": %d, "
                    "\"reps\": %d, \"best_s\": %.6f, \"mean_s\": %.6f, \"gmac_per_s\": %.1f}\n",
-                   kernel_name(k), R, din, dout, threads, reps, best, sum / reps, (double)R * din * dout / best * 1e-9);
+                   k ? sdd_q8_kernel_name(k) : "sgemm-float32", R, din, dout, threads, reps, best, sum / reps, (double)R * din * dout / best * 1e-9);
             fflush(stdout);
         }
         sdd_q8_linear_free(&q);

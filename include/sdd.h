@@ -30,8 +30,8 @@ typedef struct sdd_detector_params {
     int device;         /* 0 = CPU (default); 1 = one CUDA GPU (libsdd built with make CUDA=1):
                            loading fails with the reason when that is not available */
     int int8;           /* 1: XLS-R models' encoder linear layers in int8 (sdd score --int8; CPU,
-                           builds with AVX-512 VNNI or AVX-VNNI): loading fails with the reason where
-                           that is not available; 0 = float32 (default) */
+                           with AMX, or builds with AVX-512 VNNI or AVX-VNNI): loading fails with the
+                           reason where that is not available; 0 = float32 (default) */
 } sdd_detector_params;
 
 sdd_detector_params sdd_detector_default_params(void);

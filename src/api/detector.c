@@ -61,8 +61,7 @@ sdd_detector *sdd_detector_load(const char *model_path, const sdd_detector_param
     if (d->p.int8) {
         int rc = 0;
         if (d->p.device != 0) rc = sdd_err_set(&e, "int8 inference runs on the CPU (device 0)");
-        else if (!sdd_q8_fast()) rc = sdd_err_set(&e, "no fast int8 kernel here (AMX, which this CPU lacks, or a build with AVX-512 VNNI or AVX-VNNI)");
-        else rc = sdd_model_quantize_int8(d->m, NULL, &e);
+        else if (!(rc = sdd_q8_fast_check(&e))) rc = sdd_model_quantize_int8(d->m, NULL, &e);
         if (rc) {
             if (err && err_len) snprintf(err, err_len, "int8: %s", e.msg);
             sdd_model_free(d->m);

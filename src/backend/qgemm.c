@@ -10,15 +10,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#if defined(__AVX512F__)
+#if defined(__AVX512F__) || defined(__AVXVNNI__)
 #include <immintrin.h>
 #endif
 #if defined(__AVX512VNNI__) && defined(__AVX512F__)
-#include <immintrin.h>
 #define SDD_Q8_VNNI 1
 #endif
 #if defined(__AVXVNNI__)
-#include <immintrin.h>
 #define SDD_Q8_AVXVNNI 1
 #endif
 
@@ -44,14 +42,28 @@ static int auto_kernel(void)
 #endif
 }
 
-const char *sdd_q8_fast(void)
+const char *sdd_q8_kernel_name(int kernel)
 {
-    switch (auto_kernel()) {
+    switch (kernel) {
+    case SDD_Q8_SCALAR: return "scalar";
     case SDD_Q8_AVX512VNNI: return "avx512-vnni";
     case SDD_Q8_AVXVNNI_256: return "avx-vnni";
     case SDD_Q8_AMX: return "amx";
     default: return NULL;
     }
+}
+
+const char *sdd_q8_fast(void)
+{
+    const int k = auto_kernel();
+    return k == SDD_Q8_SCALAR ? NULL : sdd_q8_kernel_name(k);
+}
+
+int sdd_q8_fast_check(sdd_err *e)
+{
+    if (sdd_q8_fast()) return 0;
+    return sdd_err_set(e, "no fast int8 kernel here (AMX, which this CPU lacks, or AVX-512 VNNI or AVX-VNNI, chosen at "
+                          "build time by -march=native): int8 would be slower than float32");
 }
 
 int sdd_q8_has_kernel(int kernel)

@@ -37,6 +37,9 @@ typedef struct sdd_q8_linear_s {
 /* The name of the fast kernel AUTO uses in this build on this CPU ("amx",
  * "avx512-vnni", "avx-vnni"), or NULL for none. */
 const char *sdd_q8_fast(void);
+/* 0 where sdd_q8_fast has a kernel; else -1 with e saying so (the refusal
+ * of sdd score --int8 and of the library's int8 parameter) */
+int sdd_q8_fast_check(sdd_err *e);
 
 /* Quantizes W (dout, din), row-major. 0, or -1 with e set (bad sizes, a
  * weight that is not finite, out of memory). */
@@ -51,6 +54,8 @@ float sdd_q8_weight(const sdd_q8_linear *q, int o, int k);
  * where the build or the CPU lacks it */
 enum { SDD_Q8_AUTO = 0, SDD_Q8_SCALAR = 1, SDD_Q8_AVX512VNNI = 2, SDD_Q8_AVXVNNI_256 = 3, SDD_Q8_AMX = 4 };
 int sdd_q8_has_kernel(int kernel);
+/* "scalar", "avx512-vnni", "avx-vnni", "amx"; NULL for AUTO or an unknown kernel */
+const char *sdd_q8_kernel_name(int kernel);
 /* y (R, dout) = x (R, din) @ W^T + b (b may be NULL), the scheme above;
  * kernel SDD_Q8_AUTO uses the fast kernel where the build has it, threads
  * over row and column tiles. 0, or -1 with e set (out of memory; a row

@@ -334,9 +334,8 @@ int cmd_score(int argc, char **argv)
     int dev;
     if (sdd_device_parse(device, &dev, &e)) { free(pos); return cli_usage_error("score", "--device: %s", e.msg); }
     if (int8 && dev != SDD_DEV_CPU) { free(pos); return cli_usage_error("score", "--int8 applies to --device cpu"); }
-    if (int8 && !sdd_q8_fast()) {
-        cli_error("--int8: no fast int8 kernel here (AMX, which this CPU lacks, or AVX-512 VNNI or AVX-VNNI, chosen "
-                  "at build time by -march=native): int8 would be slower than float32");
+    if (int8 && sdd_q8_fast_check(&e)) {
+        cli_error("--int8: %s", e.msg);
         free(pos);
         return SDD_EXIT_ERROR;
     }
