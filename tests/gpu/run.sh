@@ -14,7 +14,8 @@
 #      step of AASIST-L and of XLSR-AASIST-tiny, in the background during the
 #      correctness sections (2 and 5), finished before any benchmark starts
 #   5. a short sdd train --device cuda run on the test clips (AASIST-L; XLSR-AASIST-tiny
-#      with --ssl-recompute auto deciding by the device's free memory)
+#      with --ssl-recompute auto deciding by the device's free memory); sdd score,
+#      sdd landscape (against the CPU) and sdd bench with --device cuda
 #   6. XLS-R: the XLSR-AASIST (300M) eval and training benchmarks (after the
 #      benchmark section)
 # The real-weight fixtures need the AASIST .pth files: SDD_SHARED (default
@@ -117,6 +118,28 @@ if [ -f "${SDD_SHARED:-../shared}/models/AASIST.pth" ]; then
 else
   log "skipped: no AASIST.pth under ${SDD_SHARED:-../shared}/models"
 fi
+endsec
+
+section "CLI: sdd landscape and sdd bench with --device cuda"
+if [ -f "${SDD_SHARED:-../shared}/models/AASIST.pth" ]; then
+  # the same 1-D landscape (5 points, the six clips) on CUDA and on the CPU: losses within 1e-4 relative
+  L="--dirs 1 --steps 5 --range 0.5 --cut 16000 --batch 3 --quiet -m ${SDD_SHARED:-../shared}/models/AASIST.pth --list $OUT/train_list.txt --audio-dir tests/data/audio"
+  "$SDD" landscape $L --device cuda -o "$OUT/landscape_cuda.tsv" > "$OUT/landscape.log" 2>&1; rc1=$?
+  "$SDD" landscape $L --device cpu -o "$OUT/landscape_cpu.tsv" >> "$OUT/landscape.log" 2>&1; rc2=$?
+  if [ $rc1 -eq 0 ] && [ $rc2 -eq 0 ]; then
+    paste "$OUT/landscape_cuda.tsv" "$OUT/landscape_cpu.tsv" | awk -F'\t' '!/^#/ && $1 != "a" && NF >= 8 { for (k = 3; k <= 4; k++) { d = $k - $(k + 4); if (d < 0) d = -d;
+      s = $(k + 4) < 0 ? -$(k + 4) : $(k + 4); r = d / (s > 1e-12 ? s : 1); if (r > m) m = r } n++ }
+      END { printf "sdd landscape: %d points, worst |cuda - cpu| / |cpu| = %.3g\n", n, m; exit !(n == 5 && m < 1e-4) }' | tee -a "$RES" \
+      || { fail=1; log "sdd landscape --device cuda differs from the CPU"; }
+  else
+    fail=1; log "sdd landscape FAILED (cuda rc $rc1, cpu rc $rc2)"; tail -n 3 "$OUT/landscape.log" | tee -a "$RES"
+  fi
+else
+  log "sdd landscape skipped: no AASIST.pth under ${SDD_SHARED:-../shared}/models"
+fi
+timeout 60 "$SDD" bench --device cuda --model AASIST --mode step-pcgrad --batch 10 --reps 2 --json > "$OUT/sdd_bench_cuda.jsonl" 2>&1 \
+  && grep -q '"device": "cuda"' "$OUT/sdd_bench_cuda.jsonl" && tee -a "$RES" < "$OUT/sdd_bench_cuda.jsonl" \
+  || { fail=1; log "sdd bench --device cuda FAILED"; tail -n 3 "$OUT/sdd_bench_cuda.jsonl" | tee -a "$RES"; }
 endsec
 
 section "compute-sanitizer (memcheck; started before the fixtures, in the background)"
